@@ -1,0 +1,86 @@
+"""Task runner for videoplatform's checks.
+
+nox is only the task runner here; dev.py owns the environment. Every session
+uses ``venv_backend="none"``: it runs in the already-active environment, the
+``.venv`` that ``python3 dev.py`` creates and keeps installed with the
+project's ``dev`` extra. Run the checks with
+
+    python3 dev.py test                 # all default sessions
+    python3 dev.py test -s unit -- -x   # one session, args after -- go to pytest
+
+Tools are taken from the directory of the interpreter running nox (``.venv/bin``
+when nox is run by dev.py), so a tool of the same name elsewhere on PATH is not
+picked up by mistake.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+from nox.command import CommandFailed
+
+nox.options.sessions = ["lint", "typecheck", "contracts", "unit", "integration"]
+
+ROOT = Path(__file__).resolve().parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+LINT_TARGETS = ("src", "tests", "noxfile.py", "dev.py")
+
+# pytest's exit code when it collected no tests at all.
+PYTEST_NO_TESTS_COLLECTED = 5
+
+
+def tool(name: str) -> str:
+    """The path of a console script installed beside the running interpreter."""
+    candidate = BIN / name
+    return str(candidate) if candidate.exists() else name
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.run(tool("ruff"), "check", *LINT_TARGETS)
+    session.run(tool("ruff"), "format", "--check", *LINT_TARGETS)
+
+
+@nox.session(venv_backend="none")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src, tests, noxfile.py and dev.py (see pyproject.toml)."""
+    session.run(tool("mypy"), *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def contracts(session: nox.Session) -> None:
+    """import-linter: the hexagonal architecture's import contracts."""
+    session.run(tool("lint-imports"), "--config", "architecture.toml")
+
+
+@nox.session(venv_backend="none")
+def unit(session: nox.Session) -> None:
+    """Fast, isolated tests."""
+    session.run(PYTHON, "-m", "pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def integration(session: nox.Session) -> None:
+    """Tests against real services (PostgreSQL, Redis, RabbitMQ, ...) and subprocesses.
+
+    Collecting no test at all is a failure, not a silent success: it means the
+    suite was lost (a bad path, a broken conftest, a misplaced marker filter).
+    """
+    try:
+        session.run(PYTHON, "-m", "pytest", "tests/integration", *session.posargs)
+    except CommandFailed as failure:
+        if failure.return_code == PYTEST_NO_TESTS_COLLECTED:
+            session.error("pytest collected no integration tests (exit code 5)")
+        raise
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    """Benchmarks: `python -m bench`, once a bench/ package exists."""
+    if not (ROOT / "bench" / "__init__.py").is_file():
+        session.skip("no bench/ package yet")
+    session.run(PYTHON, "-m", "bench", *session.posargs)

@@ -1,0 +1,1 @@
+"""Adapters: implementations of the application's ports. Packages are independent."""

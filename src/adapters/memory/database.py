@@ -1,0 +1,197 @@
+"""Committed state shared by every in-memory unit of work, and its transactions."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
+
+from application.ports.persistence import OutboxMessage
+from domain.aggregate import Aggregate
+from domain.audit import AuditEvent
+from domain.errors import Conflict, NotFound
+
+A = TypeVar("A", bound=Aggregate)
+
+UniqueKey = Callable[[Any], Hashable | None]
+
+# Uniqueness rules per table: name -> (key of a row or None, error code).
+UNIQUE: dict[str, dict[str, tuple[UniqueKey, str]]] = {
+    "users": {"email": (lambda u: u.email.value, "email_taken")},
+    "tokens": {"hash": (lambda t: t.token_hash, "token_exists")},
+    "shares": {"hash": (lambda s: s.token_hash, "share_exists")},
+    "categories": {"slug": (lambda c: c.slug, "category_exists")},
+    "files": {"path": (lambda f: (f.owner_id, f.folder.value, f.name), "file_exists")},
+}
+# Columns that ``save`` never overwrites because another operation owns them.
+PRESERVED: dict[str, tuple[str, ...]] = {"videos": ("view_count",)}
+
+
+def snapshot(obj: A) -> A:
+    """A private copy without pending events, so stored rows never alias live objects."""
+    clone = copy.deepcopy(obj)
+    clone.pull_events()
+    return clone
+
+
+class MemoryDatabase:
+    """The committed data. Thread-safe; share one instance between units of work."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tables: dict[str, dict[str, Aggregate]] = {
+            name: {} for name in ("users", "tokens", "videos", "files", "shares", "categories")
+        }
+        self.audit: list[AuditEvent] = []
+        self.outbox: dict[str, OutboxMessage] = {}
+        self.sent: set[str] = set()
+
+
+class Transaction:
+    """Changes staged by one unit of work, applied all at once by :meth:`commit`."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+        # table -> id -> (staged copy, version it was read at or None for an insert)
+        self.writes: dict[str, dict[str, tuple[Aggregate, int | None]]] = {
+            name: {} for name in db.tables
+        }
+        self.deletes: dict[str, set[str]] = {name: set() for name in db.tables}
+        self.increments: dict[str, dict[str, dict[str, int]]] = {name: {} for name in db.tables}
+        self.audit: list[AuditEvent] = []
+        self.outbox: list[OutboxMessage] = []
+        self.sent: set[str] = set()
+        self.live: list[Aggregate] = []
+
+    # -- reads --------------------------------------------------------------------------
+
+    def row(self, table: str, row_id: str) -> Aggregate | None:
+        if row_id in self.deletes[table]:
+            return None
+        staged = self.writes[table].get(row_id)
+        if staged is not None:
+            return staged[0]
+        with self.db.lock:
+            return self.db.tables[table].get(row_id)
+
+    def rows(self, table: str) -> Iterator[Aggregate]:
+        """Every visible row (committed overlaid by staged) — not copies; callers copy."""
+        with self.db.lock:
+            committed = dict(self.db.tables[table])
+        for row_id, obj in committed.items():
+            if row_id in self.deletes[table] or row_id in self.writes[table]:
+                continue
+            yield obj
+        for obj, _ in self.writes[table].values():
+            yield obj
+
+    # -- writes -------------------------------------------------------------------------
+
+    def insert(self, table: str, obj: Aggregate) -> None:
+        if self.row(table, obj.identity) is not None:
+            raise Conflict(f"{table}: {obj.identity} already exists")
+        self._check_unique(table, obj)
+        self.deletes[table].discard(obj.identity)
+        self.writes[table][obj.identity] = (snapshot(obj), None)
+        self.live.append(obj)
+
+    def update(self, table: str, obj: Aggregate) -> None:
+        row_id = obj.identity
+        staged = self.writes[table].get(row_id)
+        if staged is not None:
+            read_at = staged[1]
+        else:
+            if self.row(table, row_id) is None:
+                raise NotFound(f"{table}: {row_id} not found")
+            read_at = obj.version
+        self._check_unique(table, obj)
+        self.writes[table][row_id] = (snapshot(obj), read_at)
+        self.live.append(obj)
+
+    def delete(self, table: str, row_id: str) -> None:
+        if self.row(table, row_id) is None:
+            raise NotFound(f"{table}: {row_id} not found")
+        self.writes[table].pop(row_id, None)
+        self.deletes[table].add(row_id)
+
+    def increment(self, table: str, row_id: str, column: str, by: int) -> None:
+        if self.row(table, row_id) is None:
+            raise NotFound(f"{table}: {row_id} not found")
+        per_row = self.increments[table].setdefault(row_id, {})
+        per_row[column] = per_row.get(column, 0) + by
+
+    def _check_unique(self, table: str, obj: Aggregate) -> None:
+        for key_of, code in UNIQUE.get(table, {}).values():
+            key = key_of(obj)
+            if key is None:
+                continue
+            for other in self.rows(table):
+                if other.identity != obj.identity and key_of(other) == key:
+                    raise Conflict(f"{table}: duplicate {code}", code=code)
+
+    # -- commit -------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        db = self.db
+        with db.lock:
+            self._validate_against(db)
+            for table, writes in self.writes.items():
+                committed = db.tables[table]
+                for row_id in self.deletes[table]:
+                    committed.pop(row_id, None)
+                for row_id, (obj, read_at) in writes.items():
+                    stored = snapshot(obj)
+                    stored.version = 1 if read_at is None else read_at + 1
+                    previous = committed.get(row_id)
+                    if previous is not None:
+                        for column in PRESERVED.get(table, ()):
+                            setattr(stored, column, getattr(previous, column))
+                    committed[row_id] = stored
+                for row_id, columns in self.increments[table].items():
+                    target = committed.get(row_id)
+                    if target is None:
+                        continue  # deleted meanwhile: nothing left to count
+                    for column, by in columns.items():
+                        setattr(target, column, getattr(target, column) + by)
+            db.audit.extend(self.audit)
+            for message in self.outbox:
+                db.outbox[message.id] = message
+            db.sent |= self.sent
+            versions = {
+                (table, row_id): db.tables[table][row_id].version
+                for table, writes in self.writes.items()
+                for row_id in writes
+            }
+        for obj in self.live:
+            for (table, row_id), version in versions.items():
+                if row_id == obj.identity and type(db.tables[table][row_id]) is type(obj):
+                    obj.version = version
+
+    def _validate_against(self, db: MemoryDatabase) -> None:
+        """Optimistic concurrency and uniqueness, checked under the lock before applying."""
+        for table, writes in self.writes.items():
+            committed = db.tables[table]
+            for row_id, (_, read_at) in writes.items():
+                current = committed.get(row_id)
+                if read_at is None:
+                    if current is not None:
+                        raise Conflict(f"{table}: {row_id} already exists")
+                elif current is None or current.version != read_at:
+                    raise Conflict(
+                        f"{table}: {row_id} was changed by someone else", code="stale_version"
+                    )
+            for key_of, code in UNIQUE.get(table, {}).values():
+                claimed: dict[Hashable, str] = {}
+                for row_id, (obj, _) in writes.items():
+                    key = key_of(obj)
+                    if key is not None:
+                        claimed[key] = row_id
+                if not claimed:
+                    continue
+                for other_id, other in committed.items():
+                    if other_id in writes or other_id in self.deletes[table]:
+                        continue
+                    key = key_of(other)
+                    if key in claimed and claimed[key] != other_id:
+                        raise Conflict(f"{table}: duplicate {code}", code=code)

@@ -1,0 +1,22 @@
+"""A mailer that keeps messages in memory (embedded profile, tests)."""
+
+from __future__ import annotations
+
+import threading
+
+from application.ports.mail import MailMessage
+
+
+class MemoryMailer:
+    def __init__(self) -> None:
+        self._sent: list[MailMessage] = []
+        self._lock = threading.Lock()
+
+    def send(self, message: MailMessage) -> None:
+        with self._lock:
+            self._sent.append(message)
+
+    @property
+    def sent(self) -> list[MailMessage]:
+        with self._lock:
+            return list(self._sent)

@@ -1,0 +1,268 @@
+"""In-memory repositories over a :class:`Transaction`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar, cast
+
+from adapters.memory.database import Transaction
+from application.ports.persistence import AuditQuery, OutboxMessage, VideoListQuery, VideoSort
+from domain.aggregate import Aggregate
+from domain.audit import AuditEvent
+from domain.categories import Category
+from domain.errors import NotFound
+from domain.files import FolderPath, StoredFile
+from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from domain.shares import Share, ShareTarget
+from domain.users import ApiToken, Role, User
+from domain.videos import Video, VideoStatus, Visibility
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class _Repository(Generic[A]):
+    table: str
+    noun: str
+
+    def __init__(self, tx: Transaction, seen: list[Aggregate]) -> None:
+        self._tx = tx
+        self._seen = seen
+
+    def _out(self, obj: Aggregate) -> A:
+        clone = cast(A, copy.deepcopy(obj))
+        clone.pull_events()
+        self._seen.append(clone)
+        return clone
+
+    def _many(self, rows: Iterable[Aggregate]) -> list[A]:
+        return [self._out(r) for r in rows]
+
+    def _all(self) -> list[A]:
+        return [cast(A, r) for r in self._tx.rows(self.table)]
+
+    def _get(self, row_id: str) -> A:
+        row = self._tx.row(self.table, row_id)
+        if row is None:
+            raise NotFound(f"{self.noun} not found")
+        return self._out(row)
+
+    def add(self, obj: A) -> None:
+        self._tx.insert(self.table, obj)
+        self._seen.append(obj)
+
+    def save(self, obj: A) -> None:
+        self._tx.update(self.table, obj)
+        self._seen.append(obj)
+
+    def _delete(self, row_id: str) -> None:
+        self._tx.delete(self.table, row_id)
+
+
+class MemoryUserRepository(_Repository[User]):
+    table, noun = "users", "user"
+
+    def get(self, user_id: UserId) -> User:
+        return self._get(user_id)
+
+    def find_by_email(self, email: str) -> User | None:
+        wanted = email.strip().lower()
+        for user in self._all():
+            if user.email.value == wanted:
+                return self._out(user)
+        return None
+
+    def list_page(self, after: tuple[object, str] | None, limit: int) -> list[User]:
+        rows = sorted(self._all(), key=lambda u: (u.created_at, u.id))
+        if after is not None:
+            rows = [u for u in rows if (u.created_at, u.id) > after]
+        return self._many(rows[:limit])
+
+    def count_active_with_role(self, role: str) -> int:
+        wanted = Role(role)
+        return sum(1 for u in self._all() if u.is_active and wanted in u.roles)
+
+
+class MemoryTokenRepository(_Repository[ApiToken]):
+    table, noun = "tokens", "token"
+
+    def get(self, token_id: TokenId) -> ApiToken:
+        return self._get(token_id)
+
+    def find_by_hash(self, token_hash: str) -> ApiToken | None:
+        for token in self._all():
+            if token.token_hash == token_hash:
+                return self._out(token)
+        return None
+
+    def list_for_user(self, user_id: UserId) -> list[ApiToken]:
+        rows = [t for t in self._all() if t.user_id == user_id]
+        rows.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return self._many(rows)
+
+
+def _video_matches(video: Video, query: VideoListQuery) -> bool:
+    if not query.see_all and not (
+        (video.visibility is Visibility.PUBLIC and video.status is VideoStatus.READY)
+        or (query.viewer_id is not None and video.owner_id == query.viewer_id)
+    ):
+        return False
+    checks: list[tuple[object, Callable[[], object]]] = [
+        (query.owner_id, lambda: video.owner_id),
+        (query.category_id, lambda: video.category_id),
+        (query.visibility, lambda: video.visibility),
+        (query.status, lambda: video.status),
+    ]
+    if any(wanted is not None and actual() != wanted for wanted, actual in checks):
+        return False
+    return query.tag is None or query.tag in video.tags
+
+
+class MemoryVideoRepository(_Repository[Video]):
+    table, noun = "videos", "video"
+
+    def get(self, video_id: VideoId) -> Video:
+        return self._get(video_id)
+
+    def delete(self, video_id: VideoId) -> None:
+        self._delete(video_id)
+
+    def increment_views(self, video_id: VideoId, by: int = 1) -> None:
+        self._tx.increment(self.table, video_id, "view_count", by)
+
+    def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
+        def key(v: Video) -> tuple[object, str]:
+            return (v.view_count if query.sort is VideoSort.MOST_VIEWED else v.created_at, v.id)
+
+        rows = sorted((v for v in self._all() if _video_matches(v, query)), key=key, reverse=True)
+        if query.after is not None:
+            after = query.after
+            rows = [v for v in rows if key(v) < after]
+        return self._many(rows[:limit])
+
+    def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
+        return sorted(v.id for v in self._all() if v.category_id == category_id)
+
+
+class MemoryFileRepository(_Repository[StoredFile]):
+    table, noun = "files", "file"
+
+    def get(self, file_id: FileId) -> StoredFile:
+        return self._get(file_id)
+
+    def delete(self, file_id: FileId) -> None:
+        self._delete(file_id)
+
+    def list_folder(
+        self, owner_id: UserId, folder: FolderPath, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredFile]:
+        rows = sorted(
+            (f for f in self._all() if f.owner_id == owner_id and f.folder == folder),
+            key=lambda f: (f.name, f.id),
+        )
+        if after is not None:
+            rows = [f for f in rows if (f.name, f.id) > after]
+        return self._many(rows[:limit])
+
+    def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
+        names = {
+            child
+            for f in self._all()
+            if f.owner_id == owner_id and (child := f.folder.child_of(folder)) is not None
+        }
+        return sorted(names)
+
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        mine = [f for f in self._all() if f.owner_id == owner_id]
+        return len(mine), sum(f.size for f in mine)
+
+
+class MemoryShareRepository(_Repository[Share]):
+    table, noun = "shares", "share"
+
+    def get(self, share_id: ShareId) -> Share:
+        return self._get(share_id)
+
+    def find_by_token_hash(self, token_hash: str) -> Share | None:
+        for share in self._all():
+            if share.token_hash == token_hash:
+                return self._out(share)
+        return None
+
+    def list_for_owner(
+        self, owner_id: UserId, after: tuple[object, str] | None, limit: int
+    ) -> list[Share]:
+        rows = sorted(
+            (s for s in self._all() if s.owner_id == owner_id),
+            key=lambda s: (s.created_at, s.id),
+            reverse=True,
+        )
+        if after is not None:
+            rows = [s for s in rows if (s.created_at, s.id) < after]
+        return self._many(rows[:limit])
+
+    def list_for_target(self, target: ShareTarget) -> list[Share]:
+        rows = sorted(
+            (s for s in self._all() if s.target == target), key=lambda s: (s.created_at, s.id)
+        )
+        return self._many(rows)
+
+
+class MemoryCategoryRepository(_Repository[Category]):
+    table, noun = "categories", "category"
+
+    def get(self, category_id: CategoryId) -> Category:
+        return self._get(category_id)
+
+    def delete(self, category_id: CategoryId) -> None:
+        self._delete(category_id)
+
+    def list_all(self) -> list[Category]:
+        rows: list[Category] = self._all()
+        return self._many(sorted(rows, key=lambda c: (c.name.lower(), c.id)))
+
+
+class MemoryAuditLog:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def append(self, event: AuditEvent) -> None:
+        self._tx.audit.append(event)
+
+    def search(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        with self._tx.db.lock:
+            events = [*self._tx.db.audit, *self._tx.audit]
+
+        def keep(e: AuditEvent) -> bool:
+            return (
+                (query.actor_id is None or e.actor_id == query.actor_id)
+                and (query.action is None or e.action is query.action)
+                and (query.resource_type is None or e.resource_type == query.resource_type)
+                and (query.resource_id is None or e.resource_id == query.resource_id)
+                and (query.result is None or e.result is query.result)
+                and (query.since is None or e.occurred_at >= query.since)
+                and (query.until is None or e.occurred_at < query.until)
+                and (query.after is None or (e.occurred_at, e.id) < query.after)
+            )
+
+        found = sorted(filter(keep, events), key=lambda e: (e.occurred_at, e.id), reverse=True)
+        return found[:limit]
+
+
+class MemoryOutbox:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def add(self, message: OutboxMessage) -> None:
+        self._tx.outbox.append(message)
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        with self._tx.db.lock:
+            committed = list(self._tx.db.outbox.values())
+            sent = self._tx.db.sent | self._tx.sent
+        rows = [m for m in [*committed, *self._tx.outbox] if m.id not in sent]
+        rows.sort(key=lambda m: (m.created_at, m.id))
+        return rows[:limit]
+
+    def mark_sent(self, ids: Sequence[str]) -> None:
+        self._tx.sent.update(ids)

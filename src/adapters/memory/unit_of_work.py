@@ -1,0 +1,77 @@
+"""The in-memory unit of work."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from adapters.memory.database import MemoryDatabase, Transaction
+from adapters.memory.repositories import (
+    MemoryAuditLog,
+    MemoryCategoryRepository,
+    MemoryFileRepository,
+    MemoryOutbox,
+    MemoryShareRepository,
+    MemoryTokenRepository,
+    MemoryUserRepository,
+    MemoryVideoRepository,
+)
+from domain.aggregate import Aggregate
+from domain.events import DomainEvent
+
+
+class MemoryUnitOfWork:
+    """A transaction over a :class:`MemoryDatabase`: reads see committed data plus this
+    transaction's own changes; ``commit`` applies everything or nothing."""
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+        self._events: list[DomainEvent] = []
+        self._begin()
+
+    def _begin(self) -> None:
+        self._tx = Transaction(self._db)
+        self._seen: list[Aggregate] = []
+        self.users = MemoryUserRepository(self._tx, self._seen)
+        self.tokens = MemoryTokenRepository(self._tx, self._seen)
+        self.videos = MemoryVideoRepository(self._tx, self._seen)
+        self.files = MemoryFileRepository(self._tx, self._seen)
+        self.shares = MemoryShareRepository(self._tx, self._seen)
+        self.categories = MemoryCategoryRepository(self._tx, self._seen)
+        self.audit = MemoryAuditLog(self._tx)
+        self.outbox = MemoryOutbox(self._tx)
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._tx.commit()
+        for obj in self._seen:
+            self._events.extend(obj.pull_events())
+        self._begin()
+
+    def rollback(self) -> None:
+        for obj in self._seen:
+            obj.pull_events()
+        self._begin()
+
+    def collect_events(self) -> list[DomainEvent]:
+        events, self._events = self._events, []
+        return events
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db or MemoryDatabase()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.db)

@@ -1,0 +1,70 @@
+"""Reading the audit trail (moderators and administrators)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from attrs import frozen
+
+from application.auditing import Auditor
+from application.context import Caller, require_permission
+from application.pagination import Page, clamp_limit, time_cursor, time_keyset
+from application.ports.persistence import AuditQuery, UnitOfWorkFactory
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.errors import ValidationError
+from domain.ids import UserId
+from domain.users import Permission
+
+
+@frozen
+class AuditFilter:
+    actor_id: UserId | None = None
+    action: AuditAction | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    result: AuditResult | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class AuditService:
+    def __init__(self, uow_factory: UnitOfWorkFactory, auditor: Auditor) -> None:
+        self._uow = uow_factory
+        self._audit = auditor
+
+    def search(
+        self,
+        caller: Caller,
+        filters: AuditFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[AuditEvent]:
+        """Matching events, newest first; ``since`` inclusive, ``until`` exclusive.
+        Refused (and audited) unless the caller may read the audit trail."""
+        filters = filters or AuditFilter()
+        if filters.since and filters.until and filters.since >= filters.until:
+            raise ValidationError.field("until", "must be later than since")
+        size = clamp_limit(limit)
+        after = time_keyset("audit", cursor) if cursor else None
+        with (
+            self._audit.refusals(caller, AuditAction.AUDIT_SEARCH, "audit", None),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.AUDIT_READ)
+            rows = uow.audit.search(
+                AuditQuery(
+                    actor_id=filters.actor_id,
+                    action=filters.action,
+                    resource_type=filters.resource_type,
+                    resource_id=filters.resource_id,
+                    result=filters.result,
+                    since=filters.since,
+                    until=filters.until,
+                    after=after,
+                ),
+                size + 1,
+            )
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = time_cursor("audit", rows[-1].occurred_at, rows[-1].id) if more else None
+        return Page(tuple(rows), nxt)

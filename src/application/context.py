@@ -1,0 +1,59 @@
+"""Who is calling, and the checks every use case starts with."""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from application.ports.persistence import UnitOfWork
+from domain.errors import AuthenticationFailed, NotFound, PermissionDenied
+from domain.ids import UserId
+from domain.users import Permission, User
+
+
+@frozen
+class Caller:
+    """The authenticated user (or nobody) behind a call, and where it came from.
+
+    Entry points build it after authentication; embedders build it directly with the id
+    of a user they trust. The user is re-read inside every unit of work, so a role change
+    or a disabled account takes effect on the very next call.
+    """
+
+    user_id: UserId | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def anonymous(cls, ip: str | None = None, user_agent: str | None = None) -> Caller:
+        return cls(None, ip, user_agent)
+
+
+class Hidden(NotFound):
+    """The resource exists but the caller may not know it: reported exactly like a
+    missing one, and audited as a refused access."""
+
+
+def current_user(uow: UnitOfWork, caller: Caller) -> User | None:
+    if caller.user_id is None:
+        return None
+    try:
+        user = uow.users.get(caller.user_id)
+    except NotFound:
+        raise AuthenticationFailed("authentication required") from None
+    if not user.is_active:
+        raise AuthenticationFailed("authentication required")
+    return user
+
+
+def require_user(uow: UnitOfWork, caller: Caller) -> User:
+    user = current_user(uow, caller)
+    if user is None:
+        raise AuthenticationFailed("authentication required")
+    return user
+
+
+def require_permission(uow: UnitOfWork, caller: Caller, permission: Permission) -> User:
+    user = require_user(uow, caller)
+    if not user.can(permission):
+        raise PermissionDenied(f"missing permission {permission.value}")
+    return user

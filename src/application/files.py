@@ -1,0 +1,242 @@
+"""Files in per-user virtual folders: store, list, read, move, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from attrs import frozen
+
+from application.auditing import Auditor
+from application.context import Caller, Hidden, require_permission, require_user
+from application.limits import Limits
+from application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.storage import ByteRange, ObjectStorage, ReadableStream
+from application.ports.system import Clock, IdGenerator
+from application.streams import MeteredReader
+from domain.audit import AuditAction
+from domain.errors import Conflict, QuotaExceeded, ValidationError
+from domain.files import FolderPath, StoredFile, clean_file_name
+from domain.ids import FileId
+from domain.shares import ShareTarget, ShareTargetKind
+from domain.users import Permission, User
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def file_key(file_id: FileId) -> str:
+    return f"files/{file_id}"
+
+
+@frozen
+class StoreFile:
+    name: str
+    content: ReadableStream
+    folder: str = "/"
+    content_type: str = DEFAULT_CONTENT_TYPE
+
+
+@frozen
+class MoveFile:
+    """New folder and/or name; ``None`` keeps the current one."""
+
+    folder: str | None = None
+    name: str | None = None
+
+
+@frozen
+class FolderListing:
+    folder: FolderPath
+    subfolders: tuple[str, ...]
+    files: Page[StoredFile]
+
+
+class FileService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        clock: Clock,
+        ids: IdGenerator,
+        auditor: Auditor,
+        limits: Limits,
+    ) -> None:
+        self._uow = uow_factory
+        self._storage = storage
+        self._clock = clock
+        self._ids = ids
+        self._audit = auditor
+        self._limits = limits
+
+    def store(self, caller: Caller, command: StoreFile) -> StoredFile:
+        """Stream bytes into storage within the caller's quota, then record the file.
+
+        Name and folder are validated before a byte is read; the quota is enforced while
+        streaming, so an oversized upload stops early and leaves nothing behind.
+        """
+        name = clean_file_name(command.name)
+        folder = FolderPath.parse(command.folder)
+        content_type = _clean_content_type(command.content_type)
+        file_id = FileId(self._ids.new_id())
+        with (
+            self._audit.refusals(caller, AuditAction.FILE_UPLOAD, "file", None),
+            self._uow() as uow,
+        ):
+            owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+            self._check_free_name(uow, owner, folder, name)
+            count, used = uow.files.usage(owner.id)
+        if count >= self._limits.quota_files_per_user:
+            raise QuotaExceeded(f"at most {self._limits.quota_files_per_user} files per user")
+        room = self._limits.quota_bytes_per_user - used
+        limit = min(self._limits.max_upload_bytes, room)
+        if limit <= 0:
+            raise QuotaExceeded("storage quota is used up")
+        metered = MeteredReader(command.content, limit, what="file")
+        key = file_key(file_id)
+        self._storage.put(key, metered)
+        try:
+            with self._uow() as uow:
+                owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+                count, used = uow.files.usage(owner.id)
+                # Checked again inside the transaction: parallel uploads share one quota.
+                if used + metered.size > self._limits.quota_bytes_per_user:
+                    raise QuotaExceeded("storage quota is used up")
+                if count >= self._limits.quota_files_per_user:
+                    raise QuotaExceeded(
+                        f"at most {self._limits.quota_files_per_user} files per user"
+                    )
+                stored = StoredFile.store(
+                    id=file_id,
+                    owner=owner,
+                    name=name,
+                    folder=folder,
+                    size=metered.size,
+                    content_type=content_type,
+                    sha256=metered.sha256,
+                    storage_key=key,
+                    now=self._clock.now(),
+                )
+                uow.files.add(stored)
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.FILE_UPLOAD,
+                    "file",
+                    file_id,
+                    metadata={"size": str(metered.size), "sha256": metered.sha256},
+                )
+                uow.commit()
+        except BaseException:
+            self._storage.delete(key)
+            raise
+        return stored
+
+    @staticmethod
+    def _check_free_name(uow: UnitOfWork, owner: User, folder: FolderPath, name: str) -> None:
+        # Repositories enforce this too; checking first avoids storing bytes for nothing.
+        for existing in uow.files.list_folder(owner.id, folder, (name, ""), 1):
+            if existing.name == name:
+                raise Conflict(f"{folder}/{name} already exists", code="file_exists")
+
+    def get(self, caller: Caller, file_id: FileId) -> StoredFile:
+        with (
+            self._audit.refusals(caller, AuditAction.FILE_READ, "file", file_id),
+            self._uow() as uow,
+        ):
+            return self._accessible(uow, caller, file_id)
+
+    @staticmethod
+    def _accessible(uow: UnitOfWork, caller: Caller, file_id: FileId) -> StoredFile:
+        user = require_user(uow, caller)
+        stored = uow.files.get(file_id)
+        if not stored.is_accessible_to(user):
+            raise Hidden("file not found")
+        return stored
+
+    def open(
+        self, caller: Caller, file_id: FileId, byte_range: ByteRange | None = None
+    ) -> tuple[StoredFile, Iterator[bytes]]:
+        """Metadata plus the bytes (or a range of them) of a file the caller may read."""
+        stored = self.get(caller, file_id)
+        return stored, self._storage.get(stored.storage_key, byte_range)
+
+    def list_folder(
+        self,
+        caller: Caller,
+        folder: str = "/",
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> FolderListing:
+        """The caller's files directly in ``folder`` by name, plus its subfolders."""
+        path = FolderPath.parse(folder)
+        size = clamp_limit(limit)
+        after: tuple[str, str] | None = None
+        if cursor:
+            key = decode_cursor("files", cursor)
+            if len(key) != 3 or key[0] != path.value or not all(isinstance(k, str) for k in key):
+                raise ValidationError.field("cursor", "cursor does not belong to this folder")
+            after = (str(key[1]), str(key[2]))
+        with self._uow() as uow:
+            owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+            rows = uow.files.list_folder(owner.id, path, after, size + 1)
+            subfolders = tuple(uow.files.subfolders(owner.id, path)) if cursor is None else ()
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = encode_cursor("files", [path.value, rows[-1].name, rows[-1].id]) if more else None
+        return FolderListing(path, subfolders, Page(tuple(rows), nxt))
+
+    def move(self, caller: Caller, file_id: FileId, command: MoveFile) -> StoredFile:
+        folder = FolderPath.parse(command.folder) if command.folder is not None else None
+        name = clean_file_name(command.name) if command.name is not None else None
+        with (
+            self._audit.refusals(caller, AuditAction.FILE_MOVE, "file", file_id),
+            self._uow() as uow,
+        ):
+            stored = self._accessible(uow, caller, file_id)
+            before = f"{stored.folder}/{stored.name}"
+            stored.move(folder=folder, name=name, now=self._clock.now())
+            uow.files.save(stored)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.FILE_MOVE,
+                "file",
+                file_id,
+                metadata={"from": before, "to": f"{stored.folder}/{stored.name}"},
+            )
+            uow.commit()
+        return stored
+
+    def delete(self, caller: Caller, file_id: FileId) -> None:
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.FILE_DELETE, "file", file_id),
+            self._uow() as uow,
+        ):
+            stored = self._accessible(uow, caller, file_id)
+            for share in uow.shares.list_for_target(ShareTarget(ShareTargetKind.FILE, file_id)):
+                share.revoke(now)
+                uow.shares.save(share)
+            stored.mark_deleted(now)
+            uow.files.delete(file_id)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.FILE_DELETE,
+                "file",
+                file_id,
+                metadata={"name": stored.name},
+            )
+            uow.commit()
+        self._storage.delete(stored.storage_key)
+
+
+def _clean_content_type(raw: str) -> str:
+    value = raw.strip().lower()
+    if not value:
+        return DEFAULT_CONTENT_TYPE
+    main, _, sub = value.partition("/")
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-")
+    if not main or not sub or len(value) > 127 or not set(main + sub) <= allowed:
+        raise ValidationError.field("content_type", "not a valid media type")
+    return value

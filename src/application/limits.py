@@ -1,0 +1,18 @@
+"""Configured limits the use cases enforce."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import frozen
+
+
+@frozen
+class Limits:
+    max_upload_bytes: int = 5 * 1024**3
+    quota_bytes_per_user: int = 50 * 1024**3
+    quota_files_per_user: int = 100_000
+    session_ttl: timedelta = timedelta(days=14)
+    personal_token_max_ttl: timedelta = timedelta(days=365)
+    email_verification_ttl: timedelta = timedelta(days=2)
+    require_email_verification: bool = False

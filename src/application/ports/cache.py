@@ -1,0 +1,19 @@
+"""A cache for cache-aside reads. An outage degrades to the source, never to an error."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> bytes | None:
+        """The value, or None when absent, expired or the cache is unreachable."""
+        ...
+
+    def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        """Store with a time to live; failures are swallowed (and logged by adapters)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Invalidate; idempotent; failures are swallowed."""
+        ...

@@ -1,0 +1,262 @@
+"""Repositories, the unit of work and the outbox.
+
+Shared contract of every repository:
+- ``get`` raises :class:`domain.errors.NotFound`; ``find_*`` return ``None`` instead.
+- Returned aggregates are the caller's own copies; changing one changes nothing until it
+  is passed to ``save`` and the unit of work commits.
+- ``add`` and ``save`` raise :class:`domain.errors.Conflict` for a broken uniqueness rule,
+  and ``save`` for a stale ``version`` (someone else saved first) — at the latest when the
+  unit of work commits. After a successful commit the saved aggregate's version is bumped.
+- Lists are ordered totally (ties broken by id) and take keyset bounds, never offsets.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from attrs import frozen
+
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.categories import Category
+from domain.events import DomainEvent
+from domain.files import FolderPath, StoredFile
+from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from domain.shares import Share, ShareTarget
+from domain.users import ApiToken, User
+from domain.videos import Video, VideoStatus, Visibility
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None:
+        """Insert a new user; Conflict(code="email_taken") if the email is in use."""
+        ...
+
+    def get(self, user_id: UserId) -> User: ...
+
+    def find_by_email(self, email: str) -> User | None:
+        """Look up by normalized email."""
+        ...
+
+    def save(self, user: User) -> None: ...
+
+    def list_page(self, after: tuple[datetime, str] | None, limit: int) -> list[User]:
+        """Users ordered by (created_at, id) ascending, strictly after ``after``."""
+        ...
+
+    def count_active_with_role(self, role: str) -> int:
+        """How many active users hold ``role`` (used to keep the last admin)."""
+        ...
+
+
+class TokenRepository(Protocol):
+    def add(self, token: ApiToken) -> None: ...
+
+    def get(self, token_id: TokenId) -> ApiToken: ...
+
+    def find_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    def save(self, token: ApiToken) -> None: ...
+
+    def list_for_user(self, user_id: UserId) -> list[ApiToken]:
+        """Every token of the user, newest first (created_at, id descending)."""
+        ...
+
+
+class VideoSort(enum.Enum):
+    NEWEST = "newest"
+    MOST_VIEWED = "most_viewed"
+
+
+@frozen
+class VideoListQuery:
+    """What a list of videos may contain and how it is ordered.
+
+    Visibility is part of the query, not a post-filter, so pages are always full:
+    unless ``see_all``, a video is included only if it is public and ready, or owned by
+    ``viewer_id``.
+    """
+
+    viewer_id: UserId | None
+    see_all: bool = False
+    owner_id: UserId | None = None
+    category_id: CategoryId | None = None
+    tag: str | None = None
+    visibility: Visibility | None = None
+    status: VideoStatus | None = None
+    sort: VideoSort = VideoSort.NEWEST
+    # Keyset bound: (sort value, id) of the last item already seen; lists run descending.
+    after: tuple[datetime | int, str] | None = None
+
+
+class VideoRepository(Protocol):
+    def add(self, video: Video) -> None: ...
+
+    def get(self, video_id: VideoId) -> Video: ...
+
+    def save(self, video: Video) -> None:
+        """Persist everything but ``view_count``, which only ``increment_views`` changes."""
+        ...
+
+    def delete(self, video_id: VideoId) -> None:
+        """Remove the video; NotFound if absent."""
+        ...
+
+    def increment_views(self, video_id: VideoId, by: int = 1) -> None:
+        """Add to the view count atomically (no read-modify-write); NotFound if absent.
+        Does not bump the version: views never conflict with edits."""
+        ...
+
+    def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
+        """Videos matching ``query``, descending by the sort value then id."""
+        ...
+
+    def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...
+
+
+class FileRepository(Protocol):
+    def add(self, stored: StoredFile) -> None:
+        """Conflict(code="file_exists") if the owner has a file of that name in that folder."""
+        ...
+
+    def get(self, file_id: FileId) -> StoredFile: ...
+
+    def save(self, stored: StoredFile) -> None:
+        """Conflict(code="file_exists") if a move lands on an existing name."""
+        ...
+
+    def delete(self, file_id: FileId) -> None: ...
+
+    def list_folder(
+        self, owner_id: UserId, folder: FolderPath, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredFile]:
+        """Files directly in ``folder``, ordered by (name, id) ascending."""
+        ...
+
+    def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
+        """Names of the immediate subfolders of ``folder`` that hold files, sorted."""
+        ...
+
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        """(number of files, total bytes) the owner has stored."""
+        ...
+
+
+class ShareRepository(Protocol):
+    def add(self, share: Share) -> None: ...
+
+    def get(self, share_id: ShareId) -> Share: ...
+
+    def find_by_token_hash(self, token_hash: str) -> Share | None: ...
+
+    def save(self, share: Share) -> None: ...
+
+    def list_for_owner(
+        self, owner_id: UserId, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Share]:
+        """The owner's shares, newest first by (created_at, id)."""
+        ...
+
+    def list_for_target(self, target: ShareTarget) -> list[Share]: ...
+
+
+class CategoryRepository(Protocol):
+    def add(self, category: Category) -> None:
+        """Conflict(code="category_exists") if the slug is taken."""
+        ...
+
+    def get(self, category_id: CategoryId) -> Category: ...
+
+    def save(self, category: Category) -> None: ...
+
+    def delete(self, category_id: CategoryId) -> None: ...
+
+    def list_all(self) -> list[Category]:
+        """Every category ordered by name, then id."""
+        ...
+
+
+@frozen
+class AuditQuery:
+    actor_id: UserId | None = None
+    action: AuditAction | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    result: AuditResult | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    # Keyset bound (occurred_at, id) of the last event seen; results run newest first.
+    after: tuple[datetime, str] | None = None
+
+
+class AuditLog(Protocol):
+    def append(self, event: AuditEvent) -> None:
+        """Add an event. Events are never updated or deleted through this port."""
+        ...
+
+    def search(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        """Matching events, newest first by (occurred_at, id); ``since`` inclusive,
+        ``until`` exclusive."""
+        ...
+
+
+@frozen
+class OutboxMessage:
+    id: str
+    topic: str
+    payload: Mapping[str, str]
+    created_at: datetime
+
+
+class Outbox(Protocol):
+    def add(self, message: OutboxMessage) -> None:
+        """Record a message in the same transaction as the change that caused it."""
+        ...
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """Unsent messages, oldest first."""
+        ...
+
+    def mark_sent(self, ids: Sequence[str]) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic transaction over every repository.
+
+    Used as a context manager; leaving the block without ``commit()`` rolls back.
+    ``collect_events()`` returns (and forgets) the domain events of the aggregates that
+    the last successful ``commit()`` persisted.
+    """
+
+    users: UserRepository
+    tokens: TokenRepository
+    videos: VideoRepository
+    files: FileRepository
+    shares: ShareRepository
+    categories: CategoryRepository
+    audit: AuditLog
+    outbox: Outbox
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make every change visible at once, or raise (Conflict...) and change nothing."""
+        ...
+
+    def rollback(self) -> None: ...
+
+    def collect_events(self) -> list[DomainEvent]: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

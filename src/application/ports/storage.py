@@ -1,0 +1,67 @@
+"""Object storage for uploaded sources, files and processing outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from attrs import frozen
+
+from domain.errors import ValidationError
+
+
+class ReadableStream(Protocol):
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+        ...
+
+
+@frozen
+class ByteRange:
+    """Inclusive byte range ``start`` to ``end`` as HTTP Range uses it."""
+
+    start: int
+    end: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.start < 0 or self.end < self.start:
+            raise ValidationError.field("range", "invalid byte range")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+@frozen
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class ObjectStorage(Protocol):
+    def put(self, key: str, stream: ReadableStream) -> ObjectInfo:
+        """Stream ``stream`` into ``key`` until it ends. Atomic: the object becomes visible
+        only once complete; if reading or writing fails, nothing is left under ``key``
+        and the exception propagates. Overwrites an existing object atomically."""
+        ...
+
+    def get(self, key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
+        """The object's bytes (or the range, clipped to its size) in chunks.
+        NotFound if absent; ValidationError(code="range_not_satisfiable") if the range
+        starts past the end."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Size of the object; NotFound if absent."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting an absent key is not an error (idempotent)."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every object whose key starts with ``prefix`` (which must end in "/");
+        returns how many were removed."""
+        ...

@@ -1,0 +1,231 @@
+"""Share links: create, list, revoke, redeem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import frozen
+
+from application.auditing import Auditor
+from application.context import Caller, Hidden, current_user, require_permission, require_user
+from application.pagination import Page, clamp_limit, time_cursor, time_keyset
+from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from domain.audit import AuditAction, AuditResult
+from domain.credentials import digest_token
+from domain.errors import NotFound, PermissionDenied, ShareRefused, ValidationError
+from domain.files import StoredFile
+from domain.ids import FileId, ShareId, VideoId
+from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.users import MAX_PASSWORD_LENGTH, Permission, User
+from domain.videos import Video
+
+
+@frozen
+class CreateShare:
+    """Share exactly one of a video or a file."""
+
+    video_id: VideoId | None = None
+    file_id: FileId | None = None
+    expires_in: timedelta | None = None
+    password: str | None = None
+    max_uses: int | None = None
+
+    def target(self) -> ShareTarget:
+        if (self.video_id is None) == (self.file_id is None):
+            raise ValidationError(
+                "give exactly one of video_id and file_id",
+                fields={
+                    "video_id": "exactly one of video_id and file_id",
+                    "file_id": "exactly one of video_id and file_id",
+                },
+            )
+        if self.video_id is not None:
+            return ShareTarget(ShareTargetKind.VIDEO, self.video_id)
+        return ShareTarget(ShareTargetKind.FILE, str(self.file_id))
+
+
+@frozen
+class CreatedShare:
+    """The new share and its link token, which is shown this once and never stored."""
+
+    share: Share
+    token: str
+
+
+@frozen
+class SharedItem:
+    """What a redeemed link gives access to: exactly one of ``video`` and ``file``."""
+
+    share: Share
+    video: Video | None = None
+    file: StoredFile | None = None
+
+
+MAX_SHARE_TTL = timedelta(days=3650)
+
+
+class ShareService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        tokens: TokenGenerator,
+        hasher: PasswordHasher,
+        auditor: Auditor,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._tokens = tokens
+        self._hasher = hasher
+        self._audit = auditor
+
+    def create(self, caller: Caller, command: CreateShare) -> CreatedShare:
+        """Only the owner of a video or file may share it."""
+        target = command.target()
+        if (
+            command.expires_in is not None
+            and not timedelta(0) < command.expires_in <= MAX_SHARE_TTL
+        ):
+            raise ValidationError.field("expires_in", "must be positive and at most ten years")
+        if command.password is not None and not 1 <= len(command.password) <= MAX_PASSWORD_LENGTH:
+            raise ValidationError.field(
+                "password", f"must be 1 to {MAX_PASSWORD_LENGTH} characters"
+            )
+        password_hash = self._hasher.hash(command.password) if command.password else None
+        token = self._tokens.new_token()
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.SHARE_CREATE, target.kind.value, target.id),
+            self._uow() as uow,
+        ):
+            user = require_permission(uow, caller, Permission.SHARE_CREATE)
+            self._check_owner(uow, user, target)
+            share = Share.create(
+                id=ShareId(self._ids.new_id()),
+                owner_id=user.id,
+                target=target,
+                token_hash=digest_token(token),
+                now=now,
+                expires_at=now + command.expires_in if command.expires_in else None,
+                password_hash=password_hash,
+                max_uses=command.max_uses,
+            )
+            uow.shares.add(share)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.SHARE_CREATE,
+                "share",
+                share.id,
+                metadata={
+                    "target": f"{target.kind.value}:{target.id}",
+                    "password": "yes" if password_hash else "no",
+                    "expires_at": share.expires_at.isoformat() if share.expires_at else "",
+                    "max_uses": str(command.max_uses or ""),
+                },
+            )
+            uow.commit()
+        return CreatedShare(share, token)
+
+    @staticmethod
+    def _check_owner(uow: UnitOfWork, user: User, target: ShareTarget) -> None:
+        owner_id: str
+        if target.kind is ShareTargetKind.VIDEO:
+            video = uow.videos.get(VideoId(target.id))
+            owner_id, visible = video.owner_id, video.can_be_seen_by(user)
+        else:
+            stored = uow.files.get(FileId(target.id))
+            owner_id, visible = stored.owner_id, stored.is_accessible_to(user)
+        if owner_id != user.id:
+            if visible:
+                raise PermissionDenied(f"only the owner may share this {target.kind.value}")
+            raise Hidden(f"{target.kind.value} not found")
+
+    def list_mine(
+        self, caller: Caller, cursor: str | None = None, limit: int | None = None
+    ) -> Page[Share]:
+        size = clamp_limit(limit)
+        after = time_keyset("shares", cursor) if cursor else None
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            rows = uow.shares.list_for_owner(user.id, after, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = time_cursor("shares", rows[-1].created_at, rows[-1].id) if more else None
+        return Page(tuple(rows), nxt)
+
+    def revoke(self, caller: Caller, share_id: ShareId) -> Share:
+        """The share's owner or an administrator may revoke it; revoking twice is a no-op."""
+        with (
+            self._audit.refusals(caller, AuditAction.SHARE_REVOKE, "share", share_id),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            share = uow.shares.get(share_id)
+            if share.owner_id != user.id and not user.can(Permission.USER_MANAGE):
+                raise Hidden("share not found")
+            share.revoke(self._clock.now())
+            uow.shares.save(share)
+            self._audit.record(uow, caller, AuditAction.SHARE_REVOKE, "share", share_id)
+            uow.commit()
+        return share
+
+    def redeem(
+        self, token: str, password: str | None = None, caller: Caller | None = None
+    ) -> SharedItem:
+        """Use a link: NotFound for an unknown token, ShareRefused (with the reason) for
+        a revoked, expired, exhausted or password-protected one. Each use is counted
+        atomically and audited, and so is each refusal."""
+        caller = caller or Caller()
+        now = self._clock.now()
+        digest = digest_token(token)
+        share: Share | None = None
+        try:
+            with self._uow() as uow:
+                share = uow.shares.find_by_token_hash(digest)
+                if share is None:
+                    raise NotFound("share not found")
+                share.redeem(now, password, self._hasher.verify)
+                item = self._resolve(uow, caller, share)
+                uow.shares.save(share)
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.SHARE_REDEEM,
+                    "share",
+                    share.id,
+                    metadata={"use": str(share.use_count)},
+                    actor_id=caller.user_id,
+                )
+                uow.commit()
+                return item
+        except (NotFound, ShareRefused) as refused:
+            self._audit.record_alone(
+                caller,
+                AuditAction.SHARE_REDEEM,
+                "share",
+                share.id if share is not None else None,
+                AuditResult.FAILURE,
+                {"reason": refused.code},
+            )
+            raise
+
+    @staticmethod
+    def _resolve(uow: UnitOfWork, caller: Caller, share: Share) -> SharedItem:
+        if share.target.kind is ShareTargetKind.VIDEO:
+            video = uow.videos.get(VideoId(share.target.id))
+            if not video.can_be_seen_by(current_user(uow, caller), via_share=True):
+                raise NotFound("share not found")
+            return SharedItem(share, video=video)
+        return SharedItem(share, file=uow.files.get(FileId(share.target.id)))
+
+    def details(self, caller: Caller, share_id: ShareId) -> Share:
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            share = uow.shares.get(share_id)
+            if share.owner_id != user.id and not user.can(Permission.USER_MANAGE):
+                raise NotFound("share not found")
+            return share

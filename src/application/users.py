@@ -1,0 +1,443 @@
+"""Accounts: registration, verification, login and tokens, roles, disabling."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from attrs import frozen
+
+from application.auditing import Auditor
+from application.context import Caller, Hidden, require_permission, require_user
+from application.limits import Limits
+from application.pagination import Page, clamp_limit, encode_cursor, time_keyset
+from application.ports.mail import Mailer, MailMessage
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from domain.audit import AuditAction, AuditResult
+from domain.credentials import digest_token
+from domain.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from domain.ids import TokenId, UserId
+from domain.users import (
+    ApiToken,
+    Email,
+    Permission,
+    Role,
+    TokenKind,
+    User,
+    UserStatus,
+    check_password_policy,
+    parse_roles,
+)
+
+
+@frozen
+class RegisterUser:
+    email: str
+    password: str
+    display_name: str
+
+
+@frozen
+class Login:
+    email: str
+    password: str
+
+
+@frozen
+class IssuedToken:
+    """A freshly made bearer token. ``token`` is shown once and never stored."""
+
+    token: str
+    token_id: TokenId
+    user_id: UserId
+    expires_at: datetime | None
+
+
+@frozen
+class Principal:
+    """The result of authenticating a bearer token."""
+
+    user_id: UserId
+    roles: frozenset[Role]
+    token_id: TokenId
+
+
+class UserService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        tokens: TokenGenerator,
+        hasher: PasswordHasher,
+        mailer: Mailer,
+        auditor: Auditor,
+        limits: Limits,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._ids = ids
+        self._tokens = tokens
+        self._hasher = hasher
+        self._mailer = mailer
+        self._audit = auditor
+        self._limits = limits
+        # A real hash to verify against when the account does not exist, so a failed
+        # login costs the same whether or not the email is registered.
+        self._decoy_hash = hasher.hash(tokens.new_token())
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(self, command: RegisterUser, caller: Caller | None = None) -> User:
+        """Create an account with the default role (creator).
+
+        Raises ValidationError for a bad email, name or weak password and
+        Conflict(code="email_taken") when the address already has an account.
+        """
+        return self._create(command, frozenset({Role.CREATOR}), caller or Caller())
+
+    def create_admin(self, command: RegisterUser, caller: Caller | None = None) -> User:
+        """Operator path (CLI, embedders): an active administrator, no verification."""
+        return self._create(command, frozenset({Role.ADMIN}), caller or Caller(), verified=True)
+
+    def _create(
+        self,
+        command: RegisterUser,
+        roles: frozenset[Role],
+        caller: Caller,
+        *,
+        verified: bool | None = None,
+    ) -> User:
+        email = Email.parse(command.email)
+        check_password_policy(command.password)
+        if verified is None:
+            verified = not self._limits.require_email_verification
+        now = self._clock.now()
+        user = User.register(
+            id=UserId(self._ids.new_id()),
+            email=email,
+            display_name=command.display_name,
+            password_hash=self._hasher.hash(command.password),
+            roles=roles,
+            now=now,
+            verified=verified,
+        )
+        verification: str | None = None
+        with self._uow() as uow:
+            if uow.users.find_by_email(email.value) is not None:
+                raise Conflict("an account with this email already exists", code="email_taken")
+            uow.users.add(user)
+            if not verified:
+                verification = self._tokens.new_token()
+                uow.tokens.add(
+                    ApiToken(
+                        id=TokenId(self._ids.new_id()),
+                        user_id=user.id,
+                        kind=TokenKind.EMAIL_VERIFICATION,
+                        name="email verification",
+                        token_hash=digest_token(verification),
+                        created_at=now,
+                        expires_at=now + self._limits.email_verification_ttl,
+                    )
+                )
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_REGISTER,
+                "user",
+                user.id,
+                metadata={"roles": ",".join(sorted(r.value for r in roles))},
+                actor_id=user.id,
+            )
+            uow.commit()
+        if verification is not None:
+            self._mailer.send(
+                MailMessage(
+                    to=email.value,
+                    subject="Confirm your email address",
+                    body=f"Your verification code is:\n\n{verification}\n",
+                )
+            )
+        return user
+
+    def verify_email(self, token: str, caller: Caller | None = None) -> User:
+        """Activate a pending account with the code it was mailed."""
+        caller = caller or Caller()
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if (
+                record is None
+                or record.kind is not TokenKind.EMAIL_VERIFICATION
+                or not record.is_usable(now)
+            ):
+                raise ValidationError.field("token", "invalid or expired verification code")
+            user = uow.users.get(record.user_id)
+            user.activate(now)
+            record.revoke(now)
+            uow.users.save(user)
+            uow.tokens.save(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_VERIFY, "user", user.id, actor_id=user.id
+            )
+            uow.commit()
+        return user
+
+    # -- sessions and tokens ------------------------------------------------------------
+
+    def login(self, command: Login, caller: Caller | None = None) -> IssuedToken:
+        """Exchange email and password for a session token.
+
+        Every failure (unknown email, wrong password, pending or disabled account) raises
+        the same AuthenticationFailed and is audited with its true reason.
+        """
+        caller = caller or Caller()
+        try:
+            email = Email.parse(command.email).value
+        except ValidationError:
+            email = command.email.strip().lower()[:254]
+        with self._uow() as uow:
+            user = uow.users.find_by_email(email)
+        if user is None:
+            self._hasher.verify(command.password[:1024], self._decoy_hash)
+            return self._login_failed(caller, None, email, "unknown_email")
+        if not self._hasher.verify(command.password[:1024], user.password_hash):
+            return self._login_failed(caller, user.id, email, "wrong_password")
+        if user.status is not UserStatus.ACTIVE:
+            return self._login_failed(caller, user.id, email, f"account_{user.status.value}")
+        now = self._clock.now()
+        issued, record = self._new_token(
+            user.id, TokenKind.SESSION, "session", now + self._limits.session_ttl, now
+        )
+        with self._uow() as uow:
+            fresh = uow.users.get(user.id)
+            if self._hasher.needs_rehash(fresh.password_hash):
+                fresh.change_password_hash(self._hasher.hash(command.password), now)
+                uow.users.save(fresh)
+            uow.tokens.add(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_LOGIN, "user", user.id, actor_id=user.id
+            )
+            uow.commit()
+        return issued
+
+    def _login_failed(
+        self, caller: Caller, user_id: UserId | None, email: str, reason: str
+    ) -> IssuedToken:
+        self._audit.record_alone(
+            caller,
+            AuditAction.USER_LOGIN,
+            "user",
+            user_id,
+            AuditResult.FAILURE,
+            {"reason": reason, "email": email},
+            actor_id=user_id,
+        )
+        raise AuthenticationFailed("invalid email or password")
+
+    def _new_token(
+        self,
+        user_id: UserId,
+        kind: TokenKind,
+        name: str,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> tuple[IssuedToken, ApiToken]:
+        secret = self._tokens.new_token()
+        record = ApiToken(
+            id=TokenId(self._ids.new_id()),
+            user_id=user_id,
+            kind=kind,
+            name=name,
+            token_hash=digest_token(secret),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        return IssuedToken(secret, record.id, user_id, expires_at), record
+
+    def authenticate(self, token: str) -> Principal:
+        """Resolve a bearer token (session or personal) to its user.
+        AuthenticationFailed if unknown, expired, revoked, or the user is not active."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if (
+                record is None
+                or record.kind is TokenKind.EMAIL_VERIFICATION
+                or not record.is_usable(now)
+            ):
+                raise AuthenticationFailed("invalid or expired token")
+            try:
+                user = uow.users.get(record.user_id)
+            except NotFound:
+                raise AuthenticationFailed("invalid or expired token") from None
+            if not user.is_active:
+                raise AuthenticationFailed("invalid or expired token")
+            return Principal(user.id, user.roles, record.id)
+
+    def logout(self, token: str, caller: Caller | None = None) -> None:
+        """Revoke the session token; unknown tokens are ignored (logging out is idempotent)."""
+        caller = caller or Caller()
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if record is None or record.revoked_at is not None:
+                return
+            record.revoke(now)
+            uow.tokens.save(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_LOGOUT, "token", record.id, actor_id=record.user_id
+            )
+            uow.commit()
+
+    def create_api_token(
+        self, caller: Caller, name: str, expires_in: timedelta | None = None
+    ) -> IssuedToken:
+        """A personal token for scripts; it expires (at most the configured maximum)."""
+        name = " ".join(name.split())
+        if not 1 <= len(name) <= 100:
+            raise ValidationError.field("name", "must be 1 to 100 characters")
+        ttl = expires_in or self._limits.personal_token_max_ttl
+        if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
+            raise ValidationError.field(
+                "expires_in", f"must be positive and at most {self._limits.personal_token_max_ttl}"
+            )
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.TOKEN_CREATE, "token", None),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            issued, record = self._new_token(user.id, TokenKind.PERSONAL, name, now + ttl, now)
+            uow.tokens.add(record)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.TOKEN_CREATE,
+                "token",
+                record.id,
+                metadata={"name": name},
+            )
+            uow.commit()
+        return issued
+
+    def list_api_tokens(self, caller: Caller) -> builtins.list[ApiToken]:
+        """The caller's personal tokens, newest first (hashes only; secrets are gone)."""
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            return [t for t in uow.tokens.list_for_user(user.id) if t.kind is TokenKind.PERSONAL]
+
+    def revoke_api_token(self, caller: Caller, token_id: TokenId) -> None:
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.TOKEN_REVOKE, "token", token_id),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            record = uow.tokens.get(token_id)
+            if record.user_id != user.id and not user.can(Permission.USER_MANAGE):
+                raise Hidden("token not found")
+            record.revoke(now)
+            uow.tokens.save(record)
+            self._audit.record(uow, caller, AuditAction.TOKEN_REVOKE, "token", token_id)
+            uow.commit()
+
+    # -- administration -----------------------------------------------------------------
+
+    def get(self, caller: Caller, user_id: UserId) -> User:
+        """Users see themselves; administrators see anyone."""
+        with (
+            self._audit.refusals(caller, AuditAction.USER_LIST, "user", user_id),
+            self._uow() as uow,
+        ):
+            me = require_user(uow, caller)
+            if me.id != user_id and not me.can(Permission.USER_MANAGE):
+                raise Hidden("user not found")
+            return uow.users.get(user_id)
+
+    def me(self, caller: Caller) -> User:
+        with self._uow() as uow:
+            return require_user(uow, caller)
+
+    def list(
+        self, caller: Caller, cursor: str | None = None, limit: int | None = None
+    ) -> Page[User]:
+        size = clamp_limit(limit)
+        after = None
+        if cursor:
+            after = time_keyset("users", cursor)
+        with self._audit.refusals(caller, AuditAction.USER_LIST, "user", None), self._uow() as uow:
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            rows = uow.users.list_page(after, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = (
+            encode_cursor("users", [rows[-1].created_at.isoformat(), rows[-1].id]) if more else None
+        )
+        return Page(tuple(rows), nxt)
+
+    def change_roles(self, caller: Caller, user_id: UserId, roles: Iterable[str]) -> User:
+        """Replace a user's roles. The last active administrator cannot lose the role."""
+        wanted = parse_roles(roles)
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_ROLES_CHANGE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            before = ",".join(sorted(r.value for r in user.roles))
+            self._keep_an_admin(uow.users.count_active_with_role(Role.ADMIN.value), user, wanted)
+            user.change_roles(wanted, now)
+            uow.users.save(user)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_ROLES_CHANGE,
+                "user",
+                user_id,
+                metadata={"from": before, "to": ",".join(sorted(r.value for r in wanted))},
+            )
+            uow.commit()
+        return user
+
+    @staticmethod
+    def _keep_an_admin(active_admins: int, user: User, wanted: frozenset[Role] | None) -> None:
+        losing = (
+            user.is_active
+            and Role.ADMIN in user.roles
+            and (wanted is None or Role.ADMIN not in wanted)
+        )
+        if losing and active_admins <= 1:
+            raise Conflict("the last active administrator must keep the role", code="last_admin")
+
+    def disable(self, caller: Caller, user_id: UserId) -> User:
+        """Disable an account and revoke every token it holds, in one transaction."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_DISABLE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            self._keep_an_admin(uow.users.count_active_with_role(Role.ADMIN.value), user, None)
+            user.disable(now)
+            uow.users.save(user)
+            revoked = 0
+            for token in uow.tokens.list_for_user(user.id):
+                if token.revoked_at is None:
+                    token.revoke(now)
+                    uow.tokens.save(token)
+                    revoked += 1
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_DISABLE,
+                "user",
+                user_id,
+                metadata={"tokens_revoked": str(revoked)},
+            )
+            uow.commit()
+        return user

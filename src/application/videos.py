@@ -1,0 +1,294 @@
+"""Videos: upload, metadata, visibility-checked reads and lists, views, deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from attrs import frozen
+
+from application.auditing import Auditor
+from application.context import Caller, Hidden, current_user, require_permission, require_user
+from application.limits import Limits
+from application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from application.ports.persistence import (
+    OutboxMessage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VideoListQuery,
+    VideoSort,
+)
+from application.ports.storage import ObjectStorage, ReadableStream
+from application.ports.system import Clock, IdGenerator
+from application.streams import MeteredReader
+from domain.audit import AuditAction
+from domain.errors import PermissionDenied, ValidationError
+from domain.ids import CategoryId, UserId, VideoId
+from domain.shares import ShareTarget, ShareTargetKind
+from domain.users import Permission
+from domain.videos import Video, VideoStatus, Visibility
+
+PROCESS_VIDEO = "process-video"
+
+
+def video_prefix(video_id: VideoId) -> str:
+    """Every object of a video lives under this prefix; keys never come from user input."""
+    return f"videos/{video_id}/"
+
+
+@frozen
+class UploadVideo:
+    title: str
+    source: ReadableStream
+    description: str = ""
+    category_id: CategoryId | None = None
+    tags: Sequence[str] = ()
+    visibility: Visibility = Visibility.PRIVATE
+
+
+@frozen
+class UpdateVideo:
+    """Fields left as ``None`` are unchanged; ``clear_category`` removes the category."""
+
+    title: str | None = None
+    description: str | None = None
+    category_id: CategoryId | None = None
+    clear_category: bool = False
+    tags: Sequence[str] | None = None
+    visibility: Visibility | None = None
+
+
+@frozen
+class VideoFilter:
+    owner_id: UserId | None = None
+    category_id: CategoryId | None = None
+    tag: str | None = None
+    visibility: Visibility | None = None
+    status: VideoStatus | None = None
+    sort: VideoSort = VideoSort.NEWEST
+
+
+class VideoService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        clock: Clock,
+        ids: IdGenerator,
+        auditor: Auditor,
+        limits: Limits,
+    ) -> None:
+        self._uow = uow_factory
+        self._storage = storage
+        self._clock = clock
+        self._ids = ids
+        self._audit = auditor
+        self._limits = limits
+
+    def upload(self, caller: Caller, command: UploadVideo) -> Video:
+        """Stream the source into storage, then record the video and its processing job
+        in one transaction. If that transaction fails the stored bytes are removed."""
+        video_id = VideoId(self._ids.new_id())
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_UPLOAD, "video", None),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+            if command.category_id is not None:
+                uow.categories.get(command.category_id)
+        key = video_prefix(video_id) + "source"
+        metered = MeteredReader(command.source, self._limits.max_upload_bytes, what="video")
+        self._storage.put(key, metered)
+        if metered.size == 0:
+            self._storage.delete(key)
+            raise ValidationError.field("source", "the upload is empty")
+        try:
+            with self._uow() as uow:
+                owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+                now = self._clock.now()
+                video = Video.upload(
+                    id=video_id,
+                    owner=owner,
+                    title=command.title,
+                    description=command.description,
+                    category_id=command.category_id,
+                    tags=command.tags,
+                    visibility=command.visibility,
+                    source_key=key,
+                    source_size=metered.size,
+                    source_sha256=metered.sha256,
+                    now=now,
+                )
+                uow.videos.add(video)
+                uow.outbox.add(
+                    OutboxMessage(
+                        id=self._ids.new_id(),
+                        topic=PROCESS_VIDEO,
+                        payload={"video_id": video_id},
+                        created_at=now,
+                    )
+                )
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.VIDEO_UPLOAD,
+                    "video",
+                    video_id,
+                    metadata={"size": str(metered.size), "sha256": metered.sha256},
+                )
+                uow.commit()
+        except BaseException:
+            self._storage.delete_prefix(video_prefix(video_id))
+            raise
+        return video
+
+    def get(self, caller: Caller, video_id: VideoId) -> Video:
+        """A video the caller may see; NotFound otherwise (private ones are not revealed)."""
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_READ, "video", video_id),
+            self._uow() as uow,
+        ):
+            return self._visible(uow, caller, video_id)
+
+    @staticmethod
+    def _visible(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
+        user = current_user(uow, caller)
+        video = uow.videos.get(video_id)
+        if not video.can_be_seen_by(user):
+            raise Hidden("video not found")
+        return video
+
+    def list(
+        self,
+        caller: Caller,
+        filters: VideoFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Video]:
+        """Videos the caller may see in lists: public and ready ones, plus the caller's
+        own; moderators see everything. Unlisted videos of others never appear."""
+        filters = filters or VideoFilter()
+        size = clamp_limit(limit)
+        kind = f"videos:{filters.sort.value}"
+        after = _video_keyset(kind, filters.sort, cursor) if cursor else None
+        with self._uow() as uow:
+            user = current_user(uow, caller)
+            query = VideoListQuery(
+                viewer_id=user.id if user else None,
+                see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
+                owner_id=filters.owner_id,
+                category_id=filters.category_id,
+                tag=filters.tag.strip().lower() if filters.tag else None,
+                visibility=filters.visibility,
+                status=filters.status,
+                sort=filters.sort,
+                after=after,
+            )
+            rows = uow.videos.list_page(query, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = None
+        if more:
+            last = rows[-1]
+            key: str | int = (
+                last.view_count if filters.sort is VideoSort.MOST_VIEWED else _ts(last.created_at)
+            )
+            nxt = encode_cursor(kind, [key, last.id])
+        return Page(tuple(rows), nxt)
+
+    def update(self, caller: Caller, video_id: VideoId, command: UpdateVideo) -> Video:
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_UPDATE, "video", video_id),
+            self._uow() as uow,
+        ):
+            video = self._managed(uow, caller, video_id)
+            if command.category_id is not None:
+                uow.categories.get(command.category_id)
+            video.update_metadata(
+                now=self._clock.now(),
+                title=command.title,
+                description=command.description,
+                category_id=command.category_id,
+                clear_category=command.clear_category,
+                tags=command.tags,
+                visibility=command.visibility,
+            )
+            uow.videos.save(video)
+            changed = sorted(
+                name
+                for name in ("title", "description", "category_id", "tags", "visibility")
+                if getattr(command, name) is not None
+            )
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.VIDEO_UPDATE,
+                "video",
+                video_id,
+                metadata={
+                    "fields": ",".join(changed + (["category"] if command.clear_category else []))
+                },
+            )
+            uow.commit()
+        return video
+
+    @staticmethod
+    def _managed(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
+        user = require_user(uow, caller)
+        video = uow.videos.get(video_id)
+        if not video.is_managed_by(user):
+            if video.can_be_seen_by(user):
+                raise PermissionDenied("only the owner or a moderator may change this video")
+            raise Hidden("video not found")
+        return video
+
+    def delete(self, caller: Caller, video_id: VideoId) -> None:
+        """Delete the record and revoke its shares in one transaction, then its bytes."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_DELETE, "video", video_id),
+            self._uow() as uow,
+        ):
+            video = self._managed(uow, caller, video_id)
+            for share in uow.shares.list_for_target(ShareTarget(ShareTargetKind.VIDEO, video_id)):
+                share.revoke(now)
+                uow.shares.save(share)
+            video.mark_deleted(now)
+            uow.videos.delete(video_id)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.VIDEO_DELETE,
+                "video",
+                video_id,
+                metadata={"title": video.title},
+            )
+            uow.commit()
+        # After commit: a crash here leaves unreferenced bytes, never a record without them.
+        self._storage.delete_prefix(video_prefix(video_id))
+
+    def record_view(self, caller: Caller, video_id: VideoId) -> None:
+        """Count one view of a video the caller may see (atomic increment)."""
+        with self._uow() as uow:
+            self._visible(uow, caller, video_id)
+            uow.videos.increment_views(video_id)
+            uow.commit()
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _video_keyset(kind: str, sort: VideoSort, cursor: str) -> tuple[datetime | int, str]:
+    key = decode_cursor(kind, cursor)
+    if len(key) != 2 or not isinstance(key[1], str):
+        raise ValidationError.field("cursor", "malformed cursor")
+    value, last_id = key[0], str(key[1])
+    if sort is VideoSort.MOST_VIEWED:
+        if not isinstance(value, int):
+            raise ValidationError.field("cursor", "malformed cursor")
+        return value, last_id
+    try:
+        return datetime.fromisoformat(str(value)), last_id
+    except ValueError:
+        raise ValidationError.field("cursor", "malformed cursor") from None

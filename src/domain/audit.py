@@ -1,0 +1,65 @@
+"""The audit trail: append-only records of everything sensitive."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+from attrs import field, frozen
+
+from domain.ids import AuditEventId, UserId
+
+
+class AuditResult(enum.Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+class AuditAction(enum.Enum):
+    USER_REGISTER = "user.register"
+    USER_VERIFY = "user.verify"
+    USER_LOGIN = "user.login"
+    USER_LOGOUT = "user.logout"
+    USER_ROLES_CHANGE = "user.roles_change"
+    USER_DISABLE = "user.disable"
+    USER_LIST = "user.list"
+    TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a secret
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name, not a secret
+    VIDEO_UPLOAD = "video.upload"
+    VIDEO_UPDATE = "video.update"
+    VIDEO_DELETE = "video.delete"
+    VIDEO_READ = "video.read"
+    FILE_UPLOAD = "file.upload"
+    FILE_READ = "file.read"
+    FILE_MOVE = "file.move"
+    FILE_DELETE = "file.delete"
+    SHARE_CREATE = "share.create"
+    SHARE_REDEEM = "share.redeem"
+    SHARE_REVOKE = "share.revoke"
+    CATEGORY_CREATE = "category.create"
+    CATEGORY_RENAME = "category.rename"
+    CATEGORY_DELETE = "category.delete"
+    AUDIT_SEARCH = "audit.search"
+
+
+def _freeze(metadata: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(metadata))
+
+
+@frozen
+class AuditEvent:
+    """One immutable line of the trail. There is no method that changes it."""
+
+    id: AuditEventId
+    occurred_at: datetime
+    actor_id: UserId | None
+    action: AuditAction
+    resource_type: str
+    resource_id: str | None
+    result: AuditResult
+    ip: str | None = None
+    user_agent: str | None = None
+    metadata: Mapping[str, str] = field(factory=dict, converter=_freeze)

@@ -1,0 +1,45 @@
+"""Categories that videos are filed under."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from attrs import define
+
+from domain.aggregate import Aggregate
+from domain.errors import ValidationError
+from domain.ids import CategoryId
+
+
+def clean_category_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not 1 <= len(name) <= 80:
+        raise ValidationError.field("name", "must be 1 to 80 characters")
+    return name
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    if not slug:
+        raise ValidationError.field("name", "must contain at least one letter or digit")
+    return slug
+
+
+@define(eq=False, kw_only=True)
+class Category(Aggregate):
+    id: CategoryId
+    name: str
+    slug: str
+    created_at: datetime
+
+    @classmethod
+    def create(cls, *, id: CategoryId, name: str, now: datetime) -> Category:
+        clean = clean_category_name(name)
+        return cls(id=id, name=clean, slug=slugify(clean), created_at=now)
+
+    def rename(self, name: str) -> None:
+        self.name = clean_category_name(name)
+        self.slug = slugify(self.name)

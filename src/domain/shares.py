@@ -1,0 +1,139 @@
+"""Share links to a file or a video: expiring, optionally password-protected, countable,
+revocable. The link's token is shown once; only its digest is stored."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+
+from attrs import define, field, frozen
+
+from domain.aggregate import Aggregate
+from domain.errors import ShareRefused, ValidationError
+from domain.events import ShareCreated, ShareRedeemed, ShareRevoked
+from domain.ids import ShareId, UserId
+
+
+class ShareTargetKind(enum.Enum):
+    VIDEO = "video"
+    FILE = "file"
+
+
+@frozen
+class ShareTarget:
+    kind: ShareTargetKind
+    id: str
+
+
+class ShareRefusal(enum.Enum):
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    EXHAUSTED = "exhausted"
+    PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a refusal reason
+    PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a refusal reason
+
+
+@frozen
+class ShareDecision:
+    allowed: bool
+    refusal: ShareRefusal | None = None
+
+    @classmethod
+    def allow(cls) -> ShareDecision:
+        return cls(True)
+
+    @classmethod
+    def refuse(cls, refusal: ShareRefusal) -> ShareDecision:
+        return cls(False, refusal)
+
+
+PasswordCheck = Callable[[str, str], bool]
+"""``check(password, stored_hash)``; injected so the domain stays free of crypto libraries."""
+
+MAX_SHARE_USES = 1_000_000
+
+
+@define(eq=False, kw_only=True)
+class Share(Aggregate):
+    id: ShareId
+    owner_id: UserId
+    target: ShareTarget
+    token_hash: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime | None = None
+    password_hash: str | None = field(default=None, repr=False)
+    max_uses: int | None = None
+    use_count: int = 0
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        id: ShareId,
+        owner_id: UserId,
+        target: ShareTarget,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime | None,
+        password_hash: str | None,
+        max_uses: int | None,
+    ) -> Share:
+        if expires_at is not None and expires_at <= now:
+            raise ValidationError.field("expires_at", "must be in the future")
+        if max_uses is not None and not 1 <= max_uses <= MAX_SHARE_USES:
+            raise ValidationError.field("max_uses", f"must be between 1 and {MAX_SHARE_USES}")
+        share = cls(
+            id=id,
+            owner_id=owner_id,
+            target=target,
+            token_hash=token_hash,
+            created_at=now,
+            expires_at=expires_at,
+            password_hash=password_hash,
+            max_uses=max_uses,
+        )
+        share.record(ShareCreated(occurred_at=now, share_id=id))
+        return share
+
+    @property
+    def requires_password(self) -> bool:
+        return self.password_hash is not None
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def authorize(
+        self, now: datetime, password: str | None, check_password: PasswordCheck
+    ) -> ShareDecision:
+        """Decide whether the link may be used now, and if not, say why.
+
+        Order matters: a dead link says it is dead before asking for a password, so a
+        password is never checked (nor guessable) on a link that could not be used anyway.
+        """
+        if self.revoked_at is not None:
+            return ShareDecision.refuse(ShareRefusal.REVOKED)
+        if self.expires_at is not None and now >= self.expires_at:
+            return ShareDecision.refuse(ShareRefusal.EXPIRED)
+        if self.max_uses is not None and self.use_count >= self.max_uses:
+            return ShareDecision.refuse(ShareRefusal.EXHAUSTED)
+        if self.password_hash is not None:
+            if not password:
+                return ShareDecision.refuse(ShareRefusal.PASSWORD_REQUIRED)
+            if not check_password(password, self.password_hash):
+                return ShareDecision.refuse(ShareRefusal.PASSWORD_WRONG)
+        return ShareDecision.allow()
+
+    def redeem(self, now: datetime, password: str | None, check_password: PasswordCheck) -> None:
+        """Use the link once, or raise :class:`ShareRefused` with the reason."""
+        decision = self.authorize(now, password, check_password)
+        if decision.refusal is not None:
+            raise ShareRefused(decision.refusal.value)
+        self.use_count += 1
+        self.record(ShareRedeemed(occurred_at=now, share_id=self.id, use_count=self.use_count))
+
+    def revoke(self, now: datetime) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = now
+            self.record(ShareRevoked(occurred_at=now, share_id=self.id))

@@ -1,0 +1,231 @@
+"""Users, roles and permissions (RBAC), and the API tokens that authenticate them."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from attrs import define, field, frozen
+
+from domain.aggregate import Aggregate
+from domain.errors import InvalidTransition, ValidationError
+from domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
+from domain.ids import TokenId, UserId
+
+
+class Permission(enum.Enum):
+    VIDEO_VIEW = "video:view"
+    VIDEO_UPLOAD = "video:upload"
+    VIDEO_MODERATE = "video:moderate"
+    FILE_MANAGE = "file:manage"
+    FILE_MODERATE = "file:moderate"
+    SHARE_CREATE = "share:create"
+    AUDIT_READ = "audit:read"
+    USER_MANAGE = "user:manage"
+    CATEGORY_MANAGE = "category:manage"
+
+
+class Role(enum.Enum):
+    VIEWER = "viewer"
+    CREATOR = "creator"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+_VIEWER = frozenset({Permission.VIDEO_VIEW})
+_CREATOR = _VIEWER | {Permission.VIDEO_UPLOAD, Permission.FILE_MANAGE, Permission.SHARE_CREATE}
+_MODERATOR = _CREATOR | {Permission.VIDEO_MODERATE, Permission.AUDIT_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: _VIEWER,
+    Role.CREATOR: _CREATOR,
+    Role.MODERATOR: _MODERATOR,
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def parse_roles(names: Iterable[str]) -> frozenset[Role]:
+    roles: set[Role] = set()
+    for name in names:
+        try:
+            roles.add(Role(name.strip().lower()))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise ValidationError.field(
+                "roles", f"unknown role {name!r} (known: {known})"
+            ) from None
+    if not roles:
+        raise ValidationError.field("roles", "at least one role is required")
+    return frozenset(roles)
+
+
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+@frozen
+class Email:
+    """An email address normalized so that one mailbox maps to one account.
+
+    The whole address is case-folded: treating ``Alice@X`` and ``alice@x`` as different
+    accounts would let a second account squat on the first one's mailbox.
+    """
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Email:
+        text = raw.strip().lower()
+        if len(text) > 254 or not _EMAIL.match(text):
+            raise ValidationError.field("email", "not a valid email address")
+        return cls(text)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class UserStatus(enum.Enum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+def _clean_display_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not 1 <= len(name) <= 100:
+        raise ValidationError.field("display_name", "must be 1 to 100 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValidationError.field("display_name", "must not contain control characters")
+    return name
+
+
+@define(eq=False, kw_only=True)
+class User(Aggregate):
+    id: UserId
+    email: Email
+    display_name: str
+    password_hash: str = field(repr=False)
+    roles: frozenset[Role]
+    status: UserStatus
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        id: UserId,
+        email: Email,
+        display_name: str,
+        password_hash: str,
+        roles: frozenset[Role],
+        now: datetime,
+        verified: bool,
+    ) -> User:
+        user = cls(
+            id=id,
+            email=email,
+            display_name=_clean_display_name(display_name),
+            password_hash=password_hash,
+            roles=roles,
+            status=UserStatus.ACTIVE if verified else UserStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        user.record(UserRegistered(occurred_at=now, user_id=id, email=email.value))
+        return user
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is UserStatus.ACTIVE
+
+    def permissions(self) -> frozenset[Permission]:
+        if not self.is_active:
+            return frozenset()
+        granted: frozenset[Permission] = frozenset()
+        for role in self.roles:
+            granted |= ROLE_PERMISSIONS[role]
+        return granted
+
+    def can(self, permission: Permission) -> bool:
+        """Whether this user may exercise ``permission``; a user who is not active may not."""
+        return permission in self.permissions()
+
+    def activate(self, now: datetime) -> None:
+        if self.status is not UserStatus.PENDING:
+            raise InvalidTransition(f"cannot activate a {self.status.value} user")
+        self.status = UserStatus.ACTIVE
+        self.updated_at = now
+        self.record(UserActivated(occurred_at=now, user_id=self.id))
+
+    def disable(self, now: datetime) -> None:
+        if self.status is UserStatus.DISABLED:
+            raise InvalidTransition("user is already disabled")
+        self.status = UserStatus.DISABLED
+        self.updated_at = now
+        self.record(UserDisabled(occurred_at=now, user_id=self.id))
+
+    def change_roles(self, roles: frozenset[Role], now: datetime) -> None:
+        if not roles:
+            raise ValidationError.field("roles", "at least one role is required")
+        self.roles = roles
+        self.updated_at = now
+        self.record(
+            RolesChanged(
+                occurred_at=now, user_id=self.id, roles=tuple(sorted(r.value for r in roles))
+            )
+        )
+
+    def change_password_hash(self, password_hash: str, now: datetime) -> None:
+        self.password_hash = password_hash
+        self.updated_at = now
+
+    def rename(self, display_name: str, now: datetime) -> None:
+        self.display_name = _clean_display_name(display_name)
+        self.updated_at = now
+
+
+MIN_PASSWORD_LENGTH = 10
+# argon2 cost is paid per byte of input too; an upper bound keeps a login from being a DoS.
+MAX_PASSWORD_LENGTH = 1024
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError.field(
+            "password", f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError.field("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+
+
+class TokenKind(enum.Enum):
+    SESSION = "session"
+    PERSONAL = "personal"
+    EMAIL_VERIFICATION = "email_verification"
+
+
+@define(eq=False, kw_only=True)
+class ApiToken(Aggregate):
+    """A bearer credential. Only the hash of the secret is ever kept."""
+
+    id: TokenId
+    user_id: UserId
+    kind: TokenKind
+    name: str
+    token_hash: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None = None
+
+    def is_usable(self, now: datetime) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def revoke(self, now: datetime) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = now

@@ -1,0 +1,267 @@
+"""Videos: metadata, visibility, the processing state machine and who may see what."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+
+from attrs import define, field, frozen
+
+from domain.aggregate import Aggregate
+from domain.errors import InvalidTransition, ValidationError
+from domain.events import (
+    VideoDeleted,
+    VideoFailed,
+    VideoProcessingStarted,
+    VideoReady,
+    VideoUploaded,
+)
+from domain.ids import CategoryId, UserId, VideoId
+from domain.users import Permission, User
+
+
+class Visibility(enum.Enum):
+    PUBLIC = "public"
+    UNLISTED = "unlisted"
+    PRIVATE = "private"
+
+
+class VideoStatus(enum.Enum):
+    UPLOADED = "uploaded"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+# uploaded → processing → ready | failed; a failed video may be processed again (retry).
+_TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
+    VideoStatus.UPLOADED: frozenset({VideoStatus.PROCESSING, VideoStatus.FAILED}),
+    VideoStatus.PROCESSING: frozenset({VideoStatus.READY, VideoStatus.FAILED}),
+    VideoStatus.READY: frozenset(),
+    VideoStatus.FAILED: frozenset({VideoStatus.PROCESSING}),
+}
+
+
+@frozen
+class MediaInfo:
+    duration_seconds: float
+    width: int
+    height: int
+    video_codec: str | None
+    audio_codec: str | None
+    fps: float
+    bitrate: int
+    rotation: int = 0
+    container: str | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+
+@frozen
+class Rendition:
+    """One rung of the adaptive-bitrate ladder as stored."""
+
+    name: str
+    width: int
+    height: int
+    bitrate: int
+    codecs: str
+    playlist_key: str
+
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_TAGS = 30
+MAX_TAG = 40
+
+
+def clean_title(raw: str) -> str:
+    title = " ".join(raw.split())
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise ValidationError.field("title", f"must be 1 to {MAX_TITLE} characters")
+    return title
+
+
+def clean_description(raw: str) -> str:
+    if len(raw) > MAX_DESCRIPTION:
+        raise ValidationError.field("description", f"must be at most {MAX_DESCRIPTION} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in raw):
+        raise ValidationError.field("description", "must not contain control characters")
+    return raw.strip()
+
+
+def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
+    """Tags are case-folded, trimmed, de-duplicated, kept in first-seen order."""
+    seen: dict[str, None] = {}
+    for tag in raw:
+        norm = " ".join(tag.split()).lower()
+        if not norm:
+            continue
+        if len(norm) > MAX_TAG or any(ord(c) < 32 for c in norm):
+            raise ValidationError.field(
+                "tags", f"each tag must be 1 to {MAX_TAG} printable characters"
+            )
+        seen[norm] = None
+    if len(seen) > MAX_TAGS:
+        raise ValidationError.field("tags", f"at most {MAX_TAGS} tags")
+    return tuple(seen)
+
+
+@define(eq=False, kw_only=True)
+class Video(Aggregate):
+    id: VideoId
+    owner_id: UserId
+    title: str
+    description: str = ""
+    category_id: CategoryId | None = None
+    tags: tuple[str, ...] = ()
+    visibility: Visibility = Visibility.PRIVATE
+    status: VideoStatus = VideoStatus.UPLOADED
+    source_key: str
+    source_size: int = 0
+    source_sha256: str = ""
+    media_info: MediaInfo | None = None
+    renditions: tuple[Rendition, ...] = ()
+    thumbnail_key: str | None = None
+    progress: int = 0
+    last_error: str | None = None
+    view_count: int = 0
+    created_at: datetime
+    updated_at: datetime
+    processing_attempts: int = field(default=0)
+
+    @classmethod
+    def upload(
+        cls,
+        *,
+        id: VideoId,
+        owner: User,
+        title: str,
+        description: str,
+        category_id: CategoryId | None,
+        tags: Iterable[str],
+        visibility: Visibility,
+        source_key: str,
+        source_size: int,
+        source_sha256: str,
+        now: datetime,
+    ) -> Video:
+        video = cls(
+            id=id,
+            owner_id=owner.id,
+            title=clean_title(title),
+            description=clean_description(description),
+            category_id=category_id,
+            tags=clean_tags(tags),
+            visibility=visibility,
+            source_key=source_key,
+            source_size=source_size,
+            source_sha256=source_sha256,
+            created_at=now,
+            updated_at=now,
+        )
+        video.record(VideoUploaded(occurred_at=now, video_id=id, owner_id=owner.id))
+        return video
+
+    # -- the state machine -------------------------------------------------------------
+
+    def _move(self, to: VideoStatus, now: datetime) -> None:
+        if to not in _TRANSITIONS[self.status]:
+            raise InvalidTransition(
+                f"video {self.id}: {self.status.value} → {to.value} is not allowed"
+            )
+        self.status = to
+        self.updated_at = now
+
+    def start_processing(self, now: datetime) -> None:
+        self._move(VideoStatus.PROCESSING, now)
+        self.progress = 0
+        self.last_error = None
+        self.processing_attempts += 1
+        self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
+
+    def report_progress(self, percent: int, now: datetime) -> None:
+        if self.status is not VideoStatus.PROCESSING:
+            raise InvalidTransition(f"video {self.id} is not processing")
+        # Progress never goes backwards and stays within 0-100.
+        self.progress = max(self.progress, min(100, max(0, percent)))
+        self.updated_at = now
+
+    def mark_ready(
+        self,
+        *,
+        media_info: MediaInfo,
+        renditions: Iterable[Rendition],
+        thumbnail_key: str | None,
+        now: datetime,
+    ) -> None:
+        ladder = tuple(renditions)
+        if not ladder:
+            raise InvalidTransition(f"video {self.id} cannot be ready without renditions")
+        self._move(VideoStatus.READY, now)
+        self.media_info = media_info
+        self.renditions = ladder
+        self.thumbnail_key = thumbnail_key
+        self.progress = 100
+        self.record(VideoReady(occurred_at=now, video_id=self.id))
+
+    def mark_failed(self, reason: str, now: datetime) -> None:
+        self._move(VideoStatus.FAILED, now)
+        self.last_error = reason[:2000] or "unknown error"
+        self.record(VideoFailed(occurred_at=now, video_id=self.id, reason=self.last_error))
+
+    # -- metadata -----------------------------------------------------------------------
+
+    def update_metadata(
+        self,
+        *,
+        now: datetime,
+        title: str | None = None,
+        description: str | None = None,
+        category_id: CategoryId | None = None,
+        clear_category: bool = False,
+        tags: Iterable[str] | None = None,
+        visibility: Visibility | None = None,
+    ) -> None:
+        if title is not None:
+            self.title = clean_title(title)
+        if description is not None:
+            self.description = clean_description(description)
+        if clear_category:
+            self.category_id = None
+        elif category_id is not None:
+            self.category_id = category_id
+        if tags is not None:
+            self.tags = clean_tags(tags)
+        if visibility is not None:
+            self.visibility = visibility
+        self.updated_at = now
+
+    def mark_deleted(self, now: datetime) -> None:
+        self.record(VideoDeleted(occurred_at=now, video_id=self.id))
+
+    # -- access policy ------------------------------------------------------------------
+
+    def is_managed_by(self, user: User | None) -> bool:
+        """Owner (while still allowed to upload) or a moderator may change this video."""
+        if user is None or not user.is_active:
+            return False
+        if user.can(Permission.VIDEO_MODERATE):
+            return True
+        return user.id == self.owner_id
+
+    def can_be_seen_by(self, user: User | None, *, via_share: bool = False) -> bool:
+        """Private: owner and moderators. Unlisted: anyone holding the id or a share.
+        Public: anyone. Others only see a video once it is ready."""
+        if self.is_managed_by(user):
+            return True
+        if user is not None and not user.can(Permission.VIDEO_VIEW):
+            return False
+        if via_share:
+            return True
+        if self.status is not VideoStatus.READY:
+            return False
+        return self.visibility in (Visibility.PUBLIC, Visibility.UNLISTED)

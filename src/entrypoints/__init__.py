@@ -1,0 +1,1 @@
+"""Entry points: the composition root and the ways into the platform (HTTP, CLI, worker)."""

@@ -1,0 +1,126 @@
+"""The composition root: settings → a punq container with every port → the services.
+
+Nothing here runs at import time; :func:`create_platform` builds everything on demand.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import punq
+from attrs import frozen
+
+from adapters.memory.cache import MemoryCache
+from adapters.memory.mail import MemoryMailer
+from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
+from adapters.memory.storage import MemoryObjectStorage
+from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from adapters.security.passwords import Argon2PasswordHasher
+from adapters.security.tokens import SecretsTokenGenerator
+from adapters.system import SystemClock, UlidGenerator
+from application.audit import AuditService
+from application.auditing import Auditor
+from application.categories import CategoryService
+from application.files import FileService
+from application.limits import Limits
+from application.ports.cache import Cache
+from application.ports.mail import Mailer
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.queue import EventBus, JobQueue
+from application.ports.storage import ObjectStorage
+from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.shares import ShareService
+from application.users import UserService
+from application.videos import VideoService
+from entrypoints.settings import ConfigurationError, Settings
+
+T = TypeVar("T")
+
+SERVICES: tuple[type, ...] = (
+    Auditor,
+    UserService,
+    VideoService,
+    FileService,
+    ShareService,
+    CategoryService,
+    AuditService,
+)
+
+
+def _memory_only(settings: Settings) -> None:
+    for name in ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"):
+        url: str = getattr(settings, name)
+        scheme = url.split(":", 1)[0]
+        if scheme != "memory":
+            raise ConfigurationError(
+                f"VIDEOPLATFORM_{name.upper()}={url!r}: the {scheme!r} adapter is not part of "
+                "this release; only memory:// is available"
+            )
+
+
+def build_container(settings: Settings) -> punq.Container:
+    """Register every port with the adapter that ``settings`` chooses, then the services."""
+    _memory_only(settings)
+    container = punq.Container()
+    container.register(Settings, instance=settings)
+    container.register(Limits, instance=settings.limits())
+    container.register(Clock, instance=SystemClock())
+    container.register(IdGenerator, instance=UlidGenerator())
+    container.register(TokenGenerator, instance=SecretsTokenGenerator())
+    container.register(
+        PasswordHasher,
+        instance=Argon2PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+    )
+    container.register(UnitOfWorkFactory, instance=MemoryUnitOfWorkFactory())
+    container.register(ObjectStorage, instance=MemoryObjectStorage())
+    container.register(JobQueue, instance=MemoryJobQueue())
+    container.register(EventBus, instance=MemoryEventBus())
+    container.register(Cache, instance=MemoryCache())
+    container.register(Mailer, instance=MemoryMailer())
+    for service in SERVICES:
+        container.register(service, scope=punq.Scope.singleton)
+    return container
+
+
+def resolve(container: punq.Container, key: type[T]) -> T:
+    """Typed resolution (punq itself returns Any)."""
+    resolved: T = container.resolve(key)
+    return resolved
+
+
+@frozen
+class Platform:
+    """A wired platform: the application services an embedder calls, and the container
+    for anything else (adapters such as the mailer or the job queue)."""
+
+    settings: Settings
+    container: punq.Container
+    users: UserService
+    videos: VideoService
+    files: FileService
+    shares: ShareService
+    categories: CategoryService
+    audit: AuditService
+
+    def resolve(self, key: type[T]) -> T:
+        return resolve(self.container, key)
+
+
+def create_platform(settings: Settings | None = None) -> Platform:
+    """Build a platform from ``settings`` (default: the ``VIDEOPLATFORM_*`` environment)."""
+    settings = settings if settings is not None else Settings.from_env()
+    container = build_container(settings)
+    return Platform(
+        settings=settings,
+        container=container,
+        users=resolve(container, UserService),
+        videos=resolve(container, VideoService),
+        files=resolve(container, FileService),
+        shares=resolve(container, ShareService),
+        categories=resolve(container, CategoryService),
+        audit=resolve(container, AuditService),
+    )

@@ -1,0 +1,42 @@
+"""Fixtures gating integration tests on real services.
+
+Each fixture checks (once per session) that its service accepts TCP
+connections and returns its ``ServiceEndpoint``; an unreachable service skips
+the test, or fails it when ``VIDEOPLATFORM_REQUIRE_SERVICES=1`` (see
+tests/conftest.py). Host and port default to the local services and can be
+overridden with ``VIDEOPLATFORM_TEST_<SERVICE>_HOST`` / ``..._PORT``, e.g.
+``VIDEOPLATFORM_TEST_POSTGRES_PORT=5433``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import RequireService, ServiceEndpoint
+
+
+def _address(service: str, default_port: int) -> tuple[str, int]:
+    prefix = f"VIDEOPLATFORM_TEST_{service}_"
+    host = os.environ.get(prefix + "HOST", "127.0.0.1")
+    port = int(os.environ.get(prefix + "PORT", str(default_port)))
+    return host, port
+
+
+@pytest.fixture(scope="session")
+def postgres_service(require_service: RequireService) -> ServiceEndpoint:
+    """A PostgreSQL server (default 127.0.0.1:5432)."""
+    return require_service("PostgreSQL", *_address("POSTGRES", 5432))
+
+
+@pytest.fixture(scope="session")
+def redis_service(require_service: RequireService) -> ServiceEndpoint:
+    """A Redis server (default 127.0.0.1:6379)."""
+    return require_service("Redis", *_address("REDIS", 6379))
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_service(require_service: RequireService) -> ServiceEndpoint:
+    """A RabbitMQ broker (default 127.0.0.1:5672)."""
+    return require_service("RabbitMQ", *_address("RABBITMQ", 5672))
