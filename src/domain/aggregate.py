@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from attrs import define, field
 
 from domain.events import DomainEvent
 
-# Declared by each subclass with its own id type, so looked up by name here.
-_ID_FIELD = "id"
+# Each subclass declares ``id`` with its own id type, so it is looked up by name here.
+_id_of = attrgetter("id")
 
 
 @define(eq=False, slots=False)
@@ -33,7 +34,7 @@ class Aggregate:
     @property
     def identity(self) -> str:
         # Every aggregate declares an ``id`` field; equality and hashing follow it.
-        return str(self.id)
+        return str(_id_of(self))
 
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and other.identity == self.identity

@@ -35,7 +35,7 @@ class _Repository(Generic[A]):
         self._seen.append(clone)
         return clone
 
-    def _many(self, rows: Iterable[Aggregate]) -> list[A]:
+    def _many(self, rows: Iterable[A]) -> list[A]:
         return [self._out(r) for r in rows]
 
     def _all(self) -> list[A]:
