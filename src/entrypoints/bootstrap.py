@@ -5,6 +5,7 @@ Nothing here runs at import time; :func:`create_platform` builds everything on d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 import punq
@@ -58,8 +59,14 @@ def _memory_only(settings: Settings) -> None:
             )
 
 
-def build_container(settings: Settings) -> punq.Container:
-    """Register every port with the adapter that ``settings`` chooses, then the services."""
+def build_container(
+    settings: Settings, overrides: Mapping[type, object] | None = None
+) -> punq.Container:
+    """Register every port with the adapter that ``settings`` chooses, then the services.
+
+    ``overrides`` maps a port (``Clock``, ``ObjectStorage``...) to an instance that
+    replaces the chosen adapter: how testers plug in a manual clock or a fake.
+    """
     _memory_only(settings)
     container = punq.Container()
     container.register(Settings, instance=settings)
@@ -81,6 +88,8 @@ def build_container(settings: Settings) -> punq.Container:
     container.register(EventBus, instance=MemoryEventBus())
     container.register(Cache, instance=MemoryCache())
     container.register(Mailer, instance=MemoryMailer())
+    for port, instance in (overrides or {}).items():
+        container.register(port, instance=instance)
     for service in SERVICES:
         container.register(service, scope=punq.Scope.singleton)
     return container
@@ -110,10 +119,13 @@ class Platform:
         return resolve(self.container, key)
 
 
-def create_platform(settings: Settings | None = None) -> Platform:
-    """Build a platform from ``settings`` (default: the ``VIDEOPLATFORM_*`` environment)."""
+def create_platform(
+    settings: Settings | None = None, *, overrides: Mapping[type, object] | None = None
+) -> Platform:
+    """Build a platform from ``settings`` (default: the ``VIDEOPLATFORM_*`` environment),
+    with any port replaced through ``overrides``."""
     settings = settings if settings is not None else Settings.from_env()
-    container = build_container(settings)
+    container = build_container(settings, overrides)
     return Platform(
         settings=settings,
         container=container,

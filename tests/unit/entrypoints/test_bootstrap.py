@@ -1,0 +1,75 @@
+"""The composition root wires every port, honours overrides and refuses what it lacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from adapters.memory.system import ManualClock
+from adapters.security.passwords import Argon2PasswordHasher
+from application.ports.mail import Mailer
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.queue import EventBus, JobQueue
+from application.ports.storage import ObjectStorage
+from application.ports.system import Clock, PasswordHasher
+from application.users import RegisterUser
+from entrypoints.bootstrap import create_platform
+from entrypoints.settings import ConfigurationError, Settings
+from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
+
+
+def test_every_port_resolves_to_an_adapter() -> None:
+    platform = create_platform(CHEAP_ARGON2)
+    for port in (
+        Clock,
+        PasswordHasher,
+        UnitOfWorkFactory,
+        ObjectStorage,
+        JobQueue,
+        EventBus,
+        Mailer,
+    ):
+        assert platform.container.resolve(port) is not None
+    hasher: PasswordHasher = platform.container.resolve(PasswordHasher)
+    assert isinstance(hasher, Argon2PasswordHasher)
+
+
+def test_overrides_replace_the_chosen_adapter() -> None:
+    clock = ManualClock()
+    platform = create_platform(CHEAP_ARGON2, overrides={Clock: clock})
+    user = platform.users.register(RegisterUser("a@example.com", PASSWORD, "A"))
+    assert user.created_at == clock.now()
+
+
+def test_two_platforms_share_no_state() -> None:
+    first = create_platform(CHEAP_ARGON2)
+    second = create_platform(CHEAP_ARGON2)
+    first.users.register(RegisterUser("a@example.com", PASSWORD, "A"))
+    # The same address is free on the other platform: no global state between them.
+    second.users.register(RegisterUser("a@example.com", PASSWORD, "A"))
+
+
+@pytest.mark.parametrize(
+    "setting", ["database_url", "storage_url", "queue_url", "cache_url", "mail_url"]
+)
+def test_an_adapter_this_release_lacks_is_refused_by_name(setting: str) -> None:
+    settings = Settings(**{setting: "elsewhere://host"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=f"VIDEOPLATFORM_{setting.upper()}"):
+        create_platform(settings)
+
+
+def test_importing_the_package_connects_to_nothing_and_reads_no_settings() -> None:
+    # A malformed setting would raise if anything read the environment at import time.
+    code = "import videoplatform, entrypoints.bootstrap, entrypoints.cli; print('ok')"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"VIDEOPLATFORM_MAX_UPLOAD_BYTES": "not a number", "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -1,0 +1,66 @@
+"""Settings are read from VIDEOPLATFORM_* variables, typed, and validated."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from entrypoints.settings import ConfigurationError, Settings
+
+
+def test_defaults_are_the_embedded_memory_profile() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.database_url == "memory://"
+    assert settings.require_email_verification is False
+
+
+def test_each_setting_comes_from_its_prefixed_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "VIDEOPLATFORM_DATA_DIR": "/srv/vp",
+            "VIDEOPLATFORM_MAX_UPLOAD_BYTES": "1_048_576",
+            "VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION": "Yes",
+            "VIDEOPLATFORM_SESSION_TTL_SECONDS": "60",
+        }
+    )
+    assert settings.data_dir == "/srv/vp"
+    assert settings.max_upload_bytes == 1_048_576
+    assert settings.require_email_verification is True
+    assert settings.limits().session_ttl == timedelta(seconds=60)
+    assert settings.limits().max_upload_bytes == 1_048_576
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", True), ("on", True), ("0", False), ("off", False), ("", False), ("FALSE", False)],
+)
+def test_booleans_are_parsed_from_words_not_truthiness(text: str, expected: bool) -> None:
+    env = {"VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION": text}
+    assert Settings.from_env(env).require_email_verification is expected
+
+
+def test_unrelated_variables_are_ignored() -> None:
+    env = {"VIDEOPLATFORM_REQUIRE_SERVICES": "1", "HOME": "/root"}
+    assert Settings.from_env(env) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VIDEOPLATFORM_MAX_UPLOAD_BYTES": "ten"}, "is not an integer"),
+        ({"VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION": "perhaps"}, "is not a boolean"),
+        ({"VIDEOPLATFORM_QUOTA_FILES_PER_USER": "0"}, "QUOTA_FILES_PER_USER must be at least 1"),
+    ],
+)
+def test_malformed_values_raise_a_configuration_error_naming_the_problem(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env(env)
+
+
+def test_argon2_memory_must_cover_its_parallelism() -> None:
+    with pytest.raises(ConfigurationError, match="ARGON2_MEMORY_KIB"):
+        Settings(argon2_memory_kib=8, argon2_parallelism=4)
