@@ -13,6 +13,7 @@ from attrs import frozen
 
 from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
+from adapters.memory.media import SyntheticMediaProber, SyntheticThumbnailer, SyntheticTranscoder
 from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
 from adapters.memory.storage import MemoryObjectStorage
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
@@ -26,6 +27,7 @@ from application.files import FileService
 from application.limits import Limits
 from application.ports.cache import Cache
 from application.ports.mail import Mailer
+from application.ports.media import MediaProber, Thumbnailer, Transcoder
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
@@ -49,6 +51,11 @@ SERVICES: tuple[type, ...] = (
 
 
 def _memory_only(settings: Settings) -> None:
+    if settings.media_backend != "synthetic":
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_MEDIA_BACKEND={settings.media_backend!r}: only 'synthetic' is "
+            "part of this release"
+        )
     for name in ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"):
         url: str = getattr(settings, name)
         scheme = url.split(":", 1)[0]
@@ -88,6 +95,10 @@ def build_container(
     container.register(EventBus, instance=MemoryEventBus())
     container.register(Cache, instance=MemoryCache())
     container.register(Mailer, instance=MemoryMailer())
+    prober = SyntheticMediaProber()
+    container.register(MediaProber, instance=prober)
+    container.register(Thumbnailer, instance=SyntheticThumbnailer(prober))
+    container.register(Transcoder, instance=SyntheticTranscoder())
     for port, instance in (overrides or {}).items():
         container.register(port, instance=instance)
     for service in SERVICES:

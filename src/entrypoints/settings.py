@@ -35,6 +35,7 @@ class Settings:
     queue_url: str = "memory://"
     cache_url: str = "memory://"
     mail_url: str = "memory://"
+    media_backend: str = "synthetic"
     data_dir: str = "var"
     require_email_verification: bool = False
     max_upload_bytes: int = 5 * 1024**3

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from attrs import frozen
 
+from domain.ladder import PlannedRung
 from domain.videos import MediaInfo
 
 
@@ -17,14 +18,6 @@ class MediaRejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@frozen
-class RungSpec:
-    name: str
-    height: int
-    video_bitrate: int
-    audio_bitrate: int
 
 
 @frozen
@@ -55,8 +48,9 @@ class MediaProber(Protocol):
 
 
 class Thumbnailer(Protocol):
-    def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> None:
-        """Write a JPEG poster of ``source`` at ``at_seconds`` scaled to ``width``."""
+    def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> str:
+        """Write a still of ``source`` at ``at_seconds``, ``width`` pixels wide (aspect
+        kept, rotation applied), to ``target``; return its content type."""
         ...
 
 
@@ -65,10 +59,12 @@ class Transcoder(Protocol):
         self,
         source: Path,
         info: MediaInfo,
-        ladder: Sequence[RungSpec],
+        ladder: Sequence[PlannedRung],
         output_dir: Path,
         on_progress: ProgressCallback,
     ) -> LadderOutput:
-        """Write an HLS ladder under ``output_dir``; MediaRejected or RuntimeError on
-        failure, leaving ``output_dir`` for the caller to discard."""
+        """Write an HLS ladder (``master.m3u8``, one playlist and its segments per rung)
+        under ``output_dir``, calling ``on_progress`` with 0-100 as it goes.
+        MediaRejected or RuntimeError on failure, leaving ``output_dir`` for the caller
+        to discard."""
         ...

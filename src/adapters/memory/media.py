@@ -1,0 +1,180 @@
+"""Media adapters for a documented synthetic format, so the whole processing path runs
+without ffmpeg in tests and simulations.
+
+A synthetic clip is ``VPSYNTH1\\n`` followed by one line of JSON describing the picture
+(see :func:`synthetic_clip`). The prober reads and validates it like a real prober reads
+a container; anything else is refused as non-media. The thumbnailer writes a real PNG of
+the right size; the transcoder writes a real HLS ladder (master and variant playlists,
+segment files) whose segments hold placeholder bytes instead of encoded video.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from application.ports.media import LadderOutput, MediaRejected, ProgressCallback, RungOutput
+from domain.ladder import PlannedRung, display_size
+from domain.videos import MediaInfo
+
+MAGIC = b"VPSYNTH1\n"
+SEGMENT_SECONDS = 4.0
+
+
+def synthetic_clip(
+    *,
+    width: int = 1280,
+    height: int = 720,
+    duration: float = 10.0,
+    fps: float = 30.0,
+    audio: bool = True,
+    rotation: int = 0,
+) -> bytes:
+    """The bytes of a synthetic clip with these properties."""
+    header = {
+        "width": width,
+        "height": height,
+        "duration": duration,
+        "fps": fps,
+        "audio": audio,
+        "rotation": rotation,
+    }
+    return MAGIC + json.dumps(header).encode() + b"\n"
+
+
+class SyntheticMediaProber:
+    """Reads synthetic clips; refuses non-media and absurd declarations before any work."""
+
+    def __init__(
+        self,
+        max_width: int = 8192,
+        max_height: int = 8192,
+        max_duration_seconds: float = 12 * 3600,
+        max_fps: float = 240.0,
+    ) -> None:
+        self._max_width = max_width
+        self._max_height = max_height
+        self._max_duration = max_duration_seconds
+        self._max_fps = max_fps
+
+    def probe(self, source: Path) -> MediaInfo:
+        with source.open("rb") as handle:
+            head = handle.read(4096)
+        if not head.startswith(MAGIC):
+            raise MediaRejected("not a media file")
+        line = head[len(MAGIC) :].split(b"\n", 1)[0]
+        try:
+            header = json.loads(line)
+            width, height = int(header["width"]), int(header["height"])
+            duration, fps = float(header["duration"]), float(header["fps"])
+            audio, rotation = bool(header["audio"]), int(header["rotation"])
+        except (ValueError, KeyError, TypeError):
+            raise MediaRejected("truncated or corrupt media header") from None
+        if not (0 < width <= self._max_width and 0 < height <= self._max_height):
+            raise MediaRejected(f"picture size {width}x{height} is outside the allowed limits")
+        if not 0 < duration <= self._max_duration:
+            raise MediaRejected(f"duration {duration}s is outside the allowed limits")
+        if not 0 < fps <= self._max_fps:
+            raise MediaRejected(f"frame rate {fps} is outside the allowed limits")
+        if rotation % 90 != 0:
+            raise MediaRejected(f"rotation {rotation} is not a multiple of 90 degrees")
+        return MediaInfo(
+            duration_seconds=duration,
+            width=width,
+            height=height,
+            video_codec="synthetic",
+            audio_codec="synthetic" if audio else None,
+            fps=fps,
+            bitrate=0,
+            rotation=rotation % 360,
+            container="synthetic",
+        )
+
+
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(row * height, 9)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+class SyntheticThumbnailer:
+    """Writes a solid PNG of the requested width, the clip's display aspect ratio."""
+
+    def __init__(self, prober: SyntheticMediaProber | None = None) -> None:
+        self._prober = prober or SyntheticMediaProber()
+
+    def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> str:
+        info = self._prober.probe(source)
+        if at_seconds < 0 or width < 2:
+            raise MediaRejected("invalid poster time or width")
+        shown_w, shown_h = display_size(info)
+        height = max(2, round(width * shown_h / shown_w / 2) * 2)
+        shade = int(255 * min(at_seconds, info.duration_seconds) / info.duration_seconds)
+        target.write_bytes(_png(width, height, (shade, 128, 255 - shade)))
+        return "image/png"
+
+
+class SyntheticTranscoder:
+    """Writes a structurally valid HLS ladder for a synthetic clip."""
+
+    def transcode(
+        self,
+        source: Path,
+        info: MediaInfo,
+        ladder: Sequence[PlannedRung],
+        output_dir: Path,
+        on_progress: ProgressCallback,
+    ) -> LadderOutput:
+        if not source.is_file():
+            raise MediaRejected("source is missing")
+        codecs = "avc1.640028,mp4a.40.2" if info.has_audio else "avc1.640028"
+        count = max(1, math.ceil(info.duration_seconds / SEGMENT_SECONDS))
+        rungs: list[RungOutput] = []
+        on_progress(0)
+        for index, rung in enumerate(ladder):
+            folder = output_dir / rung.spec.name
+            folder.mkdir(parents=True, exist_ok=True)
+            lines = [
+                "#EXTM3U",
+                "#EXT-X-VERSION:3",
+                f"#EXT-X-TARGETDURATION:{math.ceil(SEGMENT_SECONDS)}",
+            ]
+            lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
+            for n in range(count):
+                length = min(SEGMENT_SECONDS, info.duration_seconds - n * SEGMENT_SECONDS)
+                name = f"segment_{n:05d}.ts"
+                (folder / name).write_bytes(f"synthetic {rung.spec.name} {n}\n".encode())
+                lines += [f"#EXTINF:{length:.3f},", name]
+            lines.append("#EXT-X-ENDLIST")
+            (folder / "index.m3u8").write_text("\n".join(lines) + "\n")
+            bandwidth = rung.spec.video_bitrate + (rung.spec.audio_bitrate if info.has_audio else 0)
+            rungs.append(
+                RungOutput(
+                    rung.spec.name,
+                    rung.width,
+                    rung.height,
+                    bandwidth,
+                    codecs,
+                    f"{rung.spec.name}/index.m3u8",
+                )
+            )
+            on_progress(round(100 * (index + 1) / len(ladder)))
+        master = ["#EXTM3U", "#EXT-X-VERSION:3"]
+        for out in rungs:
+            master.append(
+                f'#EXT-X-STREAM-INF:BANDWIDTH={out.bandwidth},RESOLUTION={out.width}x{out.height},CODECS="{out.codecs}"'
+            )
+            master.append(out.playlist)
+        (output_dir / "master.m3u8").write_text("\n".join(master) + "\n")
+        return LadderOutput("master.m3u8", tuple(rungs))
