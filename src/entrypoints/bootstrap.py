@@ -6,7 +6,7 @@ Nothing here runs at import time; :func:`create_platform` builds everything on d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import punq
 from attrs import frozen
@@ -25,6 +25,7 @@ from application.auditing import Auditor
 from application.categories import CategoryService
 from application.files import FileService
 from application.limits import Limits
+from application.messagebus import PublishingUnitOfWorkFactory
 from application.ports.cache import Cache
 from application.ports.mail import Mailer
 from application.ports.media import MediaProber, Thumbnailer, Transcoder
@@ -75,31 +76,50 @@ def build_container(
     replaces the chosen adapter: how testers plug in a manual clock or a fake.
     """
     _memory_only(settings)
-    container = punq.Container()
-    container.register(Settings, instance=settings)
-    container.register(Limits, instance=settings.limits())
-    container.register(Clock, instance=SystemClock())
-    container.register(IdGenerator, instance=UlidGenerator())
-    container.register(TokenGenerator, instance=SecretsTokenGenerator())
-    container.register(
-        PasswordHasher,
-        instance=Argon2PasswordHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_cost_kib=settings.argon2_memory_kib,
-            parallelism=settings.argon2_parallelism,
-        ),
+    # Typed locals make mypy prove that each adapter satisfies its port.
+    clock: Clock = SystemClock()
+    ids: IdGenerator = UlidGenerator()
+    tokens: TokenGenerator = SecretsTokenGenerator()
+    hasher: PasswordHasher = Argon2PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
     )
-    container.register(UnitOfWorkFactory, instance=MemoryUnitOfWorkFactory())
-    container.register(ObjectStorage, instance=MemoryObjectStorage())
-    container.register(JobQueue, instance=MemoryJobQueue())
-    container.register(EventBus, instance=MemoryEventBus())
-    container.register(Cache, instance=MemoryCache())
-    container.register(Mailer, instance=MemoryMailer())
-    prober = SyntheticMediaProber()
-    container.register(MediaProber, instance=prober)
-    container.register(Thumbnailer, instance=SyntheticThumbnailer(prober))
-    container.register(Transcoder, instance=SyntheticTranscoder())
-    for port, instance in (overrides or {}).items():
+    persistence: UnitOfWorkFactory = MemoryUnitOfWorkFactory()
+    storage: ObjectStorage = MemoryObjectStorage()
+    queue: JobQueue = MemoryJobQueue()
+    bus: EventBus = MemoryEventBus()
+    cache: Cache = MemoryCache()
+    mailer: Mailer = MemoryMailer()
+    synthetic = SyntheticMediaProber()
+    prober: MediaProber = synthetic
+    thumbnailer: Thumbnailer = SyntheticThumbnailer(synthetic)
+    transcoder: Transcoder = SyntheticTranscoder()
+
+    chosen: dict[type, object] = {
+        Settings: settings,
+        Limits: settings.limits(),
+        Clock: clock,
+        IdGenerator: ids,
+        TokenGenerator: tokens,
+        PasswordHasher: hasher,
+        ObjectStorage: storage,
+        JobQueue: queue,
+        EventBus: bus,
+        Cache: cache,
+        Mailer: mailer,
+        MediaProber: prober,
+        Thumbnailer: thumbnailer,
+        Transcoder: transcoder,
+    }
+    chosen.update(overrides or {})
+    persistence = cast(UnitOfWorkFactory, chosen.pop(UnitOfWorkFactory, persistence))
+    bus = cast(EventBus, chosen[EventBus])
+    # Services get units of work whose commits hand their events to the bus.
+    chosen[UnitOfWorkFactory] = PublishingUnitOfWorkFactory(persistence, bus)
+
+    container = punq.Container()
+    for port, instance in chosen.items():
         container.register(port, instance=instance)
     for service in SERVICES:
         container.register(service, scope=punq.Scope.singleton)
@@ -125,6 +145,7 @@ class Platform:
     shares: ShareService
     categories: CategoryService
     audit: AuditService
+    events: EventBus
 
     def resolve(self, key: type[T]) -> T:
         return resolve(self.container, key)
@@ -146,4 +167,5 @@ def create_platform(
         shares=resolve(container, ShareService),
         categories=resolve(container, CategoryService),
         audit=resolve(container, AuditService),
+        events=container.resolve(EventBus),
     )

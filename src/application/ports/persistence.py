@@ -231,14 +231,29 @@ class UnitOfWork(Protocol):
     the last successful ``commit()`` persisted.
     """
 
-    users: UserRepository
-    tokens: TokenRepository
-    videos: VideoRepository
-    files: FileRepository
-    shares: ShareRepository
-    categories: CategoryRepository
-    audit: AuditLog
-    outbox: Outbox
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    @property
+    def videos(self) -> VideoRepository: ...
+
+    @property
+    def files(self) -> FileRepository: ...
+
+    @property
+    def shares(self) -> ShareRepository: ...
+
+    @property
+    def categories(self) -> CategoryRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 

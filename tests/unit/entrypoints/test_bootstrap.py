@@ -15,6 +15,8 @@ from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, PasswordHasher
 from application.users import RegisterUser
+from domain.errors import Conflict
+from domain.events import DomainEvent, UserRegistered
 from entrypoints.bootstrap import create_platform
 from entrypoints.settings import ConfigurationError, Settings
 from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
@@ -73,3 +75,27 @@ def test_importing_the_package_connects_to_nothing_and_reads_no_settings() -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_committed_domain_events_reach_subscribers_once() -> None:
+    platform = create_platform(CHEAP_ARGON2)
+    seen: list[DomainEvent] = []
+    platform.events.subscribe(UserRegistered, seen.append)
+
+    user = platform.users.register(RegisterUser("a@example.com", PASSWORD, "A"))
+
+    assert [type(e) for e in seen] == [UserRegistered]
+    assert isinstance(seen[0], UserRegistered)
+    assert seen[0].user_id == user.id
+
+
+def test_events_of_a_rolled_back_change_are_never_published() -> None:
+    platform = create_platform(CHEAP_ARGON2)
+    platform.users.register(RegisterUser("a@example.com", PASSWORD, "A"))
+    seen: list[DomainEvent] = []
+    platform.events.subscribe(DomainEvent, seen.append)
+
+    with pytest.raises(Conflict):
+        platform.users.register(RegisterUser("A@example.com", PASSWORD, "Again"))
+
+    assert seen == []

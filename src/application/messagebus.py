@@ -1,0 +1,97 @@
+"""Handing committed domain events to the event bus.
+
+Wrapping the unit-of-work factory once, in the composition root, gives every adapter
+(memory, SQL...) the same behaviour: events reach subscribers only after their
+transaction committed, never after a rollback.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from application.ports.persistence import (
+    AuditLog,
+    CategoryRepository,
+    FileRepository,
+    Outbox,
+    ShareRepository,
+    TokenRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserRepository,
+    VideoRepository,
+)
+from application.ports.queue import EventBus
+from domain.events import DomainEvent
+
+
+class PublishingUnitOfWork:
+    def __init__(self, inner: UnitOfWork, bus: EventBus) -> None:
+        self._inner = inner
+        self._bus = bus
+
+    @property
+    def users(self) -> UserRepository:
+        return self._inner.users
+
+    @property
+    def tokens(self) -> TokenRepository:
+        return self._inner.tokens
+
+    @property
+    def videos(self) -> VideoRepository:
+        return self._inner.videos
+
+    @property
+    def files(self) -> FileRepository:
+        return self._inner.files
+
+    @property
+    def shares(self) -> ShareRepository:
+        return self._inner.shares
+
+    @property
+    def categories(self) -> CategoryRepository:
+        return self._inner.categories
+
+    @property
+    def audit(self) -> AuditLog:
+        return self._inner.audit
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._inner.outbox
+
+    def __enter__(self) -> Self:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        self._inner.commit()
+        for event in self._inner.collect_events():
+            self._bus.publish(event)
+
+    def rollback(self) -> None:
+        self._inner.rollback()
+
+    def collect_events(self) -> list[DomainEvent]:
+        # Events are published at commit; nothing is left to collect here.
+        return self._inner.collect_events()
+
+
+class PublishingUnitOfWorkFactory:
+    def __init__(self, inner: UnitOfWorkFactory, bus: EventBus) -> None:
+        self._inner = inner
+        self._bus = bus
+
+    def __call__(self) -> PublishingUnitOfWork:
+        return PublishingUnitOfWork(self._inner(), self._bus)
