@@ -41,5 +41,5 @@ class Category(Aggregate):
         return cls(id=id, name=clean, slug=slugify(clean), created_at=now)
 
     def rename(self, name: str) -> None:
-        self.name = clean_category_name(name)
-        self.slug = slugify(self.name)
+        clean = clean_category_name(name)
+        self.name, self.slug = clean, slugify(clean)

@@ -120,10 +120,9 @@ class StoredFile(Aggregate):
         return stored
 
     def move(self, *, folder: FolderPath | None, name: str | None, now: datetime) -> None:
-        if folder is not None:
-            self.folder = folder
-        if name is not None:
-            self.name = clean_file_name(name)
+        new_name = clean_file_name(name) if name is not None else self.name
+        self.folder = folder if folder is not None else self.folder
+        self.name = new_name
         self.updated_at = now
 
     def mark_deleted(self, now: datetime) -> None:

@@ -97,7 +97,7 @@ def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     """Tags are case-folded, trimmed, de-duplicated, kept in first-seen order."""
     seen: dict[str, None] = {}
     for tag in raw:
-        norm = " ".join(tag.split()).lower()
+        norm = " ".join(tag.split()).casefold()
         if not norm:
             continue
         if len(norm) > MAX_TAG or any(ord(c) < 32 for c in norm):
@@ -226,16 +226,17 @@ class Video(Aggregate):
         tags: Iterable[str] | None = None,
         visibility: Visibility | None = None,
     ) -> None:
-        if title is not None:
-            self.title = clean_title(title)
-        if description is not None:
-            self.description = clean_description(description)
+        """Change the given fields. Everything is validated before anything changes."""
+        new_title = clean_title(title) if title is not None else self.title
+        new_description = (
+            clean_description(description) if description is not None else self.description
+        )
+        new_tags = clean_tags(tags) if tags is not None else self.tags
+        self.title, self.description, self.tags = new_title, new_description, new_tags
         if clear_category:
             self.category_id = None
         elif category_id is not None:
             self.category_id = category_id
-        if tags is not None:
-            self.tags = clean_tags(tags)
         if visibility is not None:
             self.visibility = visibility
         self.updated_at = now
@@ -251,11 +252,13 @@ class Video(Aggregate):
             return False
         if user.can(Permission.VIDEO_MODERATE):
             return True
-        return user.id == self.owner_id
+        return user.id == self.owner_id and user.can(Permission.VIDEO_UPLOAD)
 
     def can_be_seen_by(self, user: User | None, *, via_share: bool = False) -> bool:
-        """Private: owner and moderators. Unlisted: anyone holding the id or a share.
-        Public: anyone. Others only see a video once it is ready."""
+        """Private: owner and moderators. Unlisted: anyone holding the id. Public: anyone.
+        Without a share, others only see a video once it is ready. A share link is the
+        owner's explicit grant: its holder sees the video whatever its visibility and
+        state (and so learns that it is still processing rather than "not found")."""
         if self.is_managed_by(user):
             return True
         if user is not None and not user.can(Permission.VIDEO_VIEW):
