@@ -62,10 +62,18 @@ def time_keyset(kind: str, cursor: str) -> tuple[datetime, str]:
     key = decode_cursor(kind, cursor)
     if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], str):
         raise ValidationError.field("cursor", "malformed cursor")
+    return parse_instant(key[0]), key[1]
+
+
+def parse_instant(text: str) -> datetime:
+    """A timezone-aware timestamp from a cursor; anything else is a malformed cursor."""
     try:
-        return datetime.fromisoformat(key[0]), key[1]
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError.field("cursor", "malformed cursor") from None
+    if moment.tzinfo is None:
+        raise ValidationError.field("cursor", "malformed cursor")
+    return moment
 
 
 def time_cursor(kind: str, moment: datetime, last_id: str) -> str:

@@ -9,11 +9,11 @@ from attrs import frozen
 from application.auditing import Auditor
 from application.context import Caller, Hidden, current_user, require_permission, require_user
 from application.pagination import Page, clamp_limit, time_cursor, time_keyset
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from domain.audit import AuditAction, AuditResult
 from domain.credentials import digest_token
-from domain.errors import NotFound, PermissionDenied, ShareRefused, ValidationError
+from domain.errors import Conflict, NotFound, PermissionDenied, ShareRefused, ValidationError
 from domain.files import StoredFile
 from domain.ids import FileId, ShareId, VideoId
 from domain.shares import Share, ShareTarget, ShareTargetKind
@@ -63,6 +63,7 @@ class SharedItem:
 
 
 MAX_SHARE_TTL = timedelta(days=3650)
+REDEEM_ATTEMPTS = 5
 
 
 class ShareService:
@@ -178,14 +179,24 @@ class ShareService:
     ) -> SharedItem:
         """Use a link: NotFound for an unknown token, ShareRefused (with the reason) for
         a revoked, expired, exhausted or password-protected one. Each use is counted
-        atomically and audited, and so is each refusal."""
+        and audited, and so is each refusal. Concurrent uses of one link are serialized
+        by the share's version: a use that loses the race is retried, so ``max_uses`` is
+        never exceeded and no use is lost."""
         caller = caller or Caller()
+        for attempt in range(1, REDEEM_ATTEMPTS + 1):
+            try:
+                return self._redeem_once(token, password, caller)
+            except Conflict as clash:
+                if clash.code != STALE_VERSION or attempt == REDEEM_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _redeem_once(self, token: str, password: str | None, caller: Caller) -> SharedItem:
         now = self._clock.now()
-        digest = digest_token(token)
         share: Share | None = None
         try:
             with self._uow() as uow:
-                share = uow.shares.find_by_token_hash(digest)
+                share = uow.shares.find_by_token_hash(digest_token(token))
                 if share is None:
                     raise NotFound("share not found")
                 share.redeem(now, password, self._hasher.verify)
@@ -198,7 +209,6 @@ class ShareService:
                     "share",
                     share.id,
                     metadata={"use": str(share.use_count)},
-                    actor_id=caller.user_id,
                 )
                 uow.commit()
                 return item

@@ -299,7 +299,7 @@ class UserService:
         name = " ".join(name.split())
         if not 1 <= len(name) <= 100:
             raise ValidationError.field("name", "must be 1 to 100 characters")
-        ttl = expires_in or self._limits.personal_token_max_ttl
+        ttl = self._limits.personal_token_max_ttl if expires_in is None else expires_in
         if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
             raise ValidationError.field(
                 "expires_in", f"must be positive and at most {self._limits.personal_token_max_ttl}"

@@ -10,7 +10,13 @@ from attrs import frozen
 from application.auditing import Auditor
 from application.context import Caller, Hidden, current_user, require_permission, require_user
 from application.limits import Limits
-from application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from application.pagination import (
+    Page,
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+    parse_instant,
+)
 from application.ports.persistence import (
     OutboxMessage,
     UnitOfWork,
@@ -26,7 +32,7 @@ from domain.errors import PermissionDenied, ValidationError
 from domain.ids import CategoryId, UserId, VideoId
 from domain.shares import ShareTarget, ShareTargetKind
 from domain.users import Permission
-from domain.videos import Video, VideoStatus, Visibility
+from domain.videos import Video, VideoStatus, Visibility, normalize_tag
 
 PROCESS_VIDEO = "process-video"
 
@@ -178,7 +184,7 @@ class VideoService:
                 see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
                 owner_id=filters.owner_id,
                 category_id=filters.category_id,
-                tag=filters.tag.strip().lower() if filters.tag else None,
+                tag=normalize_tag(filters.tag) if filters.tag else None,
                 visibility=filters.visibility,
                 status=filters.status,
                 sort=filters.sort,
@@ -288,7 +294,4 @@ def _video_keyset(kind: str, sort: VideoSort, cursor: str) -> tuple[datetime | i
         if not isinstance(value, int):
             raise ValidationError.field("cursor", "malformed cursor")
         return value, last_id
-    try:
-        return datetime.fromisoformat(str(value)), last_id
-    except ValueError:
-        raise ValidationError.field("cursor", "malformed cursor") from None
+    return parse_instant(str(value)), last_id

@@ -93,11 +93,16 @@ def clean_description(raw: str) -> str:
     return raw.strip()
 
 
+def normalize_tag(raw: str) -> str:
+    """The stored form of a tag: inner whitespace collapsed, trimmed, case-folded."""
+    return " ".join(raw.split()).casefold()
+
+
 def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     """Tags are case-folded, trimmed, de-duplicated, kept in first-seen order."""
     seen: dict[str, None] = {}
     for tag in raw:
-        norm = " ".join(tag.split()).casefold()
+        norm = normalize_tag(tag)
         if not norm:
             continue
         if len(norm) > MAX_TAG or any(ord(c) < 32 for c in norm):

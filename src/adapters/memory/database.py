@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
-from application.ports.persistence import OutboxMessage
+from application.ports.persistence import STALE_VERSION, OutboxMessage
 from domain.aggregate import Aggregate
 from domain.audit import AuditEvent
 from domain.errors import Conflict, NotFound
@@ -179,7 +179,7 @@ class Transaction:
                         raise Conflict(f"{table}: {row_id} already exists")
                 elif current is None or current.version != read_at:
                     raise Conflict(
-                        f"{table}: {row_id} was changed by someone else", code="stale_version"
+                        f"{table}: {row_id} was changed by someone else", code=STALE_VERSION
                     )
             for key_of, code in UNIQUE.get(table, {}).values():
                 claimed: dict[Hashable, str] = {}

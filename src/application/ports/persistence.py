@@ -5,8 +5,9 @@ Shared contract of every repository:
 - Returned aggregates are the caller's own copies; changing one changes nothing until it
   is passed to ``save`` and the unit of work commits.
 - ``add`` and ``save`` raise :class:`domain.errors.Conflict` for a broken uniqueness rule,
-  and ``save`` for a stale ``version`` (someone else saved first) — at the latest when the
-  unit of work commits. After a successful commit the saved aggregate's version is bumped.
+  and ``save`` for a stale ``version`` (someone else saved first; its code is
+  :data:`STALE_VERSION`) — at the latest when the unit of work commits. After a
+  successful commit the saved aggregate's version is bumped.
 - Lists are ordered totally (ties broken by id) and take keyset bounds, never offsets.
 """
 
@@ -28,6 +29,9 @@ from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget
 from domain.users import ApiToken, User
 from domain.videos import Video, VideoStatus, Visibility
+
+STALE_VERSION = "stale_version"
+"""The ``Conflict.code`` of a save that lost an optimistic-concurrency race."""
 
 
 class UserRepository(Protocol):
