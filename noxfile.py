@@ -59,19 +59,42 @@ def contracts(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
-    """Fast, isolated tests."""
-    session.run(PYTHON, "-m", "pytest", "tests/unit", *session.posargs)
+    """Fast, isolated tests: unit tests and the port contract suites on the adapters
+    that need no service (memory, argon2, ...)."""
+    session.run(
+        PYTHON,
+        "-m",
+        "pytest",
+        "tests/unit",
+        "tests/contracts",
+        "-m",
+        "not integration",
+        *session.posargs,
+    )
 
 
 @nox.session(venv_backend="none")
 def integration(session: nox.Session) -> None:
     """Tests against real services (PostgreSQL, Redis, RabbitMQ, ...) and subprocesses.
 
+    One pytest run covers tests/integration (every test there carries the
+    ``integration`` marker, see its conftest) and the contract suites' cases for
+    adapters marked ``integration``.
+
     Collecting no test at all is a failure, not a silent success: it means the
     suite was lost (a bad path, a broken conftest, a misplaced marker filter).
     """
     try:
-        session.run(PYTHON, "-m", "pytest", "tests/integration", *session.posargs)
+        session.run(
+            PYTHON,
+            "-m",
+            "pytest",
+            "tests/integration",
+            "tests/contracts",
+            "-m",
+            "integration",
+            *session.posargs,
+        )
     except CommandFailed as failure:
         if failure.return_code == PYTEST_NO_TESTS_COLLECTED:
             session.error("pytest collected no integration tests (exit code 5)")

@@ -200,6 +200,10 @@ def check_password_policy(password: str) -> None:
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError.field("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError.field("password", "must be valid Unicode text") from None
 
 
 class TokenKind(enum.Enum):

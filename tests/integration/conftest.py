@@ -6,15 +6,34 @@ the test, or fails it when ``VIDEOPLATFORM_REQUIRE_SERVICES=1`` (see
 tests/conftest.py). Host and port default to the local services and can be
 overridden with ``VIDEOPLATFORM_TEST_<SERVICE>_HOST`` / ``..._PORT``, e.g.
 ``VIDEOPLATFORM_TEST_POSTGRES_PORT=5433``.
+
+Every test collected under tests/integration/ gets the ``integration`` marker
+(``pytest_collection_modifyitems`` below), so ``-m integration`` selects them
+together with the contract suites' integration-marked adapters.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import RequireService, ServiceEndpoint
+
+INTEGRATION_DIR = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration/ ``integration``.
+
+    pytest hands this hook every collected item, not only this directory's, so the
+    path decides.
+    """
+    for item in items:
+        if item.path.resolve().is_relative_to(INTEGRATION_DIR):
+            item.add_marker(pytest.mark.integration)
 
 
 def _address(service: str, default_port: int) -> tuple[str, int]:

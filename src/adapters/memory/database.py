@@ -71,20 +71,32 @@ class Transaction:
             return None
         staged = self.writes[table].get(row_id)
         if staged is not None:
-            return staged[0]
+            return self._with_increments(table, staged[0])
         with self.db.lock:
-            return self.db.tables[table].get(row_id)
+            found = self.db.tables[table].get(row_id)
+        return None if found is None else self._with_increments(table, found)
 
     def rows(self, table: str) -> Iterator[Aggregate]:
-        """Every visible row (committed overlaid by staged) — not copies; callers copy."""
+        """Every visible row (committed overlaid by staged). Rows are shared, not copies:
+        callers copy what they hand out."""
         with self.db.lock:
             committed = dict(self.db.tables[table])
         for row_id, obj in committed.items():
             if row_id in self.deletes[table] or row_id in self.writes[table]:
                 continue
-            yield obj
+            yield self._with_increments(table, obj)
         for obj, _ in self.writes[table].values():
-            yield obj
+            yield self._with_increments(table, obj)
+
+    def _with_increments(self, table: str, obj: Aggregate) -> Aggregate:
+        """This transaction's own pending increments, as SQL would show them to it."""
+        pending = self.increments[table].get(obj.identity)
+        if not pending:
+            return obj
+        seen = snapshot(obj)
+        for column, by in pending.items():
+            setattr(seen, column, getattr(seen, column) + by)
+        return seen
 
     # -- writes -------------------------------------------------------------------------
 
@@ -106,7 +118,12 @@ class Transaction:
                 raise NotFound(f"{table}: {row_id} not found")
             read_at = obj.version
         self._check_unique(table, obj)
-        self.writes[table][row_id] = (snapshot(obj), read_at)
+        staged_copy = snapshot(obj)
+        # The copy may include this transaction's own increments (reads show them); they
+        # are applied once at commit, so take them out of what is staged.
+        for column, by in self.increments[table].get(row_id, {}).items():
+            setattr(staged_copy, column, getattr(staged_copy, column) - by)
+        self.writes[table][row_id] = (staged_copy, read_at)
         self.live.append(obj)
 
     def delete(self, table: str, row_id: str) -> None:

@@ -86,4 +86,4 @@ class MemoryEventBus:
             try:
                 handler(event)
             except Exception:
-                log.exception("event_handler_failed", event=event.name)
+                log.exception("event_handler_failed", event_name=event.name)

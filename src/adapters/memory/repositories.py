@@ -12,6 +12,7 @@ from domain.aggregate import Aggregate
 from domain.audit import AuditEvent
 from domain.categories import Category
 from domain.errors import NotFound
+from domain.events import DomainEvent
 from domain.files import FolderPath, StoredFile
 from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget
@@ -21,18 +22,47 @@ from domain.videos import Video, VideoStatus, Visibility
 A = TypeVar("A", bound=Aggregate)
 
 
+class Seen:
+    """Aggregates a unit of work handed out or was given, and which rows it wrote.
+
+    At commit only the events of aggregates whose row was added, saved or deleted are
+    collected: changing a loaded copy without saving it publishes nothing.
+    """
+
+    def __init__(self) -> None:
+        self.handed_out: list[tuple[str, Aggregate]] = []
+        self.written: set[tuple[str, str]] = set()
+
+    def persisted(self, table: str, obj: Aggregate) -> None:
+        self.handed_out.append((table, obj))
+        self.written.add((table, obj.identity))
+
+    def drain_events(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        for table, obj in self.handed_out:
+            if (table, obj.identity) in self.written:
+                events.extend(obj.pull_events())
+            else:
+                obj.pull_events()
+        return events
+
+    def discard_events(self) -> None:
+        for _, obj in self.handed_out:
+            obj.pull_events()
+
+
 class _Repository(Generic[A]):
     table: str
     noun: str
 
-    def __init__(self, tx: Transaction, seen: list[Aggregate]) -> None:
+    def __init__(self, tx: Transaction, seen: Seen) -> None:
         self._tx = tx
         self._seen = seen
 
     def _out(self, obj: Aggregate) -> A:
         clone = cast(A, copy.deepcopy(obj))
         clone.pull_events()
-        self._seen.append(clone)
+        self._seen.handed_out.append((self.table, clone))
         return clone
 
     def _many(self, rows: Iterable[A]) -> list[A]:
@@ -49,14 +79,15 @@ class _Repository(Generic[A]):
 
     def add(self, obj: A) -> None:
         self._tx.insert(self.table, obj)
-        self._seen.append(obj)
+        self._seen.persisted(self.table, obj)
 
     def save(self, obj: A) -> None:
         self._tx.update(self.table, obj)
-        self._seen.append(obj)
+        self._seen.persisted(self.table, obj)
 
     def _delete(self, row_id: str) -> None:
         self._tx.delete(self.table, row_id)
+        self._seen.written.add((self.table, row_id))
 
 
 class MemoryUserRepository(_Repository[User]):

@@ -15,8 +15,8 @@ from adapters.memory.repositories import (
     MemoryTokenRepository,
     MemoryUserRepository,
     MemoryVideoRepository,
+    Seen,
 )
-from domain.aggregate import Aggregate
 from domain.events import DomainEvent
 
 
@@ -31,7 +31,7 @@ class MemoryUnitOfWork:
 
     def _begin(self) -> None:
         self._tx = Transaction(self._db)
-        self._seen: list[Aggregate] = []
+        self._seen = Seen()
         self.users = MemoryUserRepository(self._tx, self._seen)
         self.tokens = MemoryTokenRepository(self._tx, self._seen)
         self.videos = MemoryVideoRepository(self._tx, self._seen)
@@ -55,13 +55,11 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         self._tx.commit()
-        for obj in self._seen:
-            self._events.extend(obj.pull_events())
+        self._events.extend(self._seen.drain_events())
         self._begin()
 
     def rollback(self) -> None:
-        for obj in self._seen:
-            obj.pull_events()
+        self._seen.discard_events()
         self._begin()
 
     def collect_events(self) -> list[DomainEvent]:

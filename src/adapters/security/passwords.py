@@ -30,11 +30,13 @@ class Argon2PasswordHasher:
     def verify(self, password: str, password_hash: str) -> bool:
         try:
             return self._argon2.verify(password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+        except (VerifyMismatchError, VerificationError, InvalidHashError, UnicodeError):
+            # UnicodeError: a hash or password that is not encodable (lone surrogates,
+            # non-ASCII garbage in a stored hash) cannot match anything.
             return False
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:
             return self._argon2.check_needs_rehash(password_hash)
-        except InvalidHashError:
+        except (InvalidHashError, UnicodeError):
             return True

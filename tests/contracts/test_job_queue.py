@@ -1,0 +1,170 @@
+"""Job queues keep the queue port's contract: FIFO delivery, explicit acknowledgement,
+redelivery with a raised attempt count, dead letters, exactly-once hand-out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from application.ports.queue import Delivery, Job, JobQueue
+from tests.contracts.conftest import QueueClients
+
+QUICK = 0.05  # seconds: how long a receive waits when nothing should arrive
+SOON = 2.0  # seconds: how long a receive may wait for a job that is there
+
+
+def job(n: int, kind: str = "transcode") -> Job:
+    return Job(id=f"job-{n}", kind=kind, payload={"video_id": f"v{n}"})
+
+
+def expect(queue: JobQueue) -> Delivery:
+    delivery = queue.receive(SOON)
+    assert delivery is not None, "a published job was not delivered"
+    return delivery
+
+
+def test_jobs_are_delivered_first_in_first_out(queue_clients: QueueClients) -> None:
+    queue = queue_clients()
+    for n in range(5):
+        queue.publish(job(n))
+    delivered = []
+    for _ in range(5):
+        delivery = expect(queue)
+        delivered.append(delivery.job)
+        queue.ack(delivery)
+    assert delivered == [job(n) for n in range(5)]
+
+
+def test_a_delivery_carries_the_job_unchanged(queue_clients: QueueClients) -> None:
+    queue = queue_clients()
+    sent = Job(id="j1", kind="thumbnail", payload={"video_id": "v1", "at": "2.5"})
+    queue.publish(sent)
+    delivery = expect(queue)
+    assert delivery.job == sent
+    assert delivery.job.attempt == 1
+    queue.ack(delivery)
+
+
+def test_receive_on_an_empty_queue_returns_none_after_the_timeout(
+    queue_clients: QueueClients,
+) -> None:
+    queue = queue_clients()
+    started = time.monotonic()
+    assert queue.receive(QUICK) is None
+    assert time.monotonic() - started < 1.0
+
+
+def test_receive_waits_for_a_job_published_while_waiting(queue_clients: QueueClients) -> None:
+    consumer = queue_clients()
+    producer = queue_clients()
+    timer = threading.Timer(0.05, lambda: producer.publish(job(1)))
+    timer.start()
+    try:
+        delivery = consumer.receive(SOON)
+    finally:
+        timer.join()
+    assert delivery is not None
+    assert delivery.job == job(1)
+    consumer.ack(delivery)
+
+
+def test_an_acked_job_is_never_delivered_again(queue_clients: QueueClients) -> None:
+    queue = queue_clients()
+    queue.publish(job(1))
+    queue.ack(expect(queue))
+    assert queue.receive(QUICK) is None
+    assert queue.dead_letters() == []
+
+
+def test_a_job_nacked_with_requeue_comes_back_with_its_attempt_raised(
+    queue_clients: QueueClients,
+) -> None:
+    queue = queue_clients()
+    queue.publish(job(1))
+    first = expect(queue)
+    queue.nack(first, requeue=True)
+    second = expect(queue)
+    assert second.job.id == "job-1"
+    assert second.job.attempt == 2
+    assert (second.job.kind, second.job.payload) == (first.job.kind, first.job.payload)
+    queue.nack(second, requeue=True)
+    third = expect(queue)
+    assert third.job.attempt == 3
+    queue.ack(third)
+    assert queue.receive(QUICK) is None
+
+
+def test_a_job_nacked_without_requeue_goes_to_the_dead_letters(
+    queue_clients: QueueClients,
+) -> None:
+    queue = queue_clients()
+    queue.publish(job(1))
+    queue.publish(job(2))
+    queue.nack(expect(queue), requeue=False)
+    queue.nack(expect(queue), requeue=False)
+    assert queue.receive(QUICK) is None
+    assert [j.id for j in queue.dead_letters()] == ["job-1", "job-2"]
+
+
+def test_a_received_job_is_not_handed_to_another_consumer_until_released(
+    queue_clients: QueueClients,
+) -> None:
+    first, second = queue_clients(), queue_clients()
+    first.publish(job(1))
+    held = expect(first)
+    assert second.receive(QUICK) is None
+    first.nack(held, requeue=True)
+    redelivered = expect(second)
+    assert (redelivered.job.id, redelivered.job.attempt) == ("job-1", 2)
+    second.ack(redelivered)
+
+
+def test_concurrent_producers_and_consumers_deliver_each_job_exactly_once(
+    queue_clients: QueueClients,
+) -> None:
+    producers, consumers, per_producer = 4, 4, 150
+    total = producers * per_producer
+    received: Counter[str] = Counter()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    published = threading.Event()
+
+    def produce(p: int) -> None:
+        try:
+            queue = queue_clients()
+            for n in range(per_producer):
+                queue.publish(Job(id=f"p{p}-{n}", kind="k", payload={}))
+        except BaseException as err:  # reported in the test's thread
+            errors.append(err)
+
+    def consume() -> None:
+        try:
+            queue = queue_clients()
+            while True:
+                delivery = queue.receive(QUICK)
+                if delivery is None:
+                    if published.is_set():
+                        return
+                    continue
+                with lock:
+                    received[delivery.job.id] += 1
+                queue.ack(delivery)
+        except BaseException as err:  # reported in the test's thread
+            errors.append(err)
+
+    consumer_threads = [threading.Thread(target=consume) for _ in range(consumers)]
+    producer_threads = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+    for thread in consumer_threads + producer_threads:
+        thread.start()
+    for thread in producer_threads:
+        thread.join(timeout=30)
+    published.set()
+    for thread in consumer_threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert not any(t.is_alive() for t in consumer_threads + producer_threads)
+    assert len(received) == total
+    assert set(received.values()) == {1}
+    assert queue_clients().receive(QUICK) is None

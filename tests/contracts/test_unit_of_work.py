@@ -1,0 +1,1453 @@
+"""The unit of work and its repositories keep the persistence port's contract.
+
+See application/ports/persistence.py: atomic commit and rollback, isolation of
+uncommitted changes, optimistic concurrency, uniqueness, copies out, total orderings
+with keyset bounds, the outbox, and domain events collected once after commit.
+
+Referenced rows (owners, categories) are always stored first, so adapters with foreign
+keys run the same scenarios.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import attrs
+import pytest
+
+from application.ports.persistence import (
+    AuditQuery,
+    OutboxMessage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VideoListQuery,
+    VideoSort,
+)
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.categories import Category
+from domain.errors import Conflict, NotFound
+from domain.events import DomainEvent, VideoProcessingStarted, VideoUploaded
+from domain.files import FolderPath, StoredFile
+from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
+from domain.videos import Video, VideoStatus, Visibility
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+T = TypeVar("T")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+# -- builders --------------------------------------------------------------------------
+
+
+def a_user(
+    name: str,
+    *,
+    created_at: datetime = T0,
+    email: str | None = None,
+    roles: frozenset[Role] = frozenset({Role.CREATOR}),
+    status: UserStatus = UserStatus.ACTIVE,
+) -> User:
+    return User(
+        id=UserId(name),
+        email=Email.parse(email or f"{name}@example.com"),
+        display_name=f"User {name}",
+        password_hash="$argon2id$placeholder",
+        roles=roles,
+        status=status,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def a_video(
+    video_id: str,
+    owner: str,
+    *,
+    created_at: datetime = T0,
+    visibility: Visibility = Visibility.PUBLIC,
+    status: VideoStatus = VideoStatus.READY,
+    category: str | None = None,
+    tags: tuple[str, ...] = (),
+    title: str | None = None,
+) -> Video:
+    return Video(
+        id=VideoId(video_id),
+        owner_id=UserId(owner),
+        title=title or f"Video {video_id}",
+        category_id=CategoryId(category) if category else None,
+        tags=tags,
+        visibility=visibility,
+        status=status,
+        source_key=f"sources/{video_id}",
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def a_file(file_id: str, owner: str, name: str, folder: str = "/", size: int = 10) -> StoredFile:
+    return StoredFile(
+        id=FileId(file_id),
+        owner_id=UserId(owner),
+        name=name,
+        folder=FolderPath.parse(folder),
+        size=size,
+        content_type="application/octet-stream",
+        sha256="0" * 64,
+        storage_key=f"files/{file_id}",
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def a_share(
+    share_id: str,
+    owner: str,
+    *,
+    created_at: datetime = T0,
+    target: ShareTarget | None = None,
+) -> Share:
+    return Share(
+        id=ShareId(share_id),
+        owner_id=UserId(owner),
+        target=target or ShareTarget(ShareTargetKind.FILE, "f-shared"),
+        token_hash=f"share-hash-{share_id}",
+        created_at=created_at,
+    )
+
+
+def a_token(token_id: str, user: str, *, created_at: datetime = T0) -> ApiToken:
+    return ApiToken(
+        id=TokenId(token_id),
+        user_id=UserId(user),
+        kind=TokenKind.PERSONAL,
+        name=f"token {token_id}",
+        token_hash=f"token-hash-{token_id}",
+        created_at=created_at,
+        expires_at=None,
+    )
+
+
+def a_category(category_id: str, name: str) -> Category:
+    return Category.create(id=CategoryId(category_id), name=name, now=T0)
+
+
+def an_audit_event(
+    event_id: str,
+    occurred_at: datetime,
+    *,
+    actor: str | None = "u1",
+    action: AuditAction = AuditAction.VIDEO_READ,
+    resource_type: str = "video",
+    resource_id: str | None = "v1",
+    result: AuditResult = AuditResult.SUCCESS,
+) -> AuditEvent:
+    return AuditEvent(
+        id=AuditEventId(event_id),
+        occurred_at=occurred_at,
+        actor_id=UserId(actor) if actor else None,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        result=result,
+    )
+
+
+def a_message(message_id: str, created_at: datetime, topic: str = "video.process") -> OutboxMessage:
+    return OutboxMessage(
+        id=message_id, topic=topic, payload={"video_id": message_id}, created_at=created_at
+    )
+
+
+Stored = User | Video | StoredFile | Share | ApiToken | Category | AuditEvent | OutboxMessage
+
+
+def add(uow: UnitOfWork, *items: Stored) -> None:
+    for item in items:
+        match item:
+            case User():
+                uow.users.add(item)
+            case Video():
+                uow.videos.add(item)
+            case StoredFile():
+                uow.files.add(item)
+            case Share():
+                uow.shares.add(item)
+            case ApiToken():
+                uow.tokens.add(item)
+            case Category():
+                uow.categories.add(item)
+            case AuditEvent():
+                uow.audit.append(item)
+            case OutboxMessage():
+                uow.outbox.add(item)
+
+
+def store(factory: UnitOfWorkFactory, *items: Stored) -> None:
+    """Add ``items`` in one unit of work and commit."""
+    with factory() as uow:
+        add(uow, *items)
+        uow.commit()
+
+
+def read(factory: UnitOfWorkFactory, query: Callable[[UnitOfWork], T]) -> T:
+    """Run ``query`` in a fresh unit of work that is then rolled back."""
+    with factory() as uow:
+        return query(uow)
+
+
+def ids(rows: Sequence[Video | StoredFile | Share | User | ApiToken | Category]) -> list[str]:
+    return [row.identity for row in rows]
+
+
+def event_ids(events: Sequence[AuditEvent]) -> list[str]:
+    return [e.id for e in events]
+
+
+def everything(uow: UnitOfWork) -> dict[str, object]:
+    """What one unit of work can see of the rows the atomicity tests write."""
+    return {
+        "user": uow.users.find_by_email("writer@example.com"),
+        "token": uow.tokens.find_by_hash("token-hash-t1"),
+        "videos": ids(uow.videos.list_page(VideoListQuery(viewer_id=None, see_all=True), 10)),
+        "files": ids(uow.files.list_folder(UserId("u1"), FolderPath.root(), None, 10)),
+        "share": uow.shares.find_by_token_hash("share-hash-s1"),
+        "categories": ids(uow.categories.list_all()),
+        "audit": event_ids(uow.audit.search(AuditQuery(), 10)),
+        "outbox": [m.id for m in uow.outbox.pending(10)],
+    }
+
+
+def write_one_of_each(uow: UnitOfWork) -> None:
+    add(
+        uow,
+        a_user("writer"),
+        a_token("t1", "u1"),
+        a_category("c1", "Music"),
+        a_video("v1", "u1", category="c1"),
+        a_file("f1", "u1", "notes.txt"),
+        a_share("s1", "u1"),
+        an_audit_event("e1", T0),
+        a_message("m1", T0),
+    )
+
+
+NOTHING: dict[str, object] = {
+    "user": None,
+    "token": None,
+    "videos": [],
+    "files": [],
+    "share": None,
+    "categories": [],
+    "audit": [],
+    "outbox": [],
+}
+
+
+@pytest.fixture
+def u1(uow_factory: UnitOfWorkFactory) -> UserId:
+    """A stored user that owns things in most scenarios."""
+    store(uow_factory, a_user("u1"))
+    return UserId("u1")
+
+
+# -- atomicity and isolation -----------------------------------------------------------
+
+
+def test_commit_makes_the_changes_of_every_repository_visible_together(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as writer:
+        write_one_of_each(writer)
+        assert read(uow_factory, everything) == NOTHING
+        writer.commit()
+
+    seen = read(uow_factory, everything)
+    assert seen["user"] is not None
+    assert seen["token"] is not None
+    assert seen["share"] is not None
+    assert {k: v for k, v in seen.items() if k not in ("user", "token", "share")} == {
+        "videos": ["v1"],
+        "files": ["f1"],
+        "categories": ["c1"],
+        "audit": ["e1"],
+        "outbox": ["m1"],
+    }
+
+
+def test_leaving_the_block_without_commit_rolls_everything_back(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        write_one_of_each(uow)
+    assert read(uow_factory, everything) == NOTHING
+
+
+def test_an_exception_inside_the_block_discards_everything_and_propagates(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), uow_factory() as uow:
+        write_one_of_each(uow)
+        raise Boom
+    assert read(uow_factory, everything) == NOTHING
+
+
+def test_rollback_discards_what_came_before_and_the_unit_of_work_goes_on(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        add(uow, a_video("discarded", "u1"))
+        uow.rollback()
+        add(uow, a_video("kept", "u1"))
+        uow.commit()
+    listed = read(uow_factory, lambda u: u.videos.list_page(VideoListQuery(None, see_all=True), 10))
+    assert ids(listed) == ["kept"]
+
+
+def test_a_unit_of_work_reads_its_own_uncommitted_writes(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        write_one_of_each(uow)
+        seen = everything(uow)
+        assert seen["user"] is not None
+        assert seen["token"] is not None
+        assert seen["share"] is not None
+        assert seen["videos"] == ["v1"]
+        assert seen["files"] == ["f1"]
+        assert seen["categories"] == ["c1"]
+        assert seen["audit"] == ["e1"]
+        assert seen["outbox"] == ["m1"]
+        assert uow.videos.get(VideoId("v1")).title == "Video v1"
+        assert uow.users.get(UserId("writer")).display_name == "User writer"
+        assert uow.files.usage(UserId("u1")) == (1, 10)
+
+
+def test_other_units_of_work_do_not_see_uncommitted_writes(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as writer, uow_factory() as other:
+        write_one_of_each(writer)
+        assert everything(other) == NOTHING
+        with pytest.raises(NotFound):
+            other.videos.get(VideoId("v1"))
+        with pytest.raises(NotFound):
+            other.users.get(UserId("writer"))
+        assert other.files.usage(UserId("u1")) == (0, 0)
+
+
+def test_a_deletion_stays_invisible_to_others_until_commit(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    with uow_factory() as deleter:
+        deleter.videos.delete(VideoId("v1"))
+        assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).id == "v1"
+        deleter.commit()
+    with pytest.raises(NotFound):
+        read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+
+
+# -- optimistic concurrency and versions -----------------------------------------------
+
+
+def test_first_commit_wins_and_the_stale_one_conflicts_without_applying_anything(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1", title="Original"))
+    with uow_factory() as first, uow_factory() as second:
+        mine = first.videos.get(VideoId("v1"))
+        theirs = second.videos.get(VideoId("v1"))
+        mine.update_metadata(now=at(1), title="First")
+        theirs.update_metadata(now=at(1), title="Second")
+        first.videos.save(mine)
+        second.videos.save(theirs)
+        add(second, a_category("c-second", "From second"), a_message("m-second", T0))
+        first.commit()
+        with pytest.raises(Conflict):
+            second.commit()
+
+    with uow_factory() as uow:
+        video = uow.videos.get(VideoId("v1"))
+        assert video.title == "First"
+        assert video.version == mine.version
+        assert uow.categories.list_all() == []
+        assert uow.outbox.pending(10) == []
+
+
+def test_saving_a_copy_loaded_before_someone_elses_commit_conflicts(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1", title="Original"))
+    with uow_factory() as slow:
+        stale = slow.videos.get(VideoId("v1"))
+        with uow_factory() as fast:
+            fresh = fast.videos.get(VideoId("v1"))
+            fresh.update_metadata(now=at(1), title="Fast")
+            fast.videos.save(fresh)
+            fast.commit()
+        stale.update_metadata(now=at(2), title="Slow")
+        # The contract allows the Conflict at save or, at the latest, at commit.
+        with pytest.raises(Conflict):
+            slow.videos.save(stale)
+            slow.commit()
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).title == "Fast"
+
+
+def test_the_version_is_bumped_by_each_commit_and_saving_again_later_works(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    video = a_video("v1", "u1")
+    store(uow_factory, video)
+    stored = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert video.version == stored.version
+
+    with uow_factory() as uow:
+        loaded = uow.videos.get(VideoId("v1"))
+        loaded.update_metadata(now=at(1), title="Once")
+        uow.videos.save(loaded)
+        uow.commit()
+    assert loaded.version == stored.version + 1
+
+    with uow_factory() as uow:
+        loaded.update_metadata(now=at(2), title="Twice")
+        uow.videos.save(loaded)
+        uow.commit()
+    assert loaded.version == stored.version + 2
+    again = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert (again.title, again.version) == ("Twice", stored.version + 2)
+
+
+def test_an_added_aggregate_can_be_saved_in_a_later_unit_of_work(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    video = a_video("v1", "u1")
+    store(uow_factory, video)
+    with uow_factory() as uow:
+        video.update_metadata(now=at(1), title="Edited")
+        uow.videos.save(video)
+        uow.commit()
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).title == "Edited"
+
+
+def test_a_failed_commit_leaves_the_stored_version_untouched(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    before = read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).version
+    with uow_factory() as first, uow_factory() as second:
+        a = first.videos.get(VideoId("v1"))
+        b = second.videos.get(VideoId("v1"))
+        first.videos.save(a)
+        second.videos.save(b)
+        first.commit()
+        with pytest.raises(Conflict):
+            second.commit()
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).version == before + 1
+
+
+# -- uniqueness ------------------------------------------------------------------------
+
+
+def conflict_code(action: Callable[[], None], uow: UnitOfWork) -> str:
+    """Run ``action`` then commit; the Conflict may come from either (the contract says
+    "at the latest when the unit of work commits"). Returns its code."""
+    with pytest.raises(Conflict) as caught:
+        action()
+        uow.commit()
+    return caught.value.code
+
+
+def test_a_taken_email_is_refused_with_email_taken(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        duplicate = a_user("u2", email="U1@Example.com")
+        assert conflict_code(lambda: uow.users.add(duplicate), uow) == "email_taken"
+    with pytest.raises(NotFound):
+        read(uow_factory, lambda u: u.users.get(UserId("u2")))
+
+
+def test_changing_an_email_to_a_taken_one_is_refused_with_email_taken(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_user("u2"))
+    with uow_factory() as uow:
+        user = uow.users.get(UserId("u2"))
+        user.email = Email.parse("u1@example.com")
+        assert conflict_code(lambda: uow.users.save(user), uow) == "email_taken"
+    assert read(uow_factory, lambda u: u.users.get(UserId("u2"))).email.value == "u2@example.com"
+
+
+def test_two_units_of_work_inserting_one_email_the_second_commit_fails(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with uow_factory() as first, uow_factory() as second:
+        first.users.add(a_user("first", email="same@example.com"))
+        second.users.add(a_user("second", email="same@example.com"))
+        add(second, a_message("m-second", T0))
+        first.commit()
+        with pytest.raises(Conflict) as caught:
+            second.commit()
+    assert caught.value.code == "email_taken"
+    with uow_factory() as uow:
+        found = uow.users.find_by_email("same@example.com")
+        assert found is not None
+        assert found.id == "first"
+        assert uow.outbox.pending(10) == []
+
+
+def test_a_taken_category_slug_is_refused_with_category_exists(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_category("c1", "Live Music"))
+    with uow_factory() as uow:
+        same_slug = a_category("c2", "live  music!")
+        assert conflict_code(lambda: uow.categories.add(same_slug), uow) == "category_exists"
+    store(uow_factory, a_category("c3", "Sports"))
+    with uow_factory() as uow:
+        renamed = uow.categories.get(CategoryId("c3"))
+        renamed.rename("LIVE music")
+        assert conflict_code(lambda: uow.categories.save(renamed), uow) == "category_exists"
+    names = read(uow_factory, lambda u: [c.name for c in u.categories.list_all()])
+    assert names == ["Live Music", "Sports"]
+
+
+def test_a_file_name_is_unique_per_owner_and_folder(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_user("u2"), a_file("f1", "u1", "a.txt", "/docs"))
+    # Same name elsewhere, or for someone else, is fine.
+    store(uow_factory, a_file("f2", "u1", "a.txt", "/"), a_file("f3", "u2", "a.txt", "/docs"))
+    with uow_factory() as uow:
+        clash = a_file("f4", "u1", "a.txt", "/docs/")
+        assert conflict_code(lambda: uow.files.add(clash), uow) == "file_exists"
+    assert read(uow_factory, lambda u: u.files.usage(UserId("u1"))) == (2, 20)
+
+
+def test_moving_a_file_onto_an_existing_name_is_refused_with_file_exists(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_file("f1", "u1", "a.txt", "/docs"), a_file("f2", "u1", "b.txt", "/"))
+    with uow_factory() as uow:
+        moving = uow.files.get(FileId("f2"))
+        moving.move(folder=FolderPath.parse("/docs"), name="a.txt", now=at(1))
+        assert conflict_code(lambda: uow.files.save(moving), uow) == "file_exists"
+    unmoved = read(uow_factory, lambda u: u.files.get(FileId("f2")))
+    assert (unmoved.folder.value, unmoved.name) == ("/", "b.txt")
+
+
+def test_a_deleted_files_name_can_be_reused_in_the_same_unit_of_work(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_file("old", "u1", "a.txt"))
+    with uow_factory() as uow:
+        uow.files.delete(FileId("old"))
+        uow.files.add(a_file("new", "u1", "a.txt"))
+        uow.commit()
+    listed = read(
+        uow_factory, lambda u: u.files.list_folder(UserId("u1"), FolderPath.root(), None, 10)
+    )
+    assert ids(listed) == ["new"]
+
+
+# -- copies, missing rows, deletion ----------------------------------------------------
+
+
+def test_returned_aggregates_are_copies_that_change_nothing_unless_saved(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1", title="Original"))
+    with uow_factory() as uow:
+        got = uow.videos.get(VideoId("v1"))
+        got.update_metadata(now=at(1), title="Changed by get")
+        assert uow.videos.get(VideoId("v1")).title == "Original"
+        (from_list,) = uow.videos.list_page(VideoListQuery(None, see_all=True), 10)
+        from_list.update_metadata(now=at(1), title="Changed by list")
+        assert uow.videos.get(VideoId("v1")).title == "Original"
+        user = uow.users.get(u1)
+        user.rename("Someone Else", now=at(1))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.videos.get(VideoId("v1")).title == "Original"
+        assert uow.users.get(u1).display_name == "User u1"
+
+
+def test_get_of_a_missing_row_raises_not_found_and_find_returns_none(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow:
+        for get in (
+            lambda: uow.users.get(UserId("nope")),
+            lambda: uow.tokens.get(TokenId("nope")),
+            lambda: uow.videos.get(VideoId("nope")),
+            lambda: uow.files.get(FileId("nope")),
+            lambda: uow.shares.get(ShareId("nope")),
+            lambda: uow.categories.get(CategoryId("nope")),
+        ):
+            with pytest.raises(NotFound):
+                get()
+        assert uow.users.find_by_email("nobody@example.com") is None
+        assert uow.tokens.find_by_hash("no-such-hash") is None
+        assert uow.shares.find_by_token_hash("no-such-hash") is None
+
+
+def test_find_by_email_finds_the_user_whatever_the_case(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    found = read(uow_factory, lambda u: u.users.find_by_email("U1@EXAMPLE.com"))
+    assert found is not None
+    assert found.id == "u1"
+
+
+def test_deleted_rows_are_gone_at_once_and_after_commit(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"), a_file("f1", "u1", "a.txt"), a_category("c1", "Cats"))
+    with uow_factory() as uow:
+        uow.videos.delete(VideoId("v1"))
+        uow.files.delete(FileId("f1"))
+        uow.categories.delete(CategoryId("c1"))
+        with pytest.raises(NotFound):
+            uow.videos.get(VideoId("v1"))
+        with pytest.raises(NotFound):
+            uow.files.get(FileId("f1"))
+        with pytest.raises(NotFound):
+            uow.categories.get(CategoryId("c1"))
+        uow.commit()
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.videos.get(VideoId("v1"))
+        with pytest.raises(NotFound):
+            uow.files.get(FileId("f1"))
+        with pytest.raises(NotFound):
+            uow.categories.get(CategoryId("c1"))
+
+
+def test_deleting_a_missing_video_raises_not_found(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.videos.delete(VideoId("nope"))
+
+
+def test_a_rolled_back_delete_leaves_the_row(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    with uow_factory() as uow:
+        uow.videos.delete(VideoId("v1"))
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).id == "v1"
+
+
+# -- domain events ---------------------------------------------------------------------
+
+
+def register(name: str) -> User:
+    return User.register(
+        id=UserId(name),
+        email=Email.parse(f"{name}@example.com"),
+        display_name=name,
+        password_hash="$argon2id$placeholder",
+        roles=frozenset({Role.CREATOR}),
+        now=T0,
+        verified=True,
+    )
+
+
+def upload(video_id: str, owner: User) -> Video:
+    return Video.upload(
+        id=VideoId(video_id),
+        owner=owner,
+        title="Clip",
+        description="",
+        category_id=None,
+        tags=(),
+        visibility=Visibility.PUBLIC,
+        source_key=f"sources/{video_id}",
+        source_size=1,
+        source_sha256="0" * 64,
+        now=T0,
+    )
+
+
+def by_type(events: Sequence[DomainEvent]) -> list[tuple[str, str]]:
+    """(event name, aggregate id) pairs, sorted: aggregates may come in any order."""
+    pairs: list[tuple[str, str]] = []
+    for event in events:
+        subject = getattr(event, "video_id", None) or getattr(event, "user_id", "")
+        pairs.append((event.name, str(subject)))
+    return sorted(pairs)
+
+
+def test_collect_events_returns_the_committed_events_exactly_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    uow = uow_factory()
+    with uow:
+        owner = register("owner")
+        video = upload("v1", owner)
+        video.start_processing(at(1))
+        uow.users.add(owner)
+        uow.videos.add(video)
+        uow.commit()
+    events = uow.collect_events()
+    assert by_type(events) == [
+        ("UserRegistered", "owner"),
+        ("VideoProcessingStarted", "v1"),
+        ("VideoUploaded", "v1"),
+    ]
+    video_events = [e for e in events if isinstance(e, VideoUploaded | VideoProcessingStarted)]
+    assert [type(e) for e in video_events] == [VideoUploaded, VideoProcessingStarted]
+    assert uow.collect_events() == []
+
+
+def test_collect_events_is_empty_after_a_rollback(uow_factory: UnitOfWorkFactory) -> None:
+    uow = uow_factory()
+    with uow:
+        uow.users.add(register("owner"))
+    assert uow.collect_events() == []
+
+    abandoned = uow_factory()
+    with pytest.raises(RuntimeError), abandoned:
+        abandoned.users.add(register("other"))
+        raise RuntimeError("abandoned")
+    assert abandoned.collect_events() == []
+
+
+def test_collect_events_is_empty_after_a_failed_commit(uow_factory: UnitOfWorkFactory) -> None:
+    store(uow_factory, a_user("taken", email="owner@example.com"))
+    uow = uow_factory()
+    with uow, pytest.raises(Conflict):
+        uow.users.add(register("owner"))
+        uow.commit()
+    assert uow.collect_events() == []
+
+
+def test_a_loaded_aggregate_yields_only_the_events_recorded_since_loading(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    owner = register("owner")
+    store(uow_factory, owner, upload("v1", owner))
+    uow = uow_factory()
+    with uow:
+        video = uow.videos.get(VideoId("v1"))
+        video.start_processing(at(1))
+        uow.videos.save(video)
+        uow.commit()
+    assert by_type(uow.collect_events()) == [("VideoProcessingStarted", "v1")]
+
+
+def test_events_of_aggregates_that_were_not_saved_are_not_collected(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    owner = register("owner")
+    store(uow_factory, owner, upload("saved", owner), upload("unsaved", owner))
+    uow = uow_factory()
+    with uow:
+        saved = uow.videos.get(VideoId("saved"))
+        unsaved = uow.videos.get(VideoId("unsaved"))
+        saved.start_processing(at(1))
+        unsaved.start_processing(at(1))
+        uow.videos.save(saved)
+        uow.commit()
+    assert by_type(uow.collect_events()) == [("VideoProcessingStarted", "saved")]
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("unsaved"))).status is (
+        VideoStatus.UPLOADED
+    )
+
+
+# -- view counts -----------------------------------------------------------------------
+
+
+def views(factory: UnitOfWorkFactory, video_id: str = "v1") -> int:
+    return read(factory, lambda u: u.videos.get(VideoId(video_id)).view_count)
+
+
+def test_increments_survive_a_later_save_of_a_copy_loaded_before_them(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1", title="Original"))
+    with uow_factory() as editor:
+        stale = editor.videos.get(VideoId("v1"))
+        with uow_factory() as viewer:
+            viewer.videos.increment_views(VideoId("v1"), by=3)
+            viewer.commit()
+        stale.update_metadata(now=at(1), title="Edited")
+        editor.videos.save(stale)
+        editor.commit()
+    video = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert (video.title, video.view_count) == ("Edited", 3)
+
+
+def test_increment_views_does_not_bump_the_version(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    before = read(uow_factory, lambda u: u.videos.get(VideoId("v1")).version)
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("v1"))
+        uow.commit()
+    video = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert (video.view_count, video.version) == (1, before)
+
+
+def test_save_never_writes_the_view_count(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("v1"), by=2)
+        uow.commit()
+    with uow_factory() as uow:
+        video = uow.videos.get(VideoId("v1"))
+        video.view_count = 1_000
+        uow.videos.save(video)
+        uow.commit()
+    assert views(uow_factory) == 2
+
+
+def test_concurrent_increments_are_all_counted(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    threads, rounds = 8, 25
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def viewer() -> None:
+        try:
+            start.wait()
+            for _ in range(rounds):
+                with uow_factory() as uow:
+                    uow.videos.increment_views(VideoId("v1"), by=2)
+                    uow.commit()
+        except BaseException as err:  # reported below, in the test's thread
+            errors.append(err)
+
+    workers = [threading.Thread(target=viewer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert errors == []
+    assert views(uow_factory) == threads * rounds * 2
+
+
+def test_a_unit_of_work_reads_its_own_increments(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"), a_video("v2", "u1"))
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("v1"), by=3)
+        assert uow.videos.get(VideoId("v1")).view_count == 3
+        popular = VideoListQuery(viewer_id=None, sort=VideoSort.MOST_VIEWED)
+        assert ids(uow.videos.list_page(popular, 10)) == ["v1", "v2"]
+
+
+def test_saving_a_copy_that_shows_own_increments_counts_each_view_once(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        uow.videos.add(a_video("v1", "u1"))
+        uow.videos.increment_views(VideoId("v1"), by=2)
+        loaded = uow.videos.get(VideoId("v1"))
+        loaded.title = "renamed"
+        uow.videos.save(loaded)
+        uow.commit()
+    saved = read(uow_factory, lambda uow: uow.videos.get(VideoId("v1")))
+    assert (saved.title, saved.view_count) == ("renamed", 2)
+
+
+def test_concurrent_edits_with_retries_lose_no_update_and_no_view(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    """Read-modify-write under optimistic concurrency: whoever conflicts reloads and
+    retries, so every edit lands; views counted meanwhile are all kept."""
+    store(uow_factory, a_video("v1", "u1"))
+    editors, edits_each, viewers, views_each = 5, 6, 3, 40
+    errors: list[BaseException] = []
+    start = threading.Barrier(editors + viewers)
+
+    def edit(editor: int) -> None:
+        try:
+            start.wait()
+            for n in range(edits_each):
+                while True:
+                    try:
+                        with uow_factory() as uow:
+                            video = uow.videos.get(VideoId("v1"))
+                            video.update_metadata(now=at(1), tags=(*video.tags, f"e{editor}-{n}"))
+                            uow.videos.save(video)
+                            uow.commit()
+                        break
+                    except Conflict:
+                        continue  # someone saved first: reload and retry
+        except BaseException as err:  # reported below, in the test's thread
+            errors.append(err)
+
+    def view() -> None:
+        try:
+            start.wait()
+            for _ in range(views_each):
+                with uow_factory() as uow:
+                    uow.videos.increment_views(VideoId("v1"))
+                    uow.commit()
+        except BaseException as err:  # reported below, in the test's thread
+            errors.append(err)
+
+    workers = [threading.Thread(target=edit, args=(e,)) for e in range(editors)]
+    workers += [threading.Thread(target=view) for _ in range(viewers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert errors == []
+    video = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert sorted(video.tags) == sorted(
+        f"e{e}-{n}" for e in range(editors) for n in range(edits_each)
+    )
+    assert video.view_count == viewers * views_each
+
+
+def test_increment_views_of_a_missing_video_raises_not_found(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.videos.increment_views(VideoId("nope"))
+
+
+def test_a_rolled_back_increment_is_not_counted(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("v1"), by=5)
+    assert views(uow_factory) == 0
+
+
+# -- video lists -----------------------------------------------------------------------
+
+
+def walk_videos(factory: UnitOfWorkFactory, query: VideoListQuery, limit: int) -> list[str]:
+    """Every page of ``query``, following the keyset bound of each page's last item."""
+    seen: list[str] = []
+    while True:
+        with factory() as uow:
+            page = uow.videos.list_page(query, limit)
+        assert len(page) <= limit
+        seen.extend(ids(page))
+        if len(page) < limit:
+            return seen
+        last = page[-1]
+        bound = last.view_count if query.sort is VideoSort.MOST_VIEWED else last.created_at
+        query = attrs.evolve(query, after=(bound, last.id))
+
+
+def test_newest_videos_come_first_with_ties_broken_by_id_descending(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_video("v-a", "u1", created_at=at(1)),
+        a_video("v-c", "u1", created_at=at(3)),
+        a_video("v-b1", "u1", created_at=at(2)),
+        a_video("v-b3", "u1", created_at=at(2)),
+        a_video("v-b2", "u1", created_at=at(2)),
+    )
+    expected = ["v-c", "v-b3", "v-b2", "v-b1", "v-a"]
+    everyone = VideoListQuery(viewer_id=None)
+    assert ids(read(uow_factory, lambda u: u.videos.list_page(everyone, 10))) == expected
+    for limit in (1, 2, 3):
+        assert walk_videos(uow_factory, everyone, limit) == expected
+    after_tie = VideoListQuery(viewer_id=None, after=(at(2), "v-b2"))
+    assert ids(read(uow_factory, lambda u: u.videos.list_page(after_tie, 10))) == ["v-b1", "v-a"]
+
+
+def test_most_viewed_videos_come_first_with_ties_broken_by_id_descending(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, *(a_video(v, "u1", created_at=at(i)) for i, v in enumerate("pqrst")))
+    with uow_factory() as uow:
+        for video_id, count in {"p": 5, "q": 9, "r": 5, "s": 0, "t": 5}.items():
+            if count:
+                uow.videos.increment_views(VideoId(video_id), by=count)
+        uow.commit()
+    expected = ["q", "t", "r", "p", "s"]
+    popular = VideoListQuery(viewer_id=None, sort=VideoSort.MOST_VIEWED)
+    assert ids(read(uow_factory, lambda u: u.videos.list_page(popular, 10))) == expected
+    for limit in (1, 2, 4):
+        assert walk_videos(uow_factory, popular, limit) == expected
+    after_tie = VideoListQuery(viewer_id=None, sort=VideoSort.MOST_VIEWED, after=(5, "r"))
+    assert ids(read(uow_factory, lambda u: u.videos.list_page(after_tie, 10))) == ["p", "s"]
+
+
+@pytest.fixture
+def catalogue(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """Two owners' videos in many visibilities and states, each created at its own time."""
+    store(
+        uow_factory,
+        a_user("alice"),
+        a_user("bob"),
+        a_category("music", "Music"),
+        a_category("news", "News"),
+    )
+    store(
+        uow_factory,
+        a_video("a-pub-ready", "alice", created_at=at(9), category="music", tags=("jazz",)),
+        a_video("a-pub-uploaded", "alice", created_at=at(8), status=VideoStatus.UPLOADED),
+        a_video(
+            "a-priv-ready", "alice", created_at=at(7), visibility=Visibility.PRIVATE, tags=("jazz",)
+        ),
+        a_video("a-unl-ready", "alice", created_at=at(6), visibility=Visibility.UNLISTED),
+        a_video("a-pub-failed", "alice", created_at=at(5), status=VideoStatus.FAILED),
+        a_video("b-pub-ready", "bob", created_at=at(4), category="news", tags=("jazz", "live")),
+        a_video(
+            "b-priv-processing",
+            "bob",
+            created_at=at(3),
+            visibility=Visibility.PRIVATE,
+            status=VideoStatus.PROCESSING,
+            category="music",
+        ),
+        a_video("b-unl-ready", "bob", created_at=at(2), visibility=Visibility.UNLISTED),
+        a_video("b-pub-ready-2", "bob", created_at=at(1), category="music"),
+    )
+    return uow_factory
+
+
+def listed(factory: UnitOfWorkFactory, query: VideoListQuery, limit: int = 100) -> list[str]:
+    return ids(read(factory, lambda u: u.videos.list_page(query, limit)))
+
+
+ALL_VIDEOS = [
+    "a-pub-ready",
+    "a-pub-uploaded",
+    "a-priv-ready",
+    "a-unl-ready",
+    "a-pub-failed",
+    "b-pub-ready",
+    "b-priv-processing",
+    "b-unl-ready",
+    "b-pub-ready-2",
+]
+
+
+def test_anonymous_viewers_see_only_public_ready_videos(catalogue: UnitOfWorkFactory) -> None:
+    assert listed(catalogue, VideoListQuery(viewer_id=None)) == [
+        "a-pub-ready",
+        "b-pub-ready",
+        "b-pub-ready-2",
+    ]
+
+
+def test_a_viewer_sees_their_own_videos_in_any_state_and_others_public_ready_ones(
+    catalogue: UnitOfWorkFactory,
+) -> None:
+    assert listed(catalogue, VideoListQuery(viewer_id=UserId("bob"))) == [
+        "a-pub-ready",
+        "b-pub-ready",
+        "b-priv-processing",
+        "b-unl-ready",
+        "b-pub-ready-2",
+    ]
+
+
+def test_see_all_lists_every_video(catalogue: UnitOfWorkFactory) -> None:
+    assert listed(catalogue, VideoListQuery(viewer_id=None, see_all=True)) == ALL_VIDEOS
+
+
+def test_pages_are_full_even_when_hidden_videos_lie_between(catalogue: UnitOfWorkFactory) -> None:
+    anonymous = VideoListQuery(viewer_id=None)
+    assert listed(catalogue, anonymous, limit=2) == ["a-pub-ready", "b-pub-ready"]
+    assert walk_videos(catalogue, anonymous, 2) == ["a-pub-ready", "b-pub-ready", "b-pub-ready-2"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, owner_id=UserId("bob")),
+            ["b-pub-ready", "b-priv-processing", "b-unl-ready", "b-pub-ready-2"],
+            id="owner-see-all",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, owner_id=UserId("alice")),
+            ["a-pub-ready"],
+            id="owner-anonymous",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=UserId("alice"), owner_id=UserId("alice")),
+            ["a-pub-ready", "a-pub-uploaded", "a-priv-ready", "a-unl-ready", "a-pub-failed"],
+            id="owner-self",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, category_id=CategoryId("music")),
+            ["a-pub-ready", "b-priv-processing", "b-pub-ready-2"],
+            id="category-see-all",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, category_id=CategoryId("music")),
+            ["a-pub-ready", "b-pub-ready-2"],
+            id="category-anonymous",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, tag="jazz"),
+            ["a-pub-ready", "a-priv-ready", "b-pub-ready"],
+            id="tag-see-all",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=UserId("bob"), tag="jazz"),
+            ["a-pub-ready", "b-pub-ready"],
+            id="tag-viewer",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, tag="live"),
+            ["b-pub-ready"],
+            id="tag-second-of-two",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, visibility=Visibility.UNLISTED),
+            ["a-unl-ready", "b-unl-ready"],
+            id="visibility-see-all",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, visibility=Visibility.PRIVATE),
+            [],
+            id="visibility-private-anonymous",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=UserId("alice"), visibility=Visibility.PRIVATE),
+            ["a-priv-ready"],
+            id="visibility-private-owner",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, see_all=True, status=VideoStatus.READY),
+            [
+                "a-pub-ready",
+                "a-priv-ready",
+                "a-unl-ready",
+                "b-pub-ready",
+                "b-unl-ready",
+                "b-pub-ready-2",
+            ],
+            id="status-see-all",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=None, status=VideoStatus.UPLOADED),
+            [],
+            id="status-uploaded-anonymous",
+        ),
+        pytest.param(
+            VideoListQuery(viewer_id=UserId("alice"), status=VideoStatus.FAILED),
+            ["a-pub-failed"],
+            id="status-failed-owner",
+        ),
+        pytest.param(
+            VideoListQuery(
+                viewer_id=None,
+                see_all=True,
+                owner_id=UserId("bob"),
+                category_id=CategoryId("music"),
+                status=VideoStatus.READY,
+            ),
+            ["b-pub-ready-2"],
+            id="filters-combine",
+        ),
+    ],
+)
+def test_each_filter_narrows_within_the_visibility_rule(
+    catalogue: UnitOfWorkFactory, query: VideoListQuery, expected: list[str]
+) -> None:
+    assert listed(catalogue, query) == expected
+
+
+def test_list_by_category_names_every_video_in_it(catalogue: UnitOfWorkFactory) -> None:
+    in_music = read(catalogue, lambda u: u.videos.list_by_category(CategoryId("music")))
+    assert sorted(in_music) == ["a-pub-ready", "b-priv-processing", "b-pub-ready-2"]
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def test_a_folder_lists_its_own_files_by_name_then_id_with_keyset_bounds(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_file("f-c", "u1", "c.txt", "/docs"),
+        a_file("f-a", "u1", "a.txt", "/docs"),
+        a_file("f-b", "u1", "b.txt", "/docs"),
+        a_file("f-deeper", "u1", "0.txt", "/docs/old"),
+        a_file("f-root", "u1", "0.txt", "/"),
+        a_file("f-other", "u2", "0.txt", "/docs"),
+    )
+    docs = FolderPath.parse("/docs")
+
+    def page(after: tuple[str, str] | None, limit: int) -> list[str]:
+        return ids(read(uow_factory, lambda u: u.files.list_folder(u1, docs, after, limit)))
+
+    assert page(None, 10) == ["f-a", "f-b", "f-c"]
+    assert page(None, 2) == ["f-a", "f-b"]
+    assert page(("b.txt", "f-b"), 2) == ["f-c"]
+    assert page(("a.txt", "f-zzz"), 10) == ["f-b", "f-c"]
+    assert page(("c.txt", "f-c"), 10) == []
+
+
+def test_subfolders_lists_only_immediate_children_holding_files(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_file("f1", "u1", "x", "/projects/2026/q1"),
+        a_file("f2", "u1", "x", "/music"),
+        a_file("f3", "u1", "x", "/projects"),
+        a_file("f4", "u1", "x", "/archive/deep/deeper"),
+        a_file("f5", "u1", "x", "/"),
+        a_file("f6", "u2", "x", "/secret"),
+        a_file("f7", "u2", "x", "/projects/theirs"),
+    )
+
+    def sub(folder: str) -> list[str]:
+        return read(uow_factory, lambda u: u.files.subfolders(u1, FolderPath.parse(folder)))
+
+    assert sub("/") == ["archive", "music", "projects"]
+    assert sub("/projects") == ["2026"]
+    assert sub("/archive") == ["deep"]
+    assert sub("/music") == []
+    assert sub("/nowhere") == []
+
+
+def test_usage_sums_the_owners_files_in_every_folder(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_user("u3"),
+        a_file("f1", "u1", "a", "/", size=100),
+        a_file("f2", "u1", "b", "/x/y", size=2_500),
+        a_file("f3", "u1", "c", "/x", size=0),
+        a_file("f4", "u2", "a", "/", size=7),
+    )
+    assert read(uow_factory, lambda u: u.files.usage(u1)) == (3, 2_600)
+    assert read(uow_factory, lambda u: u.files.usage(UserId("u2"))) == (1, 7)
+    assert read(uow_factory, lambda u: u.files.usage(UserId("u3"))) == (0, 0)
+
+
+# -- users, tokens, shares, categories -------------------------------------------------
+
+
+def test_users_are_listed_by_creation_then_id_with_keyset_bounds(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(
+        uow_factory,
+        a_user("u-late", created_at=at(5)),
+        a_user("u-b", created_at=at(1)),
+        a_user("u-c", created_at=at(1)),
+        a_user("u-a", created_at=at(1)),
+        a_user("u-early", created_at=at(0)),
+    )
+
+    def page(after: tuple[datetime, str] | None, limit: int) -> list[str]:
+        return ids(read(uow_factory, lambda u: u.users.list_page(after, limit)))
+
+    assert page(None, 10) == ["u-early", "u-a", "u-b", "u-c", "u-late"]
+    assert page(None, 2) == ["u-early", "u-a"]
+    assert page((at(1), "u-a"), 2) == ["u-b", "u-c"]
+    assert page((at(1), "u-c"), 2) == ["u-late"]
+    assert page((at(5), "u-late"), 2) == []
+
+
+def test_count_active_with_role_counts_only_active_holders(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    admin = frozenset({Role.ADMIN})
+    store(
+        uow_factory,
+        a_user("root", roles=admin),
+        a_user("second", roles=frozenset({Role.ADMIN, Role.CREATOR})),
+        a_user("gone", roles=admin, status=UserStatus.DISABLED),
+        a_user("waiting", roles=admin, status=UserStatus.PENDING),
+        a_user("creator"),
+    )
+    assert read(uow_factory, lambda u: u.users.count_active_with_role("admin")) == 2
+    assert read(uow_factory, lambda u: u.users.count_active_with_role("creator")) == 2
+    assert read(uow_factory, lambda u: u.users.count_active_with_role("moderator")) == 0
+
+
+def test_a_users_tokens_are_listed_newest_first(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_token("t-old", "u1", created_at=at(0)),
+        a_token("t-x", "u1", created_at=at(1)),
+        a_token("t-y", "u1", created_at=at(1)),
+        a_token("t-new", "u1", created_at=at(2)),
+        a_token("t-theirs", "u2", created_at=at(3)),
+    )
+    listed_tokens = read(uow_factory, lambda u: u.tokens.list_for_user(u1))
+    assert ids(listed_tokens) == ["t-new", "t-y", "t-x", "t-old"]
+
+
+def test_an_owners_shares_are_listed_newest_first_with_keyset_bounds(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_share("s-old", "u1", created_at=at(0)),
+        a_share("s-b", "u1", created_at=at(1)),
+        a_share("s-a", "u1", created_at=at(1)),
+        a_share("s-c", "u1", created_at=at(1)),
+        a_share("s-new", "u1", created_at=at(2)),
+        a_share("s-theirs", "u2", created_at=at(1)),
+    )
+
+    def page(after: tuple[datetime, str] | None, limit: int) -> list[str]:
+        return ids(read(uow_factory, lambda u: u.shares.list_for_owner(u1, after, limit)))
+
+    assert page(None, 10) == ["s-new", "s-c", "s-b", "s-a", "s-old"]
+    assert page(None, 2) == ["s-new", "s-c"]
+    assert page((at(1), "s-c"), 2) == ["s-b", "s-a"]
+    assert page((at(1), "s-a"), 2) == ["s-old"]
+    assert page((at(0), "s-old"), 2) == []
+
+
+def test_shares_of_a_target_are_found_by_target(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
+    video = ShareTarget(ShareTargetKind.VIDEO, "v1")
+    file_with_same_id = ShareTarget(ShareTargetKind.FILE, "v1")
+    store(
+        uow_factory,
+        a_share("s1", "u1", target=video),
+        a_share("s2", "u1", target=file_with_same_id),
+        a_share("s3", "u1", target=video, created_at=at(1)),
+    )
+    found = read(uow_factory, lambda u: u.shares.list_for_target(video))
+    assert sorted(ids(found)) == ["s1", "s3"]
+
+
+def test_categories_are_listed_by_name(uow_factory: UnitOfWorkFactory) -> None:
+    store(
+        uow_factory,
+        a_category("c1", "Travel"),
+        a_category("c2", "Animals"),
+        a_category("c3", "Music"),
+    )
+    names = read(uow_factory, lambda u: [c.name for c in u.categories.list_all()])
+    assert names == ["Animals", "Music", "Travel"]
+
+
+# -- audit -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def audit_trail(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    store(
+        uow_factory,
+        an_audit_event("e1", at(0), actor="alice", action=AuditAction.USER_LOGIN),
+        an_audit_event("e2", at(1), actor="bob", resource_id="v2"),
+        an_audit_event("e3b", at(2), actor="alice", result=AuditResult.DENIED),
+        an_audit_event("e3a", at(2), actor="bob", resource_type="file", resource_id="f1"),
+        an_audit_event("e3c", at(2), actor=None, resource_id=None),
+        an_audit_event("e4", at(3), actor="alice", action=AuditAction.VIDEO_DELETE),
+    )
+    return uow_factory
+
+
+def audit(factory: UnitOfWorkFactory, query: AuditQuery, limit: int = 100) -> list[str]:
+    return event_ids(read(factory, lambda u: u.audit.search(query, limit)))
+
+
+def test_audit_search_runs_newest_first_with_ties_broken_by_id_descending(
+    audit_trail: UnitOfWorkFactory,
+) -> None:
+    assert audit(audit_trail, AuditQuery()) == ["e4", "e3c", "e3b", "e3a", "e2", "e1"]
+    assert audit(audit_trail, AuditQuery(), limit=2) == ["e4", "e3c"]
+
+
+def test_audit_since_is_inclusive_and_until_exclusive(audit_trail: UnitOfWorkFactory) -> None:
+    assert audit(audit_trail, AuditQuery(since=at(1), until=at(3))) == ["e3c", "e3b", "e3a", "e2"]
+    assert audit(audit_trail, AuditQuery(since=at(2))) == ["e4", "e3c", "e3b", "e3a"]
+    assert audit(audit_trail, AuditQuery(until=at(2))) == ["e2", "e1"]
+
+
+def test_audit_after_bound_returns_events_strictly_before_it(
+    audit_trail: UnitOfWorkFactory,
+) -> None:
+    assert audit(audit_trail, AuditQuery(after=(at(2), "e3b"))) == ["e3a", "e2", "e1"]
+    assert audit(audit_trail, AuditQuery(after=(at(3), "e4")), limit=2) == ["e3c", "e3b"]
+    assert audit(audit_trail, AuditQuery(after=(at(0), "e1"))) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param(AuditQuery(actor_id=UserId("alice")), ["e4", "e3b", "e1"], id="actor"),
+        pytest.param(AuditQuery(action=AuditAction.VIDEO_DELETE), ["e4"], id="action"),
+        pytest.param(AuditQuery(resource_type="file"), ["e3a"], id="resource-type"),
+        pytest.param(AuditQuery(resource_id="v2"), ["e2"], id="resource-id"),
+        pytest.param(AuditQuery(result=AuditResult.DENIED), ["e3b"], id="result"),
+        pytest.param(
+            AuditQuery(actor_id=UserId("bob"), resource_type="video"), ["e2"], id="combined"
+        ),
+    ],
+)
+def test_audit_filters(
+    audit_trail: UnitOfWorkFactory, query: AuditQuery, expected: list[str]
+) -> None:
+    assert audit(audit_trail, query) == expected
+
+
+def test_a_rolled_back_audit_event_never_appears(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.audit.append(an_audit_event("e1", T0))
+    assert audit(uow_factory, AuditQuery()) == []
+
+
+# -- outbox ----------------------------------------------------------------------------
+
+
+def pending(factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
+    return [m.id for m in read(factory, lambda u: u.outbox.pending(limit))]
+
+
+def test_outbox_messages_are_pending_oldest_first_until_marked_sent(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m2", at(2)), a_message("m1", at(1)))
+    store(uow_factory, a_message("m3", at(3)))
+    assert pending(uow_factory) == ["m1", "m2", "m3"]
+    assert pending(uow_factory, limit=2) == ["m1", "m2"]
+    message = read(uow_factory, lambda u: u.outbox.pending(1))[0]
+    assert message == a_message("m1", at(1))
+
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m1", "m3"])
+        uow.commit()
+    assert pending(uow_factory) == ["m2"]
+
+
+def test_outbox_messages_of_a_rolled_back_unit_of_work_never_appear(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow:
+        uow.outbox.add(a_message("m1", at(1)))
+    with pytest.raises(RuntimeError), uow_factory() as uow:
+        uow.outbox.add(a_message("m2", at(2)))
+        raise RuntimeError("abandoned")
+    assert pending(uow_factory) == []
+
+
+def test_marking_sent_in_a_rolled_back_unit_of_work_leaves_the_message_pending(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m1", at(1)))
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m1"])
+        assert [m.id for m in uow.outbox.pending(10)] == []
+    assert pending(uow_factory) == ["m1"]
