@@ -14,7 +14,7 @@ from application.context import Caller, Hidden
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.system import Clock, IdGenerator
 from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import AuthenticationFailed, PermissionDenied
+from domain.errors import AuthenticationFailed, NotFound, PermissionDenied
 from domain.ids import AuditEventId, UserId
 
 
@@ -97,4 +97,7 @@ class Auditor:
                 AuditResult.DENIED,
                 {"reason": refused.code},
             )
+            if isinstance(refused, Hidden):
+                # Indistinguishable from a missing resource, down to the exception type.
+                raise NotFound(refused.message) from None
             raise

@@ -94,6 +94,7 @@ class FileService:
         metered = MeteredReader(command.content, limit, what="file")
         key = file_key(file_id)
         self._storage.put(key, metered)
+        committed = False
         try:
             with self._uow() as uow:
                 owner = require_permission(uow, caller, Permission.FILE_MANAGE)
@@ -126,8 +127,10 @@ class FileService:
                     metadata={"size": str(metered.size), "sha256": metered.sha256},
                 )
                 uow.commit()
+                committed = True
         except BaseException:
-            self._storage.delete(key)
+            if not committed:
+                self._storage.delete(key)
             raise
         return stored
 
@@ -143,7 +146,19 @@ class FileService:
             self._audit.refusals(caller, AuditAction.FILE_READ, "file", file_id),
             self._uow() as uow,
         ):
-            return self._accessible(uow, caller, file_id)
+            stored = self._accessible(uow, caller, file_id)
+            if stored.owner_id != caller.user_id:
+                # An administrator reading someone else's file: worth a trace.
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.FILE_READ,
+                    "file",
+                    file_id,
+                    metadata={"privileged": "true"},
+                )
+                uow.commit()
+            return stored
 
     @staticmethod
     def _accessible(uow: UnitOfWork, caller: Caller, file_id: FileId) -> StoredFile:

@@ -7,6 +7,7 @@ transaction committed, never after a rollback.
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +25,8 @@ from application.ports.persistence import (
 )
 from application.ports.queue import EventBus
 from domain.events import DomainEvent
+
+log = logging.getLogger(__name__)
 
 
 class PublishingUnitOfWork:
@@ -78,7 +81,12 @@ class PublishingUnitOfWork:
     def commit(self) -> None:
         self._inner.commit()
         for event in self._inner.collect_events():
-            self._bus.publish(event)
+            try:
+                self._bus.publish(event)
+            except Exception:
+                # The change is committed: reporting failure now would make callers undo
+                # or retry work that is done. Durable delivery is the outbox's job.
+                log.exception("event publication failed: %s", event.name)
 
     def rollback(self) -> None:
         self._inner.rollback()

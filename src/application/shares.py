@@ -225,6 +225,12 @@ class ShareService:
 
     @staticmethod
     def _resolve(uow: UnitOfWork, caller: Caller, share: Share) -> SharedItem:
+        try:
+            owner = uow.users.get(share.owner_id)
+        except NotFound:
+            owner = None
+        if not share.is_backed_by(owner):
+            raise ShareRefused("unavailable")
         if share.target.kind is ShareTargetKind.VIDEO:
             video = uow.videos.get(VideoId(share.target.id))
             if not video.can_be_seen_by(current_user(uow, caller), via_share=True):

@@ -13,7 +13,7 @@ from application.context import Caller, Hidden, require_permission, require_user
 from application.limits import Limits
 from application.pagination import Page, clamp_limit, encode_cursor, time_keyset
 from application.ports.mail import Mailer, MailMessage
-from application.ports.persistence import UnitOfWorkFactory
+from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from domain.audit import AuditAction, AuditResult
 from domain.credentials import digest_token
@@ -197,7 +197,8 @@ class UserService:
         try:
             email = Email.parse(command.email).value
         except ValidationError:
-            email = command.email.strip().lower()[:254]
+            # Not an address: possibly a password typed in the wrong field; never store it.
+            email = "<not an email address>"
         with self._uow() as uow:
             user = uow.users.find_by_email(email)
         if user is None:
@@ -389,7 +390,7 @@ class UserService:
             require_permission(uow, caller, Permission.USER_MANAGE)
             user = uow.users.get(user_id)
             before = ",".join(sorted(r.value for r in user.roles))
-            self._keep_an_admin(uow.users.count_active_with_role(Role.ADMIN.value), user, wanted)
+            self._keep_an_admin(uow, user, wanted, now)
             user.change_roles(wanted, now)
             uow.users.save(user)
             self._audit.record(
@@ -404,17 +405,32 @@ class UserService:
         return user
 
     @staticmethod
-    def _keep_an_admin(active_admins: int, user: User, wanted: frozenset[Role] | None) -> None:
+    def _keep_an_admin(
+        uow: UnitOfWork, user: User, wanted: frozenset[Role] | None, now: datetime
+    ) -> None:
+        """Refuse to leave the platform without an active administrator.
+
+        The other admins are saved unchanged: their version bump makes two concurrent
+        demotions of the last two admins collide (one gets Conflict) instead of both
+        passing a count that each read before the other committed.
+        """
         losing = (
             user.is_active
             and Role.ADMIN in user.roles
             and (wanted is None or Role.ADMIN not in wanted)
         )
-        if losing and active_admins <= 1:
+        if not losing:
+            return
+        others = [a for a in uow.users.list_active_with_role(Role.ADMIN.value) if a.id != user.id]
+        if not others:
             raise Conflict("the last active administrator must keep the role", code="last_admin")
+        for other in others:
+            other.touch(now)
+            uow.users.save(other)
 
     def disable(self, caller: Caller, user_id: UserId) -> User:
-        """Disable an account and revoke every token it holds, in one transaction."""
+        """Disable an account and revoke every token and share link it holds, in one
+        transaction."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.USER_DISABLE, "user", user_id),
@@ -422,7 +438,7 @@ class UserService:
         ):
             require_permission(uow, caller, Permission.USER_MANAGE)
             user = uow.users.get(user_id)
-            self._keep_an_admin(uow.users.count_active_with_role(Role.ADMIN.value), user, None)
+            self._keep_an_admin(uow, user, None, now)
             user.disable(now)
             uow.users.save(user)
             revoked = 0
@@ -431,13 +447,22 @@ class UserService:
                     token.revoke(now)
                     uow.tokens.save(token)
                     revoked += 1
+            shares_revoked = 0
+            after = None
+            while page := uow.shares.list_for_owner(user.id, after, 500):
+                for share in page:
+                    if not share.is_revoked():
+                        share.revoke(now)
+                        uow.shares.save(share)
+                        shares_revoked += 1
+                after = (page[-1].created_at, page[-1].id)
             self._audit.record(
                 uow,
                 caller,
                 AuditAction.USER_DISABLE,
                 "user",
                 user_id,
-                metadata={"tokens_revoked": str(revoked)},
+                metadata={"tokens_revoked": str(revoked), "shares_revoked": str(shares_revoked)},
             )
             uow.commit()
         return user

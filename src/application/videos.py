@@ -32,7 +32,15 @@ from domain.errors import PermissionDenied, ValidationError
 from domain.ids import CategoryId, UserId, VideoId
 from domain.shares import ShareTarget, ShareTargetKind
 from domain.users import Permission
-from domain.videos import Video, VideoStatus, Visibility, normalize_tag
+from domain.videos import (
+    Video,
+    VideoStatus,
+    Visibility,
+    clean_description,
+    clean_tags,
+    clean_title,
+    normalize_tag,
+)
 
 PROCESS_VIDEO = "process-video"
 
@@ -95,6 +103,10 @@ class VideoService:
         """Stream the source into storage, then record the video and its processing job
         in one transaction. If that transaction fails the stored bytes are removed."""
         video_id = VideoId(self._ids.new_id())
+        # Validate the metadata before reading a byte of a possibly huge body.
+        clean_title(command.title)
+        clean_description(command.description)
+        clean_tags(command.tags)
         with (
             self._audit.refusals(caller, AuditAction.VIDEO_UPLOAD, "video", None),
             self._uow() as uow,
@@ -108,9 +120,12 @@ class VideoService:
         if metered.size == 0:
             self._storage.delete(key)
             raise ValidationError.field("source", "the upload is empty")
+        committed = False
         try:
             with self._uow() as uow:
                 owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+                if command.category_id is not None:  # it may have gone while we streamed
+                    uow.categories.get(command.category_id)
                 now = self._clock.now()
                 video = Video.upload(
                     id=video_id,
@@ -143,8 +158,10 @@ class VideoService:
                     metadata={"size": str(metered.size), "sha256": metered.sha256},
                 )
                 uow.commit()
+                committed = True
         except BaseException:
-            self._storage.delete_prefix(video_prefix(video_id))
+            if not committed:  # a committed video keeps its bytes, whatever came after
+                self._storage.delete_prefix(video_prefix(video_id))
             raise
         return video
 
@@ -154,7 +171,20 @@ class VideoService:
             self._audit.refusals(caller, AuditAction.VIDEO_READ, "video", video_id),
             self._uow() as uow,
         ):
-            return self._visible(uow, caller, video_id)
+            video = self._visible(uow, caller, video_id)
+            user = current_user(uow, caller)
+            if user is not None and user.id != video.owner_id and not video.can_be_seen_by(None):
+                # A moderator looking at what the public cannot see: worth a trace.
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.VIDEO_READ,
+                    "video",
+                    video_id,
+                    metadata={"privileged": "true"},
+                )
+                uow.commit()
+            return video
 
     @staticmethod
     def _visible(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
@@ -180,7 +210,9 @@ class VideoService:
         with self._uow() as uow:
             user = current_user(uow, caller)
             query = VideoListQuery(
-                viewer_id=user.id if user else None,
+                # Own unpublished videos show while the user still manages them, exactly
+                # as Video.can_be_seen_by decides for a single read.
+                viewer_id=user.id if user and user.can(Permission.VIDEO_UPLOAD) else None,
                 see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
                 owner_id=filters.owner_id,
                 category_id=filters.category_id,

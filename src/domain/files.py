@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from domain.aggregate import Aggregate
 from domain.errors import ValidationError
@@ -27,8 +27,13 @@ def _check_segment(segment: str, field: str) -> str:
         raise ValidationError.field(field, f"names are at most {MAX_NAME} characters")
     if "/" in segment or "\\" in segment:
         raise ValidationError.field(field, "must not contain slashes")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in segment):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in segment):
         raise ValidationError.field(field, "must not contain control or invisible characters")
+    # Look-alikes that a compatibility normalization (as some file systems and tools apply)
+    # would turn into a separator or a dot segment (fullwidth solidus, fullwidth full stops).
+    folded = unicodedata.normalize("NFKC", segment)
+    if folded in (".", "..") or "/" in folded or "\\" in folded:
+        raise ValidationError.field(field, f"{segment!r} is not allowed as a name")
     if segment != segment.strip():
         raise ValidationError.field(field, "must not start or end with whitespace")
     return segment
@@ -36,6 +41,13 @@ def _check_segment(segment: str, field: str) -> str:
 
 def clean_file_name(raw: str) -> str:
     return _check_segment(raw, "name")
+
+
+def _valid_folder(_: object, __: object, value: str) -> None:
+    if value != "/" + "/".join(_check_segment(s, "folder") for s in value.split("/")[1:] if s) or (
+        value != "/" and value.endswith("/")
+    ):
+        raise ValidationError.field("folder", f"{value!r} is not a normalized folder path")
 
 
 @frozen(order=True)
@@ -46,7 +58,7 @@ class FolderPath:
     characters and backslashes are refused rather than interpreted.
     """
 
-    value: str
+    value: str = field(validator=_valid_folder)
 
     @classmethod
     def parse(cls, raw: str) -> FolderPath:

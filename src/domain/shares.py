@@ -13,6 +13,7 @@ from domain.aggregate import Aggregate
 from domain.errors import ShareRefused, ValidationError
 from domain.events import ShareCreated, ShareRedeemed, ShareRevoked
 from domain.ids import ShareId, UserId
+from domain.users import Permission, User
 
 
 class ShareTargetKind(enum.Enum):
@@ -132,6 +133,12 @@ class Share(Aggregate):
             raise ShareRefused(decision.refusal.value)
         self.use_count += 1
         self.record(ShareRedeemed(occurred_at=now, share_id=self.id, use_count=self.use_count))
+
+    def is_backed_by(self, owner: User | None) -> bool:
+        """A link works only while its owner is active and may still share."""
+        return (
+            owner is not None and owner.id == self.owner_id and owner.can(Permission.SHARE_CREATE)
+        )
 
     def revoke(self, now: datetime) -> None:
         if self.revoked_at is None:

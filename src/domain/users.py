@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -78,8 +79,9 @@ class Email:
 
     @classmethod
     def parse(cls, raw: str) -> Email:
-        text = raw.strip().lower()
-        if len(text) > 254 or not _EMAIL.match(text):
+        text = unicodedata.normalize("NFC", raw.strip()).lower()
+        invisible = any(unicodedata.category(c) in ("Cf", "Zl", "Zp", "Co", "Cs") for c in text)
+        if invisible or len(text) > 254 or not _EMAIL.match(text):
             raise ValidationError.field("email", "not a valid email address")
         return cls(text)
 
@@ -181,6 +183,10 @@ class User(Aggregate):
 
     def change_password_hash(self, password_hash: str, now: datetime) -> None:
         self.password_hash = password_hash
+        self.updated_at = now
+
+    def touch(self, now: datetime) -> None:
+        """Mark the user as changed so that a concurrent decision about them conflicts."""
         self.updated_at = now
 
     def rename(self, display_name: str, now: datetime) -> None:

@@ -100,6 +100,8 @@ def normalize_tag(raw: str) -> str:
 
 def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
     """Tags are case-folded, trimmed, de-duplicated, kept in first-seen order."""
+    if isinstance(raw, str):
+        raise ValidationError.field("tags", "must be a list of tags, not one string")
     seen: dict[str, None] = {}
     for tag in raw:
         norm = normalize_tag(tag)

@@ -135,3 +135,21 @@ def test_sequential_ids_count_up_from_one_behind_their_prefix() -> None:
 
 def test_sequential_ids_of_separate_generators_restart() -> None:
     assert SequentialIds().new_id() == SequentialIds().new_id()
+
+
+def _ulid_value(text: str) -> int:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    value = 0
+    for char in text:
+        value = value * 32 + alphabet.index(char)
+    return value
+
+
+def test_ulids_of_one_millisecond_are_not_guessable_neighbours() -> None:
+    generator = UlidGenerator()
+    values = [_ulid_value(generator.new_id()) for _ in range(2000)]
+    same_ms_steps = [b - a for a, b in itertools.pairwise(values) if a >> 80 == b >> 80]
+    assert same_ms_steps, "expected some ids within one millisecond"
+    # Each step is random and large: nobody can enumerate ids around their own.
+    assert min(same_ms_steps) > 1 << 16
+    assert len(set(same_ms_steps)) == len(same_ms_steps)

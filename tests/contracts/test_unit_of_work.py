@@ -1263,7 +1263,7 @@ def test_users_are_listed_by_creation_then_id_with_keyset_bounds(
     assert page((at(5), "u-late"), 2) == []
 
 
-def test_count_active_with_role_counts_only_active_holders(
+def test_list_active_with_role_lists_only_active_holders(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     admin = frozenset({Role.ADMIN})
@@ -1275,9 +1275,9 @@ def test_count_active_with_role_counts_only_active_holders(
         a_user("waiting", roles=admin, status=UserStatus.PENDING),
         a_user("creator"),
     )
-    assert read(uow_factory, lambda u: u.users.count_active_with_role("admin")) == 2
-    assert read(uow_factory, lambda u: u.users.count_active_with_role("creator")) == 2
-    assert read(uow_factory, lambda u: u.users.count_active_with_role("moderator")) == 0
+    assert len(read(uow_factory, lambda u: u.users.list_active_with_role("admin"))) == 2
+    assert len(read(uow_factory, lambda u: u.users.list_active_with_role("creator"))) == 2
+    assert read(uow_factory, lambda u: u.users.list_active_with_role("moderator")) == []
 
 
 def test_a_users_tokens_are_listed_newest_first(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:

@@ -175,15 +175,17 @@ class Transaction:
             for message in self.outbox:
                 db.outbox[message.id] = message
             db.sent |= self.sent
+            # Read while still holding the lock: a concurrent delete may follow at once.
             versions = {
-                (table, row_id): db.tables[table][row_id].version
+                (type(row), row_id): row.version
                 for table, writes in self.writes.items()
                 for row_id in writes
+                if (row := db.tables[table].get(row_id)) is not None
             }
         for obj in self.live:
-            for (table, row_id), version in versions.items():
-                if row_id == obj.identity and type(db.tables[table][row_id]) is type(obj):
-                    obj.version = version
+            version = versions.get((type(obj), obj.identity))
+            if version is not None:
+                obj.version = version
 
     def _validate_against(self, db: MemoryDatabase) -> None:
         """Optimistic concurrency and uniqueness, checked under the lock before applying."""

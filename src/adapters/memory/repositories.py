@@ -109,9 +109,10 @@ class MemoryUserRepository(_Repository[User]):
             rows = [u for u in rows if (u.created_at, u.id) > after]
         return self._many(rows[:limit])
 
-    def count_active_with_role(self, role: str) -> int:
+    def list_active_with_role(self, role: str) -> list[User]:
         wanted = Role(role)
-        return sum(1 for u in self._all() if u.is_active and wanted in u.roles)
+        rows = [u for u in self._all() if u.is_active and wanted in u.roles]
+        return self._many(sorted(rows, key=lambda u: (u.created_at, u.id)))
 
 
 class MemoryTokenRepository(_Repository[ApiToken]):

@@ -19,8 +19,10 @@ class UlidGenerator:
     """ULIDs: 48-bit millisecond time + 80 random bits, Crockford base32, 26 characters.
 
     They sort by creation time (good for B-tree indexes and keyset pagination) and stay
-    unique across processes and machines without coordination. Within one millisecond
-    the random part is incremented, so ids from one process are strictly increasing.
+    unique across processes and machines without coordination. Ids from one process are
+    strictly increasing: within one millisecond the random part grows by a random step
+    of up to 64 bits, so an id never lets anyone guess its neighbours (unlisted videos
+    are reachable by id).
     """
 
     def __init__(self) -> None:
@@ -33,7 +35,7 @@ class UlidGenerator:
             ms = time.time_ns() // 1_000_000
             if ms <= self._last_ms:
                 ms = self._last_ms
-                rand = self._last_rand + 1
+                rand = self._last_rand + 1 + int.from_bytes(os.urandom(8), "big")
                 if rand >= 1 << 80:
                     ms += 1
                     rand = int.from_bytes(os.urandom(10), "big") >> 1

@@ -51,8 +51,8 @@ class UserRepository(Protocol):
         """Users ordered by (created_at, id) ascending, strictly after ``after``."""
         ...
 
-    def count_active_with_role(self, role: str) -> int:
-        """How many active users hold ``role`` (used to keep the last admin)."""
+    def list_active_with_role(self, role: str) -> list[User]:
+        """Active users holding ``role``, ordered by (created_at, id)."""
         ...
 
 

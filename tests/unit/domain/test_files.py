@@ -292,3 +292,28 @@ ACCESS: tuple[tuple[str, User | None, bool], ...] = (
 )
 def test_who_can_access_a_stored_file(user: User | None, expected: bool) -> None:
     assert _store().is_accessible_to(user) is expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["\uff0e\uff0e", "\u2024\u2024", "a\uff0fb", "a\uff3cb", "line\u2028break", "para\u2029"],
+    ids=[
+        "fullwidth-dots",
+        "one-dot-leaders",
+        "fullwidth-solidus",
+        "fullwidth-backslash",
+        "line-sep",
+        "para-sep",
+    ],
+)
+def test_look_alike_separators_and_dot_segments_are_refused(name: str) -> None:
+    with pytest.raises(ValidationError):
+        clean_file_name(name)
+    with pytest.raises(ValidationError):
+        FolderPath.parse(f"/{name}")
+
+
+@pytest.mark.parametrize("raw", ["/../etc", "/a/", "relative", "/a//b", "/a/\x00"])
+def test_a_folder_path_cannot_be_built_unnormalized_even_without_parse(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        FolderPath(raw)

@@ -322,3 +322,15 @@ def test_change_password_hash_replaces_the_hash_and_touches_updated_at() -> None
 
 def test_password_hash_is_not_shown_in_repr() -> None:
     assert "argon2-hash" not in repr(make_user())
+
+
+@pytest.mark.parametrize("raw", ["ali\u200bce@example.com", "alice\u2028@example.com"])
+def test_invisible_characters_in_an_email_are_refused(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        Email.parse(raw)
+
+
+def test_emails_are_compared_in_one_unicode_form() -> None:
+    composed = Email.parse("jos\u00e9@example.com")
+    decomposed = Email.parse("jose\u0301@example.com")
+    assert composed == decomposed

@@ -1,0 +1,242 @@
+"""Abuse and race scenarios: what an attacker, a compromised account or two concurrent
+administrators must not be able to do."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from adapters.memory.storage import MemoryObjectStorage
+from adapters.memory.system import ManualClock
+from adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from application.audit import AuditFilter
+from application.context import Caller
+from application.files import StoreFile
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.queue import EventBus
+from application.ports.storage import ObjectStorage
+from application.ports.system import Clock
+from application.shares import CreateShare
+from application.users import RegisterUser
+from application.videos import UploadVideo
+from domain.audit import AuditAction, AuditResult
+from domain.errors import Conflict, NotFound, ShareRefused, ValidationError
+from domain.events import DomainEvent
+from domain.users import Role
+from domain.videos import Visibility
+from entrypoints.bootstrap import Platform, create_platform
+from tests.unit.application.conftest import Studio, Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+
+
+def test_disabling_an_account_kills_its_share_links(
+    platform: Platform, make_user: MakeUser, admin: Caller, trail: Trail
+) -> None:
+    alice = make_user(Role.CREATOR)
+    stored = platform.files.store(alice, StoreFile("secret.txt", io.BytesIO(b"top secret")))
+    link = platform.shares.create(alice, CreateShare(file_id=stored.id))
+
+    assert alice.user_id is not None
+    platform.users.disable(admin, alice.user_id)
+
+    with pytest.raises(ShareRefused) as refused:
+        platform.shares.redeem(link.token)
+    assert refused.value.code == "share_revoked"
+    event = only_event(trail, AuditAction.USER_DISABLE, AuditResult.SUCCESS, alice.user_id)
+    assert event.metadata["shares_revoked"] == "1"
+
+
+def test_a_demoted_owner_s_links_stop_working(
+    platform: Platform, make_user: MakeUser, admin: Caller
+) -> None:
+    alice = make_user(Role.CREATOR)
+    stored = platform.files.store(alice, StoreFile("a.txt", io.BytesIO(b"data")))
+    link = platform.shares.create(alice, CreateShare(file_id=stored.id))
+    assert alice.user_id is not None
+
+    platform.users.change_roles(admin, alice.user_id, ["viewer"])
+
+    with pytest.raises(ShareRefused) as refused:
+        platform.shares.redeem(link.token)
+    assert refused.value.code == "share_unavailable"
+
+
+class _CommitTogether:
+    """Units of work that wait for each other just before committing: the worst case
+    interleaving of two requests, made deterministic."""
+
+    def __init__(self, inner: MemoryUnitOfWorkFactory, parties: int) -> None:
+        self._inner = inner
+        self.barrier = threading.Barrier(parties, timeout=5)
+        self.armed = False
+
+    def __call__(self) -> _WaitingUnitOfWork:
+        return _WaitingUnitOfWork(self._inner(), self)
+
+
+class _WaitingUnitOfWork:
+    def __init__(self, inner: MemoryUnitOfWork, factory: _CommitTogether) -> None:
+        self._inner = inner
+        self._factory = factory
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> Self:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        if self._factory.armed:
+            self._factory.barrier.wait()
+        self._inner.commit()
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(clock: ManualClock) -> None:
+    memory = MemoryUnitOfWorkFactory()
+    together = _CommitTogether(memory, parties=2)
+    platform = create_platform(CHEAP_ARGON2, overrides={UnitOfWorkFactory: together, Clock: clock})
+    first = platform.users.create_admin(RegisterUser("a@example.com", PASSWORD, "A"))
+    second = platform.users.create_admin(RegisterUser("b@example.com", PASSWORD, "B"))
+    outcomes: list[BaseException | None] = [None, None]
+
+    def demote(slot: int, actor: str, target: str) -> None:
+        try:
+            platform.users.change_roles(Caller(actor), target, ["creator"])  # type: ignore[arg-type]
+        except Exception as error:
+            outcomes[slot] = error
+
+    together.armed = True
+    threads = [
+        threading.Thread(target=demote, args=(0, first.id, second.id)),
+        threading.Thread(target=demote, args=(1, second.id, first.id)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    together.armed = False
+
+    failures = [o for o in outcomes if o is not None]
+    assert len(failures) == 1
+    assert isinstance(failures[0], Conflict)
+    with memory() as uow:
+        assert len(uow.users.list_active_with_role("admin")) == 1
+
+
+class _BrokenBus:
+    def publish(self, event: DomainEvent) -> None:
+        raise RuntimeError("bus is down")
+
+    def subscribe(self, event_type: type, handler: Callable[..., None]) -> None:
+        raise RuntimeError("bus is down")
+
+
+def test_a_failing_event_bus_never_undoes_a_committed_upload(clock: ManualClock) -> None:
+    storage = MemoryObjectStorage()
+    broken: EventBus = _BrokenBus()
+    platform = create_platform(
+        CHEAP_ARGON2, overrides={EventBus: broken, ObjectStorage: storage, Clock: clock}
+    )
+    user = platform.users.register(RegisterUser("c@example.com", PASSWORD, "C"))
+    caller = Caller(user.id)
+
+    video = platform.videos.upload(caller, UploadVideo("Kept", io.BytesIO(b"bytes")))
+
+    assert storage.exists(video.source_key)
+    assert platform.videos.get(caller, video.id).title == "Kept"
+
+
+def test_a_hidden_resource_raises_exactly_not_found(
+    platform: Platform, make_user: MakeUser, studio: Studio
+) -> None:
+    owner, stranger = make_user(Role.CREATOR), make_user(Role.CREATOR)
+    video = studio.publish(owner, visibility=Visibility.PRIVATE)
+
+    with pytest.raises(NotFound) as hidden:
+        platform.videos.get(stranger, video.id)
+    with pytest.raises(NotFound) as missing:
+        platform.videos.get(stranger, "no-such-video")  # type: ignore[arg-type]
+
+    assert type(hidden.value) is NotFound
+    assert str(hidden.value) == str(missing.value)
+
+
+def test_invalid_metadata_is_refused_before_a_byte_is_read(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    creator = make_user(Role.CREATOR)
+    body = io.BytesIO(b"x" * 1000)
+
+    with pytest.raises(ValidationError) as refused:
+        platform.videos.upload(creator, UploadVideo("", body))
+
+    assert "title" in refused.value.fields
+    assert body.tell() == 0
+
+
+def test_tags_given_as_one_string_are_refused(platform: Platform, make_user: MakeUser) -> None:
+    creator = make_user(Role.CREATOR)
+    with pytest.raises(ValidationError) as refused:
+        platform.videos.upload(creator, UploadVideo("t", io.BytesIO(b"x"), tags="demo"))
+    assert "tags" in refused.value.fields
+
+
+def test_a_demoted_owner_sees_in_lists_exactly_what_they_can_open(
+    platform: Platform, make_user: MakeUser, admin: Caller, studio: Studio
+) -> None:
+    owner = make_user(Role.CREATOR)
+    private = studio.publish(owner, title="mine", visibility=Visibility.PRIVATE)
+    public = studio.publish(owner, title="open", visibility=Visibility.PUBLIC)
+    assert owner.user_id is not None
+    platform.users.change_roles(admin, owner.user_id, ["viewer"])
+
+    listed = [v.id for v in platform.videos.list(owner).items]
+
+    assert listed == [public.id]
+    with pytest.raises(NotFound):
+        platform.videos.get(owner, private.id)
+
+
+def test_moderators_and_admins_reading_private_things_leave_a_trace(
+    platform: Platform, make_user: MakeUser, admin: Caller, studio: Studio, trail: Trail
+) -> None:
+    owner, moderator = make_user(Role.CREATOR), make_user(Role.MODERATOR)
+    video = studio.publish(owner, visibility=Visibility.PRIVATE)
+    stored = platform.files.store(owner, StoreFile("f.txt", io.BytesIO(b"f")))
+
+    platform.videos.get(moderator, video.id)
+    platform.files.get(admin, stored.id)
+    platform.videos.get(owner, video.id)  # the owner's own reads are not traced
+
+    read_video = only_event(trail, AuditAction.VIDEO_READ, AuditResult.SUCCESS, video.id)
+    assert read_video.actor_id == moderator.user_id
+    assert read_video.metadata["privileged"] == "true"
+    read_file = only_event(trail, AuditAction.FILE_READ, AuditResult.SUCCESS, stored.id)
+    assert read_file.actor_id == admin.user_id
+
+
+def test_a_login_typed_into_the_wrong_field_is_not_stored_in_the_audit_trail(
+    platform: Platform, trail: Trail
+) -> None:
+    from application.users import Login
+    from domain.errors import AuthenticationFailed
+
+    with pytest.raises(AuthenticationFailed):
+        platform.users.login(Login("my secret passphrase", "x"))
+
+    (event,) = trail(AuditFilter(action=AuditAction.USER_LOGIN))
+    assert "my secret passphrase" not in str(dict(event.metadata))
