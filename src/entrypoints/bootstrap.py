@@ -15,8 +15,6 @@ from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
 from adapters.memory.media import SyntheticMediaProber, SyntheticThumbnailer, SyntheticTranscoder
 from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
 from adapters.system import SystemClock, UlidGenerator
@@ -36,6 +34,7 @@ from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGe
 from application.shares import ShareService
 from application.users import UserService
 from application.videos import VideoService
+from entrypoints.persistence import Closer, open_database, open_storage
 from entrypoints.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
@@ -51,13 +50,13 @@ SERVICES: tuple[type, ...] = (
 )
 
 
-def _memory_only(settings: Settings) -> None:
+def _check_supported(settings: Settings) -> None:
     if settings.media_backend != "synthetic":
         raise ConfigurationError(
             f"VIDEOPLATFORM_MEDIA_BACKEND={settings.media_backend!r}: only 'synthetic' is "
             "part of this release"
         )
-    for name in ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"):
+    for name in ("queue_url", "cache_url", "mail_url"):
         url: str = getattr(settings, name)
         scheme = url.split(":", 1)[0]
         if scheme != "memory":
@@ -68,14 +67,17 @@ def _memory_only(settings: Settings) -> None:
 
 
 def build_container(
-    settings: Settings, overrides: Mapping[type, object] | None = None
+    settings: Settings,
+    overrides: Mapping[type, object] | None = None,
+    closers: list[Closer] | None = None,
 ) -> punq.Container:
     """Register every port with the adapter that ``settings`` chooses, then the services.
 
     ``overrides`` maps a port (``Clock``, ``ObjectStorage``...) to an instance that
     replaces the chosen adapter: how testers plug in a manual clock or a fake.
     """
-    _memory_only(settings)
+    _check_supported(settings)
+    closers = closers if closers is not None else []
     # Typed locals make mypy prove that each adapter satisfies its port.
     clock: Clock = SystemClock()
     ids: IdGenerator = UlidGenerator()
@@ -85,8 +87,17 @@ def build_container(
         memory_cost_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    persistence: UnitOfWorkFactory = MemoryUnitOfWorkFactory()
-    storage: ObjectStorage = MemoryObjectStorage()
+    overrides = overrides or {}
+    storage: ObjectStorage = (
+        cast(ObjectStorage, overrides[ObjectStorage])
+        if ObjectStorage in overrides
+        else open_storage(settings)
+    )
+    persistence: UnitOfWorkFactory = (
+        cast(UnitOfWorkFactory, overrides[UnitOfWorkFactory])
+        if UnitOfWorkFactory in overrides
+        else open_database(settings, closers)
+    )
     queue: JobQueue = MemoryJobQueue()
     bus: EventBus = MemoryEventBus()
     cache: Cache = MemoryCache()
@@ -112,8 +123,8 @@ def build_container(
         Thumbnailer: thumbnailer,
         Transcoder: transcoder,
     }
-    chosen.update(overrides or {})
-    persistence = cast(UnitOfWorkFactory, chosen.pop(UnitOfWorkFactory, persistence))
+    chosen.update(overrides)
+    chosen.pop(UnitOfWorkFactory, None)
     bus = cast(EventBus, chosen[EventBus])
     # Services get units of work whose commits hand their events to the bus.
     chosen[UnitOfWorkFactory] = PublishingUnitOfWorkFactory(persistence, bus)
@@ -146,9 +157,21 @@ class Platform:
     categories: CategoryService
     audit: AuditService
     events: EventBus
+    closers: tuple[Closer, ...] = ()
 
     def resolve(self, key: type[T]) -> T:
         return resolve(self.container, key)
+
+    def close(self) -> None:
+        """Release connections and pools. The platform is unusable afterwards."""
+        for close in reversed(self.closers):
+            close()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def create_platform(
@@ -157,7 +180,13 @@ def create_platform(
     """Build a platform from ``settings`` (default: the ``VIDEOPLATFORM_*`` environment),
     with any port replaced through ``overrides``."""
     settings = settings if settings is not None else Settings.from_env()
-    container = build_container(settings, overrides)
+    closers: list[Closer] = []
+    try:
+        container = build_container(settings, overrides, closers)
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
     return Platform(
         settings=settings,
         container=container,
@@ -168,4 +197,5 @@ def create_platform(
         categories=resolve(container, CategoryService),
         audit=resolve(container, AuditService),
         events=container.resolve(EventBus),
+        closers=tuple(closers),
     )

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-import attrs
-
+from adapters.sql import migrate
+from adapters.sql.audit_verify import verify_audit_trail
+from adapters.sql.engine import create_database_engine
+from application.users import RegisterUser
+from domain.errors import DomainError
 from entrypoints.bootstrap import create_platform
+from entrypoints.persistence import database_url
 from entrypoints.settings import ConfigurationError, Settings
 
 
@@ -23,11 +30,79 @@ def _version() -> str:
 def _check(_: argparse.Namespace) -> int:
     """Validate the environment's settings and wire a platform from them."""
     settings = Settings.from_env()
-    create_platform(settings)
+    with create_platform(settings):
+        pass
     print("settings are valid; the platform wires up with:")
-    for field in attrs.fields(Settings):
-        if field.name.endswith("_url") or field.name == "data_dir":
-            print(f"  {field.name:<14} {getattr(settings, field.name)}")
+    shown = {
+        "database": database_url(settings),
+        "storage": settings.storage_url or f"{Path(settings.data_dir).resolve() / 'objects'}",
+        "queue": settings.queue_url,
+        "cache": settings.cache_url,
+        "mail": settings.mail_url,
+        "media": settings.media_backend,
+    }
+    for name, value in shown.items():
+        print(f"  {name:<9} {value}")
+    return 0
+
+
+def _sql_url() -> str:
+    url = database_url(Settings.from_env())
+    if url.startswith("memory:"):
+        raise ConfigurationError("the in-memory database has no schema to migrate or verify")
+    return url
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    url = _sql_url()
+    if args.action == "history":
+        for revision, down, message in migrate.history():
+            print(f"{down or 'base'} -> {revision}: {message.splitlines()[0] if message else ''}")
+        return 0
+    engine = create_database_engine(url, statement_timeout_ms=0)
+    try:
+        if args.action == "upgrade":
+            migrate.upgrade(engine, args.revision or "head")
+        elif args.action == "downgrade":
+            if not args.revision:
+                print("videoplatform: downgrade needs a revision (or 'base')", file=sys.stderr)
+                return 2
+            migrate.downgrade(engine, args.revision)
+        current = migrate.current(engine)
+        head = migrate.head()
+        state = "up to date" if current == head else f"head is {head}"
+        print(f"database at revision {current or 'base'} ({state})")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _audit_verify(_: argparse.Namespace) -> int:
+    url = _sql_url()
+    engine = create_database_engine(url, statement_timeout_ms=0)
+    try:
+        report = verify_audit_trail(engine)
+    finally:
+        engine.dispose()
+    if report.intact:
+        print(f"audit trail intact: {report.checked} events verified")
+        return 0
+    print(
+        f"audit trail BROKEN at event {report.broken_at} (after {report.checked} verified events)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _createadmin(args: argparse.Namespace) -> int:
+    password = os.environ.get("VIDEOPLATFORM_ADMIN_PASSWORD")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        password = getpass.getpass("password for the new administrator: ")
+    with create_platform(Settings.from_env()) as platform:
+        user = platform.users.create_admin(RegisterUser(args.email, password, args.name))
+    print(f"administrator {user.email} created (id {user.id})")
     return 0
 
 
@@ -44,9 +119,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoplatform", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+
     commands.add_parser("check", help="validate settings and wire the platform").set_defaults(
         run=_check
     )
+
+    migrating = commands.add_parser("migrate", help="apply or inspect database migrations")
+    migrating.add_argument("action", choices=["upgrade", "downgrade", "current", "history"])
+    migrating.add_argument("revision", nargs="?", help="target revision (default: head)")
+    migrating.set_defaults(run=_migrate)
+
+    audit = commands.add_parser("audit", help="audit trail tools")
+    audit.add_argument("action", choices=["verify"], help="check the hash chain")
+    audit.set_defaults(run=_audit_verify)
+
+    admin = commands.add_parser("createadmin", help="create an administrator account")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    admin.set_defaults(run=_createadmin)
+
     commands.add_parser("serve", help="run the HTTP API (not yet available)").set_defaults(
         run=_serve
     )
@@ -60,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"videoplatform: configuration error: {exc}", file=sys.stderr)
         return 2
+    except DomainError as exc:
+        print(f"videoplatform: {exc.code}: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -30,8 +30,8 @@ class Settings:
     """Everything that chooses adapters and limits. Each field ``name`` is read from the
     environment variable ``VIDEOPLATFORM_NAME``."""
 
-    database_url: str = "memory://"
-    storage_url: str = "memory://"
+    database_url: str = ""
+    storage_url: str = ""
     queue_url: str = "memory://"
     cache_url: str = "memory://"
     mail_url: str = "memory://"
@@ -45,6 +45,9 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    database_statement_timeout_ms: int = 30_000
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -54,6 +57,8 @@ class Settings:
             "session_ttl_seconds",
             "argon2_time_cost",
             "argon2_parallelism",
+            "database_pool_size",
+            "database_statement_timeout_ms",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -61,6 +66,14 @@ class Settings:
             raise ConfigurationError(
                 f"{PREFIX}ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM"
             )
+
+    @classmethod
+    def in_memory(cls, **changes: Any) -> Settings:
+        """Everything in memory: nothing touches disk or network (tests, notebooks)."""
+        memory = dict.fromkeys(
+            ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"), "memory://"
+        )
+        return cls(**{**memory, **changes})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

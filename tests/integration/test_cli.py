@@ -1,32 +1,40 @@
-"""The installed ``videoplatform`` console command."""
+"""The installed ``videoplatform`` console command, on the embedded SQLite profile."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+EXE = str(Path(sys.executable).parent / "videoplatform")
 
-def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    exe = str(Path(sys.executable).parent / "videoplatform")
+
+def run(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
     return subprocess.run(
-        [exe, *args],
+        [EXE, *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
-        env={**os.environ, **(env or {})},
+        input=stdin,
+        cwd=data_dir.parent,
+        env={**clean, "VIDEOPLATFORM_DATA_DIR": str(data_dir), **(env or {})},
     )
 
 
-def test_check_validates_settings_and_wires_the_platform() -> None:
-    done = _run("check")
+def test_check_wires_the_embedded_profile_into_the_data_directory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = run("check", data_dir=data)
     assert done.returncode == 0, done.stderr
-    assert "settings are valid" in done.stdout
-    assert "database_url   memory://" in done.stdout
+    assert f"database  sqlite:///{data.resolve() / 'videoplatform.db'}" in done.stdout
+    assert (data / "videoplatform.db").is_file()
 
 
 @pytest.mark.parametrize(
@@ -34,19 +42,64 @@ def test_check_validates_settings_and_wires_the_platform() -> None:
     [
         ("VIDEOPLATFORM_MAX_UPLOAD_BYTES", "lots", "is not an integer"),
         ("VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION", "maybe", "is not a boolean"),
-        ("VIDEOPLATFORM_DATABASE_URL", "postgresql://localhost/vp", "not part of this release"),
+        ("VIDEOPLATFORM_DATABASE_URL", "mysql://localhost/vp", "use sqlite:///PATH"),
+        ("VIDEOPLATFORM_QUEUE_URL", "amqp://localhost", "not part of this release"),
     ],
 )
 def test_check_reports_bad_settings_with_exit_code_2(
-    variable: str, value: str, message: str
+    tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
-    done = _run("check", env={variable: value})
+    done = run("check", data_dir=tmp_path / "data", env={variable: value})
     assert done.returncode == 2
     assert "configuration error" in done.stderr
     assert message in done.stderr
 
 
-def test_serve_says_plainly_that_the_http_api_is_not_in_this_release() -> None:
-    done = _run("serve")
+def test_migrate_reports_and_moves_between_revisions(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert "revision base (head is 0001)" in run("migrate", "current", data_dir=data).stdout
+    assert "revision 0001 (up to date)" in run("migrate", "upgrade", data_dir=data).stdout
+    assert "revision base" in run("migrate", "downgrade", "base", data_dir=data).stdout
+    history = run("migrate", "history", data_dir=data)
+    assert history.stdout.startswith("base -> 0001: Initial schema")
+
+
+def test_createadmin_then_audit_verify_then_tampering_is_detected(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    made = run(
+        "createadmin",
+        "--email",
+        "Root@Example.com",
+        "--password-stdin",
+        data_dir=data,
+        stdin="a long enough passphrase\n",
+    )
+    assert made.returncode == 0, made.stderr
+    assert "administrator root@example.com created" in made.stdout
+
+    again = run(
+        "createadmin",
+        "--email",
+        "root@example.com",
+        "--password-stdin",
+        data_dir=data,
+        stdin="a long enough passphrase\n",
+    )
+    assert again.returncode == 1
+    assert "email_taken" in again.stderr
+
+    verified = run("audit", "verify", data_dir=data)
+    assert verified.returncode == 0, verified.stderr
+    assert "audit trail intact: 1 events verified" in verified.stdout
+
+    with sqlite3.connect(data / "videoplatform.db") as db:
+        db.execute('UPDATE audit_events SET metadata = \'{"roles":"viewer"}\'')
+    broken = run("audit", "verify", data_dir=data)
+    assert broken.returncode == 1
+    assert "audit trail BROKEN" in broken.stderr
+
+
+def test_serve_says_plainly_that_the_http_api_is_not_in_this_release(tmp_path: Path) -> None:
+    done = run("serve", data_dir=tmp_path / "data")
     assert done.returncode == 2
     assert "not part of this release" in done.stderr

@@ -26,7 +26,7 @@ from entrypoints.settings import Settings
 
 PASSWORD = "correct horse battery staple"
 
-CHEAP_ARGON2 = Settings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+CHEAP_ARGON2 = Settings.in_memory(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
 
 
 @pytest.fixture

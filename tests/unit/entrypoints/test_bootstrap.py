@@ -57,7 +57,7 @@ def test_two_platforms_share_no_state() -> None:
     "setting", ["database_url", "storage_url", "queue_url", "cache_url", "mail_url"]
 )
 def test_an_adapter_this_release_lacks_is_refused_by_name(setting: str) -> None:
-    settings = Settings(**{setting: "elsewhere://host"})  # type: ignore[arg-type]
+    settings = Settings.in_memory(**{setting: "elsewhere://host"})
     with pytest.raises(ConfigurationError, match=f"VIDEOPLATFORM_{setting.upper()}"):
         create_platform(settings)
 

@@ -9,11 +9,19 @@ import pytest
 from entrypoints.settings import ConfigurationError, Settings
 
 
-def test_defaults_are_the_embedded_memory_profile() -> None:
+def test_defaults_are_the_embedded_profile() -> None:
     settings = Settings.from_env({})
     assert settings == Settings()
-    assert settings.database_url == "memory://"
+    # Empty URLs mean the embedded profile: SQLite and local disk in the data directory.
+    assert (settings.database_url, settings.storage_url, settings.data_dir) == ("", "", "var")
     assert settings.require_email_verification is False
+
+
+def test_in_memory_settings_touch_neither_disk_nor_network() -> None:
+    settings = Settings.in_memory(max_upload_bytes=10)
+    urls = {settings.database_url, settings.storage_url, settings.queue_url, settings.cache_url}
+    assert urls == {"memory://"}
+    assert settings.max_upload_bytes == 10
 
 
 def test_each_setting_comes_from_its_prefixed_variable() -> None:

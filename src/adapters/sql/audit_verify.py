@@ -1,0 +1,38 @@
+"""Checking the stored audit trail against its hash chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from adapters.sql import tables
+from adapters.sql.audit_chain import ChainReport, verify_chain
+
+_CONTENT = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "result",
+    "ip",
+    "user_agent",
+    "metadata",
+)
+
+
+def verify_audit_trail(engine: Engine, batch: int = 5000) -> ChainReport:
+    """Walk every stored event in append order and check each link of the chain."""
+
+    def rows() -> Iterator[tuple[Mapping[str, Any], str, str]]:
+        t = tables.audit_events
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(select(t).order_by(t.c.seq))
+            for row in result:
+                data = row._mapping
+                yield {k: data[k] for k in _CONTENT}, data["prev_hash"], data["hash"]
+
+    return verify_chain(rows())

@@ -1,0 +1,88 @@
+"""Engines for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+log = structlog.get_logger(__name__)
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3; ``sqlite:///path`` a file (created if needed)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+pysqlite")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+    # Hand transaction control to the unit of work (it issues BEGIN IMMEDIATE itself).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_database_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    statement_timeout_ms: int = 30_000,
+    connect_timeout_s: int = 10,
+) -> Engine:
+    """An engine for ``url``; connects lazily (nothing happens at creation)."""
+    full = normalize_url(url)
+    parsed = make_url(full)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(full, connect_args={"check_same_thread": False, "timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(
+            full,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={
+                "connect_timeout": connect_timeout_s,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+                "application_name": "videoplatform",
+            },
+        )
+    raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
+
+
+def wait_for_database(engine: Engine, *, attempts: int = 8, first_delay: float = 0.25) -> None:
+    """Connect, retrying with exponential backoff (a server that is still starting)."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return
+        except OperationalError as error:
+            if attempt == attempts:
+                raise
+            log.warning(
+                "database_unavailable", attempt=attempt, retry_in=delay, error=str(error.orig)
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,264 @@
+"""Explicit conversion between rows and domain objects (no ORM instrumentation)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.categories import Category
+from domain.files import FolderPath, StoredFile
+from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
+from domain.videos import MediaInfo, Rendition, Video, VideoStatus, Visibility
+
+Row = Mapping[Any, Any]
+
+
+def user_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email.value,
+        "display_name": user.display_name,
+        "password_hash": user.password_hash,
+        "roles": ",".join(sorted(r.value for r in user.roles)),
+        "status": user.status.value,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+
+
+def user_from(row: Row) -> User:
+    return User(
+        id=UserId(row["id"]),
+        email=Email(row["email"]),
+        display_name=row["display_name"],
+        password_hash=row["password_hash"],
+        roles=frozenset(Role(r) for r in row["roles"].split(",") if r),
+        status=UserStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def token_row(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "user_id": token.user_id,
+        "kind": token.kind.value,
+        "name": token.name,
+        "token_hash": token.token_hash,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def token_from(row: Row) -> ApiToken:
+    return ApiToken(
+        id=TokenId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        kind=TokenKind(row["kind"]),
+        name=row["name"],
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        version=row["version"],
+    )
+
+
+def _media_info(data: dict[str, Any] | None) -> MediaInfo | None:
+    return None if data is None else MediaInfo(**data)
+
+
+def _media_info_data(info: MediaInfo | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {
+        "duration_seconds": info.duration_seconds,
+        "width": info.width,
+        "height": info.height,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "fps": info.fps,
+        "bitrate": info.bitrate,
+        "rotation": info.rotation,
+        "container": info.container,
+    }
+
+
+def video_row(video: Video) -> dict[str, Any]:
+    """Every column but ``view_count``, which only atomic increments change."""
+    return {
+        "id": video.id,
+        "owner_id": video.owner_id,
+        "title": video.title,
+        "description": video.description,
+        "category_id": video.category_id,
+        "tags": list(video.tags),
+        "visibility": video.visibility.value,
+        "status": video.status.value,
+        "source_key": video.source_key,
+        "source_size": video.source_size,
+        "source_sha256": video.source_sha256,
+        "media_info": _media_info_data(video.media_info),
+        "renditions": [
+            {
+                "name": r.name,
+                "width": r.width,
+                "height": r.height,
+                "bitrate": r.bitrate,
+                "codecs": r.codecs,
+                "playlist_key": r.playlist_key,
+            }
+            for r in video.renditions
+        ],
+        "thumbnail_key": video.thumbnail_key,
+        "progress": video.progress,
+        "last_error": video.last_error,
+        "processing_attempts": video.processing_attempts,
+        "created_at": video.created_at,
+        "updated_at": video.updated_at,
+    }
+
+
+def video_from(row: Row) -> Video:
+    return Video(
+        id=VideoId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        title=row["title"],
+        description=row["description"],
+        category_id=CategoryId(row["category_id"]) if row["category_id"] else None,
+        tags=tuple(row["tags"]),
+        visibility=Visibility(row["visibility"]),
+        status=VideoStatus(row["status"]),
+        source_key=row["source_key"],
+        source_size=row["source_size"],
+        source_sha256=row["source_sha256"],
+        media_info=_media_info(row["media_info"]),
+        renditions=tuple(Rendition(**r) for r in row["renditions"]),
+        thumbnail_key=row["thumbnail_key"],
+        progress=row["progress"],
+        last_error=row["last_error"],
+        view_count=row["view_count"],
+        processing_attempts=row["processing_attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def file_row(stored: StoredFile) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "owner_id": stored.owner_id,
+        "name": stored.name,
+        "folder": stored.folder.value,
+        "size": stored.size,
+        "content_type": stored.content_type,
+        "sha256": stored.sha256,
+        "storage_key": stored.storage_key,
+        "created_at": stored.created_at,
+        "updated_at": stored.updated_at,
+    }
+
+
+def file_from(row: Row) -> StoredFile:
+    return StoredFile(
+        id=FileId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        name=row["name"],
+        folder=FolderPath(row["folder"]),
+        size=row["size"],
+        content_type=row["content_type"],
+        sha256=row["sha256"],
+        storage_key=row["storage_key"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def share_row(share: Share) -> dict[str, Any]:
+    return {
+        "id": share.id,
+        "owner_id": share.owner_id,
+        "target_kind": share.target.kind.value,
+        "target_id": share.target.id,
+        "token_hash": share.token_hash,
+        "created_at": share.created_at,
+        "expires_at": share.expires_at,
+        "password_hash": share.password_hash,
+        "max_uses": share.max_uses,
+        "use_count": share.use_count,
+        "revoked_at": share.revoked_at,
+    }
+
+
+def share_from(row: Row) -> Share:
+    return Share(
+        id=ShareId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        target=ShareTarget(ShareTargetKind(row["target_kind"]), row["target_id"]),
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        password_hash=row["password_hash"],
+        max_uses=row["max_uses"],
+        use_count=row["use_count"],
+        revoked_at=row["revoked_at"],
+        version=row["version"],
+    )
+
+
+def category_row(category: Category) -> dict[str, Any]:
+    return {
+        "id": category.id,
+        "name": category.name,
+        "slug": category.slug,
+        "created_at": category.created_at,
+    }
+
+
+def category_from(row: Row) -> Category:
+    return Category(
+        id=CategoryId(row["id"]),
+        name=row["name"],
+        slug=row["slug"],
+        created_at=row["created_at"],
+        version=row["version"],
+    )
+
+
+def audit_content(event: AuditEvent) -> dict[str, Any]:
+    """The columns an audit event's hash covers (everything it says)."""
+    return {
+        "id": event.id,
+        "occurred_at": event.occurred_at,
+        "actor_id": event.actor_id,
+        "action": event.action.value,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "result": event.result.value,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "metadata": dict(event.metadata),
+    }
+
+
+def audit_from(row: Row) -> AuditEvent:
+    return AuditEvent(
+        id=AuditEventId(row["id"]),
+        occurred_at=row["occurred_at"],
+        actor_id=UserId(row["actor_id"]) if row["actor_id"] else None,
+        action=AuditAction(row["action"]),
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        result=AuditResult(row["result"]),
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        metadata=row["metadata"],
+    )

@@ -1,0 +1,485 @@
+"""Repositories over a :class:`SqlSession`. Every list is one indexed query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+
+from adapters.sql import mapping, tables
+from adapters.sql.audit_chain import event_hash
+from adapters.sql.session import SqlSession
+from application.ports.persistence import (
+    STALE_VERSION,
+    AuditQuery,
+    OutboxMessage,
+    VideoListQuery,
+    VideoSort,
+)
+from domain.aggregate import Aggregate
+from domain.audit import AuditEvent
+from domain.categories import Category
+from domain.errors import Conflict, NotFound
+from domain.files import FolderPath, StoredFile
+from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from domain.shares import Share, ShareTarget
+from domain.users import ApiToken, Role, User, UserStatus
+from domain.videos import Video, VideoStatus, Visibility
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Tracker:
+    """Aggregates handed out or written, so commit collects the events of written ones."""
+
+    def __init__(self) -> None:
+        self.handed_out: list[tuple[str, Aggregate]] = []
+        self.written: set[tuple[str, str]] = set()
+
+
+class _Repository(Generic[A]):
+    table: Table
+    noun: str
+
+    def __init__(self, session: SqlSession, tracker: Tracker) -> None:
+        self._s = session
+        self._t = tracker
+
+    def _to_row(self, obj: A) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _from_row(self, row: mapping.Row) -> A:
+        raise NotImplementedError
+
+    def _out(self, row: Any) -> A:
+        obj = self._from_row(row._mapping)
+        self._t.handed_out.append((self.table.name, obj))
+        return obj
+
+    def _rows(self, statement: Select[Any]) -> list[A]:
+        return [self._out(r) for r in self._s.read(statement)]
+
+    def _one(self, statement: Select[Any]) -> A | None:
+        row = self._s.read(statement).first()
+        return None if row is None else self._out(row)
+
+    def _get(self, row_id: str) -> A:
+        found = self._one(select(self.table).where(self.table.c.id == row_id))
+        if found is None:
+            raise NotFound(f"{self.noun} not found")
+        return found
+
+    def _written(self, obj: A) -> None:
+        self._t.handed_out.append((self.table.name, obj))
+        self._t.written.add((self.table.name, obj.identity))
+
+    def add(self, obj: A) -> None:
+        row = self._to_row(obj)
+        table = self.table
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(table).values(**row, version=1))
+            self._after_insert(conn, obj)
+
+        self._s.defer(write)
+        self._s.bump_after_commit(obj, 1)
+        self._written(obj)
+
+    def save(self, obj: A) -> None:
+        row = self._to_row(obj)
+        row.pop("id")
+        read_at = obj.version
+        table, noun, row_id = self.table, self.noun, obj.identity
+
+        def write(conn: Connection) -> None:
+            changed = conn.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.version == read_at)
+                .values(**row, version=read_at + 1)
+            )
+            if changed.rowcount != 1:
+                raise Conflict(f"{noun} {row_id} was changed by someone else", code=STALE_VERSION)
+            self._after_update(conn, obj)
+
+        self._s.defer(write)
+        self._s.bump_after_commit(obj, read_at + 1)
+        self._written(obj)
+
+    def _after_insert(self, conn: Connection, obj: A) -> None:
+        """Hook for child rows (video tags)."""
+
+    def _after_update(self, conn: Connection, obj: A) -> None:
+        """Hook for child rows (video tags)."""
+
+    def _delete(self, row_id: str) -> None:
+        gone = self._s.write_now(delete(self.table).where(self.table.c.id == row_id))
+        if gone.rowcount != 1:
+            raise NotFound(f"{self.noun} not found")
+        self._t.written.add((self.table.name, row_id))
+
+
+def _after(columns: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[bool]:
+    return tuple_(*columns) > tuple_(*(literal(v) for v in bound))
+
+
+def _before(columns: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[bool]:
+    return tuple_(*columns) < tuple_(*(literal(v) for v in bound))
+
+
+class SqlUserRepository(_Repository[User]):
+    table, noun = tables.users, "user"
+
+    def _to_row(self, obj: User) -> dict[str, Any]:
+        return mapping.user_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> User:
+        return mapping.user_from(row)
+
+    def get(self, user_id: UserId) -> User:
+        return self._get(user_id)
+
+    def find_by_email(self, email: str) -> User | None:
+        return self._one(select(self.table).where(self.table.c.email == email.strip().lower()))
+
+    def list_page(self, after: tuple[datetime, str] | None, limit: int) -> list[User]:
+        t = self.table
+        query = select(t).order_by(t.c.created_at, t.c.id).limit(limit)
+        if after is not None:
+            query = query.where(_after((t.c.created_at, t.c.id), after))
+        return self._rows(query)
+
+    def list_active_with_role(self, role: str) -> list[User]:
+        wanted = Role(role).value
+        t = self.table
+        padded = literal(",") + t.c.roles + literal(",")
+        return self._rows(
+            select(t)
+            .where(t.c.status == UserStatus.ACTIVE.value, padded.like(f"%,{wanted},%"))
+            .order_by(t.c.created_at, t.c.id)
+        )
+
+
+class SqlTokenRepository(_Repository[ApiToken]):
+    table, noun = tables.api_tokens, "token"
+
+    def _to_row(self, obj: ApiToken) -> dict[str, Any]:
+        return mapping.token_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> ApiToken:
+        return mapping.token_from(row)
+
+    def get(self, token_id: TokenId) -> ApiToken:
+        return self._get(token_id)
+
+    def find_by_hash(self, token_hash: str) -> ApiToken | None:
+        return self._one(select(self.table).where(self.table.c.token_hash == token_hash))
+
+    def list_for_user(self, user_id: UserId) -> list[ApiToken]:
+        t = self.table
+        return self._rows(
+            select(t).where(t.c.user_id == user_id).order_by(t.c.created_at.desc(), t.c.id.desc())
+        )
+
+
+class SqlVideoRepository(_Repository[Video]):
+    table, noun = tables.videos, "video"
+
+    def _to_row(self, obj: Video) -> dict[str, Any]:
+        return mapping.video_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> Video:
+        return mapping.video_from(row)
+
+    def get(self, video_id: VideoId) -> Video:
+        return self._get(video_id)
+
+    def delete(self, video_id: VideoId) -> None:
+        self._delete(video_id)
+
+    def _after_insert(self, conn: Connection, obj: Video) -> None:
+        if obj.tags:
+            conn.execute(
+                insert(tables.video_tags), [{"video_id": obj.id, "tag": tag} for tag in obj.tags]
+            )
+
+    def _after_update(self, conn: Connection, obj: Video) -> None:
+        conn.execute(delete(tables.video_tags).where(tables.video_tags.c.video_id == obj.id))
+        self._after_insert(conn, obj)
+
+    def increment_views(self, video_id: VideoId, by: int = 1) -> None:
+        t = self.table
+        done = self._s.write_now(
+            update(t).where(t.c.id == video_id).values(view_count=t.c.view_count + by)
+        )
+        if done.rowcount != 1:
+            raise NotFound("video not found")
+
+    def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
+        t = self.table
+        sort_col = t.c.view_count if query.sort is VideoSort.MOST_VIEWED else t.c.created_at
+        filters: list[ColumnElement[bool]] = []
+        if query.owner_id is not None:
+            filters.append(t.c.owner_id == query.owner_id)
+        if query.category_id is not None:
+            filters.append(t.c.category_id == query.category_id)
+        if query.visibility is not None:
+            filters.append(t.c.visibility == query.visibility.value)
+        if query.status is not None:
+            filters.append(t.c.status == query.status.value)
+        if query.tag is not None:
+            tagged = select(tables.video_tags.c.video_id).where(
+                tables.video_tags.c.tag == query.tag
+            )
+            filters.append(t.c.id.in_(tagged))
+        if query.after is not None:
+            filters.append(_before((sort_col, t.c.id), query.after))
+
+        public = and_(
+            t.c.visibility == Visibility.PUBLIC.value, t.c.status == VideoStatus.READY.value
+        )
+
+        def branch(*conditions: ColumnElement[bool]) -> Select[Any]:
+            return (
+                select(t)
+                .where(*filters, *conditions)
+                .order_by(sort_col.desc(), t.c.id.desc())
+                .limit(limit)
+            )
+
+        if query.see_all:
+            return self._rows(branch())
+        if query.viewer_id is None:
+            return self._rows(branch(public))
+        # Two index-ordered branches (public videos, the viewer's own others) merged,
+        # instead of an OR that would defeat the indexes.
+        merged = union_all(
+            branch(public).subquery().select(),
+            branch(t.c.owner_id == query.viewer_id, ~public).subquery().select(),
+        ).subquery()
+        outer_sort = (
+            merged.c.view_count if query.sort is VideoSort.MOST_VIEWED else merged.c.created_at
+        )
+        return self._rows(
+            select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
+        )
+
+    def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
+        t = self.table
+        rows = self._s.read(select(t.c.id).where(t.c.category_id == category_id).order_by(t.c.id))
+        return [VideoId(r[0]) for r in rows]
+
+
+class SqlFileRepository(_Repository[StoredFile]):
+    table, noun = tables.files, "file"
+
+    def _to_row(self, obj: StoredFile) -> dict[str, Any]:
+        return mapping.file_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> StoredFile:
+        return mapping.file_from(row)
+
+    def get(self, file_id: FileId) -> StoredFile:
+        return self._get(file_id)
+
+    def delete(self, file_id: FileId) -> None:
+        self._delete(file_id)
+
+    def list_folder(
+        self, owner_id: UserId, folder: FolderPath, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredFile]:
+        t = self.table
+        query = (
+            select(t)
+            .where(t.c.owner_id == owner_id, t.c.folder == folder.value)
+            .order_by(t.c.name, t.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(_after((t.c.name, t.c.id), after))
+        return self._rows(query)
+
+    def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
+        t = self.table
+        prefix = "/" if folder.value == "/" else folder.value + "/"
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._s.read(
+            select(t.c.folder)
+            .distinct()
+            .where(t.c.owner_id == owner_id, t.c.folder.like(escaped + "%", escape="\\"))
+        )
+        names = {
+            child for (path,) in rows if (child := FolderPath(path).child_of(folder)) is not None
+        }
+        return sorted(names)
+
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        t = self.table
+        totals: Sequence[Any] = self._s.read(
+            select(func.count(), func.coalesce(func.sum(t.c.size), 0)).where(
+                t.c.owner_id == owner_id
+            )
+        ).one()
+        return int(totals[0]), int(totals[1])
+
+
+class SqlShareRepository(_Repository[Share]):
+    table, noun = tables.shares, "share"
+
+    def _to_row(self, obj: Share) -> dict[str, Any]:
+        return mapping.share_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> Share:
+        return mapping.share_from(row)
+
+    def get(self, share_id: ShareId) -> Share:
+        return self._get(share_id)
+
+    def find_by_token_hash(self, token_hash: str) -> Share | None:
+        return self._one(select(self.table).where(self.table.c.token_hash == token_hash))
+
+    def list_for_owner(
+        self, owner_id: UserId, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Share]:
+        t = self.table
+        query = (
+            select(t)
+            .where(t.c.owner_id == owner_id)
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(_before((t.c.created_at, t.c.id), after))
+        return self._rows(query)
+
+    def list_for_target(self, target: ShareTarget) -> list[Share]:
+        t = self.table
+        return self._rows(
+            select(t)
+            .where(t.c.target_kind == target.kind.value, t.c.target_id == target.id)
+            .order_by(t.c.created_at, t.c.id)
+        )
+
+
+class SqlCategoryRepository(_Repository[Category]):
+    table, noun = tables.categories, "category"
+
+    def _to_row(self, obj: Category) -> dict[str, Any]:
+        return mapping.category_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> Category:
+        return mapping.category_from(row)
+
+    def get(self, category_id: CategoryId) -> Category:
+        return self._get(category_id)
+
+    def delete(self, category_id: CategoryId) -> None:
+        self._delete(category_id)
+
+    def list_all(self) -> list[Category]:
+        t = self.table
+        return self._rows(select(t).order_by(t.c.slug, t.c.id))
+
+
+class SqlAuditLog:
+    """Appends extend the hash chain under a lock on its head row, so the chain never
+    forks however many writers append at once."""
+
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
+
+    def append(self, event: AuditEvent) -> None:
+        content = mapping.audit_content(event)
+
+        def write(conn: Connection) -> None:
+            head = tables.audit_head
+            locked = select(head.c.last_hash).where(head.c.singleton == 1)
+            if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE already serializes
+                locked = locked.with_for_update()
+            prev = conn.execute(locked).scalar_one()
+            digest = event_hash(prev, content)
+            conn.execute(insert(tables.audit_events).values(**content, prev_hash=prev, hash=digest))
+            conn.execute(update(head).where(head.c.singleton == 1).values(last_hash=digest))
+
+        self._s.defer(write)
+
+    def search(self, query: AuditQuery, limit: int) -> list[AuditEvent]:
+        t = tables.audit_events
+        conditions: list[ColumnElement[bool]] = []
+        if query.actor_id is not None:
+            conditions.append(t.c.actor_id == query.actor_id)
+        if query.action is not None:
+            conditions.append(t.c.action == query.action.value)
+        if query.resource_type is not None:
+            conditions.append(t.c.resource_type == query.resource_type)
+        if query.resource_id is not None:
+            conditions.append(t.c.resource_id == query.resource_id)
+        if query.result is not None:
+            conditions.append(t.c.result == query.result.value)
+        if query.since is not None:
+            conditions.append(t.c.occurred_at >= query.since)
+        if query.until is not None:
+            conditions.append(t.c.occurred_at < query.until)
+        if query.after is not None:
+            conditions.append(_before((t.c.occurred_at, t.c.id), query.after))
+        rows = self._s.read(
+            select(t)
+            .where(*conditions)
+            .order_by(t.c.occurred_at.desc(), t.c.id.desc())
+            .limit(limit)
+        )
+        return [mapping.audit_from(r._mapping) for r in rows]
+
+
+class SqlOutbox:
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
+
+    def add(self, message: OutboxMessage) -> None:
+        values = {
+            "id": message.id,
+            "topic": message.topic,
+            "payload": dict(message.payload),
+            "created_at": message.created_at,
+        }
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(tables.outbox).values(**values))
+
+        self._s.defer(write)
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        t = tables.outbox
+        rows = self._s.read(
+            select(t).where(t.c.sent_at.is_(None)).order_by(t.c.created_at, t.c.id).limit(limit)
+        )
+        return [OutboxMessage(r.id, r.topic, r.payload, r.created_at) for r in rows]
+
+    def mark_sent(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        t = tables.outbox
+        wanted = list(ids)
+        stamp = func.current_timestamp()
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                update(t).where(t.c.id.in_(wanted), t.c.sent_at.is_(None)).values(sent_at=stamp)
+            )
+
+        self._s.defer(write)

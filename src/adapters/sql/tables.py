@@ -1,0 +1,196 @@
+"""The schema, declared once. Alembic migrations create it; a test proves no drift."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from adapters.sql.types import JsonText, UtcDateTime
+
+ID = String(64)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("roles", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Index(None, "created_at", "id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index(None, "user_id", "created_at", "id"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("category_id", ID, ForeignKey("categories.id"), nullable=True),
+    Column("tags", JsonText, nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("source_key", String(300), nullable=False),
+    Column("source_size", BigInteger, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("media_info", JsonText, nullable=True),
+    Column("renditions", JsonText, nullable=False),
+    Column("thumbnail_key", String(300), nullable=True),
+    Column("progress", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("view_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("processing_attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
+    # The public lists: newest and most viewed among public, ready videos.
+    Index(None, "visibility", "status", "created_at", "id"),
+    Index(None, "visibility", "status", "view_count", "id"),
+    # A creator's own videos, and a category's.
+    Index(None, "owner_id", "created_at", "id"),
+    Index(None, "owner_id", "view_count", "id"),
+    Index(None, "category_id", "created_at", "id"),
+)
+
+video_tags = Table(
+    "video_tags",
+    metadata,
+    Column("video_id", ID, ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(40), primary_key=True),
+    Index(None, "tag", "video_id"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("folder", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("storage_key", String(300), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # One name per folder per owner; the same index serves folder listings by name.
+    UniqueConstraint("owner_id", "folder", "name"),
+)
+
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target_id", ID, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("password_hash", Text, nullable=True),
+    Column("max_uses", Integer, nullable=True),
+    Column("use_count", Integer, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Index(None, "owner_id", "created_at", "id"),
+    Index(None, "target_kind", "target_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", ID, nullable=False, unique=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor_id", ID, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_id", ID, nullable=True),
+    Column("result", String(16), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("metadata", JsonText, nullable=False),
+    # Each event's hash covers its content and the previous event's hash (see audit_chain).
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "occurred_at", "id"),
+    Index(None, "actor_id", "occurred_at", "id"),
+    Index(None, "action", "occurred_at", "id"),
+    Index(None, "resource_type", "resource_id", "occurred_at", "id"),
+)
+
+# The chain's head: one row, locked by every appender so the chain never forks.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("singleton", Integer, primary_key=True, autoincrement=False),
+    Column("last_hash", String(64), nullable=False),
+    CheckConstraint("singleton = 1", name="one_row"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("topic", String(100), nullable=False),
+    Column("payload", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Index(None, "sent_at", "created_at", "id"),
+)

@@ -1,0 +1,91 @@
+"""The SQL unit of work."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+
+from adapters.sql.repositories import (
+    SqlAuditLog,
+    SqlCategoryRepository,
+    SqlFileRepository,
+    SqlOutbox,
+    SqlShareRepository,
+    SqlTokenRepository,
+    SqlUserRepository,
+    SqlVideoRepository,
+    Tracker,
+)
+from adapters.sql.session import SqlSession
+from domain.events import DomainEvent
+
+
+class SqlUnitOfWork:
+    """A database transaction over every repository; see :mod:`adapters.sql.session`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._events: list[DomainEvent] = []
+        self._begin()
+
+    def _begin(self) -> None:
+        self._session = SqlSession(self._engine)
+        self._tracker = Tracker()
+        self.users = SqlUserRepository(self._session, self._tracker)
+        self.tokens = SqlTokenRepository(self._session, self._tracker)
+        self.videos = SqlVideoRepository(self._session, self._tracker)
+        self.files = SqlFileRepository(self._session, self._tracker)
+        self.shares = SqlShareRepository(self._session, self._tracker)
+        self.categories = SqlCategoryRepository(self._session, self._tracker)
+        self.audit = SqlAuditLog(self._session)
+        self.outbox = SqlOutbox(self._session)
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._discard_events()
+        self._session.close()
+
+    def commit(self) -> None:
+        try:
+            self._session.commit()
+        except BaseException:
+            self._session.close()
+            self._discard_events()
+            self._begin()
+            raise
+        for table, obj in self._tracker.handed_out:
+            events = obj.pull_events()
+            if (table, obj.identity) in self._tracker.written:
+                self._events.extend(events)
+        self._begin()
+
+    def rollback(self) -> None:
+        self._session.rollback()
+        self._discard_events()
+        self._begin()
+
+    def _discard_events(self) -> None:
+        for _, obj in self._tracker.handed_out:
+            obj.pull_events()
+
+    def collect_events(self) -> list[DomainEvent]:
+        events, self._events = self._events, []
+        return events
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

@@ -1,0 +1,1 @@
+"""Object storage on real media: local disk (here), S3 (later)."""

@@ -1,0 +1,71 @@
+"""Choosing the database and the object storage from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from adapters.memory.storage import MemoryObjectStorage
+from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from adapters.sql import migrate
+from adapters.sql.engine import create_database_engine, wait_for_database
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.storage.local import LocalObjectStorage
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.storage import ObjectStorage
+from entrypoints.settings import ConfigurationError, Settings
+
+Closer = Callable[[], None]
+
+
+def database_url(settings: Settings) -> str:
+    """The effective URL: the embedded SQLite file in the data directory by default."""
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{Path(settings.data_dir).resolve() / 'videoplatform.db'}"
+
+
+def open_database(settings: Settings, closers: list[Closer]) -> UnitOfWorkFactory:
+    url = database_url(settings)
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "memory":
+        return MemoryUnitOfWorkFactory()
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_DATABASE_URL={url!r}: use sqlite:///PATH, postgresql://... or memory://"
+        )
+    engine = create_database_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+    )
+    closers.append(engine.dispose)
+    if scheme == "sqlite":
+        # The embedded profile keeps itself up to date: no separate step for a newcomer.
+        migrate.upgrade(engine)
+    else:
+        wait_for_database(engine)
+        found, wanted = migrate.current(engine), migrate.head()
+        if found != wanted:
+            raise ConfigurationError(
+                f"the database schema is at revision {found or 'none'}, this release needs "
+                f"{wanted}: run `videoplatform migrate upgrade` first"
+            )
+    return SqlUnitOfWorkFactory(engine)
+
+
+def open_storage(settings: Settings) -> ObjectStorage:
+    url = settings.storage_url
+    if url == "memory://":
+        return MemoryObjectStorage()
+    if not url:
+        return LocalObjectStorage(Path(settings.data_dir) / "objects")
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        return LocalObjectStorage(unquote(parts.path))
+    raise ConfigurationError(
+        f"VIDEOPLATFORM_STORAGE_URL={url!r}: use file:///ABSOLUTE/PATH or memory:// "
+        "(S3 is not part of this release)"
+    )
