@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory goals measured as ratios within one run."""
