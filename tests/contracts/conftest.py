@@ -27,19 +27,33 @@ adapter, change exactly two things here, in that port's fixture:
            ...  # drop the schema
            return
 
-The marker routes the new cases: ``nox -s unit`` runs ``-m "not integration"`` (memory
-adapters, no services) and ``nox -s integration`` runs ``-m integration``.
+The marker routes the new cases: ``nox -s unit`` runs ``-m "not integration"`` (adapters
+that need no service: memory, SQLite on a file, local disk) and ``nox -s integration``
+runs ``-m integration`` (PostgreSQL, ...).
+
+Databases: ``sqlite`` copies one template file, migrated once per session, for each
+test; ``postgres`` migrates one fresh database ``vp_test_<hex>`` per session (with a
+linguistic default collation where the server has ICU), empties it before each test and
+drops it at the end. Their statements time out after ``SQL_STATEMENT_TIMEOUT_MS``, so a
+test that waits on a lock its own thread holds fails instead of hanging.
 
 Argon2 runs with a cheap configuration (t=1, 1 MiB, p=1): still argon2id, but fast.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
@@ -49,6 +63,11 @@ from adapters.memory.system import ManualClock, SequentialIds
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
+from adapters.sql import migrate
+from adapters.sql.audit_chain import GENESIS
+from adapters.sql.engine import create_database_engine, normalize_url
+from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.storage.local import LocalObjectStorage
 from adapters.system import SystemClock, UlidGenerator
 from application.ports.cache import Cache
 from application.ports.mail import Mailer, MailMessage
@@ -56,6 +75,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from tests.conftest import RequireService, ServiceEndpoint
 
 CHEAP_TIME_COST = 1
 CHEAP_MEMORY_KIB = 1024
@@ -69,11 +89,168 @@ def _unknown(request: pytest.FixtureRequest) -> NoReturn:
 # -- persistence -----------------------------------------------------------------------
 
 
-@pytest.fixture(params=[pytest.param("memory", id="memory")])
+# Test databases fail a statement that waits this long (a lock nobody will release)
+# instead of hanging the run.
+SQL_STATEMENT_TIMEOUT_MS = 10_000
+
+# The default collation of the PostgreSQL test database, where the server offers ICU.
+LINGUISTIC_ICU_LOCALE = "en-US"
+
+# Every table with rows that a test may write; audit_head keeps its one row (reset).
+POSTGRES_DATA_TABLES = (
+    "users",
+    "api_tokens",
+    "categories",
+    "videos",
+    "video_tags",
+    "files",
+    "shares",
+    "audit_events",
+    "outbox",
+)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test works on its own copy.
+
+    The template's engine is disposed before the file is used: closing the last
+    connection checkpoints the write-ahead log into the file and removes its -wal and
+    -shm sidecars, so the .db file alone is the whole database.
+    """
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    sidecars = [p.name for p in path.parent.iterdir() if p != path]
+    assert sidecars == [], f"the SQLite template is not self-contained: {sidecars}"
+    return path
+
+
+def _postgres_address() -> tuple[str, int]:
+    """Same defaults and overrides as tests/integration/conftest.py."""
+    host = os.environ.get("VIDEOPLATFORM_TEST_POSTGRES_HOST", "127.0.0.1")
+    port = int(os.environ.get("VIDEOPLATFORM_TEST_POSTGRES_PORT", "5432"))
+    return host, port
+
+
+def _postgres_url(endpoint: ServiceEndpoint, database: str) -> str:
+    return f"postgresql://postgres@{endpoint.host}:{endpoint.port}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database(require_service: RequireService) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, migrated once, dropped at session end.
+
+    Gated on the server through ``require_service`` (skip, or fail under
+    ``VIDEOPLATFORM_REQUIRE_SERVICES=1``). The database is created and dropped from an
+    AUTOCOMMIT connection to the ``postgres`` maintenance database.
+    """
+    endpoint = require_service("PostgreSQL", *_postgres_address())
+    name = f"vp_test_{secrets.token_hex(6)}"
+    admin = create_engine(
+        normalize_url(_postgres_url(endpoint, "postgres")),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+    )
+    try:
+        with admin.connect() as connection:
+            _create_database(connection, name)
+        url = _postgres_url(endpoint, name)
+        engine = create_database_engine(url)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+
+def _create_database(connection: Connection, name: str) -> None:
+    """Create ``name`` with a linguistic default collation where the server has one.
+
+    Many servers default to en_US (or ICU) collations, which order "B" after "a" and weigh
+    punctuation differently; the adapter must order lists by code point all the same, so
+    the suite runs on such a database. Servers without ICU (PostgreSQL < 15, or built
+    without it) get the server's default.
+    """
+    icu = connection.execute(
+        text(
+            "SELECT current_setting('server_version_num')::int >= 150000"
+            " AND EXISTS (SELECT 1 FROM pg_collation WHERE collprovider = 'i')"
+        )
+    ).scalar_one()
+    if icu:
+        try:
+            connection.exec_driver_sql(
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"
+                f" LOCALE_PROVIDER icu ICU_LOCALE '{LINGUISTIC_ICU_LOCALE}'"
+            )
+        except DBAPIError:  # e.g. a server locale that UTF8 cannot go with
+            pass
+        else:
+            return
+    connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+
+def _empty_postgres(engine: Engine) -> None:
+    """Remove every row the last test wrote and reset the audit chain's head."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+        connection.exec_driver_sql(
+            f"TRUNCATE {', '.join(POSTGRES_DATA_TABLES)} RESTART IDENTITY CASCADE"
+        )
+        connection.execute(
+            text("UPDATE audit_head SET last_hash = :genesis WHERE singleton = 1"),
+            {"genesis": GENESIS},
+        )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", marks=pytest.mark.integration, id="postgres"),
+    ]
+)
 def uow_factory(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
     """A factory of units of work over a fresh, empty database."""
     if request.param == "memory":
         yield MemoryUnitOfWorkFactory()
+        return
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        path = tmp_path / "videoplatform.db"
+        shutil.copy(template, path)
+        engine = create_database_engine(f"sqlite:///{path}")
+        try:
+            yield SqlUnitOfWorkFactory(engine)
+        finally:
+            engine.dispose()
+        return
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_database")
+        engine = create_database_engine(url, statement_timeout_ms=SQL_STATEMENT_TIMEOUT_MS)
+        try:
+            _empty_postgres(engine)
+            yield SqlUnitOfWorkFactory(engine)
+        finally:
+            engine.dispose()
         return
     _unknown(request)
 
@@ -81,11 +258,15 @@ def uow_factory(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
 # -- object storage --------------------------------------------------------------------
 
 
-@pytest.fixture(params=[pytest.param("memory", id="memory")])
+@pytest.fixture(params=[pytest.param("memory", id="memory"), pytest.param("local", id="local")])
 def object_storage(request: pytest.FixtureRequest) -> Iterator[ObjectStorage]:
     """An empty object store."""
     if request.param == "memory":
         yield MemoryObjectStorage()
+        return
+    if request.param == "local":
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        yield LocalObjectStorage(tmp_path / "objects")
         return
     _unknown(request)
 

@@ -133,8 +133,15 @@ def test_stat_and_exists_describe_a_stored_object(
     info = object_storage.stat("k/a")
     assert (info.key, info.size) == ("k/a", 12_345)
     assert object_storage.exists("k/a")
-    assert not object_storage.exists("k/")
-    assert not object_storage.exists("k/a/b")
+    # A folder-like prefix, or a path below an object, names no object.
+    for absent in ("k/", "k", "k/a/b"):
+        assert not object_storage.exists(absent)
+        with pytest.raises(NotFound):
+            object_storage.stat(absent)
+        with pytest.raises(NotFound):
+            object_storage.get(absent)
+        object_storage.delete(absent)
+    assert object_storage.stat("k/a").size == 12_345
 
 
 def test_get_and_stat_of_a_missing_key_raise_not_found(object_storage: ObjectStorage) -> None:

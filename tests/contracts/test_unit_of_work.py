@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import attrs
@@ -457,6 +457,45 @@ def test_a_failed_commit_leaves_the_stored_version_untouched(
     assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).version == before + 1
 
 
+def test_saving_an_aggregate_twice_in_one_unit_of_work_bumps_its_version_once(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    before = read(uow_factory, lambda u: u.videos.get(VideoId("v1")).version)
+    with uow_factory() as uow:
+        video = uow.videos.get(VideoId("v1"))
+        video.update_metadata(now=at(1), title="Once")
+        uow.videos.save(video)
+        video.update_metadata(now=at(2), title="Twice")
+        uow.videos.save(video)
+        again = uow.videos.get(VideoId("v1"))
+        again.update_metadata(now=at(3), description="A copy loaded after the saves")
+        uow.videos.save(again)
+        uow.commit()
+    stored = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert (stored.title, stored.description) == ("Twice", "A copy loaded after the saves")
+    assert stored.version == video.version == again.version == before + 1
+
+
+def test_an_aggregate_added_then_saved_in_one_unit_of_work_is_stored_once(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    video = a_video("v1", "u1")
+    with uow_factory() as uow:
+        uow.videos.add(video)
+        video.update_metadata(now=at(1), title="Edited before commit")
+        uow.videos.save(video)
+        uow.commit()
+    stored = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert stored.title == "Edited before commit"
+    assert stored.version == video.version
+    with uow_factory() as uow:
+        video.update_metadata(now=at(2), title="Edited later")
+        uow.videos.save(video)
+        uow.commit()
+    assert read(uow_factory, lambda u: u.videos.get(VideoId("v1"))).title == "Edited later"
+
+
 # -- uniqueness ------------------------------------------------------------------------
 
 
@@ -560,6 +599,28 @@ def test_a_deleted_files_name_can_be_reused_in_the_same_unit_of_work(
         uow_factory, lambda u: u.files.list_folder(UserId("u1"), FolderPath.root(), None, 10)
     )
     assert ids(listed) == ["new"]
+
+
+def test_a_commit_after_a_conflict_never_claims_writes_it_did_not_make(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A Conflict may surface at the clashing call or later (at the latest at commit).
+    Whatever the caller then does, ``commit`` either raises, or makes the unit of work's
+    other writes visible: it never returns as if it had committed what it threw away."""
+    store(uow_factory, a_category("c1", "Original"))
+    with uow_factory() as uow:
+        uow.categories.add(a_category("c2", "Other"))
+        with pytest.raises(Conflict):
+            uow.categories.add(a_category("c3", "original"))
+            uow.categories.list_all()  # a read: the latest point the clash must show at
+        try:
+            uow.commit()
+        except Conflict:
+            committed = False
+        else:
+            committed = True
+    names = read(uow_factory, lambda u: [c.name for c in u.categories.list_all()])
+    assert names == (["Original", "Other"] if committed else ["Original"])
 
 
 # -- copies, missing rows, deletion ----------------------------------------------------
@@ -1196,6 +1257,34 @@ def test_a_folder_lists_its_own_files_by_name_then_id_with_keyset_bounds(
     assert page(("c.txt", "f-c"), 10) == []
 
 
+def test_file_names_and_ids_are_ordered_by_code_point(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    """Python's order, whatever a database's default collation would say (a linguistic
+    one folds case and weighs punctuation differently)."""
+    names = ["b.txt", "B.txt", "a-b", "ab", "a b", "A", "é", "z", "Z-1", "z1"]
+    store(uow_factory, *(a_file(f"f{i:02}", "u1", name) for i, name in enumerate(names)))
+
+    def page(after: tuple[str, str] | None, limit: int) -> list[str]:
+        rows = read(uow_factory, lambda u: u.files.list_folder(u1, FolderPath.root(), after, limit))
+        return [f.name for f in rows]
+
+    expected = sorted(names)
+    assert page(None, 100) == expected
+    assert page((expected[3], "f99"), 3) == expected[4:7]
+
+    user_ids = ["xa", "x-1", "X-2", "x1", "X1"]
+    store(
+        uow_factory,
+        *(
+            a_user(user_id, created_at=at(1), email=f"user{i}@example.com")
+            for i, user_id in enumerate(user_ids)
+        ),
+    )
+    same_time = read(uow_factory, lambda u: u.users.list_page((at(0), "~"), 100))
+    assert ids(same_time) == sorted(user_ids)
+
+
 def test_subfolders_lists_only_immediate_children_holding_files(
     uow_factory: UnitOfWorkFactory, u1: UserId
 ) -> None:
@@ -1331,15 +1420,18 @@ def test_shares_of_a_target_are_found_by_target(uow_factory: UnitOfWorkFactory, 
     assert sorted(ids(found)) == ["s1", "s3"]
 
 
-def test_categories_are_listed_by_name(uow_factory: UnitOfWorkFactory) -> None:
+def test_categories_are_listed_by_slug(uow_factory: UnitOfWorkFactory) -> None:
+    # Chosen so that the order of the slugs is not the order of the names.
     store(
         uow_factory,
         a_category("c1", "Travel"),
-        a_category("c2", "Animals"),
-        a_category("c3", "Music"),
+        a_category("c2", "Éclairs"),  # slug "eclairs", name after "Z…" by code point
+        a_category("c3", "Rock Pop"),  # slug "rock-pop"
+        a_category("c4", "rock-a-billy"),  # slug "rock-a-billy"
+        a_category("c5", "music"),
     )
-    names = read(uow_factory, lambda u: [c.name for c in u.categories.list_all()])
-    assert names == ["Animals", "Music", "Travel"]
+    slugs = read(uow_factory, lambda u: [c.slug for c in u.categories.list_all()])
+    assert slugs == ["eclairs", "music", "rock-a-billy", "rock-pop", "travel"]
 
 
 # -- audit -----------------------------------------------------------------------------
@@ -1382,6 +1474,28 @@ def test_audit_after_bound_returns_events_strictly_before_it(
     assert audit(audit_trail, AuditQuery(after=(at(2), "e3b"))) == ["e3a", "e2", "e1"]
     assert audit(audit_trail, AuditQuery(after=(at(3), "e4")), limit=2) == ["e3c", "e3b"]
     assert audit(audit_trail, AuditQuery(after=(at(0), "e1"))) == []
+
+
+def test_keyset_bounds_are_instants_in_any_time_zone(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    elsewhere = timezone(timedelta(hours=-5))
+    store(
+        uow_factory,
+        *(a_user(f"u-{m}", created_at=at(m)) for m in (60, 120, 180)),
+        *(a_video(f"v-{m}", "u1", created_at=at(m)) for m in (60, 120, 180)),
+        *(a_share(f"s-{m}", "u1", created_at=at(m)) for m in (60, 120, 180)),
+        *(an_audit_event(f"e-{m}", at(m)) for m in (60, 120, 180)),
+    )
+    bound = at(120).astimezone(elsewhere)
+    users = read(uow_factory, lambda u: u.users.list_page((bound, "u-120"), 10))
+    assert ids(users) == ["u-180"]
+    newest = VideoListQuery(viewer_id=None, after=(bound, "v-120"))
+    assert ids(read(uow_factory, lambda u: u.videos.list_page(newest, 10))) == ["v-60"]
+    shares = read(uow_factory, lambda u: u.shares.list_for_owner(u1, (bound, "s-120"), 10))
+    assert ids(shares) == ["s-60"]
+    assert audit(uow_factory, AuditQuery(after=(bound, "e-120"))) == ["e-60"]
+    assert audit(uow_factory, AuditQuery(since=bound)) == ["e-180", "e-120"]
 
 
 @pytest.mark.parametrize(

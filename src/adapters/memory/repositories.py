@@ -251,7 +251,7 @@ class MemoryCategoryRepository(_Repository[Category]):
 
     def list_all(self) -> list[Category]:
         rows: list[Category] = self._all()
-        return self._many(sorted(rows, key=lambda c: (c.name.lower(), c.id)))
+        return self._many(sorted(rows, key=lambda c: (c.slug, c.id)))
 
 
 class MemoryAuditLog:

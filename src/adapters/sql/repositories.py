@@ -98,27 +98,33 @@ class _Repository(Generic[A]):
             self._after_insert(conn, obj)
 
         self._s.defer(write)
+        self._s.wrote_version((table.name, obj.identity), 1)
         self._s.bump_after_commit(obj, 1)
         self._written(obj)
 
     def save(self, obj: A) -> None:
         row = self._to_row(obj)
         row.pop("id")
-        read_at = obj.version
         table, noun, row_id = self.table, self.noun, obj.identity
+        # A row this unit of work already wrote has its version bumped once already: check
+        # and keep that one, whichever copy (of whichever version) is saved again.
+        already = self._s.written_version((table.name, row_id))
+        read_at = obj.version if already is None else already
+        new_version = read_at + 1 if already is None else already
 
         def write(conn: Connection) -> None:
             changed = conn.execute(
                 update(table)
                 .where(table.c.id == row_id, table.c.version == read_at)
-                .values(**row, version=read_at + 1)
+                .values(**row, version=new_version)
             )
             if changed.rowcount != 1:
                 raise Conflict(f"{noun} {row_id} was changed by someone else", code=STALE_VERSION)
             self._after_update(conn, obj)
 
         self._s.defer(write)
-        self._s.bump_after_commit(obj, read_at + 1)
+        self._s.wrote_version((table.name, row_id), new_version)
+        self._s.bump_after_commit(obj, new_version)
         self._written(obj)
 
     def _after_insert(self, conn: Connection, obj: A) -> None:
@@ -131,15 +137,22 @@ class _Repository(Generic[A]):
         gone = self._s.write_now(delete(self.table).where(self.table.c.id == row_id))
         if gone.rowcount != 1:
             raise NotFound(f"{self.noun} not found")
+        self._s.wrote_version((self.table.name, row_id), None)
         self._t.written.add((self.table.name, row_id))
 
 
+def _bound(columns: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[Any]:
+    # Each value is bound with its column's type, so that an instant in any time zone is
+    # converted the way stored ones were (SQLite keeps UTC without an offset).
+    return tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, bound, strict=True)))
+
+
 def _after(columns: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[bool]:
-    return tuple_(*columns) > tuple_(*(literal(v) for v in bound))
+    return tuple_(*columns) > _bound(columns, bound)
 
 
 def _before(columns: Sequence[ColumnElement[Any]], bound: Sequence[Any]) -> ColumnElement[bool]:
-    return tuple_(*columns) < tuple_(*(literal(v) for v in bound))
+    return tuple_(*columns) < _bound(columns, bound)
 
 
 class SqlUserRepository(_Repository[User]):
@@ -307,11 +320,13 @@ class SqlFileRepository(_Repository[StoredFile]):
         query = (
             select(t)
             .where(t.c.owner_id == owner_id, t.c.folder == folder.value)
-            .order_by(t.c.name, t.c.id)
+            # A name is unique within a folder, so ordering by name alone is the port's
+            # (name, id) order, and it walks the unique index instead of sorting.
+            .order_by(t.c.name)
             .limit(limit)
         )
         if after is not None:
-            query = query.where(_after((t.c.name, t.c.id), after))
+            query = query.where(t.c.name > after[0])
         return self._rows(query)
 
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:

@@ -6,15 +6,27 @@ possible. On SQLite, reads run outside a transaction (each statement is consiste
 its own; optimistic versions protect every write) and the first flush opens
 ``BEGIN IMMEDIATE``, so concurrent writers queue on the busy timeout instead of failing
 on a stale snapshot.
+
+A write that fails (a Conflict, or any database error) rolls the transaction back at
+once, and the unit of work stays failed until it is rolled back: every later read, write
+and ``commit`` raises again. Without this, PostgreSQL would turn the ``COMMIT`` of the
+aborted transaction into a silent rollback, and SQLite would commit the writes queued
+before the failing one but not those after it.
+
+Versions: the first write of a row in a unit of work checks the version the caller read
+and bumps it by one; later writes of the same row in the same unit of work check and
+keep that bumped version, so one commit bumps a row's version exactly once however many
+times it was saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from application.ports.persistence import STALE_VERSION
 from domain.aggregate import Aggregate
@@ -31,6 +43,7 @@ _UNIQUE_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def conflict_from(error: IntegrityError) -> Conflict:
+    """The Conflict (with its code) that a broken unique constraint means."""
     text = str(error.orig)
     constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or ""
     for markers, code in _UNIQUE_CODES:
@@ -41,6 +54,9 @@ def conflict_from(error: IntegrityError) -> Conflict:
 
 Write = Callable[[Connection], None]
 
+RowKey = tuple[str, str]
+"""(table name, row id)."""
+
 
 class SqlSession:
     def __init__(self, engine: Engine) -> None:
@@ -50,6 +66,9 @@ class SqlSession:
         self._pending: list[Write] = []
         self._writing = False
         self._after_commit: list[tuple[Aggregate, int]] = []
+        # The version each row written by this unit of work has in its transaction.
+        self._versions: dict[RowKey, int] = {}
+        self._failure: BaseException | None = None
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -57,10 +76,52 @@ class SqlSession:
         return self._conn
 
     def defer(self, write: Write) -> None:
+        self._check_usable()
         self._pending.append(write)
 
     def bump_after_commit(self, obj: Aggregate, version: int) -> None:
         self._after_commit.append((obj, version))
+
+    def written_version(self, key: RowKey) -> int | None:
+        """The version this unit of work already gave the row, or None if it has not
+        written the row."""
+        return self._versions.get(key)
+
+    def wrote_version(self, key: RowKey, version: int | None) -> None:
+        """Record the version a queued write gives the row (None: the row is gone)."""
+        if version is None:
+            self._versions.pop(key, None)
+        else:
+            self._versions[key] = version
+
+    def _check_usable(self) -> None:
+        failure = self._failure
+        if failure is None:
+            return
+        if isinstance(failure, Conflict):
+            raise Conflict(
+                f"an earlier change of this unit of work failed: {failure}", code=failure.code
+            )
+        raise RuntimeError(
+            "an earlier write of this unit of work failed; roll it back"
+        ) from failure
+
+    def _failed(self, error: BaseException) -> BaseException:
+        """Roll the transaction back at once and remember that it failed."""
+        self._pending.clear()
+        translated: BaseException = error
+        if isinstance(error, IntegrityError):
+            translated = conflict_from(error)
+        elif isinstance(error, OperationalError) and _is_serialization_failure(error):
+            translated = Conflict("concurrent change", code=STALE_VERSION)
+        self._failure = translated
+        self._writing = False
+        if self._conn is not None:
+            # A connection that broke cannot roll back either; the error that broke it
+            # is the one worth raising.
+            with contextlib.suppress(SQLAlchemyError):
+                self._conn.rollback()
+        return translated
 
     def _begin_writing(self) -> Connection:
         conn = self._connection()
@@ -70,23 +131,29 @@ class SqlSession:
         return conn
 
     def flush(self) -> None:
+        self._check_usable()
         if not self._pending:
             return
-        conn = self._begin_writing()
         pending, self._pending = self._pending, []
         try:
+            conn = self._begin_writing()
             for write in pending:
                 write(conn)
-        except IntegrityError as error:
-            raise conflict_from(error) from None
-        except OperationalError as error:
-            if _is_serialization_failure(error):
-                raise Conflict("concurrent change", code=STALE_VERSION) from None
-            raise
+        except Exception as error:
+            translated = self._failed(error)
+            if translated is error:
+                raise
+            raise translated from None
 
     def read(self, statement: Executable) -> Result[Any]:
         self.flush()
-        return self._connection().execute(statement)
+        try:
+            return self._connection().execute(statement)
+        except Exception as error:
+            translated = self._failed(error)
+            if translated is error:
+                raise
+            raise translated from None
 
     def write_now(self, statement: Executable) -> CursorResult[Any]:
         """Run a write at once (after pending ones): for statements whose result the
@@ -94,8 +161,11 @@ class SqlSession:
         self.flush()
         try:
             return self._begin_writing().execute(statement)
-        except IntegrityError as error:
-            raise conflict_from(error) from None
+        except Exception as error:
+            translated = self._failed(error)
+            if translated is error:
+                raise
+            raise translated from None
 
     def commit(self) -> None:
         self.flush()
@@ -119,12 +189,16 @@ class SqlSession:
             finally:
                 self._conn.close()
         self._conn = None
+        self._clear()
+
+    def _clear(self) -> None:
         self._writing = False
         self._after_commit = []
+        self._versions = {}
+        self._failure = None
 
     def _reset(self) -> None:
-        self._writing = False
-        self._after_commit = []
+        self._clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

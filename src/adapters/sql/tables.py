@@ -17,9 +17,9 @@ from sqlalchemy import (
     text,
 )
 
-from adapters.sql.types import JsonText, UtcDateTime
+from adapters.sql.types import JsonText, UtcDateTime, ordered_string
 
-ID = String(64)
+ID = ordered_string(64)
 
 metadata = MetaData(
     naming_convention={
@@ -66,7 +66,7 @@ categories = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("name", String(80), nullable=False),
-    Column("slug", String(100), nullable=False, unique=True),
+    Column("slug", ordered_string(100), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
 )
@@ -103,6 +103,10 @@ videos = Table(
     Index(None, "owner_id", "created_at", "id"),
     Index(None, "owner_id", "view_count", "id"),
     Index(None, "category_id", "created_at", "id"),
+    # Moderators: every video, newest or most viewed, and the queue by state.
+    Index(None, "created_at", "id"),
+    Index(None, "view_count", "id"),
+    Index(None, "status", "created_at", "id"),
 )
 
 video_tags = Table(
@@ -118,7 +122,7 @@ files = Table(
     metadata,
     Column("id", ID, primary_key=True),
     Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
-    Column("name", String(255), nullable=False),
+    Column("name", ordered_string(255), nullable=False),
     Column("folder", String(1024), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("content_type", String(127), nullable=False),

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import DateTime, Dialect, String, Text
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -49,3 +49,14 @@ class JsonText(TypeDecorator[Any]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)
+
+
+def ordered_string(length: int) -> TypeEngine[str]:
+    """A string column that lists order by (ids, file names, slugs).
+
+    Ordered by code point everywhere, as the memory adapter orders in Python: SQLite
+    compares bytes (UTF-8 keeps code-point order), and on PostgreSQL the column takes the
+    "C" collation, so a database created with a linguistic default collation (en_US, ICU)
+    neither reorders lists nor breaks keyset bounds.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")

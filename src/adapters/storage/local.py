@@ -8,6 +8,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import BinaryIO
 
 from application.ports.storage import ByteRange, ObjectInfo, ReadableStream
@@ -24,7 +25,9 @@ class LocalObjectStorage:
     over the key and fsyncs the directory: a reader sees the old object or the new one,
     never a partial file, even across a crash. Keys are the platform's own
     (``videos/<id>/source``); they are still checked segment by segment so that no key
-    can ever name a path outside ``root``.
+    can ever name a path outside ``root``. ``put`` refuses a key that fails the check
+    (ValueError); reading, ``exists`` and ``delete`` treat it as naming no object, as they
+    treat a folder (``videos/<id>/``).
     """
 
     def __init__(self, root: Path | str) -> None:
@@ -32,9 +35,17 @@ class LocalObjectStorage:
         self._root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        segments = key.split("/")
-        if not segments or not all(_SEGMENT.match(s) for s in segments):
+        path = self._path_or_none(key)
+        if path is None:
             raise ValueError(f"invalid storage key {key!r}")
+        return path
+
+    def _path_or_none(self, key: str) -> Path | None:
+        """The file ``key`` names, or None if ``key`` cannot name an object (an empty
+        segment, as in a folder's ``k/``, or a segment a key is never built from)."""
+        segments = key.split("/")
+        if not all(_SEGMENT.match(s) for s in segments):
+            return None
         return self._root.joinpath(*segments)
 
     def put(self, key: str, stream: ReadableStream) -> ObjectInfo:
@@ -58,10 +69,12 @@ class LocalObjectStorage:
         return ObjectInfo(key, size)
 
     def get(self, key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
-        path = self._path(key)
+        path = self._path_or_none(key)
         try:
+            if path is None or path.is_dir():
+                raise FileNotFoundError(key)
             handle = path.open("rb")
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"object {key} not found") from None
         size = os.fstat(handle.fileno()).st_size
         start, end = 0, size - 1
@@ -73,23 +86,33 @@ class LocalObjectStorage:
         return _chunks(handle, start, end - start + 1)
 
     def stat(self, key: str) -> ObjectInfo:
+        path = self._path_or_none(key)
         try:
-            return ObjectInfo(key, self._path(key).stat().st_size)
-        except FileNotFoundError:
+            if path is None:
+                raise FileNotFoundError(key)
+            status = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"object {key} not found") from None
+        if not S_ISREG(status.st_mode):
+            raise NotFound(f"object {key} not found")
+        return ObjectInfo(key, status.st_size)
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        path = self._path_or_none(key)
+        return path is not None and path.is_file()
 
     def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(key).unlink()
+        path = self._path_or_none(key)
+        if path is None or path.is_dir():
+            return
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            path.unlink()
 
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.endswith("/"):
             raise ValueError("a prefix must end with '/'")
-        folder = self._path(prefix.rstrip("/"))
-        if not folder.is_dir():
+        folder = self._path_or_none(prefix[:-1])
+        if folder is None or not folder.is_dir():
             return 0
         removed = 0
         for path in sorted(folder.rglob("*"), reverse=True):

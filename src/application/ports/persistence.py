@@ -179,7 +179,7 @@ class CategoryRepository(Protocol):
     def delete(self, category_id: CategoryId) -> None: ...
 
     def list_all(self) -> list[Category]:
-        """Every category ordered by name, then id."""
+        """Every category ordered by slug, then id."""
         ...
 
 

@@ -147,7 +147,9 @@ def test_a_category_in_use_cannot_be_deleted(
     assert platform.categories.list() == []
 
 
-def test_categories_are_listed_by_name(platform: Platform, admin: Caller) -> None:
+def test_categories_are_listed_in_slug_order_ignoring_case(
+    platform: Platform, admin: Caller
+) -> None:
     for name in ("Travel", "animals", "Music", "Zoo", "cooking"):
         platform.categories.create(admin, name)
 

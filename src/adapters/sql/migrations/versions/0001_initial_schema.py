@@ -37,13 +37,17 @@ POSTGRES_UPGRADE = (
     f"GRANT USAGE ON SEQUENCE audit_events_seq_seq TO {APP_ROLE}",
     f"GRANT SELECT, UPDATE ON audit_head TO {APP_ROLE}",
     f"GRANT SELECT ON alembic_version TO {APP_ROLE}",
+)
+# The function runs with a search_path of pg_catalog only (so that nobody can shadow what
+# it calls), where current_schema() is pg_catalog: the schema of audit_events is written
+# into it when it is created, as {schema} (already quoted).
+RETENTION_FUNCTION = (
     """
     CREATE FUNCTION audit_retention(cutoff timestamptz) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     DECLARE removed bigint;
     BEGIN
-        EXECUTE format('DELETE FROM %I.audit_events WHERE occurred_at < $1',
-                       current_schema()) USING cutoff;
+        DELETE FROM {schema}.audit_events WHERE occurred_at < cutoff;
         GET DIAGNOSTICS removed = ROW_COUNT;
         RETURN removed;
     END $$
@@ -57,6 +61,14 @@ POSTGRES_DOWNGRADE = (
 )
 
 
+def _ordered(length: int) -> sa.types.TypeEngine[str]:
+    """Text that lists and keyset bounds order by: code-point order on PostgreSQL
+    whatever the database's default collation, as on SQLite and in Python."""
+    return sa.String(length=length).with_variant(
+        sa.String(length=length, collation="C"), "postgresql"
+    )
+
+
 def upgrade() -> None:
     op.create_table(
         "audit_events",
@@ -66,12 +78,12 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor_id", sa.String(length=64), nullable=True),
+        sa.Column("actor_id", _ordered(64), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("resource_type", sa.String(length=32), nullable=False),
-        sa.Column("resource_id", sa.String(length=64), nullable=True),
+        sa.Column("resource_id", _ordered(64), nullable=True),
         sa.Column("result", sa.String(length=16), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=512), nullable=True),
@@ -110,9 +122,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "categories",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
-        sa.Column("slug", sa.String(length=100), nullable=False),
+        sa.Column("slug", _ordered(100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_categories")),
@@ -120,7 +132,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
         sa.Column("topic", sa.String(length=100), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -136,7 +148,7 @@ def upgrade() -> None:
 
     op.create_table(
         "users",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("display_name", sa.String(length=100), nullable=False),
         sa.Column("password_hash", sa.Text(), nullable=False),
@@ -155,8 +167,8 @@ def upgrade() -> None:
 
     op.create_table(
         "api_tokens",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
+        sa.Column("user_id", _ordered(64), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -179,9 +191,9 @@ def upgrade() -> None:
 
     op.create_table(
         "files",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("owner_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
+        sa.Column("owner_id", _ordered(64), nullable=False),
+        sa.Column("name", _ordered(255), nullable=False),
         sa.Column("folder", sa.String(length=1024), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("content_type", sa.String(length=127), nullable=False),
@@ -198,10 +210,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "shares",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
+        sa.Column("owner_id", _ordered(64), nullable=False),
         sa.Column("target_kind", sa.String(length=16), nullable=False),
-        sa.Column("target_id", sa.String(length=64), nullable=False),
+        sa.Column("target_id", _ordered(64), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
@@ -228,11 +240,11 @@ def upgrade() -> None:
 
     op.create_table(
         "videos",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("id", _ordered(64), nullable=False),
+        sa.Column("owner_id", _ordered(64), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("category_id", sa.String(length=64), nullable=True),
+        sa.Column("category_id", _ordered(64), nullable=True),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("visibility", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -282,10 +294,21 @@ def upgrade() -> None:
             ["visibility", "status", "view_count", "id"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_videos_created_at_id"), ["created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_videos_view_count_id"), ["view_count", "id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_videos_status_created_at_id"),
+            ["status", "created_at", "id"],
+            unique=False,
+        )
 
     op.create_table(
         "video_tags",
-        sa.Column("video_id", sa.String(length=64), nullable=False),
+        sa.Column("video_id", _ordered(64), nullable=False),
         sa.Column("tag", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
             ["video_id"],
@@ -301,9 +324,13 @@ def upgrade() -> None:
         )
 
     op.execute("INSERT INTO audit_head (singleton, last_hash) VALUES (1, '" + "0" * 64 + "')")
-    if op.get_bind().dialect.name == "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
         for statement in POSTGRES_UPGRADE:
             op.execute(statement)
+        schema = bind.execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one()
+        for statement in RETENTION_FUNCTION:
+            op.execute(statement.replace("{schema}", schema))
 
 
 def downgrade() -> None:
@@ -315,6 +342,9 @@ def downgrade() -> None:
 
     op.drop_table("video_tags")
     with op.batch_alter_table("videos", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_videos_status_created_at_id"))
+        batch_op.drop_index(batch_op.f("ix_videos_view_count_id"))
+        batch_op.drop_index(batch_op.f("ix_videos_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_videos_visibility_status_view_count_id"))
         batch_op.drop_index(batch_op.f("ix_videos_visibility_status_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_videos_owner_id_view_count_id"))

@@ -1,0 +1,1 @@
+"""Integration tests of the SQL adapter against real PostgreSQL and real SQLite files."""
