@@ -15,9 +15,16 @@ from application.pagination import Page, clamp_limit, encode_cursor, time_keyset
 from application.ports.mail import Mailer, MailMessage
 from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.throttle import FailureThrottle
 from domain.audit import AuditAction, AuditResult
 from domain.credentials import digest_token
-from domain.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
+from domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    TooManyAttempts,
+    ValidationError,
+)
 from domain.ids import TokenId, UserId
 from domain.users import (
     ApiToken,
@@ -64,6 +71,9 @@ class Principal:
     token_id: TokenId
 
 
+PASSWORD_RESET_TTL = timedelta(hours=1)
+
+
 class UserService:
     def __init__(
         self,
@@ -75,7 +85,9 @@ class UserService:
         mailer: Mailer,
         auditor: Auditor,
         limits: Limits,
+        throttle: FailureThrottle,
     ) -> None:
+        self._throttle = throttle
         self._uow = uow_factory
         self._clock = clock
         self._ids = ids
@@ -185,13 +197,107 @@ class UserService:
             uow.commit()
         return user
 
+    # -- password reset -----------------------------------------------------------------
+
+    def request_password_reset(self, email: str, caller: Caller | None = None) -> None:
+        """Mail a one-hour reset code if an active account has this address.
+
+        Answers the same way (returns None, raises nothing) whether or not the account
+        exists, so the endpoint cannot be used to discover accounts.
+        """
+        caller = caller or Caller()
+        try:
+            address = Email.parse(email).value
+        except ValidationError:
+            return
+        now = self._clock.now()
+        secret = self._tokens.new_token()
+        with self._uow() as uow:
+            user = uow.users.find_by_email(address)
+            if user is None or not user.is_active:
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.USER_PASSWORD_RESET_REQUEST,
+                    "user",
+                    None,
+                    AuditResult.FAILURE,
+                    {"reason": "no_active_account"},
+                )
+                uow.commit()
+                return
+            uow.tokens.add(
+                ApiToken(
+                    id=TokenId(self._ids.new_id()),
+                    user_id=user.id,
+                    kind=TokenKind.PASSWORD_RESET,
+                    name="password reset",
+                    token_hash=digest_token(secret),
+                    created_at=now,
+                    expires_at=now + PASSWORD_RESET_TTL,
+                )
+            )
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_PASSWORD_RESET_REQUEST,
+                "user",
+                user.id,
+                actor_id=user.id,
+            )
+            uow.commit()
+        self._mailer.send(
+            MailMessage(
+                to=address,
+                subject="Reset your password",
+                body=f"Your password reset code (valid for one hour) is:\n\n{secret}\n",
+            )
+        )
+
+    def reset_password(self, token: str, new_password: str, caller: Caller | None = None) -> None:
+        """Set a new password with a mailed reset code. Every session and personal token
+        of the account is revoked: whoever knew the old password is logged out."""
+        caller = caller or Caller()
+        check_password_policy(new_password)
+        new_hash = self._hasher.hash(new_password)
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if (
+                record is None
+                or record.kind is not TokenKind.PASSWORD_RESET
+                or not record.is_usable(now)
+            ):
+                raise ValidationError.field("token", "invalid or expired reset code")
+            user = uow.users.get(record.user_id)
+            user.change_password_hash(new_hash, now)
+            uow.users.save(user)
+            revoked = 0
+            for other in uow.tokens.list_for_user(user.id):
+                if other.revoked_at is None:
+                    other.revoke(now)
+                    uow.tokens.save(other)
+                    revoked += other.kind is not TokenKind.PASSWORD_RESET
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_PASSWORD_RESET,
+                "user",
+                user.id,
+                metadata={"tokens_revoked": str(revoked)},
+                actor_id=user.id,
+            )
+            uow.commit()
+
     # -- sessions and tokens ------------------------------------------------------------
 
     def login(self, command: Login, caller: Caller | None = None) -> IssuedToken:
         """Exchange email and password for a session token.
 
         Every failure (unknown email, wrong password, pending or disabled account) raises
-        the same AuthenticationFailed and is audited with its true reason.
+        the same AuthenticationFailed and is audited with its true reason. Repeated
+        failures for one account or from one address raise TooManyAttempts until the
+        window passes, whether or not the password is then right.
         """
         caller = caller or Caller()
         try:
@@ -199,6 +305,18 @@ class UserService:
         except ValidationError:
             # Not an address: possibly a password typed in the wrong field; never store it.
             email = "<not an email address>"
+        try:
+            self._throttle.check("login", email, caller.ip)
+        except TooManyAttempts:
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_LOGIN,
+                "user",
+                None,
+                AuditResult.FAILURE,
+                {"reason": "too_many_attempts", "email": email},
+            )
+            raise
         with self._uow() as uow:
             user = uow.users.find_by_email(email)
         if user is None:
@@ -222,11 +340,13 @@ class UserService:
                 uow, caller, AuditAction.USER_LOGIN, "user", user.id, actor_id=user.id
             )
             uow.commit()
+        self._throttle.succeeded("login", email)
         return issued
 
     def _login_failed(
         self, caller: Caller, user_id: UserId | None, email: str, reason: str
     ) -> IssuedToken:
+        self._throttle.failed("login", email, caller.ip)
         self._audit.record_alone(
             caller,
             AuditAction.USER_LOGIN,
@@ -266,7 +386,7 @@ class UserService:
             record = uow.tokens.find_by_hash(digest_token(token))
             if (
                 record is None
-                or record.kind is TokenKind.EMAIL_VERIFICATION
+                or record.kind not in (TokenKind.SESSION, TokenKind.PERSONAL)
                 or not record.is_usable(now)
             ):
                 raise AuthenticationFailed("invalid or expired token")

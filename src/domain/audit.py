@@ -23,11 +23,13 @@ class AuditAction(enum.Enum):
     USER_VERIFY = "user.verify"
     USER_LOGIN = "user.login"
     USER_LOGOUT = "user.logout"
+    USER_PASSWORD_RESET_REQUEST = "user.password_reset_request"
+    USER_PASSWORD_RESET = "user.password_reset"
     USER_ROLES_CHANGE = "user.roles_change"
     USER_DISABLE = "user.disable"
     USER_LIST = "user.list"
-    TOKEN_CREATE = "token.create"  # noqa: S105 - an action name, not a secret
-    TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name, not a secret
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
     VIDEO_UPLOAD = "video.upload"
     VIDEO_UPDATE = "video.update"
     VIDEO_DELETE = "video.delete"

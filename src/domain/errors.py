@@ -73,6 +73,16 @@ class QuotaExceeded(DomainError):
     code = "quota_exceeded"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failures in a short time; try again after ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ShareRefused(DomainError):
     """A share link exists but cannot be used now; ``reason`` says why."""
 

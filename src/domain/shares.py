@@ -31,8 +31,8 @@ class ShareRefusal(enum.Enum):
     REVOKED = "revoked"
     EXPIRED = "expired"
     EXHAUSTED = "exhausted"
-    PASSWORD_REQUIRED = "password_required"  # noqa: S105 - a refusal reason
-    PASSWORD_WRONG = "password_wrong"  # noqa: S105 - a refusal reason
+    PASSWORD_REQUIRED = "password_required"
+    PASSWORD_WRONG = "password_wrong"
 
 
 @frozen

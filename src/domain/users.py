@@ -216,6 +216,7 @@ class TokenKind(enum.Enum):
     SESSION = "session"
     PERSONAL = "personal"
     EMAIL_VERIFICATION = "email_verification"
+    PASSWORD_RESET = "password_reset"
 
 
 @define(eq=False, kw_only=True)

@@ -32,6 +32,7 @@ from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from application.shares import ShareService
+from application.throttle import FailureThrottle
 from application.users import UserService
 from application.videos import VideoService
 from entrypoints.persistence import Closer, open_database, open_storage
@@ -130,6 +131,7 @@ def build_container(
     chosen[UnitOfWorkFactory] = PublishingUnitOfWorkFactory(persistence, bus)
 
     container = punq.Container()
+    chosen[FailureThrottle] = FailureThrottle(cache)
     for port, instance in chosen.items():
         container.register(port, instance=instance)
     for service in SERVICES:

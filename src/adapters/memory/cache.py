@@ -46,3 +46,18 @@ class MemoryCache:
     def delete(self, key: str) -> None:
         with self._lock:
             self._entries.pop(key, None)
+
+    def increment(self, key: str, ttl_seconds: float) -> int:
+        with self._lock:
+            now = self._clock()
+            entry = self._entries.get(key)
+            if entry is None or now >= entry[0]:
+                expires, count = now + ttl_seconds, 0
+            else:
+                expires, count = entry[0], int(entry[1])
+            count += 1
+            self._entries[key] = (expires, str(count).encode())
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+            return count

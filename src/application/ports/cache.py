@@ -17,3 +17,9 @@ class Cache(Protocol):
     def delete(self, key: str) -> None:
         """Invalidate; idempotent; failures are swallowed."""
         ...
+
+    def increment(self, key: str, ttl_seconds: float) -> int:
+        """Atomically add one to a counter and return the new value. The counter expires
+        ``ttl_seconds`` after it was created (a fixed window). When the cache is
+        unreachable, return 0: counters fail open, never into an error."""
+        ...

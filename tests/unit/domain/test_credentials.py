@@ -110,4 +110,9 @@ def test_token_secret_digest_is_not_shown_in_repr() -> None:
 
 
 def test_token_kinds_are_stable_strings() -> None:
-    assert [k.value for k in TokenKind] == ["session", "personal", "email_verification"]
+    assert [k.value for k in TokenKind] == [
+        "session",
+        "personal",
+        "email_verification",
+        "password_reset",
+    ]

@@ -1,0 +1,124 @@
+"""Password guessing is throttled; a forgotten password is reset by a mailed code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from adapters.memory.mail import MemoryMailer
+from application.audit import AuditFilter
+from application.context import Caller
+from application.users import Login, RegisterUser
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
+from entrypoints.bootstrap import Platform
+from tests.unit.application.conftest import Trail
+from tests.unit.conftest import PASSWORD
+
+FROM = Caller(ip="198.51.100.7")
+
+
+def register(platform: Platform, email: str = "dana@example.com") -> None:
+    platform.users.register(RegisterUser(email, PASSWORD, "Dana"))
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(
+    platform: Platform, trail: Trail
+) -> None:
+    register(platform)
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            platform.users.login(Login("dana@example.com", "wrong guess!!"), FROM)
+
+    with pytest.raises(TooManyAttempts) as throttled:
+        platform.users.login(Login("dana@example.com", PASSWORD), FROM)
+
+    assert throttled.value.retry_after == 15 * 60
+    reasons = [
+        e.metadata["reason"] for e in trail_for_logins(trail) if e.result is AuditResult.FAILURE
+    ]
+    assert reasons.count("wrong_password") == 5
+    assert reasons.count("too_many_attempts") == 1
+
+
+def trail_for_logins(trail: Trail) -> list[AuditEvent]:
+    return trail(AuditFilter(action=AuditAction.USER_LOGIN))
+
+
+def test_one_address_guessing_many_accounts_is_throttled(platform: Platform) -> None:
+    with pytest.raises(TooManyAttempts):
+        for n in range(40):
+            with pytest.raises(AuthenticationFailed):
+                platform.users.login(Login(f"user{n}@example.com", "guess guess"), FROM)
+
+
+def test_a_successful_login_clears_the_account_counter(platform: Platform) -> None:
+    register(platform)
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed):
+            platform.users.login(Login("dana@example.com", "wrong guess!!"), FROM)
+    platform.users.login(Login("dana@example.com", PASSWORD), FROM)
+    for _ in range(4):
+        with pytest.raises(AuthenticationFailed):
+            platform.users.login(Login("dana@example.com", "wrong guess!!"), FROM)
+    assert platform.users.login(Login("dana@example.com", PASSWORD), FROM).token
+
+
+def _code(mailer: MemoryMailer) -> str:
+    match = re.search(r"code \(valid for one hour\) is:\s+(\S+)", mailer.sent[-1].body)
+    assert match is not None, mailer.sent[-1].body
+    return match.group(1)
+
+
+def test_a_mailed_code_resets_the_password_and_logs_every_session_out(
+    platform: Platform, mailer: MemoryMailer
+) -> None:
+    register(platform)
+    old_session = platform.users.login(Login("dana@example.com", PASSWORD))
+
+    platform.users.request_password_reset("Dana@Example.com")
+    platform.users.reset_password(_code(mailer), "a brand new passphrase")
+
+    with pytest.raises(AuthenticationFailed):
+        platform.users.authenticate(old_session.token)
+    with pytest.raises(AuthenticationFailed):
+        platform.users.login(Login("dana@example.com", PASSWORD))
+    assert platform.users.login(Login("dana@example.com", "a brand new passphrase")).token
+
+
+def test_a_reset_code_works_once_and_is_not_a_login_token(
+    platform: Platform, mailer: MemoryMailer
+) -> None:
+    register(platform)
+    platform.users.request_password_reset("dana@example.com")
+    code = _code(mailer)
+    with pytest.raises(AuthenticationFailed):
+        platform.users.authenticate(code)
+    platform.users.reset_password(code, "a brand new passphrase")
+    with pytest.raises(ValidationError):
+        platform.users.reset_password(code, "yet another passphrase")
+
+
+def test_asking_for_a_reset_reveals_nothing_about_the_address(
+    platform: Platform, mailer: MemoryMailer, trail: Trail
+) -> None:
+    register(platform)
+    platform.users.request_password_reset("nobody@example.com")
+    platform.users.request_password_reset("not an address")
+    assert mailer.sent == []
+    platform.users.request_password_reset("dana@example.com")
+    assert [m.to for m in mailer.sent] == ["dana@example.com"]
+    results = [e.result for e in trail(AuditFilter(action=AuditAction.USER_PASSWORD_RESET_REQUEST))]
+    assert sorted(r.value for r in results) == ["failure", "success"]
+
+
+def test_a_weak_new_password_is_refused_before_the_code_is_used(
+    platform: Platform, mailer: MemoryMailer
+) -> None:
+    register(platform)
+    platform.users.request_password_reset("dana@example.com")
+    code = _code(mailer)
+    with pytest.raises(ValidationError):
+        platform.users.reset_password(code, "short")
+    platform.users.reset_password(code, "a brand new passphrase")
