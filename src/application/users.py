@@ -110,6 +110,39 @@ class UserService:
         """
         return self._create(command, frozenset({Role.CREATOR}), caller or Caller())
 
+    def register_quietly(self, command: RegisterUser, caller: Caller | None = None) -> None:
+        """Register without revealing whether the address already has an account.
+
+        For a taken address nothing is created; its owner is mailed a notice instead,
+        and the refusal is audited. Validation errors (bad email, weak password) are
+        still raised: they say nothing about other accounts.
+        """
+        caller = caller or Caller()
+        try:
+            self.register(command, caller)
+        except Conflict as taken:
+            if taken.code != "email_taken":
+                raise
+            address = Email.parse(command.email).value
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_REGISTER,
+                "user",
+                None,
+                AuditResult.FAILURE,
+                {"reason": "email_taken"},
+            )
+            self._mailer.send(
+                MailMessage(
+                    to=address,
+                    subject="Someone tried to register with your address",
+                    body=(
+                        "An account already exists for this address, so nothing was "
+                        "created. If this was you, log in, or reset your password."
+                    ),
+                )
+            )
+
     def create_admin(self, command: RegisterUser, caller: Caller | None = None) -> User:
         """Operator path (CLI, embedders): an active administrator, no verification."""
         return self._create(command, frozenset({Role.ADMIN}), caller or Caller(), verified=True)

@@ -22,6 +22,7 @@ from application.audit import AuditService
 from application.auditing import Auditor
 from application.categories import CategoryService
 from application.files import FileService
+from application.health import HealthService
 from application.limits import Limits
 from application.messagebus import PublishingUnitOfWorkFactory
 from application.ports.cache import Cache
@@ -42,6 +43,7 @@ T = TypeVar("T")
 
 SERVICES: tuple[type, ...] = (
     Auditor,
+    HealthService,
     UserService,
     VideoService,
     FileService,
@@ -158,6 +160,7 @@ class Platform:
     shares: ShareService
     categories: CategoryService
     audit: AuditService
+    health: HealthService
     events: EventBus
     closers: tuple[Closer, ...] = ()
 
@@ -198,6 +201,7 @@ def create_platform(
         shares=resolve(container, ShareService),
         categories=resolve(container, CategoryService),
         audit=resolve(container, AuditService),
+        health=resolve(container, HealthService),
         events=container.resolve(EventBus),
         closers=tuple(closers),
     )

@@ -48,6 +48,14 @@ class Settings:
     database_pool_size: int = 5
     database_max_overflow: int = 10
     database_statement_timeout_ms: int = 30_000
+    bind: str = "127.0.0.1:8000"
+    workers: int = 1
+    threads: int = 4
+    request_timeout_seconds: int = 120
+    graceful_timeout_seconds: int = 30
+    cors_origins: str = ""
+    json_body_limit: int = 1024 * 1024
+    public_url: str = ""
 
     def __attrs_post_init__(self) -> None:
         for name in (

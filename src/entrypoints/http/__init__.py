@@ -1,0 +1,1 @@
+"""The HTTP API (Falcon, WSGI): thin resources over the application services."""

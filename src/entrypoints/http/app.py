@@ -1,0 +1,91 @@
+"""``create_app``: the Falcon application, wired from a platform (used by tests and the
+server alike)."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import falcon
+from attrs import frozen
+
+from entrypoints.bootstrap import Platform
+from entrypoints.http import errors
+from entrypoints.http.middleware import Authentication, RequestContext, SecurityHeaders, Versioning
+from entrypoints.http.openapi import Route, build_document
+from entrypoints.http.resources import (
+    audit,
+    auth,
+    categories,
+    docs,
+    files,
+    health,
+    shares,
+    users,
+    videos,
+)
+from entrypoints.http.resources.common import HttpContext
+
+App = falcon.App[falcon.Request, falcon.Response]
+
+
+@frozen
+class HttpOptions:
+    json_limit: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    public_url: str = ""
+    extra_routes: tuple[Route, ...] = ()
+    """More routes to mount (documented like the others); used to test mechanisms."""
+
+
+def options_from(platform: Platform) -> HttpOptions:
+    settings = platform.settings
+    origins = tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip())
+    return HttpOptions(
+        json_limit=settings.json_body_limit, cors_origins=origins, public_url=settings.public_url
+    )
+
+
+def _version() -> str:
+    try:
+        return version("videoplatform")
+    except PackageNotFoundError:
+        return "0"
+
+
+def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list[Route]:
+    found: list[Route] = []
+    for module in (health, auth, users, videos, files, shares, audit, categories):
+        found += module.routes(context)
+    return found + docs.routes(document)
+
+
+def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
+    options = options or options_from(platform)
+    context = HttpContext(platform, options.json_limit, options.public_url)
+    document = docs.OpenApiDocument()
+    routes = collect_routes(context, document) + list(options.extra_routes)
+    deprecations = {
+        (op.method, route.path): op.deprecated
+        for route in routes
+        for op in route.operations
+        if op.deprecated
+    }
+    middleware: list[Any] = [RequestContext()]
+    if options.cors_origins:
+        middleware.append(
+            falcon.CORSMiddleware(
+                allow_origins=list(options.cors_origins),
+                expose_headers=["X-Request-ID", "Retry-After", "Location", "Content-Range"],
+            )
+        )
+    middleware += [Versioning(deprecations), SecurityHeaders(), Authentication(platform.users)]
+    app: App = falcon.App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.resp_options.secure_cookies_by_default = True
+    errors.install(app)
+    for route in routes:
+        app.add_route(route.path, route.resource)
+    app.add_static_route(docs.ASSETS, str(docs.assets_folder()))
+    document.publish(build_document(routes, version=_version()))
+    return app

@@ -1,0 +1,108 @@
+"""Conversion at the edge (cattrs): JSON bodies into request models, views into JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import cattrs
+import falcon
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from domain.errors import ValidationError
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_unstructure_hook(datetime, lambda d: d.astimezone(UTC).isoformat())
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO 8601 date-time string")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("the date-time needs a time zone (for example Z)")
+    return moment
+
+
+def _strict(kind: type) -> Any:
+    def structure_value(value: Any, _: type) -> Any:
+        # JSON true is not 1 and "1" is not 1: clients get an error, not a guess.
+        if type(value) is not kind and not (kind is float and type(value) is int):
+            raise ValueError(f"expected {'a number' if kind is float else kind.__name__}")
+        return value
+
+    return structure_value
+
+
+converter.register_structure_hook(datetime, _structure_datetime)
+for _kind in (str, int, float, bool):
+    converter.register_structure_hook(_kind, _strict(_kind))
+
+
+def _paths(error: BaseException, prefix: str = "") -> dict[str, str]:
+    """One readable message per offending field, keyed by its dotted path."""
+    problems: dict[str, str] = {}
+    if isinstance(error, ForbiddenExtraKeysError):
+        for key in sorted(error.extra_fields):
+            problems[f"{prefix}{key}"] = "unknown field"
+        return problems
+    if isinstance(error, ClassValidationError):
+        with_notes, without = error.group_exceptions()
+        for inner, note in with_notes:
+            problems.update(_paths(inner, f"{prefix}{note.name}."))
+        for inner in without:
+            problems.update(_paths(inner, prefix))
+        return problems
+    if isinstance(error, IterableValidationError):
+        indexed, plain = error.group_exceptions()
+        for inner, position in indexed:
+            problems.update(_paths(inner, f"{prefix}{position.index}."))
+        for inner in plain:
+            problems.update(_paths(inner, prefix))
+        return problems
+    where = prefix.rstrip(".") or "body"
+    if isinstance(error, KeyError):
+        return {where: "is required"}
+    return {where: str(error) or type(error).__name__}
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """``data`` as ``cls``, or ValidationError with one message per offending field."""
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", fields={"body": "not an object"})
+    try:
+        return converter.structure(data, cls)
+    except (
+        ClassValidationError,
+        ForbiddenExtraKeysError,
+        ValueError,
+        TypeError,
+        KeyError,
+    ) as error:
+        raise ValidationError("the request body is invalid", fields=_paths(error)) from None
+
+
+def read_json(req: falcon.Request, cls: type[T], limit: int) -> T:
+    """Parse a bounded JSON body into ``cls``."""
+    if req.content_length is not None and req.content_length > limit:
+        raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
+    media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise falcon.HTTPUnsupportedMediaType(description="send application/json")
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise falcon.HTTPBadRequest(
+            title="Malformed JSON", description="the body is not valid JSON"
+        ) from None
+    return structure(data, cls)
+
+
+def dump(view: Any) -> Any:
+    return converter.unstructure(view)

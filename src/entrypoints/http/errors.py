@@ -1,0 +1,158 @@
+"""RFC 9457 problem details for every error, each with a stable machine ``code``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import falcon
+import structlog
+
+from domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    ShareRefused,
+    TooManyAttempts,
+    ValidationError,
+)
+
+PROBLEM = "application/problem+json"
+log = structlog.get_logger("videoplatform.http")
+
+# Domain error → HTTP status. Subclasses inherit their base's status.
+STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (AuthenticationFailed, 401),
+    (PermissionDenied, 403),
+    (ValidationError, 422),
+    (Conflict, 409),
+    (InvalidTransition, 409),
+    (QuotaExceeded, 413),
+    (TooManyAttempts, 429),
+    (ShareRefused, 403),
+)
+SHARE_STATUS = {
+    "share_password_required": 401,
+    "share_password_wrong": 401,
+    "share_expired": 410,
+    "share_revoked": 410,
+    "share_exhausted": 410,
+    "share_unavailable": 410,
+}
+# Framework errors keep their status and get a code of their own.
+FALCON_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "forbidden",
+    404: "route_not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def problem(
+    req: falcon.Request,
+    resp: falcon.Response,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    body: dict[str, Any] = {
+        "type": f"urn:videoplatform:problem:{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "instance": req.path,
+        "request_id": getattr(req.context, "request_id", None),
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra or {})
+    resp.status = falcon.code_to_http_status(status)
+    resp.content_type = PROBLEM
+    resp.text = json.dumps(body)
+
+
+def _domain_status(error: DomainError) -> int:
+    if isinstance(error, ShareRefused):
+        return SHARE_STATUS.get(error.code, 403)
+    for kind, status in STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def handle_domain_error(
+    req: falcon.Request, resp: falcon.Response, error: DomainError, _: dict[str, Any]
+) -> None:
+    status = _domain_status(error)
+    extra: dict[str, Any] = {}
+    if isinstance(error, ValidationError) and error.fields:
+        extra["errors"] = [{"field": k, "message": v} for k, v in sorted(error.fields.items())]
+    if isinstance(error, TooManyAttempts):
+        resp.set_header("Retry-After", str(error.retry_after))
+    if isinstance(error, AuthenticationFailed):
+        resp.set_header("WWW-Authenticate", 'Bearer realm="videoplatform"')
+    title = falcon.code_to_http_status(status).split(" ", 1)[1]
+    problem(req, resp, status, error.code, title, error.message, extra)
+
+
+def handle_http_error(
+    req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError, _: dict[str, Any]
+) -> None:
+    status = int(str(error.status).split(" ", 1)[0])
+    code = getattr(error, "problem_code", None)
+    if not isinstance(code, str):
+        code = FALCON_CODES.get(status, f"http_{status}")
+    headers = error.headers or {}
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+        resp.set_header(name, value)
+    reason = falcon.code_to_http_status(status).split(" ", 1)[1]
+    # Falcon's default title is the status line ("404 Not Found"); keep custom ones.
+    title = error.title if error.title and not error.title[:1].isdigit() else reason
+    problem(req, resp, status, code, title, error.description)
+
+
+def handle_unexpected(
+    req: falcon.Request, resp: falcon.Response, error: Exception, _: dict[str, Any]
+) -> None:
+    # Internals stay in the log (with the request id); the client gets the id only.
+    log.exception("unhandled_error", path=req.path, method=req.method)
+    problem(
+        req,
+        resp,
+        500,
+        "internal_error",
+        "Internal Server Error",
+        "an unexpected error occurred; quote the request id when reporting it",
+    )
+
+
+def coded(error: falcon.HTTPError, code: str) -> falcon.HTTPError:
+    """Give a framework error the stable ``code`` its problem document will carry."""
+    setattr(error, "problem_code", code)  # noqa: B010 - HTTPError has no such slot
+    return error
+
+
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
+    # Falcon calls the handler registered for the most specific type.
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(DomainError, handle_domain_error)

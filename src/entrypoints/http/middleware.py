@@ -1,0 +1,132 @@
+"""Request id and access log, authentication, versioning, security headers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import falcon
+import structlog
+
+from application.context import Caller
+from application.users import UserService
+from entrypoints.http.errors import coded
+
+log = structlog.get_logger("videoplatform.http")
+
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SUPPORTED_VERSIONS = frozenset({"1", "v1", "1.0"})
+
+
+class RequestContext:
+    """Gives every request an id (a sane ``X-Request-ID`` is kept), binds it into the
+    logging context, echoes it, and writes one JSON log line per request."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        offered = req.get_header("X-Request-ID") or ""
+        req.context.request_id = offered if _SANE_ID.match(offered) else secrets.token_hex(16)
+        req.context.started = time.perf_counter()
+        req.context.user_id = None
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=req.context.request_id)
+        resp.set_header("X-Request-ID", req.context.request_id)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
+    ) -> None:
+        started = getattr(req.context, "started", None)
+        duration = (time.perf_counter() - started) * 1000 if started else 0.0
+        log.info(
+            "request",
+            method=req.method,
+            route=req.uri_template or "<unmatched>",
+            status=int(str(resp.status).split(" ", 1)[0]),
+            duration_ms=round(duration, 2),
+            user_id=getattr(req.context, "user_id", None),
+        )
+        structlog.contextvars.clear_contextvars()
+
+
+class Versioning:
+    """``/api/v1`` is the version in the path; a client may also send ``Accept-Version``
+    and gets 406 for a version this server does not speak. Operations marked
+    deprecated carry ``Deprecation`` and ``Sunset`` headers."""
+
+    def __init__(self, deprecations: Mapping[tuple[str, str], tuple[str, str]]) -> None:
+        # (method, uri template) -> (deprecation date, sunset date), RFC 9745 / RFC 8594
+        self._deprecations = dict(deprecations)
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        asked = req.get_header("Accept-Version")
+        if asked is not None and asked.strip().lower() not in SUPPORTED_VERSIONS:
+            raise coded(
+                falcon.HTTPNotAcceptable(
+                    description=f"API version {asked!r} is not supported; this server speaks 1"
+                ),
+                "unsupported_version",
+            )
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
+    ) -> None:
+        resp.set_header("API-Version", "1")
+        marked = self._deprecations.get((req.method, req.uri_template or ""))
+        if marked is not None:
+            resp.set_header("Deprecation", marked[0])
+            resp.set_header("Sunset", marked[1])
+
+
+class Authentication:
+    """Turns ``Authorization: Bearer <token>`` into ``req.context.caller``. No header:
+    an anonymous caller. A header with a bad token: 401, never silently anonymous."""
+
+    def __init__(self, users: UserService) -> None:
+        self._users = users
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ip = req.remote_addr
+        agent = (req.user_agent or "")[:512] or None
+        header = req.get_header("Authorization")
+        req.context.token = None
+        if not header:
+            req.context.caller = Caller.anonymous(ip, agent)
+            return
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise falcon.HTTPUnauthorized(
+                title="Unauthorized",
+                description="use Authorization: Bearer <token>",
+                challenges=['Bearer realm="videoplatform"'],
+            )
+        principal = self._users.authenticate(token.strip())
+        req.context.token = token.strip()
+        req.context.user_id = principal.user_id
+        structlog.contextvars.bind_contextvars(user_id=principal.user_id)
+        req.context.caller = Caller(principal.user_id, ip, agent)
+
+
+class SecurityHeaders:
+    """nosniff everywhere, a strict CSP on HTML (the docs page relaxes only to itself)."""
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
+    ) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        resp.set_header("Referrer-Policy", "no-referrer")
+        resp.set_header("X-Frame-Options", "DENY")
+        content_type = resp.content_type or ""
+        if content_type.startswith("text/html") and not resp.get_header("Content-Security-Policy"):
+            resp.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+
+
+def caller_of(req: falcon.Request) -> Caller:
+    caller: Caller = req.context.caller
+    return caller
+
+
+def user_agent_of(req: falcon.Request) -> str | None:
+    agent: Any = req.user_agent
+    return str(agent) if agent else None

@@ -1,0 +1,222 @@
+"""Routes declare their operations; the OpenAPI 3.1 document is built from them.
+
+A resource is mounted only through a :class:`Route`, so every path Falcon serves is in
+the document (a test compares the two).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+from entrypoints.http.schema import Schema, type_schema
+
+Auth = Literal["none", "optional", "required"]
+
+
+@frozen
+class Param:
+    name: str
+    where: Literal["query", "header"]
+    schema: Schema
+    description: str = ""
+    required: bool = False
+
+
+@frozen
+class Body:
+    """A request body: a JSON model, or raw bytes of the listed media types."""
+
+    model: type | None = None
+    media: tuple[str, ...] = ("application/json",)
+    description: str = ""
+
+
+@frozen
+class Reply:
+    status: int
+    description: str
+    model: Any = None
+    """An attrs class, ``list[...]`` of one, or None for an empty body."""
+    media: str = "application/json"
+    schema: Schema | None = None
+    headers: Mapping[str, str] = field(factory=dict)
+
+
+@frozen
+class Operation:
+    method: str
+    summary: str
+    tag: str
+    replies: tuple[Reply, ...]
+    params: tuple[Param, ...] = ()
+    body: Body | None = None
+    auth: Auth = "optional"
+    errors: tuple[int, ...] = ()
+    deprecated: tuple[str, str] | None = None
+    """(Deprecation date, Sunset date) as HTTP dates, when the operation is deprecated."""
+    description: str = ""
+
+
+@frozen
+class Route:
+    path: str
+    resource: object
+    operations: tuple[Operation, ...]
+
+
+def _problem_schema() -> Schema:
+    return {
+        "type": "object",
+        "description": "RFC 9457 problem details",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "code": {"type": "string", "description": "stable machine-readable error code"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "request_id": {"type": ["string", "null"]},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    "required": ["field", "message"],
+                },
+            },
+        },
+    }
+
+
+STANDARD_ERRORS = (400, 406, 500)
+ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Missing, invalid or expired credentials",
+    403: "Not allowed",
+    404: "No such resource (or not visible to the caller)",
+    405: "Method not allowed",
+    406: "Unsupported API version",
+    409: "Conflicts with the current state",
+    410: "No longer available",
+    413: "Body or quota too large",
+    415: "Unsupported media type",
+    416: "Range not satisfiable",
+    422: "Invalid input, with per-field errors",
+    429: "Too many attempts; see Retry-After",
+    500: "Unexpected error (logged with the request id)",
+    503: "A dependency is unavailable",
+}
+
+
+def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
+    components: dict[str, Schema] = {}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        names = re.findall(r"{(\w+)}", route.path)
+        item: dict[str, Any] = {}
+        for op in route.operations:
+            item[op.method.lower()] = _operation(op, names, components)
+        paths[route.path] = item
+    components_out: dict[str, Any] = {
+        "schemas": {"Problem": _problem_schema(), **dict(sorted(components.items()))},
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "session or API token"}
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "videoplatform API",
+            "version": version,
+            "description": "Upload, process, share and watch videos and files.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": components_out,
+    }
+
+
+def _operation(op: Operation, path_names: Sequence[str], components: dict[str, Schema]) -> Any:
+    parameters: list[dict[str, Any]] = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        for n in path_names
+    ]
+    parameters += [
+        {
+            "name": p.name,
+            "in": p.where,
+            "required": p.required,
+            "schema": p.schema,
+            **({"description": p.description} if p.description else {}),
+        }
+        for p in op.params
+    ]
+    parameters.append(
+        {
+            "name": "Accept-Version",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": ["1"]},
+        }
+    )
+    responses: dict[str, Any] = {}
+    for reply in op.replies:
+        entry: dict[str, Any] = {"description": reply.description}
+        schema = reply.schema
+        if schema is None and reply.model is not None:
+            schema = type_schema(reply.model, components)
+        if schema is not None:
+            entry["content"] = {reply.media: {"schema": schema}}
+        if reply.headers:
+            entry["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in reply.headers.items()
+            }
+        responses[str(reply.status)] = entry
+    errors = set(STANDARD_ERRORS) | set(op.errors)
+    if op.auth == "required":
+        errors.add(401)
+    if op.body is not None:
+        errors |= {413, 415}
+        if op.body.model is not None:
+            errors.add(422)
+    for status in sorted(errors):
+        responses[str(status)] = {
+            "description": ERROR_TEXT.get(status, "Error"),
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+    result: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": f"{op.tag}_{op.method.lower()}_{'_'.join(op.summary.lower().split())}",
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if op.description:
+        result["description"] = op.description
+    if op.auth == "required":
+        result["security"] = [{"bearer": []}]
+    elif op.auth == "optional":
+        result["security"] = [{"bearer": []}, {}]
+    if op.deprecated:
+        result["deprecated"] = True
+    if op.body is not None:
+        if op.body.model is not None:
+            content = {m: {"schema": type_schema(op.body.model, components)} for m in op.body.media}
+        else:
+            content = {
+                m: {"schema": {"type": "string", "contentMediaType": m}} for m in op.body.media
+            }
+        result["requestBody"] = {
+            "required": True,
+            "content": content,
+            **({"description": op.body.description} if op.body.description else {}),
+        }
+    return result

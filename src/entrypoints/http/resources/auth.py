@@ -1,0 +1,292 @@
+"""Registration, verification, sessions, password reset and personal API tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import falcon
+from attrs import field, frozen
+
+from application.users import IssuedToken, Login, RegisterUser
+from domain.ids import TokenId
+from entrypoints.http.convert import read_json
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Reply, Route
+from entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from entrypoints.http.views import SessionView, TokenView, UserView
+
+
+@frozen
+class RegisterBody:
+    email: str
+    password: str = field(metadata={"doc": "at least 10 characters"})
+    display_name: str
+
+
+@frozen
+class Accepted:
+    status: str
+    detail: str
+
+
+@frozen
+class VerifyBody:
+    token: str
+
+
+@frozen
+class LoginBody:
+    email: str
+    password: str
+
+
+@frozen
+class ResetRequestBody:
+    email: str
+
+
+@frozen
+class ResetBody:
+    token: str
+    password: str
+
+
+@frozen
+class TokenBody:
+    name: str
+    expires_in_days: int | None = field(default=None, metadata={"doc": "at most 365"})
+
+
+def session_view(issued: IssuedToken) -> SessionView:
+    return SessionView(issued.token, issued.token_id, issued.user_id, issued.expires_at)
+
+
+ACCEPTED = Accepted(
+    "accepted", "if the address can be registered, you can now log in (or confirm it by mail)"
+)
+RESET_ACCEPTED = Accepted("accepted", "if an account has this address, a reset code was mailed")
+
+
+class Register:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, RegisterBody, self._c.json_limit)
+        self._c.platform.users.register_quietly(
+            RegisterUser(body.email, body.password, body.display_name), caller_of(req)
+        )
+        reply(resp, ACCEPTED, 202)
+
+
+class Verify:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, VerifyBody, self._c.json_limit)
+        reply(resp, UserView.of(self._c.platform.users.verify_email(body.token, caller_of(req))))
+
+
+class Session:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, LoginBody, self._c.json_limit)
+        issued = self._c.platform.users.login(Login(body.email, body.password), caller_of(req))
+        reply(resp, session_view(issued), 201)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        token = req.context.token
+        if token is None:
+            raise falcon.HTTPUnauthorized(description="log out needs the session's bearer token")
+        self._c.platform.users.logout(token, caller_of(req))
+        no_content(resp)
+
+
+class Me:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, UserView.of(self._c.platform.users.me(caller_of(req))))
+
+
+class ResetRequest:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, ResetRequestBody, self._c.json_limit)
+        self._c.platform.users.request_password_reset(body.email, caller_of(req))
+        reply(resp, RESET_ACCEPTED, 202)
+
+
+class Reset:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, ResetBody, self._c.json_limit)
+        self._c.platform.users.reset_password(body.token, body.password, caller_of(req))
+        no_content(resp)
+
+
+class Tokens:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tokens = self._c.platform.users.list_api_tokens(caller_of(req))
+        reply(resp, [TokenView.of(t) for t in tokens])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, TokenBody, self._c.json_limit)
+        ttl = timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
+        issued = self._c.platform.users.create_api_token(caller_of(req), body.name, ttl)
+        reply(resp, session_view(issued), 201)
+
+
+class TokenItem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, token_id: str) -> None:
+        self._c.platform.users.revoke_api_token(caller_of(req), TokenId(token_id))
+        no_content(resp)
+
+
+def routes(c: HttpContext) -> list[Route]:
+    tag = "auth"
+    return [
+        Route(
+            f"{API}/auth/register",
+            Register(c),
+            (
+                Operation(
+                    "POST",
+                    "Register",
+                    tag,
+                    (
+                        Reply(
+                            202,
+                            "Accepted (the same answer whether or not the address is taken)",
+                            Accepted,
+                        ),
+                    ),
+                    body=Body(RegisterBody),
+                    auth="none",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/verify",
+            Verify(c),
+            (
+                Operation(
+                    "POST",
+                    "Confirm email",
+                    tag,
+                    (Reply(200, "The activated account", UserView),),
+                    body=Body(VerifyBody),
+                    auth="none",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/session",
+            Session(c),
+            (
+                Operation(
+                    "POST",
+                    "Log in",
+                    tag,
+                    (Reply(201, "A session token", SessionView),),
+                    body=Body(LoginBody),
+                    auth="none",
+                    errors=(401, 429),
+                    description="Failed attempts are throttled per account and per address.",
+                ),
+                Operation(
+                    "DELETE",
+                    "Log out",
+                    tag,
+                    (Reply(204, "The session token is revoked"),),
+                    auth="required",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/me",
+            Me(c),
+            (
+                Operation(
+                    "GET", "Current user", tag, (Reply(200, "You", UserView),), auth="required"
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/password-reset",
+            ResetRequest(c),
+            (
+                Operation(
+                    "POST",
+                    "Request a password reset",
+                    tag,
+                    (Reply(202, "Accepted (the same answer for any address)", Accepted),),
+                    body=Body(ResetRequestBody),
+                    auth="none",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/password-reset/confirm",
+            Reset(c),
+            (
+                Operation(
+                    "POST",
+                    "Reset the password",
+                    tag,
+                    (Reply(204, "Password changed; every session was revoked"),),
+                    body=Body(ResetBody),
+                    auth="none",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/tokens",
+            Tokens(c),
+            (
+                Operation(
+                    "GET",
+                    "List API tokens",
+                    tag,
+                    (Reply(200, "Your tokens", list[TokenView]),),
+                    auth="required",
+                ),
+                Operation(
+                    "POST",
+                    "Create an API token",
+                    tag,
+                    (Reply(201, "The token (shown once)", SessionView),),
+                    body=Body(TokenBody),
+                    auth="required",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/auth/tokens/{{token_id}}",
+            TokenItem(c),
+            (
+                Operation(
+                    "DELETE",
+                    "Revoke an API token",
+                    tag,
+                    (Reply(204, "Revoked"),),
+                    auth="required",
+                    errors=(404,),
+                ),
+            ),
+        ),
+    ]

@@ -1,0 +1,93 @@
+"""Categories: anyone lists; administrators create, rename and delete."""
+
+from __future__ import annotations
+
+import falcon
+from attrs import frozen
+
+from domain.ids import CategoryId
+from entrypoints.http.convert import read_json
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Reply, Route
+from entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from entrypoints.http.views import CategoryView
+
+
+@frozen
+class CategoryBody:
+    name: str
+
+
+class Categories:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, [CategoryView.of(c) for c in self._c.platform.categories.list()])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, CategoryBody, self._c.json_limit)
+        created = self._c.platform.categories.create(caller_of(req), body.name)
+        resp.location = f"{API}/categories/{created.id}"
+        reply(resp, CategoryView.of(created), 201)
+
+
+class Category:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, category_id: str) -> None:
+        body = read_json(req, CategoryBody, self._c.json_limit)
+        renamed = self._c.platform.categories.rename(
+            caller_of(req), CategoryId(category_id), body.name
+        )
+        reply(resp, CategoryView.of(renamed))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, category_id: str) -> None:
+        self._c.platform.categories.delete(caller_of(req), CategoryId(category_id))
+        no_content(resp)
+
+
+def routes(c: HttpContext) -> list[Route]:
+    tag = "categories"
+    return [
+        Route(
+            f"{API}/categories",
+            Categories(c),
+            (
+                Operation("GET", "List categories", tag, (Reply(200, "All", list[CategoryView]),)),
+                Operation(
+                    "POST",
+                    "Create a category",
+                    tag,
+                    (Reply(201, "Created", CategoryView),),
+                    body=Body(CategoryBody),
+                    auth="required",
+                    errors=(403, 409),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/categories/{{category_id}}",
+            Category(c),
+            (
+                Operation(
+                    "PATCH",
+                    "Rename a category",
+                    tag,
+                    (Reply(200, "Renamed", CategoryView),),
+                    body=Body(CategoryBody),
+                    auth="required",
+                    errors=(403, 404, 409),
+                ),
+                Operation(
+                    "DELETE",
+                    "Delete a category",
+                    tag,
+                    (Reply(204, "Deleted"),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                ),
+            ),
+        ),
+    ]

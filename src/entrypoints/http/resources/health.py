@@ -1,0 +1,73 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import falcon
+from attrs import frozen
+
+from entrypoints.http.openapi import Operation, Reply, Route
+from entrypoints.http.resources.common import HttpContext, reply
+
+
+@frozen
+class Health:
+    status: str
+
+
+@frozen
+class ReadinessView:
+    status: str
+    checks: dict[str, str]
+
+
+class Live:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, Health("ok"))
+
+
+class Ready:
+    def __init__(self, context: HttpContext) -> None:
+        self._health = context.platform.health
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        readiness = self._health.readiness()
+        status = 200 if readiness.ready else 503
+        reply(
+            resp,
+            ReadinessView("ok" if readiness.ready else "unavailable", readiness.checks),
+            status,
+        )
+
+
+def routes(context: HttpContext) -> list[Route]:
+    return [
+        Route(
+            "/health/live",
+            Live(),
+            (
+                Operation(
+                    "GET",
+                    "Liveness",
+                    "health",
+                    (Reply(200, "The process answers", Health),),
+                    auth="none",
+                ),
+            ),
+        ),
+        Route(
+            "/health/ready",
+            Ready(context),
+            (
+                Operation(
+                    "GET",
+                    "Readiness",
+                    "health",
+                    (
+                        Reply(200, "Every dependency answers", ReadinessView),
+                        Reply(503, "A dependency is down (named in checks)", ReadinessView),
+                    ),
+                    auth="none",
+                ),
+            ),
+        ),
+    ]

@@ -1,0 +1,295 @@
+"""What the API returns: explicit views of domain objects. Secrets (hashes, digests) and
+internals (storage keys) never appear in a view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from attrs import field, frozen
+
+from application.pagination import Page
+from domain.audit import AuditEvent
+from domain.categories import Category
+from domain.files import StoredFile
+from domain.shares import Share
+from domain.users import ApiToken, User
+from domain.videos import Video
+from entrypoints.http.convert import dump
+
+T = TypeVar("T")
+
+
+@frozen
+class UserView:
+    """A user account."""
+
+    id: str
+    email: str
+    display_name: str
+    roles: list[str]
+    status: Literal["pending", "active", "disabled"]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(
+            id=user.id,
+            email=user.email.value,
+            display_name=user.display_name,
+            roles=sorted(r.value for r in user.roles),
+            status=user.status.value,
+            created_at=user.created_at,
+        )
+
+
+@frozen
+class SessionView:
+    """A bearer token, shown once. Send it as ``Authorization: Bearer <token>``."""
+
+    token: str
+    token_id: str
+    user_id: str
+    expires_at: datetime | None
+
+
+@frozen
+class TokenView:
+    """A personal API token (its secret is never shown again)."""
+
+    id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenView:
+        return cls(token.id, token.name, token.created_at, token.expires_at, token.revoked_at)
+
+
+@frozen
+class RenditionView:
+    name: str
+    width: int
+    height: int
+    bitrate: int
+    codecs: str
+
+
+@frozen
+class MediaInfoView:
+    duration_seconds: float
+    width: int
+    height: int
+    video_codec: str | None
+    audio_codec: str | None
+    fps: float
+    bitrate: int
+    rotation: int
+
+
+@frozen
+class VideoView:
+    """A video and its processing state."""
+
+    id: str
+    owner_id: str
+    title: str
+    description: str
+    category_id: str | None
+    tags: list[str]
+    visibility: Literal["public", "unlisted", "private"]
+    status: Literal["uploaded", "processing", "ready", "failed"]
+    progress: int
+    last_error: str | None
+    view_count: int
+    size: int
+    media_info: MediaInfoView | None
+    renditions: list[RenditionView]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, video: Video) -> VideoView:
+        info = video.media_info
+        return cls(
+            id=video.id,
+            owner_id=video.owner_id,
+            title=video.title,
+            description=video.description,
+            category_id=video.category_id,
+            tags=list(video.tags),
+            visibility=video.visibility.value,
+            status=video.status.value,
+            progress=video.progress,
+            last_error=video.last_error,
+            view_count=video.view_count,
+            size=video.source_size,
+            media_info=None
+            if info is None
+            else MediaInfoView(
+                info.duration_seconds,
+                info.width,
+                info.height,
+                info.video_codec,
+                info.audio_codec,
+                info.fps,
+                info.bitrate,
+                info.rotation,
+            ),
+            renditions=[
+                RenditionView(r.name, r.width, r.height, r.bitrate, r.codecs)
+                for r in video.renditions
+            ],
+            created_at=video.created_at,
+            updated_at=video.updated_at,
+        )
+
+
+@frozen
+class ProcessingView:
+    """Where a video is in processing."""
+
+    id: str
+    status: Literal["uploaded", "processing", "ready", "failed"]
+    progress: int
+    attempts: int
+    last_error: str | None
+
+    @classmethod
+    def of(cls, video: Video) -> ProcessingView:
+        return cls(
+            video.id,
+            video.status.value,
+            video.progress,
+            video.processing_attempts,
+            video.last_error,
+        )
+
+
+@frozen
+class FileView:
+    """A stored file."""
+
+    id: str
+    owner_id: str
+    name: str
+    folder: str
+    size: int
+    content_type: str
+    sha256: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, stored: StoredFile) -> FileView:
+        return cls(
+            stored.id,
+            stored.owner_id,
+            stored.name,
+            stored.folder.value,
+            stored.size,
+            stored.content_type,
+            stored.sha256,
+            stored.created_at,
+            stored.updated_at,
+        )
+
+
+@frozen
+class ShareView:
+    """A share link (its token is shown only when it is created)."""
+
+    id: str
+    target_type: Literal["video", "file"]
+    target_id: str
+    created_at: datetime
+    expires_at: datetime | None
+    password_protected: bool
+    max_uses: int | None
+    use_count: int
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, share: Share) -> ShareView:
+        return cls(
+            share.id,
+            share.target.kind.value,
+            share.target.id,
+            share.created_at,
+            share.expires_at,
+            share.requires_password,
+            share.max_uses,
+            share.use_count,
+            share.revoked_at,
+        )
+
+
+@frozen
+class CreatedShareView:
+    """A new share link. ``token`` is shown this once."""
+
+    share: ShareView
+    token: str
+    url: str
+
+
+@frozen
+class RedeemedShareView:
+    """What a share link opens: a video or a file."""
+
+    target_type: Literal["video", "file"]
+    video: VideoView | None = None
+    file: FileView | None = None
+
+
+@frozen
+class AuditEventView:
+    id: str
+    occurred_at: datetime
+    actor_id: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    result: Literal["success", "failure", "denied"]
+    ip: str | None
+    user_agent: str | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventView:
+        return cls(
+            event.id,
+            event.occurred_at,
+            event.actor_id,
+            event.action.value,
+            event.resource_type,
+            event.resource_id,
+            event.result.value,
+            event.ip,
+            event.user_agent,
+            dict(event.metadata),
+        )
+
+
+@frozen
+class CategoryView:
+    id: str
+    name: str
+    slug: str
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryView:
+        return cls(category.id, category.name, category.slug)
+
+
+@frozen
+class PageView(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = field(default=None)
+
+
+def page_of(page: Page[Any], view: Any) -> dict[str, object]:
+    """A page as JSON-ready data: its items through ``view.of``."""
+    return {"items": [dump(view.of(item)) for item in page.items], "next_cursor": page.next_cursor}
