@@ -28,7 +28,7 @@ class HttpContext:
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:
     resp.status = falcon.code_to_http_status(status)
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(dump(data) if not isinstance(data, dict | list) else data)
+    resp.text = json.dumps(dump(data))
 
 
 def no_content(resp: falcon.Response) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import falcon
-import swagger_ui_bundle  # type: ignore[import-untyped]
+import swagger_ui_bundle
 
 from entrypoints.http.openapi import Operation, Reply, Route
 from entrypoints.http.resources.common import API

@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
+from entrypoints.http.errors import problem
 from entrypoints.http.openapi import Operation, Reply, Route
 from entrypoints.http.resources.common import HttpContext, reply
 
@@ -31,11 +32,18 @@ class Ready:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         readiness = self._health.readiness()
-        status = 200 if readiness.ready else 503
-        reply(
+        if readiness.ready:
+            reply(resp, ReadinessView("ok", readiness.checks))
+            return
+        down = ", ".join(name for name, state in readiness.checks.items() if state != "ok")
+        problem(
+            req,
             resp,
-            ReadinessView("ok" if readiness.ready else "unavailable", readiness.checks),
-            status,
+            503,
+            "not_ready",
+            "Service Unavailable",
+            f"unavailable: {down}",
+            {"checks": readiness.checks},
         )
 
 
@@ -64,7 +72,12 @@ def routes(context: HttpContext) -> list[Route]:
                     "health",
                     (
                         Reply(200, "Every dependency answers", ReadinessView),
-                        Reply(503, "A dependency is down (named in checks)", ReadinessView),
+                        Reply(
+                            503,
+                            "A dependency is down: problem details with a `checks` member",
+                            media="application/problem+json",
+                            schema={"$ref": "#/components/schemas/Problem"},
+                        ),
                     ),
                     auth="none",
                 ),

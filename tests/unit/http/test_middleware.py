@@ -1,0 +1,152 @@
+"""Behaviour every client can rely on: request ids, errors, headers, CORS."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.testing
+import pytest
+import structlog
+
+from entrypoints.bootstrap import Platform
+from entrypoints.http.app import HttpOptions, create_app
+from entrypoints.http.openapi import Operation, Reply, Route
+from tests.unit.http.conftest import problem_code
+
+
+def test_a_sane_request_id_is_kept_and_echoed(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/health/live", headers={"X-Request-ID": "trace-42.a"})
+    assert result.headers["x-request-id"] == "trace-42.a"
+
+
+@pytest.mark.parametrize("offered", ["", "x" * 200, "bad id with spaces", "<script>"])
+def test_an_unusable_request_id_is_replaced_by_a_fresh_one(
+    client: falcon.testing.TestClient, offered: str
+) -> None:
+    result = client.simulate_get("/health/live", headers={"X-Request-ID": offered})
+    assert result.headers["x-request-id"] != offered
+    assert len(result.headers["x-request-id"]) == 32
+
+
+def test_each_request_is_logged_once_with_its_route_template_and_user(
+    client: falcon.testing.TestClient,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        client.simulate_get("/api/v1/categories/abc", headers={"X-Request-ID": "r1"})
+    lines = [entry for entry in logs if entry["event"] == "request"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["method"] == "GET"
+    assert line["route"] == "/api/v1/categories/{category_id}"
+    assert line["status"] == 405
+    assert isinstance(line["duration_ms"], float)
+    assert line["user_id"] is None
+
+
+def test_security_headers_are_on_every_response(client: falcon.testing.TestClient) -> None:
+    for path in ("/health/live", "/api/v1/nowhere", "/docs"):
+        result = client.simulate_get(path)
+        assert result.headers["x-content-type-options"] == "nosniff"
+        assert result.headers["x-frame-options"] == "DENY"
+        assert "server" not in result.headers
+
+
+def test_html_gets_a_strict_content_security_policy(platform: Platform) -> None:
+    class Page:
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.content_type = "text/html; charset=utf-8"
+            resp.text = "<p>hello</p>"
+
+    route = Route(
+        "/page",
+        Page(),
+        (
+            Operation(
+                "GET",
+                "A page",
+                "test",
+                (Reply(200, "HTML", media="text/html", schema={"type": "string"}),),
+            ),
+        ),
+    )
+    client = falcon.testing.TestClient(create_app(platform, HttpOptions(extra_routes=(route,))))
+    assert (
+        client.simulate_get("/page")
+        .headers["content-security-policy"]
+        .startswith("default-src 'none'")
+    )
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(platform: Platform) -> None:
+    class Broken:
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            raise RuntimeError("database password is hunter2")
+
+    route = Route(
+        "/broken",
+        Broken(),
+        (Operation("GET", "Broken", "test", (Reply(200, "never", schema={"type": "object"}),)),),
+    )
+    client = falcon.testing.TestClient(create_app(platform, HttpOptions(extra_routes=(route,))))
+    with structlog.testing.capture_logs() as logs:
+        result = client.simulate_get("/broken", headers={"X-Request-ID": "boom-1"})
+    assert result.status_code == 500
+    assert problem_code(result) == "internal_error"
+    assert "hunter2" not in result.text
+    assert result.json["request_id"] == "boom-1"
+    errors = [entry for entry in logs if entry["event"] == "unhandled_error"]
+    assert len(errors) == 1
+
+
+def test_framework_errors_are_problems_with_stable_codes(
+    client: falcon.testing.TestClient,
+) -> None:
+    cases = [
+        (client.simulate_get("/api/v1/nowhere"), 404, "route_not_found"),
+        (client.simulate_put("/api/v1/categories"), 405, "method_not_allowed"),
+        (
+            client.simulate_post(
+                "/api/v1/auth/session",
+                body="{not json",
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            "bad_request",
+        ),
+        (
+            client.simulate_post(
+                "/api/v1/auth/session", body="email=x", headers={"Content-Type": "text/plain"}
+            ),
+            415,
+            "unsupported_media_type",
+        ),
+    ]
+    for result, status, code in cases:
+        assert result.status_code == status, result.text
+        assert problem_code(result) == code
+        assert result.json["status"] == status
+        assert result.json["title"][0].isalpha()
+
+
+def test_json_bodies_over_the_limit_are_refused_before_reading(platform: Platform) -> None:
+    client = falcon.testing.TestClient(create_app(platform, HttpOptions(json_limit=64)))
+    result = client.simulate_post(
+        "/api/v1/auth/session",
+        json={"email": "a@example.com", "password": "p" * 100},
+    )
+    assert result.status_code == 413
+    assert problem_code(result) == "payload_too_large"
+
+
+def test_cors_is_off_by_default_and_configurable(platform: Platform) -> None:
+    plain = falcon.testing.TestClient(create_app(platform))
+    assert (
+        "access-control-allow-origin"
+        not in plain.simulate_get("/health/live", headers={"Origin": "https://app.example"}).headers
+    )
+    allowed = falcon.testing.TestClient(
+        create_app(platform, HttpOptions(cors_origins=("https://app.example",)))
+    )
+    result = allowed.simulate_get("/health/live", headers={"Origin": "https://app.example"})
+    assert result.headers["access-control-allow-origin"] == "https://app.example"
+    other = allowed.simulate_get("/health/live", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
