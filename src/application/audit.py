@@ -1,7 +1,8 @@
-"""Reading the audit trail (moderators and administrators)."""
+"""Reading and exporting the audit trail (moderators and administrators)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from attrs import frozen
@@ -28,6 +29,9 @@ class AuditFilter:
 
 
 class AuditService:
+    export_page_size = 500
+    """Events read per unit of work while exporting."""
+
     def __init__(self, uow_factory: UnitOfWorkFactory, auditor: Auditor) -> None:
         self._uow = uow_factory
         self._audit = auditor
@@ -51,20 +55,58 @@ class AuditService:
             self._uow() as uow,
         ):
             require_permission(uow, caller, Permission.AUDIT_READ)
-            rows = uow.audit.search(
-                AuditQuery(
-                    actor_id=filters.actor_id,
-                    action=filters.action,
-                    resource_type=filters.resource_type,
-                    resource_id=filters.resource_id,
-                    result=filters.result,
-                    since=filters.since,
-                    until=filters.until,
-                    after=after,
-                ),
-                size + 1,
-            )
+            rows = uow.audit.search(_query(filters, after), size + 1)
         more = len(rows) > size
         rows = rows[:size]
         nxt = time_cursor("audit", rows[-1].occurred_at, rows[-1].id) if more else None
         return Page(tuple(rows), nxt)
+
+    def export(self, caller: Caller, filters: AuditFilter | None = None) -> Iterator[AuditEvent]:
+        """Every matching event, newest first, read lazily page by page.
+
+        The permission is checked (refusals audited) and the export itself is audited
+        (``audit.search``, metadata ``export=true``) here, before anything is returned;
+        the returned iterator then reads one page per unit of work as it is consumed, so
+        the range is never held in memory. The export covers the trail as it stood when
+        it started: it begins just below its own audit event, so events written while it
+        runs (its own included) are left out rather than chased.
+        """
+        filters = filters or AuditFilter()
+        if filters.since and filters.until and filters.since >= filters.until:
+            raise ValidationError.field("until", "must be later than since")
+        with (
+            self._audit.refusals(caller, AuditAction.AUDIT_SEARCH, "audit", None),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.AUDIT_READ)
+            marker = self._audit.event(
+                caller, AuditAction.AUDIT_SEARCH, "audit", None, metadata={"export": "true"}
+            )
+            uow.audit.append(marker)
+            uow.commit()
+        return self._pages(filters, (marker.occurred_at, marker.id))
+
+    def _pages(
+        self, filters: AuditFilter, after: tuple[datetime, str] | None
+    ) -> Iterator[AuditEvent]:
+        size = self.export_page_size
+        while True:
+            with self._uow() as uow:
+                rows = uow.audit.search(_query(filters, after), size)
+            yield from rows
+            if len(rows) < size:
+                return
+            after = (rows[-1].occurred_at, rows[-1].id)
+
+
+def _query(filters: AuditFilter, after: tuple[datetime, str] | None) -> AuditQuery:
+    return AuditQuery(
+        actor_id=filters.actor_id,
+        action=filters.action,
+        resource_type=filters.resource_type,
+        resource_id=filters.resource_id,
+        result=filters.result,
+        since=filters.since,
+        until=filters.until,
+        after=after,
+    )

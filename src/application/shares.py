@@ -1,7 +1,8 @@
-"""Share links: create, list, revoke, redeem."""
+"""Share links: create, list, revoke, redeem, download a shared file."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 from attrs import frozen
@@ -10,13 +11,22 @@ from application.auditing import Auditor
 from application.context import Caller, Hidden, current_user, require_permission, require_user
 from application.pagination import Page, clamp_limit, time_cursor, time_keyset
 from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.throttle import FailureThrottle
 from domain.audit import AuditAction, AuditResult
 from domain.credentials import digest_token
-from domain.errors import Conflict, NotFound, PermissionDenied, ShareRefused, ValidationError
+from domain.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ShareRefused,
+    TooManyAttempts,
+    ValidationError,
+)
 from domain.files import StoredFile
 from domain.ids import FileId, ShareId, VideoId
-from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.shares import Share, ShareRefusal, ShareTarget, ShareTargetKind
 from domain.users import MAX_PASSWORD_LENGTH, Permission, User
 from domain.videos import Video
 
@@ -64,6 +74,8 @@ class SharedItem:
 
 MAX_SHARE_TTL = timedelta(days=3650)
 REDEEM_ATTEMPTS = 5
+NOT_DOWNLOADABLE = "share_not_downloadable"
+"""The ``Conflict.code`` of a download asked of a link that shares a video."""
 
 
 class ShareService:
@@ -75,13 +87,17 @@ class ShareService:
         tokens: TokenGenerator,
         hasher: PasswordHasher,
         auditor: Auditor,
+        storage: ObjectStorage,
+        throttle: FailureThrottle,
     ) -> None:
+        self._throttle = throttle
         self._uow = uow_factory
         self._clock = clock
         self._ids = ids
         self._tokens = tokens
         self._hasher = hasher
         self._audit = auditor
+        self._storage = storage
 
     def create(self, caller: Caller, command: CreateShare) -> CreatedShare:
         """Only the owner of a video or file may share it."""
@@ -182,16 +198,46 @@ class ShareService:
         and audited, and so is each refusal. Concurrent uses of one link are serialized
         by the share's version: a use that loses the race is retried, so ``max_uses`` is
         never exceeded and no use is lost."""
-        caller = caller or Caller()
+        return self._redeem(token, password, caller or Caller(), None)
+
+    def open_shared_file(
+        self, token: str, password: str | None = None, caller: Caller | None = None
+    ) -> tuple[StoredFile, Iterator[bytes]]:
+        """Use a link to a file and open its bytes: a use like :meth:`redeem` (counted,
+        audited, refused for the same reasons). A link to a video cannot be downloaded:
+        Conflict(code=NOT_DOWNLOADABLE), decided only after the link itself was found
+        usable (a dead link says it is dead, a protected one asks for its password first)
+        and without counting a use."""
+        item = self._redeem(token, password, caller or Caller(), ShareTargetKind.FILE)
+        if item.file is None:  # pragma: no cover - _redeem guarantees the kind
+            raise NotFound("share not found")
+        return item.file, self._storage.get(item.file.storage_key)
+
+    def _redeem(
+        self, token: str, password: str | None, caller: Caller, kind: ShareTargetKind | None
+    ) -> SharedItem:
+        # Password guessing is throttled per link and per client address, like logins.
+        link = digest_token(token)
+        try:
+            self._throttle.check("share", link, caller.ip)
+        except TooManyAttempts:
+            self._refused(caller, None, "too_many_attempts")
+            raise
         for attempt in range(1, REDEEM_ATTEMPTS + 1):
             try:
-                return self._redeem_once(token, password, caller)
+                return self._redeem_once(token, password, caller, kind)
+            except ShareRefused as refused:
+                if refused.reason == ShareRefusal.PASSWORD_WRONG.value:
+                    self._throttle.failed("share", link, caller.ip)
+                raise
             except Conflict as clash:
                 if clash.code != STALE_VERSION or attempt == REDEEM_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _redeem_once(self, token: str, password: str | None, caller: Caller) -> SharedItem:
+    def _redeem_once(
+        self, token: str, password: str | None, caller: Caller, kind: ShareTargetKind | None
+    ) -> SharedItem:
         now = self._clock.now()
         share: Share | None = None
         try:
@@ -200,6 +246,12 @@ class ShareService:
                 if share is None:
                     raise NotFound("share not found")
                 share.redeem(now, password, self._hasher.verify)
+                if kind is not None and share.target.kind is not kind:
+                    # Raised inside the unit of work: the use just counted rolls back.
+                    raise Conflict(
+                        f"this link shares a {share.target.kind.value}, not a {kind.value}",
+                        code=NOT_DOWNLOADABLE,
+                    )
                 item = self._resolve(uow, caller, share)
                 uow.shares.save(share)
                 self._audit.record(
@@ -213,15 +265,22 @@ class ShareService:
                 uow.commit()
                 return item
         except (NotFound, ShareRefused) as refused:
-            self._audit.record_alone(
-                caller,
-                AuditAction.SHARE_REDEEM,
-                "share",
-                share.id if share is not None else None,
-                AuditResult.FAILURE,
-                {"reason": refused.code},
-            )
+            self._refused(caller, share, refused.code)
             raise
+        except Conflict as clash:
+            if clash.code == NOT_DOWNLOADABLE:
+                self._refused(caller, share, clash.code)
+            raise
+
+    def _refused(self, caller: Caller, share: Share | None, reason: str) -> None:
+        self._audit.record_alone(
+            caller,
+            AuditAction.SHARE_REDEEM,
+            "share",
+            share.id if share is not None else None,
+            AuditResult.FAILURE,
+            {"reason": reason},
+        )
 
     @staticmethod
     def _resolve(uow: UnitOfWork, caller: Caller, share: Share) -> SharedItem:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import typing
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import cattrs
 import falcon
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
 
 from domain.errors import ValidationError
 
@@ -37,9 +43,39 @@ def _strict(kind: type) -> Any:
     return structure_value
 
 
+def _is_list(tp: Any) -> bool:
+    return typing.get_origin(tp) in (list, tuple) or tp in (list, tuple)
+
+
+def _list_hook(tp: Any) -> Any:
+    item = (typing.get_args(tp) or (Any,))[0]
+    as_tuple = typing.get_origin(tp) is tuple or tp is tuple
+
+    def structure_list(value: Any, _: type) -> Any:
+        # A JSON string is iterable but is not a list: "music" must not become 5 tags.
+        if not isinstance(value, list):
+            raise ValueError("expected a list")
+        items: list[Any] = []
+        errors: list[Exception] = []
+        for index, element in enumerate(value):
+            try:
+                items.append(converter.structure(element, item))
+            except Exception as error:
+                # The same shape cattrs itself reports, so each item keeps its path.
+                note = IterableValidationNote(f"Structuring {tp} @ index {index}", index, item)
+                error.__notes__ = [*getattr(error, "__notes__", []), note]
+                errors.append(error)
+        if errors:
+            raise IterableValidationError(f"While structuring {tp!r}", errors, tp)
+        return tuple(items) if as_tuple else items
+
+    return structure_list
+
+
 converter.register_structure_hook(datetime, _structure_datetime)
 for _kind in (str, int, float, bool):
     converter.register_structure_hook(_kind, _strict(_kind))
+converter.register_structure_hook_factory(_is_list, _list_hook)
 
 
 def _paths(error: BaseException, prefix: str = "") -> dict[str, str]:

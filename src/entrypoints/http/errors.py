@@ -110,6 +110,9 @@ def handle_domain_error(
         resp.set_header("Retry-After", str(error.retry_after))
     if isinstance(error, AuthenticationFailed):
         resp.set_header("WWW-Authenticate", 'Bearer realm="videoplatform"')
+    if status == 401 and isinstance(error, ShareRefused):
+        # RFC 9110 wants a challenge with every 401: the link's password, sent in the body.
+        resp.set_header("WWW-Authenticate", 'SharePassword realm="videoplatform"')
     title = falcon.code_to_http_status(status).split(" ", 1)[1]
     problem(req, resp, status, error.code, title, error.message, extra)
 

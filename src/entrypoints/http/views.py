@@ -236,12 +236,27 @@ class CreatedShareView:
 
 
 @frozen
+class SharedFileView:
+    """A file as a link's recipient sees it: no owner, folder or internal details."""
+
+    id: str
+    name: str
+    size: int
+    content_type: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, stored: StoredFile) -> SharedFileView:
+        return cls(stored.id, stored.name, stored.size, stored.content_type, stored.created_at)
+
+
+@frozen
 class RedeemedShareView:
     """What a share link opens: a video or a file."""
 
     target_type: Literal["video", "file"]
     video: VideoView | None = None
-    file: FileView | None = None
+    file: SharedFileView | None = None
 
 
 @frozen

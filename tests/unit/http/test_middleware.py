@@ -10,7 +10,7 @@ import structlog
 from entrypoints.bootstrap import Platform
 from entrypoints.http.app import HttpOptions, create_app
 from entrypoints.http.openapi import Operation, Reply, Route
-from tests.unit.http.conftest import problem_code
+from tests.unit.http.conftest import MakeAccount, problem_code
 
 
 def test_a_sane_request_id_is_kept_and_echoed(client: falcon.testing.TestClient) -> None:
@@ -150,3 +150,16 @@ def test_cors_is_off_by_default_and_configurable(platform: Platform) -> None:
     assert result.headers["access-control-allow-origin"] == "https://app.example"
     other = allowed.simulate_get("/health/live", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_json_string_where_a_list_belongs_is_refused_not_split(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    from domain.users import Role
+
+    admin, member = account(Role.ADMIN), account(Role.CREATOR)
+    result = client.simulate_put(
+        f"/api/v1/users/{member.user_id}/roles", json={"roles": "admin"}, headers=admin.headers
+    )
+    assert result.status_code == 422
+    assert result.json["errors"] == [{"field": "roles", "message": "expected a list"}]

@@ -1,10 +1,251 @@
-"""Audit endpoints."""
+"""The audit trail for moderators and administrators: search it a page at a time, or
+export a whole filtered range as JSON Lines or CSV, streamed as it is read."""
 
 from __future__ import annotations
 
-from entrypoints.http.openapi import Route
-from entrypoints.http.resources.common import HttpContext
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+import falcon
+from attrs import field, frozen
+
+from application.audit import AuditFilter
+from application.ports.system import Clock
+from domain.audit import AuditAction, AuditEvent, AuditResult
+from domain.errors import ValidationError
+from domain.ids import UserId
+from entrypoints.http.convert import dump
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Operation, Param, Reply, Route
+from entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    LIMIT,
+    HttpContext,
+    query_int,
+    query_str,
+    reply,
+)
+from entrypoints.http.views import AuditEventView
+
+JSONL = "application/jsonl"
+CSV = "text/csv; charset=utf-8; header=present"
+FORMATS = {"jsonl": JSONL, "csv": CSV}
+CSV_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "result",
+    "ip",
+    "user_agent",
+    "metadata",
+)
+ROWS_PER_CHUNK = 100
+# A query string's "+" arrives as a space: "...T10:00:00 02:00" meant "+02:00".
+_ZONE_AS_SPACE = re.compile(r"(:\d{2}(?:\.\d+)?) (\d{2}(?::?\d{2})?)$")
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+FILTER_PARAMS = (
+    Param("actor_id", "query", {"type": "string"}, "who acted"),
+    Param("action", "query", {"type": "string", "enum": [a.value for a in AuditAction]}),
+    Param("resource_type", "query", {"type": "string"}, "for example user, video, share"),
+    Param("resource_id", "query", {"type": "string"}),
+    Param("result", "query", {"type": "string", "enum": [r.value for r in AuditResult]}),
+    Param(
+        "since",
+        "query",
+        {"type": "string", "format": "date-time"},
+        "inclusive; ISO 8601 with a time zone",
+    ),
+    Param(
+        "until",
+        "query",
+        {"type": "string", "format": "date-time"},
+        "exclusive; ISO 8601 with a time zone",
+    ),
+)
+FORMAT_PARAM = Param(
+    "format", "query", {"type": "string", "enum": list(FORMATS), "default": "jsonl"}
+)
+
+
+@frozen
+class AuditPage:
+    """One page of audit events, newest first."""
+
+    items: list[AuditEventView]
+    next_cursor: str | None = field(
+        default=None, metadata={"doc": "pass as cursor for the next page; null on the last"}
+    )
+
+
+def _instant(req: falcon.Request, name: str) -> datetime | None:
+    raw = query_str(req, name, 64)
+    if raw is None:
+        return None
+    text = _ZONE_AS_SPACE.sub(r"\1+\2", raw.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError.field(name, "not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise ValidationError.field(name, "needs a time zone (for example Z or +02:00)")
+    return moment
+
+
+def _choice(req: falcon.Request, name: str, known: Iterable[str]) -> str | None:
+    raw = query_str(req, name, 100)
+    options = list(known)
+    if raw is not None and raw not in options:
+        raise ValidationError.field(name, f"must be one of {', '.join(options)}")
+    return raw
+
+
+def filters_of(req: falcon.Request) -> AuditFilter:
+    action = _choice(req, "action", (a.value for a in AuditAction))
+    result = _choice(req, "result", (r.value for r in AuditResult))
+    actor = query_str(req, "actor_id")
+    return AuditFilter(
+        actor_id=UserId(actor) if actor is not None else None,
+        action=AuditAction(action) if action is not None else None,
+        resource_type=query_str(req, "resource_type"),
+        resource_id=query_str(req, "resource_id"),
+        result=AuditResult(result) if result is not None else None,
+        since=_instant(req, "since"),
+        until=_instant(req, "until"),
+    )
+
+
+def jsonl_lines(events: Iterable[AuditEvent]) -> Iterator[bytes]:
+    """One JSON object per line; JSON escapes every newline inside a value."""
+    for event in events:
+        yield json.dumps(dump(AuditEventView.of(event)), sort_keys=True).encode() + b"\n"
+
+
+def _cell(value: str | None) -> str:
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _row(event: AuditEvent) -> list[str]:
+    view = AuditEventView.of(event)
+    return [
+        _cell(view.id),
+        view.occurred_at.astimezone(UTC).isoformat(),
+        _cell(view.actor_id),
+        _cell(view.action),
+        _cell(view.resource_type),
+        _cell(view.resource_id),
+        _cell(view.result),
+        _cell(view.ip),
+        _cell(view.user_agent),
+        _cell(json.dumps(view.metadata, sort_keys=True) if view.metadata else ""),
+    ]
+
+
+def csv_rows(events: Iterable[AuditEvent]) -> Iterator[bytes]:
+    """A header row, then one row per event (RFC 4180 quoting, CRLF line ends), sent
+    in chunks of a few rows. Cells that a spreadsheet would run as a formula get a
+    leading apostrophe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for count, event in enumerate(events, 1):
+        writer.writerow(_row(event))
+        if count % ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+class Audit:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        page = self._c.platform.audit.search(
+            caller_of(req),
+            filters_of(req),
+            query_str(req, "cursor", 1000),
+            query_int(req, "limit"),
+        )
+        reply(resp, AuditPage([AuditEventView.of(e) for e in page.items], page.next_cursor))
+
+
+class AuditExport:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+        self._clock: Clock = context.platform.container.resolve(Clock)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        kind = _choice(req, "format", FORMATS) or "jsonl"
+        filters = filters_of(req)
+        # Checks the permission and audits the export now; the events are read lazily.
+        events = self._c.platform.audit.export(caller_of(req), filters)
+        stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        resp.content_type = FORMATS[kind]
+        resp.cache_control = ["no-store"]
+        resp.set_header("Content-Disposition", f'attachment; filename="audit-{stamp}.{kind}"')
+        resp.stream = csv_rows(events) if kind == "csv" else jsonl_lines(events)
 
 
 def routes(c: HttpContext) -> list[Route]:
-    return []
+    tag = "audit"
+    return [
+        Route(
+            f"{API}/audit",
+            Audit(c),
+            (
+                Operation(
+                    "GET",
+                    "Search the audit trail",
+                    tag,
+                    (Reply(200, "A page of matching events, newest first", AuditPage),),
+                    params=(*FILTER_PARAMS, CURSOR, LIMIT),
+                    auth="required",
+                    errors=(403, 422),
+                    description="Moderators and administrators; refusals are audited.",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/audit/export",
+            AuditExport(c),
+            (
+                Operation(
+                    "GET",
+                    "Export the audit trail",
+                    tag,
+                    (
+                        Reply(
+                            200,
+                            "Every matching event, newest first. format=jsonl: JSON Lines, "
+                            "one event (this schema) per line; format=csv: text/csv with a "
+                            "header row and the same fields (metadata as a JSON object)",
+                            AuditEventView,
+                            media=JSONL,
+                            headers={"Content-Disposition": "attachment with a file name"},
+                        ),
+                    ),
+                    params=(FORMAT_PARAM, *FILTER_PARAMS),
+                    auth="required",
+                    errors=(403, 422),
+                    description=(
+                        "Moderators and administrators; the export itself is audited "
+                        "(audit.search with export=true) and refusals too. The range is "
+                        "streamed page by page as it is read, never held in memory, and "
+                        "covers the trail as it stood when the export began."
+                    ),
+                ),
+            ),
+        ),
+    ]

@@ -1,10 +1,297 @@
-"""Shares endpoints."""
+"""Share links: owners create, list, inspect and revoke them; anyone holding a link
+redeems it (and downloads a shared file) by posting its token, which therefore never
+appears in a URL path, an access log or a Referer header."""
 
 from __future__ import annotations
 
-from entrypoints.http.openapi import Route
-from entrypoints.http.resources.common import HttpContext
+from datetime import timedelta
+from urllib.parse import quote
+
+import falcon
+from attrs import field, frozen
+
+from application.shares import MAX_SHARE_TTL, CreateShare, SharedItem
+from domain.errors import ValidationError
+from domain.ids import FileId, ShareId, VideoId
+from entrypoints.http.convert import read_json
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Reply, Route
+from entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    LIMIT,
+    HttpContext,
+    no_content,
+    query_int,
+    query_str,
+    reply,
+)
+from entrypoints.http.views import (
+    CreatedShareView,
+    RedeemedShareView,
+    SharedFileView,
+    ShareView,
+    VideoView,
+)
+
+MAX_TTL_SECONDS = int(MAX_SHARE_TTL.total_seconds())
+MAX_TOKEN = 512
+
+
+@frozen
+class CreateShareBody:
+    """Share exactly one of a video or a file that you own."""
+
+    video_id: str | None = None
+    file_id: str | None = None
+    expires_in_seconds: int | None = field(
+        default=None, metadata={"doc": f"1 to {MAX_TTL_SECONDS}; no expiry when absent"}
+    )
+    password: str | None = field(default=None, metadata={"doc": "asked of whoever opens it"})
+    max_uses: int | None = field(default=None, metadata={"doc": "how many times it may be used"})
+
+
+@frozen
+class RedeemBody:
+    token: str = field(metadata={"doc": "the link's token, as shown once when it was made"})
+    password: str | None = None
+
+
+@frozen
+class SharePage:
+    """One page of your share links, newest first."""
+
+    items: list[ShareView]
+    next_cursor: str | None = field(
+        default=None, metadata={"doc": "pass as cursor for the next page; null on the last"}
+    )
+
+
+def share_url(public_url: str, token: str) -> str:
+    """The link a recipient opens; relative when no public URL is configured."""
+    return f"{public_url.rstrip('/')}/s/{quote(token, safe='')}"
+
+
+def redeemed_view(item: SharedItem) -> RedeemedShareView:
+    if item.video is not None:
+        return RedeemedShareView("video", video=VideoView.of(item.video))
+    if item.file is not None:
+        return RedeemedShareView("file", file=SharedFileView.of(item.file))
+    raise AssertionError("a redeemed share opens a video or a file")  # pragma: no cover
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition`` for a download (RFC 6266): an ASCII fallback ``filename``
+    for old clients and the exact name as RFC 8187 ``filename*``."""
+    fallback = (
+        "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in name).strip()
+        or "download"
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _token(body: RedeemBody) -> str:
+    if not 1 <= len(body.token) <= MAX_TOKEN:
+        raise ValidationError.field("token", f"must be 1 to {MAX_TOKEN} characters")
+    return body.token
+
+
+def _private(resp: falcon.Response) -> None:
+    # Replies that carry a secret or what a secret opens are never cached on the way.
+    resp.cache_control = ["no-store"]
+
+
+class Shares:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        page = self._c.platform.shares.list_mine(
+            caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
+        )
+        reply(resp, SharePage([ShareView.of(s) for s in page.items], page.next_cursor))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, CreateShareBody, self._c.json_limit)
+        seconds = body.expires_in_seconds
+        if seconds is not None and not 1 <= seconds <= MAX_TTL_SECONDS:
+            raise ValidationError.field("expires_in_seconds", f"must be 1 to {MAX_TTL_SECONDS}")
+        created = self._c.platform.shares.create(
+            caller_of(req),
+            CreateShare(
+                video_id=VideoId(body.video_id) if body.video_id is not None else None,
+                file_id=FileId(body.file_id) if body.file_id is not None else None,
+                expires_in=timedelta(seconds=seconds) if seconds is not None else None,
+                password=body.password,
+                max_uses=body.max_uses,
+            ),
+        )
+        resp.location = f"{API}/shares/{created.share.id}"
+        _private(resp)
+        view = CreatedShareView(
+            ShareView.of(created.share),
+            created.token,
+            share_url(self._c.public_url, created.token),
+        )
+        reply(resp, view, 201)
+
+
+class ShareItem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
+        reply(
+            resp, ShareView.of(self._c.platform.shares.details(caller_of(req), ShareId(share_id)))
+        )
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
+        self._c.platform.shares.revoke(caller_of(req), ShareId(share_id))
+        no_content(resp)
+
+
+class Redeem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, RedeemBody, self._c.json_limit)
+        item = self._c.platform.shares.redeem(_token(body), body.password, caller_of(req))
+        _private(resp)
+        reply(resp, redeemed_view(item))
+
+
+class Download:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, RedeemBody, self._c.json_limit)
+        stored, chunks = self._c.platform.shares.open_shared_file(
+            _token(body), body.password, caller_of(req)
+        )
+        _private(resp)
+        resp.content_type = stored.content_type
+        resp.set_header("Content-Disposition", attachment(stored.name))
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        # Whatever the bytes are, a browser that renders them anyway runs nothing.
+        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        resp.content_length = stored.size
+        resp.stream = chunks
 
 
 def routes(c: HttpContext) -> list[Route]:
-    return []
+    tag = "shares"
+    locked = "401 share_password_required / share_password_wrong"
+    dead = "410 share_expired / share_revoked / share_exhausted / share_unavailable"
+    return [
+        Route(
+            f"{API}/shares",
+            Shares(c),
+            (
+                Operation(
+                    "GET",
+                    "List my shares",
+                    tag,
+                    (Reply(200, "A page of your share links, newest first", SharePage),),
+                    params=(CURSOR, LIMIT),
+                    auth="required",
+                    errors=(422,),
+                ),
+                Operation(
+                    "POST",
+                    "Create a share",
+                    tag,
+                    (
+                        Reply(
+                            201,
+                            "The link; its token is shown this once",
+                            CreatedShareView,
+                            headers={"Location": "the new share"},
+                        ),
+                    ),
+                    body=Body(CreateShareBody),
+                    auth="required",
+                    errors=(403, 404),
+                    description=(
+                        "Only the owner may share a video or file: sharing someone else's "
+                        "is 403 when you can see it and 404 when you cannot."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/shares/{{share_id}}",
+            ShareItem(c),
+            (
+                Operation(
+                    "GET",
+                    "Get a share",
+                    tag,
+                    (Reply(200, "The share link (without its token)", ShareView),),
+                    auth="required",
+                    errors=(404,),
+                    description="Its owner or an administrator; anyone else gets 404.",
+                ),
+                Operation(
+                    "DELETE",
+                    "Revoke a share",
+                    tag,
+                    (Reply(204, "Revoked (revoking twice is harmless)"),),
+                    auth="required",
+                    errors=(404,),
+                    description="Its owner or an administrator; anyone else gets 404.",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/public/shares/redeem",
+            Redeem(c),
+            (
+                Operation(
+                    "POST",
+                    "Redeem a share",
+                    tag,
+                    (Reply(200, "What the link opens", RedeemedShareView),),
+                    body=Body(RedeemBody),
+                    auth="optional",
+                    errors=(401, 404, 410),
+                    description=(
+                        "Public. Counts one use of the link and is audited. "
+                        f"{locked}; {dead}; 404 for an unknown token."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/public/shares/download",
+            Download(c),
+            (
+                Operation(
+                    "POST",
+                    "Download a shared file",
+                    tag,
+                    (
+                        Reply(
+                            200,
+                            "The file's bytes, as an attachment, in the file's own media type",
+                            media="*/*",
+                            schema={"description": "the file's bytes"},
+                            headers={
+                                "Content-Disposition": "attachment with filename and filename*",
+                                "Content-Length": "the file's size in bytes",
+                            },
+                        ),
+                    ),
+                    body=Body(RedeemBody),
+                    auth="optional",
+                    errors=(401, 404, 409, 410),
+                    description=(
+                        "Public. Counts one use of a link to a file and is audited; the reply "
+                        "carries the file's own media type. A link to a video cannot be "
+                        f"downloaded (409 share_not_downloadable). {locked}; {dead}."
+                    ),
+                ),
+            ),
+        ),
+    ]

@@ -1,10 +1,157 @@
-"""Users endpoints."""
+"""User administration: list, read, change roles, disable (administrators; anyone may
+read their own account)."""
 
 from __future__ import annotations
 
-from entrypoints.http.openapi import Route
-from entrypoints.http.resources.common import HttpContext
+from typing import Literal
+
+import falcon
+from attrs import field, frozen
+
+from domain.ids import UserId
+from entrypoints.http.convert import read_json
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Reply, Route
+from entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    LIMIT,
+    HttpContext,
+    query_int,
+    query_str,
+    reply,
+)
+from entrypoints.http.views import UserView
+
+RoleName = Literal["viewer", "creator", "moderator", "admin"]
+
+
+@frozen
+class RolesBody:
+    roles: list[RoleName] = field(metadata={"doc": "the complete new set (at least one)"})
+
+
+@frozen
+class UserPage:
+    """One page of users, oldest account first."""
+
+    items: list[UserView]
+    next_cursor: str | None = field(
+        default=None, metadata={"doc": "pass as cursor for the next page; null on the last"}
+    )
+
+
+class Users:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        page = self._c.platform.users.list(
+            caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
+        )
+        reply(resp, UserPage([UserView.of(u) for u in page.items], page.next_cursor))
+
+
+class UserItem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        reply(resp, UserView.of(self._c.platform.users.get(caller_of(req), UserId(user_id))))
+
+
+class UserRoles:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        body = read_json(req, RolesBody, self._c.json_limit)
+        changed = self._c.platform.users.change_roles(caller_of(req), UserId(user_id), body.roles)
+        reply(resp, UserView.of(changed))
+
+
+class UserDisable:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        disabled = self._c.platform.users.disable(caller_of(req), UserId(user_id))
+        reply(resp, UserView.of(disabled))
 
 
 def routes(c: HttpContext) -> list[Route]:
-    return []
+    tag = "users"
+    return [
+        Route(
+            f"{API}/users",
+            Users(c),
+            (
+                Operation(
+                    "GET",
+                    "List users",
+                    tag,
+                    (Reply(200, "A page of users, oldest first", UserPage),),
+                    params=(CURSOR, LIMIT),
+                    auth="required",
+                    errors=(403, 422),
+                    description="Administrators only; refusals are audited.",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/users/{{user_id}}",
+            UserItem(c),
+            (
+                Operation(
+                    "GET",
+                    "Get a user",
+                    tag,
+                    (Reply(200, "The account", UserView),),
+                    auth="required",
+                    errors=(404,),
+                    description=(
+                        "Your own account, or anyone's for an administrator. Another "
+                        "user's account is reported as missing (404), not forbidden."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/users/{{user_id}}/roles",
+            UserRoles(c),
+            (
+                Operation(
+                    "PUT",
+                    "Replace roles",
+                    tag,
+                    (Reply(200, "The account with its new roles", UserView),),
+                    body=Body(RolesBody),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    description=(
+                        "Administrators only. The last active administrator cannot lose "
+                        "the admin role (409 last_admin)."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/users/{{user_id}}/disable",
+            UserDisable(c),
+            (
+                Operation(
+                    "POST",
+                    "Disable a user",
+                    tag,
+                    (Reply(200, "The disabled account", UserView),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    description=(
+                        "Administrators only. Every session and API token of the account, "
+                        "and every share link it made, is revoked at once. The last active "
+                        "administrator cannot be disabled (409 last_admin)."
+                    ),
+                ),
+            ),
+        ),
+    ]
