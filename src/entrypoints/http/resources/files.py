@@ -1,10 +1,338 @@
-"""Files endpoints."""
+"""Files in per-user virtual folders: streaming upload, listing, metadata, move and
+rename, deletion, and a download that no browser will run as active content.
+
+An upload is a raw body (``?folder=&name=``) or ``multipart/form-data`` with the fields
+folder and name before the part named ``file`` (name defaults to that part's filename).
+The stored content type is the one sniffed from the bytes, never the client's claim.
+"""
 
 from __future__ import annotations
 
-from entrypoints.http.openapi import Route
-from entrypoints.http.resources.common import HttpContext
+import unicodedata
+from urllib.parse import quote
+
+import falcon
+from attrs import frozen
+
+from application.context import Caller
+from application.files import MoveFile, StoreFile
+from application.ports.storage import ReadableStream
+from domain.errors import ValidationError
+from domain.files import StoredFile
+from domain.ids import FileId
+from entrypoints.http.convert import read_json
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    LIMIT,
+    HttpContext,
+    no_content,
+    query_int,
+    query_str,
+    reply,
+)
+from entrypoints.http.uploads import (
+    authenticated,
+    file_name,
+    form_parts,
+    is_multipart,
+    query_fields,
+    read_fields,
+    request_body,
+    sniffed,
+)
+from entrypoints.http.views import FileView
+
+STORE_FIELDS = frozenset({"folder", "name"})
+# Types a browser only displays: anything else (HTML, SVG, XML, PDF, scripts, unknown
+# bytes) is always sent as an attachment, whatever the client asks for.
+PASSIVE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "image/bmp",
+        "text/plain",
+    }
+)
+PASSIVE_FAMILIES = ("video/", "audio/")
+# Defence in depth should a browser render a download anyway: no script, form or plugin.
+# (No fetch directives: a browser's own media document re-fetches the URL it shows.)
+DOWNLOAD_CSP = "sandbox"
+
+
+@frozen
+class FolderView:
+    """A folder: its direct subfolders (on the first page only) and one page of its
+    files by name; send ``next_cursor`` back as ``cursor`` for the next page."""
+
+    folder: str
+    subfolders: list[str]
+    files: list[FileView]
+    next_cursor: str | None = None
+
+
+@frozen
+class FileMove:
+    """A new folder and/or name; a field left out (or null) keeps its current value."""
+
+    folder: str | None = None
+    name: str | None = None
+
+
+def renders_passively(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in PASSIVE_TYPES or media.startswith(PASSIVE_FAMILIES)
+
+
+def content_disposition(name: str, *, inline: bool) -> str:
+    """RFC 6266: an ASCII ``filename`` fallback (accents folded, anything else replaced)
+    and the exact name as RFC 8187 ``filename*`` in UTF-8."""
+    fallback = "".join(_ascii(c) for c in name).strip() or "download"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _ascii(char: str) -> str:
+    if char in '"\\%' or not char.isprintable():
+        return "_"
+    folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+    folded = "".join(c for c in folded if c.isprintable() and c not in '"\\%')
+    return folded or "_"
+
+
+def served_type(content_type: str) -> str:
+    # Only text the sniffer recognized as UTF-8 (or BOM-marked) is stored as text/plain.
+    return "text/plain; charset=utf-8" if content_type == "text/plain" else content_type
+
+
+class Files:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        listing = self._c.platform.files.list_folder(
+            caller_of(req),
+            req.get_param("folder") or "/",
+            query_str(req, "cursor", 12_000),  # it carries the folder path
+            query_int(req, "limit"),
+        )
+        view = FolderView(
+            listing.folder.value,
+            list(listing.subfolders),
+            [FileView.of(f) for f in listing.files.items],
+            listing.files.next_cursor,
+        )
+        reply(resp, view)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = authenticated(req)
+        limit = self._c.platform.settings.max_upload_bytes
+        if is_multipart(req):
+            fields, file_part = read_fields(form_parts(req, limit), STORE_FIELDS)
+            if file_part is None:
+                raise ValidationError.field("file", "is required (after the other fields)")
+            name = fields.get("name") or file_name(file_part)
+            stored = self._store(caller, fields.get("folder"), name, file_part.stream)
+        else:
+            fields = query_fields(req, STORE_FIELDS)
+            stored = self._store(
+                caller, fields.get("folder"), fields.get("name"), request_body(req, limit)
+            )
+        resp.location = f"{API}/files/{stored.id}"
+        reply(resp, FileView.of(stored), 201)
+
+    def _store(
+        self, caller: Caller, folder: str | None, name: str | None, content: ReadableStream
+    ) -> StoredFile:
+        if not name:
+            raise ValidationError.field("name", "is required")
+        media, _, replay = sniffed(content)
+        command = StoreFile(
+            name=name, content=replay, folder=folder or "/", content_type=media.mime
+        )
+        return self._c.platform.files.store(caller, command)
+
+
+class FileItem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        reply(resp, FileView.of(self._c.platform.files.get(caller_of(req), FileId(file_id))))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        body = read_json(req, FileMove, self._c.json_limit)
+        moved = self._c.platform.files.move(
+            caller_of(req), FileId(file_id), MoveFile(folder=body.folder, name=body.name)
+        )
+        reply(resp, FileView.of(moved))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        self._c.platform.files.delete(caller_of(req), FileId(file_id))
+        no_content(resp)
+
+
+class FileContent:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        stored, chunks = self._c.platform.files.open(caller_of(req), FileId(file_id))
+        resp.set_header("ETag", f'"{stored.sha256}"')
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        wanted = req.if_none_match or []
+        if any(tag == "*" or tag == stored.sha256 for tag in wanted):
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            resp.status = falcon.HTTP_304
+            return
+        inline = req.get_param("disposition") == "inline"
+        inline = inline and renders_passively(stored.content_type)
+        resp.content_type = served_type(stored.content_type)
+        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=inline))
+        resp.set_header("Content-Security-Policy", DOWNLOAD_CSP)
+        resp.content_length = stored.size
+        resp.stream = chunks
+
+
+TEXT = {"type": "string"}
+FOLDER = Param("folder", "query", TEXT, "a folder such as /projects/2026 (default /)")
+STORE_DESCRIPTION = (
+    "Send the file either as the raw request body with ?folder=&name= (name required), "
+    "or as multipart/form-data with the text fields folder and name FIRST, followed by "
+    "the part named `file` (name defaults to that part's filename; anything after the "
+    "file part is ignored). The body streams into storage within the caller's quota; "
+    "its content type is sniffed from its first bytes, never taken from a name or a "
+    "Content-Type. A Content-Length over the upload limit is refused with 413 before the "
+    "body is read; a chunked body is stopped with 413 as soon as it passes a limit."
+)
+DOWNLOAD_DESCRIPTION = (
+    "Streams the bytes with their sniffed type, Content-Length, a strong ETag (the "
+    "SHA-256; If-None-Match gives 304) and nosniff. Content-Disposition carries the "
+    "name as an ASCII fallback and as UTF-8 filename*. It is `attachment` unless "
+    "disposition=inline is asked for AND the type only displays (raster images, video, "
+    "audio, plain text): HTML, SVG, XML, PDF and anything unknown are always attachments."
+)
+DOWNLOAD_HEADERS = {
+    "ETag": "the SHA-256 of the content, quoted",
+    "Content-Disposition": "attachment or inline, with filename and filename*",
+    "Content-Length": "the size in bytes",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def routes(c: HttpContext) -> list[Route]:
-    return []
+    tag = "files"
+    return [
+        Route(
+            f"{API}/files",
+            Files(c),
+            (
+                Operation(
+                    "GET",
+                    "List a folder",
+                    tag,
+                    (Reply(200, "The folder's subfolders and files", FolderView),),
+                    params=(FOLDER, CURSOR, LIMIT),
+                    auth="required",
+                    errors=(403, 422),
+                ),
+                Operation(
+                    "POST",
+                    "Upload a file",
+                    tag,
+                    (
+                        Reply(
+                            201,
+                            "Stored",
+                            FileView,
+                            headers={"Location": "the new file's URL"},
+                        ),
+                    ),
+                    params=(
+                        Param("folder", "query", TEXT, "raw body only (default /)"),
+                        Param("name", "query", TEXT, "raw body only (required there)"),
+                    ),
+                    body=Body(
+                        None,
+                        (falcon.MEDIA_MULTIPART, "*/*"),
+                        "the file: raw bytes of any type, or a form (see description)",
+                    ),
+                    auth="required",
+                    errors=(403, 409, 413, 422),
+                    description=STORE_DESCRIPTION,
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/files/{{file_id}}",
+            FileItem(c),
+            (
+                Operation(
+                    "GET",
+                    "Get a file's metadata",
+                    tag,
+                    (Reply(200, "The file", FileView),),
+                    auth="required",
+                    errors=(404,),
+                    description="Another user's file is 404, exactly like a missing one.",
+                ),
+                Operation(
+                    "PATCH",
+                    "Move or rename a file",
+                    tag,
+                    (Reply(200, "The moved file", FileView),),
+                    body=Body(FileMove),
+                    auth="required",
+                    errors=(404, 409),
+                ),
+                Operation(
+                    "DELETE",
+                    "Delete a file",
+                    tag,
+                    (Reply(204, "Deleted, with its shares revoked"),),
+                    auth="required",
+                    errors=(404,),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/files/{{file_id}}/content",
+            FileContent(c),
+            (
+                Operation(
+                    "GET",
+                    "Download a file",
+                    tag,
+                    (
+                        Reply(
+                            200,
+                            "The bytes, as the file's sniffed content type",
+                            media="*/*",
+                            schema={"type": "string", "contentMediaType": "*/*"},
+                            headers=DOWNLOAD_HEADERS,
+                        ),
+                        Reply(304, "Unchanged (If-None-Match)", headers={"ETag": "as before"}),
+                    ),
+                    params=(
+                        Param(
+                            "disposition",
+                            "query",
+                            {"type": "string", "enum": ["attachment", "inline"]},
+                            "inline is honoured only for types that merely display",
+                        ),
+                        Param("If-None-Match", "header", TEXT, "an ETag from a previous download"),
+                    ),
+                    auth="required",
+                    errors=(404,),
+                    description=DOWNLOAD_DESCRIPTION,
+                ),
+            ),
+        ),
+    ]

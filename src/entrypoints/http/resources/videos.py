@@ -1,10 +1,361 @@
-"""Videos endpoints."""
+"""Videos: streaming upload, filtered keyset lists, metadata, deletion, views, processing.
+
+An upload is either a raw body (any Content-Type but multipart; the metadata in the query
+string) or ``multipart/form-data`` whose metadata fields come before the part named
+``file``. Either way the bytes stream into storage, and what they are is decided from
+their first bytes: anything that is not a video container is refused with 415 before a
+byte is stored.
+"""
 
 from __future__ import annotations
 
-from entrypoints.http.openapi import Route
-from entrypoints.http.resources.common import HttpContext
+import enum
+from typing import Literal, TypeVar
+
+import falcon
+from attrs import evolve, field, frozen
+
+from application.context import Caller
+from application.ports.persistence import VideoSort
+from application.ports.storage import ReadableStream
+from application.videos import UpdateVideo, UploadVideo, VideoFilter
+from domain.errors import ValidationError
+from domain.ids import CategoryId, UserId, VideoId
+from domain.media_types import MediaType
+from domain.videos import Video, VideoStatus, Visibility
+from entrypoints.http.convert import read_json
+from entrypoints.http.errors import coded
+from entrypoints.http.middleware import caller_of
+from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    LIMIT,
+    HttpContext,
+    no_content,
+    query_int,
+    query_str,
+    reply,
+)
+from entrypoints.http.uploads import (
+    authenticated,
+    form_parts,
+    is_multipart,
+    query_fields,
+    read_fields,
+    request_body,
+    sniffed,
+    split_list,
+)
+from entrypoints.http.views import ProcessingView, VideoView, page_of
+
+E = TypeVar("E", bound=enum.Enum)
+VisibilityName = Literal["public", "unlisted", "private"]
+UPLOAD_FIELDS = frozenset({"title", "description", "category_id", "tags", "visibility"})
+VIDEO_MEDIA = (
+    falcon.MEDIA_MULTIPART,
+    "video/*",
+    "application/octet-stream",
+)
+
+
+@frozen
+class VideoPage:
+    """One page of videos; send ``next_cursor`` back as ``cursor`` for the next one."""
+
+    items: list[VideoView]
+    next_cursor: str | None = None
+
+
+class _Unchanged(str):
+    """The default of a PATCH field the client left out (JSON can never produce one)."""
+
+    __slots__ = ()
+
+
+UNCHANGED = _Unchanged()
+
+
+@frozen
+class VideoPatch:
+    """The fields to change; a field left out (or null, except category_id) is unchanged."""
+
+    title: str | None = None
+    description: str | None = None
+    category_id: str | None = field(
+        default=UNCHANGED, metadata={"doc": "a category id, or null to remove the category"}
+    )
+    tags: list[str] | None = None
+    visibility: VisibilityName | None = None
+
+
+def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
+    raw = query_str(req, name)
+    if raw is None:
+        return None
+    try:
+        return kind(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise ValidationError.field(name, f"must be one of {allowed}") from None
+
+
+def upload_command(fields: dict[str, str], source: ReadableStream) -> UploadVideo:
+    """The upload's metadata, checked for presence and shape before any byte is read
+    (the rules on length and content are the domain's, applied by the service)."""
+    problems: dict[str, str] = {}
+    title = fields.get("title")
+    if title is None:
+        problems["title"] = "is required"
+    visibility = Visibility.PRIVATE
+    if chosen := fields.get("visibility", "").strip().lower():  # blank: the default
+        try:
+            visibility = Visibility(chosen)
+        except ValueError:
+            problems["visibility"] = "must be one of public, unlisted, private"
+    if problems or title is None:
+        raise ValidationError("the upload's metadata is invalid", fields=problems)
+    category = fields.get("category_id", "").strip()
+    return UploadVideo(
+        title=title,
+        source=source,
+        description=fields.get("description", ""),
+        category_id=CategoryId(category) if category else None,
+        tags=split_list(fields.get("tags", "")),
+        visibility=visibility,
+    )
+
+
+def not_a_video(media: MediaType) -> falcon.HTTPError:
+    return coded(
+        falcon.HTTPUnsupportedMediaType(
+            description=f"the upload's bytes are {media.mime}, not a video this platform reads"
+        ),
+        "unsupported_media_type",
+    )
+
+
+class Videos:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = caller_of(req)
+        owner = query_str(req, "owner")
+        if owner == "me":
+            owner = authenticated(req).user_id
+        filters = VideoFilter(
+            owner_id=UserId(owner) if owner else None,
+            category_id=CategoryId(c) if (c := query_str(req, "category")) else None,
+            tag=query_str(req, "tag"),
+            visibility=_choice(req, "visibility", Visibility),
+            status=_choice(req, "status", VideoStatus),
+            sort=_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
+        )
+        page = self._c.platform.videos.list(
+            caller, filters, query_str(req, "cursor", 1000), query_int(req, "limit")
+        )
+        reply(resp, page_of(page, VideoView))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = authenticated(req)
+        limit = self._c.platform.settings.max_upload_bytes
+        if is_multipart(req):
+            fields, file_part = read_fields(form_parts(req, limit), UPLOAD_FIELDS)
+            if file_part is None:
+                raise ValidationError.field("file", "is required (after the metadata fields)")
+            video = self._upload(caller, upload_command(fields, file_part.stream))
+        else:
+            command = upload_command(query_fields(req, UPLOAD_FIELDS), request_body(req, limit))
+            video = self._upload(caller, command)
+        resp.location = f"{API}/videos/{video.id}"
+        reply(resp, VideoView.of(video), 201)
+
+    def _upload(self, caller: Caller, command: UploadVideo) -> Video:
+        media, head, replay = sniffed(command.source)
+        if head and not media.is_video:  # an empty body is the service's to refuse
+            raise not_a_video(media)
+        return self._c.platform.videos.upload(caller, evolve(command, source=replay))
+
+
+class VideoItem:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        reply(resp, VideoView.of(self._c.platform.videos.get(caller_of(req), VideoId(video_id))))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        body = read_json(req, VideoPatch, self._c.json_limit)
+        category_id: CategoryId | None = None
+        if body.category_id is not None and body.category_id is not UNCHANGED:
+            category_id = CategoryId(body.category_id)
+        command = UpdateVideo(
+            title=body.title,
+            description=body.description,
+            category_id=category_id,
+            clear_category=body.category_id is None,
+            tags=body.tags,
+            visibility=Visibility(body.visibility) if body.visibility else None,
+        )
+        video = self._c.platform.videos.update(caller_of(req), VideoId(video_id), command)
+        reply(resp, VideoView.of(video))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        self._c.platform.videos.delete(caller_of(req), VideoId(video_id))
+        no_content(resp)
+
+
+class VideoViews:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        self._c.platform.videos.record_view(caller_of(req), VideoId(video_id))
+        no_content(resp)
+
+
+class VideoProcessing:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        video = self._c.platform.videos.get(caller_of(req), VideoId(video_id))
+        reply(resp, ProcessingView.of(video))
+
+
+def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
+    return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
+
+
+TEXT = {"type": "string"}
+UPLOAD_PARAMS = (
+    Param("title", "query", TEXT, "raw body only (required there): 1 to 200 characters"),
+    Param("description", "query", TEXT, "raw body only"),
+    Param("category_id", "query", TEXT, "raw body only"),
+    Param("tags", "query", TEXT, "raw body only: comma-separated tags"),
+    _enum_param("visibility", Visibility, "raw body only (default private)"),
+)
+UPLOAD_DESCRIPTION = (
+    "Send the video either as the raw request body, with its metadata in the query "
+    "string, or as multipart/form-data with the text fields title (required), "
+    "description, category_id, tags (comma-separated) and visibility FIRST, followed by "
+    "the part named `file` (anything after the file part is ignored). The body streams "
+    "into storage; its type is decided from its first bytes, never from a name or a "
+    "Content-Type: anything but a video container (MP4, QuickTime, Matroska, WebM, AVI, "
+    "MPEG-TS, MPEG-PS, FLV, Ogg, 3GP, ASF...) is refused with 415 and nothing is stored. "
+    "A Content-Length over the upload limit is refused with 413 before the body is read; "
+    "a chunked body is stopped with 413 as soon as it passes the limit."
+)
+LIST_PARAMS = (
+    Param("owner", "query", TEXT, "a user id, or `me`"),
+    Param("category", "query", TEXT, "a category id"),
+    Param("tag", "query", TEXT, "one tag (case-insensitive)"),
+    _enum_param("visibility", Visibility, "only videos with this visibility"),
+    _enum_param("status", VideoStatus, "only videos in this processing state"),
+    _enum_param("sort", VideoSort, "order (default newest)"),
+    CURSOR,
+    LIMIT,
+)
 
 
 def routes(c: HttpContext) -> list[Route]:
-    return []
+    tag = "videos"
+    return [
+        Route(
+            f"{API}/videos",
+            Videos(c),
+            (
+                Operation(
+                    "GET",
+                    "List videos",
+                    tag,
+                    (Reply(200, "Videos the caller may see in lists", VideoPage),),
+                    params=LIST_PARAMS,
+                    errors=(401, 422),
+                    description=(
+                        "Public ready videos, plus the caller's own; moderators see all. "
+                        "Keyset pages: pass next_cursor back as cursor with the same filters."
+                    ),
+                ),
+                Operation(
+                    "POST",
+                    "Upload a video",
+                    tag,
+                    (
+                        Reply(
+                            201,
+                            "Created; processing is queued",
+                            VideoView,
+                            headers={"Location": "the new video's URL"},
+                        ),
+                    ),
+                    params=UPLOAD_PARAMS,
+                    body=Body(
+                        None, VIDEO_MEDIA, "the video: raw bytes, or a form (see description)"
+                    ),
+                    auth="required",
+                    errors=(403, 404, 413, 415, 422),
+                    description=UPLOAD_DESCRIPTION,
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}",
+            VideoItem(c),
+            (
+                Operation(
+                    "GET",
+                    "Get a video",
+                    tag,
+                    (Reply(200, "The video", VideoView),),
+                    errors=(401, 404),
+                    description="Another user's private video is 404, exactly like a missing one.",
+                ),
+                Operation(
+                    "PATCH",
+                    "Update a video",
+                    tag,
+                    (Reply(200, "The updated video", VideoView),),
+                    body=Body(VideoPatch),
+                    auth="required",
+                    errors=(403, 404),
+                    description="Owner or moderator. Absent fields are unchanged.",
+                ),
+                Operation(
+                    "DELETE",
+                    "Delete a video",
+                    tag,
+                    (Reply(204, "Deleted, with its shares revoked and its bytes removed"),),
+                    auth="required",
+                    errors=(403, 404),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/views",
+            VideoViews(c),
+            (
+                Operation(
+                    "POST",
+                    "Record a view",
+                    tag,
+                    (Reply(204, "Counted"),),
+                    errors=(401, 404),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/processing",
+            VideoProcessing(c),
+            (
+                Operation(
+                    "GET",
+                    "Processing state",
+                    tag,
+                    (Reply(200, "Where the video is in processing", ProcessingView),),
+                    errors=(401, 404),
+                ),
+            ),
+        ),
+    ]

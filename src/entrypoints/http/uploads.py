@@ -1,0 +1,233 @@
+"""Upload bodies as streams: nothing here ever holds a whole body in memory.
+
+A raw body is read from the WSGI input in chunks of at most :data:`CHUNK` bytes. A
+``multipart/form-data`` body is parsed while it streams (Falcon's multipart parser over
+a buffered reader of the same input): the metadata fields, which must come *before*
+the file part, are read (each bounded), then the file part's own stream is handed on.
+
+Limits: a declared Content-Length above the limit is refused with 413 before a byte is
+read. A body without one (``Transfer-Encoding: chunked``, which the server has already
+de-chunked and terminated, PEP 3333 ``wsgi.input_terminated``) is counted as it is read
+and stopped with 413 once past the limit; the application's MeteredReader holds the
+file itself to the exact limit either way.
+
+The type of an upload is decided from its first bytes (:func:`domain.media_types.sniff`):
+:func:`peek` reads them and returns a stream that replays them before the rest.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+
+import falcon
+from falcon.media.multipart import BodyPart, MultipartForm, MultipartFormHandler
+from falcon.util import BufferedReader
+
+from application.context import Caller
+from application.ports.storage import ReadableStream
+from domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
+from domain.media_types import SNIFF_LENGTH, MediaType, sniff
+from entrypoints.http.middleware import caller_of
+
+CHUNK = 64 * 1024
+"""The most any single read of the request input asks for."""
+FORM_ALLOWANCE = 256 * 1024
+"""What a multipart body may carry besides the file: boundaries, part headers and the
+metadata fields (each at most FIELD_LIMIT)."""
+FIELD_LIMIT = 48 * 1024
+FILE_FIELD = "file"
+LIST_FIELDS = frozenset({"tags"})
+"""Fields that may be repeated (their values are joined with commas)."""
+
+
+class BodyReader:
+    """Reads ``source`` in chunks of at most ``chunk`` bytes (whatever size the caller
+    asks for) and, when ``limit`` is set, stops with QuotaExceeded once past it."""
+
+    def __init__(
+        self, source: ReadableStream, limit: int | None = None, *, chunk: int = CHUNK
+    ) -> None:
+        self._source = source
+        self._limit = limit
+        self._chunk = chunk
+        self.consumed = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        wanted = self._chunk if size < 0 else min(size, self._chunk)
+        if wanted == 0:
+            return b""
+        data = self._source.read(wanted)
+        self.consumed += len(data)
+        if self._limit is not None and self.consumed > self._limit:
+            raise QuotaExceeded(f"the upload is larger than the {self._limit}-byte limit")
+        return data
+
+
+class Replay:
+    """``head`` (bytes already read from ``rest``), then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: ReadableStream) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._head:
+            take = len(self._head) if size < 0 else min(size, len(self._head))
+            data, self._head = bytes(self._head[:take]), self._head[take:]
+            return data
+        return self._rest.read(size)
+
+
+def peek(stream: ReadableStream, length: int = SNIFF_LENGTH) -> tuple[bytes, Replay]:
+    """The first ``length`` bytes of ``stream`` (fewer only if it ends sooner) and a
+    stream that yields every byte, those included."""
+    parts: list[bytes] = []
+    got = 0
+    while got < length:
+        data = stream.read(length - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    head = b"".join(parts)
+    return head, Replay(head, stream)
+
+
+def sniffed(stream: ReadableStream) -> tuple[MediaType, bytes, Replay]:
+    """What ``stream`` holds, judged by its first bytes; the replaying stream to store."""
+    head, replay = peek(stream)
+    return sniff(head), head, replay
+
+
+def authenticated(req: falcon.Request) -> Caller:
+    """The caller, who must be signed in: uploads refuse anonymous callers before
+    reading a byte rather than after sniffing the body."""
+    caller = caller_of(req)
+    if caller.user_id is None:
+        raise AuthenticationFailed("authentication required")
+    return caller
+
+
+def is_multipart(req: falcon.Request) -> bool:
+    media = (req.content_type or "").split(";", 1)[0].strip().lower()
+    return media == falcon.MEDIA_MULTIPART
+
+
+def request_body(req: falcon.Request, limit: int) -> BodyReader:
+    """The request body as a chunked stream of at most ``limit`` bytes (413 otherwise)."""
+    length = req.content_length
+    if length is not None:
+        if length > limit:
+            raise QuotaExceeded(f"the upload is larger than the {limit}-byte limit")
+        return BodyReader(req.bounded_stream)
+    if req.env.get("wsgi.input_terminated"):
+        # The server de-chunked the body and ends the input with it: safe to read to EOF.
+        return BodyReader(req.stream, limit)
+    if req.get_header("Transfer-Encoding"):
+        raise falcon.HTTPLengthRequired(
+            description="this server needs a Content-Length for a body of unknown length"
+        )
+    return BodyReader(_Empty())
+
+
+class _Empty:
+    def read(self, size: int = -1, /) -> bytes:
+        return b""
+
+
+def form_parts(req: falcon.Request, limit: int) -> Iterator[BodyPart]:
+    """The parts of a ``multipart/form-data`` body whose file may be ``limit`` bytes,
+    parsed as they stream in.
+
+    Falcon's ``req.get_media()`` would build the same parser, but it insists on a
+    Content-Length; here the parser reads through :func:`request_body` instead, which
+    also bounds and chunks every read of a chunked body.
+    """
+    body = request_body(req, limit + FORM_ALLOWANCE)
+    handler = req.options.media_handlers.get(falcon.MEDIA_MULTIPART)
+    if not isinstance(handler, MultipartFormHandler):
+        handler = MultipartFormHandler()
+    length = req.content_length
+    buffered = BufferedReader(body.read, sys.maxsize if length is None else length, CHUNK)
+    form: MultipartForm = handler.deserialize(buffered, req.content_type, length)
+    return iter(form)
+
+
+def read_fields(
+    parts: Iterator[BodyPart], allowed: frozenset[str]
+) -> tuple[dict[str, str], BodyPart | None]:
+    """The metadata fields before the file part (each read whole, within FIELD_LIMIT)
+    and that part, still unread; None if the form has no file part."""
+    fields: dict[str, str] = {}
+    for part in parts:
+        name = _part_name(part)
+        if name == FILE_FIELD:
+            return fields, part
+        if name is None:
+            raise ValidationError.field("form", "every part needs a name")
+        if name not in allowed:
+            raise ValidationError.field(name, "unknown field (the file part is named 'file')")
+        value = _field_text(part, name)
+        if name in fields:
+            if name not in LIST_FIELDS:
+                raise ValidationError.field(name, "given more than once")
+            value = f"{fields[name]},{value}"
+        fields[name] = value
+    return fields, None
+
+
+def file_name(part: BodyPart) -> str | None:
+    """The file part's filename (``filename*`` or UTF-8 ``filename``), if it has one."""
+    try:
+        return part.filename
+    except UnicodeDecodeError:  # Falcon decodes part headers as UTF-8 and lets this out
+        raise _not_utf8() from None
+
+
+def _part_name(part: BodyPart) -> str | None:
+    try:
+        return part.name
+    except UnicodeDecodeError:
+        raise _not_utf8() from None
+
+
+def _not_utf8() -> falcon.HTTPError:
+    return falcon.HTTPBadRequest(title="Malformed form", description="part headers must be UTF-8")
+
+
+def _field_text(part: BodyPart, name: str) -> str:
+    data = b""
+    while len(data) <= FIELD_LIMIT:
+        chunk = part.stream.read(FIELD_LIMIT + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    if len(data) > FIELD_LIMIT:
+        raise ValidationError.field(name, f"at most {FIELD_LIMIT} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError.field(name, "must be UTF-8 text") from None
+    # Browsers send every line break of a form field as CRLF (HTML form submission).
+    return text.replace("\r\n", "\n")
+
+
+def query_fields(req: falcon.Request, allowed: frozenset[str]) -> dict[str, str]:
+    """The metadata of a raw upload, from the query string (other parameters ignored);
+    a repeated one is refused, except list fields such as tags, which are joined."""
+    fields: dict[str, str] = {}
+    params: Mapping[str, str | list[str]] = req.params
+    for name in sorted(allowed & params.keys()):
+        value = params[name]
+        if isinstance(value, list):
+            if name not in LIST_FIELDS:
+                raise ValidationError.field(name, "given more than once")
+            value = ",".join(value)
+        fields[name] = value
+    return fields
+
+
+def split_list(raw: str) -> list[str]:
+    """``"a, b,,c"`` as ``["a", "b", "c"]``."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
