@@ -414,7 +414,7 @@ def test_a_file_link_downloads_the_file_as_an_attachment(
     assert result.headers["cache-control"] == "no-store"
     assert "sandbox" in result.headers["content-security-policy"]
     assert result.headers["content-disposition"] == (
-        'attachment; filename="r_sum_ 2026 _final_.txt"; '
+        'attachment; filename="resume 2026 _final_.txt"; '
         "filename*=UTF-8''r%C3%A9sum%C3%A9%202026%20%22final%22.txt"
     )
     details = client.simulate_get(f"{SHARES}/{created['share']['id']}", headers=owner.headers)

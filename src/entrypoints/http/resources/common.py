@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 import falcon
 from attrs import frozen
@@ -56,3 +58,19 @@ def query_str(req: falcon.Request, name: str, limit: int = 200) -> str | None:
 
 CURSOR = Param("cursor", "query", {"type": "string"}, "opaque cursor from the previous page")
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "page size")
+
+
+def content_disposition(name: str, *, inline: bool) -> str:
+    """RFC 6266: an ASCII ``filename`` fallback (accents folded, anything else replaced)
+    and the exact name as RFC 8187 ``filename*`` in UTF-8."""
+    fallback = "".join(_ascii(c) for c in name).strip() or "download"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _ascii(char: str) -> str:
+    if char in '"\\%' or not char.isprintable():
+        return "_"
+    folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+    folded = "".join(c for c in folded if c.isprintable() and c not in '"\\%')
+    return folded or "_"

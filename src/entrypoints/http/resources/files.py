@@ -8,9 +8,6 @@ The stored content type is the one sniffed from the bytes, never the client's cl
 
 from __future__ import annotations
 
-import unicodedata
-from urllib.parse import quote
-
 import falcon
 from attrs import frozen
 
@@ -28,6 +25,7 @@ from entrypoints.http.resources.common import (
     CURSOR,
     LIMIT,
     HttpContext,
+    content_disposition,
     no_content,
     query_int,
     query_str,
@@ -87,22 +85,6 @@ class FileMove:
 def renders_passively(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return media in PASSIVE_TYPES or media.startswith(PASSIVE_FAMILIES)
-
-
-def content_disposition(name: str, *, inline: bool) -> str:
-    """RFC 6266: an ASCII ``filename`` fallback (accents folded, anything else replaced)
-    and the exact name as RFC 8187 ``filename*`` in UTF-8."""
-    fallback = "".join(_ascii(c) for c in name).strip() or "download"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def _ascii(char: str) -> str:
-    if char in '"\\%' or not char.isprintable():
-        return "_"
-    folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
-    folded = "".join(c for c in folded if c.isprintable() and c not in '"\\%')
-    return folded or "_"
 
 
 def served_type(content_type: str) -> str:

@@ -21,6 +21,7 @@ from entrypoints.http.resources.common import (
     CURSOR,
     LIMIT,
     HttpContext,
+    content_disposition,
     no_content,
     query_int,
     query_str,
@@ -78,16 +79,6 @@ def redeemed_view(item: SharedItem) -> RedeemedShareView:
     if item.file is not None:
         return RedeemedShareView("file", file=SharedFileView.of(item.file))
     raise AssertionError("a redeemed share opens a video or a file")  # pragma: no cover
-
-
-def attachment(name: str) -> str:
-    """``Content-Disposition`` for a download (RFC 6266): an ASCII fallback ``filename``
-    for old clients and the exact name as RFC 8187 ``filename*``."""
-    fallback = (
-        "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in name).strip()
-        or "download"
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _token(body: RedeemBody) -> str:
@@ -172,7 +163,7 @@ class Download:
         )
         _private(resp)
         resp.content_type = stored.content_type
-        resp.set_header("Content-Disposition", attachment(stored.name))
+        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
         resp.set_header("X-Content-Type-Options", "nosniff")
         # Whatever the bytes are, a browser that renders them anyway runs nothing.
         resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
