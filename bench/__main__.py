@@ -6,24 +6,41 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from bench import sql
+from bench import http, sql
 
-SUITES = {"sql": sql.run}
+SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "sql": lambda a: sql.run(
+        videos=a.videos if a.videos is not None else 100_000, samples=a.samples
+    ),
+    "http": lambda a: http.run(
+        videos=a.videos if a.videos is not None else 200,
+        duration=a.duration,
+        connections=a.connections,
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("suites", nargs="*", default=list(SUITES), choices=list(SUITES))
-    parser.add_argument("--videos", type=int, default=100_000, help="rows to seed (sql)")
+    parser.add_argument(
+        "--videos", type=int, default=None, help="rows to seed (sql: 100000, http: 200)"
+    )
     parser.add_argument("--samples", type=int, default=300, help="timed calls per measurement")
+    parser.add_argument(
+        "--duration", type=float, default=8.0, help="seconds of load per endpoint (http)"
+    )
+    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (http)")
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.suites:
-        results = SUITES[name](videos=args.videos, samples=args.samples)
+        results = SUITES[name](args)
         path = out / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
         path.write_text(json.dumps(results, indent=2))
         print(f"\n{name}: results written to {path}")

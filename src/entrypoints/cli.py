@@ -106,13 +106,73 @@ def _createadmin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(_: argparse.Namespace) -> int:
-    print(
-        "videoplatform: the HTTP API and its `serve` command are not part of this release "
-        "yet; embed the platform from Python instead (see README.md).",
-        file=sys.stderr,
+def _serve(args: argparse.Namespace) -> int:
+    """Run the HTTP API under gunicorn until SIGTERM or Ctrl+C."""
+    # Imported here: the other commands need neither Falcon nor gunicorn.
+    from entrypoints.http.server import ServeOptions, serve
+    from entrypoints.logging import configure_logging
+
+    configure_logging(json=args.log_format == "json", level=args.log_level)
+    settings = Settings.from_env()
+    options = ServeOptions.from_settings(
+        settings,
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        timeout=args.timeout,
+        graceful_timeout=args.graceful_timeout,
+        log_level=args.log_level,
     )
-    return 2
+    return serve(settings, options)
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return number
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serving = commands.add_parser(
+        "serve",
+        help="run the HTTP API (gunicorn)",
+        description="Run the HTTP API under gunicorn. Settings come from VIDEOPLATFORM_* "
+        "variables; these options override them for this run.",
+    )
+    serving.add_argument("--bind", help="HOST:PORT or unix:PATH (VIDEOPLATFORM_BIND)")
+    serving.add_argument(
+        "--workers", type=_positive, help="worker processes (VIDEOPLATFORM_WORKERS)"
+    )
+    serving.add_argument(
+        "--threads",
+        type=_positive,
+        help="threads per worker; 1 runs the synchronous worker (VIDEOPLATFORM_THREADS)",
+    )
+    serving.add_argument(
+        "--timeout",
+        type=_positive,
+        help="seconds before a silent worker is restarted (VIDEOPLATFORM_REQUEST_TIMEOUT_SECONDS)",
+    )
+    serving.add_argument(
+        "--graceful-timeout",
+        type=_positive,
+        help="seconds in-flight requests get to finish on shutdown "
+        "(VIDEOPLATFORM_GRACEFUL_TIMEOUT_SECONDS)",
+    )
+    serving.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default="json",
+        help="json lines (default) or a console rendering for people",
+    )
+    serving.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info"
+    )
+    serving.set_defaults(run=_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,9 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.set_defaults(run=_createadmin)
 
-    commands.add_parser("serve", help="run the HTTP API (not yet available)").set_defaults(
-        run=_serve
-    )
+    _add_serve(commands)
     return parser
 
 

@@ -99,7 +99,20 @@ def test_createadmin_then_audit_verify_then_tampering_is_detected(tmp_path: Path
     assert "audit trail BROKEN" in broken.stderr
 
 
-def test_serve_says_plainly_that_the_http_api_is_not_in_this_release(tmp_path: Path) -> None:
-    done = run("serve", data_dir=tmp_path / "data")
+def test_serve_refuses_bad_settings_before_it_starts_a_server(tmp_path: Path) -> None:
+    done = run(
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        data_dir=tmp_path / "data",
+        env={"VIDEOPLATFORM_QUEUE_URL": "amqp://localhost"},
+    )
     assert done.returncode == 2
-    assert "not part of this release" in done.stderr
+    assert "configuration error" in done.stderr
+    assert "listening on" not in done.stdout
+
+
+def test_serve_refuses_a_worker_count_below_one(tmp_path: Path) -> None:
+    done = run("serve", "--workers", "0", data_dir=tmp_path / "data")
+    assert done.returncode == 2
+    assert "is not at least 1" in done.stderr

@@ -15,7 +15,7 @@ import pytest
 from adapters.memory.storage import MemoryObjectStorage
 from domain.errors import QuotaExceeded
 from domain.users import Role
-from entrypoints.http.resources.files import content_disposition
+from entrypoints.http.resources.common import content_disposition
 from entrypoints.http.uploads import CHUNK, BodyReader, peek, request_body
 from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2

@@ -1,0 +1,56 @@
+"""The gunicorn-facing application factory.
+
+``videoplatform serve`` uses it, and so can a plain gunicorn::
+
+    gunicorn 'entrypoints.http.wsgi:create()'
+
+Importing this module does nothing: :func:`create` runs in each worker process after
+gunicorn forked it, so every worker opens its own database pool (a SQLite connection
+or a PostgreSQL pool must never cross a fork). The platform is closed when the worker
+exits: by ``videoplatform serve``'s ``worker_exit`` hook, or at interpreter exit under
+a plain gunicorn.
+
+Prefer ``videoplatform serve``: it prepares the database once in the master before
+forking and sends no server name. Under a plain gunicorn with several workers on a fresh
+embedded data directory, run ``videoplatform migrate upgrade`` first, so the workers do
+not race to create the schema.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+import structlog
+
+from entrypoints.bootstrap import Platform, create_platform
+from entrypoints.http.app import App, create_app
+from entrypoints.logging import configure_logging, logging_configured
+from entrypoints.settings import Settings
+
+log = structlog.get_logger("videoplatform.server")
+
+_open: list[Platform] = []
+
+
+def create() -> App:
+    """Build the platform from the ``VIDEOPLATFORM_*`` environment and return the Falcon
+    application serving it."""
+    if not logging_configured():  # a plain gunicorn: nothing configured it yet
+        configure_logging(json=True)
+    platform = create_platform(Settings.from_env())
+    _open.append(platform)
+    atexit.unregister(close)  # registered once, however many apps this process builds
+    atexit.register(close)
+    try:
+        return create_app(platform)
+    except BaseException:
+        close()
+        raise
+
+
+def close() -> None:
+    """Close the platforms :func:`create` built in this process (idempotent)."""
+    while _open:
+        _open.pop().close()
+        log.info("platform closed", pid=os.getpid())

@@ -1,0 +1,105 @@
+"""Structured logs for the processes the entrypoints start (the server, the CLI).
+
+One handler on the root logger renders every record, whether it comes from structlog
+(``structlog.get_logger(...).info("request", status=200)``) or from the standard
+library (gunicorn, SQLAlchemy, warnings): one JSON object per line for machines, or
+aligned, readable lines for a person at a terminal. Values bound with
+``structlog.contextvars.bind_contextvars`` (the HTTP middleware binds ``request_id`` and
+``user_id``) appear on every line logged while they are bound.
+
+Nothing is configured at import time: call :func:`configure_logging` once at start-up.
+Calling it again replaces the previous configuration instead of stacking handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+from structlog.typing import Processor
+
+_HANDLER_NAME = "videoplatform"
+_state = {"configured": False}
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelNamesMapping().get(level.strip().upper())
+    if number is None:
+        raise ValueError(f"unknown log level {level!r} (use debug, info, warning or error)")
+    return number
+
+
+def configure_logging(
+    json: bool = True, level: int | str = "INFO", *, stream: TextIO | None = None
+) -> None:
+    """Route structlog and stdlib logging through one renderer on ``stream``
+    (default: standard error).
+
+    ``json``: one JSON object per line with ``timestamp`` (ISO 8601, UTC), ``level``,
+    ``logger``, ``event`` and the bound context; otherwise a console rendering.
+    """
+    threshold = _level_number(level)
+    # Applied to every entry, structlog's and stdlib's alike, before rendering.
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        # Filtering in the bound logger drops a disabled call before any processor runs.
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        # Not cached: a later configure_logging (or structlog.testing.capture_logs)
+        # must reach loggers that modules created at import time.
+        cache_logger_on_first_use=False,
+    )
+    output = stream if stream is not None else sys.stderr
+    renderer: Processor
+    if json:
+        renderer = structlog.processors.JSONRenderer()
+        finish: list[Processor] = [structlog.processors.dict_tracebacks]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=_is_terminal(output))
+        finish = []
+    handler = logging.StreamHandler(output)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *finish,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for previous in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(previous)
+        previous.close()
+    root.addHandler(handler)
+    root.setLevel(threshold)
+    logging.captureWarnings(True)
+    _state["configured"] = True
+
+
+def logging_configured() -> bool:
+    """Whether :func:`configure_logging` ran in this process (or the one it forked from)."""
+    return _state["configured"]
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,231 @@
+"""``videoplatform serve``: the real console script, gunicorn and all, on loopback with
+the embedded profile in a temporary data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+
+from entrypoints.http.server import ServeOptions, banner
+from entrypoints.settings import ConfigurationError, Settings
+
+EXE = str(Path(sys.executable).parent / "videoplatform")
+LISTENING = re.compile(r"listening on\s+(http://127\.0\.0\.1:\d+)")
+GRACE_SECONDS = 10
+CHEAP_ARGON2 = {
+    "VIDEOPLATFORM_ARGON2_TIME_COST": "1",
+    "VIDEOPLATFORM_ARGON2_MEMORY_KIB": "1024",
+    "VIDEOPLATFORM_ARGON2_PARALLELISM": "1",
+}
+
+
+class Served:
+    """A running ``videoplatform serve`` and what it printed so far."""
+
+    def __init__(self, folder: Path, *args: str) -> None:
+        self.folder = folder
+        self.out_path, self.err_path = folder / "stdout.txt", folder / "stderr.txt"
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+        env = {**clean, **CHEAP_ARGON2, "VIDEOPLATFORM_DATA_DIR": str(folder / "data")}
+        self._out: IO[bytes] = self.out_path.open("wb")
+        self._err: IO[bytes] = self.err_path.open("wb")
+        self.process = subprocess.Popen(
+            [EXE, "serve", "--bind", "127.0.0.1:0", *args],
+            stdout=self._out,
+            stderr=self._err,
+            cwd=folder,
+            env=env,
+        )
+        self.url = self._wait_until_ready()
+
+    def _wait_until_ready(self) -> str:
+        deadline = time.monotonic() + 30
+        url = ""
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"serve exited with {self.process.returncode}:\n{self.stderr()}")
+            if not url:
+                found = LISTENING.search(self.stdout())
+                url = found.group(1) if found else ""
+            if url:
+                try:
+                    if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
+                        return url
+                except httpx.TransportError:
+                    pass  # the worker is still booting
+            time.sleep(0.05)
+        pytest.fail(f"serve did not become ready:\n{self.stdout()}\n{self.stderr()}")
+
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stderr().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=GRACE_SECONDS + 5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+        self._err.close()
+
+
+def test_options_come_from_the_settings_and_flags_override_them() -> None:
+    settings = Settings(bind="0.0.0.0:9000", workers=3, threads=1, graceful_timeout_seconds=7)
+    options = ServeOptions.from_settings(settings, workers=None, threads=8, timeout=15)
+    assert (options.bind, options.workers, options.threads) == ("0.0.0.0:9000", 3, 8)
+    assert (options.timeout, options.graceful_timeout) == (15, 7)
+    assert options.worker_class == "gthread"
+    assert ServeOptions.from_settings(settings).worker_class == "sync"
+    config = options.gunicorn_config()
+    assert config["preload_app"] is False  # every worker builds its own platform
+    assert config["accesslog"] is None  # the middleware logs each request once
+
+
+def test_a_worker_count_from_the_environment_is_refused_with_its_source() -> None:
+    with pytest.raises(ConfigurationError, match="VIDEOPLATFORM_WORKERS or --workers"):
+        ServeOptions.from_settings(Settings(workers=0))
+
+
+def test_the_banner_hides_a_database_password() -> None:
+    settings = Settings(
+        database_url="postgresql://vp:s3cret@db.example/vp", storage_url="memory://"
+    )
+    lines = banner(settings, ServeOptions(), ["http://10.0.0.5:8000"])
+    text = "\n".join(lines)
+    assert "http://10.0.0.5:8000/docs" in text
+    assert "s3cret" not in text
+    assert "postgresql://vp:***@db.example/vp" in text
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    running = Served(tmp_path_factory.mktemp("serve"))
+    yield running
+    running.stop()
+
+
+def test_the_docs_and_the_openapi_document_are_served(served: Served) -> None:
+    assert "listening on" in served.stdout()
+    assert f"{served.url}/docs" in served.stdout()
+    assert f"{served.url}/api/v1/openapi.json" in served.stdout()
+
+    document = httpx.get(f"{served.url}/api/v1/openapi.json")
+    assert document.status_code == 200
+    assert document.json()["openapi"].startswith("3.")
+    page = httpx.get(f"{served.url}/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+
+
+def test_responses_carry_a_request_id_and_name_no_server_software(served: Served) -> None:
+    for path in ("/health/live", "/api/v1/openapi.json", "/api/v1/nowhere"):
+        response = httpx.get(served.url + path)
+        servers = response.headers.get_list("server")
+        assert servers == ["videoplatform"], servers
+        assert not any("gunicorn" in s.lower() or "/" in s for s in servers)
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def test_every_request_is_one_json_log_line_with_its_request_id(served: Served) -> None:
+    sent = {"trace-1": "/health/live", "trace-2": "/api/v1/missing"}
+    routes = {"trace-1": ("/health/live", 200), "trace-2": ("<unmatched>", 404)}
+    with httpx.Client(base_url=served.url) as client:
+        for request_id, path in sent.items():
+            echoed = client.get(path, headers={"X-Request-ID": request_id})
+            assert echoed.headers["x-request-id"] == request_id
+
+    deadline = time.monotonic() + 5
+    while True:
+        lines = served.log_lines()  # every line on stderr is JSON, gunicorn's too
+        logged = [line for line in lines if line.get("request_id") in sent]
+        if len(logged) >= len(sent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sorted(line["request_id"] for line in logged) == sorted(sent)
+    for line in logged:
+        assert line["event"] == "request"
+        assert line["method"] == "GET"
+        assert (line["route"], line["status"]) == routes[line["request_id"]]
+        assert isinstance(line["duration_ms"], float)
+        assert line["level"] == "info"
+        assert "timestamp" in line
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+
+
+@pytest.mark.parametrize("threads", ["1", "4"], ids=["sync-worker", "threaded-worker"])
+def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(
+    tmp_path: Path, threads: str
+) -> None:
+    running = Served(tmp_path, "--threads", threads, "--graceful-timeout", str(GRACE_SECONDS))
+    body = json.dumps(
+        {"email": "slow@example.com", "password": "a long passphrase", "display_name": "Slow"}
+    ).encode()
+    chunks = [body[i : i + 20] for i in range(0, len(body), 20)]
+    first_chunk_sent = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def dribble() -> Iterator[bytes]:
+        yield chunks[0]
+        first_chunk_sent.set()
+        for chunk in chunks[1:]:
+            time.sleep(1.5 / (len(chunks) - 1))
+            yield chunk
+
+    def post_slowly() -> None:
+        try:
+            outcome["response"] = httpx.post(
+                f"{running.url}/api/v1/auth/register",
+                content=dribble(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(body)),
+                    "X-Request-ID": "slow-one",
+                },
+                timeout=GRACE_SECONDS + 5,
+            )
+        except Exception as exc:  # reported by the assertions below
+            outcome["error"] = exc
+        outcome["finished"] = time.monotonic()
+
+    client = threading.Thread(target=post_slowly)
+    client.start()
+    try:
+        assert first_chunk_sent.wait(10)
+        time.sleep(0.3)  # the worker has the request and is reading its body
+        signalled = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        client.join(GRACE_SECONDS + 5)
+        code = running.process.wait(timeout=GRACE_SECONDS + 5)
+        exited = time.monotonic()
+    finally:
+        running.stop()
+
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["response"].status_code == 202
+    assert outcome["finished"] > signalled + 0.5  # it was still arriving at the signal
+    assert code == 0
+    assert exited - signalled < GRACE_SECONDS
+    lines = running.log_lines()
+    slow = [line for line in lines if line.get("request_id") == "slow-one"]
+    assert [(line["route"], line["status"]) for line in slow] == [("/api/v1/auth/register", 202)]
+    assert any(line["event"] == "platform closed" for line in lines)

@@ -1,0 +1,118 @@
+"""Log lines are structured, carry the request's bound context, and the stdlib's records
+come out the same way."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from entrypoints.logging import configure_logging, logging_configured
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Leave structlog and the root logger as this test found them."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(False)
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()
+
+
+def lines_of(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_structlog_event_is_one_json_line_with_the_bound_request_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(json=True, level="info")
+    structlog.contextvars.bind_contextvars(request_id="req-7", user_id="u1")
+    structlog.get_logger("videoplatform.http").info("request", method="GET", status=200)
+
+    (line,) = lines_of(capsys.readouterr().err)
+    assert line["event"] == "request"
+    assert line["request_id"] == "req-7"
+    assert line["user_id"] == "u1"
+    assert line["method"] == "GET"
+    assert line["status"] == 200
+    assert line["level"] == "info"
+    assert line["logger"] == "videoplatform.http"
+    assert line["timestamp"].endswith("Z")
+
+
+def test_a_stdlib_record_is_rendered_the_same_way_with_the_context() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    structlog.contextvars.bind_contextvars(request_id="req-8")
+    logging.getLogger("gunicorn.error").warning("worker %s timed out", 42)
+
+    (line,) = lines_of(out.getvalue())
+    assert line["event"] == "worker 42 timed out"
+    assert line["level"] == "warning"
+    assert line["logger"] == "gunicorn.error"
+    assert line["request_id"] == "req-8"
+
+
+def test_an_exception_is_kept_inside_its_json_line() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    try:
+        raise RuntimeError("disk on fire")
+    except RuntimeError:
+        structlog.get_logger("videoplatform").exception("request failed")
+
+    (line,) = lines_of(out.getvalue())
+    assert line["event"] == "request failed"
+    assert line["exception"][0]["exc_type"] == "RuntimeError"
+
+
+def test_events_below_the_level_are_dropped() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, level="warning", stream=out)
+    structlog.get_logger("videoplatform").info("chatter")
+    logging.getLogger("sqlalchemy").info("more chatter")
+    structlog.get_logger("videoplatform").warning("worth reading")
+
+    assert [line["event"] for line in lines_of(out.getvalue())] == ["worth reading"]
+
+
+def test_configuring_again_replaces_the_handler_instead_of_duplicating_lines() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(json=True, stream=first)
+    configure_logging(json=True, stream=second)
+    structlog.get_logger("videoplatform").info("once")
+
+    assert first.getvalue() == ""
+    assert [line["event"] for line in lines_of(second.getvalue())] == ["once"]
+    assert logging_configured()
+
+
+def test_the_console_format_is_for_people() -> None:
+    out = io.StringIO()
+    configure_logging(json=False, stream=out)
+    structlog.contextvars.bind_contextvars(request_id="req-9")
+    structlog.get_logger("videoplatform").info("listening", port=8000)
+
+    text = out.getvalue()
+    assert "listening" in text
+    assert "port=8000" in text
+    assert "request_id=req-9" in text
+    assert not text.startswith("{")
+
+
+def test_an_unknown_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown log level"):
+        configure_logging(level="chatty")
