@@ -41,30 +41,40 @@ class RolesChanged(DomainEvent):
 
 
 @frozen
-class VideoUploaded(DomainEvent):
+class VideoEvent(DomainEvent):
+    """Anything that changed a video (what caches of it listen for)."""
+
     video_id: VideoId
+
+
+@frozen
+class VideoUploaded(VideoEvent):
     owner_id: UserId
 
 
 @frozen
-class VideoProcessingStarted(DomainEvent):
-    video_id: VideoId
+class VideoProcessingStarted(VideoEvent):
+    pass
 
 
 @frozen
-class VideoReady(DomainEvent):
-    video_id: VideoId
+class VideoReady(VideoEvent):
+    pass
 
 
 @frozen
-class VideoFailed(DomainEvent):
-    video_id: VideoId
+class VideoFailed(VideoEvent):
     reason: str
 
 
 @frozen
-class VideoDeleted(DomainEvent):
-    video_id: VideoId
+class VideoUpdated(VideoEvent):
+    """Metadata or visibility changed."""
+
+
+@frozen
+class VideoDeleted(VideoEvent):
+    pass
 
 
 @frozen

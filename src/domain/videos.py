@@ -15,6 +15,7 @@ from domain.events import (
     VideoFailed,
     VideoProcessingStarted,
     VideoReady,
+    VideoUpdated,
     VideoUploaded,
 )
 from domain.ids import CategoryId, UserId, VideoId
@@ -247,6 +248,7 @@ class Video(Aggregate):
         if visibility is not None:
             self.visibility = visibility
         self.updated_at = now
+        self.record(VideoUpdated(occurred_at=now, video_id=self.id))
 
     def mark_deleted(self, now: datetime) -> None:
         self.record(VideoDeleted(occurred_at=now, video_id=self.id))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import Processor
@@ -50,19 +50,6 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        # Filtering in the bound logger drops a disabled call before any processor runs.
-        wrapper_class=structlog.make_filtering_bound_logger(threshold),
-        # Not cached: a later configure_logging (or structlog.testing.capture_logs)
-        # must reach loggers that modules created at import time.
-        cache_logger_on_first_use=False,
-    )
     output = stream if stream is not None else sys.stderr
     renderer: Processor
     if json:
@@ -71,6 +58,18 @@ def configure_logging(
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=_is_terminal(output))
         finish = []
+    # structlog's own entries (every request line) are rendered and written directly:
+    # going through stdlib logging's handler machinery cost more than the rest of the
+    # line. Records from stdlib loggers get the same processors through the formatter.
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *finish, renderer],
+        logger_factory=_NamedWriteLoggerFactory(output),
+        # Filtering in the bound logger drops a disabled call before any processor runs.
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        # Not cached: a later configure_logging (or structlog.testing.capture_logs)
+        # must reach loggers that modules created at import time.
+        cache_logger_on_first_use=False,
+    )
     handler = logging.StreamHandler(output)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
@@ -91,6 +90,22 @@ def configure_logging(
     root.setLevel(threshold)
     logging.captureWarnings(True)
     _state["configured"] = True
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """A direct writer that knows its name, for the ``logger`` field."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedWriteLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, str(args[0]) if args else "")
 
 
 def logging_configured() -> bool:

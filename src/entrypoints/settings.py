@@ -56,6 +56,7 @@ class Settings:
     cors_origins: str = ""
     json_body_limit: int = 1024 * 1024
     public_url: str = ""
+    read_cache_seconds: int = 5
 
     def __attrs_post_init__(self) -> None:
         for name in (

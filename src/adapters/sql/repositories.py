@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -44,6 +45,8 @@ from domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
 
+_POINT_LOOKUPS: dict[tuple[str, str], Select[Any]] = {}
+
 
 class Tracker:
     """Aggregates handed out or written, so commit collects the events of written ones."""
@@ -75,12 +78,23 @@ class _Repository(Generic[A]):
     def _rows(self, statement: Select[Any]) -> list[A]:
         return [self._out(r) for r in self._s.read(statement)]
 
-    def _one(self, statement: Select[Any]) -> A | None:
-        row = self._s.read(statement).first()
+    def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> A | None:
+        row = self._s.read(statement, params).first()
         return None if row is None else self._out(row)
 
+    def _by(self, column: str, value: str) -> A | None:
+        """The row whose ``column`` equals ``value``. The statement is built once per
+        table and column and reused with a bound parameter: building SQL expressions
+        cost more than running these point lookups."""
+        key = (self.table.name, column)
+        statement = _POINT_LOOKUPS.get(key)
+        if statement is None:
+            statement = select(self.table).where(self.table.c[column] == bindparam("value"))
+            _POINT_LOOKUPS[key] = statement
+        return self._one(statement, {"value": value})
+
     def _get(self, row_id: str) -> A:
-        found = self._one(select(self.table).where(self.table.c.id == row_id))
+        found = self._by("id", row_id)
         if found is None:
             raise NotFound(f"{self.noun} not found")
         return found
@@ -168,7 +182,7 @@ class SqlUserRepository(_Repository[User]):
         return self._get(user_id)
 
     def find_by_email(self, email: str) -> User | None:
-        return self._one(select(self.table).where(self.table.c.email == email.strip().lower()))
+        return self._by("email", email.strip().lower())
 
     def list_page(self, after: tuple[datetime, str] | None, limit: int) -> list[User]:
         t = self.table
@@ -201,7 +215,7 @@ class SqlTokenRepository(_Repository[ApiToken]):
         return self._get(token_id)
 
     def find_by_hash(self, token_hash: str) -> ApiToken | None:
-        return self._one(select(self.table).where(self.table.c.token_hash == token_hash))
+        return self._by("token_hash", token_hash)
 
     def list_for_user(self, user_id: UserId) -> list[ApiToken]:
         t = self.table
@@ -366,7 +380,7 @@ class SqlShareRepository(_Repository[Share]):
         return self._get(share_id)
 
     def find_by_token_hash(self, token_hash: str) -> Share | None:
-        return self._one(select(self.table).where(self.table.c.token_hash == token_hash))
+        return self._by("token_hash", token_hash)
 
     def list_for_owner(
         self, owner_id: UserId, after: tuple[datetime, str] | None, limit: int

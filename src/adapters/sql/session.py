@@ -75,6 +75,10 @@ class SqlSession:
             self._conn = self._engine.connect()
         return self._conn
 
+    def is_idle(self) -> bool:
+        """Nothing read, written or queued yet."""
+        return self._conn is None and not self._pending
+
     def defer(self, write: Write) -> None:
         self._check_usable()
         self._pending.append(write)
@@ -145,10 +149,10 @@ class SqlSession:
                 raise
             raise translated from None
 
-    def read(self, statement: Executable) -> Result[Any]:
+    def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Result[Any]:
         self.flush()
         try:
-            return self._connection().execute(statement)
+            return self._connection().execute(statement, params)
         except Exception as error:
             translated = self._failed(error)
             if translated is error:

@@ -43,7 +43,10 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._session)
 
     def __enter__(self) -> Self:
-        self._begin()
+        # A unit of work fresh from __init__ already has its session; build a new one
+        # only when this object is reused for another block.
+        if not self._session.is_idle() or self._tracker.handed_out:
+            self._begin()
         return self
 
     def __exit__(

@@ -9,10 +9,12 @@ from typing import Any
 import falcon
 from attrs import frozen
 
+from application.ports.cache import Cache
 from entrypoints.bootstrap import Platform
 from entrypoints.http import errors
 from entrypoints.http.middleware import Authentication, RequestContext, SecurityHeaders, Versioning
 from entrypoints.http.openapi import Route, build_document
+from entrypoints.http.read_cache import PublicVideoCache
 from entrypoints.http.resources import (
     audit,
     auth,
@@ -34,6 +36,8 @@ class HttpOptions:
     json_limit: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     public_url: str = ""
+    read_cache_seconds: float = 0
+    """How long anonymous reads of public videos may be served from the cache; 0: off."""
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
 
@@ -41,8 +45,14 @@ class HttpOptions:
 def options_from(platform: Platform) -> HttpOptions:
     settings = platform.settings
     origins = tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip())
+    # Invalidations travel on the in-process event bus: with several worker processes
+    # each holding its own memory cache, one worker could not reach the others' entries.
+    shared = settings.cache_url != "memory://" or settings.workers == 1
     return HttpOptions(
-        json_limit=settings.json_body_limit, cors_origins=origins, public_url=settings.public_url
+        json_limit=settings.json_body_limit,
+        cors_origins=origins,
+        public_url=settings.public_url,
+        read_cache_seconds=settings.read_cache_seconds if shared else 0,
     )
 
 
@@ -62,7 +72,11 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
 
 def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
     options = options or options_from(platform)
-    context = HttpContext(platform, options.json_limit, options.public_url)
+    video_cache = None
+    if options.read_cache_seconds > 0:
+        cache: Cache = platform.container.resolve(Cache)
+        video_cache = PublicVideoCache(cache, platform.events, options.read_cache_seconds)
+    context = HttpContext(platform, options.json_limit, options.public_url, video_cache)
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)
     deprecations = {

@@ -14,6 +14,7 @@ from domain.errors import ValidationError
 from entrypoints.bootstrap import Platform
 from entrypoints.http.convert import dump
 from entrypoints.http.openapi import Param
+from entrypoints.http.read_cache import PublicVideoCache
 
 API = "/api/v1"
 
@@ -25,12 +26,15 @@ class HttpContext:
     platform: Platform
     json_limit: int = 1024 * 1024
     public_url: str = ""
+    video_cache: PublicVideoCache | None = None
 
 
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:
     resp.status = falcon.code_to_http_status(status)
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(dump(data))
+    # A dict is already JSON-ready (page_of converts its items); walking it again
+    # through cattrs cost more than building the page.
+    resp.text = json.dumps(data if isinstance(data, dict) else dump(data))
 
 
 def no_content(resp: falcon.Response) -> None:

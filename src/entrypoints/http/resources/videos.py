@@ -10,6 +10,7 @@ byte is stored.
 from __future__ import annotations
 
 import enum
+import json
 from typing import Literal, TypeVar
 
 import falcon
@@ -23,7 +24,7 @@ from domain.errors import ValidationError
 from domain.ids import CategoryId, UserId, VideoId
 from domain.media_types import MediaType
 from domain.videos import Video, VideoStatus, Visibility
-from entrypoints.http.convert import read_json
+from entrypoints.http.convert import dump, read_json
 from entrypoints.http.errors import coded
 from entrypoints.http.middleware import caller_of
 from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -183,7 +184,16 @@ class VideoItem:
         self._c = context
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        reply(resp, VideoView.of(self._c.platform.videos.get(caller_of(req), VideoId(video_id))))
+        caller = caller_of(req)
+        cache = self._c.video_cache if caller.user_id is None else None
+        body = cache.get(video_id) if cache is not None else None
+        if body is None:
+            video = self._c.platform.videos.get(caller, VideoId(video_id))
+            body = json.dumps(dump(VideoView.of(video))).encode()
+            if cache is not None:
+                cache.keep(video, body)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = body
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         body = read_json(req, VideoPatch, self._c.json_limit)

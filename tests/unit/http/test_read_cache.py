@@ -1,0 +1,171 @@
+"""Anonymous reads of public videos come from the cache, and never outlive a change."""
+
+from __future__ import annotations
+
+import falcon.testing
+import pytest
+
+from adapters.memory.cache import MemoryCache
+from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from application.context import Caller
+from application.ports.cache import Cache
+from domain.ids import UserId, VideoId
+from domain.users import Role
+from domain.videos import Visibility
+from entrypoints.bootstrap import Platform, create_platform
+from entrypoints.http.app import HttpOptions, create_app, options_from
+from entrypoints.settings import Settings
+from tests.unit.application.conftest import Studio
+from tests.unit.http.conftest import Account, MakeAccount
+
+
+class Ticking:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticking() -> Ticking:
+    return Ticking()
+
+
+@pytest.fixture
+def platform(
+    settings: Settings,
+    clock: object,
+    storage: object,
+    uow_factory: MemoryUnitOfWorkFactory,
+    ticking: Ticking,
+) -> Platform:
+    from application.ports.persistence import UnitOfWorkFactory
+    from application.ports.storage import ObjectStorage
+    from application.ports.system import Clock
+
+    cache: Cache = MemoryCache(clock=ticking)
+    return create_platform(
+        settings,
+        overrides={
+            Clock: clock,
+            ObjectStorage: storage,
+            UnitOfWorkFactory: uow_factory,
+            Cache: cache,
+        },
+    )
+
+
+@pytest.fixture
+def http_options() -> HttpOptions:
+    return HttpOptions(read_cache_seconds=5)
+
+
+@pytest.fixture
+def studio(platform: Platform, uow_factory: MemoryUnitOfWorkFactory, clock: object) -> Studio:
+    return Studio(platform, uow_factory, clock)  # type: ignore[arg-type]
+
+
+def rename_behind_the_api(uow_factory: MemoryUnitOfWorkFactory, video_id: VideoId) -> None:
+    """Change the stored video without publishing events, as only a cache would notice."""
+    with uow_factory() as uow:
+        video = uow.videos.get(video_id)
+        video.title = "changed in storage"
+        uow.videos.save(video)
+        uow.commit()
+
+
+def publish(studio: Studio, owner: Account, visibility: Visibility = Visibility.PUBLIC) -> VideoId:
+    return studio.publish(Caller(UserId(owner.user_id)), visibility=visibility).id
+
+
+def test_a_public_video_is_served_from_the_cache_until_it_expires(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    studio: Studio,
+    uow_factory: MemoryUnitOfWorkFactory,
+    ticking: Ticking,
+) -> None:
+    video_id = publish(studio, account(Role.CREATOR))
+    path = f"/api/v1/videos/{video_id}"
+    assert client.simulate_get(path).json["title"] == "A clip"
+
+    rename_behind_the_api(uow_factory, video_id)
+
+    assert client.simulate_get(path).json["title"] == "A clip"  # from the cache
+    ticking.now += 6
+    assert client.simulate_get(path).json["title"] == "changed in storage"
+
+
+def test_signed_in_callers_always_read_through(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    studio: Studio,
+    uow_factory: MemoryUnitOfWorkFactory,
+) -> None:
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner)
+    path = f"/api/v1/videos/{video_id}"
+    client.simulate_get(path)
+    rename_behind_the_api(uow_factory, video_id)
+    assert client.simulate_get(path, headers=owner.headers).json["title"] == "changed in storage"
+
+
+def test_an_update_reaches_anonymous_readers_at_once(
+    client: falcon.testing.TestClient, account: MakeAccount, studio: Studio
+) -> None:
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner)
+    path = f"/api/v1/videos/{video_id}"
+    client.simulate_get(path)
+    client.simulate_patch(path, json={"title": "Renamed"}, headers=owner.headers)
+    assert client.simulate_get(path).json["title"] == "Renamed"
+
+
+def test_making_a_video_private_hides_it_from_anonymous_readers_at_once(
+    client: falcon.testing.TestClient, account: MakeAccount, studio: Studio
+) -> None:
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner)
+    path = f"/api/v1/videos/{video_id}"
+    assert client.simulate_get(path).status_code == 200
+    client.simulate_patch(path, json={"visibility": "private"}, headers=owner.headers)
+    assert client.simulate_get(path).status_code == 404
+
+
+def test_a_deleted_video_is_gone_at_once(
+    client: falcon.testing.TestClient, account: MakeAccount, studio: Studio
+) -> None:
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner)
+    path = f"/api/v1/videos/{video_id}"
+    client.simulate_get(path)
+    assert client.simulate_delete(path, headers=owner.headers).status_code == 204
+    assert client.simulate_get(path).status_code == 404
+
+
+def test_videos_the_public_cannot_see_are_never_cached(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    studio: Studio,
+    platform: Platform,
+) -> None:
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner, Visibility.PRIVATE)
+    client.simulate_get(f"/api/v1/videos/{video_id}", headers=owner.headers)
+    cache = platform.container.resolve(Cache)
+    assert cache.get(f"http:video:{video_id}") is None
+
+
+def test_the_cache_is_off_when_worker_processes_could_not_share_it() -> None:
+    many = create_platform(
+        Settings.in_memory(
+            workers=4, argon2_memory_kib=1024, argon2_time_cost=1, argon2_parallelism=1
+        )
+    )
+    assert options_from(many).read_cache_seconds == 0
+    one = create_platform(
+        Settings.in_memory(argon2_memory_kib=1024, argon2_time_cost=1, argon2_parallelism=1)
+    )
+    assert options_from(one).read_cache_seconds == 5
+    create_app(one)  # and the app builds with it on
