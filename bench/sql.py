@@ -5,9 +5,12 @@ overhead; the absolute p95 is the issue's goal: list p95 < 10 ms at 100k on Post
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import random
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert, select, text
 
 from adapters.sql import migrate, tables
 from adapters.sql.engine import create_database_engine
@@ -25,6 +28,15 @@ from application.ports.persistence import VideoListQuery, VideoSort
 from domain.ids import VideoId
 
 PAGE = 20
+
+
+def _public_ready_ids(engine: Engine, limit: int) -> list[str]:
+    t = tables.videos
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.id).where(t.c.visibility == "public", t.c.status == "ready").limit(limit)
+        )
+        return [r[0] for r in rows]
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -165,6 +177,62 @@ def _measure(engine: Engine, ids: list[str], samples: int) -> dict[str, Any]:
     return results
 
 
+def _http(engine: Engine, ids: list[str], samples: int) -> dict[str, Any]:
+    """The same reads through the HTTP API: ``videoplatform serve`` (one sync worker)
+    on this database, requests from this process over one keep-alive connection. The
+    read cache is off so every request reaches the database."""
+    from bench.http import CHEAP_ARGON2, _server  # one server launcher for both benches
+
+    url = engine.url.render_as_string(hide_password=False)
+    rng = random.Random(13)
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+        env |= {f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()}
+        env |= {
+            "VIDEOPLATFORM_DATABASE_URL": url,
+            "VIDEOPLATFORM_DATA_DIR": str(work / "data"),
+            "VIDEOPLATFORM_READ_CACHE_SECONDS": "0",
+        }
+        command = [
+            str(Path(sys.executable).parent / "videoplatform"),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+        ]
+        with _server(command, env, work) as base:
+            host, port = base.removeprefix("http://").split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)
+
+            def get(path: str) -> dict[str, Any]:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"GET {path}: {response.status} {body[:200]!r}")
+                data: dict[str, Any] = json.loads(body)
+                return data
+
+            cursor = ""
+            for _ in range(40):  # scroll 40 pages deep, as a far-scrolling client would
+                cursor = get(
+                    f"/api/v1/videos?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
+                )["next_cursor"]
+            results = {
+                "http_first_page": _time(lambda: get(f"/api/v1/videos?limit={PAGE}"), samples),
+                "http_deep_page": _time(
+                    lambda: get(f"/api/v1/videos?limit={PAGE}&cursor={cursor}"), samples
+                ),
+                "http_get": _time(lambda: get(f"/api/v1/videos/{rng.choice(ids)}"), samples),
+            }
+            conn.close()
+    return results
+
+
 @contextmanager
 def _sqlite() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory() as folder:
@@ -203,6 +271,7 @@ def run(*, videos: int, samples: int) -> dict[str, Any]:
             ids = _seed(engine, videos)
             seeded = time.perf_counter() - started
             measured = _measure(engine, ids, samples)
+            measured.update(_http(engine, _public_ready_ids(engine, 5000), samples))
             measured["seed_seconds"] = round(seeded, 1)
             report["databases"][label] = measured
     _print(report)
@@ -211,20 +280,31 @@ def run(*, videos: int, samples: int) -> dict[str, Any]:
 
 def _print(report: dict[str, Any]) -> None:
     print(f"\nSQL lists at {report['videos']:,} videos ({report['samples']} samples each), ms")
-    header = f"{'database':<11} {'measure':<14} {'p50':>8} {'p95':>8} {'p99':>8}"
+    header = f"{'database':<11} {'measure':<16} {'p50':>8} {'p95':>8} {'p99':>8}"
     print(header)
     print("-" * len(header))
     for db, measured in report["databases"].items():
-        for name in ("first_page", "deep_page", "most_viewed", "get", "raw_first_page", "raw_get"):
+        for name in (
+            "first_page",
+            "deep_page",
+            "most_viewed",
+            "get",
+            "raw_first_page",
+            "raw_get",
+            "http_first_page",
+            "http_deep_page",
+            "http_get",
+        ):
             row = measured[name]
             print(
-                f"{db:<11} {name:<14} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
+                f"{db:<11} {name:<16} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
                 f"{row['p99_ms']:>8.2f}"
             )
         print(
             f"{db:<11} adapter/raw    first page x{measured['ratio_first_page_vs_raw']['p50']:.2f}"
             f", get x{measured['ratio_get_vs_raw']['p50']:.2f} (p50)"
         )
+    print("http_*: through `videoplatform serve` (1 sync worker, read cache off), one client")
     pg = report["databases"].get("postgresql")
     if pg:
         verdict = (
