@@ -10,7 +10,7 @@ from application.auditing import Auditor
 from application.context import Caller, Hidden, require_permission, require_user
 from application.limits import Limits
 from application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
 from application.ports.storage import ByteRange, ObjectStorage, ReadableStream
 from application.ports.system import Clock, IdGenerator
 from application.streams import MeteredReader
@@ -22,6 +22,7 @@ from domain.shares import ShareTarget, ShareTargetKind
 from domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+QUOTA_ATTEMPTS = 5
 
 
 def file_key(file_id: FileId) -> str:
@@ -96,43 +97,76 @@ class FileService:
         self._storage.put(key, metered)
         committed = False
         try:
-            with self._uow() as uow:
-                owner = require_permission(uow, caller, Permission.FILE_MANAGE)
-                count, used = uow.files.usage(owner.id)
-                # Checked again inside the transaction: parallel uploads share one quota.
-                if used + metered.size > self._limits.quota_bytes_per_user:
-                    raise QuotaExceeded("storage quota is used up")
-                if count >= self._limits.quota_files_per_user:
-                    raise QuotaExceeded(
-                        f"at most {self._limits.quota_files_per_user} files per user"
-                    )
-                stored = StoredFile.store(
-                    id=file_id,
-                    owner=owner,
-                    name=name,
-                    folder=folder,
-                    size=metered.size,
-                    content_type=content_type,
-                    sha256=metered.sha256,
-                    storage_key=key,
-                    now=self._clock.now(),
-                )
-                uow.files.add(stored)
-                self._audit.record(
-                    uow,
-                    caller,
-                    AuditAction.FILE_UPLOAD,
-                    "file",
-                    file_id,
-                    metadata={"size": str(metered.size), "sha256": metered.sha256},
-                )
-                uow.commit()
-                committed = True
+            stored = self._record(caller, file_id, name, folder, content_type, key, metered)
+            committed = True
         except BaseException:
             if not committed:
                 self._storage.delete(key)
             raise
         return stored
+
+    def _record(
+        self,
+        caller: Caller,
+        file_id: FileId,
+        name: str,
+        folder: FolderPath,
+        content_type: str,
+        key: str,
+        metered: MeteredReader,
+    ) -> StoredFile:
+        """Record the stored bytes as a file, within the quota. Saving the owner
+        (unchanged) makes parallel uploads of one user collide on its version, so each
+        checks the quota against the others' committed usage; the loser retries."""
+        for attempt in range(1, QUOTA_ATTEMPTS + 1):
+            try:
+                return self._record_once(caller, file_id, name, folder, content_type, key, metered)
+            except Conflict as clash:
+                if clash.code != STALE_VERSION or attempt == QUOTA_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record_once(
+        self,
+        caller: Caller,
+        file_id: FileId,
+        name: str,
+        folder: FolderPath,
+        content_type: str,
+        key: str,
+        metered: MeteredReader,
+    ) -> StoredFile:
+        with self._uow() as uow:
+            owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+            count, used = uow.files.usage(owner.id)
+            if used + metered.size > self._limits.quota_bytes_per_user:
+                raise QuotaExceeded("storage quota is used up")
+            if count >= self._limits.quota_files_per_user:
+                raise QuotaExceeded(f"at most {self._limits.quota_files_per_user} files per user")
+            stored = StoredFile.store(
+                id=file_id,
+                owner=owner,
+                name=name,
+                folder=folder,
+                size=metered.size,
+                content_type=content_type,
+                sha256=metered.sha256,
+                storage_key=key,
+                now=self._clock.now(),
+            )
+            uow.files.add(stored)
+            owner.touch(self._clock.now())
+            uow.users.save(owner)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.FILE_UPLOAD,
+                "file",
+                file_id,
+                metadata={"size": str(metered.size), "sha256": metered.sha256},
+            )
+            uow.commit()
+            return stored
 
     @staticmethod
     def _check_free_name(uow: UnitOfWork, owner: User, folder: FolderPath, name: str) -> None:

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from attrs import frozen
@@ -54,6 +54,11 @@ def decode_cursor(kind: str, cursor: str) -> list[str | int | float]:
     key = data[1:]
     if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in key):
         raise ValidationError.field("cursor", "malformed cursor")
+    for value in key:
+        if isinstance(value, int) and not 0 <= value < 2**63:
+            raise ValidationError.field("cursor", "malformed cursor")
+        if isinstance(value, str) and ("\x00" in value or not value.isprintable()):
+            raise ValidationError.field("cursor", "malformed cursor")
     return key
 
 
@@ -73,6 +78,10 @@ def parse_instant(text: str) -> datetime:
         raise ValidationError.field("cursor", "malformed cursor") from None
     if moment.tzinfo is None:
         raise ValidationError.field("cursor", "malformed cursor")
+    try:
+        moment.astimezone(UTC)  # e.g. 9999-12-31T23:59:59-23:59 has no UTC equivalent
+    except OverflowError:
+        raise ValidationError.field("cursor", "malformed cursor") from None
     return moment
 
 

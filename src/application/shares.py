@@ -216,23 +216,31 @@ class ShareService:
     def _redeem(
         self, token: str, password: str | None, caller: Caller, kind: ShareTargetKind | None
     ) -> SharedItem:
-        # Password guessing is throttled per link and per client address, like logins.
+        # Password guessing is throttled per link and per client address, like logins:
+        # an attempt that brings a password is counted before it is checked (so that
+        # parallel guesses cannot all slip under the limit) and a right one resets the
+        # count. Links without a password are never throttled.
         link = digest_token(token)
         try:
-            self._throttle.check("share", link, caller.ip)
+            if password is not None:
+                self._throttle.attempt("share", link, caller.ip)
         except TooManyAttempts:
             self._refused(caller, None, "too_many_attempts")
             raise
         for attempt in range(1, REDEEM_ATTEMPTS + 1):
             try:
-                return self._redeem_once(token, password, caller, kind)
+                item = self._redeem_once(token, password, caller, kind)
             except ShareRefused as refused:
                 if refused.reason == ShareRefusal.PASSWORD_WRONG.value:
-                    self._throttle.failed("share", link, caller.ip)
+                    self._throttle.failed("share", caller.ip)
                 raise
             except Conflict as clash:
                 if clash.code != STALE_VERSION or attempt == REDEEM_ATTEMPTS:
                     raise
+            else:
+                if password is not None:
+                    self._throttle.succeeded("share", link)
+                return item
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _redeem_once(

@@ -39,21 +39,23 @@ class FailureThrottle:
         except ValueError:
             return 0
 
-    def check(self, scope: str, account: str, address: str | None) -> None:
-        """Raise TooManyAttempts if either counter is already at its limit."""
+    def attempt(self, scope: str, account: str, address: str | None) -> None:
+        """Count an attempt on the account *before* checking its secret, so that
+        concurrent guesses cannot all pass a check made before any of them failed;
+        raise TooManyAttempts past the limit. The address counts only failures."""
         policy = self._policy
-        over = self._count(self._key(scope + ":account", account)) >= policy.per_account or (
-            address is not None
-            and self._count(self._key(scope + ":address", address)) >= policy.per_address
+        address_over = address is not None and (
+            self._count(self._key(scope + ":address", address)) >= policy.per_address
         )
-        if over:
+        tries = self._cache.increment(self._key(scope + ":account", account), policy.window_seconds)
+        if tries > policy.per_account or address_over:
             raise TooManyAttempts(
                 "too many failed attempts; try again later", retry_after=policy.window_seconds
             )
 
-    def failed(self, scope: str, account: str, address: str | None) -> None:
+    def failed(self, scope: str, address: str | None) -> None:
+        """Count a failure from the address (the account's attempt is already counted)."""
         window = self._policy.window_seconds
-        self._cache.increment(self._key(scope + ":account", account), window)
         if address is not None:
             self._cache.increment(self._key(scope + ":address", address), window)
 

@@ -339,7 +339,7 @@ class UserService:
             # Not an address: possibly a password typed in the wrong field; never store it.
             email = "<not an email address>"
         try:
-            self._throttle.check("login", email, caller.ip)
+            self._throttle.attempt("login", email, caller.ip)
         except TooManyAttempts:
             self._audit.record_alone(
                 caller,
@@ -379,7 +379,7 @@ class UserService:
     def _login_failed(
         self, caller: Caller, user_id: UserId | None, email: str, reason: str
     ) -> IssuedToken:
-        self._throttle.failed("login", email, caller.ip)
+        self._throttle.failed("login", caller.ip)
         self._audit.record_alone(
             caller,
             AuditAction.USER_LOGIN,

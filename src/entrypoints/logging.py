@@ -54,7 +54,12 @@ def configure_logging(
     renderer: Processor
     if json:
         renderer = structlog.processors.JSONRenderer()
-        finish: list[Processor] = [structlog.processors.dict_tracebacks]
+        # Never the frames' local variables: they hold passwords, tokens and bodies.
+        finish: list[Processor] = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=_is_terminal(output))
         finish = []

@@ -1565,3 +1565,15 @@ def test_marking_sent_in_a_rolled_back_unit_of_work_leaves_the_message_pending(
         uow.outbox.mark_sent(["m1"])
         assert [m.id for m in uow.outbox.pending(10)] == []
     assert pending(uow_factory) == ["m1"]
+
+
+def test_a_folder_listing_bound_just_before_a_name_includes_that_name(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    # How the file service probes for a taken name before storing any bytes.
+    store(uow_factory, a_file("f1", "u1", "report.txt"), a_file("f2", "u1", "zeta.txt"))
+    found = read(
+        uow_factory,
+        lambda uow: uow.files.list_folder(u1, FolderPath("/"), ("report.txt", ""), 1),
+    )
+    assert ids(found) == ["f1"]

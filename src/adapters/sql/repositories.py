@@ -340,7 +340,9 @@ class SqlFileRepository(_Repository[StoredFile]):
             .limit(limit)
         )
         if after is not None:
-            query = query.where(t.c.name > after[0])
+            # name >= bound lets the index seek; the tuple test keeps (name, id) keyset
+            # semantics exact, so a probe from (name, "") still finds that very name.
+            query = query.where(t.c.name >= after[0], _after((t.c.name, t.c.id), after))
         return self._rows(query)
 
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:

@@ -12,7 +12,13 @@ from attrs import frozen
 from application.ports.cache import Cache
 from entrypoints.bootstrap import Platform
 from entrypoints.http import errors
-from entrypoints.http.middleware import Authentication, RequestContext, SecurityHeaders, Versioning
+from entrypoints.http.middleware import (
+    Authentication,
+    RequestContext,
+    SaneInput,
+    SecurityHeaders,
+    Versioning,
+)
 from entrypoints.http.openapi import Route, build_document
 from entrypoints.http.read_cache import PublicVideoCache
 from entrypoints.http.resources import (
@@ -75,7 +81,12 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
     video_cache = None
     if options.read_cache_seconds > 0:
         cache: Cache = platform.container.resolve(Cache)
-        video_cache = PublicVideoCache(cache, platform.events, options.read_cache_seconds)
+        video_cache = PublicVideoCache(
+            cache,
+            platform.events,
+            options.read_cache_seconds,
+            shared=platform.settings.cache_url != "memory://",
+        )
     context = HttpContext(platform, options.json_limit, options.public_url, video_cache)
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)
@@ -89,11 +100,30 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
     if options.cors_origins:
         middleware.append(
             falcon.CORSMiddleware(
-                allow_origins=list(options.cors_origins),
-                expose_headers=["X-Request-ID", "Retry-After", "Location", "Content-Range"],
+                # Falcon takes "*" alone, never inside a list.
+                allow_origins="*" if "*" in options.cors_origins else list(options.cors_origins),
+                expose_headers=[
+                    "X-Request-ID",
+                    "Retry-After",
+                    "Location",
+                    "Content-Range",
+                    "Content-Disposition",
+                    "ETag",
+                    "Deprecation",
+                    "Sunset",
+                    "API-Version",
+                ],
             )
         )
-    middleware += [Versioning(deprecations), SecurityHeaders(), Authentication(platform.users)]
+    public = frozenset(
+        (op.method, route.path) for route in routes for op in route.operations if op.auth == "none"
+    )
+    middleware += [
+        Versioning(deprecations),
+        SecurityHeaders(),
+        SaneInput(),
+        Authentication(platform.users, public),
+    ]
     app: App = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.resp_options.secure_cookies_by_default = True

@@ -33,11 +33,29 @@ def _structure_datetime(value: Any, _: type) -> datetime:
     return moment
 
 
+def check_text(value: str) -> str:
+    """Refuse text no database can store: NUL, and lone surrogates (not Unicode)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+INT64 = 2**63 - 1
+
+
 def _strict(kind: type) -> Any:
     def structure_value(value: Any, _: type) -> Any:
         # JSON true is not 1 and "1" is not 1: clients get an error, not a guess.
         if type(value) is not kind and not (kind is float and type(value) is int):
             raise ValueError(f"expected {'a number' if kind is float else kind.__name__}")
+        if isinstance(value, str):
+            return check_text(value)
+        if kind is int and isinstance(value, int) and not -INT64 <= value <= INT64:
+            raise ValueError("out of range")
         return value
 
     return structure_value
@@ -128,12 +146,15 @@ def read_json(req: falcon.Request, cls: type[T], limit: int) -> T:
     media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise falcon.HTTPUnsupportedMediaType(description="send application/json")
-    raw = req.bounded_stream.read(limit + 1)
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        raw = req.stream.read(limit + 1)  # a chunked body the server ends for us
+    else:
+        raw = req.bounded_stream.read(limit + 1)
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise falcon.HTTPBadRequest(
             title="Malformed JSON", description="the body is not valid JSON"
         ) from None

@@ -133,9 +133,30 @@ def handle_http_error(
     problem(req, resp, status, code, title, error.description)
 
 
+def _busy_database(error: Exception) -> bool:
+    """A locked SQLite file or a cancelled PostgreSQL statement: load, not a bug."""
+    text = str(getattr(error, "orig", error)).lower()
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return type(error).__name__ == "OperationalError" and (
+        "database is locked" in text or code in {"57014", "55P03"}
+    )
+
+
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, _: dict[str, Any]
 ) -> None:
+    if _busy_database(error):
+        log.warning("database_busy", path=req.path, method=req.method)
+        resp.set_header("Retry-After", "1")
+        problem(
+            req,
+            resp,
+            503,
+            "database_busy",
+            "Service Unavailable",
+            "the database is busy; retry shortly",
+        )
+        return
     # Internals stay in the log (with the request id); the client gets the id only.
     log.exception("unhandled_error", path=req.path, method=req.method)
     problem(

@@ -13,6 +13,8 @@ import structlog
 
 from application.context import Caller
 from application.users import UserService
+from domain.errors import ValidationError
+from entrypoints.http.convert import check_text
 from entrypoints.http.errors import coded
 
 log = structlog.get_logger("videoplatform.http")
@@ -81,18 +83,25 @@ class Versioning:
 
 class Authentication:
     """Turns ``Authorization: Bearer <token>`` into ``req.context.caller``. No header:
-    an anonymous caller. A header with a bad token: 401, never silently anonymous."""
+    an anonymous caller. A header with a bad token: 401, never silently anonymous —
+    except on operations that need no authentication at all (log in, register, health,
+    the docs), where a stale token left in a client must not lock its user out."""
 
-    def __init__(self, users: UserService) -> None:
+    def __init__(self, users: UserService, public: frozenset[tuple[str, str]]) -> None:
         self._users = users
+        self._public = public
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        ip = req.remote_addr
-        agent = (req.user_agent or "")[:512] or None
-        header = req.get_header("Authorization")
         req.context.token = None
-        if not header:
-            req.context.caller = Caller.anonymous(ip, agent)
+        req.context.caller = Caller.anonymous(req.remote_addr, _agent(req))
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
+        ip = req.remote_addr
+        agent = _agent(req)
+        header = req.get_header("Authorization")
+        if not header or (req.method, req.uri_template or "") in self._public:
             return
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -106,6 +115,27 @@ class Authentication:
         req.context.user_id = principal.user_id
         structlog.contextvars.bind_contextvars(user_id=principal.user_id)
         req.context.caller = Caller(principal.user_id, ip, agent)
+
+
+def _agent(req: falcon.Request) -> str | None:
+    return (req.user_agent or "")[:512] or None
+
+
+class SaneInput:
+    """Path and query parameters are text a database can store: no NUL, no lone
+    surrogates. Anything else is a 422 naming the parameter, never a 500 deep inside."""
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
+        supplied: list[tuple[str, Any]] = [*params.items(), *req.params.items()]
+        for name, value in supplied:
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str):
+                    try:
+                        check_text(text)
+                    except ValueError as problem:
+                        raise ValidationError.field(name, str(problem)) from None
 
 
 class SecurityHeaders:

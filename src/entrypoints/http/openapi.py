@@ -44,6 +44,9 @@ class Reply:
     media: str = "application/json"
     schema: Schema | None = None
     headers: Mapping[str, str] = field(factory=dict)
+    also: Mapping[str, Schema] = field(factory=dict)
+    """Other media types the reply may come in (chosen by a parameter), each with its
+    own schema."""
 
 
 @frozen
@@ -161,7 +164,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             "name": "Accept-Version",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["1"]},
+            "schema": {"type": "string", "enum": ["1", "v1", "1.0"]},
         }
     )
     responses: dict[str, Any] = {}
@@ -171,7 +174,10 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
         if schema is None and reply.model is not None:
             schema = type_schema(reply.model, components)
         if schema is not None:
-            entry["content"] = {reply.media: {"schema": schema}}
+            entry["content"] = {
+                reply.media: {"schema": schema},
+                **{m: {"schema": s} for m, s in reply.also.items()},
+            }
         if reply.headers:
             entry["headers"] = {
                 name: {"description": text, "schema": {"type": "string"}}
@@ -179,8 +185,8 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             }
         responses[str(reply.status)] = entry
     errors = set(STANDARD_ERRORS) | set(op.errors)
-    if op.auth == "required":
-        errors.add(401)
+    if op.auth != "none":
+        errors.add(401)  # a bad token is refused even where none is needed
     if op.body is not None:
         errors |= {413, 415}
         if op.body.model is not None:

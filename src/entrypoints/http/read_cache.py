@@ -5,37 +5,68 @@ Entries are dropped on every committed change to their video (domain events), an
 expire after a short time anyway, so view counts are at most that old. Nothing
 personal is ever cached: signed-in callers, and any video the public may not see,
 always go to the services (and their permission checks).
+
+A read takes a ticket before it loads the video; a change in between bumps the video's
+generation, and the read's (now stale) copy is then never stored. The generations live
+in this process, as do the memory cache's entries: under a server with several worker
+processes the cache is bypassed (``enabled_for``), because one process's invalidation
+could not reach another's entries.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 from application.ports.cache import Cache
 from application.ports.queue import EventBus
 from domain.events import VideoEvent
 from domain.videos import Video
 
+_GENERATIONS_KEPT = 100_000
+
 
 class PublicVideoCache:
-    def __init__(self, cache: Cache, events: EventBus, ttl_seconds: float) -> None:
+    def __init__(
+        self, cache: Cache, events: EventBus, ttl_seconds: float, *, shared: bool = False
+    ) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
+        self._shared = shared
+        self._lock = threading.Lock()
+        self._generations: OrderedDict[str, int] = OrderedDict()
         events.subscribe(VideoEvent, self._forget)
 
-    @property
-    def enabled(self) -> bool:
-        return self._ttl > 0
+    def enabled_for(self, multiprocess: bool) -> bool:
+        """Whether to use the cache under this server (``wsgi.multiprocess``)."""
+        return self._ttl > 0 and (self._shared or not multiprocess)
 
     @staticmethod
     def _key(video_id: str) -> str:
         return f"http:video:{video_id}"
 
-    def get(self, video_id: str) -> bytes | None:
-        return self._cache.get(self._key(video_id)) if self.enabled else None
+    def ticket(self, video_id: str) -> int:
+        with self._lock:
+            return self._generations.get(video_id, 0)
 
-    def keep(self, video: Video, body: bytes) -> None:
-        """Store ``body`` if the public may see ``video``; otherwise never."""
-        if self.enabled and video.can_be_seen_by(None):
+    def get(self, video_id: str) -> bytes | None:
+        return self._cache.get(self._key(video_id))
+
+    def keep(self, video: Video, body: bytes, ticket: int) -> None:
+        """Store ``body`` if the public may see ``video`` and nothing changed it since
+        ``ticket`` was taken; otherwise never."""
+        if not video.can_be_seen_by(None):
+            return
+        with self._lock:
+            if self._generations.get(video.id, 0) != ticket:
+                return
             self._cache.set(self._key(video.id), body, self._ttl)
 
     def _forget(self, event: VideoEvent) -> None:
-        self._cache.delete(self._key(event.video_id))
+        with self._lock:
+            self._generations[event.video_id] = self._generations.get(event.video_id, 0) + 1
+            self._generations.move_to_end(event.video_id)
+            while len(self._generations) > _GENERATIONS_KEPT:
+                # Forgetting an old generation only makes a later read skip storing once.
+                self._generations.popitem(last=False)
+            self._cache.delete(self._key(event.video_id))

@@ -28,6 +28,7 @@ from application.context import Caller
 from application.ports.storage import ReadableStream
 from domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
 from domain.media_types import SNIFF_LENGTH, MediaType, sniff
+from entrypoints.http.errors import coded
 from entrypoints.http.middleware import caller_of
 
 CHUNK = 64 * 1024
@@ -46,11 +47,17 @@ class BodyReader:
     asks for) and, when ``limit`` is set, stops with QuotaExceeded once past it."""
 
     def __init__(
-        self, source: ReadableStream, limit: int | None = None, *, chunk: int = CHUNK
+        self,
+        source: ReadableStream,
+        limit: int | None = None,
+        *,
+        chunk: int = CHUNK,
+        expected: int | None = None,
     ) -> None:
         self._source = source
         self._limit = limit
         self._chunk = chunk
+        self._expected = expected
         self.consumed = 0
 
     def read(self, size: int = -1, /) -> bytes:
@@ -58,6 +65,14 @@ class BodyReader:
         if wanted == 0:
             return b""
         data = self._source.read(wanted)
+        if not data and self._expected is not None and self.consumed < self._expected:
+            # The client went away mid-body: never store the part as if it were whole.
+            raise coded(
+                falcon.HTTPBadRequest(
+                    description=f"the body ended after {self.consumed} of {self._expected} bytes"
+                ),
+                "incomplete_body",
+            )
         self.consumed += len(data)
         if self._limit is not None and self.consumed > self._limit:
             raise QuotaExceeded(f"the upload is larger than the {self._limit}-byte limit")
@@ -120,7 +135,7 @@ def request_body(req: falcon.Request, limit: int) -> BodyReader:
     if length is not None:
         if length > limit:
             raise QuotaExceeded(f"the upload is larger than the {limit}-byte limit")
-        return BodyReader(req.bounded_stream)
+        return BodyReader(req.bounded_stream, expected=length)
     if req.env.get("wsgi.input_terminated"):
         # The server de-chunked the body and ends the input with it: safe to read to EOF.
         return BodyReader(req.stream, limit)

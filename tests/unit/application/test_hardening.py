@@ -22,14 +22,23 @@ from application.ports.queue import EventBus
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock
 from application.shares import CreateShare
-from application.users import RegisterUser
+from application.throttle import FailureThrottle
+from application.users import Login, RegisterUser
 from application.videos import UploadVideo
 from domain.audit import AuditAction, AuditResult
-from domain.errors import Conflict, NotFound, ShareRefused, ValidationError
+from domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    NotFound,
+    QuotaExceeded,
+    ShareRefused,
+    ValidationError,
+)
 from domain.events import DomainEvent
 from domain.users import Role
 from domain.videos import Visibility
 from entrypoints.bootstrap import Platform, create_platform
+from entrypoints.settings import Settings
 from tests.unit.application.conftest import Studio, Trail, only_event
 from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
 
@@ -240,3 +249,81 @@ def test_a_login_typed_into_the_wrong_field_is_not_stored_in_the_audit_trail(
 
     (event,) = trail(AuditFilter(action=AuditAction.USER_LOGIN))
     assert "my secret passphrase" not in str(dict(event.metadata))
+
+
+class _FirstCommitsTogether(_CommitTogether):
+    """Each thread's first commit waits for the other's; retries go straight through."""
+
+    def __init__(self, inner: MemoryUnitOfWorkFactory, parties: int) -> None:
+        super().__init__(inner, parties)
+        self.waited: set[int] = set()
+
+    def __call__(self) -> _WaitingUnitOfWork:
+        factory = self
+
+        class Once(_WaitingUnitOfWork):
+            def commit(self) -> None:
+                me = threading.get_ident()
+                if factory.armed and me not in factory.waited:
+                    factory.waited.add(me)
+                    factory.barrier.wait()
+                self._inner.commit()
+
+        return Once(self._inner(), self)
+
+
+def test_parallel_uploads_of_one_user_cannot_overshoot_the_quota(clock: ManualClock) -> None:
+    memory = MemoryUnitOfWorkFactory()
+    together = _FirstCommitsTogether(memory, parties=2)
+    storage = MemoryObjectStorage()
+    platform = create_platform(
+        Settings.in_memory(
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+            argon2_parallelism=1,
+            quota_bytes_per_user=100,
+        ),
+        overrides={UnitOfWorkFactory: together, Clock: clock, ObjectStorage: storage},
+    )
+    user = platform.users.register(RegisterUser("q@example.com", PASSWORD, "Q"))
+    outcomes: list[BaseException | None] = [None, None]
+
+    def upload(slot: int) -> None:
+        try:
+            platform.files.store(Caller(user.id), StoreFile(f"f{slot}", io.BytesIO(b"x" * 60)))
+        except Exception as error:
+            outcomes[slot] = error
+
+    together.armed = True
+    threads = [threading.Thread(target=upload, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    failures = [o for o in outcomes if o is not None]
+    assert len(failures) == 1
+    assert isinstance(failures[0], QuotaExceeded)
+    with memory() as uow:
+        assert uow.files.usage(user.id) == (1, 60)
+    assert len([k for k in storage.keys() if k.startswith("files/")]) == 1  # noqa: SIM118
+
+
+def test_login_attempts_are_counted_before_the_password_is_checked(
+    platform: Platform,
+) -> None:
+    platform.users.register(RegisterUser("race@example.com", PASSWORD, "R"))
+    seen: list[int] = []
+    cache = platform.resolve(FailureThrottle)._cache
+
+    original = platform.users._hasher.verify
+
+    def watching(password: str, password_hash: str) -> bool:
+        raw = cache.get(FailureThrottle._key("login:account", "race@example.com"))
+        seen.append(int(raw or b"0"))
+        return original(password, password_hash)
+
+    platform.users._hasher.verify = watching  # type: ignore[method-assign]
+    with pytest.raises(AuthenticationFailed):
+        platform.users.login(Login("race@example.com", "a wrong guess"))
+    assert seen == [1]

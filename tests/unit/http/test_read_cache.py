@@ -9,11 +9,13 @@ from adapters.memory.cache import MemoryCache
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from application.context import Caller
 from application.ports.cache import Cache
+from domain.events import VideoUpdated
 from domain.ids import UserId, VideoId
 from domain.users import Role
 from domain.videos import Visibility
 from entrypoints.bootstrap import Platform, create_platform
 from entrypoints.http.app import HttpOptions, create_app, options_from
+from entrypoints.http.read_cache import PublicVideoCache
 from entrypoints.settings import Settings
 from tests.unit.application.conftest import Studio
 from tests.unit.http.conftest import Account, MakeAccount
@@ -66,6 +68,9 @@ def studio(platform: Platform, uow_factory: MemoryUnitOfWorkFactory, clock: obje
     return Studio(platform, uow_factory, clock)  # type: ignore[arg-type]
 
 
+ONE_PROCESS = {"wsgi.multiprocess": False}
+
+
 def rename_behind_the_api(uow_factory: MemoryUnitOfWorkFactory, video_id: VideoId) -> None:
     """Change the stored video without publishing events, as only a cache would notice."""
     with uow_factory() as uow:
@@ -88,13 +93,13 @@ def test_a_public_video_is_served_from_the_cache_until_it_expires(
 ) -> None:
     video_id = publish(studio, account(Role.CREATOR))
     path = f"/api/v1/videos/{video_id}"
-    assert client.simulate_get(path).json["title"] == "A clip"
+    assert client.simulate_get(path, extras=ONE_PROCESS).json["title"] == "A clip"
 
     rename_behind_the_api(uow_factory, video_id)
 
-    assert client.simulate_get(path).json["title"] == "A clip"  # from the cache
+    assert client.simulate_get(path, extras=ONE_PROCESS).json["title"] == "A clip"  # from the cache
     ticking.now += 6
-    assert client.simulate_get(path).json["title"] == "changed in storage"
+    assert client.simulate_get(path, extras=ONE_PROCESS).json["title"] == "changed in storage"
 
 
 def test_signed_in_callers_always_read_through(
@@ -106,9 +111,12 @@ def test_signed_in_callers_always_read_through(
     owner = account(Role.CREATOR)
     video_id = publish(studio, owner)
     path = f"/api/v1/videos/{video_id}"
-    client.simulate_get(path)
+    client.simulate_get(path, extras=ONE_PROCESS)
     rename_behind_the_api(uow_factory, video_id)
-    assert client.simulate_get(path, headers=owner.headers).json["title"] == "changed in storage"
+    assert (
+        client.simulate_get(path, headers=owner.headers, extras=ONE_PROCESS).json["title"]
+        == "changed in storage"
+    )
 
 
 def test_an_update_reaches_anonymous_readers_at_once(
@@ -117,9 +125,9 @@ def test_an_update_reaches_anonymous_readers_at_once(
     owner = account(Role.CREATOR)
     video_id = publish(studio, owner)
     path = f"/api/v1/videos/{video_id}"
-    client.simulate_get(path)
+    client.simulate_get(path, extras=ONE_PROCESS)
     client.simulate_patch(path, json={"title": "Renamed"}, headers=owner.headers)
-    assert client.simulate_get(path).json["title"] == "Renamed"
+    assert client.simulate_get(path, extras=ONE_PROCESS).json["title"] == "Renamed"
 
 
 def test_making_a_video_private_hides_it_from_anonymous_readers_at_once(
@@ -128,9 +136,9 @@ def test_making_a_video_private_hides_it_from_anonymous_readers_at_once(
     owner = account(Role.CREATOR)
     video_id = publish(studio, owner)
     path = f"/api/v1/videos/{video_id}"
-    assert client.simulate_get(path).status_code == 200
+    assert client.simulate_get(path, extras=ONE_PROCESS).status_code == 200
     client.simulate_patch(path, json={"visibility": "private"}, headers=owner.headers)
-    assert client.simulate_get(path).status_code == 404
+    assert client.simulate_get(path, extras=ONE_PROCESS).status_code == 404
 
 
 def test_a_deleted_video_is_gone_at_once(
@@ -139,9 +147,9 @@ def test_a_deleted_video_is_gone_at_once(
     owner = account(Role.CREATOR)
     video_id = publish(studio, owner)
     path = f"/api/v1/videos/{video_id}"
-    client.simulate_get(path)
+    client.simulate_get(path, extras=ONE_PROCESS)
     assert client.simulate_delete(path, headers=owner.headers).status_code == 204
-    assert client.simulate_get(path).status_code == 404
+    assert client.simulate_get(path, extras=ONE_PROCESS).status_code == 404
 
 
 def test_videos_the_public_cannot_see_are_never_cached(
@@ -152,7 +160,7 @@ def test_videos_the_public_cannot_see_are_never_cached(
 ) -> None:
     owner = account(Role.CREATOR)
     video_id = publish(studio, owner, Visibility.PRIVATE)
-    client.simulate_get(f"/api/v1/videos/{video_id}", headers=owner.headers)
+    client.simulate_get(f"/api/v1/videos/{video_id}", headers=owner.headers, extras=ONE_PROCESS)
     cache = platform.container.resolve(Cache)
     assert cache.get(f"http:video:{video_id}") is None
 
@@ -169,3 +177,39 @@ def test_the_cache_is_off_when_worker_processes_could_not_share_it() -> None:
     )
     assert options_from(one).read_cache_seconds == 5
     create_app(one)  # and the app builds with it on
+
+
+def test_under_several_worker_processes_the_memory_cache_is_bypassed(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    studio: Studio,
+    uow_factory: MemoryUnitOfWorkFactory,
+) -> None:
+    video_id = publish(studio, account(Role.CREATOR))
+    path = f"/api/v1/videos/{video_id}"
+    several = {"wsgi.multiprocess": True}
+    client.simulate_get(path, extras=several)
+    rename_behind_the_api(uow_factory, video_id)
+    assert client.simulate_get(path, extras=several).json["title"] == "changed in storage"
+
+
+def test_a_read_that_raced_a_change_never_stores_its_stale_copy(
+    platform: Platform,
+    account: MakeAccount,
+    studio: Studio,
+    ticking: Ticking,
+) -> None:
+
+    owner = account(Role.CREATOR)
+    video_id = publish(studio, owner)
+    cache = PublicVideoCache(platform.container.resolve(Cache), platform.events, 5)
+    ticket = cache.ticket(video_id)
+    with platform.container.resolve(
+        __import__(
+            "application.ports.persistence", fromlist=["UnitOfWorkFactory"]
+        ).UnitOfWorkFactory
+    )() as uow:
+        loaded = uow.videos.get(video_id)  # the read loaded the video while still public...
+    platform.events.publish(VideoUpdated(occurred_at=loaded.created_at, video_id=video_id))
+    cache.keep(loaded, b"stale public copy", ticket)  # ...and finishes after the change
+    assert cache.get(video_id) is None

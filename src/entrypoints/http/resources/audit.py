@@ -234,6 +234,7 @@ def routes(c: HttpContext) -> list[Route]:
                             AuditEventView,
                             media=JSONL,
                             headers={"Content-Disposition": "attachment with a file name"},
+                            also={"text/csv": {"type": "string", "contentMediaType": "text/csv"}},
                         ),
                     ),
                     params=(FORMAT_PARAM, *FILTER_PARAMS),

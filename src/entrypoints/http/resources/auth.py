@@ -8,6 +8,7 @@ import falcon
 from attrs import field, frozen
 
 from application.users import IssuedToken, Login, RegisterUser
+from domain.errors import ValidationError
 from domain.ids import TokenId
 from entrypoints.http.convert import read_json
 from entrypoints.http.middleware import caller_of
@@ -143,7 +144,10 @@ class Tokens:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, TokenBody, self._c.json_limit)
-        ttl = timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
+        days = body.expires_in_days
+        if days is not None and not 1 <= days <= 3650:
+            raise ValidationError.field("expires_in_days", "must be between 1 and 365")
+        ttl = timedelta(days=days) if days is not None else None
         issued = self._c.platform.users.create_api_token(caller_of(req), body.name, ttl)
         reply(resp, session_view(issued), 201)
 

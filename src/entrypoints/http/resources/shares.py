@@ -70,7 +70,8 @@ class SharePage:
 
 def share_url(public_url: str, token: str) -> str:
     """The link a recipient opens; relative when no public URL is configured."""
-    return f"{public_url.rstrip('/')}/s/{quote(token, safe='')}"
+    # In the fragment: browsers never send it to any server, so no access log sees it.
+    return f"{public_url.rstrip('/')}/s#{quote(token, safe='')}"
 
 
 def redeemed_view(item: SharedItem) -> RedeemedShareView:

@@ -185,13 +185,17 @@ class VideoItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         caller = caller_of(req)
-        cache = self._c.video_cache if caller.user_id is None else None
+        cache = self._c.video_cache
+        multiprocess = bool(req.env.get("wsgi.multiprocess"))
+        if caller.user_id is not None or cache is None or not cache.enabled_for(multiprocess):
+            cache = None
         body = cache.get(video_id) if cache is not None else None
         if body is None:
+            ticket = cache.ticket(video_id) if cache is not None else 0
             video = self._c.platform.videos.get(caller, VideoId(video_id))
             body = json.dumps(dump(VideoView.of(video))).encode()
             if cache is not None:
-                cache.keep(video, body)
+                cache.keep(video, body, ticket)
         resp.content_type = falcon.MEDIA_JSON
         resp.data = body
 
