@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from attrs import frozen
 
@@ -203,11 +203,17 @@ class FileService:
         return stored
 
     def open(
-        self, caller: Caller, file_id: FileId, byte_range: ByteRange | None = None
+        self,
+        caller: Caller,
+        file_id: FileId,
+        byte_range: ByteRange | Callable[[StoredFile], ByteRange | None] | None = None,
     ) -> tuple[StoredFile, Iterator[bytes]]:
-        """Metadata plus the bytes (or a range of them) of a file the caller may read."""
+        """Metadata plus the bytes (or a range of them) of a file the caller may read.
+        ``byte_range`` may be a function of the file (its size decides a range): the
+        permission check and its audit happen once either way."""
         stored = self.get(caller, file_id)
-        return stored, self._storage.get(stored.storage_key, byte_range)
+        wanted = byte_range(stored) if callable(byte_range) else byte_range
+        return stored, self._storage.get(stored.storage_key, wanted)
 
     def list_folder(
         self,

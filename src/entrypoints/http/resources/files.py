@@ -8,18 +8,22 @@ The stored content type is the one sniffed from the bytes, never the client's cl
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import falcon
 from attrs import frozen
 
 from application.context import Caller
 from application.files import MoveFile, StoreFile
-from application.ports.storage import ReadableStream
+from application.ports.storage import ByteRange, ReadableStream
 from domain.errors import ValidationError
 from domain.files import StoredFile
 from domain.ids import FileId
 from entrypoints.http.convert import read_json
+from entrypoints.http.errors import coded
 from entrypoints.http.middleware import caller_of
 from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from entrypoints.http.ranges import Unsatisfiable, parse_range
 from entrypoints.http.resources.common import (
     API,
     CURSOR,
@@ -164,23 +168,60 @@ class FileContent:
         self._c = context
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        stored, chunks = self._c.platform.files.open(caller_of(req), FileId(file_id))
+        chosen: list[ByteRange | Unsatisfiable | None] = [None]
+
+        def select(stored: StoredFile) -> ByteRange | None:
+            # If-Range: the range applies only to the representation the client has.
+            if_range = req.get_header("If-Range")
+            if if_range is None or if_range.strip('"') == stored.sha256:
+                chosen[0] = parse_range(req.get_header("Range"), stored.size)
+            picked = chosen[0]
+            return picked if isinstance(picked, ByteRange) else None
+
+        stored, chunks = self._c.platform.files.open(caller_of(req), FileId(file_id), select)
         resp.set_header("ETag", f'"{stored.sha256}"')
         resp.set_header("X-Content-Type-Options", "nosniff")
-        wanted = req.if_none_match or []
-        if any(tag == "*" or tag == stored.sha256 for tag in wanted):
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        resp.set_header("Accept-Ranges", "bytes")
+        resp.last_modified = stored.updated_at
+        if _not_modified(req, stored):
+            _close(chunks)
             resp.status = falcon.HTTP_304
             return
+        if chosen[0] == "unsatisfiable":
+            _close(chunks)
+            resp.set_header("Content-Range", f"bytes */{stored.size}")
+            raise coded(falcon.HTTPRangeNotSatisfiable(stored.size), "range_not_satisfiable")
         inline = req.get_param("disposition") == "inline"
         inline = inline and renders_passively(stored.content_type)
         resp.content_type = served_type(stored.content_type)
         resp.set_header("Content-Disposition", content_disposition(stored.name, inline=inline))
         resp.set_header("Content-Security-Policy", DOWNLOAD_CSP)
-        resp.content_length = stored.size
+        picked = chosen[0]
+        if isinstance(picked, ByteRange):
+            resp.status = falcon.HTTP_206
+            resp.set_header("Content-Range", f"bytes {picked.start}-{picked.end}/{stored.size}")
+            resp.content_length = picked.length
+        else:
+            resp.content_length = stored.size
         resp.stream = chunks
+
+
+def _close(chunks: object) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
+def _not_modified(req: falcon.Request, stored: StoredFile) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
+    tags = req.if_none_match
+    if tags is not None:
+        return any(tag == "*" or tag == stored.sha256 for tag in tags)
+    since = req.if_modified_since  # naive, in UTC
+    if since is None:
+        return False
+    changed = stored.updated_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return changed <= since.replace(tzinfo=None)
 
 
 TEXT = {"type": "string"}
@@ -300,7 +341,18 @@ def routes(c: HttpContext) -> list[Route]:
                             schema={"type": "string", "contentMediaType": "*/*"},
                             headers=DOWNLOAD_HEADERS,
                         ),
-                        Reply(304, "Unchanged (If-None-Match)", headers={"ETag": "as before"}),
+                        Reply(
+                            206,
+                            "The requested byte range",
+                            media="*/*",
+                            schema={"type": "string", "contentMediaType": "*/*"},
+                            headers={**DOWNLOAD_HEADERS, "Content-Range": "bytes START-END/SIZE"},
+                        ),
+                        Reply(
+                            304,
+                            "Unchanged (If-None-Match, or else If-Modified-Since)",
+                            headers={"ETag": "as before"},
+                        ),
                     ),
                     params=(
                         Param(
@@ -310,9 +362,17 @@ def routes(c: HttpContext) -> list[Route]:
                             "inline is honoured only for types that merely display",
                         ),
                         Param("If-None-Match", "header", TEXT, "an ETag from a previous download"),
+                        Param("If-Modified-Since", "header", TEXT, "an HTTP date"),
+                        Param(
+                            "Range",
+                            "header",
+                            TEXT,
+                            "one byte range: bytes=0-99, bytes=100-, bytes=-50",
+                        ),
+                        Param("If-Range", "header", TEXT, "the ETag the range applies to"),
                     ),
                     auth="required",
-                    errors=(404,),
+                    errors=(404, 416),
                     description=DOWNLOAD_DESCRIPTION,
                 ),
             ),
