@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from attrs import frozen
 
@@ -207,12 +208,19 @@ class FileService:
         caller: Caller,
         file_id: FileId,
         byte_range: ByteRange | Callable[[StoredFile], ByteRange | None] | None = None,
-    ) -> tuple[StoredFile, Iterator[bytes]]:
+        *,
+        prefer_file: bool = False,
+    ) -> tuple[StoredFile, Iterator[bytes] | BinaryIO]:
         """Metadata plus the bytes (or a range of them) of a file the caller may read.
         ``byte_range`` may be a function of the file (its size decides a range): the
-        permission check and its audit happen once either way."""
+        permission check and its audit happen once either way. With ``prefer_file``, a
+        whole file kept on a local filesystem comes as an open file (for sendfile)."""
         stored = self.get(caller, file_id)
         wanted = byte_range(stored) if callable(byte_range) else byte_range
+        if prefer_file and wanted is None:
+            local = self._storage.open_file(stored.storage_key)
+            if local is not None:
+                return stored, local
         return stored, self._storage.get(stored.storage_key, wanted)
 
     def list_folder(

@@ -257,3 +257,15 @@ def test_a_read_in_progress_is_not_torn_by_an_overwrite(
     first = next(chunks)
     object_storage.put("k/obj", io.BytesIO(new))
     assert first + b"".join(chunks) in (old, new)
+
+
+def test_open_file_gives_the_exact_bytes_or_none_and_refuses_a_missing_object(
+    object_storage: ObjectStorage,
+) -> None:
+    object_storage.put("files/f1", io.BytesIO(b"local bytes"))
+    handle = object_storage.open_file("files/f1")
+    if handle is not None:  # adapters keeping bytes on a local filesystem
+        with handle:
+            assert handle.read() == b"local bytes"
+    with pytest.raises(NotFound):
+        object_storage.open_file("files/missing")

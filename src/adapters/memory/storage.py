@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from application.ports.storage import ByteRange, ObjectInfo, ReadableStream
 from domain.errors import NotFound, ValidationError
@@ -47,6 +48,10 @@ class MemoryObjectStorage:
 
     def stat(self, key: str) -> ObjectInfo:
         return ObjectInfo(key, len(self._data(key)))
+
+    def open_file(self, key: str) -> BinaryIO | None:
+        self._data(key)  # NotFound if absent
+        return None  # bytes in memory: nothing for sendfile
 
     def exists(self, key: str) -> bool:
         with self._lock:

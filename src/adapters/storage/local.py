@@ -97,6 +97,15 @@ class LocalObjectStorage:
             raise NotFound(f"object {key} not found")
         return ObjectInfo(key, status.st_size)
 
+    def open_file(self, key: str) -> BinaryIO | None:
+        path = self._path_or_none(key)
+        try:
+            if path is None:
+                raise FileNotFoundError(key)
+            return path.open("rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise NotFound(f"object {key} not found") from None
+
     def exists(self, key: str) -> bool:
         path = self._path_or_none(key)
         return path is not None and path.is_file()

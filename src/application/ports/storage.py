@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from attrs import frozen
 
@@ -56,6 +56,12 @@ class ObjectStorage(Protocol):
         ...
 
     def exists(self, key: str) -> bool: ...
+
+    def open_file(self, key: str) -> BinaryIO | None:
+        """The object as an open file on a local filesystem (so a server can send it with
+        sendfile), or None when the adapter keeps objects elsewhere. NotFound if absent.
+        The caller closes the file."""
+        ...
 
     def delete(self, key: str) -> None:
         """Remove the object; deleting an absent key is not an error (idempotent)."""

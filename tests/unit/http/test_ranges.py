@@ -129,3 +129,53 @@ def test_another_users_file_is_404_even_with_a_range(
     stranger = account(Role.CREATOR)
     result = client.simulate_get(file_url, headers={**stranger.headers, "Range": "bytes=0-9"})
     assert result.status_code == 404
+
+
+def test_a_whole_local_file_goes_out_through_the_servers_file_wrapper(
+    settings: object, clock: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from adapters.storage.local import LocalObjectStorage
+    from application.ports.storage import ObjectStorage
+    from application.ports.system import Clock
+    from entrypoints.bootstrap import create_platform
+    from entrypoints.http.app import create_app
+    from entrypoints.settings import Settings
+    from tests.unit.conftest import PASSWORD
+
+    assert isinstance(settings, Settings)
+    storage = LocalObjectStorage(Path(str(tmp_path)) / "objects")
+    platform = create_platform(settings, overrides={ObjectStorage: storage, Clock: clock})
+    client = falcon.testing.TestClient(create_app(platform))
+    from application.users import RegisterUser
+
+    platform.users.register(RegisterUser("w@example.com", PASSWORD, "W"))
+    token = client.simulate_post(
+        "/api/v1/auth/session", json={"email": "w@example.com", "password": PASSWORD}
+    ).json["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    made = client.simulate_post(
+        "/api/v1/files",
+        params={"folder": "/", "name": "big.bin"},
+        body=BODY,
+        headers={**auth, "Content-Type": "application/octet-stream"},
+    )
+    wrapped: list[object] = []
+
+    def file_wrapper(handle: object, block_size: int = 8192) -> object:
+        wrapped.append(handle)
+        read = handle.read  # type: ignore[attr-defined]
+        return iter(lambda: read(block_size), b"")
+
+    url = f"/api/v1/files/{made.json['id']}/content"
+    result = client.simulate_get(url, headers=auth, extras={"wsgi.file_wrapper": file_wrapper})
+
+    assert result.status_code == 200
+    assert result.content == BODY
+    assert len(wrapped) == 1
+    ranged = client.simulate_get(
+        url, headers={**auth, "Range": "bytes=0-9"}, extras={"wsgi.file_wrapper": file_wrapper}
+    )
+    assert ranged.content == BODY[:10]
+    assert len(wrapped) == 1  # a range is read from storage, not sent as the whole file
