@@ -65,7 +65,34 @@ def open_storage(settings: Settings) -> ObjectStorage:
     parts = urlsplit(url)
     if parts.scheme == "file" and parts.netloc in ("", "localhost"):
         return LocalObjectStorage(unquote(parts.path))
+    if parts.scheme == "s3":
+        return _open_s3(settings, parts.netloc, parts.path, parts.query)
     raise ConfigurationError(
-        f"VIDEOPLATFORM_STORAGE_URL={url!r}: use file:///ABSOLUTE/PATH or memory:// "
-        "(S3 is not part of this release)"
+        f"VIDEOPLATFORM_STORAGE_URL={url!r}: use file:///ABSOLUTE/PATH, s3://BUCKET or memory://"
     )
+
+
+def _open_s3(settings: Settings, bucket: str, path: str, query: str) -> ObjectStorage:
+    """An S3 bucket through boto3. Building the client reads credentials from boto3's
+    default chain but connects to nothing: the first request does."""
+    if not bucket or path not in ("", "/") or query:
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_STORAGE_URL={settings.storage_url!r}: use s3://BUCKET "
+            "(a bucket name only: no path, no query)"
+        )
+    endpoint = settings.s3_endpoint_url
+    if endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(
+                f"VIDEOPLATFORM_S3_ENDPOINT_URL={endpoint!r}: use http(s)://HOST[:PORT]"
+            )
+    try:  # the s3 extra is optional: only this profile imports boto3
+        from adapters.storage.s3 import S3ObjectStorage, s3_client
+    except ImportError as missing:
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_STORAGE_URL={settings.storage_url!r} needs boto3: "
+            "install videoplatform[s3]"
+        ) from missing
+    client = s3_client(endpoint_url=endpoint or None, region=settings.s3_region)
+    return S3ObjectStorage(bucket, client)

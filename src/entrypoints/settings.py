@@ -57,6 +57,10 @@ class Settings:
     json_body_limit: int = 1024 * 1024
     public_url: str = ""
     read_cache_seconds: int = 5
+    # With storage_url s3://BUCKET. Credentials never come from settings: boto3's default
+    # chain finds them (AWS_* environment variables, ~/.aws files, instance roles).
+    s3_endpoint_url: str = ""  # an S3-compatible service (MinIO, Ceph...); empty: AWS
+    s3_region: str = "us-east-1"
 
     def __attrs_post_init__(self) -> None:
         for name in (

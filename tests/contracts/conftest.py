@@ -42,15 +42,17 @@ Argon2 runs with a cheap configuration (t=1, 1 MiB, p=1): still argon2id, but fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 import pytest
+from moto.server import ThreadedMotoServer
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -68,6 +70,7 @@ from adapters.sql.audit_chain import GENESIS
 from adapters.sql.engine import create_database_engine, normalize_url
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from adapters.storage.local import LocalObjectStorage
+from adapters.storage.s3 import S3ObjectStorage, s3_client
 from adapters.system import SystemClock, UlidGenerator
 from application.ports.cache import Cache
 from application.ports.mail import Mailer, MailMessage
@@ -258,7 +261,96 @@ def uow_factory(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
 # -- object storage --------------------------------------------------------------------
 
 
-@pytest.fixture(params=[pytest.param("memory", id="memory"), pytest.param("local", id="local")])
+# S3 is moto's server mode: real HTTP on loopback, in a thread of the test process, so
+# it needs no outside service and is no ``integration`` case. One server per session;
+# every test gets a bucket of its own, emptied and removed afterwards.
+
+S3_TEST_REGION = "us-east-1"
+S3_TEST_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+@contextlib.contextmanager
+def moto_s3_server() -> Iterator[str]:
+    """A moto server on a free loopback port, for the ``with`` block; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def make_s3_client(endpoint: str) -> Any:
+    """A client configured as the platform configures one, with throwaway credentials."""
+    return s3_client(endpoint_url=endpoint, region=S3_TEST_REGION, **S3_TEST_CREDENTIALS)
+
+
+@contextlib.contextmanager
+def fresh_bucket(client: Any) -> Iterator[str]:
+    """A new, empty bucket for the ``with`` block; removed with everything in it after."""
+    bucket = f"vp-test-{secrets.token_hex(6)}"
+    client.create_bucket(Bucket=bucket)
+    try:
+        yield bucket
+    finally:
+        empty_bucket(client, bucket)
+        client.delete_bucket(Bucket=bucket)
+
+
+def empty_bucket(client: Any, bucket: str) -> None:
+    """Delete every object and abort every pending multipart upload in ``bucket``."""
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    for upload in uploads:
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The URL of this session's moto S3 server."""
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_session_client(s3_endpoint: str) -> Iterator[Any]:
+    """One client for the session (boto3 clients are thread-safe; building one costs
+    more than a whole test)."""
+    client = make_s3_client(s3_endpoint)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@dataclass(frozen=True)
+class S3Harness:
+    """An S3 adapter over a fresh bucket, with the raw client to look behind it."""
+
+    storage: S3ObjectStorage
+    client: Any
+    bucket: str
+    endpoint: str
+
+
+@pytest.fixture
+def s3_harness(s3_endpoint: str, s3_session_client: Any) -> Iterator[S3Harness]:
+    with fresh_bucket(s3_session_client) as bucket:
+        storage = S3ObjectStorage(bucket, s3_session_client)
+        yield S3Harness(storage, s3_session_client, bucket, s3_endpoint)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("local", id="local"),
+        pytest.param("s3", id="s3"),
+    ]
+)
 def object_storage(request: pytest.FixtureRequest) -> Iterator[ObjectStorage]:
     """An empty object store."""
     if request.param == "memory":
@@ -267,6 +359,10 @@ def object_storage(request: pytest.FixtureRequest) -> Iterator[ObjectStorage]:
     if request.param == "local":
         tmp_path: Path = request.getfixturevalue("tmp_path")
         yield LocalObjectStorage(tmp_path / "objects")
+        return
+    if request.param == "s3":
+        harness: S3Harness = request.getfixturevalue("s3_harness")
+        yield harness.storage
         return
     _unknown(request)
 

@@ -1,0 +1,144 @@
+"""Settings alone move the platform's object storage onto S3 (here moto's server mode
+over HTTP on loopback; any S3-compatible service is reached the same way)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.storage.s3 import S3ObjectStorage
+from application.context import Caller
+from application.files import StoreFile
+from application.ports.storage import ByteRange, ObjectStorage
+from application.users import RegisterUser
+from entrypoints.bootstrap import create_platform
+from entrypoints.persistence import open_storage
+from entrypoints.settings import ConfigurationError, Settings
+from tests.contracts.conftest import (
+    S3_TEST_CREDENTIALS,
+    fresh_bucket,
+    make_s3_client,
+    moto_s3_server,
+)
+
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def raw_client(moto_endpoint: str) -> Iterator[Any]:
+    client = make_s3_client(moto_endpoint)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def bucket(raw_client: Any) -> Iterator[str]:
+    with fresh_bucket(raw_client) as name:
+        yield name
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials where boto3's default chain finds them, and nothing else it could
+    read: no ~/.aws files, no instance metadata service."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_TEST_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_CREDENTIALS["aws_secret_access_key"])
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.usefixtures("aws_environment")
+@pytest.mark.parametrize("database_url", ["memory://", ""], ids=["memory-db", "sqlite-db"])
+def test_files_are_stored_in_and_read_from_the_bucket_that_settings_name(
+    moto_endpoint: str, bucket: str, raw_client: Any, database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings.from_env(
+        {
+            "VIDEOPLATFORM_DATABASE_URL": database_url,
+            "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "data"),
+            "VIDEOPLATFORM_STORAGE_URL": f"s3://{bucket}",
+            "VIDEOPLATFORM_S3_ENDPOINT_URL": moto_endpoint,
+            "VIDEOPLATFORM_S3_REGION": "eu-west-1",
+            **{f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+        }
+    )
+    platform = create_platform(settings)
+    try:
+        storage = platform.container.resolve(ObjectStorage)
+        assert isinstance(storage, S3ObjectStorage)
+        assert storage.bucket == bucket
+        alice = platform.users.register(RegisterUser("alice@example.com", "long passphrase!", "A"))
+        me = Caller(alice.id)
+        content = b"stored in S3 " * 10_000
+        stored = platform.files.store(me, StoreFile("notes.txt", io.BytesIO(content)))
+
+        # The bytes are in the bucket, under the key the platform chose...
+        listed = raw_client.list_objects_v2(Bucket=bucket)
+        assert [entry["Key"] for entry in listed["Contents"]] == [stored.storage_key]
+        in_bucket = raw_client.get_object(Bucket=bucket, Key=stored.storage_key)
+        assert in_bucket["Body"].read() == content
+        # ... and come back through the file service, whole or as a range.
+        info, chunks = platform.files.open(me, stored.id)
+        assert info.size == len(content)
+        assert not isinstance(chunks, io.IOBase)
+        assert b"".join(chunks) == content
+        _, part = platform.files.open(me, stored.id, ByteRange(13, 25))
+        assert not isinstance(part, io.IOBase)
+        assert b"".join(part) == content[13:26]
+        assert platform.health.readiness().checks["storage"] == "ok"
+    finally:
+        platform.close()
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_readiness_reports_a_bucket_that_does_not_exist(moto_endpoint: str) -> None:
+    settings = Settings.in_memory(
+        storage_url="s3://no-such-bucket-here", s3_endpoint_url=moto_endpoint, **CHEAP_ARGON2
+    )
+    platform = create_platform(settings)  # builds a client; connects to nothing
+    try:
+        readiness = platform.health.readiness()
+        assert not readiness.ready
+        assert readiness.checks["storage"].startswith("unavailable")
+    finally:
+        platform.close()
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_building_s3_storage_connects_to_nothing() -> None:
+    # Port 9 on loopback (discard) has no S3: building must not notice.
+    storage = open_storage(
+        Settings.in_memory(storage_url="s3://bucket", s3_endpoint_url="http://127.0.0.1:9")
+    )
+    assert isinstance(storage, S3ObjectStorage)
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"storage_url": "s3://"}, "STORAGE_URL"),
+        ({"storage_url": "s3:///bucket"}, "STORAGE_URL"),
+        ({"storage_url": "s3://bucket/some/prefix"}, "STORAGE_URL"),
+        ({"storage_url": "s3://bucket?region=x"}, "STORAGE_URL"),
+        ({"storage_url": "s3://bucket", "s3_endpoint_url": "minio:9000"}, "S3_ENDPOINT_URL"),
+        ({"storage_url": "s3://bucket", "s3_endpoint_url": "ftp://host"}, "S3_ENDPOINT_URL"),
+    ],
+)
+def test_malformed_s3_settings_are_refused_by_name(changes: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"VIDEOPLATFORM_{variable}"):
+        open_storage(Settings.in_memory(**changes))
