@@ -24,6 +24,7 @@ from domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 QUOTA_ATTEMPTS = 5
+DOWNLOAD_URL_SECONDS = 300
 
 
 def file_key(file_id: FileId) -> str:
@@ -222,6 +223,26 @@ class FileService:
             if local is not None:
                 return stored, local
         return stored, self._storage.get(stored.storage_key, wanted)
+
+    def download_url(
+        self,
+        caller: Caller,
+        file_id: FileId,
+        disposition: Callable[[StoredFile], tuple[str, str]],
+        expires_seconds: int = DOWNLOAD_URL_SECONDS,
+    ) -> tuple[StoredFile, str | None]:
+        """A short-lived direct URL for a file the caller may read, when the storage
+        offers one. ``disposition`` gives the (content type, Content-Disposition) the
+        download must carry; the permission check and its audit happen here, once."""
+        stored = self.get(caller, file_id)
+        content_type, content_disposition = disposition(stored)
+        url = self._storage.download_url(
+            stored.storage_key,
+            expires_seconds=expires_seconds,
+            content_type=content_type,
+            content_disposition=content_disposition,
+        )
+        return stored, url
 
     def list_folder(
         self,

@@ -142,3 +142,47 @@ def test_building_s3_storage_connects_to_nothing() -> None:
 def test_malformed_s3_settings_are_refused_by_name(changes: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigurationError, match=f"VIDEOPLATFORM_{variable}"):
         open_storage(Settings.in_memory(**changes))
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_downloads_redirect_to_a_short_lived_url_with_safe_headers(
+    moto_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    import urllib.request
+
+    import falcon.testing
+
+    from entrypoints.http.app import create_app
+
+    settings = Settings.in_memory(
+        storage_url=f"s3://{bucket}", s3_endpoint_url=moto_endpoint, **CHEAP_ARGON2
+    )
+    platform = create_platform(settings)
+    try:
+        client = falcon.testing.TestClient(create_app(platform))
+        platform.users.register(RegisterUser("dl@example.com", "long passphrase!", "D"))
+        token = client.simulate_post(
+            "/api/v1/auth/session", json={"email": "dl@example.com", "password": "long passphrase!"}
+        ).json["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        page = b"<html><script>alert(1)</script></html>"
+        made = client.simulate_post(
+            "/api/v1/files",
+            params={"folder": "/", "name": "page.html"},
+            body=page,
+            headers={**auth, "Content-Type": "application/octet-stream"},
+        )
+        url = f"/api/v1/files/{made.json['id']}/content"
+
+        moved = client.simulate_get(url, headers=auth, params={"disposition": "inline"})
+
+        assert moved.status_code == 307
+        assert moved.headers["cache-control"] == "no-store"
+        with urllib.request.urlopen(moved.headers["location"], timeout=10) as fetched:  # noqa: S310
+            assert fetched.read() == page
+            # HTML is never shown inline, even when asked: the signed URL says attachment.
+            assert fetched.headers["Content-Disposition"].startswith("attachment;")
+        stranger = client.simulate_get(url)
+        assert stranger.status_code == 401
+    finally:
+        platform.close()

@@ -49,6 +49,11 @@ class MemoryObjectStorage:
     def stat(self, key: str) -> ObjectInfo:
         return ObjectInfo(key, len(self._data(key)))
 
+    def download_url(
+        self, key: str, *, expires_seconds: int, content_type: str, content_disposition: str
+    ) -> str | None:
+        return None  # no second server to send clients to
+
     def open_file(self, key: str) -> BinaryIO | None:
         self._data(key)  # NotFound if absent
         return None  # bytes in memory: nothing for sendfile

@@ -97,6 +97,11 @@ class LocalObjectStorage:
             raise NotFound(f"object {key} not found")
         return ObjectInfo(key, status.st_size)
 
+    def download_url(
+        self, key: str, *, expires_seconds: int, content_type: str, content_disposition: str
+    ) -> str | None:
+        return None  # served through the API (with sendfile when the server can)
+
     def open_file(self, key: str) -> BinaryIO | None:
         path = self._path_or_none(key)
         try:

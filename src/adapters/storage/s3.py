@@ -208,20 +208,36 @@ class S3ObjectStorage:
         self.stat(key)  # NotFound if absent
         return None  # the bytes are in a bucket, not on a local filesystem
 
-    def presigned_get(self, key: str, expires_seconds: int) -> str:
+    def presigned_get(
+        self, key: str, expires_seconds: int, response_headers: dict[str, str] | None = None
+    ) -> str:
         """A URL that lets its holder GET the object, without credentials, for
         ``expires_seconds`` (1 s to 7 days). Signing is local: it neither checks that the
-        object exists nor contacts the service."""
+        object exists nor contacts the service. ``response_headers`` (S3's Response*
+        overrides, e.g. ResponseContentDisposition) are part of the signature."""
         if not valid_key(key):
             raise ValueError(f"invalid storage key {key!r}")
         if not 1 <= expires_seconds <= MAX_PRESIGN_SECONDS:
             raise ValueError(f"expires_seconds must be from 1 to {MAX_PRESIGN_SECONDS}")
         url: str = self._client.generate_presigned_url(
             "get_object",
-            Params={"Bucket": self._bucket, "Key": key},
+            Params={"Bucket": self._bucket, "Key": key, **(response_headers or {})},
             ExpiresIn=expires_seconds,
         )
         return url
+
+    def download_url(
+        self, key: str, *, expires_seconds: int, content_type: str, content_disposition: str
+    ) -> str | None:
+        return self.presigned_get(
+            key,
+            expires_seconds,
+            {
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": content_disposition,
+                "ResponseCacheControl": "private, no-store",
+            },
+        )
 
     # -- deleting ----------------------------------------------------------------------
 

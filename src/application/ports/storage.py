@@ -57,6 +57,15 @@ class ObjectStorage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def download_url(
+        self, key: str, *, expires_seconds: int, content_type: str, content_disposition: str
+    ) -> str | None:
+        """A short-lived URL from which a client fetches the object directly, answered
+        with these ``Content-Type`` and ``Content-Disposition`` headers; or None when
+        this adapter has no such URLs (the bytes are then served through the API).
+        Signing may be local: it need not check that the object exists."""
+        ...
+
     def open_file(self, key: str) -> BinaryIO | None:
         """The object as an open file on a local filesystem (so a server can send it with
         sendfile), or None when the adapter keeps objects elsewhere. NotFound if absent.

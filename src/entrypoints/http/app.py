@@ -44,6 +44,8 @@ class HttpOptions:
     public_url: str = ""
     read_cache_seconds: float = 0
     """How long anonymous reads of public videos may be served from the cache; 0: off."""
+    redirect_downloads: bool = False
+    """Redirect downloads to presigned storage URLs (when storage is S3)."""
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
 
@@ -59,6 +61,7 @@ def options_from(platform: Platform) -> HttpOptions:
         cors_origins=origins,
         public_url=settings.public_url,
         read_cache_seconds=settings.read_cache_seconds if shared else 0,
+        redirect_downloads=settings.storage_url.startswith("s3://"),
     )
 
 
@@ -87,7 +90,9 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             options.read_cache_seconds,
             shared=platform.settings.cache_url != "memory://",
         )
-    context = HttpContext(platform, options.json_limit, options.public_url, video_cache)
+    context = HttpContext(
+        platform, options.json_limit, options.public_url, video_cache, options.redirect_downloads
+    )
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)
     deprecations = {

@@ -27,6 +27,8 @@ class HttpContext:
     json_limit: int = 1024 * 1024
     public_url: str = ""
     video_cache: PublicVideoCache | None = None
+    redirect_downloads: bool = False
+    """Send downloads to the storage's short-lived URLs (S3) instead of through here."""
 
 
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:
