@@ -10,11 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import http, sql
+from bench import http, sql, storage
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "sql": lambda a: sql.run(
         videos=a.videos if a.videos is not None else 100_000, samples=a.samples
+    ),
+    "storage": lambda a: storage.run(
+        upload_bytes=a.upload_mib * 1024 * 1024,
     ),
     "http": lambda a: http.run(
         videos=a.videos if a.videos is not None else 200,
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=8.0, help="seconds of load per endpoint (http)"
     )
     parser.add_argument("--connections", type=int, default=2, help="concurrent connections (http)")
+    parser.add_argument("--upload-mib", type=int, default=2048, help="upload size (storage)")
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)
