@@ -155,8 +155,3 @@ class SecurityHeaders:
 def caller_of(req: falcon.Request) -> Caller:
     caller: Caller = req.context.caller
     return caller
-
-
-def user_agent_of(req: falcon.Request) -> str | None:
-    agent: Any = req.user_agent
-    return str(agent) if agent else None

@@ -4,9 +4,9 @@ internals (storage keys) never appear in a view."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from attrs import field, frozen
+from attrs import frozen
 
 from application.pagination import Page
 from domain.audit import AuditEvent
@@ -297,12 +297,6 @@ class CategoryView:
     @classmethod
     def of(cls, category: Category) -> CategoryView:
         return cls(category.id, category.name, category.slug)
-
-
-@frozen
-class PageView(Generic[T]):
-    items: list[T]
-    next_cursor: str | None = field(default=None)
 
 
 def page_of(page: Page[Any], view: Any) -> dict[str, object]:
