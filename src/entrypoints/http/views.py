@@ -4,7 +4,7 @@ internals (storage keys) never appear in a view."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from attrs import frozen
 
@@ -16,8 +16,6 @@ from domain.shares import Share
 from domain.users import ApiToken, User
 from domain.videos import Video
 from entrypoints.http.convert import dump
-
-T = TypeVar("T")
 
 
 @frozen
