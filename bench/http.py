@@ -42,7 +42,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.users import RegisterUser
 from application.videos import UploadVideo
 from domain.ids import VideoId
-from domain.videos import MediaInfo, Rendition, Visibility
+from domain.videos import MediaInfo, PlaybackAssets, Rendition, Visibility
 from entrypoints.bootstrap import create_platform
 from entrypoints.http.server import GunicornServer, ServeOptions
 from entrypoints.logging import configure_logging
@@ -111,10 +111,12 @@ def _seed(data_dir: Path, count: int) -> list[str]:
                             720,
                             2_500_000,
                             "avc1.64001f,mp4a.40.2",
-                            f"videos/{video_id}/720p/index.m3u8",
+                            "720p/index.m3u8",
                         )
                     ],
-                    thumbnail_key=None,
+                    assets=PlaybackAssets(
+                        prefix=f"videos/{video_id}/out/", master_playlist="master.m3u8"
+                    ),
                     now=now,
                 )
                 uow.videos.save(video)

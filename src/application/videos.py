@@ -70,6 +70,7 @@ class UpdateVideo:
     clear_category: bool = False
     tags: Sequence[str] | None = None
     visibility: Visibility | None = None
+    poster_at_seconds: float | None = None
 
 
 @frozen
@@ -250,11 +251,19 @@ class VideoService:
                 clear_category=command.clear_category,
                 tags=command.tags,
                 visibility=command.visibility,
+                poster_at_seconds=command.poster_at_seconds,
             )
             uow.videos.save(video)
             changed = sorted(
                 name
-                for name in ("title", "description", "category_id", "tags", "visibility")
+                for name in (
+                    "title",
+                    "description",
+                    "category_id",
+                    "tags",
+                    "visibility",
+                    "poster_at_seconds",
+                )
                 if getattr(command, name) is not None
             )
             self._audit.record(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -63,7 +64,8 @@ class MediaInfo:
 
 @frozen
 class Rendition:
-    """One rung of the adaptive-bitrate ladder as stored."""
+    """One rung of the adaptive-bitrate ladder as stored. ``playlist_key`` is the path of
+    its variant playlist relative to the video's :class:`PlaybackAssets` prefix."""
 
     name: str
     width: int
@@ -73,10 +75,74 @@ class Rendition:
     playlist_key: str
 
 
+# A playback path: slash-separated names of letters, digits, '_', '-' and '.', never
+# starting with a dot (so no '..', no hidden files), with a known media extension.
+_ASSET_PATH = re.compile(
+    r"(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}/){0,3}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}"
+)
+ASSET_TYPES: dict[str, str] = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".aac": "audio/aac",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".vtt": "text/vtt",
+}
+
+
+def asset_content_type(path: str) -> str | None:
+    """The content type of a playback path, or None when the path is not a valid one
+    (traversal, odd characters, unknown extension)."""
+    if not _ASSET_PATH.fullmatch(path) or ".." in path:
+        return None
+    dot = path.rfind(".")
+    return ASSET_TYPES.get(path[dot:].lower()) if dot > path.rfind("/") else None
+
+
+@frozen
+class Poster:
+    width: int
+    height: int
+    path: str
+
+
+@frozen
+class Storyboard:
+    """A sprite sheet of evenly spaced stills and the WebVTT index that maps times to
+    tiles (``#xywh=`` fragments), both relative to the assets prefix."""
+
+    vtt_path: str
+    sprite_path: str
+    tile_width: int
+    tile_height: int
+    interval_seconds: float
+
+
+@frozen
+class PlaybackAssets:
+    """Where a ready video's outputs live: a storage prefix private to the processing job
+    that made them, and the paths under it of the master playlist, posters (largest
+    first) and storyboard."""
+
+    prefix: str
+    master_playlist: str
+    posters: tuple[Poster, ...] = ()
+    storyboard: Storyboard | None = None
+
+    def key(self, path: str) -> str | None:
+        """The storage key of ``path`` under the prefix; None for a path that is not a
+        valid playback path."""
+        return self.prefix + path if asset_content_type(path) is not None else None
+
+
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
 MAX_TAGS = 30
 MAX_TAG = 40
+MAX_POSTER_AT = 24 * 3600.0
 
 
 def clean_title(raw: str) -> str:
@@ -133,7 +199,8 @@ class Video(Aggregate):
     source_sha256: str = ""
     media_info: MediaInfo | None = None
     renditions: tuple[Rendition, ...] = ()
-    thumbnail_key: str | None = None
+    assets: PlaybackAssets | None = None
+    poster_at_seconds: float | None = None
     progress: int = 0
     last_error: str | None = None
     view_count: int = 0
@@ -203,7 +270,7 @@ class Video(Aggregate):
         *,
         media_info: MediaInfo,
         renditions: Iterable[Rendition],
-        thumbnail_key: str | None,
+        assets: PlaybackAssets,
         now: datetime,
     ) -> None:
         ladder = tuple(renditions)
@@ -212,7 +279,7 @@ class Video(Aggregate):
         self._move(VideoStatus.READY, now)
         self.media_info = media_info
         self.renditions = ladder
-        self.thumbnail_key = thumbnail_key
+        self.assets = assets
         self.progress = 100
         self.record(VideoReady(occurred_at=now, video_id=self.id))
 
@@ -233,8 +300,14 @@ class Video(Aggregate):
         clear_category: bool = False,
         tags: Iterable[str] | None = None,
         visibility: Visibility | None = None,
+        poster_at_seconds: float | None = None,
     ) -> None:
-        """Change the given fields. Everything is validated before anything changes."""
+        """Change the given fields. Everything is validated before anything changes.
+        ``poster_at_seconds`` chooses the poster's time for the next processing run."""
+        if poster_at_seconds is not None and not 0 <= poster_at_seconds <= MAX_POSTER_AT:
+            raise ValidationError.field(
+                "poster_at_seconds", f"must be between 0 and {MAX_POSTER_AT:g} seconds"
+            )
         new_title = clean_title(title) if title is not None else self.title
         new_description = (
             clean_description(description) if description is not None else self.description
@@ -247,6 +320,8 @@ class Video(Aggregate):
             self.category_id = category_id
         if visibility is not None:
             self.visibility = visibility
+        if poster_at_seconds is not None:
+            self.poster_at_seconds = poster_at_seconds
         self.updated_at = now
         self.record(VideoUpdated(occurred_at=now, video_id=self.id))
 

@@ -13,7 +13,12 @@ from attrs import frozen
 
 from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
-from adapters.memory.media import SyntheticMediaProber, SyntheticThumbnailer, SyntheticTranscoder
+from adapters.memory.media import (
+    SyntheticMediaProber,
+    SyntheticStoryboarder,
+    SyntheticThumbnailer,
+    SyntheticTranscoder,
+)
 from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
@@ -27,7 +32,7 @@ from application.limits import Limits
 from application.messagebus import PublishingUnitOfWorkFactory
 from application.ports.cache import Cache
 from application.ports.mail import Mailer
-from application.ports.media import MediaProber, Thumbnailer, Transcoder
+from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
@@ -109,6 +114,7 @@ def build_container(
     prober: MediaProber = synthetic
     thumbnailer: Thumbnailer = SyntheticThumbnailer(synthetic)
     transcoder: Transcoder = SyntheticTranscoder()
+    storyboarder: Storyboarder = SyntheticStoryboarder()
 
     chosen: dict[type, object] = {
         Settings: settings,
@@ -125,6 +131,7 @@ def build_container(
         MediaProber: prober,
         Thumbnailer: thumbnailer,
         Transcoder: transcoder,
+        Storyboarder: storyboarder,
     }
     chosen.update(overrides)
     chosen.pop(UnitOfWorkFactory, None)

@@ -17,7 +17,13 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from application.ports.media import LadderOutput, MediaRejected, ProgressCallback, RungOutput
+from application.ports.media import (
+    LadderOutput,
+    MediaRejected,
+    ProgressCallback,
+    RungOutput,
+    StoryboardOutput,
+)
 from domain.ladder import PlannedRung, display_size
 from domain.videos import MediaInfo
 
@@ -123,6 +129,48 @@ class SyntheticThumbnailer:
         shade = int(255 * min(at_seconds, info.duration_seconds) / info.duration_seconds)
         target.write_bytes(_png(width, height, (shade, 128, 255 - shade)))
         return "image/png"
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+class SyntheticStoryboarder:
+    """Writes a sprite PNG with one solid tile per interval and its WebVTT index."""
+
+    def __init__(self, tile_width: int = 160, interval_seconds: float = 10.0, columns: int = 10):
+        self._tile_width = tile_width
+        self._interval = interval_seconds
+        self._columns = columns
+
+    def storyboard(self, source: Path, info: MediaInfo, output_dir: Path) -> StoryboardOutput:
+        if not source.is_file():
+            raise MediaRejected("source is missing")
+        shown_w, shown_h = display_size(info)
+        tile_w = self._tile_width
+        tile_h = max(2, round(tile_w * shown_h / shown_w / 2) * 2)
+        count = max(1, math.ceil(info.duration_seconds / self._interval))
+        columns = min(count, self._columns)
+        rows = math.ceil(count / columns)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "storyboard.png").write_bytes(
+            _png(tile_w * columns, tile_h * rows, (90, 90, 90))
+        )
+        cues = ["WEBVTT", ""]
+        for n in range(count):
+            start = n * self._interval
+            end = min(info.duration_seconds, start + self._interval)
+            x, y = (n % columns) * tile_w, (n // columns) * tile_h
+            cues += [
+                f"{_vtt_time(start)} --> {_vtt_time(end)}",
+                f"storyboard.png#xywh={x},{y},{tile_w},{tile_h}",
+                "",
+            ]
+        (output_dir / "storyboard.vtt").write_text("\n".join(cues))
+        return StoryboardOutput("storyboard.vtt", "storyboard.png", tile_w, tile_h, self._interval)
 
 
 class SyntheticTranscoder:

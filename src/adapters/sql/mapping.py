@@ -11,7 +11,16 @@ from domain.files import FolderPath, StoredFile
 from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget, ShareTargetKind
 from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
-from domain.videos import MediaInfo, Rendition, Video, VideoStatus, Visibility
+from domain.videos import (
+    MediaInfo,
+    PlaybackAssets,
+    Poster,
+    Rendition,
+    Storyboard,
+    Video,
+    VideoStatus,
+    Visibility,
+)
 
 Row = Mapping[Any, Any]
 
@@ -90,6 +99,38 @@ def _media_info_data(info: MediaInfo | None) -> dict[str, Any] | None:
     }
 
 
+def _assets_data(assets: PlaybackAssets | None) -> dict[str, Any] | None:
+    if assets is None:
+        return None
+    board = assets.storyboard
+    return {
+        "prefix": assets.prefix,
+        "master_playlist": assets.master_playlist,
+        "posters": [{"width": p.width, "height": p.height, "path": p.path} for p in assets.posters],
+        "storyboard": None
+        if board is None
+        else {
+            "vtt_path": board.vtt_path,
+            "sprite_path": board.sprite_path,
+            "tile_width": board.tile_width,
+            "tile_height": board.tile_height,
+            "interval_seconds": board.interval_seconds,
+        },
+    }
+
+
+def _assets(data: dict[str, Any] | None) -> PlaybackAssets | None:
+    if data is None:
+        return None
+    board = data["storyboard"]
+    return PlaybackAssets(
+        prefix=data["prefix"],
+        master_playlist=data["master_playlist"],
+        posters=tuple(Poster(**p) for p in data["posters"]),
+        storyboard=None if board is None else Storyboard(**board),
+    )
+
+
 def video_row(video: Video) -> dict[str, Any]:
     """Every column but ``view_count``, which only atomic increments change."""
     return {
@@ -116,7 +157,8 @@ def video_row(video: Video) -> dict[str, Any]:
             }
             for r in video.renditions
         ],
-        "thumbnail_key": video.thumbnail_key,
+        "assets": _assets_data(video.assets),
+        "poster_at_seconds": video.poster_at_seconds,
         "progress": video.progress,
         "last_error": video.last_error,
         "processing_attempts": video.processing_attempts,
@@ -140,7 +182,8 @@ def video_from(row: Row) -> Video:
         source_sha256=row["source_sha256"],
         media_info=_media_info(row["media_info"]),
         renditions=tuple(Rendition(**r) for r in row["renditions"]),
-        thumbnail_key=row["thumbnail_key"],
+        assets=_assets(row["assets"]),
+        poster_at_seconds=row["poster_at_seconds"],
         progress=row["progress"],
         last_error=row["last_error"],
         view_count=row["view_count"],

@@ -54,6 +54,25 @@ class Thumbnailer(Protocol):
         ...
 
 
+@frozen
+class StoryboardOutput:
+    """A sprite sheet and its WebVTT index, paths relative to the output directory."""
+
+    vtt: str
+    sprite: str
+    tile_width: int
+    tile_height: int
+    interval_seconds: float
+
+
+class Storyboarder(Protocol):
+    def storyboard(self, source: Path, info: MediaInfo, output_dir: Path) -> StoryboardOutput:
+        """Write a sprite sheet of stills taken at regular intervals (keyframes only, no
+        full decode) and a WebVTT file mapping each interval to its tile (``#xywh=``)
+        under ``output_dir``. MediaRejected or RuntimeError on failure."""
+        ...
+
+
 class Transcoder(Protocol):
     def transcode(
         self,

@@ -17,7 +17,7 @@ from application.context import Caller
 from application.videos import UploadVideo
 from domain.audit import AuditAction, AuditEvent, AuditResult
 from domain.ids import CategoryId, VideoId
-from domain.videos import MediaInfo, Rendition, Video, Visibility
+from domain.videos import MediaInfo, PlaybackAssets, Rendition, Video, Visibility
 from entrypoints.bootstrap import Platform
 
 Trail = Callable[[AuditFilter], list[AuditEvent]]
@@ -113,10 +113,12 @@ class Studio:
                         height=240,
                         bitrate=100_000,
                         codecs="avc1.42E01E",
-                        playlist_key=f"videos/{video_id}/240p/index.m3u8",
+                        playlist_key="240p/index.m3u8",
                     )
                 ],
-                thumbnail_key=None,
+                assets=PlaybackAssets(
+                    prefix=f"videos/{video_id}/out/", master_playlist="master.m3u8"
+                ),
                 now=now,
             )
             uow.videos.save(video)

@@ -23,9 +23,12 @@ from domain.videos import (
     MAX_TAGS,
     MAX_TITLE,
     MediaInfo,
+    PlaybackAssets,
+    Poster,
     Video,
     VideoStatus,
     Visibility,
+    asset_content_type,
     clean_description,
     clean_tags,
     clean_title,
@@ -40,6 +43,12 @@ from tests.unit.domain.builders import (
     make_video,
 )
 
+ASSETS = PlaybackAssets(
+    prefix="videos/v1/out/j1/",
+    master_playlist="master.m3u8",
+    posters=(Poster(1280, 720, "poster-1280.jpg"),),
+)
+
 UPLOADED = VideoStatus.UPLOADED
 PROCESSING = VideoStatus.PROCESSING
 READY = VideoStatus.READY
@@ -51,9 +60,7 @@ def _start_processing(video: Video) -> None:
 
 
 def _mark_ready(video: Video) -> None:
-    video.mark_ready(
-        media_info=MEDIA_INFO, renditions=[RENDITION_720P], thumbnail_key="thumb", now=LATER
-    )
+    video.mark_ready(media_info=MEDIA_INFO, renditions=[RENDITION_720P], assets=ASSETS, now=LATER)
 
 
 def _mark_failed(video: Video) -> None:
@@ -244,7 +251,7 @@ def test_upload_with_an_invalid_title_is_refused() -> None:
 def test_mark_ready_without_renditions_is_refused_and_stays_processing() -> None:
     video = make_video(PROCESSING)
     with pytest.raises(InvalidTransition):
-        video.mark_ready(media_info=MEDIA_INFO, renditions=[], thumbnail_key=None, now=LATER)
+        video.mark_ready(media_info=MEDIA_INFO, renditions=[], assets=ASSETS, now=LATER)
     assert video.status is PROCESSING
     assert video.renditions == ()
     assert video.media_info is None
@@ -262,12 +269,10 @@ def test_mark_ready_stores_media_info_renditions_thumbnail_and_full_progress() -
         fps=25.0,
         bitrate=800_000,
     )
-    video.mark_ready(
-        media_info=info, renditions=iter([RENDITION_720P]), thumbnail_key="t.jpg", now=LATER
-    )
+    video.mark_ready(media_info=info, renditions=iter([RENDITION_720P]), assets=ASSETS, now=LATER)
     assert video.media_info == info
     assert video.renditions == (RENDITION_720P,)
-    assert video.thumbnail_key == "t.jpg"
+    assert video.assets == ASSETS
     assert video.progress == 100
 
 
@@ -522,3 +527,55 @@ def test_update_metadata_with_an_invalid_field_changes_nothing() -> None:
     assert video.title == "A video"
     assert video.description == ""
     assert video.updated_at == NOW
+
+
+# -- playback paths -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("master.m3u8", "application/vnd.apple.mpegurl"),
+        ("720p/index.m3u8", "application/vnd.apple.mpegurl"),
+        ("720p/segment_00001.ts", "video/mp2t"),
+        ("poster-1280.jpg", "image/jpeg"),
+        ("storyboard.vtt", "text/vtt"),
+    ],
+)
+def test_playback_paths_map_under_the_assets_prefix(path: str, content_type: str) -> None:
+    assert asset_content_type(path) == content_type
+    assert ASSETS.key(path) == "videos/v1/out/j1/" + path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "../source",
+        "720p/../../source",
+        "720p/..",
+        "/etc/passwd",
+        ".hidden.ts",
+        "720p//segment.ts",
+        "segment.exe",
+        "source",
+        "a\\b.ts",
+        "a/b/c/d/e.ts",
+        "x" * 65 + ".ts",
+        "seg\x00.ts",
+    ],
+)
+def test_playback_paths_outside_the_safe_shape_are_refused(path: str) -> None:
+    assert asset_content_type(path) is None
+    assert ASSETS.key(path) is None
+
+
+def test_poster_time_is_validated_before_anything_changes() -> None:
+    video = make_video(UPLOADED)
+    with pytest.raises(ValidationError):
+        video.update_metadata(now=LATER, title="new", poster_at_seconds=-1.0)
+    with pytest.raises(ValidationError):
+        video.update_metadata(now=LATER, poster_at_seconds=float("nan"))
+    assert video.poster_at_seconds is None
+    video.update_metadata(now=LATER, poster_at_seconds=12.5)
+    assert video.poster_at_seconds == 12.5

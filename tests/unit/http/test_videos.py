@@ -21,7 +21,7 @@ from application.ports.storage import ObjectInfo, ReadableStream
 from domain.ids import VideoId
 from domain.media_types import SNIFF_LENGTH
 from domain.users import Role
-from domain.videos import MediaInfo, Rendition
+from domain.videos import MediaInfo, PlaybackAssets, Rendition
 from entrypoints.bootstrap import Platform
 from entrypoints.http.uploads import CHUNK
 from entrypoints.settings import Settings
@@ -175,7 +175,12 @@ def make_ready(uow_factory: MemoryUnitOfWorkFactory, clock: ManualClock, video_i
     with uow_factory() as uow:
         video = uow.videos.get(VideoId(video_id))
         video.start_processing(clock.now())
-        video.mark_ready(media_info=info, renditions=[rung], thumbnail_key=None, now=clock.now())
+        video.mark_ready(
+            media_info=info,
+            renditions=[rung],
+            assets=PlaybackAssets(prefix=f"videos/{video_id}/out/", master_playlist="master.m3u8"),
+            now=clock.now(),
+        )
         uow.videos.save(video)
         uow.commit()
 
