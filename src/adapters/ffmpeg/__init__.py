@@ -1,0 +1,27 @@
+"""Media adapters on FFmpeg: probing, posters, storyboards and HLS ladders.
+
+Every run goes through :func:`adapters.ffmpeg.process.run_ffmpeg`, which confines the
+child (file protocol only, an allowlist of container formats, its own process group, a
+wall-clock timeout, a thread cap, a memory limit, stdin closed). There is no ffprobe:
+:class:`FfmpegProber` reads what ffmpeg reports about its input and decodes one frame
+near the end to refuse truncated files.
+"""
+
+from adapters.ffmpeg.config import ALLOWED_FORMATS, FfmpegConfig, GpuMode
+from adapters.ffmpeg.gpu import GpuCapability, detect_gpu
+from adapters.ffmpeg.probe import FfmpegProber
+from adapters.ffmpeg.stills import FfmpegStoryboarder, FfmpegThumbnailer
+from adapters.ffmpeg.transcode import Engine, FfmpegTranscoder
+
+__all__ = [
+    "ALLOWED_FORMATS",
+    "Engine",
+    "FfmpegConfig",
+    "FfmpegProber",
+    "FfmpegStoryboarder",
+    "FfmpegThumbnailer",
+    "FfmpegTranscoder",
+    "GpuCapability",
+    "GpuMode",
+    "detect_gpu",
+]

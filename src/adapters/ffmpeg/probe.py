@@ -1,0 +1,267 @@
+"""Probing with ffmpeg alone (there is no ffprobe): parse the input dump it writes to
+stderr, and decode one frame near the end to refuse truncated files.
+
+The dump is ffmpeg's human-readable report (``Input #0, <demuxers>, from ...``,
+``Duration: ...``, ``Stream #0:N...: Video: ...`` and their ``Side data`` /
+``Metadata`` blocks); :func:`parse_dump` reads it defensively: anything it cannot
+understand makes the input refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from attrs import frozen
+
+from adapters.ffmpeg.config import FfmpegConfig
+from adapters.ffmpeg.process import FfmpegFailed, base_args, input_args, run_ffmpeg
+from application.ports.media import MediaRejected
+from domain.videos import MediaInfo
+
+_INPUT = re.compile(r"^Input #0, (?P<formats>[\w,-]+), from ", re.MULTILINE)
+_DURATION = re.compile(
+    r"^\s*Duration: (?:(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?)|N/A)"
+    r"(?:, start: [-\d.]+)?(?:, bitrate: (?:(?P<kbps>\d+) kb/s|N/A))?",
+    re.MULTILINE,
+)
+_STREAM = re.compile(
+    r"^\s*Stream #0:(?P<index>\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\([^)]*\))?: "
+    r"(?P<kind>Video|Audio|Subtitle|Data|Attachment): (?P<rest>.*)$"
+)
+_SIZE = re.compile(r"^(?P<w>\d{1,6})x(?P<h>\d{1,6})(?: \[.*\])?$")
+_FPS = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<k>k?) (?:fps|tbr)$")
+_ROTATION = re.compile(
+    r"^\s*(?:Display Matrix|displaymatrix): rotation of (?P<deg>-?\d+(?:\.\d+)?) degrees",
+    re.IGNORECASE,
+)
+_ROTATE_TAG = re.compile(r"^\s*rotate\s*: (?P<deg>-?\d+)\s*$")
+_CODEC = re.compile(r"^(?P<codec>[\w-]+)")
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split a stream description on ``, `` outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+@frozen
+class StreamDump:
+    index: int
+    kind: str
+    codec: str
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    rotation: int = 0
+    attached_picture: bool = False
+
+
+@frozen
+class InputDump:
+    """What ffmpeg reported about input #0."""
+
+    formats: tuple[str, ...]
+    duration_seconds: float | None
+    bitrate: int
+    streams: tuple[StreamDump, ...]
+
+
+def _parse_stream(index: int, kind: str, rest: str) -> StreamDump:
+    codec_match = _CODEC.match(rest)
+    codec = codec_match.group("codec") if codec_match else "unknown"
+    width = height = None
+    fps = tbr = None
+    for part in split_top_level(rest):
+        if width is None and (size := _SIZE.match(part)):
+            width, height = int(size.group("w")), int(size.group("h"))
+        elif rate := _FPS.match(part):
+            value = float(rate.group("value")) * (1000 if rate.group("k") else 1)
+            if part.endswith("fps"):
+                fps = value
+            else:
+                tbr = value
+    return StreamDump(
+        index=index,
+        kind=kind,
+        codec=codec,
+        width=width,
+        height=height,
+        fps=fps if fps is not None else tbr,
+        attached_picture="(attached pic)" in rest,
+    )
+
+
+def _clockwise(counter_clockwise_degrees: float) -> int:
+    return round(-counter_clockwise_degrees) % 360
+
+
+def parse_dump(stderr: str) -> InputDump | None:
+    """Read input #0's report from ffmpeg's stderr; None when there is none."""
+    found = _INPUT.search(stderr)
+    if found is None:
+        return None
+    formats = tuple(found.group("formats").split(","))
+    body = stderr[found.end() :]
+    duration: float | None = None
+    bitrate = 0
+    if (dur := _DURATION.search(body)) is not None:
+        if dur.group("h") is not None:
+            duration = int(dur.group("h")) * 3600 + int(dur.group("m")) * 60 + float(dur.group("s"))
+        if dur.group("kbps") is not None:
+            bitrate = int(dur.group("kbps")) * 1000
+    streams: list[StreamDump] = []
+    for line in body.splitlines():
+        if line.startswith(("Input #", "Output #", "Stream mapping")):
+            break
+        if (stream := _STREAM.match(line)) is not None:
+            streams.append(
+                _parse_stream(int(stream.group("index")), stream.group("kind"), stream.group("rest"))
+            )
+            continue
+        if not streams:
+            continue
+        rotated = _ROTATION.match(line)
+        tag = _ROTATE_TAG.match(line)
+        if rotated is not None:
+            rotation = _clockwise(float(rotated.group("deg")))
+        elif tag is not None:
+            # The legacy ``rotate`` tag is clockwise already; a display matrix wins.
+            rotation = int(tag.group("deg")) % 360
+            if streams[-1].rotation:
+                continue
+        else:
+            continue
+        last = streams[-1]
+        streams[-1] = StreamDump(
+            last.index,
+            last.kind,
+            last.codec,
+            last.width,
+            last.height,
+            last.fps,
+            rotation,
+            last.attached_picture,
+        )
+    return InputDump(formats, duration, bitrate, tuple(streams))
+
+
+def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
+    """Check the report against the configured limits; MediaRejected with the reason."""
+    container = next((f for f in dump.formats if f in config.allowed_formats), None)
+    if container is None:
+        raise MediaRejected(f"container format {','.join(dump.formats)} is not allowed")
+    video = next(
+        (s for s in dump.streams if s.kind == "Video" and not s.attached_picture), None
+    )
+    if video is None:
+        raise MediaRejected("the file has no video stream")
+    if video.width is None or video.height is None or video.width < 2 or video.height < 2:
+        raise MediaRejected("the video stream has no usable picture size")
+    if video.width > config.max_width or video.height > config.max_height:
+        raise MediaRejected(
+            f"picture size {video.width}x{video.height} is beyond the allowed "
+            f"{config.max_width}x{config.max_height}"
+        )
+    duration = dump.duration_seconds
+    if duration is None or not math.isfinite(duration) or duration <= 0:
+        raise MediaRejected("the file's duration is unknown")
+    if duration > config.max_duration_seconds:
+        raise MediaRejected(
+            f"duration {duration:.0f}s is beyond the allowed {config.max_duration_seconds:.0f}s"
+        )
+    fps = video.fps
+    if fps is None or not 0 < fps <= config.max_fps:
+        raise MediaRejected(f"frame rate {fps} is missing or beyond the allowed {config.max_fps}")
+    if duration * fps > config.max_frames:
+        raise MediaRejected(f"about {duration * fps:.0f} frames, beyond the allowed {config.max_frames}")
+    if video.rotation % 90 != 0:
+        raise MediaRejected(f"rotation {video.rotation} is not a multiple of 90 degrees")
+    audio = next((s for s in dump.streams if s.kind == "Audio"), None)
+    return MediaInfo(
+        duration_seconds=duration,
+        width=video.width,
+        height=video.height,
+        video_codec=video.codec,
+        audio_codec=audio.codec if audio is not None else None,
+        fps=fps,
+        bitrate=dump.bitrate,
+        rotation=video.rotation,
+        container=container,
+    )
+
+
+def probe_args(config: FfmpegConfig, source: Path) -> list[str]:
+    """Open ``source`` 1 s before its end (seeking to the keyframe before that point) and
+    decode one video frame to a checksum on stdout: the dump comes for free, and a file
+    cut short has no frame there."""
+    return [
+        *base_args(config),
+        "-threads",
+        "1",
+        "-sseof",
+        "-1",
+        "-noaccurate_seek",
+        *input_args(config, source),
+        "-map",
+        "0:V:0?",
+        "-frames:v",
+        "1",
+        "-an",
+        "-sn",
+        "-dn",
+        "-f",
+        "framecrc",
+        "pipe:1",
+    ]
+
+
+def decoded_frames(framecrc: str) -> int:
+    return sum(1 for line in framecrc.splitlines() if line.strip() and not line.startswith("#"))
+
+
+_CORRUPT_MARKERS = ("partial file",)
+
+
+class FfmpegProber:
+    """MediaProber on ffmpeg: reports container, duration, size, rotation (clockwise
+    degrees), frame rate, bitrate and codecs; refuses non-media, disallowed containers,
+    truncated files and anything beyond the configured limits."""
+
+    def __init__(self, config: FfmpegConfig) -> None:
+        self._config = config
+
+    def probe(self, source: Path) -> MediaInfo:
+        if not source.is_file():
+            raise MediaRejected("the file is missing")
+        try:
+            result = run_ffmpeg(
+                probe_args(self._config, source),
+                self._config,
+                timeout=self._config.probe_timeout_seconds,
+            )
+            stdout, stderr = result.stdout, result.stderr
+        except FfmpegFailed as failure:
+            if failure.timed_out:
+                raise MediaRejected("the file took too long to inspect") from None
+            stdout, stderr = "", failure.stderr
+        if "Format not on whitelist" in stderr:
+            raise MediaRejected("the container format is not allowed (playlists, "
+                                "references to other files and image sequences are refused)")
+        dump = parse_dump(stderr)
+        if dump is None:
+            raise MediaRejected("not a recognised video file")
+        info = media_info_from(dump, self._config)
+        if decoded_frames(stdout) == 0 or any(m in stderr for m in _CORRUPT_MARKERS):
+            raise MediaRejected("the file is truncated or corrupt")
+        return info

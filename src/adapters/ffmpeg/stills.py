@@ -1,0 +1,169 @@
+"""Posters and storyboards: stills taken without decoding the whole file.
+
+A poster seeks (``-ss`` before ``-i``, so the demuxer jumps to the keyframe before the
+time) and decodes one frame. A storyboard decodes keyframes only (``-skip_frame nokey``),
+keeps one per interval (``fps``), scales and tiles them into one JPEG sprite sheet, and
+writes a WebVTT index with ``#xywh=`` fragments. ffmpeg applies the display rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from adapters.ffmpeg.config import FfmpegConfig
+from adapters.ffmpeg.probe import FfmpegProber
+from adapters.ffmpeg.process import (
+    FfmpegFailed,
+    base_args,
+    file_url,
+    input_args,
+    last_error_line,
+    run_ffmpeg,
+)
+from application.ports.media import MediaRejected, StoryboardOutput
+from domain.ladder import display_size
+from domain.videos import MediaInfo
+
+STORYBOARD_SPRITE = "storyboard.jpg"
+STORYBOARD_VTT = "storyboard.vtt"
+
+
+def even_height(width: int, info: MediaInfo) -> int:
+    shown_w, shown_h = display_size(info)
+    return max(2, round(width * shown_h / shown_w / 2) * 2)
+
+
+def poster_args(
+    config: FfmpegConfig, source: Path, info: MediaInfo, at_seconds: float, width: int, target: Path
+) -> list[str]:
+    height = even_height(width, info)
+    return [
+        *base_args(config), "-y", "-threads", str(config.threads),
+        "-ss", f"{at_seconds:.3f}",
+        *input_args(config, source, info.container),
+        "-map", "0:V:0", "-an", "-sn", "-dn", "-frames:v", "1",
+        "-vf", f"scale=w={width}:h={height}:flags=bicubic,setsar=1,format=yuvj420p",
+        "-c:v", "mjpeg", "-q:v", str(config.jpeg_quality),
+        "-f", "image2", "-update", "1", file_url(target),
+    ]  # fmt: skip
+
+
+class FfmpegThumbnailer:
+    """Thumbnailer on ffmpeg: a JPEG of one frame at (or just before) the asked time,
+    clamped into the video."""
+
+    def __init__(self, config: FfmpegConfig, prober: FfmpegProber | None = None) -> None:
+        self._config = config
+        self._prober = prober or FfmpegProber(config)
+
+    def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> str:
+        if not math.isfinite(at_seconds) or at_seconds < 0 or not 2 <= width <= 4096:
+            raise MediaRejected("invalid poster time or width")
+        info = self._prober.probe(source)
+        width -= width % 2
+        # Seeking past the last frame yields nothing: stay a frame or two inside.
+        latest = max(0.0, info.duration_seconds - 2.0 / info.fps)
+        args = poster_args(self._config, source, info, min(at_seconds, latest), width, target)
+        try:
+            run_ffmpeg(args, self._config, timeout=self._config.still_timeout_seconds)
+        except FfmpegFailed as failure:
+            raise RuntimeError(
+                f"poster failed: {failure.reason}: {last_error_line(failure.stderr)}"
+            ) from None
+        if not target.is_file() or target.stat().st_size == 0:
+            raise RuntimeError("poster failed: ffmpeg wrote no image")
+        return "image/jpeg"
+
+
+def storyboard_interval(duration: float, config: FfmpegConfig) -> float:
+    """Seconds between tiles: at least the configured minimum, wider for long videos so
+    there are never more than ``storyboard_max_tiles`` tiles (whole seconds past 1 s)."""
+    wanted = max(config.storyboard_min_interval_seconds, duration / config.storyboard_max_tiles)
+    return float(math.ceil(wanted)) if wanted > 1 else wanted
+
+
+def vtt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def storyboard_vtt(
+    duration: float, interval: float, count: int, columns: int, tile_w: int, tile_h: int
+) -> str:
+    cues = ["WEBVTT", ""]
+    for n in range(count):
+        start = n * interval
+        end = min(duration, start + interval)
+        x, y = (n % columns) * tile_w, (n // columns) * tile_h
+        cues += [
+            f"{vtt_time(start)} --> {vtt_time(end)}",
+            f"{STORYBOARD_SPRITE}#xywh={x},{y},{tile_w},{tile_h}",
+            "",
+        ]
+    return "\n".join(cues)
+
+
+def storyboard_args(
+    config: FfmpegConfig,
+    source: Path,
+    info: MediaInfo,
+    interval: float,
+    layout: tuple[int, int],
+    tile: tuple[int, int],
+    target: Path,
+) -> list[str]:
+    columns, rows = layout
+    tile_w, tile_h = tile
+    graph = (
+        f"fps=fps=1/{interval:g}:round=down:eof_action=pass,"
+        f"scale=w={tile_w}:h={tile_h}:flags=bilinear,setsar=1,"
+        f"tile=layout={columns}x{rows},format=yuvj420p"
+    )
+    return [
+        *base_args(config), "-y", "-threads", str(config.threads),
+        "-skip_frame", "nokey",
+        *input_args(config, source, info.container),
+        "-map", "0:V:0", "-an", "-sn", "-dn",
+        "-filter_threads", str(config.threads),
+        "-vf", graph, "-fps_mode", "passthrough", "-frames:v", "1",
+        "-c:v", "mjpeg", "-q:v", str(config.jpeg_quality),
+        "-f", "image2", "-update", "1", file_url(target),
+    ]  # fmt: skip
+
+
+class FfmpegStoryboarder:
+    """Storyboarder on ffmpeg (keyframes only: a tile shows the last keyframe at or
+    before its time, so long GOPs repeat a picture)."""
+
+    def __init__(self, config: FfmpegConfig) -> None:
+        self._config = config
+
+    def storyboard(self, source: Path, info: MediaInfo, output_dir: Path) -> StoryboardOutput:
+        if not source.is_file():
+            raise MediaRejected("the file is missing")
+        config = self._config
+        interval = storyboard_interval(info.duration_seconds, config)
+        count = max(1, math.ceil(info.duration_seconds / interval))
+        columns = min(count, config.storyboard_columns)
+        rows = math.ceil(count / columns)
+        tile_w = config.storyboard_tile_width - config.storyboard_tile_width % 2
+        tile_h = even_height(tile_w, info)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        sprite = output_dir / STORYBOARD_SPRITE
+        args = storyboard_args(
+            config, source, info, interval, (columns, rows), (tile_w, tile_h), sprite
+        )
+        try:
+            run_ffmpeg(args, config, timeout=config.still_timeout_seconds)
+        except FfmpegFailed as failure:
+            raise RuntimeError(
+                f"storyboard failed: {failure.reason}: {last_error_line(failure.stderr)}"
+            ) from None
+        if not sprite.is_file() or sprite.stat().st_size == 0:
+            raise RuntimeError("storyboard failed: ffmpeg wrote no sprite sheet")
+        vtt = storyboard_vtt(info.duration_seconds, interval, count, columns, tile_w, tile_h)
+        (output_dir / STORYBOARD_VTT).write_text(vtt)
+        return StoryboardOutput(STORYBOARD_VTT, STORYBOARD_SPRITE, tile_w, tile_h, interval)

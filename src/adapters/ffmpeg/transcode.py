@@ -1,0 +1,298 @@
+"""HLS ladders in one ffmpeg run: decode once, ``split`` into one scaled branch per rung,
+encode each with a fixed GOP so keyframes (and so segment boundaries) line up across
+renditions, and let the HLS muxer write every variant and the master playlist.
+
+Three engines share the command's shape:
+
+* ``CPU``: software decode, ``scale``, libx264;
+* ``GPU_NVENC``: NVDEC decode into CUDA frames, ``scale_cuda``, ``h264_nvenc``;
+* ``GPU_DECODE``: NVDEC decode and ``scale_cuda`` on the GPU, ``hwdownload`` and libx264
+  on the CPU (GPUs without an encoder, such as the H100 or A100).
+
+With CUDA frames ffmpeg does not rotate on its own, so rotated sources get an explicit
+``transpose_cuda``. Each variant carries its own AAC audio (muxed into its segments), the
+form every HLS player accepts; sources without audio give video-only variants.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from attrs import frozen
+
+from adapters.ffmpeg.config import FfmpegConfig, GpuMode
+from adapters.ffmpeg.gpu import GpuCapability, detect_gpu
+from adapters.ffmpeg.process import (
+    FfmpegFailed,
+    base_args,
+    file_url,
+    input_args,
+    last_error_line,
+    run_ffmpeg,
+)
+from application.ports.media import LadderOutput, MediaRejected, ProgressCallback, RungOutput
+from domain.ladder import PlannedRung
+from domain.videos import MediaInfo
+
+log = logging.getLogger(__name__)
+
+MASTER_PLAYLIST = "master.m3u8"
+VARIANT_PLAYLIST = "index.m3u8"
+SEGMENT_PATTERN = "segment_%05d.ts"
+_RUNG_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
+
+
+class Engine(enum.Enum):
+    CPU = "cpu"
+    GPU_NVENC = "gpu-nvenc"
+    GPU_DECODE = "gpu-decode"
+
+
+def _transpose_dir(rotation: int) -> str | None:
+    """transpose_cuda's direction for a clockwise display rotation."""
+    return {90: "clock", 180: "reversal", 270: "cclock"}.get(rotation % 360)
+
+
+def filter_graph(info: MediaInfo, ladder: Sequence[PlannedRung], engine: Engine) -> str:
+    count = len(ladder)
+    head = "[0:V:0]"
+    if engine is not Engine.CPU and (direction := _transpose_dir(info.rotation)) is not None:
+        head += f"transpose_cuda=dir={direction},"
+    branches = "".join(f"[s{i}]" for i in range(count))
+    parts = [f"{head}split={count}{branches}"]
+    for i, rung in enumerate(ladder):
+        if engine is Engine.CPU:
+            scaled = f"scale=w={rung.width}:h={rung.height}:flags=bicubic,format=yuv420p"
+        elif engine is Engine.GPU_NVENC:
+            scaled = f"scale_cuda=w={rung.width}:h={rung.height}:format=nv12"
+        else:
+            scaled = (
+                f"scale_cuda=w={rung.width}:h={rung.height}:format=nv12,hwdownload,format=nv12"
+            )
+        parts.append(f"[s{i}]{scaled},setsar=1[v{i}]")
+    return ";".join(parts)
+
+
+def _video_codec_args(config: FfmpegConfig, index: int, rung: PlannedRung, engine: Engine) -> list[str]:
+    rate = rung.spec.video_bitrate
+    spec = f"v:{index}"
+    if engine is Engine.GPU_NVENC:
+        quality = [
+            f"-c:{spec}", "h264_nvenc", f"-preset:{spec}", config.nvenc_preset,
+            f"-rc:{spec}", "vbr", f"-cq:{spec}", str(config.crf), f"-b:{spec}", str(rate),
+            f"-profile:{spec}", "high", f"-forced-idr:{spec}", "1",
+        ]  # fmt: skip
+    else:
+        quality = [
+            f"-c:{spec}", "libx264", f"-preset:{spec}", config.preset,
+            f"-crf:{spec}", str(config.crf), f"-threads:{spec}", str(config.threads),
+        ]  # fmt: skip
+    return [*quality, f"-maxrate:{spec}", str(rate), f"-bufsize:{spec}", str(2 * rate)]
+
+
+def transcode_args(
+    config: FfmpegConfig,
+    source: Path,
+    info: MediaInfo,
+    ladder: Sequence[PlannedRung],
+    output_dir: Path,
+    engine: Engine,
+) -> list[str]:
+    """The whole ffmpeg command line for ``ladder`` (pure: runs nothing)."""
+    if not ladder:
+        raise ValueError("an empty ladder")
+    for rung in ladder:
+        if not _RUNG_NAME.match(rung.spec.name) or rung.width % 2 or rung.height % 2:
+            raise ValueError(f"rung {rung.spec.name!r} {rung.width}x{rung.height} is not usable")
+    gop = config.gop_frames(info.fps)
+    args = [*base_args(config), "-y", "-threads", str(config.threads)]
+    if engine is not Engine.CPU:
+        args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda", "-noautorotate"]
+    args += input_args(config, source, info.container)
+    args += [
+        "-filter_complex_threads", str(config.threads),
+        "-filter_complex", filter_graph(info, ladder, engine),
+    ]  # fmt: skip
+    stream_map = []
+    for i, rung in enumerate(ladder):
+        args += ["-map", f"[v{i}]"]
+        if info.has_audio:
+            args += ["-map", "0:a:0"]
+            stream_map.append(f"v:{i},a:{i},name:{rung.spec.name}")
+        else:
+            stream_map.append(f"v:{i},name:{rung.spec.name}")
+    for i, rung in enumerate(ladder):
+        args += _video_codec_args(config, i, rung, engine)
+    args += [
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-force_key_frames", f"expr:gte(t,n_forced*{config.segment_seconds:g})",
+    ]  # fmt: skip
+    if engine is not Engine.GPU_NVENC:  # NVENC takes the CUDA frames as they are
+        args += ["-pix_fmt", "yuv420p"]
+    if info.has_audio:
+        args += ["-c:a", "aac", "-ac", str(config.audio_channels)]
+        for i, rung in enumerate(ladder):
+            args += [f"-b:a:{i}", str(rung.spec.audio_bitrate)]
+    else:
+        args += ["-an"]
+    args += [
+        "-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1",
+        "-f", "hls",
+        "-hls_time", f"{config.segment_seconds:g}",
+        "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments",
+        "-hls_segment_type", "mpegts",
+        "-hls_segment_filename", file_url(output_dir / "%v" / SEGMENT_PATTERN),
+        "-master_pl_name", MASTER_PLAYLIST,
+        "-var_stream_map", " ".join(stream_map),
+        "-progress", "pipe:1", "-stats_period", "0.5", "-nostats",
+        file_url(output_dir / "%v" / VARIANT_PLAYLIST),
+    ]  # fmt: skip
+    return args
+
+
+class ProgressParser:
+    """Turns ffmpeg's ``-progress`` key=value lines into 0-100, reported when it grows."""
+
+    def __init__(self, duration_seconds: float, on_progress: ProgressCallback) -> None:
+        self._duration_us = max(1.0, duration_seconds * 1_000_000)
+        self._on_progress = on_progress
+        self.last = -1
+
+    def feed(self, line: str) -> None:
+        key, _, value = line.partition("=")
+        if key == "out_time_us" and value.strip().lstrip("-").isdigit():
+            percent = int(min(99, max(0, int(value) * 100 // self._duration_us)))
+            self._report(percent)
+        elif key == "progress" and value.strip() == "end":
+            self._report(100)
+
+    def _report(self, percent: int) -> None:
+        if percent > self.last:
+            self.last = percent
+            self._on_progress(percent)
+
+
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+@frozen
+class VariantEntry:
+    bandwidth: int
+    width: int
+    height: int
+    codecs: str
+    uri: str
+
+
+def parse_master(text: str) -> list[VariantEntry]:
+    """The ``#EXT-X-STREAM-INF`` entries of a master playlist."""
+    entries: list[VariantEntry] = []
+    lines = [line.strip() for line in text.splitlines()]
+    for i, line in enumerate(lines):
+        if not line.startswith("#EXT-X-STREAM-INF:"):
+            continue
+        attributes = {k: v.strip('"') for k, v in _ATTRIBUTE.findall(line.split(":", 1)[1])}
+        uri = next((u for u in lines[i + 1 :] if u and not u.startswith("#")), None)
+        resolution = attributes.get("RESOLUTION", "")
+        if uri is None or "BANDWIDTH" not in attributes or "x" not in resolution:
+            raise ValueError("a variant entry lacks its URI, BANDWIDTH or RESOLUTION")
+        width, height = resolution.split("x", 1)
+        entries.append(
+            VariantEntry(
+                int(attributes["BANDWIDTH"]),
+                int(width),
+                int(height),
+                attributes.get("CODECS", ""),
+                uri,
+            )
+        )
+    return entries
+
+
+class FfmpegTranscoder:
+    """Transcoder on ffmpeg, CPU or GPU per ``config.gpu`` (``auto`` falls back to the
+    CPU, logging why). The GPU capability is detected once, on first use."""
+
+    def __init__(self, config: FfmpegConfig, capability: GpuCapability | None = None) -> None:
+        self._config = config
+        self._capability = capability
+        self._lock = threading.Lock()
+
+    def capability(self) -> GpuCapability:
+        with self._lock:
+            if self._capability is None:
+                self._capability = detect_gpu(self._config)
+            return self._capability
+
+    def engine(self) -> Engine:
+        mode = self._config.gpu
+        if mode is GpuMode.OFF:
+            return Engine.CPU
+        found = self.capability()
+        if found.decode:
+            return Engine.GPU_NVENC if found.encode else Engine.GPU_DECODE
+        if mode is GpuMode.ON:
+            raise RuntimeError(f"GPU transcoding is required but unavailable: {found.reason}")
+        log.warning("GPU transcoding unavailable, using the CPU: %s", found.reason)
+        return Engine.CPU
+
+    def transcode(
+        self,
+        source: Path,
+        info: MediaInfo,
+        ladder: Sequence[PlannedRung],
+        output_dir: Path,
+        on_progress: ProgressCallback,
+    ) -> LadderOutput:
+        if not source.is_file():
+            raise MediaRejected("the file is missing")
+        engine = self.engine()
+        args = transcode_args(self._config, source, info, ladder, output_dir, engine)
+        for rung in ladder:
+            (output_dir / rung.spec.name).mkdir(parents=True, exist_ok=True)
+        progress = ProgressParser(info.duration_seconds, on_progress)
+        progress.feed("out_time_us=0")
+        try:
+            run_ffmpeg(
+                args,
+                self._config,
+                timeout=self._config.timeout_seconds,
+                on_stdout_line=progress.feed,
+                limit_data_only=engine is not Engine.CPU,
+            )
+        except FfmpegFailed as failure:
+            detail = last_error_line(failure.stderr)
+            log.warning("transcode failed (%s): %s", failure.reason, detail)
+            if failure.timed_out:
+                raise RuntimeError(f"transcoding took too long: {failure.reason}") from None
+            raise RuntimeError(f"transcoding failed: {failure.reason}: {detail}") from None
+        return self._output(ladder, output_dir, progress)
+
+    def _output(
+        self, ladder: Sequence[PlannedRung], output_dir: Path, progress: ProgressParser
+    ) -> LadderOutput:
+        master = output_dir / MASTER_PLAYLIST
+        try:
+            entries = {e.uri: e for e in parse_master(master.read_text())}
+        except (OSError, ValueError) as error:
+            raise RuntimeError(f"ffmpeg wrote no usable master playlist: {error}") from None
+        rungs = []
+        for rung in ladder:
+            uri = f"{rung.spec.name}/{VARIANT_PLAYLIST}"
+            entry = entries.get(uri)
+            if entry is None or not (output_dir / uri).is_file():
+                raise RuntimeError(f"ffmpeg wrote no playlist for rung {rung.spec.name}")
+            if (entry.width, entry.height) != (rung.width, rung.height) or not entry.codecs:
+                raise RuntimeError(f"rung {rung.spec.name} came out unlike its plan: {entry}")
+            rungs.append(
+                RungOutput(rung.spec.name, entry.width, entry.height, entry.bandwidth, entry.codecs, uri)
+            )
+        progress.feed("progress=end")
+        return LadderOutput(MASTER_PLAYLIST, tuple(rungs))
