@@ -8,6 +8,7 @@ so they need nothing but that binary; clips are small and fast to make (ultrafas
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -58,7 +59,17 @@ def clip(
     if rotation % 360:
         rotated = directory / f"rotated-{name}"
         # -display_rotation is counter-clockwise; the clockwise tag's opposite.
-        _run(["-display_rotation", str(-rotation % 360), "-i", str(target), "-c", "copy", str(rotated)])
+        _run(
+            [
+                "-display_rotation",
+                str(-rotation % 360),
+                "-i",
+                str(target),
+                "-c",
+                "copy",
+                str(rotated),
+            ]
+        )
         rotated.replace(target)
     return target
 
@@ -114,3 +125,7 @@ def not_media(directory: Path) -> Path:
     target = directory / "notes.mp4"
     target.write_text("These are not the frames you are looking for.\n" * 50)
     return target
+
+
+ClipMaker = Callable[[Path], Path]
+"""One of the functions above that take only the directory."""

@@ -102,16 +102,18 @@ ENCODER_TEST = [
 def detect_gpu(config: FfmpegConfig) -> GpuCapability:
     try:
         lacking = build_lacks(
-            _listing(config, "-hwaccels"), _listing(config, "-filters"), _listing(config, "-encoders")
+            _listing(config, "-hwaccels"),
+            _listing(config, "-filters"),
+            _listing(config, "-encoders"),
         )
     except FfmpegFailed as failure:
         return GpuCapability(False, False, f"cannot list ffmpeg's capabilities: {failure.reason}")
     if "the cuda hwaccel" in lacking or any("filter" in item for item in lacking):
         return GpuCapability(False, False, "this ffmpeg build lacks " + ", ".join(lacking))
-    if (failure := _works(config, DEVICE_TEST)) is not None:
-        return GpuCapability(False, False, f"no usable CUDA device ({failure})")
+    if (device_error := _works(config, DEVICE_TEST)) is not None:
+        return GpuCapability(False, False, f"no usable CUDA device ({device_error})")
     if lacking:
         return GpuCapability(True, False, "CUDA decoding works; the build lacks h264_nvenc")
-    if (failure := _works(config, ENCODER_TEST)) is not None:
-        return GpuCapability(True, False, f"CUDA decoding works; NVENC does not ({failure})")
+    if (encoder_error := _works(config, ENCODER_TEST)) is not None:
+        return GpuCapability(True, False, f"CUDA decoding works; NVENC does not ({encoder_error})")
     return GpuCapability(True, True, "CUDA decoding and NVENC encoding work")

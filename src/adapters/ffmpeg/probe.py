@@ -126,7 +126,9 @@ def parse_dump(stderr: str) -> InputDump | None:
             break
         if (stream := _STREAM.match(line)) is not None:
             streams.append(
-                _parse_stream(int(stream.group("index")), stream.group("kind"), stream.group("rest"))
+                _parse_stream(
+                    int(stream.group("index")), stream.group("kind"), stream.group("rest")
+                )
             )
             continue
         if not streams:
@@ -161,9 +163,7 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
     container = next((f for f in dump.formats if f in config.allowed_formats), None)
     if container is None:
         raise MediaRejected(f"container format {','.join(dump.formats)} is not allowed")
-    video = next(
-        (s for s in dump.streams if s.kind == "Video" and not s.attached_picture), None
-    )
+    video = next((s for s in dump.streams if s.kind == "Video" and not s.attached_picture), None)
     if video is None:
         raise MediaRejected("the file has no video stream")
     if video.width is None or video.height is None or video.width < 2 or video.height < 2:
@@ -184,7 +184,9 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
     if fps is None or not 0 < fps <= config.max_fps:
         raise MediaRejected(f"frame rate {fps} is missing or beyond the allowed {config.max_fps}")
     if duration * fps > config.max_frames:
-        raise MediaRejected(f"about {duration * fps:.0f} frames, beyond the allowed {config.max_frames}")
+        raise MediaRejected(
+            f"about {duration * fps:.0f} frames, beyond the allowed {config.max_frames}"
+        )
     if video.rotation % 90 != 0:
         raise MediaRejected(f"rotation {video.rotation} is not a multiple of 90 degrees")
     audio = next((s for s in dump.streams if s.kind == "Audio"), None)
@@ -256,8 +258,10 @@ class FfmpegProber:
                 raise MediaRejected("the file took too long to inspect") from None
             stdout, stderr = "", failure.stderr
         if "Format not on whitelist" in stderr:
-            raise MediaRejected("the container format is not allowed (playlists, "
-                                "references to other files and image sequences are refused)")
+            raise MediaRejected(
+                "the container format is not allowed (playlists, "
+                "references to other files and image sequences are refused)"
+            )
         dump = parse_dump(stderr)
         if dump is None:
             raise MediaRejected("not a recognised video file")

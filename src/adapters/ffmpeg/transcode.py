@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import re
 import threading
 from collections.abc import Sequence
@@ -72,14 +71,14 @@ def filter_graph(info: MediaInfo, ladder: Sequence[PlannedRung], engine: Engine)
         elif engine is Engine.GPU_NVENC:
             scaled = f"scale_cuda=w={rung.width}:h={rung.height}:format=nv12"
         else:
-            scaled = (
-                f"scale_cuda=w={rung.width}:h={rung.height}:format=nv12,hwdownload,format=nv12"
-            )
+            scaled = f"scale_cuda=w={rung.width}:h={rung.height}:format=nv12,hwdownload,format=nv12"
         parts.append(f"[s{i}]{scaled},setsar=1[v{i}]")
     return ";".join(parts)
 
 
-def _video_codec_args(config: FfmpegConfig, index: int, rung: PlannedRung, engine: Engine) -> list[str]:
+def _video_codec_args(
+    config: FfmpegConfig, index: int, rung: PlannedRung, engine: Engine
+) -> list[str]:
     rate = rung.spec.video_bitrate
     spec = f"v:{index}"
     if engine is Engine.GPU_NVENC:
@@ -292,7 +291,9 @@ class FfmpegTranscoder:
             if (entry.width, entry.height) != (rung.width, rung.height) or not entry.codecs:
                 raise RuntimeError(f"rung {rung.spec.name} came out unlike its plan: {entry}")
             rungs.append(
-                RungOutput(rung.spec.name, entry.width, entry.height, entry.bandwidth, entry.codecs, uri)
+                RungOutput(
+                    rung.spec.name, entry.width, entry.height, entry.bandwidth, entry.codecs, uri
+                )
             )
         progress.feed("progress=end")
         return LadderOutput(MASTER_PLAYLIST, tuple(rungs))
