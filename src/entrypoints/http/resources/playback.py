@@ -166,6 +166,7 @@ class PlayAsset:
         if self._c.accel_redirect_prefix:
             # The front server answers ranges and conditional requests for the file.
             _asset_headers(resp, asset, left)
+            resp.content_type = asset.content_type
             accel_redirect(resp, self._c.accel_redirect_prefix, asset.key)
             return
         size = playback.size(asset)  # before any caching header: a 404 is not cached
@@ -180,6 +181,7 @@ class PlayAsset:
         picked = chosen_range(req, size, etag)
         if picked == "unsatisfiable":
             raise unsatisfiable(resp, size)
+        resp.content_type = asset.content_type
         wanted = picked if isinstance(picked, ByteRange) else None
         send_bytes(resp, wanted, size, playback.open(asset, wanted, prefer_file=True))
 
@@ -187,7 +189,6 @@ class PlayAsset:
 def _asset_headers(resp: falcon.Response, asset: PlaybackAsset, seconds_left: int) -> None:
     max_age = min(PLAYLIST_MAX_AGE if asset.is_playlist else ASSET_MAX_AGE, seconds_left)
     resp.cache_control = ["private", f"max-age={max_age}"]
-    resp.content_type = asset.content_type
     resp.set_header("X-Content-Type-Options", "nosniff")
     resp.set_header("Content-Security-Policy", ASSET_CSP)
 
