@@ -17,6 +17,9 @@ from adapters.memory.system import ManualClock
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from application.context import Caller
 from application.files import StoreFile
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.storage import ObjectStorage
+from application.ports.system import Clock
 from application.shares import CreateShare
 from application.videos import UpdateVideo, UploadVideo
 from domain.ids import UserId, VideoId
@@ -41,10 +44,9 @@ VTT = b"WEBVTT\n\n00:00.000 --> 00:02.000\nsprite.jpg#xywh=0,0,64,36\n"
 
 
 def publish_outputs(
-    platform: Platform,
-    uow_factory: MemoryUnitOfWorkFactory,
-    clock: ManualClock,
-    storage: MemoryObjectStorage,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    storage: ObjectStorage,
     video_id: str,
     prefix: str,
 ) -> None:
@@ -105,9 +107,7 @@ def make_video(
             as_caller(owner), UploadVideo("Clip", io.BytesIO(b"source"), visibility=visibility)
         )
         if ready:
-            publish_outputs(
-                platform, uow_factory, clock, storage, video.id, f"videos/{video.id}/hls-1/"
-            )
+            publish_outputs(uow_factory, clock, storage, video.id, f"videos/{video.id}/hls-1/")
         return video.id
 
     return make
@@ -376,7 +376,7 @@ def test_processing_again_invalidates_urls_to_the_old_outputs(
 ) -> None:
     video_id = make_video()
     old = issue(client, video_id, owner)["master_url"]
-    publish_outputs(platform, uow_factory, clock, storage, video_id, f"videos/{video_id}/hls-2/")
+    publish_outputs(uow_factory, clock, storage, video_id, f"videos/{video_id}/hls-2/")
     refused = fetch(client, old)
     assert refused.status_code == 403
     assert problem_code(refused) == "playback_stale"
