@@ -193,6 +193,7 @@ def _http(engine: Engine, ids: list[str], samples: int) -> dict[str, Any]:
             "VIDEOPLATFORM_DATABASE_URL": url,
             "VIDEOPLATFORM_DATA_DIR": str(work / "data"),
             "VIDEOPLATFORM_READ_CACHE_SECONDS": "0",
+            "VIDEOPLATFORM_PLAYBACK_SECRET": "bench-playback-secret-".ljust(48, "x"),
         }
         command = [
             str(Path(sys.executable).parent / "videoplatform"),

@@ -76,6 +76,8 @@ MAX_SHARE_TTL = timedelta(days=3650)
 REDEEM_ATTEMPTS = 5
 NOT_DOWNLOADABLE = "share_not_downloadable"
 """The ``Conflict.code`` of a download asked of a link that shares a video."""
+NOT_PLAYABLE = "share_not_playable"
+"""The ``Conflict.code`` of playback asked of a link that shares a file."""
 
 
 class ShareService:
@@ -213,6 +215,14 @@ class ShareService:
             raise NotFound("share not found")
         return item.file, self._storage.get(item.file.storage_key)
 
+    def redeem_video(
+        self, token: str, password: str | None = None, caller: Caller | None = None
+    ) -> SharedItem:
+        """Use a link to a video (for playback): a use like :meth:`redeem`. A link to a
+        file is Conflict(code=NOT_PLAYABLE), decided like a download's wrong kind: after
+        the link was found usable, and without counting a use."""
+        return self._redeem(token, password, caller or Caller(), ShareTargetKind.VIDEO)
+
     def _redeem(
         self, token: str, password: str | None, caller: Caller, kind: ShareTargetKind | None
     ) -> SharedItem:
@@ -258,7 +268,7 @@ class ShareService:
                     # Raised inside the unit of work: the use just counted rolls back.
                     raise Conflict(
                         f"this link shares a {share.target.kind.value}, not a {kind.value}",
-                        code=NOT_DOWNLOADABLE,
+                        code=NOT_DOWNLOADABLE if kind is ShareTargetKind.FILE else NOT_PLAYABLE,
                     )
                 item = self._resolve(uow, caller, share)
                 uow.shares.save(share)
@@ -276,7 +286,7 @@ class ShareService:
             self._refused(caller, share, refused.code)
             raise
         except Conflict as clash:
-            if clash.code == NOT_DOWNLOADABLE:
+            if clash.code in (NOT_DOWNLOADABLE, NOT_PLAYABLE):
                 self._refused(caller, share, clash.code)
             raise
 

@@ -6,6 +6,7 @@ Nothing here runs at import time; :func:`create_platform` builds everything on d
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TypeVar, cast
 
 import punq
@@ -30,6 +31,7 @@ from application.files import FileService
 from application.health import HealthService
 from application.limits import Limits
 from application.messagebus import PublishingUnitOfWorkFactory
+from application.playback import PlaybackPolicy, PlaybackService
 from application.ports.cache import Cache
 from application.ports.mail import Mailer
 from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
@@ -41,6 +43,7 @@ from application.shares import ShareService
 from application.throttle import FailureThrottle
 from application.users import UserService
 from application.videos import VideoService
+from entrypoints.keys import playback_secret
 from entrypoints.persistence import Closer, open_database, open_storage
 from entrypoints.settings import ConfigurationError, Settings
 
@@ -55,6 +58,7 @@ SERVICES: tuple[type, ...] = (
     ShareService,
     CategoryService,
     AuditService,
+    PlaybackService,
 )
 
 
@@ -116,8 +120,13 @@ def build_container(
     transcoder: Transcoder = SyntheticTranscoder()
     storyboarder: Storyboarder = SyntheticStoryboarder()
 
+    playback = overrides.get(PlaybackPolicy) or PlaybackPolicy(
+        playback_secret(settings), timedelta(seconds=settings.playback_ttl_seconds)
+    )
+
     chosen: dict[type, object] = {
         Settings: settings,
+        PlaybackPolicy: playback,
         Limits: settings.limits(),
         Clock: clock,
         IdGenerator: ids,
@@ -169,6 +178,7 @@ class Platform:
     audit: AuditService
     health: HealthService
     events: EventBus
+    playback: PlaybackService
     closers: tuple[Closer, ...] = ()
 
     def resolve(self, key: type[T]) -> T:
@@ -210,5 +220,6 @@ def create_platform(
         audit=resolve(container, AuditService),
         health=resolve(container, HealthService),
         events=container.resolve(EventBus),
+        playback=resolve(container, PlaybackService),
         closers=tuple(closers),
     )

@@ -61,8 +61,24 @@ class Settings:
     # chain finds them (AWS_* environment variables, ~/.aws files, instance roles).
     s3_endpoint_url: str = ""  # an S3-compatible service (MinIO, Ceph...); empty: AWS
     s3_region: str = "us-east-1"
+    # Signs playback URLs; at least 32 bytes. Required with PostgreSQL (several machines
+    # must agree); the embedded profile keeps a generated one in the data directory.
+    playback_secret: str = attrs.field(default="", repr=False)
+    playback_ttl_seconds: int = 6 * 3600
+    # With local storage behind nginx: answer downloads with X-Accel-Redirect to this
+    # internal location (e.g. /_protected/) plus the storage key; empty: off.
+    accel_redirect_prefix: str = ""
 
     def __attrs_post_init__(self) -> None:
+        if self.playback_secret and len(self.playback_secret.encode()) < 32:
+            raise ConfigurationError(f"{PREFIX}PLAYBACK_SECRET must be at least 32 bytes")
+        if self.playback_ttl_seconds < 60:
+            raise ConfigurationError(f"{PREFIX}PLAYBACK_TTL_SECONDS must be at least 60")
+        prefix = self.accel_redirect_prefix
+        if prefix and not (prefix.startswith("/") and prefix.endswith("/")):
+            raise ConfigurationError(
+                f"{PREFIX}ACCEL_REDIRECT_PREFIX must start and end with '/' (e.g. /_protected/)"
+            )
         for name in (
             "max_upload_bytes",
             "quota_bytes_per_user",

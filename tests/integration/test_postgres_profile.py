@@ -1,4 +1,5 @@
-"""One environment variable moves the whole platform onto PostgreSQL."""
+"""One environment variable moves the whole platform onto PostgreSQL (plus the playback
+secret that API nodes on several machines must share)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def run(
         **clean,
         "VIDEOPLATFORM_DATABASE_URL": url,
         "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "data"),
+        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
     }
     return subprocess.run(
         args,
@@ -85,7 +87,7 @@ def test_the_platform_runs_on_postgresql_by_setting_one_variable(
 
     migrated = run([EXE, "migrate", "upgrade"], database_url, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "revision 0001 (up to date)" in migrated.stdout
+    assert "revision 0002 (up to date)" in migrated.stdout
 
     checked = run([EXE, "check"], database_url, tmp_path)
     assert checked.returncode == 0, checked.stderr

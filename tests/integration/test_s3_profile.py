@@ -186,3 +186,65 @@ def test_downloads_redirect_to_a_short_lived_url_with_safe_headers(
         assert stranger.status_code == 401
     finally:
         platform.close()
+
+
+@pytest.mark.usefixtures("aws_environment")
+def test_playback_serves_playlists_and_redirects_segments_to_the_bucket(
+    moto_endpoint: str, bucket: str
+) -> None:
+    """A player follows master → variant through the API, then the segment's redirect
+    to a presigned URL that the S3 service answers (ranges included)."""
+    import urllib.request
+    from urllib.parse import urljoin, urlsplit
+
+    import falcon.testing
+
+    from application.ports.persistence import UnitOfWorkFactory
+    from application.ports.system import Clock
+    from application.videos import UploadVideo
+    from entrypoints.http.app import create_app
+    from tests.unit.http.test_playback import SEGMENT_0, publish_outputs
+
+    settings = Settings.in_memory(
+        storage_url=f"s3://{bucket}", s3_endpoint_url=moto_endpoint, **CHEAP_ARGON2
+    )
+    platform = create_platform(settings)
+    try:
+        client = falcon.testing.TestClient(create_app(platform))
+        owner = platform.users.register(RegisterUser("pb@example.com", "long passphrase!", "P"))
+        video = platform.videos.upload(Caller(owner.id), UploadVideo("Clip", io.BytesIO(b"src")))
+        publish_outputs(
+            platform.container.resolve(UnitOfWorkFactory),
+            platform.container.resolve(Clock),
+            platform.container.resolve(ObjectStorage),
+            video.id,
+            f"videos/{video.id}/hls-1/",
+        )
+        token = client.simulate_post(
+            "/api/v1/auth/session", json={"email": "pb@example.com", "password": "long passphrase!"}
+        ).json["token"]
+        urls = client.simulate_get(
+            f"/api/v1/videos/{video.id}/playback", headers={"Authorization": f"Bearer {token}"}
+        ).json
+
+        master = client.simulate_get(urlsplit(urls["master_url"]).path)
+        assert master.status_code == 200  # playlists never leave the API
+        variant_url = urljoin(urls["master_url"], master.text.splitlines()[-1])
+        variant = client.simulate_get(urlsplit(variant_url).path)
+        assert variant.status_code == 200
+        segment_url = urljoin(variant_url, "segment_00000.ts")
+        moved = client.simulate_get(urlsplit(segment_url).path)
+        assert moved.status_code == 307
+        assert moved.headers["cache-control"] == "no-store"
+        with urllib.request.urlopen(moved.headers["location"], timeout=10) as fetched:  # noqa: S310
+            assert fetched.read() == SEGMENT_0
+            assert fetched.headers["Content-Type"] == "video/mp2t"
+        location = moved.headers["location"]
+        ranged = urllib.request.Request(location, headers={"Range": "bytes=0-9"})  # noqa: S310
+        with urllib.request.urlopen(ranged, timeout=10) as part:  # noqa: S310
+            assert part.status == 206
+            assert part.read() == SEGMENT_0[:10]
+        forged = client.simulate_get(urlsplit(segment_url).path.replace("/play/", "/play/x", 1))
+        assert forged.status_code == 403
+    finally:
+        platform.close()

@@ -28,11 +28,13 @@ from entrypoints.http.resources import (
     docs,
     files,
     health,
+    playback,
     shares,
     users,
     videos,
 )
 from entrypoints.http.resources.common import HttpContext
+from entrypoints.settings import Settings
 
 App = falcon.App[falcon.Request, falcon.Response]
 
@@ -46,6 +48,8 @@ class HttpOptions:
     """How long anonymous reads of public videos may be served from the cache; 0: off."""
     redirect_downloads: bool = False
     """Redirect downloads to presigned storage URLs (when storage is S3)."""
+    accel_redirect_prefix: str = ""
+    """Answer downloads with ``X-Accel-Redirect: <prefix><key>`` (local storage only)."""
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
 
@@ -62,7 +66,13 @@ def options_from(platform: Platform) -> HttpOptions:
         public_url=settings.public_url,
         read_cache_seconds=settings.read_cache_seconds if shared else 0,
         redirect_downloads=settings.storage_url.startswith("s3://"),
+        accel_redirect_prefix=settings.accel_redirect_prefix if _local_storage(settings) else "",
     )
+
+
+def _local_storage(settings: Settings) -> bool:
+    """Objects kept as files on this machine's disk (what a front server can send)."""
+    return not settings.storage_url or settings.storage_url.startswith("file:")
 
 
 def _version() -> str:
@@ -74,7 +84,17 @@ def _version() -> str:
 
 def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list[Route]:
     found: list[Route] = []
-    for module in (health, auth, users, videos, files, shares, audit, categories):
+    for module in (
+        health,
+        auth,
+        users,
+        videos,
+        files,
+        shares,
+        audit,
+        categories,
+        playback,
+    ):
         found += module.routes(context)
     return found + docs.routes(document)
 
@@ -91,7 +111,12 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             shared=platform.settings.cache_url != "memory://",
         )
     context = HttpContext(
-        platform, options.json_limit, options.public_url, video_cache, options.redirect_downloads
+        platform,
+        options.json_limit,
+        options.public_url,
+        video_cache,
+        options.redirect_downloads,
+        accel_redirect_prefix=options.accel_redirect_prefix,
     )
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)

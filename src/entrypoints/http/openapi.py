@@ -116,15 +116,25 @@ ERROR_TEXT = {
 }
 
 
+_CONVERTER = re.compile(r"{(\w+):\w+}")
+
+
+def document_path(template: str) -> str:
+    """The OpenAPI spelling of a Falcon URI template: ``{path:path}`` (a field converter,
+    here one that takes the rest of the path, slashes included) becomes ``{path}``."""
+    return _CONVERTER.sub(r"{\1}", template)
+
+
 def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
     components: dict[str, Schema] = {}
     paths: dict[str, Any] = {}
     for route in routes:
-        names = re.findall(r"{(\w+)}", route.path)
+        path = document_path(route.path)
+        names = re.findall(r"{(\w+)}", path)
         item: dict[str, Any] = {}
         for op in route.operations:
             item[op.method.lower()] = _operation(op, names, components)
-        paths[route.path] = item
+        paths[path] = item
     components_out: dict[str, Any] = {
         "schemas": {"Problem": _problem_schema(), **dict(sorted(components.items()))},
         "securitySchemes": {

@@ -29,6 +29,8 @@ class HttpContext:
     video_cache: PublicVideoCache | None = None
     redirect_downloads: bool = False
     """Send downloads to the storage's short-lived URLs (S3) instead of through here."""
+    accel_redirect_prefix: str = ""
+    """With local storage behind nginx: hand bodies to it with X-Accel-Redirect."""
 
 
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:

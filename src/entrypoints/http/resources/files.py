@@ -8,8 +8,6 @@ The stored content type is the one sniffed from the bytes, never the client's cl
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import falcon
 from attrs import frozen
 
@@ -20,10 +18,17 @@ from domain.errors import ValidationError
 from domain.files import StoredFile
 from domain.ids import FileId
 from entrypoints.http.convert import read_json
-from entrypoints.http.errors import coded
 from entrypoints.http.middleware import caller_of
 from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
-from entrypoints.http.ranges import Unsatisfiable, parse_range
+from entrypoints.http.ranges import (
+    Unsatisfiable,
+    accel_redirect,
+    chosen_range,
+    close_stream,
+    not_modified,
+    send_bytes,
+    unsatisfiable,
+)
 from entrypoints.http.resources.common import (
     API,
     CURSOR,
@@ -171,13 +176,13 @@ class FileContent:
         if self._c.redirect_downloads:
             self._redirect(req, resp, file_id)
             return
+        if self._c.accel_redirect_prefix:
+            self._accel(req, resp, file_id)
+            return
         chosen: list[ByteRange | Unsatisfiable | None] = [None]
 
         def select(stored: StoredFile) -> ByteRange | None:
-            # If-Range: the range applies only to the representation the client has.
-            if_range = req.get_header("If-Range")
-            if if_range is None or if_range.strip('"') == stored.sha256:
-                chosen[0] = parse_range(req.get_header("Range"), stored.size)
+            chosen[0] = chosen_range(req, stored.size, stored.sha256)
             picked = chosen[0]
             return picked if isinstance(picked, ByteRange) else None
 
@@ -186,31 +191,28 @@ class FileContent:
         stored, chunks = self._c.platform.files.open(
             caller_of(req), FileId(file_id), select, prefer_file=True
         )
-        resp.set_header("ETag", f'"{stored.sha256}"')
-        resp.set_header("X-Content-Type-Options", "nosniff")
+        _validators(resp, stored)
         resp.set_header("Accept-Ranges", "bytes")
-        resp.last_modified = stored.updated_at
-        if _not_modified(req, stored):
-            _close(chunks)
+        if not_modified(req, stored.sha256, stored.updated_at):
+            close_stream(chunks)
             resp.status = falcon.HTTP_304
             return
         if chosen[0] == "unsatisfiable":
-            _close(chunks)
-            resp.set_header("Content-Range", f"bytes */{stored.size}")
-            raise coded(falcon.HTTPRangeNotSatisfiable(stored.size), "range_not_satisfiable")
-        inline = req.get_param("disposition") == "inline"
-        inline = inline and renders_passively(stored.content_type)
-        resp.content_type = served_type(stored.content_type)
-        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=inline))
-        resp.set_header("Content-Security-Policy", DOWNLOAD_CSP)
+            close_stream(chunks)
+            raise unsatisfiable(resp, stored.size)
+        _representation(req, resp, stored)
         picked = chosen[0]
-        if isinstance(picked, ByteRange):
-            resp.status = falcon.HTTP_206
-            resp.set_header("Content-Range", f"bytes {picked.start}-{picked.end}/{stored.size}")
-            resp.content_length = picked.length
-        else:
-            resp.content_length = stored.size
-        resp.stream = chunks
+        send_bytes(resp, picked if isinstance(picked, ByteRange) else None, stored.size, chunks)
+
+    def _accel(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        """Checked here, sent by the front server (which answers ranges itself)."""
+        stored = self._c.platform.files.get(caller_of(req), FileId(file_id))
+        _validators(resp, stored)
+        if not_modified(req, stored.sha256, stored.updated_at):
+            resp.status = falcon.HTTP_304
+            return
+        _representation(req, resp, stored)
+        accel_redirect(resp, self._c.accel_redirect_prefix, stored.storage_key)
 
     def _redirect(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
         """Send the client to a short-lived presigned URL whose response headers (type,
@@ -222,9 +224,8 @@ class FileContent:
             return served_type(stored.content_type), content_disposition(stored.name, inline=inline)
 
         stored, url = self._c.platform.files.download_url(caller_of(req), FileId(file_id), headers)
-        resp.set_header("ETag", f'"{stored.sha256}"')
-        resp.last_modified = stored.updated_at
-        if _not_modified(req, stored):
+        _validators(resp, stored)
+        if not_modified(req, stored.sha256, stored.updated_at):
             resp.status = falcon.HTTP_304
             return
         if url is None:  # pragma: no cover - S3 always signs; guards a misconfiguration
@@ -234,22 +235,18 @@ class FileContent:
         resp.set_header("Cache-Control", "no-store")
 
 
-def _close(chunks: object) -> None:
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
+def _validators(resp: falcon.Response, stored: StoredFile) -> None:
+    resp.set_header("ETag", f'"{stored.sha256}"')
+    resp.last_modified = stored.updated_at
 
 
-def _not_modified(req: falcon.Request, stored: StoredFile) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
-    tags = req.if_none_match
-    if tags is not None:
-        return any(tag == "*" or tag == stored.sha256 for tag in tags)
-    since = req.if_modified_since  # naive, in UTC
-    if since is None:
-        return False
-    changed = stored.updated_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
-    return changed <= since.replace(tzinfo=None)
+def _representation(req: falcon.Request, resp: falcon.Response, stored: StoredFile) -> None:
+    inline = req.get_param("disposition") == "inline"
+    inline = inline and renders_passively(stored.content_type)
+    resp.content_type = served_type(stored.content_type)
+    resp.set_header("Content-Disposition", content_disposition(stored.name, inline=inline))
+    resp.set_header("X-Content-Type-Options", "nosniff")
+    resp.set_header("Content-Security-Policy", DOWNLOAD_CSP)
 
 
 TEXT = {"type": "string"}

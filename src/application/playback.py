@@ -1,0 +1,376 @@
+"""Signed playback URLs: who may fetch a ready video's playlists, segments, posters and
+storyboard, and for how long.
+
+A playback token is a capability: ``base64url(payload) "." base64url(HMAC-SHA256)``
+where the payload names the video, the *grant* (why its holder may watch: ``public``,
+``user:<id>`` or ``share:<id>``), the expiry and the *generation* of the video's outputs
+(a digest of their storage prefix, so reprocessing invalidates old URLs). The token goes
+in the URL's path, before the asset's path, so that the relative URIs of HLS playlists
+resolve to URLs that carry it too.
+
+A valid signature is not enough: every request re-checks that the grant still holds
+(the share is not revoked, the video is still public, the user still manages it), so
+revoking access stops a player in the middle of a video.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+from attrs import field, frozen
+
+from application.context import Caller, Hidden, current_user
+from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from application.ports.storage import ByteRange, ObjectStorage
+from application.ports.system import Clock
+from application.shares import ShareService
+from domain.errors import Conflict, NotFound, PermissionDenied
+from domain.ids import ShareId, UserId, VideoId
+from domain.shares import ShareTarget, ShareTargetKind
+from domain.videos import PlaybackAssets, Video, VideoStatus, asset_content_type
+
+MIN_SECRET_BYTES = 32
+MIN_LIFETIME = timedelta(minutes=1)
+DEFAULT_LIFETIME = timedelta(hours=6)
+MAX_TOKEN = 512
+_DOMAIN = b"videoplatform-playback-v1\x00"  # binds the MAC to this use of the secret
+_B64 = re.compile(r"^[A-Za-z0-9_-]+$")
+_ATOM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+SIGNATURE_INVALID = "playback_signature_invalid"
+EXPIRED = "playback_expired"
+REVOKED = "playback_revoked"
+STALE = "playback_stale"
+NOT_READY = "video_not_ready"
+ASSET_NOT_FOUND = "playback_asset_not_found"
+
+
+class GrantKind(enum.Enum):
+    PUBLIC = "public"
+    USER = "user"
+    SHARE = "share"
+
+
+@frozen
+class Grant:
+    """Why the holder of a playback URL may watch."""
+
+    kind: GrantKind
+    subject: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if (self.kind is GrantKind.PUBLIC) != (self.subject == ""):
+            raise ValueError("a public grant has no subject; the others have one")
+        if self.subject and not _ATOM.match(self.subject):
+            raise ValueError(f"invalid grant subject {self.subject!r}")
+
+    @classmethod
+    def public(cls) -> Grant:
+        return cls(GrantKind.PUBLIC)
+
+    @classmethod
+    def user(cls, user_id: UserId) -> Grant:
+        return cls(GrantKind.USER, user_id)
+
+    @classmethod
+    def share(cls, share_id: ShareId) -> Grant:
+        return cls(GrantKind.SHARE, share_id)
+
+    @classmethod
+    def parse(cls, text: str) -> Grant:
+        kind, _, subject = text.partition(":")
+        return cls(GrantKind(kind), subject)
+
+    def __str__(self) -> str:
+        return self.kind.value if not self.subject else f"{self.kind.value}:{self.subject}"
+
+
+@frozen
+class PlaybackClaims:
+    """What a playback token asserts; ``expires`` is a Unix time in whole seconds."""
+
+    video_id: VideoId
+    grant: Grant
+    expires: int
+    generation: str
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.expires, UTC)
+
+
+def generation_of(prefix: str) -> str:
+    """A short, stable name for one processing run's outputs (their storage prefix)."""
+    return _encode(hashlib.sha256(prefix.encode()).digest()[:12])
+
+
+def sign(secret: bytes, claims: PlaybackClaims) -> str:
+    """The token for ``claims``."""
+    if not _ATOM.match(claims.video_id) or not _ATOM.match(claims.generation):
+        raise ValueError("video id and generation must be short url-safe names")
+    payload = "|".join(
+        (claims.video_id, str(claims.grant), str(claims.expires), claims.generation)
+    ).encode()
+    return f"{_encode(payload)}.{_encode(_mac(secret, payload))}"
+
+
+def verify(secret: bytes, token: str, now: datetime) -> PlaybackClaims:
+    """The claims of a token this secret signed and that has not expired at ``now``.
+
+    PermissionDenied(code=SIGNATURE_INVALID) for anything altered or malformed (the MAC
+    is checked in constant time before the payload is even parsed);
+    PermissionDenied(code=EXPIRED) from the instant of expiry on.
+    """
+    payload, mac = _split(token)
+    if not hmac.compare_digest(_mac(secret, payload), mac):
+        raise PermissionDenied("the playback URL's signature is invalid", code=SIGNATURE_INVALID)
+    claims = _parse(payload)
+    if now.timestamp() >= claims.expires:
+        raise PermissionDenied("the playback URL has expired", code=EXPIRED)
+    return claims
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, _DOMAIN + payload, hashlib.sha256).digest()
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode(text: str) -> bytes:
+    """Strict base64url: one spelling per byte string (a changed trailing character that
+    would decode to the same bytes is refused, so no altered token is ever accepted)."""
+    if not _B64.match(text):
+        raise ValueError("not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+    if _encode(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def _invalid() -> PermissionDenied:
+    return PermissionDenied("the playback URL's signature is invalid", code=SIGNATURE_INVALID)
+
+
+def _split(token: str) -> tuple[bytes, bytes]:
+    parts = token.split(".")
+    if len(token) > MAX_TOKEN or len(parts) != 2:
+        raise _invalid()
+    try:
+        return _decode(parts[0]), _decode(parts[1])
+    except ValueError:
+        raise _invalid() from None
+
+
+def _parse(payload: bytes) -> PlaybackClaims:
+    # Only ever reached for payloads this service signed; still parsed defensively.
+    try:
+        video_id, grant, expires, generation = payload.decode("ascii").split("|")
+        if not expires.isdigit():
+            raise ValueError("expiry is not a number")
+        return PlaybackClaims(VideoId(video_id), Grant.parse(grant), int(expires), generation)
+    except ValueError:
+        raise _invalid() from None
+
+
+@frozen
+class PlaybackPolicy:
+    """The signing secret (never logged) and how long issued URLs live at most."""
+
+    secret: bytes = field(repr=False)
+    lifetime: timedelta = DEFAULT_LIFETIME
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the playback secret must be at least {MIN_SECRET_BYTES} bytes")
+        if self.lifetime < MIN_LIFETIME:
+            raise ValueError("the playback lifetime must be at least a minute")
+
+    def clamp(self, asked: timedelta | None) -> timedelta:
+        if asked is None:
+            return self.lifetime
+        return max(MIN_LIFETIME, min(asked, self.lifetime))
+
+
+@frozen
+class IssuedPlayback:
+    """Signed access to a ready video's outputs until ``expires_at``."""
+
+    video: Video
+    assets: PlaybackAssets
+    token: str
+    expires_at: datetime
+
+
+@frozen
+class PlaybackAsset:
+    """One output a verified token may fetch now."""
+
+    key: str
+    path: str
+    content_type: str
+    expires_at: datetime
+    modified_at: datetime
+
+    @property
+    def is_playlist(self) -> bool:
+        return self.path.lower().endswith(".m3u8")
+
+
+class PlaybackService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        storage: ObjectStorage,
+        shares: ShareService,
+        policy: PlaybackPolicy,
+    ) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._storage = storage
+        self._shares = shares
+        self._policy = policy
+
+    # -- issuing ------------------------------------------------------------------------
+
+    def issue(
+        self, caller: Caller, video_id: VideoId, lifetime: timedelta | None = None
+    ) -> IssuedPlayback:
+        """URLs for a video the caller can see. Its owner and moderators get a grant of
+        their own (it lasts while they may manage the video); anyone else watches a
+        public or unlisted video under a public grant (it lasts while the video stays
+        so). Hidden for a video the caller cannot see; Conflict(NOT_READY) before the
+        video is ready."""
+        with self._uow() as uow:
+            user = current_user(uow, caller)
+            video = uow.videos.get(video_id)
+            if not video.can_be_seen_by(user):
+                raise Hidden("video not found")
+        grant = Grant.user(user.id) if user and video.is_managed_by(user) else Grant.public()
+        return self._issue(video, grant, lifetime)
+
+    def issue_for_share(
+        self,
+        token: str,
+        password: str | None = None,
+        caller: Caller | None = None,
+        lifetime: timedelta | None = None,
+    ) -> IssuedPlayback:
+        """URLs for the video a share link opens: one use of the link (counted, audited,
+        refused like any redemption); they work while the link is neither revoked nor
+        expired, even once its uses are spent."""
+        item = self._shares.redeem_video(token, password, caller)
+        if item.video is None:  # pragma: no cover - redeem_video guarantees a video
+            raise NotFound("share not found")
+        return self._issue(item.video, Grant.share(item.share.id), lifetime)
+
+    def _issue(self, video: Video, grant: Grant, lifetime: timedelta | None) -> IssuedPlayback:
+        if video.status is not VideoStatus.READY or video.assets is None:
+            raise Conflict("the video is not ready for playback yet", code=NOT_READY)
+        expires = int((self._clock.now() + self._policy.clamp(lifetime)).timestamp())
+        claims = PlaybackClaims(video.id, grant, expires, generation_of(video.assets.prefix))
+        token = sign(self._policy.secret, claims)
+        return IssuedPlayback(video, video.assets, token, claims.expires_at)
+
+    # -- serving ------------------------------------------------------------------------
+
+    def authorize(self, token: str, path: str) -> PlaybackAsset:
+        """The asset at ``path`` if the token is genuine, unexpired and its grant still
+        holds. PermissionDenied with SIGNATURE_INVALID, EXPIRED, STALE (the video was
+        reprocessed or is no longer ready) or REVOKED (the grant no longer holds);
+        NotFound for a deleted video or a path that names no playback asset."""
+        now = self._clock.now()
+        claims = verify(self._policy.secret, token, now)
+        content_type = asset_content_type(path)
+        if content_type is None:
+            raise NotFound("no such playback asset", code=ASSET_NOT_FOUND)
+        with self._uow() as uow:
+            video = uow.videos.get(claims.video_id)
+            assets = video.assets
+            if (
+                video.status is not VideoStatus.READY
+                or assets is None
+                or not hmac.compare_digest(generation_of(assets.prefix), claims.generation)
+            ):
+                raise PermissionDenied("the video was processed again since", code=STALE)
+            if not _grant_holds(uow, claims.grant, video, now):
+                raise PermissionDenied("access to this video was withdrawn", code=REVOKED)
+        key = assets.key(path)
+        if key is None:  # pragma: no cover - asset_content_type accepted the path
+            raise NotFound("no such playback asset", code=ASSET_NOT_FOUND)
+        return PlaybackAsset(key, path, content_type, claims.expires_at, video.updated_at)
+
+    def size(self, asset: PlaybackAsset) -> int:
+        """NotFound(ASSET_NOT_FOUND) when the output is not in storage."""
+        try:
+            return self._storage.stat(asset.key).size
+        except NotFound:
+            raise NotFound("no such playback asset", code=ASSET_NOT_FOUND) from None
+
+    def open(
+        self,
+        asset: PlaybackAsset,
+        byte_range: ByteRange | None = None,
+        *,
+        prefer_file: bool = False,
+    ) -> Iterator[bytes] | BinaryIO:
+        """The asset's bytes (or a range); with ``prefer_file``, a whole asset kept on a
+        local filesystem comes as an open file (for sendfile)."""
+        try:
+            if prefer_file and byte_range is None:
+                local = self._storage.open_file(asset.key)
+                if local is not None:
+                    return local
+            return self._storage.get(asset.key, byte_range)
+        except NotFound:
+            raise NotFound("no such playback asset", code=ASSET_NOT_FOUND) from None
+
+    def download_url(self, asset: PlaybackAsset, expires_seconds: int) -> str | None:
+        """A short-lived direct storage URL for the asset, when the storage has them."""
+        return self._storage.download_url(
+            asset.key,
+            expires_seconds=expires_seconds,
+            content_type=asset.content_type,
+            content_disposition="inline",
+        )
+
+    def seconds_left(self, asset: PlaybackAsset) -> int:
+        return max(0, int((asset.expires_at - self._clock.now()).total_seconds()))
+
+
+def _grant_holds(uow: UnitOfWork, grant: Grant, video: Video, now: datetime) -> bool:
+    """Whether the reason a URL was issued for still holds: one or two point lookups."""
+    if grant.kind is GrantKind.PUBLIC:
+        return video.can_be_seen_by(None)
+    if grant.kind is GrantKind.USER:
+        try:
+            user = uow.users.get(UserId(grant.subject))
+        except NotFound:
+            return False
+        return user.is_active and video.can_be_seen_by(user)
+    try:
+        share = uow.shares.get(ShareId(grant.subject))
+        owner = uow.users.get(share.owner_id)
+    except NotFound:
+        return False
+    # The use was counted when the URLs were issued: only revocation, expiry and the
+    # owner's right to share end them (not the link's spent uses, nor its password).
+    return (
+        share.target == ShareTarget(ShareTargetKind.VIDEO, video.id)
+        and not share.is_revoked()
+        and (share.expires_at is None or now < share.expires_at)
+        and share.is_backed_by(owner)
+    )
