@@ -37,6 +37,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.resumable import ResumableUploadService
 from application.shares import ShareService
 from application.throttle import FailureThrottle
 from application.users import UserService
@@ -55,6 +56,7 @@ SERVICES: tuple[type, ...] = (
     ShareService,
     CategoryService,
     AuditService,
+    ResumableUploadService,
 )
 
 

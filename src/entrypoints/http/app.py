@@ -29,6 +29,7 @@ from entrypoints.http.resources import (
     files,
     health,
     shares,
+    tus,
     users,
     videos,
 )
@@ -74,7 +75,7 @@ def _version() -> str:
 
 def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list[Route]:
     found: list[Route] = []
-    for module in (health, auth, users, videos, files, shares, audit, categories):
+    for module in (health, auth, users, videos, files, shares, audit, categories, tus):
         found += module.routes(context)
     return found + docs.routes(document)
 
@@ -127,6 +128,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         Versioning(deprecations),
         SecurityHeaders(),
         SaneInput(),
+        tus.TusProtocol(),
         Authentication(platform.users, public),
     ]
     app: App = falcon.App(middleware=middleware)
