@@ -99,7 +99,8 @@ class ChunkReader:
         self._source = source
         self._limit = limit
         self._checksum = checksum
-        self._hash = hashlib.new(checksum.algorithm) if checksum else None
+        # Integrity checks against transmission errors, not security: md5 and sha1 are fine.
+        self._hash = hashlib.new(checksum.algorithm, usedforsecurity=False) if checksum else None
         self.size = 0
 
     def read(self, size: int = -1, /) -> bytes:
