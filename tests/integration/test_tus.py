@@ -213,9 +213,10 @@ def test_an_unfinished_upload_can_be_terminated(server: Served, creator: dict[st
         file_stream=io.BytesIO(b"x" * 10_000), chunk_size=4_000,
         metadata={"kind": "file", "filename": "dropped.bin"},
     )  # fmt: skip
+    url = uploader.create_url()
+    uploader.set_url(url)
     uploader.upload(stop_at=4_000)
-    url = uploader.url
-    assert url is not None
+    assert offset_of(server, creator, url) == 4_000
     gone = httpx.delete(url, headers={**creator, "Tus-Resumable": "1.0.0"})
     assert gone.status_code == 204
     assert httpx.head(url, headers={**creator, "Tus-Resumable": "1.0.0"}).status_code == 404
