@@ -57,11 +57,12 @@ def test_check_reports_bad_settings_with_exit_code_2(
 
 def test_migrate_reports_and_moves_between_revisions(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert "revision base (head is 0001)" in run("migrate", "current", data_dir=data).stdout
-    assert "revision 0001 (up to date)" in run("migrate", "upgrade", data_dir=data).stdout
+    assert "revision base (head is 0003)" in run("migrate", "current", data_dir=data).stdout
+    assert "revision 0003 (up to date)" in run("migrate", "upgrade", data_dir=data).stdout
     assert "revision base" in run("migrate", "downgrade", "base", data_dir=data).stdout
     history = run("migrate", "history", data_dir=data)
     assert history.stdout.startswith("base -> 0001: Initial schema")
+    assert "\n0002 -> 0003: Resumable uploads" in history.stdout
 
 
 def test_createadmin_then_audit_verify_then_tampering_is_detected(tmp_path: Path) -> None:

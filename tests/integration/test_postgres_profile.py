@@ -85,7 +85,7 @@ def test_the_platform_runs_on_postgresql_by_setting_one_variable(
 
     migrated = run([EXE, "migrate", "upgrade"], database_url, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "revision 0001 (up to date)" in migrated.stdout
+    assert "revision 0003 (up to date)" in migrated.stdout
 
     checked = run([EXE, "check"], database_url, tmp_path)
     assert checked.returncode == 0, checked.stderr
