@@ -14,7 +14,6 @@ quotas, type checks, audit and the processing job all apply; then the parts go.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -169,14 +168,6 @@ def _peek(stream: ReadableStream) -> tuple[bytes, _Replay]:
             break
         head += data
     return head, _Replay(head, stream)
-
-
-def decode_digest(encoded: str) -> bytes:
-    """A checksum's base64 digest; ValidationError if it is not base64."""
-    try:
-        return base64.b64decode(encoded.strip(), validate=True)
-    except ValueError:
-        raise ValidationError("the checksum is not base64", code="checksum_malformed") from None
 
 
 class ResumableUploadService:
