@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
+from application import quota
 from application.auditing import Auditor
 from application.context import Caller, Hidden, require_permission, require_user
 from application.limits import Limits
@@ -16,7 +17,7 @@ from application.ports.storage import ByteRange, ObjectStorage, ReadableStream
 from application.ports.system import Clock, IdGenerator
 from application.streams import MeteredReader
 from domain.audit import AuditAction
-from domain.errors import Conflict, QuotaExceeded, ValidationError
+from domain.errors import Conflict, ValidationError
 from domain.files import FolderPath, StoredFile, clean_file_name
 from domain.ids import FileId
 from domain.shares import ShareTarget, ShareTargetKind
@@ -37,6 +38,8 @@ class StoreFile:
     content: ReadableStream
     folder: str = "/"
     content_type: str = DEFAULT_CONTENT_TYPE
+    declared_size: int | None = None
+    """The size announced before the bytes (a Content-Length), refused early if too big."""
 
 
 @frozen
@@ -87,13 +90,7 @@ class FileService:
         ):
             owner = require_permission(uow, caller, Permission.FILE_MANAGE)
             self._check_free_name(uow, owner, folder, name)
-            count, used = uow.files.usage(owner.id)
-        if count >= self._limits.quota_files_per_user:
-            raise QuotaExceeded(f"at most {self._limits.quota_files_per_user} files per user")
-        room = self._limits.quota_bytes_per_user - used
-        limit = min(self._limits.max_upload_bytes, room)
-        if limit <= 0:
-            raise QuotaExceeded("storage quota is used up")
+            limit = quota.room(self._limits, uow, owner.id, command.declared_size)
         metered = MeteredReader(command.content, limit, what="file")
         key = file_key(file_id)
         self._storage.put(key, metered)
@@ -140,11 +137,7 @@ class FileService:
     ) -> StoredFile:
         with self._uow() as uow:
             owner = require_permission(uow, caller, Permission.FILE_MANAGE)
-            count, used = uow.files.usage(owner.id)
-            if used + metered.size > self._limits.quota_bytes_per_user:
-                raise QuotaExceeded("storage quota is used up")
-            if count >= self._limits.quota_files_per_user:
-                raise QuotaExceeded(f"at most {self._limits.quota_files_per_user} files per user")
+            quota.check_commit(self._limits, uow, owner.id, metered.size)
             stored = StoredFile.store(
                 id=file_id,
                 owner=owner,

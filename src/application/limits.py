@@ -11,8 +11,12 @@ from attrs import frozen
 class Limits:
     max_upload_bytes: int = 5 * 1024**3
     quota_bytes_per_user: int = 50 * 1024**3
+    """Bytes of files and video sources together, per user."""
     quota_files_per_user: int = 100_000
+    """Items per user: files and videos together (the name predates videos counting)."""
     session_ttl: timedelta = timedelta(days=14)
     personal_token_max_ttl: timedelta = timedelta(days=365)
     email_verification_ttl: timedelta = timedelta(days=2)
     require_email_verification: bool = False
+    upload_lifetime: timedelta = timedelta(hours=24)
+    """How long a resumable upload may take from creation to its last byte."""

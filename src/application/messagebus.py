@@ -20,6 +20,7 @@ from application.ports.persistence import (
     TokenRepository,
     UnitOfWork,
     UnitOfWorkFactory,
+    UploadRepository,
     UserRepository,
     VideoRepository,
 )
@@ -57,6 +58,10 @@ class PublishingUnitOfWork:
     @property
     def categories(self) -> CategoryRepository:
         return self._inner.categories
+
+    @property
+    def uploads(self) -> UploadRepository:
+        return self._inner.uploads
 
     @property
     def audit(self) -> AuditLog:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from attrs import frozen
 
+from application import quota
 from application.auditing import Auditor
 from application.context import Caller, Hidden, current_user, require_permission, require_user
 from application.limits import Limits
@@ -18,6 +19,7 @@ from application.pagination import (
     parse_instant,
 )
 from application.ports.persistence import (
+    STALE_VERSION,
     OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -28,7 +30,7 @@ from application.ports.storage import ObjectStorage, ReadableStream
 from application.ports.system import Clock, IdGenerator
 from application.streams import MeteredReader
 from domain.audit import AuditAction
-from domain.errors import PermissionDenied, ValidationError
+from domain.errors import Conflict, PermissionDenied, ValidationError
 from domain.ids import CategoryId, UserId, VideoId
 from domain.shares import ShareTarget, ShareTargetKind
 from domain.users import Permission
@@ -43,6 +45,7 @@ from domain.videos import (
 )
 
 PROCESS_VIDEO = "process-video"
+QUOTA_ATTEMPTS = 5
 
 
 def video_prefix(video_id: VideoId) -> str:
@@ -58,6 +61,8 @@ class UploadVideo:
     category_id: CategoryId | None = None
     tags: Sequence[str] = ()
     visibility: Visibility = Visibility.PRIVATE
+    declared_size: int | None = None
+    """The size announced before the bytes (a Content-Length), refused early if too big."""
 
 
 @frozen
@@ -102,7 +107,12 @@ class VideoService:
 
     def upload(self, caller: Caller, command: UploadVideo) -> Video:
         """Stream the source into storage, then record the video and its processing job
-        in one transaction. If that transaction fails the stored bytes are removed."""
+        in one transaction. If that transaction fails the stored bytes are removed.
+
+        The source counts against the owner's quota (items and bytes, shared with
+        files): refused before a byte is read when nothing is left or the declared size
+        does not fit, stopped while streaming at the room that was left, and checked
+        again at commit against the owner's parallel uploads."""
         video_id = VideoId(self._ids.new_id())
         # Validate the metadata before reading a byte of a possibly huge body.
         clean_title(command.title)
@@ -112,59 +122,93 @@ class VideoService:
             self._audit.refusals(caller, AuditAction.VIDEO_UPLOAD, "video", None),
             self._uow() as uow,
         ):
-            require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+            owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
             if command.category_id is not None:
                 uow.categories.get(command.category_id)
+            limit = quota.room(self._limits, uow, owner.id, command.declared_size)
         key = video_prefix(video_id) + "source"
-        metered = MeteredReader(command.source, self._limits.max_upload_bytes, what="video")
+        metered = MeteredReader(command.source, limit, what="video")
         self._storage.put(key, metered)
         if metered.size == 0:
             self._storage.delete(key)
             raise ValidationError.field("source", "the upload is empty")
         committed = False
         try:
-            with self._uow() as uow:
-                owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
-                if command.category_id is not None:  # it may have gone while we streamed
-                    uow.categories.get(command.category_id)
-                now = self._clock.now()
-                video = Video.upload(
-                    id=video_id,
-                    owner=owner,
-                    title=command.title,
-                    description=command.description,
-                    category_id=command.category_id,
-                    tags=command.tags,
-                    visibility=command.visibility,
-                    source_key=key,
-                    source_size=metered.size,
-                    source_sha256=metered.sha256,
-                    now=now,
-                )
-                uow.videos.add(video)
-                uow.outbox.add(
-                    OutboxMessage(
-                        id=self._ids.new_id(),
-                        topic=PROCESS_VIDEO,
-                        payload={"video_id": video_id},
-                        created_at=now,
-                    )
-                )
-                self._audit.record(
-                    uow,
-                    caller,
-                    AuditAction.VIDEO_UPLOAD,
-                    "video",
-                    video_id,
-                    metadata={"size": str(metered.size), "sha256": metered.sha256},
-                )
-                uow.commit()
-                committed = True
+            video = self._record(caller, video_id, command, key, metered)
+            committed = True
         except BaseException:
             if not committed:  # a committed video keeps its bytes, whatever came after
                 self._storage.delete_prefix(video_prefix(video_id))
             raise
         return video
+
+    def _record(
+        self,
+        caller: Caller,
+        video_id: VideoId,
+        command: UploadVideo,
+        key: str,
+        metered: MeteredReader,
+    ) -> Video:
+        """Saving the owner (unchanged but touched) makes parallel uploads of one user
+        collide on its version, so each checks the quota against the others' committed
+        usage; the loser retries."""
+        for attempt in range(1, QUOTA_ATTEMPTS + 1):
+            try:
+                return self._record_once(caller, video_id, command, key, metered)
+            except Conflict as clash:
+                if clash.code != STALE_VERSION or attempt == QUOTA_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record_once(
+        self,
+        caller: Caller,
+        video_id: VideoId,
+        command: UploadVideo,
+        key: str,
+        metered: MeteredReader,
+    ) -> Video:
+        with self._uow() as uow:
+            owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+            if command.category_id is not None:  # it may have gone while we streamed
+                uow.categories.get(command.category_id)
+            quota.check_commit(self._limits, uow, owner.id, metered.size)
+            now = self._clock.now()
+            video = Video.upload(
+                id=video_id,
+                owner=owner,
+                title=command.title,
+                description=command.description,
+                category_id=command.category_id,
+                tags=command.tags,
+                visibility=command.visibility,
+                source_key=key,
+                source_size=metered.size,
+                source_sha256=metered.sha256,
+                now=now,
+            )
+            uow.videos.add(video)
+            owner.touch(now)
+            uow.users.save(owner)
+            uow.outbox.add(
+                OutboxMessage(
+                    id=self._ids.new_id(),
+                    topic=PROCESS_VIDEO,
+                    payload={"video_id": video_id},
+                    created_at=now,
+                )
+            )
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.VIDEO_UPLOAD,
+                "video",
+                video_id,
+                metadata={"size": str(metered.size), "sha256": metered.sha256},
+            )
+            uow.commit()
+            return video
 
     def get(self, caller: Caller, video_id: VideoId) -> Video:
         """A video the caller may see; NotFound otherwise (private ones are not revealed)."""

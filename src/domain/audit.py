@@ -45,6 +45,10 @@ class AuditAction(enum.Enum):
     CATEGORY_RENAME = "category.rename"
     CATEGORY_DELETE = "category.delete"
     AUDIT_SEARCH = "audit.search"
+    UPLOAD_CREATE = "upload.create"
+    UPLOAD_COMPLETE = "upload.complete"
+    UPLOAD_TERMINATE = "upload.terminate"
+    UPLOAD_ACCESS = "upload.access"
 
 
 def _freeze(metadata: Mapping[str, str]) -> Mapping[str, str]:

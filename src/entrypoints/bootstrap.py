@@ -39,6 +39,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.resumable import ResumableUploadService
 from application.shares import ShareService
 from application.throttle import FailureThrottle
 from application.users import UserService
@@ -59,6 +60,7 @@ SERVICES: tuple[type, ...] = (
     CategoryService,
     AuditService,
     PlaybackService,
+    ResumableUploadService,
 )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from adapters.sql import migrate
 from adapters.sql.audit_verify import verify_audit_trail
 from adapters.sql.engine import create_database_engine
+from application.resumable import ResumableUploadService
 from application.users import RegisterUser
 from domain.errors import DomainError
 from entrypoints.bootstrap import create_platform
@@ -103,6 +104,13 @@ def _createadmin(args: argparse.Namespace) -> int:
     with create_platform(Settings.from_env()) as platform:
         user = platform.users.create_admin(RegisterUser(args.email, password, args.name))
     print(f"administrator {user.email} created (id {user.id})")
+    return 0
+
+
+def _uploads_sweep(_: argparse.Namespace) -> int:
+    with create_platform(Settings.from_env()) as platform:
+        removed = platform.resolve(ResumableUploadService).sweep()
+    print(f"removed {removed} expired upload(s)")
     return 0
 
 
@@ -200,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     admin.set_defaults(run=_createadmin)
+
+    uploads = commands.add_parser("uploads", help="resumable upload tools")
+    uploads.add_argument("action", choices=["sweep"], help="remove expired uploads and their bytes")
+    uploads.set_defaults(run=_uploads_sweep)
 
     _add_serve(commands)
     return parser

@@ -40,7 +40,8 @@ class Settings:
     require_email_verification: bool = False
     max_upload_bytes: int = 5 * 1024**3
     quota_bytes_per_user: int = 50 * 1024**3
-    quota_files_per_user: int = 100_000
+    quota_files_per_user: int = 100_000  # items: files and videos together
+    upload_expiry_seconds: int = 24 * 3600  # a resumable upload's lifetime
     session_ttl_seconds: int = 14 * 24 * 3600
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
@@ -83,6 +84,7 @@ class Settings:
             "max_upload_bytes",
             "quota_bytes_per_user",
             "quota_files_per_user",
+            "upload_expiry_seconds",
             "session_ttl_seconds",
             "argon2_time_cost",
             "argon2_parallelism",
@@ -127,6 +129,7 @@ class Settings:
             quota_files_per_user=self.quota_files_per_user,
             session_ttl=timedelta(seconds=self.session_ttl_seconds),
             require_email_verification=self.require_email_verification,
+            upload_lifetime=timedelta(seconds=self.upload_expiry_seconds),
         )
 
 

@@ -33,6 +33,13 @@ from domain.events import DomainEvent, VideoProcessingStarted, VideoUploaded
 from domain.files import FolderPath, StoredFile
 from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.uploads import (
+    ResumableUpload,
+    UploadId,
+    UploadKind,
+    UploadPart,
+    UploadResult,
+)
 from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
 from domain.videos import Video, VideoStatus, Visibility
 
@@ -1577,3 +1584,124 @@ def test_a_folder_listing_bound_just_before_a_name_includes_that_name(
         lambda uow: uow.files.list_folder(u1, FolderPath("/"), ("report.txt", ""), 1),
     )
     assert ids(found) == ["f1"]
+
+
+# -- resumable uploads and video usage -------------------------------------------------
+
+
+def an_upload(upload_id: str, owner: str, *, expires_at: datetime | None = None) -> ResumableUpload:
+    return ResumableUpload(
+        id=UploadId(upload_id),
+        owner_id=UserId(owner),
+        kind=UploadKind.FILE,
+        metadata={"filename": "ünïcode.bin", "folder": "/a/b"},
+        length=1_000,
+        created_at=T0,
+        expires_at=expires_at or at(60),
+    )
+
+
+def add_uploads(factory: UnitOfWorkFactory, *uploads: ResumableUpload) -> None:
+    with factory() as uow:
+        for upload in uploads:
+            uow.uploads.add(upload)
+        uow.commit()
+
+
+def test_an_upload_round_trips_with_its_parts_offset_and_result(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    add_uploads(uow_factory, an_upload("up1", "u1"))
+    with uow_factory() as uow:
+        upload = uow.uploads.get(UploadId("up1"))
+        upload.accept_chunk(0, UploadPart("uploads/up1/parts/a", 400), at(1))
+        upload.accept_chunk(400, UploadPart("uploads/up1/parts/b", 600), at(2))
+        uow.uploads.save(upload)
+        uow.commit()
+    stored = read(uow_factory, lambda u: u.uploads.get(UploadId("up1")))
+    assert stored.offset == 1_000 and stored.version == 2
+    assert stored.parts == [
+        UploadPart("uploads/up1/parts/a", 400),
+        UploadPart("uploads/up1/parts/b", 600),
+    ]
+    assert (stored.kind, stored.metadata, stored.length) == (
+        UploadKind.FILE,
+        {"filename": "ünïcode.bin", "folder": "/a/b"},
+        1_000,
+    )
+    assert (stored.created_at, stored.expires_at, stored.owner_id) == (T0, at(60), "u1")
+    with uow_factory() as uow:
+        done = uow.uploads.get(UploadId("up1"))
+        done.complete(UploadResult(UploadKind.FILE, "f9"))
+        uow.uploads.save(done)
+        uow.commit()
+    finished = read(uow_factory, lambda u: u.uploads.get(UploadId("up1")))
+    assert finished.result == UploadResult(UploadKind.FILE, "f9")
+    assert finished.parts == [] and finished.offset == 1_000
+
+
+def test_two_chunks_committed_at_one_offset_the_second_is_stale(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    add_uploads(uow_factory, an_upload("up1", "u1"))
+    first, second = uow_factory(), uow_factory()
+    with first, second:
+        mine = first.uploads.get(UploadId("up1"))
+        theirs = second.uploads.get(UploadId("up1"))
+        mine.accept_chunk(0, UploadPart("k1", 10), at(1))
+        theirs.accept_chunk(0, UploadPart("k2", 20), at(1))
+        first.uploads.save(mine)
+        first.commit()
+        second.uploads.save(theirs)
+        with pytest.raises(Conflict) as lost:
+            second.commit()
+    assert lost.value.code == "stale_version"
+    stored = read(uow_factory, lambda u: u.uploads.get(UploadId("up1")))
+    assert (stored.offset, stored.parts) == (10, [UploadPart("k1", 10)])
+
+
+def test_a_missing_upload_is_not_found_and_deleting_it_twice_too(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    add_uploads(uow_factory, an_upload("up1", "u1"))
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.uploads.get(UploadId("nope"))
+        uow.uploads.delete(UploadId("up1"))
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(NotFound):
+        uow.uploads.delete(UploadId("up1"))
+
+
+def test_expired_uploads_come_oldest_expiry_first_and_bounded(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    add_uploads(
+        uow_factory,
+        an_upload("late", "u1", expires_at=at(30)),
+        an_upload("b", "u1", expires_at=at(10)),
+        an_upload("a", "u1", expires_at=at(10)),
+        an_upload("future", "u1", expires_at=at(31)),
+    )
+
+    def expired(now: datetime, limit: int = 10) -> list[str]:
+        return [u.id for u in read(uow_factory, lambda uow: uow.uploads.list_expired(now, limit))]
+
+    assert expired(at(30)) == ["a", "b", "late"]
+    assert expired(at(30), 2) == ["a", "b"]
+    assert expired(at(9)) == []
+
+
+def test_video_usage_counts_the_owners_videos_and_source_bytes(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        attrs.evolve(a_video("v1", "u1"), source_size=1_000),
+        attrs.evolve(a_video("v2", "u1", status=VideoStatus.UPLOADED), source_size=24),
+        attrs.evolve(a_video("v3", "u2"), source_size=5),
+    )
+    assert read(uow_factory, lambda u: u.videos.usage(u1)) == (2, 1_024)
+    assert read(uow_factory, lambda u: u.videos.usage(UserId("u2"))) == (1, 5)
+    assert read(uow_factory, lambda u: u.videos.usage(UserId("u3"))) == (0, 0)

@@ -41,7 +41,8 @@ class MemoryDatabase:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tables: dict[str, dict[str, Aggregate]] = {
-            name: {} for name in ("users", "tokens", "videos", "files", "shares", "categories")
+            name: {}
+            for name in ("users", "tokens", "videos", "files", "shares", "categories", "uploads")
         }
         self.audit: list[AuditEvent] = []
         self.outbox: dict[str, OutboxMessage] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Generic, TypeVar, cast
 
 from adapters.memory.database import Transaction
@@ -16,6 +17,7 @@ from domain.events import DomainEvent
 from domain.files import FolderPath, StoredFile
 from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget
+from domain.uploads import ResumableUpload, UploadId
 from domain.users import ApiToken, Role, User
 from domain.videos import Video, VideoStatus, Visibility
 
@@ -175,6 +177,10 @@ class MemoryVideoRepository(_Repository[Video]):
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
         return sorted(v.id for v in self._all() if v.category_id == category_id)
 
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        mine = [v for v in self._all() if v.owner_id == owner_id]
+        return len(mine), sum(v.source_size for v in mine)
+
 
 class MemoryFileRepository(_Repository[StoredFile]):
     table, noun = "files", "file"
@@ -207,6 +213,22 @@ class MemoryFileRepository(_Repository[StoredFile]):
     def usage(self, owner_id: UserId) -> tuple[int, int]:
         mine = [f for f in self._all() if f.owner_id == owner_id]
         return len(mine), sum(f.size for f in mine)
+
+
+class MemoryUploadRepository(_Repository[ResumableUpload]):
+    table, noun = "uploads", "upload"
+
+    def get(self, upload_id: UploadId) -> ResumableUpload:
+        return self._get(upload_id)
+
+    def delete(self, upload_id: UploadId) -> None:
+        self._delete(upload_id)
+
+    def list_expired(self, now: datetime, limit: int) -> list[ResumableUpload]:
+        rows = sorted(
+            (u for u in self._all() if u.expires_at <= now), key=lambda u: (u.expires_at, u.id)
+        )
+        return self._many(rows[:limit])
 
 
 class MemoryShareRepository(_Repository[Share]):

@@ -13,6 +13,7 @@ from adapters.memory.repositories import (
     MemoryOutbox,
     MemoryShareRepository,
     MemoryTokenRepository,
+    MemoryUploadRepository,
     MemoryUserRepository,
     MemoryVideoRepository,
     Seen,
@@ -38,6 +39,7 @@ class MemoryUnitOfWork:
         self.files = MemoryFileRepository(self._tx, self._seen)
         self.shares = MemoryShareRepository(self._tx, self._seen)
         self.categories = MemoryCategoryRepository(self._tx, self._seen)
+        self.uploads = MemoryUploadRepository(self._tx, self._seen)
         self.audit = MemoryAuditLog(self._tx)
         self.outbox = MemoryOutbox(self._tx)
 

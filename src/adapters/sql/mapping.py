@@ -10,6 +10,7 @@ from domain.categories import Category
 from domain.files import FolderPath, StoredFile
 from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget, ShareTargetKind
+from domain.uploads import ResumableUpload, UploadId, UploadKind, UploadPart, UploadResult
 from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
 from domain.videos import (
     MediaInfo,
@@ -221,6 +222,40 @@ def file_from(row: Row) -> StoredFile:
         storage_key=row["storage_key"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def upload_row(upload: ResumableUpload) -> dict[str, Any]:
+    result = upload.result
+    return {
+        "id": upload.id,
+        "owner_id": upload.owner_id,
+        "kind": upload.kind.value,
+        "metadata": dict(upload.metadata),
+        "length": upload.length,
+        "upload_offset": upload.offset,
+        "parts": [[part.key, part.size] for part in upload.parts],
+        "created_at": upload.created_at,
+        "expires_at": upload.expires_at,
+        "result_kind": None if result is None else result.kind.value,
+        "result_id": None if result is None else result.id,
+    }
+
+
+def upload_from(row: Row) -> ResumableUpload:
+    kind = row["result_kind"]
+    return ResumableUpload(
+        id=UploadId(row["id"]),
+        owner_id=UserId(row["owner_id"]),
+        kind=UploadKind(row["kind"]),
+        metadata={str(k): str(v) for k, v in row["metadata"].items()},
+        length=row["length"],
+        offset=row["upload_offset"],
+        parts=[UploadPart(str(key), int(size)) for key, size in row["parts"]],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        result=None if kind is None else UploadResult(UploadKind(kind), row["result_id"]),
         version=row["version"],
     )
 

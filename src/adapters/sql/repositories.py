@@ -40,6 +40,7 @@ from domain.errors import Conflict, NotFound
 from domain.files import FolderPath, StoredFile
 from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget
+from domain.uploads import ResumableUpload, UploadId
 from domain.users import ApiToken, Role, User, UserStatus
 from domain.videos import Video, VideoStatus, Visibility
 
@@ -310,6 +311,37 @@ class SqlVideoRepository(_Repository[Video]):
         t = self.table
         rows = self._s.read(select(t.c.id).where(t.c.category_id == category_id).order_by(t.c.id))
         return [VideoId(r[0]) for r in rows]
+
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        t = self.table
+        totals: Sequence[Any] = self._s.read(
+            select(func.count(), func.coalesce(func.sum(t.c.source_size), 0)).where(
+                t.c.owner_id == owner_id
+            )
+        ).one()
+        return int(totals[0]), int(totals[1])
+
+
+class SqlUploadRepository(_Repository[ResumableUpload]):
+    table, noun = tables.resumable_uploads, "upload"
+
+    def _to_row(self, obj: ResumableUpload) -> dict[str, Any]:
+        return mapping.upload_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> ResumableUpload:
+        return mapping.upload_from(row)
+
+    def get(self, upload_id: UploadId) -> ResumableUpload:
+        return self._get(upload_id)
+
+    def delete(self, upload_id: UploadId) -> None:
+        self._delete(upload_id)
+
+    def list_expired(self, now: datetime, limit: int) -> list[ResumableUpload]:
+        t = self.table
+        return self._rows(
+            select(t).where(t.c.expires_at <= now).order_by(t.c.expires_at, t.c.id).limit(limit)
+        )
 
 
 class SqlFileRepository(_Repository[StoredFile]):

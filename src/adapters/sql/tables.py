@@ -137,6 +137,27 @@ files = Table(
     UniqueConstraint("owner_id", "folder", "name"),
 )
 
+# Resumable uploads: the ordered parts (key, size) already in object storage, as JSON.
+resumable_uploads = Table(
+    "resumable_uploads",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("metadata", JsonText, nullable=False),
+    Column("length", BigInteger, nullable=False),
+    Column("upload_offset", BigInteger, nullable=False),
+    Column("parts", JsonText, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("result_kind", String(16), nullable=True),
+    Column("result_id", ID, nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("upload_offset BETWEEN 0 AND length", name="offset_range"),
+    # The expiry sweep walks this index.
+    Index(None, "expires_at", "id"),
+)
+
 shares = Table(
     "shares",
     metadata,

@@ -14,6 +14,7 @@ from adapters.sql.repositories import (
     SqlOutbox,
     SqlShareRepository,
     SqlTokenRepository,
+    SqlUploadRepository,
     SqlUserRepository,
     SqlVideoRepository,
     Tracker,
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.files = SqlFileRepository(self._session, self._tracker)
         self.shares = SqlShareRepository(self._session, self._tracker)
         self.categories = SqlCategoryRepository(self._session, self._tracker)
+        self.uploads = SqlUploadRepository(self._session, self._tracker)
         self.audit = SqlAuditLog(self._session)
         self.outbox = SqlOutbox(self._session)
 

@@ -27,6 +27,7 @@ from domain.events import DomainEvent
 from domain.files import FolderPath, StoredFile
 from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
 from domain.shares import Share, ShareTarget
+from domain.uploads import ResumableUpload, UploadId
 from domain.users import ApiToken, User
 from domain.videos import Video, VideoStatus, Visibility
 
@@ -120,6 +121,10 @@ class VideoRepository(Protocol):
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...
 
+    def usage(self, owner_id: UserId) -> tuple[int, int]:
+        """(number of videos, total bytes of their sources) the owner has stored."""
+        ...
+
 
 class FileRepository(Protocol):
     def add(self, stored: StoredFile) -> None:
@@ -165,6 +170,27 @@ class ShareRepository(Protocol):
         ...
 
     def list_for_target(self, target: ShareTarget) -> list[Share]: ...
+
+
+class UploadRepository(Protocol):
+    """Resumable uploads in progress (and completed ones until they expire)."""
+
+    def add(self, upload: ResumableUpload) -> None: ...
+
+    def get(self, upload_id: UploadId) -> ResumableUpload: ...
+
+    def save(self, upload: ResumableUpload) -> None:
+        """Conflict(code=STALE_VERSION) if another chunk was committed first."""
+        ...
+
+    def delete(self, upload_id: UploadId) -> None:
+        """Remove the upload; NotFound if absent."""
+        ...
+
+    def list_expired(self, now: datetime, limit: int) -> list[ResumableUpload]:
+        """Uploads whose ``expires_at`` is at or before ``now``, oldest expiry first
+        (then by id)."""
+        ...
 
 
 class CategoryRepository(Protocol):
@@ -252,6 +278,9 @@ class UnitOfWork(Protocol):
 
     @property
     def categories(self) -> CategoryRepository: ...
+
+    @property
+    def uploads(self) -> UploadRepository: ...
 
     @property
     def audit(self) -> AuditLog: ...

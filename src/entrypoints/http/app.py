@@ -30,6 +30,7 @@ from entrypoints.http.resources import (
     health,
     playback,
     shares,
+    tus,
     users,
     videos,
 )
@@ -94,6 +95,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
         audit,
         categories,
         playback,
+        tus,
     ):
         found += module.routes(context)
     return found + docs.routes(document)
@@ -152,6 +154,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         Versioning(deprecations),
         SecurityHeaders(),
         SaneInput(),
+        tus.TusProtocol(),
         Authentication(platform.users, public),
     ]
     app: App = falcon.App(middleware=middleware)

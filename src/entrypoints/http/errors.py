@@ -21,12 +21,16 @@ from domain.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from domain.uploads import ChecksumMismatch, UnsupportedMedia, UploadGone
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("videoplatform.http")
 
 # Domain error → HTTP status. Subclasses inherit their base's status.
 STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (ChecksumMismatch, 460),  # tus checksum extension
+    (UnsupportedMedia, 415),
+    (UploadGone, 410),
     (NotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
@@ -56,6 +60,7 @@ FALCON_CODES = {
     409: "conflict",
     411: "length_required",
     413: "payload_too_large",
+    412: "precondition_failed",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
     422: "validation_failed",
@@ -85,9 +90,17 @@ def problem(
     if detail:
         body["detail"] = detail
     body.update(extra or {})
-    resp.status = falcon.code_to_http_status(status)
+    resp.status = status_line(status)
     resp.content_type = PROBLEM
     resp.text = json.dumps(body)
+
+
+# Statuses defined by protocols the API speaks rather than by RFC 9110.
+EXTRA_STATUS_LINES = {460: "460 Checksum Mismatch"}
+
+
+def status_line(status: int) -> str:
+    return EXTRA_STATUS_LINES.get(status) or falcon.code_to_http_status(status)
 
 
 def _domain_status(error: DomainError) -> int:
@@ -113,7 +126,7 @@ def handle_domain_error(
     if status == 401 and isinstance(error, ShareRefused):
         # RFC 9110 wants a challenge with every 401: the link's password, sent in the body.
         resp.set_header("WWW-Authenticate", 'SharePassword realm="videoplatform"')
-    title = falcon.code_to_http_status(status).split(" ", 1)[1]
+    title = status_line(status).split(" ", 1)[1]
     problem(req, resp, status, error.code, title, error.message, extra)
 
 

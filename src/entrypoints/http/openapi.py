@@ -33,6 +33,7 @@ class Body:
     model: type | None = None
     media: tuple[str, ...] = ("application/json",)
     description: str = ""
+    required: bool = True
 
 
 @frozen
@@ -106,12 +107,14 @@ ERROR_TEXT = {
     406: "Unsupported API version",
     409: "Conflicts with the current state",
     410: "No longer available",
+    412: "Precondition failed (such as an unsupported tus version)",
     413: "Body or quota too large",
     415: "Unsupported media type",
     416: "Range not satisfiable",
     422: "Invalid input, with per-field errors",
     429: "Too many attempts; see Retry-After",
     500: "Unexpected error (logged with the request id)",
+    460: "Checksum mismatch (tus checksum extension)",
     503: "A dependency is unavailable",
 }
 
@@ -231,7 +234,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
                 m: {"schema": {"type": "string", "contentMediaType": m}} for m in op.body.media
             }
         result["requestBody"] = {
-            "required": True,
+            "required": op.body.required,
             "content": content,
             **({"description": op.body.description} if op.body.description else {}),
         }

@@ -132,19 +132,32 @@ class Files:
         else:
             fields = query_fields(req, STORE_FIELDS)
             stored = self._store(
-                caller, fields.get("folder"), fields.get("name"), request_body(req, limit)
+                caller,
+                fields.get("folder"),
+                fields.get("name"),
+                request_body(req, limit),
+                req.content_length,  # the file's size: checked against the quota first
             )
         resp.location = f"{API}/files/{stored.id}"
         reply(resp, FileView.of(stored), 201)
 
     def _store(
-        self, caller: Caller, folder: str | None, name: str | None, content: ReadableStream
+        self,
+        caller: Caller,
+        folder: str | None,
+        name: str | None,
+        content: ReadableStream,
+        declared_size: int | None = None,
     ) -> StoredFile:
         if not name:
             raise ValidationError.field("name", "is required")
         media, _, replay = sniffed(content)
         command = StoreFile(
-            name=name, content=replay, folder=folder or "/", content_type=media.mime
+            name=name,
+            content=replay,
+            folder=folder or "/",
+            content_type=media.mime,
+            declared_size=declared_size,
         )
         return self._c.platform.files.store(caller, command)
 

@@ -168,7 +168,9 @@ class Videos:
             video = self._upload(caller, upload_command(fields, file_part.stream))
         else:
             command = upload_command(query_fields(req, UPLOAD_FIELDS), request_body(req, limit))
-            video = self._upload(caller, command)
+            # A raw body's Content-Length is the video's size: checked against the quota
+            # before a byte is read.
+            video = self._upload(caller, evolve(command, declared_size=req.content_length))
         resp.location = f"{API}/videos/{video.id}"
         reply(resp, VideoView.of(video), 201)
 

@@ -1,0 +1,48 @@
+"""The per-user quota: files and video sources count together, in items and in bytes.
+
+Enforced three times over one upload: before a byte is read (the user has an item and
+some bytes left, and a declared size fits), while streaming (the reader stops at the
+room that was left), and when the upload is recorded (against what parallel uploads of
+the same user committed meanwhile).
+"""
+
+from __future__ import annotations
+
+from application.limits import Limits
+from application.ports.persistence import UnitOfWork
+from domain.errors import QuotaExceeded
+from domain.ids import UserId
+
+
+def usage(uow: UnitOfWork, owner_id: UserId) -> tuple[int, int]:
+    """(items, bytes) the owner has stored: files plus videos and their sources."""
+    files, file_bytes = uow.files.usage(owner_id)
+    videos, video_bytes = uow.videos.usage(owner_id)
+    return files + videos, file_bytes + video_bytes
+
+
+def room(limits: Limits, uow: UnitOfWork, owner_id: UserId, declared: int | None = None) -> int:
+    """How many bytes one more upload of the owner may hold (at most the per-upload
+    limit). QuotaExceeded when no item or byte is left, or when ``declared`` (a size
+    announced before the bytes, such as a Content-Length) does not fit."""
+    if declared is not None and declared > limits.max_upload_bytes:
+        raise QuotaExceeded(f"the upload is larger than the {limits.max_upload_bytes}-byte limit")
+    count, used = usage(uow, owner_id)
+    _check_items(limits, count)
+    left = limits.quota_bytes_per_user - used
+    if left <= 0 or (declared is not None and declared > left):
+        raise QuotaExceeded("storage quota is used up")
+    return min(limits.max_upload_bytes, left)
+
+
+def check_commit(limits: Limits, uow: UnitOfWork, owner_id: UserId, size: int) -> None:
+    """Whether ``size`` more bytes in one more item still fit, against committed usage."""
+    count, used = usage(uow, owner_id)
+    if used + size > limits.quota_bytes_per_user:
+        raise QuotaExceeded("storage quota is used up")
+    _check_items(limits, count)
+
+
+def _check_items(limits: Limits, count: int) -> None:
+    if count >= limits.quota_files_per_user:
+        raise QuotaExceeded(f"at most {limits.quota_files_per_user} files and videos per user")

@@ -1,0 +1,395 @@
+"""Resumable uploads: create one, append chunks at its offset, read where it stands,
+terminate it, and sweep expired ones.
+
+Each accepted chunk is stored atomically as its own object under the upload's private
+prefix, then the new offset is committed with optimistic concurrency: of two chunks sent
+at the same offset, one wins and the other's bytes are removed. A chunk that fails
+(cut off, checksum mismatch, past the declared length) leaves nothing behind, so the
+client resumes from the offset it reads back.
+
+When the last byte arrives, the parts are streamed in order into the very use case a
+plain upload goes through (:meth:`VideoService.upload` or :meth:`FileService.store`), so
+quotas, type checks, audit and the processing job all apply; then the parts go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+
+from attrs import field, frozen
+
+from application import quota
+from application.auditing import Auditor
+from application.context import Caller, Hidden, require_permission, require_user
+from application.files import FileService, StoreFile
+from application.limits import Limits
+from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from application.ports.storage import ObjectStorage, ReadableStream
+from application.ports.system import Clock, IdGenerator
+from application.videos import UploadVideo, VideoService
+from domain.audit import AuditAction
+from domain.errors import Conflict, QuotaExceeded, ValidationError
+from domain.files import FolderPath
+from domain.media_types import SNIFF_LENGTH, sniff
+from domain.uploads import (
+    OFFSET_MISMATCH,
+    ChecksumMismatch,
+    ResumableUpload,
+    UnsupportedMedia,
+    UploadId,
+    UploadKind,
+    UploadPart,
+    UploadResult,
+    parse_target,
+)
+from domain.users import User
+from domain.videos import Visibility
+
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
+SWEEP_BATCH = 100
+
+
+def upload_prefix(upload_id: UploadId) -> str:
+    """Every part of an upload lives under this prefix; keys never come from user input."""
+    return f"uploads/{upload_id}/"
+
+
+def _valid_algorithm(_: object, __: object, value: str) -> None:
+    if value not in CHECKSUM_ALGORITHMS:
+        raise ValidationError(
+            f"checksum algorithm {value!r} is not supported; use one of "
+            + ", ".join(CHECKSUM_ALGORITHMS),
+            code="checksum_algorithm_unsupported",
+        )
+
+
+@frozen
+class Checksum:
+    """The digest a client declares for one chunk's bytes."""
+
+    algorithm: str = field(validator=_valid_algorithm)
+    digest: bytes
+
+
+@frozen
+class CreateUpload:
+    length: int
+    metadata: Mapping[str, str]
+
+
+@frozen
+class AppendChunk:
+    upload_id: UploadId
+    offset: int
+    content: ReadableStream
+    declared_size: int | None = None
+    """The chunk's size announced before its bytes (a Content-Length)."""
+    checksum: Checksum | None = None
+
+
+class ChunkReader:
+    """Counts and hashes a chunk as it streams into storage. It stops past ``limit``
+    and, at the end, refuses bytes that do not match the declared checksum: storage
+    writes are atomic, so either way nothing of the chunk is kept."""
+
+    def __init__(self, source: ReadableStream, limit: int, checksum: Checksum | None) -> None:
+        self._source = source
+        self._limit = limit
+        self._checksum = checksum
+        # Integrity checks against transmission errors, not security: md5 and sha1 are fine.
+        self._hash = hashlib.new(checksum.algorithm, usedforsecurity=False) if checksum else None
+        self.size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        allowed = self._limit - self.size + 1
+        size = allowed if size < 0 else min(size, allowed)
+        chunk = self._source.read(size)
+        self.size += len(chunk)
+        if self.size > self._limit:
+            raise QuotaExceeded(
+                f"the chunk passes the upload's declared length by {self.size - self._limit}"
+                " byte(s) or more",
+                code="upload_length_exceeded",
+            )
+        if self._hash is not None:
+            self._hash.update(chunk)
+            if not chunk and self._checksum and self._hash.digest() != self._checksum.digest:
+                raise ChecksumMismatch(
+                    f"the chunk's {self._checksum.algorithm} checksum does not match"
+                )
+        return chunk
+
+
+class PartsReader:
+    """The parts of an upload, in order, as one stream."""
+
+    def __init__(self, storage: ObjectStorage, parts: Sequence[UploadPart]) -> None:
+        self._chunks = self._all(storage, parts)
+        self._pending = b""
+
+    @staticmethod
+    def _all(storage: ObjectStorage, parts: Sequence[UploadPart]) -> Iterator[bytes]:
+        for part in parts:
+            yield from storage.get(part.key)
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._pending = chunk
+        take = len(self._pending) if size < 0 else size
+        data, self._pending = self._pending[:take], self._pending[take:]
+        return data
+
+
+class _Replay:
+    """``head`` (already read from ``rest``), then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: ReadableStream) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._head:
+            take = len(self._head) if size < 0 else size
+            data, self._head = self._head[:take], self._head[take:]
+            return data
+        return self._rest.read(size)
+
+
+def _peek(stream: ReadableStream) -> tuple[bytes, _Replay]:
+    head = b""
+    while len(head) < SNIFF_LENGTH:
+        data = stream.read(SNIFF_LENGTH - len(head))
+        if not data:
+            break
+        head += data
+    return head, _Replay(head, stream)
+
+
+class ResumableUploadService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        clock: Clock,
+        ids: IdGenerator,
+        auditor: Auditor,
+        limits: Limits,
+        videos: VideoService,
+        files: FileService,
+    ) -> None:
+        self._uow = uow_factory
+        self._storage = storage
+        self._clock = clock
+        self._ids = ids
+        self._audit = auditor
+        self._limits = limits
+        self._videos = videos
+        self._files = files
+
+    def create(self, caller: Caller, command: CreateUpload) -> ResumableUpload:
+        """Validate what the upload becomes and reserve it, before any byte: the same
+        rules as a plain upload of that kind, and the quota against the declared length.
+        An empty file is complete at once."""
+        kind, _ = parse_target(command.metadata)
+        if command.length < 0:
+            raise ValidationError.field("length", "must not be negative")
+        if kind is UploadKind.VIDEO and command.length == 0:
+            raise ValidationError.field("source", "the upload is empty")
+        upload_id = UploadId(self._ids.new_id())
+        with (
+            self._audit.refusals(caller, AuditAction.UPLOAD_CREATE, "upload", None),
+            self._uow() as uow,
+        ):
+            owner = require_permission(uow, caller, kind.permission)
+            upload = ResumableUpload.start(
+                id=upload_id,
+                owner_id=owner.id,
+                metadata=command.metadata,
+                length=command.length,
+                now=self._clock.now(),
+                lifetime=self._limits.upload_lifetime,
+            )
+            quota.room(self._limits, uow, owner.id, declared=upload.length)
+            if upload.kind is UploadKind.FILE:
+                self._check_free_name(uow, owner, upload)
+            uow.uploads.add(upload)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.UPLOAD_CREATE,
+                "upload",
+                upload_id,
+                metadata={"kind": upload.kind.value, "length": str(upload.length)},
+            )
+            uow.commit()
+        if upload.is_complete:
+            return self._complete(caller, upload)
+        return upload
+
+    @staticmethod
+    def _check_free_name(uow: UnitOfWork, owner: User, upload: ResumableUpload) -> None:
+        folder = FolderPath(upload.metadata["folder"])
+        name = upload.metadata["filename"]
+        for existing in uow.files.list_folder(owner.id, folder, (name, ""), 1):
+            if existing.name == name:
+                raise Conflict(f"{folder}/{name} already exists", code="file_exists")
+
+    def status(self, caller: Caller, upload_id: UploadId) -> ResumableUpload:
+        """Where the caller's upload stands; 410-style UploadGone once expired."""
+        with (
+            self._audit.refusals(caller, AuditAction.UPLOAD_ACCESS, "upload", upload_id),
+            self._uow() as uow,
+        ):
+            upload = self._owned(uow, caller, upload_id)
+        upload.check_chunk(upload.offset, self._clock.now())
+        return upload
+
+    def append(self, caller: Caller, command: AppendChunk) -> ResumableUpload:
+        """Store one chunk at the upload's offset and commit the new offset; the upload
+        completes when its last byte is in. Conflict(code="offset_mismatch") when the
+        offset is not the upload's (also for the loser of two racing chunks)."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.UPLOAD_ACCESS, "upload", command.upload_id),
+            self._uow() as uow,
+        ):
+            upload = self._owned(uow, caller, command.upload_id)
+        upload.check_chunk(command.offset, now)
+        declared = command.declared_size
+        if declared is not None and declared > upload.remaining:
+            raise QuotaExceeded(
+                f"the chunk would pass the declared length of {upload.length} bytes",
+                code="upload_length_exceeded",
+            )
+        if upload.remaining > 0:
+            upload = self._store_chunk(caller, upload, command, now)
+        if upload.is_complete and upload.result is None:
+            upload = self._complete(caller, upload)
+        return upload
+
+    def _store_chunk(
+        self, caller: Caller, upload: ResumableUpload, command: AppendChunk, now: datetime
+    ) -> ResumableUpload:
+        key = f"{upload_prefix(upload.id)}parts/{command.offset:020d}-{self._ids.new_id()}"
+        reader = ChunkReader(command.content, upload.remaining, command.checksum)
+        self._storage.put(key, reader)
+        if reader.size == 0:
+            self._storage.delete(key)
+            return upload
+        try:
+            with self._uow() as uow:
+                fresh = self._owned(uow, caller, upload.id)
+                fresh.accept_chunk(command.offset, UploadPart(key, reader.size), now)
+                uow.uploads.save(fresh)
+                uow.commit()
+        except BaseException as failed:
+            self._storage.delete(key)
+            if isinstance(failed, Conflict) and failed.code == STALE_VERSION:
+                raise Conflict(
+                    "another chunk was committed at this offset first", code=OFFSET_MISMATCH
+                ) from None
+            raise
+        return fresh
+
+    def _complete(self, caller: Caller, upload: ResumableUpload) -> ResumableUpload:
+        """Feed the parts, in order, to the plain-upload use case of the upload's kind.
+        If it refuses (quota, name taken, not a video...), the upload stays complete
+        but without a result: an empty PATCH at its full offset tries again, DELETE or
+        expiry removes it."""
+        head, stream = _peek(PartsReader(self._storage, upload.parts))
+        media = sniff(head)
+        meta = upload.metadata
+        result: UploadResult
+        if upload.kind is UploadKind.VIDEO:
+            if head and not media.is_video:
+                raise UnsupportedMedia(
+                    f"the upload's bytes are {media.mime}, not a video this platform reads"
+                )
+            video = self._videos.upload(
+                caller,
+                UploadVideo(
+                    title=meta["title"],
+                    source=stream,
+                    description=meta.get("description", ""),
+                    visibility=Visibility(meta.get("visibility", Visibility.PRIVATE.value)),
+                    declared_size=upload.length,
+                ),
+            )
+            result = UploadResult(UploadKind.VIDEO, video.id)
+        else:
+            stored = self._files.store(
+                caller,
+                StoreFile(
+                    name=meta["filename"],
+                    content=stream,
+                    folder=meta.get("folder", "/"),
+                    content_type=media.mime,
+                    declared_size=upload.length,
+                ),
+            )
+            result = UploadResult(UploadKind.FILE, stored.id)
+        with self._uow() as uow:
+            fresh = uow.uploads.get(upload.id)
+            fresh.complete(result)
+            uow.uploads.save(fresh)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.UPLOAD_COMPLETE,
+                "upload",
+                upload.id,
+                metadata={"result": f"{result.kind.value}/{result.id}"},
+            )
+            uow.commit()
+        self._storage.delete_prefix(upload_prefix(upload.id))
+        return fresh
+
+    def terminate(self, caller: Caller, upload_id: UploadId) -> None:
+        """Remove the caller's upload and every byte it holds."""
+        with (
+            self._audit.refusals(caller, AuditAction.UPLOAD_TERMINATE, "upload", upload_id),
+            self._uow() as uow,
+        ):
+            upload = self._owned(uow, caller, upload_id)
+            uow.uploads.delete(upload.id)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.UPLOAD_TERMINATE,
+                "upload",
+                upload_id,
+                metadata={"offset": str(upload.offset), "length": str(upload.length)},
+            )
+            uow.commit()
+        # After commit: a crash here leaves unreferenced parts, never a row without them.
+        self._storage.delete_prefix(upload_prefix(upload_id))
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Remove every upload expired at ``now`` (default: the clock's now), rows and
+        bytes; returns how many were removed."""
+        moment = now if now is not None else self._clock.now()
+        removed = 0
+        while True:
+            with self._uow() as uow:
+                batch = uow.uploads.list_expired(moment, SWEEP_BATCH)
+                for upload in batch:
+                    uow.uploads.delete(upload.id)
+                uow.commit()
+            for upload in batch:
+                self._storage.delete_prefix(upload_prefix(upload.id))
+            removed += len(batch)
+            if len(batch) < SWEEP_BATCH:
+                return removed
+
+    @staticmethod
+    def _owned(uow: UnitOfWork, caller: Caller, upload_id: UploadId) -> ResumableUpload:
+        user = require_user(uow, caller)
+        upload = uow.uploads.get(upload_id)
+        if upload.owner_id != user.id:
+            raise Hidden("upload not found")
+        return upload
