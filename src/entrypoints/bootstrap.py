@@ -37,6 +37,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.processing import ProcessingConfig, ProcessingService
 from application.shares import ShareService
 from application.throttle import FailureThrottle
 from application.users import UserService
@@ -55,6 +56,7 @@ SERVICES: tuple[type, ...] = (
     ShareService,
     CategoryService,
     AuditService,
+    ProcessingService,
 )
 
 
@@ -119,6 +121,7 @@ def build_container(
     chosen: dict[type, object] = {
         Settings: settings,
         Limits: settings.limits(),
+        ProcessingConfig: settings.processing(),
         Clock: clock,
         IdGenerator: ids,
         TokenGenerator: tokens,
@@ -169,6 +172,7 @@ class Platform:
     audit: AuditService
     health: HealthService
     events: EventBus
+    processing: ProcessingService
     closers: tuple[Closer, ...] = ()
 
     def resolve(self, key: type[T]) -> T:
@@ -210,5 +214,6 @@ def create_platform(
         audit=resolve(container, AuditService),
         health=resolve(container, HealthService),
         events=container.resolve(EventBus),
+        processing=resolve(container, ProcessingService),
         closers=tuple(closers),
     )
