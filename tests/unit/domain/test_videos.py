@@ -628,9 +628,9 @@ def test_a_failed_attempt_keeps_its_reason_while_the_video_waits_for_the_next() 
     video.note_failed_attempt("ffmpeg timed out", LATER)
     assert (video.status, video.last_error) == (PROCESSING, "ffmpeg timed out")
     video.restart_processing(LATER)
-    assert video.last_error == "ffmpeg timed out"
+    assert (video.processing_attempts, video.last_error) == (2, "ffmpeg timed out")
     _mark_ready(video)
-    assert video.last_error is None
+    assert (video.status, video.last_error) == (READY, None)
     with pytest.raises(InvalidTransition):
         video.note_failed_attempt("too late", LATER)
 
@@ -643,7 +643,7 @@ def test_a_retried_video_waits_as_uploaded_with_a_fresh_attempt_budget() -> None
     video.requeue(LATER)
     assert video.status is UPLOADED
     assert (video.progress, video.processing_attempts) == (0, 0)
-    assert video.last_error == "decoder error"  # until processing starts again
+    assert (video.status, video.last_error) == (UPLOADED, "decoder error")  # until it restarts
     video.start_processing(LATER)
     assert (video.processing_attempts, video.last_error) == (1, None)
 
