@@ -160,11 +160,16 @@ class _Retry(enum.Enum):
     LATER = "later"
 
 
-def output_prefix(video_id: VideoId, job_id: str, attempt: int) -> str:
-    """Where one attempt of one job writes its outputs: built from internal ids only."""
+def job_prefix(video_id: VideoId, job_id: str) -> str:
+    """Where every attempt of one job writes: built from internal ids only."""
     if not _JOB_ID.fullmatch(job_id):
         raise ValueError("a job id is 1 to 64 letters, digits, '_' or '-'")
-    return f"{video_prefix(video_id)}out/{job_id}/{attempt}/"
+    return f"{video_prefix(video_id)}out/{job_id}/"
+
+
+def output_prefix(video_id: VideoId, job_id: str, attempt: int) -> str:
+    """Where one attempt of one job writes its outputs."""
+    return f"{job_prefix(video_id, job_id)}{attempt}/"
 
 
 def poster_widths(wanted: tuple[int, ...], shown_width: int) -> list[int]:
@@ -215,7 +220,7 @@ class ProcessingService:
         try:
             # Leftovers of this job's earlier attempts (a worker that died mid-upload);
             # any of them still running has lost its claim and will not publish.
-            self._storage.delete_prefix(prefix.rsplit("/", 2)[0] + "/")
+            self._storage.delete_prefix(job_prefix(claimed.id, job_id))
             produced = self._produce(claimed, attempt, prefix)
             return self._publish(claimed.id, job_id, attempt, produced)
         except MediaRejected as rejected:
