@@ -34,6 +34,8 @@ class AuditAction(enum.Enum):
     VIDEO_UPDATE = "video.update"
     VIDEO_DELETE = "video.delete"
     VIDEO_READ = "video.read"
+    VIDEO_PROCESS = "video.process"
+    VIDEO_RETRY = "video.retry"
     FILE_UPLOAD = "file.upload"
     FILE_READ = "file.read"
     FILE_MOVE = "file.move"

@@ -63,6 +63,11 @@ class VideoReady(VideoEvent):
 
 
 @frozen
+class VideoRequeued(VideoEvent):
+    """A failed video was sent back to be processed again."""
+
+
+@frozen
 class VideoFailed(VideoEvent):
     reason: str
 

@@ -16,6 +16,7 @@ from domain.events import (
     VideoFailed,
     VideoProcessingStarted,
     VideoReady,
+    VideoRequeued,
     VideoUpdated,
     VideoUploaded,
 )
@@ -36,13 +37,19 @@ class VideoStatus(enum.Enum):
     FAILED = "failed"
 
 
-# uploaded → processing → ready | failed; a failed video may be processed again (retry).
+# uploaded → processing → ready | failed. A failed video may be processed again: started
+# directly, or sent back to "uploaded" (queued) by a moderator's retry. A video stuck in
+# "processing" (its worker died) is restarted by restart_processing, not by a transition.
 _TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
     VideoStatus.UPLOADED: frozenset({VideoStatus.PROCESSING, VideoStatus.FAILED}),
     VideoStatus.PROCESSING: frozenset({VideoStatus.READY, VideoStatus.FAILED}),
     VideoStatus.READY: frozenset(),
-    VideoStatus.FAILED: frozenset({VideoStatus.PROCESSING}),
+    VideoStatus.FAILED: frozenset({VideoStatus.PROCESSING, VideoStatus.UPLOADED}),
 }
+
+# Without a chosen time the poster is taken a third of the way in, at most this far: the
+# first frames are often black, and a fixed cap keeps long videos' posters early.
+DEFAULT_POSTER_MAX_SECONDS = 10.0
 
 
 @frozen
@@ -258,6 +265,46 @@ class Video(Aggregate):
         self.processing_attempts += 1
         self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
 
+    def restart_processing(self, now: datetime) -> None:
+        """Start a new attempt on a video already processing: its job was delivered again
+        because the worker running it died or gave the attempt up. The attempt counter
+        is the claim: only the attempt holding the latest number may finish the video
+        (see :meth:`holds_attempt`), so an earlier attempt still running loses."""
+        if self.status is not VideoStatus.PROCESSING:
+            raise InvalidTransition(f"video {self.id} is not processing")
+        self.progress = 0
+        self.processing_attempts += 1
+        self.updated_at = now
+        self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
+
+    def holds_attempt(self, attempt: int) -> bool:
+        """Whether processing attempt number ``attempt`` is still the one in charge."""
+        return self.status is VideoStatus.PROCESSING and self.processing_attempts == attempt
+
+    def note_failed_attempt(self, reason: str, now: datetime) -> None:
+        """Keep the reason an attempt failed while the video waits for the next one."""
+        if self.status is not VideoStatus.PROCESSING:
+            raise InvalidTransition(f"video {self.id} is not processing")
+        self.last_error = reason[:2000] or "unknown error"
+        self.updated_at = now
+
+    def requeue(self, now: datetime) -> None:
+        """A moderator's retry of a failed video: back to "uploaded", waiting for a
+        worker, with a fresh budget of automatic attempts. The last error stays visible
+        until processing starts again."""
+        self._move(VideoStatus.UPLOADED, now)
+        self.progress = 0
+        self.processing_attempts = 0
+        self.record(VideoRequeued(occurred_at=now, video_id=self.id))
+
+    def poster_time(self, duration_seconds: float) -> float:
+        """When to take the poster: the owner's choice while it lies within the video,
+        else a third of the way in, at most :data:`DEFAULT_POSTER_MAX_SECONDS`."""
+        chosen = self.poster_at_seconds
+        if chosen is not None and 0 <= chosen < duration_seconds:
+            return chosen
+        return max(0.0, min(duration_seconds / 3, DEFAULT_POSTER_MAX_SECONDS))
+
     def report_progress(self, percent: int, now: datetime) -> None:
         if self.status is not VideoStatus.PROCESSING:
             raise InvalidTransition(f"video {self.id} is not processing")
@@ -281,6 +328,7 @@ class Video(Aggregate):
         self.renditions = ladder
         self.assets = assets
         self.progress = 100
+        self.last_error = None
         self.record(VideoReady(occurred_at=now, video_id=self.id))
 
     def mark_failed(self, reason: str, now: datetime) -> None:

@@ -39,6 +39,7 @@ from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import EventBus, JobQueue
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
+from application.processing import ProcessingConfig, ProcessingService
 from application.resumable import ResumableUploadService
 from application.shares import ShareService
 from application.throttle import FailureThrottle
@@ -61,6 +62,7 @@ SERVICES: tuple[type, ...] = (
     AuditService,
     PlaybackService,
     ResumableUploadService,
+    ProcessingService,
 )
 
 
@@ -130,6 +132,7 @@ def build_container(
         Settings: settings,
         PlaybackPolicy: playback,
         Limits: settings.limits(),
+        ProcessingConfig: settings.processing(),
         Clock: clock,
         IdGenerator: ids,
         TokenGenerator: tokens,
@@ -181,6 +184,7 @@ class Platform:
     health: HealthService
     events: EventBus
     playback: PlaybackService
+    processing: ProcessingService
     closers: tuple[Closer, ...] = ()
 
     def resolve(self, key: type[T]) -> T:
@@ -223,5 +227,6 @@ def create_platform(
         health=resolve(container, HealthService),
         events=container.resolve(EventBus),
         playback=resolve(container, PlaybackService),
+        processing=resolve(container, ProcessingService),
         closers=tuple(closers),
     )

@@ -6,8 +6,10 @@ Nothing reads the environment at import time: call :meth:`Settings.from_env`.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -15,6 +17,8 @@ import cattrs
 from attrs import frozen
 
 from application.limits import Limits
+from application.processing import ProcessingConfig
+from domain.ladder import DEFAULT_LADDER
 
 PREFIX = "VIDEOPLATFORM_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -69,6 +73,13 @@ class Settings:
     # With local storage behind nginx: answer downloads with X-Accel-Redirect to this
     # internal location (e.g. /_protected/) plus the storage key; empty: off.
     accel_redirect_prefix: str = ""
+    # Processing: rungs of the ladder by name (a subset of 1080p, 720p, 480p, 360p),
+    # poster widths in pixels, automatic attempts before a video fails, and where jobs
+    # make their temporary directories (empty: <data_dir>/work).
+    processing_ladder: str = ",".join(r.name for r in DEFAULT_LADDER)
+    poster_widths: str = "1280,640,320"
+    processing_max_attempts: int = 3
+    work_dir: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.playback_secret and len(self.playback_secret.encode()) < 32:
@@ -90,6 +101,7 @@ class Settings:
             "argon2_parallelism",
             "database_pool_size",
             "database_statement_timeout_ms",
+            "processing_max_attempts",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -97,13 +109,17 @@ class Settings:
             raise ConfigurationError(
                 f"{PREFIX}ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM"
             )
+        self.processing()  # refuse an unknown rung or a bad width at startup
 
     @classmethod
     def in_memory(cls, **changes: Any) -> Settings:
         """Everything in memory: nothing touches disk or network (tests, notebooks)."""
-        memory = dict.fromkeys(
+        memory: dict[str, Any] = dict.fromkeys(
             ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"), "memory://"
         )
+        # Processing still needs files for the media tools: the system's temporary
+        # directory rather than a data directory.
+        memory["work_dir"] = tempfile.gettempdir()
         return cls(**{**memory, **changes})
 
     @classmethod
@@ -130,6 +146,29 @@ class Settings:
             session_ttl=timedelta(seconds=self.session_ttl_seconds),
             require_email_verification=self.require_email_verification,
             upload_lifetime=timedelta(seconds=self.upload_expiry_seconds),
+        )
+
+    def processing(self) -> ProcessingConfig:
+        rungs = {rung.name: rung for rung in DEFAULT_LADDER}
+        names = [n.strip() for n in self.processing_ladder.split(",") if n.strip()]
+        unknown = [n for n in names if n not in rungs]
+        if unknown or not names:
+            raise ConfigurationError(
+                f"{PREFIX}PROCESSING_LADDER must name some of {', '.join(rungs)}"
+            )
+        try:
+            widths = tuple(int(w) for w in self.poster_widths.split(",") if w.strip())
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 2 or max(widths) > 7680:
+            raise ConfigurationError(
+                f"{PREFIX}POSTER_WIDTHS must be comma-separated widths of 2 to 7680 pixels"
+            )
+        return ProcessingConfig(
+            ladder=tuple(dict.fromkeys(rungs[n] for n in names)),
+            poster_widths=widths,
+            work_dir=Path(self.work_dir) if self.work_dir else Path(self.data_dir) / "work",
+            max_attempts=self.processing_max_attempts,
         )
 
 

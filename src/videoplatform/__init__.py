@@ -9,6 +9,11 @@ from application.context import Caller
 from application.files import FolderListing, MoveFile, StoreFile
 from application.pagination import Page
 from application.ports.persistence import VideoSort
+from application.processing import (
+    ProcessingOutcome,
+    ProcessingProgress,
+    RetryableProcessingError,
+)
 from application.shares import CreatedShare, CreateShare, SharedItem
 from application.users import IssuedToken, Login, Principal, RegisterUser
 from application.videos import UpdateVideo, UploadVideo, VideoFilter
@@ -52,8 +57,11 @@ __all__ = [
     "PermissionDenied",
     "Platform",
     "Principal",
+    "ProcessingOutcome",
+    "ProcessingProgress",
     "QuotaExceeded",
     "RegisterUser",
+    "RetryableProcessingError",
     "Role",
     "Settings",
     "ShareRefused",

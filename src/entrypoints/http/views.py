@@ -9,6 +9,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from application.pagination import Page
+from application.processing import ProcessingProgress
 from domain.audit import AuditEvent
 from domain.categories import Category
 from domain.files import StoredFile
@@ -103,6 +104,7 @@ class VideoView:
     last_error: str | None
     view_count: int
     size: int
+    poster_at_seconds: float | None
     media_info: MediaInfoView | None
     renditions: list[RenditionView]
     created_at: datetime
@@ -124,6 +126,7 @@ class VideoView:
             last_error=video.last_error,
             view_count=video.view_count,
             size=video.source_size,
+            poster_at_seconds=video.poster_at_seconds,
             media_info=None
             if info is None
             else MediaInfoView(
@@ -163,6 +166,12 @@ class ProcessingView:
             video.progress,
             video.processing_attempts,
             video.last_error,
+        )
+
+    @classmethod
+    def of_progress(cls, state: ProcessingProgress) -> ProcessingView:
+        return cls(
+            state.video_id, state.status.value, state.progress, state.attempts, state.last_error
         )
 
 

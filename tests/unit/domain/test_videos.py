@@ -13,6 +13,7 @@ from domain.events import (
     VideoFailed,
     VideoProcessingStarted,
     VideoReady,
+    VideoRequeued,
     VideoUploaded,
 )
 from domain.ids import CategoryId, VideoId
@@ -67,9 +68,14 @@ def _mark_failed(video: Video) -> None:
     video.mark_failed("ffmpeg exited with 1", LATER)
 
 
+def _requeue(video: Video) -> None:
+    video.requeue(LATER)
+
+
 # The one public operation that moves a video into each target status, and the event it
-# records. No operation moves a video back to "uploaded".
+# records. Only a retry (requeue) moves a video back to "uploaded", and only a failed one.
 MOVE_TO: dict[VideoStatus, tuple[Callable[[Video], None], type[DomainEvent]]] = {
+    UPLOADED: (_requeue, VideoRequeued),
     PROCESSING: (_start_processing, VideoProcessingStarted),
     READY: (_mark_ready, VideoReady),
     FAILED: (_mark_failed, VideoFailed),
@@ -90,7 +96,7 @@ TRANSITIONS: tuple[tuple[VideoStatus, VideoStatus, bool], ...] = (
     (READY,      PROCESSING, False),
     (READY,      READY,      False),
     (READY,      FAILED,     False),
-    (FAILED,     UPLOADED,   False),
+    (FAILED,     UPLOADED,   True),
     (FAILED,     PROCESSING, True),
     (FAILED,     READY,      False),
     (FAILED,     FAILED,     False),
@@ -146,14 +152,15 @@ def test_forbidden_transition_raises_and_changes_nothing(
 
 
 @pytest.mark.parametrize("source", list(VideoStatus), ids=lambda s: s.value)
-def test_no_operation_ever_moves_a_video_back_to_uploaded(source: VideoStatus) -> None:
+def test_only_a_failed_video_is_ever_moved_back_to_uploaded(source: VideoStatus) -> None:
     for operation, _ in MOVE_TO.values():
         video = make_video(source)
         try:
             operation(video)
         except InvalidTransition:
             continue
-        assert video.status is not UPLOADED
+        if video.status is UPLOADED:
+            assert source is FAILED
 
 
 def test_ready_is_final() -> None:
@@ -579,3 +586,81 @@ def test_poster_time_is_validated_before_anything_changes() -> None:
     assert video.poster_at_seconds is None
     video.update_metadata(now=LATER, poster_at_seconds=12.5)
     assert video.poster_at_seconds == 12.5
+
+
+# -- restarts, retries and the attempt that holds the claim -------------------------------
+
+
+def test_a_video_stuck_processing_is_restarted_as_a_new_attempt() -> None:
+    video = make_video(UPLOADED)
+    video.start_processing(NOW)
+    video.report_progress(40, NOW)
+    video.pull_events()
+    video.restart_processing(LATER)
+    assert video.status is PROCESSING
+    assert (video.progress, video.processing_attempts, video.updated_at) == (0, 2, LATER)
+    assert video.pull_events() == [VideoProcessingStarted(occurred_at=LATER, video_id=video.id)]
+
+
+@pytest.mark.parametrize("source", [UPLOADED, READY, FAILED], ids=lambda s: s.value)
+def test_only_a_processing_video_can_be_restarted(source: VideoStatus) -> None:
+    video = make_video(source)
+    with pytest.raises(InvalidTransition):
+        video.restart_processing(LATER)
+    assert (video.status, video.processing_attempts) == (source, 0)
+    assert video.pull_events() == []
+
+
+def test_only_the_latest_attempt_holds_the_video() -> None:
+    video = make_video(UPLOADED)
+    video.start_processing(NOW)
+    assert video.holds_attempt(1)
+    video.restart_processing(LATER)
+    assert not video.holds_attempt(1)
+    assert video.holds_attempt(2)
+    _mark_ready(video)
+    assert not video.holds_attempt(2)  # finished: nobody holds it any more
+
+
+def test_a_failed_attempt_keeps_its_reason_while_the_video_waits_for_the_next() -> None:
+    video = make_video(UPLOADED)
+    video.start_processing(NOW)
+    video.note_failed_attempt("ffmpeg timed out", LATER)
+    assert (video.status, video.last_error) == (PROCESSING, "ffmpeg timed out")
+    video.restart_processing(LATER)
+    assert (video.processing_attempts, video.last_error) == (2, "ffmpeg timed out")
+    _mark_ready(video)
+    assert (video.status, video.last_error) == (READY, None)
+    with pytest.raises(InvalidTransition):
+        video.note_failed_attempt("too late", LATER)
+
+
+def test_a_retried_video_waits_as_uploaded_with_a_fresh_attempt_budget() -> None:
+    video = make_video(UPLOADED)
+    video.start_processing(NOW)
+    video.report_progress(30, NOW)
+    video.mark_failed("decoder error", NOW)
+    video.requeue(LATER)
+    assert video.status is UPLOADED
+    assert (video.progress, video.processing_attempts) == (0, 0)
+    assert (video.status, video.last_error) == (UPLOADED, "decoder error")  # until it restarts
+    video.start_processing(LATER)
+    assert (video.processing_attempts, video.last_error) == (1, None)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "duration", "expected"),
+    [
+        (None, 12.0, 4.0),  # a third of the way in
+        (None, 600.0, 10.0),  # ... but never later than ten seconds
+        (None, 0.9, 0.3),  # a very short clip: still not its first frame
+        (5.0, 12.0, 5.0),  # the owner's choice
+        (0.0, 12.0, 0.0),  # ... even the very first frame
+        (12.0, 12.0, 4.0),  # a choice at or past the end falls back to the default
+        (90.0, 12.0, 4.0),
+    ],
+)
+def test_poster_time(chosen: float | None, duration: float, expected: float) -> None:
+    video = make_video(PROCESSING)
+    video.poster_at_seconds = chosen
+    assert video.poster_time(duration) == pytest.approx(expected)

@@ -88,6 +88,10 @@ class VideoPatch:
     )
     tags: list[str] | None = None
     visibility: VisibilityName | None = None
+    poster_at_seconds: float | None = field(
+        default=None,
+        metadata={"doc": "when to take the poster at the next processing, in seconds"},
+    )
 
 
 def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
@@ -213,6 +217,7 @@ class VideoItem:
             clear_category=body.category_id is None,
             tags=body.tags,
             visibility=Visibility(body.visibility) if body.visibility else None,
+            poster_at_seconds=body.poster_at_seconds,
         )
         video = self._c.platform.videos.update(caller_of(req), VideoId(video_id), command)
         reply(resp, VideoView.of(video))
@@ -238,6 +243,24 @@ class VideoProcessing:
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         video = self._c.platform.videos.get(caller_of(req), VideoId(video_id))
         reply(resp, ProcessingView.of(video))
+
+
+class VideoProgress:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        state = self._c.platform.processing.progress(caller_of(req), VideoId(video_id))
+        reply(resp, ProcessingView.of_progress(state))
+
+
+class VideoRetry:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        state = self._c.platform.processing.retry(authenticated(req), VideoId(video_id))
+        reply(resp, ProcessingView.of_progress(state), 202)
 
 
 def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
@@ -371,6 +394,39 @@ def routes(c: HttpContext) -> list[Route]:
                     tag,
                     (Reply(200, "Where the video is in processing", ProcessingView),),
                     errors=(401, 404),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/progress",
+            VideoProgress(c),
+            (
+                Operation(
+                    "GET",
+                    "Processing progress",
+                    tag,
+                    (Reply(200, "Status, progress, attempts and last error", ProcessingView),),
+                    errors=(401, 404),
+                    description="Whoever may see the video may follow its processing.",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/retry",
+            VideoRetry(c),
+            (
+                Operation(
+                    "POST",
+                    "Retry processing",
+                    tag,
+                    (Reply(202, "Queued to be processed again", ProcessingView),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    description=(
+                        "Moderators only. A failed video goes back to uploaded with a fresh "
+                        "budget of attempts and is queued; any other state is 409 "
+                        "`video_not_failed`."
+                    ),
                 ),
             ),
         ),
