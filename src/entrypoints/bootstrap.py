@@ -14,12 +14,6 @@ from attrs import frozen
 
 from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
-from adapters.memory.media import (
-    SyntheticMediaProber,
-    SyntheticStoryboarder,
-    SyntheticThumbnailer,
-    SyntheticTranscoder,
-)
 from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
@@ -46,6 +40,7 @@ from application.throttle import FailureThrottle
 from application.users import UserService
 from application.videos import VideoService
 from entrypoints.keys import playback_secret
+from entrypoints.media import open_media
 from entrypoints.persistence import Closer, open_database, open_storage
 from entrypoints.settings import ConfigurationError, Settings
 
@@ -67,11 +62,6 @@ SERVICES: tuple[type, ...] = (
 
 
 def _check_supported(settings: Settings) -> None:
-    if settings.media_backend != "synthetic":
-        raise ConfigurationError(
-            f"VIDEOPLATFORM_MEDIA_BACKEND={settings.media_backend!r}: only 'synthetic' is "
-            "part of this release"
-        )
     for name in ("queue_url", "cache_url", "mail_url"):
         url: str = getattr(settings, name)
         scheme = url.split(":", 1)[0]
@@ -118,11 +108,11 @@ def build_container(
     bus: EventBus = MemoryEventBus()
     cache: Cache = MemoryCache()
     mailer: Mailer = MemoryMailer()
-    synthetic = SyntheticMediaProber()
-    prober: MediaProber = synthetic
-    thumbnailer: Thumbnailer = SyntheticThumbnailer(synthetic)
-    transcoder: Transcoder = SyntheticTranscoder()
-    storyboarder: Storyboarder = SyntheticStoryboarder()
+    media = open_media(settings)
+    prober: MediaProber = media.prober
+    thumbnailer: Thumbnailer = media.thumbnailer
+    transcoder: Transcoder = media.transcoder
+    storyboarder: Storyboarder = media.storyboarder
 
     playback = overrides.get(PlaybackPolicy) or PlaybackPolicy(
         playback_secret(settings), timedelta(seconds=settings.playback_ttl_seconds)

@@ -29,6 +29,19 @@ class ConfigurationError(ValueError):
     """A setting is missing, malformed or names something this build cannot provide."""
 
 
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
 @frozen
 class Settings:
     """Everything that chooses adapters and limits. Each field ``name`` is read from the
@@ -39,7 +52,17 @@ class Settings:
     queue_url: str = "memory://"
     cache_url: str = "memory://"
     mail_url: str = "memory://"
-    media_backend: str = "synthetic"
+    # ffmpeg (the default: imageio-ffmpeg's binary unless ffmpeg_path is set) or
+    # synthetic (the documented test format of adapters.memory.media; no ffmpeg at all).
+    media_backend: str = "ffmpeg"
+    ffmpeg_path: str = ""
+    ffmpeg_threads: int = 2  # per decoder, filter graph and encoder
+    ffmpeg_timeout_seconds: int = 3600  # wall clock for one transcode
+    ffmpeg_memory_limit_mib: int = 8192
+    x264_preset: str = "veryfast"
+    video_crf: int = 23
+    hls_segment_seconds: int = 4
+    gpu_mode: str = "off"  # off | auto | on: NVDEC/CUDA scaling, NVENC where present
     data_dir: str = "var"
     require_email_verification: bool = False
     max_upload_bytes: int = 5 * 1024**3
@@ -102,6 +125,10 @@ class Settings:
             "database_pool_size",
             "database_statement_timeout_ms",
             "processing_max_attempts",
+            "ffmpeg_threads",
+            "ffmpeg_timeout_seconds",
+            "ffmpeg_memory_limit_mib",
+            "hls_segment_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -110,6 +137,16 @@ class Settings:
                 f"{PREFIX}ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM"
             )
         self.processing()  # refuse an unknown rung or a bad width at startup
+        if self.media_backend not in ("ffmpeg", "synthetic"):
+            raise ConfigurationError(f"{PREFIX}MEDIA_BACKEND must be ffmpeg or synthetic")
+        if self.gpu_mode not in ("off", "auto", "on"):
+            raise ConfigurationError(f"{PREFIX}GPU_MODE must be off, auto or on")
+        if self.x264_preset not in X264_PRESETS:
+            raise ConfigurationError(
+                f"{PREFIX}X264_PRESET must be one of {', '.join(X264_PRESETS)}"
+            )
+        if not 0 <= self.video_crf <= 51:
+            raise ConfigurationError(f"{PREFIX}VIDEO_CRF must be between 0 and 51")
 
     @classmethod
     def in_memory(cls, **changes: Any) -> Settings:
@@ -120,6 +157,7 @@ class Settings:
         # Processing still needs files for the media tools: the system's temporary
         # directory rather than a data directory.
         memory["work_dir"] = tempfile.gettempdir()
+        memory["media_backend"] = "synthetic"
         return cls(**{**memory, **changes})
 
     @classmethod

@@ -23,6 +23,7 @@ from entrypoints.settings import Settings
 def platform(tmp_path: Path) -> Iterator[Platform]:
     settings = Settings(
         data_dir=str(tmp_path / "data"),
+        media_backend="synthetic",
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         argon2_parallelism=1,

@@ -1,0 +1,66 @@
+"""Choosing the media adapters from settings: ffmpeg (default) or the synthetic format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from attrs import frozen
+
+from adapters.ffmpeg import (
+    FfmpegConfig,
+    FfmpegProber,
+    FfmpegStoryboarder,
+    FfmpegThumbnailer,
+    FfmpegTranscoder,
+    GpuMode,
+)
+from adapters.memory.media import (
+    SyntheticMediaProber,
+    SyntheticStoryboarder,
+    SyntheticThumbnailer,
+    SyntheticTranscoder,
+)
+from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from entrypoints.settings import Settings
+
+
+@frozen
+class MediaAdapters:
+    prober: MediaProber
+    thumbnailer: Thumbnailer
+    storyboarder: Storyboarder
+    transcoder: Transcoder
+
+
+def ffmpeg_config(settings: Settings) -> FfmpegConfig:
+    return FfmpegConfig(
+        binary=Path(settings.ffmpeg_path) if settings.ffmpeg_path else None,
+        timeout_seconds=float(settings.ffmpeg_timeout_seconds),
+        threads=settings.ffmpeg_threads,
+        memory_limit_bytes=settings.ffmpeg_memory_limit_mib * 1024 * 1024,
+        preset=settings.x264_preset,
+        crf=settings.video_crf,
+        segment_seconds=float(settings.hls_segment_seconds),
+        gpu=GpuMode(settings.gpu_mode),
+    )
+
+
+def open_media(settings: Settings) -> MediaAdapters:
+    """The media adapters ``settings`` choose. Nothing runs here: the ffmpeg binary is
+    located on first use and the GPU is detected on the first transcode."""
+    if settings.media_backend == "synthetic":
+        synthetic = SyntheticMediaProber()
+        return MediaAdapters(
+            synthetic,
+            SyntheticThumbnailer(synthetic),
+            SyntheticStoryboarder(),
+            SyntheticTranscoder(),
+        )
+    config = ffmpeg_config(settings)
+    prober = FfmpegProber(config)
+    return MediaAdapters(
+        prober,
+        FfmpegThumbnailer(config, prober),
+        FfmpegStoryboarder(config),
+        FfmpegTranscoder(config),
+    )
