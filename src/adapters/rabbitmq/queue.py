@@ -36,8 +36,9 @@ ATTEMPT_HEADER = "x-attempt"
 _names = itertools.count(1)
 # TCP keepalive finds a peer that vanished without closing the connection.
 _KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 6}
-# Connection attempts one publish makes before it reports the job unconfirmed.
-PUBLISH_CONNECT_ATTEMPTS = 2
+# Sends one publish tries (reconnecting between them) before it reports the job
+# unconfirmed and leaves it to the caller (the outbox relay retries later).
+PUBLISH_TRIES = 3
 
 Message = tuple[Basic.Deliver, BasicProperties, bytes]
 
@@ -63,6 +64,19 @@ def decode(body: bytes, properties: BasicProperties) -> Job:
     # that went away holding it) is counted by the quorum queue.
     attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
     return Job(id=data["id"], kind=data["kind"], payload=payload, attempt=attempt)
+
+
+def _send(channel: BlockingChannel, queue: str, job: Job, *, attempt: int) -> None:
+    """Publish a persistent message and wait for the broker's confirm (the channel is in
+    confirm mode); ``mandatory`` makes a message no queue took an error too."""
+    properties = BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent,
+        content_type="application/json",
+        message_id=job.id,
+        type=job.kind,
+        headers={ATTEMPT_HEADER: attempt},
+    )
+    channel.basic_publish("", queue, encode(job), properties, mandatory=True)
 
 
 class RabbitJobQueue:
@@ -157,30 +171,22 @@ class RabbitJobQueue:
     # -- publishing ---------------------------------------------------------------------
 
     def publish(self, job: Job) -> None:
-        self._publish(self.topology.jobs, job, attempt=job.attempt)
-
-    def _publish(self, queue: str, job: Job, *, attempt: int) -> None:
-        properties = BasicProperties(
-            delivery_mode=pika.DeliveryMode.Persistent,
-            content_type="application/json",
-            message_id=job.id,
-            type=job.kind,
-            headers={ATTEMPT_HEADER: attempt},
-        )
         with self._lock:
-            for connect_attempt in range(1, PUBLISH_CONNECT_ATTEMPTS + 1):
+            for attempt in range(1, PUBLISH_TRIES + 1):
                 try:
-                    channel = self._open()
-                    channel.basic_publish("", queue, encode(job), properties, mandatory=True)
+                    _send(self._open(), self.topology.jobs, job, attempt=job.attempt)
                     return
-                except (UnroutableError, NackError) as refused:
-                    raise PublishFailed(f"the broker refused job {job.id}: {refused!r}") from None
+                except UnroutableError:
+                    raise PublishFailed(f"no queue took job {job.id}") from None
+                except NackError as refused:
+                    # The queue could not take it now (a quorum queue still electing
+                    # its leader, say); nothing was stored, so sending again is safe.
+                    failure: BaseException = refused
+                    time.sleep(0.05 * attempt)
                 except AMQPError as error:
+                    failure = error
                     self._lost(error)
-                    if connect_attempt == PUBLISH_CONNECT_ATTEMPTS:
-                        raise PublishFailed(
-                            f"job {job.id} not confirmed: the broker is unreachable ({error!r})"
-                        ) from error
+            raise PublishFailed(f"job {job.id} not confirmed by the broker: {failure!r}")
 
     # -- consuming ----------------------------------------------------------------------
 
@@ -286,15 +292,8 @@ class RabbitJobQueue:
         else:
             queue = self.topology.retry(delay_ms)
             self._declare(channel, queue, self.topology.retry_arguments(delay_ms))
-        properties = BasicProperties(
-            delivery_mode=pika.DeliveryMode.Persistent,
-            content_type="application/json",
-            message_id=job.id,
-            type=job.kind,
-            headers={ATTEMPT_HEADER: job.attempt + 1},
-        )
         try:
-            channel.basic_publish("", queue, encode(job), properties, mandatory=True)
+            _send(channel, queue, job, attempt=job.attempt + 1)
         except (UnroutableError, NackError) as refused:
             raise PublishFailed(f"retry of job {job.id} refused: {refused!r}") from None
 
