@@ -19,7 +19,7 @@ from adapters.memory.media import (
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
-from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
+from adapters.memory.queue import MemoryEventBus
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
 from adapters.system import SystemClock, UlidGenerator
@@ -34,7 +34,7 @@ from application.ports.cache import Cache
 from application.ports.mail import Mailer
 from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus, JobQueue
+from application.ports.queue import EventBus, JobQueue, JobQueueClients
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from application.shares import ShareService
@@ -42,6 +42,7 @@ from application.throttle import FailureThrottle
 from application.users import UserService
 from application.videos import VideoService
 from entrypoints.persistence import Closer, open_database, open_storage
+from entrypoints.queueing import open_queue
 from entrypoints.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
@@ -64,7 +65,7 @@ def _check_supported(settings: Settings) -> None:
             f"VIDEOPLATFORM_MEDIA_BACKEND={settings.media_backend!r}: only 'synthetic' is "
             "part of this release"
         )
-    for name in ("queue_url", "cache_url", "mail_url"):
+    for name in ("cache_url", "mail_url"):
         url: str = getattr(settings, name)
         scheme = url.split(":", 1)[0]
         if scheme != "memory":
@@ -106,7 +107,7 @@ def build_container(
         if UnitOfWorkFactory in overrides
         else open_database(settings, closers)
     )
-    queue: JobQueue = MemoryJobQueue()
+    queue, queue_clients = open_queue(settings, closers)
     bus: EventBus = MemoryEventBus()
     cache: Cache = MemoryCache()
     mailer: Mailer = MemoryMailer()
@@ -125,6 +126,7 @@ def build_container(
         PasswordHasher: hasher,
         ObjectStorage: storage,
         JobQueue: queue,
+        JobQueueClients: queue_clients,
         EventBus: bus,
         Cache: cache,
         Mailer: mailer,

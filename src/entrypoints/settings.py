@@ -61,6 +61,15 @@ class Settings:
     # chain finds them (AWS_* environment variables, ~/.aws files, instance roles).
     s3_endpoint_url: str = ""  # an S3-compatible service (MinIO, Ceph...); empty: AWS
     s3_region: str = "us-east-1"
+    # Jobs (queue_url amqp://... or memory://): queue names start with the prefix; a job
+    # is tried job_max_attempts times, retries waiting job_retry_base_seconds, doubling
+    # up to job_retry_cap_seconds. A RabbitMQ consumer that holds a job longer than the
+    # consumer timeout is cut off and the job redelivered: keep it above the longest job.
+    queue_prefix: str = "videoplatform."
+    job_max_attempts: int = 3
+    job_retry_base_seconds: int = 30
+    job_retry_cap_seconds: int = 900
+    queue_consumer_timeout_seconds: int = 4 * 3600
 
     def __attrs_post_init__(self) -> None:
         for name in (
@@ -72,6 +81,8 @@ class Settings:
             "argon2_parallelism",
             "database_pool_size",
             "database_statement_timeout_ms",
+            "job_max_attempts",
+            "queue_consumer_timeout_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
