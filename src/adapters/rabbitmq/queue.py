@@ -24,7 +24,7 @@ from typing import Any
 import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError, NackError, UnroutableError
+from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 from pika.spec import Basic, BasicProperties
 
 from adapters.rabbitmq.topology import Topology
@@ -39,6 +39,15 @@ _KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 6}
 # Sends one publish tries (reconnecting between them) before it reports the job
 # unconfirmed and leaves it to the caller (the outbox relay retries later).
 PUBLISH_TRIES = 3
+
+PRECONDITION_FAILED = 406
+
+
+class QueueMisconfigured(RuntimeError):
+    """The broker holds these queues with other arguments (max deliveries, consumer
+    timeout...) than this client's settings: change the settings or the prefix, or
+    delete the queues."""
+
 
 Message = tuple[Basic.Deliver, BasicProperties, bytes]
 
@@ -125,6 +134,15 @@ class RabbitJobQueue:
             self._declared.clear()
             self._declare(channel, self.topology.dead, self.topology.dead_arguments())
             self._declare(channel, self.topology.jobs, self.topology.jobs_arguments())
+        except ChannelClosedByBroker as refused:
+            connection.close()
+            if refused.reply_code == PRECONDITION_FAILED:
+                # Not an outage that reconnecting cures: say what to change.
+                raise QueueMisconfigured(
+                    f"the broker's queues under prefix {self.topology.prefix!r} were declared "
+                    f"with other settings: {refused.reply_text}"
+                ) from None
+            raise
         except BaseException:
             connection.close()
             raise
