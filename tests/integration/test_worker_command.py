@@ -15,6 +15,7 @@ from pathlib import Path
 from adapters.rabbitmq.queue import RabbitJobQueue
 from adapters.rabbitmq.topology import Topology
 from application.context import Caller
+from application.ports.queue import Job
 from application.users import RegisterUser
 from application.videos import PROCESS_VIDEO, UploadVideo
 from entrypoints.bootstrap import create_platform
@@ -60,7 +61,7 @@ def test_the_worker_moves_an_upload_to_the_queue_beats_and_stops_on_sigterm(
         # No process-video handler is registered in this build: the worker relays the
         # job, consumes it, and dead-letters it with the reason.
         deadline = time.monotonic() + 60
-        dead = []
+        dead: list[Job] = []
         while not dead and time.monotonic() < deadline:
             dead = watcher.dead_letters()
             time.sleep(0.2)
