@@ -14,7 +14,7 @@ from attrs import frozen
 
 from adapters.memory.cache import MemoryCache
 from adapters.memory.mail import MemoryMailer
-from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
+from adapters.memory.queue import MemoryEventBus
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
 from adapters.system import SystemClock, UlidGenerator
@@ -30,7 +30,7 @@ from application.ports.cache import Cache
 from application.ports.mail import Mailer
 from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus, JobQueue
+from application.ports.queue import EventBus, JobQueue, JobQueueClients
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from application.processing import ProcessingConfig, ProcessingService
@@ -42,6 +42,7 @@ from application.videos import VideoService
 from entrypoints.keys import playback_secret
 from entrypoints.media import open_media
 from entrypoints.persistence import Closer, open_database, open_storage
+from entrypoints.queueing import open_queue
 from entrypoints.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ SERVICES: tuple[type, ...] = (
 
 
 def _check_supported(settings: Settings) -> None:
-    for name in ("queue_url", "cache_url", "mail_url"):
+    for name in ("cache_url", "mail_url"):
         url: str = getattr(settings, name)
         scheme = url.split(":", 1)[0]
         if scheme != "memory":
@@ -104,7 +105,7 @@ def build_container(
         if UnitOfWorkFactory in overrides
         else open_database(settings, closers)
     )
-    queue: JobQueue = MemoryJobQueue()
+    queue, queue_clients = open_queue(settings, closers)
     bus: EventBus = MemoryEventBus()
     cache: Cache = MemoryCache()
     mailer: Mailer = MemoryMailer()
@@ -129,6 +130,7 @@ def build_container(
         PasswordHasher: hasher,
         ObjectStorage: storage,
         JobQueue: queue,
+        JobQueueClients: queue_clients,
         EventBus: bus,
         Cache: cache,
         Mailer: mailer,

@@ -183,6 +183,62 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serving.set_defaults(run=_serve)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """Run the outbox relay and job consumers until SIGTERM or Ctrl+C; or, with the
+    ``check`` action, report whether a running worker's heartbeat is fresh."""
+    from entrypoints.worker import run_worker, worker_check
+
+    if args.action == "check":
+        return worker_check(args.heartbeat, args.max_age)
+    from entrypoints.logging import configure_logging
+
+    configure_logging(json=args.log_format == "json", level=args.log_level)
+    return run_worker(
+        Settings.from_env(),
+        concurrency=args.concurrency,
+        relay=not args.no_relay,
+        heartbeat=args.heartbeat,
+        grace_seconds=args.grace,
+    )
+
+
+def _add_worker(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    working = commands.add_parser(
+        "worker",
+        help="run background jobs (video processing) and the outbox relay",
+        description="Consume jobs from VIDEOPLATFORM_QUEUE_URL with N threads and relay "
+        "the outbox to the queue. SIGTERM or Ctrl+C stops taking jobs and lets running "
+        "ones finish within --grace seconds. 'worker check' exits 0 while the heartbeat "
+        "file is fresh, 1 otherwise (a liveness probe).",
+    )
+    working.add_argument("action", nargs="?", choices=["run", "check"], default="run")
+    working.add_argument("--concurrency", type=_positive, default=1, help="consumer threads")
+    working.add_argument(
+        "--no-relay", action="store_true", help="do not relay the outbox from this process"
+    )
+    working.add_argument("--heartbeat", type=Path, help="file touched while the worker is healthy")
+    working.add_argument(
+        "--max-age",
+        type=_positive,
+        default=60,
+        help="check: seconds after which a heartbeat is stale (default 60)",
+    )
+    working.add_argument(
+        "--grace",
+        type=_positive,
+        default=60,
+        help="seconds running jobs get to finish on shutdown (default 60); a job still "
+        "running after that goes back to the queue",
+    )
+    working.add_argument(
+        "--log-format", choices=["json", "console"], default="json", help="log rendering"
+    )
+    working.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info"
+    )
+    working.set_defaults(run=_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videoplatform", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -214,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     uploads.set_defaults(run=_uploads_sweep)
 
     _add_serve(commands)
+    _add_worker(commands)
     return parser
 
 

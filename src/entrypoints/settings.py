@@ -103,6 +103,15 @@ class Settings:
     poster_widths: str = "1280,640,320"
     processing_max_attempts: int = 3
     work_dir: str = ""
+    # Jobs (queue_url amqp://... or memory://): queue names start with the prefix; a job
+    # is tried job_max_attempts times, retries waiting job_retry_base_seconds, doubling
+    # up to job_retry_cap_seconds. A RabbitMQ consumer that holds a job longer than the
+    # consumer timeout is cut off and the job redelivered: keep it above the longest job.
+    queue_prefix: str = "videoplatform."
+    job_max_attempts: int = 3
+    job_retry_base_seconds: int = 30
+    job_retry_cap_seconds: int = 900
+    queue_consumer_timeout_seconds: int = 4 * 3600
 
     def __attrs_post_init__(self) -> None:
         if self.playback_secret and len(self.playback_secret.encode()) < 32:
@@ -129,6 +138,8 @@ class Settings:
             "ffmpeg_timeout_seconds",
             "ffmpeg_memory_limit_mib",
             "hls_segment_seconds",
+            "job_max_attempts",
+            "queue_consumer_timeout_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")

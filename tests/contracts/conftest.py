@@ -63,6 +63,8 @@ from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
 from adapters.memory.storage import MemoryObjectStorage
 from adapters.memory.system import ManualClock, SequentialIds
 from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from adapters.rabbitmq.queue import RabbitJobQueue
+from adapters.rabbitmq.topology import Topology
 from adapters.security.passwords import Argon2PasswordHasher
 from adapters.security.tokens import SecretsTokenGenerator
 from adapters.sql import migrate
@@ -372,16 +374,56 @@ def object_storage(request: pytest.FixtureRequest) -> Iterator[ObjectStorage]:
 
 
 QueueClients = Callable[[], JobQueue]
-"""``connect()`` returns a client of one shared, initially empty queue. Each call may be
-a new connection (so threads and "another consumer" each take their own); the memory
-adapter, being in-process, hands out the same instance."""
+"""``queue_clients()`` returns a new client of one shared, initially empty queue: its own
+connection and its own deliveries, so threads and "another consumer" each take their
+own. Every client it made is closed after the test."""
+
+# The queue under test retries after RETRY_BASE_S seconds, then twice that..., and
+# delivers a job at most MAX_DELIVERIES times.
+RETRY_BASE_S = 0.2
+MAX_DELIVERIES = 3
 
 
-@pytest.fixture(params=[pytest.param("memory", id="memory")])
+@pytest.fixture(
+    params=[
+        pytest.param("memory", id="memory"),
+        pytest.param("rabbitmq", marks=pytest.mark.integration, id="rabbitmq"),
+    ]
+)
 def queue_clients(request: pytest.FixtureRequest) -> Iterator[QueueClients]:
+    made: list[JobQueue] = []
     if request.param == "memory":
-        queue = MemoryJobQueue()
-        yield lambda: queue
+        first = MemoryJobQueue(retry_base=RETRY_BASE_S, max_deliveries=MAX_DELIVERIES)
+
+        def memory_client() -> JobQueue:
+            made.append(first.client())
+            return made[-1]
+
+        yield memory_client
+        for client in made:
+            client.close()
+        return
+    if request.param == "rabbitmq":
+        require = request.getfixturevalue("require_service")
+        endpoint = require("RabbitMQ", "127.0.0.1", 5672)
+        topology = Topology(
+            url=f"amqp://guest:guest@{endpoint.host}:{endpoint.port}/%2F",
+            prefix=f"vp-test-{secrets.token_hex(4)}.",
+            max_deliveries=MAX_DELIVERIES,
+            retry_base_seconds=RETRY_BASE_S,
+            reconnect_base_seconds=0.05,
+        )
+
+        def rabbit_client() -> JobQueue:
+            made.append(RabbitJobQueue(topology, role="test"))
+            return made[-1]
+
+        yield rabbit_client
+        for client in made:
+            client.close()
+        admin = RabbitJobQueue(topology, role="test-teardown")
+        admin.delete_queues()
+        admin.close()
         return
     _unknown(request)
 

@@ -1,5 +1,7 @@
 """Job queues keep the queue port's contract: FIFO delivery, explicit acknowledgement,
-redelivery with a raised attempt count, dead letters, exactly-once hand-out."""
+redelivery with a raised attempt count after a backoff, dead letters, one unsettled
+delivery per client (prefetch 1), jobs put back when their consumer goes away, and
+exactly-once hand-out."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import time
 from collections import Counter
 
 from application.ports.queue import Delivery, Job, JobQueue
-from tests.contracts.conftest import QueueClients
+from tests.contracts.conftest import MAX_DELIVERIES, RETRY_BASE_S, QueueClients
 
 QUICK = 0.05  # seconds: how long a receive waits when nothing should arrive
 SOON = 2.0  # seconds: how long a receive may wait for a job that is there
@@ -95,29 +97,100 @@ def test_a_job_nacked_with_requeue_comes_back_with_its_attempt_raised(
     assert queue.receive(QUICK) is None
 
 
-def test_a_job_nacked_without_requeue_goes_to_the_dead_letters(
+def test_a_requeued_job_waits_out_a_backoff_that_doubles_with_each_attempt(
     queue_clients: QueueClients,
 ) -> None:
     queue = queue_clients()
     queue.publish(job(1))
-    queue.publish(job(2))
-    queue.nack(expect(queue), requeue=False)
-    queue.nack(expect(queue), requeue=False)
-    assert queue.receive(QUICK) is None
-    assert [j.id for j in queue.dead_letters()] == ["job-1", "job-2"]
+    queue.nack(expect(queue), requeue=True)
+    nacked = time.monotonic()
+    assert queue.receive(RETRY_BASE_S / 4) is None, "the retry came back before its backoff"
+    second = expect(queue)
+    first_wait = time.monotonic() - nacked
+    queue.nack(second, requeue=True)
+    nacked = time.monotonic()
+    third = expect(queue)
+    second_wait = time.monotonic() - nacked
+    assert third.job.attempt == 3
+    assert first_wait >= RETRY_BASE_S * 0.9
+    assert second_wait >= 2 * RETRY_BASE_S * 0.9
+    queue.ack(third)
 
 
-def test_a_received_job_is_not_handed_to_another_consumer_until_released(
+def dead_letter_ids(queue: JobQueue) -> list[str]:
+    """The dead letters once some have arrived (a broker moves them asynchronously)."""
+    deadline = time.monotonic() + SOON
+    while not (dead := queue.dead_letters()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [j.id for j in dead]
+
+
+def test_a_job_is_dead_lettered_instead_of_a_delivery_beyond_the_limit(
     queue_clients: QueueClients,
 ) -> None:
+    queue = queue_clients()
+    queue.publish(job(1))
+    for attempt in range(1, MAX_DELIVERIES + 1):
+        delivery = expect(queue)
+        assert delivery.job.attempt == attempt
+        queue.nack(delivery, requeue=True)
+    assert dead_letter_ids(queue) == ["job-1"]
+    assert queue.receive(QUICK) is None
+
+
+def test_a_client_holds_one_unsettled_job_at_a_time(queue_clients: QueueClients) -> None:
     first, second = queue_clients(), queue_clients()
     first.publish(job(1))
+    first.publish(job(2))
     held = expect(first)
-    assert second.receive(QUICK) is None
-    first.nack(held, requeue=True)
-    redelivered = expect(second)
+    assert first.receive(QUICK) is None, "a second job went to a client that holds one"
+    other = expect(second)
+    assert {held.job.id, other.job.id} == {"job-1", "job-2"}
+    first.ack(held)
+    second.ack(other)
+
+
+def test_settling_a_delivery_the_client_does_not_hold_changes_nothing(
+    queue_clients: QueueClients,
+) -> None:
+    holder, stranger = queue_clients(), queue_clients()
+    holder.publish(job(1))
+    held = expect(holder)
+    stranger.ack(held)
+    stranger.nack(held, requeue=False)
+    assert stranger.receive(QUICK) is None
+    assert holder.dead_letters() == []
+    holder.ack(held)
+    holder.ack(held)  # twice: still nothing more happens
+    assert stranger.receive(QUICK) is None
+
+
+def test_a_job_held_by_a_client_that_closes_goes_to_another_consumer(
+    queue_clients: QueueClients,
+) -> None:
+    doomed, survivor = queue_clients(), queue_clients()
+    doomed.publish(job(1))
+    held = expect(doomed)
+    doomed.close()
+    redelivered = expect(survivor)
     assert (redelivered.job.id, redelivered.job.attempt) == ("job-1", 2)
-    second.ack(redelivered)
+    doomed.ack(held)  # too late: the job is the survivor's now
+    survivor.ack(redelivered)
+    assert survivor.receive(QUICK) is None
+
+
+def test_a_job_whose_consumers_keep_going_away_ends_in_the_dead_letters(
+    queue_clients: QueueClients,
+) -> None:
+    queue_clients().publish(job(1))
+    for attempt in range(1, MAX_DELIVERIES + 1):
+        consumer = queue_clients()
+        delivery = expect(consumer)
+        assert delivery.job.attempt == attempt
+        consumer.close()
+    watcher = queue_clients()
+    assert dead_letter_ids(watcher) == ["job-1"]
+    assert watcher.receive(QUICK) is None
 
 
 def test_concurrent_producers_and_consumers_deliver_each_job_exactly_once(

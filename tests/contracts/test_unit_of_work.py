@@ -1574,6 +1574,98 @@ def test_marking_sent_in_a_rolled_back_unit_of_work_leaves_the_message_pending(
     assert pending(uow_factory) == ["m1"]
 
 
+LEASE = timedelta(minutes=5)
+
+
+def claim(factory: UnitOfWorkFactory, now: datetime, limit: int = 100) -> list[str]:
+    with factory() as uow:
+        claimed = uow.outbox.claim(limit, now, LEASE)
+        uow.commit()
+    return [m.id for m in claimed]
+
+
+def test_a_claim_takes_the_oldest_unsent_messages_and_holds_them_for_the_lease(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m3", at(3)), a_message("m1", at(1)), a_message("m2", at(2)))
+    store(uow_factory, a_message("m4", at(4)))
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m4"])
+        uow.commit()
+    assert claim(uow_factory, at(10), limit=2) == ["m1", "m2"]
+    assert claim(uow_factory, at(11)) == ["m3"]
+    assert claim(uow_factory, at(12)) == []
+    # Claimed is still pending: nothing is sent until the queue confirms it.
+    assert pending(uow_factory) == ["m1", "m2", "m3"]
+    # The claimer died: once the lease runs out, the messages are claimed again.
+    assert claim(uow_factory, at(10) + LEASE) == ["m1", "m2"]
+
+
+def test_a_claimed_message_marked_sent_is_never_claimed_again(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m1", at(1)))
+    assert claim(uow_factory, at(10)) == ["m1"]
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m1"])
+        uow.commit()
+    assert claim(uow_factory, at(10) + 2 * LEASE) == []
+    assert pending(uow_factory) == []
+
+
+def test_a_released_message_counts_the_attempt_and_waits_until_its_retry_time(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m1", at(1)))
+    assert claim(uow_factory, at(10)) == ["m1"]
+    with uow_factory() as uow:
+        uow.outbox.release(["m1"], at(12))
+        uow.commit()
+    assert claim(uow_factory, at(11)) == []
+    with uow_factory() as uow:
+        again = uow.outbox.claim(10, at(12), LEASE)
+        uow.commit()
+    assert [(m.id, m.attempts) for m in again] == [("m1", 1)]
+
+
+def test_a_claim_rolled_back_leaves_the_messages_claimable(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m1", at(1)))
+    with uow_factory() as uow:
+        assert [m.id for m in uow.outbox.claim(10, at(10), LEASE)] == ["m1"]
+    assert claim(uow_factory, at(10)) == ["m1"]
+
+
+def test_concurrent_claims_never_hand_out_a_message_twice(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, *(a_message(f"m{n:02}", at(n)) for n in range(40)))
+    claimed: list[list[str]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def relay() -> None:
+        try:
+            start.wait()
+            for _ in range(20):
+                try:
+                    claimed.append(claim(uow_factory, at(100), limit=3))
+                except Conflict:
+                    continue  # another claimer committed the same rows first
+        except BaseException as error:  # reported in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=relay) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    every = [i for batch in claimed for i in batch]
+    assert sorted(every) == [f"m{n:02}" for n in range(40)]
+
+
 def test_a_folder_listing_bound_just_before_a_name_includes_that_name(
     uow_factory: UnitOfWorkFactory, u1: UserId
 ) -> None:

@@ -45,7 +45,7 @@ def test_check_wires_the_embedded_profile_into_the_data_directory(tmp_path: Path
         ("VIDEOPLATFORM_MAX_UPLOAD_BYTES", "lots", "is not an integer"),
         ("VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION", "maybe", "is not a boolean"),
         ("VIDEOPLATFORM_DATABASE_URL", "mysql://localhost/vp", "use sqlite:///PATH"),
-        ("VIDEOPLATFORM_QUEUE_URL", "amqp://localhost", "not part of this release"),
+        ("VIDEOPLATFORM_QUEUE_URL", "kafka://localhost", "use amqp://"),
     ],
 )
 def test_check_reports_bad_settings_with_exit_code_2(
@@ -111,7 +111,7 @@ def test_serve_refuses_bad_settings_before_it_starts_a_server(tmp_path: Path) ->
         "--bind",
         "127.0.0.1:0",
         data_dir=tmp_path / "data",
-        env={"VIDEOPLATFORM_QUEUE_URL": "amqp://localhost"},
+        env={"VIDEOPLATFORM_QUEUE_URL": "kafka://localhost"},
     )
     assert done.returncode == 2
     assert "configuration error" in done.stderr

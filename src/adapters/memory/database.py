@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Hashable, Iterator
+from datetime import datetime
 from typing import Any, TypeVar
+
+import attrs
 
 from application.ports.persistence import STALE_VERSION, OutboxMessage
 from domain.aggregate import Aggregate
@@ -47,6 +50,7 @@ class MemoryDatabase:
         self.audit: list[AuditEvent] = []
         self.outbox: dict[str, OutboxMessage] = {}
         self.sent: set[str] = set()
+        self.claimed_until: dict[str, datetime] = {}
 
 
 class Transaction:
@@ -63,6 +67,9 @@ class Transaction:
         self.audit: list[AuditEvent] = []
         self.outbox: list[OutboxMessage] = []
         self.sent: set[str] = set()
+        # Outbox claims: id -> (the claim's "now", claimed until); releases: id -> retry at.
+        self.claims: dict[str, tuple[datetime, datetime]] = {}
+        self.releases: dict[str, datetime] = {}
         self.live: list[Aggregate] = []
 
     # -- reads --------------------------------------------------------------------------
@@ -172,10 +179,18 @@ class Transaction:
                         continue  # deleted meanwhile: nothing left to count
                     for column, by in columns.items():
                         setattr(target, column, getattr(target, column) + by)
+            self._validate_claims(db)
             db.audit.extend(self.audit)
             for message in self.outbox:
                 db.outbox[message.id] = message
             db.sent |= self.sent
+            for message_id, (_, until) in self.claims.items():
+                db.claimed_until[message_id] = until
+            for message_id, retry_at in self.releases.items():
+                if message_id in db.outbox and message_id not in db.sent:
+                    db.claimed_until[message_id] = retry_at
+                    message = db.outbox[message_id]
+                    db.outbox[message_id] = attrs.evolve(message, attempts=message.attempts + 1)
             # Read while still holding the lock: a concurrent delete may follow at once.
             versions = {
                 (type(row), row_id): row.version
@@ -187,6 +202,14 @@ class Transaction:
             version = versions.get((type(obj), obj.identity))
             if version is not None:
                 obj.version = version
+
+    def _validate_claims(self, db: MemoryDatabase) -> None:
+        """A message claimed by a unit of work that committed first is not claimable by
+        this one (PostgreSQL's SKIP LOCKED would not have handed it out)."""
+        for message_id, (now, _) in self.claims.items():
+            until = db.claimed_until.get(message_id)
+            if message_id in db.sent or (until is not None and until > now):
+                raise Conflict(f"outbox: {message_id} was claimed by someone else")
 
     def _validate_against(self, db: MemoryDatabase) -> None:
         """Optimistic concurrency and uniqueness, checked under the lock before applying."""

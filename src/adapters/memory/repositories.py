@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar, cast
 
 from adapters.memory.database import Transaction
@@ -310,13 +310,32 @@ class MemoryOutbox:
     def add(self, message: OutboxMessage) -> None:
         self._tx.outbox.append(message)
 
-    def pending(self, limit: int) -> list[OutboxMessage]:
+    def _unsent(self) -> list[OutboxMessage]:
         with self._tx.db.lock:
             committed = list(self._tx.db.outbox.values())
             sent = self._tx.db.sent | self._tx.sent
         rows = [m for m in [*committed, *self._tx.outbox] if m.id not in sent]
         rows.sort(key=lambda m: (m.created_at, m.id))
-        return rows[:limit]
+        return rows
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        return self._unsent()[:limit]
+
+    def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
+        tx = self._tx
+        with tx.db.lock:
+            held = dict(tx.db.claimed_until)
+        held.update({i: until for i, (_, until) in tx.claims.items()})
+        held.update(tx.releases)
+        claimed = [m for m in self._unsent() if held.get(m.id) is None or held[m.id] <= now]
+        claimed = claimed[:limit]
+        for message in claimed:
+            tx.claims[message.id] = (now, now + lease)
+        return claimed
+
+    def release(self, ids: Sequence[str], retry_at: datetime) -> None:
+        for message_id in ids:
+            self._tx.releases[message_id] = retry_at
 
     def mark_sent(self, ids: Sequence[str]) -> None:
         self._tx.sent.update(ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     tuple_,
     union_all,
@@ -519,6 +520,7 @@ class SqlOutbox:
             "topic": message.topic,
             "payload": dict(message.payload),
             "created_at": message.created_at,
+            "attempts": message.attempts,
         }
 
         def write(conn: Connection) -> None:
@@ -531,7 +533,45 @@ class SqlOutbox:
         rows = self._s.read(
             select(t).where(t.c.sent_at.is_(None)).order_by(t.c.created_at, t.c.id).limit(limit)
         )
-        return [OutboxMessage(r.id, r.topic, r.payload, r.created_at) for r in rows]
+        return [_outbox_message(r) for r in rows]
+
+    def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
+        t = tables.outbox
+        claimable = (
+            select(t.c.id)
+            .where(
+                t.c.sent_at.is_(None), or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now)
+            )
+            .order_by(t.c.created_at, t.c.id)
+            .limit(limit)
+        )
+        if self._s.dialect != "sqlite":
+            # Rows another relay is claiming right now are skipped, not waited for.
+            # (SQLite needs nothing: BEGIN IMMEDIATE makes writers take turns.)
+            claimable = claimable.with_for_update(skip_locked=True)
+        claimed = self._s.write_now(
+            update(t)
+            .where(t.c.id.in_(claimable.scalar_subquery()))
+            .values(claimed_until=now + lease)
+            .returning(t.c.id, t.c.topic, t.c.payload, t.c.created_at, t.c.attempts)
+        )
+        rows = sorted(claimed, key=lambda r: (r.created_at, r.id))
+        return [_outbox_message(r) for r in rows]
+
+    def release(self, ids: Sequence[str], retry_at: datetime) -> None:
+        if not ids:
+            return
+        t = tables.outbox
+        wanted = list(ids)
+
+        def write(conn: Connection) -> None:
+            conn.execute(
+                update(t)
+                .where(t.c.id.in_(wanted), t.c.sent_at.is_(None))
+                .values(claimed_until=retry_at, attempts=t.c.attempts + 1)
+            )
+
+        self._s.defer(write)
 
     def mark_sent(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -546,3 +586,7 @@ class SqlOutbox:
             )
 
         self._s.defer(write)
+
+
+def _outbox_message(row: Any) -> OutboxMessage:
+    return OutboxMessage(row.id, row.topic, row.payload, row.created_at, row.attempts)

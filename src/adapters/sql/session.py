@@ -61,7 +61,8 @@ RowKey = tuple[str, str]
 class SqlSession:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
+        self.dialect = engine.dialect.name
+        self._sqlite = self.dialect == "sqlite"
         self._conn: Connection | None = None
         self._pending: list[Write] = []
         self._writing = False

@@ -219,5 +219,8 @@ outbox = Table(
     Column("payload", JsonText, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
+    # A relay's claim (or a failed publish's backoff): nobody else takes the row before.
+    Column("claimed_until", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Index(None, "sent_at", "created_at", "id"),
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -239,6 +239,7 @@ class OutboxMessage:
     topic: str
     payload: Mapping[str, str]
     created_at: datetime
+    attempts: int = 0  # failed attempts to publish it so far
 
 
 class Outbox(Protocol):
@@ -247,10 +248,26 @@ class Outbox(Protocol):
         ...
 
     def pending(self, limit: int) -> list[OutboxMessage]:
-        """Unsent messages, oldest first."""
+        """Unsent messages, oldest first, claimed or not."""
         ...
 
-    def mark_sent(self, ids: Sequence[str]) -> None: ...
+    def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
+        """Up to ``limit`` unsent messages that no claim holds at ``now``, oldest first,
+        claimed until ``now + lease`` once this unit of work commits. Concurrent claims
+        never both get a message: PostgreSQL skips rows another transaction has locked;
+        SQLite serializes writers; memory refuses the later commit with a Conflict.
+        A claimer that dies before marking its messages lets the claim run out, and
+        they are claimed again."""
+        ...
+
+    def release(self, ids: Sequence[str], retry_at: datetime) -> None:
+        """Publishing these claimed messages failed: count the attempt and leave them
+        unclaimable until ``retry_at``."""
+        ...
+
+    def mark_sent(self, ids: Sequence[str]) -> None:
+        """The queue confirmed these messages; they are never claimed again."""
+        ...
 
 
 class UnitOfWork(Protocol):

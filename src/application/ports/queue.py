@@ -12,7 +12,10 @@ from domain.events import DomainEvent
 
 @frozen
 class Job:
-    """A unit of background work; ``id`` makes redelivery detectable (idempotency key)."""
+    """A unit of background work; ``id`` makes redelivery detectable (idempotency key).
+
+    ``attempt`` counts deliveries: 1 the first time, raised by each retry and by each
+    redelivery after a consumer went away without settling the job."""
 
     id: str
     kind: str
@@ -20,34 +23,73 @@ class Job:
     attempt: int = 1
 
 
+class PublishFailed(Exception):
+    """The queue did not confirm a job: it may not hold it, so keep it (in the outbox)."""
+
+
 @frozen
 class Delivery:
+    """A job handed to one client; ``tag`` identifies it to that client only."""
+
     job: Job
     tag: int
 
 
 class JobQueue(Protocol):
+    """One client of a durable job queue.
+
+    A client holds at most one unsettled delivery at a time (prefetch 1): while it holds
+    one, other waiting jobs go to other clients. A client is used by one thread at a time
+    unless the adapter says otherwise; each consumer thread takes its own client.
+    """
+
     def publish(self, job: Job) -> None:
-        """Return only once the queue holds the job durably (confirmed); raise otherwise,
-        so the caller keeps it in the outbox."""
+        """Return only once the queue holds the job durably (confirmed); raise
+        ``PublishFailed`` otherwise, so the caller keeps it in the outbox."""
         ...
 
     def receive(self, timeout: float) -> Delivery | None:
         """The next job, or None after ``timeout`` seconds. A received job stays owned by
-        this consumer until ``ack`` or ``nack``."""
+        this client until ``ack`` or ``nack``, or until the client closes or loses its
+        connection, which puts the job back (its attempt raised) for another consumer."""
         ...
 
     def ack(self, delivery: Delivery) -> None:
-        """The job is done; it is never delivered again."""
+        """The job is done; it is never delivered again. A delivery this client does not
+        hold (another client's, already settled, or lost with a connection and so already
+        back in the queue) is left alone."""
         ...
 
     def nack(self, delivery: Delivery, *, requeue: bool) -> None:
-        """The job failed; requeue it (with ``attempt`` + 1) or drop it to dead letters."""
+        """The job failed. With ``requeue`` it comes back with ``attempt`` + 1 after the
+        queue's retry backoff for that attempt; without, it goes to the dead letters.
+        Deliveries this client does not hold are left alone, as with ``ack``."""
         ...
 
     def dead_letters(self) -> list[Job]:
-        """Jobs that were refused without requeue, oldest first."""
+        """Jobs that were refused without requeue (or that the broker gave up on after
+        too many deliveries), oldest first."""
         ...
+
+    def close(self) -> None:
+        """Disconnect. Deliveries still held go back to the queue with their attempt
+        raised. Closing twice is harmless."""
+        ...
+
+
+class JobQueueClients(Protocol):
+    def __call__(self) -> JobQueue:
+        """A new client of the same queue: its own connection and its own deliveries,
+        for one consumer thread."""
+        ...
+
+
+def retry_delay(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff before retry number ``attempt`` (1 for the first retry):
+    ``base``, twice that, four times... never more than ``cap`` seconds."""
+    if attempt < 1 or base <= 0:
+        return 0.0
+    return float(min(cap, base * 2 ** min(attempt - 1, 32)))
 
 
 E = TypeVar("E", bound=DomainEvent)

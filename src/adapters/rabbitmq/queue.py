@@ -1,0 +1,351 @@
+"""A job-queue client on one pika ``BlockingConnection``.
+
+pika's blocking connection is not thread-safe: every method here takes the client's
+lock, and each consumer thread takes its own client (:meth:`RabbitJobQueue.client`).
+
+Heartbeats are off: a blocking connection answers them only while it is called, and a
+consumer runs one job (minutes of transcoding) between calls, so the broker would close
+a healthy connection in the middle of a job and redeliver it. A dead peer is found by TCP
+keepalive instead, a killed process by its socket closing, and a stuck consumer by the
+broker's consumer timeout (see :mod:`adapters.rabbitmq.topology`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import pika
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
+from pika.spec import Basic, BasicProperties
+
+from adapters.rabbitmq.topology import Topology
+from application.ports.queue import Delivery, Job, PublishFailed, retry_delay
+
+log = structlog.get_logger(__name__)
+
+ATTEMPT_HEADER = "x-attempt"
+_names = itertools.count(1)
+# TCP keepalive finds a peer that vanished without closing the connection.
+_KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 6}
+# Sends one publish tries (reconnecting between them) before it reports the job
+# unconfirmed and leaves it to the caller (the outbox relay retries later).
+PUBLISH_TRIES = 3
+
+PRECONDITION_FAILED = 406
+
+
+class QueueMisconfigured(RuntimeError):
+    """The broker holds these queues with other arguments (max deliveries, consumer
+    timeout...) than this client's settings: change the settings or the prefix, or
+    delete the queues."""
+
+
+Message = tuple[Basic.Deliver, BasicProperties, bytes]
+
+
+def encode(job: Job) -> bytes:
+    return json.dumps({"id": job.id, "kind": job.kind, "payload": dict(job.payload)}).encode()
+
+
+def decode(body: bytes, properties: BasicProperties) -> Job:
+    """The job in a message; ValueError when the message is not one."""
+    data = json.loads(body)
+    payload = data["payload"]
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("id"), str)
+        and isinstance(data.get("kind"), str)
+        and isinstance(payload, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in payload.items())
+    ):
+        raise ValueError("not a job")
+    headers: dict[str, Any] = properties.headers or {}
+    # A retry carries its attempt; each return of this message to the queue (a consumer
+    # that went away holding it) is counted by the quorum queue.
+    attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
+    return Job(id=data["id"], kind=data["kind"], payload=payload, attempt=attempt)
+
+
+def _send(channel: BlockingChannel, queue: str, job: Job, *, attempt: int) -> None:
+    """Publish a persistent message and wait for the broker's confirm (the channel is in
+    confirm mode); ``mandatory`` makes a message no queue took an error too."""
+    properties = BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent,
+        content_type="application/json",
+        message_id=job.id,
+        type=job.kind,
+        headers={ATTEMPT_HEADER: attempt},
+    )
+    channel.basic_publish("", queue, encode(job), properties, mandatory=True)
+
+
+class RabbitJobQueue:
+    """One client: connects on first use (nothing at construction), reconnects with
+    backoff when the broker goes away. Deliveries held when a connection is lost are
+    already back in the queue; settling them afterwards does nothing."""
+
+    def __init__(self, topology: Topology, *, role: str = "client") -> None:
+        self.topology = topology
+        self.connection_name = f"videoplatform {role} pid {os.getpid()} #{next(_names)}"
+        self._role = role
+        self._lock = threading.RLock()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._consuming = False
+        self._buffer: deque[Message] = deque()
+        self._held: dict[int, tuple[int, int]] = {}  # our tag -> (connection, broker tag)
+        self._generation = 0
+        self._tags = itertools.count(1)
+        self._failures = 0
+        self._retry_at = 0.0
+        self._declared: set[str] = set()
+
+    def client(self, role: str = "consumer") -> RabbitJobQueue:
+        return RabbitJobQueue(self.topology, role=role)
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _open(self) -> BlockingChannel:
+        if self._channel is not None and self._channel.is_open:
+            return self._channel
+        self._drop()
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        parameters = pika.URLParameters(self.topology.url)
+        parameters.heartbeat = 0
+        parameters.tcp_options = _KEEPALIVE
+        parameters.blocked_connection_timeout = 60
+        parameters.client_properties = {"connection_name": self.connection_name}
+        connection = pika.BlockingConnection(parameters)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_qos(prefetch_count=1)
+            self._declared.clear()
+            self._declare(channel, self.topology.dead, self.topology.dead_arguments())
+            self._declare(channel, self.topology.jobs, self.topology.jobs_arguments())
+        except ChannelClosedByBroker as refused:
+            connection.close()
+            if refused.reply_code == PRECONDITION_FAILED:
+                # Not an outage that reconnecting cures: say what to change.
+                raise QueueMisconfigured(
+                    f"the broker's queues under prefix {self.topology.prefix!r} were declared "
+                    f"with other settings: {refused.reply_text}"
+                ) from None
+            raise
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._channel = connection, channel
+        self._generation += 1
+        if self._failures:
+            log.info("queue_reconnected", connection=self.connection_name)
+        self._failures = 0
+        self._retry_at = 0.0
+        return channel
+
+    def _declare(self, channel: BlockingChannel, name: str, arguments: dict[str, Any]) -> None:
+        if name not in self._declared:
+            channel.queue_declare(name, durable=True, arguments=arguments)
+            self._declared.add(name)
+
+    def _lost(self, error: BaseException) -> None:
+        """Forget a broken connection; the next use reconnects after a backoff."""
+        self._failures += 1
+        delay = retry_delay(
+            self._failures,
+            base=self.topology.reconnect_base_seconds,
+            cap=self.topology.reconnect_cap_seconds,
+        )
+        self._retry_at = time.monotonic() + delay
+        log.warning(
+            "queue_connection_lost",
+            connection=self.connection_name,
+            error=repr(error),
+            retry_in=delay,
+        )
+        self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._consuming = False
+        self._buffer.clear()
+        self._held.clear()
+        if connection is not None and connection.is_open:
+            # Already broken, perhaps: the broker puts its deliveries back either way.
+            with contextlib.suppress(AMQPError):
+                connection.close()
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def publish(self, job: Job) -> None:
+        with self._lock:
+            for attempt in range(1, PUBLISH_TRIES + 1):
+                try:
+                    _send(self._open(), self.topology.jobs, job, attempt=job.attempt)
+                    return
+                except UnroutableError:
+                    raise PublishFailed(f"no queue took job {job.id}") from None
+                except NackError as refused:
+                    # The queue could not take it now (a quorum queue still electing
+                    # its leader, say); nothing was stored, so sending again is safe.
+                    failure: BaseException = refused
+                    time.sleep(0.05 * attempt)
+                except AMQPError as error:
+                    failure = error
+                    self._lost(error)
+            raise PublishFailed(f"job {job.id} not confirmed by the broker: {failure!r}")
+
+    # -- consuming ----------------------------------------------------------------------
+
+    def _on_message(
+        self, _: BlockingChannel, method: Basic.Deliver, properties: BasicProperties, body: bytes
+    ) -> None:
+        self._buffer.append((method, properties, body))
+
+    def receive(self, timeout: float) -> Delivery | None:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._lock:
+            while True:
+                left = deadline - time.monotonic()
+                if self._held:  # prefetch 1: nothing more until this one is settled
+                    if left > 0:
+                        self._wait(left)
+                    return None
+                try:
+                    channel = self._open()
+                    if not self._consuming:
+                        channel.basic_consume(self.topology.jobs, self._on_message)
+                        self._consuming = True
+                    delivery = self._next_from_buffer(channel)
+                    if delivery is not None:
+                        return delivery
+                    if left <= 0:
+                        return None
+                    channel.connection.process_data_events(time_limit=min(left, 1.0))
+                except AMQPError as error:
+                    self._lost(error)
+                    if deadline - time.monotonic() <= 0:
+                        return None
+                    time.sleep(min(max(deadline - time.monotonic(), 0.0), self._backoff_left()))
+
+    def _backoff_left(self) -> float:
+        return max(self._retry_at - time.monotonic(), 0.0)
+
+    def _wait(self, seconds: float) -> None:
+        try:
+            if self._connection is not None and self._connection.is_open:
+                self._connection.process_data_events(time_limit=seconds)
+                return
+        except AMQPError as error:
+            self._lost(error)
+        time.sleep(seconds)
+
+    def _next_from_buffer(self, channel: BlockingChannel) -> Delivery | None:
+        while self._buffer:
+            method, properties, body = self._buffer.popleft()
+            try:
+                job = decode(body, properties)
+            except (ValueError, KeyError, TypeError) as error:
+                log.error("queue_message_malformed", error=repr(error))
+                channel.basic_reject(method.delivery_tag, requeue=False)
+                continue
+            tag = next(self._tags)
+            self._held[tag] = (self._generation, method.delivery_tag)
+            return Delivery(job, tag)
+        return None
+
+    def _take(self, delivery: Delivery) -> tuple[BlockingChannel, int] | None:
+        """The channel and broker tag of a delivery this client holds on its live
+        connection; None for any other delivery."""
+        held = self._held.pop(delivery.tag, None)
+        if held is None or held[0] != self._generation or self._channel is None:
+            return None
+        return self._channel, held[1]
+
+    def ack(self, delivery: Delivery) -> None:
+        with self._lock:
+            taken = self._take(delivery)
+            if taken is None:
+                return
+            channel, broker_tag = taken
+            try:
+                channel.basic_ack(broker_tag)
+            except AMQPError as error:
+                self._lost(error)  # the job comes back; its handler must be idempotent
+
+    def nack(self, delivery: Delivery, *, requeue: bool) -> None:
+        with self._lock:
+            taken = self._take(delivery)
+            if taken is None:
+                return
+            channel, broker_tag = taken
+            job = delivery.job
+            try:
+                if requeue and job.attempt < self.topology.max_deliveries:
+                    self._retry_later(channel, job)
+                    channel.basic_ack(broker_tag)
+                else:
+                    # Dead-lettered by the broker, atomically, into the dead queue.
+                    channel.basic_reject(broker_tag, requeue=False)
+            except (AMQPError, PublishFailed) as error:
+                self._lost(error)  # unsettled: the broker returns the job itself
+
+    def _retry_later(self, channel: BlockingChannel, job: Job) -> None:
+        """A copy with the next attempt waits in the delay queue for its backoff, then
+        dead-letters back into the jobs queue; only then is the original acked."""
+        delay_ms = self.topology.retry_delay_ms(job.attempt)
+        if delay_ms <= 0:
+            queue = self.topology.jobs
+        else:
+            queue = self.topology.retry(delay_ms)
+            self._declare(channel, queue, self.topology.retry_arguments(delay_ms))
+        try:
+            _send(channel, queue, job, attempt=job.attempt + 1)
+        except (UnroutableError, NackError) as refused:
+            raise PublishFailed(f"retry of job {job.id} refused: {refused!r}") from None
+
+    # -- inspection and shutdown --------------------------------------------------------
+
+    def dead_letters(self) -> list[Job]:
+        """Read without removing: every dead letter is fetched unacknowledged on a
+        channel of its own, which closing hands back in order."""
+        with self._lock:
+            channel = self._open().connection.channel()
+            jobs: list[Job] = []
+            try:
+                while True:
+                    method, properties, body = channel.basic_get(self.topology.dead)
+                    if method is None:
+                        break
+                    try:
+                        job = decode(body, properties)
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    jobs.append(Job(job.id, job.kind, job.payload))
+            finally:
+                channel.close()
+            return jobs
+
+    def delete_queues(self) -> None:
+        """Remove this queue's broker queues (tests; tearing down a prefix)."""
+        with self._lock:
+            channel = self._open()
+            for name in self.topology.queue_names():
+                channel.queue_delete(name)
+            self._declared.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+            self._generation += 1

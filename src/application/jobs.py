@@ -1,0 +1,128 @@
+"""Running jobs from the queue: the consumer loop.
+
+A job is acknowledged only after its handler returned, and a handler commits its own
+work, so a job whose consumer dies is delivered again; handlers must therefore be
+idempotent (the job id, which is the outbox message id, identifies a repeat).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+
+from attrs import frozen
+
+from application.ports.queue import Delivery, Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], None]
+DeadLetterHook = Callable[[Job, str], None]
+
+
+class PermanentJobError(Exception):
+    """A failure that retrying cannot fix: the job goes to the dead letters at once."""
+
+
+@frozen
+class RetryPolicy:
+    """A job is tried ``max_attempts`` times; errors of the ``permanent`` types are not
+    retried. Any other exception counts as retryable (a database or storage outage, a
+    killed ffmpeg), and the queue spaces the retries out with its backoff."""
+
+    max_attempts: int = 3
+    permanent: tuple[type[BaseException], ...] = (PermanentJobError,)
+
+
+def _ignore_dead_letter(job: Job, reason: str) -> None:
+    log.error("job %s (%s) dead-lettered: %s", job.id, job.kind, reason)
+
+
+class JobConsumer:
+    """Receives jobs from one queue client and dispatches them by ``job.kind``.
+
+    ``on_dead_letter(job, reason)`` runs after a job went to the dead letters (unknown
+    kind, permanent error, attempts used up): where the platform records the failure,
+    e.g. marks the video failed with the reason."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: Mapping[str, JobHandler],
+        policy: RetryPolicy | None = None,
+        on_dead_letter: DeadLetterHook = _ignore_dead_letter,
+    ) -> None:
+        self._queue = queue
+        self._handlers = dict(handlers)
+        self.policy = policy or RetryPolicy()
+        self._on_dead_letter = on_dead_letter
+        self.stop = threading.Event()
+
+    def run_once(self, timeout: float) -> bool:
+        """Handle at most one job; False when none came within ``timeout`` seconds.
+
+        A BaseException that is not an Exception (KeyboardInterrupt, SystemExit) leaves
+        the job unsettled: it goes back to the queue when the client closes."""
+        delivery = self._queue.receive(timeout)
+        if delivery is None:
+            return False
+        job = delivery.job
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            self._dead_letter(delivery, f"no handler for jobs of kind {job.kind!r}")
+            return True
+        if job.attempt > self.policy.max_attempts:
+            # Earlier deliveries never settled: their consumers died while handling it.
+            self._dead_letter(
+                delivery,
+                f"delivered {job.attempt} times without finishing "
+                f"(at most {self.policy.max_attempts} attempts)",
+            )
+            return True
+        try:
+            handler(job)
+        except self.policy.permanent as error:
+            self._dead_letter(delivery, f"{type(error).__name__}: {error}")
+        except Exception as error:
+            if job.attempt >= self.policy.max_attempts:
+                self._dead_letter(
+                    delivery,
+                    f"failed {job.attempt} times; last error {type(error).__name__}: {error}",
+                )
+            else:
+                log.warning(
+                    "job %s (%s) attempt %d failed, will retry: %r",
+                    job.id,
+                    job.kind,
+                    job.attempt,
+                    error,
+                )
+                self._queue.nack(delivery, requeue=True)
+        else:
+            self._queue.ack(delivery)
+        return True
+
+    def _dead_letter(self, delivery: Delivery, reason: str) -> None:
+        self._queue.nack(delivery, requeue=False)
+        try:
+            self._on_dead_letter(delivery.job, reason)
+        except Exception:
+            log.exception("dead-letter hook failed for job %s", delivery.job.id)
+
+    def run(self, *, poll_seconds: float = 1.0, tick: Callable[[], None] | None = None) -> None:
+        """Consume until :attr:`stop` is set (checked between jobs, and at least every
+        ``poll_seconds`` while idle), then close the client. ``tick`` runs after every
+        loop turn: a liveness signal."""
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.run_once(poll_seconds)
+                except Exception:
+                    # The queue itself failed (its adapter reconnects): keep consuming.
+                    log.exception("job consumer loop failed")
+                    self.stop.wait(poll_seconds)
+                if tick is not None:
+                    tick()
+        finally:
+            self._queue.close()

@@ -1,0 +1,110 @@
+"""The outbox relay: moves committed outbox messages onto the job queue.
+
+A use case writes its change and an outbox message in one transaction; the relay
+publishes the message afterwards as a :class:`Job` whose id is the message's id, and
+marks it sent only once the queue has confirmed it. Whatever fails in between (the
+queue refuses, the process dies after publishing but before marking) leaves the message
+pending, and it is published again later: jobs are delivered at least once, and their
+handlers recognise a repeated job id.
+
+Several relays may run at once: each claims its own messages for a lease
+(:meth:`Outbox.claim`), and a relay that dies lets its claims run out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from attrs import frozen
+
+from application.ports.persistence import OutboxMessage, UnitOfWorkFactory
+from application.ports.queue import Job, JobQueue, retry_delay
+from application.ports.system import Clock
+from domain.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+
+@frozen
+class RelayPolicy:
+    batch: int = 100
+    lease: timedelta = timedelta(seconds=60)  # longer than publishing one batch takes
+    poll_seconds: float = 1.0  # how often an idle relay looks (a commit also wakes it)
+    retry_base: timedelta = timedelta(seconds=1)  # a failed publish waits this, doubling
+    retry_cap: timedelta = timedelta(minutes=5)
+
+
+def job_for(message: OutboxMessage) -> Job:
+    return Job(id=message.id, kind=message.topic, payload=message.payload)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        queue: JobQueue,
+        clock: Clock,
+        policy: RelayPolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self.policy = policy or RelayPolicy()
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """Something was committed: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    def relay_once(self) -> int:
+        """Claim one batch, publish it, record what was confirmed; the number published."""
+        now = self._clock.now()
+        try:
+            with self._uow() as uow:
+                claimed = uow.outbox.claim(self.policy.batch, now, self.policy.lease)
+                uow.commit()
+        except Conflict:
+            return 0  # another relay claimed the same messages first
+        if not claimed:
+            return 0
+        sent: list[str] = []
+        unsent: list[OutboxMessage] = []
+        for index, message in enumerate(claimed):
+            try:
+                self._queue.publish(job_for(message))
+            except Exception as error:
+                # The queue is probably down: keep the rest for later too.
+                log.warning("outbox publish failed for %s: %r", message.id, error)
+                unsent = claimed[index:]
+                break
+            sent.append(message.id)
+        with self._uow() as uow:
+            uow.outbox.mark_sent(sent)
+            for message in unsent:
+                delay = retry_delay(
+                    message.attempts + 1,
+                    base=self.policy.retry_base.total_seconds(),
+                    cap=self.policy.retry_cap.total_seconds(),
+                )
+                uow.outbox.release([message.id], now + timedelta(seconds=delay))
+            uow.commit()
+        return len(sent)
+
+    def run(self, stop: threading.Event) -> None:
+        """Relay until ``stop`` is set. Errors (the database away) are logged and the
+        relay tries again after a backoff."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                published = self.relay_once()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("outbox relay failed (%d in a row)", failures)
+                stop.wait(retry_delay(failures, base=0.5, cap=30.0))
+                continue
+            if published < self.policy.batch:
+                self._wake.wait(self.policy.poll_seconds)
+                self._wake.clear()

@@ -1,0 +1,229 @@
+"""Background work: the outbox relay and the job consumers.
+
+:class:`BackgroundWorkers` runs them as threads of the current process: the
+``videoplatform worker`` command does that (and handles signals), and an embedded
+platform does it with :func:`start_background` so that processing runs without any
+server. Each consumer thread takes its own queue client (prefetch 1 each).
+
+Job handlers come from :func:`handlers_for`, the one registry of job kinds. Processing
+registers there with one line (see its docstring).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from application.jobs import DeadLetterHook, JobConsumer, JobHandler, RetryPolicy
+from application.ports.persistence import UnitOfWorkFactory
+from application.ports.queue import JobQueue, JobQueueClients
+from application.ports.system import Clock
+from application.relay import OutboxRelay, RelayPolicy
+from domain.events import DomainEvent
+from entrypoints.bootstrap import Platform, create_platform
+from entrypoints.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def handlers_for(platform: Platform) -> dict[str, JobHandler]:
+    """The job handlers of ``platform``, by job kind (an outbox message's topic).
+
+    Video processing registers here once its service is wired, with:
+    ``PROCESS_VIDEO: lambda job: processing.process(job.id, VideoId(job.payload["video_id"]))``
+    (its retryable errors are retried by the consumer; the permanent ones it records
+    itself). Until then a ``process-video`` job has no handler and is dead-lettered.
+    """
+    return {}
+
+
+def dead_letter_hook_for(platform: Platform) -> DeadLetterHook | None:
+    """What records a job that went to the dead letters (None: it is only logged).
+    Processing plugs in marking the video failed with the reason here."""
+    return None
+
+
+def retry_policy_for(platform: Platform) -> RetryPolicy:
+    return RetryPolicy(max_attempts=platform.settings.job_max_attempts)
+
+
+class BackgroundWorkers:
+    """The relay and ``concurrency`` consumers, as daemon threads: a process that exits
+    does not wait for them, and the jobs they held go back to the queue."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        handlers: Mapping[str, JobHandler] | None = None,
+        *,
+        concurrency: int = 1,
+        relay: bool = True,
+        on_dead_letter: DeadLetterHook | None = None,
+        relay_policy: RelayPolicy | None = None,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        if concurrency < 0:
+            raise ValueError("concurrency cannot be negative")
+        self._platform = platform
+        self._handlers = dict(handlers if handlers is not None else handlers_for(platform))
+        self._concurrency = concurrency
+        self._hook = on_dead_letter or dead_letter_hook_for(platform)
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._consumers: list[JobConsumer] = []
+        self.relay: OutboxRelay | None = None
+        if relay:
+            # Ports resolve through the container (punq answers Any; the names type them).
+            uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
+            queue: JobQueue = platform.container.resolve(JobQueue)
+            clock: Clock = platform.container.resolve(Clock)
+            self.relay = OutboxRelay(uow, queue, clock, relay_policy)
+        self.last_activity = time.monotonic()
+
+    def start(self) -> BackgroundWorkers:
+        if self._threads:
+            raise RuntimeError("the background workers are already running")
+        clients: JobQueueClients = self._platform.container.resolve(JobQueueClients)
+        policy = retry_policy_for(self._platform)
+        for n in range(self._concurrency):
+            consumer = JobConsumer(clients(), self._handlers, policy, *self._hook_args())
+            self._consumers.append(consumer)
+            self._spawn(f"job-consumer-{n + 1}", self._consume, consumer)
+        relay = self.relay
+        if relay is not None:
+            # Any commit may have written to the outbox: look at once, not at the poll.
+            def wake(_: DomainEvent) -> None:
+                relay.wake()
+
+            self._platform.events.subscribe(DomainEvent, wake)
+            self._spawn("outbox-relay", relay.run, self._stop)
+        return self
+
+    def _hook_args(self) -> tuple[DeadLetterHook, ...]:
+        return (self._hook,) if self._hook is not None else ()
+
+    def _spawn(self, name: str, target: Callable[..., object], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _consume(self, consumer: JobConsumer) -> None:
+        consumer.run(poll_seconds=self._poll, tick=self._tick)
+
+    def _tick(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def alive(self) -> bool:
+        """Every thread is still running (none died of an unexpected error)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop taking jobs, let the current ones finish within ``timeout`` seconds;
+        whether every thread ended. A job still running past that is left unsettled
+        and goes back to the queue when the process (and its connection) ends."""
+        self._stop.set()
+        for consumer in self._consumers:
+            consumer.stop.set()
+        if self.relay is not None:
+            self.relay.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        stopped = not any(t.is_alive() for t in self._threads)
+        if not stopped:
+            log.warning("background workers still busy after %.0f s; leaving them", timeout)
+        return stopped
+
+    def __enter__(self) -> BackgroundWorkers:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_background(
+    platform: Platform,
+    handlers: Mapping[str, JobHandler] | None = None,
+    *,
+    concurrency: int = 1,
+    relay: bool = True,
+) -> BackgroundWorkers:
+    """Run processing inside this process (the embedded profile): the relay and
+    ``concurrency`` consumer threads. Stop them with ``.stop()`` before closing the
+    platform."""
+    return BackgroundWorkers(platform, handlers, concurrency=concurrency, relay=relay).start()
+
+
+def touch(path: Path) -> None:
+    """The liveness signal: the heartbeat file's modification time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def heartbeat_is_fresh(path: Path, max_age_seconds: float) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age <= max_age_seconds
+
+
+HEARTBEAT_SECONDS = 5.0
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int = 1,
+    relay: bool = True,
+    heartbeat: Path | None = None,
+    grace_seconds: float = 60.0,
+    handlers: Mapping[str, JobHandler] | None = None,
+) -> int:
+    """The ``videoplatform worker`` process: runs until SIGTERM or SIGINT, touching the
+    heartbeat file every few seconds while every thread is alive. Exits 1 if a thread
+    died (a supervisor restarts the process), 0 after a requested stop."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _: object) -> None:
+        log.info("worker stopping on signal %d", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with create_platform(settings) as platform:
+            workers = BackgroundWorkers(
+                platform, handlers, concurrency=concurrency, relay=relay
+            ).start()
+            log.info("worker started: %d consumers, relay %s", concurrency, relay)
+            healthy = True
+            while not stop.is_set():
+                if not workers.alive():
+                    log.error("a worker thread died; stopping")
+                    healthy = False
+                    break
+                if heartbeat is not None:
+                    touch(heartbeat)
+                stop.wait(HEARTBEAT_SECONDS)
+            workers.stop(grace_seconds)
+            return 0 if healthy else 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def worker_check(heartbeat: Path | None, max_age_seconds: float) -> int:
+    if heartbeat is None:
+        print("videoplatform: worker check needs --heartbeat PATH", file=sys.stderr)
+        return 2
+    if heartbeat_is_fresh(heartbeat, max_age_seconds):
+        print("worker alive")
+        return 0
+    print(f"worker heartbeat {heartbeat} missing or older than {max_age_seconds:g} s")
+    return 1

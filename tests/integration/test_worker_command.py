@@ -1,0 +1,89 @@
+"""``videoplatform worker``: relays the outbox of a real database to RabbitMQ and
+consumes it, signals its liveness, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from adapters.rabbitmq.queue import RabbitJobQueue
+from adapters.rabbitmq.topology import Topology
+from application.context import Caller
+from application.ports.queue import Job
+from application.users import RegisterUser
+from application.videos import PROCESS_VIDEO, UploadVideo
+from entrypoints.bootstrap import create_platform
+from entrypoints.settings import Settings
+from tests.conftest import ServiceEndpoint
+
+EXE = str(Path(sys.executable).parent / "videoplatform")
+
+
+def test_the_worker_moves_an_upload_to_the_queue_beats_and_stops_on_sigterm(
+    tmp_path: Path, rabbitmq_service: ServiceEndpoint
+) -> None:
+    url = f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
+    prefix = f"vp-test-{secrets.token_hex(4)}."
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")},
+        "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "data"),
+        "VIDEOPLATFORM_QUEUE_URL": url,
+        "VIDEOPLATFORM_QUEUE_PREFIX": prefix,
+        "VIDEOPLATFORM_ARGON2_TIME_COST": "1",
+        "VIDEOPLATFORM_ARGON2_MEMORY_KIB": "1024",
+        "VIDEOPLATFORM_ARGON2_PARALLELISM": "1",
+    }
+    settings = Settings.from_env(env)
+    # The API side: an upload commits the video and its outbox message, nothing more.
+    with create_platform(settings) as platform:
+        admin = platform.users.create_admin(RegisterUser("a@example.com", "a long passphrase", "A"))
+        video = platform.videos.upload(
+            Caller(admin.id),
+            UploadVideo(title="Clip", source=io.BytesIO(b"\x00\x00\x00\x18ftypmp42")),
+        )
+
+    heartbeat = tmp_path / "worker.alive"
+    worker = subprocess.Popen(
+        [EXE, "worker", "--concurrency", "2", "--heartbeat", str(heartbeat), "--grace", "10"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watcher = RabbitJobQueue(Topology(url=url, prefix=prefix, max_deliveries=4))
+    try:
+        # No process-video handler is registered in this build: the worker relays the
+        # job, consumes it, and dead-letters it with the reason.
+        deadline = time.monotonic() + 60
+        dead: list[Job] = []
+        while not dead and time.monotonic() < deadline:
+            dead = watcher.dead_letters()
+            time.sleep(0.2)
+        assert [(j.kind, j.payload["video_id"]) for j in dead] == [(PROCESS_VIDEO, str(video.id))]
+        assert heartbeat.exists()
+        check = subprocess.run(
+            [EXE, "worker", "check", "--heartbeat", str(heartbeat)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=env,
+        )
+        assert check.returncode == 0, check.stdout
+
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+        assert worker.returncode == 0, output
+        assert "no handler for jobs of kind 'process-video'" in output
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+        watcher.delete_queues()
+        watcher.close()
