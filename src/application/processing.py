@@ -44,6 +44,7 @@ from application.ports.persistence import (
     OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
+    VideoListQuery,
 )
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator
@@ -483,6 +484,59 @@ class ProcessingService:
                 video.report_progress(percent, self._clock.now())
                 uow.videos.save(video)
                 uow.commit()
+
+    def abandon(self, video_id: VideoId, reason: str) -> bool:
+        """The job of this video was given up (it went to the dead letters): record the
+        video as failed with ``reason`` unless it already ended; whether it changed."""
+        try:
+            with self._uow() as uow:
+                video = uow.videos.get(video_id)
+                if video.status in (VideoStatus.READY, VideoStatus.FAILED):
+                    return False
+                video.mark_failed(f"processing was given up: {reason}", self._clock.now())
+                uow.videos.save(video)
+                self._audit.record(
+                    uow,
+                    SYSTEM,
+                    AuditAction.VIDEO_PROCESS,
+                    "video",
+                    video_id,
+                    AuditResult.FAILURE,
+                    metadata={"reason": reason[:500], "dead_lettered": "true"},
+                )
+                uow.commit()
+        except NotFound:
+            return False
+        return True
+
+    def requeue_unfinished(self, batch: int = 200) -> int:
+        """Queue a processing job (through the outbox) for every video still waiting or
+        processing; the count queued. For an in-process queue, whose jobs do not outlive
+        the process: run once at start, before any worker takes jobs. A job that turns
+        out to be a duplicate is absorbed by :meth:`process`."""
+        queued = 0
+        for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+            after: tuple[datetime | int, str] | None = None
+            while True:
+                with self._uow() as uow:
+                    query = VideoListQuery(viewer_id=None, see_all=True, status=status, after=after)
+                    page = uow.videos.list_page(query, batch)
+                    now = self._clock.now()
+                    for video in page:
+                        uow.outbox.add(
+                            OutboxMessage(
+                                id=self._ids.new_id(),
+                                topic=PROCESS_VIDEO,
+                                payload={"video_id": video.id},
+                                created_at=now,
+                            )
+                        )
+                    uow.commit()
+                queued += len(page)
+                if len(page) < batch:
+                    break
+                after = (page[-1].created_at, page[-1].id)
+        return queued
 
     # -- moderation and reads -----------------------------------------------------------
 

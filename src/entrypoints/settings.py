@@ -107,6 +107,9 @@ class Settings:
     # is tried job_max_attempts times, retries waiting job_retry_base_seconds, doubling
     # up to job_retry_cap_seconds. A RabbitMQ consumer that holds a job longer than the
     # consumer timeout is cut off and the job redelivered: keep it above the longest job.
+    # With the in-process queue (memory://), each API process runs the outbox relay and
+    # this many processing threads itself: the embedded profile needs no worker process.
+    processing_threads: int = 1
     queue_prefix: str = "videoplatform."
     job_max_attempts: int = 3
     job_retry_base_seconds: int = 30
@@ -148,6 +151,8 @@ class Settings:
                 f"{PREFIX}ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM"
             )
         self.processing()  # refuse an unknown rung or a bad width at startup
+        if self.processing_threads < 0:
+            raise ConfigurationError(f"{PREFIX}PROCESSING_THREADS cannot be negative")
         if self.media_backend not in ("ffmpeg", "synthetic"):
             raise ConfigurationError(f"{PREFIX}MEDIA_BACKEND must be ffmpeg or synthetic")
         if self.gpu_mode not in ("off", "auto", "on"):
@@ -158,6 +163,11 @@ class Settings:
             )
         if not 0 <= self.video_crf <= 51:
             raise ConfigurationError(f"{PREFIX}VIDEO_CRF must be between 0 and 51")
+
+    @property
+    def in_process_queue(self) -> bool:
+        """Jobs live in the memory of the process that relays them (no broker)."""
+        return self.queue_url.split(":", 1)[0] == "memory"
 
     @classmethod
     def in_memory(cls, **changes: Any) -> Settings:

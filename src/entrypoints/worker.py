@@ -19,12 +19,21 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from application.jobs import DeadLetterHook, JobConsumer, JobHandler, RetryPolicy
+from application.jobs import (
+    DeadLetterHook,
+    JobConsumer,
+    JobHandler,
+    PermanentJobError,
+    RetryPolicy,
+)
 from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import JobQueue, JobQueueClients
+from application.ports.queue import Job, JobQueue, JobQueueClients
 from application.ports.system import Clock
 from application.relay import OutboxRelay, RelayPolicy
+from application.resumable import ResumableUploadService
+from application.videos import PROCESS_VIDEO
 from domain.events import DomainEvent
+from domain.ids import VideoId
 from entrypoints.bootstrap import Platform, create_platform
 from entrypoints.settings import Settings
 
@@ -34,22 +43,43 @@ log = logging.getLogger(__name__)
 def handlers_for(platform: Platform) -> dict[str, JobHandler]:
     """The job handlers of ``platform``, by job kind (an outbox message's topic).
 
-    Video processing registers here once its service is wired, with:
-    ``PROCESS_VIDEO: lambda job: processing.process(job.id, VideoId(job.payload["video_id"]))``
-    (its retryable errors are retried by the consumer; the permanent ones it records
-    itself). Until then a ``process-video`` job has no handler and is dead-lettered.
+    Processing a video is idempotent (a job delivered again after it finished does
+    nothing); its retryable failures raise and are retried by the consumer, and the
+    permanent ones it records itself, so the job is acked.
     """
-    return {}
+    processing = platform.processing
+
+    def process_video(job: Job) -> None:
+        processing.process(job.id, _video_of(job))
+
+    return {PROCESS_VIDEO: process_video}
+
+
+def _video_of(job: Job) -> VideoId:
+    video_id = job.payload.get("video_id")
+    if not video_id:
+        raise PermanentJobError(f"job {job.id} names no video")
+    return VideoId(video_id)
 
 
 def dead_letter_hook_for(platform: Platform) -> DeadLetterHook | None:
-    """What records a job that went to the dead letters (None: it is only logged).
-    Processing plugs in marking the video failed with the reason here."""
-    return None
+    """A processing job that went to the dead letters leaves its video failed, with the
+    reason, so nothing stays "processing" without a visible cause."""
+    processing = platform.processing
+
+    def record(job: Job, reason: str) -> None:
+        if job.kind == PROCESS_VIDEO and job.payload.get("video_id"):
+            processing.abandon(VideoId(job.payload["video_id"]), reason)
+
+    return record
 
 
 def retry_policy_for(platform: Platform) -> RetryPolicy:
     return RetryPolicy(max_attempts=platform.settings.job_max_attempts)
+
+
+SWEEP_SECONDS = 600.0
+"""How often background workers remove expired resumable uploads."""
 
 
 class BackgroundWorkers:
@@ -66,6 +96,7 @@ class BackgroundWorkers:
         on_dead_letter: DeadLetterHook | None = None,
         relay_policy: RelayPolicy | None = None,
         poll_seconds: float = 1.0,
+        sweep_seconds: float | None = SWEEP_SECONDS,
     ) -> None:
         if concurrency < 0:
             raise ValueError("concurrency cannot be negative")
@@ -74,6 +105,7 @@ class BackgroundWorkers:
         self._concurrency = concurrency
         self._hook = on_dead_letter or dead_letter_hook_for(platform)
         self._poll = poll_seconds
+        self._sweep_seconds = sweep_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._consumers: list[JobConsumer] = []
@@ -103,7 +135,22 @@ class BackgroundWorkers:
 
             self._platform.events.subscribe(DomainEvent, wake)
             self._spawn("outbox-relay", relay.run, self._stop)
+        if self._sweep_seconds is not None:
+            self._spawn("upload-sweeper", self._sweep, self._sweep_seconds)
         return self
+
+    def _sweep(self, every: float) -> None:
+        """Remove expired resumable uploads and their bytes, now and every ``every``
+        seconds. A failing sweep is logged and tried again at the next turn."""
+        uploads = self._platform.resolve(ResumableUploadService)
+        while not self._stop.is_set():
+            try:
+                removed = uploads.sweep()
+                if removed:
+                    log.info("swept %d expired uploads", removed)
+            except Exception:
+                log.exception("sweeping expired uploads failed")
+            self._stop.wait(every)
 
     def _hook_args(self) -> tuple[DeadLetterHook, ...]:
         return (self._hook,) if self._hook is not None else ()

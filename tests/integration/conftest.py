@@ -15,8 +15,11 @@ together with the contract suites' integration-marked adapters.
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import RequireService, ServiceEndpoint
@@ -59,3 +62,21 @@ def redis_service(require_service: RequireService) -> ServiceEndpoint:
 def rabbitmq_service(require_service: RequireService) -> ServiceEndpoint:
     """A RabbitMQ broker (default 127.0.0.1:5672)."""
     return require_service("RabbitMQ", *_address("RABBITMQ", 5672))
+
+
+@pytest.fixture
+def database_url(postgres_service: ServiceEndpoint) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"vp_profile_{secrets.token_hex(6)}"
+    admin = f"postgresql://postgres@{postgres_service.host}:{postgres_service.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{postgres_service.host}:{postgres_service.port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,11 +30,16 @@ CHEAP_ARGON2 = {
 class Served:
     """A running ``videoplatform serve`` and what it printed so far."""
 
-    def __init__(self, folder: Path, *args: str) -> None:
+    def __init__(self, folder: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.out_path, self.err_path = folder / "stdout.txt", folder / "stderr.txt"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-        env = {**clean, **CHEAP_ARGON2, "VIDEOPLATFORM_DATA_DIR": str(folder / "data")}
+        env = {
+            **clean,
+            **CHEAP_ARGON2,
+            "VIDEOPLATFORM_DATA_DIR": str(folder / "data"),
+            **(env or {}),
+        }
         self._out: IO[bytes] = self.out_path.open("wb")
         self._err: IO[bytes] = self.err_path.open("wb")
         self.process = subprocess.Popen(

@@ -8,33 +8,13 @@ import secrets
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from adapters.sql import migrate
-from tests.conftest import ServiceEndpoint
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
-
-
-@pytest.fixture
-def database_url(postgres_service: ServiceEndpoint) -> Iterator[str]:
-    name = f"vp_profile_{secrets.token_hex(6)}"
-    admin = f"postgresql://postgres@{postgres_service.host}:{postgres_service.port}/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{postgres_service.host}:{postgres_service.port}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def run(

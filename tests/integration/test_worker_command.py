@@ -15,9 +15,9 @@ from pathlib import Path
 from adapters.rabbitmq.queue import RabbitJobQueue
 from adapters.rabbitmq.topology import Topology
 from application.context import Caller
-from application.ports.queue import Job
 from application.users import RegisterUser
-from application.videos import PROCESS_VIDEO, UploadVideo
+from application.videos import UploadVideo
+from domain.videos import VideoStatus
 from entrypoints.bootstrap import create_platform
 from entrypoints.settings import Settings
 from tests.conftest import ServiceEndpoint
@@ -58,14 +58,18 @@ def test_the_worker_moves_an_upload_to_the_queue_beats_and_stops_on_sigterm(
     )
     watcher = RabbitJobQueue(Topology(url=url, prefix=prefix, max_deliveries=4))
     try:
-        # No process-video handler is registered in this build: the worker relays the
-        # job, consumes it, and dead-letters it with the reason.
+        # The worker relays the job, processes it (the bytes are no media: the video
+        # fails with the reason, for good) and acks it: nothing is dead-lettered.
         deadline = time.monotonic() + 60
-        dead: list[Job] = []
-        while not dead and time.monotonic() < deadline:
-            dead = watcher.dead_letters()
+        status = VideoStatus.UPLOADED
+        while status is not VideoStatus.FAILED and time.monotonic() < deadline:
+            with create_platform(settings) as platform:
+                state = platform.processing.progress(Caller(admin.id), video.id)
+            status = state.status
             time.sleep(0.2)
-        assert [(j.kind, j.payload["video_id"]) for j in dead] == [(PROCESS_VIDEO, str(video.id))]
+        assert status is VideoStatus.FAILED
+        assert state.last_error
+        assert watcher.dead_letters() == []
         assert heartbeat.exists()
         check = subprocess.run(
             [EXE, "worker", "check", "--heartbeat", str(heartbeat)],
@@ -80,7 +84,6 @@ def test_the_worker_moves_an_upload_to_the_queue_beats_and_stops_on_sigterm(
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
         assert worker.returncode == 0, output
-        assert "no handler for jobs of kind 'process-video'" in output
     finally:
         if worker.poll() is None:
             worker.kill()

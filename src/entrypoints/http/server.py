@@ -174,9 +174,13 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 def prepare(settings: Settings) -> None:
     """Check that a platform wires up from ``settings`` and bring its storage up to
     date (the embedded profile creates the data directory and migrates the database),
-    in the master, before any worker exists. Nothing opened here survives the call."""
-    with create_platform(settings):
-        pass
+    in the master, before any worker exists. Nothing opened here survives the call.
+
+    With the in-process queue, jobs did not survive the last stop: every video still
+    waiting or processing is queued again (through the outbox) before workers start."""
+    with create_platform(settings) as platform:
+        if settings.in_process_queue and settings.processing_threads > 0:
+            platform.processing.requeue_unfinished()
 
 
 def _version() -> str:

@@ -27,10 +27,14 @@ from entrypoints.bootstrap import Platform, create_platform
 from entrypoints.http.app import App, create_app
 from entrypoints.logging import configure_logging, logging_configured
 from entrypoints.settings import Settings
+from entrypoints.worker import BackgroundWorkers, start_background
+
+BACKGROUND_GRACE_SECONDS = 10.0
 
 log = structlog.get_logger("videoplatform.server")
 
 _open: list[Platform] = []
+_background: list[BackgroundWorkers] = []
 
 
 def create() -> App:
@@ -38,11 +42,15 @@ def create() -> App:
     application serving it."""
     if not logging_configured():  # a plain gunicorn: nothing configured it yet
         configure_logging(json=True)
-    platform = create_platform(Settings.from_env())
+    settings = Settings.from_env()
+    platform = create_platform(settings)
     _open.append(platform)
     atexit.unregister(close)  # registered once, however many apps this process builds
     atexit.register(close)
     try:
+        if settings.in_process_queue and settings.processing_threads > 0:
+            # The embedded profile: this process relays its outbox and processes videos.
+            _background.append(start_background(platform, concurrency=settings.processing_threads))
         return create_app(platform)
     except BaseException:
         close()
@@ -50,7 +58,10 @@ def create() -> App:
 
 
 def close() -> None:
-    """Close the platforms :func:`create` built in this process (idempotent)."""
+    """Close the platforms :func:`create` built in this process (idempotent); their
+    background work stops first (a job cut short is processed again at the next start)."""
+    while _background:
+        _background.pop().stop(timeout=BACKGROUND_GRACE_SECONDS)
     while _open:
         _open.pop().close()
         log.info("platform closed", pid=os.getpid())

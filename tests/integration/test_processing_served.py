@@ -1,0 +1,164 @@
+"""An upload becomes a playable video through the real processes: ``serve`` alone on the
+embedded profile (its in-process queue and processing threads), and on the production
+profile ``serve`` and ``worker`` as separate processes over PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pytest
+
+from adapters.rabbitmq.queue import RabbitJobQueue
+from adapters.rabbitmq.topology import Topology
+from entrypoints.settings import Settings
+from tests import media_clips
+from tests.conftest import ServiceEndpoint
+from tests.integration.served import CHEAP_ARGON2, Served
+
+EXE = str(Path(sys.executable).parent / "videoplatform")
+API = "/api/v1"
+FAST_MEDIA = {
+    "VIDEOPLATFORM_X264_PRESET": "ultrafast",
+    "VIDEOPLATFORM_HLS_SEGMENT_SECONDS": "1",
+    "VIDEOPLATFORM_POSTER_WIDTHS": "320",
+}
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    folder = tmp_path_factory.mktemp("clip")
+    return media_clips.clip(folder, "clip.mp4", width=640, height=360, duration=2.0).read_bytes()
+
+
+def _upload_and_play(url: str, clip: bytes) -> None:
+    """Register, upload, wait for ready (following progress), then play the ladder as a
+    player would: master, variant, every segment, through the signed URLs."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        email = f"user{secrets.token_hex(4)}@example.com"
+        credentials = {"email": email, "password": "a long passphrase"}
+        registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
+        assert registered.status_code == 202, registered.text
+        login = http.post(f"{API}/auth/session", json=credentials)
+        assert login.status_code == 201, login.text
+        me = {"Authorization": f"Bearer {login.json()['token']}"}
+        uploaded = http.post(
+            f"{API}/videos",
+            params={"title": "Processed"},
+            content=clip,
+            headers={**me, "Content-Type": "video/mp4"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        video_id = uploaded.json()["id"]
+
+        seen: list[int] = []
+        deadline = time.monotonic() + 120
+        state: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            state = http.get(f"{API}/videos/{video_id}/progress", headers=me).json()
+            seen.append(int(str(state["progress"])))
+            if state["status"] in ("ready", "failed"):
+                break
+            time.sleep(0.2)
+        assert state["status"] == "ready", state
+        assert seen == sorted(seen)  # progress never goes backwards
+
+        issued = http.get(f"{API}/videos/{video_id}/playback", headers=me)
+        assert issued.status_code == 200, issued.text
+        master_url = urlsplit(issued.json()["master_url"]).path
+        master = http.get(master_url)
+        assert master.status_code == 200
+        variants = [ln for ln in master.text.splitlines() if ln and not ln.startswith("#")]
+        assert len(variants) == 1
+        variant_url = urljoin(master_url, variants[0])
+        variant = http.get(variant_url)
+        segments = [ln for ln in variant.text.splitlines() if ln and not ln.startswith("#")]
+        assert len(segments) >= 2
+        for segment in segments:
+            reply = http.get(urljoin(variant_url, segment))
+            assert reply.status_code == 200 and reply.content[:1] == b"\x47"
+        # Without the signature, the same segment is refused.
+        unsigned = http.get(f"{API}/play/x.y/{urljoin(variants[0], segments[0])}")
+        assert unsigned.status_code == 403
+
+
+def test_serve_alone_processes_an_upload_on_the_embedded_profile(
+    tmp_path: Path, clip: bytes
+) -> None:
+    server = Served(tmp_path, env=FAST_MEDIA)
+    try:
+        _upload_and_play(server.url, clip)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def production_env(
+    tmp_path: Path, database_url: str, rabbitmq_service: ServiceEndpoint
+) -> Iterator[dict[str, str]]:
+    amqp = f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
+    prefix = f"vp-test-{secrets.token_hex(4)}."
+    env = {
+        **FAST_MEDIA,
+        "VIDEOPLATFORM_DATABASE_URL": database_url,
+        "VIDEOPLATFORM_QUEUE_URL": amqp,
+        "VIDEOPLATFORM_QUEUE_PREFIX": prefix,
+        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
+        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
+    }
+    yield env
+    settings = Settings.from_env(env)
+    queue = RabbitJobQueue(
+        Topology(url=amqp, prefix=prefix, max_deliveries=settings.job_max_attempts + 1)
+    )
+    queue.delete_queues()
+    queue.close()
+
+
+def _run(args: list[str], env: Mapping[str, str], cwd: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    done = subprocess.run(
+        args,
+        env={**clean, **CHEAP_ARGON2, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_api_and_worker_processes_on_the_production_profile(
+    tmp_path: Path, clip: bytes, production_env: dict[str, str]
+) -> None:
+    _run([EXE, "migrate", "upgrade"], production_env, tmp_path)
+    (tmp_path / "api").mkdir()
+    server = Served(tmp_path / "api", env=production_env)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    worker_log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [EXE, "worker", "--concurrency", "1"],
+        env={**clean, **CHEAP_ARGON2, **production_env},
+        cwd=tmp_path,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _upload_and_play(server.url, clip)
+    finally:
+        server.stop()
+        worker.terminate()
+        try:
+            assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            worker_log.close()
