@@ -33,6 +33,7 @@ from domain.users import Permission, Role, UserStatus
 from domain.videos import VideoStatus, Visibility
 from entrypoints.bootstrap import Platform, create_platform
 from entrypoints.settings import ConfigurationError, Settings
+from entrypoints.worker import BackgroundWorkers, start_background
 
 __all__ = [
     "AuditAction",
@@ -40,6 +41,7 @@ __all__ = [
     "AuditFilter",
     "AuditResult",
     "AuthenticationFailed",
+    "BackgroundWorkers",
     "Caller",
     "ConfigurationError",
     "Conflict",
@@ -76,4 +78,5 @@ __all__ = [
     "VideoStatus",
     "Visibility",
     "create_platform",
+    "start_background",
 ]
