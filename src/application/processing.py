@@ -24,6 +24,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -270,22 +271,22 @@ class ProcessingService:
                 raise MediaRejected(refused.message) from None
             out = work / "out"
             out.mkdir()
-            posters = self._posters(source, info, video.poster_time(info.duration_seconds), out)
-            board = self._storyboarder.storyboard(source, info, out / "storyboard")
-            storyboard = Storyboard(
-                vtt_path=f"storyboard/{board.vtt}",
-                sprite_path=f"storyboard/{board.sprite}",
-                tile_width=board.tile_width,
-                tile_height=board.tile_height,
-                interval_seconds=board.interval_seconds,
-            )
             report = _ProgressReporter(
                 lambda percent: self._record_progress(video.id, attempt, percent),
                 self._clock,
                 self._config,
             )
             report(0)
-            hls = self._transcoder.transcode(source, info, ladder, out / "hls", report)
+            # Posters and the storyboard are short runs of their own: they go alongside
+            # the ladder (which leaves a core idle now and then) instead of before it.
+            # Leaving the pool waits for them, whatever the ladder did: the workspace is
+            # removed right after.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stills") as pool:
+                stills = pool.submit(
+                    self._stills, source, info, video.poster_time(info.duration_seconds), out
+                )
+                hls = self._transcoder.transcode(source, info, ladder, out / "hls", report)
+            posters, storyboard = stills.result()
             renditions = tuple(
                 Rendition(
                     name=rung.name,
@@ -329,6 +330,20 @@ class ProcessingService:
             for chunk in self._storage.get(key):
                 copy.write(chunk)
         return target
+
+    def _stills(
+        self, source: Path, info: MediaInfo, at: float, out: Path
+    ) -> tuple[list[Poster], Storyboard]:
+        posters = self._posters(source, info, at, out)
+        board = self._storyboarder.storyboard(source, info, out / "storyboard")
+        storyboard = Storyboard(
+            vtt_path=f"storyboard/{board.vtt}",
+            sprite_path=f"storyboard/{board.sprite}",
+            tile_width=board.tile_width,
+            tile_height=board.tile_height,
+            interval_seconds=board.interval_seconds,
+        )
+        return posters, storyboard
 
     def _posters(self, source: Path, info: MediaInfo, at: float, out: Path) -> list[Poster]:
         shown_w, shown_h = display_size(info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from pathlib import Path
 
 from attrs import frozen
@@ -204,32 +205,50 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
 
 
 def probe_args(config: FfmpegConfig, source: Path) -> list[str]:
-    """Open ``source`` 1 s before its end (seeking to the keyframe before that point) and
-    decode one video frame to a checksum on stdout: the dump comes for free, and a file
-    cut short has no frame there."""
+    """Open ``source`` twice in one run: from the start, decoding its first video frame
+    (so it really is decodable video, and the dump comes for free), and a second time
+    from 1 s before its end, copying the packets there as checksums on stdout (no
+    decoding, so it costs next to nothing): a file cut short has no packets near its end.
+    """
     return [
         *base_args(config),
-        "-threads",
-        "1",
-        "-sseof",
-        "-1",
-        "-noaccurate_seek",
+        "-threads", "1",
         *input_args(config, source),
-        "-map",
-        "0:V:0?",
-        "-frames:v",
-        "1",
-        "-an",
-        "-sn",
-        "-dn",
-        "-f",
-        "framecrc",
-        "pipe:1",
-    ]
+        "-sseof", f"-{END_WINDOW_SECONDS:g}",
+        *input_args(config, source),
+        "-map", "0:V:0?", "-frames:v", "1", "-an", "-sn", "-dn", "-f", "null", "-",
+        "-map", "1:V:0?", "-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1",
+    ]  # fmt: skip
 
 
-def decoded_frames(framecrc: str) -> int:
-    return sum(1 for line in framecrc.splitlines() if line.strip() and not line.startswith("#"))
+END_WINDOW_SECONDS = 1.0
+# ffmpeg's words when the first output (the decoded first frame) got nothing.
+_NOTHING_DECODED = re.compile(r"\[out#0/[^\]]*\] Nothing was written")
+_TIME_BASE = re.compile(r"^#tb (\d+): (\d+)/(\d+)\s*$")
+
+
+def reaches_end(framecrc: str, duration: float) -> bool:
+    """Whether the packets copied from the end window reach (close to) the end.
+
+    Their timestamps start at the window, so a whole file's last packet ends about
+    ``min(END_WINDOW_SECONDS, duration)`` in; a truncated one has none there."""
+    bases: dict[int, Fraction] = {}
+    last = Fraction(-1)
+    for line in framecrc.splitlines():
+        if (base := _TIME_BASE.match(line)) is not None:
+            bases[int(base.group(1))] = Fraction(int(base.group(2)), int(base.group(3)))
+            continue
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        try:
+            stream, pts, length = int(fields[0]), int(fields[2]), int(fields[3])
+        except (IndexError, ValueError):
+            continue
+        if stream in bases:
+            last = max(last, (pts + length) * bases[stream])
+    window = min(END_WINDOW_SECONDS, duration)
+    return last >= Fraction(window / 2)
 
 
 _CORRUPT_MARKERS = ("partial file",)
@@ -266,6 +285,10 @@ class FfmpegProber:
         if dump is None:
             raise MediaRejected("not a recognised video file")
         info = media_info_from(dump, self._config)
-        if decoded_frames(stdout) == 0 or any(m in stderr for m in _CORRUPT_MARKERS):
+        if (
+            _NOTHING_DECODED.search(stderr) is not None
+            or not reaches_end(stdout, info.duration_seconds)
+            or any(m in stderr for m in _CORRUPT_MARKERS)
+        ):
             raise MediaRejected("the file is truncated or corrupt")
         return info

@@ -9,6 +9,8 @@ writes a WebVTT index with ``#xywh=`` fragments. ffmpeg applies the display rota
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from adapters.ffmpeg.config import FfmpegConfig
@@ -56,11 +58,30 @@ class FfmpegThumbnailer:
     def __init__(self, config: FfmpegConfig, prober: FfmpegProber | None = None) -> None:
         self._config = config
         self._prober = prober or FfmpegProber(config)
+        self._probed: OrderedDict[tuple[str, int, int], MediaInfo] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _probe(self, source: Path) -> MediaInfo:
+        """Probe once per file version: posters come in several widths of one source."""
+        try:
+            found = source.stat()
+        except OSError:
+            return self._prober.probe(source)  # it says what is wrong with the file
+        key = (str(source), found.st_size, found.st_mtime_ns)
+        with self._lock:
+            info = self._probed.get(key)
+        if info is None:
+            info = self._prober.probe(source)
+            with self._lock:
+                self._probed[key] = info
+                while len(self._probed) > 8:
+                    self._probed.popitem(last=False)
+        return info
 
     def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> str:
         if not math.isfinite(at_seconds) or at_seconds < 0 or not 2 <= width <= 4096:
             raise MediaRejected("invalid poster time or width")
-        info = self._prober.probe(source)
+        info = self._probe(source)
         width -= width % 2
         # Seeking past the last frame yields nothing: stay a frame or two inside.
         latest = max(0.0, info.duration_seconds - 2.0 / info.fps)

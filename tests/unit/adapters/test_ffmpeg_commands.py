@@ -9,7 +9,7 @@ import pytest
 
 from adapters.ffmpeg import Engine, FfmpegConfig, FfmpegTranscoder, GpuCapability, GpuMode
 from adapters.ffmpeg.gpu import build_lacks
-from adapters.ffmpeg.probe import media_info_from, parse_dump, probe_args
+from adapters.ffmpeg.probe import media_info_from, parse_dump, probe_args, reaches_end
 from adapters.ffmpeg.process import input_args
 from adapters.ffmpeg.stills import poster_args, storyboard_interval, storyboard_vtt
 from adapters.ffmpeg.transcode import ProgressParser, parse_master, transcode_args
@@ -50,12 +50,39 @@ def test_a_container_outside_the_allowlist_is_refused(container: str) -> None:
         input_args(CONFIG, SOURCE, container)
 
 
-def test_probe_decodes_one_frame_near_the_end_into_a_checksum() -> None:
+def test_probe_decodes_the_first_frame_and_copies_the_packets_of_the_last_second() -> None:
     args = probe_args(CONFIG, SOURCE)
     assert args[:5] == ["/opt/ffmpeg/bin/ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info"]
-    assert after(args, "-sseof") == ["-1"] and "-noaccurate_seek" in args
-    assert after(args, "-frames:v") == ["1"] and args[-3:] == ["-f", "framecrc", "pipe:1"]
-    assert args.index("-sseof") < args.index("-i")
+    inputs = [i for i, a in enumerate(args) if a == "-i"]
+    assert len(inputs) == 2 and [args[i + 1] for i in inputs] == [f"file:{SOURCE}"] * 2
+    # Only the second input starts near the end; both are confined alike.
+    assert inputs[0] < args.index("-sseof") < inputs[1] and after(args, "-sseof") == ["-1"]
+    assert args.count("-protocol_whitelist") == 2 and args.count("-format_whitelist") == 2
+    assert after(args, "-frames:v") == ["1"] and after(args, "-f") == ["null", "framecrc"]
+    assert args[-7:] == ["-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1"]
+
+
+WHOLE_END = """\
+#tb 0: 1/12800
+#tb 1: 1/48000
+0,      12288,      12288,      512,     3608, 0x7172d200, F=0x0
+1,      46208,      46208,     1024,      136, 0xd84f44f8
+"""
+CUT_END = """\
+#tb 0: 1/12800
+#tb 1: 1/48000
+1,      -4992,      -4992,     1024,      178, 0x6b016342
+0,      -1024,      -1024,      512,     2169, 0xc46b1818, F=0x2
+"""
+
+
+def test_packets_reaching_the_last_second_mean_a_whole_file() -> None:
+    assert reaches_end(WHOLE_END, duration=2.0)
+    assert not reaches_end(CUT_END, duration=2.0)
+    assert not reaches_end("", duration=2.0)
+    # A clip shorter than the window starts at 0: its packets end near its duration.
+    assert reaches_end("#tb 0: 1/25\n0, 11, 11, 1, 100, 0x0\n", duration=0.5)
+    assert not reaches_end("#tb 0: 1/25\n0, 2, 2, 1, 100, 0x0\n", duration=0.5)
 
 
 # --- probe parsing -------------------------------------------------------------
@@ -72,7 +99,7 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:/jobs/42/source.mp4':
       Display Matrix: rotation of -90.00 degrees
   Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, stereo, fltp, 69 kb/s (default)
 Stream mapping:
-  Stream #0:0 -> #0:0 (h264 (native) -> framecrc)
+  Stream #0:0 -> #0:0 (h264 (native) -> wrapped_avframe)
 """  # noqa: E501 (ffmpeg's lines, verbatim)
 
 
