@@ -93,6 +93,9 @@ class ProcessingConfig:
     poster_widths: tuple[int, ...] = (1280, 640, 320)
     work_dir: Path | None = None
     max_attempts: int = 3
+    """Attempts (claims of the video) before a failure that might pass fails it for good:
+    the job queue's own attempt budget, so that the video fails when its job is
+    dead-lettered, never later (left processing) nor earlier (with the job acked)."""
     progress_step: int = 5
     """Commit a progress update once it moved at least this many percent..."""
     progress_interval: timedelta = timedelta(seconds=5)
@@ -119,6 +122,9 @@ class ProcessingOutcome(enum.Enum):
     """The video was deleted (before or during processing); its outputs are removed."""
     FAILED = "failed"
     """The video failed for good; ``last_error`` says why."""
+    GAVE_UP = "gave_up"
+    """A failure that might have passed happened on the last allowed attempt: the video
+    failed for good, ``last_error`` says why, and the job is given up (dead-lettered)."""
     SUPERSEDED = "superseded"
     """A newer attempt took the video over; this one's outputs are removed."""
 
@@ -429,8 +435,8 @@ class ProcessingService:
     def _after_failure(
         self, video_id: VideoId, attempt: int, prefix: str, reason: str, permanent: bool
     ) -> ProcessingOutcome:
-        """Record a failed attempt: for good when it is permanent or the last allowed
-        one, else keep the reason and ask for another delivery."""
+        """Record a failed attempt: for good when it is permanent (FAILED) or the last
+        allowed one (GAVE_UP), else keep the reason and ask for another delivery."""
 
         def settle(uow: UnitOfWork, video: Video) -> ProcessingOutcome | _Retry:
             if not video.holds_attempt(attempt):
@@ -454,7 +460,7 @@ class ProcessingService:
                 metadata={"attempt": str(attempt), "reason": reason[:500]},
             )
             uow.commit()
-            return ProcessingOutcome.FAILED
+            return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP
 
         try:
             outcome = self._settle(video_id, settle)

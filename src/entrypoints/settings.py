@@ -97,11 +97,10 @@ class Settings:
     # internal location (e.g. /_protected/) plus the storage key; empty: off.
     accel_redirect_prefix: str = ""
     # Processing: rungs of the ladder by name (a subset of 1080p, 720p, 480p, 360p),
-    # poster widths in pixels, automatic attempts before a video fails, and where jobs
-    # make their temporary directories (empty: <data_dir>/work).
+    # poster widths in pixels, and where jobs make their temporary directories (empty:
+    # <data_dir>/work). Its automatic attempts are the jobs' (job_max_attempts).
     processing_ladder: str = ",".join(r.name for r in DEFAULT_LADDER)
     poster_widths: str = "1280,640,320"
-    processing_max_attempts: int = 3
     work_dir: str = ""
     # Jobs (queue_url amqp://... or memory://): queue names start with the prefix; a job
     # is tried job_max_attempts times, retries waiting job_retry_base_seconds, doubling
@@ -136,7 +135,6 @@ class Settings:
             "argon2_parallelism",
             "database_pool_size",
             "database_statement_timeout_ms",
-            "processing_max_attempts",
             "ffmpeg_threads",
             "ffmpeg_timeout_seconds",
             "ffmpeg_memory_limit_mib",
@@ -227,7 +225,7 @@ class Settings:
             ladder=tuple(dict.fromkeys(rungs[n] for n in names)),
             poster_widths=widths,
             work_dir=Path(self.work_dir) if self.work_dir else Path(self.data_dir) / "work",
-            max_attempts=self.processing_max_attempts,
+            max_attempts=self.job_max_attempts,
         )
 
 

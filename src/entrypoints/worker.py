@@ -29,6 +29,7 @@ from application.jobs import (
 from application.ports.persistence import UnitOfWorkFactory
 from application.ports.queue import Job, JobQueue, JobQueueClients
 from application.ports.system import Clock
+from application.processing import ProcessingOutcome
 from application.relay import OutboxRelay, RelayPolicy
 from application.resumable import ResumableUploadService
 from application.videos import PROCESS_VIDEO
@@ -45,12 +46,18 @@ def handlers_for(platform: Platform) -> dict[str, JobHandler]:
 
     Processing a video is idempotent (a job delivered again after it finished does
     nothing); its retryable failures raise and are retried by the consumer, and the
-    permanent ones it records itself, so the job is acked.
+    permanent ones it records itself, so the job is acked. A failure on the last allowed
+    attempt (processing and the queue share ``job_max_attempts``) is recorded too, and
+    the job goes to the dead letters, where poison jobs are looked for.
     """
     processing = platform.processing
 
     def process_video(job: Job) -> None:
-        processing.process(job.id, _video_of(job))
+        video_id = _video_of(job)
+        if processing.process(job.id, video_id) is ProcessingOutcome.GAVE_UP:
+            raise PermanentJobError(
+                f"processing video {video_id} failed on its last allowed attempt"
+            )
 
     return {PROCESS_VIDEO: process_video}
 

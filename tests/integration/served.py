@@ -30,7 +30,15 @@ CHEAP_ARGON2 = {
 class Served:
     """A running ``videoplatform serve`` and what it printed so far."""
 
-    def __init__(self, folder: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        new_session: bool = False,
+    ) -> None:
+        """``new_session``: serve leads a process group of its own (with its workers and
+        their children), which a test may kill whole with ``os.killpg``."""
         self.folder = folder
         self.out_path, self.err_path = folder / "stdout.txt", folder / "stderr.txt"
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
@@ -48,6 +56,7 @@ class Served:
             stderr=self._err,
             cwd=folder,
             env=env,
+            start_new_session=new_session,
         )
         self.url = self._wait_until_ready()
 

@@ -8,6 +8,9 @@
 * the child gets its own process group (killed whole on timeout), no stdin (``-nostdin``
   and /dev/null), a memory limit set in the child before ffmpeg starts, and the caller's
   thread cap;
+* on Linux the child dies with the thread that started it (``PR_SET_PDEATHSIG``): being
+  in its own session, it would otherwise outlive a worker killed with SIGKILL (or by the
+  OOM killer) and keep transcoding, unseen, for a job already given to another worker;
 * outputs are written only where the caller (the adapter, into the job's own directory)
   says; ``-y`` is therefore safe.
 
@@ -19,10 +22,12 @@ caller to discard.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -84,11 +89,38 @@ def base_args(config: FfmpegConfig) -> list[str]:
     return [config.executable(), "-hide_banner", "-nostdin", "-loglevel", "info"]
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, loaded once here: nothing may be loaded between fork and exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - every Linux libc has it
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
 def _limit_child(memory_limit: int, limit_data_only: bool) -> Callable[[], None]:
     kind = resource.RLIMIT_DATA if limit_data_only else resource.RLIMIT_AS
+    parent = os.getpid()
 
     def apply() -> None:  # runs in the child between fork and exec
         resource.setrlimit(kind, (memory_limit, memory_limit))
+        if _PRCTL is not None:
+            # SIGKILL when the forking thread ends (it waits for ffmpeg, so: when the
+            # worker dies). A parent that died before this line is not noticed by the
+            # kernel: then the child is already someone else's and ends itself.
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
 
     return apply
 

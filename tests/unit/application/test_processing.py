@@ -569,7 +569,8 @@ def test_a_crash_is_retried_then_fails_after_the_last_attempt_leaving_no_outputs
         assert waiting.status is VideoStatus.PROCESSING
         assert waiting.last_error == "RuntimeError: ffmpeg exited with status 1"
         assert outputs(storage, video.id) == []
-    assert service.process("job-1", video.id) is ProcessingOutcome.FAILED
+    # The last allowed attempt fails it for good, and says the job is given up.
+    assert service.process("job-1", video.id) is ProcessingOutcome.GAVE_UP
     failed = stored(uow_factory, video.id)
     assert (failed.status, failed.processing_attempts) == (VideoStatus.FAILED, 3)
     assert failed.last_error == "RuntimeError: ffmpeg exited with status 1"
@@ -746,7 +747,7 @@ def test_a_conflict_on_a_progress_update_does_not_stop_the_job(
 
 def fail_video(build: Build, video_id: VideoId) -> None:
     assert build(transcoder=CrashingTranscoder(), max_attempts=1).process("job-1", video_id) is (
-        ProcessingOutcome.FAILED
+        ProcessingOutcome.GAVE_UP
     )
 
 

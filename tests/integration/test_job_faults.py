@@ -1,0 +1,633 @@
+"""Faults in the job system, on the real processes with real ffmpeg: a worker killed with
+SIGKILL in the middle of a transcode (and an embedded ``serve`` killed the same way),
+the broker stopped while uploads are accepted, and a poison job that ends in the dead
+letters with its video failed.
+
+The RabbitMQ broker belongs to this machine and tests run one at a time, so the outage
+test stops the broker's application with ``rabbitmqctl stop_app`` and always starts it
+again; every test uses queues of its own prefix and deletes them afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import pika
+import psycopg
+import pytest
+
+from adapters.rabbitmq.queue import RabbitJobQueue
+from adapters.rabbitmq.topology import Topology
+from application.context import Caller
+from application.users import RegisterUser
+from application.videos import PROCESS_VIDEO, UploadVideo
+from entrypoints.bootstrap import create_platform
+from entrypoints.settings import Settings
+from tests import media_clips
+from tests.conftest import ServiceEndpoint, service_unavailable, services_required
+from tests.integration.served import CHEAP_ARGON2, Served
+
+EXE = str(Path(sys.executable).parent / "videoplatform")
+API = "/api/v1"
+# Small outputs, but a transcode that lasts a few seconds on two cores: long enough to
+# kill a worker in the middle of it.
+SLOW_MEDIA = {
+    "VIDEOPLATFORM_X264_PRESET": "veryfast",
+    "VIDEOPLATFORM_HLS_SEGMENT_SECONDS": "2",
+    "VIDEOPLATFORM_POSTER_WIDTHS": "320",
+    "VIDEOPLATFORM_PROCESSING_LADDER": "720p,360p",
+}
+FAST_MEDIA = {**SLOW_MEDIA, "VIDEOPLATFORM_X264_PRESET": "ultrafast"}
+
+Query = Callable[[str, tuple[object, ...]], list[tuple[Any, ...]]]
+
+
+# -- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    folder = tmp_path_factory.mktemp("clip")
+    return media_clips.clip(folder, "long.mp4", width=1280, height=720, duration=8.0).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    folder = tmp_path_factory.mktemp("clip")
+    return media_clips.clip(folder, "short.mp4", width=640, height=360, duration=2.0).read_bytes()
+
+
+def _topology(settings: Settings) -> Topology:
+    """The queues a platform with ``settings`` declares (as entrypoints.queueing does)."""
+    return Topology(
+        url=settings.queue_url,
+        prefix=settings.queue_prefix,
+        max_deliveries=settings.job_max_attempts + 1,
+        retry_base_seconds=settings.job_retry_base_seconds,
+        retry_cap_seconds=settings.job_retry_cap_seconds,
+        consumer_timeout_ms=settings.queue_consumer_timeout_seconds * 1000,
+    )
+
+
+@pytest.fixture
+def production_env(
+    tmp_path: Path, database_url: str, rabbitmq_service: ServiceEndpoint
+) -> Iterator[dict[str, str]]:
+    """The production profile (PostgreSQL, RabbitMQ, local storage), migrated, on queues
+    of this test's own prefix; the test may add settings before starting processes."""
+    env = {
+        **SLOW_MEDIA,
+        "VIDEOPLATFORM_DATABASE_URL": database_url,
+        "VIDEOPLATFORM_QUEUE_URL": (
+            f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
+        ),
+        "VIDEOPLATFORM_QUEUE_PREFIX": f"vp-test-{secrets.token_hex(4)}.",
+        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
+        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
+        "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "var"),
+    }
+    migrated = subprocess.run(
+        [EXE, "migrate", "upgrade"],
+        env=_process_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    yield env
+    queue = RabbitJobQueue(_topology(Settings.from_env(env)), role="teardown")
+    with contextlib.suppress(Exception):  # the broker may be the thing a test broke
+        queue.delete_queues()
+    queue.close()
+
+
+def _process_env(env: Mapping[str, str]) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    return {**clean, **CHEAP_ARGON2, **env}
+
+
+class Worker:
+    """A ``videoplatform worker`` leading its own process group, logging to a file."""
+
+    def __init__(self, env: Mapping[str, str], folder: Path, name: str) -> None:
+        self.log_path = folder / f"{name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [EXE, "worker", "--concurrency", "1", "--grace", "10"],
+            env=_process_env(env),
+            cwd=folder,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill_group(self) -> None:
+        """SIGKILL the worker and everything in its process group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        """SIGTERM, and a clean exit expected."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                assert self.process.wait(timeout=30) == 0, self.log()
+            finally:
+                if self.process.poll() is None:
+                    self.kill_group()
+        self._log.close()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (here: a test's temporary
+    directory, which every ffmpeg of that test is given as input or output)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _wait_for(what: str, check: Callable[[], bool], seconds: float, step: float = 0.1) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(step)
+
+
+def _postgres(url: str) -> Query:
+    def query(sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with psycopg.connect(url) as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
+
+    return query
+
+
+def _sqlite(path: Path) -> Query:
+    def query(sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    return query
+
+
+class VideoRow(NamedTuple):
+    status: str
+    progress: int
+    attempts: int
+    last_error: str | None
+    assets: dict[str, Any] | None
+    renditions: list[dict[str, Any]]
+
+
+def _video(query: Query, video_id: str) -> VideoRow:
+    [(status, progress, attempts, last_error, assets, renditions)] = query(
+        "SELECT status, progress, processing_attempts, last_error, assets, renditions "
+        "FROM videos WHERE id = ?",
+        (video_id,),
+    )
+    return VideoRow(
+        status,
+        progress,
+        attempts,
+        last_error,
+        json.loads(assets) if assets else None,
+        json.loads(renditions),
+    )
+
+
+def _process_events(query: Query, video_id: str) -> list[tuple[str, dict[str, str]]]:
+    """The audit trail's processing results for the video: (result, metadata), in order."""
+    rows = query(
+        "SELECT result, metadata FROM audit_events "
+        "WHERE action = 'video.process' AND resource_id = ? ORDER BY seq",
+        (video_id,),
+    )
+    return [(result, json.loads(metadata)) for result, metadata in rows]
+
+
+def _outputs(objects: Path, video_id: str) -> list[str]:
+    """Every stored file under the video's output prefix, as storage keys."""
+    out = objects / "videos" / video_id / "out"
+    return sorted(p.relative_to(objects).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def _sign_up(http: httpx.Client) -> dict[str, str]:
+    credentials = {"email": f"u{secrets.token_hex(4)}@example.com", "password": "a long passphrase"}
+    registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
+    assert registered.status_code == 202, registered.text
+    login = http.post(f"{API}/auth/session", json=credentials)
+    assert login.status_code == 201, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def _upload(http: httpx.Client, me: dict[str, str], content: bytes, title: str) -> str:
+    uploaded = http.post(
+        f"{API}/videos",
+        params={"title": title},
+        content=content,
+        headers={**me, "Content-Type": "video/mp4"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return str(uploaded.json()["id"])
+
+
+def _wait_until_transcoding(query: Query, video_id: str, seconds: float) -> VideoRow:
+    """Wait until the video is processing with progress between 0 and 100 exclusive."""
+    row = _video(query, video_id)
+    deadline = time.monotonic() + seconds
+    while not (row.status == "processing" and 0 < row.progress < 100):
+        assert row.status in ("uploaded", "processing"), row
+        if time.monotonic() > deadline:
+            pytest.fail(f"the video never got into transcoding: {row}")
+        time.sleep(0.05)
+        row = _video(query, video_id)
+    return row
+
+
+def _assert_ready_exactly_once(
+    query: Query, objects: Path, video_id: str, attempts: int
+) -> dict[str, Any]:
+    """Ready from attempt ``attempts``: one success in the audit trail, and the stored
+    outputs are exactly that attempt's, every one the video refers to among them."""
+    row = _video(query, video_id)
+    assert (row.status, row.progress, row.attempts) == ("ready", 100, attempts), row
+    assert row.assets is not None
+    prefix = str(row.assets["prefix"])
+    assert prefix.startswith(f"videos/{video_id}/out/") and prefix.endswith(f"/{attempts}/")
+    events = _process_events(query, video_id)
+    assert [(result, meta["attempt"]) for result, meta in events] == [("success", str(attempts))]
+    stored = _outputs(objects, video_id)
+    assert stored and all(key.startswith(prefix) for key in stored), stored
+    assert not any("/.incoming-" in key for key in stored), stored
+    referenced = [row.assets["master_playlist"]] + [r["playlist_key"] for r in row.renditions]
+    assert {prefix + key for key in referenced} <= set(stored)
+    assert [r["name"] for r in row.renditions] == ["720p", "360p"]
+    master = (objects / (prefix + row.assets["master_playlist"])).read_text()
+    listed = [ln for ln in master.splitlines() if ln and not ln.startswith("#")]
+    assert sorted(f"hls/{v}" for v in listed) == sorted(r["playlist_key"] for r in row.renditions)
+    return row.assets
+
+
+def _play(http: httpx.Client, me: dict[str, str], video_id: str, rungs: int = 2) -> None:
+    """The master playlist (``rungs`` variants) and the first variant's segments,
+    through signed URLs."""
+    issued = http.get(f"{API}/videos/{video_id}/playback", headers=me)
+    assert issued.status_code == 200, issued.text
+    master_url = urlsplit(issued.json()["master_url"]).path
+    master = http.get(master_url)
+    assert master.status_code == 200, master.text
+    variants = [ln for ln in master.text.splitlines() if ln and not ln.startswith("#")]
+    assert len(variants) == rungs
+    variant_url = urljoin(master_url, variants[0])
+    variant = http.get(variant_url)
+    assert variant.status_code == 200
+    segments = [ln for ln in variant.text.splitlines() if ln and not ln.startswith("#")]
+    assert segments
+    for segment in segments:
+        reply = http.get(urljoin(variant_url, segment))
+        assert reply.status_code == 200 and reply.content[:1] == b"\x47"
+
+
+# -- 1. a worker killed in the middle of a transcode ------------------------------------------
+
+
+def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_which_makes_it_ready_once(
+    tmp_path: Path, long_clip: bytes, production_env: dict[str, str]
+) -> None:
+    query = _postgres(production_env["VIDEOPLATFORM_DATABASE_URL"])
+    objects = tmp_path / "objects"
+    (tmp_path / "api").mkdir()
+    server = Served(tmp_path / "api", env=production_env)
+    doomed = Worker(production_env, tmp_path, "doomed")
+    survivor: Worker | None = None
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            me = _sign_up(http)
+            video_id = _upload(http, me, long_clip, "Killed mid-transcode")
+            _wait_until_transcoding(query, video_id, 60)
+            transcoding = _processes_mentioning(str(tmp_path))
+            assert transcoding, "no ffmpeg runs for the job"
+
+            doomed.kill_group()
+            # ffmpeg leads a session of its own (so a timeout kills its group whole), out
+            # of reach of the worker's group: it must die with its worker all the same.
+            _wait_for(
+                "ffmpeg to die with its worker", lambda: not _processes_mentioning(str(tmp_path)), 5
+            )
+            interrupted = _video(query, video_id)
+            assert (interrupted.status, interrupted.attempts) == ("processing", 1)
+            assert _outputs(objects, video_id) == []  # nothing was uploaded yet
+
+            # The broker saw the connection go and puts the job back; another worker
+            # takes it as its second attempt.
+            survivor = Worker(production_env, tmp_path, "survivor")
+            _wait_for(
+                "the video to be ready",
+                lambda: _video(query, video_id).status in ("ready", "failed"),
+                40,
+                0.2,
+            )
+            _assert_ready_exactly_once(query, objects, video_id, attempts=2)
+            _play(http, me, video_id)
+        queue = RabbitJobQueue(_topology(Settings.from_env(production_env)), role="watcher")
+        try:
+            assert queue.dead_letters() == []
+            assert queue.receive(0.2) is None  # nothing left to do
+        finally:
+            queue.close()
+    finally:
+        server.stop()
+        if doomed.process.poll() is None:
+            doomed.kill_group()
+        if survivor is not None:
+            survivor.stop()
+
+
+SILENT_FFMPEG = """
+import sys
+from adapters.ffmpeg.config import FfmpegConfig
+from adapters.ffmpeg.process import run_ffmpeg
+
+config = FfmpegConfig()
+run_ffmpeg(
+    [config.executable(), "-nostdin", "-nostats", "-loglevel", "error",
+     "-re", "-f", "lavfi", "-i", "nullsrc=s=64x64:r=5:d=120", "-metadata", "comment=" + sys.argv[1],
+     "-f", "null", "-"],
+    config,
+    timeout=300,
+)
+"""
+
+
+def test_ffmpeg_dies_with_its_worker_even_when_it_writes_nothing(tmp_path: Path) -> None:
+    # A transcode reporting progress would also die of its broken pipe once it writes;
+    # a poster or a storyboard writes nothing until it ends, and must not run on alone.
+    marker = f"vp-orphan-{secrets.token_hex(6)}"
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SILENT_FFMPEG, marker],
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+        cwd=tmp_path,
+    )
+    try:
+
+        def ffmpeg() -> list[int]:
+            return [pid for pid in _processes_mentioning(marker) if pid != parent.pid]
+
+        _wait_for("ffmpeg to start", lambda: bool(ffmpeg()), 30)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        _wait_for("ffmpeg to die with its parent", lambda: not ffmpeg(), 5)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        for pid in _processes_mentioning(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_an_embedded_serve_killed_mid_transcode_finishes_the_video_once_after_restart(
+    tmp_path: Path, long_clip: bytes
+) -> None:
+    query = _sqlite(tmp_path / "data" / "videoplatform.db")
+    objects = tmp_path / "data" / "objects"
+    first = Served(tmp_path, env=SLOW_MEDIA, new_session=True)
+    try:
+        with httpx.Client(base_url=first.url, timeout=30) as http:
+            me = _sign_up(http)
+            video_id = _upload(http, me, long_clip, "Killed with its server")
+        _wait_until_transcoding(query, video_id, 60)
+        assert _processes_mentioning(str(tmp_path / "data")), "no ffmpeg runs for the job"
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait(10)
+    finally:
+        if first.process.poll() is None:
+            os.killpg(first.process.pid, signal.SIGKILL)
+        first.stop()
+    # The gunicorn worker (serve's child) and its ffmpeg are gone too.
+    _wait_for("ffmpeg to die with serve", lambda: not _processes_mentioning(str(tmp_path)), 5)
+    assert _video(query, video_id).status == "processing"
+
+    # Restarted, serve queues the unfinished video again (its jobs died with it).
+    second = Served(tmp_path, env=SLOW_MEDIA)
+    try:
+        _wait_for(
+            "the video to be ready",
+            lambda: _video(query, video_id).status in ("ready", "failed"),
+            40,
+            0.2,
+        )
+        _assert_ready_exactly_once(query, objects, video_id, attempts=2)
+        with httpx.Client(base_url=second.url, timeout=30) as http:
+            login = http.post(
+                f"{API}/auth/session",
+                json={"email": _owner_email(query, video_id), "password": "a long passphrase"},
+            )
+            assert login.status_code == 201, login.text
+            _play(http, {"Authorization": f"Bearer {login.json()['token']}"}, video_id)
+    finally:
+        second.stop()
+
+
+def _owner_email(query: Query, video_id: str) -> str:
+    [(email,)] = query(
+        "SELECT users.email FROM users JOIN videos ON videos.owner_id = users.id "
+        "WHERE videos.id = ?",
+        (video_id,),
+    )
+    return str(email)
+
+
+# -- 2. the broker stopped while uploads are accepted -----------------------------------------
+
+
+def _rabbitmqctl() -> str:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        service_unavailable(
+            "rabbitmqctl",
+            "localhost",
+            0,
+            "not on PATH: cannot stop the broker",
+            services_required(),
+        )
+    return ctl
+
+
+def _amqp_answers(host: str, port: int) -> bool:
+    """The broker accepts an AMQP connection (not only TCP: a stopped app keeps none)."""
+    try:
+        parameters = pika.ConnectionParameters(
+            host=host,
+            port=port,
+            credentials=pika.PlainCredentials("guest", "guest"),
+            connection_attempts=1,
+            socket_timeout=1,
+            blocked_connection_timeout=1,
+        )
+        pika.BlockingConnection(parameters).close()
+    except (pika.exceptions.AMQPError, OSError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _broker_stopped(ctl: str, service: ServiceEndpoint) -> Iterator[None]:
+    """The broker's application stopped for the block, started again afterwards in any
+    case, and answering AMQP before the block's caller goes on."""
+    subprocess.run([ctl, "-q", "stop_app"], check=True, timeout=60, capture_output=True)
+    try:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection((service.host, service.port), timeout=1),
+        ):
+            pytest.fail("the broker still accepts connections after stop_app")
+        yield
+    finally:
+        subprocess.run([ctl, "-q", "start_app"], check=True, timeout=120, capture_output=True)
+        _wait_for(
+            "the broker to answer AMQP", lambda: _amqp_answers(service.host, service.port), 60
+        )
+
+
+def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_back(
+    tmp_path: Path,
+    short_clip: bytes,
+    production_env: dict[str, str],
+    rabbitmq_service: ServiceEndpoint,
+) -> None:
+    ctl = _rabbitmqctl()
+    env = production_env
+    env.update(FAST_MEDIA)
+    query = _postgres(env["VIDEOPLATFORM_DATABASE_URL"])
+    (tmp_path / "api").mkdir()
+    server = Served(tmp_path / "api", env=env)
+    worker = Worker(env, tmp_path, "worker")  # connected before the outage
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            me = _sign_up(http)
+            with _broker_stopped(ctl, rabbitmq_service):
+                # The API only writes the video and its outbox message, in one commit.
+                playable = [_upload(http, me, short_clip, f"Clip {n}") for n in range(2)]
+                junk = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 16
+                not_media = [_upload(http, me, junk, "Not a video")]
+                time.sleep(1)  # the worker's relay tries, and fails, meanwhile
+                [(pending,)] = query("SELECT count(*) FROM outbox WHERE sent_at IS NULL", ())
+                assert pending == 3
+                assert {_video(query, v).status for v in playable + not_media} == {"uploaded"}
+
+            def settled() -> bool:
+                return all(
+                    _video(query, v).status in ("ready", "failed") for v in playable + not_media
+                )
+
+            _wait_for("every upload to be processed", settled, 60, 0.2)
+            for video_id in playable:
+                row = _video(query, video_id)
+                assert (row.status, row.attempts, row.last_error) == ("ready", 1, None), row
+                _play(http, me, video_id, rungs=1)  # 360p: nothing is upscaled
+            for video_id in not_media:
+                row = _video(query, video_id)
+                assert row.status == "failed" and row.last_error, row
+                assert _outputs(tmp_path / "objects", video_id) == []
+            [(pending,)] = query("SELECT count(*) FROM outbox WHERE sent_at IS NULL", ())
+            assert pending == 0
+
+            # Only the worker ever connected to the broker, never the API's processes.
+            listed = subprocess.run(
+                [ctl, "-q", "list_connections", "client_properties"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+            api_pids = {server.process.pid, *_children(server.process.pid)}
+            assert not [p for p in api_pids if f"pid {p} #" in listed], listed
+            assert f"pid {worker.process.pid} #" in listed
+    finally:
+        server.stop()
+        worker.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+# -- 3. a poison job ----------------------------------------------------------------------------
+
+
+def test_a_job_failing_every_attempt_is_dead_lettered_and_its_video_failed_with_the_reason(
+    tmp_path: Path, long_clip: bytes, production_env: dict[str, str]
+) -> None:
+    # Every transcode of this clip runs past the time limit: a failure that might pass
+    # (a busy machine) and is retried, but never does.
+    env = production_env  # updated in place: its teardown deletes these queues
+    env.update(
+        VIDEOPLATFORM_FFMPEG_TIMEOUT_SECONDS="1",
+        VIDEOPLATFORM_JOB_MAX_ATTEMPTS="2",
+        VIDEOPLATFORM_JOB_RETRY_BASE_SECONDS="1",
+        VIDEOPLATFORM_JOB_RETRY_CAP_SECONDS="1",
+    )
+    settings = Settings.from_env(_process_env(env))
+    query = _postgres(settings.database_url)
+    with create_platform(settings) as platform:
+        owner = platform.users.create_admin(RegisterUser("o@example.com", "a long passphrase", "O"))
+        video = platform.videos.upload(
+            Caller(owner.id), UploadVideo(title="Too slow", source=io.BytesIO(long_clip))
+        )
+    video_id = str(video.id)
+    worker = Worker(env, tmp_path, "worker")
+    queue = RabbitJobQueue(_topology(settings), role="watcher")
+    try:
+        _wait_for("the job in the dead letters", lambda: bool(queue.dead_letters()), 60, 0.3)
+        [dead] = queue.dead_letters()
+        assert (dead.kind, dict(dead.payload)) == (PROCESS_VIDEO, {"video_id": video_id})
+        # Failed when, and only when, its job was given up: after exactly two attempts.
+        row = _video(query, video_id)
+        assert (row.status, row.attempts) == ("failed", 2), row
+        assert (
+            row.last_error == "RuntimeError: transcoding took too long: ffmpeg ran longer than 1s"
+        )
+        assert _process_events(query, video_id) == [
+            ("failure", {"attempt": "2", "reason": row.last_error})
+        ]
+        assert _outputs(tmp_path / "objects", video_id) == []
+        assert queue.receive(0.2) is None
+    finally:
+        queue.close()
+        worker.stop()
