@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import http, sql, storage
+from bench import http, media, sql, storage
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "sql": lambda a: sql.run(
@@ -18,6 +18,11 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     ),
     "storage": lambda a: storage.run(
         upload_bytes=a.upload_mib * 1024 * 1024,
+    ),
+    "media": lambda a: media.run(
+        clip_seconds=a.ladder_seconds,
+        long_minutes=a.long_minutes,
+        chart_to=Path(a.out) / f"media-{time.strftime('%Y%m%dT%H%M%S')}.png",
     ),
     "http": lambda a: http.run(
         videos=a.videos if a.videos is not None else 200,
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--connections", type=int, default=2, help="concurrent connections (http)")
     parser.add_argument("--upload-mib", type=int, default=2048, help="upload size (storage)")
+    parser.add_argument("--ladder-seconds", type=float, default=10.0, help="ladder clip (media)")
+    parser.add_argument(
+        "--long-minutes", type=float, default=10.0, help="poster/storyboard file (media)"
+    )
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)
