@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import http, media, sql, storage
+from bench import queue as queue_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "sql": lambda a: sql.run(
@@ -28,6 +29,14 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
         videos=a.videos if a.videos is not None else 200,
         duration=a.duration,
         connections=a.connections,
+    ),
+    "queue": lambda a: queue_bench.run(
+        jobs=a.queue_jobs,
+        samples=a.queue_samples,
+        consumers=a.queue_consumers,
+        videos=a.transcodes,
+        workers=a.worker_processes,
+        clip_seconds=a.clip_seconds,
     ),
 }
 
@@ -48,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--long-minutes", type=float, default=10.0, help="poster/storyboard file (media)"
     )
+    parser.add_argument("--queue-jobs", type=int, default=2000, help="empty-job backlog (queue)")
+    parser.add_argument("--queue-samples", type=int, default=100, help="latency jobs (queue)")
+    parser.add_argument("--queue-consumers", type=int, default=1, help="consumer threads (queue)")
+    parser.add_argument("--transcodes", type=int, default=8, help="videos to transcode (queue)")
+    parser.add_argument(
+        "--worker-processes", type=int, default=2, help="most worker processes (queue)"
+    )
+    parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length (queue)")
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)
