@@ -109,6 +109,9 @@ class Settings:
     # With the in-process queue (memory://), each API process runs the outbox relay and
     # this many processing threads itself: the embedded profile needs no worker process.
     processing_threads: int = 1
+    # How often an idle relay looks at the outbox. A commit in the relay's own process
+    # wakes it at once; one made by another process (an API node) waits for this poll.
+    relay_poll_ms: int = 250
     queue_prefix: str = "videoplatform."
     job_max_attempts: int = 3
     job_retry_base_seconds: int = 30
@@ -140,6 +143,7 @@ class Settings:
             "ffmpeg_memory_limit_mib",
             "hls_segment_seconds",
             "job_max_attempts",
+            "relay_poll_ms",
             "queue_consumer_timeout_seconds",
         ):
             if getattr(self, name) < 1:

@@ -122,7 +122,10 @@ class BackgroundWorkers:
             uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
             queue: JobQueue = platform.container.resolve(JobQueue)
             clock: Clock = platform.container.resolve(Clock)
-            self.relay = OutboxRelay(uow, queue, clock, relay_policy)
+            policy = relay_policy or RelayPolicy(
+                poll_seconds=platform.settings.relay_poll_ms / 1000
+            )
+            self.relay = OutboxRelay(uow, queue, clock, policy)
         self.last_activity = time.monotonic()
 
     def start(self) -> BackgroundWorkers:
