@@ -27,6 +27,11 @@ class MemoryVideoFeed:
         for subscriber in subscribers:
             subscriber.deliver(update)
 
+    def followed(self) -> set[VideoId]:
+        """The videos that have subscribers now."""
+        with self._lock:
+            return set(self._subscribers)
+
     def subscribe(self, video_id: VideoId) -> MemorySubscription:
         subscription = MemorySubscription(self, video_id, self._buffer)
         with self._lock:
