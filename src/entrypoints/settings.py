@@ -118,7 +118,7 @@ class Settings:
     # Processing updates for clients that follow a video (GET .../events): memory:// within
     # one process (the embedded profile), redis://HOST:PORT/DB between the workers and
     # the API processes. Each open event stream holds a server thread: at most
-    # event_streams of them per process (0: half the threads, at least one).
+    # event_streams of them per process (0: half the threads; none with one thread).
     feed_url: str = "memory://"
     event_streams: int = 0
 
@@ -174,8 +174,9 @@ class Settings:
 
     @property
     def event_stream_limit(self) -> int:
-        """How many event streams one process serves at once."""
-        return self.event_streams or max(1, self.threads // 2)
+        """How many event streams one process serves at once. By default half the
+        threads: none with a single thread, which one stream would hold for minutes."""
+        return self.event_streams or self.threads // 2
 
     @property
     def in_process_queue(self) -> bool:

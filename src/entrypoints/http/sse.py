@@ -27,13 +27,13 @@ HEARTBEAT = b": heartbeat\n\n"
 
 class StreamSlots:
     def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("at least one stream slot is needed")
-        self._slots = threading.BoundedSemaphore(limit)
+        if limit < 0:
+            raise ValueError("the stream limit cannot be negative")
+        self._slots = threading.BoundedSemaphore(limit) if limit else None
 
     def take(self) -> None:
         """Hold a slot, or refuse the request with 503."""
-        if not self._slots.acquire(blocking=False):
+        if self._slots is None or not self._slots.acquire(blocking=False):
             raise coded(
                 falcon.HTTPServiceUnavailable(
                     title="Service Unavailable",
@@ -44,7 +44,8 @@ class StreamSlots:
             )
 
     def give_back(self) -> None:
-        self._slots.release()
+        if self._slots is not None:
+            self._slots.release()
 
 
 def event(number: int, kind: str, state: ProcessingProgress) -> bytes:

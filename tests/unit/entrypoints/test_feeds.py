@@ -39,9 +39,10 @@ def test_an_unknown_or_malformed_feed_url_is_refused_by_name(url: str) -> None:
         create_platform(evolve(CHEAP_ARGON2, feed_url=url))
 
 
-def test_event_streams_default_to_half_the_threads_and_never_below_one() -> None:
+def test_event_streams_default_to_half_the_threads_and_none_with_one_thread() -> None:
     assert Settings.in_memory(threads=8).event_stream_limit == 4
-    assert Settings.in_memory(threads=1).event_stream_limit == 1
+    assert Settings.in_memory(threads=1).event_stream_limit == 0
+    assert Settings.in_memory(threads=1, event_streams=1).event_stream_limit == 1
     assert Settings.in_memory(threads=8, event_streams=20).event_stream_limit == 20
     with pytest.raises(ConfigurationError, match="EVENT_STREAMS"):
         Settings.in_memory(event_streams=-1)

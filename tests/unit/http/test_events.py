@@ -31,6 +31,7 @@ from domain.ids import UserId, VideoId
 from domain.users import Role
 from domain.videos import Visibility
 from entrypoints.bootstrap import Platform, create_platform
+from entrypoints.http.app import create_app
 from entrypoints.http.sse import EventStream
 from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2
@@ -257,3 +258,11 @@ def test_event_stream_responses_match_the_published_document(
         media = result.headers["content-type"].split(";")[0]
         body = result.json if media.endswith("json") else result.text
         docs.check("GET", path, result.status_code, body, media)
+
+
+def test_a_process_with_a_single_thread_serves_no_streams_by_default() -> None:
+    single = create_platform(evolve(CHEAP_ARGON2, threads=1))
+    client = Client(create_app(single))
+    result = client.simulate_get(f"{VIDEOS}/{MISSING}/events")
+    assert result.status_code == 503
+    assert problem_code(result) == "too_many_streams"
