@@ -299,7 +299,11 @@ def test_a_follower_whose_updates_are_lost_still_reaches_ready_from_the_database
     thread.join(5)
 
     assert not thread.is_alive()
-    assert [s.status for s in seen if s is not None] == [VideoStatus.UPLOADED, READY]
+    statuses = [s.status for s in seen if s is not None]
+    # Whatever the re-reads happened to catch on the way (processing, perhaps), the
+    # follower starts from the current state and reaches the end.
+    assert statuses[0] is VideoStatus.UPLOADED and statuses[-1] is READY
+    assert set(statuses[1:-1]) <= {PROCESSING}
 
 
 def test_following_a_video_one_may_not_see_fails_and_leaves_no_subscription(
