@@ -33,6 +33,7 @@ from attrs import frozen
 
 from application.auditing import Auditor
 from application.context import Caller, Hidden, current_user, require_user
+from application.ports.feed import NoFeed, ProgressUpdate, VideoFeed
 from application.ports.media import (
     MediaProber,
     MediaRejected,
@@ -200,6 +201,7 @@ class ProcessingService:
         storyboarder: Storyboarder,
         transcoder: Transcoder,
         config: ProcessingConfig,
+        feed: VideoFeed = NoFeed(),  # noqa: B008 - stateless
     ) -> None:
         self._uow = uow_factory
         self._storage = storage
@@ -211,6 +213,7 @@ class ProcessingService:
         self._storyboarder = storyboarder
         self._transcoder = transcoder
         self._config = config
+        self._feed = feed
 
     # -- the job ------------------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class ProcessingService:
                 video.start_processing(now)
             uow.videos.save(video)
             uow.commit()
+            self._announce(video)
             return video
 
         try:
@@ -416,6 +420,7 @@ class ProcessingService:
                 },
             )
             uow.commit()
+            self._announce(video)
             return ProcessingOutcome.READY
 
         try:
@@ -447,6 +452,7 @@ class ProcessingService:
                 video.note_failed_attempt(reason, now)
                 uow.videos.save(video)
                 uow.commit()
+                self._announce(video)
                 return _Retry.LATER
             video.mark_failed(reason, now)
             uow.videos.save(video)
@@ -460,6 +466,7 @@ class ProcessingService:
                 metadata={"attempt": str(attempt), "reason": reason[:500]},
             )
             uow.commit()
+            self._announce(video)
             return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP
 
         try:
@@ -505,6 +512,15 @@ class ProcessingService:
                 video.report_progress(percent, self._clock.now())
                 uow.videos.save(video)
                 uow.commit()
+                self._announce(video)
+
+    def _announce(self, video: Video) -> None:
+        """Tell followers of ``video`` its state, just committed. Best effort: the
+        change stands whatever happens to the announcement."""
+        try:
+            self._feed.publish(ProgressUpdate.of(video, self._clock.now()))
+        except Exception:
+            log.warning("video %s: progress update not published", video.id, exc_info=True)
 
     def abandon(self, video_id: VideoId, reason: str) -> bool:
         """The job of this video was given up (it went to the dead letters): record the
@@ -526,6 +542,7 @@ class ProcessingService:
                     metadata={"reason": reason[:500], "dead_lettered": "true"},
                 )
                 uow.commit()
+                self._announce(video)
         except NotFound:
             return False
         return True
@@ -601,6 +618,7 @@ class ProcessingService:
                 metadata={"previous_attempts": str(attempts), "last_error": last_error[:500]},
             )
             uow.commit()
+            self._announce(video)
         return ProcessingProgress.of(video)
 
     def progress(self, caller: Caller, video_id: VideoId) -> ProcessingProgress:

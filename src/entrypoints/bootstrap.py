@@ -22,11 +22,13 @@ from application.audit import AuditService
 from application.auditing import Auditor
 from application.categories import CategoryService
 from application.files import FileService
+from application.following import FollowConfig, ProgressFollower
 from application.health import HealthService
 from application.limits import Limits
 from application.messagebus import PublishingUnitOfWorkFactory
 from application.playback import PlaybackPolicy, PlaybackService
 from application.ports.cache import Cache
+from application.ports.feed import VideoFeed
 from application.ports.mail import Mailer
 from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from application.ports.persistence import UnitOfWorkFactory
@@ -39,6 +41,7 @@ from application.shares import ShareService
 from application.throttle import FailureThrottle
 from application.users import UserService
 from application.videos import VideoService
+from entrypoints.feeds import open_feed
 from entrypoints.keys import playback_secret
 from entrypoints.media import open_media
 from entrypoints.persistence import Closer, open_database, open_storage
@@ -59,6 +62,7 @@ SERVICES: tuple[type, ...] = (
     PlaybackService,
     ResumableUploadService,
     ProcessingService,
+    ProgressFollower,
 )
 
 
@@ -109,6 +113,11 @@ def build_container(
     bus: EventBus = MemoryEventBus()
     cache: Cache = MemoryCache()
     mailer: Mailer = MemoryMailer()
+    feed: VideoFeed = (
+        cast(VideoFeed, overrides[VideoFeed])
+        if VideoFeed in overrides
+        else open_feed(settings, closers)
+    )
     media = open_media(settings)
     prober: MediaProber = media.prober
     thumbnailer: Thumbnailer = media.thumbnailer
@@ -134,6 +143,8 @@ def build_container(
         EventBus: bus,
         Cache: cache,
         Mailer: mailer,
+        VideoFeed: feed,
+        FollowConfig: FollowConfig(),
         MediaProber: prober,
         Thumbnailer: thumbnailer,
         Transcoder: transcoder,

@@ -117,6 +117,12 @@ class Settings:
     job_retry_base_seconds: int = 30
     job_retry_cap_seconds: int = 900
     queue_consumer_timeout_seconds: int = 4 * 3600
+    # Processing updates for clients that follow a video (GET .../events): memory:// within
+    # one process (the embedded profile), redis://HOST:PORT/DB between the workers and
+    # the API processes. Each open event stream holds a server thread: at most
+    # event_streams of them per process (0: half the threads; none with one thread).
+    feed_url: str = "memory://"
+    event_streams: int = 0
 
     def __attrs_post_init__(self) -> None:
         if self.playback_secret and len(self.playback_secret.encode()) < 32:
@@ -153,6 +159,8 @@ class Settings:
                 f"{PREFIX}ARGON2_MEMORY_KIB must be at least 8 times ARGON2_PARALLELISM"
             )
         self.processing()  # refuse an unknown rung or a bad width at startup
+        if self.event_streams < 0:
+            raise ConfigurationError(f"{PREFIX}EVENT_STREAMS cannot be negative")
         if self.processing_threads < 0:
             raise ConfigurationError(f"{PREFIX}PROCESSING_THREADS cannot be negative")
         if self.media_backend not in ("ffmpeg", "synthetic"):
@@ -167,6 +175,12 @@ class Settings:
             raise ConfigurationError(f"{PREFIX}VIDEO_CRF must be between 0 and 51")
 
     @property
+    def event_stream_limit(self) -> int:
+        """How many event streams one process serves at once. By default half the
+        threads: none with a single thread, which one stream would hold for minutes."""
+        return self.event_streams or self.threads // 2
+
+    @property
     def in_process_queue(self) -> bool:
         """Jobs live in the memory of the process that relays them (no broker)."""
         return self.queue_url.split(":", 1)[0] == "memory"
@@ -175,7 +189,8 @@ class Settings:
     def in_memory(cls, **changes: Any) -> Settings:
         """Everything in memory: nothing touches disk or network (tests, notebooks)."""
         memory: dict[str, Any] = dict.fromkeys(
-            ("database_url", "storage_url", "queue_url", "cache_url", "mail_url"), "memory://"
+            ("database_url", "storage_url", "queue_url", "cache_url", "mail_url", "feed_url"),
+            "memory://",
         )
         # Processing still needs files for the media tools: the system's temporary
         # directory rather than a data directory.

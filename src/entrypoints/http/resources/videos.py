@@ -17,6 +17,7 @@ import falcon
 from attrs import evolve, field, frozen
 
 from application.context import Caller
+from application.following import ProgressFollower
 from application.ports.persistence import VideoSort
 from application.ports.storage import ReadableStream
 from application.videos import UpdateVideo, UploadVideo, VideoFilter
@@ -38,6 +39,7 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
+from entrypoints.http.sse import EVENT_STREAM, EventStream, StreamSlots
 from entrypoints.http.uploads import (
     authenticated,
     form_parts,
@@ -254,6 +256,24 @@ class VideoProgress:
         reply(resp, ProcessingView.of_progress(state))
 
 
+class VideoEvents:
+    def __init__(self, context: HttpContext) -> None:
+        self._follower = context.platform.resolve(ProgressFollower)
+        self._slots = StreamSlots(context.platform.settings.event_stream_limit)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        self._slots.take()
+        try:
+            states = self._follower.follow(caller_of(req), VideoId(video_id))
+        except BaseException:
+            self._slots.give_back()
+            raise
+        resp.content_type = EVENT_STREAM
+        resp.set_header("Cache-Control", "no-store")
+        resp.set_header("X-Accel-Buffering", "no")  # nginx: pass each event on at once
+        resp.stream = EventStream(states, self._slots)
+
+
 class VideoRetry:
     def __init__(self, context: HttpContext) -> None:
         self._c = context
@@ -285,6 +305,18 @@ UPLOAD_DESCRIPTION = (
     "MPEG-TS, MPEG-PS, FLV, Ogg, 3GP, ASF...) is refused with 415 and nothing is stored. "
     "A Content-Length over the upload limit is refused with 413 before the body is read; "
     "a chunked body is stopped with 413 as soon as it passes the limit."
+)
+EVENTS_DESCRIPTION = (
+    "Server-Sent Events. The first event (`status`) is the current state, then one event "
+    "per change: `status` when the status changes, `progress` otherwise; each `data` is "
+    "the JSON of GET .../progress and each `id` counts up from 1 within the stream. A "
+    "comment is sent every 15 seconds while nothing changes. The stream ends after "
+    "`ready` or `failed` (close the client then: an EventSource would reconnect), when "
+    "the video can no longer be seen, or after 30 minutes (reconnect: the first event is "
+    "again the current state; Last-Event-ID is not needed). Authenticate with the usual "
+    "Authorization header (browsers: a fetch-based event-stream reader, since "
+    "EventSource sends no headers; public videos need none). Each process serves a "
+    "limited number of streams at once; beyond that, 503 `too_many_streams`."
 )
 LIST_PARAMS = (
     Param("owner", "query", TEXT, "a user id, or `me`"),
@@ -408,6 +440,27 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(200, "Status, progress, attempts and last error", ProcessingView),),
                     errors=(401, 404),
                     description="Whoever may see the video may follow its processing.",
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/events",
+            VideoEvents(c),
+            (
+                Operation(
+                    "GET",
+                    "Follow processing",
+                    tag,
+                    (
+                        Reply(
+                            200,
+                            "An event stream of the video's processing states",
+                            media=EVENT_STREAM,
+                            schema={"type": "string"},
+                        ),
+                    ),
+                    errors=(401, 404, 503),
+                    description=EVENTS_DESCRIPTION,
                 ),
             ),
         ),

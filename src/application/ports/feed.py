@@ -1,0 +1,93 @@
+"""The video feed: processing state changes published so that clients can follow a video.
+
+Processing runs in worker processes, possibly on other machines; the feed carries each
+committed change of a video's processing state (claimed, a progress step, ready,
+failed, sent back for another attempt) to whoever follows that video, such as an HTTP
+event stream. It is a hint, never the source of truth: publishing is best effort (an
+outage never fails processing), and a subscriber may miss an update, so followers also
+re-read the state from the database now and then.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Protocol
+
+from attrs import frozen
+
+from domain.ids import VideoId
+from domain.videos import Video, VideoStatus
+
+
+@frozen
+class ProgressUpdate:
+    """A video's processing state right after a committed change."""
+
+    video_id: VideoId
+    status: VideoStatus
+    progress: int
+    attempts: int
+    last_error: str | None
+    at: datetime
+
+    @classmethod
+    def of(cls, video: Video, at: datetime) -> ProgressUpdate:
+        return cls(
+            video.id,
+            video.status,
+            video.progress,
+            video.processing_attempts,
+            video.last_error,
+            at,
+        )
+
+
+class Subscription(Protocol):
+    """Updates of one video, in the order they were published, from the moment the
+    subscription was made. Used by one thread at a time."""
+
+    def next(self, timeout: float) -> ProgressUpdate | None:
+        """The next update, or None when none came within ``timeout`` seconds (or the
+        feed is unreachable meanwhile: a subscription reconnects by itself). A
+        subscriber that falls behind loses older updates, never the latest one."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving; closing twice is harmless."""
+        ...
+
+
+class VideoFeed(Protocol):
+    def publish(self, update: ProgressUpdate) -> None:
+        """Hand ``update`` to the current subscribers of its video. Best effort: never
+        raises; a failure is logged and the update is lost."""
+        ...
+
+    def subscribe(self, video_id: VideoId) -> Subscription:
+        """Follow ``video_id``: every update published after this returns is delivered
+        (unless the feed is unreachable). Never raises: a subscription that cannot
+        connect yet keeps trying while it is read."""
+        ...
+
+
+class NoFeed:
+    """A feed that publishes nowhere and delivers nothing (where nobody follows)."""
+
+    def publish(self, update: ProgressUpdate) -> None:
+        return None
+
+    def subscribe(self, video_id: VideoId) -> Subscription:
+        return _Silent()
+
+
+class _Silent:
+    def __init__(self) -> None:
+        self._closed = threading.Event()
+
+    def next(self, timeout: float) -> ProgressUpdate | None:
+        self._closed.wait(max(0.0, timeout))
+        return None
+
+    def close(self) -> None:
+        self._closed.set()

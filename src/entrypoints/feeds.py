@@ -1,0 +1,39 @@
+"""Choosing the video feed from settings.
+
+``memory://`` keeps updates within the process (the embedded profile, where processing
+threads run beside the API); ``redis://`` (or ``rediss://``) carries them between
+workers and API processes on any machine. Nothing connects here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adapters.memory.feed import MemoryVideoFeed
+from application.ports.feed import VideoFeed
+from entrypoints.settings import ConfigurationError, Settings
+
+Closer = Callable[[], None]
+
+
+def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:
+    url = settings.feed_url
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        return MemoryVideoFeed()
+    if scheme in ("redis", "rediss"):
+        try:  # the redis extra is optional: only this profile imports it
+            from adapters.redis.feed import RedisVideoFeed
+        except ImportError as missing:
+            raise ConfigurationError(
+                f"VIDEOPLATFORM_FEED_URL={url!r} needs redis: install videoplatform[redis]"
+            ) from missing
+        try:
+            feed = RedisVideoFeed(url, settings.queue_prefix)
+        except ValueError as malformed:
+            raise ConfigurationError(f"VIDEOPLATFORM_FEED_URL: {malformed}") from None
+        closers.append(feed.close)
+        return feed
+    raise ConfigurationError(
+        f"VIDEOPLATFORM_FEED_URL={url!r}: use redis://HOST:PORT/DB or memory://"
+    )
