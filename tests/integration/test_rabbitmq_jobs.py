@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import attrs
+import pika
 import pytest
 
 from adapters.memory.system import ManualClock
@@ -239,3 +240,26 @@ def test_queues_declared_with_other_settings_are_a_clear_error(topology: Topolog
     finally:
         first.close()
         other.close()
+
+
+def test_a_message_that_is_no_job_is_dropped_and_the_next_job_still_comes(
+    topology: Topology,
+) -> None:
+    queue = RabbitJobQueue(topology)
+    try:
+        queue.publish(Job("first", "bench", {}))  # declares the queues
+        assert (first := queue.receive(timeout=10)) is not None
+        queue.ack(first)
+        connection = pika.BlockingConnection(pika.URLParameters(topology.url))
+        try:
+            channel = connection.channel()
+            for body in (b"[" * 200_000, b"not json", b'{"id": 1}', b"[]"):
+                channel.basic_publish("", topology.jobs, body)
+        finally:
+            connection.close()
+        queue.publish(Job("second", "bench", {}))
+        delivered = queue.receive(timeout=10)
+        assert delivered is not None and delivered.job.id == "second"
+        queue.ack(delivered)
+    finally:
+        queue.close()

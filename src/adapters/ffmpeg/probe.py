@@ -27,6 +27,7 @@ _DURATION = re.compile(
     r"(?:, start: [-\d.]+)?(?:, bitrate: (?:(?P<kbps>\d+) kb/s|N/A))?",
     re.MULTILINE,
 )
+_ANY_STREAM = re.compile(r"^\s*Stream #0:(\d+)\b", re.MULTILINE)
 _STREAM = re.compile(
     r"^\s*Stream #0:(?P<index>\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\([^)]*\))?: "
     r"(?P<kind>Video|Audio|Subtitle|Data|Attachment): (?P<rest>.*)$"
@@ -107,13 +108,35 @@ def _clockwise(counter_clockwise_degrees: float) -> int:
     return round(-counter_clockwise_degrees) % 360
 
 
+def _own_section(body: str) -> str:
+    """Input #0's report: up to the next input's, the outputs' or the stream mapping."""
+    lines = []
+    for line in body.splitlines():
+        if line.startswith(("Input #", "Output #", "Stream mapping")):
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _refuse_forged_lines(section: str) -> None:
+    """ffmpeg prints metadata keys as they are, newlines included, so a file can add
+    lines of its own to the report (a smaller picture, a shorter duration...). It can
+    only add lines, never hide the real ones: a second duration, or stream numbers that
+    repeat or skip, give it away."""
+    durations = len(_DURATION.findall(section))
+    indices = [int(m.group(1)) for m in _ANY_STREAM.finditer(section)]
+    if durations > 1 or indices != list(range(len(indices))):
+        raise MediaRejected("the file's metadata imitates ffmpeg's own report; refused")
+
+
 def parse_dump(stderr: str) -> InputDump | None:
     """Read input #0's report from ffmpeg's stderr; None when there is none."""
     found = _INPUT.search(stderr)
     if found is None:
         return None
     formats = tuple(found.group("formats").split(","))
-    body = stderr[found.end() :]
+    body = _own_section(stderr[found.end() :])
+    _refuse_forged_lines(body)
     duration: float | None = None
     bitrate = 0
     if (dur := _DURATION.search(body)) is not None:

@@ -256,7 +256,7 @@ class RabbitJobQueue:
             method, properties, body = self._buffer.popleft()
             try:
                 job = decode(body, properties)
-            except (ValueError, KeyError, TypeError) as error:
+            except (ValueError, KeyError, TypeError, RecursionError) as error:
                 log.error("queue_message_malformed", error=repr(error))
                 channel.basic_reject(method.delivery_tag, requeue=False)
                 continue
@@ -330,7 +330,7 @@ class RabbitJobQueue:
                         break
                     try:
                         job = decode(body, properties)
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
                         continue
                     jobs.append(Job(job.id, job.kind, job.payload))
             finally:

@@ -164,7 +164,7 @@ class RedisSubscription:
             if message is not None and message.get("type") == "message":
                 try:
                     return decode(message["data"])
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, RecursionError):
                     log.warning("feed_message_malformed", channel=self._channel)
             if self._monotonic() >= deadline:
                 return None

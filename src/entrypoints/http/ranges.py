@@ -60,11 +60,18 @@ def chosen_range(req: falcon.Request, size: int, etag: str) -> ByteRange | Unsat
 
 
 def not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since."""
-    tags = req.if_none_match
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since.
+    A malformed validator is ignored, as RFC 9110 13.1 asks: the full reply goes out."""
+    try:
+        tags = req.if_none_match
+    except falcon.HTTPInvalidHeader:
+        tags = None
     if tags is not None:
         return any(tag == "*" or tag == etag for tag in tags)
-    since = req.if_modified_since  # naive, in UTC
+    try:
+        since = req.if_modified_since  # naive, in UTC
+    except falcon.HTTPInvalidHeader:
+        since = None
     if since is None:
         return False
     changed = modified.astimezone(UTC).replace(tzinfo=None, microsecond=0)

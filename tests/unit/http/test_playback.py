@@ -292,6 +292,10 @@ def test_a_segment_answers_ranges_and_conditional_requests(
     assert unchanged.content == b""
     since = fetch(client, url, **{"If-Modified-Since": whole.headers["last-modified"]})
     assert since.status_code == 304
+    # A malformed validator is ignored (RFC 9110 13.1): the whole segment goes out.
+    garbled = fetch(client, url, **{"If-Modified-Since": "garbage"})
+    assert garbled.status_code == 200
+    assert garbled.content == SEGMENT_0
 
 
 # -- lifetimes ---------------------------------------------------------------------------
@@ -321,7 +325,13 @@ def test_asked_lifetimes_are_clamped_between_a_minute_and_the_maximum(
 
     video_id = make_video()
     now = clock.now()
-    for asked, expected in (("5", 60), ("999999999", 6 * 3600), (None, 6 * 3600)):
+    absurd = ("10000000000000000", "99999999999999999999999")
+    for asked, expected in (
+        ("5", 60),
+        ("999999999", 6 * 3600),
+        *((n, 6 * 3600) for n in absurd),
+        (None, 6 * 3600),
+    ):
         params = {"expires_in_seconds": asked} if asked else {}
         expires = datetime.fromisoformat(issue(client, video_id, owner, **params)["expires_at"])
         assert expires - now == timedelta(seconds=expected)

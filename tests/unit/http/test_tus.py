@@ -187,6 +187,10 @@ def test_checksums_460_on_mismatch_400_on_unknown_algorithm(client: Client, owne
     unknown = patch(client, owner, location, 0, chunk, **{"Upload-Checksum": "crc32 AAAA"})
     assert unknown.status_code == 400
     assert problem_code(unknown) == "checksum_algorithm_unsupported"
+    for malformed in ("sha1", "sha1 ", "SHA256 AAAA", f"md5 {wrong}"):
+        refused = patch(client, owner, location, 0, chunk, **{"Upload-Checksum": malformed})
+        assert refused.status_code == 400, malformed
+        assert problem_code(refused) == "checksum_malformed"
     assert head(client, owner, location).headers["Upload-Offset"] == "0"
     right = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
     good = patch(client, owner, location, 0, chunk, **{"Upload-Checksum": f"sha256 {right}"})

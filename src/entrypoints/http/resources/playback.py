@@ -102,12 +102,17 @@ class SharePlaybackBody:
     )
 
 
+MAX_REQUESTED_LIFETIME = 366 * 86400
+
+
 def _lifetime(seconds: int | None) -> timedelta | None:
     if seconds is None:
         return None
     if seconds < 1:
         raise ValidationError.field("expires_in_seconds", "must be positive")
-    return timedelta(seconds=seconds)
+    # The policy clamps to its own maximum; anything past a year is that maximum too,
+    # and stays within what a timedelta can hold.
+    return timedelta(seconds=min(seconds, MAX_REQUESTED_LIFETIME))
 
 
 def _no_store(resp: falcon.Response) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
@@ -183,6 +184,8 @@ def _checksum(header: str | None) -> Checksum | None:
         digest = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise _bad("the checksum is not base64", "checksum_malformed") from None
+    if len(digest) != hashlib.new(algorithm, usedforsecurity=False).digest_size:
+        raise _bad(f"the checksum is not a {algorithm} digest", "checksum_malformed")
     return Checksum(algorithm, digest)
 
 
