@@ -248,7 +248,8 @@ def test_a_message_that_is_no_job_is_dropped_and_the_next_job_still_comes(
     queue = RabbitJobQueue(topology)
     try:
         queue.publish(Job("first", "bench", {}))  # declares the queues
-        assert (first := queue.receive(timeout=10)) is not None
+        first = queue.receive(timeout=10)
+        assert first is not None
         queue.ack(first)
         connection = pika.BlockingConnection(pika.URLParameters(topology.url))
         try:
