@@ -357,13 +357,14 @@ class ProcessingService:
 
     def _posters(self, source: Path, info: MediaInfo, at: float, out: Path) -> list[Poster]:
         shown_w, shown_h = display_size(info)
+        widths = poster_widths(self._config.poster_widths, shown_w)
+        targets = [out / f"poster-{width}" for width in widths]
+        content_type = self._thumbnailer.posters(source, at, widths, targets)  # one decode
+        suffix = _POSTER_SUFFIX.get(content_type)
+        if suffix is None:
+            raise RuntimeError(f"the thumbnailer wrote {content_type!r}, not an image")
         posters = []
-        for width in poster_widths(self._config.poster_widths, shown_w):
-            target = out / f"poster-{width}"
-            content_type = self._thumbnailer.poster(source, at, width, target)
-            suffix = _POSTER_SUFFIX.get(content_type)
-            if suffix is None:
-                raise RuntimeError(f"the thumbnailer wrote {content_type!r}, not an image")
+        for width, target in zip(widths, targets, strict=True):
             target.rename(target.with_name(target.name + suffix))
             height = max(2, round(width * shown_h / shown_w / 2) * 2)
             posters.append(Poster(width, height, target.name + suffix))

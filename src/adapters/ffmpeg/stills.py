@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
 from adapters.ffmpeg.config import FfmpegConfig
@@ -49,6 +50,37 @@ def poster_args(
         "-c:v", "mjpeg", "-q:v", str(config.jpeg_quality),
         "-f", "image2", "-update", "1", file_url(target),
     ]  # fmt: skip
+
+
+def posters_args(
+    config: FfmpegConfig,
+    source: Path,
+    info: MediaInfo,
+    at_seconds: float,
+    widths: Sequence[int],
+    targets: Sequence[Path],
+) -> list[str]:
+    """One seek and one decoded frame, split into one scaled JPEG per width."""
+    branches = "".join(f"[p{i}]" for i in range(len(widths)))
+    graph = [f"[0:V:0]split={len(widths)}{branches}"]
+    for i, width in enumerate(widths):
+        height = even_height(width, info)
+        graph.append(
+            f"[p{i}]scale=w={width}:h={height}:flags=bicubic,setsar=1,format=yuvj420p[o{i}]"
+        )
+    args = [
+        *base_args(config), "-y", "-threads", str(config.threads),
+        "-ss", f"{at_seconds:.3f}",
+        *input_args(config, source, info.container),
+        "-filter_complex", ";".join(graph),
+    ]  # fmt: skip
+    for i, target in enumerate(targets):
+        args += [
+            "-map", f"[o{i}]", "-an", "-sn", "-dn", "-frames:v", "1",
+            "-c:v", "mjpeg", "-q:v", str(config.jpeg_quality),
+            "-f", "image2", "-update", "1", file_url(target),
+        ]  # fmt: skip
+    return args
 
 
 class FfmpegThumbnailer:
@@ -94,6 +126,31 @@ class FfmpegThumbnailer:
             ) from None
         if not target.is_file() or target.stat().st_size == 0:
             raise RuntimeError("poster failed: ffmpeg wrote no image")
+        return "image/jpeg"
+
+    def posters(
+        self, source: Path, at_seconds: float, widths: Sequence[int], targets: Sequence[Path]
+    ) -> str:
+        if len(widths) != len(targets) or not widths:
+            raise ValueError("one target per width, at least one")
+        if not math.isfinite(at_seconds) or at_seconds < 0:
+            raise MediaRejected("invalid poster time")
+        if any(not 2 <= w <= 4096 for w in widths):
+            raise MediaRejected("invalid poster width")
+        info = self._probe(source)
+        latest = max(0.0, info.duration_seconds - 2.0 / info.fps)
+        even = [w - w % 2 for w in widths]
+        args = posters_args(
+            self._config, source, info, min(at_seconds, latest), even, list(targets)
+        )
+        try:
+            run_ffmpeg(args, self._config, timeout=self._config.still_timeout_seconds)
+        except FfmpegFailed as failure:
+            raise RuntimeError(
+                f"posters failed: {failure.reason}: {last_error_line(failure.stderr)}"
+            ) from None
+        if any(not t.is_file() or t.stat().st_size == 0 for t in targets):
+            raise RuntimeError("posters failed: ffmpeg wrote no image")
         return "image/jpeg"
 
 

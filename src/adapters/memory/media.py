@@ -130,6 +130,15 @@ class SyntheticThumbnailer:
         target.write_bytes(_png(width, height, (shade, 128, 255 - shade)))
         return "image/png"
 
+    def posters(
+        self, source: Path, at_seconds: float, widths: Sequence[int], targets: Sequence[Path]
+    ) -> str:
+        if len(widths) != len(targets) or not widths:
+            raise ValueError("one target per width, at least one")
+        for width, target in zip(widths, targets, strict=True):
+            self.poster(source, at_seconds, width, target)
+        return "image/png"
+
 
 def _vtt_time(seconds: float) -> str:
     millis = round(seconds * 1000)

@@ -53,6 +53,13 @@ class Thumbnailer(Protocol):
         kept, rotation applied), to ``target``; return its content type."""
         ...
 
+    def posters(
+        self, source: Path, at_seconds: float, widths: Sequence[int], targets: Sequence[Path]
+    ) -> str:
+        """The same still in several widths (one per target, in order) from a single
+        decode; return their content type."""
+        ...
+
 
 @frozen
 class StoryboardOutput:

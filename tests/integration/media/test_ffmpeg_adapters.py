@@ -72,14 +72,6 @@ def test_probe_sees_no_audio_and_short_durations(clips: Path) -> None:
     assert probe(media_clips.very_short(clips)).duration_seconds == pytest.approx(0.5, abs=0.1)
 
 
-def test_probe_is_fast(clips: Path) -> None:
-    source = media_clips.landscape(clips)
-    probe(source)
-    started = time.perf_counter()
-    probe(source)
-    assert time.perf_counter() - started < 0.25  # goal 100 ms; margin for a busy machine
-
-
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
@@ -222,12 +214,10 @@ def test_a_run_past_its_time_is_killed_with_a_reason(clips: Path, tmp_path: Path
     source = media_clips.landscape(clips)
     info = probe(source)
     config = FfmpegConfig(preset="ultrafast", segment_seconds=1.0, timeout_seconds=0.01)
-    started = time.perf_counter()
     with pytest.raises(RuntimeError, match="took too long"):
         FfmpegTranscoder(config).transcode(
             source, info, plan_ladder(info, SMALL_LADDER), tmp_path, lambda _: None
         )
-    assert time.perf_counter() - started < 5
 
 
 # --- posters and storyboards -----------------------------------------------
@@ -270,21 +260,32 @@ def ten_minutes(clips: Path) -> Path:
     return media_clips.long_clip(clips, duration=600.0)
 
 
-def test_a_poster_from_the_middle_of_ten_minutes_is_quick(
+def test_a_poster_from_the_middle_of_ten_minutes_is_that_frame(
     ten_minutes: Path, tmp_path: Path
 ) -> None:
-    started = time.perf_counter()
-    FfmpegThumbnailer(CONFIG).poster(ten_minutes, 300.0, 320, tmp_path / "mid.jpg")
-    assert time.perf_counter() - started < 1.0
+    # How quick it is, is measured by bench/media.py, not asserted here.
+    target = tmp_path / "mid.jpg"
+    FfmpegThumbnailer(CONFIG).poster(ten_minutes, 300.0, 320, target)
+    assert jpeg_size(target) == (320, 180)
+
+
+def test_posters_in_several_widths_come_from_one_run(clips: Path, tmp_path: Path) -> None:
+    targets = [tmp_path / "a.jpg", tmp_path / "b.jpg", tmp_path / "c.jpg"]
+    thumbnailer = FfmpegThumbnailer(CONFIG)
+    portrait = media_clips.portrait_by_rotation(clips)
+    assert thumbnailer.posters(portrait, 1.0, [90, 64, 32], targets) == "image/jpeg"
+    assert [jpeg_size(t) for t in targets] == [(90, 160), (64, 114), (32, 56)]
+    # The same frame as a single poster of that width.
+    single = tmp_path / "single.jpg"
+    thumbnailer.poster(portrait, 1.0, 64, single)
+    assert jpeg_size(single) == jpeg_size(targets[1])
 
 
 def test_storyboard_of_ten_minutes_is_bounded_and_indexed(
     ten_minutes: Path, tmp_path: Path
 ) -> None:
     info = probe(ten_minutes)
-    started = time.perf_counter()
     board = FfmpegStoryboarder(CONFIG).storyboard(ten_minutes, info, tmp_path)
-    assert time.perf_counter() - started < 6.0
     assert board.interval_seconds == 6.0  # 600 s over at most 100 tiles
     assert (board.tile_width, board.tile_height) == (160, 90)
     assert jpeg_size(tmp_path / board.sprite) == (10 * 160, 10 * 90)

@@ -216,6 +216,12 @@ class RecordingThumbnailer:
         self.calls.append((at_seconds, width))
         return self._inner.poster(source, at_seconds, width, target)
 
+    def posters(
+        self, source: Path, at_seconds: float, widths: Sequence[int], targets: Sequence[Path]
+    ) -> str:
+        self.calls += [(at_seconds, width) for width in widths]
+        return self._inner.posters(source, at_seconds, widths, targets)
+
 
 class RecordingProber:
     def __init__(self) -> None:
