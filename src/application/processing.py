@@ -43,14 +43,13 @@ from application.ports.media import (
 )
 from application.ports.persistence import (
     STALE_VERSION,
-    OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
 )
 from application.ports.storage import ObjectStorage
 from application.ports.system import Clock, IdGenerator
-from application.videos import PROCESS_VIDEO, video_prefix
+from application.videos import process_video_job, video_prefix
 from domain.audit import AuditAction, AuditResult
 from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
 from domain.ids import VideoId
@@ -455,19 +454,7 @@ class ProcessingService:
                 uow.commit()
                 self._announce(video)
                 return _Retry.LATER
-            video.mark_failed(reason, now)
-            uow.videos.save(video)
-            self._audit.record(
-                uow,
-                SYSTEM,
-                AuditAction.VIDEO_PROCESS,
-                "video",
-                video_id,
-                AuditResult.FAILURE,
-                metadata={"attempt": str(attempt), "reason": reason[:500]},
-            )
-            uow.commit()
-            self._announce(video)
+            self._fail(uow, video, reason, {"attempt": str(attempt)})
             return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP
 
         try:
@@ -523,6 +510,22 @@ class ProcessingService:
         except Exception:
             log.warning("video %s: progress update not published", video.id, exc_info=True)
 
+    def _fail(self, uow: UnitOfWork, video: Video, reason: str, metadata: dict[str, str]) -> None:
+        """Mark the video failed for good, audited, committed and announced."""
+        video.mark_failed(reason, self._clock.now())
+        uow.videos.save(video)
+        self._audit.record(
+            uow,
+            SYSTEM,
+            AuditAction.VIDEO_PROCESS,
+            "video",
+            video.id,
+            AuditResult.FAILURE,
+            metadata={**metadata, "reason": reason[:500]},
+        )
+        uow.commit()
+        self._announce(video)
+
     def abandon(self, video_id: VideoId, reason: str) -> bool:
         """The job of this video was given up (it went to the dead letters): record the
         video as failed with ``reason`` unless it already ended; whether it changed."""
@@ -531,19 +534,9 @@ class ProcessingService:
                 video = uow.videos.get(video_id)
                 if video.status in (VideoStatus.READY, VideoStatus.FAILED):
                     return False
-                video.mark_failed(f"processing was given up: {reason}", self._clock.now())
-                uow.videos.save(video)
-                self._audit.record(
-                    uow,
-                    SYSTEM,
-                    AuditAction.VIDEO_PROCESS,
-                    "video",
-                    video_id,
-                    AuditResult.FAILURE,
-                    metadata={"reason": reason[:500], "dead_lettered": "true"},
+                self._fail(
+                    uow, video, f"processing was given up: {reason}", {"dead_lettered": "true"}
                 )
-                uow.commit()
-                self._announce(video)
         except NotFound:
             return False
         return True
@@ -562,14 +555,7 @@ class ProcessingService:
                     page = uow.videos.list_page(query, batch)
                     now = self._clock.now()
                     for video in page:
-                        uow.outbox.add(
-                            OutboxMessage(
-                                id=self._ids.new_id(),
-                                topic=PROCESS_VIDEO,
-                                payload={"video_id": video.id},
-                                created_at=now,
-                            )
-                        )
+                        uow.outbox.add(process_video_job(self._ids, video.id, now))
                     uow.commit()
                 queued += len(page)
                 if len(page) < batch:
@@ -602,14 +588,7 @@ class ProcessingService:
             now = self._clock.now()
             video.requeue(now)
             uow.videos.save(video)
-            uow.outbox.add(
-                OutboxMessage(
-                    id=self._ids.new_id(),
-                    topic=PROCESS_VIDEO,
-                    payload={"video_id": video_id},
-                    created_at=now,
-                )
-            )
+            uow.outbox.add(process_video_job(self._ids, video_id, now))
             self._audit.record(
                 uow,
                 caller,

@@ -48,6 +48,14 @@ PROCESS_VIDEO = "process-video"
 QUOTA_ATTEMPTS = 5
 
 
+def process_video_job(ids: IdGenerator, video_id: VideoId, now: datetime) -> OutboxMessage:
+    """The outbox record that asks for ``video_id`` to be processed; written in the same
+    transaction as the change that calls for it."""
+    return OutboxMessage(
+        id=ids.new_id(), topic=PROCESS_VIDEO, payload={"video_id": video_id}, created_at=now
+    )
+
+
 def video_prefix(video_id: VideoId) -> str:
     """Every object of a video lives under this prefix; keys never come from user input."""
     return f"videos/{video_id}/"
@@ -191,14 +199,7 @@ class VideoService:
             uow.videos.add(video)
             owner.touch(now)
             uow.users.save(owner)
-            uow.outbox.add(
-                OutboxMessage(
-                    id=self._ids.new_id(),
-                    topic=PROCESS_VIDEO,
-                    payload={"video_id": video_id},
-                    created_at=now,
-                )
-            )
+            uow.outbox.add(process_video_job(self._ids, video_id, now))
             self._audit.record(
                 uow,
                 caller,
