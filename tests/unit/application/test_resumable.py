@@ -18,6 +18,7 @@ from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from application.audit import AuditFilter
 from application.context import Caller
 from application.files import StoreFile
+from application.ports.storage import ByteRange
 from application.resumable import (
     AppendChunk,
     Checksum,
@@ -373,7 +374,7 @@ def while_parts_are_read(
     original = storage.get
     done: list[bool] = []
 
-    def get(key: str, byte_range: tuple[int, int] | None = None) -> Iterator[bytes]:
+    def get(key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
         if "/parts/" in key and not done:
             done.append(True)
             meanwhile()

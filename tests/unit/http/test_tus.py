@@ -15,6 +15,7 @@ import pytest
 from adapters.memory.storage import MemoryObjectStorage
 from adapters.memory.system import ManualClock
 from application.context import Caller
+from application.ports.storage import ByteRange
 from domain.ids import UserId, VideoId
 from domain.users import Role
 from entrypoints.bootstrap import Platform
@@ -274,7 +275,7 @@ def test_a_patch_completing_an_upload_another_request_completes_is_409(
     original = storage.get
     meanwhile: list[falcon.testing.Result] = []
 
-    def get(key: str, byte_range: tuple[int, int] | None = None) -> Iterator[bytes]:
+    def get(key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
         if "/parts/" in key and not meanwhile:
             # While the last chunk's request streams the parts into the video: an empty
             # PATCH at the full offset, then a HEAD.
