@@ -20,3 +20,5 @@ class Limits:
     require_email_verification: bool = False
     upload_lifetime: timedelta = timedelta(hours=24)
     """How long a resumable upload may take from creation to its last byte."""
+    max_open_uploads: int = 20
+    """Resumable uploads one user may have open (unfinished and unexpired) at once."""

@@ -9,12 +9,19 @@ client resumes from the offset it reads back.
 
 When the last byte arrives, the parts are streamed in order into the very use case a
 plain upload goes through (:meth:`VideoService.upload` or :meth:`FileService.store`), so
-quotas, type checks, audit and the processing job all apply; then the parts go.
+quotas, type checks, audit and the processing job all apply; then the parts go. One
+request claims the completion first (committed with the same optimistic version check),
+so an upload becomes one video or file however many requests try to complete it.
+
+Open uploads hold bytes before they count as stored: their declared lengths count
+against the quota when another upload is created, and a user may have at most
+``Limits.max_open_uploads`` of them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
@@ -35,8 +42,10 @@ from domain.files import FolderPath
 from domain.media_types import SNIFF_LENGTH, sniff
 from domain.uploads import (
     OFFSET_MISMATCH,
+    UPLOAD_COMPLETING,
     ChecksumMismatch,
     ResumableUpload,
+    TooManyOpenUploads,
     UnsupportedMedia,
     UploadId,
     UploadKind,
@@ -46,6 +55,8 @@ from domain.uploads import (
 )
 from domain.users import User
 from domain.videos import Visibility
+
+log = logging.getLogger(__name__)
 
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 SWEEP_BATCH = 100
@@ -193,14 +204,16 @@ class ResumableUploadService:
 
     def create(self, caller: Caller, command: CreateUpload) -> ResumableUpload:
         """Validate what the upload becomes and reserve it, before any byte: the same
-        rules as a plain upload of that kind, and the quota against the declared length.
-        An empty file is complete at once."""
+        rules as a plain upload of that kind, and the quota against the declared length
+        plus those of the owner's other open uploads (at most ``max_open_uploads`` of
+        them, TooManyOpenUploads past that). An empty file is complete at once."""
         kind, _ = parse_target(command.metadata)
         if command.length < 0:
             raise ValidationError.field("length", "must not be negative")
         if kind is UploadKind.VIDEO and command.length == 0:
             raise ValidationError.field("source", "the upload is empty")
         upload_id = UploadId(self._ids.new_id())
+        now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.UPLOAD_CREATE, "upload", None),
             self._uow() as uow,
@@ -211,10 +224,10 @@ class ResumableUploadService:
                 owner_id=owner.id,
                 metadata=command.metadata,
                 length=command.length,
-                now=self._clock.now(),
+                now=now,
                 lifetime=self._limits.upload_lifetime,
             )
-            quota.room(self._limits, uow, owner.id, declared=upload.length)
+            self._check_room(uow, owner, upload, now)
             if upload.kind is UploadKind.FILE:
                 self._check_free_name(uow, owner, upload)
             uow.uploads.add(upload)
@@ -230,6 +243,25 @@ class ResumableUploadService:
         if upload.is_complete:
             return self._complete(caller, upload)
         return upload
+
+    def _check_room(
+        self, uow: UnitOfWork, owner: User, upload: ResumableUpload, now: datetime
+    ) -> None:
+        """The declared length fits beside what the owner stored and what their open
+        uploads declared; and one more open upload is allowed."""
+        open_count, open_bytes = uow.uploads.pending(owner.id, now)
+        if open_count >= self._limits.max_open_uploads:
+            raise TooManyOpenUploads(
+                f"at most {self._limits.max_open_uploads} unfinished uploads per user;"
+                " finish or terminate one first"
+            )
+        quota.room(self._limits, uow, owner.id, declared=upload.length)
+        _, used = quota.usage(uow, owner.id)
+        if used + open_bytes + upload.length > self._limits.quota_bytes_per_user:
+            raise QuotaExceeded(
+                f"storage quota is used up: {open_count} unfinished upload(s) hold"
+                f" {open_bytes} declared byte(s) of it"
+            )
 
     @staticmethod
     def _check_free_name(uow: UnitOfWork, owner: User, upload: ResumableUpload) -> None:
@@ -252,7 +284,8 @@ class ResumableUploadService:
     def append(self, caller: Caller, command: AppendChunk) -> ResumableUpload:
         """Store one chunk at the upload's offset and commit the new offset; the upload
         completes when its last byte is in. Conflict(code="offset_mismatch") when the
-        offset is not the upload's (also for the loser of two racing chunks)."""
+        offset is not the upload's (also for the loser of two racing chunks);
+        Conflict(code="upload_completing") when another request is completing it."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.UPLOAD_ACCESS, "upload", command.upload_id),
@@ -297,42 +330,32 @@ class ResumableUploadService:
         return fresh
 
     def _complete(self, caller: Caller, upload: ResumableUpload) -> ResumableUpload:
-        """Feed the parts, in order, to the plain-upload use case of the upload's kind.
-        If it refuses (quota, name taken, not a video...), the upload stays complete
-        but without a result: an empty PATCH at its full offset tries again, DELETE or
-        expiry removes it."""
-        head, stream = _peek(PartsReader(self._storage, upload.parts))
-        media = sniff(head)
-        meta = upload.metadata
-        result: UploadResult
-        if upload.kind is UploadKind.VIDEO:
-            if head and not media.is_video:
-                raise UnsupportedMedia(
-                    f"the upload's bytes are {media.mime}, not a video this platform reads"
-                )
-            video = self._videos.upload(
-                caller,
-                UploadVideo(
-                    title=meta["title"],
-                    source=stream,
-                    description=meta.get("description", ""),
-                    visibility=Visibility(meta.get("visibility", Visibility.PRIVATE.value)),
-                    declared_size=upload.length,
-                ),
-            )
-            result = UploadResult(UploadKind.VIDEO, video.id)
-        else:
-            stored = self._files.store(
-                caller,
-                StoreFile(
-                    name=meta["filename"],
-                    content=stream,
-                    folder=meta.get("folder", "/"),
-                    content_type=media.mime,
-                    declared_size=upload.length,
-                ),
-            )
-            result = UploadResult(UploadKind.FILE, stored.id)
+        """Claim the completion, feed the parts, in order, to the plain-upload use case
+        of the upload's kind, then record the result and release the claim together.
+
+        The claim is committed first, with the optimistic version check: of several
+        requests completing one upload (the last chunk and an empty PATCH, two empty
+        PATCHes), exactly one streams the parts; the others get Conflict
+        (code="upload_completing") and read the outcome with HEAD. If the use case
+        refuses (quota, name taken, not a video...), the claim is released and the
+        upload stays complete without a result: an empty PATCH at its full offset tries
+        again, DELETE or expiry removes it.
+
+        The claim lasts :data:`~domain.uploads.COMPLETION_LEASE`, after which another
+        request may take it over, so that a completion whose process died does not
+        block the upload until it expires. What this leaves: a process that dies after
+        the use case created the video or file but before the result was recorded (or
+        a completion that outlasts the lease) lets a later request complete the upload
+        a second time, making a second video or file.
+        """
+        claimed = self._claim(caller, upload.id)
+        if claimed.result is not None:
+            return claimed  # another request completed it meanwhile
+        try:
+            result = self._become(caller, claimed)
+        except BaseException:
+            self._release(claimed)
+            raise
         with self._uow() as uow:
             fresh = uow.uploads.get(upload.id)
             fresh.complete(result)
@@ -348,6 +371,71 @@ class ResumableUploadService:
             uow.commit()
         self._storage.delete_prefix(upload_prefix(upload.id))
         return fresh
+
+    def _claim(self, caller: Caller, upload_id: UploadId) -> ResumableUpload:
+        """The upload with this request's completion claim committed, or, when another
+        request completed it already, the completed upload."""
+        try:
+            with self._uow() as uow:
+                fresh = self._owned(uow, caller, upload_id)
+                if fresh.result is not None:
+                    return fresh
+                fresh.begin_completion(self._clock.now())
+                uow.uploads.save(fresh)
+                uow.commit()
+        except Conflict as lost:
+            if lost.code == STALE_VERSION:
+                raise Conflict(
+                    "another request is completing the upload", code=UPLOAD_COMPLETING
+                ) from None
+            raise
+        return fresh
+
+    def _release(self, claimed: ResumableUpload) -> None:
+        """Give up this request's claim, unless it was taken over meanwhile. Best
+        effort: should it fail, the lease runs out instead."""
+        try:
+            with self._uow() as uow:
+                fresh = uow.uploads.get(claimed.id)
+                if fresh.result is None and fresh.completing_since == claimed.completing_since:
+                    fresh.abandon_completion()
+                    uow.uploads.save(fresh)
+                    uow.commit()
+        except Exception:
+            log.warning("could not release the completion claim of upload %s", claimed.id)
+
+    def _become(self, caller: Caller, upload: ResumableUpload) -> UploadResult:
+        """Stream the parts into the plain-upload use case of the upload's kind."""
+        head, stream = _peek(PartsReader(self._storage, upload.parts))
+        media = sniff(head)
+        meta = upload.metadata
+        if upload.kind is UploadKind.VIDEO:
+            if head and not media.is_video:
+                raise UnsupportedMedia(
+                    f"the upload's bytes are {media.mime}, not a video this platform reads"
+                )
+            video = self._videos.upload(
+                caller,
+                UploadVideo(
+                    title=meta["title"],
+                    source=stream,
+                    description=meta.get("description", ""),
+                    visibility=Visibility(meta.get("visibility", Visibility.PRIVATE.value)),
+                    declared_size=upload.length,
+                ),
+            )
+            return UploadResult(UploadKind.VIDEO, video.id)
+        stored = self._files.store(
+            caller,
+            StoreFile(
+                name=meta["filename"],
+                content=stream,
+                folder=meta.get("folder", "/"),
+                content_type=media.mime,
+                declared_size=upload.length,
+            ),
+        )
+        return UploadResult(UploadKind.FILE, stored.id)
 
     def terminate(self, caller: Caller, upload_id: UploadId) -> None:
         """Remove the caller's upload and every byte it holds."""

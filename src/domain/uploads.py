@@ -27,6 +27,14 @@ UploadId = NewType("UploadId", str)
 OFFSET_MISMATCH = "offset_mismatch"
 """The ``Conflict.code`` of a chunk sent at an offset other than the upload's."""
 
+UPLOAD_COMPLETING = "upload_completing"
+"""The ``Conflict.code`` of a request that would complete an upload another request is
+already completing."""
+
+COMPLETION_LEASE = timedelta(minutes=15)
+"""How long a completion claim holds. A claim older than this is taken to belong to a
+completion that died (a crashed process) and may be taken over."""
+
 
 class UploadGone(DomainError):
     """The upload expired (or was finished and forgotten): it takes no more bytes."""
@@ -44,6 +52,12 @@ class UnsupportedMedia(ValidationError):
     """The bytes are not of a kind the upload may become (a video that is not a video)."""
 
     code = "unsupported_media_type"
+
+
+class TooManyOpenUploads(QuotaExceeded):
+    """The user already has as many open (unfinished, unexpired) uploads as allowed."""
+
+    code = "too_many_open_uploads"
 
 
 class UploadKind(enum.Enum):
@@ -117,6 +131,9 @@ class ResumableUpload(Aggregate):
     offset: int = 0
     parts: list[UploadPart] = field(factory=list)
     result: UploadResult | None = None
+    completing_since: datetime | None = None
+    """When a request claimed the completion (streaming the parts into a video or a
+    file); None when no completion is under way."""
 
     @classmethod
     def start(
@@ -175,12 +192,35 @@ class ResumableUpload(Aggregate):
         self.parts.append(part)
         self.offset += part.size
 
+    def is_completing(self, now: datetime) -> bool:
+        """A completion claimed within the lease is under way."""
+        since = self.completing_since
+        return since is not None and now - since < COMPLETION_LEASE
+
+    def begin_completion(self, now: datetime) -> None:
+        """Claim the completion for one request. Refused with Conflict (code
+        ``upload_completing``) while another request holds a claim younger than
+        :data:`COMPLETION_LEASE`; an older claim is taken over."""
+        self._check_completable()
+        if self.is_completing(now):
+            raise Conflict("another request is completing the upload", code=UPLOAD_COMPLETING)
+        self.completing_since = now
+
+    def abandon_completion(self) -> None:
+        """Release the claim after a refused completion, so that it may be tried again."""
+        self.completing_since = None
+
     def complete(self, result: UploadResult) -> list[UploadPart]:
-        """Record what the upload became; returns the parts, which are no longer needed."""
+        """Record what the upload became and release the completion claim; returns the
+        parts, which are no longer needed."""
+        self._check_completable()
+        self.result = result
+        self.completing_since = None
+        done, self.parts = self.parts, []
+        return done
+
+    def _check_completable(self) -> None:
         if not self.is_complete:
             raise Conflict("the upload is not complete yet", code="upload_incomplete")
         if self.result is not None:
             raise Conflict("the upload is already complete", code="upload_completed")
-        self.result = result
-        done, self.parts = self.parts, []
-        return done

@@ -69,6 +69,7 @@ class Settings:
     quota_bytes_per_user: int = 50 * 1024**3
     quota_files_per_user: int = 100_000  # items: files and videos together
     upload_expiry_seconds: int = 24 * 3600  # a resumable upload's lifetime
+    max_open_uploads: int = 20  # unfinished resumable uploads per user at once
     session_ttl_seconds: int = 14 * 24 * 3600
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 64 * 1024
@@ -139,6 +140,7 @@ class Settings:
             "quota_bytes_per_user",
             "quota_files_per_user",
             "upload_expiry_seconds",
+            "max_open_uploads",
             "session_ttl_seconds",
             "argon2_time_cost",
             "argon2_parallelism",
@@ -222,6 +224,7 @@ class Settings:
             session_ttl=timedelta(seconds=self.session_ttl_seconds),
             require_email_verification=self.require_email_verification,
             upload_lifetime=timedelta(seconds=self.upload_expiry_seconds),
+            max_open_uploads=self.max_open_uploads,
         )
 
     def processing(self) -> ProcessingConfig:

@@ -1784,6 +1784,38 @@ def test_expired_uploads_come_oldest_expiry_first_and_bounded(
     assert expired(at(9)) == []
 
 
+def test_pending_uploads_are_the_owners_unexpired_ones_without_a_result(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_user("u2"))
+    completing = attrs.evolve(an_upload("completing", "u1"), length=7, offset=7)
+    completing.begin_completion(at(1))
+    done = attrs.evolve(an_upload("done", "u1"), length=0)
+    done.complete(UploadResult(UploadKind.FILE, "f1"))
+    add_uploads(
+        uow_factory,
+        attrs.evolve(an_upload("open", "u1"), length=30),
+        attrs.evolve(an_upload("expiring", "u1", expires_at=at(10)), length=200),
+        completing,
+        done,
+        attrs.evolve(an_upload("theirs", "u2"), length=4_000),
+    )
+
+    def pending(owner: str, now: datetime) -> tuple[int, int]:
+        return read(uow_factory, lambda uow: uow.uploads.pending(UserId(owner), now))
+
+    assert pending("u1", at(9)) == (3, 237)
+    assert pending("u1", at(10)) == (2, 37)  # expired at its expires_at
+    assert pending("u2", at(9)) == (1, 4_000)
+    assert pending("u3", at(9)) == (0, 0)
+    stored = read(uow_factory, lambda uow: uow.uploads.get(UploadId("completing")))
+    assert stored.completing_since == at(1)
+    with uow_factory() as uow:
+        uow.uploads.delete(UploadId("open"))
+        uow.commit()
+    assert pending("u1", at(9)) == (2, 207)
+
+
 def test_video_usage_counts_the_owners_videos_and_source_bytes(
     uow_factory: UnitOfWorkFactory, u1: UserId
 ) -> None:

@@ -230,6 +230,14 @@ class MemoryUploadRepository(_Repository[ResumableUpload]):
         )
         return self._many(rows[:limit])
 
+    def pending(self, owner_id: UserId, now: datetime) -> tuple[int, int]:
+        open_ = [
+            u
+            for u in self._all()
+            if u.owner_id == owner_id and u.result is None and u.expires_at > now
+        ]
+        return len(open_), sum(u.length for u in open_)
+
 
 class MemoryShareRepository(_Repository[Share]):
     table, noun = "shares", "share"

@@ -240,6 +240,7 @@ def upload_row(upload: ResumableUpload) -> dict[str, Any]:
         "expires_at": upload.expires_at,
         "result_kind": None if result is None else result.kind.value,
         "result_id": None if result is None else result.id,
+        "completing_since": upload.completing_since,
     }
 
 
@@ -256,6 +257,7 @@ def upload_from(row: Row) -> ResumableUpload:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         result=None if kind is None else UploadResult(UploadKind(kind), row["result_id"]),
+        completing_since=row["completing_since"],
         version=row["version"],
     )
 

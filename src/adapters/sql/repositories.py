@@ -344,6 +344,15 @@ class SqlUploadRepository(_Repository[ResumableUpload]):
             select(t).where(t.c.expires_at <= now).order_by(t.c.expires_at, t.c.id).limit(limit)
         )
 
+    def pending(self, owner_id: UserId, now: datetime) -> tuple[int, int]:
+        t = self.table
+        totals: Sequence[Any] = self._s.read(
+            select(func.count(), func.coalesce(func.sum(t.c.length), 0)).where(
+                t.c.owner_id == owner_id, t.c.result_kind.is_(None), t.c.expires_at > now
+            )
+        ).one()
+        return int(totals[0]), int(totals[1])
+
 
 class SqlFileRepository(_Repository[StoredFile]):
     table, noun = tables.files, "file"

@@ -152,10 +152,13 @@ resumable_uploads = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("result_kind", String(16), nullable=True),
     Column("result_id", ID, nullable=True),
+    Column("completing_since", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     CheckConstraint("upload_offset BETWEEN 0 AND length", name="offset_range"),
     # The expiry sweep walks this index.
     Index(None, "expires_at", "id"),
+    # An owner's open uploads (the quota check at creation).
+    Index(None, "owner_id", "expires_at"),
 )
 
 shares = Table(

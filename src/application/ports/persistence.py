@@ -192,6 +192,11 @@ class UploadRepository(Protocol):
         (then by id)."""
         ...
 
+    def pending(self, owner_id: UserId, now: datetime) -> tuple[int, int]:
+        """(count, declared bytes) of the owner's open uploads: not expired at ``now``
+        and without a result yet (completing ones included)."""
+        ...
+
 
 class CategoryRepository(Protocol):
     def add(self, category: Category) -> None:

@@ -21,7 +21,7 @@ from domain.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from domain.uploads import ChecksumMismatch, UnsupportedMedia, UploadGone
+from domain.uploads import ChecksumMismatch, TooManyOpenUploads, UnsupportedMedia, UploadGone
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("videoplatform.http")
@@ -31,6 +31,7 @@ STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (ChecksumMismatch, 460),  # tus checksum extension
     (UnsupportedMedia, 415),
     (UploadGone, 410),
+    (TooManyOpenUploads, 403),  # before QuotaExceeded: a count of uploads, not a size
     (NotFound, 404),
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),

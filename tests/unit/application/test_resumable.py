@@ -6,16 +6,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import attrs
 import pytest
 
 from adapters.memory.storage import MemoryObjectStorage
 from adapters.memory.system import ManualClock
+from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from application.audit import AuditFilter
 from application.context import Caller
 from application.files import StoreFile
+from application.ports.storage import ByteRange
 from application.resumable import (
     AppendChunk,
     Checksum,
@@ -27,7 +30,16 @@ from application.videos import UploadVideo
 from domain.audit import AuditAction, AuditResult
 from domain.errors import Conflict, NotFound, PermissionDenied, QuotaExceeded, ValidationError
 from domain.ids import FileId, VideoId
-from domain.uploads import ChecksumMismatch, UnsupportedMedia, UploadGone, UploadId, UploadKind
+from domain.uploads import (
+    COMPLETION_LEASE,
+    ChecksumMismatch,
+    ResumableUpload,
+    TooManyOpenUploads,
+    UnsupportedMedia,
+    UploadGone,
+    UploadId,
+    UploadKind,
+)
 from domain.users import Role
 from entrypoints.bootstrap import Platform
 from entrypoints.settings import Settings
@@ -36,11 +48,14 @@ from tests.unit.conftest import CHEAP_ARGON2, MakeUser
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 QUOTA = 20_000
+MAX_OPEN = 3
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return attrs.evolve(CHEAP_ARGON2, quota_bytes_per_user=QUOTA, quota_files_per_user=3)
+    return attrs.evolve(
+        CHEAP_ARGON2, quota_bytes_per_user=QUOTA, quota_files_per_user=3, max_open_uploads=MAX_OPEN
+    )
 
 
 @pytest.fixture
@@ -180,7 +195,7 @@ def test_an_expired_upload_is_gone_and_the_sweep_removes_rows_and_bytes(
     old = service.create(creator, CreateUpload(len(VIDEO), video_meta()))
     service.append(creator, chunk(old.id, 0, VIDEO[:1000]))
     clock.advance(timedelta(hours=23))
-    young = service.create(creator, CreateUpload(len(VIDEO), video_meta("young")))
+    young = service.create(creator, CreateUpload(1000, video_meta("young")))
     service.append(creator, chunk(young.id, 0, VIDEO[:10]))
     clock.advance(timedelta(hours=1))
     with pytest.raises(UploadGone):
@@ -304,6 +319,7 @@ def test_bytes_that_are_not_a_video_are_refused_at_completion_and_may_be_termina
         service.append(creator, chunk(upload.id, 0, text))
     status = service.status(creator, upload.id)
     assert status.offset == len(text) and status.result is None
+    assert status.completing_since is None  # the refused completion released its claim
     service.terminate(creator, upload.id)
     assert part_keys(storage, upload.id) == []
 
@@ -348,3 +364,141 @@ def test_the_loser_of_two_chunks_at_one_offset_gets_a_conflict_and_keeps_nothing
     assert status.offset == 10
     assert part_keys(storage, upload.id) == [status.parts[0].key]
     assert b"".join(storage.get(status.parts[0].key)) == b"b" * 10
+
+
+def while_parts_are_read(
+    storage: MemoryObjectStorage, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], None]
+) -> None:
+    """Run ``meanwhile`` once, when a completion first reads the upload's parts: another
+    request arriving while one streams the parts into the plain-upload use case."""
+    original = storage.get
+    done: list[bool] = []
+
+    def get(key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
+        if "/parts/" in key and not done:
+            done.append(True)
+            meanwhile()
+        return original(key, byte_range)
+
+    monkeypatch.setattr(storage, "get", get)
+
+
+def test_two_requests_completing_one_upload_make_one_video(
+    platform: Platform,
+    service: ResumableUploadService,
+    creator: Caller,
+    storage: MemoryObjectStorage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    upload = service.create(creator, CreateUpload(len(VIDEO), video_meta()))
+    seen: list[tuple[int, bool]] = []
+
+    def empty_patch_at_the_full_offset() -> None:
+        status = service.status(creator, upload.id)
+        seen.append((status.offset, status.result is None))
+        with pytest.raises(Conflict) as lost:
+            service.append(creator, chunk(upload.id, len(VIDEO), b""))
+        assert lost.value.code == "upload_completing"
+
+    while_parts_are_read(storage, monkeypatch, empty_patch_at_the_full_offset)
+    done = service.append(creator, chunk(upload.id, 0, VIDEO))
+    assert seen == [(len(VIDEO), True)]  # meanwhile: the full offset, no result yet
+    assert done.result is not None
+    assert [v.id for v in platform.videos.list(creator).items] == [done.result.id]
+    # Once complete, an empty PATCH at the full offset only reads the result back.
+    again = service.append(creator, chunk(upload.id, len(VIDEO), b""))
+    assert again.result == done.result
+    assert len(platform.videos.list(creator).items) == 1
+
+
+def test_of_two_requests_claiming_at_once_the_stale_one_gets_upload_completing(
+    platform: Platform,
+    service: ResumableUploadService,
+    creator: Caller,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    upload = service.create(creator, CreateUpload(len(VIDEO), video_meta()))
+    service.append(creator, chunk(upload.id, 0, VIDEO[:-1]))
+    original = ResumableUpload.begin_completion
+    calls: list[datetime] = []
+
+    def begin_completion(self: ResumableUpload, now: datetime) -> None:
+        calls.append(now)
+        if len(calls) == 1:
+            # Both requests have read the upload without a claim; the other commits first.
+            service.append(creator, chunk(upload.id, len(VIDEO), b""))
+        original(self, now)
+
+    monkeypatch.setattr(ResumableUpload, "begin_completion", begin_completion)
+    with pytest.raises(Conflict) as lost:
+        service.append(creator, chunk(upload.id, len(VIDEO) - 1, VIDEO[-1:]))
+    assert lost.value.code == "upload_completing"
+    assert len(calls) == 2
+    result = service.status(creator, upload.id).result
+    assert result is not None
+    assert [v.id for v in platform.videos.list(creator).items] == [result.id]
+
+
+def test_a_claim_left_by_a_dead_completion_is_taken_over_after_the_lease(
+    platform: Platform,
+    service: ResumableUploadService,
+    creator: Caller,
+    uow_factory: MemoryUnitOfWorkFactory,
+    clock: ManualClock,
+) -> None:
+    text = b"some text"
+    upload = service.create(creator, CreateUpload(len(text), file_meta()))
+    taken = platform.files.store(creator, StoreFile("notes.txt", io.BytesIO(b"x"), "/docs"))
+    with pytest.raises(Conflict) as refused:  # the name was taken meanwhile
+        service.append(creator, chunk(upload.id, 0, text))
+    assert refused.value.code == "file_exists"
+    platform.files.delete(creator, taken.id)
+    with uow_factory() as uow:  # a completion claims, then its process dies
+        claimed = uow.uploads.get(upload.id)
+        claimed.begin_completion(clock.now())
+        uow.uploads.save(claimed)
+        uow.commit()
+    clock.advance(COMPLETION_LEASE - timedelta(seconds=1))
+    with pytest.raises(Conflict) as held:
+        service.append(creator, chunk(upload.id, len(text), b""))
+    assert held.value.code == "upload_completing"
+    status = service.status(creator, upload.id)
+    assert (status.offset, status.result) == (len(text), None)
+    clock.advance(timedelta(seconds=1))
+    done = service.append(creator, chunk(upload.id, len(text), b""))
+    assert done.result is not None and done.completing_since is None
+    assert platform.files.get(creator, FileId(done.result.id)).size == len(text)
+
+
+def test_open_uploads_hold_their_declared_length_of_the_quota(
+    platform: Platform, service: ResumableUploadService, creator: Caller, clock: ManualClock
+) -> None:
+    first = service.create(creator, CreateUpload(12_000, file_meta("a")))
+    with pytest.raises(QuotaExceeded) as refused:
+        service.create(creator, CreateUpload(QUOTA - 12_000 + 1, file_meta("b")))
+    assert refused.value.code == "quota_exceeded"
+    second = service.create(creator, CreateUpload(QUOTA - 12_000, file_meta("b")))
+    service.terminate(creator, second.id)  # a terminated upload holds nothing
+    done = service.append(creator, chunk(first.id, 0, b"a" * 12_000))
+    assert done.result is not None
+    # Completed, the upload counts as the file it became, not twice.
+    assert platform.files.get(creator, FileId(done.result.id)).size == 12_000
+    service.create(creator, CreateUpload(QUOTA - 12_000, file_meta("c")))
+    with pytest.raises(QuotaExceeded):
+        service.create(creator, CreateUpload(1, file_meta("d")))
+    clock.advance(timedelta(hours=24))  # an expired upload holds nothing either
+    service.create(creator, CreateUpload(QUOTA - 12_000, file_meta("d")))
+
+
+def test_a_user_has_at_most_max_open_uploads(
+    service: ResumableUploadService, creator: Caller, make_user: MakeUser
+) -> None:
+    opened = [service.create(creator, CreateUpload(10, file_meta(f"{n}"))) for n in range(3)]
+    assert len(opened) == MAX_OPEN
+    with pytest.raises(TooManyOpenUploads) as refused:
+        service.create(creator, CreateUpload(10, file_meta("one more")))
+    assert refused.value.code == "too_many_open_uploads"
+    service.create(make_user(Role.CREATOR), CreateUpload(10, file_meta()))  # per user
+    done = service.append(creator, chunk(opened[0].id, 0, b"x" * 10))
+    assert done.result is not None  # a completed upload is no longer open
+    service.create(creator, CreateUpload(10, file_meta("one more")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 import attrs
@@ -14,6 +15,7 @@ import pytest
 from adapters.memory.storage import MemoryObjectStorage
 from adapters.memory.system import ManualClock
 from application.context import Caller
+from application.ports.storage import ByteRange
 from domain.ids import UserId, VideoId
 from domain.users import Role
 from entrypoints.bootstrap import Platform
@@ -32,7 +34,9 @@ Client = falcon.testing.TestClient
 
 @pytest.fixture
 def settings() -> Settings:
-    return attrs.evolve(CHEAP_ARGON2, max_upload_bytes=LIMIT, quota_bytes_per_user=QUOTA)
+    return attrs.evolve(
+        CHEAP_ARGON2, max_upload_bytes=LIMIT, quota_bytes_per_user=QUOTA, max_open_uploads=3
+    )
 
 
 @pytest.fixture
@@ -266,3 +270,52 @@ def test_bytes_that_are_not_a_video_are_415_when_the_upload_completes(
     refused = patch(client, owner, location, 0, b"plain text " * 9 + b"z")
     assert refused.status_code == 415
     assert problem_code(refused) == "unsupported_media_type"
+
+
+def test_a_patch_completing_an_upload_another_request_completes_is_409(
+    client: Client, owner: Account, storage: MemoryObjectStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = create(client, owner, len(VIDEO)).headers["Location"]
+    original = storage.get
+    meanwhile: list[falcon.testing.Result] = []
+
+    def get(key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
+        if "/parts/" in key and not meanwhile:
+            # While the last chunk's request streams the parts into the video: an empty
+            # PATCH at the full offset, then a HEAD.
+            meanwhile.append(patch(client, owner, location, len(VIDEO), b""))
+            meanwhile.append(head(client, owner, location))
+        return original(key, byte_range)
+
+    monkeypatch.setattr(storage, "get", get)
+    last = patch(client, owner, location, 0, VIDEO)
+    assert last.status_code == 204, last.text
+    lost, progress = meanwhile
+    assert lost.status_code == 409
+    assert problem_code(lost) == "upload_completing"
+    assert progress.status_code == 200
+    assert progress.headers["Upload-Offset"] == str(len(VIDEO))
+    assert "Upload-Result" not in progress.headers
+    mine = client.simulate_get("/api/v1/videos", params={"mine": "true"}, headers=owner.headers)
+    assert [f"/api/v1/videos/{v['id']}" for v in mine.json["items"]] == [
+        last.headers["Upload-Result"]
+    ]
+    assert head(client, owner, location).headers["Upload-Result"] == last.headers["Upload-Result"]
+
+
+def test_open_uploads_hold_quota_and_at_most_max_open_uploads_are_open(
+    client: Client, owner: Account
+) -> None:
+    big = create(client, owner, 60 * 1024)
+    assert big.status_code == 201, big.text
+    over = create(client, owner, 60 * 1024)  # fits the quota alone, not beside the first
+    assert over.status_code == 413
+    assert problem_code(over) == "quota_exceeded"
+    for _ in range(2):
+        assert create(client, owner, 10).status_code == 201
+    too_many = create(client, owner, 10)
+    assert too_many.status_code == 403
+    assert problem_code(too_many) == "too_many_open_uploads"
+    ended = client.simulate_delete(big.headers["Location"], headers={**TUS, **owner.headers})
+    assert ended.status_code == 204
+    assert create(client, owner, 60 * 1024).status_code == 201

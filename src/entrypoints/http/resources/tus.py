@@ -12,6 +12,13 @@ Only the upload's owner may see it (anyone else gets 404). Errors are problem+js
 everywhere else in the API, with the status the protocol names (409 wrong offset, 410
 expired, 412 unsupported protocol version, 413 past the declared length or the quota,
 415 wrong content type, 460 checksum mismatch).
+
+The declared lengths of a user's unfinished uploads count against their quota when they
+create another, and they may have ``MAX_OPEN_UPLOADS`` of them at once (403
+``too_many_open_uploads`` past that: finish or terminate one). One request completes an
+upload: a PATCH that would complete it while another is doing so gets 409
+``upload_completing``; HEAD (which reports the full offset meanwhile) shows
+``Upload-Result`` once it is done.
 """
 
 from __future__ import annotations

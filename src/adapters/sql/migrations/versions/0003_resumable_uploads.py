@@ -1,5 +1,5 @@
-"""Resumable uploads: what each upload becomes, its declared length, the offset reached
-and the ordered parts already in object storage.
+"""Resumable uploads: what each upload becomes, its declared length, the offset reached,
+the ordered parts already in object storage and the completion claim.
 
 Revision ID: 0003
 Revises: 0002
@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("result_kind", sa.String(length=16), nullable=True),
         sa.Column("result_id", _ordered(64), nullable=True),
+        sa.Column("completing_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
             "upload_offset BETWEEN 0 AND length",
@@ -54,6 +55,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_resumable_uploads_expires_at_id"), ["expires_at", "id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_resumable_uploads_owner_id_expires_at"),
+            ["owner_id", "expires_at"],
+            unique=False,
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON resumable_uploads TO {APP_ROLE}")
 
@@ -62,5 +68,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"REVOKE ALL ON resumable_uploads FROM {APP_ROLE}")
     with op.batch_alter_table("resumable_uploads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_resumable_uploads_owner_id_expires_at"))
         batch_op.drop_index(batch_op.f("ix_resumable_uploads_expires_at_id"))
     op.drop_table("resumable_uploads")
