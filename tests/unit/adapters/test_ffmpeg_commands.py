@@ -204,13 +204,13 @@ def test_the_storyboard_index_points_each_interval_at_its_tile() -> None:
 # --- transcoding commands ------------------------------------------------------
 
 
-def test_cpu_ladder_decodes_once_and_splits_into_one_x264_branch_per_rung() -> None:
+def test_cpu_ladder_decodes_once_and_cascades_one_x264_branch_per_rung() -> None:
     args = transcode_args(CONFIG, SOURCE, INFO, LADDER, OUT, Engine.CPU)
     assert args.count("-i") == 1 and "-hwaccel" not in args
     assert after(args, "-filter_complex") == [
-        "[0:V:0]split=2[s0][s1];"
-        "[s0]scale=w=1280:h=720:flags=bicubic,format=yuv420p,setsar=1[v0];"
-        "[s1]scale=w=640:h=360:flags=bicubic,format=yuv420p,setsar=1[v1]"
+        "[0:V:0]scale=w=1280:h=720:flags=bicubic,format=yuv420p,split=2[o0][c0];"
+        "[o0]setsar=1[v0];"
+        "[c0]scale=w=640:h=360:flags=bicubic,setsar=1[v1]"
     ]
     assert after(args, "-map") == ["[v0]", "0:a:0", "[v1]", "0:a:0"]
     assert after(args, "-c:v:0") == after(args, "-c:v:1") == ["libx264"]
@@ -227,6 +227,22 @@ def test_cpu_ladder_decodes_once_and_splits_into_one_x264_branch_per_rung() -> N
     assert after(args, "-hls_segment_filename") == ["file:/jobs/42/hls/%v/segment_%05d.ts"]
     assert after(args, "-progress") == ["pipe:1"]
     assert args[-1] == "file:/jobs/42/hls/%v/index.m3u8"
+
+
+def test_the_cascade_goes_from_large_to_small_whatever_the_order_given() -> None:
+    smallest_first = list(reversed(LADDER))
+    graph = after(
+        transcode_args(CONFIG, SOURCE, INFO, smallest_first, OUT, Engine.CPU), "-filter_complex"
+    )
+    assert graph == [
+        "[0:V:0]scale=w=1280:h=720:flags=bicubic,format=yuv420p,split=2[o1][c1];"
+        "[o1]setsar=1[v1];"
+        "[c1]scale=w=640:h=360:flags=bicubic,setsar=1[v0]"
+    ]
+    single = after(
+        transcode_args(CONFIG, SOURCE, INFO, LADDER[:1], OUT, Engine.CPU), "-filter_complex"
+    )
+    assert single == ["[0:V:0]scale=w=1280:h=720:flags=bicubic,format=yuv420p,setsar=1[v0]"]
 
 
 def test_a_source_without_audio_gets_video_only_variants() -> None:
