@@ -72,6 +72,7 @@ T = TypeVar("T")
 
 # Processing acts for nobody in particular: its audit events have no actor.
 SYSTEM = Caller()
+WORKSPACE_PREFIX = "video-job-"
 
 # Job ids come from the queue (outbox message ids), never from users; they still become
 # part of storage keys, so anything but a plain token is refused.
@@ -325,7 +326,7 @@ class ProcessingService:
     def _workspace(self) -> Path:
         root = self._config.work_dir or Path(tempfile.gettempdir())
         root.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="video-job-", dir=root))
+        return Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX, dir=root))
 
     def _local_source(self, handle: BinaryIO | None, key: str, work: Path) -> Path:
         """The source as a local file: the stored file itself when storage keeps it on a
@@ -545,7 +546,9 @@ class ProcessingService:
         """Queue a processing job (through the outbox) for every video still waiting or
         processing; the count queued. For an in-process queue, whose jobs do not outlive
         the process: run once at start, before any worker takes jobs. A job that turns
-        out to be a duplicate is absorbed by :meth:`process`."""
+        out to be a duplicate is absorbed by :meth:`process`. Whatever interrupted
+        attempts stored is removed: a video waiting or processing has no published
+        outputs yet (outputs are published only with ``ready``, which is final)."""
         queued = 0
         for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
             after: tuple[datetime | int, str] | None = None
@@ -557,11 +560,34 @@ class ProcessingService:
                     for video in page:
                         uow.outbox.add(process_video_job(self._ids, video.id, now))
                     uow.commit()
+                for video in page:
+                    self._storage.delete_prefix(f"{video_prefix(video.id)}out/")
                 queued += len(page)
                 if len(page) < batch:
                     break
                 after = (page[-1].created_at, page[-1].id)
         return queued
+
+    def sweep_workspaces(self, older_than: timedelta) -> int:
+        """Remove job directories left in the work directory by attempts that died
+        (a killed worker cannot clean up after itself), if untouched for
+        ``older_than``; how many were removed. Zero is right only while no job runs."""
+        root = self._config.work_dir
+        if root is None or not root.is_dir():
+            return 0
+        cutoff = self._clock.now().timestamp() - older_than.total_seconds()
+        removed = 0
+        for entry in root.glob(f"{WORKSPACE_PREFIX}*"):
+            try:
+                stale = (
+                    entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime <= cutoff
+                )
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+        return removed
 
     # -- moderation and reads -----------------------------------------------------------
 

@@ -444,6 +444,11 @@ class ResumableUploadService:
             self._uow() as uow,
         ):
             upload = self._owned(uow, caller, upload_id)
+            if upload.is_completing(self._clock.now()):
+                raise Conflict(
+                    "the upload is being completed; ask again in a moment",
+                    code=UPLOAD_COMPLETING,
+                )
             uow.uploads.delete(upload.id)
             self._audit.record(
                 uow,
@@ -459,19 +464,21 @@ class ResumableUploadService:
 
     def sweep(self, now: datetime | None = None) -> int:
         """Remove every upload expired at ``now`` (default: the clock's now), rows and
-        bytes; returns how many were removed."""
+        bytes; returns how many were removed. One a request is completing right now is
+        left for a later sweep: its parts are being read."""
         moment = now if now is not None else self._clock.now()
         removed = 0
         while True:
             with self._uow() as uow:
-                batch = uow.uploads.list_expired(moment, SWEEP_BATCH)
+                found = uow.uploads.list_expired(moment, SWEEP_BATCH)
+                batch = [u for u in found if not u.is_completing(moment)]
                 for upload in batch:
                     uow.uploads.delete(upload.id)
                 uow.commit()
             for upload in batch:
                 self._storage.delete_prefix(upload_prefix(upload.id))
             removed += len(batch)
-            if len(batch) < SWEEP_BATCH:
+            if len(found) < SWEEP_BATCH or not batch:
                 return removed
 
     @staticmethod

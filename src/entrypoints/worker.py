@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from application.jobs import (
@@ -150,16 +151,22 @@ class BackgroundWorkers:
         return self
 
     def _sweep(self, every: float) -> None:
-        """Remove expired resumable uploads and their bytes, now and every ``every``
-        seconds. A failing sweep is logged and tried again at the next turn."""
+        """Remove expired resumable uploads and their bytes, and the job directories of
+        attempts that died, now and every ``every`` seconds. A failing sweep is logged
+        and tried again at the next turn."""
         uploads = self._platform.resolve(ResumableUploadService)
+        # A live job's directory is never older than the longest transcode allowed.
+        abandoned = timedelta(seconds=self._platform.settings.ffmpeg_timeout_seconds + 600)
         while not self._stop.is_set():
             try:
                 removed = uploads.sweep()
                 if removed:
                     log.info("swept %d expired uploads", removed)
+                removed = self._platform.processing.sweep_workspaces(abandoned)
+                if removed:
+                    log.info("removed %d abandoned job directories", removed)
             except Exception:
-                log.exception("sweeping expired uploads failed")
+                log.exception("sweeping expired uploads or job directories failed")
             self._stop.wait(every)
 
     def _hook_args(self) -> tuple[DeadLetterHook, ...]:

@@ -4,6 +4,7 @@ a reason, and nothing partial is ever left visible or behind."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -838,3 +839,56 @@ def test_progress_is_read_by_whoever_may_see_the_video(
     build().process("job-1", video.id)
     assert platform.processing.progress(Caller(), video.id).status is VideoStatus.READY
     assert platform.processing.progress(stranger, video.id).progress == 100
+
+
+# -- after a restart -------------------------------------------------------------------
+
+
+def test_a_restart_queues_every_unfinished_video_again_and_clears_its_leftovers(
+    build: Build,
+    upload: Upload,
+    storage: ListingStorage,
+    uow_factory: MemoryUnitOfWorkFactory,
+) -> None:
+    waiting, stuck, done = upload(), upload(), upload()
+    service = build()
+    assert service.process("job-done", done.id) is ProcessingOutcome.READY
+    with uow_factory() as uow:  # a worker claimed it, stored a little, and died
+        record = uow.videos.get(stuck.id)
+        record.start_processing(record.updated_at)
+        uow.videos.save(record)
+        uow.commit()
+    leftover = f"videos/{stuck.id}/out/job-old/1/hls/720p/segment_00000.ts"
+    storage.put(leftover, io.BytesIO(b"partial"))
+    with uow_factory() as uow:
+        before = {m.id for m in uow.outbox.pending(100)}
+
+    assert service.requeue_unfinished(batch=1) == 2  # pages of one: paging is exercised
+
+    with uow_factory() as uow:
+        queued = [m for m in uow.outbox.pending(100) if m.id not in before]
+    assert sorted(m.payload["video_id"] for m in queued) == sorted([waiting.id, stuck.id])
+    assert not storage.exists(leftover)
+    ready = stored(uow_factory, done.id)
+    assert ready.assets is not None and outputs(storage, done.id)  # a ready video keeps its own
+
+
+def test_job_directories_of_dead_attempts_are_swept_once_old_enough(
+    build: Build, work_dir: Path, clock: ManualClock
+) -> None:
+    work_dir.mkdir(parents=True)
+    dead = work_dir / "video-job-dead"
+    (dead / "out").mkdir(parents=True)
+    (dead / "out" / "segment.ts").write_bytes(b"x")
+    unrelated = work_dir / "notes"
+    unrelated.mkdir()
+    old = clock.now().timestamp() - 7200
+    for folder in (dead, unrelated):
+        os.utime(folder, (old, old))
+    live = work_dir / "video-job-live"
+    live.mkdir()
+    os.utime(live, (clock.now().timestamp(), clock.now().timestamp()))
+
+    assert build().sweep_workspaces(timedelta(hours=1)) == 1
+    assert not dead.exists()
+    assert live.is_dir() and unrelated.is_dir()

@@ -502,3 +502,29 @@ def test_a_user_has_at_most_max_open_uploads(
     done = service.append(creator, chunk(opened[0].id, 0, b"x" * 10))
     assert done.result is not None  # a completed upload is no longer open
     service.create(creator, CreateUpload(10, file_meta("one more")))
+
+
+def test_an_upload_being_completed_is_neither_terminated_nor_swept_from_under_it(
+    service: ResumableUploadService,
+    creator: Caller,
+    storage: MemoryObjectStorage,
+    uow_factory: MemoryUnitOfWorkFactory,
+    clock: ManualClock,
+) -> None:
+    upload = service.create(creator, CreateUpload(len(VIDEO), video_meta()))
+    service.append(creator, chunk(upload.id, 0, VIDEO[:300]))
+    clock.advance(upload.expires_at - timedelta(seconds=1) - clock.now())
+    with uow_factory() as uow:  # a request holds a completion claim on it
+        claimed = uow.uploads.get(upload.id)
+        claimed.completing_since = clock.now()
+        uow.uploads.save(claimed)
+        uow.commit()
+    with pytest.raises(Conflict) as held:
+        service.terminate(creator, upload.id)
+    assert held.value.code == "upload_completing"
+    past_expiry = upload.expires_at + timedelta(seconds=1)
+    assert service.sweep(past_expiry) == 0
+    assert len(part_keys(storage, upload.id)) == 1
+    # Once the claim is stale (its completion died), both may go ahead.
+    assert service.sweep(past_expiry + COMPLETION_LEASE) == 1
+    assert part_keys(storage, upload.id) == []
