@@ -42,6 +42,11 @@ def ffmpeg_config(settings: Settings) -> FfmpegConfig:
         crf=settings.video_crf,
         segment_seconds=float(settings.hls_segment_seconds),
         gpu=GpuMode(settings.gpu_mode),
+        max_width=settings.media_max_width,
+        max_height=settings.media_max_height,
+        max_duration_seconds=float(settings.media_max_duration_seconds),
+        max_fps=float(settings.media_max_fps),
+        max_frames=settings.media_max_duration_seconds * settings.media_max_fps,
     )
 
 

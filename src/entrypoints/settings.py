@@ -63,6 +63,11 @@ class Settings:
     video_crf: int = 23
     hls_segment_seconds: int = 4
     gpu_mode: str = "off"  # off | auto | on: NVDEC/CUDA scaling, NVENC where present
+    # Uploads declaring more than these are refused by the probe, before any transcoding.
+    media_max_width: int = 8192
+    media_max_height: int = 8192
+    media_max_duration_seconds: int = 12 * 3600
+    media_max_fps: int = 240
     data_dir: str = "var"
     require_email_verification: bool = False
     max_upload_bytes: int = 5 * 1024**3
@@ -150,6 +155,10 @@ class Settings:
             "ffmpeg_timeout_seconds",
             "ffmpeg_memory_limit_mib",
             "hls_segment_seconds",
+            "media_max_width",
+            "media_max_height",
+            "media_max_duration_seconds",
+            "media_max_fps",
             "job_max_attempts",
             "relay_poll_ms",
             "queue_consumer_timeout_seconds",

@@ -128,3 +128,26 @@ def test_non_media_and_truncated_uploads_fail_with_reasons(
         assert platform.processing.process("job-1", video_id) is ProcessingOutcome.FAILED
         state = platform.processing.progress(caller, video_id)
         assert state.status is VideoStatus.FAILED and state.last_error, source.name
+
+
+def test_a_picture_beyond_the_configured_limits_fails_before_any_transcoding(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        data_dir=str(tmp_path / "data"),
+        media_backend="ffmpeg",
+        media_max_width=320,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+    )
+    with create_platform(settings) as platform:
+        owner = platform.users.register(RegisterUser("o@example.com", PASSWORD, "Owner"))
+        caller = Caller(owner.id)
+        source = media_clips.clip(tmp_path, "wide.mp4", width=640, height=360, duration=1.0)
+        video_id = _upload(platform, caller, source)
+        assert platform.processing.process("job-1", video_id) is ProcessingOutcome.FAILED
+        state = platform.processing.progress(caller, video_id)
+        assert state.last_error is not None and "640x360" in state.last_error
+        out = tmp_path / "data" / "objects" / "videos" / video_id / "out"
+        assert not out.exists() or [p for p in out.rglob("*") if p.is_file()] == []
