@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -97,3 +99,51 @@ class Served:
                 self.process.wait()
         self._out.close()
         self._err.close()
+
+
+# -- what a client does over HTTP ---------------------------------------------------------
+
+API = "/api/v1"
+
+
+def sign_up(http: httpx.Client) -> dict[str, str]:
+    """Register a new user, log in, and return the bearer header."""
+    credentials = {"email": f"u{secrets.token_hex(4)}@example.com", "password": "a long passphrase"}
+    registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
+    assert registered.status_code == 202, registered.text
+    login = http.post(f"{API}/auth/session", json=credentials)
+    assert login.status_code == 201, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+def upload_video(http: httpx.Client, me: dict[str, str], content: bytes, title: str) -> str:
+    """Upload ``content`` as a raw video body; the new video's id."""
+    uploaded = http.post(
+        f"{API}/videos",
+        params={"title": title},
+        content=content,
+        headers={**me, "Content-Type": "video/mp4"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return str(uploaded.json()["id"])
+
+
+def play(http: httpx.Client, me: dict[str, str], video_id: str, rungs: int) -> None:
+    """Play as a player would, through the signed URLs: the master playlist (``rungs``
+    variants), then every segment of its first variant, each resolved relative to the
+    playlist naming it."""
+    issued = http.get(f"{API}/videos/{video_id}/playback", headers=me)
+    assert issued.status_code == 200, issued.text
+    master_url = urlsplit(issued.json()["master_url"]).path
+    master = http.get(master_url)
+    assert master.status_code == 200, master.text
+    variants = [ln for ln in master.text.splitlines() if ln and not ln.startswith("#")]
+    assert len(variants) == rungs
+    variant_url = urljoin(master_url, variants[0])
+    variant = http.get(variant_url)
+    assert variant.status_code == 200
+    segments = [ln for ln in variant.text.splitlines() if ln and not ln.startswith("#")]
+    assert segments
+    for segment in segments:
+        reply = http.get(urljoin(variant_url, segment))
+        assert reply.status_code == 200 and reply.content[:1] == b"\x47"  # MPEG-TS

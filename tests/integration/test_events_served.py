@@ -23,10 +23,9 @@ from adapters.rabbitmq.topology import Topology
 from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint
-from tests.integration.served import CHEAP_ARGON2, Served
+from tests.integration.served import API, CHEAP_ARGON2, Served, sign_up, upload_video
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
-API = "/api/v1"
 FAST_MEDIA = {
     "VIDEOPLATFORM_X264_PRESET": "ultrafast",
     "VIDEOPLATFORM_HLS_SEGMENT_SECONDS": "1",
@@ -71,24 +70,6 @@ class Events:
         return found
 
 
-def _sign_in_and_upload(http: httpx.Client, clip: bytes) -> tuple[dict[str, str], str]:
-    email = f"user{secrets.token_hex(4)}@example.com"
-    credentials = {"email": email, "password": "a long passphrase"}
-    registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
-    assert registered.status_code == 202, registered.text
-    login = http.post(f"{API}/auth/session", json=credentials)
-    assert login.status_code == 201, login.text
-    me = {"Authorization": f"Bearer {login.json()['token']}"}
-    uploaded = http.post(
-        f"{API}/videos",
-        params={"title": "Followed"},
-        content=clip,
-        headers={**me, "Content-Type": "video/mp4"},
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    return me, str(uploaded.json()["id"])
-
-
 def _check_sequence(events: list[dict[str, Any]], video_id: str) -> None:
     """Ids count up from 1, progress never goes back, the last event is ready."""
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
@@ -106,7 +87,8 @@ def test_an_event_stream_follows_an_upload_until_ready_on_the_embedded_profile(
     server = Served(tmp_path, env=FAST_MEDIA)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            me, video_id = _sign_in_and_upload(http, clip)
+            me = sign_up(http)
+            video_id = upload_video(http, me, clip, "Followed")
             url = f"{API}/videos/{video_id}/events"
             with http.stream("GET", url, headers=me, timeout=120) as response:
                 assert response.status_code == 200
@@ -164,7 +146,8 @@ def test_the_workers_updates_reach_the_api_processes_stream_over_redis(
     worker_log = (tmp_path / "worker.log").open("wb")
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            me, video_id = _sign_in_and_upload(http, clip)
+            me = sign_up(http)
+            video_id = upload_video(http, me, clip, "Followed")
             url = f"{API}/videos/{video_id}/events"
             with http.stream("GET", url, headers=me, timeout=120) as response:
                 assert response.status_code == 200

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pika
@@ -41,10 +40,9 @@ from entrypoints.bootstrap import create_platform
 from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint, service_unavailable, services_required
-from tests.integration.served import CHEAP_ARGON2, Served
+from tests.integration.served import API, CHEAP_ARGON2, Served, play, sign_up, upload_video
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
-API = "/api/v1"
 # Small outputs, but a transcode that lasts several seconds on two cores: long enough to
 # kill a worker in the middle of it.
 SLOW_MEDIA = {
@@ -238,26 +236,6 @@ def _outputs(objects: Path, video_id: str) -> list[str]:
     return sorted(p.relative_to(objects).as_posix() for p in out.rglob("*") if p.is_file())
 
 
-def _sign_up(http: httpx.Client) -> dict[str, str]:
-    credentials = {"email": f"u{secrets.token_hex(4)}@example.com", "password": "a long passphrase"}
-    registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
-    assert registered.status_code == 202, registered.text
-    login = http.post(f"{API}/auth/session", json=credentials)
-    assert login.status_code == 201, login.text
-    return {"Authorization": f"Bearer {login.json()['token']}"}
-
-
-def _upload(http: httpx.Client, me: dict[str, str], content: bytes, title: str) -> str:
-    uploaded = http.post(
-        f"{API}/videos",
-        params={"title": title},
-        content=content,
-        headers={**me, "Content-Type": "video/mp4"},
-    )
-    assert uploaded.status_code == 201, uploaded.text
-    return str(uploaded.json()["id"])
-
-
 def _wait_until_transcoding(query: Query, video_id: str, seconds: float, folder: Path) -> VideoRow:
     """Wait until the video is processing with progress between 0 and 100 exclusive
     while an ffmpeg of this test (one mentioning ``folder``) runs: the transcode is
@@ -299,26 +277,6 @@ def _assert_ready_exactly_once(
     return row.assets
 
 
-def _play(http: httpx.Client, me: dict[str, str], video_id: str, rungs: int = 2) -> None:
-    """The master playlist (``rungs`` variants) and the first variant's segments,
-    through signed URLs."""
-    issued = http.get(f"{API}/videos/{video_id}/playback", headers=me)
-    assert issued.status_code == 200, issued.text
-    master_url = urlsplit(issued.json()["master_url"]).path
-    master = http.get(master_url)
-    assert master.status_code == 200, master.text
-    variants = [ln for ln in master.text.splitlines() if ln and not ln.startswith("#")]
-    assert len(variants) == rungs
-    variant_url = urljoin(master_url, variants[0])
-    variant = http.get(variant_url)
-    assert variant.status_code == 200
-    segments = [ln for ln in variant.text.splitlines() if ln and not ln.startswith("#")]
-    assert segments
-    for segment in segments:
-        reply = http.get(urljoin(variant_url, segment))
-        assert reply.status_code == 200 and reply.content[:1] == b"\x47"
-
-
 # -- 1. a worker killed in the middle of a transcode ------------------------------------------
 
 
@@ -333,8 +291,8 @@ def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_which_makes_it_
     survivor: Worker | None = None
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            me = _sign_up(http)
-            video_id = _upload(http, me, long_clip, "Killed mid-transcode")
+            me = sign_up(http)
+            video_id = upload_video(http, me, long_clip, "Killed mid-transcode")
             _wait_until_transcoding(query, video_id, 60, tmp_path)
 
             doomed.kill_group()
@@ -357,7 +315,7 @@ def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_which_makes_it_
                 0.2,
             )
             _assert_ready_exactly_once(query, objects, video_id, attempts=2)
-            _play(http, me, video_id)
+            play(http, me, video_id, rungs=2)
         queue = RabbitJobQueue(_topology(Settings.from_env(production_env)), role="watcher")
         try:
             assert queue.dead_letters() == []
@@ -424,8 +382,8 @@ def test_an_embedded_serve_killed_mid_transcode_finishes_the_video_once_after_re
     first = Served(tmp_path, env=SLOW_MEDIA, new_session=True)
     try:
         with httpx.Client(base_url=first.url, timeout=30) as http:
-            me = _sign_up(http)
-            video_id = _upload(http, me, long_clip, "Killed with its server")
+            me = sign_up(http)
+            video_id = upload_video(http, me, long_clip, "Killed with its server")
         _wait_until_transcoding(query, video_id, 60, tmp_path / "data")
         os.killpg(first.process.pid, signal.SIGKILL)
         first.process.wait(10)
@@ -453,7 +411,7 @@ def test_an_embedded_serve_killed_mid_transcode_finishes_the_video_once_after_re
                 json={"email": _owner_email(query, video_id), "password": "a long passphrase"},
             )
             assert login.status_code == 201, login.text
-            _play(http, {"Authorization": f"Bearer {login.json()['token']}"}, video_id)
+            play(http, {"Authorization": f"Bearer {login.json()['token']}"}, video_id, rungs=2)
     finally:
         second.stop()
 
@@ -534,12 +492,12 @@ def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_
     worker = Worker(env, tmp_path, "worker")  # connected before the outage
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            me = _sign_up(http)
+            me = sign_up(http)
             with _broker_stopped(ctl, rabbitmq_service):
                 # The API only writes the video and its outbox message, in one commit.
-                playable = [_upload(http, me, short_clip, f"Clip {n}") for n in range(2)]
+                playable = [upload_video(http, me, short_clip, f"Clip {n}") for n in range(2)]
                 junk = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 16
-                not_media = [_upload(http, me, junk, "Not a video")]
+                not_media = [upload_video(http, me, junk, "Not a video")]
                 time.sleep(1)  # the worker's relay tries, and fails, meanwhile
                 [(pending,)] = query("SELECT count(*) FROM outbox WHERE sent_at IS NULL", ())
                 assert pending == 3
@@ -554,7 +512,7 @@ def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_
             for video_id in playable:
                 row = _video(query, video_id)
                 assert (row.status, row.attempts, row.last_error) == ("ready", 1, None), row
-                _play(http, me, video_id, rungs=1)  # 360p: nothing is upscaled
+                play(http, me, video_id, rungs=1)  # 360p: nothing is upscaled
             for video_id in not_media:
                 row = _video(query, video_id)
                 assert row.status == "failed" and row.last_error, row

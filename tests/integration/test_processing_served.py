@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -21,10 +20,9 @@ from adapters.rabbitmq.topology import Topology
 from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint
-from tests.integration.served import CHEAP_ARGON2, Served
+from tests.integration.served import API, CHEAP_ARGON2, Served, play, sign_up, upload_video
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
-API = "/api/v1"
 FAST_MEDIA = {
     "VIDEOPLATFORM_X264_PRESET": "ultrafast",
     "VIDEOPLATFORM_HLS_SEGMENT_SECONDS": "1",
@@ -40,24 +38,10 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 def _upload_and_play(url: str, clip: bytes) -> None:
     """Register, upload, wait for ready (following progress), then play the ladder as a
-    player would: master, variant, every segment, through the signed URLs."""
+    player would, through the signed URLs; the same segment unsigned is refused."""
     with httpx.Client(base_url=url, timeout=30) as http:
-        email = f"user{secrets.token_hex(4)}@example.com"
-        credentials = {"email": email, "password": "a long passphrase"}
-        registered = http.post(f"{API}/auth/register", json={**credentials, "display_name": "U"})
-        assert registered.status_code == 202, registered.text
-        login = http.post(f"{API}/auth/session", json=credentials)
-        assert login.status_code == 201, login.text
-        me = {"Authorization": f"Bearer {login.json()['token']}"}
-        uploaded = http.post(
-            f"{API}/videos",
-            params={"title": "Processed"},
-            content=clip,
-            headers={**me, "Content-Type": "video/mp4"},
-        )
-        assert uploaded.status_code == 201, uploaded.text
-        video_id = uploaded.json()["id"]
-
+        me = sign_up(http)
+        video_id = upload_video(http, me, clip, "Processed")
         seen: list[int] = []
         deadline = time.monotonic() + 120
         state: dict[str, object] = {}
@@ -69,23 +53,8 @@ def _upload_and_play(url: str, clip: bytes) -> None:
             time.sleep(0.2)
         assert state["status"] == "ready", state
         assert seen == sorted(seen)  # progress never goes backwards
-
-        issued = http.get(f"{API}/videos/{video_id}/playback", headers=me)
-        assert issued.status_code == 200, issued.text
-        master_url = urlsplit(issued.json()["master_url"]).path
-        master = http.get(master_url)
-        assert master.status_code == 200
-        variants = [ln for ln in master.text.splitlines() if ln and not ln.startswith("#")]
-        assert len(variants) == 1
-        variant_url = urljoin(master_url, variants[0])
-        variant = http.get(variant_url)
-        segments = [ln for ln in variant.text.splitlines() if ln and not ln.startswith("#")]
-        assert len(segments) >= 2
-        for segment in segments:
-            reply = http.get(urljoin(variant_url, segment))
-            assert reply.status_code == 200 and reply.content[:1] == b"\x47"
-        # Without the signature, the same segment is refused.
-        unsigned = http.get(f"{API}/play/x.y/{urljoin(variants[0], segments[0])}")
+        play(http, me, video_id, rungs=1)
+        unsigned = http.get(f"{API}/play/x.y/hls/360p/segment_00000.ts")
         assert unsigned.status_code == 403
 
 
