@@ -14,6 +14,7 @@ together with the contract suites' integration-marked adapters.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -22,7 +23,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from adapters.rabbitmq.queue import RabbitJobQueue
+from entrypoints.settings import Settings
 from tests.conftest import RequireService, ServiceEndpoint
+from tests.integration.served import migrate, queue_topology
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 
@@ -80,3 +84,29 @@ def database_url(postgres_service: ServiceEndpoint) -> Iterator[str]:
                 (name,),
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def production_env(
+    tmp_path: Path, database_url: str, rabbitmq_service: ServiceEndpoint
+) -> Iterator[dict[str, str]]:
+    """The production profile (PostgreSQL, RabbitMQ, local storage), migrated, on queues
+    of this test's own prefix. A test (or a module's fixture of the same name) adds the
+    settings it needs before starting processes; the queues are deleted afterwards, as
+    the final settings declare them."""
+    env = {
+        "VIDEOPLATFORM_DATABASE_URL": database_url,
+        "VIDEOPLATFORM_QUEUE_URL": (
+            f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
+        ),
+        "VIDEOPLATFORM_QUEUE_PREFIX": f"vp-test-{secrets.token_hex(4)}.",
+        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
+        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
+        "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "var"),
+    }
+    migrate(env, tmp_path)
+    yield env
+    queue = RabbitJobQueue(queue_topology(Settings.from_env(env)), role="teardown")
+    with contextlib.suppress(Exception):  # the broker may be what a test broke
+        queue.delete_queues()
+    queue.close()

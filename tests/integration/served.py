@@ -19,6 +19,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
+from adapters.rabbitmq.topology import Topology
+from entrypoints.settings import Settings
+
 EXE = str(Path(sys.executable).parent / "videoplatform")
 LISTENING = re.compile(r"listening on\s+(http://127\.0\.0\.1:\d+)")
 GRACE_SECONDS = 10
@@ -27,6 +30,40 @@ CHEAP_ARGON2 = {
     "VIDEOPLATFORM_ARGON2_MEMORY_KIB": "1024",
     "VIDEOPLATFORM_ARGON2_PARALLELISM": "1",
 }
+
+
+def process_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a ``videoplatform`` process: this one's, without any
+    ``VIDEOPLATFORM_*`` setting of its own, with cheap argon2 and ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    return {**clean, **CHEAP_ARGON2, **env}
+
+
+def migrate(env: Mapping[str, str], cwd: Path) -> None:
+    """``videoplatform migrate upgrade`` with these settings."""
+    done = subprocess.run(
+        [EXE, "migrate", "upgrade"],
+        env=process_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def queue_topology(settings: Settings) -> Topology:
+    """The RabbitMQ queues a platform with ``settings`` declares (as
+    entrypoints.queueing does), to inspect or delete them."""
+    return Topology(
+        url=settings.queue_url,
+        prefix=settings.queue_prefix,
+        max_deliveries=settings.job_max_attempts + 1,
+        retry_base_seconds=settings.job_retry_base_seconds,
+        retry_cap_seconds=settings.job_retry_cap_seconds,
+        consumer_timeout_ms=settings.queue_consumer_timeout_seconds * 1000,
+    )
 
 
 class Served:
@@ -43,13 +80,7 @@ class Served:
         their children), which a test may kill whole with ``os.killpg``."""
         self.folder = folder
         self.out_path, self.err_path = folder / "stdout.txt", folder / "stderr.txt"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-        env = {
-            **clean,
-            **CHEAP_ARGON2,
-            "VIDEOPLATFORM_DATA_DIR": str(folder / "data"),
-            **(env or {}),
-        }
+        env = process_env({"VIDEOPLATFORM_DATA_DIR": str(folder / "data"), **(env or {})})
         self._out: IO[bytes] = self.out_path.open("wb")
         self._err: IO[bytes] = self.err_path.open("wb")
         self.process = subprocess.Popen(

@@ -6,24 +6,18 @@ the worker publishes reach the stream the API process serves."""
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint
-from tests.integration.served import API, CHEAP_ARGON2, Served, sign_up, upload_video
+from tests.integration.served import API, Served, process_env, sign_up, upload_video
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 FAST_MEDIA = {
@@ -102,42 +96,19 @@ def test_an_event_stream_follows_an_upload_until_ready_on_the_embedded_profile(
         server.stop()
 
 
-@pytest.fixture
-def production_env(
-    tmp_path: Path,
-    database_url: str,
-    rabbitmq_service: ServiceEndpoint,
-    redis_service: ServiceEndpoint,
-) -> Iterator[dict[str, str]]:
-    amqp = f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
-    prefix = f"vp-test-{secrets.token_hex(4)}."
-    env = {
-        **FAST_MEDIA,
-        "VIDEOPLATFORM_DATABASE_URL": database_url,
-        "VIDEOPLATFORM_QUEUE_URL": amqp,
-        "VIDEOPLATFORM_QUEUE_PREFIX": prefix,
-        "VIDEOPLATFORM_FEED_URL": f"redis://{redis_service.host}:{redis_service.port}/0",
-        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
-        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
-    }
-    yield env
-    settings = Settings.from_env(env)
-    queue = RabbitJobQueue(
-        Topology(url=amqp, prefix=prefix, max_deliveries=settings.job_max_attempts + 1)
-    )
-    queue.delete_queues()
-    queue.close()
-
-
 def test_the_workers_updates_reach_the_api_processes_stream_over_redis(
-    tmp_path: Path, clip: bytes, production_env: dict[str, str]
+    tmp_path: Path,
+    clip: bytes,
+    production_env: dict[str, str],
+    redis_service: ServiceEndpoint,
 ) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-    env = {**clean, **CHEAP_ARGON2, **production_env}
-    migrated = subprocess.run(
-        [EXE, "migrate", "upgrade"], env=env, cwd=tmp_path, capture_output=True, timeout=120
+    production_env.update(
+        {
+            **FAST_MEDIA,
+            "VIDEOPLATFORM_FEED_URL": f"redis://{redis_service.host}:{redis_service.port}/0",
+        }
     )
-    assert migrated.returncode == 0, migrated.stderr
+    env = process_env(production_env)
     (tmp_path / "api").mkdir()
     # Database re-reads every 5 seconds could carry the states too; the stream must show
     # the worker's progress steps, which only the feed brings in such detail.

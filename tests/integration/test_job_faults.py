@@ -32,7 +32,6 @@ import psycopg
 import pytest
 
 from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
 from application.context import Caller
 from application.users import RegisterUser
 from application.videos import PROCESS_VIDEO, UploadVideo
@@ -40,7 +39,15 @@ from entrypoints.bootstrap import create_platform
 from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint, service_unavailable, services_required
-from tests.integration.served import API, CHEAP_ARGON2, Served, play, sign_up, upload_video
+from tests.integration.served import (
+    API,
+    Served,
+    play,
+    process_env,
+    queue_topology,
+    sign_up,
+    upload_video,
+)
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 # Small outputs, but a transcode that lasts several seconds on two cores: long enough to
@@ -71,55 +78,11 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return media_clips.clip(folder, "short.mp4", width=640, height=360, duration=2.0).read_bytes()
 
 
-def _topology(settings: Settings) -> Topology:
-    """The queues a platform with ``settings`` declares (as entrypoints.queueing does)."""
-    return Topology(
-        url=settings.queue_url,
-        prefix=settings.queue_prefix,
-        max_deliveries=settings.job_max_attempts + 1,
-        retry_base_seconds=settings.job_retry_base_seconds,
-        retry_cap_seconds=settings.job_retry_cap_seconds,
-        consumer_timeout_ms=settings.queue_consumer_timeout_seconds * 1000,
-    )
-
-
 @pytest.fixture
-def production_env(
-    tmp_path: Path, database_url: str, rabbitmq_service: ServiceEndpoint
-) -> Iterator[dict[str, str]]:
-    """The production profile (PostgreSQL, RabbitMQ, local storage), migrated, on queues
-    of this test's own prefix; the test may add settings before starting processes."""
-    env = {
-        **SLOW_MEDIA,
-        "VIDEOPLATFORM_DATABASE_URL": database_url,
-        "VIDEOPLATFORM_QUEUE_URL": (
-            f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
-        ),
-        "VIDEOPLATFORM_QUEUE_PREFIX": f"vp-test-{secrets.token_hex(4)}.",
-        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
-        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
-        "VIDEOPLATFORM_DATA_DIR": str(tmp_path / "var"),
-    }
-    migrated = subprocess.run(
-        [EXE, "migrate", "upgrade"],
-        env=_process_env(env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    yield env
-    queue = RabbitJobQueue(_topology(Settings.from_env(env)), role="teardown")
-    with contextlib.suppress(Exception):  # the broker may be the thing a test broke
-        queue.delete_queues()
-    queue.close()
-
-
-def _process_env(env: Mapping[str, str]) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-    return {**clean, **CHEAP_ARGON2, **env}
+def production_env(production_env: dict[str, str]) -> dict[str, str]:
+    """The shared production profile, with this module's slow media settings."""
+    production_env.update(SLOW_MEDIA)
+    return production_env
 
 
 class Worker:
@@ -130,7 +93,7 @@ class Worker:
         self._log: IO[bytes] = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [EXE, "worker", "--concurrency", "1", "--grace", "10"],
-            env=_process_env(env),
+            env=process_env(env),
             cwd=folder,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -316,7 +279,7 @@ def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_which_makes_it_
             )
             _assert_ready_exactly_once(query, objects, video_id, attempts=2)
             play(http, me, video_id, rungs=2)
-        queue = RabbitJobQueue(_topology(Settings.from_env(production_env)), role="watcher")
+        queue = RabbitJobQueue(queue_topology(Settings.from_env(production_env)), role="watcher")
         try:
             assert queue.dead_letters() == []
             assert queue.receive(0.2) is None  # nothing left to do
@@ -562,7 +525,7 @@ def test_a_job_failing_every_attempt_is_dead_lettered_and_its_video_failed_with_
         VIDEOPLATFORM_JOB_RETRY_BASE_SECONDS="1",
         VIDEOPLATFORM_JOB_RETRY_CAP_SECONDS="1",
     )
-    settings = Settings.from_env(_process_env(env))
+    settings = Settings.from_env(process_env(env))
     query = _postgres(settings.database_url)
     with create_platform(settings) as platform:
         owner = platform.users.create_admin(RegisterUser("o@example.com", "a long passphrase", "O"))
@@ -571,7 +534,7 @@ def test_a_job_failing_every_attempt_is_dead_lettered_and_its_video_failed_with_
         )
     video_id = str(video.id)
     worker = Worker(env, tmp_path, "worker")
-    queue = RabbitJobQueue(_topology(settings), role="watcher")
+    queue = RabbitJobQueue(queue_topology(settings), role="watcher")
     try:
         _wait_for("the job in the dead letters", lambda: bool(queue.dead_letters()), 60, 0.3)
         [dead] = queue.dead_letters()

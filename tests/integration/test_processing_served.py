@@ -4,23 +4,23 @@ profile ``serve`` and ``worker`` as separate processes over PostgreSQL and Rabbi
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
 import pytest
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from entrypoints.settings import Settings
 from tests import media_clips
-from tests.conftest import ServiceEndpoint
-from tests.integration.served import API, CHEAP_ARGON2, Served, play, sign_up, upload_video
+from tests.integration.served import (
+    API,
+    Served,
+    play,
+    process_env,
+    sign_up,
+    upload_video,
+)
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 FAST_MEDIA = {
@@ -68,54 +68,16 @@ def test_serve_alone_processes_an_upload_on_the_embedded_profile(
         server.stop()
 
 
-@pytest.fixture
-def production_env(
-    tmp_path: Path, database_url: str, rabbitmq_service: ServiceEndpoint
-) -> Iterator[dict[str, str]]:
-    amqp = f"amqp://guest:guest@{rabbitmq_service.host}:{rabbitmq_service.port}/%2F"
-    prefix = f"vp-test-{secrets.token_hex(4)}."
-    env = {
-        **FAST_MEDIA,
-        "VIDEOPLATFORM_DATABASE_URL": database_url,
-        "VIDEOPLATFORM_QUEUE_URL": amqp,
-        "VIDEOPLATFORM_QUEUE_PREFIX": prefix,
-        "VIDEOPLATFORM_STORAGE_URL": (tmp_path / "objects").resolve().as_uri(),
-        "VIDEOPLATFORM_PLAYBACK_SECRET": secrets.token_urlsafe(48),
-    }
-    yield env
-    settings = Settings.from_env(env)
-    queue = RabbitJobQueue(
-        Topology(url=amqp, prefix=prefix, max_deliveries=settings.job_max_attempts + 1)
-    )
-    queue.delete_queues()
-    queue.close()
-
-
-def _run(args: list[str], env: Mapping[str, str], cwd: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-    done = subprocess.run(
-        args,
-        env={**clean, **CHEAP_ARGON2, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 def test_api_and_worker_processes_on_the_production_profile(
     tmp_path: Path, clip: bytes, production_env: dict[str, str]
 ) -> None:
-    _run([EXE, "migrate", "upgrade"], production_env, tmp_path)
+    production_env.update(FAST_MEDIA)
     (tmp_path / "api").mkdir()
     server = Served(tmp_path / "api", env=production_env)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
     worker_log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
         [EXE, "worker", "--concurrency", "1"],
-        env={**clean, **CHEAP_ARGON2, **production_env},
+        env=process_env(production_env),
         cwd=tmp_path,
         stdout=worker_log,
         stderr=subprocess.STDOUT,
