@@ -11,8 +11,12 @@ nothing but Python 3.11+ (standard library only):
 
 dev.py owns the environment: it creates `.venv` with the standard venv module
 and installs the project into it in editable mode with its `dev` extra. The
-install is redone only when pyproject.toml changed since the last successful
-one (its sha256 is kept in `.venv/.videoplatform-installed`). nox is only the
+editable install is setuptools' strict mode: a tree of links under `build/`
+that lays the folders of src/ out under their import names (`videoplatform.*`,
+see docs/packaging.md), which mypy and import-linter can read. A link tree does
+not see a module added later, so the install is redone whenever the packaging
+files or the set of files under src/ changed since the last successful one
+(their sha256 is kept in `.venv/.videoplatform-installed`). nox is only the
 task runner: its sessions run in this already-active environment.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,6 +38,9 @@ EXE = ".exe" if os.name == "nt" else ""
 PYTHON = BIN / f"python{EXE}"
 STAMP = VENV / ".videoplatform-installed"
 PYPROJECT = ROOT / "pyproject.toml"
+SETUP = ROOT / "setup.py"
+SRC = ROOT / "src"
+BUILD = ROOT / "build"
 
 USAGE = """\
 usage: python3 dev.py {setup,test,serve} [ARGS...]
@@ -56,8 +64,18 @@ def venv_env() -> dict[str, str]:
     return env
 
 
-def pyproject_digest() -> str:
-    return hashlib.sha256(PYPROJECT.read_bytes()).hexdigest()
+def install_digest() -> str:
+    """What the editable install depends on: the packaging files and the names of the
+    files under src/ (a link tree holds one link per file, made at install time)."""
+    digest = hashlib.sha256(PYPROJECT.read_bytes())
+    digest.update(SETUP.read_bytes())
+    names = sorted(
+        path.relative_to(SRC).as_posix()
+        for path in SRC.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and ".egg-info" not in str(path)
+    )
+    digest.update("\n".join(names).encode())
+    return digest.hexdigest()
 
 
 def run(argv: Sequence[str | os.PathLike[str]]) -> int:
@@ -69,12 +87,12 @@ def run(argv: Sequence[str | os.PathLike[str]]) -> int:
 
 
 def ensure_env() -> int:
-    """Create .venv if needed and (re)install the project when pyproject.toml changed."""
+    """Create .venv if needed and (re)install the project when its files changed."""
     if not PYTHON.exists():
         say("creating .venv")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
 
-    digest = pyproject_digest()
+    digest = install_digest()
     if STAMP.exists() and STAMP.read_text(encoding="utf-8").strip() == digest:
         return 0
 
@@ -85,7 +103,22 @@ def ensure_env() -> int:
         say(f"upgrading pip failed (exit code {code})")
         return code
     say("installing videoplatform[dev]")
-    code = run([PYTHON, "-m", "pip", "install", "--quiet", "--editable", ".[dev]"])
+    # A tree left by an earlier version would be a second copy of every module.
+    for tree in BUILD.glob("__editable__.videoplatform-*"):
+        shutil.rmtree(tree)
+    code = run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--config-settings",
+            "editable_mode=strict",
+            "--editable",
+            ".[dev]",
+        ]
+    )
     if code != 0:
         say(f"installing videoplatform[dev] failed (exit code {code})")
         return code

@@ -37,16 +37,16 @@ from typing import Any
 
 import falcon
 
-from application.context import Caller
-from application.ports.persistence import UnitOfWorkFactory
-from application.users import RegisterUser
-from application.videos import UploadVideo
-from domain.ids import VideoId
-from domain.videos import MediaInfo, PlaybackAssets, Rendition, Visibility
-from entrypoints.bootstrap import create_platform
-from entrypoints.http.server import GunicornServer, ServeOptions
-from entrypoints.logging import configure_logging
-from entrypoints.settings import Settings
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition, Visibility
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.http.server import GunicornServer, ServeOptions
+from videoplatform.entrypoints.logging import configure_logging
+from videoplatform.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VIDEO_RATIO_GOAL = 0.55

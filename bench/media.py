@@ -34,8 +34,8 @@ from bench.media_platform import (
     make_adapters,
     process_with_platform,
 )
-from domain.ladder import DEFAULT_LADDER, PlannedRung, plan_ladder
-from domain.videos import MediaInfo
+from videoplatform.domain.ladder import DEFAULT_LADDER, PlannedRung, plan_ladder
+from videoplatform.domain.videos import MediaInfo
 
 PRESETS = ("ultrafast", "veryfast")
 VMAF_SCORE = re.compile(r"VMAF score: ([0-9.]+)")

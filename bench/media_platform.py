@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from adapters.ffmpeg import (
+from videoplatform.adapters.ffmpeg import (
     Engine,
     FfmpegConfig,
     FfmpegProber,
@@ -16,15 +16,15 @@ from adapters.ffmpeg import (
     FfmpegThumbnailer,
     FfmpegTranscoder,
 )
-from adapters.ffmpeg.transcode import transcode_args
-from application.context import Caller
-from application.processing import ProcessingOutcome
-from application.users import RegisterUser
-from application.videos import UploadVideo
-from domain.ladder import PlannedRung
-from domain.videos import MediaInfo
-from entrypoints.bootstrap import create_platform
-from entrypoints.settings import Settings
+from videoplatform.adapters.ffmpeg.transcode import transcode_args
+from videoplatform.application.context import Caller
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.ladder import PlannedRung
+from videoplatform.domain.videos import MediaInfo
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import Settings
 
 FFMPEG = FfmpegConfig().executable()
 

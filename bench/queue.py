@@ -38,22 +38,22 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from adapters.sql import migrate
-from application.context import Caller
-from application.jobs import JobHandler
-from application.ports.persistence import OutboxMessage, UnitOfWorkFactory
-from application.ports.queue import Job
-from application.ports.system import Clock, IdGenerator
-from application.users import RegisterUser
-from application.videos import UploadVideo
 from bench.http import CHEAP_ARGON2
 from bench.sql import _percentiles, _postgres
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import Settings
-from entrypoints.worker import BackgroundWorkers
 from tests.media_clips import clip
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.adapters.sql import migrate
+from videoplatform.application.context import Caller
+from videoplatform.application.jobs import JobHandler
+from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
+from videoplatform.application.ports.queue import Job
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.worker import BackgroundWorkers
 
 TOPIC = "bench-empty"
 SECRET = "bench-playback-secret-".ljust(48, "x")

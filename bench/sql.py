@@ -21,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 
-from adapters.sql import migrate, tables
-from adapters.sql.engine import create_database_engine
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.persistence import VideoListQuery, VideoSort
-from domain.ids import VideoId
+from videoplatform.adapters.sql import migrate, tables
+from videoplatform.adapters.sql.engine import create_database_engine
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.persistence import VideoListQuery, VideoSort
+from videoplatform.domain.ids import VideoId
 
 PAGE = 20
 

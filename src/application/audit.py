@@ -7,14 +7,14 @@ from datetime import datetime
 
 from attrs import frozen
 
-from application.auditing import Auditor
-from application.context import Caller, require_permission
-from application.pagination import Page, clamp_limit, time_cursor, time_keyset
-from application.ports.persistence import AuditQuery, UnitOfWorkFactory
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import ValidationError
-from domain.ids import UserId
-from domain.users import Permission
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, require_permission
+from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
+from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Permission
 
 
 @frozen

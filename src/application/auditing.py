@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from application.context import Caller, Hidden
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
-from application.ports.system import Clock, IdGenerator
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import AuthenticationFailed, NotFound, PermissionDenied
-from domain.ids import AuditEventId, UserId
+from videoplatform.application.context import Caller, Hidden
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import AuthenticationFailed, NotFound, PermissionDenied
+from videoplatform.domain.ids import AuditEventId, UserId
 
 
 class Auditor:

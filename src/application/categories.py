@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from application.auditing import Auditor
-from application.context import Caller, require_permission
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.system import Clock, IdGenerator
-from domain.audit import AuditAction
-from domain.categories import Category
-from domain.errors import Conflict
-from domain.ids import CategoryId
-from domain.users import Permission
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, require_permission
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.categories import Category
+from videoplatform.domain.errors import Conflict
+from videoplatform.domain.ids import CategoryId
+from videoplatform.domain.users import Permission
 
 
 class CategoryService:

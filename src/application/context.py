@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from application.ports.persistence import UnitOfWork
-from domain.errors import AuthenticationFailed, NotFound, PermissionDenied
-from domain.ids import UserId
-from domain.users import Permission, User
+from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.domain.errors import AuthenticationFailed, NotFound, PermissionDenied
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Permission, User
 
 
 @frozen

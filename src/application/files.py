@@ -7,21 +7,21 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from application import quota
-from application.auditing import Auditor
-from application.context import Caller, Hidden, require_permission, require_user
-from application.limits import Limits
-from application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
-from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
-from application.ports.storage import ByteRange, ObjectStorage, ReadableStream
-from application.ports.system import Clock, IdGenerator
-from application.streams import MeteredReader
-from domain.audit import AuditAction
-from domain.errors import Conflict, ValidationError
-from domain.files import FolderPath, StoredFile, clean_file_name
-from domain.ids import FileId
-from domain.shares import ShareTarget, ShareTargetKind
-from domain.users import Permission, User
+from videoplatform.application import quota
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, Hidden, require_permission, require_user
+from videoplatform.application.limits import Limits
+from videoplatform.application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.storage import ByteRange, ObjectStorage, ReadableStream
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.streams import MeteredReader
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.errors import Conflict, ValidationError
+from videoplatform.domain.files import FolderPath, StoredFile, clean_file_name
+from videoplatform.domain.ids import FileId
+from videoplatform.domain.shares import ShareTarget, ShareTargetKind
+from videoplatform.domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 QUOTA_ATTEMPTS = 5

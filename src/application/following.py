@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 
 from attrs import frozen
 
-from application.context import Caller
-from application.ports.feed import Subscription, VideoFeed
-from application.processing import ProcessingProgress, ProcessingService
-from domain.errors import NotFound
-from domain.ids import VideoId
-from domain.videos import VideoStatus
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.feed import Subscription, VideoFeed
+from videoplatform.application.processing import ProcessingProgress, ProcessingService
+from videoplatform.domain.errors import NotFound
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import VideoStatus
 
 FINISHED = frozenset({VideoStatus.READY, VideoStatus.FAILED})
 

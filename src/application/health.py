@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
 
 PROBE_EMAIL = "readiness-probe@invalid.invalid"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 from attrs import frozen
 
-from application.ports.queue import Delivery, Job, JobQueue
+from videoplatform.application.ports.queue import Delivery, Job, JobQueue
 
 log = logging.getLogger(__name__)
 

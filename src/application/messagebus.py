@@ -11,7 +11,7 @@ import logging
 from types import TracebackType
 from typing import Self
 
-from application.ports.persistence import (
+from videoplatform.application.ports.persistence import (
     AuditLog,
     CategoryRepository,
     FileRepository,
@@ -24,8 +24,8 @@ from application.ports.persistence import (
     UserRepository,
     VideoRepository,
 )
-from application.ports.queue import EventBus
-from domain.events import DomainEvent
+from videoplatform.application.ports.queue import EventBus
+from videoplatform.domain.events import DomainEvent
 
 log = logging.getLogger(__name__)
 

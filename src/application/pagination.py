@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from attrs import frozen
 
-from domain.errors import ValidationError
+from videoplatform.domain.errors import ValidationError
 
 T = TypeVar("T")
 

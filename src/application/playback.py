@@ -27,15 +27,15 @@ from typing import BinaryIO
 
 from attrs import field, frozen
 
-from application.context import Caller, Hidden, current_user
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
-from application.ports.storage import ByteRange, ObjectStorage
-from application.ports.system import Clock
-from application.shares import ShareService
-from domain.errors import Conflict, NotFound, PermissionDenied
-from domain.ids import ShareId, UserId, VideoId
-from domain.shares import ShareTarget, ShareTargetKind
-from domain.videos import PlaybackAssets, Video, VideoStatus, asset_content_type
+from videoplatform.application.context import Caller, Hidden, current_user
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.storage import ByteRange, ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.shares import ShareService
+from videoplatform.domain.errors import Conflict, NotFound, PermissionDenied
+from videoplatform.domain.ids import ShareId, UserId, VideoId
+from videoplatform.domain.shares import ShareTarget, ShareTargetKind
+from videoplatform.domain.videos import PlaybackAssets, Video, VideoStatus, asset_content_type
 
 MIN_SECRET_BYTES = 32
 MIN_LIFETIME = timedelta(minutes=1)

@@ -31,31 +31,37 @@ from typing import BinaryIO, TypeVar
 
 from attrs import frozen
 
-from application.auditing import Auditor
-from application.context import Caller, Hidden, current_user, require_user
-from application.ports.feed import NoFeed, ProgressUpdate, VideoFeed
-from application.ports.media import (
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, Hidden, current_user, require_user
+from videoplatform.application.ports.feed import NoFeed, ProgressUpdate, VideoFeed
+from videoplatform.application.ports.media import (
     MediaProber,
     MediaRejected,
     Storyboarder,
     Thumbnailer,
     Transcoder,
 )
-from application.ports.persistence import (
+from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
 )
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock, IdGenerator
-from application.videos import process_video_job, video_prefix
-from domain.audit import AuditAction, AuditResult
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationError
-from domain.ids import VideoId
-from domain.ladder import DEFAULT_LADDER, RungSpec, display_size, plan_ladder
-from domain.users import Permission
-from domain.videos import (
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.videos import process_video_job, video_prefix
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.ladder import DEFAULT_LADDER, RungSpec, display_size, plan_ladder
+from videoplatform.domain.users import Permission
+from videoplatform.domain.videos import (
     MediaInfo,
     PlaybackAssets,
     Poster,

@@ -8,10 +8,10 @@ the same user committed meanwhile).
 
 from __future__ import annotations
 
-from application.limits import Limits
-from application.ports.persistence import UnitOfWork
-from domain.errors import QuotaExceeded
-from domain.ids import UserId
+from videoplatform.application.limits import Limits
+from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.domain.errors import QuotaExceeded
+from videoplatform.domain.ids import UserId
 
 
 def usage(uow: UnitOfWork, owner_id: UserId) -> tuple[int, int]:

@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from application.ports.persistence import OutboxMessage, UnitOfWorkFactory
-from application.ports.queue import Job, JobQueue, retry_delay
-from application.ports.system import Clock
-from domain.errors import Conflict
+from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
+from videoplatform.application.ports.queue import Job, JobQueue, retry_delay
+from videoplatform.application.ports.system import Clock
+from videoplatform.domain.errors import Conflict
 
 log = logging.getLogger(__name__)
 

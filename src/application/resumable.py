@@ -27,20 +27,20 @@ from datetime import datetime
 
 from attrs import field, frozen
 
-from application import quota
-from application.auditing import Auditor
-from application.context import Caller, Hidden, require_permission, require_user
-from application.files import FileService, StoreFile
-from application.limits import Limits
-from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
-from application.ports.storage import ObjectStorage, ReadableStream
-from application.ports.system import Clock, IdGenerator
-from application.videos import UploadVideo, VideoService
-from domain.audit import AuditAction
-from domain.errors import Conflict, QuotaExceeded, ValidationError
-from domain.files import FolderPath
-from domain.media_types import SNIFF_LENGTH, sniff
-from domain.uploads import (
+from videoplatform.application import quota
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, Hidden, require_permission, require_user
+from videoplatform.application.files import FileService, StoreFile
+from videoplatform.application.limits import Limits
+from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.videos import UploadVideo, VideoService
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.errors import Conflict, QuotaExceeded, ValidationError
+from videoplatform.domain.files import FolderPath
+from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
+from videoplatform.domain.uploads import (
     OFFSET_MISMATCH,
     UPLOAD_COMPLETING,
     ChecksumMismatch,
@@ -53,8 +53,8 @@ from domain.uploads import (
     UploadResult,
     parse_target,
 )
-from domain.users import User
-from domain.videos import Visibility
+from videoplatform.domain.users import User
+from videoplatform.domain.videos import Visibility
 
 log = logging.getLogger(__name__)
 

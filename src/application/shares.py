@@ -7,16 +7,27 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from application.auditing import Auditor
-from application.context import Caller, Hidden, current_user, require_permission, require_user
-from application.pagination import Page, clamp_limit, time_cursor, time_keyset
-from application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
-from application.throttle import FailureThrottle
-from domain.audit import AuditAction, AuditResult
-from domain.credentials import digest_token
-from domain.errors import (
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import (
+    Caller,
+    Hidden,
+    current_user,
+    require_permission,
+    require_user,
+)
+from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
+from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import (
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    TokenGenerator,
+)
+from videoplatform.application.throttle import FailureThrottle
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
@@ -24,11 +35,11 @@ from domain.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from domain.files import StoredFile
-from domain.ids import FileId, ShareId, VideoId
-from domain.shares import Share, ShareRefusal, ShareTarget, ShareTargetKind
-from domain.users import MAX_PASSWORD_LENGTH, Permission, User
-from domain.videos import Video
+from videoplatform.domain.files import StoredFile
+from videoplatform.domain.ids import FileId, ShareId, VideoId
+from videoplatform.domain.shares import Share, ShareRefusal, ShareTarget, ShareTargetKind
+from videoplatform.domain.users import MAX_PASSWORD_LENGTH, Permission, User
+from videoplatform.domain.videos import Video
 
 
 @frozen

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from application.ports.storage import ReadableStream
-from domain.errors import QuotaExceeded
+from videoplatform.application.ports.storage import ReadableStream
+from videoplatform.domain.errors import QuotaExceeded
 
 
 class MeteredReader:

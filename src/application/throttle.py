@@ -6,8 +6,8 @@ import hashlib
 
 from attrs import frozen
 
-from application.ports.cache import Cache
-from domain.errors import TooManyAttempts
+from videoplatform.application.ports.cache import Cache
+from videoplatform.domain.errors import TooManyAttempts
 
 
 @frozen

@@ -8,25 +8,30 @@ from datetime import datetime, timedelta
 
 from attrs import frozen
 
-from application.auditing import Auditor
-from application.context import Caller, Hidden, require_permission, require_user
-from application.limits import Limits
-from application.pagination import Page, clamp_limit, encode_cursor, time_keyset
-from application.ports.mail import Mailer, MailMessage
-from application.ports.persistence import UnitOfWork, UnitOfWorkFactory
-from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
-from application.throttle import FailureThrottle
-from domain.audit import AuditAction, AuditResult
-from domain.credentials import digest_token
-from domain.errors import (
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller, Hidden, require_permission, require_user
+from videoplatform.application.limits import Limits
+from videoplatform.application.pagination import Page, clamp_limit, encode_cursor, time_keyset
+from videoplatform.application.ports.mail import Mailer, MailMessage
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.system import (
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    TokenGenerator,
+)
+from videoplatform.application.throttle import FailureThrottle
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
     TooManyAttempts,
     ValidationError,
 )
-from domain.ids import TokenId, UserId
-from domain.users import (
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import (
     ApiToken,
     Email,
     Permission,

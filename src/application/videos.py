@@ -7,18 +7,24 @@ from datetime import datetime
 
 from attrs import frozen
 
-from application import quota
-from application.auditing import Auditor
-from application.context import Caller, Hidden, current_user, require_permission, require_user
-from application.limits import Limits
-from application.pagination import (
+from videoplatform.application import quota
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import (
+    Caller,
+    Hidden,
+    current_user,
+    require_permission,
+    require_user,
+)
+from videoplatform.application.limits import Limits
+from videoplatform.application.pagination import (
     Page,
     clamp_limit,
     decode_cursor,
     encode_cursor,
     parse_instant,
 )
-from application.ports.persistence import (
+from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     OutboxMessage,
     UnitOfWork,
@@ -26,15 +32,15 @@ from application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
-from application.ports.storage import ObjectStorage, ReadableStream
-from application.ports.system import Clock, IdGenerator
-from application.streams import MeteredReader
-from domain.audit import AuditAction
-from domain.errors import Conflict, PermissionDenied, ValidationError
-from domain.ids import CategoryId, UserId, VideoId
-from domain.shares import ShareTarget, ShareTargetKind
-from domain.users import Permission
-from domain.videos import (
+from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.streams import MeteredReader
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.shares import ShareTarget, ShareTargetKind
+from videoplatform.domain.users import Permission
+from videoplatform.domain.videos import (
     Video,
     VideoStatus,
     Visibility,

@@ -7,7 +7,7 @@ from typing import Any
 
 from attrs import define, field
 
-from domain.events import DomainEvent
+from videoplatform.domain.events import DomainEvent
 
 # Each subclass declares ``id`` with its own id type, so it is looked up by name here.
 _id_of = attrgetter("id")

@@ -9,7 +9,7 @@ from types import MappingProxyType
 
 from attrs import field, frozen
 
-from domain.ids import AuditEventId, UserId
+from videoplatform.domain.ids import AuditEventId, UserId
 
 
 class AuditResult(enum.Enum):

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from attrs import define
 
-from domain.aggregate import Aggregate
-from domain.errors import ValidationError
-from domain.ids import CategoryId
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import CategoryId
 
 
 def clean_category_name(raw: str) -> str:

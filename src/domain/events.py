@@ -6,7 +6,7 @@ from datetime import datetime
 
 from attrs import frozen
 
-from domain.ids import FileId, ShareId, UserId, VideoId
+from videoplatform.domain.ids import FileId, ShareId, UserId, VideoId
 
 
 @frozen

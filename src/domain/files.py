@@ -8,11 +8,11 @@ from datetime import datetime
 
 from attrs import define, field, frozen
 
-from domain.aggregate import Aggregate
-from domain.errors import ValidationError
-from domain.events import FileDeleted, FileStored
-from domain.ids import FileId, UserId
-from domain.users import Permission, User
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.events import FileDeleted, FileStored
+from videoplatform.domain.ids import FileId, UserId
+from videoplatform.domain.users import Permission, User
 
 MAX_NAME = 255
 MAX_FOLDER_DEPTH = 32

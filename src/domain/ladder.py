@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from domain.errors import ValidationError
-from domain.videos import MediaInfo
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.videos import MediaInfo
 
 
 @frozen

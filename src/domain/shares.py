@@ -9,11 +9,11 @@ from datetime import datetime
 
 from attrs import define, field, frozen
 
-from domain.aggregate import Aggregate
-from domain.errors import ShareRefused, ValidationError
-from domain.events import ShareCreated, ShareRedeemed, ShareRevoked
-from domain.ids import ShareId, UserId
-from domain.users import Permission, User
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import ShareRefused, ValidationError
+from videoplatform.domain.events import ShareCreated, ShareRedeemed, ShareRevoked
+from videoplatform.domain.ids import ShareId, UserId
+from videoplatform.domain.users import Permission, User
 
 
 class ShareTargetKind(enum.Enum):

@@ -15,12 +15,12 @@ from typing import NewType
 
 from attrs import define, field, frozen
 
-from domain.aggregate import Aggregate
-from domain.errors import Conflict, DomainError, QuotaExceeded, ValidationError
-from domain.files import FolderPath, clean_file_name
-from domain.ids import UserId
-from domain.users import Permission
-from domain.videos import Visibility, clean_description, clean_title
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import Conflict, DomainError, QuotaExceeded, ValidationError
+from videoplatform.domain.files import FolderPath, clean_file_name
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Permission
+from videoplatform.domain.videos import Visibility, clean_description, clean_title
 
 UploadId = NewType("UploadId", str)
 

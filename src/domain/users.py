@@ -10,10 +10,10 @@ from datetime import datetime
 
 from attrs import define, field, frozen
 
-from domain.aggregate import Aggregate
-from domain.errors import InvalidTransition, ValidationError
-from domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
-from domain.ids import TokenId, UserId
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import InvalidTransition, ValidationError
+from videoplatform.domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
+from videoplatform.domain.ids import TokenId, UserId
 
 
 class Permission(enum.Enum):

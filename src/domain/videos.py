@@ -9,9 +9,9 @@ from datetime import datetime
 
 from attrs import define, field, frozen
 
-from domain.aggregate import Aggregate
-from domain.errors import InvalidTransition, ValidationError
-from domain.events import (
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import InvalidTransition, ValidationError
+from videoplatform.domain.events import (
     VideoDeleted,
     VideoFailed,
     VideoProcessingStarted,
@@ -20,8 +20,8 @@ from domain.events import (
     VideoUpdated,
     VideoUploaded,
 )
-from domain.ids import CategoryId, UserId, VideoId
-from domain.users import Permission, User
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.users import Permission, User
 
 
 class Visibility(enum.Enum):

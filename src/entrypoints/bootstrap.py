@@ -12,41 +12,46 @@ from typing import TypeVar, cast
 import punq
 from attrs import frozen
 
-from adapters.memory.cache import MemoryCache
-from adapters.memory.mail import MemoryMailer
-from adapters.memory.queue import MemoryEventBus
-from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import SecretsTokenGenerator
-from adapters.system import SystemClock, UlidGenerator
-from application.audit import AuditService
-from application.auditing import Auditor
-from application.categories import CategoryService
-from application.files import FileService
-from application.following import FollowConfig, ProgressFollower
-from application.health import HealthService
-from application.limits import Limits
-from application.messagebus import PublishingUnitOfWorkFactory
-from application.playback import PlaybackPolicy, PlaybackService
-from application.ports.cache import Cache
-from application.ports.feed import VideoFeed
-from application.ports.mail import Mailer
-from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus, JobQueue, JobQueueClients
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
-from application.processing import ProcessingConfig, ProcessingService
-from application.resumable import ResumableUploadService
-from application.shares import ShareService
-from application.throttle import FailureThrottle
-from application.users import UserService
-from application.videos import VideoService
-from entrypoints.feeds import open_feed
-from entrypoints.keys import playback_secret
-from entrypoints.media import open_media
-from entrypoints.persistence import Closer, open_database, open_storage
-from entrypoints.queueing import open_queue
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.adapters.memory.cache import MemoryCache
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.queue import MemoryEventBus
+from videoplatform.adapters.security.passwords import Argon2PasswordHasher
+from videoplatform.adapters.security.tokens import SecretsTokenGenerator
+from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.application.audit import AuditService
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.categories import CategoryService
+from videoplatform.application.files import FileService
+from videoplatform.application.following import FollowConfig, ProgressFollower
+from videoplatform.application.health import HealthService
+from videoplatform.application.limits import Limits
+from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
+from videoplatform.application.playback import PlaybackPolicy, PlaybackService
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.application.ports.mail import Mailer
+from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus, JobQueue, JobQueueClients
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import (
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    TokenGenerator,
+)
+from videoplatform.application.processing import ProcessingConfig, ProcessingService
+from videoplatform.application.resumable import ResumableUploadService
+from videoplatform.application.shares import ShareService
+from videoplatform.application.throttle import FailureThrottle
+from videoplatform.application.users import UserService
+from videoplatform.application.videos import VideoService
+from videoplatform.entrypoints.feeds import open_feed
+from videoplatform.entrypoints.keys import playback_secret
+from videoplatform.entrypoints.media import open_media
+from videoplatform.entrypoints.persistence import Closer, open_database, open_storage
+from videoplatform.entrypoints.queueing import open_queue
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
 

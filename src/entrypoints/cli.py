@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from adapters.sql import migrate
-from adapters.sql.audit_verify import verify_audit_trail
-from adapters.sql.engine import create_database_engine
-from application.resumable import ResumableUploadService
-from application.users import RegisterUser
-from domain.errors import DomainError
-from entrypoints.bootstrap import create_platform
-from entrypoints.persistence import database_url
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.adapters.sql import migrate
+from videoplatform.adapters.sql.audit_verify import verify_audit_trail
+from videoplatform.adapters.sql.engine import create_database_engine
+from videoplatform.application.resumable import ResumableUploadService
+from videoplatform.application.users import RegisterUser
+from videoplatform.domain.errors import DomainError
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.persistence import database_url
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def _version() -> str:
@@ -117,8 +117,8 @@ def _uploads_sweep(_: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Run the HTTP API under gunicorn until SIGTERM or Ctrl+C."""
     # Imported here: the other commands need neither Falcon nor gunicorn.
-    from entrypoints.http.server import ServeOptions, serve
-    from entrypoints.logging import configure_logging
+    from videoplatform.entrypoints.http.server import ServeOptions, serve
+    from videoplatform.entrypoints.logging import configure_logging
 
     configure_logging(json=args.log_format == "json", level=args.log_level)
     settings = Settings.from_env()
@@ -186,11 +186,11 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _worker(args: argparse.Namespace) -> int:
     """Run the outbox relay and job consumers until SIGTERM or Ctrl+C; or, with the
     ``check`` action, report whether a running worker's heartbeat is fresh."""
-    from entrypoints.worker import run_worker, worker_check
+    from videoplatform.entrypoints.worker import run_worker, worker_check
 
     if args.action == "check":
         return worker_check(args.heartbeat, args.max_age)
-    from entrypoints.logging import configure_logging
+    from videoplatform.entrypoints.logging import configure_logging
 
     configure_logging(json=args.log_format == "json", level=args.log_level)
     return run_worker(

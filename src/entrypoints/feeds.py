@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.memory.feed import MemoryVideoFeed
-from application.ports.feed import VideoFeed
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.adapters.memory.feed import MemoryVideoFeed
+from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 Closer = Callable[[], None]
 
@@ -23,7 +23,7 @@ def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:
         return MemoryVideoFeed()
     if scheme in ("redis", "rediss"):
         try:  # the redis extra is optional: only this profile imports it
-            from adapters.redis.feed import RedisVideoFeed
+            from videoplatform.adapters.redis.feed import RedisVideoFeed
         except ImportError as missing:
             raise ConfigurationError(
                 f"VIDEOPLATFORM_FEED_URL={url!r} needs redis: install videoplatform[redis]"

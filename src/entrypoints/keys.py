@@ -8,9 +8,9 @@ import os
 import secrets
 from pathlib import Path
 
-from application.playback import MIN_SECRET_BYTES
-from entrypoints.persistence import database_url
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.application.playback import MIN_SECRET_BYTES
+from videoplatform.entrypoints.persistence import database_url
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 KEY_FILE = "playback.key"
 

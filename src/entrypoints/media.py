@@ -6,7 +6,7 @@ from pathlib import Path
 
 from attrs import frozen
 
-from adapters.ffmpeg import (
+from videoplatform.adapters.ffmpeg import (
     FfmpegConfig,
     FfmpegProber,
     FfmpegStoryboarder,
@@ -14,14 +14,14 @@ from adapters.ffmpeg import (
     FfmpegTranscoder,
     GpuMode,
 )
-from adapters.memory.media import (
+from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
-from application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
-from entrypoints.settings import Settings
+from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.entrypoints.settings import Settings
 
 
 @frozen

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from adapters.sql import migrate
-from adapters.sql.engine import create_database_engine, wait_for_database
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from adapters.storage.local import LocalObjectStorage
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.sql import migrate
+from videoplatform.adapters.sql.engine import create_database_engine, wait_for_database
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.adapters.storage.local import LocalObjectStorage
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 Closer = Callable[[], None]
 
@@ -88,7 +88,7 @@ def _open_s3(settings: Settings, bucket: str, path: str, query: str) -> ObjectSt
                 f"VIDEOPLATFORM_S3_ENDPOINT_URL={endpoint!r}: use http(s)://HOST[:PORT]"
             )
     try:  # the s3 extra is optional: only this profile imports boto3
-        from adapters.storage.s3 import S3ObjectStorage, s3_client
+        from videoplatform.adapters.storage.s3 import S3ObjectStorage, s3_client
     except ImportError as missing:
         raise ConfigurationError(
             f"VIDEOPLATFORM_STORAGE_URL={settings.storage_url!r} needs boto3: "

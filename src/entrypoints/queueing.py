@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.memory.queue import MemoryJobQueue
-from application.ports.queue import JobQueue, JobQueueClients
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.adapters.memory.queue import MemoryJobQueue
+from videoplatform.application.ports.queue import JobQueue, JobQueueClients
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 Closer = Callable[[], None]
 
@@ -33,8 +33,8 @@ def open_queue(settings: Settings, closers: list[Closer]) -> tuple[JobQueue, Job
         return memory, memory.client
     if scheme in ("amqp", "amqps"):
         try:  # the rabbitmq extra is optional: only this profile imports pika
-            from adapters.rabbitmq.queue import RabbitJobQueue
-            from adapters.rabbitmq.topology import Topology
+            from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+            from videoplatform.adapters.rabbitmq.topology import Topology
         except ImportError as missing:
             raise ConfigurationError(
                 f"VIDEOPLATFORM_QUEUE_URL={url!r} needs pika: install videoplatform[rabbitmq]"

@@ -16,9 +16,9 @@ import attrs
 import cattrs
 from attrs import frozen
 
-from application.limits import Limits
-from application.processing import ProcessingConfig
-from domain.ladder import DEFAULT_LADDER
+from videoplatform.application.limits import Limits
+from videoplatform.application.processing import ProcessingConfig
+from videoplatform.domain.ladder import DEFAULT_LADDER
 
 PREFIX = "VIDEOPLATFORM_"
 _TRUE = {"1", "true", "yes", "on"}

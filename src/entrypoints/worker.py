@@ -20,24 +20,24 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from application.jobs import (
+from videoplatform.application.jobs import (
     DeadLetterHook,
     JobConsumer,
     JobHandler,
     PermanentJobError,
     RetryPolicy,
 )
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import Job, JobQueue, JobQueueClients
-from application.ports.system import Clock
-from application.processing import ProcessingOutcome
-from application.relay import OutboxRelay, RelayPolicy
-from application.resumable import ResumableUploadService
-from application.videos import PROCESS_VIDEO
-from domain.events import DomainEvent
-from domain.ids import VideoId
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import Settings
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import Job, JobQueue, JobQueueClients
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.relay import OutboxRelay, RelayPolicy
+from videoplatform.application.resumable import ResumableUploadService
+from videoplatform.application.videos import PROCESS_VIDEO
+from videoplatform.domain.events import DomainEvent
+from videoplatform.domain.ids import VideoId
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -4,21 +4,21 @@ Import from here: the platform factory, its settings, and the commands and resul
 services take and return. Everything else is internal and may change.
 """
 
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import FolderListing, MoveFile, StoreFile
-from application.pagination import Page
-from application.ports.persistence import VideoSort
-from application.processing import (
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import FolderListing, MoveFile, StoreFile
+from videoplatform.application.pagination import Page
+from videoplatform.application.ports.persistence import VideoSort
+from videoplatform.application.processing import (
     ProcessingOutcome,
     ProcessingProgress,
     RetryableProcessingError,
 )
-from application.shares import CreatedShare, CreateShare, SharedItem
-from application.users import IssuedToken, Login, Principal, RegisterUser
-from application.videos import UpdateVideo, UploadVideo, VideoFilter
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import (
+from videoplatform.application.shares import CreatedShare, CreateShare, SharedItem
+from videoplatform.application.users import IssuedToken, Login, Principal, RegisterUser
+from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     DomainError,
@@ -29,11 +29,11 @@ from domain.errors import (
     ShareRefused,
     ValidationError,
 )
-from domain.users import Permission, Role, UserStatus
-from domain.videos import VideoStatus, Visibility
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import ConfigurationError, Settings
-from entrypoints.worker import BackgroundWorkers, start_background
+from videoplatform.domain.users import Permission, Role, UserStatus
+from videoplatform.domain.videos import VideoStatus, Visibility
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.worker import BackgroundWorkers, start_background
 
 __all__ = [
     "AuditAction",

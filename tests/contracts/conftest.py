@@ -57,30 +57,35 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from adapters.memory.cache import MemoryCache
-from adapters.memory.mail import MemoryMailer
-from adapters.memory.queue import MemoryEventBus, MemoryJobQueue
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock, SequentialIds
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from adapters.security.passwords import Argon2PasswordHasher
-from adapters.security.tokens import SecretsTokenGenerator
-from adapters.sql import migrate
-from adapters.sql.audit_chain import GENESIS
-from adapters.sql.engine import create_database_engine, normalize_url
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from adapters.storage.local import LocalObjectStorage
-from adapters.storage.s3 import S3ObjectStorage, s3_client
-from adapters.system import SystemClock, UlidGenerator
-from application.ports.cache import Cache
-from application.ports.mail import Mailer, MailMessage
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus, JobQueue
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock, IdGenerator, PasswordHasher, TokenGenerator
 from tests.conftest import RequireService, ServiceEndpoint
+from videoplatform.adapters.memory.cache import MemoryCache
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.queue import MemoryEventBus, MemoryJobQueue
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock, SequentialIds
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.adapters.security.passwords import Argon2PasswordHasher
+from videoplatform.adapters.security.tokens import SecretsTokenGenerator
+from videoplatform.adapters.sql import migrate
+from videoplatform.adapters.sql.audit_chain import GENESIS
+from videoplatform.adapters.sql.engine import create_database_engine, normalize_url
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.adapters.storage.local import LocalObjectStorage
+from videoplatform.adapters.storage.s3 import S3ObjectStorage, s3_client
+from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.mail import Mailer, MailMessage
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus, JobQueue
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import (
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    TokenGenerator,
+)
 
 CHEAP_TIME_COST = 1
 CHEAP_MEMORY_KIB = 1024

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from application.ports.queue import EventBus
-from domain.events import DomainEvent, VideoDeleted, VideoFailed, VideoReady
-from domain.ids import VideoId
+from videoplatform.application.ports.queue import EventBus
+from videoplatform.domain.events import DomainEvent, VideoDeleted, VideoFailed, VideoReady
+from videoplatform.domain.ids import VideoId
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

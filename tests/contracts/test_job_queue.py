@@ -9,8 +9,8 @@ import threading
 import time
 from collections import Counter
 
-from application.ports.queue import Delivery, Job, JobQueue
 from tests.contracts.conftest import MAX_DELIVERIES, RETRY_BASE_S, QueueClients
+from videoplatform.application.ports.queue import Delivery, Job, JobQueue
 
 QUICK = 0.05  # seconds: how long a receive waits when nothing should arrive
 SOON = 2.0  # seconds: how long a receive may wait for a job that is there

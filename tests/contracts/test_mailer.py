@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from application.ports.mail import MailMessage
 from tests.contracts.conftest import MailerHarness
+from videoplatform.application.ports.mail import MailMessage
 
 
 def test_a_sent_message_is_delivered_unchanged(mailer_harness: MailerHarness) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.memory.media import (
+from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticThumbnailer,
     SyntheticTranscoder,
     synthetic_clip,
 )
-from application.ports.media import MediaRejected
-from domain.ladder import plan_ladder
+from videoplatform.application.ports.media import MediaRejected
+from videoplatform.domain.ladder import plan_ladder
 
 
 def write(tmp_path: Path, data: bytes, name: str = "source.bin") -> Path:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from application.ports.storage import ByteRange, ObjectStorage
-from domain.errors import NotFound, ValidationError
+from videoplatform.application.ports.storage import ByteRange, ObjectStorage
+from videoplatform.domain.errors import NotFound, ValidationError
 
 SIZE = 200 * 1024  # several chunks of any sensible chunk size, and not a multiple of one
 

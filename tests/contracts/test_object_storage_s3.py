@@ -18,11 +18,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from adapters.storage import s3 as s3_module
-from adapters.storage.s3 import MIN_PART_SIZE, PART_SIZE, S3ObjectStorage
-from application.ports.storage import ByteRange
-from domain.errors import NotFound, ValidationError
 from tests.contracts.conftest import S3Harness
+from videoplatform.adapters.storage import s3 as s3_module
+from videoplatform.adapters.storage.s3 import MIN_PART_SIZE, PART_SIZE, S3ObjectStorage
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.domain.errors import NotFound, ValidationError
 
 MIB = 1024 * 1024
 

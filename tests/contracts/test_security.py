@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from application.ports.system import PasswordHasher, TokenGenerator
 from tests.contracts.conftest import (
     CHEAP_MEMORY_KIB,
     CHEAP_PARALLELISM,
@@ -14,6 +13,7 @@ from tests.contracts.conftest import (
     HasherFactory,
     TokenGeneratorFactory,
 )
+from videoplatform.application.ports.system import PasswordHasher, TokenGenerator
 
 PASSWORD = "correct horse battery staple"
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.memory.system import ManualClock, SequentialIds
-from adapters.system import SystemClock, UlidGenerator
-from application.ports.system import Clock
 from tests.contracts.conftest import IdGeneratorFactory
+from videoplatform.adapters.memory.system import ManualClock, SequentialIds
+from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.application.ports.system import Clock
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

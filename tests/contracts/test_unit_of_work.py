@@ -18,7 +18,7 @@ from typing import TypeVar
 import attrs
 import pytest
 
-from application.ports.persistence import (
+from videoplatform.application.ports.persistence import (
     AuditQuery,
     OutboxMessage,
     UnitOfWork,
@@ -26,22 +26,30 @@ from application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.categories import Category
-from domain.errors import Conflict, NotFound
-from domain.events import DomainEvent, VideoProcessingStarted, VideoUploaded
-from domain.files import FolderPath, StoredFile
-from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
-from domain.shares import Share, ShareTarget, ShareTargetKind
-from domain.uploads import (
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.categories import Category
+from videoplatform.domain.errors import Conflict, NotFound
+from videoplatform.domain.events import DomainEvent, VideoProcessingStarted, VideoUploaded
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import (
+    AuditEventId,
+    CategoryId,
+    FileId,
+    ShareId,
+    TokenId,
+    UserId,
+    VideoId,
+)
+from videoplatform.domain.shares import Share, ShareTarget, ShareTargetKind
+from videoplatform.domain.uploads import (
     ResumableUpload,
     UploadId,
     UploadKind,
     UploadPart,
     UploadResult,
 )
-from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
-from domain.videos import Video, VideoStatus, Visibility
+from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.memory.feed import MemoryVideoFeed
-from application.ports.feed import ProgressUpdate, Subscription, VideoFeed
-from domain.ids import VideoId
-from domain.videos import VideoStatus
 from tests.conftest import RequireService
+from videoplatform.adapters.memory.feed import MemoryVideoFeed
+from videoplatform.application.ports.feed import ProgressUpdate, Subscription, VideoFeed
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import VideoStatus
 
 WAIT = 2.0  # seconds; generous for a loaded machine, reached only when something fails
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -41,7 +41,7 @@ def feeds(request: pytest.FixtureRequest) -> Iterator[FeedPair]:
         memory = MemoryVideoFeed(buffer=8)
         yield FeedPair(memory, memory)
         return
-    from adapters.redis.feed import RedisVideoFeed
+    from videoplatform.adapters.redis.feed import RedisVideoFeed
 
     require: RequireService = request.getfixturevalue("require_service")
     endpoint = require("Redis", "127.0.0.1", 6379)

@@ -23,10 +23,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from entrypoints.settings import Settings
 from tests.conftest import RequireService, ServiceEndpoint
 from tests.integration.served import migrate, queue_topology
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.entrypoints.settings import Settings
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 

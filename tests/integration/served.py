@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from adapters.rabbitmq.topology import Topology
-from entrypoints.settings import Settings
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.entrypoints.settings import Settings
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 LISTENING = re.compile(r"listening on\s+(http://127\.0\.0\.1:\d+)")

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from application.jobs import JobConsumer
-from application.ports.queue import Job
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.jobs import JobConsumer
+from videoplatform.application.ports.queue import Job
 
 
 def main(url: str, prefix: str, max_deliveries: str, marker: str) -> None:

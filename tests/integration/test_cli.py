@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sql import migrate
+from videoplatform.adapters.sql import migrate
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 

@@ -31,12 +31,6 @@ import pika
 import psycopg
 import pytest
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from application.context import Caller
-from application.users import RegisterUser
-from application.videos import PROCESS_VIDEO, UploadVideo
-from entrypoints.bootstrap import create_platform
-from entrypoints.settings import Settings
 from tests import media_clips
 from tests.conftest import ServiceEndpoint, service_unavailable, services_required
 from tests.integration.served import (
@@ -48,6 +42,12 @@ from tests.integration.served import (
     sign_up,
     upload_video,
 )
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.application.context import Caller
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import Settings
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 # Small outputs, but a transcode that lasts several seconds on two cores: long enough to
@@ -295,8 +295,8 @@ def test_a_worker_killed_mid_transcode_leaves_the_job_to_another_which_makes_it_
 
 SILENT_FFMPEG = """
 import sys
-from adapters.ffmpeg.config import FfmpegConfig
-from adapters.ffmpeg.process import run_ffmpeg
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig
+from videoplatform.adapters.ffmpeg.process import run_ffmpeg
 
 config = FfmpegConfig()
 run_ffmpeg(
@@ -313,12 +313,7 @@ def test_ffmpeg_dies_with_its_worker_even_when_it_writes_nothing(tmp_path: Path)
     # A transcode reporting progress would also die of its broken pipe once it writes;
     # a poster or a storyboard writes nothing until it ends, and must not run on alone.
     marker = f"vp-orphan-{secrets.token_hex(6)}"
-    root = Path(__file__).resolve().parents[2]
-    parent = subprocess.Popen(
-        [sys.executable, "-c", SILENT_FFMPEG, marker],
-        env={**os.environ, "PYTHONPATH": str(root / "src")},
-        cwd=tmp_path,
-    )
+    parent = subprocess.Popen([sys.executable, "-c", SILENT_FFMPEG, marker], cwd=tmp_path)
     try:
 
         def ffmpeg() -> list[int]:

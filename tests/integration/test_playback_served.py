@@ -13,18 +13,18 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from application.context import Caller
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock
-from application.users import RegisterUser
-from application.videos import UpdateVideo, UploadVideo
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.keys import KEY_FILE
-from entrypoints.settings import Settings
 from tests.integration.served import CHEAP_ARGON2, Served
 from tests.unit.http.test_playback import MASTER, SEGMENT_0, SEGMENT_1, VARIANT, publish_outputs
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UpdateVideo, UploadVideo
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.keys import KEY_FILE
+from videoplatform.entrypoints.settings import Settings
 
 PASSWORD = "long passphrase!"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from adapters.sql import migrate
+from videoplatform.adapters.sql import migrate
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 

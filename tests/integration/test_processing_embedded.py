@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.memory.media import synthetic_clip
-from application.context import Caller
-from application.processing import ProcessingOutcome
-from application.users import RegisterUser
-from application.videos import UpdateVideo, UploadVideo
-from domain.videos import VideoStatus
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import Settings
+from videoplatform.adapters.memory.media import synthetic_clip
+from videoplatform.application.context import Caller
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UpdateVideo, UploadVideo
+from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import Settings
 
 
 @pytest.fixture

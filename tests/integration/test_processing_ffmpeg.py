@@ -13,16 +13,16 @@ from urllib.parse import urljoin
 import falcon.testing
 import pytest
 
-from application.context import Caller
-from application.processing import ProcessingOutcome
-from application.users import RegisterUser
-from application.videos import UploadVideo
-from domain.ids import VideoId
-from domain.videos import VideoStatus
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.http.app import HttpOptions, create_app
-from entrypoints.settings import Settings
 from tests import media_clips
+from videoplatform.application.context import Caller
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.settings import Settings
 
 PASSWORD = "long enough passphrase"
 

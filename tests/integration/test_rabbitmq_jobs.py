@@ -23,16 +23,16 @@ import attrs
 import pika
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from adapters.rabbitmq.queue import QueueMisconfigured, RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from application.jobs import JobConsumer, RetryPolicy
-from application.ports.persistence import OutboxMessage
-from application.ports.queue import Job, PublishFailed
-from application.relay import OutboxRelay, RelayPolicy
 from tests.conftest import ServiceEndpoint
 from tests.integration.tcp_proxy import TcpProxy
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.rabbitmq.queue import QueueMisconfigured, RabbitJobQueue
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.jobs import JobConsumer, RetryPolicy
+from videoplatform.application.ports.persistence import OutboxMessage
+from videoplatform.application.ports.queue import Job, PublishFailed
+from videoplatform.application.relay import OutboxRelay, RelayPolicy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -190,7 +190,8 @@ def test_a_job_whose_consumer_is_killed_mid_job_is_handled_by_another_once(
     marker = tmp_path / "started"
     publisher = RabbitJobQueue(topology, role="publisher")
     publisher.publish(Job("long", "slow", {}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    # The installed package, and the repository root for the tests' own modules.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     doomed = subprocess.Popen(
         [
             sys.executable,

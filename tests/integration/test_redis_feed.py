@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.redis.feed import RedisVideoFeed
-from application.ports.feed import ProgressUpdate
-from domain.ids import VideoId
-from domain.videos import VideoStatus
 from tests.conftest import ServiceEndpoint
 from tests.integration.tcp_proxy import TcpProxy
+from videoplatform.adapters.redis.feed import RedisVideoFeed
+from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import VideoStatus
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -10,20 +10,20 @@ from typing import Any
 
 import pytest
 
-from adapters.storage.s3 import S3ObjectStorage
-from application.context import Caller
-from application.files import StoreFile
-from application.ports.storage import ByteRange, ObjectStorage
-from application.users import RegisterUser
-from entrypoints.bootstrap import create_platform
-from entrypoints.persistence import open_storage
-from entrypoints.settings import ConfigurationError, Settings
 from tests.contracts.conftest import (
     S3_TEST_CREDENTIALS,
     fresh_bucket,
     make_s3_client,
     moto_s3_server,
 )
+from videoplatform.adapters.storage.s3 import S3ObjectStorage
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.storage import ByteRange, ObjectStorage
+from videoplatform.application.users import RegisterUser
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.persistence import open_storage
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
 
@@ -152,7 +152,7 @@ def test_downloads_redirect_to_a_short_lived_url_with_safe_headers(
 
     import falcon.testing
 
-    from entrypoints.http.app import create_app
+    from videoplatform.entrypoints.http.app import create_app
 
     settings = Settings.in_memory(
         storage_url=f"s3://{bucket}", s3_endpoint_url=moto_endpoint, **CHEAP_ARGON2
@@ -199,11 +199,11 @@ def test_playback_serves_playlists_and_redirects_segments_to_the_bucket(
 
     import falcon.testing
 
-    from application.ports.persistence import UnitOfWorkFactory
-    from application.ports.system import Clock
-    from application.videos import UploadVideo
-    from entrypoints.http.app import create_app
     from tests.unit.http.test_playback import SEGMENT_0, publish_outputs
+    from videoplatform.application.ports.persistence import UnitOfWorkFactory
+    from videoplatform.application.ports.system import Clock
+    from videoplatform.application.videos import UploadVideo
+    from videoplatform.entrypoints.http.app import create_app
 
     settings = Settings.in_memory(
         storage_url=f"s3://{bucket}", s3_endpoint_url=moto_endpoint, **CHEAP_ARGON2

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from entrypoints.http.server import ServeOptions, banner
-from entrypoints.settings import ConfigurationError, Settings
 from tests.integration.served import GRACE_SECONDS, Served
+from videoplatform.entrypoints.http.server import ServeOptions, banner
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def test_options_come_from_the_settings_and_flags_override_them() -> None:

@@ -12,15 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-from adapters.rabbitmq.queue import RabbitJobQueue
-from adapters.rabbitmq.topology import Topology
-from application.context import Caller
-from application.users import RegisterUser
-from application.videos import UploadVideo
-from domain.videos import VideoStatus
-from entrypoints.bootstrap import create_platform
-from entrypoints.settings import Settings
 from tests.conftest import ServiceEndpoint
+from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.context import Caller
+from videoplatform.application.users import RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import Settings
 
 EXE = str(Path(sys.executable).parent / "videoplatform")
 

@@ -10,19 +10,19 @@ from collections.abc import Callable
 
 import pytest
 
-from adapters.memory.mail import MemoryMailer
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.ports.mail import Mailer
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock
-from application.users import RegisterUser
-from domain.users import Role
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import Settings
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.mail import Mailer
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.users import RegisterUser
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import Settings
 
 PASSWORD = "correct horse battery staple"
 

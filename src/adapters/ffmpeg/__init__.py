@@ -7,11 +7,11 @@ wall-clock timeout, a thread cap, a memory limit, stdin closed). There is no ffp
 near the end to refuse truncated files.
 """
 
-from adapters.ffmpeg.config import ALLOWED_FORMATS, FfmpegConfig, GpuMode
-from adapters.ffmpeg.gpu import GpuCapability, detect_gpu
-from adapters.ffmpeg.probe import FfmpegProber
-from adapters.ffmpeg.stills import FfmpegStoryboarder, FfmpegThumbnailer
-from adapters.ffmpeg.transcode import Engine, FfmpegTranscoder
+from videoplatform.adapters.ffmpeg.config import ALLOWED_FORMATS, FfmpegConfig, GpuMode
+from videoplatform.adapters.ffmpeg.gpu import GpuCapability, detect_gpu
+from videoplatform.adapters.ffmpeg.probe import FfmpegProber
+from videoplatform.adapters.ffmpeg.stills import FfmpegStoryboarder, FfmpegThumbnailer
+from videoplatform.adapters.ffmpeg.transcode import Engine, FfmpegTranscoder
 
 __all__ = [
     "ALLOWED_FORMATS",

@@ -12,8 +12,13 @@ import logging
 
 from attrs import frozen
 
-from adapters.ffmpeg.config import FfmpegConfig
-from adapters.ffmpeg.process import FfmpegFailed, base_args, last_error_line, run_ffmpeg
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig
+from videoplatform.adapters.ffmpeg.process import (
+    FfmpegFailed,
+    base_args,
+    last_error_line,
+    run_ffmpeg,
+)
 
 log = logging.getLogger(__name__)
 

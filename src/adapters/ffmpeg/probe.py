@@ -16,10 +16,10 @@ from pathlib import Path
 
 from attrs import frozen
 
-from adapters.ffmpeg.config import FfmpegConfig
-from adapters.ffmpeg.process import FfmpegFailed, base_args, input_args, run_ffmpeg
-from application.ports.media import MediaRejected
-from domain.videos import MediaInfo
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig
+from videoplatform.adapters.ffmpeg.process import FfmpegFailed, base_args, input_args, run_ffmpeg
+from videoplatform.application.ports.media import MediaRejected
+from videoplatform.domain.videos import MediaInfo
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>[\w,-]+), from ", re.MULTILINE)
 _DURATION = re.compile(

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from attrs import frozen
 
-from adapters.ffmpeg.config import FfmpegConfig
-from application.ports.media import MediaRejected
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig
+from videoplatform.application.ports.media import MediaRejected
 
 STDERR_KEEP_LINES = 400
 

@@ -14,9 +14,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.ffmpeg.config import FfmpegConfig
-from adapters.ffmpeg.probe import FfmpegProber
-from adapters.ffmpeg.process import (
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig
+from videoplatform.adapters.ffmpeg.probe import FfmpegProber
+from videoplatform.adapters.ffmpeg.process import (
     FfmpegFailed,
     base_args,
     file_url,
@@ -24,9 +24,9 @@ from adapters.ffmpeg.process import (
     last_error_line,
     run_ffmpeg,
 )
-from application.ports.media import MediaRejected, StoryboardOutput
-from domain.ladder import display_size
-from domain.videos import MediaInfo
+from videoplatform.application.ports.media import MediaRejected, StoryboardOutput
+from videoplatform.domain.ladder import display_size
+from videoplatform.domain.videos import MediaInfo
 
 STORYBOARD_SPRITE = "storyboard.jpg"
 STORYBOARD_VTT = "storyboard.vtt"

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from attrs import frozen
 
-from adapters.ffmpeg.config import FfmpegConfig, GpuMode
-from adapters.ffmpeg.gpu import GpuCapability, detect_gpu
-from adapters.ffmpeg.process import (
+from videoplatform.adapters.ffmpeg.config import FfmpegConfig, GpuMode
+from videoplatform.adapters.ffmpeg.gpu import GpuCapability, detect_gpu
+from videoplatform.adapters.ffmpeg.process import (
     FfmpegFailed,
     base_args,
     file_url,
@@ -35,9 +35,14 @@ from adapters.ffmpeg.process import (
     last_error_line,
     run_ffmpeg,
 )
-from application.ports.media import LadderOutput, MediaRejected, ProgressCallback, RungOutput
-from domain.ladder import PlannedRung
-from domain.videos import MediaInfo
+from videoplatform.application.ports.media import (
+    LadderOutput,
+    MediaRejected,
+    ProgressCallback,
+    RungOutput,
+)
+from videoplatform.domain.ladder import PlannedRung
+from videoplatform.domain.videos import MediaInfo
 
 log = logging.getLogger(__name__)
 

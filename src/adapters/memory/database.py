@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from application.ports.persistence import STALE_VERSION, OutboxMessage
-from domain.aggregate import Aggregate
-from domain.audit import AuditEvent
-from domain.errors import Conflict, NotFound
+from videoplatform.application.ports.persistence import STALE_VERSION, OutboxMessage
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.errors import Conflict, NotFound
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from application.ports.feed import ProgressUpdate
-from domain.ids import VideoId
+from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.domain.ids import VideoId
 
 
 class MemoryVideoFeed:

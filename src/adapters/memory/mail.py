@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from application.ports.mail import MailMessage
+from videoplatform.application.ports.mail import MailMessage
 
 
 class MemoryMailer:

@@ -17,15 +17,15 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from application.ports.media import (
+from videoplatform.application.ports.media import (
     LadderOutput,
     MediaRejected,
     ProgressCallback,
     RungOutput,
     StoryboardOutput,
 )
-from domain.ladder import PlannedRung, display_size
-from domain.videos import MediaInfo
+from videoplatform.domain.ladder import PlannedRung, display_size
+from videoplatform.domain.videos import MediaInfo
 
 MAGIC = b"VPSYNTH1\n"
 SEGMENT_SECONDS = 4.0

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import attrs
 import structlog
 
-from application.ports.queue import Delivery, Job, retry_delay
-from domain.events import DomainEvent
+from videoplatform.application.ports.queue import Delivery, Job, retry_delay
+from videoplatform.domain.events import DomainEvent
 
 E = TypeVar("E", bound=DomainEvent)
 

@@ -7,19 +7,24 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar, cast
 
-from adapters.memory.database import Transaction
-from application.ports.persistence import AuditQuery, OutboxMessage, VideoListQuery, VideoSort
-from domain.aggregate import Aggregate
-from domain.audit import AuditEvent
-from domain.categories import Category
-from domain.errors import NotFound
-from domain.events import DomainEvent
-from domain.files import FolderPath, StoredFile
-from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
-from domain.shares import Share, ShareTarget
-from domain.uploads import ResumableUpload, UploadId
-from domain.users import ApiToken, Role, User
-from domain.videos import Video, VideoStatus, Visibility
+from videoplatform.adapters.memory.database import Transaction
+from videoplatform.application.ports.persistence import (
+    AuditQuery,
+    OutboxMessage,
+    VideoListQuery,
+    VideoSort,
+)
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.categories import Category
+from videoplatform.domain.errors import NotFound
+from videoplatform.domain.events import DomainEvent
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.shares import Share, ShareTarget
+from videoplatform.domain.uploads import ResumableUpload, UploadId
+from videoplatform.domain.users import ApiToken, Role, User
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
 

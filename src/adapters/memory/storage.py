@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from application.ports.storage import ByteRange, ObjectInfo, ReadableStream
-from domain.errors import NotFound, ValidationError
+from videoplatform.application.ports.storage import ByteRange, ObjectInfo, ReadableStream
+from videoplatform.domain.errors import NotFound, ValidationError
 
 CHUNK = 64 * 1024
 

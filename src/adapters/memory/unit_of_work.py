@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from adapters.memory.database import MemoryDatabase, Transaction
-from adapters.memory.repositories import (
+from videoplatform.adapters.memory.database import MemoryDatabase, Transaction
+from videoplatform.adapters.memory.repositories import (
     MemoryAuditLog,
     MemoryCategoryRepository,
     MemoryFileRepository,
@@ -18,7 +18,7 @@ from adapters.memory.repositories import (
     MemoryVideoRepository,
     Seen,
 )
-from domain.events import DomainEvent
+from videoplatform.domain.events import DomainEvent
 
 
 class MemoryUnitOfWork:

@@ -7,7 +7,7 @@ Heartbeats are off: a blocking connection answers them only while it is called, 
 consumer runs one job (minutes of transcoding) between calls, so the broker would close
 a healthy connection in the middle of a job and redeliver it. A dead peer is found by TCP
 keepalive instead, a killed process by its socket closing, and a stuck consumer by the
-broker's consumer timeout (see :mod:`adapters.rabbitmq.topology`).
+broker's consumer timeout (see :mod:`videoplatform.adapters.rabbitmq.topology`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 from pika.spec import Basic, BasicProperties
 
-from adapters.rabbitmq.topology import Topology
-from application.ports.queue import Delivery, Job, PublishFailed, retry_delay
+from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.ports.queue import Delivery, Job, PublishFailed, retry_delay
 
 log = structlog.get_logger(__name__)
 

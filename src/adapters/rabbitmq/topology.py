@@ -20,7 +20,7 @@ from typing import Any
 
 from attrs import frozen
 
-from application.ports.queue import retry_delay
+from videoplatform.application.ports.queue import retry_delay
 
 
 @frozen

@@ -17,9 +17,9 @@ import redis
 import redis.client
 import structlog
 
-from application.ports.feed import ProgressUpdate
-from domain.ids import VideoId
-from domain.videos import VideoStatus
+from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import VideoStatus
 
 log = structlog.get_logger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from adapters.sql import tables
-from adapters.sql.audit_chain import ChainReport, verify_chain
+from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql.audit_chain import ChainReport, verify_chain
 
 _CONTENT = (
     "id",

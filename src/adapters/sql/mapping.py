@@ -5,14 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.categories import Category
-from domain.files import FolderPath, StoredFile
-from domain.ids import AuditEventId, CategoryId, FileId, ShareId, TokenId, UserId, VideoId
-from domain.shares import Share, ShareTarget, ShareTargetKind
-from domain.uploads import ResumableUpload, UploadId, UploadKind, UploadPart, UploadResult
-from domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
-from domain.videos import (
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.categories import Category
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import (
+    AuditEventId,
+    CategoryId,
+    FileId,
+    ShareId,
+    TokenId,
+    UserId,
+    VideoId,
+)
+from videoplatform.domain.shares import Share, ShareTarget, ShareTargetKind
+from videoplatform.domain.uploads import (
+    ResumableUpload,
+    UploadId,
+    UploadKind,
+    UploadPart,
+    UploadResult,
+)
+from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
+from videoplatform.domain.videos import (
     MediaInfo,
     PlaybackAssets,
     Poster,

@@ -24,26 +24,26 @@ from sqlalchemy import (
     update,
 )
 
-from adapters.sql import mapping, tables
-from adapters.sql.audit_chain import event_hash
-from adapters.sql.session import SqlSession
-from application.ports.persistence import (
+from videoplatform.adapters.sql import mapping, tables
+from videoplatform.adapters.sql.audit_chain import event_hash
+from videoplatform.adapters.sql.session import SqlSession
+from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     AuditQuery,
     OutboxMessage,
     VideoListQuery,
     VideoSort,
 )
-from domain.aggregate import Aggregate
-from domain.audit import AuditEvent
-from domain.categories import Category
-from domain.errors import Conflict, NotFound
-from domain.files import FolderPath, StoredFile
-from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
-from domain.shares import Share, ShareTarget
-from domain.uploads import ResumableUpload, UploadId
-from domain.users import ApiToken, Role, User, UserStatus
-from domain.videos import Video, VideoStatus, Visibility
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.categories import Category
+from videoplatform.domain.errors import Conflict, NotFound
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.shares import Share, ShareTarget
+from videoplatform.domain.uploads import ResumableUpload, UploadId
+from videoplatform.domain.users import ApiToken, Role, User, UserStatus
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -28,9 +28,9 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from application.ports.persistence import STALE_VERSION
-from domain.aggregate import Aggregate
-from domain.errors import Conflict
+from videoplatform.application.ports.persistence import STALE_VERSION
+from videoplatform.domain.aggregate import Aggregate
+from videoplatform.domain.errors import Conflict
 
 # Which unique constraint means what, for the error code callers rely on.
 _UNIQUE_CODES: tuple[tuple[tuple[str, ...], str], ...] = (

@@ -18,7 +18,7 @@ from sqlalchemy import (
     text,
 )
 
-from adapters.sql.types import JsonText, UtcDateTime, ordered_string
+from videoplatform.adapters.sql.types import JsonText, UtcDateTime, ordered_string
 
 ID = ordered_string(64)
 

@@ -7,7 +7,7 @@ from typing import Self
 
 from sqlalchemy import Engine
 
-from adapters.sql.repositories import (
+from videoplatform.adapters.sql.repositories import (
     SqlAuditLog,
     SqlCategoryRepository,
     SqlFileRepository,
@@ -19,12 +19,15 @@ from adapters.sql.repositories import (
     SqlVideoRepository,
     Tracker,
 )
-from adapters.sql.session import SqlSession
-from domain.events import DomainEvent
+from videoplatform.adapters.sql.session import SqlSession
+from videoplatform.domain.events import DomainEvent
 
 
 class SqlUnitOfWork:
-    """A database transaction over every repository; see :mod:`adapters.sql.session`."""
+    """A database transaction over every repository.
+
+    See :mod:`videoplatform.adapters.sql.session`.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

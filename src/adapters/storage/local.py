@@ -11,8 +11,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
 
-from application.ports.storage import ByteRange, ObjectInfo, ReadableStream
-from domain.errors import NotFound, ValidationError
+from videoplatform.application.ports.storage import ByteRange, ObjectInfo, ReadableStream
+from videoplatform.domain.errors import NotFound, ValidationError
 
 CHUNK = 1024 * 1024
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

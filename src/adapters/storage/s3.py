@@ -12,8 +12,8 @@ import structlog
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from application.ports.storage import ByteRange, ObjectInfo, ReadableStream
-from domain.errors import NotFound, ValidationError
+from videoplatform.application.ports.storage import ByteRange, ObjectInfo, ReadableStream
+from videoplatform.domain.errors import NotFound, ValidationError
 
 log = structlog.get_logger(__name__)
 

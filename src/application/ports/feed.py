@@ -16,8 +16,8 @@ from typing import Protocol
 
 from attrs import frozen
 
-from domain.ids import VideoId
-from domain.videos import Video, VideoStatus
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import Video, VideoStatus
 
 
 @frozen

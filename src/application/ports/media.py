@@ -8,8 +8,8 @@ from typing import Protocol
 
 from attrs import frozen
 
-from domain.ladder import PlannedRung
-from domain.videos import MediaInfo
+from videoplatform.domain.ladder import PlannedRung
+from videoplatform.domain.videos import MediaInfo
 
 
 class MediaRejected(Exception):

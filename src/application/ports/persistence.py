@@ -21,15 +21,15 @@ from typing import Protocol, Self
 
 from attrs import frozen
 
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.categories import Category
-from domain.events import DomainEvent
-from domain.files import FolderPath, StoredFile
-from domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
-from domain.shares import Share, ShareTarget
-from domain.uploads import ResumableUpload, UploadId
-from domain.users import ApiToken, User
-from domain.videos import Video, VideoStatus, Visibility
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.categories import Category
+from videoplatform.domain.events import DomainEvent
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.shares import Share, ShareTarget
+from videoplatform.domain.uploads import ResumableUpload, UploadId
+from videoplatform.domain.users import ApiToken, User
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 STALE_VERSION = "stale_version"
 """The ``Conflict.code`` of a save that lost an optimistic-concurrency race."""

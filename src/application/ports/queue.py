@@ -7,7 +7,7 @@ from typing import Protocol, TypeVar
 
 from attrs import frozen
 
-from domain.events import DomainEvent
+from videoplatform.domain.events import DomainEvent
 
 
 @frozen

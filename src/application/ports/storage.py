@@ -7,7 +7,7 @@ from typing import BinaryIO, Protocol
 
 from attrs import frozen
 
-from domain.errors import ValidationError
+from videoplatform.domain.errors import ValidationError
 
 
 class ReadableStream(Protocol):

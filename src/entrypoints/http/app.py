@@ -9,19 +9,19 @@ from typing import Any
 import falcon
 from attrs import frozen
 
-from application.ports.cache import Cache
-from entrypoints.bootstrap import Platform
-from entrypoints.http import errors
-from entrypoints.http.middleware import (
+from videoplatform.application.ports.cache import Cache
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http import errors
+from videoplatform.entrypoints.http.middleware import (
     Authentication,
     RequestContext,
     SaneInput,
     SecurityHeaders,
     Versioning,
 )
-from entrypoints.http.openapi import Route, build_document
-from entrypoints.http.read_cache import PublicVideoCache
-from entrypoints.http.resources import (
+from videoplatform.entrypoints.http.openapi import Route, build_document
+from videoplatform.entrypoints.http.read_cache import PublicVideoCache
+from videoplatform.entrypoints.http.resources import (
     audit,
     auth,
     categories,
@@ -34,8 +34,8 @@ from entrypoints.http.resources import (
     users,
     videos,
 )
-from entrypoints.http.resources.common import HttpContext
-from entrypoints.settings import Settings
+from videoplatform.entrypoints.http.resources.common import HttpContext
+from videoplatform.entrypoints.settings import Settings
 
 App = falcon.App[falcon.Request, falcon.Response]
 

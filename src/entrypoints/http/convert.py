@@ -16,7 +16,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from domain.errors import ValidationError
+from videoplatform.domain.errors import ValidationError
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from typing import Any
 import falcon
 import structlog
 
-from domain.errors import (
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     DomainError,
@@ -21,7 +21,12 @@ from domain.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from domain.uploads import ChecksumMismatch, TooManyOpenUploads, UnsupportedMedia, UploadGone
+from videoplatform.domain.uploads import (
+    ChecksumMismatch,
+    TooManyOpenUploads,
+    UnsupportedMedia,
+    UploadGone,
+)
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("videoplatform.http")

@@ -11,11 +11,11 @@ from typing import Any
 import falcon
 import structlog
 
-from application.context import Caller
-from application.users import UserService
-from domain.errors import ValidationError
-from entrypoints.http.convert import check_text
-from entrypoints.http.errors import coded
+from videoplatform.application.context import Caller
+from videoplatform.application.users import UserService
+from videoplatform.domain.errors import ValidationError
+from videoplatform.entrypoints.http.convert import check_text
+from videoplatform.entrypoints.http.errors import coded
 
 log = structlog.get_logger("videoplatform.http")
 

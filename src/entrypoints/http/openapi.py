@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from entrypoints.http.schema import Schema, type_schema
+from videoplatform.entrypoints.http.schema import Schema, type_schema
 
 Auth = Literal["none", "optional", "required"]
 

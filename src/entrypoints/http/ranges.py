@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import falcon
 
-from application.ports.storage import ByteRange
-from entrypoints.http.errors import coded
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.entrypoints.http.errors import coded
 
 _SINGLE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from application.ports.cache import Cache
-from application.ports.queue import EventBus
-from domain.events import VideoEvent
-from domain.videos import Video
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.queue import EventBus
+from videoplatform.domain.events import VideoEvent
+from videoplatform.domain.videos import Video
 
 _GENERATIONS_KEPT = 100_000
 

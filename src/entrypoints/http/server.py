@@ -23,10 +23,10 @@ from attrs import evolve, frozen
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
-from entrypoints.bootstrap import create_platform
-from entrypoints.http import wsgi
-from entrypoints.persistence import database_url
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.http import wsgi
+from videoplatform.entrypoints.persistence import database_url
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 WsgiApp = Callable[..., Any]
 

@@ -15,10 +15,10 @@ from collections.abc import Generator, Iterator
 
 import falcon
 
-from application.processing import ProcessingProgress
-from entrypoints.http.convert import dump
-from entrypoints.http.errors import coded
-from entrypoints.http.views import ProcessingView
+from videoplatform.application.processing import ProcessingProgress
+from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.views import ProcessingView
 
 EVENT_STREAM = "text/event-stream"
 RECONNECT_MS = 5000

@@ -24,12 +24,12 @@ import falcon
 from falcon.media.multipart import BodyPart, MultipartForm, MultipartFormHandler
 from falcon.util import BufferedReader
 
-from application.context import Caller
-from application.ports.storage import ReadableStream
-from domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
-from domain.media_types import SNIFF_LENGTH, MediaType, sniff
-from entrypoints.http.errors import coded
-from entrypoints.http.middleware import caller_of
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.storage import ReadableStream
+from videoplatform.domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
+from videoplatform.domain.media_types import SNIFF_LENGTH, MediaType, sniff
+from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.middleware import caller_of
 
 CHUNK = 64 * 1024
 """The most any single read of the request input asks for."""

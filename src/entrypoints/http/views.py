@@ -8,15 +8,15 @@ from typing import Any, Literal
 
 from attrs import frozen
 
-from application.pagination import Page
-from application.processing import ProcessingProgress
-from domain.audit import AuditEvent
-from domain.categories import Category
-from domain.files import StoredFile
-from domain.shares import Share
-from domain.users import ApiToken, User
-from domain.videos import Video
-from entrypoints.http.convert import dump
+from videoplatform.application.pagination import Page
+from videoplatform.application.processing import ProcessingProgress
+from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.categories import Category
+from videoplatform.domain.files import StoredFile
+from videoplatform.domain.shares import Share
+from videoplatform.domain.users import ApiToken, User
+from videoplatform.domain.videos import Video
+from videoplatform.entrypoints.http.convert import dump
 
 
 @frozen

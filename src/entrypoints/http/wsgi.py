@@ -2,7 +2,7 @@
 
 ``videoplatform serve`` uses it, and so can a plain gunicorn::
 
-    gunicorn 'entrypoints.http.wsgi:create()'
+    gunicorn 'videoplatform.entrypoints.http.wsgi:create()'
 
 Importing this module does nothing: :func:`create` runs in each worker process after
 gunicorn forked it, so every worker opens its own database pool (a SQLite connection
@@ -23,11 +23,11 @@ import os
 
 import structlog
 
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.http.app import App, create_app
-from entrypoints.logging import configure_logging, logging_configured
-from entrypoints.settings import Settings
-from entrypoints.worker import BackgroundWorkers, start_background
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.http.app import App, create_app
+from videoplatform.entrypoints.logging import configure_logging, logging_configured
+from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.worker import BackgroundWorkers, start_background
 
 BACKGROUND_GRACE_SECONDS = 10.0
 

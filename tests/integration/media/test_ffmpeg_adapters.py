@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ffmpeg import (
+from tests import media_clips
+from videoplatform.adapters.ffmpeg import (
     FfmpegConfig,
     FfmpegProber,
     FfmpegStoryboarder,
@@ -23,11 +24,10 @@ from adapters.ffmpeg import (
     GpuMode,
     detect_gpu,
 )
-from adapters.ffmpeg.probe import parse_dump
-from application.ports.media import LadderOutput, MediaRejected
-from domain.ladder import PlannedRung, RungSpec, plan_ladder
-from domain.videos import MediaInfo
-from tests import media_clips
+from videoplatform.adapters.ffmpeg.probe import parse_dump
+from videoplatform.application.ports.media import LadderOutput, MediaRejected
+from videoplatform.domain.ladder import PlannedRung, RungSpec, plan_ladder
+from videoplatform.domain.videos import MediaInfo
 
 CONFIG = FfmpegConfig(preset="ultrafast", segment_seconds=1.0, threads=2)
 SMALL_LADDER = (

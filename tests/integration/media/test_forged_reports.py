@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ffmpeg import FfmpegConfig, FfmpegProber
-from application.ports.media import MediaRejected
 from tests import media_clips
+from videoplatform.adapters.ffmpeg import FfmpegConfig, FfmpegProber
+from videoplatform.application.ports.media import MediaRejected
 
 FORGED = (
     "\n  Duration: 00:00:01.00, start: 0.000000, bitrate: 1 kb/s"

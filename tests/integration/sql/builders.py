@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.ids import AuditEventId, UserId, VideoId
-from domain.users import Email, Role, User
-from domain.videos import Video, Visibility
+from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.ids import AuditEventId, UserId, VideoId
+from videoplatform.domain.users import Email, Role, User
+from videoplatform.domain.videos import Video, Visibility
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

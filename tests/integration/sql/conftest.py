@@ -22,9 +22,9 @@ from attrs import frozen
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from adapters.sql import migrate
-from adapters.sql.engine import create_database_engine
 from tests.conftest import ServiceEndpoint
+from videoplatform.adapters.sql import migrate
+from videoplatform.adapters.sql.engine import create_database_engine
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -22,14 +22,14 @@ import pytest
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from adapters.sql import tables
-from adapters.sql.audit_chain import GENESIS, verify_chain
-from adapters.sql.engine import create_database_engine
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.persistence import AuditQuery
-from domain.audit import AuditEvent
 from tests.integration.sql.builders import T0, an_event, at, chain_rows
 from tests.integration.sql.conftest import PgDatabase, admin_engine, terminate_sessions
+from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql.audit_chain import GENESIS, verify_chain
+from videoplatform.adapters.sql.engine import create_database_engine
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.persistence import AuditQuery
+from videoplatform.domain.audit import AuditEvent
 
 APP_ROLE = "videoplatform_app"
 APPENDERS = 8

@@ -16,12 +16,12 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import Engine, select
 
-from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from application.ports.persistence import STALE_VERSION
-from domain.errors import Conflict
-from domain.ids import VideoId
 from tests.integration.sql.builders import at, stored_video
+from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.persistence import STALE_VERSION
+from videoplatform.domain.errors import Conflict
+from videoplatform.domain.ids import VideoId
 
 WRITERS = 8
 VIEWERS = 8

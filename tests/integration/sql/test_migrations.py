@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from adapters.sql import migrate, tables
+from videoplatform.adapters.sql import migrate, tables
 
 VERSION_TABLE = "alembic_version"
 

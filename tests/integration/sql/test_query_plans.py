@@ -22,14 +22,14 @@ import pytest
 from attrs import frozen
 from sqlalchemy import Engine, event, insert, select
 
-from adapters.sql import tables
-from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
-from application.ports.persistence import AuditQuery, VideoListQuery, VideoSort
-from domain.audit import AuditAction
-from domain.files import FolderPath
-from domain.ids import CategoryId, UserId
-from domain.videos import VideoStatus
 from tests.integration.sql.builders import T0
+from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from videoplatform.application.ports.persistence import AuditQuery, VideoListQuery, VideoSort
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.files import FolderPath
+from videoplatform.domain.ids import CategoryId, UserId
+from videoplatform.domain.videos import VideoStatus
 
 VIDEOS = 20_000
 OWNERS = 200

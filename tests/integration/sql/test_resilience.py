@@ -11,10 +11,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
-from adapters.sql import migrate
-from adapters.sql.engine import create_database_engine, wait_for_database
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.sql.conftest import PgDatabase, terminate_sessions
+from videoplatform.adapters.sql import migrate
+from videoplatform.adapters.sql.engine import create_database_engine, wait_for_database
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 
 
 @pytest.fixture

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from adapters.ffmpeg import Engine, FfmpegConfig, FfmpegTranscoder, GpuCapability, GpuMode
-from adapters.ffmpeg.gpu import build_lacks
-from adapters.ffmpeg.probe import media_info_from, parse_dump, probe_args, reaches_end
-from adapters.ffmpeg.process import input_args
-from adapters.ffmpeg.stills import poster_args, storyboard_interval, storyboard_vtt
-from adapters.ffmpeg.transcode import ProgressParser, parse_master, transcode_args
-from application.ports.media import MediaRejected
-from domain.ladder import RungSpec, plan_ladder
-from domain.videos import MediaInfo
+from videoplatform.adapters.ffmpeg import (
+    Engine,
+    FfmpegConfig,
+    FfmpegTranscoder,
+    GpuCapability,
+    GpuMode,
+)
+from videoplatform.adapters.ffmpeg.gpu import build_lacks
+from videoplatform.adapters.ffmpeg.probe import media_info_from, parse_dump, probe_args, reaches_end
+from videoplatform.adapters.ffmpeg.process import input_args
+from videoplatform.adapters.ffmpeg.stills import poster_args, storyboard_interval, storyboard_vtt
+from videoplatform.adapters.ffmpeg.transcode import ProgressParser, parse_master, transcode_args
+from videoplatform.application.ports.media import MediaRejected
+from videoplatform.domain.ladder import RungSpec, plan_ladder
+from videoplatform.domain.videos import MediaInfo
 
 CONFIG = FfmpegConfig(binary=Path("/opt/ffmpeg/bin/ffmpeg"), threads=3, segment_seconds=4.0)
 SOURCE = Path("/jobs/42/source.mp4")
@@ -326,7 +332,7 @@ def test_the_engine_follows_the_mode_and_what_the_gpu_can_do(
 
 def test_auto_falls_back_to_the_cpu_and_logs_why(caplog: pytest.LogCaptureFixture) -> None:
     config = FfmpegConfig(binary=Path("/opt/ffmpeg"), gpu=GpuMode.AUTO)
-    with caplog.at_level(logging.WARNING, logger="adapters.ffmpeg.transcode"):
+    with caplog.at_level(logging.WARNING, logger="videoplatform.adapters.ffmpeg.transcode"):
         assert FfmpegTranscoder(config, NONE).engine() is Engine.CPU
     assert "no usable CUDA device" in caplog.text
 

@@ -10,15 +10,15 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.videos import UploadVideo
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.ids import CategoryId, VideoId
-from domain.videos import MediaInfo, PlaybackAssets, Rendition, Video, Visibility
-from entrypoints.bootstrap import Platform
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition, Video, Visibility
+from videoplatform.entrypoints.bootstrap import Platform
 
 Trail = Callable[[AuditFilter], list[AuditEvent]]
 

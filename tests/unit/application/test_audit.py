@@ -6,17 +6,17 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.system import ManualClock
-from application.audit import AuditFilter
-from application.context import Caller
-from application.pagination import encode_cursor
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
-from domain.ids import CategoryId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
 from tests.unit.application.conftest import Trail, only_event
 from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.pagination import encode_cursor
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from videoplatform.domain.ids import CategoryId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
 
 CREATE = AuditAction.CATEGORY_CREATE
 

@@ -7,19 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter, AuditService
-from application.auditing import Auditor
-from application.context import Caller
-from application.ports.persistence import UnitOfWork
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
-from domain.ids import AuditEventId, UserId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
 from tests.unit.application.conftest import Trail, only_event
 from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter, AuditService
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from videoplatform.domain.ids import AuditEventId, UserId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
 
 
 def gadget_events(

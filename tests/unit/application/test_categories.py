@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from application.audit import AuditFilter
-from application.context import Caller
-from application.videos import UpdateVideo
-from domain.audit import AuditAction, AuditResult
-from domain.errors import (
+from tests.unit.application.conftest import Studio, Trail, only_event
+from tests.unit.conftest import MakeUser
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.videos import UpdateVideo
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
     PermissionDenied,
     ValidationError,
 )
-from domain.ids import CategoryId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import MakeUser
+from videoplatform.domain.ids import CategoryId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
 
 
 def test_admin_creates_a_category_with_a_slug(

@@ -8,13 +8,15 @@ import io
 import attrs
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from application.context import Caller
-from application.files import MoveFile, StoreFile, file_key
-from application.ports.storage import ByteRange
-from application.shares import CreateShare
-from domain.audit import AuditAction, AuditResult
-from domain.errors import (
+from tests.unit.application.conftest import Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.application.context import Caller
+from videoplatform.application.files import MoveFile, StoreFile, file_key
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.application.shares import CreateShare
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
@@ -23,13 +25,11 @@ from domain.errors import (
     ShareRefused,
     ValidationError,
 )
-from domain.files import FolderPath, StoredFile
-from domain.ids import FileId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.settings import Settings
-from tests.unit.application.conftest import Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.domain.files import FolderPath, StoredFile
+from videoplatform.domain.ids import FileId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.settings import Settings
 
 
 class CountingSource:

@@ -11,22 +11,24 @@ from typing import Self
 
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import StoreFile
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock
-from application.shares import CreateShare
-from application.throttle import FailureThrottle
-from application.users import Login, RegisterUser
-from application.videos import UploadVideo
-from domain.audit import AuditAction, AuditResult
-from domain.errors import (
+from tests.unit.application.conftest import Studio, Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.shares import CreateShare
+from videoplatform.application.throttle import FailureThrottle
+from videoplatform.application.users import Login, RegisterUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
@@ -34,13 +36,11 @@ from domain.errors import (
     ShareRefused,
     ValidationError,
 )
-from domain.events import DomainEvent
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.settings import Settings
-from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+from videoplatform.domain.events import DomainEvent
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.settings import Settings
 
 
 def test_disabling_an_account_kills_its_share_links(
@@ -241,8 +241,8 @@ def test_moderators_and_admins_reading_private_things_leave_a_trace(
 def test_a_login_typed_into_the_wrong_field_is_not_stored_in_the_audit_trail(
     platform: Platform, trail: Trail
 ) -> None:
-    from application.users import Login
-    from domain.errors import AuthenticationFailed
+    from videoplatform.application.users import Login
+    from videoplatform.domain.errors import AuthenticationFailed
 
     with pytest.raises(AuthenticationFailed):
         platform.users.login(Login("my secret passphrase", "x"))

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from adapters.memory.queue import MemoryJobQueue
-from application.jobs import JobConsumer, PermanentJobError, RetryPolicy
-from application.ports.queue import Job
+from videoplatform.adapters.memory.queue import MemoryJobQueue
+from videoplatform.application.jobs import JobConsumer, PermanentJobError, RetryPolicy
+from videoplatform.application.ports.queue import Job
 
 JOB = Job("j1", "process-video", {"video_id": "v1"})
 

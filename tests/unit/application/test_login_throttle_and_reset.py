@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from adapters.memory.mail import MemoryMailer
-from application.audit import AuditFilter
-from application.context import Caller
-from application.users import Login, RegisterUser
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
-from entrypoints.bootstrap import Platform
 from tests.unit.application.conftest import Trail
 from tests.unit.conftest import PASSWORD
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.users import Login, RegisterUser
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
+from videoplatform.entrypoints.bootstrap import Platform
 
 FROM = Caller(ip="198.51.100.7")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from application.pagination import (
+from videoplatform.application.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     clamp_limit,
@@ -18,7 +18,7 @@ from application.pagination import (
     time_cursor,
     time_keyset,
 )
-from domain.errors import ValidationError
+from videoplatform.domain.errors import ValidationError
 
 
 def raw_cursor(data: object) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application.playback import (
+from videoplatform.application.playback import (
     Grant,
     PlaybackClaims,
     PlaybackPolicy,
@@ -16,8 +16,8 @@ from application.playback import (
     sign,
     verify,
 )
-from domain.errors import PermissionDenied
-from domain.ids import ShareId, UserId, VideoId
+from videoplatform.domain.errors import PermissionDenied
+from videoplatform.domain.ids import ShareId, UserId, VideoId
 
 SECRET = b"s" * 32
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

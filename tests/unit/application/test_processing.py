@@ -12,48 +12,48 @@ from typing import Any
 
 import pytest
 
-from adapters.memory.media import (
+from tests.unit.application.conftest import Trail
+from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
     SyntheticThumbnailer,
     SyntheticTranscoder,
     synthetic_clip,
 )
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock, SequentialIds
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from adapters.storage.local import LocalObjectStorage
-from application.audit import AuditFilter
-from application.auditing import Auditor
-from application.context import Caller
-from application.messagebus import PublishingUnitOfWork, PublishingUnitOfWorkFactory
-from application.ports.media import LadderOutput, ProgressCallback, Transcoder
-from application.ports.persistence import (
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock, SequentialIds
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.storage.local import LocalObjectStorage
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller
+from videoplatform.application.messagebus import PublishingUnitOfWork, PublishingUnitOfWorkFactory
+from videoplatform.application.ports.media import LadderOutput, ProgressCallback, Transcoder
+from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
     VideoRepository,
 )
-from application.ports.queue import EventBus
-from application.ports.storage import ObjectStorage
-from application.processing import (
+from videoplatform.application.ports.queue import EventBus
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.processing import (
     ProcessingConfig,
     ProcessingOutcome,
     ProcessingService,
     RetryableProcessingError,
 )
-from application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo
-from domain.audit import AuditAction, AuditResult
-from domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied
-from domain.events import VideoReady
-from domain.ids import CategoryId, UserId, VideoId
-from domain.ladder import PlannedRung
-from domain.users import Role
-from domain.videos import MediaInfo, Video, VideoStatus, Visibility
-from entrypoints.bootstrap import Platform
-from tests.unit.application.conftest import Trail
-from tests.unit.conftest import MakeUser
+from videoplatform.application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied
+from videoplatform.domain.events import VideoReady
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.ladder import PlannedRung
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import MediaInfo, Video, VideoStatus, Visibility
+from videoplatform.entrypoints.bootstrap import Platform
 
 # -- test doubles -------------------------------------------------------------------------
 

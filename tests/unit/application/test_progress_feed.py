@@ -12,38 +12,38 @@ from pathlib import Path
 
 import pytest
 
-from adapters.memory.feed import MemoryVideoFeed
-from adapters.memory.media import (
+from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.feed import MemoryVideoFeed
+from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
     SyntheticThumbnailer,
     SyntheticTranscoder,
     synthetic_clip,
 )
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock, SequentialIds
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.auditing import Auditor
-from application.context import Caller
-from application.following import FollowConfig, ProgressFollower
-from application.messagebus import PublishingUnitOfWorkFactory
-from application.ports.feed import NoFeed, ProgressUpdate, Subscription, VideoFeed
-from application.ports.media import LadderOutput, ProgressCallback
-from application.processing import (
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock, SequentialIds
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.context import Caller
+from videoplatform.application.following import FollowConfig, ProgressFollower
+from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
+from videoplatform.application.ports.feed import NoFeed, ProgressUpdate, Subscription, VideoFeed
+from videoplatform.application.ports.media import LadderOutput, ProgressCallback
+from videoplatform.application.processing import (
     ProcessingConfig,
     ProcessingOutcome,
     ProcessingProgress,
     ProcessingService,
     RetryableProcessingError,
 )
-from application.videos import UploadVideo
-from domain.errors import NotFound
-from domain.ids import VideoId
-from domain.ladder import PlannedRung
-from domain.users import Role
-from domain.videos import MediaInfo, VideoStatus, Visibility
-from entrypoints.bootstrap import Platform
-from tests.unit.conftest import MakeUser
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.errors import NotFound
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.ladder import PlannedRung
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import MediaInfo, VideoStatus, Visibility
+from videoplatform.entrypoints.bootstrap import Platform
 
 PROCESSING, READY, FAILED = VideoStatus.PROCESSING, VideoStatus.READY, VideoStatus.FAILED
 

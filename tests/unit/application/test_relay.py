@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from adapters.memory.queue import MemoryJobQueue
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.ports.persistence import OutboxMessage
-from application.ports.queue import Job, PublishFailed
-from application.relay import OutboxRelay, RelayPolicy
+from videoplatform.adapters.memory.queue import MemoryJobQueue
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.ports.persistence import OutboxMessage
+from videoplatform.application.ports.queue import Job, PublishFailed
+from videoplatform.application.relay import OutboxRelay, RelayPolicy
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

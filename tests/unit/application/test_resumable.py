@@ -12,25 +12,33 @@ from datetime import datetime, timedelta
 import attrs
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import StoreFile
-from application.ports.storage import ByteRange
-from application.resumable import (
+from tests.unit.application.conftest import Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.application.resumable import (
     AppendChunk,
     Checksum,
     CreateUpload,
     ResumableUploadService,
     upload_prefix,
 )
-from application.videos import UploadVideo
-from domain.audit import AuditAction, AuditResult
-from domain.errors import Conflict, NotFound, PermissionDenied, QuotaExceeded, ValidationError
-from domain.ids import FileId, VideoId
-from domain.uploads import (
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    ValidationError,
+)
+from videoplatform.domain.ids import FileId, VideoId
+from videoplatform.domain.uploads import (
     COMPLETION_LEASE,
     ChecksumMismatch,
     ResumableUpload,
@@ -40,11 +48,9 @@ from domain.uploads import (
     UploadId,
     UploadKind,
 )
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.settings import Settings
-from tests.unit.application.conftest import Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.settings import Settings
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 QUOTA = 20_000

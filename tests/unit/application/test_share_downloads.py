@@ -8,18 +8,18 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import StoreFile
-from application.shares import NOT_DOWNLOADABLE, CreateShare, ShareService
-from domain.audit import AuditAction, AuditResult
-from domain.errors import Conflict, NotFound, ShareRefused
-from domain.files import StoredFile
-from entrypoints.bootstrap import Platform
 from tests.unit.application.conftest import Studio, Trail, only_event
 from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.shares import NOT_DOWNLOADABLE, CreateShare, ShareService
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import Conflict, NotFound, ShareRefused
+from videoplatform.domain.files import StoredFile
+from videoplatform.entrypoints.bootstrap import Platform
 
 CONTENT = b"minutes of the meeting\n" * 10_000
 

@@ -10,16 +10,18 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import StoreFile
-from application.pagination import encode_cursor
-from application.shares import CreateShare
-from domain.audit import AuditAction, AuditResult
-from domain.credentials import digest_token
-from domain.errors import (
+from tests.unit.application.conftest import Studio, Trail, only_event
+from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.pagination import encode_cursor
+from videoplatform.application.shares import CreateShare
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
@@ -27,13 +29,11 @@ from domain.errors import (
     ShareRefused,
     ValidationError,
 )
-from domain.ids import FileId, ShareId, VideoId
-from domain.shares import ShareTargetKind
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform
-from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import MakeUser
+from videoplatform.domain.ids import FileId, ShareId, VideoId
+from videoplatform.domain.shares import ShareTargetKind
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 

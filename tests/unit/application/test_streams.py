@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from application.streams import MeteredReader
-from domain.errors import QuotaExceeded
+from videoplatform.application.streams import MeteredReader
+from videoplatform.domain.errors import QuotaExceeded
 
 
 class CountingSource:

@@ -6,22 +6,22 @@ import io
 
 import pytest
 
-from adapters.memory.database import MemoryDatabase
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.files import StoreFile
-from application.ports.persistence import AuditQuery
-from application.videos import UploadVideo
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.categories import Category
-from domain.errors import Conflict, PermissionDenied
-from domain.ids import AuditEventId, CategoryId
-from entrypoints.bootstrap import Platform
 from tests.unit.application.conftest import Trail
 from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.database import MemoryDatabase
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.persistence import AuditQuery
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.categories import Category
+from videoplatform.domain.errors import Conflict, PermissionDenied
+from videoplatform.domain.ids import AuditEventId, CategoryId
+from videoplatform.entrypoints.bootstrap import Platform
 
 
 class DatabaseWentAway(RuntimeError):

@@ -9,27 +9,27 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from adapters.memory.mail import MemoryMailer
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from application.users import Login, RegisterUser
-from domain.audit import AuditAction, AuditResult
-from domain.credentials import digest_token
-from domain.errors import (
+from tests.unit.application.conftest import Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.application.users import Login, RegisterUser
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
     PermissionDenied,
     ValidationError,
 )
-from domain.ids import TokenId, UserId
-from domain.users import Role, UserStatus
-from entrypoints.bootstrap import Platform
-from entrypoints.settings import Settings
-from tests.unit.application.conftest import Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import Role, UserStatus
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.settings import Settings
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 

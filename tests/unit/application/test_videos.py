@@ -11,16 +11,18 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.pagination import encode_cursor
-from application.ports.persistence import VideoSort
-from application.shares import CreateShare
-from application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo, VideoFilter
-from domain.audit import AuditAction, AuditResult
-from domain.errors import (
+from tests.unit.application.conftest import Studio, Trail, only_event
+from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.pagination import encode_cursor
+from videoplatform.application.ports.persistence import VideoSort
+from videoplatform.application.shares import CreateShare
+from videoplatform.application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import (
     AuthenticationFailed,
     NotFound,
     PermissionDenied,
@@ -28,13 +30,11 @@ from domain.errors import (
     ShareRefused,
     ValidationError,
 )
-from domain.ids import CategoryId, VideoId
-from domain.users import Role
-from domain.videos import Video, VideoStatus, Visibility
-from entrypoints.bootstrap import Platform
-from entrypoints.settings import Settings
-from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.settings import Settings
 
 MISSING = VideoId("01NOSUCHVIDEO000000000000")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from domain.ids import FileId, ShareId, UserId, VideoId
-from domain.users import Email, Role, User, UserStatus
-from domain.videos import MediaInfo, Rendition, Video, VideoStatus, Visibility
+from videoplatform.domain.ids import FileId, ShareId, UserId, VideoId
+from videoplatform.domain.users import Email, Role, User, UserStatus
+from videoplatform.domain.videos import MediaInfo, Rendition, Video, VideoStatus, Visibility
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from domain.categories import Category
-from domain.events import VideoDeleted, VideoReady
-from domain.ids import CategoryId, VideoId
-from domain.users import Role, UserStatus
-from domain.videos import VideoStatus, Visibility
 from tests.unit.domain.builders import LATER, NOW, make_user, make_video
+from videoplatform.domain.categories import Category
+from videoplatform.domain.events import VideoDeleted, VideoReady
+from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.users import Role, UserStatus
+from videoplatform.domain.videos import VideoStatus, Visibility
 
 
 def test_same_id_with_different_fields_is_the_same_entity() -> None:

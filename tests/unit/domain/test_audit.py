@@ -5,9 +5,9 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.ids import AuditEventId, UserId
 from tests.unit.domain.builders import NOW
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.ids import AuditEventId, UserId
 
 
 def _event(metadata: dict[str, str] | None = None) -> AuditEvent:

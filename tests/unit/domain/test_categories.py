@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain.categories import Category, clean_category_name, slugify
-from domain.errors import ValidationError
-from domain.ids import CategoryId
 from tests.unit.domain.builders import NOW
+from videoplatform.domain.categories import Category, clean_category_name, slugify
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import CategoryId
 
 
 @pytest.mark.parametrize(

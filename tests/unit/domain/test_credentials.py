@@ -7,10 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from domain.credentials import digest_token, token_matches
-from domain.ids import TokenId, UserId
-from domain.users import ApiToken, TokenKind
 from tests.unit.domain.builders import LATER, NOW, ONE_MICROSECOND
+from videoplatform.domain.credentials import digest_token, token_matches
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import ApiToken, TokenKind
 
 # -- digests -----------------------------------------------------------------------------
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ValidationError
-from domain.events import FileDeleted, FileStored
-from domain.files import (
+from tests.unit.domain.builders import FILE_ID, LATER, NOW, OWNER_ID, make_user
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.events import FileDeleted, FileStored
+from videoplatform.domain.files import (
     MAX_FOLDER_DEPTH,
     MAX_FOLDER_LENGTH,
     MAX_NAME,
@@ -15,8 +16,7 @@ from domain.files import (
     StoredFile,
     clean_file_name,
 )
-from domain.users import Role, User, UserStatus
-from tests.unit.domain.builders import FILE_ID, LATER, NOW, OWNER_ID, make_user
+from videoplatform.domain.users import Role, User, UserStatus
 
 # -- folder paths ------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ValidationError
-from domain.ladder import DEFAULT_LADDER, RungSpec, display_size, plan_ladder
-from domain.videos import MediaInfo
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ladder import DEFAULT_LADDER, RungSpec, display_size, plan_ladder
+from videoplatform.domain.videos import MediaInfo
 
 
 def clip(width: int, height: int, rotation: int = 0) -> MediaInfo:

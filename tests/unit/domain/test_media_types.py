@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from domain.media_types import SNIFF_LENGTH, MediaKind, sniff
+from videoplatform.domain.media_types import SNIFF_LENGTH, MediaKind, sniff
 
 
 def box(kind: bytes, payload: bytes = b"") -> bytes:

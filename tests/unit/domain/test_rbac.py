@@ -6,9 +6,9 @@ from itertools import combinations
 
 import pytest
 
-from domain.errors import ValidationError
-from domain.users import ROLE_PERMISSIONS, Permission, Role, UserStatus, parse_roles
 from tests.unit.domain.builders import make_user
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.users import ROLE_PERMISSIONS, Permission, Role, UserStatus, parse_roles
 
 ROLES_IN_TABLE_ORDER = (Role.VIEWER, Role.CREATOR, Role.MODERATOR, Role.ADMIN)
 

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.errors import ShareRefused, ValidationError
-from domain.events import ShareCreated, ShareRedeemed, ShareRevoked
-from domain.shares import (
+from tests.unit.domain.builders import LATER, NOW, ONE_MICROSECOND, OWNER_ID, SHARE_ID
+from videoplatform.domain.errors import ShareRefused, ValidationError
+from videoplatform.domain.events import ShareCreated, ShareRedeemed, ShareRevoked
+from videoplatform.domain.shares import (
     MAX_SHARE_USES,
     Share,
     ShareDecision,
@@ -16,7 +17,6 @@ from domain.shares import (
     ShareTarget,
     ShareTargetKind,
 )
-from tests.unit.domain.builders import LATER, NOW, ONE_MICROSECOND, OWNER_ID, SHARE_ID
 
 EXPIRES = NOW + timedelta(days=7)
 TARGET = ShareTarget(ShareTargetKind.VIDEO, "video-1")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidTransition, ValidationError
-from domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
-from domain.ids import UserId
-from domain.users import (
+from tests.unit.domain.builders import LATER, NOW, make_user
+from videoplatform.domain.errors import InvalidTransition, ValidationError
+from videoplatform.domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     Email,
@@ -17,7 +18,6 @@ from domain.users import (
     UserStatus,
     check_password_policy,
 )
-from tests.unit.domain.builders import LATER, NOW, make_user
 
 # -- email -------------------------------------------------------------------------------
 

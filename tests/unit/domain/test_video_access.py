@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain.ids import UserId
-from domain.users import Role, User, UserStatus
-from domain.videos import VideoStatus, Visibility
 from tests.unit.domain.builders import OWNER_ID, make_user, make_video
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Role, User, UserStatus
+from videoplatform.domain.videos import VideoStatus, Visibility
 
 PUBLIC = Visibility.PUBLIC
 UNLISTED = Visibility.UNLISTED

@@ -6,8 +6,17 @@ from collections.abc import Callable
 
 import pytest
 
-from domain.errors import InvalidTransition, ValidationError
-from domain.events import (
+from tests.unit.domain.builders import (
+    LATER,
+    MEDIA_INFO,
+    NOW,
+    OWNER_ID,
+    RENDITION_720P,
+    make_user,
+    make_video,
+)
+from videoplatform.domain.errors import InvalidTransition, ValidationError
+from videoplatform.domain.events import (
     DomainEvent,
     VideoDeleted,
     VideoFailed,
@@ -16,9 +25,9 @@ from domain.events import (
     VideoRequeued,
     VideoUploaded,
 )
-from domain.ids import CategoryId, VideoId
-from domain.users import Role
-from domain.videos import (
+from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import (
     MAX_DESCRIPTION,
     MAX_TAG,
     MAX_TAGS,
@@ -33,15 +42,6 @@ from domain.videos import (
     clean_description,
     clean_tags,
     clean_title,
-)
-from tests.unit.domain.builders import (
-    LATER,
-    MEDIA_INFO,
-    NOW,
-    OWNER_ID,
-    RENDITION_720P,
-    make_user,
-    make_video,
 )
 
 ASSETS = PlaybackAssets(

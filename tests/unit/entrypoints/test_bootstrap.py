@@ -7,19 +7,19 @@ import sys
 
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.security.passwords import Argon2PasswordHasher
-from application.ports.mail import Mailer
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.queue import EventBus, JobQueue
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock, PasswordHasher
-from application.users import RegisterUser
-from domain.errors import Conflict
-from domain.events import DomainEvent, UserRegistered
-from entrypoints.bootstrap import create_platform
-from entrypoints.settings import ConfigurationError, Settings
 from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.security.passwords import Argon2PasswordHasher
+from videoplatform.application.ports.mail import Mailer
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus, JobQueue
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock, PasswordHasher
+from videoplatform.application.users import RegisterUser
+from videoplatform.domain.errors import Conflict
+from videoplatform.domain.events import DomainEvent, UserRegistered
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def test_every_port_resolves_to_an_adapter() -> None:
@@ -64,7 +64,10 @@ def test_an_adapter_this_release_lacks_is_refused_by_name(setting: str) -> None:
 
 def test_importing_the_package_connects_to_nothing_and_reads_no_settings() -> None:
     # A malformed setting would raise if anything read the environment at import time.
-    code = "import videoplatform, entrypoints.bootstrap, entrypoints.cli; print('ok')"
+    code = (
+        "import videoplatform, videoplatform.entrypoints.bootstrap, "
+        "videoplatform.entrypoints.cli; print('ok')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from attrs import evolve
 
-from adapters.memory.feed import MemoryVideoFeed
-from adapters.redis.feed import RedisVideoFeed
-from application.ports.feed import VideoFeed
-from domain.ids import VideoId
-from entrypoints.bootstrap import create_platform
-from entrypoints.settings import ConfigurationError, Settings
 from tests.unit.conftest import CHEAP_ARGON2
+from videoplatform.adapters.memory.feed import MemoryVideoFeed
+from videoplatform.adapters.redis.feed import RedisVideoFeed
+from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.domain.ids import VideoId
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def feed_of(settings: Settings) -> VideoFeed:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from entrypoints.logging import configure_logging, logging_configured
+from videoplatform.entrypoints.logging import configure_logging, logging_configured
 
 
 @pytest.fixture(autouse=True)

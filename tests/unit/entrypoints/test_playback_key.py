@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.keys import KEY_FILE, playback_secret, stored_secret
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.keys import KEY_FILE, playback_secret, stored_secret
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def test_a_configured_secret_is_used_and_a_short_one_refused() -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
 def test_defaults_are_the_embedded_profile() -> None:

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import attrs
 
-from application.ports.queue import Job, JobQueue, JobQueueClients
-from application.videos import PROCESS_VIDEO, UploadVideo
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.worker import (
+from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.application.ports.queue import Job, JobQueue, JobQueueClients
+from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.worker import (
     BackgroundWorkers,
     heartbeat_is_fresh,
     start_background,
     worker_check,
 )
-from tests.unit.conftest import CHEAP_ARGON2, MakeUser
 
 
 def upload(platform: Platform, make_user: MakeUser) -> str:

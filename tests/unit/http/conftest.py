@@ -10,10 +10,10 @@ import falcon.testing
 import pytest
 from attrs import frozen
 
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions, create_app
 from tests.unit.conftest import PASSWORD
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
 
 
 @pytest.fixture
@@ -47,8 +47,8 @@ def account(platform: Platform, client: falcon.testing.TestClient) -> MakeAccoun
     root: list[str] = []
 
     def make(role: Role = Role.CREATOR, email: str | None = None) -> Account:
-        from application.context import Caller
-        from application.users import RegisterUser
+        from videoplatform.application.context import Caller
+        from videoplatform.application.users import RegisterUser
 
         n = next(counter)
         address = email or f"member{n}@example.com"

@@ -9,11 +9,11 @@ import falcon.testing
 import pytest
 from openapi_spec_validator import validate
 
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions, create_app
-from entrypoints.http.openapi import Operation, Reply, Route, document_path
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.http.openapi import Operation, Reply, Route, document_path
 
 # OPTIONS counts where a resource answers it itself (tus discovery); Falcon's default
 # OPTIONS responders are internal and left out.
@@ -72,7 +72,7 @@ def test_operation_ids_are_unique(document: dict[str, Any]) -> None:
 def test_responses_match_their_documented_schemas(
     client: falcon.testing.TestClient, document: dict[str, Any], account: MakeAccount
 ) -> None:
-    from domain.users import Role
+    from videoplatform.domain.users import Role
 
     docs = Documented(document)
     admin: Account = account(Role.ADMIN)

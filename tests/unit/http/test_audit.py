@@ -15,20 +15,20 @@ import falcon
 import falcon.testing
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.audit import AuditFilter
-from application.context import Caller
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.ids import AuditEventId, UserId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.http.convert import dump
-from entrypoints.http.resources.audit import CSV_COLUMNS, AuditExport
-from entrypoints.http.resources.common import HttpContext
-from entrypoints.http.views import AuditEventView
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.ids import AuditEventId, UserId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.resources.audit import CSV_COLUMNS, AuditExport
+from videoplatform.entrypoints.http.resources.common import HttpContext
+from videoplatform.entrypoints.http.views import AuditEventView
 
 AUDIT = "/api/v1/audit"
 EXPORT = "/api/v1/audit/export"

@@ -6,10 +6,10 @@ import re
 
 import falcon.testing
 
-from adapters.memory.mail import MemoryMailer
-from domain.users import Role
 from tests.unit.conftest import PASSWORD
 from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.domain.users import Role
 
 REGISTER = "/api/v1/auth/register"
 SESSION = "/api/v1/auth/session"

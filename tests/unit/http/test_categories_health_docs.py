@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import falcon.testing
 
-from domain.users import Role
 from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.domain.users import Role
 
 
 def test_admins_manage_categories_and_everyone_lists_them(

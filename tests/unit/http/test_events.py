@@ -13,30 +13,30 @@ import falcon.testing
 import pytest
 from attrs import evolve
 
-from adapters.memory.feed import MemorySubscription, MemoryVideoFeed
-from adapters.memory.mail import MemoryMailer
-from adapters.memory.media import synthetic_clip
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.following import FollowConfig
-from application.ports.feed import VideoFeed
-from application.ports.mail import Mailer
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock
-from application.videos import UploadVideo
-from domain.ids import UserId, VideoId
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.http.app import create_app
-from entrypoints.http.sse import EventStream
-from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.feed import MemorySubscription, MemoryVideoFeed
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.media import synthetic_clip
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.following import FollowConfig
+from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.application.ports.mail import Mailer
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.videos import UploadVideo
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.http.app import create_app
+from videoplatform.entrypoints.http.sse import EventStream
+from videoplatform.entrypoints.settings import Settings
 
 VIDEOS = "/api/v1/videos"
 MISSING = "01NOSUCHVIDEO000000000000"

@@ -12,16 +12,16 @@ import falcon
 import falcon.testing
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from domain.errors import QuotaExceeded
-from domain.users import Role
-from entrypoints.http.resources.common import content_disposition
-from entrypoints.http.uploads import CHUNK, BodyReader, peek, request_body
-from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
 from tests.unit.http.test_videos import PNG, RecordingInput, form, streamed
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.domain.errors import QuotaExceeded
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.http.uploads import CHUNK, BodyReader, peek, request_body
+from videoplatform.entrypoints.settings import Settings
 
 FILES = "/api/v1/files"
 LIMIT = 1024 * 1024

@@ -12,14 +12,14 @@ import pytest
 import sqlalchemy.exc
 import structlog
 
-from adapters.memory.storage import MemoryObjectStorage
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions, create_app
-from entrypoints.http.openapi import Operation, Reply, Route
-from entrypoints.logging import configure_logging
 from tests.unit.conftest import PASSWORD
 from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
+from videoplatform.entrypoints.logging import configure_logging
 
 SURROGATE = "\ud800"
 

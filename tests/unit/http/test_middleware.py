@@ -7,10 +7,10 @@ import falcon.testing
 import pytest
 import structlog
 
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions, create_app
-from entrypoints.http.openapi import Operation, Reply, Route
 from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
 
 
 def test_a_sane_request_id_is_kept_and_echoed(client: falcon.testing.TestClient) -> None:
@@ -155,7 +155,7 @@ def test_cors_is_off_by_default_and_configurable(platform: Platform) -> None:
 def test_a_json_string_where_a_list_belongs_is_refused_not_split(
     client: falcon.testing.TestClient, account: MakeAccount
 ) -> None:
-    from domain.users import Role
+    from videoplatform.domain.users import Role
 
     admin, member = account(Role.ADMIN), account(Role.CREATOR)
     result = client.simulate_put(

@@ -12,23 +12,30 @@ from urllib.parse import urljoin, urlsplit
 import falcon.testing
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.files import StoreFile
-from application.ports.persistence import UnitOfWorkFactory
-from application.ports.storage import ObjectStorage
-from application.ports.system import Clock
-from application.shares import CreateShare
-from application.videos import UpdateVideo, UploadVideo
-from domain.ids import UserId, VideoId
-from domain.users import Role
-from domain.videos import MediaInfo, PlaybackAssets, Poster, Rendition, Storyboard, Visibility
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions, create_app
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.shares import CreateShare
+from videoplatform.application.videos import UpdateVideo, UploadVideo
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import (
+    MediaInfo,
+    PlaybackAssets,
+    Poster,
+    Rendition,
+    Storyboard,
+    Visibility,
+)
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
 
 Client = falcon.testing.TestClient
 MASTER = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000,RESOLUTION=64x64\n360p/index.m3u8\n"

@@ -9,17 +9,17 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from adapters.memory.media import synthetic_clip
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.processing import ProcessingOutcome
-from application.videos import PROCESS_VIDEO, UploadVideo
-from domain.ids import UserId, VideoId
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.media import synthetic_clip
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform
 
 VIDEOS = "/api/v1/videos"
 MISSING = "01NOSUCHVIDEO000000000000"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import falcon.testing
 import pytest
 
-from application.ports.storage import ByteRange
-from domain.users import Role
-from entrypoints.http.ranges import parse_range
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.http.ranges import parse_range
 
 BODY = bytes(range(256)) * 4  # 1024 bytes, every offset distinguishable
 
@@ -136,19 +136,19 @@ def test_a_whole_local_file_goes_out_through_the_servers_file_wrapper(
 ) -> None:
     from pathlib import Path
 
-    from adapters.storage.local import LocalObjectStorage
-    from application.ports.storage import ObjectStorage
-    from application.ports.system import Clock
-    from entrypoints.bootstrap import create_platform
-    from entrypoints.http.app import create_app
-    from entrypoints.settings import Settings
     from tests.unit.conftest import PASSWORD
+    from videoplatform.adapters.storage.local import LocalObjectStorage
+    from videoplatform.application.ports.storage import ObjectStorage
+    from videoplatform.application.ports.system import Clock
+    from videoplatform.entrypoints.bootstrap import create_platform
+    from videoplatform.entrypoints.http.app import create_app
+    from videoplatform.entrypoints.settings import Settings
 
     assert isinstance(settings, Settings)
     storage = LocalObjectStorage(Path(str(tmp_path)) / "objects")
     platform = create_platform(settings, overrides={ObjectStorage: storage, Clock: clock})
     client = falcon.testing.TestClient(create_app(platform))
-    from application.users import RegisterUser
+    from videoplatform.application.users import RegisterUser
 
     platform.users.register(RegisterUser("w@example.com", PASSWORD, "W"))
     token = client.simulate_post(

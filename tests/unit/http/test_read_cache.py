@@ -5,20 +5,20 @@ from __future__ import annotations
 import falcon.testing
 import pytest
 
-from adapters.memory.cache import MemoryCache
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.ports.cache import Cache
-from domain.events import VideoUpdated
-from domain.ids import UserId, VideoId
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform, create_platform
-from entrypoints.http.app import HttpOptions, create_app, options_from
-from entrypoints.http.read_cache import PublicVideoCache
-from entrypoints.settings import Settings
 from tests.unit.application.conftest import Studio
 from tests.unit.http.conftest import Account, MakeAccount
+from videoplatform.adapters.memory.cache import MemoryCache
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.cache import Cache
+from videoplatform.domain.events import VideoUpdated
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app, options_from
+from videoplatform.entrypoints.http.read_cache import PublicVideoCache
+from videoplatform.entrypoints.settings import Settings
 
 
 class Ticking:
@@ -42,9 +42,9 @@ def platform(
     uow_factory: MemoryUnitOfWorkFactory,
     ticking: Ticking,
 ) -> Platform:
-    from application.ports.persistence import UnitOfWorkFactory
-    from application.ports.storage import ObjectStorage
-    from application.ports.system import Clock
+    from videoplatform.application.ports.persistence import UnitOfWorkFactory
+    from videoplatform.application.ports.storage import ObjectStorage
+    from videoplatform.application.ports.system import Clock
 
     cache: Cache = MemoryCache(clock=ticking)
     return create_platform(
@@ -206,7 +206,7 @@ def test_a_read_that_raced_a_change_never_stores_its_stale_copy(
     ticket = cache.ticket(video_id)
     with platform.container.resolve(
         __import__(
-            "application.ports.persistence", fromlist=["UnitOfWorkFactory"]
+            "videoplatform.application.ports.persistence", fromlist=["UnitOfWorkFactory"]
         ).UnitOfWorkFactory
     )() as uow:
         loaded = uow.videos.get(video_id)  # the read loaded the video while still public...

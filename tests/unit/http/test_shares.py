@@ -10,19 +10,19 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.context import Caller
-from application.files import StoreFile
-from domain.credentials import digest_token
-from domain.ids import FileId, UserId, VideoId
-from domain.users import Role
-from domain.videos import Visibility
-from entrypoints.bootstrap import Platform
-from entrypoints.http.app import HttpOptions
 from tests.unit.application.conftest import Studio
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.ids import FileId, UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import Visibility
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions
 
 SHARES = "/api/v1/shares"
 REDEEM = "/api/v1/public/shares/redeem"

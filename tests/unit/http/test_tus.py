@@ -12,16 +12,16 @@ import attrs
 import falcon.testing
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from application.context import Caller
-from application.ports.storage import ByteRange
-from domain.ids import UserId, VideoId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
-from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.settings import Settings
 
 UPLOADS = "/api/v1/uploads"
 TUS = {"Tus-Resumable": "1.0.0"}

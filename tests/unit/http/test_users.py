@@ -7,14 +7,14 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from application.audit import AuditFilter
-from application.context import Caller
-from domain.audit import AuditAction, AuditResult
-from domain.ids import UserId
-from domain.users import Role
-from entrypoints.bootstrap import Platform
 from tests.unit.http.conftest import MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.context import Caller
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import Platform
 
 USERS = "/api/v1/users"
 MISSING = "01JZZZZZZZZZZZZZZZZZZZZZZZ"

@@ -14,20 +14,20 @@ import falcon.testing
 import imageio_ffmpeg
 import pytest
 
-from adapters.memory.storage import MemoryObjectStorage
-from adapters.memory.system import ManualClock
-from adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from application.ports.storage import ObjectInfo, ReadableStream
-from domain.ids import VideoId
-from domain.media_types import SNIFF_LENGTH
-from domain.users import Role
-from domain.videos import MediaInfo, PlaybackAssets, Rendition
-from entrypoints.bootstrap import Platform
-from entrypoints.http.uploads import CHUNK
-from entrypoints.settings import Settings
 from tests.unit.conftest import CHEAP_ARGON2
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectInfo, ReadableStream
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.media_types import SNIFF_LENGTH
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.uploads import CHUNK
+from videoplatform.entrypoints.settings import Settings
 
 VIDEOS = "/api/v1/videos"
 LIMIT = 6 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""Alembic environment: migrations run on the connection that :mod:`adapters.sql.migrate`
+"""Alembic environment: migrations run on the connection that
+:mod:`videoplatform.adapters.sql.migrate`
 hands over, never on a URL read from a file."""
 
 from __future__ import annotations
@@ -6,7 +7,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from adapters.sql.tables import metadata
+from videoplatform.adapters.sql.tables import metadata
 
 
 def run() -> None:

@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 import falcon
 from attrs import field, frozen
 
-from application.audit import AuditFilter
-from application.ports.system import Clock
-from domain.audit import AuditAction, AuditEvent, AuditResult
-from domain.errors import ValidationError
-from domain.ids import UserId
-from entrypoints.http.convert import dump
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Operation, Param, Reply, Route
-from entrypoints.http.resources.common import (
+from videoplatform.application.audit import AuditFilter
+from videoplatform.application.ports.system import Clock
+from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import UserId
+from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     LIMIT,
@@ -30,7 +30,7 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from entrypoints.http.views import AuditEventView
+from videoplatform.entrypoints.http.views import AuditEventView
 
 JSONL = "application/jsonl"
 CSV = "text/csv; charset=utf-8; header=present"

@@ -7,14 +7,14 @@ from datetime import timedelta
 import falcon
 from attrs import field, frozen
 
-from application.users import IssuedToken, Login, RegisterUser
-from domain.errors import ValidationError
-from domain.ids import TokenId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Reply, Route
-from entrypoints.http.resources.common import API, HttpContext, no_content, reply
-from entrypoints.http.views import SessionView, TokenView, UserView
+from videoplatform.application.users import IssuedToken, Login, RegisterUser
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import TokenId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from videoplatform.entrypoints.http.views import SessionView, TokenView, UserView
 
 
 @frozen

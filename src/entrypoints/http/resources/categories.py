@@ -5,12 +5,12 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
-from domain.ids import CategoryId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Reply, Route
-from entrypoints.http.resources.common import API, HttpContext, no_content, reply
-from entrypoints.http.views import CategoryView
+from videoplatform.domain.ids import CategoryId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from videoplatform.entrypoints.http.views import CategoryView
 
 
 @frozen

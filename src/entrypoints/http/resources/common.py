@@ -10,11 +10,11 @@ from urllib.parse import quote
 import falcon
 from attrs import frozen
 
-from domain.errors import ValidationError
-from entrypoints.bootstrap import Platform
-from entrypoints.http.convert import dump
-from entrypoints.http.openapi import Param
-from entrypoints.http.read_cache import PublicVideoCache
+from videoplatform.domain.errors import ValidationError
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.openapi import Param
+from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 
 API = "/api/v1"
 

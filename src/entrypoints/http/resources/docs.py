@@ -9,8 +9,8 @@ from typing import Any
 import falcon
 import swagger_ui_bundle
 
-from entrypoints.http.openapi import Operation, Reply, Route
-from entrypoints.http.resources.common import API
+from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import API
 
 ASSETS = "/docs/assets"
 PAGE = """<!doctype html>

@@ -11,16 +11,16 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
-from application.context import Caller
-from application.files import MoveFile, StoreFile
-from application.ports.storage import ByteRange, ReadableStream
-from domain.errors import ValidationError
-from domain.files import StoredFile
-from domain.ids import FileId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
-from entrypoints.http.ranges import (
+from videoplatform.application.context import Caller
+from videoplatform.application.files import MoveFile, StoreFile
+from videoplatform.application.ports.storage import ByteRange, ReadableStream
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.files import StoredFile
+from videoplatform.domain.ids import FileId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.ranges import (
     Unsatisfiable,
     accel_redirect,
     chosen_range,
@@ -29,7 +29,7 @@ from entrypoints.http.ranges import (
     send_bytes,
     unsatisfiable,
 )
-from entrypoints.http.resources.common import (
+from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     LIMIT,
@@ -40,7 +40,7 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from entrypoints.http.uploads import (
+from videoplatform.entrypoints.http.uploads import (
     authenticated,
     file_name,
     form_parts,
@@ -50,7 +50,7 @@ from entrypoints.http.uploads import (
     request_body,
     sniffed,
 )
-from entrypoints.http.views import FileView
+from videoplatform.entrypoints.http.views import FileView
 
 STORE_FIELDS = frozenset({"folder", "name"})
 # Types a browser only displays: anything else (HTML, SVG, XML, PDF, scripts, unknown

@@ -5,9 +5,9 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
-from entrypoints.http.errors import problem
-from entrypoints.http.openapi import Operation, Reply, Route
-from entrypoints.http.resources.common import HttpContext, reply
+from videoplatform.entrypoints.http.errors import problem
+from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import HttpContext, reply
 
 
 @frozen

@@ -16,21 +16,21 @@ from datetime import datetime, timedelta
 import falcon
 from attrs import field, frozen
 
-from application.playback import IssuedPlayback, PlaybackAsset
-from application.ports.storage import ByteRange
-from domain.errors import ValidationError
-from domain.ids import VideoId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
-from entrypoints.http.ranges import (
+from videoplatform.application.playback import IssuedPlayback, PlaybackAsset
+from videoplatform.application.ports.storage import ByteRange
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import VideoId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.ranges import (
     accel_redirect,
     chosen_range,
     not_modified,
     send_bytes,
     unsatisfiable,
 )
-from entrypoints.http.resources.common import API, HttpContext, query_int, reply
+from videoplatform.entrypoints.http.resources.common import API, HttpContext, query_int, reply
 
 PLAY = f"{API}/play"
 PLAYLIST_MAX_AGE = 30

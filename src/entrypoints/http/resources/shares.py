@@ -10,13 +10,13 @@ from urllib.parse import quote
 import falcon
 from attrs import field, frozen
 
-from application.shares import MAX_SHARE_TTL, CreateShare, SharedItem
-from domain.errors import ValidationError
-from domain.ids import FileId, ShareId, VideoId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Reply, Route
-from entrypoints.http.resources.common import (
+from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedItem
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import FileId, ShareId, VideoId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     LIMIT,
@@ -27,7 +27,7 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from entrypoints.http.views import (
+from videoplatform.entrypoints.http.views import (
     CreatedShareView,
     RedeemedShareView,
     SharedFileView,

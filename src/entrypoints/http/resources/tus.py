@@ -32,20 +32,20 @@ from typing import Any
 
 import falcon
 
-from application.resumable import (
+from videoplatform.application.resumable import (
     CHECKSUM_ALGORITHMS,
     AppendChunk,
     Checksum,
     CreateUpload,
     ResumableUploadService,
 )
-from domain.uploads import ResumableUpload, UploadId, UploadKind
-from entrypoints.http.convert import check_text
-from entrypoints.http.errors import coded
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
-from entrypoints.http.resources.common import API, HttpContext
-from entrypoints.http.uploads import authenticated, request_body
+from videoplatform.domain.uploads import ResumableUpload, UploadId, UploadKind
+from videoplatform.entrypoints.http.convert import check_text
+from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.resources.common import API, HttpContext
+from videoplatform.entrypoints.http.uploads import authenticated, request_body
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"

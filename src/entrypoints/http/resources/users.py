@@ -8,11 +8,11 @@ from typing import Literal
 import falcon
 from attrs import field, frozen
 
-from domain.ids import UserId
-from entrypoints.http.convert import read_json
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Reply, Route
-from entrypoints.http.resources.common import (
+from videoplatform.domain.ids import UserId
+from videoplatform.entrypoints.http.convert import read_json
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     LIMIT,
@@ -21,7 +21,7 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from entrypoints.http.views import UserView
+from videoplatform.entrypoints.http.views import UserView
 
 RoleName = Literal["viewer", "creator", "moderator", "admin"]
 

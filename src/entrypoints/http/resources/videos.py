@@ -16,20 +16,20 @@ from typing import Literal, TypeVar
 import falcon
 from attrs import evolve, field, frozen
 
-from application.context import Caller
-from application.following import ProgressFollower
-from application.ports.persistence import VideoSort
-from application.ports.storage import ReadableStream
-from application.videos import UpdateVideo, UploadVideo, VideoFilter
-from domain.errors import ValidationError
-from domain.ids import CategoryId, UserId, VideoId
-from domain.media_types import MediaType
-from domain.videos import Video, VideoStatus, Visibility
-from entrypoints.http.convert import dump, read_json
-from entrypoints.http.errors import coded
-from entrypoints.http.middleware import caller_of
-from entrypoints.http.openapi import Body, Operation, Param, Reply, Route
-from entrypoints.http.resources.common import (
+from videoplatform.application.context import Caller
+from videoplatform.application.following import ProgressFollower
+from videoplatform.application.ports.persistence import VideoSort
+from videoplatform.application.ports.storage import ReadableStream
+from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.media_types import MediaType
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
+from videoplatform.entrypoints.http.convert import dump, read_json
+from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     LIMIT,
@@ -39,8 +39,8 @@ from entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from entrypoints.http.sse import EVENT_STREAM, EventStream, StreamSlots
-from entrypoints.http.uploads import (
+from videoplatform.entrypoints.http.sse import EVENT_STREAM, EventStream, StreamSlots
+from videoplatform.entrypoints.http.uploads import (
     authenticated,
     form_parts,
     is_multipart,
@@ -50,7 +50,7 @@ from entrypoints.http.uploads import (
     sniffed,
     split_list,
 )
-from entrypoints.http.views import ProcessingView, VideoView, page_of
+from videoplatform.entrypoints.http.views import ProcessingView, VideoView, page_of
 
 E = TypeVar("E", bound=enum.Enum)
 VisibilityName = Literal["public", "unlisted", "private"]
