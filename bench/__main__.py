@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import http, media, sql, storage
+from bench import http, imports, media, sql, storage
 from bench import queue as queue_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "imports": lambda a: imports.run(runs=a.import_runs),
     "sql": lambda a: sql.run(
         videos=a.videos if a.videos is not None else 100_000, samples=a.samples
     ),
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         "--worker-processes", type=int, default=2, help="most worker processes (queue)"
     )
     parser.add_argument("--clip-seconds", type=float, default=2.0, help="clip length (queue)")
+    parser.add_argument(
+        "--import-runs", type=int, default=15, help="fresh interpreters per figure (imports)"
+    )
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -102,8 +102,16 @@ class UserService:
         self._audit = auditor
         self._limits = limits
         # A real hash to verify against when the account does not exist, so a failed
-        # login costs the same whether or not the email is registered.
-        self._decoy_hash = hasher.hash(tokens.new_token())
+        # login costs the same whether or not the email is registered. Made by the first
+        # login, not here: hashing costs a tenth of a second that a platform which never
+        # logs anyone in (a worker, a script) need not pay.
+        self._decoy: str | None = None
+
+    def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            # Two first logins at once may both hash; either result is a valid decoy.
+            self._decoy = self._hasher.hash(self._tokens.new_token())
+        return self._decoy
 
     # -- registration -------------------------------------------------------------------
 
@@ -355,10 +363,12 @@ class UserService:
                 {"reason": "too_many_attempts", "email": email},
             )
             raise
+        # Before the lookup, so the first login pays for the decoy whatever the email.
+        decoy = self._decoy_hash()
         with self._uow() as uow:
             user = uow.users.find_by_email(email)
         if user is None:
-            self._hasher.verify(command.password[:1024], self._decoy_hash)
+            self._hasher.verify(command.password[:1024], decoy)
             return self._login_failed(caller, None, email, "unknown_email")
         if not self._hasher.verify(command.password[:1024], user.password_hash):
             return self._login_failed(caller, user.id, email, "wrong_password")

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attrs import frozen
 
-from videoplatform.adapters.ffmpeg import (
-    FfmpegConfig,
-    FfmpegProber,
-    FfmpegStoryboarder,
-    FfmpegThumbnailer,
-    FfmpegTranscoder,
-    GpuMode,
-)
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
@@ -22,6 +15,9 @@ from videoplatform.adapters.memory.media import (
 )
 from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from videoplatform.entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from videoplatform.adapters.ffmpeg import FfmpegConfig
 
 
 @frozen
@@ -33,6 +29,10 @@ class MediaAdapters:
 
 
 def ffmpeg_config(settings: Settings) -> FfmpegConfig:
+    # The ffmpeg adapters load with the first platform that uses them, not with the
+    # package: a platform on synthetic media never needs them.
+    from videoplatform.adapters.ffmpeg import FfmpegConfig, GpuMode
+
     return FfmpegConfig(
         binary=Path(settings.ffmpeg_path) if settings.ffmpeg_path else None,
         timeout_seconds=float(settings.ffmpeg_timeout_seconds),
@@ -61,6 +61,13 @@ def open_media(settings: Settings) -> MediaAdapters:
             SyntheticStoryboarder(),
             SyntheticTranscoder(),
         )
+    from videoplatform.adapters.ffmpeg import (
+        FfmpegProber,
+        FfmpegStoryboarder,
+        FfmpegThumbnailer,
+        FfmpegTranscoder,
+    )
+
     config = ffmpeg_config(settings)
     prober = FfmpegProber(config)
     return MediaAdapters(

@@ -8,9 +8,6 @@ from urllib.parse import unquote, urlsplit
 
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.adapters.sql import migrate
-from videoplatform.adapters.sql.engine import create_database_engine, wait_for_database
-from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
@@ -35,6 +32,12 @@ def open_database(settings: Settings, closers: list[Closer]) -> UnitOfWorkFactor
         raise ConfigurationError(
             f"VIDEOPLATFORM_DATABASE_URL={url!r}: use sqlite:///PATH, postgresql://... or memory://"
         )
+    # SQLAlchemy, Alembic and the drivers load only for a database that needs them:
+    # `import videoplatform` and an in-memory platform stay light.
+    from videoplatform.adapters.sql import migrate
+    from videoplatform.adapters.sql.engine import create_database_engine, wait_for_database
+    from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+
     engine = create_database_engine(
         url,
         pool_size=settings.database_pool_size,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections import deque
@@ -11,14 +12,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
-import structlog
 
 from videoplatform.application.ports.queue import Delivery, Job, retry_delay
 from videoplatform.domain.events import DomainEvent
 
 E = TypeVar("E", bound=DomainEvent)
 
-log = structlog.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 
 class _Broker:
@@ -179,4 +179,4 @@ class MemoryEventBus:
             try:
                 handler(event)
             except Exception:
-                log.exception("event_handler_failed", event_name=event.name)
+                log.exception("event handler failed for %s", event.name)
