@@ -21,6 +21,7 @@ from videoplatform.adapters.system import SystemClock, UlidGenerator
 from videoplatform.application.audit import AuditService
 from videoplatform.application.auditing import Auditor
 from videoplatform.application.categories import CategoryService
+from videoplatform.application.dispatch import Dispatcher
 from videoplatform.application.files import FileService
 from videoplatform.application.following import FollowConfig, ProgressFollower
 from videoplatform.application.health import HealthService
@@ -55,20 +56,22 @@ from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 T = TypeVar("T")
 
-SERVICES: tuple[type, ...] = (
-    Auditor,
-    HealthService,
-    UserService,
-    VideoService,
-    FileService,
-    ShareService,
-    CategoryService,
-    AuditService,
-    PlaybackService,
-    ResumableUploadService,
-    ProcessingService,
-    ProgressFollower,
-)
+# The application services, each under the name its use cases carry at the dispatch
+# point (``videos.upload``...).
+USE_CASES: dict[str, type] = {
+    "health": HealthService,
+    "users": UserService,
+    "videos": VideoService,
+    "files": FileService,
+    "shares": ShareService,
+    "categories": CategoryService,
+    "audit": AuditService,
+    "playback": PlaybackService,
+    "uploads": ResumableUploadService,
+    "processing": ProcessingService,
+    "progress": ProgressFollower,
+}
+SERVICES: tuple[type, ...] = (Auditor, *USE_CASES.values())
 
 
 def _check_supported(settings: Settings) -> None:
@@ -167,6 +170,10 @@ def build_container(
         container.register(port, instance=instance)
     for service in SERVICES:
         container.register(service, scope=punq.Scope.singleton)
+    dispatcher = cast(Dispatcher | None, chosen.get(Dispatcher)) or Dispatcher()
+    container.register(Dispatcher, instance=dispatcher)
+    for name, service in USE_CASES.items():
+        dispatcher.route(container.resolve(service), name)
     return container
 
 
@@ -193,6 +200,9 @@ class Platform:
     events: EventBus
     playback: PlaybackService
     processing: ProcessingService
+    dispatcher: Dispatcher
+    """The dispatch point every use case goes through: ``platform.dispatcher.use(m)``
+    adds a middleware."""
     closers: tuple[Closer, ...] = ()
 
     def resolve(self, key: type[T]) -> T:
@@ -236,5 +246,6 @@ def create_platform(
         events=container.resolve(EventBus),
         playback=resolve(container, PlaybackService),
         processing=resolve(container, ProcessingService),
+        dispatcher=resolve(container, Dispatcher),
         closers=tuple(closers),
     )
