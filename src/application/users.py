@@ -597,8 +597,10 @@ class UserService:
             uow.users.save(other)
 
     def disable(self, caller: Caller, user_id: UserId) -> User:
-        """Disable an account and revoke every token and share link it holds, in one
-        transaction."""
+        """Disable an account, in one transaction: every token it holds is revoked, and
+        everything it owns disappears for everyone but moderators (its videos from
+        lists, reads and playback; its share links stop working). Nothing is deleted:
+        :meth:`enable` brings the content and the links back."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.USER_DISABLE, "user", user_id),
@@ -615,22 +617,31 @@ class UserService:
                     token.revoke(now)
                     uow.tokens.save(token)
                     revoked += 1
-            shares_revoked = 0
-            after = None
-            while page := uow.shares.list_for_owner(user.id, after, 500):
-                for share in page:
-                    if not share.is_revoked():
-                        share.revoke(now)
-                        uow.shares.save(share)
-                        shares_revoked += 1
-                after = (page[-1].created_at, page[-1].id)
+            uow.videos.set_owner_disabled(user.id, True)
             self._audit.record(
                 uow,
                 caller,
                 AuditAction.USER_DISABLE,
                 "user",
                 user_id,
-                metadata={"tokens_revoked": str(revoked), "shares_revoked": str(shares_revoked)},
+                metadata={"tokens_revoked": str(revoked)},
             )
+            uow.commit()
+        return user
+
+    def enable(self, caller: Caller, user_id: UserId) -> User:
+        """Re-enable a disabled account: it may log in again (its old tokens stay
+        revoked), and its videos and share links are back as they were."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_ENABLE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            user.enable(now)
+            uow.users.save(user)
+            uow.videos.set_owner_disabled(user.id, False)
+            self._audit.record(uow, caller, AuditAction.USER_ENABLE, "user", user_id)
             uow.commit()
         return user

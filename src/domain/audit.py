@@ -27,6 +27,7 @@ class AuditAction(enum.Enum):
     USER_PASSWORD_RESET = "user.password_reset"
     USER_ROLES_CHANGE = "user.roles_change"
     USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
     USER_LIST = "user.list"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"

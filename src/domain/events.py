@@ -35,6 +35,11 @@ class UserDisabled(DomainEvent):
 
 
 @frozen
+class UserEnabled(DomainEvent):
+    user_id: UserId
+
+
+@frozen
 class RolesChanged(DomainEvent):
     user_id: UserId
     roles: tuple[str, ...]

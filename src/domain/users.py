@@ -12,7 +12,13 @@ from attrs import define, field, frozen
 
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import InvalidTransition, ValidationError
-from videoplatform.domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
+from videoplatform.domain.events import (
+    RolesChanged,
+    UserActivated,
+    UserDisabled,
+    UserEnabled,
+    UserRegistered,
+)
 from videoplatform.domain.ids import TokenId, UserId
 
 
@@ -169,6 +175,15 @@ class User(Aggregate):
         self.status = UserStatus.DISABLED
         self.updated_at = now
         self.record(UserDisabled(occurred_at=now, user_id=self.id))
+
+    def enable(self, now: datetime) -> None:
+        """Undo :meth:`disable`: the account is active again (an administrator vouches
+        for it, so an address never verified counts as verified)."""
+        if self.status is not UserStatus.DISABLED:
+            raise InvalidTransition("user is not disabled")
+        self.status = UserStatus.ACTIVE
+        self.updated_at = now
+        self.record(UserEnabled(occurred_at=now, user_id=self.id))
 
     def change_roles(self, roles: frozenset[Role], now: datetime) -> None:
         if not roles:

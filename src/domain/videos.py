@@ -214,6 +214,10 @@ class Video(Aggregate):
     created_at: datetime
     updated_at: datetime
     processing_attempts: int = field(default=0)
+    owner_disabled: bool = False
+    """The owner's account is disabled: the video is hidden from everyone but moderators
+    until it is enabled again. Set for all of an owner's videos at once by the
+    repository (``set_owner_disabled``), never by saving one video."""
 
     @classmethod
     def upload(
@@ -388,9 +392,14 @@ class Video(Aggregate):
 
     def can_be_seen_by(self, user: User | None, *, via_share: bool = False) -> bool:
         """Private: owner and moderators. Unlisted: anyone holding the id. Public: anyone.
+        A disabled owner's video: moderators only.
         Without a share, others only see a video once it is ready. A share link is the
         owner's explicit grant: its holder sees the video whatever its visibility and
         state (and so learns that it is still processing rather than "not found")."""
+        if self.owner_disabled:
+            # A disabled owner's content is gone for everyone (shares included) but
+            # the moderators who may need to look at it.
+            return user is not None and user.can(Permission.VIDEO_MODERATE)
         if self.is_managed_by(user):
             return True
         if user is not None and not user.can(Permission.VIDEO_VIEW):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -1837,3 +1837,67 @@ def test_video_usage_counts_the_owners_videos_and_source_bytes(
     assert read(uow_factory, lambda u: u.videos.usage(u1)) == (2, 1_024)
     assert read(uow_factory, lambda u: u.videos.usage(UserId("u2"))) == (1, 5)
     assert read(uow_factory, lambda u: u.videos.usage(UserId("u3"))) == (0, 0)
+
+
+# -- a disabled owner's videos ---------------------------------------------------------
+
+
+def public_ids(factory: UnitOfWorkFactory, **query: Any) -> list[str]:
+    return read(factory, lambda u: ids(u.videos.list_page(VideoListQuery(None, **query), 10)))
+
+
+def test_an_owner_wide_flag_hides_that_owners_videos_from_lists_until_cleared(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    with uow_factory() as uow:
+        add(uow, a_user("u2"))
+        uow.commit()
+    store(
+        uow_factory,
+        a_video("v1", "u1", created_at=at(1)),
+        a_video("v2", "u1", created_at=at(2)),
+        a_video("v3", "u2", created_at=at(3)),
+    )
+    with uow_factory() as uow:
+        uow.videos.set_owner_disabled(UserId("u1"), True)
+        assert uow.videos.get(VideoId("v1")).owner_disabled  # its own write, before commit
+        uow.commit()
+
+    assert public_ids(uow_factory) == ["v3"]
+    assert public_ids(uow_factory, owner_id=UserId("u1")) == []
+    assert public_ids(uow_factory, see_all=True) == ["v3", "v2", "v1"]
+    flags = read(
+        uow_factory, lambda u: [u.videos.get(VideoId(v)).owner_disabled for v in ("v1", "v3")]
+    )
+    assert flags == [True, False]
+
+    with uow_factory() as uow:
+        uow.videos.set_owner_disabled(UserId("u1"), False)
+        uow.commit()
+    assert public_ids(uow_factory) == ["v3", "v2", "v1"]
+
+
+def test_the_owner_wide_flag_survives_a_save_of_a_copy_loaded_before_it(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1", title="Original"))
+    before = read(uow_factory, lambda u: u.videos.get(VideoId("v1")).version)
+    with uow_factory() as editor:
+        stale = editor.videos.get(VideoId("v1"))
+        with uow_factory() as admin:
+            admin.videos.set_owner_disabled(UserId("u1"), True)
+            admin.commit()
+        stale.update_metadata(now=at(1), title="Edited")
+        editor.videos.save(stale)
+        editor.commit()
+    video = read(uow_factory, lambda u: u.videos.get(VideoId("v1")))
+    assert (video.title, video.owner_disabled, video.version) == ("Edited", True, before + 1)
+
+
+def test_a_rolled_back_owner_wide_flag_changes_nothing(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_video("v1", "u1"))
+    with uow_factory() as uow:
+        uow.videos.set_owner_disabled(UserId("u1"), True)
+    assert public_ids(uow_factory) == ["v1"]

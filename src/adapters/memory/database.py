@@ -28,7 +28,7 @@ UNIQUE: dict[str, dict[str, tuple[UniqueKey, str]]] = {
     "files": {"path": (lambda f: (f.owner_id, f.folder.value, f.name), "file_exists")},
 }
 # Columns that ``save`` never overwrites because another operation owns them.
-PRESERVED: dict[str, tuple[str, ...]] = {"videos": ("view_count",)}
+PRESERVED: dict[str, tuple[str, ...]] = {"videos": ("view_count", "owner_disabled")}
 
 
 def snapshot(obj: A) -> A:
@@ -51,6 +51,8 @@ class MemoryDatabase:
         self.outbox: dict[str, OutboxMessage] = {}
         self.sent: set[str] = set()
         self.claimed_until: dict[str, datetime] = {}
+        # Owners whose videos are hidden (``owner_disabled``, set owner-wide).
+        self.disabled_owners: set[str] = set()
 
 
 class Transaction:
@@ -70,6 +72,7 @@ class Transaction:
         # Outbox claims: id -> (the claim's "now", claimed until); releases: id -> retry at.
         self.claims: dict[str, tuple[datetime, datetime]] = {}
         self.releases: dict[str, datetime] = {}
+        self.owners: dict[str, bool] = {}  # owner id -> owner_disabled, staged
         self.live: list[Aggregate] = []
 
     # -- reads --------------------------------------------------------------------------
@@ -97,14 +100,25 @@ class Transaction:
             yield self._with_increments(table, obj)
 
     def _with_increments(self, table: str, obj: Aggregate) -> Aggregate:
-        """This transaction's own pending increments, as SQL would show them to it."""
+        """This transaction's own pending increments, and the owner-wide flag of videos,
+        as SQL would show them to it."""
         pending = self.increments[table].get(obj.identity)
-        if not pending:
+        hidden = self._owner_disabled(obj) if table == "videos" else None
+        if not pending and (hidden is None or hidden == getattr(obj, "owner_disabled", None)):
             return obj
         seen = snapshot(obj)
-        for column, by in pending.items():
+        for column, by in (pending or {}).items():
             setattr(seen, column, getattr(seen, column) + by)
+        if hidden is not None:
+            setattr(seen, "owner_disabled", hidden)  # noqa: B010 - any video row
         return seen
+
+    def _owner_disabled(self, video: Aggregate) -> bool:
+        owner = str(getattr(video, "owner_id", ""))
+        if owner in self.owners:
+            return self.owners[owner]
+        with self.db.lock:
+            return owner in self.db.disabled_owners
 
     # -- writes -------------------------------------------------------------------------
 
@@ -133,6 +147,9 @@ class Transaction:
             setattr(staged_copy, column, getattr(staged_copy, column) - by)
         self.writes[table][row_id] = (staged_copy, read_at)
         self.live.append(obj)
+
+    def set_owner_disabled(self, owner_id: str, disabled: bool) -> None:
+        self.owners[owner_id] = disabled
 
     def delete(self, table: str, row_id: str) -> None:
         if self.row(table, row_id) is None:
@@ -180,6 +197,11 @@ class Transaction:
                     for column, by in columns.items():
                         setattr(target, column, getattr(target, column) + by)
             self._validate_claims(db)
+            for owner_id, disabled in self.owners.items():
+                if disabled:
+                    db.disabled_owners.add(owner_id)
+                else:
+                    db.disabled_owners.discard(owner_id)
             db.audit.extend(self.audit)
             for message in self.outbox:
                 db.outbox[message.id] = message

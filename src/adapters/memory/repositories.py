@@ -142,7 +142,11 @@ class MemoryTokenRepository(_Repository[ApiToken]):
 
 def _video_matches(video: Video, query: VideoListQuery) -> bool:
     if not query.see_all and not (
-        (video.visibility is Visibility.PUBLIC and video.status is VideoStatus.READY)
+        (
+            video.visibility is Visibility.PUBLIC
+            and video.status is VideoStatus.READY
+            and not video.owner_disabled
+        )
         or (query.viewer_id is not None and video.owner_id == query.viewer_id)
     ):
         return False
@@ -168,6 +172,9 @@ class MemoryVideoRepository(_Repository[Video]):
 
     def increment_views(self, video_id: VideoId, by: int = 1) -> None:
         self._tx.increment(self.table, video_id, "view_count", by)
+
+    def set_owner_disabled(self, owner_id: UserId, disabled: bool) -> None:
+        self._tx.set_owner_disabled(owner_id, disabled)
 
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
         def key(v: Video) -> tuple[object, str]:

@@ -147,7 +147,8 @@ def _assets(data: dict[str, Any] | None) -> PlaybackAssets | None:
 
 
 def video_row(video: Video) -> dict[str, Any]:
-    """Every column but ``view_count``, which only atomic increments change."""
+    """Every column but ``view_count``, which only atomic increments change, and
+    ``owner_disabled``, which only the owner-wide update changes."""
     return {
         "id": video.id,
         "owner_id": video.owner_id,
@@ -203,6 +204,7 @@ def video_from(row: Row) -> Video:
         last_error=row["last_error"],
         view_count=row["view_count"],
         processing_attempts=row["processing_attempts"],
+        owner_disabled=bool(row["owner_disabled"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],

@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     literal,
@@ -259,6 +260,10 @@ class SqlVideoRepository(_Repository[Video]):
         if done.rowcount != 1:
             raise NotFound("video not found")
 
+    def set_owner_disabled(self, owner_id: UserId, disabled: bool) -> None:
+        t = self.table
+        self._s.write_now(update(t).where(t.c.owner_id == owner_id).values(owner_disabled=disabled))
+
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
         t = self.table
         sort_col = t.c.view_count if query.sort is VideoSort.MOST_VIEWED else t.c.created_at
@@ -280,7 +285,9 @@ class SqlVideoRepository(_Repository[Video]):
             filters.append(_before((sort_col, t.c.id), query.after))
 
         public = and_(
-            t.c.visibility == Visibility.PUBLIC.value, t.c.status == VideoStatus.READY.value
+            t.c.visibility == Visibility.PUBLIC.value,
+            t.c.status == VideoStatus.READY.value,
+            t.c.owner_disabled == false(),
         )
 
         def branch(*conditions: ColumnElement[bool]) -> Select[Any]:

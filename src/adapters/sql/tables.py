@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Float,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -94,6 +96,8 @@ videos = Table(
     Column("last_error", Text, nullable=True),
     Column("view_count", BigInteger, nullable=False, server_default=text("0")),
     Column("processing_attempts", Integer, nullable=False),
+    # The owner's account is disabled: hidden from all but moderators (set owner-wide).
+    Column("owner_disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),

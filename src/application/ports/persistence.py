@@ -81,8 +81,8 @@ class VideoListQuery:
     """What a list of videos may contain and how it is ordered.
 
     Visibility is part of the query, not a post-filter, so pages are always full:
-    unless ``see_all``, a video is included only if it is public and ready, or owned by
-    ``viewer_id``.
+    unless ``see_all``, a video is included only if it is public, ready and its owner is
+    not disabled, or owned by ``viewer_id``.
     """
 
     viewer_id: UserId | None
@@ -103,7 +103,8 @@ class VideoRepository(Protocol):
     def get(self, video_id: VideoId) -> Video: ...
 
     def save(self, video: Video) -> None:
-        """Persist everything but ``view_count``, which only ``increment_views`` changes."""
+        """Persist everything but ``view_count``, which only ``increment_views`` changes,
+        and ``owner_disabled``, which only ``set_owner_disabled`` changes."""
         ...
 
     def delete(self, video_id: VideoId) -> None:
@@ -115,8 +116,15 @@ class VideoRepository(Protocol):
         Does not bump the version: views never conflict with edits."""
         ...
 
+    def set_owner_disabled(self, owner_id: UserId, disabled: bool) -> None:
+        """Set ``owner_disabled`` on every video of ``owner_id``, in this transaction, in
+        one statement (no read, no version bump: it never conflicts with edits, and
+        ``save`` never overwrites it)."""
+        ...
+
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
-        """Videos matching ``query``, descending by the sort value then id."""
+        """Videos matching ``query``, descending by the sort value then id. Unless
+        ``see_all``, videos of a disabled owner are left out."""
         ...
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...

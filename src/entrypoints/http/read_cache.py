@@ -1,8 +1,10 @@
 """Cache-aside for the one response that is the same for every anonymous caller: a
 video the public may see (public or unlisted, and ready), as rendered JSON.
 
-Entries are dropped on every committed change to their video (domain events), and
-expire after a short time anyway, so view counts are at most that old. Nothing
+Entries are dropped on every committed change to their video (domain events), all of
+them at once when an account is disabled or enabled (whose videos they are is not
+known without loading them), and expire after a short time anyway, so view counts are
+at most that old. Nothing
 personal is ever cached: signed-in callers, and any video the public may not see,
 always go to the services (and their permission checks).
 
@@ -20,7 +22,7 @@ from collections import OrderedDict
 
 from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.queue import EventBus
-from videoplatform.domain.events import VideoEvent
+from videoplatform.domain.events import UserDisabled, UserEnabled, VideoEvent
 from videoplatform.domain.videos import Video
 
 _GENERATIONS_KEPT = 100_000
@@ -35,30 +37,32 @@ class PublicVideoCache:
         self._shared = shared
         self._lock = threading.Lock()
         self._generations: OrderedDict[str, int] = OrderedDict()
+        self._epoch = 0  # part of every key: bumping it drops every entry at once
         events.subscribe(VideoEvent, self._forget)
+        events.subscribe(UserDisabled, self._forget_all)
+        events.subscribe(UserEnabled, self._forget_all)
 
     def enabled_for(self, multiprocess: bool) -> bool:
         """Whether to use the cache under this server (``wsgi.multiprocess``)."""
         return self._ttl > 0 and (self._shared or not multiprocess)
 
-    @staticmethod
-    def _key(video_id: str) -> str:
-        return f"http:video:{video_id}"
+    def _key(self, video_id: str, epoch: int | None = None) -> str:
+        return f"http:video:{self._epoch if epoch is None else epoch}:{video_id}"
 
-    def ticket(self, video_id: str) -> int:
+    def ticket(self, video_id: str) -> tuple[int, int]:
         with self._lock:
-            return self._generations.get(video_id, 0)
+            return self._epoch, self._generations.get(video_id, 0)
 
     def get(self, video_id: str) -> bytes | None:
         return self._cache.get(self._key(video_id))
 
-    def keep(self, video: Video, body: bytes, ticket: int) -> None:
+    def keep(self, video: Video, body: bytes, ticket: tuple[int, int]) -> None:
         """Store ``body`` if the public may see ``video`` and nothing changed it since
         ``ticket`` was taken; otherwise never."""
         if not video.can_be_seen_by(None):
             return
         with self._lock:
-            if self._generations.get(video.id, 0) != ticket:
+            if (self._epoch, self._generations.get(video.id, 0)) != ticket:
                 return
             self._cache.set(self._key(video.id), body, self._ttl)
 
@@ -70,3 +74,7 @@ class PublicVideoCache:
                 # Forgetting an old generation only makes a later read skip storing once.
                 self._generations.popitem(last=False)
             self._cache.delete(self._key(event.video_id))
+
+    def _forget_all(self, _: UserDisabled | UserEnabled) -> None:
+        with self._lock:
+            self._epoch += 1

@@ -43,7 +43,7 @@ from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 
 
-def test_disabling_an_account_kills_its_share_links(
+def test_disabling_an_account_stops_its_share_links_and_enabling_it_restores_them(
     platform: Platform, make_user: MakeUser, admin: Caller, trail: Trail
 ) -> None:
     alice = make_user(Role.CREATOR)
@@ -55,9 +55,17 @@ def test_disabling_an_account_kills_its_share_links(
 
     with pytest.raises(ShareRefused) as refused:
         platform.shares.redeem(link.token)
-    assert refused.value.code == "share_revoked"
+    assert refused.value.code == "share_unavailable"
     event = only_event(trail, AuditAction.USER_DISABLE, AuditResult.SUCCESS, alice.user_id)
-    assert event.metadata["shares_revoked"] == "1"
+    assert event.actor_id == admin.user_id
+
+    platform.users.enable(admin, alice.user_id)
+
+    shared = platform.shares.redeem(link.token)
+    assert shared.file is not None
+    assert shared.file.id == stored.id
+    event = only_event(trail, AuditAction.USER_ENABLE, AuditResult.SUCCESS, alice.user_id)
+    assert event.actor_id == admin.user_id
 
 
 def test_a_demoted_owner_s_links_stop_working(

@@ -88,6 +88,9 @@ class RecordingVideos:
     def increment_views(self, video_id: VideoId, by: int = 1) -> None:
         self._inner.increment_views(video_id, by)
 
+    def set_owner_disabled(self, owner_id: UserId, disabled: bool) -> None:
+        self._inner.set_owner_disabled(owner_id, disabled)
+
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
         return self._inner.list_page(query, limit)
 

@@ -6,7 +6,13 @@ import pytest
 
 from tests.unit.domain.builders import LATER, NOW, make_user
 from videoplatform.domain.errors import InvalidTransition, ValidationError
-from videoplatform.domain.events import RolesChanged, UserActivated, UserDisabled, UserRegistered
+from videoplatform.domain.events import (
+    RolesChanged,
+    UserActivated,
+    UserDisabled,
+    UserEnabled,
+    UserRegistered,
+)
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import (
     MAX_PASSWORD_LENGTH,
@@ -265,6 +271,29 @@ def test_disable_stops_a_user_and_records_user_disabled(start: UserStatus) -> No
     assert user.updated_at == LATER
     assert user.permissions() == frozenset()
     assert user.pull_events() == [UserDisabled(occurred_at=LATER, user_id=user.id)]
+
+
+@pytest.mark.parametrize("start", [UserStatus.ACTIVE, UserStatus.PENDING], ids=lambda s: s.value)
+def test_enabling_a_disabled_user_makes_it_active_and_records_user_enabled(
+    start: UserStatus,
+) -> None:
+    user = make_user([Role.CREATOR], status=start)
+    user.disable(NOW)
+    user.pull_events()
+    user.enable(LATER)
+    assert user.status is UserStatus.ACTIVE
+    assert user.updated_at == LATER
+    assert Permission.VIDEO_UPLOAD in user.permissions()
+    assert user.pull_events() == [UserEnabled(occurred_at=LATER, user_id=user.id)]
+
+
+@pytest.mark.parametrize("start", [UserStatus.ACTIVE, UserStatus.PENDING], ids=lambda s: s.value)
+def test_enabling_a_user_who_is_not_disabled_raises_invalid_transition(start: UserStatus) -> None:
+    user = make_user(status=start)
+    with pytest.raises(InvalidTransition):
+        user.enable(LATER)
+    assert user.status is start
+    assert user.pull_events() == []
 
 
 def test_disabling_a_disabled_user_raises_invalid_transition() -> None:

@@ -123,6 +123,22 @@ def test_user_who_is_not_active_sees_nothing_not_even_their_own_public_video(
     assert not video.can_be_seen_by(admin, via_share=via_share)
 
 
+# A disabled owner's video: whatever its visibility and however it is reached, only the
+# moderators (admins among them) still see it. Columns follow WHO.
+HIDDEN_OWNER_SEEN = (False, False, True, True, False, False)
+
+
+@pytest.mark.parametrize("visibility", list(Visibility), ids=lambda v: v.value)
+@pytest.mark.parametrize("via_share", [False, True], ids=["direct", "via_share"])
+def test_a_disabled_owner_s_video_is_seen_by_moderators_only(
+    visibility: Visibility, via_share: bool
+) -> None:
+    video = make_video(VideoStatus.READY, visibility=visibility)
+    video.owner_disabled = True
+    seen = tuple(video.can_be_seen_by(_who(who), via_share=via_share) for who in WHO)
+    assert seen == HIDDEN_OWNER_SEEN
+
+
 # -- management --------------------------------------------------------------------------
 
 # fmt: off

@@ -1,4 +1,4 @@
-"""User administration: list, read, change roles, disable (administrators; anyone may
+"""User administration: list, read, change roles, disable, enable (administrators; anyone may
 read their own account)."""
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ class UserDisable:
         reply(resp, UserView.of(disabled))
 
 
+class UserEnable:
+    def __init__(self, context: HttpContext) -> None:
+        self._c = context
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        enabled = self._c.platform.users.enable(caller_of(req), UserId(user_id))
+        reply(resp, UserView.of(enabled))
+
+
 def routes(c: HttpContext) -> list[Route]:
     tag = "users"
     return [
@@ -147,9 +156,32 @@ def routes(c: HttpContext) -> list[Route]:
                     auth="required",
                     errors=(403, 404, 409),
                     description=(
-                        "Administrators only. Every session and API token of the account, "
-                        "and every share link it made, is revoked at once. The last active "
+                        "Administrators only. Every session and API token of the account "
+                        "is revoked at once, and everything it owns disappears for all but "
+                        "moderators: its videos from lists, reads and playback (URLs "
+                        "already issued included), its share links and downloads. Nothing "
+                        "is deleted: enabling the account brings it back. The last active "
                         "administrator cannot be disabled (409 last_admin)."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/users/{{user_id}}/enable",
+            UserEnable(c),
+            (
+                Operation(
+                    "POST",
+                    "Enable a disabled user",
+                    tag,
+                    (Reply(200, "The enabled account", UserView),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    description=(
+                        "Administrators only. The account may log in again (its old "
+                        "sessions and tokens stay revoked), and its videos and share links "
+                        "are back as they were. An account that is not disabled is a 409 "
+                        "invalid_transition."
                     ),
                 ),
             ),

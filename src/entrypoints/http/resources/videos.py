@@ -199,7 +199,7 @@ class VideoItem:
             cache = None
         body = cache.get(video_id) if cache is not None else None
         if body is None:
-            ticket = cache.ticket(video_id) if cache is not None else 0
+            ticket = cache.ticket(video_id) if cache is not None else (0, 0)
             video = self._c.platform.videos.get(caller, VideoId(video_id))
             body = json.dumps(dump(VideoView.of(video))).encode()
             if cache is not None:
