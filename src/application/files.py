@@ -9,10 +9,11 @@ from attrs import frozen
 
 from videoplatform.application import quota
 from videoplatform.application.auditing import Auditor
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller, Hidden, require_permission, require_user
 from videoplatform.application.limits import Limits
 from videoplatform.application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
-from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ByteRange, ObjectStorage, ReadableStream
 from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.streams import MeteredReader
@@ -117,13 +118,10 @@ class FileService:
         """Record the stored bytes as a file, within the quota. Saving the owner
         (unchanged) makes parallel uploads of one user collide on its version, so each
         checks the quota against the others' committed usage; the loser retries."""
-        for attempt in range(1, QUOTA_ATTEMPTS + 1):
-            try:
-                return self._record_once(caller, file_id, name, folder, content_type, key, metered)
-            except Conflict as clash:
-                if clash.code != STALE_VERSION or attempt == QUOTA_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return retry_stale(
+            QUOTA_ATTEMPTS,
+            lambda: self._record_once(caller, file_id, name, folder, content_type, key, metered),
+        )
 
     def _record_once(
         self,

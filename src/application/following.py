@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from attrs import frozen
 
 from videoplatform.application.context import Caller
-from videoplatform.application.ports.feed import Subscription, VideoFeed
-from videoplatform.application.processing import ProcessingProgress, ProcessingService
+from videoplatform.application.ports.feed import ProcessingProgress, Subscription, VideoFeed
+from videoplatform.application.processing import ProcessingService
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
@@ -98,15 +98,7 @@ class ProgressFollower:
                         return
                     poll_at = now + config.poll_seconds
                 else:
-                    update = subscription.next(min(poll_at, beat_at, end) - now)
-                    if update is not None:
-                        state = ProcessingProgress(
-                            update.video_id,
-                            update.status,
-                            update.progress,
-                            update.attempts,
-                            update.last_error,
-                        )
+                    state = subscription.next(min(poll_at, beat_at, end) - now)
                 if state is None or state == last or _older(state, last):
                     continue
                 yield state

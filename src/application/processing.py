@@ -32,8 +32,9 @@ from typing import BinaryIO, TypeVar
 from attrs import frozen
 
 from videoplatform.application.auditing import Auditor
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller, Hidden, current_user, require_user
-from videoplatform.application.ports.feed import NoFeed, ProgressUpdate, VideoFeed
+from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed
 from videoplatform.application.ports.media import (
     MediaProber,
     MediaRejected,
@@ -42,7 +43,6 @@ from videoplatform.application.ports.media import (
     Transcoder,
 )
 from videoplatform.application.ports.persistence import (
-    STALE_VERSION,
     UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
@@ -52,7 +52,6 @@ from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.videos import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import (
-    Conflict,
     InvalidTransition,
     NotFound,
     PermissionDenied,
@@ -145,23 +144,6 @@ class RetryableProcessingError(Exception):
         self.video_id = video_id
         self.attempt = attempt
         self.reason = reason
-
-
-@frozen
-class ProcessingProgress:
-    """Where a video is in processing."""
-
-    video_id: VideoId
-    status: VideoStatus
-    progress: int
-    attempts: int
-    last_error: str | None
-
-    @classmethod
-    def of(cls, video: Video) -> ProcessingProgress:
-        return cls(
-            video.id, video.status, video.progress, video.processing_attempts, video.last_error
-        )
 
 
 @frozen
@@ -491,14 +473,12 @@ class ProcessingService:
     def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:
         """Run ``change`` on a fresh copy of the video in its own unit of work, again on
         a stale-version conflict (someone edited the video meanwhile)."""
-        for tries_left in range(_SETTLE_TRIES - 1, -1, -1):
-            try:
-                with self._uow() as uow:
-                    return change(uow, uow.videos.get(video_id))
-            except Conflict as conflict:
-                if conflict.code != STALE_VERSION or not tries_left:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def settle_once() -> T:
+            with self._uow() as uow:
+                return change(uow, uow.videos.get(video_id))
+
+        return retry_stale(_SETTLE_TRIES, settle_once)
 
     def _record_progress(self, video_id: VideoId, attempt: int, percent: int) -> None:
         with self._uow() as uow:
@@ -513,7 +493,7 @@ class ProcessingService:
         """Tell followers of ``video`` its state, just committed. Best effort: the
         change stands whatever happens to the announcement."""
         try:
-            self._feed.publish(ProgressUpdate.of(video, self._clock.now()))
+            self._feed.publish(ProcessingProgress.of(video, self._clock.now()))
         except Exception:
             log.warning("video %s: progress update not published", video.id, exc_info=True)
 
@@ -631,7 +611,7 @@ class ProcessingService:
             )
             uow.commit()
             self._announce(video)
-        return ProcessingProgress.of(video)
+        return ProcessingProgress.of(video, self._clock.now())
 
     def progress(self, caller: Caller, video_id: VideoId) -> ProcessingProgress:
         """Processing state of a video the caller may see; NotFound otherwise."""
@@ -642,7 +622,7 @@ class ProcessingService:
             video = uow.videos.get(video_id)
             if not video.can_be_seen_by(current_user(uow, caller)):
                 raise Hidden("video not found")
-            return ProcessingProgress.of(video)
+            return ProcessingProgress.of(video, self._clock.now())
 
 
 class _ProgressReporter:

@@ -35,18 +35,18 @@ from videoplatform.application.limits import Limits
 from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
 from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.streams import peek
 from videoplatform.application.videos import UploadVideo, VideoService
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import Conflict, QuotaExceeded, ValidationError
 from videoplatform.domain.files import FolderPath
-from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
+from videoplatform.domain.media_types import sniff
 from videoplatform.domain.uploads import (
     OFFSET_MISMATCH,
     UPLOAD_COMPLETING,
     ChecksumMismatch,
     ResumableUpload,
     TooManyOpenUploads,
-    UnsupportedMedia,
     UploadId,
     UploadKind,
     UploadPart,
@@ -154,31 +154,6 @@ class PartsReader:
         take = len(self._pending) if size < 0 else size
         data, self._pending = self._pending[:take], self._pending[take:]
         return data
-
-
-class _Replay:
-    """``head`` (already read from ``rest``), then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: ReadableStream) -> None:
-        self._head = head
-        self._rest = rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            take = len(self._head) if size < 0 else size
-            data, self._head = self._head[:take], self._head[take:]
-            return data
-        return self._rest.read(size)
-
-
-def _peek(stream: ReadableStream) -> tuple[bytes, _Replay]:
-    head = b""
-    while len(head) < SNIFF_LENGTH:
-        data = stream.read(SNIFF_LENGTH - len(head))
-        if not data:
-            break
-        head += data
-    return head, _Replay(head, stream)
 
 
 class ResumableUploadService:
@@ -406,32 +381,28 @@ class ResumableUploadService:
 
     def _become(self, caller: Caller, upload: ResumableUpload) -> UploadResult:
         """Stream the parts into the plain-upload use case of the upload's kind."""
-        head, stream = _peek(PartsReader(self._storage, upload.parts))
-        media = sniff(head)
+        parts = PartsReader(self._storage, upload.parts)
         meta = upload.metadata
-        if upload.kind is UploadKind.VIDEO:
-            if head and not media.is_video:
-                raise UnsupportedMedia(
-                    f"the upload's bytes are {media.mime}, not a video this platform reads"
-                )
+        if upload.kind is UploadKind.VIDEO:  # whether it is a video is that use case's rule
             video = self._videos.upload(
                 caller,
                 UploadVideo(
                     title=meta["title"],
-                    source=stream,
+                    source=parts,
                     description=meta.get("description", ""),
                     visibility=Visibility(meta.get("visibility", Visibility.PRIVATE.value)),
                     declared_size=upload.length,
                 ),
             )
             return UploadResult(UploadKind.VIDEO, video.id)
+        head, stream = peek(parts)
         stored = self._files.store(
             caller,
             StoreFile(
                 name=meta["filename"],
                 content=stream,
                 folder=meta.get("folder", "/"),
-                content_type=media.mime,
+                content_type=sniff(head).mime,
                 declared_size=upload.length,
             ),
         )

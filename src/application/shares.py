@@ -8,6 +8,7 @@ from datetime import timedelta
 from attrs import frozen
 
 from videoplatform.application.auditing import Auditor
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
     Hidden,
@@ -16,7 +17,7 @@ from videoplatform.application.context import (
     require_user,
 )
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
-from videoplatform.application.ports.persistence import STALE_VERSION, UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
     Clock,
@@ -248,21 +249,17 @@ class ShareService:
         except TooManyAttempts:
             self._refused(caller, None, "too_many_attempts")
             raise
-        for attempt in range(1, REDEEM_ATTEMPTS + 1):
-            try:
-                item = self._redeem_once(token, password, caller, kind)
-            except ShareRefused as refused:
-                if refused.reason == ShareRefusal.PASSWORD_WRONG.value:
-                    self._throttle.failed("share", caller.ip)
-                raise
-            except Conflict as clash:
-                if clash.code != STALE_VERSION or attempt == REDEEM_ATTEMPTS:
-                    raise
-            else:
-                if password is not None:
-                    self._throttle.succeeded("share", link)
-                return item
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            item = retry_stale(
+                REDEEM_ATTEMPTS, lambda: self._redeem_once(token, password, caller, kind)
+            )
+        except ShareRefused as refused:
+            if refused.reason == ShareRefusal.PASSWORD_WRONG.value:
+                self._throttle.failed("share", caller.ip)
+            raise
+        if password is not None:
+            self._throttle.succeeded("share", link)
+        return item
 
     def _redeem_once(
         self, token: str, password: str | None, caller: Caller, kind: ShareTargetKind | None

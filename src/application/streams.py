@@ -1,4 +1,5 @@
-"""A stream wrapper that measures, hashes and bounds what flows through it."""
+"""Stream wrappers of uploads: one that measures, hashes and bounds what flows through
+it, and one that looks at the first bytes without losing them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 
 from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.domain.errors import QuotaExceeded
+from videoplatform.domain.media_types import SNIFF_LENGTH
 
 
 class MeteredReader:
@@ -35,3 +37,33 @@ class MeteredReader:
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()
+
+
+class Replay:
+    """``head`` (bytes already read from ``rest``), then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: ReadableStream) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._head:
+            take = len(self._head) if size < 0 else min(size, len(self._head))
+            data, self._head = bytes(self._head[:take]), self._head[take:]
+            return data
+        return self._rest.read(size)
+
+
+def peek(stream: ReadableStream, length: int = SNIFF_LENGTH) -> tuple[bytes, Replay]:
+    """The first ``length`` bytes of ``stream`` (fewer only if it ends sooner) and a
+    stream that yields every byte, those included."""
+    parts: list[bytes] = []
+    got = 0
+    while got < length:
+        data = stream.read(length - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    head = b"".join(parts)
+    return head, Replay(head, stream)

@@ -9,6 +9,7 @@ from attrs import frozen
 
 from videoplatform.application import quota
 from videoplatform.application.auditing import Auditor
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
     Hidden,
@@ -24,8 +25,8 @@ from videoplatform.application.pagination import (
     encode_cursor,
     parse_instant,
 )
+from videoplatform.application.ports.media import MediaProber
 from videoplatform.application.ports.persistence import (
-    STALE_VERSION,
     OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -34,11 +35,13 @@ from videoplatform.application.ports.persistence import (
 )
 from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
 from videoplatform.application.ports.system import Clock, IdGenerator
-from videoplatform.application.streams import MeteredReader
+from videoplatform.application.streams import MeteredReader, peek
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.errors import PermissionDenied, ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
+from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import (
     Video,
@@ -111,6 +114,7 @@ class VideoService:
         ids: IdGenerator,
         auditor: Auditor,
         limits: Limits,
+        prober: MediaProber,
     ) -> None:
         self._uow = uow_factory
         self._storage = storage
@@ -118,10 +122,16 @@ class VideoService:
         self._ids = ids
         self._audit = auditor
         self._limits = limits
+        self._prober = prober
 
     def upload(self, caller: Caller, command: UploadVideo) -> Video:
         """Stream the source into storage, then record the video and its processing job
         in one transaction. If that transaction fails the stored bytes are removed.
+
+        The source must be a media container this platform reads, judged from its first
+        bytes once the caller's right to upload is established (UnsupportedMedia
+        otherwise, with nothing stored): every way in (HTTP, tus, an embedder) gets the
+        same rule.
 
         The source counts against the owner's quota (items and bytes, shared with
         files): refused before a byte is read when nothing is left or the declared size
@@ -140,8 +150,16 @@ class VideoService:
             if command.category_id is not None:
                 uow.categories.get(command.category_id)
             limit = quota.room(self._limits, uow, owner.id, command.declared_size)
+        # Never past the room left: an oversized body is read no further than the limit.
+        head, source = peek(
+            command.source, SNIFF_LENGTH if limit is None else min(SNIFF_LENGTH, limit + 1)
+        )
+        if head and not self._prober.accepts(head):  # an empty one is refused below
+            raise UnsupportedMedia(
+                f"the upload's bytes are {sniff(head).mime}, not a video this platform reads"
+            )
         key = video_prefix(video_id) + "source"
-        metered = MeteredReader(command.source, limit, what="video")
+        metered = MeteredReader(source, limit, what="video")
         self._storage.put(key, metered)
         if metered.size == 0:
             self._storage.delete(key)
@@ -167,13 +185,9 @@ class VideoService:
         """Saving the owner (unchanged but touched) makes parallel uploads of one user
         collide on its version, so each checks the quota against the others' committed
         usage; the loser retries."""
-        for attempt in range(1, QUOTA_ATTEMPTS + 1):
-            try:
-                return self._record_once(caller, video_id, command, key, metered)
-            except Conflict as clash:
-                if clash.code != STALE_VERSION or attempt == QUOTA_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        return retry_stale(
+            QUOTA_ATTEMPTS, lambda: self._record_once(caller, video_id, command, key, metered)
+        )
 
     def _record_once(
         self,

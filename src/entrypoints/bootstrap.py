@@ -165,7 +165,8 @@ def build_container(
     chosen[UnitOfWorkFactory] = PublishingUnitOfWorkFactory(persistence, bus)
 
     container = punq.Container()
-    chosen[FailureThrottle] = FailureThrottle(cache)
+    # The login and share throttle counts in the configured cache (an override too).
+    chosen[FailureThrottle] = FailureThrottle(cast(Cache, chosen[Cache]))
     for port, instance in chosen.items():
         container.register(port, instance=instance)
     for service in SERVICES:

@@ -18,12 +18,9 @@ if TYPE_CHECKING:
     from videoplatform.application.context import Caller
     from videoplatform.application.files import FolderListing, MoveFile, StoreFile
     from videoplatform.application.pagination import Page
+    from videoplatform.application.ports.feed import ProcessingProgress
     from videoplatform.application.ports.persistence import VideoSort
-    from videoplatform.application.processing import (
-        ProcessingOutcome,
-        ProcessingProgress,
-        RetryableProcessingError,
-    )
+    from videoplatform.application.processing import ProcessingOutcome, RetryableProcessingError
     from videoplatform.application.shares import CreatedShare, CreateShare, SharedItem
     from videoplatform.application.users import IssuedToken, Login, Principal, RegisterUser
     from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
@@ -71,7 +68,7 @@ _SOURCES: dict[str, str] = {
     "Platform": "videoplatform.entrypoints.bootstrap",
     "Principal": "videoplatform.application.users",
     "ProcessingOutcome": "videoplatform.application.processing",
-    "ProcessingProgress": "videoplatform.application.processing",
+    "ProcessingProgress": "videoplatform.application.ports.feed",
     "QuotaExceeded": "videoplatform.domain.errors",
     "RegisterUser": "videoplatform.application.users",
     "RetryableProcessingError": "videoplatform.application.processing",

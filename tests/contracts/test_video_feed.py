@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import RequireService
 from videoplatform.adapters.memory.feed import MemoryVideoFeed
-from videoplatform.application.ports.feed import ProgressUpdate, Subscription, VideoFeed
+from videoplatform.application.ports.feed import ProcessingProgress, Subscription, VideoFeed
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
 
@@ -55,14 +55,14 @@ def feeds(request: pytest.FixtureRequest) -> Iterator[FeedPair]:
 
 def update(
     video: str, progress: int, status: VideoStatus = VideoStatus.PROCESSING
-) -> ProgressUpdate:
-    return ProgressUpdate(VideoId(video), status, progress, 1, None, AT)
+) -> ProcessingProgress:
+    return ProcessingProgress(VideoId(video), status, progress, 1, None, AT)
 
 
 def drain(
-    subscription: Subscription, until: Callable[[ProgressUpdate], bool]
-) -> list[ProgressUpdate]:
-    got: list[ProgressUpdate] = []
+    subscription: Subscription, until: Callable[[ProcessingProgress], bool]
+) -> list[ProcessingProgress]:
+    got: list[ProcessingProgress] = []
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         item = subscription.next(0.1)
@@ -88,9 +88,12 @@ def test_updates_published_after_subscribing_arrive_in_order(feeds: FeedPair) ->
 def test_an_update_carries_every_field(feeds: FeedPair) -> None:
     subscription = feeds.subscriber.subscribe(VideoId("v1"))
     try:
-        failed = ProgressUpdate(VideoId("v1"), VideoStatus.FAILED, 37, 3, "déjà vu: no", AT)
+        failed = ProcessingProgress(VideoId("v1"), VideoStatus.FAILED, 37, 3, "déjà vu: no", AT)
         feeds.publisher.publish(failed)
-        assert subscription.next(WAIT) == failed
+        received = subscription.next(WAIT)
+        assert received == failed
+        assert received is not None
+        assert received.at == AT
     finally:
         subscription.close()
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.served import Served
+from tests.unit.conftest import MP4_HEAD
 from tests.unit.http.test_playback import SEGMENT_0, publish_outputs
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
@@ -82,7 +83,7 @@ def test_disabling_an_owner_hides_their_content_everywhere_and_enabling_restores
     platform.users.change_roles(Caller(admin.id), moderator.id, [Role.MODERATOR.value])
     video = platform.videos.upload(
         Caller(owner.id),
-        UploadVideo("Public clip", io.BytesIO(b"source"), visibility=Visibility.PUBLIC),
+        UploadVideo("Public clip", io.BytesIO(MP4_HEAD + b"source"), visibility=Visibility.PUBLIC),
     )
     publish_outputs(
         platform.container.resolve(UnitOfWorkFactory),

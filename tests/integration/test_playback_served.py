@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.served import CHEAP_ARGON2, Served
+from tests.unit.conftest import MP4_HEAD
 from tests.unit.http.test_playback import MASTER, SEGMENT_0, SEGMENT_1, VARIANT, publish_outputs
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
@@ -58,7 +59,9 @@ def test_a_private_video_plays_over_real_http_until_access_ends(
 ) -> None:
     owner = platform.users.register(RegisterUser("player@example.com", PASSWORD, "Player"))
     me = Caller(owner.id)
-    video = platform.videos.upload(me, UploadVideo("Private clip", io.BytesIO(b"source")))
+    video = platform.videos.upload(
+        me, UploadVideo("Private clip", io.BytesIO(MP4_HEAD + b"source"))
+    )
     publish_outputs(
         platform.container.resolve(UnitOfWorkFactory),
         platform.container.resolve(Clock),

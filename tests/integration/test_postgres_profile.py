@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent(
     platform = vp.create_platform()
     alice = platform.users.register(vp.RegisterUser("alice@example.com", "long passphrase!", "A"))
     me = vp.Caller(alice.id)
-    video = platform.videos.upload(me, vp.UploadVideo("On Postgres", io.BytesIO(b"bytes")))
+    source = io.BytesIO(b"\\x00\\x00\\x00\\x18ftypmp42 bytes")
+    video = platform.videos.upload(me, vp.UploadVideo("On Postgres", source))
     link = platform.shares.create(me, vp.CreateShare(video_id=video.id, max_uses=1))
     print(platform.shares.redeem(link.token).video.title)
     try:

@@ -14,11 +14,14 @@ import falcon.testing
 import pytest
 
 from tests import media_clips
+from tests.unit.conftest import MP4_HEAD
 from videoplatform.application.context import Caller
+from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.users import RegisterUser
 from videoplatform.application.videos import UploadVideo
 from videoplatform.domain.ids import VideoId
+from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.videos import VideoStatus
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
@@ -47,6 +50,18 @@ def _upload(platform: Platform, caller: Caller, source: Path) -> VideoId:
     video = platform.videos.upload(
         caller, UploadVideo(title=source.name, source=io.BytesIO(source.read_bytes()))
     )
+    return video.id
+
+
+def _smuggle(platform: Platform, caller: Caller, source: Path) -> VideoId:
+    """A video whose stored source is ``source``, which the upload refuses (as it must):
+    bytes stored before that check existed, or that fooled it. Processing has to refuse
+    them on its own."""
+    with pytest.raises(UnsupportedMedia):
+        _upload(platform, caller, source)
+    video = platform.videos.upload(caller, UploadVideo(source.name, io.BytesIO(MP4_HEAD)))
+    storage = platform.container.resolve(ObjectStorage)
+    storage.put(video.source_key, io.BytesIO(source.read_bytes()))
     return video.id
 
 
@@ -108,7 +123,7 @@ def test_a_playlist_disguised_as_a_video_fails_with_a_reason_and_no_outputs(
     )
     owner = platform.users.register(RegisterUser("o@example.com", PASSWORD, "Owner"))
     caller = Caller(owner.id)
-    video_id = _upload(platform, caller, hostile)
+    video_id = _smuggle(platform, caller, hostile)
 
     assert platform.processing.process("job-1", video_id) is ProcessingOutcome.FAILED
     state = platform.processing.progress(caller, video_id)
@@ -123,8 +138,11 @@ def test_non_media_and_truncated_uploads_fail_with_reasons(
 ) -> None:
     owner = platform.users.register(RegisterUser("o@example.com", PASSWORD, "Owner"))
     caller = Caller(owner.id)
-    for source in (media_clips.not_media(tmp_path), media_clips.truncated(tmp_path)):
-        video_id = _upload(platform, caller, source)
+    for source, stage in (
+        (media_clips.not_media(tmp_path), _smuggle),
+        (media_clips.truncated(tmp_path), _upload),
+    ):
+        video_id = stage(platform, caller, source)
         assert platform.processing.process("job-1", video_id) is ProcessingOutcome.FAILED
         state = platform.processing.progress(caller, video_id)
         assert state.status is VideoStatus.FAILED and state.last_error, source.name

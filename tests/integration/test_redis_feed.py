@@ -14,15 +14,15 @@ import pytest
 from tests.conftest import ServiceEndpoint
 from tests.integration.tcp_proxy import TcpProxy
 from videoplatform.adapters.redis.feed import RedisVideoFeed
-from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def update(progress: int) -> ProgressUpdate:
-    return ProgressUpdate(VideoId("v1"), VideoStatus.PROCESSING, progress, 1, None, AT)
+def update(progress: int) -> ProcessingProgress:
+    return ProcessingProgress(VideoId("v1"), VideoStatus.PROCESSING, progress, 1, None, AT)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.contracts.conftest import (
     make_s3_client,
     moto_s3_server,
 )
+from tests.unit.conftest import MP4_HEAD
 from videoplatform.adapters.storage.s3 import S3ObjectStorage
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
@@ -212,7 +213,9 @@ def test_playback_serves_playlists_and_redirects_segments_to_the_bucket(
     try:
         client = falcon.testing.TestClient(create_app(platform))
         owner = platform.users.register(RegisterUser("pb@example.com", "long passphrase!", "P"))
-        video = platform.videos.upload(Caller(owner.id), UploadVideo("Clip", io.BytesIO(b"src")))
+        video = platform.videos.upload(
+            Caller(owner.id), UploadVideo("Clip", io.BytesIO(MP4_HEAD + b"src"))
+        )
         publish_outputs(
             platform.container.resolve(UnitOfWorkFactory),
             platform.container.resolve(Clock),

@@ -25,6 +25,10 @@ from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 
 PASSWORD = "correct horse battery staple"
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42"
+"""The first bytes of an MP4 file: enough for an upload to be taken as a video (on
+synthetic media, processing then refuses it, as it refuses anything but a synthetic
+clip)."""
 
 CHEAP_ARGON2 = Settings.in_memory(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
 

@@ -19,6 +19,7 @@ from attrs import frozen
 from videoplatform.adapters.ffmpeg.config import FfmpegConfig
 from videoplatform.adapters.ffmpeg.process import FfmpegFailed, base_args, input_args, run_ffmpeg
 from videoplatform.application.ports.media import MediaRejected
+from videoplatform.domain.media_types import sniff
 from videoplatform.domain.videos import MediaInfo
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>[\w,-]+), from ", re.MULTILINE)
@@ -284,6 +285,9 @@ class FfmpegProber:
 
     def __init__(self, config: FfmpegConfig) -> None:
         self._config = config
+
+    def accepts(self, head: bytes) -> bool:
+        return sniff(head).is_video
 
     def probe(self, source: Path) -> MediaInfo:
         if not source.is_file():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
 
 
@@ -21,7 +21,7 @@ class MemoryVideoFeed:
         self._lock = threading.Lock()
         self._subscribers: dict[VideoId, set[MemorySubscription]] = {}
 
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         with self._lock:
             subscribers = list(self._subscribers.get(update.video_id, ()))
         for subscriber in subscribers:
@@ -51,17 +51,17 @@ class MemorySubscription:
     def __init__(self, feed: MemoryVideoFeed, video_id: VideoId, buffer: int) -> None:
         self.video_id = video_id
         self._feed = feed
-        self._pending: deque[ProgressUpdate] = deque(maxlen=buffer)
+        self._pending: deque[ProcessingProgress] = deque(maxlen=buffer)
         self._ready = threading.Condition()
         self._closed = False
 
-    def deliver(self, update: ProgressUpdate) -> None:
+    def deliver(self, update: ProcessingProgress) -> None:
         with self._ready:
             if not self._closed:
                 self._pending.append(update)
                 self._ready.notify()
 
-    def next(self, timeout: float) -> ProgressUpdate | None:
+    def next(self, timeout: float) -> ProcessingProgress | None:
         with self._ready:
             self._ready.wait_for(lambda: self._pending or self._closed, max(0.0, timeout))
             return self._pending.popleft() if self._pending else None

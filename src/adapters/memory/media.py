@@ -25,6 +25,7 @@ from videoplatform.application.ports.media import (
     StoryboardOutput,
 )
 from videoplatform.domain.ladder import PlannedRung, display_size
+from videoplatform.domain.media_types import sniff
 from videoplatform.domain.videos import MediaInfo
 
 MAGIC = b"VPSYNTH1\n"
@@ -66,6 +67,11 @@ class SyntheticMediaProber:
         self._max_height = max_height
         self._max_duration = max_duration_seconds
         self._max_fps = max_fps
+
+    def accepts(self, head: bytes) -> bool:
+        # Real containers too: a synthetic platform takes them, and refuses them when
+        # probing, as it does any file that is not a synthetic clip.
+        return head.startswith(MAGIC) or sniff(head).is_video
 
     def probe(self, source: Path) -> MediaInfo:
         with source.open("rb") as handle:

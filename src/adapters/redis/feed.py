@@ -17,7 +17,7 @@ import redis
 import redis.client
 import structlog
 
-from videoplatform.application.ports.feed import ProgressUpdate
+from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
 
@@ -30,7 +30,7 @@ _RECONNECT_PAUSE = 1.0
 _TIMEOUT = 2.0
 
 
-def encode(update: ProgressUpdate) -> bytes:
+def encode(update: ProcessingProgress) -> bytes:
     return json.dumps(
         {
             "video_id": update.video_id,
@@ -43,7 +43,7 @@ def encode(update: ProgressUpdate) -> bytes:
     ).encode()
 
 
-def decode(raw: bytes | str) -> ProgressUpdate:
+def decode(raw: bytes | str) -> ProcessingProgress:
     """Raise ValueError (or KeyError, TypeError) for anything but an encoded update."""
     data: Any = json.loads(raw)
     last_error = data["last_error"]
@@ -52,7 +52,7 @@ def decode(raw: bytes | str) -> ProgressUpdate:
     progress, attempts = data["progress"], data["attempts"]
     if not isinstance(progress, int) or not isinstance(attempts, int):
         raise TypeError("progress and attempts must be integers")
-    return ProgressUpdate(
+    return ProcessingProgress(
         video_id=VideoId(str(data["video_id"])),
         status=VideoStatus(data["status"]),
         progress=progress,
@@ -87,7 +87,7 @@ class RedisVideoFeed:
     def channel(self, video_id: VideoId) -> str:
         return f"{self._prefix}video:{video_id}"
 
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         with self._lock:
             if self._monotonic() < self._paused_until:
                 return
@@ -139,7 +139,7 @@ class RedisSubscription:
         self._pubsub = pubsub
         return True
 
-    def next(self, timeout: float) -> ProgressUpdate | None:
+    def next(self, timeout: float) -> ProcessingProgress | None:
         deadline = self._monotonic() + max(0.0, timeout)
         while not self._closed:
             left = deadline - self._monotonic()

@@ -14,25 +14,27 @@ import threading
 from datetime import datetime
 from typing import Protocol
 
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import Video, VideoStatus
 
 
 @frozen
-class ProgressUpdate:
-    """A video's processing state right after a committed change."""
+class ProcessingProgress:
+    """Where a video is in processing, as of ``at``: what a progress read returns and
+    what the feed carries after each committed change. Two states are equal when they
+    say the same, whenever they were observed."""
 
     video_id: VideoId
     status: VideoStatus
     progress: int
     attempts: int
     last_error: str | None
-    at: datetime
+    at: datetime = field(eq=False)
 
     @classmethod
-    def of(cls, video: Video, at: datetime) -> ProgressUpdate:
+    def of(cls, video: Video, at: datetime) -> ProcessingProgress:
         return cls(
             video.id,
             video.status,
@@ -47,7 +49,7 @@ class Subscription(Protocol):
     """Updates of one video, in the order they were published, from the moment the
     subscription was made. Used by one thread at a time."""
 
-    def next(self, timeout: float) -> ProgressUpdate | None:
+    def next(self, timeout: float) -> ProcessingProgress | None:
         """The next update, or None when none came within ``timeout`` seconds (or the
         feed is unreachable meanwhile: a subscription reconnects by itself). A
         subscriber that falls behind loses older updates, never the latest one."""
@@ -59,7 +61,7 @@ class Subscription(Protocol):
 
 
 class VideoFeed(Protocol):
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         """Hand ``update`` to the current subscribers of its video. Best effort: never
         raises; a failure is logged and the update is lost."""
         ...
@@ -74,7 +76,7 @@ class VideoFeed(Protocol):
 class NoFeed:
     """A feed that publishes nowhere and delivers nothing (where nobody follows)."""
 
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         return None
 
     def subscribe(self, video_id: VideoId) -> Subscription:
@@ -85,7 +87,7 @@ class _Silent:
     def __init__(self) -> None:
         self._closed = threading.Event()
 
-    def next(self, timeout: float) -> ProgressUpdate | None:
+    def next(self, timeout: float) -> ProcessingProgress | None:
         self._closed.wait(max(0.0, timeout))
         return None
 

@@ -41,6 +41,13 @@ ProgressCallback = Callable[[int], None]
 
 
 class MediaProber(Protocol):
+    def accepts(self, head: bytes) -> bool:
+        """Whether a file starting with ``head`` (its first bytes, up to
+        ``SNIFF_LENGTH``) is of a kind this prober reads: the cheap check an upload
+        passes before a byte of it is stored. Passing it promises nothing about
+        :meth:`probe`."""
+        ...
+
     def probe(self, source: Path) -> MediaInfo:
         """Inspect ``source`` (opening nothing else); MediaRejected for non-media or
         inputs beyond the configured limits."""

@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator
 
 import falcon
 
-from videoplatform.application.processing import ProcessingProgress
+from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.entrypoints.http.convert import dump
 from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.http.views import ProcessingView
@@ -49,7 +49,7 @@ class StreamSlots:
 
 
 def event(number: int, kind: str, state: ProcessingProgress) -> bytes:
-    data = json.dumps(dump(ProcessingView.of_progress(state)), separators=(",", ":"))
+    data = json.dumps(dump(ProcessingView.of(state)), separators=(",", ":"))
     return f"event: {kind}\nid: {number}\ndata: {data}\n\n".encode()
 
 

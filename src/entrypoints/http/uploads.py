@@ -12,7 +12,8 @@ and stopped with 413 once past the limit; the application's MeteredReader holds 
 file itself to the exact limit either way.
 
 The type of an upload is decided from its first bytes (:func:`domain.media_types.sniff`):
-:func:`peek` reads them and returns a stream that replays them before the rest.
+``peek`` (in the application's streams) reads them and returns a stream that replays
+them before the rest. Whether a video upload is a video is the upload use case's rule.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from falcon.util import BufferedReader
 
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.storage import ReadableStream
+from videoplatform.application.streams import Replay, peek
 from videoplatform.domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
-from videoplatform.domain.media_types import SNIFF_LENGTH, MediaType, sniff
+from videoplatform.domain.media_types import MediaType, sniff
 from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.http.middleware import caller_of
 
@@ -77,36 +79,6 @@ class BodyReader:
         if self._limit is not None and self.consumed > self._limit:
             raise QuotaExceeded(f"the upload is larger than the {self._limit}-byte limit")
         return data
-
-
-class Replay:
-    """``head`` (bytes already read from ``rest``), then the rest of the stream."""
-
-    def __init__(self, head: bytes, rest: ReadableStream) -> None:
-        self._head = memoryview(head)
-        self._rest = rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            take = len(self._head) if size < 0 else min(size, len(self._head))
-            data, self._head = bytes(self._head[:take]), self._head[take:]
-            return data
-        return self._rest.read(size)
-
-
-def peek(stream: ReadableStream, length: int = SNIFF_LENGTH) -> tuple[bytes, Replay]:
-    """The first ``length`` bytes of ``stream`` (fewer only if it ends sooner) and a
-    stream that yields every byte, those included."""
-    parts: list[bytes] = []
-    got = 0
-    while got < length:
-        data = stream.read(length - got)
-        if not data:
-            break
-        parts.append(data)
-        got += len(data)
-    head = b"".join(parts)
-    return head, Replay(head, stream)
 
 
 def sniffed(stream: ReadableStream) -> tuple[MediaType, bytes, Replay]:

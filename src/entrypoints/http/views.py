@@ -9,7 +9,7 @@ from typing import Any, Literal
 from attrs import frozen
 
 from videoplatform.application.pagination import Page
-from videoplatform.application.processing import ProcessingProgress
+from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.categories import Category
 from videoplatform.domain.files import StoredFile
@@ -159,17 +159,7 @@ class ProcessingView:
     last_error: str | None
 
     @classmethod
-    def of(cls, video: Video) -> ProcessingView:
-        return cls(
-            video.id,
-            video.status.value,
-            video.progress,
-            video.processing_attempts,
-            video.last_error,
-        )
-
-    @classmethod
-    def of_progress(cls, state: ProcessingProgress) -> ProcessingView:
+    def of(cls, state: ProcessingProgress) -> ProcessingView:
         return cls(
             state.video_id, state.status.value, state.progress, state.attempts, state.last_error
         )

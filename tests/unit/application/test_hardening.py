@@ -12,7 +12,7 @@ from typing import Self
 import pytest
 
 from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
+from tests.unit.conftest import CHEAP_ARGON2, MP4_HEAD, PASSWORD, MakeUser
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
@@ -171,7 +171,7 @@ def test_a_failing_event_bus_never_undoes_a_committed_upload(clock: ManualClock)
     user = platform.users.register(RegisterUser("c@example.com", PASSWORD, "C"))
     caller = Caller(user.id)
 
-    video = platform.videos.upload(caller, UploadVideo("Kept", io.BytesIO(b"bytes")))
+    video = platform.videos.upload(caller, UploadVideo("Kept", io.BytesIO(MP4_HEAD + b"bytes")))
 
     assert storage.exists(video.source_key)
     assert platform.videos.get(caller, video.id).title == "Kept"
@@ -208,7 +208,7 @@ def test_invalid_metadata_is_refused_before_a_byte_is_read(
 def test_tags_given_as_one_string_are_refused(platform: Platform, make_user: MakeUser) -> None:
     creator = make_user(Role.CREATOR)
     with pytest.raises(ValidationError) as refused:
-        platform.videos.upload(creator, UploadVideo("t", io.BytesIO(b"x"), tags="demo"))
+        platform.videos.upload(creator, UploadVideo("t", io.BytesIO(MP4_HEAD + b"x"), tags="demo"))
     assert "tags" in refused.value.fields
 
 

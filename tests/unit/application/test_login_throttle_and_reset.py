@@ -7,14 +7,18 @@ import re
 import pytest
 
 from tests.unit.application.conftest import Trail
-from tests.unit.conftest import PASSWORD
+from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
+from videoplatform.adapters.memory.cache import MemoryCache
 from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.audit import AuditFilter
 from videoplatform.application.context import Caller
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
-from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
 
 FROM = Caller(ip="198.51.100.7")
 
@@ -122,3 +126,17 @@ def test_a_weak_new_password_is_refused_before_the_code_is_used(
     with pytest.raises(ValidationError):
         platform.users.reset_password(code, "short")
     platform.users.reset_password(code, "a brand new passphrase")
+
+
+def test_the_throttle_counts_in_the_cache_the_platform_is_given() -> None:
+    # Two platforms sharing one cache (as API nodes share Redis) share the counts.
+    shared = MemoryCache()
+    first, second = (
+        create_platform(CHEAP_ARGON2, overrides={Cache: shared, UnitOfWorkFactory: database})
+        for database in (MemoryUnitOfWorkFactory(), MemoryUnitOfWorkFactory())
+    )
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            first.users.login(Login("erin@example.com", "wrong guess!!"), FROM)
+    with pytest.raises(TooManyAttempts):
+        second.users.login(Login("erin@example.com", "wrong guess!!"), FROM)

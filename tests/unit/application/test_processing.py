@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.unit.application.conftest import Trail
-from tests.unit.conftest import MakeUser
+from tests.unit.conftest import MP4_HEAD, MakeUser
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
@@ -232,6 +232,9 @@ class RecordingProber:
         self.sources: list[Path] = []
         self._inner = SyntheticMediaProber()
 
+    def accepts(self, head: bytes) -> bool:
+        return self._inner.accepts(head)
+
     def probe(self, source: Path) -> MediaInfo:
         self.sources.append(source)
         return self._inner.probe(source)
@@ -445,7 +448,7 @@ def upload_record(
 ) -> VideoId:
     """A video record whose source lives at ``source_key`` in some other storage."""
     video = platform.videos.upload(
-        owner, UploadVideo(title="On disk", source=io.BytesIO(b"placeholder"))
+        owner, UploadVideo(title="On disk", source=io.BytesIO(MP4_HEAD + b"placeholder"))
     )
     with uow_factory() as uow:
         record = uow.videos.get(video.id)

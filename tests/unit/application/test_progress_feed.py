@@ -28,12 +28,11 @@ from videoplatform.application.auditing import Auditor
 from videoplatform.application.context import Caller
 from videoplatform.application.following import FollowConfig, ProgressFollower
 from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
-from videoplatform.application.ports.feed import NoFeed, ProgressUpdate, Subscription, VideoFeed
+from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, Subscription, VideoFeed
 from videoplatform.application.ports.media import LadderOutput, ProgressCallback
 from videoplatform.application.processing import (
     ProcessingConfig,
     ProcessingOutcome,
-    ProcessingProgress,
     ProcessingService,
     RetryableProcessingError,
 )
@@ -54,13 +53,13 @@ class CheckingFeed:
 
     def __init__(self, uow_factory: MemoryUnitOfWorkFactory) -> None:
         self._uow = uow_factory
-        self.published: list[ProgressUpdate] = []
+        self.published: list[ProcessingProgress] = []
         self.mismatches: list[str] = []
 
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         with self._uow() as uow:
             stored = uow.videos.get(update.video_id)
-        if ProgressUpdate.of(stored, update.at) != update:
+        if ProcessingProgress.of(stored, update.at) != update:
             self.mismatches.append(f"published {update}, stored {stored.status} {stored.progress}")
         self.published.append(update)
 
@@ -69,7 +68,7 @@ class CheckingFeed:
 
 
 class BrokenFeed:
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         raise ConnectionError("the feed is down")
 
     def subscribe(self, video_id: VideoId) -> Subscription:  # pragma: no cover
@@ -79,13 +78,13 @@ class BrokenFeed:
 class Silence:
     """A feed that never delivers anything, without waiting."""
 
-    def publish(self, update: ProgressUpdate) -> None:
+    def publish(self, update: ProcessingProgress) -> None:
         return None
 
     def subscribe(self, video_id: VideoId) -> Silence:
         return self
 
-    def next(self, timeout: float) -> ProgressUpdate | None:
+    def next(self, timeout: float) -> ProcessingProgress | None:
         return None
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from tests.unit.application.conftest import Trail
-from tests.unit.conftest import MakeUser
+from tests.unit.conftest import MP4_HEAD, MakeUser
 from videoplatform.adapters.memory.database import MemoryDatabase
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
@@ -170,7 +170,9 @@ def test_a_failed_upload_commit_removes_the_stored_bytes(
     uow_factory.failing_commits = 1
 
     with pytest.raises(DatabaseWentAway):
-        platform.videos.upload(creator, UploadVideo(title="Lost", source=io.BytesIO(b"bytes")))
+        platform.videos.upload(
+            creator, UploadVideo(title="Lost", source=io.BytesIO(MP4_HEAD + b"bytes"))
+        )
 
     assert storage.keys() == []
     assert platform.videos.list(creator).items == ()

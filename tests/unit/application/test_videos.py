@@ -12,7 +12,8 @@ import attrs
 import pytest
 
 from tests.unit.application.conftest import Studio, Trail, only_event
-from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from tests.unit.conftest import CHEAP_ARGON2, MP4_HEAD, MakeUser
+from videoplatform.adapters.memory.media import synthetic_clip
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
@@ -31,6 +32,7 @@ from videoplatform.domain.errors import (
     ValidationError,
 )
 from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 from videoplatform.entrypoints.bootstrap import Platform
@@ -77,7 +79,7 @@ def test_upload_stores_bytes_under_an_internal_key_and_queues_processing(
     trail: Trail,
 ) -> None:
     creator = make_user()
-    data = b"not really an mp4, but bytes all the same" * 100
+    data = MP4_HEAD + b"an mp4 to the sniffer, bytes all the same" * 100
     title = "../../etc/passwd holiday"
 
     video = platform.videos.upload(
@@ -124,6 +126,44 @@ def test_viewer_cannot_upload_and_nothing_is_read_or_stored(
     assert event.metadata["reason"] == "permission_denied"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.7\n" + bytes(100), b"plain words, not a movie\n", bytes(range(256)) * 8],
+    ids=["pdf", "text", "random bytes"],
+)
+def test_an_upload_that_is_not_a_video_is_refused_before_anything_is_stored(
+    platform: Platform,
+    make_user: MakeUser,
+    storage: MemoryObjectStorage,
+    uow_factory: MemoryUnitOfWorkFactory,
+    data: bytes,
+) -> None:
+    creator = make_user()
+    with pytest.raises(UnsupportedMedia) as refused:
+        platform.videos.upload(creator, UploadVideo(title="Not a clip", source=io.BytesIO(data)))
+    assert refused.value.code == "unsupported_media_type"
+    assert storage.keys() == []
+    assert pending_topics(uow_factory) == []
+
+
+def test_permission_is_decided_before_the_bytes_are_judged(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    viewer = make_user(Role.VIEWER)
+    pdf = CountingSource(b"%PDF-1.7\n" + bytes(100))
+    with pytest.raises(PermissionDenied):
+        platform.videos.upload(viewer, UploadVideo(title="Nope", source=pdf))
+    assert pdf.taken == 0
+
+
+def test_a_synthetic_clip_is_a_video_on_synthetic_media(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    clip = synthetic_clip(duration=2.0)
+    video = platform.videos.upload(make_user(), UploadVideo("Synthetic", io.BytesIO(clip)))
+    assert video.source_size == len(clip)
+
+
 def test_anonymous_upload_is_refused_and_audited(
     platform: Platform, storage: MemoryObjectStorage, trail: Trail
 ) -> None:
@@ -167,7 +207,7 @@ class TestUploadLimit:
         uow_factory: MemoryUnitOfWorkFactory,
     ) -> None:
         creator = make_user()
-        source = CountingSource(b"y" * 10_000)
+        source = CountingSource(MP4_HEAD + b"y" * 10_000)
 
         with pytest.raises(QuotaExceeded):
             platform.videos.upload(creator, UploadVideo(title="Big", source=source))
@@ -183,7 +223,7 @@ class TestUploadLimit:
         creator = make_user()
 
         video = platform.videos.upload(
-            creator, UploadVideo(title="Fits", source=io.BytesIO(b"z" * 64))
+            creator, UploadVideo(title="Fits", source=io.BytesIO(MP4_HEAD.ljust(64, b"z")))
         )
         assert video.source_size == 64
 
@@ -211,7 +251,8 @@ def test_upload_into_a_category(platform: Platform, make_user: MakeUser, admin: 
     music = platform.categories.create(admin, "Music")
 
     video = platform.videos.upload(
-        creator, UploadVideo(title="Song", source=io.BytesIO(b"la"), category_id=music.id)
+        creator,
+        UploadVideo(title="Song", source=io.BytesIO(MP4_HEAD + b"la"), category_id=music.id),
     )
     assert video.category_id == music.id
 

@@ -17,10 +17,11 @@ from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
 from tests.unit.http.test_videos import PNG, RecordingInput, form, streamed
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.application.streams import peek
 from videoplatform.domain.errors import QuotaExceeded
 from videoplatform.domain.users import Role
 from videoplatform.entrypoints.http.resources.common import content_disposition
-from videoplatform.entrypoints.http.uploads import CHUNK, BodyReader, peek, request_body
+from videoplatform.entrypoints.http.uploads import CHUNK, BodyReader, request_body
 from videoplatform.entrypoints.settings import Settings
 
 FILES = "/api/v1/files"

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import falcon.testing
 import pytest
 
+from tests.unit.conftest import MP4_HEAD
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
 from tests.unit.http.documented import Documented
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
@@ -111,7 +112,8 @@ def make_video(
 ) -> MakeVideo:
     def make(visibility: Visibility = Visibility.PRIVATE, ready: bool = True) -> str:
         video = platform.videos.upload(
-            as_caller(owner), UploadVideo("Clip", io.BytesIO(b"source"), visibility=visibility)
+            as_caller(owner),
+            UploadVideo("Clip", io.BytesIO(MP4_HEAD + b"source"), visibility=visibility),
         )
         if ready:
             publish_outputs(uow_factory, clock, storage, video.id, f"videos/{video.id}/hls-1/")

@@ -775,6 +775,22 @@ def test_processing_state_is_reported(
     assert (after["status"], after["progress"], after["attempts"]) == ("ready", 100, 1)
 
 
+def test_the_processing_path_is_deprecated_and_answers_as_progress_does(
+    client: Client, creator: Account, mp4: bytes
+) -> None:
+    video = upload(client, creator, mp4).json["id"]
+    old = client.simulate_get(f"{VIDEOS}/{video}/processing", headers=creator.headers)
+    new = client.simulate_get(f"{VIDEOS}/{video}/progress", headers=creator.headers)
+    assert old.json == new.json
+    assert (old.headers["deprecation"], old.headers["sunset"]) == (
+        "Sun, 06 Dec 2026 00:00:00 GMT",
+        "Wed, 30 Jun 2027 00:00:00 GMT",
+    )
+    assert "deprecation" not in new.headers
+    document = client.simulate_get("/api/v1/openapi.json").json
+    assert document["paths"]["/api/v1/videos/{video_id}/processing"]["get"]["deprecated"] is True
+
+
 # -- the document ---------------------------------------------------------------------
 
 

@@ -23,10 +23,8 @@ from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
-from videoplatform.domain.media_types import MediaType
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 from videoplatform.entrypoints.http.convert import dump, read_json
-from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.resources.common import (
@@ -47,7 +45,6 @@ from videoplatform.entrypoints.http.uploads import (
     query_fields,
     read_fields,
     request_body,
-    sniffed,
     split_list,
 )
 from videoplatform.entrypoints.http.views import ProcessingView, VideoView, page_of
@@ -133,15 +130,6 @@ def upload_command(fields: dict[str, str], source: ReadableStream) -> UploadVide
     )
 
 
-def not_a_video(media: MediaType) -> falcon.HTTPError:
-    return coded(
-        falcon.HTTPUnsupportedMediaType(
-            description=f"the upload's bytes are {media.mime}, not a video this platform reads"
-        ),
-        "unsupported_media_type",
-    )
-
-
 class Videos:
     def __init__(self, context: HttpContext) -> None:
         self._c = context
@@ -181,10 +169,7 @@ class Videos:
         reply(resp, VideoView.of(video), 201)
 
     def _upload(self, caller: Caller, command: UploadVideo) -> Video:
-        media, head, replay = sniffed(command.source)
-        if head and not media.is_video:  # an empty body is the service's to refuse
-            raise not_a_video(media)
-        return self._c.platform.videos.upload(caller, evolve(command, source=replay))
+        return self._c.platform.videos.upload(caller, command)
 
 
 class VideoItem:
@@ -238,22 +223,13 @@ class VideoViews:
         no_content(resp)
 
 
-class VideoProcessing:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        video = self._c.platform.videos.get(caller_of(req), VideoId(video_id))
-        reply(resp, ProcessingView.of(video))
-
-
 class VideoProgress:
     def __init__(self, context: HttpContext) -> None:
         self._c = context
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         state = self._c.platform.processing.progress(caller_of(req), VideoId(video_id))
-        reply(resp, ProcessingView.of_progress(state))
+        reply(resp, ProcessingView.of(state))
 
 
 class VideoEvents:
@@ -280,7 +256,7 @@ class VideoRetry:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         state = self._c.platform.processing.retry(authenticated(req), VideoId(video_id))
-        reply(resp, ProcessingView.of_progress(state), 202)
+        reply(resp, ProcessingView.of(state), 202)
 
 
 def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
@@ -328,6 +304,10 @@ LIST_PARAMS = (
     CURSOR,
     LIMIT,
 )
+
+
+# `/processing` and `/progress` answered the same question; `/progress` stays.
+PROCESSING_PATH_RETIRED = ("Sun, 06 Dec 2026 00:00:00 GMT", "Wed, 30 Jun 2027 00:00:00 GMT")
 
 
 def routes(c: HttpContext) -> list[Route]:
@@ -418,14 +398,19 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/processing",
-            VideoProcessing(c),
+            VideoProgress(c),
             (
                 Operation(
                     "GET",
-                    "Processing state",
+                    "Processing progress (deprecated: use /progress)",
                     tag,
-                    (Reply(200, "Where the video is in processing", ProcessingView),),
+                    (Reply(200, "Status, progress, attempts and last error", ProcessingView),),
                     errors=(401, 404),
+                    description=(
+                        "The same answer as `GET /videos/{video_id}/progress`, which "
+                        "replaces it; this path goes away at its Sunset date."
+                    ),
+                    deprecated=PROCESSING_PATH_RETIRED,
                 ),
             ),
         ),
