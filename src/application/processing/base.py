@@ -1,0 +1,105 @@
+"""What every part of processing shares: its adapters, and the steps that change a video
+in a unit of work of their own (retried when they lose a race), then announce it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from videoplatform.application.auditing import Auditor
+from videoplatform.application.concurrency import retry_stale
+from videoplatform.application.context import Caller
+from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed
+from videoplatform.application.ports.media import (
+    MediaProber,
+    Storyboarder,
+    Thumbnailer,
+    Transcoder,
+)
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.processing.config import ProcessingConfig
+from videoplatform.application.processing.workspace import Workshop
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import Video
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Processing acts for nobody in particular: its audit events have no actor.
+SYSTEM = Caller()
+_SETTLE_TRIES = 3
+
+
+class ProcessingBase:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        storage: ObjectStorage,
+        clock: Clock,
+        ids: IdGenerator,
+        auditor: Auditor,
+        prober: MediaProber,
+        thumbnailer: Thumbnailer,
+        storyboarder: Storyboarder,
+        transcoder: Transcoder,
+        config: ProcessingConfig,
+        feed: VideoFeed = NoFeed(),  # noqa: B008 - stateless
+    ) -> None:
+        self._uow = uow_factory
+        self._storage = storage
+        self._clock = clock
+        self._ids = ids
+        self._audit = auditor
+        self._config = config
+        self._feed = feed
+        self._workshop = Workshop(
+            storage, clock, prober, thumbnailer, storyboarder, transcoder, config
+        )
+
+    def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:
+        """Run ``change`` on a fresh copy of the video in its own unit of work, again on
+        a stale-version conflict (someone edited the video meanwhile)."""
+
+        def settle_once() -> T:
+            with self._uow() as uow:
+                return change(uow, uow.videos.get(video_id))
+
+        return retry_stale(_SETTLE_TRIES, settle_once)
+
+    def _record_progress(self, video_id: VideoId, attempt: int, percent: int) -> None:
+        with self._uow() as uow:
+            video = uow.videos.get(video_id)
+            if video.holds_attempt(attempt):
+                video.report_progress(percent, self._clock.now())
+                uow.videos.save(video)
+                uow.commit()
+                self._announce(video)
+
+    def _announce(self, video: Video) -> None:
+        """Tell followers of ``video`` its state, just committed. Best effort: the
+        change stands whatever happens to the announcement."""
+        try:
+            self._feed.publish(ProcessingProgress.of(video, self._clock.now()))
+        except Exception:
+            log.warning("video %s: progress update not published", video.id, exc_info=True)
+
+    def _fail(self, uow: UnitOfWork, video: Video, reason: str, metadata: dict[str, str]) -> None:
+        """Mark the video failed for good, audited, committed and announced."""
+        video.mark_failed(reason, self._clock.now())
+        uow.videos.save(video)
+        self._audit.record(
+            uow,
+            SYSTEM,
+            AuditAction.VIDEO_PROCESS,
+            "video",
+            video.id,
+            AuditResult.FAILURE,
+            metadata={**metadata, "reason": reason[:500]},
+        )
+        uow.commit()
+        self._announce(video)

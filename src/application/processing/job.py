@@ -1,0 +1,189 @@
+"""One delivery of a processing job, in three steps, so that nothing partial is ever
+visible:
+
+1. *claim* (one unit of work): the video starts (or restarts) an attempt. Its attempt
+   number is the claim: only the attempt holding the latest number may finish the video,
+   so a worker that was given up for dead but still runs can never overwrite the result.
+2. *produce* (no transaction open): the source is probed, posters, a storyboard and the
+   HLS ladder are written to a job-private temporary directory, then uploaded under a
+   storage prefix private to the job and attempt (``videos/<id>/out/<job>/<attempt>/``).
+3. *publish* (one unit of work): the video becomes ready pointing at those outputs, with
+   its audit event. Outputs of a previous run are removed only after that commit; the
+   attempt's own outputs are removed whenever its result is not committed.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from videoplatform.application.ports.media import MediaRejected
+from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.application.processing.base import SYSTEM, ProcessingBase
+from videoplatform.application.processing.config import (
+    ProcessingOutcome,
+    RetryableProcessingError,
+)
+from videoplatform.application.processing.layout import job_prefix, output_prefix
+from videoplatform.application.processing.workspace import Produced
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.errors import NotFound
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import Video, VideoStatus
+
+log = logging.getLogger(__name__)
+
+
+class _Retry(enum.Enum):
+    LATER = "later"
+
+
+class ProcessingJob(ProcessingBase):
+    def process(self, job_id: str, video_id: VideoId) -> ProcessingOutcome:
+        """Run one delivery of a processing job. Idempotent: a job delivered again after
+        it finished does nothing. Raises :class:`RetryableProcessingError` when the
+        attempt failed but another may succeed (the caller delivers the job again);
+        any other exception escapes only when the state could not even be recorded."""
+        output_prefix(video_id, job_id, 1)  # refuse a malformed job before any change
+        claimed = self._claim(video_id)
+        if isinstance(claimed, ProcessingOutcome):
+            return claimed
+        attempt = claimed.processing_attempts
+        prefix = output_prefix(claimed.id, job_id, attempt)
+        try:
+            # Leftovers of this job's earlier attempts (a worker that died mid-upload);
+            # any of them still running has lost its claim and will not publish.
+            self._storage.delete_prefix(job_prefix(claimed.id, job_id))
+            produced = self._workshop.produce(
+                claimed,
+                attempt,
+                prefix,
+                lambda percent: self._record_progress(claimed.id, attempt, percent),
+            )
+            return self._publish(claimed.id, job_id, attempt, produced)
+        except MediaRejected as rejected:
+            self._discard(claimed.id, prefix)
+            return self._after_failure(claimed.id, attempt, prefix, rejected.reason, True)
+        except NotFound as missing:
+            # The video may have been deleted meanwhile; otherwise its source is gone,
+            # which no retry can mend.
+            self._discard(claimed.id, prefix)
+            reason = f"the uploaded source cannot be read: {missing.message}"
+            return self._after_failure(claimed.id, attempt, prefix, reason, True)
+        except Exception as error:
+            self._discard(claimed.id, prefix)
+            reason = f"{type(error).__name__}: {error}"
+            log.warning("video %s: attempt %d failed", claimed.id, attempt, exc_info=True)
+            return self._after_failure(claimed.id, attempt, prefix, reason, False)
+
+    def _claim(self, video_id: VideoId) -> Video | ProcessingOutcome:
+        def claim(uow: UnitOfWork, video: Video) -> Video | ProcessingOutcome:
+            if video.status in (VideoStatus.READY, VideoStatus.FAILED):
+                return ProcessingOutcome.ALREADY_DONE
+            now = self._clock.now()
+            if video.status is VideoStatus.PROCESSING:
+                video.restart_processing(now)
+            else:
+                video.start_processing(now)
+            uow.videos.save(video)
+            uow.commit()
+            self._announce(video)
+            return video
+
+        try:
+            return self._settle(video_id, claim)
+        except NotFound:
+            return ProcessingOutcome.GONE
+
+    def _publish(
+        self, video_id: VideoId, job_id: str, attempt: int, produced: Produced
+    ) -> ProcessingOutcome:
+        prefix = produced.assets.prefix
+        previous: list[str] = []
+
+        def ready(uow: UnitOfWork, video: Video) -> ProcessingOutcome:
+            if not video.holds_attempt(attempt):
+                return ProcessingOutcome.SUPERSEDED
+            old = video.assets.prefix if video.assets is not None else prefix
+            previous[:] = [old] if old != prefix else []
+            video.mark_ready(
+                media_info=produced.info,
+                renditions=produced.renditions,
+                assets=produced.assets,
+                now=self._clock.now(),
+            )
+            uow.videos.save(video)
+            self._audit.record(
+                uow,
+                SYSTEM,
+                AuditAction.VIDEO_PROCESS,
+                "video",
+                video_id,
+                metadata={
+                    "job_id": job_id,
+                    "attempt": str(attempt),
+                    "renditions": ",".join(r.name for r in produced.renditions),
+                    "duration_seconds": f"{produced.info.duration_seconds:g}",
+                },
+            )
+            uow.commit()
+            self._announce(video)
+            return ProcessingOutcome.READY
+
+        try:
+            outcome = self._settle(video_id, ready)
+        except NotFound:
+            outcome = ProcessingOutcome.GONE
+        if outcome is not ProcessingOutcome.READY:
+            self._discard(video_id, prefix)
+            return outcome
+        for old in previous:
+            try:
+                self._storage.delete_prefix(old)
+            except Exception:  # the video is ready; old bytes are only an orphan now
+                log.warning("video %s: could not remove old outputs %s", video_id, old)
+        return outcome
+
+    def _after_failure(
+        self, video_id: VideoId, attempt: int, prefix: str, reason: str, permanent: bool
+    ) -> ProcessingOutcome:
+        """Record a failed attempt: for good when it is permanent (FAILED) or the last
+        allowed one (GAVE_UP), else keep the reason and ask for another delivery."""
+
+        def settle(uow: UnitOfWork, video: Video) -> ProcessingOutcome | _Retry:
+            if not video.holds_attempt(attempt):
+                ours = video.assets is not None and video.assets.prefix == prefix
+                return ProcessingOutcome.READY if ours else ProcessingOutcome.SUPERSEDED
+            now = self._clock.now()
+            if not permanent and attempt < self._config.max_attempts:
+                video.note_failed_attempt(reason, now)
+                uow.videos.save(video)
+                uow.commit()
+                self._announce(video)
+                return _Retry.LATER
+            self._fail(uow, video, reason, {"attempt": str(attempt)})
+            return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP
+
+        try:
+            outcome = self._settle(video_id, settle)
+        except NotFound:
+            return ProcessingOutcome.GONE
+        if outcome is _Retry.LATER:
+            raise RetryableProcessingError(video_id, attempt, reason)
+        return outcome
+
+    def _discard(self, video_id: VideoId, prefix: str) -> None:
+        """Remove an attempt's outputs, unless the video points at them: a commit that
+        reported a failure may still have landed. When that cannot be told, keep them
+        (an orphan is better than a ready video without its files)."""
+        try:
+            with self._uow() as uow:
+                video: Video | None = uow.videos.get(video_id)
+        except NotFound:
+            video = None
+        except Exception:
+            log.warning("video %s: cannot tell whether %s is in use; kept", video_id, prefix)
+            return
+        if video is not None and video.assets is not None and video.assets.prefix == prefix:
+            return
+        self._storage.delete_prefix(prefix)

@@ -1,0 +1,200 @@
+"""Producing a video's outputs: probe, stills, storyboard and the HLS ladder written to a
+job-private temporary directory (no transaction open), then stored under the attempt's
+own prefix. Nothing here is visible until the job publishes it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+from attrs import frozen
+
+from videoplatform.application.ports.media import (
+    MediaProber,
+    MediaRejected,
+    Storyboarder,
+    Thumbnailer,
+    Transcoder,
+)
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.processing.config import ProcessingConfig
+from videoplatform.application.processing.layout import WORKSPACE_PREFIX
+from videoplatform.application.processing.progress import ProgressReporter
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ladder import display_size, plan_ladder
+from videoplatform.domain.videos import (
+    MediaInfo,
+    PlaybackAssets,
+    Poster,
+    Rendition,
+    Storyboard,
+    Video,
+    asset_content_type,
+)
+
+log = logging.getLogger(__name__)
+
+_POSTER_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+def poster_widths(wanted: tuple[int, ...], shown_width: int) -> list[int]:
+    """The configured widths that do not upscale the picture, largest first; a picture
+    narrower than all of them gets one poster at its own (even) width."""
+    fitting = sorted({w for w in wanted if w <= shown_width}, reverse=True)
+    return fitting or [max(2, shown_width - shown_width % 2)]
+
+
+@frozen
+class Produced:
+    info: MediaInfo
+    renditions: tuple[Rendition, ...]
+    assets: PlaybackAssets
+
+
+class Workshop:
+    """Makes one attempt's outputs with the media adapters."""
+
+    def __init__(
+        self,
+        storage: ObjectStorage,
+        clock: Clock,
+        prober: MediaProber,
+        thumbnailer: Thumbnailer,
+        storyboarder: Storyboarder,
+        transcoder: Transcoder,
+        config: ProcessingConfig,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._prober = prober
+        self._thumbnailer = thumbnailer
+        self._storyboarder = storyboarder
+        self._transcoder = transcoder
+        self._config = config
+
+    def produce(
+        self, video: Video, attempt: int, prefix: str, record: Callable[[int], None]
+    ) -> Produced:
+        """Probe, transcode and store; ``record`` commits the job's overall progress."""
+        work = self._workspace()
+        handle: BinaryIO | None = None
+        try:
+            handle = self._storage.open_file(video.source_key)
+            source = self._local_source(handle, video.source_key, work)
+            info = self._prober.probe(source)
+            try:
+                ladder = plan_ladder(info, self._config.ladder)
+            except ValidationError as refused:
+                raise MediaRejected(refused.message) from None
+            out = work / "out"
+            out.mkdir()
+            report = ProgressReporter(record, self._clock, self._config)
+            report(0)
+            # Posters and the storyboard are short runs of their own: they go alongside
+            # the ladder (which leaves a core idle now and then) instead of before it.
+            # Leaving the pool waits for them, whatever the ladder did: the workspace is
+            # removed right after.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stills") as pool:
+                stills = pool.submit(
+                    self._stills, source, info, video.poster_time(info.duration_seconds), out
+                )
+                hls = self._transcoder.transcode(source, info, ladder, out / "hls", report)
+            posters, storyboard = stills.result()
+            renditions = tuple(
+                Rendition(
+                    name=rung.name,
+                    width=rung.width,
+                    height=rung.height,
+                    bitrate=rung.bandwidth,
+                    codecs=rung.codecs,
+                    playlist_key=f"hls/{rung.playlist}",
+                )
+                for rung in hls.rungs
+            )
+            assets = PlaybackAssets(
+                prefix=prefix,
+                master_playlist=f"hls/{hls.master_playlist}",
+                posters=tuple(posters),
+                storyboard=storyboard,
+            )
+            referenced = [assets.master_playlist, storyboard.vtt_path, storyboard.sprite_path]
+            referenced += [p.path for p in posters] + [r.playlist_key for r in renditions]
+            self._upload(out, prefix, referenced)
+            return Produced(info, renditions, assets)
+        finally:
+            if handle is not None:
+                handle.close()
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _workspace(self) -> Path:
+        root = self._config.work_dir or Path(tempfile.gettempdir())
+        root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX, dir=root))
+
+    def _local_source(self, handle: BinaryIO | None, key: str, work: Path) -> Path:
+        """The source as a local file: the stored file itself when storage keeps it on a
+        local disk (``handle``, held open meanwhile), else a copy streamed into the job's
+        directory."""
+        name = getattr(handle, "name", None)
+        if isinstance(name, str) and os.path.isfile(name):
+            return Path(name)
+        target = work / "source"
+        with target.open("wb") as copy:
+            for chunk in self._storage.get(key):
+                copy.write(chunk)
+        return target
+
+    def _stills(
+        self, source: Path, info: MediaInfo, at: float, out: Path
+    ) -> tuple[list[Poster], Storyboard]:
+        posters = self._posters(source, info, at, out)
+        board = self._storyboarder.storyboard(source, info, out / "storyboard")
+        storyboard = Storyboard(
+            vtt_path=f"storyboard/{board.vtt}",
+            sprite_path=f"storyboard/{board.sprite}",
+            tile_width=board.tile_width,
+            tile_height=board.tile_height,
+            interval_seconds=board.interval_seconds,
+        )
+        return posters, storyboard
+
+    def _posters(self, source: Path, info: MediaInfo, at: float, out: Path) -> list[Poster]:
+        shown_w, shown_h = display_size(info)
+        widths = poster_widths(self._config.poster_widths, shown_w)
+        targets = [out / f"poster-{width}" for width in widths]
+        content_type = self._thumbnailer.posters(source, at, widths, targets)  # one decode
+        suffix = _POSTER_SUFFIX.get(content_type)
+        if suffix is None:
+            raise RuntimeError(f"the thumbnailer wrote {content_type!r}, not an image")
+        posters = []
+        for width, target in zip(widths, targets, strict=True):
+            target.rename(target.with_name(target.name + suffix))
+            height = max(2, round(width * shown_h / shown_w / 2) * 2)
+            posters.append(Poster(width, height, target.name + suffix))
+        return posters
+
+    def _upload(self, out: Path, prefix: str, referenced: list[str]) -> None:
+        """Store every playback file under ``prefix``; every referenced one must be
+        among them (anything else an adapter left, such as logs, stays behind)."""
+        stored: set[str] = set()
+        for folder, dirs, files in os.walk(out, followlinks=False):
+            dirs.sort()
+            for name in sorted(files):
+                path = Path(folder, name)
+                relative = path.relative_to(out).as_posix()
+                if path.is_symlink() or asset_content_type(relative) is None:
+                    log.info("not a playback file, left out: %s", relative)
+                    continue
+                with path.open("rb") as stream:
+                    self._storage.put(prefix + relative, stream)
+                stored.add(relative)
+        missing = sorted(set(referenced) - stored)
+        if missing:
+            raise RuntimeError(f"outputs missing or not valid playback files: {missing}")
