@@ -11,12 +11,7 @@ from videoplatform.application.auditing import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed
-from videoplatform.application.ports.media import (
-    MediaProber,
-    Storyboarder,
-    Thumbnailer,
-    Transcoder,
-)
+from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock, IdGenerator

@@ -20,10 +20,7 @@ import logging
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.processing.base import SYSTEM, ProcessingBase
-from videoplatform.application.processing.config import (
-    ProcessingOutcome,
-    RetryableProcessingError,
-)
+from videoplatform.application.processing.config import ProcessingOutcome, RetryableProcessingError
 from videoplatform.application.processing.layout import job_prefix, output_prefix
 from videoplatform.application.processing.workspace import Produced
 from videoplatform.domain.audit import AuditAction

@@ -1,0 +1,31 @@
+"""Accounts: registration and verification (:mod:`.registration`), password recovery
+(:mod:`.recovery`), sessions and personal tokens (:mod:`.sessions`), administration
+(:mod:`.administration`); the mail they send is in :mod:`.messages`."""
+
+from __future__ import annotations
+
+from videoplatform.application.users.administration import Administration
+from videoplatform.application.users.commands import (
+    PASSWORD_RESET_TTL,
+    IssuedToken,
+    Login,
+    Principal,
+    RegisterUser,
+)
+from videoplatform.application.users.recovery import PasswordRecovery
+from videoplatform.application.users.registration import Registration
+from videoplatform.application.users.sessions import Sessions
+
+
+class UserService(Registration, PasswordRecovery, Sessions, Administration):
+    """Every account use case; see the modules of this package."""
+
+
+__all__ = [
+    "PASSWORD_RESET_TTL",
+    "IssuedToken",
+    "Login",
+    "Principal",
+    "RegisterUser",
+    "UserService",
+]

@@ -1,0 +1,149 @@
+"""Administration: reading accounts, roles (never the last administrator's), disabling
+and enabling accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from videoplatform.application.context import Caller, Hidden, require_permission, require_user
+from videoplatform.application.pagination import Page, clamp_limit, encode_cursor, time_keyset
+from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.application.users.base import UserServiceBase
+from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.errors import Conflict
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Permission, Role, User, parse_roles
+
+
+class Administration(UserServiceBase):
+    def get(self, caller: Caller, user_id: UserId) -> User:
+        """Users see themselves; administrators see anyone."""
+        with (
+            self._audit.refusals(caller, AuditAction.USER_LIST, "user", user_id),
+            self._uow() as uow,
+        ):
+            me = require_user(uow, caller)
+            if me.id != user_id and not me.can(Permission.USER_MANAGE):
+                raise Hidden("user not found")
+            return uow.users.get(user_id)
+
+    def me(self, caller: Caller) -> User:
+        with self._uow() as uow:
+            return require_user(uow, caller)
+
+    def list(
+        self, caller: Caller, cursor: str | None = None, limit: int | None = None
+    ) -> Page[User]:
+        size = clamp_limit(limit)
+        after = None
+        if cursor:
+            after = time_keyset("users", cursor)
+        with self._audit.refusals(caller, AuditAction.USER_LIST, "user", None), self._uow() as uow:
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            rows = uow.users.list_page(after, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = (
+            encode_cursor("users", [rows[-1].created_at.isoformat(), rows[-1].id]) if more else None
+        )
+        return Page(tuple(rows), nxt)
+
+    def change_roles(self, caller: Caller, user_id: UserId, roles: Iterable[str]) -> User:
+        """Replace a user's roles. The last active administrator cannot lose the role."""
+        wanted = parse_roles(roles)
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_ROLES_CHANGE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            before = ",".join(sorted(r.value for r in user.roles))
+            self._keep_an_admin(uow, user, wanted, now)
+            user.change_roles(wanted, now)
+            uow.users.save(user)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_ROLES_CHANGE,
+                "user",
+                user_id,
+                metadata={"from": before, "to": ",".join(sorted(r.value for r in wanted))},
+            )
+            uow.commit()
+        return user
+
+    @staticmethod
+    def _keep_an_admin(
+        uow: UnitOfWork, user: User, wanted: frozenset[Role] | None, now: datetime
+    ) -> None:
+        """Refuse to leave the platform without an active administrator.
+
+        The other admins are saved unchanged: their version bump makes two concurrent
+        demotions of the last two admins collide (one gets Conflict) instead of both
+        passing a count that each read before the other committed.
+        """
+        losing = (
+            user.is_active
+            and Role.ADMIN in user.roles
+            and (wanted is None or Role.ADMIN not in wanted)
+        )
+        if not losing:
+            return
+        others = [a for a in uow.users.list_active_with_role(Role.ADMIN.value) if a.id != user.id]
+        if not others:
+            raise Conflict("the last active administrator must keep the role", code="last_admin")
+        for other in others:
+            other.touch(now)
+            uow.users.save(other)
+
+    def disable(self, caller: Caller, user_id: UserId) -> User:
+        """Disable an account, in one transaction: every token it holds is revoked, and
+        everything it owns disappears for everyone but moderators (its videos from
+        lists, reads and playback; its share links stop working). Nothing is deleted:
+        :meth:`enable` brings the content and the links back."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_DISABLE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            self._keep_an_admin(uow, user, None, now)
+            user.disable(now)
+            uow.users.save(user)
+            revoked = 0
+            for token in uow.tokens.list_for_user(user.id):
+                if token.revoked_at is None:
+                    token.revoke(now)
+                    uow.tokens.save(token)
+                    revoked += 1
+            uow.videos.set_owner_disabled(user.id, True)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_DISABLE,
+                "user",
+                user_id,
+                metadata={"tokens_revoked": str(revoked)},
+            )
+            uow.commit()
+        return user
+
+    def enable(self, caller: Caller, user_id: UserId) -> User:
+        """Re-enable a disabled account: it may log in again (its old tokens stay
+        revoked), and its videos and share links are back as they were."""
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.USER_ENABLE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            user = uow.users.get(user_id)
+            user.enable(now)
+            uow.users.save(user)
+            uow.videos.set_owner_disabled(user.id, False)
+            self._audit.record(uow, caller, AuditAction.USER_ENABLE, "user", user_id)
+            uow.commit()
+        return user

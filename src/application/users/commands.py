@@ -1,0 +1,45 @@
+"""What the account use cases take and give back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from attrs import frozen
+
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import Role
+
+
+@frozen
+class RegisterUser:
+    email: str
+    password: str
+    display_name: str
+
+
+@frozen
+class Login:
+    email: str
+    password: str
+
+
+@frozen
+class IssuedToken:
+    """A freshly made bearer token. ``token`` is shown once and never stored."""
+
+    token: str
+    token_id: TokenId
+    user_id: UserId
+    expires_at: datetime | None
+
+
+@frozen
+class Principal:
+    """The result of authenticating a bearer token."""
+
+    user_id: UserId
+    roles: frozenset[Role]
+    token_id: TokenId
+
+
+PASSWORD_RESET_TTL = timedelta(hours=1)

@@ -1,0 +1,129 @@
+"""Registration: creating accounts (quietly, for the public endpoint), the operator's
+administrator, and verifying an address with the code it was mailed."""
+
+from __future__ import annotations
+
+from videoplatform.application.context import Caller
+from videoplatform.application.users import messages
+from videoplatform.application.users.base import UserServiceBase
+from videoplatform.application.users.commands import RegisterUser
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import Conflict, ValidationError
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, check_password_policy
+
+
+class Registration(UserServiceBase):
+    def register(self, command: RegisterUser, caller: Caller | None = None) -> User:
+        """Create an account with the default role (creator).
+
+        Raises ValidationError for a bad email, name or weak password and
+        Conflict(code="email_taken") when the address already has an account.
+        """
+        return self._create(command, frozenset({Role.CREATOR}), caller or Caller())
+
+    def register_quietly(self, command: RegisterUser, caller: Caller | None = None) -> None:
+        """Register without revealing whether the address already has an account.
+
+        For a taken address nothing is created; its owner is mailed a notice instead,
+        and the refusal is audited. Validation errors (bad email, weak password) are
+        still raised: they say nothing about other accounts.
+        """
+        caller = caller or Caller()
+        try:
+            self.register(command, caller)
+        except Conflict as taken:
+            if taken.code != "email_taken":
+                raise
+            address = Email.parse(command.email).value
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_REGISTER,
+                "user",
+                None,
+                AuditResult.FAILURE,
+                {"reason": "email_taken"},
+            )
+            self._mailer.send(messages.address_taken(address))
+
+    def create_admin(self, command: RegisterUser, caller: Caller | None = None) -> User:
+        """Operator path (CLI, embedders): an active administrator, no verification."""
+        return self._create(command, frozenset({Role.ADMIN}), caller or Caller(), verified=True)
+
+    def _create(
+        self,
+        command: RegisterUser,
+        roles: frozenset[Role],
+        caller: Caller,
+        *,
+        verified: bool | None = None,
+    ) -> User:
+        email = Email.parse(command.email)
+        check_password_policy(command.password)
+        if verified is None:
+            verified = not self._limits.require_email_verification
+        now = self._clock.now()
+        user = User.register(
+            id=UserId(self._ids.new_id()),
+            email=email,
+            display_name=command.display_name,
+            password_hash=self._hasher.hash(command.password),
+            roles=roles,
+            now=now,
+            verified=verified,
+        )
+        verification: str | None = None
+        with self._uow() as uow:
+            if uow.users.find_by_email(email.value) is not None:
+                raise Conflict("an account with this email already exists", code="email_taken")
+            uow.users.add(user)
+            if not verified:
+                verification = self._tokens.new_token()
+                uow.tokens.add(
+                    ApiToken(
+                        id=TokenId(self._ids.new_id()),
+                        user_id=user.id,
+                        kind=TokenKind.EMAIL_VERIFICATION,
+                        name="email verification",
+                        token_hash=digest_token(verification),
+                        created_at=now,
+                        expires_at=now + self._limits.email_verification_ttl,
+                    )
+                )
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_REGISTER,
+                "user",
+                user.id,
+                metadata={"roles": ",".join(sorted(r.value for r in roles))},
+                actor_id=user.id,
+            )
+            uow.commit()
+        if verification is not None:
+            self._mailer.send(messages.verification_code(email.value, verification))
+        return user
+
+    def verify_email(self, token: str, caller: Caller | None = None) -> User:
+        """Activate a pending account with the code it was mailed."""
+        caller = caller or Caller()
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if (
+                record is None
+                or record.kind is not TokenKind.EMAIL_VERIFICATION
+                or not record.is_usable(now)
+            ):
+                raise ValidationError.field("token", "invalid or expired verification code")
+            user = uow.users.get(record.user_id)
+            user.activate(now)
+            record.revoke(now)
+            uow.users.save(user)
+            uow.tokens.save(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_VERIFY, "user", user.id, actor_id=user.id
+            )
+            uow.commit()
+        return user

@@ -1,0 +1,199 @@
+"""Sessions and personal API tokens: login (throttled, timing-safe), authentication of a
+bearer token, logout, and the tokens a user makes for scripts."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime, timedelta
+
+from videoplatform.application.context import Caller, Hidden, require_user
+from videoplatform.application.users.base import UserServiceBase
+from videoplatform.application.users.commands import IssuedToken, Login, Principal
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import (
+    AuthenticationFailed,
+    NotFound,
+    TooManyAttempts,
+    ValidationError,
+)
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import ApiToken, Email, Permission, TokenKind, UserStatus
+
+
+class Sessions(UserServiceBase):
+    def login(self, command: Login, caller: Caller | None = None) -> IssuedToken:
+        """Exchange email and password for a session token.
+
+        Every failure (unknown email, wrong password, pending or disabled account) raises
+        the same AuthenticationFailed and is audited with its true reason. Repeated
+        failures for one account or from one address raise TooManyAttempts until the
+        window passes, whether or not the password is then right.
+        """
+        caller = caller or Caller()
+        try:
+            email = Email.parse(command.email).value
+        except ValidationError:
+            # Not an address: possibly a password typed in the wrong field; never store it.
+            email = "<not an email address>"
+        try:
+            self._throttle.attempt("login", email, caller.ip)
+        except TooManyAttempts:
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_LOGIN,
+                "user",
+                None,
+                AuditResult.FAILURE,
+                {"reason": "too_many_attempts", "email": email},
+            )
+            raise
+        # Before the lookup, so the first login pays for the decoy whatever the email.
+        decoy = self._decoy_hash()
+        with self._uow() as uow:
+            user = uow.users.find_by_email(email)
+        if user is None:
+            self._hasher.verify(command.password[:1024], decoy)
+            return self._login_failed(caller, None, email, "unknown_email")
+        if not self._hasher.verify(command.password[:1024], user.password_hash):
+            return self._login_failed(caller, user.id, email, "wrong_password")
+        if user.status is not UserStatus.ACTIVE:
+            return self._login_failed(caller, user.id, email, f"account_{user.status.value}")
+        now = self._clock.now()
+        issued, record = self._new_token(
+            user.id, TokenKind.SESSION, "session", now + self._limits.session_ttl, now
+        )
+        with self._uow() as uow:
+            fresh = uow.users.get(user.id)
+            if self._hasher.needs_rehash(fresh.password_hash):
+                fresh.change_password_hash(self._hasher.hash(command.password), now)
+                uow.users.save(fresh)
+            uow.tokens.add(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_LOGIN, "user", user.id, actor_id=user.id
+            )
+            uow.commit()
+        self._throttle.succeeded("login", email)
+        return issued
+
+    def _login_failed(
+        self, caller: Caller, user_id: UserId | None, email: str, reason: str
+    ) -> IssuedToken:
+        self._throttle.failed("login", caller.ip)
+        self._audit.record_alone(
+            caller,
+            AuditAction.USER_LOGIN,
+            "user",
+            user_id,
+            AuditResult.FAILURE,
+            {"reason": reason, "email": email},
+            actor_id=user_id,
+        )
+        raise AuthenticationFailed("invalid email or password")
+
+    def _new_token(
+        self,
+        user_id: UserId,
+        kind: TokenKind,
+        name: str,
+        expires_at: datetime | None,
+        now: datetime,
+    ) -> tuple[IssuedToken, ApiToken]:
+        secret = self._tokens.new_token()
+        record = ApiToken(
+            id=TokenId(self._ids.new_id()),
+            user_id=user_id,
+            kind=kind,
+            name=name,
+            token_hash=digest_token(secret),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        return IssuedToken(secret, record.id, user_id, expires_at), record
+
+    def authenticate(self, token: str) -> Principal:
+        """Resolve a bearer token (session or personal) to its user.
+        AuthenticationFailed if unknown, expired, revoked, or the user is not active."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if (
+                record is None
+                or record.kind not in (TokenKind.SESSION, TokenKind.PERSONAL)
+                or not record.is_usable(now)
+            ):
+                raise AuthenticationFailed("invalid or expired token")
+            try:
+                user = uow.users.get(record.user_id)
+            except NotFound:
+                raise AuthenticationFailed("invalid or expired token") from None
+            if not user.is_active:
+                raise AuthenticationFailed("invalid or expired token")
+            return Principal(user.id, user.roles, record.id)
+
+    def logout(self, token: str, caller: Caller | None = None) -> None:
+        """Revoke the session token; unknown tokens are ignored (logging out is idempotent)."""
+        caller = caller or Caller()
+        now = self._clock.now()
+        with self._uow() as uow:
+            record = uow.tokens.find_by_hash(digest_token(token))
+            if record is None or record.revoked_at is not None:
+                return
+            record.revoke(now)
+            uow.tokens.save(record)
+            self._audit.record(
+                uow, caller, AuditAction.USER_LOGOUT, "token", record.id, actor_id=record.user_id
+            )
+            uow.commit()
+
+    def create_api_token(
+        self, caller: Caller, name: str, expires_in: timedelta | None = None
+    ) -> IssuedToken:
+        """A personal token for scripts; it expires (at most the configured maximum)."""
+        name = " ".join(name.split())
+        if not 1 <= len(name) <= 100:
+            raise ValidationError.field("name", "must be 1 to 100 characters")
+        ttl = self._limits.personal_token_max_ttl if expires_in is None else expires_in
+        if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
+            raise ValidationError.field(
+                "expires_in", f"must be positive and at most {self._limits.personal_token_max_ttl}"
+            )
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.TOKEN_CREATE, "token", None),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            issued, record = self._new_token(user.id, TokenKind.PERSONAL, name, now + ttl, now)
+            uow.tokens.add(record)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.TOKEN_CREATE,
+                "token",
+                record.id,
+                metadata={"name": name},
+            )
+            uow.commit()
+        return issued
+
+    def list_api_tokens(self, caller: Caller) -> builtins.list[ApiToken]:
+        """The caller's personal tokens, newest first (hashes only; secrets are gone)."""
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            return [t for t in uow.tokens.list_for_user(user.id) if t.kind is TokenKind.PERSONAL]
+
+    def revoke_api_token(self, caller: Caller, token_id: TokenId) -> None:
+        now = self._clock.now()
+        with (
+            self._audit.refusals(caller, AuditAction.TOKEN_REVOKE, "token", token_id),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            record = uow.tokens.get(token_id)
+            if record.user_id != user.id and not user.can(Permission.USER_MANAGE):
+                raise Hidden("token not found")
+            record.revoke(now)
+            uow.tokens.save(record)
+            self._audit.record(uow, caller, AuditAction.TOKEN_REVOKE, "token", token_id)
+            uow.commit()
