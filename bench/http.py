@@ -40,7 +40,7 @@ import falcon
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition, Visibility
 from videoplatform.entrypoints.bootstrap import create_platform

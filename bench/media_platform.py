@@ -20,7 +20,7 @@ from videoplatform.adapters.ffmpeg.transcode import transcode_args
 from videoplatform.application.context import Caller
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ladder import PlannedRung
 from videoplatform.domain.videos import MediaInfo
 from videoplatform.entrypoints.bootstrap import create_platform

@@ -50,7 +50,7 @@ from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWor
 from videoplatform.application.ports.queue import Job
 from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.worker import BackgroundWorkers

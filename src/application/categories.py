@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller, require_permission
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.system import Clock, IdGenerator

@@ -8,7 +8,7 @@ from typing import BinaryIO
 from attrs import frozen
 
 from videoplatform.application import quota
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller, Hidden, require_permission, require_user
 from videoplatform.application.limits import Limits

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-from attrs import frozen
-
 from videoplatform.application import quota
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
@@ -27,82 +24,32 @@ from videoplatform.application.pagination import (
 )
 from videoplatform.application.ports.media import MediaProber
 from videoplatform.application.ports.persistence import (
-    OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
     VideoSort,
 )
-from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
+from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.streams import MeteredReader, peek
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import PermissionDenied, ValidationError
-from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.ids import VideoId
 from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
 from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import (
     Video,
-    VideoStatus,
-    Visibility,
     clean_description,
     clean_tags,
     clean_title,
     normalize_tag,
 )
 
-PROCESS_VIDEO = "process-video"
 QUOTA_ATTEMPTS = 5
-
-
-def process_video_job(ids: IdGenerator, video_id: VideoId, now: datetime) -> OutboxMessage:
-    """The outbox record that asks for ``video_id`` to be processed; written in the same
-    transaction as the change that calls for it."""
-    return OutboxMessage(
-        id=ids.new_id(), topic=PROCESS_VIDEO, payload={"video_id": video_id}, created_at=now
-    )
-
-
-def video_prefix(video_id: VideoId) -> str:
-    """Every object of a video lives under this prefix; keys never come from user input."""
-    return f"videos/{video_id}/"
-
-
-@frozen
-class UploadVideo:
-    title: str
-    source: ReadableStream
-    description: str = ""
-    category_id: CategoryId | None = None
-    tags: Sequence[str] = ()
-    visibility: Visibility = Visibility.PRIVATE
-    declared_size: int | None = None
-    """The size announced before the bytes (a Content-Length), refused early if too big."""
-
-
-@frozen
-class UpdateVideo:
-    """Fields left as ``None`` are unchanged; ``clear_category`` removes the category."""
-
-    title: str | None = None
-    description: str | None = None
-    category_id: CategoryId | None = None
-    clear_category: bool = False
-    tags: Sequence[str] | None = None
-    visibility: Visibility | None = None
-    poster_at_seconds: float | None = None
-
-
-@frozen
-class VideoFilter:
-    owner_id: UserId | None = None
-    category_id: CategoryId | None = None
-    tag: str | None = None
-    visibility: Visibility | None = None
-    status: VideoStatus | None = None
-    sort: VideoSort = VideoSort.NEWEST
 
 
 class VideoService:

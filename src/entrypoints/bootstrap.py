@@ -18,8 +18,8 @@ from videoplatform.adapters.memory.queue import MemoryEventBus
 from videoplatform.adapters.security.passwords import Argon2PasswordHasher
 from videoplatform.adapters.security.tokens import SecretsTokenGenerator
 from videoplatform.adapters.system import SystemClock, UlidGenerator
-from videoplatform.application.audit import AuditService
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
+from videoplatform.application.audit_trail import AuditService
 from videoplatform.application.categories import CategoryService
 from videoplatform.application.dispatch import Dispatcher
 from videoplatform.application.files import FileService

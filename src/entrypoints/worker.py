@@ -33,7 +33,7 @@ from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.relay import OutboxRelay, RelayPolicy
 from videoplatform.application.resumable import ResumableUploadService
-from videoplatform.application.videos import PROCESS_VIDEO
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.events import DomainEvent
 from videoplatform.domain.ids import VideoId
 from videoplatform.entrypoints.bootstrap import Platform, create_platform

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from videoplatform.application.audit import AuditFilter
+    from videoplatform.application.audit_trail import AuditFilter
     from videoplatform.application.context import Caller
     from videoplatform.application.files import FolderListing, MoveFile, StoreFile
     from videoplatform.application.pagination import Page
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from videoplatform.application.processing import ProcessingOutcome, RetryableProcessingError
     from videoplatform.application.shares import CreatedShare, CreateShare, SharedItem
     from videoplatform.application.users import IssuedToken, Login, Principal, RegisterUser
-    from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
+    from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
     from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
     from videoplatform.domain.errors import (
         AuthenticationFailed,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 _SOURCES: dict[str, str] = {
     "AuditAction": "videoplatform.domain.audit",
     "AuditEvent": "videoplatform.domain.audit",
-    "AuditFilter": "videoplatform.application.audit",
+    "AuditFilter": "videoplatform.application.audit_trail",
     "AuditResult": "videoplatform.domain.audit",
     "AuthenticationFailed": "videoplatform.domain.errors",
     "BackgroundWorkers": "videoplatform.entrypoints.worker",
@@ -77,11 +77,11 @@ _SOURCES: dict[str, str] = {
     "ShareRefused": "videoplatform.domain.errors",
     "SharedItem": "videoplatform.application.shares",
     "StoreFile": "videoplatform.application.files",
-    "UpdateVideo": "videoplatform.application.videos",
-    "UploadVideo": "videoplatform.application.videos",
+    "UpdateVideo": "videoplatform.application.video_commands",
+    "UploadVideo": "videoplatform.application.video_commands",
     "UserStatus": "videoplatform.domain.users",
     "ValidationError": "videoplatform.domain.errors",
-    "VideoFilter": "videoplatform.application.videos",
+    "VideoFilter": "videoplatform.application.video_commands",
     "VideoSort": "videoplatform.application.ports.persistence",
     "VideoStatus": "videoplatform.domain.videos",
     "Visibility": "videoplatform.domain.videos",

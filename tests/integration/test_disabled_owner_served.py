@@ -25,7 +25,7 @@ from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import Visibility
 from videoplatform.entrypoints.bootstrap import Platform, create_platform

@@ -45,7 +45,8 @@ from tests.integration.served import (
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.application.context import Caller
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.application.video_commands import UploadVideo
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.settings import Settings
 

@@ -13,7 +13,7 @@ from videoplatform.adapters.memory.media import synthetic_clip
 from videoplatform.application.context import Caller
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UpdateVideo, UploadVideo
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo
 from videoplatform.domain.videos import VideoStatus
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings

@@ -19,7 +19,7 @@ from videoplatform.application.context import Caller
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.videos import VideoStatus

@@ -203,7 +203,7 @@ def test_playback_serves_playlists_and_redirects_segments_to_the_bucket(
     from tests.unit.http.test_playback import SEGMENT_0, publish_outputs
     from videoplatform.application.ports.persistence import UnitOfWorkFactory
     from videoplatform.application.ports.system import Clock
-    from videoplatform.application.videos import UploadVideo
+    from videoplatform.application.video_commands import UploadVideo
     from videoplatform.entrypoints.http.app import create_app
 
     settings = Settings.in_memory(

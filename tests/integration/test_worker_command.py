@@ -17,7 +17,7 @@ from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.application.context import Caller
 from videoplatform.application.users import RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.videos import VideoStatus
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.settings import Settings

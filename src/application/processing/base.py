@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed

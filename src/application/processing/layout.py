@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from videoplatform.application.videos import video_prefix
+from videoplatform.application.video_jobs import video_prefix
 from videoplatform.domain.ids import VideoId
 
 WORKSPACE_PREFIX = "video-job-"

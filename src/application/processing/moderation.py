@@ -6,7 +6,7 @@ from __future__ import annotations
 from videoplatform.application.context import Caller, Hidden, current_user, require_user
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.application.processing.base import ProcessingBase
-from videoplatform.application.videos import process_video_job
+from videoplatform.application.video_jobs import process_video_job
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import InvalidTransition, PermissionDenied
 from videoplatform.domain.ids import VideoId

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from videoplatform.application.ports.persistence import VideoListQuery
 from videoplatform.application.processing.base import ProcessingBase
 from videoplatform.application.processing.layout import WORKSPACE_PREFIX
-from videoplatform.application.videos import process_video_job, video_prefix
+from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWorkFactory

@@ -9,7 +9,7 @@ import pytest
 from tests.unit.application.conftest import Trail, only_event
 from tests.unit.conftest import MakeUser
 from videoplatform.adapters.memory.system import ManualClock
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.pagination import encode_cursor
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult

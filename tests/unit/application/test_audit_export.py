@@ -11,8 +11,8 @@ from tests.unit.application.conftest import Trail, only_event
 from tests.unit.conftest import MakeUser
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter, AuditService
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
+from videoplatform.application.audit_trail import AuditFilter, AuditService
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult

@@ -6,9 +6,9 @@ import pytest
 
 from tests.unit.application.conftest import Studio, Trail, only_event
 from tests.unit.conftest import MakeUser
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
-from videoplatform.application.videos import UpdateVideo
+from videoplatform.application.video_commands import UpdateVideo
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import (
     AuthenticationFailed,

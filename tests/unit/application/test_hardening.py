@@ -16,7 +16,7 @@ from tests.unit.conftest import CHEAP_ARGON2, MP4_HEAD, PASSWORD, MakeUser
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
@@ -26,7 +26,7 @@ from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import CreateShare
 from videoplatform.application.throttle import FailureThrottle
 from videoplatform.application.users import Login, RegisterUser
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import (
     AuthenticationFailed,

@@ -11,7 +11,7 @@ from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
 from videoplatform.adapters.memory.cache import MemoryCache
 from videoplatform.adapters.memory.mail import MemoryMailer
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.persistence import UnitOfWorkFactory

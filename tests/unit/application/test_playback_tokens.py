@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from videoplatform.application.playback import (
+from videoplatform.application.playback import PlaybackPolicy
+from videoplatform.application.playback_tokens import (
     Grant,
     PlaybackClaims,
-    PlaybackPolicy,
     generation_of,
     sign,
     verify,

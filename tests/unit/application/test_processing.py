@@ -25,8 +25,8 @@ from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock, SequentialIds
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
-from videoplatform.application.audit import AuditFilter
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.messagebus import PublishingUnitOfWork, PublishingUnitOfWorkFactory
 from videoplatform.application.ports.media import LadderOutput, ProgressCallback, Transcoder
@@ -45,7 +45,8 @@ from videoplatform.application.processing import (
     ProcessingService,
     RetryableProcessingError,
 )
-from videoplatform.application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import Conflict, InvalidTransition, NotFound, PermissionDenied
 from videoplatform.domain.events import VideoReady

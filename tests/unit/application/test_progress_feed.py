@@ -24,7 +24,7 @@ from videoplatform.adapters.memory.media import (
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock, SequentialIds
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller
 from videoplatform.application.following import FollowConfig, ProgressFollower
 from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
@@ -36,7 +36,7 @@ from videoplatform.application.processing import (
     ProcessingService,
     RetryableProcessingError,
 )
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.ladder import PlannedRung

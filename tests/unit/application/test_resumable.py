@@ -17,7 +17,7 @@ from tests.unit.conftest import CHEAP_ARGON2, MakeUser
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.storage import ByteRange
@@ -28,7 +28,7 @@ from videoplatform.application.resumable import (
     ResumableUploadService,
     upload_prefix,
 )
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import (
     Conflict,

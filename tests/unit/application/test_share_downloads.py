@@ -12,7 +12,7 @@ from tests.unit.application.conftest import Studio, Trail, only_event
 from tests.unit.conftest import MakeUser
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.shares import NOT_DOWNLOADABLE, CreateShare, ShareService

@@ -14,7 +14,7 @@ from tests.unit.application.conftest import Studio, Trail, only_event
 from tests.unit.conftest import MakeUser
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.pagination import encode_cursor

@@ -12,11 +12,11 @@ from videoplatform.adapters.memory.database import MemoryDatabase
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.persistence import AuditQuery
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.categories import Category
 from videoplatform.domain.errors import Conflict, PermissionDenied

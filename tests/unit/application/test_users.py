@@ -14,7 +14,7 @@ from tests.unit.conftest import CHEAP_ARGON2, PASSWORD, MakeUser
 from videoplatform.adapters.memory.mail import MemoryMailer
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult

@@ -21,7 +21,8 @@ from videoplatform.application.context import Caller
 from videoplatform.application.pagination import encode_cursor
 from videoplatform.application.ports.persistence import VideoSort
 from videoplatform.application.shares import CreateShare
-from videoplatform.application.videos import PROCESS_VIDEO, UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import (
     AuthenticationFailed,

@@ -13,7 +13,8 @@ import attrs
 
 from tests.unit.conftest import CHEAP_ARGON2, MakeUser
 from videoplatform.application.ports.queue import Job, JobQueue, JobQueueClients
-from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.application.video_commands import UploadVideo
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.worker import (
     BackgroundWorkers,

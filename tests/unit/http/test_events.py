@@ -29,7 +29,7 @@ from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
-from videoplatform.application.videos import UploadVideo
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ids import UserId, VideoId
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import Visibility

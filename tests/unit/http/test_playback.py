@@ -24,7 +24,7 @@ from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import CreateShare
-from videoplatform.application.videos import UpdateVideo, UploadVideo
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo
 from videoplatform.domain.ids import UserId, VideoId
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import (

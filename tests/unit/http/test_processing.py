@@ -15,7 +15,8 @@ from videoplatform.adapters.memory.media import synthetic_clip
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.context import Caller
 from videoplatform.application.processing import ProcessingOutcome
-from videoplatform.application.videos import PROCESS_VIDEO, UploadVideo
+from videoplatform.application.video_commands import UploadVideo
+from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.ids import UserId, VideoId
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import Visibility

@@ -9,7 +9,7 @@ import pytest
 
 from tests.unit.http.conftest import MakeAccount, problem_code
 from tests.unit.http.documented import Documented
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.ids import UserId

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import falcon
 from attrs import field, frozen
 
-from videoplatform.application.audit import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.ports.system import Clock
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import ValidationError

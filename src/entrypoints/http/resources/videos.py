@@ -20,7 +20,7 @@ from videoplatform.application.context import Caller
 from videoplatform.application.following import ProgressFollower
 from videoplatform.application.ports.persistence import VideoSort
 from videoplatform.application.ports.storage import ReadableStream
-from videoplatform.application.videos import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.videos import Video, VideoStatus, Visibility

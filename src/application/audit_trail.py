@@ -7,7 +7,7 @@ from datetime import datetime
 
 from attrs import frozen
 
-from videoplatform.application.auditing import Auditor
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller, require_permission
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
 from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
