@@ -44,6 +44,11 @@ def _check(_: argparse.Namespace) -> int:
     }
     for name, value in shown.items():
         print(f"  {name:<9} {value}")
+    print("\nevery setting, by section (VIDEOPLATFORM_<NAME>):")
+    for section, values in settings.by_section().items():
+        print(f"  [{section}]")
+        for setting, current in values.items():
+            print(f"    {setting.upper():<32} {current}")
     return 0
 
 

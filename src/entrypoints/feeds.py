@@ -7,13 +7,10 @@ workers and API processes on any machine. Nothing connects here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from videoplatform.adapters.memory.feed import MemoryVideoFeed
 from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
-
-Closer = Callable[[], None]
+from videoplatform.entrypoints.wiring import Closer
 
 
 def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:

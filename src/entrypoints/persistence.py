@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -12,8 +11,7 @@ from videoplatform.adapters.storage.local import LocalObjectStorage
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
-
-Closer = Callable[[], None]
+from videoplatform.entrypoints.wiring import Closer
 
 
 def database_url(settings: Settings) -> str:

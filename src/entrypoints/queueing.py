@@ -7,13 +7,10 @@ first publish or receive, so an API process that never publishes never connects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from videoplatform.adapters.memory.queue import MemoryJobQueue
 from videoplatform.application.ports.queue import JobQueue, JobQueueClients
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
-
-Closer = Callable[[], None]
+from videoplatform.entrypoints.wiring import Closer
 
 
 def open_queue(settings: Settings, closers: list[Closer]) -> tuple[JobQueue, JobQueueClients]:

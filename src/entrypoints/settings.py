@@ -42,6 +42,76 @@ X264_PRESETS = (
 )
 
 
+# The settings by section: the provider of each capability reads its own section
+# (entrypoints/providers.py), and `videoplatform check` prints them so. Every setting is
+# in exactly one section (a unit test keeps it so).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "persistence": (
+        "data_dir",
+        "database_url",
+        "database_pool_size",
+        "database_max_overflow",
+        "database_statement_timeout_ms",
+    ),
+    "storage": ("storage_url", "s3_endpoint_url", "s3_region", "accel_redirect_prefix"),
+    "queue": (
+        "queue_url",
+        "queue_prefix",
+        "relay_poll_ms",
+        "job_max_attempts",
+        "job_retry_base_seconds",
+        "job_retry_cap_seconds",
+        "queue_consumer_timeout_seconds",
+    ),
+    "cache": ("cache_url", "read_cache_seconds"),
+    "mail": ("mail_url",),
+    "feed": ("feed_url", "event_streams"),
+    "media": (
+        "media_backend",
+        "ffmpeg_path",
+        "ffmpeg_threads",
+        "ffmpeg_timeout_seconds",
+        "ffmpeg_memory_limit_mib",
+        "x264_preset",
+        "video_crf",
+        "hls_segment_seconds",
+        "gpu_mode",
+        "media_max_width",
+        "media_max_height",
+        "media_max_duration_seconds",
+        "media_max_fps",
+    ),
+    "processing": ("processing_ladder", "poster_widths", "work_dir", "processing_threads"),
+    "accounts": (
+        "require_email_verification",
+        "session_ttl_seconds",
+        "argon2_time_cost",
+        "argon2_memory_kib",
+        "argon2_parallelism",
+    ),
+    "uploads": (
+        "max_upload_bytes",
+        "quota_bytes_per_user",
+        "quota_files_per_user",
+        "upload_expiry_seconds",
+        "max_open_uploads",
+    ),
+    "playback": ("playback_secret", "playback_ttl_seconds"),
+    "http": (
+        "bind",
+        "workers",
+        "threads",
+        "request_timeout_seconds",
+        "graceful_timeout_seconds",
+        "cors_origins",
+        "json_body_limit",
+        "public_url",
+    ),
+}
+SECRET_SETTINGS = frozenset({"playback_secret"})
+"""Shown as set or not, never by value."""
+
+
 @frozen
 class Settings:
     """Everything that chooses adapters and limits. Each field ``name`` is read from the
@@ -129,6 +199,18 @@ class Settings:
     # event_streams of them per process (0: half the threads; none with one thread).
     feed_url: str = "memory://"
     event_streams: int = 0
+
+    def by_section(self) -> dict[str, dict[str, object]]:
+        """Every setting, by section (``SECTIONS``), secrets masked."""
+        return {
+            section: {
+                name: ("(set)" if getattr(self, name) else "(not set)")
+                if name in SECRET_SETTINGS
+                else getattr(self, name)
+                for name in names
+            }
+            for section, names in SECTIONS.items()
+        }
 
     def __attrs_post_init__(self) -> None:
         if self.playback_secret and len(self.playback_secret.encode()) < 32:

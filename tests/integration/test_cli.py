@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -37,6 +38,9 @@ def test_check_wires_the_embedded_profile_into_the_data_directory(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert f"database  sqlite:///{data.resolve() / 'videoplatform.db'}" in done.stdout
     assert (data / "videoplatform.db").is_file()
+    sections = re.findall(r"^  \[(\w+)\]$", done.stdout, re.MULTILINE)
+    assert sections[:3] == ["persistence", "storage", "queue"]
+    assert re.search(rf"^    DATA_DIR +{re.escape(str(data))}$", done.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import SECTIONS, ConfigurationError, Settings
 
 
 def test_defaults_are_the_embedded_profile() -> None:
@@ -72,3 +73,17 @@ def test_malformed_values_raise_a_configuration_error_naming_the_problem(
 def test_argon2_memory_must_cover_its_parallelism() -> None:
     with pytest.raises(ConfigurationError, match="ARGON2_MEMORY_KIB"):
         Settings(argon2_memory_kib=8, argon2_parallelism=4)
+
+
+def test_every_setting_is_in_exactly_one_section() -> None:
+    named = [name for names in SECTIONS.values() for name in names]
+    assert sorted(named) == sorted(field.name for field in attrs.fields(Settings))
+    assert len(named) == len(set(named))
+
+
+def test_settings_by_section_mask_the_playback_secret() -> None:
+    secret = "s" * 40
+    sections = Settings.in_memory(playback_secret=secret).by_section()
+    assert sections["playback"]["playback_secret"] == "(set)"
+    assert secret not in repr(sections)
+    assert sections["persistence"]["database_url"] == "memory://"

@@ -1,0 +1,175 @@
+"""The providers: one per capability, each building the adapters of its ports from its
+own section of the settings (see ``SECTIONS`` in :mod:`.settings`) and handing over
+what must be closed. ``PROVIDERS`` is the order they run in: a provider may use what an
+earlier one provided (``wiring.get``).
+
+Adding a capability: a provider here (its ports, its adapters chosen from its settings
+section), its place in ``PROVIDERS``, and its service in ``USE_CASES`` (bootstrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from videoplatform.adapters.memory.cache import MemoryCache
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.adapters.memory.queue import MemoryEventBus
+from videoplatform.adapters.security.passwords import Argon2PasswordHasher
+from videoplatform.adapters.security.tokens import SecretsTokenGenerator
+from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.application.following import FollowConfig
+from videoplatform.application.limits import Limits
+from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
+from videoplatform.application.playback import PlaybackPolicy
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.application.ports.mail import Mailer
+from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus, JobQueue, JobQueueClients
+from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.system import (
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    TokenGenerator,
+)
+from videoplatform.application.processing import ProcessingConfig
+from videoplatform.application.throttle import FailureThrottle
+from videoplatform.entrypoints.feeds import open_feed
+from videoplatform.entrypoints.keys import playback_secret
+from videoplatform.entrypoints.media import MediaAdapters, open_media
+from videoplatform.entrypoints.persistence import open_database, open_storage
+from videoplatform.entrypoints.queueing import open_queue
+from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.wiring import Provider, Wiring
+
+
+def system(settings: Settings, wiring: Wiring) -> None:
+    """Time and ids, and the settings themselves with the limits derived from them."""
+    wiring.provide(Settings, lambda: settings)
+    # Typed builders make mypy prove that each adapter satisfies its port.
+    clock: Callable[[], Clock] = SystemClock
+    ids: Callable[[], IdGenerator] = UlidGenerator
+    wiring.provide(Clock, clock)
+    wiring.provide(IdGenerator, ids)
+    wiring.provide(Limits, settings.limits)
+
+
+def security(settings: Settings, wiring: Wiring) -> None:
+    """Secrets and password hashing (argon2id)."""
+    tokens: Callable[[], TokenGenerator] = SecretsTokenGenerator
+
+    def hasher() -> PasswordHasher:
+        return Argon2PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+
+    wiring.provide(TokenGenerator, tokens)
+    wiring.provide(PasswordHasher, hasher)
+
+
+def storage(settings: Settings, wiring: Wiring) -> None:
+    """Object storage: local disk, S3 or memory."""
+    wiring.provide(ObjectStorage, lambda: open_storage(settings))
+
+
+def persistence(settings: Settings, wiring: Wiring) -> None:
+    """The database: SQLite (migrated on start), PostgreSQL or memory."""
+    wiring.provide(UnitOfWorkFactory, lambda: open_database(settings, wiring.closers))
+
+
+def queueing(settings: Settings, wiring: Wiring) -> None:
+    """The job queue (in-process or RabbitMQ) and the clients consumers take from it."""
+    built: list[tuple[JobQueue, JobQueueClients]] = []
+
+    def pair() -> tuple[JobQueue, JobQueueClients]:
+        if not built:
+            built.append(open_queue(settings, wiring.closers))
+        return built[0]
+
+    wiring.provide(JobQueue, lambda: pair()[0])
+    wiring.provide(JobQueueClients, lambda: pair()[1])
+
+
+def events(settings: Settings, wiring: Wiring) -> None:
+    """Committed domain events go to the event bus: every unit of work the services get
+    hands its events over after a successful commit."""
+    memory_bus: Callable[[], EventBus] = MemoryEventBus
+    bus = wiring.provide(EventBus, memory_bus)
+    inner: UnitOfWorkFactory = wiring.get(UnitOfWorkFactory)
+    wiring.replace(UnitOfWorkFactory, PublishingUnitOfWorkFactory(inner, bus))
+
+
+def cache(settings: Settings, wiring: Wiring) -> None:
+    """The cache, and the login and share throttle that counts in it."""
+    _memory_only(settings, "cache_url")
+    memory_cache: Callable[[], Cache] = MemoryCache
+    shared = wiring.provide(Cache, memory_cache)
+    wiring.provide(FailureThrottle, lambda: FailureThrottle(shared))
+
+
+def mail(settings: Settings, wiring: Wiring) -> None:
+    _memory_only(settings, "mail_url")
+    memory_mailer: Callable[[], Mailer] = MemoryMailer
+    wiring.provide(Mailer, memory_mailer)
+
+
+def feed(settings: Settings, wiring: Wiring) -> None:
+    """Processing updates for followers: in-process or through Redis."""
+    wiring.provide(VideoFeed, lambda: open_feed(settings, wiring.closers))
+    wiring.provide(FollowConfig, FollowConfig)
+
+
+def media(settings: Settings, wiring: Wiring) -> None:
+    """ffmpeg (or the synthetic format) and how videos are processed."""
+    built: list[MediaAdapters] = []
+
+    def adapters() -> MediaAdapters:
+        if not built:
+            built.append(open_media(settings))
+        return built[0]
+
+    wiring.provide(MediaProber, lambda: adapters().prober)
+    wiring.provide(Thumbnailer, lambda: adapters().thumbnailer)
+    wiring.provide(Storyboarder, lambda: adapters().storyboarder)
+    wiring.provide(Transcoder, lambda: adapters().transcoder)
+    wiring.provide(ProcessingConfig, settings.processing)
+
+
+def playback(settings: Settings, wiring: Wiring) -> None:
+    """Signed playback URLs: the secret and the longest lifetime."""
+    wiring.provide(
+        PlaybackPolicy,
+        lambda: PlaybackPolicy(
+            playback_secret(settings), timedelta(seconds=settings.playback_ttl_seconds)
+        ),
+    )
+
+
+PROVIDERS: tuple[Provider, ...] = (
+    system,
+    security,
+    storage,
+    persistence,
+    queueing,
+    events,
+    cache,
+    mail,
+    feed,
+    media,
+    playback,
+)
+
+
+def _memory_only(settings: Settings, name: str) -> None:
+    url: str = getattr(settings, name)
+    scheme = url.split(":", 1)[0]
+    if scheme != "memory":
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_{name.upper()}={url!r}: the {scheme!r} adapter is not part of "
+            "this release; only memory:// is available"
+        )
