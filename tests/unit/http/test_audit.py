@@ -27,7 +27,6 @@ from videoplatform.domain.users import Role
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.convert import dump
 from videoplatform.entrypoints.http.resources.audit import CSV_COLUMNS, AuditExport
-from videoplatform.entrypoints.http.resources.common import HttpContext
 from videoplatform.entrypoints.http.views import AuditEventView
 
 AUDIT = "/api/v1/audit"
@@ -355,7 +354,7 @@ def test_the_export_streams_from_a_generator(
     req.context.caller = caller(reader)
     resp = falcon.Response()
 
-    AuditExport(HttpContext(platform)).on_get(req, resp)
+    AuditExport(platform.audit, clock).on_get(req, resp)
 
     stream = resp.stream
     assert inspect.isgenerator(stream)

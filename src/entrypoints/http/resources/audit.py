@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import falcon
 from attrs import field, frozen
 
-from videoplatform.application.audit_trail import AuditFilter
+from videoplatform.application.audit_trail import AuditFilter, AuditService
 from videoplatform.application.ports.system import Clock
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import ValidationError
@@ -168,11 +168,11 @@ def csv_rows(events: Iterable[AuditEvent]) -> Iterator[bytes]:
 
 
 class Audit:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, audit: AuditService) -> None:
+        self._audit = audit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        page = self._c.platform.audit.search(
+        page = self._audit.search(
             caller_of(req),
             filters_of(req),
             query_str(req, "cursor", 1000),
@@ -182,15 +182,15 @@ class Audit:
 
 
 class AuditExport:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
-        self._clock: Clock = context.platform.container.resolve(Clock)
+    def __init__(self, audit: AuditService, clock: Clock) -> None:
+        self._audit = audit
+        self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         kind = _choice(req, "format", FORMATS) or "jsonl"
         filters = filters_of(req)
         # Checks the permission and audits the export now; the events are read lazily.
-        events = self._c.platform.audit.export(caller_of(req), filters)
+        events = self._audit.export(caller_of(req), filters)
         stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         resp.content_type = FORMATS[kind]
         resp.cache_control = ["no-store"]
@@ -203,7 +203,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/audit",
-            Audit(c),
+            Audit(c.platform.audit),
             (
                 Operation(
                     "GET",
@@ -219,7 +219,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/audit/export",
-            AuditExport(c),
+            AuditExport(c.platform.audit, c.platform.container.resolve(Clock)),
             (
                 Operation(
                     "GET",

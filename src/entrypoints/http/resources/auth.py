@@ -7,7 +7,7 @@ from datetime import timedelta
 import falcon
 from attrs import field, frozen
 
-from videoplatform.application.users import IssuedToken, Login, RegisterUser
+from videoplatform.application.users import IssuedToken, Login, RegisterUser, UserService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
 from videoplatform.entrypoints.http.convert import read_json
@@ -69,95 +69,101 @@ RESET_ACCEPTED = Accepted("accepted", "if an account has this address, a reset c
 
 
 class Register:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, RegisterBody, self._c.json_limit)
-        self._c.platform.users.register_quietly(
+        body = read_json(req, RegisterBody, self._json_limit)
+        self._users.register_quietly(
             RegisterUser(body.email, body.password, body.display_name), caller_of(req)
         )
         reply(resp, ACCEPTED, 202)
 
 
 class Verify:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, VerifyBody, self._c.json_limit)
-        reply(resp, UserView.of(self._c.platform.users.verify_email(body.token, caller_of(req))))
+        body = read_json(req, VerifyBody, self._json_limit)
+        reply(resp, UserView.of(self._users.verify_email(body.token, caller_of(req))))
 
 
 class Session:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, LoginBody, self._c.json_limit)
-        issued = self._c.platform.users.login(Login(body.email, body.password), caller_of(req))
+        body = read_json(req, LoginBody, self._json_limit)
+        issued = self._users.login(Login(body.email, body.password), caller_of(req))
         reply(resp, session_view(issued), 201)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
         token = req.context.token
         if token is None:
             raise falcon.HTTPUnauthorized(description="log out needs the session's bearer token")
-        self._c.platform.users.logout(token, caller_of(req))
+        self._users.logout(token, caller_of(req))
         no_content(resp)
 
 
 class Me:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, UserView.of(self._c.platform.users.me(caller_of(req))))
+        reply(resp, UserView.of(self._users.me(caller_of(req))))
 
 
 class ResetRequest:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, ResetRequestBody, self._c.json_limit)
-        self._c.platform.users.request_password_reset(body.email, caller_of(req))
+        body = read_json(req, ResetRequestBody, self._json_limit)
+        self._users.request_password_reset(body.email, caller_of(req))
         reply(resp, RESET_ACCEPTED, 202)
 
 
 class Reset:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, ResetBody, self._c.json_limit)
-        self._c.platform.users.reset_password(body.token, body.password, caller_of(req))
+        body = read_json(req, ResetBody, self._json_limit)
+        self._users.reset_password(body.token, body.password, caller_of(req))
         no_content(resp)
 
 
 class Tokens:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService, json_limit: int) -> None:
+        self._users = users
+        self._json_limit = json_limit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        tokens = self._c.platform.users.list_api_tokens(caller_of(req))
+        tokens = self._users.list_api_tokens(caller_of(req))
         reply(resp, [TokenView.of(t) for t in tokens])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, TokenBody, self._c.json_limit)
+        body = read_json(req, TokenBody, self._json_limit)
         days = body.expires_in_days
         if days is not None and not 1 <= days <= 3650:
             raise ValidationError.field("expires_in_days", "must be between 1 and 365")
         ttl = timedelta(days=days) if days is not None else None
-        issued = self._c.platform.users.create_api_token(caller_of(req), body.name, ttl)
+        issued = self._users.create_api_token(caller_of(req), body.name, ttl)
         reply(resp, session_view(issued), 201)
 
 
 class TokenItem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, token_id: str) -> None:
-        self._c.platform.users.revoke_api_token(caller_of(req), TokenId(token_id))
+        self._users.revoke_api_token(caller_of(req), TokenId(token_id))
         no_content(resp)
 
 
@@ -166,7 +172,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/auth/register",
-            Register(c),
+            Register(c.json_limit, c.platform.users),
             (
                 Operation(
                     "POST",
@@ -186,7 +192,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/verify",
-            Verify(c),
+            Verify(c.json_limit, c.platform.users),
             (
                 Operation(
                     "POST",
@@ -200,7 +206,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/session",
-            Session(c),
+            Session(c.json_limit, c.platform.users),
             (
                 Operation(
                     "POST",
@@ -223,7 +229,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/me",
-            Me(c),
+            Me(c.platform.users),
             (
                 Operation(
                     "GET", "Current user", tag, (Reply(200, "You", UserView),), auth="required"
@@ -232,7 +238,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/password-reset",
-            ResetRequest(c),
+            ResetRequest(c.json_limit, c.platform.users),
             (
                 Operation(
                     "POST",
@@ -246,7 +252,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/password-reset/confirm",
-            Reset(c),
+            Reset(c.json_limit, c.platform.users),
             (
                 Operation(
                     "POST",
@@ -260,7 +266,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/tokens",
-            Tokens(c),
+            Tokens(c.platform.users, c.json_limit),
             (
                 Operation(
                     "GET",
@@ -281,7 +287,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/tokens/{{token_id}}",
-            TokenItem(c),
+            TokenItem(c.platform.users),
             (
                 Operation(
                     "DELETE",

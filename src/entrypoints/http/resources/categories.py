@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
+from videoplatform.application.categories import CategoryService
 from videoplatform.domain.ids import CategoryId
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -19,32 +20,32 @@ class CategoryBody:
 
 
 class Categories:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, categories: CategoryService, json_limit: int) -> None:
+        self._categories = categories
+        self._json_limit = json_limit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, [CategoryView.of(c) for c in self._c.platform.categories.list()])
+        reply(resp, [CategoryView.of(c) for c in self._categories.list()])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, CategoryBody, self._c.json_limit)
-        created = self._c.platform.categories.create(caller_of(req), body.name)
+        body = read_json(req, CategoryBody, self._json_limit)
+        created = self._categories.create(caller_of(req), body.name)
         resp.location = f"{API}/categories/{created.id}"
         reply(resp, CategoryView.of(created), 201)
 
 
 class Category:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, categories: CategoryService) -> None:
+        self._json_limit = json_limit
+        self._categories = categories
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, category_id: str) -> None:
-        body = read_json(req, CategoryBody, self._c.json_limit)
-        renamed = self._c.platform.categories.rename(
-            caller_of(req), CategoryId(category_id), body.name
-        )
+        body = read_json(req, CategoryBody, self._json_limit)
+        renamed = self._categories.rename(caller_of(req), CategoryId(category_id), body.name)
         reply(resp, CategoryView.of(renamed))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, category_id: str) -> None:
-        self._c.platform.categories.delete(caller_of(req), CategoryId(category_id))
+        self._categories.delete(caller_of(req), CategoryId(category_id))
         no_content(resp)
 
 
@@ -53,7 +54,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/categories",
-            Categories(c),
+            Categories(c.platform.categories, c.json_limit),
             (
                 Operation("GET", "List categories", tag, (Reply(200, "All", list[CategoryView]),)),
                 Operation(
@@ -69,7 +70,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/categories/{{category_id}}",
-            Category(c),
+            Category(c.json_limit, c.platform.categories),
             (
                 Operation(
                     "PATCH",

@@ -12,7 +12,7 @@ import falcon
 from attrs import frozen
 
 from videoplatform.application.context import Caller
-from videoplatform.application.files import MoveFile, StoreFile
+from videoplatform.application.files import FileService, MoveFile, StoreFile
 from videoplatform.application.ports.storage import ByteRange, ReadableStream
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.files import StoredFile
@@ -51,6 +51,7 @@ from videoplatform.entrypoints.http.uploads import (
     sniffed,
 )
 from videoplatform.entrypoints.http.views import FileView
+from videoplatform.entrypoints.settings import Settings
 
 STORE_FIELDS = frozenset({"folder", "name"})
 # Types a browser only displays: anything else (HTML, SVG, XML, PDF, scripts, unknown
@@ -102,11 +103,12 @@ def served_type(content_type: str) -> str:
 
 
 class Files:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, files: FileService, settings: Settings) -> None:
+        self._files = files
+        self._settings = settings
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        listing = self._c.platform.files.list_folder(
+        listing = self._files.list_folder(
             caller_of(req),
             req.get_param("folder") or "/",
             query_str(req, "cursor", 12_000),  # it carries the folder path
@@ -122,7 +124,7 @@ class Files:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = authenticated(req)
-        limit = self._c.platform.settings.max_upload_bytes
+        limit = self._settings.max_upload_bytes
         if is_multipart(req):
             fields, file_part = read_fields(form_parts(req, limit), STORE_FIELDS)
             if file_part is None:
@@ -159,37 +161,42 @@ class Files:
             content_type=media.mime,
             declared_size=declared_size,
         )
-        return self._c.platform.files.store(caller, command)
+        return self._files.store(caller, command)
 
 
 class FileItem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, files: FileService, json_limit: int) -> None:
+        self._files = files
+        self._json_limit = json_limit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        reply(resp, FileView.of(self._c.platform.files.get(caller_of(req), FileId(file_id))))
+        reply(resp, FileView.of(self._files.get(caller_of(req), FileId(file_id))))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        body = read_json(req, FileMove, self._c.json_limit)
-        moved = self._c.platform.files.move(
+        body = read_json(req, FileMove, self._json_limit)
+        moved = self._files.move(
             caller_of(req), FileId(file_id), MoveFile(folder=body.folder, name=body.name)
         )
         reply(resp, FileView.of(moved))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        self._c.platform.files.delete(caller_of(req), FileId(file_id))
+        self._files.delete(caller_of(req), FileId(file_id))
         no_content(resp)
 
 
 class FileContent:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(
+        self, redirect_downloads: bool, accel_redirect_prefix: str, files: FileService
+    ) -> None:
+        self._redirect_downloads = redirect_downloads
+        self._accel_redirect_prefix = accel_redirect_prefix
+        self._files = files
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        if self._c.redirect_downloads:
+        if self._redirect_downloads:
             self._redirect(req, resp, file_id)
             return
-        if self._c.accel_redirect_prefix:
+        if self._accel_redirect_prefix:
             self._accel(req, resp, file_id)
             return
         chosen: list[ByteRange | Unsatisfiable | None] = [None]
@@ -201,9 +208,7 @@ class FileContent:
 
         # A whole local file goes out through wsgi.file_wrapper (sendfile when the server
         # can); Falcon uses the wrapper for any stream with read().
-        stored, chunks = self._c.platform.files.open(
-            caller_of(req), FileId(file_id), select, prefer_file=True
-        )
+        stored, chunks = self._files.open(caller_of(req), FileId(file_id), select, prefer_file=True)
         _validators(resp, stored)
         resp.set_header("Accept-Ranges", "bytes")
         if not_modified(req, stored.sha256, stored.updated_at):
@@ -219,13 +224,13 @@ class FileContent:
 
     def _accel(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
         """Checked here, sent by the front server (which answers ranges itself)."""
-        stored = self._c.platform.files.get(caller_of(req), FileId(file_id))
+        stored = self._files.get(caller_of(req), FileId(file_id))
         _validators(resp, stored)
         if not_modified(req, stored.sha256, stored.updated_at):
             resp.status = falcon.HTTP_304
             return
         _representation(req, resp, stored)
-        accel_redirect(resp, self._c.accel_redirect_prefix, stored.storage_key)
+        accel_redirect(resp, self._accel_redirect_prefix, stored.storage_key)
 
     def _redirect(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
         """Send the client to a short-lived presigned URL whose response headers (type,
@@ -236,7 +241,7 @@ class FileContent:
             inline = inline_wanted and renders_passively(stored.content_type)
             return served_type(stored.content_type), content_disposition(stored.name, inline=inline)
 
-        stored, url = self._c.platform.files.download_url(caller_of(req), FileId(file_id), headers)
+        stored, url = self._files.download_url(caller_of(req), FileId(file_id), headers)
         _validators(resp, stored)
         if not_modified(req, stored.sha256, stored.updated_at):
             resp.status = falcon.HTTP_304
@@ -293,7 +298,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/files",
-            Files(c),
+            Files(c.platform.files, c.platform.settings),
             (
                 Operation(
                     "GET",
@@ -333,7 +338,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/files/{{file_id}}",
-            FileItem(c),
+            FileItem(c.platform.files, c.json_limit),
             (
                 Operation(
                     "GET",
@@ -365,7 +370,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/files/{{file_id}}/content",
-            FileContent(c),
+            FileContent(c.redirect_downloads, c.accel_redirect_prefix, c.platform.files),
             (
                 Operation(
                     "GET",

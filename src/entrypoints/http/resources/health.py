@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 from attrs import frozen
 
+from videoplatform.application.health import HealthService
 from videoplatform.entrypoints.http.errors import problem
 from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import HttpContext, reply
@@ -27,8 +28,8 @@ class Live:
 
 
 class Ready:
-    def __init__(self, context: HttpContext) -> None:
-        self._health = context.platform.health
+    def __init__(self, health: HealthService) -> None:
+        self._health = health
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         readiness = self._health.readiness()
@@ -64,7 +65,7 @@ def routes(context: HttpContext) -> list[Route]:
         ),
         Route(
             "/health/ready",
-            Ready(context),
+            Ready(context.platform.health),
             (
                 Operation(
                     "GET",

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import falcon
 from attrs import field, frozen
 
-from videoplatform.application.playback import IssuedPlayback, PlaybackAsset
+from videoplatform.application.playback import IssuedPlayback, PlaybackAsset, PlaybackService
 from videoplatform.application.ports.storage import ByteRange
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import VideoId
@@ -121,30 +121,33 @@ def _no_store(resp: falcon.Response) -> None:
 
 
 class VideoPlayback:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, playback: PlaybackService, public_url: str) -> None:
+        self._playback = playback
+        self._public_url = public_url
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        issued = self._c.platform.playback.issue(
+        issued = self._playback.issue(
             caller_of(req), VideoId(video_id), _lifetime(query_int(req, "expires_in_seconds"))
         )
         _no_store(resp)
-        reply(resp, PlaybackView.of(issued, self._c.public_url))
+        reply(resp, PlaybackView.of(issued, self._public_url))
 
 
 class SharePlayback:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, playback: PlaybackService, public_url: str) -> None:
+        self._json_limit = json_limit
+        self._playback = playback
+        self._public_url = public_url
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, SharePlaybackBody, self._c.json_limit)
+        body = read_json(req, SharePlaybackBody, self._json_limit)
         if not 1 <= len(body.token) <= MAX_TOKEN:
             raise ValidationError.field("token", f"must be 1 to {MAX_TOKEN} characters")
-        issued = self._c.platform.playback.issue_for_share(
+        issued = self._playback.issue_for_share(
             body.token, body.password, caller_of(req), _lifetime(body.expires_in_seconds)
         )
         _no_store(resp)
-        reply(resp, PlaybackView.of(issued, self._c.public_url))
+        reply(resp, PlaybackView.of(issued, self._public_url))
 
 
 def asset_etag(asset: PlaybackAsset, size: int) -> str:
@@ -154,25 +157,29 @@ def asset_etag(asset: PlaybackAsset, size: int) -> str:
 
 
 class PlayAsset:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(
+        self, playback: PlaybackService, redirect_downloads: bool, accel_redirect_prefix: str
+    ) -> None:
+        self._playback = playback
+        self._redirect_downloads = redirect_downloads
+        self._accel_redirect_prefix = accel_redirect_prefix
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, token: str, path: str) -> None:
-        playback = self._c.platform.playback
+        playback = self._playback
         asset = playback.authorize(token, path)
         left = playback.seconds_left(asset)
-        if self._c.redirect_downloads and not asset.is_playlist:
+        if self._redirect_downloads and not asset.is_playlist:
             url = playback.download_url(asset, max(1, min(REDIRECT_SECONDS, left)))
             if url is not None:
                 resp.status = falcon.HTTP_307
                 resp.location = url
                 resp.cache_control = ["no-store"]
                 return
-        if self._c.accel_redirect_prefix:
+        if self._accel_redirect_prefix:
             # The front server answers ranges and conditional requests for the file.
             _asset_headers(resp, asset, left)
             resp.content_type = asset.content_type
-            accel_redirect(resp, self._c.accel_redirect_prefix, asset.key)
+            accel_redirect(resp, self._accel_redirect_prefix, asset.key)
             return
         size = playback.size(asset)  # before any caching header: a 404 is not cached
         _asset_headers(resp, asset, left)
@@ -224,7 +231,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/videos/{{video_id}}/playback",
-            VideoPlayback(c),
+            VideoPlayback(c.platform.playback, c.public_url),
             (
                 Operation(
                     "GET",
@@ -245,7 +252,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/public/shares/playback",
-            SharePlayback(c),
+            SharePlayback(c.json_limit, c.platform.playback, c.public_url),
             (
                 Operation(
                     "POST",
@@ -267,7 +274,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{PLAY}/{{token}}/{{path:path}}",
-            PlayAsset(c),
+            PlayAsset(c.platform.playback, c.redirect_downloads, c.accel_redirect_prefix),
             (
                 Operation(
                     "GET",

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import falcon
 from attrs import field, frozen
 
-from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedItem
+from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedItem, ShareService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
 from videoplatform.entrypoints.http.convert import read_json
@@ -94,21 +94,23 @@ def _private(resp: falcon.Response) -> None:
 
 
 class Shares:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, shares: ShareService, json_limit: int, public_url: str) -> None:
+        self._shares = shares
+        self._json_limit = json_limit
+        self._public_url = public_url
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        page = self._c.platform.shares.list_mine(
+        page = self._shares.list_mine(
             caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
         )
         reply(resp, SharePage([ShareView.of(s) for s in page.items], page.next_cursor))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, CreateShareBody, self._c.json_limit)
+        body = read_json(req, CreateShareBody, self._json_limit)
         seconds = body.expires_in_seconds
         if seconds is not None and not 1 <= seconds <= MAX_TTL_SECONDS:
             raise ValidationError.field("expires_in_seconds", f"must be 1 to {MAX_TTL_SECONDS}")
-        created = self._c.platform.shares.create(
+        created = self._shares.create(
             caller_of(req),
             CreateShare(
                 video_id=VideoId(body.video_id) if body.video_id is not None else None,
@@ -123,45 +125,43 @@ class Shares:
         view = CreatedShareView(
             ShareView.of(created.share),
             created.token,
-            share_url(self._c.public_url, created.token),
+            share_url(self._public_url, created.token),
         )
         reply(resp, view, 201)
 
 
 class ShareItem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, shares: ShareService) -> None:
+        self._shares = shares
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
-        reply(
-            resp, ShareView.of(self._c.platform.shares.details(caller_of(req), ShareId(share_id)))
-        )
+        reply(resp, ShareView.of(self._shares.details(caller_of(req), ShareId(share_id))))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
-        self._c.platform.shares.revoke(caller_of(req), ShareId(share_id))
+        self._shares.revoke(caller_of(req), ShareId(share_id))
         no_content(resp)
 
 
 class Redeem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, shares: ShareService) -> None:
+        self._json_limit = json_limit
+        self._shares = shares
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, RedeemBody, self._c.json_limit)
-        item = self._c.platform.shares.redeem(_token(body), body.password, caller_of(req))
+        body = read_json(req, RedeemBody, self._json_limit)
+        item = self._shares.redeem(_token(body), body.password, caller_of(req))
         _private(resp)
         reply(resp, redeemed_view(item))
 
 
 class Download:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, shares: ShareService) -> None:
+        self._json_limit = json_limit
+        self._shares = shares
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, RedeemBody, self._c.json_limit)
-        stored, chunks = self._c.platform.shares.open_shared_file(
-            _token(body), body.password, caller_of(req)
-        )
+        body = read_json(req, RedeemBody, self._json_limit)
+        stored, chunks = self._shares.open_shared_file(_token(body), body.password, caller_of(req))
         _private(resp)
         resp.content_type = stored.content_type
         resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
@@ -179,7 +179,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/shares",
-            Shares(c),
+            Shares(c.platform.shares, c.json_limit, c.public_url),
             (
                 Operation(
                     "GET",
@@ -214,7 +214,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/shares/{{share_id}}",
-            ShareItem(c),
+            ShareItem(c.platform.shares),
             (
                 Operation(
                     "GET",
@@ -238,7 +238,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/public/shares/redeem",
-            Redeem(c),
+            Redeem(c.json_limit, c.platform.shares),
             (
                 Operation(
                     "POST",
@@ -257,7 +257,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/public/shares/download",
-            Download(c),
+            Download(c.json_limit, c.platform.shares),
             (
                 Operation(
                     "POST",

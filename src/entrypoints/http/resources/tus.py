@@ -58,19 +58,22 @@ RESULT_PATHS = {UploadKind.VIDEO: f"{API}/videos/", UploadKind.FILE: f"{API}/fil
 class TusResource:
     """Base of the resources that speak tus (the protocol middleware looks for it)."""
 
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
-        self._uploads = context.platform.resolve(ResumableUploadService)
+    def __init__(
+        self, uploads: ResumableUploadService, max_upload_bytes: int, public_url: str
+    ) -> None:
+        self._uploads = uploads
+        self._max_upload_bytes = max_upload_bytes
+        self._public_url = public_url
 
     def on_options(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
         resp.status = falcon.HTTP_204
         resp.set_header("Tus-Version", TUS_VERSION)
         resp.set_header("Tus-Extension", TUS_EXTENSIONS)
-        resp.set_header("Tus-Max-Size", str(self._c.platform.settings.max_upload_bytes))
+        resp.set_header("Tus-Max-Size", str(self._max_upload_bytes))
         resp.set_header("Tus-Checksum-Algorithm", ",".join(CHECKSUM_ALGORITHMS))
 
     def _append(self, req: falcon.Request, upload_id: UploadId, offset: int) -> ResumableUpload:
-        limit = self._c.platform.settings.max_upload_bytes
+        limit = self._max_upload_bytes
         command = AppendChunk(
             upload_id=upload_id,
             offset=offset,
@@ -120,7 +123,7 @@ class Uploads(TusResource):
             _require_offset_media(req)
         upload = self._uploads.create(caller, CreateUpload(length=length, metadata=metadata))
         resp.status = falcon.HTTP_201
-        resp.location = f"{self._c.public_url.rstrip('/')}{API}/uploads/{upload.id}"
+        resp.location = f"{self._public_url.rstrip('/')}{API}/uploads/{upload.id}"
         if has_body and upload.result is None:
             upload = self._append(req, upload.id, 0)
         _describe(resp, upload)
@@ -257,6 +260,16 @@ CREATE_DESCRIPTION = (
 )
 
 
+def tus_needs(c: HttpContext) -> tuple[ResumableUploadService, int, str]:
+    """What the tus resources are built with."""
+    platform = c.platform
+    return (
+        platform.resolve(ResumableUploadService),
+        platform.settings.max_upload_bytes,
+        c.public_url,
+    )
+
+
 def routes(c: HttpContext) -> list[Route]:
     tag = "uploads"
 
@@ -276,7 +289,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/uploads",
-            Uploads(c),
+            Uploads(*tus_needs(c)),
             (
                 discovery("for uploads"),
                 Operation(
@@ -311,7 +324,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/uploads/{{upload_id}}",
-            UploadItem(c),
+            UploadItem(*tus_needs(c)),
             (
                 discovery("for an upload"),
                 Operation(

@@ -8,6 +8,7 @@ from typing import Literal
 import falcon
 from attrs import field, frozen
 
+from videoplatform.application.users import UserService
 from videoplatform.domain.ids import UserId
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -42,49 +43,50 @@ class UserPage:
 
 
 class Users:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        page = self._c.platform.users.list(
+        page = self._users.list(
             caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
         )
         reply(resp, UserPage([UserView.of(u) for u in page.items], page.next_cursor))
 
 
 class UserItem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        reply(resp, UserView.of(self._c.platform.users.get(caller_of(req), UserId(user_id))))
+        reply(resp, UserView.of(self._users.get(caller_of(req), UserId(user_id))))
 
 
 class UserRoles:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        body = read_json(req, RolesBody, self._c.json_limit)
-        changed = self._c.platform.users.change_roles(caller_of(req), UserId(user_id), body.roles)
+        body = read_json(req, RolesBody, self._json_limit)
+        changed = self._users.change_roles(caller_of(req), UserId(user_id), body.roles)
         reply(resp, UserView.of(changed))
 
 
 class UserDisable:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        disabled = self._c.platform.users.disable(caller_of(req), UserId(user_id))
+        disabled = self._users.disable(caller_of(req), UserId(user_id))
         reply(resp, UserView.of(disabled))
 
 
 class UserEnable:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, users: UserService) -> None:
+        self._users = users
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        enabled = self._c.platform.users.enable(caller_of(req), UserId(user_id))
+        enabled = self._users.enable(caller_of(req), UserId(user_id))
         reply(resp, UserView.of(enabled))
 
 
@@ -93,7 +95,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/users",
-            Users(c),
+            Users(c.platform.users),
             (
                 Operation(
                     "GET",
@@ -109,7 +111,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/users/{{user_id}}",
-            UserItem(c),
+            UserItem(c.platform.users),
             (
                 Operation(
                     "GET",
@@ -127,7 +129,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/users/{{user_id}}/roles",
-            UserRoles(c),
+            UserRoles(c.json_limit, c.platform.users),
             (
                 Operation(
                     "PUT",
@@ -146,7 +148,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/users/{{user_id}}/disable",
-            UserDisable(c),
+            UserDisable(c.platform.users),
             (
                 Operation(
                     "POST",
@@ -168,7 +170,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/users/{{user_id}}/enable",
-            UserEnable(c),
+            UserEnable(c.platform.users),
             (
                 Operation(
                     "POST",

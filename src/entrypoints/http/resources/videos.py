@@ -20,13 +20,16 @@ from videoplatform.application.context import Caller
 from videoplatform.application.following import ProgressFollower
 from videoplatform.application.ports.persistence import VideoSort
 from videoplatform.application.ports.storage import ReadableStream
+from videoplatform.application.processing import ProcessingService
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
+from videoplatform.application.videos import VideoService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 from videoplatform.entrypoints.http.convert import dump, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
@@ -48,6 +51,7 @@ from videoplatform.entrypoints.http.uploads import (
     split_list,
 )
 from videoplatform.entrypoints.http.views import ProcessingView, VideoView, page_of
+from videoplatform.entrypoints.settings import Settings
 
 E = TypeVar("E", bound=enum.Enum)
 VisibilityName = Literal["public", "unlisted", "private"]
@@ -131,8 +135,9 @@ def upload_command(fields: dict[str, str], source: ReadableStream) -> UploadVide
 
 
 class Videos:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, videos: VideoService, settings: Settings) -> None:
+        self._videos = videos
+        self._settings = settings
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = caller_of(req)
@@ -147,14 +152,14 @@ class Videos:
             status=_choice(req, "status", VideoStatus),
             sort=_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
         )
-        page = self._c.platform.videos.list(
+        page = self._videos.list(
             caller, filters, query_str(req, "cursor", 1000), query_int(req, "limit")
         )
         reply(resp, page_of(page, VideoView))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = authenticated(req)
-        limit = self._c.platform.settings.max_upload_bytes
+        limit = self._settings.max_upload_bytes
         if is_multipart(req):
             fields, file_part = read_fields(form_parts(req, limit), UPLOAD_FIELDS)
             if file_part is None:
@@ -169,23 +174,27 @@ class Videos:
         reply(resp, VideoView.of(video), 201)
 
     def _upload(self, caller: Caller, command: UploadVideo) -> Video:
-        return self._c.platform.videos.upload(caller, command)
+        return self._videos.upload(caller, command)
 
 
 class VideoItem:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(
+        self, video_cache: PublicVideoCache | None, videos: VideoService, json_limit: int
+    ) -> None:
+        self._video_cache = video_cache
+        self._videos = videos
+        self._json_limit = json_limit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         caller = caller_of(req)
-        cache = self._c.video_cache
+        cache = self._video_cache
         multiprocess = bool(req.env.get("wsgi.multiprocess"))
         if caller.user_id is not None or cache is None or not cache.enabled_for(multiprocess):
             cache = None
         body = cache.get(video_id) if cache is not None else None
         if body is None:
             ticket = cache.ticket(video_id) if cache is not None else (0, 0)
-            video = self._c.platform.videos.get(caller, VideoId(video_id))
+            video = self._videos.get(caller, VideoId(video_id))
             body = json.dumps(dump(VideoView.of(video))).encode()
             if cache is not None:
                 cache.keep(video, body, ticket)
@@ -193,7 +202,7 @@ class VideoItem:
         resp.data = body
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        body = read_json(req, VideoPatch, self._c.json_limit)
+        body = read_json(req, VideoPatch, self._json_limit)
         category_id: CategoryId | None = None
         if body.category_id is not None and body.category_id is not UNCHANGED:
             category_id = CategoryId(body.category_id)
@@ -206,36 +215,36 @@ class VideoItem:
             visibility=Visibility(body.visibility) if body.visibility else None,
             poster_at_seconds=body.poster_at_seconds,
         )
-        video = self._c.platform.videos.update(caller_of(req), VideoId(video_id), command)
+        video = self._videos.update(caller_of(req), VideoId(video_id), command)
         reply(resp, VideoView.of(video))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        self._c.platform.videos.delete(caller_of(req), VideoId(video_id))
+        self._videos.delete(caller_of(req), VideoId(video_id))
         no_content(resp)
 
 
 class VideoViews:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, videos: VideoService) -> None:
+        self._videos = videos
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        self._c.platform.videos.record_view(caller_of(req), VideoId(video_id))
+        self._videos.record_view(caller_of(req), VideoId(video_id))
         no_content(resp)
 
 
 class VideoProgress:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, processing: ProcessingService) -> None:
+        self._processing = processing
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        state = self._c.platform.processing.progress(caller_of(req), VideoId(video_id))
+        state = self._processing.progress(caller_of(req), VideoId(video_id))
         reply(resp, ProcessingView.of(state))
 
 
 class VideoEvents:
-    def __init__(self, context: HttpContext) -> None:
-        self._follower = context.platform.resolve(ProgressFollower)
-        self._slots = StreamSlots(context.platform.settings.event_stream_limit)
+    def __init__(self, follower: ProgressFollower, stream_limit: int) -> None:
+        self._follower = follower
+        self._slots = StreamSlots(stream_limit)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         self._slots.take()
@@ -251,11 +260,11 @@ class VideoEvents:
 
 
 class VideoRetry:
-    def __init__(self, context: HttpContext) -> None:
-        self._c = context
+    def __init__(self, processing: ProcessingService) -> None:
+        self._processing = processing
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        state = self._c.platform.processing.retry(authenticated(req), VideoId(video_id))
+        state = self._processing.retry(authenticated(req), VideoId(video_id))
         reply(resp, ProcessingView.of(state), 202)
 
 
@@ -315,7 +324,7 @@ def routes(c: HttpContext) -> list[Route]:
     return [
         Route(
             f"{API}/videos",
-            Videos(c),
+            Videos(c.platform.videos, c.platform.settings),
             (
                 Operation(
                     "GET",
@@ -353,7 +362,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}",
-            VideoItem(c),
+            VideoItem(c.video_cache, c.platform.videos, c.json_limit),
             (
                 Operation(
                     "GET",
@@ -385,7 +394,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/views",
-            VideoViews(c),
+            VideoViews(c.platform.videos),
             (
                 Operation(
                     "POST",
@@ -398,7 +407,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/processing",
-            VideoProgress(c),
+            VideoProgress(c.platform.processing),
             (
                 Operation(
                     "GET",
@@ -416,7 +425,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/progress",
-            VideoProgress(c),
+            VideoProgress(c.platform.processing),
             (
                 Operation(
                     "GET",
@@ -430,7 +439,9 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/events",
-            VideoEvents(c),
+            VideoEvents(
+                c.platform.resolve(ProgressFollower), c.platform.settings.event_stream_limit
+            ),
             (
                 Operation(
                     "GET",
@@ -451,7 +462,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/videos/{{video_id}}/retry",
-            VideoRetry(c),
+            VideoRetry(c.platform.processing),
             (
                 Operation(
                     "POST",
