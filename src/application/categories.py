@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller, require_permission
-from videoplatform.application.ports.persistence import UnitOfWorkFactory
-from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.essentials import UseCases
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.categories import Category
 from videoplatform.domain.errors import Conflict
@@ -13,15 +11,7 @@ from videoplatform.domain.ids import CategoryId
 from videoplatform.domain.users import Permission
 
 
-class CategoryService:
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator, auditor: Auditor
-    ) -> None:
-        self._uow = uow_factory
-        self._clock = clock
-        self._ids = ids
-        self._audit = auditor
-
+class CategoryService(UseCases):
     def list(self) -> list[Category]:
         with self._uow() as uow:
             return uow.categories.list_all()

@@ -8,14 +8,12 @@ from typing import BinaryIO
 from attrs import frozen
 
 from videoplatform.application import quota
-from videoplatform.application.audit_recording import Auditor
-from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller, Hidden, require_permission, require_user
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.pagination import Page, clamp_limit, decode_cursor, encode_cursor
-from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ByteRange, ObjectStorage, ReadableStream
-from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.streams import MeteredReader
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import Conflict, ValidationError
@@ -25,7 +23,6 @@ from videoplatform.domain.shares import ShareTarget, ShareTargetKind
 from videoplatform.domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-QUOTA_ATTEMPTS = 5
 DOWNLOAD_URL_SECONDS = 300
 
 
@@ -58,21 +55,15 @@ class FolderListing:
     files: Page[StoredFile]
 
 
-class FileService:
+class FileService(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        essentials: Essentials,
         storage: ObjectStorage,
-        clock: Clock,
-        ids: IdGenerator,
-        auditor: Auditor,
         limits: Limits,
     ) -> None:
-        self._uow = uow_factory
+        super().__init__(essentials)
         self._storage = storage
-        self._clock = clock
-        self._ids = ids
-        self._audit = auditor
         self._limits = limits
 
     def store(self, caller: Caller, command: StoreFile) -> StoredFile:
@@ -92,35 +83,17 @@ class FileService:
             owner = require_permission(uow, caller, Permission.FILE_MANAGE)
             self._check_free_name(uow, owner, folder, name)
             limit = quota.room(self._limits, uow, owner.id, command.declared_size)
-        metered = MeteredReader(command.content, limit, what="file")
         key = file_key(file_id)
-        self._storage.put(key, metered)
-        committed = False
-        try:
-            stored = self._record(caller, file_id, name, folder, content_type, key, metered)
-            committed = True
-        except BaseException:
-            if not committed:
-                self._storage.delete(key)
-            raise
-        return stored
-
-    def _record(
-        self,
-        caller: Caller,
-        file_id: FileId,
-        name: str,
-        folder: FolderPath,
-        content_type: str,
-        key: str,
-        metered: MeteredReader,
-    ) -> StoredFile:
-        """Record the stored bytes as a file, within the quota. Saving the owner
-        (unchanged) makes parallel uploads of one user collide on its version, so each
-        checks the quota against the others' committed usage; the loser retries."""
-        return retry_stale(
-            QUOTA_ATTEMPTS,
-            lambda: self._record_once(caller, file_id, name, folder, content_type, key, metered),
+        return quota.store_then_record(
+            self._storage,
+            key,
+            command.content,
+            limit,
+            lambda metered: self._record_once(
+                caller, file_id, name, folder, content_type, key, metered
+            ),
+            what="file",
+            discard=lambda: self._storage.delete(key),
         )
 
     def _record_once(

@@ -8,10 +8,23 @@ the same user committed meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.persistence import UnitOfWork
-from videoplatform.domain.errors import QuotaExceeded
+from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
+from videoplatform.application.streams import MeteredReader
+from videoplatform.domain.errors import QuotaExceeded, ValidationError
 from videoplatform.domain.ids import UserId
+
+T = TypeVar("T")
+
+RECORD_ATTEMPTS = 5
+"""Runs of an upload's recording transaction: parallel uploads of one owner collide on
+the owner's version, so each checks the quota against the others' commits, and a loser
+runs again."""
 
 
 def usage(uow: UnitOfWork, owner_id: UserId) -> tuple[int, int]:
@@ -46,3 +59,34 @@ def check_commit(limits: Limits, uow: UnitOfWork, owner_id: UserId, size: int) -
 def _check_items(limits: Limits, count: int) -> None:
     if count >= limits.quota_files_per_user:
         raise QuotaExceeded(f"at most {limits.quota_files_per_user} files and videos per user")
+
+
+def store_then_record(
+    storage: ObjectStorage,
+    key: str,
+    source: ReadableStream,
+    limit: int | None,
+    record: Callable[[MeteredReader], T],
+    *,
+    what: str,
+    discard: Callable[[], object],
+    empty_field: str | None = None,
+) -> T:
+    """The one flow of every upload (videos, files, completed resumable uploads): stream
+    ``source`` into storage under ``key`` (measured, hashed and held to ``limit``), then
+    ``record`` it in a unit of work of its own, run again when it loses to a parallel
+    upload of the same owner. Until ``record`` commits, any failure ``discard``s what was
+    stored. With ``empty_field``, an empty upload is a ValidationError on that field."""
+    metered = MeteredReader(source, limit, what=what)
+    storage.put(key, metered)
+    committed = False
+    try:
+        if empty_field is not None and metered.size == 0:
+            raise ValidationError.field(empty_field, "the upload is empty")
+        result = retry_stale(RECORD_ATTEMPTS, lambda: record(metered))
+        committed = True
+    except BaseException:
+        if not committed:  # what was committed keeps its bytes, whatever came after
+            discard()
+        raise
+    return result

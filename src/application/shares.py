@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from attrs import frozen
 
-from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
@@ -16,12 +15,11 @@ from videoplatform.application.context import (
     require_permission,
     require_user,
 )
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
-from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
-    Clock,
-    IdGenerator,
     PasswordHasher,
     TokenGenerator,
 )
@@ -92,25 +90,19 @@ NOT_PLAYABLE = "share_not_playable"
 """The ``Conflict.code`` of playback asked of a link that shares a file."""
 
 
-class ShareService:
+class ShareService(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdGenerator,
+        essentials: Essentials,
         tokens: TokenGenerator,
         hasher: PasswordHasher,
-        auditor: Auditor,
         storage: ObjectStorage,
         throttle: FailureThrottle,
     ) -> None:
+        super().__init__(essentials)
         self._throttle = throttle
-        self._uow = uow_factory
-        self._clock = clock
-        self._ids = ids
         self._tokens = tokens
         self._hasher = hasher
-        self._audit = auditor
         self._storage = storage
 
     def create(self, caller: Caller, command: CreateShare) -> CreatedShare:

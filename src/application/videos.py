@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from videoplatform.application import quota
-from videoplatform.application.audit_recording import Auditor
-from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
     Hidden,
@@ -14,6 +12,7 @@ from videoplatform.application.context import (
     require_permission,
     require_user,
 )
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.pagination import (
     Page,
@@ -25,12 +24,10 @@ from videoplatform.application.pagination import (
 from videoplatform.application.ports.media import MediaProber
 from videoplatform.application.ports.persistence import (
     UnitOfWork,
-    UnitOfWorkFactory,
     VideoListQuery,
     VideoSort,
 )
 from videoplatform.application.ports.storage import ObjectStorage
-from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.streams import MeteredReader, peek
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
 from videoplatform.application.video_jobs import process_video_job, video_prefix
@@ -49,25 +46,17 @@ from videoplatform.domain.videos import (
     normalize_tag,
 )
 
-QUOTA_ATTEMPTS = 5
 
-
-class VideoService:
+class VideoService(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        essentials: Essentials,
         storage: ObjectStorage,
-        clock: Clock,
-        ids: IdGenerator,
-        auditor: Auditor,
         limits: Limits,
         prober: MediaProber,
     ) -> None:
-        self._uow = uow_factory
+        super().__init__(essentials)
         self._storage = storage
-        self._clock = clock
-        self._ids = ids
-        self._audit = auditor
         self._limits = limits
         self._prober = prober
 
@@ -98,42 +87,21 @@ class VideoService:
                 uow.categories.get(command.category_id)
             limit = quota.room(self._limits, uow, owner.id, command.declared_size)
         # Never past the room left: an oversized body is read no further than the limit.
-        head, source = peek(
-            command.source, SNIFF_LENGTH if limit is None else min(SNIFF_LENGTH, limit + 1)
-        )
+        head, source = peek(command.source, min(SNIFF_LENGTH, limit + 1))
         if head and not self._prober.accepts(head):  # an empty one is refused below
             raise UnsupportedMedia(
                 f"the upload's bytes are {sniff(head).mime}, not a video this platform reads"
             )
         key = video_prefix(video_id) + "source"
-        metered = MeteredReader(source, limit, what="video")
-        self._storage.put(key, metered)
-        if metered.size == 0:
-            self._storage.delete(key)
-            raise ValidationError.field("source", "the upload is empty")
-        committed = False
-        try:
-            video = self._record(caller, video_id, command, key, metered)
-            committed = True
-        except BaseException:
-            if not committed:  # a committed video keeps its bytes, whatever came after
-                self._storage.delete_prefix(video_prefix(video_id))
-            raise
-        return video
-
-    def _record(
-        self,
-        caller: Caller,
-        video_id: VideoId,
-        command: UploadVideo,
-        key: str,
-        metered: MeteredReader,
-    ) -> Video:
-        """Saving the owner (unchanged but touched) makes parallel uploads of one user
-        collide on its version, so each checks the quota against the others' committed
-        usage; the loser retries."""
-        return retry_stale(
-            QUOTA_ATTEMPTS, lambda: self._record_once(caller, video_id, command, key, metered)
+        return quota.store_then_record(
+            self._storage,
+            key,
+            source,
+            limit,
+            lambda metered: self._record_once(caller, video_id, command, key, metered),
+            what="video",
+            discard=lambda: self._storage.delete_prefix(video_prefix(video_id)),
+            empty_field="source",
         )
 
     def _record_once(

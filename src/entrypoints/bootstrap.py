@@ -17,11 +17,14 @@ from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditService
 from videoplatform.application.categories import CategoryService
 from videoplatform.application.dispatch import Dispatcher
+from videoplatform.application.essentials import Essentials
 from videoplatform.application.files import FileService
 from videoplatform.application.following import ProgressFollower
 from videoplatform.application.health import HealthService
 from videoplatform.application.playback import PlaybackService
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventBus
+from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.processing import ProcessingService
 from videoplatform.application.resumable import ResumableUploadService
 from videoplatform.application.shares import ShareService
@@ -73,6 +76,13 @@ def build_container(
         container.register(port, instance=instance)
     for service in SERVICES:
         container.register(service, scope=punq.Scope.singleton)
+    essentials = Essentials(
+        uow=wiring.get(UnitOfWorkFactory),
+        clock=wiring.get(Clock),
+        ids=wiring.get(IdGenerator),
+        audit=resolve(container, Auditor),
+    )
+    container.register(Essentials, instance=essentials)
     dispatcher = cast(Dispatcher | None, wiring.remaining_overrides().get(Dispatcher))
     dispatcher = dispatcher or Dispatcher()
     container.register(Dispatcher, instance=dispatcher)

@@ -7,14 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed
 from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
-from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
-from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.processing.config import ProcessingConfig
 from videoplatform.application.processing.workspace import Workshop
 from videoplatform.domain.audit import AuditAction, AuditResult
@@ -30,14 +29,11 @@ SYSTEM = Caller()
 _SETTLE_TRIES = 3
 
 
-class ProcessingBase:
+class ProcessingBase(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        essentials: Essentials,
         storage: ObjectStorage,
-        clock: Clock,
-        ids: IdGenerator,
-        auditor: Auditor,
         prober: MediaProber,
         thumbnailer: Thumbnailer,
         storyboarder: Storyboarder,
@@ -45,15 +41,12 @@ class ProcessingBase:
         config: ProcessingConfig,
         feed: VideoFeed = NoFeed(),  # noqa: B008 - stateless
     ) -> None:
-        self._uow = uow_factory
+        super().__init__(essentials)
         self._storage = storage
-        self._clock = clock
-        self._ids = ids
-        self._audit = auditor
         self._config = config
         self._feed = feed
         self._workshop = Workshop(
-            storage, clock, prober, thumbnailer, storyboarder, transcoder, config
+            storage, essentials.clock, prober, thumbnailer, storyboarder, transcoder, config
         )
 
     def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:

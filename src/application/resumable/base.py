@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller, Hidden, require_user
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.files import FileService
 from videoplatform.application.limits import Limits
-from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
-from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.videos import VideoService
 from videoplatform.domain.uploads import ResumableUpload, UploadId
 
 
-class ResumableBase:
+class ResumableBase(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
+        essentials: Essentials,
         storage: ObjectStorage,
-        clock: Clock,
-        ids: IdGenerator,
-        auditor: Auditor,
         limits: Limits,
         videos: VideoService,
         files: FileService,
     ) -> None:
-        self._uow = uow_factory
+        super().__init__(essentials)
         self._storage = storage
-        self._clock = clock
-        self._ids = ids
-        self._audit = auditor
         self._limits = limits
         self._videos = videos
         self._files = files

@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-from videoplatform.application.audit_recording import Auditor
+from datetime import datetime
+
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.mail import Mailer
-from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.system import (
-    Clock,
-    IdGenerator,
     PasswordHasher,
     TokenGenerator,
 )
 from videoplatform.application.throttle import FailureThrottle
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.users import ApiToken, TokenKind
 
 
-class UserServiceBase:
+class UserServiceBase(UseCases):
     def __init__(
         self,
-        uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        ids: IdGenerator,
+        essentials: Essentials,
         tokens: TokenGenerator,
         hasher: PasswordHasher,
         mailer: Mailer,
-        auditor: Auditor,
         limits: Limits,
         throttle: FailureThrottle,
     ) -> None:
+        super().__init__(essentials)
         self._throttle = throttle
-        self._uow = uow_factory
-        self._clock = clock
-        self._ids = ids
         self._tokens = tokens
         self._hasher = hasher
         self._mailer = mailer
-        self._audit = auditor
         self._limits = limits
         # A real hash to verify against when the account does not exist, so a failed
         # login costs the same whether or not the email is registered. Made by the first
@@ -48,3 +45,14 @@ class UserServiceBase:
             # Two first logins at once may both hash; either result is a valid decoy.
             self._decoy = self._hasher.hash(self._tokens.new_token())
         return self._decoy
+
+    @staticmethod
+    def _mailed_code(
+        uow: UnitOfWork, code: str, kind: TokenKind, now: datetime, what: str
+    ) -> ApiToken:
+        """The live record of a code mailed for ``kind``; ValidationError on the field
+        ``token`` for anything else (unknown, used, expired, of another kind)."""
+        record = uow.tokens.find_by_hash(digest_token(code))
+        if record is None or record.kind is not kind or not record.is_usable(now):
+            raise ValidationError.field("token", f"invalid or expired {what}")
+        return record

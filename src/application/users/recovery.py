@@ -72,13 +72,7 @@ class PasswordRecovery(UserServiceBase):
         new_hash = self._hasher.hash(new_password)
         now = self._clock.now()
         with self._uow() as uow:
-            record = uow.tokens.find_by_hash(digest_token(token))
-            if (
-                record is None
-                or record.kind is not TokenKind.PASSWORD_RESET
-                or not record.is_usable(now)
-            ):
-                raise ValidationError.field("token", "invalid or expired reset code")
+            record = self._mailed_code(uow, token, TokenKind.PASSWORD_RESET, now, "reset code")
             user = uow.users.get(record.user_id)
             user.change_password_hash(new_hash, now)
             uow.users.save(user)

@@ -9,7 +9,7 @@ from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.credentials import digest_token
-from videoplatform.domain.errors import Conflict, ValidationError
+from videoplatform.domain.errors import Conflict
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, check_password_policy
 
@@ -110,13 +110,9 @@ class Registration(UserServiceBase):
         caller = caller or Caller()
         now = self._clock.now()
         with self._uow() as uow:
-            record = uow.tokens.find_by_hash(digest_token(token))
-            if (
-                record is None
-                or record.kind is not TokenKind.EMAIL_VERIFICATION
-                or not record.is_usable(now)
-            ):
-                raise ValidationError.field("token", "invalid or expired verification code")
+            record = self._mailed_code(
+                uow, token, TokenKind.EMAIL_VERIFICATION, now, "verification code"
+            )
             user = uow.users.get(record.user_id)
             user.activate(now)
             record.revoke(now)

@@ -28,6 +28,7 @@ from videoplatform.adapters.storage.local import LocalObjectStorage
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
+from videoplatform.application.essentials import Essentials
 from videoplatform.application.messagebus import PublishingUnitOfWork, PublishingUnitOfWorkFactory
 from videoplatform.application.ports.media import LadderOutput, ProgressCallback, Transcoder
 from videoplatform.application.ports.persistence import (
@@ -277,12 +278,15 @@ def build(
         objects: ObjectStorage | None = None,
         **config: Any,
     ) -> ProcessingService:
-        return ProcessingService(
+        essentials = Essentials(
             units or PublishingUnitOfWorkFactory(uow_factory, platform.events),
-            objects or storage,
             clock,
             SequentialIds("job"),
             platform.resolve(Auditor),
+        )
+        return ProcessingService(
+            essentials,
+            objects or storage,
             prober or SyntheticMediaProber(),
             thumbnailer or SyntheticThumbnailer(),
             SyntheticStoryboarder(),

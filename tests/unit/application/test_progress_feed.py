@@ -26,6 +26,7 @@ from videoplatform.adapters.memory.system import ManualClock, SequentialIds
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller
+from videoplatform.application.essentials import Essentials
 from videoplatform.application.following import FollowConfig, ProgressFollower
 from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, Subscription, VideoFeed
@@ -130,12 +131,15 @@ def processing_with(
     feed: VideoFeed,
     transcoder: SyntheticTranscoder | None = None,
 ) -> ProcessingService:
-    return ProcessingService(
+    essentials = Essentials(
         PublishingUnitOfWorkFactory(uow_factory, platform.events),
-        storage,
         clock,
         SequentialIds("job"),
         platform.resolve(Auditor),
+    )
+    return ProcessingService(
+        essentials,
+        storage,
         SyntheticMediaProber(),
         SyntheticThumbnailer(),
         SyntheticStoryboarder(),
