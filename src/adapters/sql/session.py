@@ -26,8 +26,16 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.persistence import STALE_VERSION
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import Conflict
@@ -119,6 +127,8 @@ class SqlSession:
             translated = conflict_from(error)
         elif isinstance(error, OperationalError) and _is_serialization_failure(error):
             translated = Conflict("concurrent change", code=STALE_VERSION)
+        elif _is_unreachable(error):
+            translated = Unavailable("database", f"{type(error).__name__}: {error}")
         self._failure = translated
         self._writing = False
         if self._conn is not None:
@@ -175,7 +185,13 @@ class SqlSession:
     def commit(self) -> None:
         self.flush()
         if self._conn is not None:
-            self._conn.commit()
+            try:
+                self._conn.commit()
+            except Exception as error:
+                translated = self._failed(error)
+                if translated is error:
+                    raise
+                raise translated from None
         for obj, version in self._after_commit:
             obj.version = version
         self._reset()
@@ -212,3 +228,32 @@ class SqlSession:
 def _is_serialization_failure(error: OperationalError) -> bool:
     code = getattr(error.orig, "sqlstate", None)
     return code in {"40001", "40P01"}
+
+
+# Connection exceptions (class 08), the server shutting down or starting up (57P01-03),
+# too many connections (53300).
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+_UNREACHABLE_SQLITE = ("unable to open database file", "disk i/o error")
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached or used at all (rather
+    than that this statement was wrong or lost a race): a 503, not a bug."""
+    if isinstance(error, PoolTimeout):  # every pooled connection busy for the pool timeout
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    if state is not None:
+        return str(state).startswith("08") or state in _UNREACHABLE_STATES
+    text = str(error.orig).lower()
+    if "database is locked" in text:  # busy, which the API answers on its own
+        return False
+    # psycopg reports a failed connection (refused, reset, timed out) with no state.
+    return type(error.orig).__module__.startswith("psycopg") or any(
+        marker in text for marker in _UNREACHABLE_SQLITE
+    )

@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 import structlog
 
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -188,6 +189,33 @@ def handle_unexpected(
     )
 
 
+UNAVAILABLE_RETRY_AFTER = 5
+"""Seconds a client is asked to wait when a dependency is down (Retry-After)."""
+
+
+def handle_unavailable(
+    req: falcon.Request, resp: falcon.Response, error: Unavailable, _: dict[str, Any]
+) -> None:
+    """A dependency that cannot be reached: a fast 503 the client may retry, never a
+    500; what failed goes to the log, not to the client."""
+    log.warning(
+        "dependency_unavailable",
+        dependency=error.dependency,
+        detail=error.detail,
+        path=req.path,
+        method=req.method,
+    )
+    resp.set_header("Retry-After", str(UNAVAILABLE_RETRY_AFTER))
+    problem(
+        req,
+        resp,
+        503,
+        error.code,
+        "Service Unavailable",
+        f"the {error.dependency} is unavailable right now; retry shortly",
+    )
+
+
 def coded(error: falcon.HTTPError, code: str) -> falcon.HTTPError:
     """Give a framework error the stable ``code`` its problem document will carry."""
     setattr(error, "problem_code", code)  # noqa: B010 - HTTPError has no such slot
@@ -199,3 +227,4 @@ def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(DomainError, handle_domain_error)
+    app.add_error_handler(Unavailable, handle_unavailable)

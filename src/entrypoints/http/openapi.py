@@ -97,7 +97,9 @@ def _problem_schema() -> Schema:
     }
 
 
-STANDARD_ERRORS = (400, 406, 500)
+# Every operation may answer these: a malformed request, an unsupported version, a bug,
+# and a dependency (the database) that is down or busy (503 with Retry-After).
+STANDARD_ERRORS = (400, 406, 500, 503)
 ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing, invalid or expired credentials",
@@ -115,7 +117,7 @@ ERROR_TEXT = {
     429: "Too many attempts; see Retry-After",
     500: "Unexpected error (logged with the request id)",
     460: "Checksum mismatch (tus checksum extension)",
-    503: "A dependency is unavailable",
+    503: "A dependency is unavailable or busy; see Retry-After",
 }
 
 
