@@ -9,6 +9,10 @@ signature, and each call is one :class:`UseCaseCall` that goes to exactly one ha
 :meth:`Dispatcher.subscribe` run through the same chain, one :class:`EventDelivery`
 each, any number per event.
 
+A use case that returns a stream (a generator: following progress, an export, a
+download) is one dispatch when it is called; what the stream does while it is read
+runs outside the chain.
+
 Middleware is an "around" function: it receives the message and a ``proceed`` callable,
 and returns what ``proceed()`` returned (or raises). The first one added is the
 outermost. Caller context and structured logging are here now; metrics and tracing plug

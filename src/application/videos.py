@@ -32,7 +32,7 @@ from videoplatform.application.streams import MeteredReader, peek
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
 from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import PermissionDenied, ValidationError
+from videoplatform.domain.errors import PermissionDenied, QuotaExceeded, ValidationError
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
@@ -88,6 +88,8 @@ class VideoService(UseCases):
             limit = quota.room(self._limits, uow, owner.id, command.declared_size)
         # Never past the room left: an oversized body is read no further than the limit.
         head, source = peek(command.source, min(SNIFF_LENGTH, limit + 1))
+        if len(head) > limit:  # too big, whatever it is (a short head may not tell)
+            raise QuotaExceeded(f"video is larger than the {limit}-byte limit")
         if head and not self._prober.accepts(head):  # an empty one is refused below
             raise UnsupportedMedia(
                 f"the upload's bytes are {sniff(head).mime}, not a video this platform reads"

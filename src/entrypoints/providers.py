@@ -150,15 +150,17 @@ def playback(settings: Settings, wiring: Wiring) -> None:
     )
 
 
+# Cache and mail first: they refuse an adapter this release lacks before anything is
+# opened (a data directory created, a database migrated, a broker connected).
 PROVIDERS: tuple[Provider, ...] = (
     system,
     security,
+    cache,
+    mail,
     storage,
     persistence,
     queueing,
     events,
-    cache,
-    mail,
     feed,
     media,
     playback,

@@ -144,7 +144,8 @@ class BackgroundWorkers:
             def wake(_: DomainEvent) -> None:
                 relay.wake()
 
-            self._platform.events.subscribe(DomainEvent, wake)
+            platform = self._platform
+            platform.dispatcher.subscribe(platform.events, DomainEvent, "relay.wake", wake)
             self._spawn("outbox-relay", relay.run, self._stop)
         if self._sweep_seconds is not None:
             self._spawn("upload-sweeper", self._sweep, self._sweep_seconds)

@@ -111,6 +111,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             platform.events,
             options.read_cache_seconds,
             shared=platform.settings.cache_url != "memory://",
+            dispatcher=platform.dispatcher,
         )
     context = HttpContext(
         platform,

@@ -20,41 +20,56 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from videoplatform.application.dispatch import Dispatcher
 from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.queue import EventBus
 from videoplatform.domain.events import UserDisabled, UserEnabled, VideoEvent
 from videoplatform.domain.videos import Video
 
 _GENERATIONS_KEPT = 100_000
+_EPOCH_BYTES = 8
 
 
 class PublicVideoCache:
     def __init__(
-        self, cache: Cache, events: EventBus, ttl_seconds: float, *, shared: bool = False
+        self,
+        cache: Cache,
+        events: EventBus,
+        ttl_seconds: float,
+        *,
+        shared: bool = False,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
         self._shared = shared
         self._lock = threading.Lock()
         self._generations: OrderedDict[str, int] = OrderedDict()
-        self._epoch = 0  # part of every key: bumping it drops every entry at once
-        events.subscribe(VideoEvent, self._forget)
-        events.subscribe(UserDisabled, self._forget_all)
-        events.subscribe(UserEnabled, self._forget_all)
+        # Stored with every entry: an entry of an older epoch is never served, so
+        # bumping it drops every entry at once without knowing their keys.
+        self._epoch = 0
+        dispatch = dispatcher or Dispatcher(())
+        dispatch.subscribe(events, VideoEvent, "read_cache.forget_video", self._forget)
+        dispatch.subscribe(events, UserDisabled, "read_cache.forget_all", self._forget_all)
+        dispatch.subscribe(events, UserEnabled, "read_cache.forget_all", self._forget_all)
 
     def enabled_for(self, multiprocess: bool) -> bool:
         """Whether to use the cache under this server (``wsgi.multiprocess``)."""
         return self._ttl > 0 and (self._shared or not multiprocess)
 
-    def _key(self, video_id: str, epoch: int | None = None) -> str:
-        return f"http:video:{self._epoch if epoch is None else epoch}:{video_id}"
+    @staticmethod
+    def _key(video_id: str) -> str:
+        return f"http:video:{video_id}"
 
     def ticket(self, video_id: str) -> tuple[int, int]:
         with self._lock:
             return self._epoch, self._generations.get(video_id, 0)
 
     def get(self, video_id: str) -> bytes | None:
-        return self._cache.get(self._key(video_id))
+        stored = self._cache.get(self._key(video_id))
+        if stored is None or int.from_bytes(stored[:_EPOCH_BYTES], "big") != self._epoch:
+            return None
+        return stored[_EPOCH_BYTES:]
 
     def keep(self, video: Video, body: bytes, ticket: tuple[int, int]) -> None:
         """Store ``body`` if the public may see ``video`` and nothing changed it since
@@ -64,7 +79,8 @@ class PublicVideoCache:
         with self._lock:
             if (self._epoch, self._generations.get(video.id, 0)) != ticket:
                 return
-            self._cache.set(self._key(video.id), body, self._ttl)
+            stamped = self._epoch.to_bytes(_EPOCH_BYTES, "big") + body
+            self._cache.set(self._key(video.id), stamped, self._ttl)
 
     def _forget(self, event: VideoEvent) -> None:
         with self._lock:

@@ -10,11 +10,14 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+import attrs
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, insert, inspect, text
 
-from videoplatform.adapters.sql import migrate, tables
+from tests.unit.domain.builders import make_user, make_video
+from videoplatform.adapters.sql import mapping, migrate, tables
+from videoplatform.domain.ids import VideoId
 
 VERSION_TABLE = "alembic_version"
 
@@ -131,3 +134,19 @@ def test_the_seeded_audit_head_survives_a_round_trip(fresh_engine: Engine) -> No
     with fresh_engine.connect() as conn:
         heads = conn.execute(text("SELECT singleton, last_hash FROM audit_head")).all()
     assert [tuple(h) for h in heads] == [(1, "0" * 64)]
+
+
+def test_0005_hides_the_videos_of_owners_disabled_before_it(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)  # the PostgreSQL database may come at head from another test
+    migrate.upgrade(fresh_engine, "0004")
+    kept, gone = make_user(user_id="user-kept"), make_user(user_id="user-gone")
+    gone.disable(kept.created_at)
+    with fresh_engine.begin() as conn:
+        for user, video_id in ((kept, "video-kept"), (gone, "video-gone")):
+            conn.execute(insert(tables.users).values({**mapping.user_row(user), "version": 1}))
+            video = attrs.evolve(make_video(owner_id=user.id), id=VideoId(video_id))
+            conn.execute(insert(tables.videos).values({**mapping.video_row(video), "version": 1}))
+    migrate.upgrade(fresh_engine, "0005")
+    with fresh_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, owner_disabled FROM videos")).all()
+    assert {row[0]: bool(row[1]) for row in rows} == {"video-kept": False, "video-gone": True}

@@ -218,6 +218,19 @@ class TestUploadLimit:
         assert pending_topics(uow_factory) == []
         assert platform.videos.list(creator).items == ()
 
+    def test_an_upload_over_the_room_is_too_big_before_it_is_judged_a_video(
+        self, platform: Platform, make_user: MakeUser, storage: MemoryObjectStorage
+    ) -> None:
+        # The room (64 bytes) is less than a sniffer may need to recognise some
+        # containers: what is over the room is refused for its size, not its type.
+        source = CountingSource(bytes(range(256)) * 40)
+
+        with pytest.raises(QuotaExceeded):
+            platform.videos.upload(make_user(), UploadVideo(title="Big", source=source))
+
+        assert source.taken <= 65
+        assert storage.keys() == []
+
     def test_upload_of_exactly_the_limit_is_accepted(
         self, platform: Platform, make_user: MakeUser
     ) -> None:

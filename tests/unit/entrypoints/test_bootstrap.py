@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
@@ -102,3 +105,14 @@ def test_events_of_a_rolled_back_change_are_never_published() -> None:
         platform.users.register(RegisterUser("A@example.com", PASSWORD, "Again"))
 
     assert seen == []
+
+
+@pytest.mark.parametrize("setting", ["cache_url", "mail_url"])
+def test_an_unsupported_adapter_is_refused_before_anything_is_opened(
+    setting: str, tmp_path: Path
+) -> None:
+    unsupported: dict[str, Any] = {setting: "redis://host"}
+    settings = attrs.evolve(Settings(data_dir=str(tmp_path / "data")), **unsupported)
+    with pytest.raises(ConfigurationError, match=f"VIDEOPLATFORM_{setting.upper()}"):
+        create_platform(settings)
+    assert not (tmp_path / "data").exists()

@@ -6,15 +6,17 @@ import falcon.testing
 import pytest
 
 from tests.unit.application.conftest import Studio
+from tests.unit.domain.builders import NOW, make_video
 from tests.unit.http.conftest import Account, MakeAccount
 from videoplatform.adapters.memory.cache import MemoryCache
+from videoplatform.adapters.memory.queue import MemoryEventBus
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.cache import Cache
-from videoplatform.domain.events import VideoUpdated
+from videoplatform.domain.events import UserDisabled, VideoUpdated
 from videoplatform.domain.ids import UserId, VideoId
 from videoplatform.domain.users import Role
-from videoplatform.domain.videos import Visibility
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app, options_from
 from videoplatform.entrypoints.http.read_cache import PublicVideoCache
@@ -213,3 +215,41 @@ def test_a_read_that_raced_a_change_never_stores_its_stale_copy(
     platform.events.publish(VideoUpdated(occurred_at=loaded.created_at, video_id=video_id))
     cache.keep(loaded, b"stale public copy", ticket)  # ...and finishes after the change
     assert cache.get(video_id) is None
+
+
+def public_video() -> Video:
+    """A ready public video, as the public may see it."""
+    video = make_video(VideoStatus.READY, visibility=Visibility.PUBLIC)
+    assert video.can_be_seen_by(None)
+    return video
+
+
+def test_a_change_drops_the_entry_for_every_process_sharing_the_cache() -> None:
+    # Two API processes on one shared cache, each with its own event bus: the one that
+    # sees the change removes the shared entry, whatever else it saw before.
+    shared = MemoryCache()
+    first_bus, second_bus = MemoryEventBus(), MemoryEventBus()
+    PublicVideoCache(shared, first_bus, 60, shared=True)  # the first process's cache
+    second = PublicVideoCache(shared, second_bus, 60, shared=True)
+    video = public_video()
+    second.keep(video, b"old body", second.ticket(video.id))
+    assert second.get(video.id) == b"old body"
+
+    first_bus.publish(UserDisabled(occurred_at=NOW, user_id=UserId("someone-else")))
+    first_bus.publish(VideoUpdated(occurred_at=NOW, video_id=video.id))
+
+    assert second.get(video.id) is None
+
+
+def test_disabling_any_account_drops_every_entry_of_this_process() -> None:
+    bus = MemoryEventBus()
+    cache = PublicVideoCache(MemoryCache(), bus, 60)
+    video = public_video()
+    cache.keep(video, b"body", cache.ticket(video.id))
+    ticket = cache.ticket(video.id)
+
+    bus.publish(UserDisabled(occurred_at=NOW, user_id=video.owner_id))
+
+    assert cache.get(video.id) is None
+    cache.keep(video, b"stale", ticket)  # read before the change: never stored
+    assert cache.get(video.id) is None

@@ -25,8 +25,8 @@ def upgrade() -> None:
         )
     # Owners disabled before this revision: their videos are hidden from now on.
     op.execute(
-        "UPDATE videos SET owner_disabled = "
-        "(SELECT users.status = 'disabled' FROM users WHERE users.id = videos.owner_id)"
+        "UPDATE videos SET owner_disabled = true "
+        "WHERE owner_id IN (SELECT id FROM users WHERE status = 'disabled')"
     )
 
 
