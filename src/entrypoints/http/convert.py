@@ -17,6 +17,7 @@ from cattrs.errors import (
 )
 
 from videoplatform.domain.errors import ValidationError
+from videoplatform.entrypoints.http.errors import coded
 
 T = TypeVar("T")
 
@@ -146,10 +147,16 @@ def read_json(req: falcon.Request, cls: type[T], limit: int) -> T:
     media_type = (req.content_type or "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         raise falcon.HTTPUnsupportedMediaType(description="send application/json")
-    if req.content_length is None and req.env.get("wsgi.input_terminated"):
-        raw = req.stream.read(limit + 1)  # a chunked body the server ends for us
-    else:
-        raw = req.bounded_stream.read(limit + 1)
+    try:
+        if req.content_length is None and req.env.get("wsgi.input_terminated"):
+            raw = req.stream.read(limit + 1)  # a chunked body the server ends for us
+        else:
+            raw = req.bounded_stream.read(limit + 1)
+    except OSError:  # the connection was reset: the client went away, not a fault here
+        raise coded(
+            falcon.HTTPBadRequest(description="the connection was reset before the body ended"),
+            "incomplete_body",
+        ) from None
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
     try:

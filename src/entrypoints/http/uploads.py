@@ -66,7 +66,10 @@ class BodyReader:
         wanted = self._chunk if size < 0 else min(size, self._chunk)
         if wanted == 0:
             return b""
-        data = self._source.read(wanted)
+        try:
+            data = self._source.read(wanted)
+        except OSError:  # the connection was reset: the client went away, not a fault here
+            raise client_went_away(self.consumed, self._expected) from None
         if not data and self._expected is not None and self.consumed < self._expected:
             # The client went away mid-body: never store the part as if it were whole.
             raise coded(
@@ -79,6 +82,18 @@ class BodyReader:
         if self._limit is not None and self.consumed > self._limit:
             raise QuotaExceeded(f"the upload is larger than the {self._limit}-byte limit")
         return data
+
+
+def client_went_away(received: int, expected: int | None) -> falcon.HTTPError:
+    """The client reset its connection before its body was whole: a 400 (which it will
+    not read) and an info-level request log line, never an error of this server."""
+    of = f" of {expected}" if expected is not None else ""
+    return coded(
+        falcon.HTTPBadRequest(
+            description=f"the connection was reset after {received}{of} bytes of the body"
+        ),
+        "incomplete_body",
+    )
 
 
 def sniffed(stream: ReadableStream) -> tuple[MediaType, bytes, Replay]:
