@@ -114,8 +114,11 @@ def _createadmin(args: argparse.Namespace) -> int:
 
 def _uploads_sweep(_: argparse.Namespace) -> int:
     with create_platform(Settings.from_env()) as platform:
-        removed = platform.resolve(ResumableUploadService).sweep()
+        uploads = platform.resolve(ResumableUploadService)
+        removed = uploads.sweep()
+        partial = uploads.sweep_partial_writes()
     print(f"removed {removed} expired upload(s)")
+    print(f"removed {partial} partial write(s) left in storage by interrupted uploads")
     return 0
 
 
@@ -271,7 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.set_defaults(run=_createadmin)
 
     uploads = commands.add_parser("uploads", help="resumable upload tools")
-    uploads.add_argument("action", choices=["sweep"], help="remove expired uploads and their bytes")
+    uploads.add_argument(
+        "action",
+        choices=["sweep"],
+        help="remove expired uploads and their bytes, and partial writes of interrupted ones",
+    )
     uploads.set_defaults(run=_uploads_sweep)
 
     _add_serve(commands)

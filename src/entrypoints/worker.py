@@ -152,8 +152,9 @@ class BackgroundWorkers:
         return self
 
     def _sweep(self, every: float) -> None:
-        """Remove expired resumable uploads and their bytes, and the job directories of
-        attempts that died, now and every ``every`` seconds. A failing sweep is logged
+        """Remove expired resumable uploads and their bytes, partial writes left in
+        storage by killed processes, and the job directories of attempts that died, now
+        and every ``every`` seconds. A failing sweep is logged
         and tried again at the next turn."""
         uploads = self._platform.resolve(ResumableUploadService)
         # A live job's directory is never older than the longest transcode allowed.
@@ -163,6 +164,9 @@ class BackgroundWorkers:
                 removed = uploads.sweep()
                 if removed:
                     log.info("swept %d expired uploads", removed)
+                removed = uploads.sweep_partial_writes()
+                if removed:
+                    log.info("removed %d partial writes left in storage", removed)
                 removed = self._platform.processing.sweep_workspaces(abandoned)
                 if removed:
                     log.info("removed %d abandoned job directories", removed)

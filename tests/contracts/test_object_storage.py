@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -269,3 +270,16 @@ def test_open_file_gives_the_exact_bytes_or_none_and_refuses_a_missing_object(
             assert handle.read() == b"local bytes"
     with pytest.raises(NotFound):
         object_storage.open_file("files/missing")
+
+
+def test_sweeping_partial_writes_never_touches_objects(object_storage: ObjectStorage) -> None:
+    object_storage.put("videos/v1/source", io.BytesIO(b"whole"))
+    object_storage.put("files/f1", io.BytesIO(b""))
+    with pytest.raises(ConnectionResetError):
+        # A put that fails cleans up after itself: nothing partial is left to sweep.
+        object_storage.put("videos/v2/source", Broken(b"x" * 10))
+
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert object_storage.sweep_partial(later) == 0
+    assert b"".join(object_storage.get("videos/v1/source")) == b"whole"
+    assert object_storage.exists("files/f1")

@@ -11,6 +11,7 @@ import os
 import random
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -202,9 +203,23 @@ def test_a_file_cut_off_at_random_offsets_resumes_to_the_exact_bytes(
 
 
 def test_the_sweep_command_reports_what_it_removed(server: Served) -> None:
+    # What a server killed in the middle of an upload leaves: a temporary file, older
+    # than an upload may take, alone in its video's folder.
+    folder = server.folder / "data" / "objects" / "videos" / "01KILLEDMIDUPLOAD000000000"
+    folder.mkdir(parents=True)
+    leftover = folder / ".incoming-x1y2z3.part"
+    leftover.write_bytes(b"half a video")
+    long_ago = time.time() - 3 * 24 * 3600
+    os.utime(leftover, (long_ago, long_ago))
+
     swept = cli(server, "uploads", "sweep")
+
     assert swept.returncode == 0, swept.stderr
-    assert swept.stdout.strip() == "removed 0 expired upload(s)"
+    assert swept.stdout.splitlines() == [
+        "removed 0 expired upload(s)",
+        "removed 1 partial write(s) left in storage by interrupted uploads",
+    ]
+    assert not folder.exists()
 
 
 def test_an_unfinished_upload_can_be_terminated(server: Served, creator: dict[str, str]) -> None:

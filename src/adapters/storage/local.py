@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
@@ -15,6 +16,10 @@ from videoplatform.application.ports.storage import ByteRange, ObjectInfo, Reada
 from videoplatform.domain.errors import NotFound, ValidationError
 
 CHUNK = 1024 * 1024
+# A put writes a temporary file named so beside its target, then renames it: one left
+# behind is a write that never finished (keys never start with a dot).
+INCOMING = ".incoming-"
+PARTIAL = ".part"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -51,7 +56,7 @@ class LocalObjectStorage:
     def put(self, key: str, stream: ReadableStream) -> ObjectInfo:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-", suffix=".part")
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=INCOMING, suffix=PARTIAL)
         size = 0
         try:
             with os.fdopen(fd, "wb") as out:
@@ -134,10 +139,31 @@ class LocalObjectStorage:
                 path.rmdir()
             else:
                 path.unlink()
-                if not path.name.startswith(".incoming-"):
+                if not path.name.startswith(INCOMING):
                     removed += 1
         folder.rmdir()
         return removed
+
+    def sweep_partial(self, started_before: datetime) -> int:
+        if not self._root.is_dir():
+            return 0
+        return _sweep_folder(self._root, started_before.timestamp(), self._root)
+
+
+def _sweep_folder(folder: Path, cutoff: float, root: Path) -> int:
+    """Remove stale ``.incoming-*.part`` files below ``folder``, then the folders that
+    leaves empty (never ``root``); how many files were removed."""
+    removed = 0
+    for path in sorted(folder.rglob(f"{INCOMING}*{PARTIAL}"), reverse=True):
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file() and not path.is_symlink() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed += 1
+                parent = path.parent
+                while parent != root and not any(parent.iterdir()):
+                    parent.rmdir()
+                    parent = parent.parent
+    return removed
 
 
 def _chunks(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:

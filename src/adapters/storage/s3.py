@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, BinaryIO
 
 import boto3
@@ -264,6 +265,22 @@ class S3ObjectStorage:
             for start in range(0, len(keys), DELETE_BATCH):
                 removed += self._delete_batch(keys[start : start + DELETE_BATCH])
         return removed
+
+    def sweep_partial(self, started_before: datetime) -> int:
+        """Abort the multipart uploads begun before ``started_before``: a put whose
+        process died leaves one, holding its parts (and their cost) until aborted. S3
+        tells when an upload began, not when it was last written to: keep the cutoff
+        longer than the longest upload."""
+        aborted = 0
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < started_before:
+                    self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+        return aborted
 
     def _delete_batch(self, keys: list[str]) -> int:
         response = self._client.delete_objects(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from attrs import frozen
@@ -79,4 +80,12 @@ class ObjectStorage(Protocol):
     def delete_prefix(self, prefix: str) -> int:
         """Remove every object whose key starts with ``prefix`` (which must end in "/");
         returns how many were removed."""
+        ...
+
+    def sweep_partial(self, started_before: datetime) -> int:
+        """Remove what writes that never finished left behind (a process killed in the
+        middle of ``put``): never visible as objects, yet holding space. Only what was
+        last written to (or, where the store cannot tell, started) before
+        ``started_before`` is touched, so a write in progress is left alone. Returns
+        how many partial writes were removed."""
         ...

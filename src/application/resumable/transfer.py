@@ -185,6 +185,14 @@ class UploadTransfers(UploadCompletion):
         # After commit: a crash here leaves unreferenced parts, never a row without them.
         self._storage.delete_prefix(upload_prefix(upload_id))
 
+    def sweep_partial_writes(self, now: datetime | None = None) -> int:
+        """Remove what writes into storage left when their process died mid-way (a
+        killed server in the middle of an upload), once older than an upload may take
+        (``Limits.upload_lifetime``): no upload still running is touched. Returns how
+        many were removed."""
+        moment = now if now is not None else self._clock.now()
+        return self._storage.sweep_partial(moment - self._limits.upload_lifetime)
+
     def sweep(self, now: datetime | None = None) -> int:
         """Remove every upload expired at ``now`` (default: the clock's now), rows and
         bytes; returns how many were removed. One a request is completing right now is
