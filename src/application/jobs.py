@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from attrs import frozen
 
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.queue import Delivery, Job, JobQueue
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,10 @@ class PermanentJobError(Exception):
 @frozen
 class RetryPolicy:
     """A job is tried ``max_attempts`` times; errors of the ``permanent`` types are not
-    retried. Any other exception counts as retryable (a database or storage outage, a
-    killed ffmpeg), and the queue spaces the retries out with its backoff."""
+    retried. A dependency that is down (Unavailable) uses no attempt: the job comes back
+    after the first backoff until it is up again. Any other exception counts as
+    retryable (a storage error, a killed ffmpeg), and the queue spaces the retries out
+    with its backoff."""
 
     max_attempts: int = 3
     permanent: tuple[type[BaseException], ...] = (PermanentJobError,)
@@ -84,6 +87,10 @@ class JobConsumer:
             handler(job)
         except self.policy.permanent as error:
             self._dead_letter(delivery, f"{type(error).__name__}: {error}")
+        except Unavailable as down:
+            # Not the job's fault: it waits for the dependency without using an attempt.
+            log.warning("job %s (%s) waits for the %s: %s", job.id, job.kind, down.dependency, down)
+            self._queue.nack(delivery, requeue=True, charge=False)
         except Exception as error:
             if job.attempt >= self.policy.max_attempts:
                 self._dead_letter(

@@ -241,3 +241,21 @@ def test_concurrent_producers_and_consumers_deliver_each_job_exactly_once(
     assert len(received) == total
     assert set(received.values()) == {1}
     assert queue_clients().receive(QUICK) is None
+
+
+def test_an_uncharged_nack_brings_the_job_back_with_the_same_attempt_however_often(
+    queue_clients: QueueClients,
+) -> None:
+    # A dependency that is down is not the job's fault: more uncharged returns than the
+    # queue allows deliveries, and the job is still there, still at its first attempt.
+    queue = queue_clients()
+    queue.publish(job(1))
+    for _ in range(MAX_DELIVERIES + 1):
+        delivery = expect(queue)
+        assert delivery.job.attempt == 1
+        queue.nack(delivery, requeue=True, charge=False)
+    last = expect(queue)
+    assert (last.job.id, last.job.attempt) == ("job-1", 1)
+    queue.nack(last, requeue=True)  # a real failure is charged as before
+    assert expect(queue).job.attempt == 2
+    assert queue.dead_letters() == []

@@ -48,15 +48,19 @@ class _Broker:
             self.ready.append(heapq.heappop(self.delayed)[2])
         return self.delayed[0][0] - now if self.delayed else None
 
-    def put_back(self, job: Job, *, at_once: bool) -> None:
+    def put_back(self, job: Job, *, at_once: bool, charge: bool = True) -> None:
         """A job comes back for another try: at once at the head (its consumer went
         away), or after the backoff its attempt earns; to the dead letters instead once
-        it has had ``max_deliveries`` deliveries."""
-        if job.attempt >= self.max_deliveries:
+        it has had ``max_deliveries`` deliveries. Uncharged (a dependency was down), it
+        keeps its attempt and waits the first backoff."""
+        if not charge:
+            again, delay = job, retry_delay(1, base=self.retry_base, cap=self.retry_cap)
+        elif job.attempt >= self.max_deliveries:
             self.dead.append(job)
             return
-        again = attrs.evolve(job, attempt=job.attempt + 1)
-        delay = retry_delay(job.attempt, base=self.retry_base, cap=self.retry_cap)
+        else:
+            again = attrs.evolve(job, attempt=job.attempt + 1)
+            delay = retry_delay(job.attempt, base=self.retry_base, cap=self.retry_cap)
         if at_once:
             self.ready.appendleft(again)
         elif delay <= 0:
@@ -131,14 +135,14 @@ class MemoryJobQueue:
         with self._broker.cond:
             self._release(delivery)
 
-    def nack(self, delivery: Delivery, *, requeue: bool) -> None:
+    def nack(self, delivery: Delivery, *, requeue: bool, charge: bool = True) -> None:
         broker = self._broker
         with broker.cond:
             job = self._release(delivery)
             if job is None:
                 return
             if requeue:
-                broker.put_back(job, at_once=False)
+                broker.put_back(job, at_once=False, charge=charge)
             else:
                 broker.dead.append(job)
 

@@ -284,7 +284,7 @@ class RabbitJobQueue:
             except AMQPError as error:
                 self._lost(error)  # the job comes back; its handler must be idempotent
 
-    def nack(self, delivery: Delivery, *, requeue: bool) -> None:
+    def nack(self, delivery: Delivery, *, requeue: bool, charge: bool = True) -> None:
         with self._lock:
             taken = self._take(delivery)
             if taken is None:
@@ -292,8 +292,8 @@ class RabbitJobQueue:
             channel, broker_tag = taken
             job = delivery.job
             try:
-                if requeue and job.attempt < self.topology.max_deliveries:
-                    self._retry_later(channel, job)
+                if requeue and (not charge or job.attempt < self.topology.max_deliveries):
+                    self._retry_later(channel, job, charge=charge)
                     channel.basic_ack(broker_tag)
                 else:
                     # Dead-lettered by the broker, atomically, into the dead queue.
@@ -301,17 +301,18 @@ class RabbitJobQueue:
             except (AMQPError, PublishFailed) as error:
                 self._lost(error)  # unsettled: the broker returns the job itself
 
-    def _retry_later(self, channel: BlockingChannel, job: Job) -> None:
-        """A copy with the next attempt waits in the delay queue for its backoff, then
-        dead-letters back into the jobs queue; only then is the original acked."""
-        delay_ms = self.topology.retry_delay_ms(job.attempt)
+    def _retry_later(self, channel: BlockingChannel, job: Job, *, charge: bool = True) -> None:
+        """A copy with the next attempt (uncharged: the same, after the first backoff)
+        waits in the delay queue for its backoff, then dead-letters back into the jobs
+        queue; only then is the original acked."""
+        delay_ms = self.topology.retry_delay_ms(job.attempt if charge else 1)
         if delay_ms <= 0:
             queue = self.topology.jobs
         else:
             queue = self.topology.retry(delay_ms)
             self._declare(channel, queue, self.topology.retry_arguments(delay_ms))
         try:
-            _send(channel, queue, job, attempt=job.attempt + 1)
+            _send(channel, queue, job, attempt=job.attempt + 1 if charge else job.attempt)
         except (UnroutableError, NackError) as refused:
             raise PublishFailed(f"retry of job {job.id} refused: {refused!r}") from None
 

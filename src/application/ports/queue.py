@@ -60,10 +60,13 @@ class JobQueue(Protocol):
         back in the queue) is left alone."""
         ...
 
-    def nack(self, delivery: Delivery, *, requeue: bool) -> None:
+    def nack(self, delivery: Delivery, *, requeue: bool, charge: bool = True) -> None:
         """The job failed. With ``requeue`` it comes back with ``attempt`` + 1 after the
         queue's retry backoff for that attempt; without, it goes to the dead letters.
-        Deliveries this client does not hold are left alone, as with ``ack``."""
+        With ``charge=False`` (a dependency was down: nothing the job did) it comes back
+        after the first retry's backoff with the same ``attempt``, however often, and is
+        never dead-lettered for it. Deliveries this client does not hold are left alone,
+        as with ``ack``."""
         ...
 
     def dead_letters(self) -> list[Job]:

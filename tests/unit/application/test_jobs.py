@@ -10,6 +10,7 @@ import pytest
 
 from videoplatform.adapters.memory.queue import MemoryJobQueue
 from videoplatform.application.jobs import JobConsumer, PermanentJobError, RetryPolicy
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.queue import Job
 
 JOB = Job("j1", "process-video", {"video_id": "v1"})
@@ -180,3 +181,20 @@ def test_a_stopped_consumer_finishes_its_job_and_closes_its_client(queue: Memory
     assert ticks, "the liveness tick never ran"
     left = queue.receive(1)
     assert left is not None and left.job.id == "j2"
+
+
+def test_a_dependency_that_is_down_uses_no_attempt(queue: MemoryJobQueue) -> None:
+    # More outages than the job has attempts: it waits them out and then runs once.
+    handler = Recorder(failures=5, error=Unavailable("database", "connection refused"))
+    dead: list[tuple[Job, str]] = []
+    queue.publish(JOB)
+    consumer = JobConsumer(
+        queue.client(),
+        {"process-video": handler},
+        RetryPolicy(max_attempts=2),
+        lambda j, r: dead.append((j, r)),
+    )
+    assert consume_all(consumer) == 6
+    assert [j.attempt for j in handler.calls] == [1] * 6
+    assert dead == []
+    assert queue.dead_letters() == []
