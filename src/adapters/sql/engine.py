@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -55,7 +55,7 @@ def create_database_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(
+        engine = create_engine(
             full,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -67,7 +67,18 @@ def create_database_engine(
                 "application_name": "videoplatform",
             },
         )
+        event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)
+        return engine
     raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
+
+
+def _failed_ping_is_a_disconnect(context: ExceptionContext) -> None:
+    """A pooled connection that fails the pool's ping, whatever the error, is not reused:
+    the pool connects anew. The driver does not always call it a disconnect: right after
+    the server ended a session (a restart), psycopg may refuse the ping's own setup with
+    "can't change 'autocommit' now" on a connection that is about to be marked broken."""
+    if context.is_pre_ping:
+        context.is_disconnect = True
 
 
 def wait_for_database(engine: Engine, *, attempts: int = 8, first_delay: float = 0.25) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -40,6 +42,30 @@ def test_a_restarted_server_costs_no_failed_request(
 
     with factory() as uow:  # pre-ping notices the dead connection and reconnects
         assert uow.users.find_by_email("nobody@example.com") is None
+
+
+def test_a_pooled_connection_failing_its_ping_in_any_way_is_replaced(
+    pooled: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Right after a restart, psycopg sometimes refuses the ping's setup with an error it
+    # does not call a disconnect; the pool must connect anew rather than fail the request.
+    factory = SqlUnitOfWorkFactory(pooled)
+    with factory() as uow:
+        assert uow.users.find_by_email("nobody@example.com") is None
+    dialect = pooled.dialect
+    real_ping = dialect.do_ping
+    refused: list[object] = []
+
+    def ping(dbapi_connection: Any) -> bool:
+        if not refused:
+            refused.append(dbapi_connection)
+            raise psycopg.ProgrammingError("can't change 'autocommit' now")
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+    with factory() as uow:
+        assert uow.users.find_by_email("nobody@example.com") is None
+    assert len(refused) == 1
 
 
 def test_statements_that_run_too_long_are_cancelled(pg_database: PgDatabase) -> None:
