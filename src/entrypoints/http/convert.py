@@ -17,7 +17,7 @@ from cattrs.errors import (
 )
 
 from videoplatform.domain.errors import ValidationError
-from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.errors import incomplete_body
 
 T = TypeVar("T")
 
@@ -153,10 +153,7 @@ def read_json(req: falcon.Request, cls: type[T], limit: int) -> T:
         else:
             raw = req.bounded_stream.read(limit + 1)
     except OSError:  # the connection was reset: the client went away, not a fault here
-        raise coded(
-            falcon.HTTPBadRequest(description="the connection was reset before the body ended"),
-            "incomplete_body",
-        ) from None
+        raise incomplete_body("the connection was reset before the body ended") from None
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
     try:

@@ -216,6 +216,12 @@ def handle_unavailable(
     )
 
 
+def incomplete_body(detail: str) -> falcon.HTTPError:
+    """A body that ended (or whose connection was reset) before it was whole: a 400 the
+    client may not even read, logged as its request and never as a fault of the server."""
+    return coded(falcon.HTTPBadRequest(description=detail), "incomplete_body")
+
+
 def coded(error: falcon.HTTPError, code: str) -> falcon.HTTPError:
     """Give a framework error the stable ``code`` its problem document will carry."""
     setattr(error, "problem_code", code)  # noqa: B010 - HTTPError has no such slot

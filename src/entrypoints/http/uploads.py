@@ -30,7 +30,7 @@ from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.application.streams import Replay, peek
 from videoplatform.domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
 from videoplatform.domain.media_types import MediaType, sniff
-from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.http.errors import incomplete_body
 from videoplatform.entrypoints.http.middleware import caller_of
 
 CHUNK = 64 * 1024
@@ -69,31 +69,17 @@ class BodyReader:
         try:
             data = self._source.read(wanted)
         except OSError:  # the connection was reset: the client went away, not a fault here
-            raise client_went_away(self.consumed, self._expected) from None
+            of = f" of {self._expected}" if self._expected is not None else ""
+            raise incomplete_body(
+                f"the connection was reset after {self.consumed}{of} bytes of the body"
+            ) from None
         if not data and self._expected is not None and self.consumed < self._expected:
             # The client went away mid-body: never store the part as if it were whole.
-            raise coded(
-                falcon.HTTPBadRequest(
-                    description=f"the body ended after {self.consumed} of {self._expected} bytes"
-                ),
-                "incomplete_body",
-            )
+            raise incomplete_body(f"the body ended after {self.consumed} of {self._expected} bytes")
         self.consumed += len(data)
         if self._limit is not None and self.consumed > self._limit:
             raise QuotaExceeded(f"the upload is larger than the {self._limit}-byte limit")
         return data
-
-
-def client_went_away(received: int, expected: int | None) -> falcon.HTTPError:
-    """The client reset its connection before its body was whole: a 400 (which it will
-    not read) and an info-level request log line, never an error of this server."""
-    of = f" of {expected}" if expected is not None else ""
-    return coded(
-        falcon.HTTPBadRequest(
-            description=f"the connection was reset after {received}{of} bytes of the body"
-        ),
-        "incomplete_body",
-    )
 
 
 def sniffed(stream: ReadableStream) -> tuple[MediaType, bytes, Replay]:
