@@ -19,7 +19,6 @@ from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.files import FolderPath, StoredFile, clean_file_name
 from videoplatform.domain.ids import FileId
-from videoplatform.domain.shares import ShareTarget, ShareTargetKind
 from videoplatform.domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -256,15 +255,14 @@ class FileService(UseCases):
         return stored
 
     def delete(self, caller: Caller, file_id: FileId) -> None:
+        """Delete the record, then its bytes. Its share links stop working at once (they
+        need the file) and are revoked by a durable handler of FileDeleted."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.FILE_DELETE, "file", file_id),
             self._uow() as uow,
         ):
             stored = self._accessible(uow, caller, file_id)
-            for share in uow.shares.list_for_target(ShareTarget(ShareTargetKind.FILE, file_id)):
-                share.revoke(now)
-                uow.shares.save(share)
             stored.mark_deleted(now)
             uow.files.delete(file_id)
             self._audit.record(

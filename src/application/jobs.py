@@ -26,6 +26,11 @@ class PermanentJobError(Exception):
     """A failure that retrying cannot fix: the job goes to the dead letters at once."""
 
 
+class Postponed(Exception):
+    """Not this job's turn yet (it waits behind another): it comes back after the first
+    backoff, using no attempt, however often."""
+
+
 @frozen
 class RetryPolicy:
     """A job is tried ``max_attempts`` times; errors of the ``permanent`` types are not
@@ -87,6 +92,9 @@ class JobConsumer:
             handler(job)
         except self.policy.permanent as error:
             self._dead_letter(delivery, f"{type(error).__name__}: {error}")
+        except Postponed as why:
+            log.info("job %s (%s) postponed: %s", job.id, job.kind, why)
+            self._queue.nack(delivery, requeue=True, charge=False)
         except Unavailable as down:
             # Not the job's fault: it waits for the dependency without using an attempt.
             log.warning("job %s (%s) waits for the %s: %s", job.id, job.kind, down.dependency, down)

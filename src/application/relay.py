@@ -1,14 +1,18 @@
-"""The outbox relay: moves committed outbox messages onto the job queue.
+"""The outbox relay: moves committed outbox messages onto the job queue, and committed
+domain events onto the event channel.
 
-A use case writes its change and an outbox message in one transaction; the relay
-publishes the message afterwards as a :class:`Job` whose id is the message's id, and
-marks it sent only once the queue has confirmed it. Whatever fails in between (the
-queue refuses, the process dies after publishing but before marking) leaves the message
-pending, and it is published again later: jobs are delivered at least once, and their
-handlers recognise a repeated job id.
+A use case writes its change and an outbox message in one transaction (its domain
+events too, through the unit of work's commit hooks); the relay publishes the message
+afterwards as a :class:`Job` whose id is the message's id (to the event channel when
+it is an event), and marks it sent only once the queue has confirmed it. Whatever
+fails in between (the queue refuses, the process dies after publishing but before
+marking) leaves the message pending, and it is published again later: jobs and events
+are delivered at least once, and their handlers recognise a repeated id.
 
 Several relays may run at once: each claims its own messages for a lease
-(:meth:`Outbox.claim`), and a relay that dies lets its claims run out.
+(:meth:`Outbox.claim`), and a relay that dies lets its claims run out. Messages of one
+key (an aggregate's events) are claimed by one relay at a time and published in commit
+order; a failed publish leaves that message and every later one of the batch unsent.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from datetime import timedelta
 
 from attrs import frozen
 
+from videoplatform.application.events.codec import is_event_topic, to_job
 from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
-from videoplatform.application.ports.queue import Job, JobQueue, retry_delay
+from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, retry_delay
 from videoplatform.application.ports.system import Clock
 from videoplatform.domain.errors import Conflict
 
@@ -45,11 +50,13 @@ class OutboxRelay:
         self,
         uow: UnitOfWorkFactory,
         queue: JobQueue,
+        events: EventChannel,
         clock: Clock,
         policy: RelayPolicy | None = None,
     ) -> None:
         self._uow = uow
         self._queue = queue
+        self._events = events
         self._clock = clock
         self.policy = policy or RelayPolicy()
         self._wake = threading.Event()
@@ -73,7 +80,10 @@ class OutboxRelay:
         unsent: list[OutboxMessage] = []
         for index, message in enumerate(claimed):
             try:
-                self._queue.publish(job_for(message))
+                if is_event_topic(message.topic):
+                    self._events.publish(to_job(message))
+                else:
+                    self._queue.publish(job_for(message))
             except Exception as error:
                 # The queue is probably down: keep the rest for later too.
                 log.warning("outbox publish failed for %s: %r", message.id, error)

@@ -308,12 +308,21 @@ class ShareService(UseCases):
             owner = None
         if not share.is_backed_by(owner):
             raise ShareRefused("unavailable")
+        # A deleted target makes the link revoked (a durable handler of the deletion
+        # records that on the share shortly after).
+        gone = ShareRefused(ShareRefusal.REVOKED.value)
         if share.target.kind is ShareTargetKind.VIDEO:
-            video = uow.videos.get(VideoId(share.target.id))
+            try:
+                video = uow.videos.get(VideoId(share.target.id))
+            except NotFound:
+                raise gone from None
             if not video.can_be_seen_by(current_user(uow, caller), via_share=True):
                 raise NotFound("share not found")
             return SharedItem(share, video=video)
-        return SharedItem(share, file=uow.files.get(FileId(share.target.id)))
+        try:
+            return SharedItem(share, file=uow.files.get(FileId(share.target.id)))
+        except NotFound:
+            raise gone from None
 
     def details(self, caller: Caller, share_id: ShareId) -> Share:
         with self._uow() as uow:

@@ -35,7 +35,6 @@ from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import PermissionDenied, QuotaExceeded, ValidationError
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
-from videoplatform.domain.shares import ShareTarget, ShareTargetKind
 from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import (
@@ -272,16 +271,14 @@ class VideoService(UseCases):
         return video
 
     def delete(self, caller: Caller, video_id: VideoId) -> None:
-        """Delete the record and revoke its shares in one transaction, then its bytes."""
+        """Delete the record, then its bytes. Its share links stop working at once (they
+        need the video) and are revoked by a durable handler of VideoDeleted."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.VIDEO_DELETE, "video", video_id),
             self._uow() as uow,
         ):
             video = self._managed(uow, caller, video_id)
-            for share in uow.shares.list_for_target(ShareTarget(ShareTargetKind.VIDEO, video_id)):
-                share.revoke(now)
-                uow.shares.save(share)
             video.mark_deleted(now)
             uow.videos.delete(video_id)
             self._audit.record(

@@ -79,7 +79,9 @@ def configure_logging(
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            # A stdlib record's structured ``extra`` fields that are rendered: the
+            # dispatch point's (what ran, for whom, how long, how it ended).
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder(allow=["dispatch"])],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *finish,

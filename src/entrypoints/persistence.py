@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
-from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 from videoplatform.entrypoints.wiring import Closer
@@ -21,11 +21,13 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{Path(settings.data_dir).resolve() / 'videoplatform.db'}"
 
 
-def open_database(settings: Settings, closers: list[Closer]) -> UnitOfWorkFactory:
+def open_database(
+    settings: Settings, closers: list[Closer], hooks: CommitHooks | None = None
+) -> UnitOfWorkFactory:
     url = database_url(settings)
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme == "memory":
-        return MemoryUnitOfWorkFactory()
+        return MemoryUnitOfWorkFactory(hooks=hooks)
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise ConfigurationError(
             f"VIDEOPLATFORM_DATABASE_URL={url!r}: use sqlite:///PATH, postgresql://... or memory://"
@@ -54,7 +56,7 @@ def open_database(settings: Settings, closers: list[Closer]) -> UnitOfWorkFactor
                 f"the database schema is at revision {found or 'none'}, this release needs "
                 f"{wanted}: run `videoplatform migrate upgrade` first"
             )
-    return SqlUnitOfWorkFactory(engine)
+    return SqlUnitOfWorkFactory(engine, hooks)
 
 
 def open_storage(settings: Settings) -> ObjectStorage:

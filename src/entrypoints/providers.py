@@ -18,16 +18,18 @@ from videoplatform.adapters.memory.queue import MemoryEventBus
 from videoplatform.adapters.security.passwords import Argon2PasswordHasher
 from videoplatform.adapters.security.tokens import SecretsTokenGenerator
 from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.application.events.consumer import DurableHandlers
+from videoplatform.application.events.journal import EventJournal
+from videoplatform.application.events.reactions import platform_reactions
 from videoplatform.application.following import FollowConfig
 from videoplatform.application.limits import Limits
-from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
 from videoplatform.application.playback import PlaybackPolicy
 from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
-from videoplatform.application.ports.persistence import UnitOfWorkFactory
-from videoplatform.application.ports.queue import EventBus, JobQueue, JobQueueClients
+from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
+from videoplatform.application.ports.queue import EventBus, EventChannel, JobQueue, JobQueueClients
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
     Clock,
@@ -41,7 +43,7 @@ from videoplatform.entrypoints.feeds import open_feed
 from videoplatform.entrypoints.keys import playback_secret
 from videoplatform.entrypoints.media import MediaAdapters, open_media
 from videoplatform.entrypoints.persistence import open_database, open_storage
-from videoplatform.entrypoints.queueing import open_queue
+from videoplatform.entrypoints.queueing import open_event_channel, open_queue
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 from videoplatform.entrypoints.wiring import Provider, Wiring
 
@@ -77,13 +79,30 @@ def storage(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(ObjectStorage, lambda: open_storage(settings))
 
 
+def events(settings: Settings, wiring: Wiring) -> None:
+    """What a commit does with its domain events: writes them to the outbox in the same
+    transaction (the relay takes them to the event channel), then hands them to the
+    in-process bus for cheap local work."""
+    memory_bus: Callable[[], EventBus] = MemoryEventBus
+    bus = wiring.provide(EventBus, memory_bus)
+    wiring.provide(CommitHooks, lambda: EventJournal(wiring.get(IdGenerator), bus))
+
+
 def persistence(settings: Settings, wiring: Wiring) -> None:
     """The database: SQLite (migrated on start), PostgreSQL or memory."""
-    wiring.provide(UnitOfWorkFactory, lambda: open_database(settings, wiring.closers))
+    hooks: CommitHooks = wiring.get(CommitHooks)
+    factory = wiring.provide(
+        UnitOfWorkFactory, lambda: open_database(settings, wiring.closers, hooks)
+    )
+    if getattr(factory, "hooks", hooks) is None:
+        # An override built without hooks (a test's memory or SQL factory) still records
+        # and hands on the events of what it commits, as the platform's own would.
+        setattr(factory, "hooks", hooks)  # noqa: B010 - not part of the port
 
 
 def queueing(settings: Settings, wiring: Wiring) -> None:
-    """The job queue (in-process or RabbitMQ) and the clients consumers take from it."""
+    """The job queue (in-process or RabbitMQ) and the clients consumers take from it;
+    the event channel, with the queues of the durable handlers' subscriptions."""
     built: list[tuple[JobQueue, JobQueueClients]] = []
 
     def pair() -> tuple[JobQueue, JobQueueClients]:
@@ -93,15 +112,14 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
 
     wiring.provide(JobQueue, lambda: pair()[0])
     wiring.provide(JobQueueClients, lambda: pair()[1])
-
-
-def events(settings: Settings, wiring: Wiring) -> None:
-    """Committed domain events go to the event bus: every unit of work the services get
-    hands its events over after a successful commit."""
-    memory_bus: Callable[[], EventBus] = MemoryEventBus
-    bus = wiring.provide(EventBus, memory_bus)
-    inner: UnitOfWorkFactory = wiring.get(UnitOfWorkFactory)
-    wiring.replace(UnitOfWorkFactory, PublishingUnitOfWorkFactory(inner, bus))
+    handlers = wiring.provide(
+        DurableHandlers,
+        lambda: DurableHandlers(
+            platform_reactions(wiring.get(UnitOfWorkFactory), wiring.get(Clock))
+        ),
+    )
+    shared = [s for s in handlers.subscriptions() if not s.per_node]
+    wiring.provide(EventChannel, lambda: open_event_channel(settings, shared, wiring.closers))
 
 
 def cache(settings: Settings, wiring: Wiring) -> None:
@@ -158,9 +176,9 @@ PROVIDERS: tuple[Provider, ...] = (
     cache,
     mail,
     storage,
+    events,
     persistence,
     queueing,
-    events,
     feed,
     media,
     playback,

@@ -1,4 +1,4 @@
-"""Choosing the job queue from settings.
+"""Choosing the job queue and the event channel from settings.
 
 ``memory://`` is the in-process queue of the embedded profile; ``amqp://`` (or
 ``amqps://``) is RabbitMQ. Nothing connects here: a RabbitMQ client connects on its
@@ -7,10 +7,22 @@ first publish or receive, so an API process that never publishes never connects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from videoplatform.adapters.memory.events import MemoryEventChannel
 from videoplatform.adapters.memory.queue import MemoryJobQueue
-from videoplatform.application.ports.queue import JobQueue, JobQueueClients
+from videoplatform.application.ports.queue import (
+    EventChannel,
+    JobQueue,
+    JobQueueClients,
+    Subscription,
+)
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 from videoplatform.entrypoints.wiring import Closer
+
+if TYPE_CHECKING:
+    from videoplatform.adapters.rabbitmq.topology import Topology
 
 
 def open_queue(settings: Settings, closers: list[Closer]) -> tuple[JobQueue, JobQueueClients]:
@@ -18,35 +30,72 @@ def open_queue(settings: Settings, closers: list[Closer]) -> tuple[JobQueue, Job
     (one per consumer thread)."""
     url = settings.queue_url
     scheme = url.split(":", 1)[0]
-    # One delivery more than the consumer's attempts: a job whose consumers kept dying
-    # reaches a consumer once more, which dead-letters it and records why.
-    max_deliveries = settings.job_max_attempts + 1
     if scheme == "memory":
         memory = MemoryJobQueue(
             retry_base=settings.job_retry_base_seconds,
             retry_cap=settings.job_retry_cap_seconds,
-            max_deliveries=max_deliveries,
+            max_deliveries=_max_deliveries(settings),
         )
         return memory, memory.client
     if scheme in ("amqp", "amqps"):
-        try:  # the rabbitmq extra is optional: only this profile imports pika
-            from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
-            from videoplatform.adapters.rabbitmq.topology import Topology
-        except ImportError as missing:
-            raise ConfigurationError(
-                f"VIDEOPLATFORM_QUEUE_URL={url!r} needs pika: install videoplatform[rabbitmq]"
-            ) from missing
-        topology = Topology(
-            url=url,
-            prefix=settings.queue_prefix,
-            max_deliveries=max_deliveries,
-            retry_base_seconds=settings.job_retry_base_seconds,
-            retry_cap_seconds=settings.job_retry_cap_seconds,
-            consumer_timeout_ms=settings.queue_consumer_timeout_seconds * 1000,
-        )
+        topology = _topology(settings)
+        from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+
         publisher = RabbitJobQueue(topology, role="publisher")
         closers.append(publisher.close)
         return publisher, publisher.client
-    raise ConfigurationError(
+    raise _unknown(url)
+
+
+def open_event_channel(
+    settings: Settings, shared: Sequence[Subscription], closers: list[Closer]
+) -> EventChannel:
+    """The channel the relay publishes committed events to, with the queues of the
+    ``shared`` subscriptions (per-node ones are made by the node that subscribes)."""
+    url = settings.queue_url
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        return MemoryEventChannel(
+            shared,
+            retry_base=settings.job_retry_base_seconds,
+            retry_cap=settings.job_retry_cap_seconds,
+            max_deliveries=_max_deliveries(settings),
+        )
+    if scheme in ("amqp", "amqps"):
+        topology = _topology(settings)
+        from videoplatform.adapters.rabbitmq.events import RabbitEventChannel
+
+        channel = RabbitEventChannel(topology, shared)
+        closers.append(channel.close)
+        return channel
+    raise _unknown(url)
+
+
+def _max_deliveries(settings: Settings) -> int:
+    # One delivery more than the consumer's attempts: a job whose consumers kept dying
+    # reaches a consumer once more, which dead-letters it and records why.
+    return settings.job_max_attempts + 1
+
+
+def _topology(settings: Settings) -> Topology:
+    try:  # the rabbitmq extra is optional: only this profile imports pika
+        from videoplatform.adapters.rabbitmq.topology import Topology
+    except ImportError as missing:
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_QUEUE_URL={settings.queue_url!r} needs pika: "
+            "install videoplatform[rabbitmq]"
+        ) from missing
+    return Topology(
+        url=settings.queue_url,
+        prefix=settings.queue_prefix,
+        max_deliveries=_max_deliveries(settings),
+        retry_base_seconds=settings.job_retry_base_seconds,
+        retry_cap_seconds=settings.job_retry_cap_seconds,
+        consumer_timeout_ms=settings.queue_consumer_timeout_seconds * 1000,
+    )
+
+
+def _unknown(url: str) -> ConfigurationError:
+    return ConfigurationError(
         f"VIDEOPLATFORM_QUEUE_URL={url!r}: use amqp://USER:PASSWORD@HOST:PORT/VHOST or memory://"
     )

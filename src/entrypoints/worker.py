@@ -1,9 +1,12 @@
-"""Background work: the outbox relay and the job consumers.
+"""Background work: the outbox relay, the job consumers and the durable event handlers.
 
 :class:`BackgroundWorkers` runs them as threads of the current process: the
 ``videoplatform worker`` command does that (and handles signals), and an embedded
 platform does it with :func:`start_background` so that processing runs without any
-server. Each consumer thread takes its own queue client (prefetch 1 each).
+server. Each consumer thread takes its own queue client (prefetch 1 each); each durable
+subscription gets one consumer thread (its queue serves one consumer at a time anyway).
+An HTTP node of the production profile runs only its per-node subscriptions
+(:func:`start_node_events`).
 
 Job handlers come from :func:`handlers_for`, the one registry of job kinds. Processing
 registers there with one line (see its docstring).
@@ -20,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from videoplatform.application.events.consumer import DurableHandlers, SubscriptionHandler
 from videoplatform.application.jobs import (
     DeadLetterHook,
     JobConsumer,
@@ -28,7 +32,7 @@ from videoplatform.application.jobs import (
     RetryPolicy,
 )
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
-from videoplatform.application.ports.queue import Job, JobQueue, JobQueueClients
+from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, JobQueueClients
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.relay import OutboxRelay, RelayPolicy
@@ -105,6 +109,8 @@ class BackgroundWorkers:
         relay_policy: RelayPolicy | None = None,
         poll_seconds: float = 1.0,
         sweep_seconds: float | None = SWEEP_SECONDS,
+        shared_events: bool = True,
+        node_events: bool = True,
     ) -> None:
         if concurrency < 0:
             raise ValueError("concurrency cannot be negative")
@@ -114,6 +120,7 @@ class BackgroundWorkers:
         self._hook = on_dead_letter or dead_letter_hook_for(platform)
         self._poll = poll_seconds
         self._sweep_seconds = sweep_seconds
+        self._events = (shared_events, node_events)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._consumers: list[JobConsumer] = []
@@ -122,11 +129,12 @@ class BackgroundWorkers:
             # Ports resolve through the container (punq answers Any; the names type them).
             uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
             queue: JobQueue = platform.container.resolve(JobQueue)
+            channel: EventChannel = platform.container.resolve(EventChannel)
             clock: Clock = platform.container.resolve(Clock)
             policy = relay_policy or RelayPolicy(
                 poll_seconds=platform.settings.relay_poll_ms / 1000
             )
-            self.relay = OutboxRelay(uow, queue, clock, policy)
+            self.relay = OutboxRelay(uow, queue, channel, clock, policy)
         self.last_activity = time.monotonic()
 
     def start(self) -> BackgroundWorkers:
@@ -138,6 +146,7 @@ class BackgroundWorkers:
             consumer = JobConsumer(clients(), self._handlers, policy, *self._hook_args())
             self._consumers.append(consumer)
             self._spawn(f"job-consumer-{n + 1}", self._consume, consumer)
+        self._start_event_consumers(policy)
         relay = self.relay
         if relay is not None:
             # Any commit may have written to the outbox: look at once, not at the poll.
@@ -150,6 +159,29 @@ class BackgroundWorkers:
         if self._sweep_seconds is not None:
             self._spawn("upload-sweeper", self._sweep, self._sweep_seconds)
         return self
+
+    def _start_event_consumers(self, policy: RetryPolicy) -> None:
+        platform = self._platform
+        shared, per_node = self._events
+        channel: EventChannel = platform.container.resolve(EventChannel)
+        for durable in platform.resolve(DurableHandlers):
+            wanted = per_node if durable.subscription.per_node else shared
+            if not wanted:
+                continue
+            handler = SubscriptionHandler(
+                durable,
+                platform.container.resolve(UnitOfWorkFactory),
+                platform.container.resolve(Clock),
+                platform.dispatcher,
+            )
+            consumer = JobConsumer(
+                channel.subscribe(durable.subscription),
+                handler.handlers(),
+                policy,
+                handler.dead_lettered,
+            )
+            self._consumers.append(consumer)
+            self._spawn(f"events-{durable.subscription.name}", self._consume, consumer)
 
     def _sweep(self, every: float) -> None:
         """Remove expired resumable uploads and their bytes, partial writes left in
@@ -227,6 +259,51 @@ def start_background(
     ``concurrency`` consumer threads. Stop them with ``.stop()`` before closing the
     platform."""
     return BackgroundWorkers(platform, handlers, concurrency=concurrency, relay=relay).start()
+
+
+def settle_events(platform: Platform, *, rounds: int = 100) -> int:
+    """Relay what was committed and run every durable handler on it, in this thread,
+    until nothing is left that is ready (a retry still waiting out its backoff is left);
+    the number of deliveries handled. For tests and scripts on the embedded profile,
+    where no background workers run: what the worker would do, at once."""
+    uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
+    channel: EventChannel = platform.container.resolve(EventChannel)
+    clock: Clock = platform.container.resolve(Clock)
+    relay = OutboxRelay(uow, platform.container.resolve(JobQueue), channel, clock)
+    policy = retry_policy_for(platform)
+    consumers: list[tuple[JobConsumer, JobQueue]] = []
+    for durable in platform.resolve(DurableHandlers):
+        handler = SubscriptionHandler(durable, uow, clock, platform.dispatcher)
+        queue = channel.subscribe(durable.subscription)
+        consumer = JobConsumer(queue, handler.handlers(), policy, handler.dead_lettered)
+        consumers.append((consumer, queue))
+    handled = 0
+    try:
+        for _ in range(rounds):
+            moved = relay.relay_once()
+            for consumer, _queue in consumers:
+                while consumer.run_once(0):
+                    handled += 1
+                    moved += 1
+            if not moved:
+                break
+    finally:
+        for _consumer, queue in consumers:
+            queue.close()
+    return handled
+
+
+def start_node_events(platform: Platform) -> BackgroundWorkers:
+    """Run only this process's per-node event subscriptions (an HTTP node of the
+    production profile, where workers do the rest)."""
+    return BackgroundWorkers(
+        platform,
+        {},
+        concurrency=0,
+        relay=False,
+        sweep_seconds=None,
+        shared_events=False,
+    ).start()
 
 
 def touch(path: Path) -> None:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from videoplatform.domain.videos import VideoStatus, Visibility
     from videoplatform.entrypoints.bootstrap import Platform, create_platform
     from videoplatform.entrypoints.settings import ConfigurationError, Settings
-    from videoplatform.entrypoints.worker import BackgroundWorkers, start_background
+    from videoplatform.entrypoints.worker import BackgroundWorkers, settle_events, start_background
 
 # Where each public name is defined.
 _SOURCES: dict[str, str] = {
@@ -86,6 +86,7 @@ _SOURCES: dict[str, str] = {
     "VideoStatus": "videoplatform.domain.videos",
     "Visibility": "videoplatform.domain.videos",
     "create_platform": "videoplatform.entrypoints.bootstrap",
+    "settle_events": "videoplatform.entrypoints.worker",
     "start_background": "videoplatform.entrypoints.worker",
 }
 
@@ -148,5 +149,6 @@ __all__ = [
     "VideoStatus",
     "Visibility",
     "create_platform",
+    "settle_events",
     "start_background",
 ]

@@ -108,6 +108,7 @@ LINGUISTIC_ICU_LOCALE = "en-US"
 
 # Every table with rows that a test may write; audit_head keeps its one row (reset).
 POSTGRES_DATA_TABLES = (
+    "event_receipts",
     "resumable_uploads",
     "users",
     "api_tokens",

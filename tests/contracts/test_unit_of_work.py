@@ -20,6 +20,8 @@ import pytest
 
 from videoplatform.application.ports.persistence import (
     AuditQuery,
+    EventReceipts,
+    Outbox,
     OutboxMessage,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -1545,15 +1547,17 @@ def pending(factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
     return [m.id for m in read(factory, lambda u: u.outbox.pending(limit))]
 
 
-def test_outbox_messages_are_pending_oldest_first_until_marked_sent(
+def test_outbox_messages_are_pending_in_the_order_written_until_marked_sent(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
+    # The order of writing (commits, then adds within one), whatever created_at says.
     store(uow_factory, a_message("m2", at(2)), a_message("m1", at(1)))
-    store(uow_factory, a_message("m3", at(3)))
-    assert pending(uow_factory) == ["m1", "m2", "m3"]
-    assert pending(uow_factory, limit=2) == ["m1", "m2"]
-    message = read(uow_factory, lambda u: u.outbox.pending(1))[0]
-    assert message == a_message("m1", at(1))
+    store(uow_factory, a_message("m3", at(0)))
+    assert pending(uow_factory) == ["m2", "m1", "m3"]
+    assert pending(uow_factory, limit=2) == ["m2", "m1"]
+    messages = read(uow_factory, lambda u: u.outbox.pending(3))
+    assert attrs.evolve(messages[0], seq=0) == a_message("m2", at(2))
+    assert 0 < messages[0].seq < messages[1].seq < messages[2].seq
 
     with uow_factory() as uow:
         uow.outbox.mark_sent(["m1", "m3"])
@@ -1595,7 +1599,7 @@ def claim(factory: UnitOfWorkFactory, now: datetime, limit: int = 100) -> list[s
 def test_a_claim_takes_the_oldest_unsent_messages_and_holds_them_for_the_lease(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    store(uow_factory, a_message("m3", at(3)), a_message("m1", at(1)), a_message("m2", at(2)))
+    store(uow_factory, a_message("m1", at(3)), a_message("m2", at(1)), a_message("m3", at(2)))
     store(uow_factory, a_message("m4", at(4)))
     with uow_factory() as uow:
         uow.outbox.mark_sent(["m4"])
@@ -1672,6 +1676,132 @@ def test_concurrent_claims_never_hand_out_a_message_twice(
     assert errors == []
     every = [i for batch in claimed for i in batch]
     assert sorted(every) == [f"m{n:02}" for n in range(40)]
+
+
+def keyed(message_id: str, key: str) -> OutboxMessage:
+    return attrs.evolve(a_message(message_id, at(1)), key=key)
+
+
+def test_a_key_held_by_a_claim_or_a_backoff_keeps_its_later_messages_back(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, keyed("a1", "video:a"), keyed("b1", "video:b"), keyed("a2", "video:a"))
+    store(uow_factory, keyed("a3", "video:a"), a_message("free", at(1)))
+    # One message per batch: a1 is claimed, so no other claimer may take a2 or a3.
+    assert claim(uow_factory, at(10), limit=1) == ["a1"]
+    assert claim(uow_factory, at(10)) == ["b1", "free"]
+    with uow_factory() as uow:  # publishing a1 failed: it backs off, a2 and a3 wait too
+        uow.outbox.release(["a1"], at(20))
+        uow.commit()
+    assert claim(uow_factory, at(12)) == []
+    # Every lease and backoff is over: all of them, in the order written.
+    assert claim(uow_factory, at(20)) == ["a1", "b1", "a2", "a3", "free"]
+
+
+def test_concurrent_claims_never_hold_one_key_in_two_claims(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, *(keyed(f"m{n:02}", f"k{n % 3}") for n in range(30)))
+    holders: list[tuple[str, list[str]]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def relay(name: str) -> None:
+        try:
+            start.wait()
+            for _ in range(10):
+                try:
+                    with uow_factory() as uow:
+                        got = uow.outbox.claim(4, at(100), LEASE)
+                        uow.commit()
+                except Conflict:
+                    continue
+                holders.append((name, [m.key or "" for m in got]))
+        except BaseException as error:  # reported in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=relay, args=(f"r{n}",)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    owners: dict[str, set[str]] = {}
+    for name, keys in holders:
+        for key in keys:
+            owners.setdefault(key, set()).add(name)
+    # Nothing was marked sent and no lease ran out: each key stayed with its first claimer.
+    assert owners and all(len(names) == 1 for names in owners.values())
+
+
+# -- event receipts ----------------------------------------------------------------------
+
+
+def test_receipts_say_what_was_handled_and_what_is_held(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.receipts.hold("search", "e1", "video:a", 5, at(1))
+        uow.receipts.done("search", "e0", "video:a", 4, at(1))
+        uow.commit()
+
+    def check(query: Callable[[EventReceipts], bool]) -> bool:
+        return read(uow_factory, lambda u: query(u.receipts))
+
+    assert check(lambda r: r.handled("search", "e0"))
+    assert not check(lambda r: r.handled("search", "e1"))
+    assert not check(lambda r: r.handled("mail", "e0"))  # per subscription
+    assert check(lambda r: r.held_before("search", "video:a", 6, at(0)))
+    assert not check(lambda r: r.held_before("search", "video:a", 5, at(0)))  # itself
+    assert not check(lambda r: r.held_before("search", "video:b", 6, at(0)))
+    assert not check(lambda r: r.held_before("mail", "video:a", 6, at(0)))
+    assert not check(lambda r: r.held_before("search", "video:a", 6, at(2)))  # too old
+
+    with uow_factory() as uow:
+        uow.receipts.done("search", "e1", "video:a", 5, at(3))  # the retry worked
+        uow.commit()
+    assert check(lambda r: r.handled("search", "e1"))
+    assert not check(lambda r: r.held_before("search", "video:a", 6, at(0)))
+
+    with uow_factory() as uow:
+        uow.receipts.hold("search", "e2", "video:a", 6, at(4))
+        uow.receipts.give_up("search", "e2")
+        uow.commit()
+    assert not check(lambda r: r.held_before("search", "video:a", 7, at(0)))
+    with uow_factory() as uow:
+        assert uow.receipts.prune(at(2)) == 1  # e0, handled at 1; e1 was handled at 3
+        uow.commit()
+    assert not check(lambda r: r.handled("search", "e0"))
+    assert check(lambda r: r.handled("search", "e1"))
+
+
+def test_a_commit_hands_the_events_it_persists_to_its_hooks(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    class Hooks:
+        def before_commit(self, events: Sequence[DomainEvent], outbox: Outbox) -> None:
+            seen.append(("before", [e.name for e in events]))
+            outbox.add(a_message("written-with-the-change", at(1)))
+
+        def after_commit(self, events: Sequence[DomainEvent]) -> None:
+            seen.append(("after", [e.name for e in events]))
+
+    setattr(uow_factory, "hooks", Hooks())  # noqa: B010 - the adapters' factories take hooks
+    user = a_user("u1")
+    user.disable(at(1))  # records UserDisabled
+    with uow_factory() as uow:
+        uow.users.add(user)
+        uow.commit()
+    assert seen == [("before", ["UserDisabled"]), ("after", ["UserDisabled"])]
+    assert pending(uow_factory) == ["written-with-the-change"]
+
+    seen.clear()
+    with pytest.raises(RuntimeError), uow_factory() as uow:
+        again = uow.users.get(UserId("u1"))
+        again.enable(at(2))
+        uow.users.save(again)
+        raise RuntimeError("abandoned")  # rolled back: no hook runs
+    assert seen == []
 
 
 def test_a_folder_listing_bound_just_before_a_name_includes_that_name(

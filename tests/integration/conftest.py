@@ -25,7 +25,9 @@ import pytest
 
 from tests.conftest import RequireService, ServiceEndpoint
 from tests.integration.served import migrate, queue_topology
+from videoplatform.adapters.rabbitmq.events import RabbitEventChannel
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+from videoplatform.application.events.reactions import PLATFORM_SUBSCRIPTIONS
 from videoplatform.entrypoints.settings import Settings
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
@@ -106,7 +108,12 @@ def production_env(
     }
     migrate(env, tmp_path)
     yield env
-    queue = RabbitJobQueue(queue_topology(Settings.from_env(env)), role="teardown")
+    topology = queue_topology(Settings.from_env(env))
+    queue = RabbitJobQueue(topology, role="teardown")
+    events = RabbitEventChannel(topology)
     with contextlib.suppress(Exception):  # the broker may be what a test broke
         queue.delete_queues()
+        # The shared subscriptions' queues, declared by the relay, and the exchange.
+        events.delete_queues(PLATFORM_SUBSCRIPTIONS)
     queue.close()
+    events.close()

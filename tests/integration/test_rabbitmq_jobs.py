@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import ServiceEndpoint
 from tests.integration.tcp_proxy import TcpProxy
+from videoplatform.adapters.memory.events import MemoryEventChannel
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.adapters.rabbitmq.queue import QueueMisconfigured, RabbitJobQueue
@@ -119,7 +120,9 @@ def test_the_relay_keeps_messages_while_the_broker_is_unreachable_and_sends_them
     )
     uow, clock = MemoryUnitOfWorkFactory(), ManualClock()
     publisher = RabbitJobQueue(through_proxy, role="relay")
-    relay = OutboxRelay(uow, publisher, clock, RelayPolicy(retry_base=timedelta(seconds=1)))
+    relay = OutboxRelay(
+        uow, publisher, MemoryEventChannel(), clock, RelayPolicy(retry_base=timedelta(seconds=1))
+    )
     consumer = RabbitJobQueue(topology, role="consumer")
     try:
         publisher.publish(Job("warm-up", "k", {}))  # declares the queues, connects

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime
@@ -38,6 +39,14 @@ def snapshot(obj: A) -> A:
     return clone
 
 
+@attrs.frozen
+class Receipt:
+    key: str
+    seq: int
+    state: str  # "held" or "done"
+    at: datetime
+
+
 class MemoryDatabase:
     """The committed data. Thread-safe; share one instance between units of work."""
 
@@ -49,8 +58,11 @@ class MemoryDatabase:
         }
         self.audit: list[AuditEvent] = []
         self.outbox: dict[str, OutboxMessage] = {}
+        self.outbox_seq = itertools.count(1)
         self.sent: set[str] = set()
         self.claimed_until: dict[str, datetime] = {}
+        # Event receipts: (subscription, event id) -> receipt.
+        self.receipts: dict[tuple[str, str], Receipt] = {}
         # Owners whose videos are hidden (``owner_disabled``, set owner-wide).
         self.disabled_owners: set[str] = set()
 
@@ -73,6 +85,7 @@ class Transaction:
         self.claims: dict[str, tuple[datetime, datetime]] = {}
         self.releases: dict[str, datetime] = {}
         self.owners: dict[str, bool] = {}  # owner id -> owner_disabled, staged
+        self.receipts: dict[tuple[str, str], Receipt | None] = {}  # None: removed
         self.live: list[Aggregate] = []
 
     # -- reads --------------------------------------------------------------------------
@@ -204,7 +217,12 @@ class Transaction:
                     db.disabled_owners.discard(owner_id)
             db.audit.extend(self.audit)
             for message in self.outbox:
-                db.outbox[message.id] = message
+                db.outbox[message.id] = attrs.evolve(message, seq=next(db.outbox_seq))
+            for receipt_key, receipt in self.receipts.items():
+                if receipt is None:
+                    db.receipts.pop(receipt_key, None)
+                else:
+                    db.receipts[receipt_key] = receipt
             db.sent |= self.sent
             for message_id, (_, until) in self.claims.items():
                 db.claimed_until[message_id] = until

@@ -25,9 +25,12 @@ class _Broker:
     """The queue's state, shared by every client: ready jobs (FIFO), jobs waiting out a
     retry backoff, the deliveries each client holds, and the dead letters."""
 
-    def __init__(self, retry_base: float, retry_cap: float, max_deliveries: int) -> None:
+    def __init__(
+        self, retry_base: float, retry_cap: float, max_deliveries: int, one_at_a_time: bool
+    ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries must be at least 1")
+        self.one_at_a_time = one_at_a_time
         self.max_deliveries = max_deliveries
         self.retry_base = retry_base
         self.retry_cap = retry_cap
@@ -79,7 +82,9 @@ class MemoryJobQueue:
 
     ``MemoryJobQueue()`` is a new queue with its first client; :meth:`client` opens
     another client of the same queue. Clients are thread-safe, but each consumer thread
-    should take its own so that prefetch 1 holds per consumer.
+    should take its own so that prefetch 1 holds per consumer. With ``one_at_a_time``
+    the queue hands out one delivery at a time whatever the number of clients (as a
+    broker's single active consumer does): its jobs are handled strictly in turn.
     """
 
     def __init__(
@@ -88,10 +93,13 @@ class MemoryJobQueue:
         retry_base: float = 0.0,
         retry_cap: float = 60.0,
         max_deliveries: int = 5,
+        one_at_a_time: bool = False,
         _broker: _Broker | None = None,
     ) -> None:
         self._broker = (
-            _broker if _broker is not None else _Broker(retry_base, retry_cap, max_deliveries)
+            _broker
+            if _broker is not None
+            else _Broker(retry_base, retry_cap, max_deliveries, one_at_a_time)
         )
         self._id = next(self._broker.clients)
 
@@ -113,7 +121,8 @@ class MemoryJobQueue:
         with broker.cond:
             while True:
                 next_due = broker.promote_due()
-                if broker.ready and not self._holding():
+                free = not broker.held if broker.one_at_a_time else not self._holding()
+                if broker.ready and free:
                     job = broker.ready.popleft()
                     tag = next(broker.tags)
                     broker.held[tag] = (self._id, job)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar, cast
 
-from videoplatform.adapters.memory.database import Transaction
+from videoplatform.adapters.memory.database import Receipt, Transaction
 from videoplatform.application.ports.persistence import (
     AuditQuery,
     OutboxMessage,
@@ -334,9 +334,8 @@ class MemoryOutbox:
         with self._tx.db.lock:
             committed = list(self._tx.db.outbox.values())
             sent = self._tx.db.sent | self._tx.sent
-        rows = [m for m in [*committed, *self._tx.outbox] if m.id not in sent]
-        rows.sort(key=lambda m: (m.created_at, m.id))
-        return rows
+        # Committed rows in commit order, then this transaction's own (no seq yet).
+        return [m for m in [*committed, *self._tx.outbox] if m.id not in sent]
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         return self._unsent()[:limit]
@@ -347,7 +346,15 @@ class MemoryOutbox:
             held = dict(tx.db.claimed_until)
         held.update({i: until for i, (_, until) in tx.claims.items()})
         held.update(tx.releases)
-        claimed = [m for m in self._unsent() if held.get(m.id) is None or held[m.id] <= now]
+        claimed: list[OutboxMessage] = []
+        waiting: set[str] = set()  # keys with an earlier message that someone holds
+        for message in self._unsent():
+            until = held.get(message.id)
+            if until is not None and until > now:
+                if message.key is not None:
+                    waiting.add(message.key)
+            elif message.key is None or message.key not in waiting:
+                claimed.append(message)
         claimed = claimed[:limit]
         for message in claimed:
             tx.claims[message.id] = (now, now + lease)
@@ -359,3 +366,43 @@ class MemoryOutbox:
 
     def mark_sent(self, ids: Sequence[str]) -> None:
         self._tx.sent.update(ids)
+
+
+class MemoryEventReceipts:
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def _visible(self) -> dict[tuple[str, str], Receipt]:
+        with self._tx.db.lock:
+            rows: dict[tuple[str, str], Receipt | None] = dict(self._tx.db.receipts)
+        rows.update(self._tx.receipts)
+        return {k: v for k, v in rows.items() if v is not None}
+
+    def handled(self, subscription: str, event_id: str) -> bool:
+        receipt = self._visible().get((subscription, event_id))
+        return receipt is not None and receipt.state == "done"
+
+    def held_before(self, subscription: str, key: str, seq: int, since: datetime) -> bool:
+        return any(
+            sub == subscription
+            and r.key == key
+            and r.state == "held"
+            and r.seq < seq
+            and r.at >= since
+            for (sub, _), r in self._visible().items()
+        )
+
+    def hold(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
+        self._tx.receipts[(subscription, event_id)] = Receipt(key, seq, "held", at)
+
+    def done(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
+        self._tx.receipts[(subscription, event_id)] = Receipt(key, seq, "done", at)
+
+    def give_up(self, subscription: str, event_id: str) -> None:
+        self._tx.receipts[(subscription, event_id)] = None
+
+    def prune(self, before: datetime) -> int:
+        old = [k for k, r in self._visible().items() if r.state == "done" and r.at < before]
+        for receipt_key in old:
+            self._tx.receipts[receipt_key] = None
+        return len(old)

@@ -9,6 +9,7 @@ from videoplatform.adapters.memory.database import MemoryDatabase, Transaction
 from videoplatform.adapters.memory.repositories import (
     MemoryAuditLog,
     MemoryCategoryRepository,
+    MemoryEventReceipts,
     MemoryFileRepository,
     MemoryOutbox,
     MemoryShareRepository,
@@ -18,6 +19,7 @@ from videoplatform.adapters.memory.repositories import (
     MemoryVideoRepository,
     Seen,
 )
+from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.domain.events import DomainEvent
 
 
@@ -25,8 +27,9 @@ class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryDatabase`: reads see committed data plus this
     transaction's own changes; ``commit`` applies everything or nothing."""
 
-    def __init__(self, db: MemoryDatabase) -> None:
+    def __init__(self, db: MemoryDatabase, hooks: CommitHooks | None = None) -> None:
         self._db = db
+        self._hooks = hooks
         self._events: list[DomainEvent] = []
         self._begin()
 
@@ -42,6 +45,7 @@ class MemoryUnitOfWork:
         self.uploads = MemoryUploadRepository(self._tx, self._seen)
         self.audit = MemoryAuditLog(self._tx)
         self.outbox = MemoryOutbox(self._tx)
+        self.receipts = MemoryEventReceipts(self._tx)
 
     def __enter__(self) -> Self:
         self._begin()
@@ -56,9 +60,18 @@ class MemoryUnitOfWork:
         self.rollback()
 
     def commit(self) -> None:
-        self._tx.commit()
-        self._events.extend(self._seen.drain_events())
+        events = self._seen.drain_events()
+        try:
+            if events and self._hooks is not None:
+                self._hooks.before_commit(events, self.outbox)
+            self._tx.commit()
+        except BaseException:
+            self._begin()
+            raise
+        self._events.extend(events)
         self._begin()
+        if events and self._hooks is not None:
+            self._hooks.after_commit(events)
 
     def rollback(self) -> None:
         self._seen.discard_events()
@@ -70,8 +83,9 @@ class MemoryUnitOfWork:
 
 
 class MemoryUnitOfWorkFactory:
-    def __init__(self, db: MemoryDatabase | None = None) -> None:
+    def __init__(self, db: MemoryDatabase | None = None, hooks: CommitHooks | None = None) -> None:
         self.db = db or MemoryDatabase()
+        self.hooks = hooks
 
     def __call__(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db)
+        return MemoryUnitOfWork(self.db, self.hooks)

@@ -75,9 +75,18 @@ def decode(body: bytes, properties: BasicProperties) -> Job:
     return Job(id=data["id"], kind=data["kind"], payload=payload, attempt=attempt)
 
 
-def _send(channel: BlockingChannel, queue: str, job: Job, *, attempt: int) -> None:
+def _send(
+    channel: BlockingChannel,
+    queue: str,
+    job: Job,
+    *,
+    attempt: int,
+    exchange: str = "",
+    mandatory: bool = True,
+) -> None:
     """Publish a persistent message and wait for the broker's confirm (the channel is in
-    confirm mode); ``mandatory`` makes a message no queue took an error too."""
+    confirm mode); ``mandatory`` makes a message no queue took an error too. ``queue``
+    is the routing key when ``exchange`` is not the default one."""
     properties = BasicProperties(
         delivery_mode=pika.DeliveryMode.Persistent,
         content_type="application/json",
@@ -85,7 +94,19 @@ def _send(channel: BlockingChannel, queue: str, job: Job, *, attempt: int) -> No
         type=job.kind,
         headers={ATTEMPT_HEADER: attempt},
     )
-    channel.basic_publish("", queue, encode(job), properties, mandatory=True)
+    channel.basic_publish(exchange, queue, encode(job), properties, mandatory=mandatory)
+
+
+def declare_queues(channel: BlockingChannel, topology: Topology) -> None:
+    """Declare ``topology``'s dead-letter queue and queue, and bind the queue to its
+    exchange by each routing key."""
+    durable = not topology.per_node
+    channel.queue_declare(topology.dead, durable=durable, arguments=topology.dead_arguments())
+    channel.queue_declare(topology.jobs, durable=durable, arguments=topology.jobs_arguments())
+    if topology.exchange:
+        channel.exchange_declare(topology.exchange, "topic", durable=True)
+        for key in topology.routing_keys:
+            channel.queue_bind(topology.jobs, topology.exchange, key)
 
 
 class RabbitJobQueue:
@@ -132,8 +153,7 @@ class RabbitJobQueue:
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
             self._declared.clear()
-            self._declare(channel, self.topology.dead, self.topology.dead_arguments())
-            self._declare(channel, self.topology.jobs, self.topology.jobs_arguments())
+            self._declare_topology(channel)
         except ChannelClosedByBroker as refused:
             connection.close()
             if refused.reply_code == PRECONDITION_FAILED:
@@ -154,10 +174,20 @@ class RabbitJobQueue:
         self._retry_at = 0.0
         return channel
 
+    def _declare_topology(self, channel: BlockingChannel) -> None:
+        """What this client needs on the broker: its queue and dead letters (bound to
+        its exchange, if any)."""
+        declare_queues(channel, self.topology)
+
     def _declare(self, channel: BlockingChannel, name: str, arguments: dict[str, Any]) -> None:
-        if name not in self._declared:
-            channel.queue_declare(name, durable=True, arguments=arguments)
+        if name not in self._declared or self.topology.per_node:
+            # (A per-node queue's retry queue expires unused: declaring it again renews it.)
+            channel.queue_declare(name, durable=not self.topology.per_node, arguments=arguments)
             self._declared.add(name)
+
+    def _target(self, job: Job) -> tuple[str, str, bool]:
+        """Where ``publish`` sends ``job``: exchange, routing key, mandatory."""
+        return "", self.topology.jobs, True
 
     def _lost(self, error: BaseException) -> None:
         """Forget a broken connection; the next use reconnects after a backoff."""
@@ -192,7 +222,16 @@ class RabbitJobQueue:
         with self._lock:
             for attempt in range(1, PUBLISH_TRIES + 1):
                 try:
-                    _send(self._open(), self.topology.jobs, job, attempt=job.attempt)
+                    exchange, key, mandatory = self._target(job)
+                    channel = self._open()
+                    _send(
+                        channel,
+                        key,
+                        job,
+                        attempt=job.attempt,
+                        exchange=exchange,
+                        mandatory=mandatory,
+                    )
                     return
                 except UnroutableError:
                     raise PublishFailed(f"no queue took job {job.id}") from None

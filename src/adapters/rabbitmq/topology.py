@@ -1,5 +1,12 @@
 """The queues one job queue needs on the broker, and how they are declared.
 
+A topology describes one queue (``{prefix}{name}``) with its retry and dead-letter
+queues: the jobs queue, or the queue of one event subscription. A subscription's queue
+is bound to the ``{prefix}events`` topic exchange by event name, and has a single
+active consumer (one consumer at a time, the others waiting): its events are handled in
+publish order. A per-node subscription's queues are classic queues the broker deletes
+once unused for ``transient_expiry_ms`` (the node is gone).
+
 ``{prefix}jobs`` is a durable quorum queue. Retries wait in ``{prefix}jobs.retry.{ms}``
 quorum queues whose messages all share one TTL (so none waits behind a longer one), and
 dead-letter back into the jobs queue when it runs out. ``{prefix}jobs.dead`` receives the
@@ -33,6 +40,12 @@ class Topology:
     consumer_timeout_ms: int = 4 * 3600 * 1000
     reconnect_base_seconds: float = 0.5
     reconnect_cap_seconds: float = 30.0
+    name: str = "jobs"
+    exchange: str = ""  # "": the default exchange (jobs are sent to their queue by name)
+    routing_keys: tuple[str, ...] = ()
+    single_active: bool = False
+    per_node: bool = False
+    transient_expiry_ms: int = 30 * 60 * 1000
 
     def __attrs_post_init__(self) -> None:
         if self.max_deliveries < 1:
@@ -40,18 +53,34 @@ class Topology:
 
     @property
     def jobs(self) -> str:
-        return f"{self.prefix}jobs"
+        """This topology's queue (the jobs queue, or a subscription's)."""
+        return f"{self.prefix}{self.name}"
 
     @property
     def dead(self) -> str:
-        return f"{self.prefix}jobs.dead"
+        return f"{self.jobs}.dead"
 
     def retry(self, delay_ms: int) -> str:
-        return f"{self.prefix}jobs.retry.{delay_ms}"
+        return f"{self.jobs}.retry.{delay_ms}"
+
+    def _kind(self) -> dict[str, Any]:
+        if self.per_node:
+            return {"x-queue-type": "classic", "x-expires": self.transient_expiry_ms}
+        return {"x-queue-type": "quorum"}
 
     def jobs_arguments(self) -> dict[str, Any]:
+        arguments = self._kind()
+        if self.single_active:
+            arguments["x-single-active-consumer"] = True
+        if self.per_node:
+            return {
+                **arguments,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.dead,
+                "x-overflow": "reject-publish",
+            }
         return {
-            "x-queue-type": "quorum",
+            **arguments,
             # Returns beyond this (a consumer that died holding the job, again and again)
             # send the job to the dead letters: a job is delivered max_deliveries times.
             "x-delivery-limit": self.max_deliveries - 1,
@@ -63,17 +92,19 @@ class Topology:
         }
 
     def dead_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"}
+        return self._kind()
 
     def retry_arguments(self, delay_ms: int) -> dict[str, Any]:
-        return {
-            "x-queue-type": "quorum",
+        arguments = {
+            **self._kind(),
             "x-message-ttl": delay_ms,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": self.jobs,
-            "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
+        if not self.per_node:
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+        return arguments
 
     def retry_delay_ms(self, attempt: int) -> int:
         """How long a job waits after failing its ``attempt``-th delivery."""

@@ -534,6 +534,7 @@ class SqlOutbox:
         values = {
             "id": message.id,
             "topic": message.topic,
+            "aggregate": message.key,
             "payload": dict(message.payload),
             "created_at": message.created_at,
             "attempts": message.attempts,
@@ -546,33 +547,44 @@ class SqlOutbox:
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         t = tables.outbox
-        rows = self._s.read(
-            select(t).where(t.c.sent_at.is_(None)).order_by(t.c.created_at, t.c.id).limit(limit)
-        )
+        rows = self._s.read(select(t).where(t.c.sent_at.is_(None)).order_by(t.c.seq).limit(limit))
         return [_outbox_message(r) for r in rows]
 
     def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
         t = tables.outbox
-        claimable = (
-            select(t.c.id)
+        if self._s.dialect != "sqlite":
+            # Claimers take turns (on SQLite, BEGIN IMMEDIATE already makes writers take
+            # turns): each sees the claims committed before it, so no two relays hold
+            # messages of one key at once. A claim is one short statement.
+            self._s.write_now(select(func.pg_advisory_xact_lock(OUTBOX_CLAIM_LOCK)))
+        earlier = t.alias("earlier")
+        held_earlier = (
+            select(earlier.c.seq)
             .where(
-                t.c.sent_at.is_(None), or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now)
+                earlier.c.aggregate == t.c.aggregate,
+                earlier.c.seq < t.c.seq,
+                earlier.c.sent_at.is_(None),
+                earlier.c.claimed_until > now,
             )
-            .order_by(t.c.created_at, t.c.id)
+            .exists()
+        )
+        claimable = (
+            select(t.c.seq)
+            .where(
+                t.c.sent_at.is_(None),
+                or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now),
+                ~held_earlier,
+            )
+            .order_by(t.c.seq)
             .limit(limit)
         )
-        if self._s.dialect != "sqlite":
-            # Rows another relay is claiming right now are skipped, not waited for.
-            # (SQLite needs nothing: BEGIN IMMEDIATE makes writers take turns.)
-            claimable = claimable.with_for_update(skip_locked=True)
         claimed = self._s.write_now(
             update(t)
-            .where(t.c.id.in_(claimable.scalar_subquery()))
+            .where(t.c.seq.in_(claimable.scalar_subquery()))
             .values(claimed_until=now + lease)
-            .returning(t.c.id, t.c.topic, t.c.payload, t.c.created_at, t.c.attempts)
+            .returning(*t.c)
         )
-        rows = sorted(claimed, key=lambda r: (r.created_at, r.id))
-        return [_outbox_message(r) for r in rows]
+        return sorted((_outbox_message(r) for r in claimed), key=lambda m: m.seq)
 
     def release(self, ids: Sequence[str], retry_at: datetime) -> None:
         if not ids:
@@ -604,5 +616,79 @@ class SqlOutbox:
         self._s.defer(write)
 
 
+# The PostgreSQL advisory lock that outbox claimers take turns on.
+OUTBOX_CLAIM_LOCK = 0x76_6964_656F_0001
+
+
 def _outbox_message(row: Any) -> OutboxMessage:
-    return OutboxMessage(row.id, row.topic, row.payload, row.created_at, row.attempts)
+    return OutboxMessage(
+        row.id, row.topic, row.payload, row.created_at, row.attempts, key=row.aggregate, seq=row.seq
+    )
+
+
+HELD, DONE = "held", "done"
+
+
+class SqlEventReceipts:
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
+
+    def _row(self, subscription: str, event_id: str) -> ColumnElement[bool]:
+        t = tables.event_receipts
+        return and_(t.c.subscription == subscription, t.c.event_id == event_id)
+
+    def handled(self, subscription: str, event_id: str) -> bool:
+        t = tables.event_receipts
+        row = self._s.read(select(t.c.state).where(self._row(subscription, event_id))).first()
+        return row is not None and row.state == DONE
+
+    def held_before(self, subscription: str, key: str, seq: int, since: datetime) -> bool:
+        t = tables.event_receipts
+        row = self._s.read(
+            select(t.c.event_id)
+            .where(
+                t.c.subscription == subscription,
+                t.c.aggregate == key,
+                t.c.state == HELD,
+                t.c.seq < seq,
+                t.c.recorded_at >= since,
+            )
+            .limit(1)
+        ).first()
+        return row is not None
+
+    def hold(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
+        self._record(subscription, event_id, {"aggregate": key, "seq": seq, "state": HELD}, at)
+
+    def done(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
+        self._record(subscription, event_id, {"aggregate": key, "seq": seq, "state": DONE}, at)
+
+    def _record(
+        self, subscription: str, event_id: str, values: dict[str, Any], at: datetime
+    ) -> None:
+        t = tables.event_receipts
+        where = self._row(subscription, event_id)
+
+        def write(conn: Connection) -> None:
+            changed = conn.execute(update(t).where(where).values(**values, recorded_at=at))
+            if changed.rowcount == 0:
+                conn.execute(
+                    insert(t).values(
+                        subscription=subscription, event_id=event_id, recorded_at=at, **values
+                    )
+                )
+
+        self._s.defer(write)
+
+    def give_up(self, subscription: str, event_id: str) -> None:
+        where = self._row(subscription, event_id)
+
+        def write(conn: Connection) -> None:
+            conn.execute(delete(tables.event_receipts).where(where))
+
+        self._s.defer(write)
+
+    def prune(self, before: datetime) -> int:
+        t = tables.event_receipts
+        result = self._s.write_now(delete(t).where(t.c.state == DONE, t.c.recorded_at < before))
+        return result.rowcount or 0

@@ -221,13 +221,35 @@ audit_head = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", ID, primary_key=True),
+    # Commit order: the relay publishes by it, and consumers order one key's events by it.
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", ID, nullable=False, unique=True),
     Column("topic", String(100), nullable=False),
+    # The ordering key (a domain event's aggregate): one relay at a time, in seq order.
+    Column("aggregate", String(200), nullable=True),
     Column("payload", JsonText, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     # A relay's claim (or a failed publish's backoff): nobody else takes the row before.
     Column("claimed_until", UtcDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Index(None, "sent_at", "created_at", "id"),
+    Index(None, "sent_at", "seq"),
+    Index(None, "aggregate", "seq"),
+)
+
+# What each durable subscription did with an event: handled it, or holds it back (it
+# failed and waits for a retry, or waits behind such an event of its aggregate).
+event_receipts = Table(
+    "event_receipts",
+    metadata,
+    Column("subscription", String(100), primary_key=True),
+    Column("event_id", ID, primary_key=True),
+    Column("aggregate", String(200), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index(None, "subscription", "aggregate", "state", "seq"),
+    Index(None, "state", "recorded_at"),
 )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from videoplatform.adapters.sql.repositories import (
     SqlAuditLog,
     SqlCategoryRepository,
+    SqlEventReceipts,
     SqlFileRepository,
     SqlOutbox,
     SqlShareRepository,
@@ -20,6 +21,7 @@ from videoplatform.adapters.sql.repositories import (
     Tracker,
 )
 from videoplatform.adapters.sql.session import SqlSession
+from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.domain.events import DomainEvent
 
 
@@ -29,8 +31,9 @@ class SqlUnitOfWork:
     See :mod:`videoplatform.adapters.sql.session`.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hooks: CommitHooks | None = None) -> None:
         self._engine = engine
+        self._hooks = hooks
         self._events: list[DomainEvent] = []
         self._begin()
 
@@ -46,6 +49,7 @@ class SqlUnitOfWork:
         self.uploads = SqlUploadRepository(self._session, self._tracker)
         self.audit = SqlAuditLog(self._session)
         self.outbox = SqlOutbox(self._session)
+        self.receipts = SqlEventReceipts(self._session)
 
     def __enter__(self) -> Self:
         # A unit of work fresh from __init__ already has its session; build a new one
@@ -64,18 +68,26 @@ class SqlUnitOfWork:
         self._session.close()
 
     def commit(self) -> None:
+        # The events of the aggregates this transaction writes (those only read are
+        # dropped); the hooks write them to the outbox in the same transaction.
+        events = [
+            event
+            for table, obj in self._tracker.handed_out
+            for event in obj.pull_events()
+            if (table, obj.identity) in self._tracker.written
+        ]
         try:
+            if events and self._hooks is not None:
+                self._hooks.before_commit(events, self.outbox)
             self._session.commit()
         except BaseException:
             self._session.close()
-            self._discard_events()
             self._begin()
             raise
-        for table, obj in self._tracker.handed_out:
-            events = obj.pull_events()
-            if (table, obj.identity) in self._tracker.written:
-                self._events.extend(events)
+        self._events.extend(events)
         self._begin()
+        if events and self._hooks is not None:
+            self._hooks.after_commit(events)
 
     def rollback(self) -> None:
         self._session.rollback()
@@ -92,8 +104,9 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hooks: CommitHooks | None = None) -> None:
         self.engine = engine
+        self.hooks = hooks
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, self.hooks)

@@ -1,4 +1,5 @@
-"""Job queue and in-process event bus."""
+"""Job queue, the channel that carries committed events between processes, and the
+in-process event bus."""
 
 from __future__ import annotations
 
@@ -93,6 +94,41 @@ def retry_delay(attempt: int, *, base: float, cap: float) -> float:
     if attempt < 1 or base <= 0:
         return 0.0
     return float(min(cap, base * 2 ** min(attempt - 1, 32)))
+
+
+@frozen
+class Subscription:
+    """A durable subscription to committed domain events, by event name.
+
+    A shared subscription has one queue for the whole cluster: each event is handled
+    once, by whichever process consumes it. A per-node one (``per_node``) has a queue
+    for each process that subscribes, for work local to that process (dropping entries
+    of its own cache); a process that is gone takes its queue with it, and one that
+    starts receives events committed from then on.
+    """
+
+    name: str
+    events: tuple[str, ...]
+    per_node: bool = False
+
+
+class EventChannel(Protocol):
+    """Carries committed events (as jobs: id the event id, kind ``event.<Name>``) from
+    the outbox relay to the queue of every subscription that wants them. The shared
+    subscriptions given to an adapter when it is made have their queues from the first
+    publish on, whether or not any consumer runs yet."""
+
+    def publish(self, job: Job) -> None:
+        """Return once every subscription's queue holds the event durably (confirmed);
+        raise ``PublishFailed`` otherwise. An event no subscription wants is dropped."""
+        ...
+
+    def subscribe(self, subscription: Subscription) -> JobQueue:
+        """A client of ``subscription``'s queue (created if missing), for one consumer
+        thread; delivery, retry and dead letters work as for jobs. Events reach a
+        subscription's queue in the order they were published, and only one client
+        receives from it at a time."""
+        ...
 
 
 E = TypeVar("E", bound=DomainEvent)

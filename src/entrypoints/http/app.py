@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 from attrs import frozen
 
+from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.ports.cache import Cache
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http import errors
@@ -113,6 +114,8 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             shared=platform.settings.cache_url != "memory://",
             dispatcher=platform.dispatcher,
         )
+        # Changes other processes commit reach this process's entries too.
+        platform.resolve(DurableHandlers).add(video_cache.durable_handler())
     context = HttpContext(
         platform,
         options.json_limit,

@@ -12,7 +12,11 @@ A read takes a ticket before it loads the video; a change in between bumps the v
 generation, and the read's (now stale) copy is then never stored. The generations live
 in this process, as do the memory cache's entries: under a server with several worker
 processes the cache is bypassed (``enabled_for``), because one process's invalidation
-could not reach another's entries.
+could not reach another's entries in time.
+
+Changes committed by other processes (a worker finishing a video, another node) arrive
+through the durable per-node subscription :data:`READ_CACHE` shortly after their commit;
+this process's own changes arrive at once through the in-process bus.
 """
 
 from __future__ import annotations
@@ -21,10 +25,22 @@ import threading
 from collections import OrderedDict
 
 from videoplatform.application.dispatch import Dispatcher
+from videoplatform.application.events.codec import event_types
+from videoplatform.application.events.consumer import DurableHandler
 from videoplatform.application.ports.cache import Cache
-from videoplatform.application.ports.queue import EventBus
-from videoplatform.domain.events import UserDisabled, UserEnabled, VideoEvent
+from videoplatform.application.ports.queue import EventBus, Subscription
+from videoplatform.domain.events import DomainEvent, UserDisabled, UserEnabled, VideoEvent
 from videoplatform.domain.videos import Video
+
+READ_CACHE = Subscription(
+    "read-cache",
+    (
+        *sorted(n for n, cls in event_types().items() if issubclass(cls, VideoEvent)),
+        UserDisabled.__name__,
+        UserEnabled.__name__,
+    ),
+    per_node=True,
+)
 
 _GENERATIONS_KEPT = 100_000
 _EPOCH_BYTES = 8
@@ -81,6 +97,16 @@ class PublicVideoCache:
                 return
             stamped = self._epoch.to_bytes(_EPOCH_BYTES, "big") + body
             self._cache.set(self._key(video.id), stamped, self._ttl)
+
+    def durable_handler(self) -> DurableHandler:
+        """Drops entries on changes committed anywhere (per node: this process)."""
+        return DurableHandler(READ_CACHE, self._forget_any)
+
+    def _forget_any(self, event: DomainEvent) -> None:
+        if isinstance(event, VideoEvent):
+            self._forget(event)
+        elif isinstance(event, UserDisabled | UserEnabled):
+            self._forget_all(event)
 
     def _forget(self, event: VideoEvent) -> None:
         with self._lock:

@@ -23,11 +23,16 @@ import os
 
 import structlog
 
+from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.http.app import App, create_app
 from videoplatform.entrypoints.logging import configure_logging, logging_configured
 from videoplatform.entrypoints.settings import Settings
-from videoplatform.entrypoints.worker import BackgroundWorkers, start_background
+from videoplatform.entrypoints.worker import (
+    BackgroundWorkers,
+    start_background,
+    start_node_events,
+)
 
 BACKGROUND_GRACE_SECONDS = 10.0
 
@@ -48,10 +53,15 @@ def create() -> App:
     atexit.unregister(close)  # registered once, however many apps this process builds
     atexit.register(close)
     try:
+        app = create_app(platform)  # first: it adds this node's durable handlers
         if settings.in_process_queue and settings.processing_threads > 0:
-            # The embedded profile: this process relays its outbox and processes videos.
+            # The embedded profile: this process relays its outbox, processes videos and
+            # handles committed events.
             _background.append(start_background(platform, concurrency=settings.processing_threads))
-        return create_app(platform)
+        elif any(d.subscription.per_node for d in platform.resolve(DurableHandlers)):
+            # Production: workers do the rest; this node follows what concerns it.
+            _background.append(start_node_events(platform))
+        return app
     except BaseException:
         close()
         raise

@@ -30,6 +30,7 @@ from videoplatform.domain.ids import FileId
 from videoplatform.domain.users import Role
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.worker import settle_events
 
 
 class CountingSource:
@@ -447,6 +448,8 @@ def test_delete_removes_bytes_and_revokes_shares(
     assert storage.keys() == [kept.storage_key]
     with pytest.raises(NotFound):
         platform.files.get(owner, stored.id)
+    # The revocation is a durable handler of the deletion: run what the worker would.
+    assert settle_events(platform) >= 1
     assert platform.shares.details(owner, created.share.id).revoked_at is not None
     with pytest.raises(ShareRefused) as refused:
         platform.shares.redeem(created.token)

@@ -23,22 +23,19 @@ from videoplatform.adapters.memory.media import (
 )
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock, SequentialIds
-from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
-from videoplatform.application.messagebus import PublishingUnitOfWork, PublishingUnitOfWorkFactory
 from videoplatform.application.ports.media import LadderOutput, ProgressCallback, Transcoder
 from videoplatform.application.ports.persistence import (
     STALE_VERSION,
-    UnitOfWork,
     UnitOfWorkFactory,
     VideoListQuery,
     VideoRepository,
 )
-from videoplatform.application.ports.queue import EventBus
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.processing import (
     ProcessingConfig,
@@ -106,30 +103,25 @@ class RecordingVideos:
 Fault = Callable[[Video], Exception | None]
 
 
-class FaultyUnitOfWork(PublishingUnitOfWork):
+class FaultyUnitOfWork(MemoryUnitOfWork):
     """Fails a commit that saves a video matching ``fault``: before committing, or, with
     ``after=True``, after the commit landed (a lost acknowledgement)."""
 
     def __init__(
-        self, inner: UnitOfWork, bus: EventBus, fault: Fault, after: bool, fired: list[Exception]
+        self, inner: MemoryUnitOfWorkFactory, fault: Fault, after: bool, fired: list[Exception]
     ) -> None:
-        super().__init__(inner, bus)
         self._fault = fault
         self._fired = fired
         self._after = after
-        self._videos = RecordingVideos(inner.videos)
+        super().__init__(inner.db, inner.hooks)
 
-    @property
-    def videos(self) -> VideoRepository:
-        return self._videos
-
-    def __enter__(self) -> FaultyUnitOfWork:
-        super().__enter__()
-        self._videos = RecordingVideos(self._inner.videos)
-        return self
+    def _begin(self) -> None:
+        super()._begin()
+        self.recorded = RecordingVideos(self.videos)
+        self.videos = self.recorded  # type: ignore[assignment]
 
     def commit(self) -> None:
-        errors = [e for e in map(self._fault, self._videos.saved) if e is not None]
+        errors = [e for e in map(self._fault, self.recorded.saved) if e is not None]
         self._fired.extend(errors[:1])
         if errors and not self._after:
             raise errors[0]
@@ -139,14 +131,12 @@ class FaultyUnitOfWork(PublishingUnitOfWork):
 
 
 class FaultyFactory:
-    def __init__(
-        self, inner: MemoryUnitOfWorkFactory, bus: EventBus, fault: Fault, after: bool = False
-    ) -> None:
-        self._inner, self._bus, self._fault, self._after = inner, bus, fault, after
+    def __init__(self, inner: MemoryUnitOfWorkFactory, fault: Fault, after: bool = False) -> None:
+        self._inner, self._fault, self._after = inner, fault, after
         self.fired: list[Exception] = []
 
     def __call__(self) -> FaultyUnitOfWork:
-        return FaultyUnitOfWork(self._inner(), self._bus, self._fault, self._after, self.fired)
+        return FaultyUnitOfWork(self._inner, self._fault, self._after, self.fired)
 
 
 class CrashingTranscoder:
@@ -279,7 +269,7 @@ def build(
         **config: Any,
     ) -> ProcessingService:
         essentials = Essentials(
-            units or PublishingUnitOfWorkFactory(uow_factory, platform.events),
+            units or uow_factory,
             clock,
             SequentialIds("job"),
             platform.resolve(Auditor),
@@ -629,7 +619,7 @@ def test_a_fault_in_the_final_commit_leaves_nothing_behind(
     def fault(saved: Video) -> Exception | None:
         return OSError("connection reset") if saved.status is VideoStatus.READY else None
 
-    units = FaultyFactory(uow_factory, platform.events, fault)
+    units = FaultyFactory(uow_factory, fault)
     with pytest.raises(RetryableProcessingError):
         build(units=units).process("job-1", video.id)
     assert len(units.fired) == 1
@@ -652,7 +642,7 @@ def test_a_final_commit_that_landed_but_reported_failure_keeps_its_outputs(
     def fault(saved: Video) -> Exception | None:
         return OSError("lost acknowledgement") if saved.status is VideoStatus.READY else None
 
-    units = FaultyFactory(uow_factory, platform.events, fault, after=True)
+    units = FaultyFactory(uow_factory, fault, after=True)
     assert build(units=units).process("job-1", video.id) is ProcessingOutcome.READY
     assert len(units.fired) == 1
     ready = stored(uow_factory, video.id)
@@ -754,7 +744,7 @@ def test_a_conflict_on_a_progress_update_does_not_stop_the_job(
             return Conflict("someone else saved first", code=STALE_VERSION)
         return None
 
-    units = FaultyFactory(uow_factory, platform.events, fault)
+    units = FaultyFactory(uow_factory, fault)
     assert build(units=units).process("job-1", video.id) is ProcessingOutcome.READY
     assert len(units.fired) >= 2  # progress updates were refused, more than once
     assert stored(uow_factory, video.id).status is VideoStatus.READY

@@ -28,7 +28,6 @@ from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
 from videoplatform.application.following import FollowConfig, ProgressFollower
-from videoplatform.application.messagebus import PublishingUnitOfWorkFactory
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, Subscription, VideoFeed
 from videoplatform.application.ports.media import LadderOutput, ProgressCallback
 from videoplatform.application.processing import (
@@ -132,7 +131,7 @@ def processing_with(
     transcoder: SyntheticTranscoder | None = None,
 ) -> ProcessingService:
     essentials = Essentials(
-        PublishingUnitOfWorkFactory(uow_factory, platform.events),
+        uow_factory,
         clock,
         SequentialIds("job"),
         platform.resolve(Auditor),

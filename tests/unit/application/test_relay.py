@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from videoplatform.adapters.memory.events import MemoryEventChannel
 from videoplatform.adapters.memory.queue import MemoryJobQueue
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
@@ -63,7 +64,7 @@ def pending_ids(uow: MemoryUnitOfWorkFactory) -> list[str]:
 def test_committed_messages_become_jobs_with_the_message_id_and_are_marked_sent() -> None:
     uow, queue, clock = MemoryUnitOfWorkFactory(), MemoryJobQueue(), ManualClock(T0)
     commit_messages(uow, "m1", "m2")
-    relay = OutboxRelay(uow, queue, clock)
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock)
     assert relay.relay_once() == 2
     assert drain(queue) == [
         Job("m1", "process-video", {"video_id": "v-m1"}),
@@ -76,7 +77,7 @@ def test_committed_messages_become_jobs_with_the_message_id_and_are_marked_sent(
 def test_messages_committed_while_publishing_fails_stay_pending_and_go_out_later() -> None:
     uow, queue, clock = MemoryUnitOfWorkFactory(), FlakyQueue(), ManualClock(T0)
     policy = RelayPolicy(retry_base=timedelta(seconds=10))
-    relay = OutboxRelay(uow, queue, clock, policy)
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock, policy)
     commit_messages(uow, "m1", "m2", "m3")
     queue.down = True
     assert relay.relay_once() == 0
@@ -92,7 +93,9 @@ def test_messages_committed_while_publishing_fails_stay_pending_and_go_out_later
 
 def test_the_backoff_doubles_with_each_failed_publish() -> None:
     uow, queue, clock = MemoryUnitOfWorkFactory(), FlakyQueue(), ManualClock(T0)
-    relay = OutboxRelay(uow, queue, clock, RelayPolicy(retry_base=timedelta(seconds=10)))
+    relay = OutboxRelay(
+        uow, queue, MemoryEventChannel(), clock, RelayPolicy(retry_base=timedelta(seconds=10))
+    )
     commit_messages(uow, "m1")
     queue.down = True
     relay.relay_once()  # attempt 1 fails: 10 s
@@ -107,7 +110,9 @@ def test_the_backoff_doubles_with_each_failed_publish() -> None:
 
 def test_a_failure_midway_keeps_the_unconfirmed_rest_of_the_batch() -> None:
     uow, queue, clock = MemoryUnitOfWorkFactory(), FlakyQueue(), ManualClock(T0)
-    relay = OutboxRelay(uow, queue, clock, RelayPolicy(retry_base=timedelta(seconds=1)))
+    relay = OutboxRelay(
+        uow, queue, MemoryEventChannel(), clock, RelayPolicy(retry_base=timedelta(seconds=1))
+    )
     commit_messages(uow, "m1", "m2", "m3")
     queue.fail_after = 1
     assert relay.relay_once() == 1
@@ -128,7 +133,7 @@ def test_a_relay_that_dies_after_publishing_lets_another_publish_again_after_the
         claimed = unit.outbox.claim(10, clock.now(), policy.lease)
         unit.commit()
     queue.publish(Job(claimed[0].id, claimed[0].topic, claimed[0].payload))
-    survivor = OutboxRelay(uow, queue, clock, policy)
+    survivor = OutboxRelay(uow, queue, MemoryEventChannel(), clock, policy)
     assert survivor.relay_once() == 0  # still claimed by the dead relay
     clock.advance(timedelta(seconds=60))
     assert survivor.relay_once() == 1
@@ -139,7 +144,7 @@ def test_a_relay_that_dies_after_publishing_lets_another_publish_again_after_the
 
 def test_a_running_relay_publishes_soon_after_being_woken() -> None:
     uow, queue, clock = MemoryUnitOfWorkFactory(), MemoryJobQueue(), ManualClock(T0)
-    relay = OutboxRelay(uow, queue, clock, RelayPolicy(poll_seconds=30))
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock, RelayPolicy(poll_seconds=30))
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,))
     thread.start()

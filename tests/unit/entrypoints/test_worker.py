@@ -12,13 +12,16 @@ from pathlib import Path
 import attrs
 
 from tests.unit.conftest import CHEAP_ARGON2, MakeUser
+from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.queue import Job, JobQueue, JobQueueClients
+from videoplatform.application.shares import CreateShare
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.worker import (
     BackgroundWorkers,
     heartbeat_is_fresh,
+    settle_events,
     start_background,
     worker_check,
 )
@@ -113,3 +116,33 @@ def test_worker_check_follows_the_heartbeat_file(tmp_path: Path) -> None:
     os.utime(beat, (old, old))
     assert worker_check(beat, 60) == 1
     assert worker_check(None, 60) == 2
+
+
+def test_background_workers_run_the_durable_handlers_of_committed_events(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    owner = make_user()
+    stored = platform.files.store(owner, StoreFile(name="doc.txt", content=io.BytesIO(b"doc")))
+    created = platform.shares.create(owner, CreateShare(file_id=stored.id))
+    workers = start_background(platform, {}, concurrency=0)
+    try:
+        platform.files.delete(owner, stored.id)  # FileDeleted: its shares get revoked
+        deadline = time.monotonic() + 5
+        while platform.shares.details(owner, created.share.id).revoked_at is None:
+            assert time.monotonic() < deadline, "the share was never revoked"
+            time.sleep(0.02)
+    finally:
+        assert workers.stop(5)
+
+
+def test_settle_events_runs_what_the_worker_would_and_then_nothing(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    owner = make_user()
+    stored = platform.files.store(owner, StoreFile(name="doc.txt", content=io.BytesIO(b"doc")))
+    created = platform.shares.create(owner, CreateShare(file_id=stored.id))
+    platform.files.delete(owner, stored.id)
+    assert platform.shares.details(owner, created.share.id).revoked_at is None
+    assert settle_events(platform) == 1  # FileDeleted, to the share revocation handler
+    assert platform.shares.details(owner, created.share.id).revoked_at is not None
+    assert settle_events(platform) == 0

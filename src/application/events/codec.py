@@ -1,0 +1,102 @@
+"""A domain event as an outbox message (and a job on the event channel), and back.
+
+The message's topic is ``event.<EventName>``; its payload holds the event's fields as
+JSON; its key names the aggregate the event is about (``video:<id>``...), the first
+``*_id`` field of the event, which keeps one aggregate's events in order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import attrs
+import cattrs
+from attrs import frozen
+
+from videoplatform.application.ports.persistence import OutboxMessage
+from videoplatform.application.ports.queue import Job
+from videoplatform.domain.events import DomainEvent
+
+TOPIC_PREFIX = "event."
+
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(datetime, datetime.isoformat)
+_converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+
+
+def event_types() -> dict[str, type[DomainEvent]]:
+    """Every domain event class, by name. (attrs replaces each slotted class with a new
+    one; the class it replaced may linger among the subclasses, so only the class its
+    module holds under that name counts.)"""
+    found: dict[str, type[DomainEvent]] = {}
+    pending: list[type[DomainEvent]] = [DomainEvent]
+    while pending:
+        cls = pending.pop()
+        if getattr(sys.modules.get(cls.__module__), cls.__qualname__, None) is cls:
+            found[cls.__name__] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def topic_of(event_name: str) -> str:
+    return TOPIC_PREFIX + event_name
+
+
+def is_event_topic(topic: str) -> bool:
+    return topic.startswith(TOPIC_PREFIX)
+
+
+def aggregate_key(event: DomainEvent) -> str:
+    """``<aggregate>:<id>`` from the event's first ``*_id`` field (its class name when it
+    has none: such events are then ordered among themselves)."""
+    for field in attrs.fields(type(event)):
+        if field.name.endswith("_id"):
+            return f"{field.name[:-3]}:{getattr(event, field.name)}"
+    return event.name
+
+
+def to_message(event_id: str, event: DomainEvent) -> OutboxMessage:
+    data = _converter.unstructure(event)
+    return OutboxMessage(
+        id=event_id,
+        topic=topic_of(event.name),
+        payload={"data": json.dumps(data, sort_keys=True)},
+        created_at=event.occurred_at,
+        key=aggregate_key(event),
+    )
+
+
+def to_job(message: OutboxMessage) -> Job:
+    """The job the relay publishes for an event message: the payload gains the key and
+    the outbox position, which the consumer orders by."""
+    return Job(
+        id=message.id,
+        kind=message.topic,
+        payload={**message.payload, "key": message.key or "", "seq": str(message.seq)},
+    )
+
+
+@frozen
+class ReceivedEvent:
+    id: str
+    key: str
+    seq: int
+    event: DomainEvent
+
+
+def from_job(job: Job) -> ReceivedEvent:
+    """The event a job carries; ValueError for a job that is not one this code knows."""
+    if not is_event_topic(job.kind):
+        raise ValueError(f"job {job.id} is not an event")
+    cls = event_types().get(job.kind[len(TOPIC_PREFIX) :])
+    if cls is None:
+        raise ValueError(f"unknown event {job.kind!r}")
+    try:
+        data = json.loads(job.payload["data"])
+        event = _converter.structure(data, cls)
+        seq = int(job.payload["seq"])
+    except (KeyError, TypeError, json.JSONDecodeError, cattrs.BaseValidationError) as bad:
+        raise ValueError(f"malformed event {job.id}: {bad!r}") from None
+    return ReceivedEvent(job.id, job.payload.get("key") or event.name, seq, event)
