@@ -5,27 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from attrs import frozen
+import attrs
 
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller, require_permission
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
+from videoplatform.application.ports.persistence import AuditFilter as AuditFilter
 from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
-from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.audit import AuditAction, AuditEvent
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Permission
-
-
-@frozen
-class AuditFilter:
-    actor_id: UserId | None = None
-    action: AuditAction | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-    result: AuditResult | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 class AuditService:
@@ -100,13 +89,4 @@ class AuditService:
 
 
 def _query(filters: AuditFilter, after: tuple[datetime, str] | None) -> AuditQuery:
-    return AuditQuery(
-        actor_id=filters.actor_id,
-        action=filters.action,
-        resource_type=filters.resource_type,
-        resource_id=filters.resource_id,
-        result=filters.result,
-        since=filters.since,
-        until=filters.until,
-        after=after,
-    )
+    return AuditQuery(**attrs.asdict(filters, recurse=False), after=after)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 
-from attrs import field, frozen
+from attrs import field, fields, frozen
 
 from videoplatform.domain.ids import AuditEventId, UserId
 
@@ -72,3 +72,7 @@ class AuditEvent:
     ip: str | None = None
     user_agent: str | None = None
     metadata: Mapping[str, str] = field(factory=dict, converter=_freeze)
+
+
+AUDIT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEvent))
+"""What an audit event holds, in order: what its hash covers and an export shows."""

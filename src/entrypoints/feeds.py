@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from videoplatform.adapters.memory.feed import MemoryVideoFeed
 from videoplatform.application.ports.feed import VideoFeed
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
 from videoplatform.entrypoints.wiring import Closer
 
 
@@ -19,12 +19,9 @@ def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:
     if scheme == "memory":
         return MemoryVideoFeed()
     if scheme in ("redis", "rediss"):
-        try:  # the redis extra is optional: only this profile imports it
-            from videoplatform.adapters.redis.feed import RedisVideoFeed
-        except ImportError as missing:
-            raise ConfigurationError(
-                f"VIDEOPLATFORM_FEED_URL={url!r} needs redis: install videoplatform[redis]"
-            ) from missing
+        require_extra("FEED_URL", url, "redis", "redis")
+        from videoplatform.adapters.redis.feed import RedisVideoFeed
+
         try:
             feed = RedisVideoFeed(url, settings.queue_prefix)
         except ValueError as malformed:

@@ -10,7 +10,7 @@ from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
 from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
 from videoplatform.application.ports.storage import ObjectStorage
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
 from videoplatform.entrypoints.wiring import Closer
 
 
@@ -90,12 +90,8 @@ def _open_s3(settings: Settings, bucket: str, path: str, query: str) -> ObjectSt
             raise ConfigurationError(
                 f"VIDEOPLATFORM_S3_ENDPOINT_URL={endpoint!r}: use http(s)://HOST[:PORT]"
             )
-    try:  # the s3 extra is optional: only this profile imports boto3
-        from videoplatform.adapters.storage.s3 import S3ObjectStorage, s3_client
-    except ImportError as missing:
-        raise ConfigurationError(
-            f"VIDEOPLATFORM_STORAGE_URL={settings.storage_url!r} needs boto3: "
-            "install videoplatform[s3]"
-        ) from missing
+    require_extra("STORAGE_URL", settings.storage_url, "boto3", "s3")
+    from videoplatform.adapters.storage.s3 import S3ObjectStorage, s3_client
+
     client = s3_client(endpoint_url=endpoint or None, region=settings.s3_region)
     return S3ObjectStorage(bucket, client)

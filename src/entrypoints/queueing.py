@@ -18,7 +18,7 @@ from videoplatform.application.ports.queue import (
     JobQueueClients,
     Subscription,
 )
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
 from videoplatform.entrypoints.wiring import Closer
 
 if TYPE_CHECKING:
@@ -78,13 +78,9 @@ def _max_deliveries(settings: Settings) -> int:
 
 
 def _topology(settings: Settings) -> Topology:
-    try:  # the rabbitmq extra is optional: only this profile imports pika
-        from videoplatform.adapters.rabbitmq.topology import Topology
-    except ImportError as missing:
-        raise ConfigurationError(
-            f"VIDEOPLATFORM_QUEUE_URL={settings.queue_url!r} needs pika: "
-            "install videoplatform[rabbitmq]"
-        ) from missing
+    require_extra("QUEUE_URL", settings.queue_url, "pika", "rabbitmq")
+    from videoplatform.adapters.rabbitmq.topology import Topology
+
     return Topology(
         url=settings.queue_url,
         prefix=settings.queue_prefix,

@@ -5,6 +5,7 @@ Nothing reads the environment at import time: call :meth:`Settings.from_env`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from collections.abc import Mapping
@@ -27,6 +28,15 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 class ConfigurationError(ValueError):
     """A setting is missing, malformed or names something this build cannot provide."""
+
+
+def require_extra(setting: str, value: str, package: str, extra: str) -> None:
+    """ConfigurationError unless ``package`` (of the optional ``extra``) is installed:
+    only the profile that ``VIDEOPLATFORM_<setting>=value`` chooses imports it."""
+    if importlib.util.find_spec(package) is None:
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_{setting}={value!r} needs {package}: install videoplatform[{extra}]"
+        )
 
 
 X264_PRESETS = (

@@ -9,19 +9,7 @@ from sqlalchemy import Engine, select
 
 from videoplatform.adapters.sql import tables
 from videoplatform.adapters.sql.audit_chain import ChainReport, verify_chain
-
-_CONTENT = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "result",
-    "ip",
-    "user_agent",
-    "metadata",
-)
+from videoplatform.domain.audit import AUDIT_FIELDS
 
 
 def verify_audit_trail(engine: Engine, batch: int = 5000) -> ChainReport:
@@ -33,6 +21,6 @@ def verify_audit_trail(engine: Engine, batch: int = 5000) -> ChainReport:
             result = conn.execution_options(yield_per=batch).execute(select(t).order_by(t.c.seq))
             for row in result:
                 data = row._mapping
-                yield {k: data[k] for k in _CONTENT}, data["prev_hash"], data["hash"]
+                yield {k: data[k] for k in AUDIT_FIELDS}, data["prev_hash"], data["hash"]
 
     return verify_chain(rows())

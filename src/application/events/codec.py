@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from datetime import datetime
+from typing import Any
 
 import attrs
-import cattrs
 from attrs import frozen
 
 from videoplatform.application.ports.persistence import OutboxMessage
@@ -21,9 +22,32 @@ from videoplatform.domain.events import DomainEvent
 
 TOPIC_PREFIX = "event."
 
-_converter = cattrs.Converter()
-_converter.register_unstructure_hook(datetime, datetime.isoformat)
-_converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+
+def _plain(_: object, __: attrs.Attribute[Any], value: Any) -> Any:
+    """A field's value as JSON has it: datetimes as ISO 8601, tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _structure(cls: type[DomainEvent], data: Any) -> DomainEvent:
+    """The event of class ``cls`` from its JSON fields (str, int, datetime and tuples of
+    str: what domain events hold)."""
+    if not isinstance(data, dict):
+        raise TypeError("event fields must be an object")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        value = data[field.name]
+        wanted = hints[field.name]
+        if wanted is datetime:
+            value = datetime.fromisoformat(value)
+        elif typing.get_origin(wanted) is tuple:
+            value = tuple(value)
+        values[field.name] = value
+    return cls(**values)
 
 
 def event_types() -> dict[str, type[DomainEvent]]:
@@ -58,7 +82,7 @@ def aggregate_key(event: DomainEvent) -> str:
 
 
 def to_message(event_id: str, event: DomainEvent) -> OutboxMessage:
-    data = _converter.unstructure(event)
+    data = attrs.asdict(event, value_serializer=_plain)
     return OutboxMessage(
         id=event_id,
         topic=topic_of(event.name),
@@ -94,9 +118,8 @@ def from_job(job: Job) -> ReceivedEvent:
     if cls is None:
         raise ValueError(f"unknown event {job.kind!r}")
     try:
-        data = json.loads(job.payload["data"])
-        event = _converter.structure(data, cls)
+        event = _structure(cls, json.loads(job.payload["data"]))
         seq = int(job.payload["seq"])
-    except (KeyError, TypeError, json.JSONDecodeError, cattrs.BaseValidationError) as bad:
+    except (KeyError, TypeError, ValueError) as bad:
         raise ValueError(f"malformed event {job.id}: {bad!r}") from None
     return ReceivedEvent(job.id, job.payload.get("key") or event.name, seq, event)

@@ -1,4 +1,5 @@
-"""Repositories, the unit of work, the outbox and the receipts of handled events.
+"""Repositories and the unit of work (the outbox and the receipts of handled events are
+in :mod:`.outbox`).
 
 Shared contract of every repository:
 - ``get`` raises :class:`domain.errors.NotFound`; ``find_*`` return ``None`` instead.
@@ -14,13 +15,16 @@ Shared contract of every repository:
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from attrs import frozen
 
+from videoplatform.application.ports.outbox import CommitHooks as CommitHooks
+from videoplatform.application.ports.outbox import EventReceipts as EventReceipts
+from videoplatform.application.ports.outbox import Outbox as Outbox
+from videoplatform.application.ports.outbox import OutboxMessage as OutboxMessage
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.categories import Category
 from videoplatform.domain.events import DomainEvent
@@ -223,7 +227,9 @@ class CategoryRepository(Protocol):
 
 
 @frozen
-class AuditQuery:
+class AuditFilter:
+    """Which audit events to read: every field given must match."""
+
     actor_id: UserId | None = None
     action: AuditAction | None = None
     resource_type: str | None = None
@@ -231,6 +237,10 @@ class AuditQuery:
     result: AuditResult | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+@frozen
+class AuditQuery(AuditFilter):
     # Keyset bound (occurred_at, id) of the last event seen; results run newest first.
     after: tuple[datetime, str] | None = None
 
@@ -244,93 +254,6 @@ class AuditLog(Protocol):
         """Matching events, newest first by (occurred_at, id); ``since`` inclusive,
         ``until`` exclusive."""
         ...
-
-
-@frozen
-class OutboxMessage:
-    id: str
-    topic: str
-    payload: Mapping[str, str]
-    created_at: datetime
-    attempts: int = 0  # failed attempts to publish it so far
-    key: str | None = None
-    """Messages with the same key (a domain event's aggregate) are published in the
-    order they were written, never two of them by two relays at once."""
-    seq: int = 0
-    """The position the outbox gave the message when its transaction committed (0
-    until then): later writes get higher numbers."""
-
-
-class Outbox(Protocol):
-    def add(self, message: OutboxMessage) -> None:
-        """Record a message in the same transaction as the change that caused it."""
-        ...
-
-    def pending(self, limit: int) -> list[OutboxMessage]:
-        """Unsent messages, oldest first, claimed or not."""
-        ...
-
-    def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
-        """Up to ``limit`` unsent messages that no claim holds at ``now``, in ``seq``
-        order, claimed until ``now + lease`` once this unit of work commits. A message
-        whose key has an earlier unsent message that is held (claimed by another, or
-        backing off after a failed publish) is not claimable: one key's messages go out
-        in order, from one relay at a time. Concurrent claims never both get a message:
-        PostgreSQL claimers take turns on a transaction lock; SQLite serializes writers;
-        memory refuses the later commit with a Conflict. A claimer that dies before
-        marking its messages lets the claim run out, and they are claimed again."""
-        ...
-
-    def release(self, ids: Sequence[str], retry_at: datetime) -> None:
-        """Publishing these claimed messages failed: count the attempt and leave them
-        unclaimable until ``retry_at``."""
-        ...
-
-    def mark_sent(self, ids: Sequence[str]) -> None:
-        """The queue confirmed these messages; they are never claimed again."""
-        ...
-
-
-class EventReceipts(Protocol):
-    """What each durable subscription did with the events it received: handled them
-    (a repeat delivery is then skipped), or holds them back. A held event is one that
-    failed and waits for its retry, or one that waits behind such an event of the same
-    key: later events of that key wait too, so one aggregate's events are handled in
-    order while other keys go on."""
-
-    def handled(self, subscription: str, event_id: str) -> bool: ...
-
-    def held_before(self, subscription: str, key: str, seq: int, since: datetime) -> bool:
-        """Whether an event of ``key`` earlier than ``seq`` is held, by a hold made or
-        renewed at ``since`` or later (an older hold is forgotten: its event was lost
-        to the dead letters without a word)."""
-        ...
-
-    def hold(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
-        """Hold the event back (made or renewed at ``at``)."""
-        ...
-
-    def done(self, subscription: str, event_id: str, key: str, seq: int, at: datetime) -> None:
-        """The event was handled (its hold, if any, ends)."""
-        ...
-
-    def give_up(self, subscription: str, event_id: str) -> None:
-        """The event went to the dead letters: its hold ends, later events go on."""
-        ...
-
-    def prune(self, before: datetime) -> int:
-        """Forget receipts of events handled before ``before``; how many."""
-        ...
-
-
-class CommitHooks(Protocol):
-    """What a unit of work does with the domain events of the aggregates it persists:
-    ``before_commit`` writes them inside the transaction (to the outbox), and
-    ``after_commit`` hands them to in-process listeners once the commit succeeded."""
-
-    def before_commit(self, events: Sequence[DomainEvent], outbox: Outbox) -> None: ...
-
-    def after_commit(self, events: Sequence[DomainEvent]) -> None: ...
 
 
 class UnitOfWork(Protocol):

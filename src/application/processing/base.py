@@ -79,15 +79,15 @@ class ProcessingBase(UseCases):
     def _fail(self, uow: UnitOfWork, video: Video, reason: str, metadata: dict[str, str]) -> None:
         """Mark the video failed for good, audited, committed and announced."""
         video.mark_failed(reason, self._clock.now())
+        self._conclude(uow, video, AuditResult.FAILURE, {**metadata, "reason": reason[:500]})
+
+    def _conclude(
+        self, uow: UnitOfWork, video: Video, result: AuditResult, metadata: dict[str, str]
+    ) -> None:
+        """Save how processing ended for ``video``, audit it, commit, and announce it."""
         uow.videos.save(video)
         self._audit.record(
-            uow,
-            SYSTEM,
-            AuditAction.VIDEO_PROCESS,
-            "video",
-            video.id,
-            AuditResult.FAILURE,
-            metadata={**metadata, "reason": reason[:500]},
+            uow, SYSTEM, AuditAction.VIDEO_PROCESS, "video", video.id, result, metadata
         )
         uow.commit()
         self._announce(video)

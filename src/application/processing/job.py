@@ -19,11 +19,11 @@ import logging
 
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.application.ports.persistence import UnitOfWork
-from videoplatform.application.processing.base import SYSTEM, ProcessingBase
+from videoplatform.application.processing.base import ProcessingBase
 from videoplatform.application.processing.config import ProcessingOutcome, RetryableProcessingError
 from videoplatform.application.processing.layout import job_prefix, output_prefix
 from videoplatform.application.processing.workspace import Produced
-from videoplatform.domain.audit import AuditAction
+from videoplatform.domain.audit import AuditResult
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import Video, VideoStatus
@@ -109,22 +109,13 @@ class ProcessingJob(ProcessingBase):
                 assets=produced.assets,
                 now=self._clock.now(),
             )
-            uow.videos.save(video)
-            self._audit.record(
-                uow,
-                SYSTEM,
-                AuditAction.VIDEO_PROCESS,
-                "video",
-                video_id,
-                metadata={
-                    "job_id": job_id,
-                    "attempt": str(attempt),
-                    "renditions": ",".join(r.name for r in produced.renditions),
-                    "duration_seconds": f"{produced.info.duration_seconds:g}",
-                },
-            )
-            uow.commit()
-            self._announce(video)
+            metadata = {
+                "job_id": job_id,
+                "attempt": str(attempt),
+                "renditions": ",".join(r.name for r in produced.renditions),
+                "duration_seconds": f"{produced.info.duration_seconds:g}",
+            }
+            self._conclude(uow, video, AuditResult.SUCCESS, metadata)
             return ProcessingOutcome.READY
 
         try:

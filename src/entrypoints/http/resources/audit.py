@@ -15,7 +15,7 @@ from attrs import field, frozen
 
 from videoplatform.application.audit_trail import AuditFilter, AuditService
 from videoplatform.application.ports.system import Clock
-from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.audit import AUDIT_FIELDS, AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import UserId
 from videoplatform.entrypoints.http.convert import dump
@@ -35,18 +35,7 @@ from videoplatform.entrypoints.http.views import AuditEventView
 JSONL = "application/jsonl"
 CSV = "text/csv; charset=utf-8; header=present"
 FORMATS = {"jsonl": JSONL, "csv": CSV}
-CSV_COLUMNS = (
-    "id",
-    "occurred_at",
-    "actor_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "result",
-    "ip",
-    "user_agent",
-    "metadata",
-)
+CSV_COLUMNS = AUDIT_FIELDS
 ROWS_PER_CHUNK = 100
 # A query string's "+" arrives as a space: "...T10:00:00 02:00" meant "+02:00".
 _ZONE_AS_SPACE = re.compile(r"(:\d{2}(?:\.\d+)?) (\d{2}(?::?\d{2})?)$")

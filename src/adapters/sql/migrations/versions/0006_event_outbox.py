@@ -21,6 +21,7 @@ branch_labels = None
 depends_on = None
 
 APP_ROLE = "videoplatform_app"
+SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 COLUMNS = "id, topic, payload, created_at, sent_at, claimed_until, attempts"
 
 
@@ -53,12 +54,7 @@ def upgrade() -> None:
     op.drop_table("outbox")
     op.create_table(
         "outbox",
-        sa.Column(
-            "seq",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        sa.Column("seq", SEQ, autoincrement=True, nullable=False),
         *_common_columns(),
         sa.Column("aggregate", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox")),
