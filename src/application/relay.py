@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from attrs import frozen
 
@@ -118,3 +118,34 @@ class OutboxRelay:
             if published < self.policy.batch:
                 self._wake.wait(self.policy.poll_seconds)
                 self._wake.clear()
+
+
+SENT_KEPT = timedelta(days=1)
+"""How long a sent outbox message is kept (to look at what went out), then deleted."""
+RECEIPTS_KEPT = timedelta(days=7)
+"""How long a subscription remembers an event it handled: a repeat delivery later than
+that (a broker holding a message for a week) would be handled again."""
+
+
+def prune_delivered(
+    uow: UnitOfWorkFactory,
+    now: datetime,
+    *,
+    sent_kept: timedelta = SENT_KEPT,
+    receipts_kept: timedelta = RECEIPTS_KEPT,
+    batch: int = 1000,
+) -> int:
+    """Delete sent outbox messages and old receipts, a batch per transaction, until none
+    is left; how many rows went."""
+    removed = 0
+    while True:
+        with uow() as unit:
+            gone = unit.outbox.prune(now - sent_kept, batch)
+            unit.commit()
+        removed += gone
+        if gone < batch:
+            break
+    with uow() as unit:
+        removed += unit.receipts.prune(now - receipts_kept)
+        unit.commit()
+    return removed

@@ -35,7 +35,7 @@ from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, JobQueueClients
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
-from videoplatform.application.relay import OutboxRelay, RelayPolicy
+from videoplatform.application.relay import OutboxRelay, RelayPolicy, prune_delivered
 from videoplatform.application.resumable import ResumableUploadService
 from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.events import DomainEvent
@@ -185,10 +185,12 @@ class BackgroundWorkers:
 
     def _sweep(self, every: float) -> None:
         """Remove expired resumable uploads and their bytes, partial writes left in
-        storage by killed processes, and the job directories of attempts that died, now
-        and every ``every`` seconds. A failing sweep is logged
-        and tried again at the next turn."""
+        storage by killed processes, the job directories of attempts that died, and
+        sent outbox messages and old event receipts, now and every ``every`` seconds.
+        A failing sweep is logged and tried again at the next turn."""
         uploads = self._platform.resolve(ResumableUploadService)
+        uow: UnitOfWorkFactory = self._platform.container.resolve(UnitOfWorkFactory)
+        clock: Clock = self._platform.container.resolve(Clock)
         # A live job's directory is never older than the longest transcode allowed.
         abandoned = timedelta(seconds=self._platform.settings.ffmpeg_timeout_seconds + 600)
         while not self._stop.is_set():
@@ -202,6 +204,9 @@ class BackgroundWorkers:
                 removed = self._platform.processing.sweep_workspaces(abandoned)
                 if removed:
                     log.info("removed %d abandoned job directories", removed)
+                removed = prune_delivered(uow, clock.now())
+                if removed:
+                    log.info("pruned %d sent outbox messages and old event receipts", removed)
             except Exception:
                 log.exception("sweeping expired uploads or job directories failed")
             self._stop.wait(every)

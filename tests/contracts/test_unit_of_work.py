@@ -1678,6 +1678,27 @@ def test_concurrent_claims_never_hand_out_a_message_twice(
     assert sorted(every) == [f"m{n:02}" for n in range(40)]
 
 
+def test_sent_messages_are_pruned_oldest_first_and_unsent_ones_never(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_message("m1", at(1)), a_message("m2", at(2)), a_message("m3", at(3)))
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m1", "m2"])
+        uow.commit()
+    with uow_factory() as uow:  # sent_at is the database's clock: not yet "before" it
+        assert uow.outbox.prune(datetime.now(UTC) - timedelta(minutes=5), 10) == 0
+        uow.commit()
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    with uow_factory() as uow:
+        assert uow.outbox.prune(later, 1) == 1
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.prune(later, 10) == 1
+        uow.commit()
+    assert pending(uow_factory) == ["m3"]
+    assert claim(uow_factory, at(10)) == ["m3"]
+
+
 def keyed(message_id: str, key: str) -> OutboxMessage:
     return attrs.evolve(a_message(message_id, at(1)), key=key)
 

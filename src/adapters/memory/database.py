@@ -6,7 +6,7 @@ import copy
 import itertools
 import threading
 from collections.abc import Callable, Hashable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import attrs
@@ -60,6 +60,7 @@ class MemoryDatabase:
         self.outbox: dict[str, OutboxMessage] = {}
         self.outbox_seq = itertools.count(1)
         self.sent: set[str] = set()
+        self.sent_at: dict[str, datetime] = {}  # when (this process's clock) it was sent
         self.claimed_until: dict[str, datetime] = {}
         # Event receipts: (subscription, event id) -> receipt.
         self.receipts: dict[tuple[str, str], Receipt] = {}
@@ -81,6 +82,7 @@ class Transaction:
         self.audit: list[AuditEvent] = []
         self.outbox: list[OutboxMessage] = []
         self.sent: set[str] = set()
+        self.pruned: set[str] = set()
         # Outbox claims: id -> (the claim's "now", claimed until); releases: id -> retry at.
         self.claims: dict[str, tuple[datetime, datetime]] = {}
         self.releases: dict[str, datetime] = {}
@@ -223,7 +225,15 @@ class Transaction:
                     db.receipts.pop(receipt_key, None)
                 else:
                     db.receipts[receipt_key] = receipt
+            stamp = datetime.now(UTC)  # as SQL stamps sent_at with the database's clock
+            for message_id in self.sent - db.sent:
+                db.sent_at[message_id] = stamp
             db.sent |= self.sent
+            for message_id in self.pruned:
+                db.outbox.pop(message_id, None)
+                db.sent.discard(message_id)
+                db.sent_at.pop(message_id, None)
+                db.claimed_until.pop(message_id, None)
             for message_id, (_, until) in self.claims.items():
                 db.claimed_until[message_id] = until
             for message_id, retry_at in self.releases.items():

@@ -367,6 +367,13 @@ class MemoryOutbox:
     def mark_sent(self, ids: Sequence[str]) -> None:
         self._tx.sent.update(ids)
 
+    def prune(self, sent_before: datetime, limit: int) -> int:
+        with self._tx.db.lock:
+            sent = [(at, i) for i, at in self._tx.db.sent_at.items() if at < sent_before]
+        old = [i for _, i in sorted(sent) if i not in self._tx.pruned][:limit]
+        self._tx.pruned.update(old)
+        return len(old)
+
 
 class MemoryEventReceipts:
     def __init__(self, tx: Transaction) -> None:

@@ -615,6 +615,17 @@ class SqlOutbox:
 
         self._s.defer(write)
 
+    def prune(self, sent_before: datetime, limit: int) -> int:
+        t = tables.outbox
+        oldest = (
+            select(t.c.seq)
+            .where(t.c.sent_at.is_not(None), t.c.sent_at < sent_before)
+            .order_by(t.c.seq)
+            .limit(limit)
+        )
+        result = self._s.write_now(delete(t).where(t.c.seq.in_(oldest.scalar_subquery())))
+        return result.rowcount or 0
+
 
 # The PostgreSQL advisory lock that outbox claimers take turns on.
 OUTBOX_CLAIM_LOCK = 0x76_6964_656F_0001

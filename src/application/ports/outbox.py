@@ -56,6 +56,10 @@ class Outbox(Protocol):
         """The queue confirmed these messages; they are never claimed again."""
         ...
 
+    def prune(self, sent_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` messages sent before ``sent_before``; how many."""
+        ...
+
 
 class EventReceipts(Protocol):
     """What each durable subscription did with the events it received: handled them
