@@ -40,6 +40,20 @@ class UserEnabled(DomainEvent):
 
 
 @frozen
+class PasswordResetRequested(DomainEvent):
+    """The account's owner asked for a password reset code."""
+
+    user_id: UserId
+
+
+@frozen
+class RegistrationAttempted(DomainEvent):
+    """Someone tried to register the address of this existing account."""
+
+    user_id: UserId
+
+
+@frozen
 class RolesChanged(DomainEvent):
     user_id: UserId
     roles: tuple[str, ...]

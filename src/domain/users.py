@@ -13,6 +13,8 @@ from attrs import define, field, frozen
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import InvalidTransition, ValidationError
 from videoplatform.domain.events import (
+    PasswordResetRequested,
+    RegistrationAttempted,
     RolesChanged,
     UserActivated,
     UserDisabled,
@@ -161,6 +163,16 @@ class User(Aggregate):
     def can(self, permission: Permission) -> bool:
         """Whether this user may exercise ``permission``; a user who is not active may not."""
         return permission in self.permissions()
+
+    def request_password_reset(self, now: datetime) -> None:
+        """Ask for a reset code to be mailed (an active account only)."""
+        if not self.is_active:
+            raise InvalidTransition(f"a {self.status.value} user cannot reset a password")
+        self.record(PasswordResetRequested(occurred_at=now, user_id=self.id))
+
+    def note_registration_attempt(self, now: datetime) -> None:
+        """Someone tried to register this account's address (its owner is told)."""
+        self.record(RegistrationAttempted(occurred_at=now, user_id=self.id))
 
     def activate(self, now: datetime) -> None:
         if self.status is not UserStatus.PENDING:

@@ -20,7 +20,7 @@ from videoplatform.adapters.security.tokens import SecretsTokenGenerator
 from videoplatform.adapters.system import SystemClock, UlidGenerator
 from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.events.journal import EventJournal
-from videoplatform.application.events.reactions import platform_reactions
+from videoplatform.application.events.reactions import ReactionPorts, platform_reactions
 from videoplatform.application.following import FollowConfig
 from videoplatform.application.limits import Limits
 from videoplatform.application.playback import PlaybackPolicy
@@ -112,12 +112,16 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
 
     wiring.provide(JobQueue, lambda: pair()[0])
     wiring.provide(JobQueueClients, lambda: pair()[1])
-    handlers = wiring.provide(
-        DurableHandlers,
-        lambda: DurableHandlers(
-            platform_reactions(wiring.get(UnitOfWorkFactory), wiring.get(Clock))
-        ),
+    ports = ReactionPorts(
+        uow=wiring.get(UnitOfWorkFactory),
+        clock=wiring.get(Clock),
+        ids=wiring.get(IdGenerator),
+        tokens=wiring.get(TokenGenerator),
+        mailer=wiring.get(Mailer),
+        limits=wiring.get(Limits),
     )
+    handlers = wiring.provide(DurableHandlers, lambda: DurableHandlers(platform_reactions(ports)))
+
     shared = [s for s in handlers.subscriptions() if not s.per_node]
     wiring.provide(EventChannel, lambda: open_event_channel(settings, shared, wiring.closers))
 

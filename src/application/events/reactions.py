@@ -1,5 +1,5 @@
 """The platform's own durable handlers: effects of one aggregate's change on others,
-run after the change committed, wherever the subscription is consumed.
+and mail, run after the change committed, wherever the subscription is consumed.
 
 Each is idempotent: an event handled twice changes nothing the second time.
 """
@@ -10,9 +10,12 @@ from attrs import frozen
 
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.events.consumer import DurableHandler
+from videoplatform.application.limits import Limits
+from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
-from videoplatform.application.ports.system import Clock
+from videoplatform.application.ports.system import Clock, IdGenerator, TokenGenerator
+from videoplatform.application.users.mailing import ACCOUNT_MAIL, AccountMail
 from videoplatform.domain.events import DomainEvent, FileDeleted, VideoDeleted
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
 
@@ -45,10 +48,26 @@ class ShareRevocation:
             uow.commit()
 
 
-def platform_reactions(uow: UnitOfWorkFactory, clock: Clock) -> list[DurableHandler]:
+@frozen
+class ReactionPorts:
+    """What the platform's own durable handlers use."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    tokens: TokenGenerator
+    mailer: Mailer
+    limits: Limits
+
+
+def platform_reactions(ports: ReactionPorts) -> list[DurableHandler]:
     """The durable handlers every platform has (the worker runs them): one for each of
     :data:`PLATFORM_SUBSCRIPTIONS`."""
-    return [DurableHandler(SHARES_OF_DELETED, ShareRevocation(uow, clock))]
+    mail = AccountMail(ports.uow, ports.clock, ports.ids, ports.tokens, ports.mailer, ports.limits)
+    return [
+        DurableHandler(SHARES_OF_DELETED, ShareRevocation(ports.uow, ports.clock)),
+        DurableHandler(ACCOUNT_MAIL, mail),
+    ]
 
 
-PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED,)
+PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED, ACCOUNT_MAIL)

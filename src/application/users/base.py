@@ -6,7 +6,6 @@ from datetime import datetime
 
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
-from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.system import (
     PasswordHasher,
@@ -24,7 +23,6 @@ class UserServiceBase(UseCases):
         essentials: Essentials,
         tokens: TokenGenerator,
         hasher: PasswordHasher,
-        mailer: Mailer,
         limits: Limits,
         throttle: FailureThrottle,
     ) -> None:
@@ -32,7 +30,6 @@ class UserServiceBase(UseCases):
         self._throttle = throttle
         self._tokens = tokens
         self._hasher = hasher
-        self._mailer = mailer
         self._limits = limits
         # A real hash to verify against when the account does not exist, so a failed
         # login costs the same whether or not the email is registered. Made by the first

@@ -4,19 +4,16 @@ out."""
 from __future__ import annotations
 
 from videoplatform.application.context import Caller
-from videoplatform.application.users import messages
 from videoplatform.application.users.base import UserServiceBase
-from videoplatform.application.users.commands import PASSWORD_RESET_TTL
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.ids import TokenId
-from videoplatform.domain.users import ApiToken, Email, TokenKind, check_password_policy
+from videoplatform.domain.users import Email, TokenKind, check_password_policy
 
 
 class PasswordRecovery(UserServiceBase):
     def request_password_reset(self, email: str, caller: Caller | None = None) -> None:
-        """Mail a one-hour reset code if an active account has this address.
+        """Have a one-hour reset code mailed if an active account has this address (by
+        the durable account-mail handler, after this returns).
 
         Answers the same way (returns None, raises nothing) whether or not the account
         exists, so the endpoint cannot be used to discover accounts.
@@ -27,7 +24,6 @@ class PasswordRecovery(UserServiceBase):
         except ValidationError:
             return
         now = self._clock.now()
-        secret = self._tokens.new_token()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)
             if user is None or not user.is_active:
@@ -42,17 +38,9 @@ class PasswordRecovery(UserServiceBase):
                 )
                 uow.commit()
                 return
-            uow.tokens.add(
-                ApiToken(
-                    id=TokenId(self._ids.new_id()),
-                    user_id=user.id,
-                    kind=TokenKind.PASSWORD_RESET,
-                    name="password reset",
-                    token_hash=digest_token(secret),
-                    created_at=now,
-                    expires_at=now + PASSWORD_RESET_TTL,
-                )
-            )
+            # The code is made and mailed after this commit (users.mailing).
+            user.request_password_reset(now)
+            uow.users.save(user)
             self._audit.record(
                 uow,
                 caller,
@@ -62,7 +50,6 @@ class PasswordRecovery(UserServiceBase):
                 actor_id=user.id,
             )
             uow.commit()
-        self._mailer.send(messages.password_reset_code(address, secret))
 
     def reset_password(self, token: str, new_password: str, caller: Caller | None = None) -> None:
         """Set a new password with a mailed reset code. Every session and personal token

@@ -3,15 +3,14 @@ administrator, and verifying an address with the code it was mailed."""
 
 from __future__ import annotations
 
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
-from videoplatform.application.users import messages
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import Conflict
-from videoplatform.domain.ids import TokenId, UserId
-from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, check_password_policy
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Email, Role, TokenKind, User, check_password_policy
 
 
 class Registration(UserServiceBase):
@@ -45,7 +44,16 @@ class Registration(UserServiceBase):
                 AuditResult.FAILURE,
                 {"reason": "email_taken"},
             )
-            self._mailer.send(messages.address_taken(address))
+            # The owner is told by mail, after this commit (see users.mailing).
+            retry_stale(3, lambda: self._note_attempt(address))
+
+    def _note_attempt(self, address: str) -> None:
+        with self._uow() as uow:
+            owner = uow.users.find_by_email(address)
+            if owner is not None:
+                owner.note_registration_attempt(self._clock.now())
+                uow.users.save(owner)
+                uow.commit()
 
     def create_admin(self, command: RegisterUser, caller: Caller | None = None) -> User:
         """Operator path (CLI, embedders): an active administrator, no verification."""
@@ -73,24 +81,11 @@ class Registration(UserServiceBase):
             now=now,
             verified=verified,
         )
-        verification: str | None = None
         with self._uow() as uow:
             if uow.users.find_by_email(email.value) is not None:
                 raise Conflict("an account with this email already exists", code="email_taken")
+            # A pending account is mailed its code after this commit (users.mailing).
             uow.users.add(user)
-            if not verified:
-                verification = self._tokens.new_token()
-                uow.tokens.add(
-                    ApiToken(
-                        id=TokenId(self._ids.new_id()),
-                        user_id=user.id,
-                        kind=TokenKind.EMAIL_VERIFICATION,
-                        name="email verification",
-                        token_hash=digest_token(verification),
-                        created_at=now,
-                        expires_at=now + self._limits.email_verification_ttl,
-                    )
-                )
             self._audit.record(
                 uow,
                 caller,
@@ -101,8 +96,6 @@ class Registration(UserServiceBase):
                 actor_id=user.id,
             )
             uow.commit()
-        if verification is not None:
-            self._mailer.send(messages.verification_code(email.value, verification))
         return user
 
     def verify_email(self, token: str, caller: Caller | None = None) -> User:

@@ -30,6 +30,7 @@ from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import Role, UserStatus
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.worker import settle_events
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 
@@ -100,7 +101,8 @@ class TestEmailVerification:
         return attrs.evolve(CHEAP_ARGON2, require_email_verification=True)
 
     @staticmethod
-    def code_in(mailer: MemoryMailer, address: str) -> str:
+    def code_in(platform: Platform, mailer: MemoryMailer, address: str) -> str:
+        settle_events(platform)  # the account-mail handler sends it, after the request
         (message,) = [m for m in mailer.sent if m.to == address]
         match = re.search(r"^([A-Za-z0-9_-]{22,})$", message.body, re.MULTILINE)
         assert match is not None, message.body
@@ -114,9 +116,11 @@ class TestEmailVerification:
         assert user.status is UserStatus.PENDING
         with pytest.raises(AuthenticationFailed):
             platform.users.me(Caller(user.id))
+        assert mailer.sent == []  # registering does not wait on a mail server
+        settle_events(platform)
         (message,) = mailer.sent
         assert message.to == "pending@example.com"
-        assert len(self.code_in(mailer, "pending@example.com")) >= 22
+        assert len(self.code_in(platform, mailer, "pending@example.com")) >= 22
 
     def test_pending_account_cannot_log_in(
         self, platform: Platform, mailer: MemoryMailer, trail: Trail
@@ -134,7 +138,7 @@ class TestEmailVerification:
     ) -> None:
         user = platform.users.register(RegisterUser("v@example.com", PASSWORD, "V"))
 
-        verified = platform.users.verify_email(self.code_in(mailer, "v@example.com"))
+        verified = platform.users.verify_email(self.code_in(platform, mailer, "v@example.com"))
 
         assert verified.id == user.id
         assert verified.status is UserStatus.ACTIVE
@@ -145,7 +149,7 @@ class TestEmailVerification:
 
     def test_a_code_works_only_once(self, platform: Platform, mailer: MemoryMailer) -> None:
         platform.users.register(RegisterUser("once@example.com", PASSWORD, "O"))
-        code = self.code_in(mailer, "once@example.com")
+        code = self.code_in(platform, mailer, "once@example.com")
         platform.users.verify_email(code)
 
         with pytest.raises(ValidationError) as refused:
@@ -167,7 +171,7 @@ class TestEmailVerification:
         self, platform: Platform, mailer: MemoryMailer, clock: ManualClock
     ) -> None:
         platform.users.register(RegisterUser("late@example.com", PASSWORD, "L"))
-        code = self.code_in(mailer, "late@example.com")
+        code = self.code_in(platform, mailer, "late@example.com")
         clock.advance(timedelta(days=2))
 
         with pytest.raises(ValidationError):
@@ -179,7 +183,7 @@ class TestEmailVerification:
         platform.users.register(RegisterUser("b@example.com", PASSWORD, "B"))
 
         with pytest.raises(AuthenticationFailed):
-            platform.users.authenticate(self.code_in(mailer, "b@example.com"))
+            platform.users.authenticate(self.code_in(platform, mailer, "b@example.com"))
 
     def test_administrators_made_by_the_operator_need_no_verification(
         self, platform: Platform, mailer: MemoryMailer

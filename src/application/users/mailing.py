@@ -1,0 +1,109 @@
+"""The account mail, sent by a durable handler after the change that calls for it
+committed: no request waits on a mail server, and mail that fails is retried.
+
+A code is made when its mail goes out and only its digest is stored, so no readable
+secret waits anywhere (in the outbox, on the broker) for the mail to be sent. Handled
+twice (a worker that died between sending and recording it), an event mails a second,
+equally valid code.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import frozen
+
+from videoplatform.application.limits import Limits
+from videoplatform.application.ports.mail import Mailer, MailMessage
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.queue import Subscription
+from videoplatform.application.ports.system import Clock, IdGenerator, TokenGenerator
+from videoplatform.application.users import messages
+from videoplatform.application.users.commands import PASSWORD_RESET_TTL
+from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.errors import NotFound
+from videoplatform.domain.events import (
+    DomainEvent,
+    PasswordResetRequested,
+    RegistrationAttempted,
+    UserRegistered,
+)
+from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.users import ApiToken, TokenKind, User, UserStatus
+
+ACCOUNT_MAIL = Subscription(
+    "mail.account",
+    (
+        UserRegistered.__name__,
+        PasswordResetRequested.__name__,
+        RegistrationAttempted.__name__,
+    ),
+)
+
+
+@frozen
+class AccountMail:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    tokens: TokenGenerator
+    mailer: Mailer
+    limits: Limits
+
+    def __call__(self, event: DomainEvent) -> None:
+        message: MailMessage | None = None
+        if isinstance(event, UserRegistered):
+            message = self._code(
+                event.user_id,
+                UserStatus.PENDING,
+                TokenKind.EMAIL_VERIFICATION,
+                self.limits.email_verification_ttl,
+            )
+        elif isinstance(event, PasswordResetRequested):
+            message = self._code(
+                event.user_id, UserStatus.ACTIVE, TokenKind.PASSWORD_RESET, PASSWORD_RESET_TTL
+            )
+        elif isinstance(event, RegistrationAttempted):
+            user = self._user(event.user_id)
+            if user is not None:
+                message = messages.address_taken(user.email.value)
+        if message is not None:
+            self.mailer.send(message)
+
+    def _code(
+        self, user_id: UserId, status: UserStatus, kind: TokenKind, ttl: timedelta
+    ) -> MailMessage | None:
+        """Store a new code of ``kind`` for the user and the mail that carries it; None
+        when the account is no longer in ``status`` (verified, disabled, deleted)."""
+        now = self.clock.now()
+        secret = self.tokens.new_token()
+        with self.uow() as uow:
+            user = _found(uow, user_id)
+            if user is None or user.status is not status:
+                return None
+            uow.tokens.add(
+                ApiToken(
+                    id=TokenId(self.ids.new_id()),
+                    user_id=user.id,
+                    kind=kind,
+                    name=kind.value.replace("_", " "),
+                    token_hash=digest_token(secret),
+                    created_at=now,
+                    expires_at=now + ttl,
+                )
+            )
+            uow.commit()
+        if kind is TokenKind.PASSWORD_RESET:
+            return messages.password_reset_code(user.email.value, secret)
+        return messages.verification_code(user.email.value, secret)
+
+    def _user(self, user_id: UserId) -> User | None:
+        with self.uow() as uow:
+            return _found(uow, user_id)
+
+
+def _found(uow: UnitOfWork, user_id: UserId) -> User | None:
+    try:
+        return uow.users.get(user_id)
+    except NotFound:
+        return None
