@@ -77,6 +77,20 @@ class VideoProcessingStarted(VideoEvent):
 
 
 @frozen
+class VideoProgressed(VideoEvent):
+    """Processing reported how far it got (percent)."""
+
+    progress: int
+
+
+@frozen
+class VideoAttemptFailed(VideoEvent):
+    """A processing attempt failed; the video waits for the next one."""
+
+    reason: str
+
+
+@frozen
 class VideoReady(VideoEvent):
     pass
 

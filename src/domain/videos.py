@@ -12,9 +12,11 @@ from attrs import define, field, frozen
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import InvalidTransition, ValidationError
 from videoplatform.domain.events import (
+    VideoAttemptFailed,
     VideoDeleted,
     VideoFailed,
     VideoProcessingStarted,
+    VideoProgressed,
     VideoReady,
     VideoRequeued,
     VideoUpdated,
@@ -291,6 +293,7 @@ class Video(Aggregate):
             raise InvalidTransition(f"video {self.id} is not processing")
         self.last_error = reason[:2000] or "unknown error"
         self.updated_at = now
+        self.record(VideoAttemptFailed(occurred_at=now, video_id=self.id, reason=self.last_error))
 
     def requeue(self, now: datetime) -> None:
         """A moderator's retry of a failed video: back to "uploaded", waiting for a
@@ -315,6 +318,7 @@ class Video(Aggregate):
         # Progress never goes backwards and stays within 0-100.
         self.progress = max(self.progress, min(100, max(0, percent)))
         self.updated_at = now
+        self.record(VideoProgressed(occurred_at=now, video_id=self.id, progress=self.progress))
 
     def mark_ready(
         self,

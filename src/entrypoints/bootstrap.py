@@ -13,6 +13,7 @@ from typing import TypeVar, cast
 import punq
 from attrs import frozen
 
+from videoplatform.application.announcing import ProgressAnnouncer
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditService
 from videoplatform.application.categories import CategoryService
@@ -22,6 +23,7 @@ from videoplatform.application.files import FileService
 from videoplatform.application.following import ProgressFollower
 from videoplatform.application.health import HealthService
 from videoplatform.application.playback import PlaybackService
+from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventBus
 from videoplatform.application.ports.system import Clock, IdGenerator
@@ -30,6 +32,7 @@ from videoplatform.application.resumable import ResumableUploadService
 from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
 from videoplatform.application.videos import VideoService
+from videoplatform.domain.events import VideoEvent
 from videoplatform.entrypoints.providers import PROVIDERS
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.wiring import Closer, Wiring
@@ -88,6 +91,11 @@ def build_container(
     container.register(Dispatcher, instance=dispatcher)
     for name, service in USE_CASES.items():
         dispatcher.route(container.resolve(service), name)
+    # Followers hear of each committed change of processing, from the committing process.
+    announcer = ProgressAnnouncer(
+        wiring.get(UnitOfWorkFactory), wiring.get(VideoFeed), wiring.get(Clock)
+    )
+    dispatcher.subscribe(wiring.get(EventBus), VideoEvent, "feed.announce", announcer)
     return container
 
 

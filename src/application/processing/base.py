@@ -1,5 +1,6 @@
 """What every part of processing shares: its adapters, and the steps that change a video
-in a unit of work of their own (retried when they lose a race), then announce it."""
+in a unit of work of their own (retried when they lose a race). Followers hear of each
+change from the processing events (see application.announcing)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TypeVar
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
-from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, VideoFeed
 from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
@@ -39,12 +39,10 @@ class ProcessingBase(UseCases):
         storyboarder: Storyboarder,
         transcoder: Transcoder,
         config: ProcessingConfig,
-        feed: VideoFeed = NoFeed(),  # noqa: B008 - stateless
     ) -> None:
         super().__init__(essentials)
         self._storage = storage
         self._config = config
-        self._feed = feed
         self._workshop = Workshop(
             storage, essentials.clock, prober, thumbnailer, storyboarder, transcoder, config
         )
@@ -66,28 +64,18 @@ class ProcessingBase(UseCases):
                 video.report_progress(percent, self._clock.now())
                 uow.videos.save(video)
                 uow.commit()
-                self._announce(video)
-
-    def _announce(self, video: Video) -> None:
-        """Tell followers of ``video`` its state, just committed. Best effort: the
-        change stands whatever happens to the announcement."""
-        try:
-            self._feed.publish(ProcessingProgress.of(video, self._clock.now()))
-        except Exception:
-            log.warning("video %s: progress update not published", video.id, exc_info=True)
 
     def _fail(self, uow: UnitOfWork, video: Video, reason: str, metadata: dict[str, str]) -> None:
-        """Mark the video failed for good, audited, committed and announced."""
+        """Mark the video failed for good, audited and committed."""
         video.mark_failed(reason, self._clock.now())
         self._conclude(uow, video, AuditResult.FAILURE, {**metadata, "reason": reason[:500]})
 
     def _conclude(
         self, uow: UnitOfWork, video: Video, result: AuditResult, metadata: dict[str, str]
     ) -> None:
-        """Save how processing ended for ``video``, audit it, commit, and announce it."""
+        """Save how processing ended for ``video``, audit it, and commit."""
         uow.videos.save(video)
         self._audit.record(
             uow, SYSTEM, AuditAction.VIDEO_PROCESS, "video", video.id, result, metadata
         )
         uow.commit()
-        self._announce(video)

@@ -84,7 +84,6 @@ class ProcessingJob(ProcessingBase):
                 video.start_processing(now)
             uow.videos.save(video)
             uow.commit()
-            self._announce(video)
             return video
 
         try:
@@ -147,7 +146,6 @@ class ProcessingJob(ProcessingBase):
                 video.note_failed_attempt(reason, now)
                 uow.videos.save(video)
                 uow.commit()
-                self._announce(video)
                 return _Retry.LATER
             self._fail(uow, video, reason, {"attempt": str(attempt)})
             return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP

@@ -48,7 +48,6 @@ class ProcessingModeration(ProcessingBase):
                 metadata={"previous_attempts": str(attempts), "last_error": last_error[:500]},
             )
             uow.commit()
-            self._announce(video)
         return ProcessingProgress.of(video, self._clock.now())
 
     def progress(self, caller: Caller, video_id: VideoId) -> ProcessingProgress:

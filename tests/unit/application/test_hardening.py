@@ -159,7 +159,7 @@ class _BrokenBus:
         raise RuntimeError("bus is down")
 
     def subscribe(self, event_type: type, handler: Callable[..., None]) -> None:
-        raise RuntimeError("bus is down")
+        pass  # registering is local; delivering is what fails
 
 
 def test_a_failing_event_bus_never_undoes_a_committed_upload(clock: ManualClock) -> None:

@@ -1,6 +1,7 @@
-"""Processing tells followers each committed change of a video's state through the video
-feed, and a follower sees the current state, then each change, until the end; a lost
-update only delays it until the next re-read of the database."""
+"""Followers are told each committed change of a video's processing state through the
+video feed (the announcer, an after-commit handler of the processing events), and a
+follower sees the current state, then each change, until the end; a lost update only
+delays it until the next re-read of the database."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from videoplatform.adapters.memory.media import (
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.system import ManualClock, SequentialIds
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.announcing import ProgressAnnouncer
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
@@ -38,6 +40,7 @@ from videoplatform.application.processing import (
 )
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.errors import NotFound
+from videoplatform.domain.events import VideoEvent
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.ladder import PlannedRung
 from videoplatform.domain.users import Role
@@ -130,6 +133,10 @@ def processing_with(
     feed: VideoFeed,
     transcoder: SyntheticTranscoder | None = None,
 ) -> ProcessingService:
+    """A processing service over the platform's database, whose committed changes are
+    announced on ``feed`` (by the announcer, from the platform's event bus)."""
+    announcer = ProgressAnnouncer(uow_factory, feed, clock)
+    platform.dispatcher.subscribe(platform.events, VideoEvent, "test.announce", announcer)
     essentials = Essentials(
         uow_factory,
         clock,
@@ -144,7 +151,6 @@ def processing_with(
         SyntheticStoryboarder(),
         transcoder or SyntheticTranscoder(),
         ProcessingConfig(work_dir=tmp_path, progress_step=1),
-        feed=feed,
     )
 
 

@@ -21,6 +21,7 @@ from videoplatform.domain.events import (
     VideoDeleted,
     VideoFailed,
     VideoProcessingStarted,
+    VideoProgressed,
     VideoReady,
     VideoRequeued,
     VideoUploaded,
@@ -203,6 +204,7 @@ def test_full_happy_path_uploaded_processing_ready() -> None:
     assert video.pull_events() == [
         VideoUploaded(occurred_at=NOW, video_id=VideoId("video-7"), owner_id=OWNER_ID),
         VideoProcessingStarted(occurred_at=NOW, video_id=VideoId("video-7")),
+        VideoProgressed(occurred_at=NOW, video_id=VideoId("video-7"), progress=50),
         VideoReady(occurred_at=LATER, video_id=VideoId("video-7")),
     ]
 
