@@ -17,6 +17,8 @@ from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import AuthenticationFailed, NotFound, PermissionDenied
 from videoplatform.domain.ids import AuditEventId, UserId
 
+PRIVILEGED = {"privileged": "true"}
+
 
 class Auditor:
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, ids: IdGenerator) -> None:
@@ -76,6 +78,19 @@ class Auditor:
         with self._uow_factory() as uow:
             self.record(uow, caller, action, resource_type, resource_id, result, metadata, actor_id)
             uow.commit()
+
+    def privileged_read(
+        self,
+        uow: UnitOfWork,
+        caller: Caller,
+        action: AuditAction,
+        resource_type: str,
+        resource_id: str,
+    ) -> None:
+        """Record (and commit) that ``caller`` read what only their role let them see:
+        someone else's file, a video the public may not see."""
+        self.record(uow, caller, action, resource_type, resource_id, metadata=PRIVILEGED)
+        uow.commit()
 
     @contextmanager
     def refusals(

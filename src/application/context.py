@@ -36,12 +36,18 @@ class Hidden(NotFound):
 def current_user(uow: UnitOfWork, caller: Caller) -> User | None:
     if caller.user_id is None:
         return None
+    return active_user(uow, caller.user_id, "authentication required")
+
+
+def active_user(uow: UnitOfWork, user_id: UserId, refusal: str) -> User:
+    """The user ``user_id`` if the account exists and is active; AuthenticationFailed
+    with the message ``refusal`` otherwise."""
     try:
-        user = uow.users.get(caller.user_id)
+        user = uow.users.get(user_id)
     except NotFound:
-        raise AuthenticationFailed("authentication required") from None
+        raise AuthenticationFailed(refusal) from None
     if not user.is_active:
-        raise AuthenticationFailed("authentication required")
+        raise AuthenticationFailed(refusal)
     return user
 
 
@@ -50,6 +56,13 @@ def require_user(uow: UnitOfWork, caller: Caller) -> User:
     if user is None:
         raise AuthenticationFailed("authentication required")
     return user
+
+
+def require_owner(user: User, owner_id: UserId, what: str) -> None:
+    """Hidden (reported as a missing ``what``) unless ``user`` owns it or is an
+    administrator of users."""
+    if owner_id != user.id and not user.can(Permission.USER_MANAGE):
+        raise Hidden(f"{what} not found")
 
 
 def require_permission(uow: UnitOfWork, caller: Caller, permission: Permission) -> User:

@@ -148,15 +148,7 @@ class FileService(UseCases):
             stored = self._accessible(uow, caller, file_id)
             if stored.owner_id != caller.user_id:
                 # An administrator reading someone else's file: worth a trace.
-                self._audit.record(
-                    uow,
-                    caller,
-                    AuditAction.FILE_READ,
-                    "file",
-                    file_id,
-                    metadata={"privileged": "true"},
-                )
-                uow.commit()
+                self._audit.privileged_read(uow, caller, AuditAction.FILE_READ, "file", file_id)
             return stored
 
     @staticmethod

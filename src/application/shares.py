@@ -12,6 +12,7 @@ from videoplatform.application.context import (
     Caller,
     Hidden,
     current_user,
+    require_owner,
     require_permission,
     require_user,
 )
@@ -188,8 +189,7 @@ class ShareService(UseCases):
         ):
             user = require_user(uow, caller)
             share = uow.shares.get(share_id)
-            if share.owner_id != user.id and not user.can(Permission.USER_MANAGE):
-                raise Hidden("share not found")
+            require_owner(user, share.owner_id, "share")
             share.revoke(self._clock.now())
             uow.shares.save(share)
             self._audit.record(uow, caller, AuditAction.SHARE_REVOKE, "share", share_id)

@@ -157,15 +157,7 @@ class VideoService(UseCases):
             user = current_user(uow, caller)
             if user is not None and user.id != video.owner_id and not video.can_be_seen_by(None):
                 # A moderator looking at what the public cannot see: worth a trace.
-                self._audit.record(
-                    uow,
-                    caller,
-                    AuditAction.VIDEO_READ,
-                    "video",
-                    video_id,
-                    metadata={"privileged": "true"},
-                )
-                uow.commit()
+                self._audit.privileged_read(uow, caller, AuditAction.VIDEO_READ, "video", video_id)
             return video
 
     @staticmethod

@@ -5,27 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from attrs import frozen
-
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
-from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.application.ports.media import MediaTools
 from videoplatform.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
     from videoplatform.adapters.ffmpeg import FfmpegConfig
-
-
-@frozen
-class MediaAdapters:
-    prober: MediaProber
-    thumbnailer: Thumbnailer
-    storyboarder: Storyboarder
-    transcoder: Transcoder
 
 
 def ffmpeg_config(settings: Settings) -> FfmpegConfig:
@@ -50,12 +40,12 @@ def ffmpeg_config(settings: Settings) -> FfmpegConfig:
     )
 
 
-def open_media(settings: Settings) -> MediaAdapters:
+def open_media(settings: Settings) -> MediaTools:
     """The media adapters ``settings`` choose. Nothing runs here: the ffmpeg binary is
     located on first use and the GPU is detected on the first transcode."""
     if settings.media_backend == "synthetic":
         synthetic = SyntheticMediaProber()
-        return MediaAdapters(
+        return MediaTools(
             synthetic,
             SyntheticThumbnailer(synthetic),
             SyntheticStoryboarder(),
@@ -70,7 +60,7 @@ def open_media(settings: Settings) -> MediaAdapters:
 
     config = ffmpeg_config(settings)
     prober = FfmpegProber(config)
-    return MediaAdapters(
+    return MediaTools(
         prober,
         FfmpegThumbnailer(config, prober),
         FfmpegStoryboarder(config),

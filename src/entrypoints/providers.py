@@ -20,14 +20,20 @@ from videoplatform.adapters.security.tokens import SecretsTokenGenerator
 from videoplatform.adapters.system import SystemClock, UlidGenerator
 from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.events.journal import EventJournal
-from videoplatform.application.events.reactions import ReactionPorts, platform_reactions
+from videoplatform.application.events.reactions import platform_reactions
 from videoplatform.application.following import FollowConfig
 from videoplatform.application.limits import Limits
 from videoplatform.application.playback import PlaybackPolicy
 from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.mail import Mailer
-from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.application.ports.media import (
+    MediaProber,
+    MediaTools,
+    Storyboarder,
+    Thumbnailer,
+    Transcoder,
+)
 from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventBus, EventChannel, JobQueue, JobQueueClients
 from videoplatform.application.ports.storage import ObjectStorage
@@ -39,9 +45,10 @@ from videoplatform.application.ports.system import (
 )
 from videoplatform.application.processing import ProcessingConfig
 from videoplatform.application.throttle import FailureThrottle
+from videoplatform.application.users.mailing import AccountMail
 from videoplatform.entrypoints.feeds import open_feed
 from videoplatform.entrypoints.keys import playback_secret
-from videoplatform.entrypoints.media import MediaAdapters, open_media
+from videoplatform.entrypoints.media import open_media
 from videoplatform.entrypoints.persistence import open_database, open_storage
 from videoplatform.entrypoints.queueing import open_event_channel, open_queue
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
@@ -112,15 +119,19 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
 
     wiring.provide(JobQueue, lambda: pair()[0])
     wiring.provide(JobQueueClients, lambda: pair()[1])
-    ports = ReactionPorts(
-        uow=wiring.get(UnitOfWorkFactory),
-        clock=wiring.get(Clock),
-        ids=wiring.get(IdGenerator),
-        tokens=wiring.get(TokenGenerator),
-        mailer=wiring.get(Mailer),
-        limits=wiring.get(Limits),
+    uow: UnitOfWorkFactory = wiring.get(UnitOfWorkFactory)
+    clock: Clock = wiring.get(Clock)
+    mail = AccountMail(
+        uow,
+        clock,
+        wiring.get(IdGenerator),
+        wiring.get(TokenGenerator),
+        wiring.get(Mailer),
+        wiring.get(Limits),
     )
-    handlers = wiring.provide(DurableHandlers, lambda: DurableHandlers(platform_reactions(ports)))
+    handlers = wiring.provide(
+        DurableHandlers, lambda: DurableHandlers(platform_reactions(uow, clock, mail))
+    )
 
     shared = [s for s in handlers.subscriptions() if not s.per_node]
     wiring.provide(EventChannel, lambda: open_event_channel(settings, shared, wiring.closers))
@@ -148,9 +159,9 @@ def feed(settings: Settings, wiring: Wiring) -> None:
 
 def media(settings: Settings, wiring: Wiring) -> None:
     """ffmpeg (or the synthetic format) and how videos are processed."""
-    built: list[MediaAdapters] = []
+    built: list[MediaTools] = []
 
-    def adapters() -> MediaAdapters:
+    def adapters() -> MediaTools:
         if not built:
             built.append(open_media(settings))
         return built[0]
@@ -159,6 +170,15 @@ def media(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(Thumbnailer, lambda: adapters().thumbnailer)
     wiring.provide(Storyboarder, lambda: adapters().storyboarder)
     wiring.provide(Transcoder, lambda: adapters().transcoder)
+    wiring.provide(
+        MediaTools,
+        lambda: MediaTools(
+            wiring.get(MediaProber),
+            wiring.get(Thumbnailer),
+            wiring.get(Storyboarder),
+            wiring.get(Transcoder),
+        ),
+    )
     wiring.provide(ProcessingConfig, settings.processing)
 
 

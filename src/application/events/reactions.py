@@ -10,11 +10,9 @@ from attrs import frozen
 
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.events.consumer import DurableHandler
-from videoplatform.application.limits import Limits
-from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
-from videoplatform.application.ports.system import Clock, IdGenerator, TokenGenerator
+from videoplatform.application.ports.system import Clock
 from videoplatform.application.users.mailing import ACCOUNT_MAIL, AccountMail
 from videoplatform.domain.events import DomainEvent, FileDeleted, VideoDeleted
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
@@ -48,24 +46,13 @@ class ShareRevocation:
             uow.commit()
 
 
-@frozen
-class ReactionPorts:
-    """What the platform's own durable handlers use."""
-
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-    tokens: TokenGenerator
-    mailer: Mailer
-    limits: Limits
-
-
-def platform_reactions(ports: ReactionPorts) -> list[DurableHandler]:
+def platform_reactions(
+    uow: UnitOfWorkFactory, clock: Clock, mail: AccountMail
+) -> list[DurableHandler]:
     """The durable handlers every platform has (the worker runs them): one for each of
     :data:`PLATFORM_SUBSCRIPTIONS`."""
-    mail = AccountMail(ports.uow, ports.clock, ports.ids, ports.tokens, ports.mailer, ports.limits)
     return [
-        DurableHandler(SHARES_OF_DELETED, ShareRevocation(ports.uow, ports.clock)),
+        DurableHandler(SHARES_OF_DELETED, ShareRevocation(uow, clock)),
         DurableHandler(ACCOUNT_MAIL, mail),
     ]
 

@@ -101,3 +101,14 @@ class Transcoder(Protocol):
         MediaRejected or RuntimeError on failure, leaving ``output_dir`` for the caller
         to discard."""
         ...
+
+
+@frozen
+class MediaTools:
+    """The media adapters processing uses, provided together (each is also a port of
+    its own: an override of one reaches this too)."""
+
+    prober: MediaProber
+    thumbnailer: Thumbnailer
+    storyboarder: Storyboarder
+    transcoder: Transcoder

@@ -11,7 +11,7 @@ from typing import TypeVar
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
-from videoplatform.application.ports.media import MediaProber, Storyboarder, Thumbnailer, Transcoder
+from videoplatform.application.ports.media import MediaTools
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.processing.config import ProcessingConfig
@@ -34,18 +34,13 @@ class ProcessingBase(UseCases):
         self,
         essentials: Essentials,
         storage: ObjectStorage,
-        prober: MediaProber,
-        thumbnailer: Thumbnailer,
-        storyboarder: Storyboarder,
-        transcoder: Transcoder,
+        media: MediaTools,
         config: ProcessingConfig,
     ) -> None:
         super().__init__(essentials)
         self._storage = storage
         self._config = config
-        self._workshop = Workshop(
-            storage, essentials.clock, prober, thumbnailer, storyboarder, transcoder, config
-        )
+        self._workshop = Workshop(storage, essentials.clock, media, config)
 
     def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:
         """Run ``change`` on a fresh copy of the video in its own unit of work, again on

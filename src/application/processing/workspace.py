@@ -15,13 +15,7 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from videoplatform.application.ports.media import (
-    MediaProber,
-    MediaRejected,
-    Storyboarder,
-    Thumbnailer,
-    Transcoder,
-)
+from videoplatform.application.ports.media import MediaRejected, MediaTools
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing.config import ProcessingConfig
@@ -65,18 +59,12 @@ class Workshop:
         self,
         storage: ObjectStorage,
         clock: Clock,
-        prober: MediaProber,
-        thumbnailer: Thumbnailer,
-        storyboarder: Storyboarder,
-        transcoder: Transcoder,
+        media: MediaTools,
         config: ProcessingConfig,
     ) -> None:
         self._storage = storage
         self._clock = clock
-        self._prober = prober
-        self._thumbnailer = thumbnailer
-        self._storyboarder = storyboarder
-        self._transcoder = transcoder
+        self._media = media
         self._config = config
 
     def produce(
@@ -88,7 +76,7 @@ class Workshop:
         try:
             handle = self._storage.open_file(video.source_key)
             source = self._local_source(handle, video.source_key, work)
-            info = self._prober.probe(source)
+            info = self._media.prober.probe(source)
             try:
                 ladder = plan_ladder(info, self._config.ladder)
             except ValidationError as refused:
@@ -105,7 +93,7 @@ class Workshop:
                 stills = pool.submit(
                     self._stills, source, info, video.poster_time(info.duration_seconds), out
                 )
-                hls = self._transcoder.transcode(source, info, ladder, out / "hls", report)
+                hls = self._media.transcoder.transcode(source, info, ladder, out / "hls", report)
             posters, storyboard = stills.result()
             renditions = tuple(
                 Rendition(
@@ -155,7 +143,7 @@ class Workshop:
         self, source: Path, info: MediaInfo, at: float, out: Path
     ) -> tuple[list[Poster], Storyboard]:
         posters = self._posters(source, info, at, out)
-        board = self._storyboarder.storyboard(source, info, out / "storyboard")
+        board = self._media.storyboarder.storyboard(source, info, out / "storyboard")
         storyboard = Storyboard(
             vtt_path=f"storyboard/{board.vtt}",
             sprite_path=f"storyboard/{board.sprite}",
@@ -169,7 +157,7 @@ class Workshop:
         shown_w, shown_h = display_size(info)
         widths = poster_widths(self._config.poster_widths, shown_w)
         targets = [out / f"poster-{width}" for width in widths]
-        content_type = self._thumbnailer.posters(source, at, widths, targets)  # one decode
+        content_type = self._media.thumbnailer.posters(source, at, widths, targets)  # one decode
         suffix = _POSTER_SUFFIX.get(content_type)
         if suffix is None:
             raise RuntimeError(f"the thumbnailer wrote {content_type!r}, not an image")

@@ -113,12 +113,7 @@ class Administration(UserServiceBase):
             self._keep_an_admin(uow, user, None, now)
             user.disable(now)
             uow.users.save(user)
-            revoked = 0
-            for token in uow.tokens.list_for_user(user.id):
-                if token.revoked_at is None:
-                    token.revoke(now)
-                    uow.tokens.save(token)
-                    revoked += 1
+            revoked = len(self._revoke_all_tokens(uow, user.id, now))
             uow.videos.set_owner_disabled(user.id, True)
             self._audit.record(
                 uow,

@@ -14,6 +14,7 @@ from videoplatform.application.ports.system import (
 from videoplatform.application.throttle import FailureThrottle
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import ApiToken, TokenKind
 
 
@@ -53,3 +54,13 @@ class UserServiceBase(UseCases):
         if record is None or record.kind is not kind or not record.is_usable(now):
             raise ValidationError.field("token", f"invalid or expired {what}")
         return record
+
+    @staticmethod
+    def _revoke_all_tokens(uow: UnitOfWork, user_id: UserId, now: datetime) -> list[ApiToken]:
+        """Revoke every live token of the account (sessions, personal tokens, codes);
+        the ones this revoked."""
+        revoked = [t for t in uow.tokens.list_for_user(user_id) if t.revoked_at is None]
+        for token in revoked:
+            token.revoke(now)
+            uow.tokens.save(token)
+        return revoked

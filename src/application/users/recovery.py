@@ -63,12 +63,10 @@ class PasswordRecovery(UserServiceBase):
             user = uow.users.get(record.user_id)
             user.change_password_hash(new_hash, now)
             uow.users.save(user)
-            revoked = 0
-            for other in uow.tokens.list_for_user(user.id):
-                if other.revoked_at is None:
-                    other.revoke(now)
-                    uow.tokens.save(other)
-                    revoked += other.kind is not TokenKind.PASSWORD_RESET
+            revoked = sum(
+                t.kind is not TokenKind.PASSWORD_RESET
+                for t in self._revoke_all_tokens(uow, user.id, now)
+            )
             self._audit.record(
                 uow,
                 caller,

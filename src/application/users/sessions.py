@@ -6,19 +6,23 @@ from __future__ import annotations
 import builtins
 from datetime import datetime, timedelta
 
-from videoplatform.application.context import Caller, Hidden, require_user
+from videoplatform.application.context import (
+    Caller,
+    active_user,
+    require_owner,
+    require_user,
+)
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import IssuedToken, Login, Principal
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import (
     AuthenticationFailed,
-    NotFound,
     TooManyAttempts,
     ValidationError,
 )
 from videoplatform.domain.ids import TokenId, UserId
-from videoplatform.domain.users import ApiToken, Email, Permission, TokenKind, UserStatus
+from videoplatform.domain.users import ApiToken, Email, TokenKind, UserStatus
 
 
 class Sessions(UserServiceBase):
@@ -123,12 +127,7 @@ class Sessions(UserServiceBase):
                 or not record.is_usable(now)
             ):
                 raise AuthenticationFailed("invalid or expired token")
-            try:
-                user = uow.users.get(record.user_id)
-            except NotFound:
-                raise AuthenticationFailed("invalid or expired token") from None
-            if not user.is_active:
-                raise AuthenticationFailed("invalid or expired token")
+            user = active_user(uow, record.user_id, "invalid or expired token")
             return Principal(user.id, user.roles, record.id)
 
     def logout(self, token: str, caller: Caller | None = None) -> None:
@@ -191,8 +190,7 @@ class Sessions(UserServiceBase):
         ):
             user = require_user(uow, caller)
             record = uow.tokens.get(token_id)
-            if record.user_id != user.id and not user.can(Permission.USER_MANAGE):
-                raise Hidden("token not found")
+            require_owner(user, record.user_id, "token")
             record.revoke(now)
             uow.tokens.save(record)
             self._audit.record(uow, caller, AuditAction.TOKEN_REVOKE, "token", token_id)

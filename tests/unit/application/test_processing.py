@@ -29,7 +29,12 @@ from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
-from videoplatform.application.ports.media import LadderOutput, ProgressCallback, Transcoder
+from videoplatform.application.ports.media import (
+    LadderOutput,
+    MediaTools,
+    ProgressCallback,
+    Transcoder,
+)
 from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     UnitOfWorkFactory,
@@ -277,10 +282,12 @@ def build(
         return ProcessingService(
             essentials,
             objects or storage,
-            prober or SyntheticMediaProber(),
-            thumbnailer or SyntheticThumbnailer(),
-            SyntheticStoryboarder(),
-            transcoder or SyntheticTranscoder(),
+            MediaTools(
+                prober or SyntheticMediaProber(),
+                thumbnailer or SyntheticThumbnailer(),
+                SyntheticStoryboarder(),
+                transcoder or SyntheticTranscoder(),
+            ),
             ProcessingConfig(work_dir=work_dir, **config),
         )
 

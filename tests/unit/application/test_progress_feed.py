@@ -31,7 +31,7 @@ from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
 from videoplatform.application.following import FollowConfig, ProgressFollower
 from videoplatform.application.ports.feed import NoFeed, ProcessingProgress, Subscription, VideoFeed
-from videoplatform.application.ports.media import LadderOutput, ProgressCallback
+from videoplatform.application.ports.media import LadderOutput, MediaTools, ProgressCallback
 from videoplatform.application.processing import (
     ProcessingConfig,
     ProcessingOutcome,
@@ -146,10 +146,12 @@ def processing_with(
     return ProcessingService(
         essentials,
         storage,
-        SyntheticMediaProber(),
-        SyntheticThumbnailer(),
-        SyntheticStoryboarder(),
-        transcoder or SyntheticTranscoder(),
+        MediaTools(
+            SyntheticMediaProber(),
+            SyntheticThumbnailer(),
+            SyntheticStoryboarder(),
+            transcoder or SyntheticTranscoder(),
+        ),
         ProcessingConfig(work_dir=tmp_path, progress_step=1),
     )
 
