@@ -107,6 +107,7 @@ class FileService(UseCases):
     ) -> StoredFile:
         with self._uow() as uow:
             owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+            uow.users.lock(owner.id)  # the owner's parallel uploads take turns from here
             quota.check_commit(self._limits, uow, owner.id, metered.size)
             stored = StoredFile.store(
                 id=file_id,
@@ -120,8 +121,6 @@ class FileService(UseCases):
                 now=self._clock.now(),
             )
             uow.files.add(stored)
-            owner.touch(self._clock.now())
-            uow.users.save(owner)
             self._audit.record(
                 uow,
                 caller,

@@ -22,9 +22,9 @@ from videoplatform.domain.ids import UserId
 T = TypeVar("T")
 
 RECORD_ATTEMPTS = 5
-"""Runs of an upload's recording transaction: parallel uploads of one owner collide on
-the owner's version, so each checks the quota against the others' commits, and a loser
-runs again."""
+"""Runs of an upload's recording transaction when it loses a race (a category edited
+meanwhile...). Parallel uploads of one owner do not race: each locks the owner before
+checking the quota, so they take turns."""
 
 
 def usage(uow: UnitOfWork, owner_id: UserId) -> tuple[int, int]:
@@ -74,9 +74,10 @@ def store_then_record(
 ) -> T:
     """The one flow of every upload (videos, files, completed resumable uploads): stream
     ``source`` into storage under ``key`` (measured, hashed and held to ``limit``), then
-    ``record`` it in a unit of work of its own, run again when it loses to a parallel
-    upload of the same owner. Until ``record`` commits, any failure ``discard``s what was
-    stored. With ``empty_field``, an empty upload is a ValidationError on that field."""
+    ``record`` it in a unit of work of its own (which locks the owner before checking
+    the quota), run again when it loses a race. Until ``record`` commits, any failure
+    ``discard``s what was stored. With ``empty_field``, an empty upload is a
+    ValidationError on that field."""
     metered = MeteredReader(source, limit, what=what)
     storage.put(key, metered)
     committed = False

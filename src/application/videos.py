@@ -82,6 +82,7 @@ class VideoService(UseCases):
             self._uow() as uow,
         ):
             owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+            uow.users.lock(owner.id)  # the owner's parallel uploads take turns from here
             if command.category_id is not None:
                 uow.categories.get(command.category_id)
             limit = quota.room(self._limits, uow, owner.id, command.declared_size)
@@ -115,6 +116,7 @@ class VideoService(UseCases):
     ) -> Video:
         with self._uow() as uow:
             owner = require_permission(uow, caller, Permission.VIDEO_UPLOAD)
+            uow.users.lock(owner.id)  # the owner's parallel uploads take turns from here
             if command.category_id is not None:  # it may have gone while we streamed
                 uow.categories.get(command.category_id)
             quota.check_commit(self._limits, uow, owner.id, metered.size)
@@ -133,8 +135,6 @@ class VideoService(UseCases):
                 now=now,
             )
             uow.videos.add(video)
-            owner.touch(now)
-            uow.users.save(owner)
             uow.outbox.add(process_video_job(self._ids, video_id, now))
             self._audit.record(
                 uow,

@@ -11,6 +11,7 @@ keys run the same scenarios.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -1676,6 +1677,42 @@ def test_concurrent_claims_never_hand_out_a_message_twice(
     assert errors == []
     every = [i for batch in claimed for i in batch]
     assert sorted(every) == [f"m{n:02}" for n in range(40)]
+
+
+def test_a_user_lock_makes_a_second_locker_wait_for_the_first_to_end(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_user("u1"))
+    order: list[str] = []
+    first_holds = threading.Event()
+
+    def first() -> None:
+        with uow_factory() as uow:
+            uow.users.lock(UserId("u1"))
+            first_holds.set()
+            time.sleep(0.3)
+            order.append("first commits")
+            uow.commit()
+
+    def second() -> None:
+        assert first_holds.wait(5)
+        with uow_factory() as uow:
+            uow.users.lock(UserId("u1"))
+            order.append("second holds")
+            uow.commit()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert order == ["first commits", "second holds"]
+    # A rolled-back holder lets go too.
+    with uow_factory() as uow:
+        uow.users.lock(UserId("u1"))
+    with uow_factory() as uow:
+        uow.users.lock(UserId("u1"))
+        uow.commit()
 
 
 def test_sent_messages_are_pruned_oldest_first_and_unsent_ones_never(

@@ -64,8 +64,13 @@ class MemoryDatabase:
         self.claimed_until: dict[str, datetime] = {}
         # Event receipts: (subscription, event id) -> receipt.
         self.receipts: dict[tuple[str, str], Receipt] = {}
+        # Row locks (``lock``): held by one transaction until it commits or rolls back.
+        self.row_locks: dict[str, threading.Lock] = {}
         # Owners whose videos are hidden (``owner_disabled``, set owner-wide).
         self.disabled_owners: set[str] = set()
+
+
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class Transaction:
@@ -88,6 +93,7 @@ class Transaction:
         self.releases: dict[str, datetime] = {}
         self.owners: dict[str, bool] = {}  # owner id -> owner_disabled, staged
         self.receipts: dict[tuple[str, str], Receipt | None] = {}  # None: removed
+        self.held: list[threading.Lock] = []
         self.live: list[Aggregate] = []
 
     # -- reads --------------------------------------------------------------------------
@@ -186,6 +192,21 @@ class Transaction:
             for other in self.rows(table):
                 if other.identity != obj.identity and key_of(other) == key:
                     raise Conflict(f"{table}: duplicate {code}", code=code)
+
+    def lock(self, key: str) -> None:
+        """Hold ``key`` until :meth:`release` (at commit or rollback); another
+        transaction locking it waits, as for a row lock in SQL."""
+        with self.db.lock:
+            row_lock = self.db.row_locks.setdefault(key, threading.Lock())
+        if row_lock in self.held:
+            return
+        if not row_lock.acquire(timeout=LOCK_TIMEOUT_SECONDS):
+            raise Conflict(f"{key} stayed locked by another transaction")
+        self.held.append(row_lock)
+
+    def release(self) -> None:
+        while self.held:
+            self.held.pop().release()
 
     # -- commit -------------------------------------------------------------------------
 

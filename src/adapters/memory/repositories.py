@@ -103,6 +103,9 @@ class MemoryUserRepository(_Repository[User]):
     def get(self, user_id: UserId) -> User:
         return self._get(user_id)
 
+    def lock(self, user_id: UserId) -> None:
+        self._tx.lock(f"users:{user_id}")
+
     def find_by_email(self, email: str) -> User | None:
         wanted = email.strip().lower()
         for user in self._all():

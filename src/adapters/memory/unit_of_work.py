@@ -34,6 +34,9 @@ class MemoryUnitOfWork:
         self._begin()
 
     def _begin(self) -> None:
+        previous = getattr(self, "_tx", None)
+        if previous is not None:
+            previous.release()  # its commit or rollback is over: so are its locks
         self._tx = Transaction(self._db)
         self._seen = Seen()
         self.users = MemoryUserRepository(self._tx, self._seen)

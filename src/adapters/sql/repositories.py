@@ -184,6 +184,15 @@ class SqlUserRepository(_Repository[User]):
     def get(self, user_id: UserId) -> User:
         return self._get(user_id)
 
+    def lock(self, user_id: UserId) -> None:
+        t = self.table
+        query = select(t.c.id).where(t.c.id == user_id)
+        if self._s.dialect != "sqlite":
+            query = query.with_for_update()  # the row, until commit or rollback
+        # As a write: on SQLite it begins the transaction with BEGIN IMMEDIATE, which
+        # takes the database's one write lock until the end.
+        self._s.write_now(query)
+
     def find_by_email(self, email: str) -> User | None:
         return self._by("email", email.strip().lower())
 

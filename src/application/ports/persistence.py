@@ -46,6 +46,12 @@ class UserRepository(Protocol):
 
     def get(self, user_id: UserId) -> User: ...
 
+    def lock(self, user_id: UserId) -> None:
+        """Hold the user until this unit of work ends: another unit of work locking the
+        same user waits for it (how parallel uploads of one owner take turns to check
+        and use the quota, instead of colliding)."""
+        ...
+
     def find_by_email(self, email: str) -> User | None:
         """Look up by normalized email."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -32,7 +33,6 @@ from videoplatform.domain.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
-    QuotaExceeded,
     ShareRefused,
     ValidationError,
 )
@@ -259,62 +259,68 @@ def test_a_login_typed_into_the_wrong_field_is_not_stored_in_the_audit_trail(
     assert "my secret passphrase" not in str(dict(event.metadata))
 
 
-class _FirstCommitsTogether(_CommitTogether):
-    """Each thread's first commit waits for the other's; retries go straight through."""
-
-    def __init__(self, inner: MemoryUnitOfWorkFactory, parties: int) -> None:
-        super().__init__(inner, parties)
-        self.waited: set[int] = set()
+class _SlowCommits(_CommitTogether):
+    """Each commit waits a little first, while its unit of work holds what it locked:
+    parallel uploads overlap for sure."""
 
     def __call__(self) -> _WaitingUnitOfWork:
-        factory = self
-
-        class Once(_WaitingUnitOfWork):
+        class Slow(_WaitingUnitOfWork):
             def commit(self) -> None:
-                me = threading.get_ident()
-                if factory.armed and me not in factory.waited:
-                    factory.waited.add(me)
-                    factory.barrier.wait()
+                time.sleep(0.03)
                 self._inner.commit()
 
-        return Once(self._inner(), self)
+        return Slow(self._inner(), self)
 
 
-def test_parallel_uploads_of_one_user_cannot_overshoot_the_quota(clock: ManualClock) -> None:
+def _parallel_uploads(clock: ManualClock, quota: int, count: int) -> tuple[list[str], int]:
+    """``count`` uploads of 60 bytes by one user at once: what refused them (by class
+    name, none for success), and the bytes the user then has."""
     memory = MemoryUnitOfWorkFactory()
-    together = _FirstCommitsTogether(memory, parties=2)
-    storage = MemoryObjectStorage()
     platform = create_platform(
         Settings.in_memory(
             argon2_time_cost=1,
             argon2_memory_kib=1024,
             argon2_parallelism=1,
-            quota_bytes_per_user=100,
+            quota_bytes_per_user=quota,
         ),
-        overrides={UnitOfWorkFactory: together, Clock: clock, ObjectStorage: storage},
+        overrides={
+            UnitOfWorkFactory: _SlowCommits(memory, 1),
+            Clock: clock,
+            ObjectStorage: MemoryObjectStorage(),
+        },
     )
     user = platform.users.register(RegisterUser("q@example.com", PASSWORD, "Q"))
-    outcomes: list[BaseException | None] = [None, None]
+    outcomes: list[str] = ["unfinished"] * count
+    start = threading.Barrier(count)
 
     def upload(slot: int) -> None:
+        start.wait()
         try:
             platform.files.store(Caller(user.id), StoreFile(f"f{slot}", io.BytesIO(b"x" * 60)))
+            outcomes[slot] = "stored"
         except Exception as error:
-            outcomes[slot] = error
+            outcomes[slot] = type(error).__name__
 
-    together.armed = True
-    threads = [threading.Thread(target=upload, args=(n,)) for n in (0, 1)]
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(10)
-
-    failures = [o for o in outcomes if o is not None]
-    assert len(failures) == 1
-    assert isinstance(failures[0], QuotaExceeded)
+        thread.join(20)
     with memory() as uow:
-        assert uow.files.usage(user.id) == (1, 60)
-    assert len([k for k in storage.keys() if k.startswith("files/")]) == 1  # noqa: SIM118
+        return outcomes, uow.files.usage(user.id)[1]
+
+
+def test_parallel_uploads_of_one_user_cannot_overshoot_the_quota(clock: ManualClock) -> None:
+    outcomes, used = _parallel_uploads(clock, quota=100, count=6)
+    assert sorted(outcomes) == ["QuotaExceeded"] * 5 + ["stored"]
+    assert used == 60
+
+
+def test_parallel_uploads_of_one_user_that_fit_all_succeed(clock: ManualClock) -> None:
+    # They take turns on the owner's lock: none is refused as a lost race (stale_version).
+    outcomes, used = _parallel_uploads(clock, quota=10_000, count=12)
+    assert outcomes == ["stored"] * 12
+    assert used == 12 * 60
 
 
 def test_login_attempts_are_counted_before_the_password_is_checked(
