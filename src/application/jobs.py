@@ -119,11 +119,25 @@ class JobConsumer:
         return True
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
-        self._queue.nack(delivery, requeue=False)
+        """Record the outcome (the hook), then dead-letter the job. A hook that cannot
+        reach a dependency (Unavailable) leaves the job in the queue, uncharged: it comes
+        back and is dead-lettered once the outcome could be recorded, so a video is
+        never left waiting with no job and no recorded failure."""
         try:
             self._on_dead_letter(delivery.job, reason)
+        except Unavailable as down:
+            log.warning(
+                "job %s (%s) waits for the %s to record its dead-lettering: %s",
+                delivery.job.id,
+                delivery.job.kind,
+                down.dependency,
+                down,
+            )
+            self._queue.nack(delivery, requeue=True, charge=False)
+            return
         except Exception:
             log.exception("dead-letter hook failed for job %s", delivery.job.id)
+        self._queue.nack(delivery, requeue=False)
 
     def run(self, *, poll_seconds: float = 1.0, tick: Callable[[], None] | None = None) -> None:
         """Consume until :attr:`stop` is set (checked between jobs, and at least every

@@ -97,7 +97,8 @@ class VideoReady(VideoEvent):
 
 @frozen
 class VideoRequeued(VideoEvent):
-    """A failed video was sent back to be processed again."""
+    """A video was queued for processing again: a failed one by a moderator, or one
+    whose job was lost, by the sweep."""
 
 
 @frozen

@@ -304,6 +304,14 @@ class Video(Aggregate):
         self.processing_attempts = 0
         self.record(VideoRequeued(occurred_at=now, video_id=self.id))
 
+    def resume_stranded(self, now: datetime) -> None:
+        """A video waiting or processing that nothing happened to for too long: its job
+        was lost. It is queued again as it is (a new job restarts any attempt)."""
+        if self.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+            raise InvalidTransition(f"video {self.id} is {self.status.value}, not waiting")
+        self.updated_at = now
+        self.record(VideoRequeued(occurred_at=now, video_id=self.id))
+
     def poster_time(self, duration_seconds: float) -> float:
         """When to take the poster: the owner's choice while it lies within the video,
         else a third of the way in, at most :data:`DEFAULT_POSTER_MAX_SECONDS`."""

@@ -186,7 +186,8 @@ class BackgroundWorkers:
     def _sweep(self, every: float) -> None:
         """Remove expired resumable uploads and their bytes, partial writes left in
         storage by killed processes, the job directories of attempts that died, and
-        sent outbox messages and old event receipts, now and every ``every`` seconds.
+        sent outbox messages and old event receipts, now and every ``every`` seconds;
+        and queue again videos left waiting with no job for longer than any attempt.
         A failing sweep is logged and tried again at the next turn."""
         uploads = self._platform.resolve(ResumableUploadService)
         uow: UnitOfWorkFactory = self._platform.container.resolve(UnitOfWorkFactory)
@@ -204,6 +205,9 @@ class BackgroundWorkers:
                 removed = self._platform.processing.sweep_workspaces(abandoned)
                 if removed:
                     log.info("removed %d abandoned job directories", removed)
+                requeued = self._platform.processing.requeue_stranded(abandoned)
+                if requeued:
+                    log.warning("queued %d stranded videos again", requeued)
                 removed = prune_delivered(uow, clock.now())
                 if removed:
                     log.info("pruned %d sent outbox messages and old event receipts", removed)

@@ -3,16 +3,20 @@ with no job (an in-process queue lost at a restart), job directories of killed w
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import datetime, timedelta
 
-from videoplatform.application.ports.persistence import VideoListQuery
-from videoplatform.application.processing.base import ProcessingBase
+from videoplatform.application.ports.persistence import UnitOfWork, VideoListQuery
+from videoplatform.application.processing.base import SYSTEM, ProcessingBase
 from videoplatform.application.processing.layout import WORKSPACE_PREFIX
 from videoplatform.application.video_jobs import process_video_job, video_prefix
+from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import VideoStatus
+from videoplatform.domain.videos import Video, VideoStatus
+
+log = logging.getLogger(__name__)
 
 
 class ProcessingRecovery(ProcessingBase):
@@ -56,6 +60,50 @@ class ProcessingRecovery(ProcessingBase):
                     break
                 after = (page[-1].created_at, page[-1].id)
         return queued
+
+    def requeue_stranded(self, older_than: timedelta, batch: int = 200) -> int:
+        """Queue a job again for every video waiting or processing that nothing
+        happened to for ``older_than`` (longer than any attempt may take): its job was
+        lost, say dead-lettered while its outcome could not be recorded. Each is
+        audited and announced; a job that turns out to be a duplicate is absorbed by
+        :meth:`process`. The count queued."""
+        cutoff = self._clock.now() - older_than
+        stranded: list[VideoId] = []
+        for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+            after: tuple[datetime | int, str] | None = None
+            while True:
+                with self._uow() as uow:
+                    query = VideoListQuery(viewer_id=None, see_all=True, status=status, after=after)
+                    page = uow.videos.list_page(query, batch)
+                stranded += [v.id for v in page if v.updated_at < cutoff]
+                if len(page) < batch:
+                    break
+                after = (page[-1].created_at, page[-1].id)
+        return sum(
+            self._settle(v, lambda uow, video: self._resume(uow, video, cutoff)) for v in stranded
+        )
+
+    def _resume(self, uow: UnitOfWork, video: Video, cutoff: datetime) -> bool:
+        if video.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+            return False
+        if video.updated_at >= cutoff:
+            return False  # something happened to it meanwhile
+        now = self._clock.now()
+        quiet = video.updated_at
+        video.resume_stranded(now)
+        uow.videos.save(video)
+        uow.outbox.add(process_video_job(self._ids, video.id, now))
+        self._audit.record(
+            uow,
+            SYSTEM,
+            AuditAction.VIDEO_RETRY,
+            "video",
+            video.id,
+            metadata={"reason": "stranded", "quiet_since": quiet.isoformat()},
+        )
+        uow.commit()
+        log.warning("video %s had no job since %s: queued again", video.id, quiet.isoformat())
+        return True
 
     def sweep_workspaces(self, older_than: timedelta) -> int:
         """Remove job directories left in the work directory by attempts that died

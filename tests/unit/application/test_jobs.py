@@ -198,3 +198,25 @@ def test_a_dependency_that_is_down_uses_no_attempt(queue: MemoryJobQueue) -> Non
     assert [j.attempt for j in handler.calls] == [1] * 6
     assert dead == []
     assert queue.dead_letters() == []
+
+
+def test_dead_lettering_waits_until_its_outcome_could_be_recorded(queue: MemoryJobQueue) -> None:
+    # The job's last attempt failed while the database was away: recording that the
+    # video failed needs the database too, so the job stays queued until it can.
+    recorded: list[tuple[str, str]] = []
+    outage = [3]
+
+    def hook(job: Job, reason: str) -> None:
+        if outage[0]:
+            outage[0] -= 1
+            raise Unavailable("database", "connection refused")
+        recorded.append((job.id, reason))
+
+    queue.publish(JOB)
+    consumer = JobConsumer(
+        queue.client(), {"process-video": Recorder(failures=9)}, RetryPolicy(max_attempts=2), hook
+    )
+    consume_all(consumer)
+    assert recorded == [("j1", "failed 2 times; last error RuntimeError: storage unavailable")]
+    assert [job.id for job in queue.dead_letters()] == ["j1"]
+    assert len(queue) == 0

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.application.conftest import Trail
+from tests.unit.application.conftest import Trail, only_event
 from tests.unit.conftest import MP4_HEAD, MakeUser
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
@@ -29,6 +29,7 @@ from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials
+from videoplatform.application.events.codec import is_event_topic
 from videoplatform.application.ports.media import (
     LadderOutput,
     MediaTools,
@@ -879,6 +880,36 @@ def test_a_restart_queues_every_unfinished_video_again_and_clears_its_leftovers(
     assert not storage.exists(leftover)
     ready = stored(uow_factory, done.id)
     assert ready.assets is not None and outputs(storage, done.id)  # a ready video keeps its own
+
+
+def test_a_video_left_with_no_job_is_queued_again_by_the_sweep_and_audited(
+    build: Build,
+    upload: Upload,
+    uow_factory: MemoryUnitOfWorkFactory,
+    clock: ManualClock,
+    trail: Trail,
+) -> None:
+    lost, done = upload(), upload()
+    service = build()
+    assert service.process("job-done", done.id) is ProcessingOutcome.READY
+    clock.advance(timedelta(hours=2))
+    recent = upload()
+    with uow_factory() as uow:
+        before = {m.id for m in uow.outbox.pending(100) if not is_event_topic(m.topic)}
+
+    assert service.requeue_stranded(timedelta(hours=1)) == 1
+
+    with uow_factory() as uow:
+        queued = [
+            m for m in uow.outbox.pending(100) if m.id not in before and not is_event_topic(m.topic)
+        ]
+    assert [m.payload["video_id"] for m in queued] == [lost.id]
+    event = only_event(trail, AuditAction.VIDEO_RETRY, AuditResult.SUCCESS, lost.id)
+    assert event.metadata["reason"] == "stranded"
+    assert stored(uow_factory, lost.id).status is VideoStatus.UPLOADED
+    assert stored(uow_factory, recent.id).status is VideoStatus.UPLOADED
+    # Queued again just now: not stranded any more.
+    assert service.requeue_stranded(timedelta(hours=1)) == 0
 
 
 def test_job_directories_of_dead_attempts_are_swept_once_old_enough(
