@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ def test_options_come_from_the_settings_and_flags_override_them() -> None:
     options = ServeOptions.from_settings(settings, workers=None, threads=8, timeout=15)
     assert (options.bind, options.workers, options.threads) == ("0.0.0.0:9000", 3, 8)
     assert (options.timeout, options.graceful_timeout) == (15, 7)
-    assert options.worker_class == "gthread"
+    assert options.worker_class == "videoplatform.entrypoints.http.workers.ThreadWorker"
     assert ServeOptions.from_settings(settings).worker_class == "sync"
     config = options.gunicorn_config()
     assert config["preload_app"] is False  # every worker builds its own platform
@@ -160,3 +161,49 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0(
     slow = [line for line in lines if line.get("request_id") == "slow-one"]
     assert [(line["route"], line["status"]) for line in slow] == [("/api/v1/auth/register", 202)]
     assert any(line["event"] == "platform closed" for line in lines)
+
+
+def test_after_sigterm_new_connections_are_refused_at_once_while_the_request_in_flight_finishes(
+    tmp_path: Path,
+) -> None:
+    running = Served(tmp_path, "--threads", "4", "--graceful-timeout", str(GRACE_SECONDS))
+    host, port = running.url.removeprefix("http://").rsplit(":", 1)
+    body = json.dumps(
+        {"email": "late@example.com", "password": "a long passphrase", "display_name": "Late"}
+    ).encode()
+    first_chunk_sent = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def dribble() -> Iterator[bytes]:
+        yield body[:10]
+        first_chunk_sent.set()
+        time.sleep(2.0)  # still arriving well after the signal
+        yield body[10:]
+
+    def post_slowly() -> None:
+        try:
+            outcome["response"] = httpx.post(
+                f"{running.url}/api/v1/auth/register",
+                content=dribble(),
+                headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
+                timeout=GRACE_SECONDS + 5,
+            )
+        except Exception as exc:  # reported by the assertions below
+            outcome["error"] = exc
+
+    client = threading.Thread(target=post_slowly)
+    client.start()
+    try:
+        assert first_chunk_sent.wait(10)
+        time.sleep(0.3)  # the worker has the request and is reading its body
+        running.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the worker notices the signal (its loop wakes at once)
+        tried = time.monotonic()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, int(port)), timeout=5).close()
+        assert time.monotonic() - tried < 1  # refused, not left waiting in a backlog
+        client.join(GRACE_SECONDS + 5)
+    finally:
+        running.stop()
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["response"].status_code == 202

@@ -84,7 +84,8 @@ class ServeOptions:
     @property
     def worker_class(self) -> str:
         # One thread per worker needs no thread pool: the plain synchronous worker.
-        return "gthread" if self.threads > 1 else "sync"
+        # Several: gunicorn's threaded worker, closing its listeners as it stops.
+        return "videoplatform.entrypoints.http.workers.ThreadWorker" if self.threads > 1 else "sync"
 
     def gunicorn_config(self) -> dict[str, Any]:
         return {
