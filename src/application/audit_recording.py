@@ -26,30 +26,6 @@ class Auditor:
         self._clock = clock
         self._ids = ids
 
-    def event(
-        self,
-        caller: Caller,
-        action: AuditAction,
-        resource_type: str,
-        resource_id: str | None,
-        result: AuditResult = AuditResult.SUCCESS,
-        metadata: Mapping[str, str] | None = None,
-        actor_id: UserId | None = None,
-    ) -> AuditEvent:
-        actor = actor_id if actor_id is not None else caller.user_id
-        return AuditEvent(
-            id=AuditEventId(self._ids.new_id()),
-            occurred_at=self._clock.now(),
-            actor_id=actor,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            result=result,
-            ip=caller.ip,
-            user_agent=caller.user_agent,
-            metadata=metadata or {},
-        )
-
     def record(
         self,
         uow: UnitOfWork,
@@ -60,10 +36,23 @@ class Auditor:
         result: AuditResult = AuditResult.SUCCESS,
         metadata: Mapping[str, str] | None = None,
         actor_id: UserId | None = None,
-    ) -> None:
-        uow.audit.append(
-            self.event(caller, action, resource_type, resource_id, result, metadata, actor_id)
+    ) -> AuditEvent:
+        """Append an event to ``uow``'s audit trail (it commits with the change); the
+        event appended."""
+        event = AuditEvent(
+            id=AuditEventId(self._ids.new_id()),
+            occurred_at=self._clock.now(),
+            actor_id=actor_id if actor_id is not None else caller.user_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            result=result,
+            ip=caller.ip,
+            user_agent=caller.user_agent,
+            metadata=metadata or {},
         )
+        uow.audit.append(event)
+        return event
 
     def record_alone(
         self,

@@ -68,10 +68,9 @@ class AuditService:
             self._uow() as uow,
         ):
             require_permission(uow, caller, Permission.AUDIT_READ)
-            marker = self._audit.event(
-                caller, AuditAction.AUDIT_SEARCH, "audit", None, metadata={"export": "true"}
+            marker = self._audit.record(
+                uow, caller, AuditAction.AUDIT_SEARCH, "audit", None, metadata={"export": "true"}
             )
-            uow.audit.append(marker)
             uow.commit()
         return self._pages(filters, (marker.occurred_at, marker.id))
 

@@ -36,7 +36,7 @@ from videoplatform.domain.errors import PermissionDenied, QuotaExceeded, Validat
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
 from videoplatform.domain.uploads import UnsupportedMedia
-from videoplatform.domain.users import Permission
+from videoplatform.domain.users import Permission, User
 from videoplatform.domain.videos import (
     Video,
     clean_description,
@@ -162,11 +162,7 @@ class VideoService(UseCases):
 
     @staticmethod
     def _visible(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
-        user = current_user(uow, caller)
-        video = uow.videos.get(video_id)
-        if not video.can_be_seen_by(user):
-            raise Hidden("video not found")
-        return video
+        return _seen_by(uow, current_user(uow, caller), video_id)
 
     def list(
         self,
@@ -254,12 +250,11 @@ class VideoService(UseCases):
 
     @staticmethod
     def _managed(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
+        """A video the caller may change; Hidden if they may not even see it."""
         user = require_user(uow, caller)
-        video = uow.videos.get(video_id)
+        video = _seen_by(uow, user, video_id)
         if not video.is_managed_by(user):
-            if video.can_be_seen_by(user):
-                raise PermissionDenied("only the owner or a moderator may change this video")
-            raise Hidden("video not found")
+            raise PermissionDenied("only the owner or a moderator may change this video")
         return video
 
     def delete(self, caller: Caller, video_id: VideoId) -> None:
@@ -307,3 +302,11 @@ def _video_keyset(kind: str, sort: VideoSort, cursor: str) -> tuple[datetime | i
             raise ValidationError.field("cursor", "malformed cursor")
         return value, last_id
     return parse_instant(str(value)), last_id
+
+
+def _seen_by(uow: UnitOfWork, user: User | None, video_id: VideoId) -> Video:
+    """The video if ``user`` (None: the public) may see it; Hidden otherwise."""
+    video = uow.videos.get(video_id)
+    if not video.can_be_seen_by(user):
+        raise Hidden("video not found")
+    return video

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from videoplatform.application.ports.persistence import UnitOfWork, VideoListQuery
@@ -43,23 +44,30 @@ class ProcessingRecovery(ProcessingBase):
         attempts stored is removed: a video waiting or processing has no published
         outputs yet (outputs are published only with ``ready``, which is final)."""
         queued = 0
+        for page in self._waiting(batch):
+            with self._uow() as uow:
+                now = self._clock.now()
+                for video in page:
+                    uow.outbox.add(process_video_job(self._ids, video.id, now))
+                uow.commit()
+            for video in page:
+                self._storage.delete_prefix(f"{video_prefix(video.id)}out/")
+            queued += len(page)
+        return queued
+
+    def _waiting(self, batch: int) -> Iterator[list[Video]]:
+        """Pages of ``batch`` videos waiting or processing, oldest first."""
         for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
             after: tuple[datetime | int, str] | None = None
             while True:
                 with self._uow() as uow:
                     query = VideoListQuery(viewer_id=None, see_all=True, status=status, after=after)
                     page = uow.videos.list_page(query, batch)
-                    now = self._clock.now()
-                    for video in page:
-                        uow.outbox.add(process_video_job(self._ids, video.id, now))
-                    uow.commit()
-                for video in page:
-                    self._storage.delete_prefix(f"{video_prefix(video.id)}out/")
-                queued += len(page)
+                if page:
+                    yield page
                 if len(page) < batch:
                     break
                 after = (page[-1].created_at, page[-1].id)
-        return queued
 
     def requeue_stranded(self, older_than: timedelta, batch: int = 200) -> int:
         """Queue a job again for every video waiting or processing that nothing
@@ -68,17 +76,7 @@ class ProcessingRecovery(ProcessingBase):
         audited and announced; a job that turns out to be a duplicate is absorbed by
         :meth:`process`. The count queued."""
         cutoff = self._clock.now() - older_than
-        stranded: list[VideoId] = []
-        for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
-            after: tuple[datetime | int, str] | None = None
-            while True:
-                with self._uow() as uow:
-                    query = VideoListQuery(viewer_id=None, see_all=True, status=status, after=after)
-                    page = uow.videos.list_page(query, batch)
-                stranded += [v.id for v in page if v.updated_at < cutoff]
-                if len(page) < batch:
-                    break
-                after = (page[-1].created_at, page[-1].id)
+        stranded = [v.id for page in self._waiting(batch) for v in page if v.updated_at < cutoff]
         return sum(
             self._settle(v, lambda uow, video: self._resume(uow, video, cutoff)) for v in stranded
         )
