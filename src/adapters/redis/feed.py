@@ -77,6 +77,7 @@ class RedisVideoFeed:
             url,
             socket_timeout=_TIMEOUT,
             socket_connect_timeout=_TIMEOUT,
+            socket_keepalive=True,
             health_check_interval=30,
         )
         self._prefix = prefix

@@ -36,6 +36,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
     cursor.close()
 
 
+# A server that vanished without closing the connection (a host gone, a cut network) is
+# noticed by TCP: keepalive probes after 30 s of silence on an idle connection, and
+# data left unacknowledged for 30 s on a busy one (tcp_user_timeout), instead of the
+# operating system's two hours.
+TCP_KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+# The server ends a session left idle inside a transaction (a client that hung).
+IDLE_IN_TRANSACTION_MS = 60_000
+
+
 def create_database_engine(
     url: str,
     *,
@@ -63,8 +78,12 @@ def create_database_engine(
             pool_recycle=1800,
             connect_args={
                 "connect_timeout": connect_timeout_s,
-                "options": f"-c statement_timeout={statement_timeout_ms}",
+                "options": (
+                    f"-c statement_timeout={statement_timeout_ms}"
+                    f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
+                ),
                 "application_name": "videoplatform",
+                **TCP_KEEPALIVE,
             },
         )
         event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)

@@ -60,6 +60,11 @@ def s3_client(*, endpoint_url: str | None = None, region: str = "us-east-1", **e
         signature_version="s3v4",
         retries={"mode": "standard"},
         s3={"addressing_style": "path" if endpoint_url else "auto"},
+        # Every call is bounded: connecting, and each wait for data; a dead peer is
+        # found by TCP keepalive on pooled connections.
+        connect_timeout=5,
+        read_timeout=60,
+        tcp_keepalive=True,
     )
     # A session of its own: boto3's default session is not safe to share across threads.
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config, **extra)
