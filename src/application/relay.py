@@ -78,7 +78,16 @@ class OutboxRelay:
             return 0
         sent: list[str] = []
         unsent: list[OutboxMessage] = []
+        # Stop well before the claim runs out: past it, another relay may take the same
+        # messages (and their keys) while this one is still publishing.
+        deadline = now + self.policy.lease * 3 / 4
         for index, message in enumerate(claimed):
+            if self._clock.now() >= deadline:
+                log.warning(
+                    "outbox claim nearly expired; %d messages left for later", len(claimed) - index
+                )
+                unsent = claimed[index:]
+                break
             try:
                 if is_event_topic(message.topic):
                     self._events.publish(to_job(message))

@@ -161,12 +161,9 @@ def _postgres_and_rabbitmq(request: pytest.FixtureRequest) -> Iterator[Spine]:
     finally:
         for queue in built.opened:
             queue.close()
-        admin = channels[0]
-        for topology in {q.topology for q in built.opened if isinstance(q, RabbitJobQueue)}:
-            cleaner = RabbitJobQueue(topology, role="teardown")
-            cleaner.delete_queues()
-            cleaner.close()
-        admin.delete_exchange()
+        # Every queue the publisher declared (whether a test consumed it or not), their
+        # retry and dead-letter queues, and the exchange: nothing is left on the broker.
+        channels[0].delete_queues([ROLE_CHANGES, POISON])
         for channel in channels:
             channel.close()
         engine.dispose()

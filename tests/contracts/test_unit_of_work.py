@@ -1822,13 +1822,20 @@ def test_receipts_say_what_was_handled_and_what_is_held(uow_factory: UnitOfWorkF
     with uow_factory() as uow:
         uow.receipts.hold("search", "e2", "video:a", 6, at(4))
         uow.receipts.give_up("search", "e2")
+        uow.receipts.give_up("search", "e1")  # handled already: that stays known
         uow.commit()
     assert not check(lambda r: r.held_before("search", "video:a", 7, at(0)))
+    assert check(lambda r: r.handled("search", "e1"))
     with uow_factory() as uow:
-        assert uow.receipts.prune(at(2)) == 1  # e0, handled at 1; e1 was handled at 3
+        uow.receipts.hold("search", "e9", "video:z", 9, at(1))  # an old, forgotten hold
+        uow.commit()
+    with uow_factory() as uow:
+        # e0 (handled at 1) and e9 (held since 1) go; e1 was handled at 3.
+        assert uow.receipts.prune(at(2)) == 2
         uow.commit()
     assert not check(lambda r: r.handled("search", "e0"))
     assert check(lambda r: r.handled("search", "e1"))
+    assert not check(lambda r: r.held_before("search", "video:z", 10, at(0)))
 
 
 def test_a_commit_hands_the_events_it_persists_to_its_hooks(

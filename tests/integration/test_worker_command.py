@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 from tests.conftest import ServiceEndpoint
+from videoplatform.adapters.rabbitmq.events import RabbitEventChannel
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.application.context import Caller
+from videoplatform.application.events.reactions import PLATFORM_SUBSCRIPTIONS
 from videoplatform.application.users import RegisterUser
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.videos import VideoStatus
@@ -90,3 +92,7 @@ def test_the_worker_moves_an_upload_to_the_queue_beats_and_stops_on_sigterm(
             worker.wait(10)
         watcher.delete_queues()
         watcher.close()
+        # The event subscriptions' queues the worker's relay declared, and the exchange.
+        events = RabbitEventChannel(watcher.topology)
+        events.delete_queues(PLATFORM_SUBSCRIPTIONS)
+        events.close()

@@ -214,6 +214,7 @@ class Transaction:
         db = self.db
         with db.lock:
             self._validate_against(db)
+            self._validate_claims(db)
             for table, writes in self.writes.items():
                 committed = db.tables[table]
                 for row_id in self.deletes[table]:
@@ -232,7 +233,6 @@ class Transaction:
                         continue  # deleted meanwhile: nothing left to count
                     for column, by in columns.items():
                         setattr(target, column, getattr(target, column) + by)
-            self._validate_claims(db)
             for owner_id, disabled in self.owners.items():
                 if disabled:
                     db.disabled_owners.add(owner_id)

@@ -409,10 +409,12 @@ class MemoryEventReceipts:
         self._tx.receipts[(subscription, event_id)] = Receipt(key, seq, "done", at)
 
     def give_up(self, subscription: str, event_id: str) -> None:
-        self._tx.receipts[(subscription, event_id)] = None
+        receipt = self._visible().get((subscription, event_id))
+        if receipt is not None and receipt.state == "held":
+            self._tx.receipts[(subscription, event_id)] = None
 
     def prune(self, before: datetime) -> int:
-        old = [k for k, r in self._visible().items() if r.state == "done" and r.at < before]
+        old = [k for k, r in self._visible().items() if r.at < before]
         for receipt_key in old:
             self._tx.receipts[receipt_key] = None
         return len(old)

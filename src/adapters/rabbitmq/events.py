@@ -45,10 +45,6 @@ class RabbitEventPublisher(RabbitJobQueue):
     def _target(self, job: Job) -> tuple[str, str, bool]:
         return self.topology.exchange, job.kind.removeprefix(TOPIC_PREFIX), False
 
-    def delete_exchange(self) -> None:
-        with self._lock:
-            self._open().exchange_delete(self.topology.exchange)
-
 
 class RabbitEventChannel:
     def __init__(
@@ -88,13 +84,15 @@ class RabbitEventChannel:
     def delete_queues(self, subscriptions: Sequence[Subscription]) -> None:
         """Remove the queues of ``subscriptions`` (this node's, for per-node ones) and the
         exchange (tests; tearing down a prefix)."""
-        for subscription in subscriptions:
-            queue = self.subscribe(subscription)
-            try:
-                queue.delete_queues()
-            finally:
-                queue.close()
-        self.delete_exchange()
+        clients = [self.subscribe(subscription) for subscription in subscriptions]
+        try:
+            for client in clients:
+                client.delete_queues()
+            # Last, on a connection already open: opening one declares the exchange.
+            (clients[-1] if clients else self._publisher).delete_exchange()
+        finally:
+            for client in clients:
+                client.close()
 
     def close(self) -> None:
         self._publisher.close()

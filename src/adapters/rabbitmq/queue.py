@@ -385,6 +385,12 @@ class RabbitJobQueue:
                 channel.queue_delete(name)
             self._declared.clear()
 
+    def delete_exchange(self) -> None:
+        """Remove the exchange this client's queue is bound to (tests; tearing down)."""
+        with self._lock:
+            if self.topology.exchange:
+                self._open().exchange_delete(self.topology.exchange)
+
     def close(self) -> None:
         with self._lock:
             self._drop()

@@ -589,7 +589,13 @@ class SqlOutbox:
         )
         claimed = self._s.write_now(
             update(t)
-            .where(t.c.seq.in_(claimable.scalar_subquery()))
+            .where(
+                t.c.seq.in_(claimable.scalar_subquery()),
+                # Again on the row itself: PostgreSQL rechecks only these conditions on a
+                # row that changed while this statement waited for it.
+                t.c.sent_at.is_(None),
+                or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now),
+            )
             .values(claimed_until=now + lease)
             .returning(*t.c)
         )
@@ -701,7 +707,7 @@ class SqlEventReceipts:
         self._s.defer(write)
 
     def give_up(self, subscription: str, event_id: str) -> None:
-        where = self._row(subscription, event_id)
+        where = and_(self._row(subscription, event_id), tables.event_receipts.c.state == HELD)
 
         def write(conn: Connection) -> None:
             conn.execute(delete(tables.event_receipts).where(where))
@@ -710,5 +716,5 @@ class SqlEventReceipts:
 
     def prune(self, before: datetime) -> int:
         t = tables.event_receipts
-        result = self._s.write_now(delete(t).where(t.c.state == DONE, t.c.recorded_at < before))
+        result = self._s.write_now(delete(t).where(t.c.recorded_at < before))
         return result.rowcount or 0

@@ -55,6 +55,7 @@ class SqlUnitOfWork:
         # A unit of work fresh from __init__ already has its session; build a new one
         # only when this object is reused for another block.
         if not self._session.is_idle() or self._tracker.handed_out:
+            self._session.close()
             self._begin()
         return self
 

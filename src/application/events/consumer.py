@@ -1,9 +1,10 @@
 """Handling one durable subscription's events: the job handler its queue's consumer
 (:class:`~videoplatform.application.jobs.JobConsumer`) runs.
 
-Delivery is at least once, so each event is checked against the subscription's
-receipts: one already handled is skipped (handled once in effect, given handlers that
-are idempotent for the rare repeat after a crash between handling and the receipt).
+Delivery is at least once, so each event of a shared subscription is checked against
+the subscription's receipts: one already handled is skipped (handled once in effect,
+given handlers that are idempotent for the rare repeat after a crash between handling
+and the receipt).
 
 Order per aggregate: a subscription's queue delivers in publish order, to one consumer
 at a time, and the relay publishes one key's events in commit order. What reorders is a
@@ -12,6 +13,9 @@ is *held* (in the receipts), and a later event of the same key finds the hold an
 postponed (held too) until the earlier one was handled or given up to the dead
 letters; events of other keys do not wait. A hold older than ``hold_limit`` is
 forgotten, in case its event vanished without a word (a broker that dropped it).
+
+A per-node subscription keeps no receipts: every node has its own queue, and its
+handlers are local and idempotent.
 """
 
 from __future__ import annotations
@@ -72,6 +76,12 @@ class SubscriptionHandler:
             received = from_job(job)
         except ValueError as bad:
             raise PermanentJobError(str(bad)) from None
+        if self._handler.subscription.per_node:
+            # Each node has a queue of its own, and its handler is local and idempotent
+            # (dropping cache entries): no shared receipts, which would let one node's
+            # handling stand for every other's.
+            self._deliver(received)
+            return
         now = self._clock.now()
         with self._uow() as uow:
             receipts = uow.receipts
@@ -82,16 +92,19 @@ class SubscriptionHandler:
                 uow.commit()
                 raise Postponed(f"an earlier event of {received.key} is not handled yet")
         try:
-            self._dispatcher.run(
-                EventDelivery(self._name, received.event),
-                lambda: self._handler.handle(received.event),
-            )
+            self._deliver(received)
         except Exception:  # retried (Unavailable: without using an attempt) or given up
             self._hold(received)
             raise
         with self._uow() as uow:
             uow.receipts.done(self._name, received.id, received.key, received.seq, now)
             uow.commit()
+
+    def _deliver(self, received: ReceivedEvent) -> None:
+        self._dispatcher.run(
+            EventDelivery(self._name, received.event),
+            lambda: self._handler.handle(received.event),
+        )
 
     def _hold(self, received: ReceivedEvent) -> None:
         """Later events of the key wait while this one waits for its retry."""
@@ -107,6 +120,8 @@ class SubscriptionHandler:
     def dead_lettered(self, job: Job, reason: str) -> None:
         """The event was given up: later events of its key go on."""
         log.error("event %s (%s) dead-lettered by %s: %s", job.id, job.kind, self._name, reason)
+        if self._handler.subscription.per_node:
+            return
         with self._uow() as uow:
             uow.receipts.give_up(self._name, job.id)
             uow.commit()

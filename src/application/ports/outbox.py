@@ -85,11 +85,12 @@ class EventReceipts(Protocol):
         ...
 
     def give_up(self, subscription: str, event_id: str) -> None:
-        """The event went to the dead letters: its hold ends, later events go on."""
+        """The event went to the dead letters: its hold ends, later events go on (a
+        receipt of an event handled stays)."""
         ...
 
     def prune(self, before: datetime) -> int:
-        """Forget receipts of events handled before ``before``; how many."""
+        """Forget receipts (handled or held) recorded before ``before``; how many."""
         ...
 
 

@@ -158,3 +158,27 @@ def test_a_running_relay_publishes_soon_after_being_woken() -> None:
         thread.join(5)
     assert delivery is not None and delivery.job.id == "m1"
     assert not thread.is_alive()
+
+
+class SlowQueue(MemoryJobQueue):
+    """Each publish takes ``step`` of (manual) time."""
+
+    def __init__(self, clock: ManualClock, step: timedelta) -> None:
+        super().__init__()
+        self._clock, self._step = clock, step
+
+    def publish(self, job: Job) -> None:
+        self._clock.advance(self._step)
+        super().publish(job)
+
+
+def test_a_relay_stops_publishing_before_its_claim_runs_out() -> None:
+    uow, clock = MemoryUnitOfWorkFactory(), ManualClock(T0)
+    queue = SlowQueue(clock, timedelta(seconds=20))  # the lease is 60 s
+    commit_messages(uow, "m1", "m2", "m3", "m4", "m5")
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock)
+    # 0 s, 20 s and 40 s are within three quarters of the lease; at 60 s it stops.
+    assert relay.relay_once() == 3
+    assert pending_ids(uow) == ["m4", "m5"]
+    assert relay.relay_once() == 2  # left claimable at once, in order
+    assert [job.id for job in drain(queue)] == ["m1", "m2", "m3", "m4", "m5"]

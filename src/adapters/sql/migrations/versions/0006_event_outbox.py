@@ -3,7 +3,10 @@ key (a domain event's aggregate), and ``event_receipts`` records what each durab
 subscription did with each event.
 
 The outbox is rebuilt (SQLite cannot add an autoincrementing column): its rows are
-copied in their old order, so unsent messages keep their place.
+copied in their old order, so unsent messages keep their place. On PostgreSQL the old
+table is locked for the whole migration, so a platform still writing waits for it; on
+SQLite, migrate with the platform stopped (serve and the embedded profile migrate before
+they start).
 
 Revision ID: 0006
 Revises: 0005
@@ -48,6 +51,10 @@ def _postgres() -> bool:
 
 
 def upgrade() -> None:
+    if _postgres():
+        # Writers wait until the rebuilt table is committed, rather than write rows
+        # into the old one between the copy and the drop.
+        op.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
     op.execute(f"CREATE TABLE outbox_before_0006 AS SELECT {COLUMNS} FROM outbox")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_sent_at_created_at_id")
