@@ -221,7 +221,10 @@ audit_head = Table(
 outbox = Table(
     "outbox",
     metadata,
-    # Commit order: the relay publishes by it, and consumers order one key's events by it.
+    # The relay publishes by it, and consumers order one key's events by it. It is given
+    # at INSERT, which a unit of work does last (the journal writes events just before
+    # commit), after writing the aggregate's row: writers of one aggregate wait on that
+    # row's lock, so one key's numbers follow its commits.
     Column(
         "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
