@@ -1,6 +1,6 @@
-"""A TCP relay between a client and a real service that a test can cut: the service
-looks unreachable to the client (refused connections, broken sockets) while it keeps
-running for everyone else."""
+"""A TCP relay between a client and a real service that a test can cut (the service
+looks unreachable: refused connections, broken sockets) or silence (it looks alive and
+never answers), while it keeps running for everyone else."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class TcpProxy:
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
         self.up = True
+        self.silent = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -28,11 +29,16 @@ class TcpProxy:
             if not self.up:
                 client.close()  # like a refused connection, as far as AMQP goes
                 continue
+            if self.silent:
+                with self._lock:
+                    self._open.append(client)  # held open, never answered
+                continue
             try:
                 server = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)  # the timeout was for connecting; a relay waits
             with self._lock:
                 self._open += [client, server]
             for source, sink in ((client, server), (server, client)):
@@ -41,7 +47,8 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if not self.silent:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
@@ -59,8 +66,14 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def silence(self) -> None:
+        """Keep every connection open but forward nothing, either way: the service
+        looks alive to TCP (the proxy acknowledges everything) and never answers."""
+        self.silent = True
+
     def restore(self) -> None:
         self.up = True
+        self.silent = False
 
     def close(self) -> None:
         self.cut()

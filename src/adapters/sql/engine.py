@@ -12,6 +12,8 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from videoplatform.adapters.sql.watchdog import StatementWatchdog
+
 log = structlog.get_logger(__name__)
 
 
@@ -49,6 +51,8 @@ TCP_KEEPALIVE = {
 }
 # The server ends a session left idle inside a transaction (a client that hung).
 IDLE_IN_TRANSACTION_MS = 60_000
+# How much longer than the server's statement timeout the client waits for an answer.
+WATCHDOG_GRACE_S = 5.0
 
 
 def create_database_engine(
@@ -87,6 +91,9 @@ def create_database_engine(
             },
         )
         event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)
+        if statement_timeout_ms > 0:
+            # A server gone silent behind a live TCP peer: end the wait client-side.
+            StatementWatchdog(statement_timeout_ms / 1000 + WATCHDOG_GRACE_S).attach(engine)
         return engine
     raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
 
