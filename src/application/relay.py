@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from attrs import frozen
@@ -111,11 +112,14 @@ class OutboxRelay:
             uow.commit()
         return len(sent)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, tick: Callable[[], None] | None = None) -> None:
         """Relay until ``stop`` is set. Errors (the database away) are logged and the
-        relay tries again after a backoff."""
+        relay tries again after a backoff. ``tick`` runs after every turn: a liveness
+        signal (a relay stuck in a call stops ticking)."""
         failures = 0
         while not stop.is_set():
+            if tick is not None:
+                tick()
             try:
                 published = self.relay_once()
                 failures = 0

@@ -90,6 +90,13 @@ def retry_policy_for(platform: Platform) -> RetryPolicy:
     return RetryPolicy(max_attempts=platform.settings.job_max_attempts)
 
 
+RELAY_STALL_SECONDS = 120.0
+"""A relay turn (a claim, a batch published, its marks) takes far less, every call in it
+being bounded; longer means it is stuck."""
+EVENTS_STALL_SECONDS = 300.0
+"""The longest an event handler (mail included) may take before its thread counts as
+stuck."""
+
 SWEEP_SECONDS = 600.0
 """How often background workers remove expired resumable uploads."""
 
@@ -111,6 +118,7 @@ class BackgroundWorkers:
         sweep_seconds: float | None = SWEEP_SECONDS,
         shared_events: bool = True,
         node_events: bool = True,
+        relay_stall_seconds: float = RELAY_STALL_SECONDS,
     ) -> None:
         if concurrency < 0:
             raise ValueError("concurrency cannot be negative")
@@ -136,6 +144,12 @@ class BackgroundWorkers:
             )
             self.relay = OutboxRelay(uow, queue, channel, clock, policy)
         self.last_activity = time.monotonic()
+        # Liveness: each watched thread's last sign of progress, and how long it may be
+        # silent (the longest job; an event handler; a turn of the relay).
+        self._beats: dict[str, list[float]] = {}
+        settings = platform.settings
+        self._job_stall = settings.ffmpeg_timeout_seconds + 600.0
+        self._relay_stall = relay_stall_seconds
 
     def start(self) -> BackgroundWorkers:
         if self._threads:
@@ -145,7 +159,7 @@ class BackgroundWorkers:
         for n in range(self._concurrency):
             consumer = JobConsumer(clients(), self._handlers, policy, *self._hook_args())
             self._consumers.append(consumer)
-            self._spawn(f"job-consumer-{n + 1}", self._consume, consumer)
+            self._watch(f"job-consumer-{n + 1}", self._job_stall, self._consume, consumer)
         self._start_event_consumers(policy)
         relay = self.relay
         if relay is not None:
@@ -155,7 +169,11 @@ class BackgroundWorkers:
 
             platform = self._platform
             platform.dispatcher.subscribe(platform.events, DomainEvent, "relay.wake", wake)
-            self._spawn("outbox-relay", relay.run, self._stop)
+            self._watch(
+                "outbox-relay",
+                self._relay_stall,
+                lambda: relay.run(self._stop, tick=lambda: self._beat("outbox-relay")),
+            )
         if self._sweep_seconds is not None:
             self._spawn("upload-sweeper", self._sweep, self._sweep_seconds)
         return self
@@ -181,7 +199,12 @@ class BackgroundWorkers:
                 handler.dead_lettered,
             )
             self._consumers.append(consumer)
-            self._spawn(f"events-{durable.subscription.name}", self._consume, consumer)
+            self._watch(
+                f"events-{durable.subscription.name}",
+                EVENTS_STALL_SECONDS,
+                self._consume,
+                consumer,
+            )
 
     def _sweep(self, every: float) -> None:
         """Remove expired resumable uploads and their bytes, partial writes left in
@@ -223,15 +246,32 @@ class BackgroundWorkers:
         thread.start()
         self._threads.append(thread)
 
-    def _consume(self, consumer: JobConsumer) -> None:
-        consumer.run(poll_seconds=self._poll, tick=self._tick)
+    def _watch(self, name: str, stall: float, target: Callable[..., object], *args: object) -> None:
+        """Spawn ``target`` as thread ``name``, expected to show progress (``_beat``)
+        at least every ``stall`` seconds."""
+        self._beats[name] = [time.monotonic(), stall]
+        self._spawn(name, target, *args)
 
-    def _tick(self) -> None:
-        self.last_activity = time.monotonic()
+    def _beat(self, name: str) -> None:
+        now = time.monotonic()
+        self._beats[name][0] = now
+        self.last_activity = now
+
+    def _consume(self, consumer: JobConsumer) -> None:
+        name = threading.current_thread().name
+        consumer.run(poll_seconds=self._poll, tick=lambda: self._beat(name))
+
+    def stalled(self) -> list[str]:
+        """The watched threads that showed no progress for longer than they may."""
+        now = time.monotonic()
+        return [name for name, (last, stall) in self._beats.items() if now - last > stall]
 
     def alive(self) -> bool:
-        """Every thread is still running (none died of an unexpected error)."""
-        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+        """Every thread is still running (none died of an unexpected error) and none is
+        stuck: the relay turns, each consumer finishes its job within the longest a job
+        may take."""
+        running = bool(self._threads) and all(t.is_alive() for t in self._threads)
+        return running and not self.stalled()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop taking jobs, let the current ones finish within ``timeout`` seconds;
@@ -360,7 +400,11 @@ def run_worker(
             healthy = True
             while not stop.is_set():
                 if not workers.alive():
-                    log.error("a worker thread died; stopping")
+                    stuck = workers.stalled()
+                    if stuck:
+                        log.error("worker threads stopped making progress: %s; stopping", stuck)
+                    else:
+                        log.error("a worker thread died; stopping")
                     healthy = False
                     break
                 if heartbeat is not None:

@@ -147,3 +147,36 @@ def test_settle_events_runs_what_the_worker_would_and_then_nothing(
     assert settle_events(platform) == 1  # FileDeleted, to the share revocation handler
     assert platform.shares.details(owner, created.share.id).revoked_at is not None
     assert settle_events(platform) == 0
+
+
+def test_a_relay_stuck_in_a_call_makes_the_workers_not_alive_until_it_moves_again(
+    platform: Platform,
+) -> None:
+    workers = BackgroundWorkers(
+        platform, {}, concurrency=0, sweep_seconds=None, relay_stall_seconds=0.3
+    )
+    assert workers.relay is not None
+    release = threading.Event()
+    entered = threading.Event()
+    original = workers.relay.relay_once
+
+    def stuck() -> int:
+        entered.set()
+        release.wait(10)  # a database that never answers
+        return original()
+
+    workers.relay.relay_once = stuck  # type: ignore[method-assign]
+    workers.start()
+    try:
+        assert entered.wait(5)
+        time.sleep(0.6)
+        assert workers.stalled() == ["outbox-relay"]
+        assert not workers.alive()
+        release.set()
+        deadline = time.monotonic() + 5
+        while not workers.alive():
+            assert time.monotonic() < deadline, "the relay never showed progress again"
+            time.sleep(0.05)
+    finally:
+        release.set()
+        assert workers.stop(5)
