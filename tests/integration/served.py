@@ -3,6 +3,7 @@ free loopback port with the embedded profile in a temporary data directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -130,6 +131,43 @@ class Served:
                 self.process.wait()
         self._out.close()
         self._err.close()
+
+
+class Worker:
+    """A ``videoplatform worker`` leading its own process group, logging to a file."""
+
+    def __init__(self, env: Mapping[str, str], folder: Path, name: str) -> None:
+        self.log_path = folder / f"{name}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [EXE, "worker", "--concurrency", "1", "--grace", "10"],
+            env=process_env(env),
+            cwd=folder,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill_group(self) -> None:
+        """SIGKILL the worker and everything in its process group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        """SIGTERM, and a clean exit expected."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                assert self.process.wait(timeout=30) == 0, self.log()
+            finally:
+                if self.process.poll() is None:
+                    self.kill_group()
+        self._log.close()
 
 
 # -- what a client does over HTTP ---------------------------------------------------------

@@ -5,8 +5,6 @@ shared share-revocation handler runs in the worker for a deletion committed by s
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +14,8 @@ import httpx
 import pytest
 
 from tests import media_clips
-from tests.integration.served import API, Served, process_env, sign_up, upload_video
+from tests.integration.served import API, Served, Worker, sign_up, upload_video
 
-EXE = str(Path(sys.executable).parent / "videoplatform")
 FAST_MEDIA = {
     "VIDEOPLATFORM_X264_PRESET": "ultrafast",
     "VIDEOPLATFORM_HLS_SEGMENT_SECONDS": "1",
@@ -52,14 +49,7 @@ def test_a_serve_process_receives_an_event_a_worker_process_committed(
     clip = media_clips.clip(tmp_path, "clip.mp4", width=320, height=180, duration=1.0)
     (tmp_path / "api").mkdir()
     server = Served(tmp_path / "api", "--log-level", "debug", env=events_env)
-    worker_log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [EXE, "worker", "--concurrency", "1"],
-        env=process_env(events_env),
-        cwd=tmp_path,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = Worker(events_env, tmp_path, "worker")
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             me = sign_up(http)
@@ -92,10 +82,4 @@ def test_a_serve_process_receives_an_event_a_worker_process_committed(
             wait_for("the worker to revoke the share", revoked)
     finally:
         server.stop()
-        worker.terminate()
-        try:
-            assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-            worker_log.close()
+        worker.stop()

@@ -22,9 +22,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import pika
@@ -36,6 +36,7 @@ from tests.conftest import ServiceEndpoint, service_unavailable, services_requir
 from tests.integration.served import (
     API,
     Served,
+    Worker,
     play,
     process_env,
     queue_topology,
@@ -84,43 +85,6 @@ def production_env(production_env: dict[str, str]) -> dict[str, str]:
     """The shared production profile, with this module's slow media settings."""
     production_env.update(SLOW_MEDIA)
     return production_env
-
-
-class Worker:
-    """A ``videoplatform worker`` leading its own process group, logging to a file."""
-
-    def __init__(self, env: Mapping[str, str], folder: Path, name: str) -> None:
-        self.log_path = folder / f"{name}.log"
-        self._log: IO[bytes] = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [EXE, "worker", "--concurrency", "1", "--grace", "10"],
-            env=process_env(env),
-            cwd=folder,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill_group(self) -> None:
-        """SIGKILL the worker and everything in its process group."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self._log.close()
-
-    def stop(self) -> None:
-        """SIGTERM, and a clean exit expected."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                assert self.process.wait(timeout=30) == 0, self.log()
-            finally:
-                if self.process.poll() is None:
-                    self.kill_group()
-        self._log.close()
 
 
 def _processes_mentioning(text: str) -> list[int]:
