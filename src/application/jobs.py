@@ -154,4 +154,8 @@ class JobConsumer:
                 if tick is not None:
                     tick()
         finally:
-            self._queue.close()
+            self.close()
+
+    def close(self) -> None:
+        """Close the queue client (what :meth:`run` does when it ends)."""
+        self._queue.close()

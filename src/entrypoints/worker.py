@@ -23,7 +23,11 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from videoplatform.application.events.consumer import DurableHandlers, SubscriptionHandler
+from videoplatform.application.events.consumer import (
+    DurableHandler,
+    DurableHandlers,
+    SubscriptionHandler,
+)
 from videoplatform.application.jobs import (
     DeadLetterHook,
     JobConsumer,
@@ -186,18 +190,7 @@ class BackgroundWorkers:
             wanted = per_node if durable.subscription.per_node else shared
             if not wanted:
                 continue
-            handler = SubscriptionHandler(
-                durable,
-                platform.container.resolve(UnitOfWorkFactory),
-                platform.container.resolve(Clock),
-                platform.dispatcher,
-            )
-            consumer = JobConsumer(
-                channel.subscribe(durable.subscription),
-                handler.handlers(),
-                policy,
-                handler.dead_lettered,
-            )
+            consumer = event_consumer(platform, channel, durable, policy)
             self._consumers.append(consumer)
             self._watch(
                 f"events-{durable.subscription.name}",
@@ -320,26 +313,42 @@ def settle_events(platform: Platform, *, rounds: int = 100) -> int:
     clock: Clock = platform.container.resolve(Clock)
     relay = OutboxRelay(uow, platform.container.resolve(JobQueue), channel, clock)
     policy = retry_policy_for(platform)
-    consumers: list[tuple[JobConsumer, JobQueue]] = []
-    for durable in platform.resolve(DurableHandlers):
-        handler = SubscriptionHandler(durable, uow, clock, platform.dispatcher)
-        queue = channel.subscribe(durable.subscription)
-        consumer = JobConsumer(queue, handler.handlers(), policy, handler.dead_lettered)
-        consumers.append((consumer, queue))
+    consumers = [
+        event_consumer(platform, channel, durable, policy)
+        for durable in platform.resolve(DurableHandlers)
+    ]
     handled = 0
     try:
         for _ in range(rounds):
             moved = relay.relay_once()
-            for consumer, _queue in consumers:
+            for consumer in consumers:
                 while consumer.run_once(0):
                     handled += 1
                     moved += 1
             if not moved:
                 break
     finally:
-        for _consumer, queue in consumers:
-            queue.close()
+        for consumer in consumers:
+            consumer.close()
     return handled
+
+
+def event_consumer(
+    platform: Platform, channel: EventChannel, durable: DurableHandler, policy: RetryPolicy
+) -> JobConsumer:
+    """The consumer of one durable handler's subscription, on a client of its own."""
+    handler = SubscriptionHandler(
+        durable,
+        platform.container.resolve(UnitOfWorkFactory),
+        platform.container.resolve(Clock),
+        platform.dispatcher,
+    )
+    return JobConsumer(
+        channel.subscribe(durable.subscription),
+        handler.handlers(),
+        policy,
+        handler.dead_lettered,
+    )
 
 
 def start_node_events(platform: Platform) -> BackgroundWorkers:

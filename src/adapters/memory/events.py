@@ -12,9 +12,8 @@ import threading
 from collections.abc import Sequence
 
 from videoplatform.adapters.memory.queue import MemoryJobQueue
+from videoplatform.application.events.codec import event_name
 from videoplatform.application.ports.queue import Job, Subscription
-
-TOPIC_PREFIX = "event."
 
 
 class MemoryEventChannel:
@@ -45,7 +44,7 @@ class MemoryEventChannel:
             return known[1]
 
     def publish(self, job: Job) -> None:
-        name = job.kind.removeprefix(TOPIC_PREFIX)
+        name = event_name(job.kind)
         with self._lock:
             targets = [q for s, q in self._queues.values() if name in s.events]
         for queue in targets:

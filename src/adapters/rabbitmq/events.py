@@ -19,9 +19,8 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue, declare_queues
 from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.events.codec import event_name
 from videoplatform.application.ports.queue import Job, Subscription
-
-TOPIC_PREFIX = "event."
 
 
 def node_name() -> str:
@@ -43,7 +42,7 @@ class RabbitEventPublisher(RabbitJobQueue):
             declare_queues(channel, topology)
 
     def _target(self, job: Job) -> tuple[str, str, bool]:
-        return self.topology.exchange, job.kind.removeprefix(TOPIC_PREFIX), False
+        return self.topology.exchange, event_name(job.kind), False
 
 
 class RabbitEventChannel:

@@ -7,6 +7,7 @@ JSON; its key names the aggregate the event is about (``video:<id>``...), the fi
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import typing
@@ -32,12 +33,23 @@ def _plain(_: object, __: attrs.Attribute[Any], value: Any) -> Any:
     return value
 
 
+_HINTS: dict[type[DomainEvent], dict[str, Any]] = {}
+
+
+def _hints(cls: type[DomainEvent]) -> dict[str, Any]:
+    """The resolved field types of ``cls`` (resolved once per class)."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _structure(cls: type[DomainEvent], data: Any) -> DomainEvent:
     """The event of class ``cls`` from its JSON fields (str, int, datetime and tuples of
     str: what domain events hold)."""
     if not isinstance(data, dict):
         raise TypeError("event fields must be an object")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values: dict[str, Any] = {}
     for field in attrs.fields(cls):
         value = data[field.name]
@@ -50,6 +62,7 @@ def _structure(cls: type[DomainEvent], data: Any) -> DomainEvent:
     return cls(**values)
 
 
+@functools.cache
 def event_types() -> dict[str, type[DomainEvent]]:
     """Every domain event class, by name. (attrs replaces each slotted class with a new
     one; the class it replaced may linger among the subclasses, so only the class its
@@ -70,6 +83,11 @@ def topic_of(event_name: str) -> str:
 
 def is_event_topic(topic: str) -> bool:
     return topic.startswith(TOPIC_PREFIX)
+
+
+def event_name(topic: str) -> str:
+    """The event name a topic (a job kind) carries: ``VideoReady`` for ``event.VideoReady``."""
+    return topic.removeprefix(TOPIC_PREFIX)
 
 
 def aggregate_key(event: DomainEvent) -> str:
@@ -114,7 +132,7 @@ def from_job(job: Job) -> ReceivedEvent:
     """The event a job carries; ValueError for a job that is not one this code knows."""
     if not is_event_topic(job.kind):
         raise ValueError(f"job {job.id} is not an event")
-    cls = event_types().get(job.kind[len(TOPIC_PREFIX) :])
+    cls = event_types().get(event_name(job.kind))
     if cls is None:
         raise ValueError(f"unknown event {job.kind!r}")
     try:
