@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import http, imports, media, sql, storage
+from bench import clients, http, imports, media, sql, storage
 from bench import queue as queue_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -30,6 +30,9 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
         videos=a.videos if a.videos is not None else 200,
         duration=a.duration,
         connections=a.connections,
+    ),
+    "clients": lambda a: clients.run(
+        idle=a.idle, slow_headers=a.slow_headers, slow_bodies=a.slow_bodies, requests=a.requests
     ),
     "queue": lambda a: queue_bench.run(
         jobs=a.queue_jobs,
@@ -69,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--import-runs", type=int, default=15, help="fresh interpreters per figure (imports)"
     )
+    parser.add_argument("--idle", type=int, default=200, help="idle connections (clients)")
+    parser.add_argument("--slow-headers", type=int, default=25, help="slowloris (clients)")
+    parser.add_argument("--slow-bodies", type=int, default=25, help="slow uploads (clients)")
+    parser.add_argument("--requests", type=int, default=100, help="timed requests (clients)")
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -385,7 +385,7 @@ def run(
     report: dict[str, Any] = {
         "driver": driver,
         "server": {
-            "worker_class": options.worker_class,
+            "worker_class": options.worker_kind,
             "workers": options.workers,
             "threads": options.threads,
             "timeout": options.timeout,

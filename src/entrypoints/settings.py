@@ -6,6 +6,7 @@ Nothing reads the environment at import time: call :meth:`Settings.from_env`.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import tempfile
 from collections.abc import Mapping
@@ -111,9 +112,16 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "bind",
         "workers",
         "threads",
+        "upload_threads",
+        "upload_wait_seconds",
+        "max_connections",
         "request_timeout_seconds",
         "graceful_timeout_seconds",
+        "header_timeout_seconds",
+        "client_timeout_seconds",
+        "min_body_rate",
         "cors_origins",
+        "trusted_proxies",
         "json_body_limit",
         "public_url",
     ),
@@ -165,9 +173,22 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 1
     threads: int = 4
+    # Slow and idle clients (entrypoints/http/workers.py): streamed bodies (uploads) run
+    # in upload_threads of their own; a request head must arrive within
+    # header_timeout_seconds; a client may pause client_timeout_seconds at most, and a
+    # body gets that long plus one second per min_body_rate bytes (0: no minimum).
+    upload_threads: int = 16
+    upload_wait_seconds: int = 10  # for an upload thread; then 503 server_busy
+    max_connections: int = 1000  # per worker process, idle ones included
     request_timeout_seconds: int = 120
     graceful_timeout_seconds: int = 30
+    header_timeout_seconds: int = 10
+    client_timeout_seconds: int = 30
+    min_body_rate: int = 8192
     cors_origins: str = ""
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For
+    # names the client: throttles and the audit trail then see clients, not the proxy.
+    trusted_proxies: str = ""
     json_body_limit: int = 1024 * 1024
     public_url: str = ""
     read_cache_seconds: int = 5
@@ -254,6 +275,11 @@ class Settings:
             "job_max_attempts",
             "relay_poll_ms",
             "queue_consumer_timeout_seconds",
+            "upload_threads",
+            "upload_wait_seconds",
+            "max_connections",
+            "header_timeout_seconds",
+            "client_timeout_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -266,6 +292,12 @@ class Settings:
             raise ConfigurationError(f"{PREFIX}EVENT_STREAMS cannot be negative")
         if self.processing_threads < 0:
             raise ConfigurationError(f"{PREFIX}PROCESSING_THREADS cannot be negative")
+        try:
+            self.trusted_proxy_networks  # noqa: B018 - refuse a bad network at startup
+        except ValueError as error:
+            raise ConfigurationError(f"{PREFIX}TRUSTED_PROXIES: {error}") from None
+        if self.min_body_rate < 0:
+            raise ConfigurationError(f"{PREFIX}MIN_BODY_RATE cannot be negative")
         if self.media_backend not in ("ffmpeg", "synthetic"):
             raise ConfigurationError(f"{PREFIX}MEDIA_BACKEND must be ffmpeg or synthetic")
         if self.gpu_mode not in ("off", "auto", "on"):
@@ -276,6 +308,14 @@ class Settings:
             )
         if not 0 <= self.video_crf <= 51:
             raise ConfigurationError(f"{PREFIX}VIDEO_CRF must be between 0 and 51")
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[str, ...]:
+        """The trusted proxies, each checked as an address or network."""
+        networks = tuple(n.strip() for n in self.trusted_proxies.split(",") if n.strip())
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)
+        return networks
 
     @property
     def event_stream_limit(self) -> int:

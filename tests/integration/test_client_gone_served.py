@@ -45,6 +45,17 @@ def test_a_client_reset_mid_upload_is_logged_as_the_clients_doing(served: Served
             reset_mid_body(
                 served.url, f"{API}/videos?title=Cut", upload, MP4_HEAD + bytes(50_000), 10**6
             )
+            # A JSON body larger than the server reads ahead of the application, which
+            # is then reading it when the reset comes.
+            reset_mid_body(
+                served.url,
+                f"{API}/shares",
+                {**me, "Content-Type": "application/json"},
+                b'{"video_id": ',
+                200_000,
+            )
+            # A small one is read whole before the application sees the request: a
+            # reset before its end reaches nothing but the server's event loop.
             reset_mid_body(
                 served.url,
                 f"{API}/shares",

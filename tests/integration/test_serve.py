@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.served import GRACE_SECONDS, Served
 from videoplatform.entrypoints.http.server import ServeOptions, banner
+from videoplatform.entrypoints.http.workers import ThreadWorker
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
@@ -26,7 +27,8 @@ def test_options_come_from_the_settings_and_flags_override_them() -> None:
     options = ServeOptions.from_settings(settings, workers=None, threads=8, timeout=15)
     assert (options.bind, options.workers, options.threads) == ("0.0.0.0:9000", 3, 8)
     assert (options.timeout, options.graceful_timeout) == (15, 7)
-    assert options.worker_class == "videoplatform.entrypoints.http.workers.ThreadWorker"
+    worker = options.worker_class
+    assert isinstance(worker, type) and issubclass(worker, ThreadWorker)
     assert ServeOptions.from_settings(settings).worker_class == "sync"
     config = options.gunicorn_config()
     assert config["preload_app"] is False  # every worker builds its own platform

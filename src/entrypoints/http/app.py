@@ -15,6 +15,7 @@ from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http import errors
 from videoplatform.entrypoints.http.middleware import (
     Authentication,
+    ClientAddress,
     RequestContext,
     SaneInput,
     SecurityHeaders,
@@ -52,6 +53,8 @@ class HttpOptions:
     """Redirect downloads to presigned storage URLs (when storage is S3)."""
     accel_redirect_prefix: str = ""
     """Answer downloads with ``X-Accel-Redirect: <prefix><key>`` (local storage only)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed."""
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
 
@@ -69,6 +72,7 @@ def options_from(platform: Platform) -> HttpOptions:
         read_cache_seconds=settings.read_cache_seconds if shared else 0,
         redirect_downloads=settings.storage_url.startswith("s3://"),
         accel_redirect_prefix=settings.accel_redirect_prefix if _local_storage(settings) else "",
+        trusted_proxies=settings.trusted_proxy_networks,
     )
 
 
@@ -159,7 +163,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         SecurityHeaders(),
         SaneInput(),
         tus.TusProtocol(),
-        Authentication(platform.users, public),
+        Authentication(platform.users, public, ClientAddress(options.trusted_proxies)),
     ]
     app: App = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True

@@ -17,7 +17,7 @@ from cattrs.errors import (
 )
 
 from videoplatform.domain.errors import ValidationError
-from videoplatform.entrypoints.http.errors import incomplete_body
+from videoplatform.entrypoints.http.errors import body_read_failed
 
 T = TypeVar("T")
 
@@ -152,8 +152,8 @@ def read_json(req: falcon.Request, cls: type[T], limit: int) -> T:
             raw = req.stream.read(limit + 1)  # a chunked body the server ends for us
         else:
             raw = req.bounded_stream.read(limit + 1)
-    except OSError:  # the connection was reset: the client went away, not a fault here
-        raise incomplete_body("the connection was reset before the body ended") from None
+    except OSError as error:  # reset, or too slow: the client's doing, not a fault here
+        raise body_read_failed(error, "the connection was reset before the body ended") from None
     if len(raw) > limit:
         raise falcon.HTTPContentTooLarge(description=f"JSON bodies are limited to {limit} bytes")
     try:

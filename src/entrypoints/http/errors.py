@@ -216,6 +216,22 @@ def handle_unavailable(
     )
 
 
+class ClientTooSlow(ConnectionResetError):
+    """The server gave up on a client that sent its request, or took its response, too
+    slowly (see entrypoints/http/workers.py): the client's doing, like a reset."""
+
+
+def body_read_failed(error: OSError, detail: str) -> falcon.HTTPError:
+    """What to answer when reading a body failed with ``error``: a 408 when the client
+    was too slow, else a 400 ``incomplete_body`` saying ``detail``."""
+    if isinstance(error, ClientTooSlow):
+        return coded(
+            falcon.HTTPError(falcon.HTTP_408, title="Request Timeout", description=str(error)),
+            "body_too_slow",
+        )
+    return incomplete_body(detail)
+
+
 def incomplete_body(detail: str) -> falcon.HTTPError:
     """A body that ended (or whose connection was reset) before it was whole: a 400 the
     client may not even read, logged as its request and never as a fault of the server."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import falcon
@@ -87,18 +88,25 @@ class Authentication:
     except on operations that need no authentication at all (log in, register, health,
     the docs), where a stale token left in a client must not lock its user out."""
 
-    def __init__(self, users: UserService, public: frozenset[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        users: UserService,
+        public: frozenset[tuple[str, str]],
+        proxies: ClientAddress | None = None,
+    ) -> None:
         self._users = users
         self._public = public
+        self._address = proxies or ClientAddress(())
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.token = None
-        req.context.caller = Caller.anonymous(req.remote_addr, _agent(req))
+        req.context.client_ip = self._address.of(req)
+        req.context.caller = Caller.anonymous(req.context.client_ip, _agent(req))
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
     ) -> None:
-        ip = req.remote_addr
+        ip = req.context.client_ip
         agent = _agent(req)
         header = req.get_header("Authorization")
         if not header or (req.method, req.uri_template or "") in self._public:
@@ -115,6 +123,43 @@ class Authentication:
         req.context.user_id = principal.user_id
         structlog.contextvars.bind_contextvars(user_id=principal.user_id)
         req.context.caller = Caller(principal.user_id, ip, agent)
+
+
+class ClientAddress:
+    """The address of the client a request comes from. From a peer that is one of the
+    ``trusted`` proxies (addresses or networks), it is the nearest address in
+    ``X-Forwarded-For`` that is not itself a trusted proxy: the one the outermost trusted
+    proxy saw, which a client cannot forge by sending the header itself. From any other
+    peer, the header is ignored and the peer is the client."""
+
+    def __init__(self, trusted: Iterable[str]) -> None:
+        self._trusted = tuple(ipaddress.ip_network(net.strip(), strict=False) for net in trusted)
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    def of(self, req: falcon.Request) -> str:
+        peer: str = req.remote_addr
+        if not self._trusted or not self._is_trusted(peer):
+            return peer
+        forwarded = req.get_header("X-Forwarded-For") or ""
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._is_trusted(hop):
+                return hop if _is_address(hop) else peer
+        return hops[0] if hops and _is_address(hops[0]) else peer
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _agent(req: falcon.Request) -> str | None:

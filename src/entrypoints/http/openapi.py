@@ -107,6 +107,7 @@ ERROR_TEXT = {
     404: "No such resource (or not visible to the caller)",
     405: "Method not allowed",
     406: "Unsupported API version",
+    408: "The body arrived too slowly, or stopped arriving (code body_too_slow)",
     409: "Conflicts with the current state",
     410: "No longer available",
     412: "Precondition failed (such as an unsupported tus version)",
@@ -117,7 +118,8 @@ ERROR_TEXT = {
     429: "Too many attempts; see Retry-After",
     500: "Unexpected error (logged with the request id)",
     460: "Checksum mismatch (tus checksum extension)",
-    503: "A dependency is unavailable or busy; see Retry-After",
+    503: "A dependency is unavailable or busy, or (code server_busy) every upload thread "
+    "is taken; see Retry-After",
 }
 
 
@@ -203,7 +205,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
     if op.auth != "none":
         errors.add(401)  # a bad token is refused even where none is needed
     if op.body is not None:
-        errors |= {413, 415}
+        errors |= {408, 413, 415}
         if op.body.model is not None:
             errors.add(422)
     for status in sorted(errors):

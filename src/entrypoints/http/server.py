@@ -19,20 +19,18 @@ from typing import Any
 
 import gunicorn
 import gunicorn.http.wsgi
-from attrs import evolve, frozen
+from attrs import evolve, field, frozen
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger as GunicornLogger
 
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.http import wsgi
+from videoplatform.entrypoints.http.workers import SERVER_NAME, ConnectionLimits, worker_class
 from videoplatform.entrypoints.persistence import database_url
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 WsgiApp = Callable[..., Any]
 
-SERVER_NAME = "videoplatform"
-"""What the ``Server`` response header says: the product, never the server software or a
-version."""
 
 # Where each option comes from, for messages that refuse one.
 _SOURCES = {
@@ -57,6 +55,8 @@ class ServeOptions:
     timeout: int = 120
     graceful_timeout: int = 30
     log_level: str = "info"
+    limits: ConnectionLimits = field(factory=ConnectionLimits)
+    max_connections: int = 1000
 
     def __attrs_post_init__(self) -> None:
         for name in ("workers", "threads", "timeout"):
@@ -78,14 +78,28 @@ class ServeOptions:
             threads=settings.threads,
             timeout=settings.request_timeout_seconds,
             graceful_timeout=settings.graceful_timeout_seconds,
+            limits=ConnectionLimits(
+                header_timeout=settings.header_timeout_seconds,
+                client_timeout=settings.client_timeout_seconds,
+                min_body_rate=settings.min_body_rate,
+                upload_threads=settings.upload_threads,
+                upload_wait=settings.upload_wait_seconds,
+            ),
+            max_connections=settings.max_connections,
         )
         return evolve(options, **{k: v for k, v in overrides.items() if v is not None})
 
     @property
-    def worker_class(self) -> str:
-        # One thread per worker needs no thread pool: the plain synchronous worker.
-        # Several: gunicorn's threaded worker, closing its listeners as it stops.
-        return "videoplatform.entrypoints.http.workers.ThreadWorker" if self.threads > 1 else "sync"
+    def worker_class(self) -> type[Any] | str:
+        # One thread: gunicorn's synchronous worker, for behind a buffering proxy only
+        # (one slow client holds it). Several: the threaded worker of workers.py, which
+        # reads request heads in its event loop and gives uploads threads of their own.
+        return worker_class(self.limits) if self.threads > 1 else "sync"
+
+    @property
+    def worker_kind(self) -> str:
+        """The worker, in a word: ``threaded`` or ``sync``."""
+        return "threaded" if self.threads > 1 else "sync"
 
     def gunicorn_config(self) -> dict[str, Any]:
         return {
@@ -93,6 +107,7 @@ class ServeOptions:
             "workers": self.workers,
             "worker_class": self.worker_class,
             "threads": self.threads,
+            "worker_connections": self.max_connections,
             "timeout": self.timeout,
             "graceful_timeout": self.graceful_timeout,
             "proc_name": SERVER_NAME,

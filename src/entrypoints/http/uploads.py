@@ -30,7 +30,7 @@ from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.application.streams import Replay, peek
 from videoplatform.domain.errors import AuthenticationFailed, QuotaExceeded, ValidationError
 from videoplatform.domain.media_types import MediaType, sniff
-from videoplatform.entrypoints.http.errors import incomplete_body
+from videoplatform.entrypoints.http.errors import body_read_failed, incomplete_body
 from videoplatform.entrypoints.http.middleware import caller_of
 
 CHUNK = 64 * 1024
@@ -68,10 +68,10 @@ class BodyReader:
             return b""
         try:
             data = self._source.read(wanted)
-        except OSError:  # the connection was reset: the client went away, not a fault here
+        except OSError as error:  # reset, or too slow: the client's doing, not a fault here
             of = f" of {self._expected}" if self._expected is not None else ""
-            raise incomplete_body(
-                f"the connection was reset after {self.consumed}{of} bytes of the body"
+            raise body_read_failed(
+                error, f"the connection was reset after {self.consumed}{of} bytes of the body"
             ) from None
         if not data and self._expected is not None and self.consumed < self._expected:
             # The client went away mid-body: never store the part as if it were whole.

@@ -61,6 +61,9 @@ def test_unrelated_variables_are_ignored() -> None:
         ({"VIDEOPLATFORM_MAX_UPLOAD_BYTES": "ten"}, "is not an integer"),
         ({"VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION": "perhaps"}, "is not a boolean"),
         ({"VIDEOPLATFORM_QUOTA_FILES_PER_USER": "0"}, "QUOTA_FILES_PER_USER must be at least 1"),
+        ({"VIDEOPLATFORM_TRUSTED_PROXIES": "10.0.0.1, nginx"}, "TRUSTED_PROXIES: .*nginx"),
+        ({"VIDEOPLATFORM_UPLOAD_THREADS": "0"}, "UPLOAD_THREADS must be at least 1"),
+        ({"VIDEOPLATFORM_MIN_BODY_RATE": "-1"}, "MIN_BODY_RATE cannot be negative"),
     ],
 )
 def test_malformed_values_raise_a_configuration_error_naming_the_problem(

@@ -10,6 +10,7 @@ import structlog
 from tests.unit.http.conftest import MakeAccount, problem_code
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.http.middleware import ClientAddress
 from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
 
 
@@ -163,3 +164,69 @@ def test_a_json_string_where_a_list_belongs_is_refused_not_split(
     )
     assert result.status_code == 422
     assert result.json["errors"] == [{"field": "roles", "message": "expected a list"}]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "seen"),
+    [
+        # Not a trusted proxy: the header is the client's own say, ignored.
+        ("198.51.100.7", "203.0.113.5", "198.51.100.7"),
+        # From the proxy: the address it saw, the rightmost one.
+        ("10.0.0.2", "203.0.113.5", "203.0.113.5"),
+        # A client that sends its own header cannot choose what the proxy appends.
+        ("10.0.0.2", "1.2.3.4, 203.0.113.5", "203.0.113.5"),
+        # Proxies in a chain (all trusted) are skipped.
+        ("10.0.0.2", "203.0.113.5, 10.0.0.9", "203.0.113.5"),
+        ("10.0.0.2", "10.0.0.8, 10.0.0.9", "10.0.0.8"),
+        # No header, or garbage in it: the peer.
+        ("10.0.0.2", None, "10.0.0.2"),
+        ("10.0.0.2", "not-an-address", "10.0.0.2"),
+        ("::1", "2001:db8::5", "2001:db8::5"),
+    ],
+)
+def test_the_client_address_is_believed_from_trusted_proxies_only(
+    peer: str, forwarded: str | None, seen: str
+) -> None:
+    address = ClientAddress(["10.0.0.0/8", "::1"])
+    headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
+    req = falcon.testing.create_req(remote_addr=peer, headers=headers)
+    assert address.of(req) == seen
+
+
+def test_without_trusted_proxies_the_peer_is_the_client() -> None:
+    req = falcon.testing.create_req(
+        remote_addr="127.0.0.1", headers={"X-Forwarded-For": "203.0.113.5"}
+    )
+    assert ClientAddress([]).of(req) == "127.0.0.1"
+
+
+def test_behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(
+    platform: Platform,
+) -> None:
+    trusted = create_app(platform, HttpOptions(trusted_proxies=("127.0.0.1",)))
+    client = falcon.testing.TestClient(trusted)
+    for email in ("victim@example.com", "other@example.com"):
+        registered = client.simulate_post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": "a long passphrase", "display_name": "V"},
+        )
+        assert registered.status_code == 202
+    attacker = {"X-Forwarded-For": "203.0.113.5"}
+    for n in range(40):  # past the per-address limit, spread over many accounts
+        client.simulate_post(
+            "/api/v1/auth/session",
+            json={"email": f"nobody{n}@example.com", "password": "wrong guess!"},
+            headers=attacker,
+        )
+    refused = client.simulate_post(
+        "/api/v1/auth/session",
+        json={"email": "victim@example.com", "password": "a long passphrase"},
+        headers=attacker,
+    )
+    assert refused.status_code == 429
+    victim = client.simulate_post(
+        "/api/v1/auth/session",
+        json={"email": "victim@example.com", "password": "a long passphrase"},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+    )
+    assert victim.status_code == 201
