@@ -21,7 +21,6 @@ server process for gunicorn's own workers (``python -m bench.clients --serve gth
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench.http import CHEAP_ARGON2, _server
-from tests.integration.hostile import HostileClients, percentile
+from tests.integration.hostile import HostileClients, percentile, time_requests
 from tests.unit.conftest import MP4_HEAD
 from videoplatform.entrypoints.http import wsgi
 from videoplatform.entrypoints.http.server import GunicornServer, ServeOptions, prepare
@@ -73,29 +72,7 @@ def _serve_stock(model: str) -> None:
 
 
 def _timed(host: str, port: int, count: int) -> tuple[list[float], int]:
-    """Seconds per request (a timed-out one counts as TIMEOUT_S) and how many timed out;
-    after three time-outs, the rest are counted as timed out without waiting for them."""
-    took, late = [], 0
-    for _ in range(count):
-        if late >= GIVE_UP_AFTER:
-            took.append(TIMEOUT_S)
-            late += 1
-            continue
-        started = time.perf_counter()
-        connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_S)
-        try:
-            connection.request("GET", PATH)
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"GET {PATH} answered {response.status}")
-            took.append(time.perf_counter() - started)
-        except TimeoutError:
-            took.append(TIMEOUT_S)
-            late += 1
-        finally:
-            connection.close()
-    return took, late
+    return time_requests(host, port, PATH, count, timeout=TIMEOUT_S, give_up_after=GIVE_UP_AFTER)
 
 
 def _figures(took: list[float]) -> dict[str, float]:

@@ -96,6 +96,11 @@ def very_short(directory: Path) -> Path:
     return clip(directory, "short.mp4", duration=0.5)
 
 
+def under_half_a_second(directory: Path) -> Path:
+    """Shorter than the HLS muxer's shortest measured segment (0.5 s)."""
+    return clip(directory, "blink.mp4", duration=0.3)
+
+
 def long_clip(directory: Path, duration: float = 600.0, fps: int = 5) -> Path:
     """A long, small clip (a keyframe every 2 s) for seek and storyboard costs."""
     return clip(
@@ -117,6 +122,15 @@ def truncated(directory: Path) -> Path:
     _run(["-i", str(source), "-c", "copy", "-movflags", "+faststart", str(whole)])
     data = whole.read_bytes()
     target = directory / "truncated.mp4"
+    target.write_bytes(data[: len(data) // 2])
+    return target
+
+
+def cut_before_index(directory: Path) -> Path:
+    """A clip cut in half with its index at the end: it begins like an MP4, but nothing
+    in it can be read (what an upload cut short leaves)."""
+    data = clip(directory, "index-last.mp4", duration=2.0).read_bytes()
+    target = directory / "cut-before-index.mp4"
     target.write_bytes(data[: len(data) // 2])
     return target
 

@@ -32,6 +32,18 @@ class Visibility(enum.Enum):
     PRIVATE = "private"
 
 
+class FailureCode(enum.StrEnum):
+    """Why processing failed, as a stable code (a video's ``failure_code``)."""
+
+    NOT_MEDIA = "not_media"  # not a file this platform reads as a video
+    UNSUPPORTED_FORMAT = "unsupported_format"  # a container or codec it does not take
+    NO_VIDEO = "no_video"  # nothing to show: no picture in the file
+    BEYOND_LIMITS = "beyond_limits"  # too long, too large, too fast
+    CORRUPT = "corrupt"  # truncated or damaged: it does not decode
+    SOURCE_MISSING = "source_missing"  # the uploaded file can no longer be read
+    PROCESSING_ERROR = "processing_error"  # a fault of the server's, retried first
+
+
 class VideoStatus(enum.Enum):
     UPLOADED = "uploaded"
     PROCESSING = "processing"
@@ -212,6 +224,9 @@ class Video(Aggregate):
     poster_at_seconds: float | None = None
     progress: int = 0
     last_error: str | None = None
+    """Why the last attempt failed, written for the owner."""
+    failure_code: FailureCode | None = None
+    """The same, as a stable code for programs."""
     view_count: int = 0
     created_at: datetime
     updated_at: datetime
@@ -268,6 +283,7 @@ class Video(Aggregate):
         self._move(VideoStatus.PROCESSING, now)
         self.progress = 0
         self.last_error = None
+        self.failure_code = None
         self.processing_attempts += 1
         self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
 
@@ -287,11 +303,14 @@ class Video(Aggregate):
         """Whether processing attempt number ``attempt`` is still the one in charge."""
         return self.status is VideoStatus.PROCESSING and self.processing_attempts == attempt
 
-    def note_failed_attempt(self, reason: str, now: datetime) -> None:
+    def note_failed_attempt(
+        self, reason: str, now: datetime, code: FailureCode = FailureCode.PROCESSING_ERROR
+    ) -> None:
         """Keep the reason an attempt failed while the video waits for the next one."""
         if self.status is not VideoStatus.PROCESSING:
             raise InvalidTransition(f"video {self.id} is not processing")
         self.last_error = reason[:2000] or "unknown error"
+        self.failure_code = code
         self.updated_at = now
         self.record(VideoAttemptFailed(occurred_at=now, video_id=self.id, reason=self.last_error))
 
@@ -345,11 +364,15 @@ class Video(Aggregate):
         self.assets = assets
         self.progress = 100
         self.last_error = None
+        self.failure_code = None
         self.record(VideoReady(occurred_at=now, video_id=self.id))
 
-    def mark_failed(self, reason: str, now: datetime) -> None:
+    def mark_failed(
+        self, reason: str, now: datetime, code: FailureCode = FailureCode.PROCESSING_ERROR
+    ) -> None:
         self._move(VideoStatus.FAILED, now)
         self.last_error = reason[:2000] or "unknown error"
+        self.failure_code = code
         self.record(VideoFailed(occurred_at=now, video_id=self.id, reason=self.last_error))
 
     # -- metadata -----------------------------------------------------------------------

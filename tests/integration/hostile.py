@@ -105,20 +105,39 @@ def timed_requests(
     host: str, port: int, path: str, count: int, *, timeout: float = 30.0
 ) -> list[float]:
     """The seconds each of ``count`` GET requests took, one after another, each on a new
-    connection (as a new visitor's would be); a request that fails raises."""
-    took = []
+    connection (as a new visitor's would be); a request that fails or times out raises."""
+    took, late = time_requests(host, port, path, count, timeout=timeout, give_up_after=1)
+    assert late == 0, f"a request got no answer within {timeout} s"
+    return took
+
+
+def time_requests(
+    host: str, port: int, path: str, count: int, *, timeout: float, give_up_after: int
+) -> tuple[list[float], int]:
+    """Like :func:`timed_requests`, but a request that times out counts as ``timeout``
+    seconds; after ``give_up_after`` time-outs, the rest count so without being made.
+    Also how many timed out."""
+    took: list[float] = []
+    late = 0
     for _ in range(count):
+        if late >= give_up_after:
+            took.append(timeout)
+            late += 1
+            continue
         started = time.perf_counter()
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
             response.read()
+            assert response.status == 200, response.status
+            took.append(time.perf_counter() - started)
+        except TimeoutError:
+            took.append(timeout)
+            late += 1
         finally:
             connection.close()
-        assert response.status == 200, response.status
-        took.append(time.perf_counter() - started)
-    return took
+    return took, late
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -3,8 +3,9 @@
 Every run goes through :func:`adapters.ffmpeg.process.run_ffmpeg`, which confines the
 child (file protocol only, an allowlist of container formats, its own process group, a
 wall-clock timeout, a thread cap, a memory limit, stdin closed). There is no ffprobe:
-:class:`FfmpegProber` reads what ffmpeg reports about its input and decodes one frame
-near the end to refuse truncated files.
+:class:`FfmpegProber` reads what ffmpeg reports about its input, decodes its first frame,
+and copies the packets of its last second to refuse truncated files. The HLS master
+playlist is written from the segments on disk (:mod:`adapters.ffmpeg.hls`).
 """
 
 from videoplatform.adapters.ffmpeg.config import ALLOWED_FORMATS, FfmpegConfig, GpuMode

@@ -1,5 +1,6 @@
 """Probing with ffmpeg alone (there is no ffprobe): parse the input dump it writes to
-stderr, and decode one frame near the end to refuse truncated files.
+stderr, decode the first frame, and copy the packets of the last second to refuse
+truncated files.
 
 The dump is ffmpeg's human-readable report (``Input #0, <demuxers>, from ...``,
 ``Duration: ...``, ``Stream #0:N...: Video: ...`` and their ``Side data`` /
@@ -17,10 +18,16 @@ from pathlib import Path
 from attrs import frozen
 
 from videoplatform.adapters.ffmpeg.config import FfmpegConfig
-from videoplatform.adapters.ffmpeg.process import FfmpegFailed, base_args, input_args, run_ffmpeg
+from videoplatform.adapters.ffmpeg.process import (
+    FfmpegFailed,
+    base_args,
+    input_args,
+    run_ffmpeg,
+    untagged,
+)
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.domain.media_types import sniff
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>[\w,-]+), from ", re.MULTILINE)
 _DURATION = re.compile(
@@ -187,33 +194,52 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
     """Check the report against the configured limits; MediaRejected with the reason."""
     container = next((f for f in dump.formats if f in config.allowed_formats), None)
     if container is None:
-        raise MediaRejected(f"container format {','.join(dump.formats)} is not allowed")
+        raise MediaRejected(
+            f"Files in the {'/'.join(dump.formats)} format are not accepted.",
+            FailureCode.UNSUPPORTED_FORMAT,
+        )
     video = next((s for s in dump.streams if s.kind == "Video" and not s.attached_picture), None)
     if video is None:
-        raise MediaRejected("the file has no video stream")
+        raise MediaRejected("The file has no video picture.", FailureCode.NO_VIDEO)
     if video.width is None or video.height is None or video.width < 2 or video.height < 2:
-        raise MediaRejected("the video stream has no usable picture size")
+        raise MediaRejected(
+            "The video's picture has no usable size: the file may be damaged.",
+            FailureCode.CORRUPT,
+        )
     if video.width > config.max_width or video.height > config.max_height:
         raise MediaRejected(
-            f"picture size {video.width}x{video.height} is beyond the allowed "
-            f"{config.max_width}x{config.max_height}"
+            f"The picture size {video.width}x{video.height} is beyond the largest accepted, "
+            f"{config.max_width}x{config.max_height}.",
+            FailureCode.BEYOND_LIMITS,
         )
     duration = dump.duration_seconds
     if duration is None or not math.isfinite(duration) or duration <= 0:
-        raise MediaRejected("the file's duration is unknown")
+        raise MediaRejected(
+            "The video's duration is unknown: the file may be damaged.", FailureCode.CORRUPT
+        )
     if duration > config.max_duration_seconds:
         raise MediaRejected(
-            f"duration {duration:.0f}s is beyond the allowed {config.max_duration_seconds:.0f}s"
+            f"The duration {duration:.0f}s is beyond the longest accepted, "
+            f"{config.max_duration_seconds:.0f}s.",
+            FailureCode.BEYOND_LIMITS,
         )
     fps = video.fps
     if fps is None or not 0 < fps <= config.max_fps:
-        raise MediaRejected(f"frame rate {fps} is missing or beyond the allowed {config.max_fps}")
+        raise MediaRejected(
+            f"The frame rate {fps} is missing or beyond the highest accepted, {config.max_fps}.",
+            FailureCode.BEYOND_LIMITS,
+        )
     if duration * fps > config.max_frames:
         raise MediaRejected(
-            f"about {duration * fps:.0f} frames, beyond the allowed {config.max_frames}"
+            f"The video has about {duration * fps:.0f} frames, beyond the most accepted, "
+            f"{config.max_frames}.",
+            FailureCode.BEYOND_LIMITS,
         )
     if video.rotation % 90 != 0:
-        raise MediaRejected(f"rotation {video.rotation} is not a multiple of 90 degrees")
+        raise MediaRejected(
+            f"The rotation {video.rotation} is not a multiple of 90 degrees.",
+            FailureCode.UNSUPPORTED_FORMAT,
+        )
     audio = next((s for s in dump.streams if s.kind == "Audio"), None)
     return MediaInfo(
         duration_seconds=duration,
@@ -233,14 +259,22 @@ def probe_args(config: FfmpegConfig, source: Path) -> list[str]:
     (so it really is decodable video, and the dump comes for free), and a second time
     from 1 s before its end, copying the packets there as checksums on stdout (no
     decoding, so it costs next to nothing): a file cut short has no packets near its end.
+
+    The second opening seeks to any packet, not only to a keyframe (``-seek2any``), and
+    copies from the first packet it gets (``-copyinkf``): seeking to a keyframe would copy
+    everything from the last one on, which in a screen recording (a keyframe every few
+    minutes, or only the first) is most of the file. Demuxers that can only land on a
+    keyframe (FLV without an index, for one) still do, so the packets are summed up as
+    they come (:class:`EndWindow`), never kept.
     """
     return [
         *base_args(config),
         "-threads", "1",
         *input_args(config, source),
-        "-sseof", f"-{END_WINDOW_SECONDS:g}",
+        "-seek2any", "1", "-sseof", f"-{END_WINDOW_SECONDS:g}",
         *input_args(config, source),
         "-map", "0:V:0?", "-frames:v", "1", "-an", "-sn", "-dn", "-f", "null", "-",
+        "-copyinkf",
         "-map", "1:V:0?", "-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1",
     ]  # fmt: skip
 
@@ -251,31 +285,61 @@ _NOTHING_DECODED = re.compile(r"\[out#0/[^\]]*\] Nothing was written")
 _TIME_BASE = re.compile(r"^#tb (\d+): (\d+)/(\d+)\s*$")
 
 
-def reaches_end(framecrc: str, duration: float) -> bool:
-    """Whether the packets copied from the end window reach (close to) the end.
+class EndWindow:
+    """Where the packets copied from the end window end, summed up from ffmpeg's
+    ``framecrc`` lines as they come (:meth:`feed`): the latest end per stream, in the
+    stream's time base. Nothing else is kept, so any number of packets costs the same
+    memory, and none is left out."""
 
-    Their timestamps start at the window, so a whole file's last packet ends about
-    ``min(END_WINDOW_SECONDS, duration)`` in; a truncated one has none there."""
-    bases: dict[int, Fraction] = {}
-    last = Fraction(-1)
-    for line in framecrc.splitlines():
-        if (base := _TIME_BASE.match(line)) is not None:
-            bases[int(base.group(1))] = Fraction(int(base.group(2)), int(base.group(3)))
-            continue
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = [f.strip() for f in line.split(",")]
+    def __init__(self) -> None:
+        self._bases: dict[int, Fraction] = {}
+        self._ends: dict[int, int] = {}
+
+    def feed(self, line: str) -> None:
+        if line.startswith("#"):
+            if (base := _TIME_BASE.match(line)) is not None:
+                self._bases[int(base.group(1))] = Fraction(int(base.group(2)), int(base.group(3)))
+            return
+        # stream, dts, pts, duration, size, checksum[, flags...]
+        fields = line.split(",", 4)
         try:
-            stream, pts, length = int(fields[0]), int(fields[2]), int(fields[3])
+            stream, end = int(fields[0]), int(fields[2]) + int(fields[3])
         except (IndexError, ValueError):
-            continue
-        if stream in bases:
-            last = max(last, (pts + length) * bases[stream])
-    window = min(END_WINDOW_SECONDS, duration)
-    return last >= Fraction(window / 2)
+            return
+        latest = self._ends.get(stream)
+        if latest is None or end > latest:
+            self._ends[stream] = end
+
+    def last_end(self) -> Fraction | None:
+        """When the last packet ends, in seconds from the window's start; None without
+        packets."""
+        ends = [end * self._bases[s] for s, end in self._ends.items() if s in self._bases]
+        return max(ends, default=None)
+
+    def reaches(self, duration: float) -> bool:
+        """Whether the packets reach (close to) the end.
+
+        Their timestamps start at the window, so a whole file's last packet ends about
+        ``min(END_WINDOW_SECONDS, duration)`` in; a truncated one has none there."""
+        last = self.last_end()
+        window = min(END_WINDOW_SECONDS, duration)
+        return last is not None and last >= Fraction(window / 2)
+
+
+def reaches_end(framecrc: str, duration: float) -> bool:
+    """:meth:`EndWindow.reaches` for a whole ``framecrc`` output at once."""
+    window = EndWindow()
+    for line in framecrc.splitlines():
+        window.feed(line)
+    return window.reaches(duration)
 
 
 _CORRUPT_MARKERS = ("partial file",)
+_SNIFF_BYTES = 4096
+INCOMPLETE = (
+    "The file is damaged or incomplete: it may have been cut off while it was uploaded "
+    "or saved. Upload a complete copy."
+)
 
 
 class FfmpegProber:
@@ -291,31 +355,46 @@ class FfmpegProber:
 
     def probe(self, source: Path) -> MediaInfo:
         if not source.is_file():
-            raise MediaRejected("the file is missing")
+            raise MediaRejected(
+                "The uploaded file can no longer be read.", FailureCode.SOURCE_MISSING
+            )
+        end = EndWindow()
         try:
             result = run_ffmpeg(
                 probe_args(self._config, source),
                 self._config,
                 timeout=self._config.probe_timeout_seconds,
+                on_stdout_line=end.feed,
             )
-            stdout, stderr = result.stdout, result.stderr
+            stderr = untagged(result.stderr)
         except FfmpegFailed as failure:
             if failure.timed_out:
-                raise MediaRejected("the file took too long to inspect") from None
-            stdout, stderr = "", failure.stderr
+                raise MediaRejected(
+                    "The file took too long to inspect.", FailureCode.BEYOND_LIMITS
+                ) from None
+            # What a failed run copied proves nothing about the end of the file.
+            end, stderr = EndWindow(), untagged(failure.stderr)
         if "Format not on whitelist" in stderr:
             raise MediaRejected(
-                "the container format is not allowed (playlists, "
-                "references to other files and image sequences are refused)"
+                "Files of this kind are not accepted (playlists, references to other "
+                "files and image sequences are refused).",
+                FailureCode.UNSUPPORTED_FORMAT,
             )
         dump = parse_dump(stderr)
         if dump is None:
-            raise MediaRejected("not a recognised video file")
+            # A file that begins like a video but does not read as one is damaged (an
+            # MP4 cut before its index, say), not something else altogether.
+            with source.open("rb") as head:
+                if sniff(head.read(_SNIFF_BYTES)).is_video:
+                    raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
+            raise MediaRejected(
+                "The file is not a video this platform can read.", FailureCode.NOT_MEDIA
+            )
         info = media_info_from(dump, self._config)
         if (
             _NOTHING_DECODED.search(stderr) is not None
-            or not reaches_end(stdout, info.duration_seconds)
+            or not end.reaches(info.duration_seconds)
             or any(m in stderr for m in _CORRUPT_MARKERS)
         ):
-            raise MediaRejected("the file is truncated or corrupt")
+            raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
         return info

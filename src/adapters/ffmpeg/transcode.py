@@ -27,12 +27,11 @@ from attrs import frozen
 
 from videoplatform.adapters.ffmpeg.config import FfmpegConfig, GpuMode
 from videoplatform.adapters.ffmpeg.gpu import GpuCapability, detect_gpu
+from videoplatform.adapters.ffmpeg.hls import NothingDecoded, rendition_playlist, write_master
 from videoplatform.adapters.ffmpeg.process import (
     FfmpegFailed,
     base_args,
-    file_url,
     input_args,
-    last_error_line,
     run_ffmpeg,
 )
 from videoplatform.application.ports.media import (
@@ -42,7 +41,7 @@ from videoplatform.application.ports.media import (
     RungOutput,
 )
 from videoplatform.domain.ladder import PlannedRung
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
 
 log = logging.getLogger(__name__)
 
@@ -174,13 +173,21 @@ def transcode_args(
         "-hls_playlist_type", "vod",
         "-hls_flags", "independent_segments",
         "-hls_segment_type", "mpegts",
-        "-hls_segment_filename", file_url(output_dir / "%v" / SEGMENT_PATTERN),
+        "-hls_segment_filename", _output_path(output_dir / "%v" / SEGMENT_PATTERN),
         "-master_pl_name", MASTER_PLAYLIST,
         "-var_stream_map", " ".join(stream_map),
         "-progress", "pipe:1", "-stats_period", "0.5", "-nostats",
-        file_url(output_dir / "%v" / VARIANT_PLAYLIST),
+        _output_path(output_dir / "%v" / VARIANT_PLAYLIST),
     ]  # fmt: skip
     return args
+
+
+def _output_path(path: Path) -> str:
+    """An HLS output as a plain absolute path. Never read as a protocol or an option (it
+    starts with ``/``), and not a ``file:`` URL: the HLS muxer creates the folders of a
+    ``%v`` pattern itself, and took ``file:`` for a folder name, making a tree
+    ``file:/<path>`` in the process's current directory on every run."""
+    return str(path.resolve())
 
 
 class ProgressParser:
@@ -242,6 +249,38 @@ def parse_master(text: str) -> list[VariantEntry]:
     return entries
 
 
+# ffmpeg's own words for input it cannot decode: the file's fault, which no retry mends.
+_UNDECODABLE = re.compile(
+    r"Invalid data found when processing input|Error while decoding|"
+    r"could not find codec parameters|moov atom not found|Invalid NAL unit size|"
+    r"error reading header|partial file|no frame|Decoding requested, but no decoder",
+    re.IGNORECASE,
+)
+# And for faults of the machine, which another attempt may not meet.
+_MACHINE = re.compile(
+    r"No space left on device|Cannot allocate memory|Too many open files|"
+    r"Read-only file system|Input/output error|Resource temporarily unavailable",
+    re.IGNORECASE,
+)
+UNDECODABLE = (
+    "The video could not be decoded: the file is damaged or uses an encoding this "
+    "platform cannot read."
+)
+
+
+def transcode_failure(failure: FfmpegFailed) -> Exception:
+    """What a failed ladder run means for the job. ffmpeg that ran out of time, was
+    killed, or met a fault of the machine: RuntimeError, retried. ffmpeg that exited on
+    its own saying it could not decode the input: MediaRejected, failed at once."""
+    said = "\n".join(failure.errors) or failure.stderr
+    killed = failure.timed_out or "killed by signal" in failure.reason
+    if not killed and not _MACHINE.search(said) and _UNDECODABLE.search(said):
+        return MediaRejected(UNDECODABLE, FailureCode.CORRUPT)
+    if failure.timed_out:
+        return RuntimeError(f"transcoding took too long: {failure}")
+    return RuntimeError(f"transcoding failed: {failure}")
+
+
 class FfmpegTranscoder:
     """Transcoder on ffmpeg, CPU or GPU per ``config.gpu`` (``auto`` falls back to the
     CPU, logging why). The GPU capability is detected once, on first use."""
@@ -278,7 +317,9 @@ class FfmpegTranscoder:
         on_progress: ProgressCallback,
     ) -> LadderOutput:
         if not source.is_file():
-            raise MediaRejected("the file is missing")
+            raise MediaRejected(
+                "The uploaded file can no longer be read.", FailureCode.SOURCE_MISSING
+            )
         engine = self.engine()
         args = transcode_args(self._config, source, info, ladder, output_dir, engine)
         for rung in ladder:
@@ -294,33 +335,51 @@ class FfmpegTranscoder:
                 limit_data_only=engine is not Engine.CPU,
             )
         except FfmpegFailed as failure:
-            detail = last_error_line(failure.stderr)
-            log.warning("transcode failed (%s): %s", failure.reason, detail)
-            if failure.timed_out:
-                raise RuntimeError(f"transcoding took too long: {failure.reason}") from None
-            raise RuntimeError(f"transcoding failed: {failure.reason}: {detail}") from None
+            log.warning("transcode failed: %s", failure)
+            raise transcode_failure(failure) from None
         return self._output(ladder, output_dir, progress)
 
     def _output(
         self, ladder: Sequence[PlannedRung], output_dir: Path, progress: ProgressParser
     ) -> LadderOutput:
-        master = output_dir / MASTER_PLAYLIST
+        """Check what ffmpeg wrote and write the master playlist from it.
+
+        ffmpeg's own master playlist measures bandwidth only over segments of at least
+        half a second: it lists no variant at all for a clip shorter than that, and
+        understates BANDWIDTH when the last segment is short. The master is written here
+        instead, from the segments on disk (see hls.py); ffmpeg's entries, when it wrote
+        them, still confirm each rung's size and give its CODECS."""
         try:
-            entries = {e.uri: e for e in parse_master(master.read_text())}
-        except (OSError, ValueError) as error:
-            raise RuntimeError(f"ffmpeg wrote no usable master playlist: {error}") from None
-        rungs = []
+            entries = {e.uri: e for e in parse_master((output_dir / MASTER_PLAYLIST).read_text())}
+        except (OSError, ValueError):
+            entries = {}
+        renditions = []
         for rung in ladder:
             uri = f"{rung.spec.name}/{VARIANT_PLAYLIST}"
             entry = entries.get(uri)
-            if entry is None or not (output_dir / uri).is_file():
-                raise RuntimeError(f"ffmpeg wrote no playlist for rung {rung.spec.name}")
-            if (entry.width, entry.height) != (rung.width, rung.height) or not entry.codecs:
+            if entry is not None and (entry.width, entry.height) != (rung.width, rung.height):
                 raise RuntimeError(f"rung {rung.spec.name} came out unlike its plan: {entry}")
-            rungs.append(
-                RungOutput(
-                    rung.spec.name, entry.width, entry.height, entry.bandwidth, entry.codecs, uri
+            try:
+                renditions.append(
+                    rendition_playlist(
+                        output_dir,
+                        uri,
+                        rung.width,
+                        rung.height,
+                        entry.codecs if entry is not None else None,
+                        self._config.segment_seconds,
+                    )
                 )
-            )
+            except NothingDecoded:
+                raise MediaRejected(UNDECODABLE, FailureCode.CORRUPT) from None
+            except (OSError, ValueError) as error:
+                raise RuntimeError(
+                    f"ffmpeg wrote no usable playlist for rung {rung.spec.name}: {error}"
+                ) from None
+        write_master(output_dir / MASTER_PLAYLIST, renditions)
+        rungs = tuple(
+            RungOutput(rung.spec.name, r.width, r.height, r.bandwidth, r.codecs, r.uri)
+            for rung, r in zip(ladder, renditions, strict=True)
+        )
         progress.feed("progress=end")
-        return LadderOutput(MASTER_PLAYLIST, tuple(rungs))
+        return LadderOutput(MASTER_PLAYLIST, rungs)

@@ -19,7 +19,7 @@ import structlog
 
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import VideoStatus
+from videoplatform.domain.videos import FailureCode, VideoStatus
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +38,7 @@ def encode(update: ProcessingProgress) -> bytes:
             "progress": update.progress,
             "attempts": update.attempts,
             "last_error": update.last_error,
+            "failure_code": update.failure_code,
             "at": update.at.isoformat(),
         }
     ).encode()
@@ -59,6 +60,7 @@ def decode(raw: bytes | str) -> ProcessingProgress:
         attempts=attempts,
         last_error=last_error,
         at=datetime.fromisoformat(data["at"]),
+        failure_code=FailureCode(code) if (code := data.get("failure_code")) else None,
     )
 
 

@@ -27,6 +27,7 @@ from videoplatform.domain.uploads import (
 )
 from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
 from videoplatform.domain.videos import (
+    FailureCode,
     MediaInfo,
     PlaybackAssets,
     Poster,
@@ -177,6 +178,7 @@ def video_row(video: Video) -> dict[str, Any]:
         "poster_at_seconds": video.poster_at_seconds,
         "progress": video.progress,
         "last_error": video.last_error,
+        "failure_code": video.failure_code.value if video.failure_code else None,
         "processing_attempts": video.processing_attempts,
         "created_at": video.created_at,
         "updated_at": video.updated_at,
@@ -202,6 +204,7 @@ def video_from(row: Row) -> Video:
         poster_at_seconds=row["poster_at_seconds"],
         progress=row["progress"],
         last_error=row["last_error"],
+        failure_code=FailureCode(row["failure_code"]) if row["failure_code"] else None,
         view_count=row["view_count"],
         processing_attempts=row["processing_attempts"],
         owner_disabled=bool(row["owner_disabled"]),

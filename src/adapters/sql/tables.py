@@ -94,6 +94,7 @@ videos = Table(
     Column("poster_at_seconds", Float, nullable=True),
     Column("progress", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
+    Column("failure_code", String(40), nullable=True),
     Column("view_count", BigInteger, nullable=False, server_default=text("0")),
     Column("processing_attempts", Integer, nullable=False),
     # The owner's account is disabled: hidden from all but moderators (set owner-wide).

@@ -17,7 +17,7 @@ from typing import Protocol
 from attrs import field, frozen
 
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import Video, VideoStatus
+from videoplatform.domain.videos import FailureCode, Video, VideoStatus
 
 
 @frozen
@@ -32,6 +32,7 @@ class ProcessingProgress:
     attempts: int
     last_error: str | None
     at: datetime = field(eq=False)
+    failure_code: FailureCode | None = None
 
     @classmethod
     def of(cls, video: Video, at: datetime) -> ProcessingProgress:
@@ -42,6 +43,7 @@ class ProcessingProgress:
             video.processing_attempts,
             video.last_error,
             at,
+            video.failure_code,
         )
 
 

@@ -9,15 +9,17 @@ from typing import Protocol
 from attrs import frozen
 
 from videoplatform.domain.ladder import PlannedRung
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
 
 
 class MediaRejected(Exception):
-    """The input is not acceptable media; ``reason`` is shown to the owner."""
+    """The input is not acceptable media, for good: no retry can change that.
+    ``reason`` is shown to the owner (written for a person), ``code`` to programs."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: FailureCode = FailureCode.NOT_MEDIA) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 @frozen

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from attrs import frozen
+
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
@@ -18,7 +20,7 @@ from videoplatform.application.processing.config import ProcessingConfig
 from videoplatform.application.processing.workspace import Workshop
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import Video
+from videoplatform.domain.videos import FailureCode, Video
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,26 @@ T = TypeVar("T")
 # Processing acts for nobody in particular: its audit events have no actor.
 SYSTEM = Caller()
 _SETTLE_TRIES = 3
+
+
+SERVER_FAULT = (
+    "Processing failed because of a problem on our side, not with your file. "
+    "It is tried again automatically."
+)
+GIVEN_UP = (
+    "Processing failed because of a problem on our side, not with your file, and "
+    "stopped after several tries. An administrator can try it again."
+)
+
+
+@frozen
+class Failure:
+    """Why processing failed: ``reason`` for the owner, ``code`` for programs, and
+    ``detail`` (the technical cause) for the logs and the audit trail only."""
+
+    reason: str
+    code: FailureCode
+    detail: str = ""
 
 
 class ProcessingBase(UseCases):
@@ -60,10 +82,20 @@ class ProcessingBase(UseCases):
                 uow.videos.save(video)
                 uow.commit()
 
-    def _fail(self, uow: UnitOfWork, video: Video, reason: str, metadata: dict[str, str]) -> None:
-        """Mark the video failed for good, audited and committed."""
-        video.mark_failed(reason, self._clock.now())
-        self._conclude(uow, video, AuditResult.FAILURE, {**metadata, "reason": reason[:500]})
+    def _fail(
+        self,
+        uow: UnitOfWork,
+        video: Video,
+        failure: Failure,
+        metadata: dict[str, str],
+    ) -> None:
+        """Mark the video failed for good, audited (with the technical detail, which the
+        owner does not see) and committed."""
+        video.mark_failed(failure.reason, self._clock.now(), failure.code)
+        metadata = {**metadata, "reason": failure.reason[:500], "code": failure.code.value}
+        if failure.detail:
+            metadata["detail"] = failure.detail[:1000]
+        self._conclude(uow, video, AuditResult.FAILURE, metadata)
 
     def _conclude(
         self, uow: UnitOfWork, video: Video, result: AuditResult, metadata: dict[str, str]

@@ -19,14 +19,19 @@ import logging
 
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.application.ports.persistence import UnitOfWork
-from videoplatform.application.processing.base import ProcessingBase
+from videoplatform.application.processing.base import (
+    GIVEN_UP,
+    SERVER_FAULT,
+    Failure,
+    ProcessingBase,
+)
 from videoplatform.application.processing.config import ProcessingOutcome, RetryableProcessingError
 from videoplatform.application.processing.layout import job_prefix, output_prefix
 from videoplatform.application.processing.workspace import Produced
 from videoplatform.domain.audit import AuditResult
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import Video, VideoStatus
+from videoplatform.domain.videos import FailureCode, Video, VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +65,27 @@ class ProcessingJob(ProcessingBase):
             return self._publish(claimed.id, job_id, attempt, produced)
         except MediaRejected as rejected:
             self._discard(claimed.id, prefix)
-            return self._after_failure(claimed.id, attempt, prefix, rejected.reason, True)
+            failure = Failure(rejected.reason, rejected.code)
+            return self._after_failure(claimed.id, attempt, prefix, failure, True)
         except NotFound as missing:
             # The video may have been deleted meanwhile; otherwise its source is gone,
             # which no retry can mend.
             self._discard(claimed.id, prefix)
-            reason = f"the uploaded source cannot be read: {missing.message}"
-            return self._after_failure(claimed.id, attempt, prefix, reason, True)
+            failure = Failure(
+                "The uploaded file can no longer be read. Upload it again.",
+                FailureCode.SOURCE_MISSING,
+                missing.message,
+            )
+            return self._after_failure(claimed.id, attempt, prefix, failure, True)
         except Exception as error:
+            # A fault of the machine (a killed process, storage, a time limit): worth
+            # another attempt. The owner reads that it was not their file.
             self._discard(claimed.id, prefix)
-            reason = f"{type(error).__name__}: {error}"
             log.warning("video %s: attempt %d failed", claimed.id, attempt, exc_info=True)
-            return self._after_failure(claimed.id, attempt, prefix, reason, False)
+            failure = Failure(
+                SERVER_FAULT, FailureCode.PROCESSING_ERROR, f"{type(error).__name__}: {error}"
+            )
+            return self._after_failure(claimed.id, attempt, prefix, failure, False)
 
     def _claim(self, video_id: VideoId) -> Video | ProcessingOutcome:
         def claim(uow: UnitOfWork, video: Video) -> Video | ProcessingOutcome:
@@ -132,7 +146,7 @@ class ProcessingJob(ProcessingBase):
         return outcome
 
     def _after_failure(
-        self, video_id: VideoId, attempt: int, prefix: str, reason: str, permanent: bool
+        self, video_id: VideoId, attempt: int, prefix: str, failure: Failure, permanent: bool
     ) -> ProcessingOutcome:
         """Record a failed attempt: for good when it is permanent (FAILED) or the last
         allowed one (GAVE_UP), else keep the reason and ask for another delivery."""
@@ -143,11 +157,12 @@ class ProcessingJob(ProcessingBase):
                 return ProcessingOutcome.READY if ours else ProcessingOutcome.SUPERSEDED
             now = self._clock.now()
             if not permanent and attempt < self._config.max_attempts:
-                video.note_failed_attempt(reason, now)
+                video.note_failed_attempt(failure.reason, now, failure.code)
                 uow.videos.save(video)
                 uow.commit()
                 return _Retry.LATER
-            self._fail(uow, video, reason, {"attempt": str(attempt)})
+            final = failure if permanent else Failure(GIVEN_UP, failure.code, failure.detail)
+            self._fail(uow, video, final, {"attempt": str(attempt)})
             return ProcessingOutcome.FAILED if permanent else ProcessingOutcome.GAVE_UP
 
         try:
@@ -155,7 +170,7 @@ class ProcessingJob(ProcessingBase):
         except NotFound:
             return ProcessingOutcome.GONE
         if outcome is _Retry.LATER:
-            raise RetryableProcessingError(video_id, attempt, reason)
+            raise RetryableProcessingError(video_id, attempt, failure.detail or failure.reason)
         return outcome
 
     def _discard(self, video_id: VideoId, prefix: str) -> None:

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from videoplatform.application.ports.persistence import UnitOfWork, VideoListQuery
-from videoplatform.application.processing.base import SYSTEM, ProcessingBase
+from videoplatform.application.processing.base import GIVEN_UP, SYSTEM, Failure, ProcessingBase
 from videoplatform.application.processing.layout import WORKSPACE_PREFIX
 from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import Video, VideoStatus
+from videoplatform.domain.videos import FailureCode, Video, VideoStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,8 @@ class ProcessingRecovery(ProcessingBase):
                 video = uow.videos.get(video_id)
                 if video.status in (VideoStatus.READY, VideoStatus.FAILED):
                     return False
-                self._fail(
-                    uow, video, f"processing was given up: {reason}", {"dead_lettered": "true"}
-                )
+                failure = Failure(GIVEN_UP, FailureCode.PROCESSING_ERROR, reason)
+                self._fail(uow, video, failure, {"dead_lettered": "true"})
         except NotFound:
             return False
         return True

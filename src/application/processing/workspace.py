@@ -24,6 +24,7 @@ from videoplatform.application.processing.progress import ProgressReporter
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ladder import display_size, plan_ladder
 from videoplatform.domain.videos import (
+    FailureCode,
     MediaInfo,
     PlaybackAssets,
     Poster,
@@ -80,7 +81,8 @@ class Workshop:
             try:
                 ladder = plan_ladder(info, self._config.ladder)
             except ValidationError as refused:
-                raise MediaRejected(refused.message) from None
+                said = "; ".join(refused.fields.values()) or refused.message
+                raise MediaRejected(f"The video's {said}.", FailureCode.BEYOND_LIMITS) from None
             out = work / "out"
             out.mkdir()
             report = ProgressReporter(record, self._clock, self._config)

@@ -15,7 +15,7 @@ from videoplatform.domain.categories import Category
 from videoplatform.domain.files import StoredFile
 from videoplatform.domain.shares import Share
 from videoplatform.domain.users import ApiToken, User
-from videoplatform.domain.videos import Video
+from videoplatform.domain.videos import FailureCode, Video
 from videoplatform.entrypoints.http.convert import dump
 
 
@@ -102,6 +102,7 @@ class VideoView:
     status: Literal["uploaded", "processing", "ready", "failed"]
     progress: int
     last_error: str | None
+    failure_code: FailureCode | None
     view_count: int
     size: int
     poster_at_seconds: float | None
@@ -124,6 +125,7 @@ class VideoView:
             status=video.status.value,
             progress=video.progress,
             last_error=video.last_error,
+            failure_code=video.failure_code,
             view_count=video.view_count,
             size=video.source_size,
             poster_at_seconds=video.poster_at_seconds,
@@ -157,11 +159,17 @@ class ProcessingView:
     progress: int
     attempts: int
     last_error: str | None
+    failure_code: FailureCode | None
 
     @classmethod
     def of(cls, state: ProcessingProgress) -> ProcessingView:
         return cls(
-            state.video_id, state.status.value, state.progress, state.attempts, state.last_error
+            state.video_id,
+            state.status.value,
+            state.progress,
+            state.attempts,
+            state.last_error,
+            state.failure_code,
         )
 
 

@@ -27,7 +27,7 @@ from videoplatform.adapters.ffmpeg import (
 from videoplatform.adapters.ffmpeg.probe import parse_dump
 from videoplatform.application.ports.media import LadderOutput, MediaRejected
 from videoplatform.domain.ladder import PlannedRung, RungSpec, plan_ladder
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
 
 CONFIG = FfmpegConfig(preset="ultrafast", segment_seconds=1.0, threads=2)
 SMALL_LADDER = (
@@ -73,17 +73,20 @@ def test_probe_sees_no_audio_and_short_durations(clips: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "reason"),
+    ("make", "reason", "code"),
     [
-        (media_clips.not_media, "not a recognised video file"),
-        (media_clips.truncated, "truncated"),
+        (media_clips.not_media, "not a video this platform can read", FailureCode.NOT_MEDIA),
+        (media_clips.truncated, "damaged or incomplete", FailureCode.CORRUPT),
+        # Before, "not a recognised video file": it is an MP4, only cut short.
+        (media_clips.cut_before_index, "damaged or incomplete", FailureCode.CORRUPT),
     ],
 )
 def test_probe_refuses_non_media_and_truncated_files(
-    clips: Path, make: media_clips.ClipMaker, reason: str
+    clips: Path, make: media_clips.ClipMaker, reason: str, code: FailureCode
 ) -> None:
-    with pytest.raises(MediaRejected, match=reason):
+    with pytest.raises(MediaRejected, match=reason) as refused:
         probe(make(clips))
+    assert refused.value.code is code
 
 
 @pytest.mark.parametrize(
@@ -364,7 +367,7 @@ def check_ladder(
 @pytest.mark.parametrize(
     "make",
     [media_clips.landscape, media_clips.portrait_by_rotation, media_clips.no_audio,
-     media_clips.odd_size, media_clips.very_short],
+     media_clips.odd_size, media_clips.very_short, media_clips.under_half_a_second],
 )  # fmt: skip
 def test_transcode_writes_an_aligned_hls_ladder(
     clips: Path, tmp_path: Path, make: media_clips.ClipMaker
@@ -376,6 +379,58 @@ def test_transcode_writes_an_aligned_hls_ladder(
     output = FfmpegTranscoder(CONFIG).transcode(source, info, ladder, tmp_path, seen.append)
     check_ladder(output, tmp_path, ladder, info)
     assert seen[0] == 0 and seen[-1] == 100 and seen == sorted(seen)
+
+
+def master_attributes(master: str) -> list[dict[str, str]]:
+    return [
+        dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
+        for line in master.splitlines()
+        if line.startswith("#EXT-X-STREAM-INF:")
+    ]
+
+
+def test_bandwidth_is_the_peak_segment_bit_rate_with_a_short_last_segment(
+    clips: Path, tmp_path: Path
+) -> None:
+    # 2.2 s in 1 s segments: the last lasts 0.2 s.
+    source = media_clips.clip(clips, "tail.mp4", duration=2.2)
+    info = probe(source)
+    output = FfmpegTranscoder(CONFIG).transcode(
+        source, info, plan_ladder(info, SMALL_LADDER), tmp_path, lambda _: None
+    )
+    entries = master_attributes((tmp_path / "master.m3u8").read_text())
+    assert len(entries) == len(output.rungs)
+    for rung, entry in zip(output.rungs, entries, strict=True):
+        variant = tmp_path / rung.playlist
+        durations = extinf(variant)
+        names = [line for line in variant.read_text().splitlines() if line.endswith(".ts")]
+        sizes = [(variant.parent / name).stat().st_size for name in names]
+        assert durations[-1] < 0.5
+        bandwidth, average = int(entry["BANDWIDTH"]), int(entry["AVERAGE-BANDWIDTH"])
+        assert rung.bandwidth == bandwidth
+        # The average over the whole rendition, and a peak never below it.
+        assert average == pytest.approx(sum(sizes) * 8 / sum(durations), abs=2)
+        assert bandwidth >= average
+        # No set of segments of about a target duration (0.5-1.5 s) goes faster.
+        for start in range(len(sizes)):
+            for end in range(start, len(sizes)):
+                seconds = sum(durations[start : end + 1])
+                if 0.5 <= seconds <= 1.5:
+                    assert sum(sizes[start : end + 1]) * 8 / seconds <= bandwidth + 1
+
+
+def test_a_transcode_writes_nothing_outside_its_output_folder(
+    clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "current"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # ffmpeg inherits the current directory
+    source = media_clips.landscape(clips)
+    info = probe(source)
+    FfmpegTranscoder(CONFIG).transcode(
+        source, info, plan_ladder(info, SMALL_LADDER), tmp_path / "out", lambda _: None
+    )
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_portrait_stays_portrait(clips: Path, tmp_path: Path) -> None:

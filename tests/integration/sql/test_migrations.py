@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert, inspect, text
 from tests.unit.domain.builders import make_user, make_video
 from videoplatform.adapters.sql import mapping, migrate, tables
 from videoplatform.domain.ids import VideoId
+from videoplatform.domain.videos import Video
 
 VERSION_TABLE = "alembic_version"
 
@@ -145,8 +146,37 @@ def test_0005_hides_the_videos_of_owners_disabled_before_it(fresh_engine: Engine
         for user, video_id in ((kept, "video-kept"), (gone, "video-gone")):
             conn.execute(insert(tables.users).values({**mapping.user_row(user), "version": 1}))
             video = attrs.evolve(make_video(owner_id=user.id), id=VideoId(video_id))
-            conn.execute(insert(tables.videos).values({**mapping.video_row(video), "version": 1}))
+            conn.execute(insert(tables.videos).values(video_row_before(video, "0007")))
     migrate.upgrade(fresh_engine, "0005")
     with fresh_engine.connect() as conn:
         rows = conn.execute(text("SELECT id, owner_disabled FROM videos")).all()
     assert {row[0]: bool(row[1]) for row in rows} == {"video-kept": False, "video-gone": True}
+
+
+# Columns of the videos table, with the revision that added them after 0004.
+VIDEO_COLUMNS_SINCE = {"failure_code": "0007"}
+
+
+def video_row_before(video: Video, revision: str) -> dict[str, Any]:
+    """``video`` as a row of the videos table before ``revision``."""
+    row = {**mapping.video_row(video), "version": 1}
+    return {k: v for k, v in row.items() if VIDEO_COLUMNS_SINCE.get(k, "0000") < revision}
+
+
+def test_0007_gives_videos_that_failed_before_it_a_failure_code(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0006")
+    owner = make_user(user_id="user-1")
+    now = owner.created_at
+    failed = attrs.evolve(make_video(owner_id=owner.id), id=VideoId("video-failed"))
+    failed.start_processing(now)
+    failed.mark_failed("ffmpeg exited with status 1", now)
+    waiting = attrs.evolve(make_video(owner_id=owner.id), id=VideoId("video-waiting"))
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        for video in (failed, waiting):
+            conn.execute(insert(tables.videos).values(video_row_before(video, "0007")))
+    migrate.upgrade(fresh_engine, "0007")
+    with fresh_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, failure_code FROM videos")).all()
+    assert dict(rows) == {"video-failed": "processing_error", "video-waiting": None}

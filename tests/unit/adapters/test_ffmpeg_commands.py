@@ -16,12 +16,17 @@ from videoplatform.adapters.ffmpeg import (
 )
 from videoplatform.adapters.ffmpeg.gpu import build_lacks
 from videoplatform.adapters.ffmpeg.probe import media_info_from, parse_dump, probe_args, reaches_end
-from videoplatform.adapters.ffmpeg.process import input_args
+from videoplatform.adapters.ffmpeg.process import FfmpegFailed, input_args
 from videoplatform.adapters.ffmpeg.stills import poster_args, storyboard_interval, storyboard_vtt
-from videoplatform.adapters.ffmpeg.transcode import ProgressParser, parse_master, transcode_args
+from videoplatform.adapters.ffmpeg.transcode import (
+    ProgressParser,
+    parse_master,
+    transcode_args,
+    transcode_failure,
+)
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.domain.ladder import RungSpec, plan_ladder
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
 
 CONFIG = FfmpegConfig(binary=Path("/opt/ffmpeg/bin/ffmpeg"), threads=3, segment_seconds=4.0)
 SOURCE = Path("/jobs/42/source.mp4")
@@ -58,7 +63,9 @@ def test_a_container_outside_the_allowlist_is_refused(container: str) -> None:
 
 def test_probe_decodes_the_first_frame_and_copies_the_packets_of_the_last_second() -> None:
     args = probe_args(CONFIG, SOURCE)
-    assert args[:5] == ["/opt/ffmpeg/bin/ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info"]
+    assert args[:5] == [
+        "/opt/ffmpeg/bin/ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "level+info"
+    ]  # fmt: skip
     inputs = [i for i, a in enumerate(args) if a == "-i"]
     assert len(inputs) == 2 and [args[i + 1] for i in inputs] == [f"file:{SOURCE}"] * 2
     # Only the second input starts near the end; both are confined alike.
@@ -66,6 +73,9 @@ def test_probe_decodes_the_first_frame_and_copies_the_packets_of_the_last_second
     assert args.count("-protocol_whitelist") == 2 and args.count("-format_whitelist") == 2
     assert after(args, "-frames:v") == ["1"] and after(args, "-f") == ["null", "framecrc"]
     assert args[-7:] == ["-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1"]
+    # From the packet nearest the window, keyframe or not: not from the last keyframe.
+    assert after(args, "-seek2any") == ["1"] and args.index("-seek2any") > inputs[0]
+    assert args.index("-copyinkf") > args.index("null")
 
 
 WHOLE_END = """\
@@ -149,8 +159,8 @@ VIDEO = "\n  Stream #0:0: Video: h264, yuv420p, "
 @pytest.mark.parametrize(
     ("stderr", "reason"),
     [
-        ("Input #0, hls, from 'x':\n  Duration: 00:00:10.00\n", "hls is not allowed"),
-        (HEAD + "00:00:10.00\n  Stream #0:0: Audio: aac, 48000 Hz\n", "no video stream"),
+        ("Input #0, hls, from 'x':\n  Duration: 00:00:10.00\n", "hls format are not accepted"),
+        (HEAD + "00:00:10.00\n  Stream #0:0: Audio: aac, 48000 Hz\n", "has no video picture"),
         (HEAD + "N/A, bitrate: N/A" + VIDEO + "64x64, 25 fps\n", "duration is unknown"),
         (HEAD + "00:00:01.00" + VIDEO + "99999x64, 25 fps\n", "picture size 99999x64"),
         (HEAD + "00:00:01.00" + VIDEO + "64x64, 1000k tbr\n", "frame rate 1000000.0"),
@@ -170,7 +180,7 @@ def test_a_codec_tag_is_not_mistaken_for_a_picture_size() -> None:
         "  Stream #0:0: Video: h264 (avc1 / 0x31637661), yuv420p, 25 fps\n"
     )
     assert dump is not None and dump.streams[0].width is None
-    with pytest.raises(MediaRejected, match="no usable picture size"):
+    with pytest.raises(MediaRejected, match="has no usable size"):
         media_info_from(dump, CONFIG)
 
 
@@ -230,9 +240,9 @@ def test_cpu_ladder_decodes_once_and_cascades_one_x264_branch_per_rung() -> None
     assert after(args, "-c:a") == ["aac"] and after(args, "-b:a:1") == ["96000"]
     assert after(args, "-var_stream_map") == ["v:0,a:0,name:720p v:1,a:1,name:360p"]
     assert after(args, "-master_pl_name") == ["master.m3u8"] and after(args, "-hls_time") == ["4"]
-    assert after(args, "-hls_segment_filename") == ["file:/jobs/42/hls/%v/segment_%05d.ts"]
+    assert after(args, "-hls_segment_filename") == ["/jobs/42/hls/%v/segment_%05d.ts"]
     assert after(args, "-progress") == ["pipe:1"]
-    assert args[-1] == "file:/jobs/42/hls/%v/index.m3u8"
+    assert args[-1] == "/jobs/42/hls/%v/index.m3u8"
 
 
 def test_the_cascade_goes_from_large_to_small_whatever_the_order_given() -> None:
@@ -382,3 +392,33 @@ def test_the_master_playlist_is_read_back() -> None:
     ]
     with pytest.raises(ValueError):
         parse_master("#EXTM3U\n#EXT-X-STREAM-INF:RESOLUTION=1x1\nx.m3u8\n")
+
+
+EXITED, KILLED = "ffmpeg exited with status 1", "ffmpeg was killed by signal SIGKILL"
+UNREADABLE, BROKEN = "Invalid data found when processing input", "Error while decoding #0:0"
+
+
+@pytest.mark.parametrize(
+    ("failure", "permanent"),
+    [
+        # ffmpeg gave up on the input by itself: the file's fault.
+        (FfmpegFailed(EXITED, errors=[UNREADABLE]), True),
+        (FfmpegFailed("ffmpeg exited with status 69", errors=[BROKEN]), True),
+        # Killed, out of time, or a fault of the machine: worth another attempt.
+        (FfmpegFailed(KILLED, errors=[BROKEN]), False),
+        (FfmpegFailed("ffmpeg ran past 60 s", timed_out=True), False),
+        (FfmpegFailed(EXITED, errors=[BROKEN, "No space left on device"]), False),
+        (FfmpegFailed(EXITED, errors=["Could not open file : index.m3u8"]), False),
+    ],
+)
+def test_a_failed_transcode_is_final_only_when_the_input_does_not_decode(
+    failure: FfmpegFailed, permanent: bool
+) -> None:
+    outcome = transcode_failure(failure)
+    if permanent:
+        assert isinstance(outcome, MediaRejected)
+        assert outcome.code is FailureCode.CORRUPT
+        assert "could not be decoded" in outcome.reason
+    else:
+        assert isinstance(outcome, RuntimeError)
+        assert failure.reason in str(outcome)

@@ -49,6 +49,7 @@ from videoplatform.application.processing import (
     ProcessingService,
     RetryableProcessingError,
 )
+from videoplatform.application.processing.base import GIVEN_UP, SERVER_FAULT
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo
 from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.audit import AuditAction, AuditResult
@@ -57,7 +58,7 @@ from videoplatform.domain.events import VideoReady
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.ladder import PlannedRung
 from videoplatform.domain.users import Role
-from videoplatform.domain.videos import MediaInfo, Video, VideoStatus, Visibility
+from videoplatform.domain.videos import FailureCode, MediaInfo, Video, VideoStatus, Visibility
 from videoplatform.entrypoints.bootstrap import Platform
 
 # -- test doubles -------------------------------------------------------------------------
@@ -565,7 +566,9 @@ def test_a_picture_too_small_to_encode_is_refused_as_media(
 ) -> None:
     video = upload(width=1, height=1)
     assert build().process("job-1", video.id) is ProcessingOutcome.FAILED
-    assert "too small" in (stored(uow_factory, video.id).last_error or "")
+    failed = stored(uow_factory, video.id)
+    assert "too small" in (failed.last_error or "")
+    assert failed.failure_code is FailureCode.BEYOND_LIMITS
 
 
 def test_a_crash_is_retried_then_fails_after_the_last_attempt_leaving_no_outputs(
@@ -574,6 +577,7 @@ def test_a_crash_is_retried_then_fails_after_the_last_attempt_leaving_no_outputs
     storage: ListingStorage,
     uow_factory: MemoryUnitOfWorkFactory,
     work_dir: Path,
+    trail: Trail,
 ) -> None:
     video = upload()
     service = build(transcoder=CrashingTranscoder(), max_attempts=3)
@@ -583,15 +587,22 @@ def test_a_crash_is_retried_then_fails_after_the_last_attempt_leaving_no_outputs
         assert caught.value.attempt == attempt
         waiting = stored(uow_factory, video.id)
         assert waiting.status is VideoStatus.PROCESSING
-        assert waiting.last_error == "RuntimeError: ffmpeg exited with status 1"
+        # The owner reads that it was no fault of the file; the cause is not theirs to see.
+        assert waiting.last_error == SERVER_FAULT
+        assert waiting.failure_code is FailureCode.PROCESSING_ERROR
         assert outputs(storage, video.id) == []
     # The last allowed attempt fails it for good, and says the job is given up.
     assert service.process("job-1", video.id) is ProcessingOutcome.GAVE_UP
     failed = stored(uow_factory, video.id)
     assert (failed.status, failed.processing_attempts) == (VideoStatus.FAILED, 3)
-    assert failed.last_error == "RuntimeError: ffmpeg exited with status 1"
+    assert (failed.last_error, failed.failure_code) == (GIVEN_UP, FailureCode.PROCESSING_ERROR)
     assert outputs(storage, video.id) == []
     assert leftovers(work_dir) == []
+    # The technical cause is in the audit trail.
+    (event,) = trail(AuditFilter(action=AuditAction.VIDEO_PROCESS))
+    assert event.result is AuditResult.FAILURE
+    assert event.metadata["detail"] == "RuntimeError: ffmpeg exited with status 1"
+    assert event.metadata["code"] == "processing_error"
 
 
 def test_a_crash_that_passes_costs_one_attempt(

@@ -38,13 +38,14 @@ from videoplatform.application.processing import (
     ProcessingService,
     RetryableProcessingError,
 )
+from videoplatform.application.processing.base import GIVEN_UP, SERVER_FAULT
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.events import VideoEvent
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.ladder import PlannedRung
 from videoplatform.domain.users import Role
-from videoplatform.domain.videos import MediaInfo, VideoStatus, Visibility
+from videoplatform.domain.videos import FailureCode, MediaInfo, VideoStatus, Visibility
 from videoplatform.entrypoints.bootstrap import Platform
 
 PROCESSING, READY, FAILED = VideoStatus.PROCESSING, VideoStatus.READY, VideoStatus.FAILED
@@ -222,7 +223,8 @@ def test_a_failed_attempt_that_will_be_retried_is_published_with_its_reason(
     assert feed.mismatches == []
     last = feed.published[-1]
     assert (last.status, last.attempts) == (PROCESSING, 1)
-    assert last.last_error == "RuntimeError: the encoder crashed"
+    assert last.last_error == SERVER_FAULT
+    assert last.failure_code is FailureCode.PROCESSING_ERROR
 
 
 def test_a_moderators_retry_and_a_dead_lettered_job_are_published(
@@ -244,7 +246,8 @@ def test_a_moderators_retry_and_a_dead_lettered_job_are_published(
     assert (feed.published[-1].status, feed.published[-1].attempts) == (VideoStatus.UPLOADED, 0)
     assert service.abandon(video, "too many deliveries")
     assert feed.published[-1].status is FAILED
-    assert feed.published[-1].last_error == "processing was given up: too many deliveries"
+    assert feed.published[-1].last_error == GIVEN_UP
+    assert feed.published[-1].failure_code is FailureCode.PROCESSING_ERROR
     assert feed.mismatches == []
 
 

@@ -74,6 +74,7 @@ def test_the_owner_follows_processing_until_ready(
         "progress": 0,
         "attempts": 0,
         "last_error": None,
+        "failure_code": None,
     }
     platform.processing.process("job-1", video)
     after = client.simulate_get(path, headers=creator.headers).json
@@ -101,6 +102,7 @@ def test_a_failed_video_shows_why(client: Client, platform: Platform, creator: A
         "not a media file",
         1,
     )
+    assert shown["failure_code"] == "not_media"
 
 
 def test_a_moderator_retries_a_failed_video(
@@ -119,6 +121,7 @@ def test_a_moderator_retries_a_failed_video(
         "progress": 0,
         "attempts": 0,
         "last_error": "not a media file",
+        "failure_code": "not_media",
     }
     with uow_factory() as uow:
         pending = uow.outbox.pending(100)

@@ -769,6 +769,7 @@ def test_processing_state_is_reported(
         "progress": 0,
         "attempts": 0,
         "last_error": None,
+        "failure_code": None,
     }
     make_ready(uow_factory, clock, video)
     after = client.simulate_get(path, headers=creator.headers).json
