@@ -18,7 +18,7 @@ from videoplatform.application.users import RegisterUser
 from videoplatform.domain.errors import DomainError
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.persistence import database_url
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 
 
 def _version() -> str:
@@ -39,7 +39,7 @@ def _check(_: argparse.Namespace) -> int:
         "storage": settings.storage_url or f"{Path(settings.data_dir).resolve() / 'objects'}",
         "queue": settings.queue_url,
         "cache": settings.cache_url,
-        "mail": settings.mail_url,
+        "mail": masked_url(settings.mail_url),
         "media": settings.media_backend,
     }
     for name, value in shown.items():

@@ -51,7 +51,7 @@ from videoplatform.entrypoints.keys import playback_secret
 from videoplatform.entrypoints.media import open_media
 from videoplatform.entrypoints.persistence import open_database, open_storage
 from videoplatform.entrypoints.queueing import open_event_channel, open_queue
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 from videoplatform.entrypoints.wiring import Provider, Wiring
 
 
@@ -146,7 +146,22 @@ def cache(settings: Settings, wiring: Wiring) -> None:
 
 
 def mail(settings: Settings, wiring: Wiring) -> None:
-    _memory_only(settings, "mail_url")
+    """Account mail: kept in memory, or handed to an SMTP server."""
+    scheme = settings.mail_url.split(":", 1)[0]
+    if scheme in ("smtp", "smtps"):
+        from videoplatform.adapters.smtp import SmtpMailer
+
+        try:
+            mailer = SmtpMailer(settings.mail_url, settings.mail_from, settings.mail_reply_to)
+        except ValueError as error:
+            raise ConfigurationError(f"VIDEOPLATFORM_MAIL_URL or _MAIL_FROM: {error}") from None
+        wiring.provide(Mailer, lambda: mailer)
+        return
+    if scheme != "memory":
+        raise ConfigurationError(
+            f"VIDEOPLATFORM_MAIL_URL={masked_url(settings.mail_url)!r}: use memory://, "
+            "smtp://[user:password@]host[:port] (STARTTLS) or smtps://... (TLS)"
+        )
     memory_mailer: Callable[[], Mailer] = MemoryMailer
     wiring.provide(Mailer, memory_mailer)
 

@@ -75,7 +75,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "queue_consumer_timeout_seconds",
     ),
     "cache": ("cache_url", "read_cache_seconds"),
-    "mail": ("mail_url",),
+    "mail": ("mail_url", "mail_from", "mail_reply_to"),
     "feed": ("feed_url", "event_streams"),
     "media": (
         "media_backend",
@@ -130,6 +130,15 @@ SECRET_SETTINGS = frozenset({"playback_secret"})
 """Shown as set or not, never by value."""
 
 
+def masked_url(url: str) -> str:
+    """``url`` with the password it may carry replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
 @frozen
 class Settings:
     """Everything that chooses adapters and limits. Each field ``name`` is read from the
@@ -139,7 +148,11 @@ class Settings:
     storage_url: str = ""
     queue_url: str = "memory://"
     cache_url: str = "memory://"
+    # memory:// keeps mail in the process (nobody receives it); smtp://user:pass@host:587
+    # (STARTTLS) or smtps://...:465 hands it to a mail server.
     mail_url: str = "memory://"
+    mail_from: str = "videoplatform <noreply@localhost>"
+    mail_reply_to: str = ""
     # ffmpeg (the default: imageio-ffmpeg's binary unless ffmpeg_path is set) or
     # synthetic (the documented test format of adapters.memory.media; no ffmpeg at all).
     media_backend: str = "ffmpeg"
@@ -237,6 +250,8 @@ class Settings:
             section: {
                 name: ("(set)" if getattr(self, name) else "(not set)")
                 if name in SECRET_SETTINGS
+                else masked_url(getattr(self, name))
+                if name.endswith("_url")
                 else getattr(self, name)
                 for name in names
             }

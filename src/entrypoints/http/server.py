@@ -27,7 +27,7 @@ from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.http import wsgi
 from videoplatform.entrypoints.http.workers import SERVER_NAME, ConnectionLimits, worker_class
 from videoplatform.entrypoints.persistence import database_url
-from videoplatform.entrypoints.settings import ConfigurationError, Settings
+from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 
 WsgiApp = Callable[..., Any]
 
@@ -220,20 +220,11 @@ def banner(settings: Settings, options: ServeOptions, addresses: Iterable[str]) 
             ]
         else:
             lines.append(f"  listening on  {address}")
-    lines.append(f"  database      {_safe_url(database_url(settings))}")
+    lines.append(f"  database      {masked_url(database_url(settings))}")
     if not settings.database_url or not settings.storage_url:
         lines.append(f"  data          {Path(settings.data_dir).resolve()}")
     lines.append("Ctrl+C stops it at once; SIGTERM lets requests in flight finish first.")
     return lines
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def serve(settings: Settings, options: ServeOptions) -> int:

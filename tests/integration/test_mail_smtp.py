@@ -1,0 +1,155 @@
+"""Account mail through a real SMTP server on loopback (aiosmtpd, started here): the
+mailer delivers text and HTML, logs in, fails fast and as "unavailable" when the server
+is away; and ``serve`` mails a verification code that verifies the account, delayed but
+not lost when the server was down at registration."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.integration.served import API, Served
+from videoplatform.adapters.smtp import SmtpMailer
+from videoplatform.adapters.smtp.mailer import MailRefused
+from videoplatform.application.ports.errors import Unavailable
+from videoplatform.application.ports.mail import MailMessage
+
+SENDER = "videoplatform <noreply@video.example.com>"
+
+
+class Inbox:
+    """What the server received, as parsed messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def wait(self, count: int, seconds: float) -> list[EmailMessage]:
+        deadline = time.monotonic() + seconds
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> AuthResult:
+    ok = isinstance(auth, LoginPassword) and (auth.login, auth.password) == (b"mailer", b"pw")
+    return AuthResult(success=ok)
+
+
+def start(inbox: Inbox, port: int, **options: Any) -> Controller:
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = start(inbox, port)
+    yield inbox, port
+    controller.stop()
+
+
+def test_a_message_arrives_as_text_and_html(server: tuple[Inbox, int]) -> None:
+    inbox, port = server
+    mailer = SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER, "help@video.example.com")
+    mailer.send(MailMessage("ada@example.com", "Hello", "Your code is:\n\nAB12\n"))
+    [received] = inbox.wait(1, 5)
+    assert (received["To"], received["Subject"]) == ("ada@example.com", "Hello")
+    assert received["Reply-To"] == "help@video.example.com"
+    parts = {part.get_content_type(): part for part in received.walk()}
+    assert "AB12" in parts["text/plain"].get_content()
+    assert "<p>AB12</p>" in parts["text/html"].get_content()
+
+
+def test_credentials_are_used(tmp_path: Path) -> None:
+    inbox, port = Inbox(), free_port()
+    # On loopback without TLS (a relay on this machine); anywhere else STARTTLS first.
+    # The server takes mail only after a login with these credentials.
+    controller = start(
+        inbox, port, authenticator=authenticate, auth_require_tls=False, auth_required=True
+    )
+    try:
+        anonymous = SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER)
+        with pytest.raises(MailRefused, match="530"):
+            anonymous.send(MailMessage("ada@example.com", "Hi", "Hello"))
+        good = SmtpMailer(f"smtp://mailer:pw@127.0.0.1:{port}", SENDER)
+        good.send(MailMessage("ada@example.com", "Hi", "Hello"))
+        assert len(inbox.wait(1, 5)) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_server_that_is_away_is_unavailable_at_once() -> None:
+    mailer = SmtpMailer(f"smtp://127.0.0.1:{free_port()}", SENDER)
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        mailer.send(MailMessage("ada@example.com", "Hi", "Hello"))
+    assert caught.value.code == "mail_unavailable"
+    assert time.monotonic() - started < 2
+
+
+def code_in(message: EmailMessage) -> str:
+    text = message.get_body(("plain",))
+    assert text is not None
+    return str(text.get_content()).split("code is:", 1)[1].split()[0]
+
+
+def test_serve_mails_a_code_that_verifies_the_account_even_after_an_outage(
+    tmp_path: Path,
+) -> None:
+    inbox, port = Inbox(), free_port()
+    env = {
+        "VIDEOPLATFORM_MAIL_URL": f"smtp://127.0.0.1:{port}",
+        "VIDEOPLATFORM_MAIL_FROM": SENDER,
+        "VIDEOPLATFORM_REQUIRE_EMAIL_VERIFICATION": "true",
+        "VIDEOPLATFORM_JOB_RETRY_BASE_SECONDS": "1",
+        "VIDEOPLATFORM_JOB_RETRY_CAP_SECONDS": "2",
+    }
+    served = Served(tmp_path, env=env)
+    controller = None
+    try:
+        credentials = {"email": "grace@example.com", "password": "a long passphrase"}
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            # The mail server is down: registering answers at once all the same.
+            started = time.monotonic()
+            registered = http.post(
+                f"{API}/auth/register", json={**credentials, "display_name": "G"}
+            )
+            assert registered.status_code == 202, registered.text
+            assert time.monotonic() - started < 2
+            time.sleep(1.5)  # the handler meets the outage and puts the mail back
+            controller = start(inbox, port)
+            [mail] = inbox.wait(1, 30)
+            assert mail["To"] == "grace@example.com"
+            refused = http.post(f"{API}/auth/session", json=credentials)
+            assert refused.status_code in (401, 403), refused.text  # not verified yet
+            verified = http.post(f"{API}/auth/verify", json={"token": code_in(mail)})
+            assert verified.status_code == 200, verified.text
+            assert http.post(f"{API}/auth/session", json=credentials).status_code == 201
+    finally:
+        served.stop()
+        if controller is not None:
+            controller.stop()
+    assert len(inbox.messages) == 1  # delayed, not doubled
