@@ -25,6 +25,15 @@ class AuditService:
         self._uow = uow_factory
         self._audit = auditor
 
+    def ensure_reader(self, caller: Caller) -> None:
+        """Refuse (and audit) a caller who may not read the audit trail: for front ends
+        that must settle who may ask before they read what is asked."""
+        with (
+            self._audit.refusals(caller, AuditAction.AUDIT_SEARCH, "audit", None),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.AUDIT_READ)
+
     def search(
         self,
         caller: Caller,

@@ -137,7 +137,7 @@ class FileService(UseCases):
         # Repositories enforce this too; checking first avoids storing bytes for nothing.
         for existing in uow.files.list_folder(owner.id, folder, (name, ""), 1):
             if existing.name == name:
-                raise Conflict(f"{folder}/{name} already exists", code="file_exists")
+                raise Conflict(f"{folder.path_of(name)} already exists", code="file_exists")
 
     def get(self, caller: Caller, file_id: FileId) -> StoredFile:
         with (

@@ -78,6 +78,10 @@ class FolderPath:
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.value.split("/") if s)
 
+    def path_of(self, name: str) -> str:
+        """The path of the file ``name`` in this folder (``/a.txt``, ``/docs/a.txt``)."""
+        return f"{self.value.rstrip('/')}/{name}"
+
     def child_of(self, parent: FolderPath) -> str | None:
         """The name of the immediate subfolder of ``parent`` this folder lies in, if any."""
         mine, theirs = self.segments, parent.segments

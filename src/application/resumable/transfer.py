@@ -100,7 +100,7 @@ class UploadTransfers(UploadCompletion):
         name = upload.metadata["filename"]
         for existing in uow.files.list_folder(owner.id, folder, (name, ""), 1):
             if existing.name == name:
-                raise Conflict(f"{folder}/{name} already exists", code="file_exists")
+                raise Conflict(f"{folder.path_of(name)} already exists", code="file_exists")
 
     def status(self, caller: Caller, upload_id: UploadId) -> ResumableUpload:
         """Where the caller's upload stands; 410-style UploadGone once expired."""

@@ -35,12 +35,11 @@ class Administration(UserServiceBase):
     def list(
         self, caller: Caller, cursor: str | None = None, limit: int | None = None
     ) -> Page[User]:
-        size = clamp_limit(limit)
-        after = None
-        if cursor:
-            after = time_keyset("users", cursor)
         with self._audit.refusals(caller, AuditAction.USER_LIST, "user", None), self._uow() as uow:
+            # Whether the caller may list users is settled before the input is read.
             require_permission(uow, caller, Permission.USER_MANAGE)
+            size = clamp_limit(limit)
+            after = time_keyset("users", cursor) if cursor else None
             rows = uow.users.list_page(after, size + 1)
         more = len(rows) > size
         rows = rows[:size]
@@ -49,15 +48,24 @@ class Administration(UserServiceBase):
         )
         return Page(tuple(rows), nxt)
 
+    def ensure_manager(self, caller: Caller, user_id: UserId) -> None:
+        """Refuse (and audit) a caller who may not manage users: for front ends that
+        must settle who may ask before they read what is asked."""
+        with (
+            self._audit.refusals(caller, AuditAction.USER_ROLES_CHANGE, "user", user_id),
+            self._uow() as uow,
+        ):
+            require_permission(uow, caller, Permission.USER_MANAGE)
+
     def change_roles(self, caller: Caller, user_id: UserId, roles: Iterable[str]) -> User:
         """Replace a user's roles. The last active administrator cannot lose the role."""
-        wanted = parse_roles(roles)
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.USER_ROLES_CHANGE, "user", user_id),
             self._uow() as uow,
         ):
             require_permission(uow, caller, Permission.USER_MANAGE)
+            wanted = parse_roles(roles)
             user = uow.users.get(user_id)
             before = ",".join(sorted(r.value for r in user.roles))
             self._keep_an_admin(uow, user, wanted, now)

@@ -155,15 +155,28 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
                 ],
             )
         )
-    public = frozenset(
-        (op.method, route.path) for route in routes for op in route.operations if op.auth == "none"
-    )
+
+    def needing(auth: str) -> frozenset[tuple[str, str]]:
+        return frozenset(
+            (op.method, route.path)
+            for route in routes
+            for op in route.operations
+            if op.auth == auth
+        )
+
     middleware += [
         Versioning(deprecations),
         SecurityHeaders(),
+        # Who is asking is decided before anything the request says is checked: an
+        # anonymous call to a protected operation is a 401 whatever its input.
+        Authentication(
+            platform.users,
+            needing("none"),
+            ClientAddress(options.trusted_proxies),
+            required=needing("required"),
+        ),
         SaneInput(),
         tus.TusProtocol(),
-        Authentication(platform.users, public, ClientAddress(options.trusted_proxies)),
     ]
     app: App = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True

@@ -14,7 +14,7 @@ import structlog
 
 from videoplatform.application.context import Caller
 from videoplatform.application.users import UserService
-from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.errors import AuthenticationFailed, ValidationError
 from videoplatform.entrypoints.http.convert import check_text
 from videoplatform.entrypoints.http.errors import coded
 
@@ -93,9 +93,12 @@ class Authentication:
         users: UserService,
         public: frozenset[tuple[str, str]],
         proxies: ClientAddress | None = None,
+        *,
+        required: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self._users = users
         self._public = public
+        self._required = required
         self._address = proxies or ClientAddress(())
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -109,7 +112,10 @@ class Authentication:
         ip = req.context.client_ip
         agent = _agent(req)
         header = req.get_header("Authorization")
-        if not header or (req.method, req.uri_template or "") in self._public:
+        operation = (req.method, req.uri_template or "")
+        if not header or operation in self._public:
+            if operation in self._required:
+                raise AuthenticationFailed("authentication required")
             return
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -102,9 +102,17 @@ def is_multipart(req: falcon.Request) -> bool:
     return media == falcon.MEDIA_MULTIPART
 
 
+def has_body(req: falcon.Request) -> bool:
+    """Whether the request carries a body at all (an empty one counts): HTTP/1.1 says so
+    with Content-Length or Transfer-Encoding, and a request with neither has none."""
+    return req.content_length is not None or bool(req.get_header("Transfer-Encoding"))
+
+
 def request_body(req: falcon.Request, limit: int) -> BodyReader:
     """The request body as a chunked stream of at most ``limit`` bytes (413 otherwise)."""
     length = req.content_length
+    if not has_body(req):
+        return BodyReader(_Empty())
     if length is not None:
         if length > limit:
             raise QuotaExceeded(f"the upload is larger than the {limit}-byte limit")

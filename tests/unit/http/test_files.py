@@ -53,7 +53,13 @@ def store(
         FILES,
         body=body,
         params={"name": name, "folder": folder},
-        headers={"Content-Type": content_type, **(who.headers if who else {})},
+        # As an HTTP client sends it, an empty body included (the test client leaves an
+        # empty body without Content-Length, which means no body at all).
+        headers={
+            "Content-Type": content_type,
+            "Content-Length": str(len(body)),
+            **(who.headers if who else {}),
+        },
     )
 
 
@@ -504,3 +510,40 @@ def test_the_body_reader_stops_once_past_its_limit() -> None:
 def test_a_request_without_length_or_terminated_input_has_an_empty_body() -> None:
     req = falcon.testing.create_req(method="POST")
     assert request_body(req, 10).read(10) == b""
+
+
+def test_a_raw_upload_without_a_body_is_refused_but_an_empty_one_is_stored(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    owner = account()
+    bare = client.simulate_post(
+        "/api/v1/files", params={"folder": "/", "name": "nothing.txt"}, headers=owner.headers
+    )
+    assert bare.status_code == 422, bare.text
+    assert (
+        bare.json["errors"] == [{"field": "body", "message": bare.json["errors"][0]["message"]}]
+        and "Content-Length: 0" in bare.json["errors"][0]["message"]
+    )
+    empty = client.simulate_post(
+        "/api/v1/files",
+        params={"folder": "/", "name": "empty.txt"},
+        body=b"",
+        headers={**owner.headers, "Content-Type": "text/plain", "Content-Length": "0"},
+    )
+    assert empty.status_code == 201, empty.text
+    assert empty.json["size"] == 0
+
+
+def test_a_name_taken_in_the_root_folder_is_named_once(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    owner = account()
+    for expected in (201, 409):
+        made = client.simulate_post(
+            "/api/v1/files",
+            params={"folder": "/", "name": "hello.txt"},
+            body=b"hi",
+            headers={**owner.headers, "Content-Type": "text/plain"},
+        )
+        assert made.status_code == expected, made.text
+    assert made.json["detail"] == "/hello.txt already exists"

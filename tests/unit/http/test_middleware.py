@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 import falcon.testing
 import pytest
@@ -230,3 +232,52 @@ def test_behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(
         headers={"X-Forwarded-For": "198.51.100.7"},
     )
     assert victim.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options"),
+    [
+        ("POST", "/api/v1/auth/tokens", {"json": {"name": ""}}),
+        ("POST", "/api/v1/shares", {"json": {"video_id": 1, "file_id": 2}}),
+        ("POST", "/api/v1/shares", {"body": "not json", "headers": {"Content-Type": "text/x"}}),
+        ("GET", "/api/v1/audit", {"params": {"since": "yesterday", "limit": "-1"}}),
+        ("GET", "/api/v1/audit/export", {"params": {"until": "\x00"}}),
+        ("GET", "/api/v1/users", {"params": {"cursor": "x"}}),
+    ],
+)
+def test_an_anonymous_call_to_a_protected_operation_is_401_whatever_its_input(
+    client: falcon.testing.TestClient, method: str, path: str, options: dict[str, Any]
+) -> None:
+    result = client.simulate_request(method, path, **options)
+    assert result.status_code == 401, result.text
+    assert problem_code(result) == "authentication_failed"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options"),
+    [
+        ("GET", "/api/v1/users", {"params": {"cursor": "x"}}),
+        ("GET", "/api/v1/audit", {"params": {"since": "yesterday"}}),
+        ("GET", "/api/v1/audit/export", {"params": {"format": "xml"}}),
+    ],
+)
+def test_a_caller_without_the_permission_is_403_whatever_its_input(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    method: str,
+    path: str,
+    options: dict[str, Any],
+) -> None:
+    creator = account()
+    result = client.simulate_request(method, path, headers=creator.headers, **options)
+    assert result.status_code == 403, result.text
+
+
+def test_roles_are_read_only_from_a_caller_who_may_change_them(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    creator, other = account(), account()
+    result = client.simulate_put(
+        f"/api/v1/users/{other.user_id}/roles", json={"roles": ["emperor"]}, headers=creator.headers
+    )
+    assert result.status_code == 403, result.text

@@ -161,6 +161,7 @@ class Audit:
         self._audit = audit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._audit.ensure_reader(caller_of(req))  # 403 before a 422 on the filters
         page = self._audit.search(
             caller_of(req),
             filters_of(req),
@@ -176,6 +177,7 @@ class AuditExport:
         self._clock = clock
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._audit.ensure_reader(caller_of(req))  # 403 before a 422 on the filters
         kind = _choice(req, "format", FORMATS) or "jsonl"
         filters = filters_of(req)
         # Checks the permission and audits the export now; the events are read lazily.

@@ -44,6 +44,7 @@ from videoplatform.entrypoints.http.uploads import (
     authenticated,
     file_name,
     form_parts,
+    has_body,
     is_multipart,
     query_fields,
     read_fields,
@@ -133,6 +134,10 @@ class Files:
             stored = self._store(caller, fields.get("folder"), name, file_part.stream)
         else:
             fields = query_fields(req, STORE_FIELDS)
+            if not has_body(req):
+                raise ValidationError.field(
+                    "body", "is required: the file's bytes (Content-Length: 0 for an empty file)"
+                )
             stored = self._store(
                 caller,
                 fields.get("folder"),

@@ -67,6 +67,8 @@ class UserRoles:
         self._users = users
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        # 403 before a 422 on the body.
+        self._users.ensure_manager(caller_of(req), UserId(user_id))
         body = read_json(req, RolesBody, self._json_limit)
         changed = self._users.change_roles(caller_of(req), UserId(user_id), body.roles)
         reply(resp, UserView.of(changed))
