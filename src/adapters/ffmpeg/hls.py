@@ -41,6 +41,7 @@ class Rendition:
     bandwidth: int
     average_bandwidth: int
     codecs: str
+    frame_rate: float | None = None
 
 
 def rendition_playlist(
@@ -50,6 +51,7 @@ def rendition_playlist(
     height: int,
     codecs: str | None,
     segment_seconds: float,
+    frame_rate: float | None = None,
 ) -> Rendition:
     """Measure the rendition whose media playlist is ``output_dir / uri``, and make its
     target duration valid (ffmpeg writes 0 for a clip shorter than half a second, which
@@ -74,6 +76,7 @@ def rendition_playlist(
         peak_bit_rate(durations, sizes, target),
         math.ceil(sum(sizes) * 8 / max(sum(durations), 1e-3)),
         codecs or stream_codecs((playlist.parent / segments[0][1]).read_bytes()),
+        frame_rate,
     )
 
 
@@ -114,9 +117,10 @@ def peak_bit_rate(durations: Sequence[float], sizes: Sequence[int], target: floa
 def write_master(path: Path, renditions: Sequence[Rendition]) -> None:
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for r in renditions:
+        rate = f",FRAME-RATE={r.frame_rate:.3f}" if r.frame_rate else ""
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},AVERAGE-BANDWIDTH={r.average_bandwidth},"
-            f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"'
+            f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"{rate}'
         )
         lines.append(r.uri)
     path.write_text("\n".join(lines) + "\n")

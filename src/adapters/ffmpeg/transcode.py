@@ -62,11 +62,28 @@ def _transpose_dir(rotation: int) -> str | None:
     return {90: "clock", 180: "reversal", 270: "cclock"}.get(rotation % 360)
 
 
+MAX_OUTPUT_FPS = 60.0
+
+
+def output_fps(fps: float) -> float:
+    """The renditions' frame rate: the source's up to 60 fps; above, halved (as often as
+    needed), so every other frame is kept and motion stays even (119.88 -> 59.94)."""
+    while fps > MAX_OUTPUT_FPS + 0.01:
+        fps /= 2
+    return fps
+
+
+def _frame_rate_filter(info: MediaInfo) -> str:
+    """The filter that drops frames down to :func:`output_fps`, or nothing."""
+    wanted = output_fps(info.fps)
+    return "" if wanted == info.fps else f"fps=fps={wanted:.6g},"
+
+
 def filter_graph(info: MediaInfo, ladder: Sequence[PlannedRung], engine: Engine) -> str:
     if engine is Engine.CPU:
-        return _cpu_cascade(ladder)
+        return _cpu_cascade(ladder, _frame_rate_filter(info))
     count = len(ladder)
-    head = "[0:V:0]"
+    head = "[0:V:0]" + _frame_rate_filter(info)
     if (direction := _transpose_dir(info.rotation)) is not None:
         head += f"transpose_cuda=dir={direction},"
     branches = "".join(f"[s{i}]" for i in range(count))
@@ -80,14 +97,14 @@ def filter_graph(info: MediaInfo, ladder: Sequence[PlannedRung], engine: Engine)
     return ";".join(parts)
 
 
-def _cpu_cascade(ladder: Sequence[PlannedRung]) -> str:
+def _cpu_cascade(ladder: Sequence[PlannedRung], frame_rate: str = "") -> str:
     """Each rung scaled from the next larger one rather than all from the source: the
     small rungs then scale a fraction of the pixels (about 8 % less CPU for the default
     ladder from 1080p), and their VMAF against the source is the same or a hair higher
     (bench/media.py measures both). Output ``[v{i}]`` is still ``ladder[i]``."""
     order = sorted(range(len(ladder)), key=lambda i: ladder[i].width * ladder[i].height)
     order.reverse()
-    parts, source = [], "[0:V:0]"
+    parts, source = [], "[0:V:0]" + frame_rate
     for step, i in enumerate(order):
         rung = ladder[i]
         scaled = f"{source}scale=w={rung.width}:h={rung.height}:flags=bicubic"
@@ -135,7 +152,7 @@ def transcode_args(
     for rung in ladder:
         if not _RUNG_NAME.match(rung.spec.name) or rung.width % 2 or rung.height % 2:
             raise ValueError(f"rung {rung.spec.name!r} {rung.width}x{rung.height} is not usable")
-    gop = config.gop_frames(info.fps)
+    gop = config.gop_frames(output_fps(info.fps))
     args = [*base_args(config), "-y", "-threads", str(config.threads)]
     if engine is not Engine.CPU:
         args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda", "-noautorotate"]
@@ -337,10 +354,14 @@ class FfmpegTranscoder:
         except FfmpegFailed as failure:
             log.warning("transcode failed: %s", failure)
             raise transcode_failure(failure) from None
-        return self._output(ladder, output_dir, progress)
+        return self._output(ladder, output_dir, progress, output_fps(info.fps))
 
     def _output(
-        self, ladder: Sequence[PlannedRung], output_dir: Path, progress: ProgressParser
+        self,
+        ladder: Sequence[PlannedRung],
+        output_dir: Path,
+        progress: ProgressParser,
+        frame_rate: float,
     ) -> LadderOutput:
         """Check what ffmpeg wrote and write the master playlist from it.
 
@@ -368,6 +389,7 @@ class FfmpegTranscoder:
                         rung.height,
                         entry.codecs if entry is not None else None,
                         self._config.segment_seconds,
+                        frame_rate,
                     )
                 )
             except NothingDecoded:

@@ -343,6 +343,7 @@ def check_ladder(
         assert {c.split(".")[0] for c in rung.codecs.split(",")} == expected_codecs
         assert f"RESOLUTION={rung.width}x{rung.height}" in master
         assert f'CODECS="{rung.codecs}"' in master
+        assert f"FRAME-RATE={info.fps:.3f}" in master
         assert rung.bandwidth > 0
         # The variant decodes at its planned size, with audio only when the source has it.
         dump = parse_dump(ffmpeg_report(out_dir / rung.playlist))
@@ -431,6 +432,20 @@ def test_a_transcode_writes_nothing_outside_its_output_folder(
         source, info, plan_ladder(info, SMALL_LADDER), tmp_path / "out", lambda _: None
     )
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_high_frame_rate_source_is_kept_at_half_its_rate(clips: Path, tmp_path: Path) -> None:
+    source = media_clips.clip(clips, "fast.mp4", duration=1.0, fps=120)
+    info = probe(source)
+    assert info.fps == 120
+    output = FfmpegTranscoder(CONFIG).transcode(
+        source, info, plan_ladder(info, SMALL_LADDER), tmp_path, lambda _: None
+    )
+    assert "FRAME-RATE=60.000" in (tmp_path / "master.m3u8").read_text()
+    for rung in output.rungs:
+        report = ffmpeg_report(tmp_path / rung.playlist)
+        assert re.search(r"Video: h264.*, 60 fps", report), report
+        assert len(re.findall(r"pts_time:", report)) == 60  # one second at 60 fps
 
 
 def test_portrait_stays_portrait(clips: Path, tmp_path: Path) -> None:

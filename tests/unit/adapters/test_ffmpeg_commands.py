@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import attrs
 import pytest
 
 from videoplatform.adapters.ffmpeg import (
@@ -20,6 +21,7 @@ from videoplatform.adapters.ffmpeg.process import FfmpegFailed, input_args
 from videoplatform.adapters.ffmpeg.stills import poster_args, storyboard_interval, storyboard_vtt
 from videoplatform.adapters.ffmpeg.transcode import (
     ProgressParser,
+    output_fps,
     parse_master,
     transcode_args,
     transcode_failure,
@@ -422,3 +424,23 @@ def test_a_failed_transcode_is_final_only_when_the_input_does_not_decode(
     else:
         assert isinstance(outcome, RuntimeError)
         assert failure.reason in str(outcome)
+
+
+@pytest.mark.parametrize(
+    ("fps", "kept"),
+    [(24.0, 24.0), (59.94, 59.94), (60.0, 60.0), (119.88, 59.94), (240.0, 60.0), (90.0, 45.0)],
+)
+def test_frame_rates_above_60_are_halved(fps: float, kept: float) -> None:
+    assert output_fps(fps) == pytest.approx(kept)
+
+
+def test_a_high_frame_rate_source_drops_every_other_frame_before_scaling() -> None:
+    fast = attrs.evolve(INFO, fps=120.0)
+    args = transcode_args(CONFIG, SOURCE, fast, LADDER, OUT, Engine.CPU)
+    assert after(args, "-filter_complex")[0].startswith("[0:V:0]fps=fps=60,scale=w=1280")
+    # The GOP is the segment's length at the kept rate: 4 s at 60 fps.
+    assert after(args, "-g") == ["240"]
+    gpu = transcode_args(CONFIG, SOURCE, fast, LADDER, OUT, Engine.GPU_DECODE)
+    assert after(gpu, "-filter_complex")[0].startswith("[0:V:0]fps=fps=60,split=2")
+    usual = transcode_args(CONFIG, SOURCE, INFO, LADDER, OUT, Engine.CPU)
+    assert "fps=" not in after(usual, "-filter_complex")[0]

@@ -55,13 +55,13 @@ def test_a_zero_target_duration_is_raised_to_one_second(tmp_path: Path) -> None:
 def test_the_master_lists_each_rendition_with_both_bandwidths(tmp_path: Path) -> None:
     write_master(
         tmp_path / "master.m3u8",
-        [Rendition("180p/index.m3u8", 320, 180, 700_000, 650_000, "avc1.42c00d,mp4a.40.2")],
+        [Rendition("180p/index.m3u8", 320, 180, 700_000, 650_000, "avc1.42c00d,mp4a.40.2", 29.97)],
     )
     assert (tmp_path / "master.m3u8").read_text().splitlines() == [
         "#EXTM3U",
         "#EXT-X-VERSION:6",
         "#EXT-X-INDEPENDENT-SEGMENTS",
         "#EXT-X-STREAM-INF:BANDWIDTH=700000,AVERAGE-BANDWIDTH=650000,"
-        'RESOLUTION=320x180,CODECS="avc1.42c00d,mp4a.40.2"',
+        'RESOLUTION=320x180,CODECS="avc1.42c00d,mp4a.40.2",FRAME-RATE=29.970',
         "180p/index.m3u8",
     ]
