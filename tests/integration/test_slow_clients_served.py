@@ -301,3 +301,18 @@ def test_a_killed_worker_loses_only_the_requests_it_was_serving(tmp_path: Path) 
     # body was still arriving; gunicorn's own threaded worker lost 17 here, having
     # accepted every request it could not serve yet.
     assert len(lost) <= 3, f"{len(lost)} lost: {outcomes}"
+
+
+def test_a_body_refused_unread_closes_the_connection_and_says_so(served: Served) -> None:
+    host, port = address(served)
+    # Over the 1 MiB JSON limit: refused without reading the body.
+    head = (
+        f"POST {API}/auth/session HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 5000000\r\n\r\n"
+    )
+    conn = raw_request(served, head, b"{" + b" " * 100_000)
+    status, headers, _ = read_response(conn)
+    assert status == 413
+    assert headers["connection"] == "close"
+    assert closed_within(conn, 5)
+    conn.close()

@@ -235,6 +235,7 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
 
     limits = ConnectionLimits()
     sockets: list[Any]  # the listeners gunicorn handed this worker
+    wsgi: Any  # the application, once loaded
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -255,6 +256,10 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         for listener in self.sockets:
             defer_accept(listener, self.limits.header_timeout)
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = _closing_unread_bodies(self.wsgi)
 
     def run(self) -> None:
         try:
@@ -492,6 +497,30 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
                 conn.close()
             for conn in list(self._closing):
                 self._closed(conn)
+
+
+UNREAD_BODY_STATUSES = ("408", "413")
+"""Answers given without reading the request's body (too slow, too large): the
+connection cannot carry another request, and says so."""
+
+
+def _closing_unread_bodies(app: Any) -> Any:
+    """``app``, whose answers that leave the body unread say ``Connection: close``
+    (gunicorn would announce keep-alive, then close the socket when it cannot drain the
+    body). gunicorn's ``start_response`` is a method of its response, which is closed
+    for good with ``force_close``."""
+
+    def closing(environ: dict[str, Any], start_response: Any) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith(UNREAD_BODY_STATUSES):
+                response = getattr(start_response, "__self__", None)
+                if response is not None and hasattr(response, "force_close"):
+                    response.force_close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return closing
 
 
 def defer_accept(listener: Any, seconds: float) -> None:
