@@ -142,11 +142,8 @@ class ClientAddress:
         self._trusted = tuple(ipaddress.ip_network(net.strip(), strict=False) for net in trusted)
 
     def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
+        ip = _address(address)
+        return ip is not None and any(ip in network for network in self._trusted)
 
     def of(self, req: falcon.Request) -> str:
         peer: str = req.remote_addr
@@ -155,17 +152,18 @@ class ClientAddress:
         forwarded = req.get_header("X-Forwarded-For") or ""
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         for hop in reversed(hops):
+            if _address(hop) is None:  # garbage where an address should be
+                return peer
             if not self._is_trusted(hop):
-                return hop if _is_address(hop) else peer
-        return hops[0] if hops and _is_address(hops[0]) else peer
+                return hop
+        return hops[0] if hops else peer  # trusted proxies all the way
 
 
-def _is_address(text: str) -> bool:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _agent(req: falcon.Request) -> str | None:

@@ -94,7 +94,7 @@ class ServeOptions:
         # One thread: gunicorn's synchronous worker, for behind a buffering proxy only
         # (one slow client holds it). Several: the threaded worker of workers.py, which
         # reads request heads in its event loop and gives uploads threads of their own.
-        return worker_class(self.limits) if self.threads > 1 else "sync"
+        return worker_class(self.limits) if self.worker_kind == "threaded" else "sync"
 
     @property
     def worker_kind(self) -> str:

@@ -120,11 +120,10 @@ def request_body(req: falcon.Request, limit: int) -> BodyReader:
     if req.env.get("wsgi.input_terminated"):
         # The server de-chunked the body and ends the input with it: safe to read to EOF.
         return BodyReader(req.stream, limit)
-    if req.get_header("Transfer-Encoding"):
-        raise falcon.HTTPLengthRequired(
-            description="this server needs a Content-Length for a body of unknown length"
-        )
-    return BodyReader(_Empty())
+    # Chunked, and the server does not end the input with the body.
+    raise falcon.HTTPLengthRequired(
+        description="this server needs a Content-Length for a body of unknown length"
+    )
 
 
 class _Empty:

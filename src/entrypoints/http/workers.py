@@ -48,7 +48,7 @@ from concurrent import futures
 from functools import partial
 from typing import Any
 
-from attrs import define, frozen
+from attrs import Factory, define, frozen
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
@@ -200,11 +200,36 @@ def request_shape(data: bytes | bytearray) -> str | None:
     something gunicorn's parser will refuse at once); :data:`STREAMED` when the head is
     complete and the body is to be read as it comes (large, chunked, or awaiting
     ``100 Continue``)."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return None if len(data) <= HEAD_LIMIT else QUICK
+    return HeadScan().shape(data)
+
+
+@define
+class HeadScan:
+    """:func:`request_shape` for a request arriving piece by piece: each call looks only
+    at what came since the last, so a head sent a byte at a time costs linear work in
+    the event loop, not quadratic."""
+
+    searched: int = 0  # bytes already searched for the end of the head
+    whole: int | None = None  # the request's length, once its head gave it
+
+    def shape(self, data: bytes | bytearray) -> str | None:
+        if self.whole is None:
+            end = data.find(b"\r\n\r\n", max(0, self.searched - 3))
+            self.searched = len(data)
+            if end < 0:
+                return None if len(data) <= HEAD_LIMIT else QUICK
+            body = _body_of(bytes(data[:end]))
+            if isinstance(body, str):
+                return body
+            self.whole = end + 4 + body
+        return QUICK if len(data) >= self.whole else None
+
+
+def _body_of(head: bytes) -> str | int:
+    """From a whole head: :data:`STREAMED`, :data:`QUICK` (no body, or a head the
+    parser refuses without reading one), or the length of a body read with the head."""
     length: int | None = None
-    for line in bytes(data[:end]).split(b"\r\n")[1:]:
+    for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name in (b"transfer-encoding", b"expect"):
@@ -215,9 +240,7 @@ def request_shape(data: bytes | bytearray) -> str | None:
             length = int(value.strip())
     if not length:
         return QUICK
-    if length > BUFFERED_BODY:
-        return STREAMED
-    return QUICK if len(data) - (end + 4) >= length else None
+    return STREAMED if length > BUFFERED_BODY else length
 
 
 @define
@@ -228,6 +251,7 @@ class _Reading:
     deadline: float
     kept_alive: bool
     registered: bool = False  # in the selector, waiting for more bytes
+    scan: HeadScan = Factory(HeadScan)
 
 
 class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
@@ -360,7 +384,7 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
 
     def _progress(self, conn: TConn, reading: _Reading) -> bool:
         """Hand the connection to a thread once enough of its request has arrived."""
-        shape = request_shape(reading.data)
+        shape = reading.scan.shape(reading.data)
         if shape is None:
             return False
         self._unpark(conn)

@@ -17,6 +17,7 @@ from videoplatform.entrypoints.http.workers import (
     QUICK,
     STREAMED,
     ConnectionLimits,
+    HeadScan,
     PacedSocket,
     busy_response,
     request_shape,
@@ -139,3 +140,13 @@ def test_a_shorter_timeout_set_on_the_socket_is_kept(
     with pytest.raises(ClientTooSlow):
         paced.recv(10)
     assert time.monotonic() - started < 2
+
+
+def test_a_head_arriving_piece_by_piece_is_found_across_the_pieces() -> None:
+    scan = HeadScan()
+    data = bytearray(b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r")
+    assert scan.shape(data) is None
+    data += b"\nab"  # the blank line's end, and part of the body
+    assert scan.shape(data) is None
+    data += b"c"
+    assert scan.shape(data) == QUICK
