@@ -22,8 +22,6 @@ from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
 
-FINISHED = frozenset({VideoStatus.READY, VideoStatus.FAILED})
-
 
 @frozen
 class FollowConfig:
@@ -82,7 +80,7 @@ class ProgressFollower:
             end = now + config.lifetime_seconds
             poll_at = now + config.poll_seconds
             beat_at = now + config.heartbeat_seconds
-            while last.status not in FINISHED:
+            while not last.finished:
                 now = self._monotonic()
                 if now >= end:
                     return
@@ -113,7 +111,8 @@ def _older(state: ProcessingProgress, last: ProcessingProgress) -> bool:
     or less progress in the same attempt (progress never goes back within one)."""
     if state.attempts != last.attempts:
         return state.attempts < last.attempts
-    processing = VideoStatus.PROCESSING
-    return (
-        state.status is processing and last.status is processing and state.progress < last.progress
-    )
+    return _running(state) and _running(last) and state.progress < last.progress
+
+
+def _running(state: ProcessingProgress) -> bool:
+    return state.status is VideoStatus.PROCESSING or state.reprocessing

@@ -37,6 +37,7 @@ class AuditAction(enum.Enum):
     VIDEO_READ = "video.read"
     VIDEO_PROCESS = "video.process"
     VIDEO_RETRY = "video.retry"
+    VIDEO_REPROCESS = "video.reprocess"
     FILE_UPLOAD = "file.upload"
     FILE_READ = "file.read"
     FILE_MOVE = "file.move"

@@ -77,10 +77,20 @@ class MediaInfo:
     bitrate: int
     rotation: int = 0
     container: str | None = None
+    audio_channels: int = 0
+    """Channels of the audio stream processing uses (0: none, or not known)."""
+    subtitle_languages: tuple[str, ...] = field(default=(), converter=tuple)
+    """Languages of the text subtitle streams inside the source, in stream order
+    (``"und"`` where the file does not say); processing extracts them as captions."""
 
     @property
     def has_audio(self) -> bool:
         return self.audio_codec is not None
+
+    @property
+    def is_audio_only(self) -> bool:
+        """Sound and no picture: an audio upload (its renditions carry audio only)."""
+        return self.video_codec is None and self.audio_codec is not None
 
 
 @frozen
@@ -152,6 +162,9 @@ class PlaybackAssets:
     master_playlist: str
     posters: tuple[Poster, ...] = ()
     storyboard: Storyboard | None = None
+    timeline_pts: int = 0
+    """Where the renditions' timeline starts, in 90 kHz MPEG-TS ticks (the first
+    segment's first presentation time): captions are mapped to it (X-TIMESTAMP-MAP)."""
 
     def key(self, path: str) -> str | None:
         """The storage key of ``path`` under the prefix; None for a path that is not a
@@ -231,6 +244,9 @@ class Video(Aggregate):
     created_at: datetime
     updated_at: datetime
     processing_attempts: int = field(default=0)
+    reprocessing: bool = False
+    """A ready video is being processed again (its owner or a moderator asked): it stays
+    ready, playing its current renditions, until the new ones replace them."""
     owner_disabled: bool = False
     """The owner's account is disabled: the video is hidden from everyone but moderators
     until it is enabled again. Set for all of an owner's videos at once by the
@@ -299,15 +315,56 @@ class Video(Aggregate):
         self.updated_at = now
         self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
 
+    @property
+    def is_processing(self) -> bool:
+        """Whether an attempt may be under way: a first processing, or a reprocessing
+        of a ready video."""
+        return self.status is VideoStatus.PROCESSING or (
+            self.status is VideoStatus.READY and self.reprocessing
+        )
+
     def holds_attempt(self, attempt: int) -> bool:
         """Whether processing attempt number ``attempt`` is still the one in charge."""
-        return self.status is VideoStatus.PROCESSING and self.processing_attempts == attempt
+        return self.is_processing and self.processing_attempts == attempt
+
+    def request_reprocessing(self, now: datetime) -> None:
+        """Process a ready video again (with the settings of today): it stays ready and
+        playable on its current renditions while the new ones are made, with a fresh
+        budget of automatic attempts. InvalidTransition (code ``video_not_ready``) for a
+        video that is not ready, (``already_reprocessing``) for one already queued."""
+        if self.status is not VideoStatus.READY:
+            raise InvalidTransition(
+                f"video {self.id} is {self.status.value}; only a ready video is processed "
+                "again (a failed one is retried)",
+                code="video_not_ready",
+            )
+        if self.reprocessing:
+            raise InvalidTransition(
+                f"video {self.id} is already being processed again", code="already_reprocessing"
+            )
+        self.reprocessing = True
+        self.processing_attempts = 0
+        self.progress = 0
+        self.last_error = None
+        self.failure_code = None
+        self.updated_at = now
+        self.record(VideoRequeued(occurred_at=now, video_id=self.id))
+
+    def start_reprocessing(self, now: datetime) -> None:
+        """Start (or restart) an attempt at reprocessing; the attempt counter is the
+        claim, as for :meth:`restart_processing`."""
+        if not (self.status is VideoStatus.READY and self.reprocessing):
+            raise InvalidTransition(f"video {self.id} is not waiting to be processed again")
+        self.progress = 0
+        self.processing_attempts += 1
+        self.updated_at = now
+        self.record(VideoProcessingStarted(occurred_at=now, video_id=self.id))
 
     def note_failed_attempt(
         self, reason: str, now: datetime, code: FailureCode = FailureCode.PROCESSING_ERROR
     ) -> None:
         """Keep the reason an attempt failed while the video waits for the next one."""
-        if self.status is not VideoStatus.PROCESSING:
+        if not self.is_processing:
             raise InvalidTransition(f"video {self.id} is not processing")
         self.last_error = reason[:2000] or "unknown error"
         self.failure_code = code
@@ -324,9 +381,10 @@ class Video(Aggregate):
         self.record(VideoRequeued(occurred_at=now, video_id=self.id))
 
     def resume_stranded(self, now: datetime) -> None:
-        """A video waiting or processing that nothing happened to for too long: its job
-        was lost. It is queued again as it is (a new job restarts any attempt)."""
-        if self.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        """A video waiting or processing (or reprocessing) that nothing happened to for
+        too long: its job was lost. It is queued again as it is (a new job restarts any
+        attempt)."""
+        if not (self.status is VideoStatus.UPLOADED or self.is_processing):
             raise InvalidTransition(f"video {self.id} is {self.status.value}, not waiting")
         self.updated_at = now
         self.record(VideoRequeued(occurred_at=now, video_id=self.id))
@@ -340,7 +398,7 @@ class Video(Aggregate):
         return max(0.0, min(duration_seconds / 3, DEFAULT_POSTER_MAX_SECONDS))
 
     def report_progress(self, percent: int, now: datetime) -> None:
-        if self.status is not VideoStatus.PROCESSING:
+        if not self.is_processing:
             raise InvalidTransition(f"video {self.id} is not processing")
         # Progress never goes backwards and stays within 0-100.
         self.progress = max(self.progress, min(100, max(0, percent)))
@@ -358,7 +416,11 @@ class Video(Aggregate):
         ladder = tuple(renditions)
         if not ladder:
             raise InvalidTransition(f"video {self.id} cannot be ready without renditions")
-        self._move(VideoStatus.READY, now)
+        if self.status is VideoStatus.READY and self.reprocessing:
+            self.updated_at = now  # new renditions replace the current ones
+        else:
+            self._move(VideoStatus.READY, now)
+        self.reprocessing = False
         self.media_info = media_info
         self.renditions = ladder
         self.assets = assets
@@ -370,7 +432,13 @@ class Video(Aggregate):
     def mark_failed(
         self, reason: str, now: datetime, code: FailureCode = FailureCode.PROCESSING_ERROR
     ) -> None:
-        self._move(VideoStatus.FAILED, now)
+        """Processing failed for good. A video being processed again stays ready on its
+        current renditions, with the reason kept for its owner."""
+        if self.status is VideoStatus.READY and self.reprocessing:
+            self.reprocessing = False
+            self.updated_at = now
+        else:
+            self._move(VideoStatus.FAILED, now)
         self.last_error = reason[:2000] or "unknown error"
         self.failure_code = code
         self.record(VideoFailed(occurred_at=now, video_id=self.id, reason=self.last_error))

@@ -158,6 +158,7 @@ def _video_matches(video: Video, query: VideoListQuery) -> bool:
         (query.category_id, lambda: video.category_id),
         (query.visibility, lambda: video.visibility),
         (query.status, lambda: video.status),
+        (query.reprocessing, lambda: video.reprocessing),
     ]
     if any(wanted is not None and actual() != wanted for wanted, actual in checks):
         return False

@@ -39,6 +39,7 @@ def encode(update: ProcessingProgress) -> bytes:
             "attempts": update.attempts,
             "last_error": update.last_error,
             "failure_code": update.failure_code,
+            "reprocessing": update.reprocessing,
             "at": update.at.isoformat(),
         }
     ).encode()
@@ -61,6 +62,7 @@ def decode(raw: bytes | str) -> ProcessingProgress:
         last_error=last_error,
         at=datetime.fromisoformat(data["at"]),
         failure_code=FailureCode(code) if (code := data.get("failure_code")) else None,
+        reprocessing=data.get("reprocessing") is True,
     )
 
 

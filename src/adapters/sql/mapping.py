@@ -112,6 +112,8 @@ def _media_info_data(info: MediaInfo | None) -> dict[str, Any] | None:
         "bitrate": info.bitrate,
         "rotation": info.rotation,
         "container": info.container,
+        "audio_channels": info.audio_channels,
+        "subtitle_languages": list(info.subtitle_languages),
     }
 
 
@@ -132,6 +134,7 @@ def _assets_data(assets: PlaybackAssets | None) -> dict[str, Any] | None:
             "tile_height": board.tile_height,
             "interval_seconds": board.interval_seconds,
         },
+        "timeline_pts": assets.timeline_pts,
     }
 
 
@@ -144,6 +147,7 @@ def _assets(data: dict[str, Any] | None) -> PlaybackAssets | None:
         master_playlist=data["master_playlist"],
         posters=tuple(Poster(**p) for p in data["posters"]),
         storyboard=None if board is None else Storyboard(**board),
+        timeline_pts=data.get("timeline_pts", 0),
     )
 
 
@@ -180,6 +184,7 @@ def video_row(video: Video) -> dict[str, Any]:
         "last_error": video.last_error,
         "failure_code": video.failure_code.value if video.failure_code else None,
         "processing_attempts": video.processing_attempts,
+        "reprocessing": video.reprocessing,
         "created_at": video.created_at,
         "updated_at": video.updated_at,
     }
@@ -207,6 +212,7 @@ def video_from(row: Row) -> Video:
         failure_code=FailureCode(row["failure_code"]) if row["failure_code"] else None,
         view_count=row["view_count"],
         processing_attempts=row["processing_attempts"],
+        reprocessing=bool(row["reprocessing"]),
         owner_disabled=bool(row["owner_disabled"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -285,6 +285,8 @@ class SqlVideoRepository(_Repository[Video]):
             filters.append(t.c.visibility == query.visibility.value)
         if query.status is not None:
             filters.append(t.c.status == query.status.value)
+        if query.reprocessing is not None:
+            filters.append(t.c.reprocessing == query.reprocessing)
         if query.tag is not None:
             tagged = select(tables.video_tags.c.video_id).where(
                 tables.video_tags.c.tag == query.tag

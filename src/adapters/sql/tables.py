@@ -97,6 +97,8 @@ videos = Table(
     Column("failure_code", String(40), nullable=True),
     Column("view_count", BigInteger, nullable=False, server_default=text("0")),
     Column("processing_attempts", Integer, nullable=False),
+    # A ready video being processed again (it plays its current renditions meanwhile).
+    Column("reprocessing", Boolean, nullable=False, server_default=false()),
     # The owner's account is disabled: hidden from all but moderators (set owner-wide).
     Column("owner_disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
@@ -114,6 +116,7 @@ videos = Table(
     Index(None, "created_at", "id"),
     Index(None, "view_count", "id"),
     Index(None, "status", "created_at", "id"),
+    Index(None, "reprocessing", "created_at", "id"),
 )
 
 video_tags = Table(

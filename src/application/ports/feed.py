@@ -33,6 +33,16 @@ class ProcessingProgress:
     last_error: str | None
     at: datetime = field(eq=False)
     failure_code: FailureCode | None = None
+    reprocessing: bool = False
+    """A ready video is being processed again (it plays its current renditions)."""
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will happen to it: ready (and not being processed again) or
+        failed."""
+        return self.status is VideoStatus.FAILED or (
+            self.status is VideoStatus.READY and not self.reprocessing
+        )
 
     @classmethod
     def of(cls, video: Video, at: datetime) -> ProcessingProgress:
@@ -44,6 +54,7 @@ class ProcessingProgress:
             video.last_error,
             at,
             video.failure_code,
+            video.reprocessing,
         )
 
 

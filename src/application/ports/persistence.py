@@ -102,6 +102,7 @@ class VideoListQuery:
     tag: str | None = None
     visibility: Visibility | None = None
     status: VideoStatus | None = None
+    reprocessing: bool | None = None
     sort: VideoSort = VideoSort.NEWEST
     # Keyset bound: (sort value, id) of the last item already seen; lists run descending.
     after: tuple[datetime | int, str] | None = None

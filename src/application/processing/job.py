@@ -10,6 +10,12 @@ visible:
 3. *publish* (one unit of work): the video becomes ready pointing at those outputs, with
    its audit event. Outputs of a previous run are removed only after that commit; the
    attempt's own outputs are removed whenever its result is not committed.
+
+A ready video processed again (:meth:`Video.request_reprocessing`) goes through the same
+steps but stays ready throughout, playing its current outputs: publishing swaps them for
+the new ones in one commit, then removes the old ones. URLs signed for the old outputs
+stop at that commit (they name the old prefix's generation); a failure leaves the video
+as it was, with the reason for its owner.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class ProcessingJob(ProcessingBase):
         attempt failed but another may succeed (the caller delivers the job again);
         any other exception escapes only when the state could not even be recorded."""
         output_prefix(video_id, job_id, 1)  # refuse a malformed job before any change
-        claimed = self._claim(video_id)
+        claimed = self._claim(video_id, job_id)
         if isinstance(claimed, ProcessingOutcome):
             return claimed
         attempt = claimed.processing_attempts
@@ -87,12 +93,22 @@ class ProcessingJob(ProcessingBase):
             )
             return self._after_failure(claimed.id, attempt, prefix, failure, False)
 
-    def _claim(self, video_id: VideoId) -> Video | ProcessingOutcome:
+    def _claim(self, video_id: VideoId, job_id: str) -> Video | ProcessingOutcome:
         def claim(uow: UnitOfWork, video: Video) -> Video | ProcessingOutcome:
-            if video.status in (VideoStatus.READY, VideoStatus.FAILED):
+            if video.status is VideoStatus.FAILED or (
+                video.status is VideoStatus.READY and not video.reprocessing
+            ):
+                return ProcessingOutcome.ALREADY_DONE
+            if video.assets is not None and video.assets.prefix.startswith(
+                job_prefix(video.id, job_id)
+            ):
+                # A late copy of the job whose outputs the video plays now: that job is
+                # done (and its prefix is in use), whatever is pending since.
                 return ProcessingOutcome.ALREADY_DONE
             now = self._clock.now()
-            if video.status is VideoStatus.PROCESSING:
+            if video.status is VideoStatus.READY:
+                video.start_reprocessing(now)
+            elif video.status is VideoStatus.PROCESSING:
                 video.restart_processing(now)
             else:
                 video.start_processing(now)
@@ -116,6 +132,7 @@ class ProcessingJob(ProcessingBase):
                 return ProcessingOutcome.SUPERSEDED
             old = video.assets.prefix if video.assets is not None else prefix
             previous[:] = [old] if old != prefix else []
+            again = video.reprocessing
             video.mark_ready(
                 media_info=produced.info,
                 renditions=produced.renditions,
@@ -128,6 +145,8 @@ class ProcessingJob(ProcessingBase):
                 "renditions": ",".join(r.name for r in produced.renditions),
                 "duration_seconds": f"{produced.info.duration_seconds:g}",
             }
+            if again:
+                metadata["reprocessed"] = "true"
             self._conclude(uow, video, AuditResult.SUCCESS, metadata)
             return ProcessingOutcome.READY
 

@@ -1,5 +1,6 @@
-"""What people do with processing: a moderator's retry of a failed video, and the
-progress read anyone who may see the video may make."""
+"""What people do with processing: a moderator's retry of a failed video, the owner's or
+a moderator's reprocessing of a ready one, and the progress read anyone who may see the
+video may make."""
 
 from __future__ import annotations
 
@@ -46,6 +47,38 @@ class ProcessingModeration(ProcessingBase):
                 "video",
                 video_id,
                 metadata={"previous_attempts": str(attempts), "last_error": last_error[:500]},
+            )
+            uow.commit()
+        return ProcessingProgress.of(video, self._clock.now())
+
+    def reprocess(self, caller: Caller, video_id: VideoId) -> ProcessingProgress:
+        """The owner or a moderator has a ready video processed again with the current
+        settings (a new ladder, posters, captions found in the source): it stays ready
+        and playable on its current renditions until the new ones replace them, and its
+        processing job is queued in the same transaction. InvalidTransition with code
+        ``video_not_ready`` (not ready) or ``already_reprocessing``."""
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_REPROCESS, "video", video_id),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            video = uow.videos.get(video_id)
+            if not video.is_managed_by(user):
+                if video.can_be_seen_by(user):
+                    raise PermissionDenied("only the owner or a moderator may reprocess a video")
+                raise Hidden("video not found")
+            now = self._clock.now()
+            video.request_reprocessing(now)
+            uow.videos.save(video)
+            uow.outbox.add(process_video_job(self._ids, video_id, now))
+            renditions = ",".join(r.name for r in video.renditions)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.VIDEO_REPROCESS,
+                "video",
+                video_id,
+                metadata={"current_renditions": renditions},
             )
             uow.commit()
         return ProcessingProgress.of(video, self._clock.now())

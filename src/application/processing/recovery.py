@@ -27,7 +27,7 @@ class ProcessingRecovery(ProcessingBase):
         try:
             with self._uow() as uow:
                 video = uow.videos.get(video_id)
-                if video.status in (VideoStatus.READY, VideoStatus.FAILED):
+                if not (video.status is VideoStatus.UPLOADED or video.is_processing):
                     return False
                 failure = Failure(GIVEN_UP, FailureCode.PROCESSING_ERROR, reason)
                 self._fail(uow, video, failure, {"dead_lettered": "true"})
@@ -37,11 +37,13 @@ class ProcessingRecovery(ProcessingBase):
 
     def requeue_unfinished(self, batch: int = 200) -> int:
         """Queue a processing job (through the outbox) for every video still waiting or
-        processing; the count queued. For an in-process queue, whose jobs do not outlive
-        the process: run once at start, before any worker takes jobs. A job that turns
-        out to be a duplicate is absorbed by :meth:`process`. Whatever interrupted
-        attempts stored is removed: a video waiting or processing has no published
-        outputs yet (outputs are published only with ``ready``, which is final)."""
+        processing (or being processed again); the count queued. For an in-process
+        queue, whose jobs do not outlive the process: run once at start, before any
+        worker takes jobs. A job that turns out to be a duplicate is absorbed by
+        :meth:`process`. Whatever interrupted attempts stored is removed: a video waiting
+        or processing has no published outputs yet (outputs are published only with
+        ``ready``). A ready video being processed again keeps its outputs; each new job
+        clears its own prefix."""
         queued = 0
         for page in self._waiting(batch):
             with self._uow() as uow:
@@ -50,17 +52,29 @@ class ProcessingRecovery(ProcessingBase):
                     uow.outbox.add(process_video_job(self._ids, video.id, now))
                 uow.commit()
             for video in page:
-                self._storage.delete_prefix(f"{video_prefix(video.id)}out/")
+                if video.assets is None:
+                    self._storage.delete_prefix(f"{video_prefix(video.id)}out/")
             queued += len(page)
         return queued
 
     def _waiting(self, batch: int) -> Iterator[list[Video]]:
-        """Pages of ``batch`` videos waiting or processing, oldest first."""
-        for status in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        """Pages of ``batch`` videos waiting, processing or being processed again."""
+        wanted: tuple[tuple[VideoStatus, bool | None], ...] = (
+            (VideoStatus.UPLOADED, None),
+            (VideoStatus.PROCESSING, None),
+            (VideoStatus.READY, True),
+        )
+        for status, again in wanted:
             after: tuple[datetime | int, str] | None = None
             while True:
                 with self._uow() as uow:
-                    query = VideoListQuery(viewer_id=None, see_all=True, status=status, after=after)
+                    query = VideoListQuery(
+                        viewer_id=None,
+                        see_all=True,
+                        status=status,
+                        reprocessing=again,
+                        after=after,
+                    )
                     page = uow.videos.list_page(query, batch)
                 if page:
                     yield page
@@ -81,7 +95,7 @@ class ProcessingRecovery(ProcessingBase):
         )
 
     def _resume(self, uow: UnitOfWork, video: Video, cutoff: datetime) -> bool:
-        if video.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        if not (video.status is VideoStatus.UPLOADED or video.is_processing):
             return False
         if video.updated_at >= cutoff:
             return False  # something happened to it meanwhile

@@ -86,6 +86,7 @@ class MediaInfoView:
     fps: float
     bitrate: int
     rotation: int
+    audio_channels: int
 
 
 @frozen
@@ -100,9 +101,12 @@ class VideoView:
     tags: list[str]
     visibility: Literal["public", "unlisted", "private"]
     status: Literal["uploaded", "processing", "ready", "failed"]
+    reprocessing: bool
     progress: int
     last_error: str | None
     failure_code: FailureCode | None
+    kind: Literal["video", "audio"] | None
+    """What processing found: a picture (``video``) or sound only (``audio``)."""
     view_count: int
     size: int
     poster_at_seconds: float | None
@@ -123,9 +127,11 @@ class VideoView:
             tags=list(video.tags),
             visibility=video.visibility.value,
             status=video.status.value,
+            reprocessing=video.reprocessing,
             progress=video.progress,
             last_error=video.last_error,
             failure_code=video.failure_code,
+            kind=None if info is None else "audio" if info.is_audio_only else "video",
             view_count=video.view_count,
             size=video.source_size,
             poster_at_seconds=video.poster_at_seconds,
@@ -140,6 +146,7 @@ class VideoView:
                 info.fps,
                 info.bitrate,
                 info.rotation,
+                info.audio_channels,
             ),
             renditions=[
                 RenditionView(r.name, r.width, r.height, r.bitrate, r.codecs)
@@ -160,6 +167,7 @@ class ProcessingView:
     attempts: int
     last_error: str | None
     failure_code: FailureCode | None
+    reprocessing: bool
 
     @classmethod
     def of(cls, state: ProcessingProgress) -> ProcessingView:
@@ -170,6 +178,7 @@ class ProcessingView:
             state.attempts,
             state.last_error,
             state.failure_code,
+            state.reprocessing,
         )
 
 

@@ -154,7 +154,7 @@ def test_0005_hides_the_videos_of_owners_disabled_before_it(fresh_engine: Engine
 
 
 # Columns of the videos table, with the revision that added them after 0004.
-VIDEO_COLUMNS_SINCE = {"failure_code": "0007"}
+VIDEO_COLUMNS_SINCE = {"failure_code": "0007", "reprocessing": "0008"}
 
 
 def video_row_before(video: Video, revision: str) -> dict[str, Any]:
@@ -180,3 +180,20 @@ def test_0007_gives_videos_that_failed_before_it_a_failure_code(fresh_engine: En
     with fresh_engine.connect() as conn:
         rows = conn.execute(text("SELECT id, failure_code FROM videos")).all()
     assert dict(rows) == {"video-failed": "processing_error", "video-waiting": None}
+
+
+def test_0008_leaves_videos_from_before_it_not_reprocessing(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0007")
+    owner = make_user(user_id="user-1")
+    video = attrs.evolve(make_video(owner_id=owner.id), id=VideoId("video-1"))
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(insert(tables.videos).values(video_row_before(video, "0008")))
+    migrate.upgrade(fresh_engine, "0008")
+    with fresh_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, reprocessing FROM videos")).all()
+    assert {row[0]: bool(row[1]) for row in rows} == {"video-1": False}
+    migrate.downgrade(fresh_engine, "0007")
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM videos")).scalars().all() == ["video-1"]

@@ -149,6 +149,7 @@ def test_a_ready_video_streams_its_state_once_and_ends(
                 "attempts": 1,
                 "last_error": None,
                 "failure_code": None,
+                "reprocessing": False,
             },
         }
     ]

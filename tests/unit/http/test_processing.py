@@ -75,6 +75,7 @@ def test_the_owner_follows_processing_until_ready(
         "attempts": 0,
         "last_error": None,
         "failure_code": None,
+        "reprocessing": False,
     }
     platform.processing.process("job-1", video)
     after = client.simulate_get(path, headers=creator.headers).json
@@ -122,6 +123,7 @@ def test_a_moderator_retries_a_failed_video(
         "attempts": 0,
         "last_error": "not a media file",
         "failure_code": "not_media",
+        "reprocessing": False,
     }
     with uow_factory() as uow:
         pending = uow.outbox.pending(100)

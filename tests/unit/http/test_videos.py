@@ -770,6 +770,7 @@ def test_processing_state_is_reported(
         "attempts": 0,
         "last_error": None,
         "failure_code": None,
+        "reprocessing": False,
     }
     make_ready(uow_factory, clock, video)
     after = client.simulate_get(path, headers=creator.headers).json

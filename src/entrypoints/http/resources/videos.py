@@ -268,6 +268,15 @@ class VideoRetry:
         reply(resp, ProcessingView.of(state), 202)
 
 
+class VideoReprocess:
+    def __init__(self, processing: ProcessingService) -> None:
+        self._processing = processing
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        state = self._processing.reprocess(authenticated(req), VideoId(video_id))
+        reply(resp, ProcessingView.of(state), 202)
+
+
 def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
     return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
 
@@ -475,6 +484,31 @@ def routes(c: HttpContext) -> list[Route]:
                         "Moderators only. A failed video goes back to uploaded with a fresh "
                         "budget of attempts and is queued; any other state is 409 "
                         "`video_not_failed`."
+                    ),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/videos/{{video_id}}/reprocess",
+            VideoReprocess(c.platform.processing),
+            (
+                Operation(
+                    "POST",
+                    "Process a ready video again",
+                    tag,
+                    (Reply(202, "Queued to be processed again", ProcessingView),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    description=(
+                        "The owner or a moderator. A ready video is processed again with "
+                        "the current settings (ladder, posters, captions in the source). "
+                        "It stays `ready` with `reprocessing: true` and keeps playing its "
+                        "current renditions until the new ones replace them in one step; "
+                        "playback URLs issued before then stop working at that moment "
+                        "(issue new ones). Follow it with .../events. If it fails, the "
+                        "video stays as it was, with `last_error` and `failure_code` "
+                        "saying why. A video that is not ready is 409 `video_not_ready`; "
+                        "one already queued is 409 `already_reprocessing`."
                     ),
                 ),
             ),
