@@ -10,6 +10,10 @@ shared machine. Goals (issue "media processing"):
 - the platform's whole processing <= 1.10x the bare ffmpeg ladder command;
 - poster from the middle of a 10-minute file <= 0.3 s, its storyboard <= 6 s, probe <= 100 ms.
 
+Audio uploads and embedded subtitles (:mod:`bench.media_audio`) are reported beside them:
+an N-minute recording per second of sound and against a video of the same length, and
+a video with two subtitle streams against the same video without.
+
 The baseline is how MediaCMS and PeerTube transcode: each rendition is its own ffmpeg
 run that decodes the whole source again. Its rungs use the same encoder settings as the
 platform's (bitrate, GOP, segment length, preset), so only the process layout differs.
@@ -28,8 +32,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench import media_audio
 from bench.media_platform import (
     FFMPEG,
+    fresh_prober,
     ladder_command,
     make_adapters,
     process_with_platform,
@@ -189,7 +195,9 @@ def long_file_checks(work: Path, minutes: float, samples: int) -> dict[str, Any]
         work / "long720.mp4", seconds=minutes * 60, width=1280, height=720, preset="ultrafast"
     )
     prober, thumbnailer, storyboarder, _ = make_adapters()
-    probes = [_timed(lambda: prober.probe(source)) for _ in range(samples)]
+    # A prober remembers each file it probed (for the posters and subtitles that follow):
+    # every sample takes a new one, or all but the first would measure a lookup.
+    probes = [_timed(lambda: fresh_prober().probe(source)) for _ in range(samples)]
     info = prober.probe(source)
     posters = [
         _timed(
@@ -308,14 +316,19 @@ def run(
     long_minutes: float = 10.0,
     samples: int = 5,
     chart_to: Path | None = None,
+    audio_minutes: float = 3.0,
+    subtitled_seconds: float = 60.0,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
         work = Path(tmp)
         results = {
             "ladder": ladder_comparison(work, clip_seconds),
             "long": long_file_checks(work, long_minutes, samples),
+            "audio": media_audio.audio_costs(work / "audio", audio_minutes),
+            "subtitles": media_audio.subtitle_costs(work / "subtitles", subtitled_seconds),
         }
     print_table(results)
+    media_audio.print_table(results["audio"], results["subtitles"])
     if chart_to is not None:
         chart(results, chart_to)
         print(f"chart written to {chart_to}")

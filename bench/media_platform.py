@@ -55,6 +55,11 @@ def make_adapters() -> tuple[
     )
 
 
+def fresh_prober() -> FfmpegProber:
+    """A prober that has seen no file yet (nothing remembered)."""
+    return FfmpegProber(FfmpegConfig())
+
+
 def process_with_platform(work: Path, source: Path, preset: str) -> float:
     """Seconds for the platform to process ``source`` once it is uploaded: probe, posters,
     storyboard, ladder, storing every output and committing the ready video (embedded

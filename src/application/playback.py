@@ -20,9 +20,18 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
+import attrs
 from attrs import field, frozen
 
+from videoplatform.application.captions import CaptionService
 from videoplatform.application.context import Caller, Hidden, current_user
+from videoplatform.application.playback_captions import (
+    CAPTIONS_DIR,
+    caption_language,
+    on_timeline,
+    subtitle_playlist,
+    with_subtitles,
+)
 from videoplatform.application.playback_tokens import (
     ASSET_NOT_FOUND,
     NOT_READY,
@@ -39,6 +48,7 @@ from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFa
 from videoplatform.application.ports.storage import ByteRange, ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import ShareService
+from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.errors import Conflict, NotFound, PermissionDenied
 from videoplatform.domain.ids import ShareId, UserId, VideoId
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
@@ -80,17 +90,24 @@ class IssuedPlayback:
 
 @frozen
 class PlaybackAsset:
-    """One output a verified token may fetch now."""
+    """One output a verified token may fetch now: stored bytes at ``key``, or bytes
+    written for this request (``content``: a master playlist listing caption tracks,
+    a track's playlist or its WebVTT), which never come from storage directly."""
 
     key: str
     path: str
     content_type: str
     expires_at: datetime
     modified_at: datetime
+    content: bytes | None = field(default=None, repr=False)
 
     @property
     def is_playlist(self) -> bool:
         return self.path.lower().endswith(".m3u8")
+
+    @property
+    def is_generated(self) -> bool:
+        return self.content is not None
 
 
 class PlaybackService:
@@ -101,12 +118,14 @@ class PlaybackService:
         storage: ObjectStorage,
         shares: ShareService,
         policy: PlaybackPolicy,
+        captions: CaptionService,
     ) -> None:
         self._uow = uow_factory
         self._clock = clock
         self._storage = storage
         self._shares = shares
         self._policy = policy
+        self._captions = captions
 
     # -- issuing ------------------------------------------------------------------------
 
@@ -172,13 +191,65 @@ class PlaybackService:
                 raise PermissionDenied("the video was processed again since", code=STALE)
             if not _grant_holds(uow, claims.grant, video, now):
                 raise PermissionDenied("access to this video was withdrawn", code=REVOKED)
+            # Caption tracks live beside the outputs, not in them: only the master
+            # playlist and the captions/ paths beside it (where the master's relative
+            # URIs lead) need them.
+            captions_dir = assets.master_playlist.rpartition("/")[0]
+            captions_dir = f"{captions_dir}/{CAPTIONS_DIR}" if captions_dir else CAPTIONS_DIR
+            tracks = (
+                uow.captions.list_for_video(video.id)
+                if path == assets.master_playlist or path.startswith(captions_dir)
+                else []
+            )
+        expires = claims.expires_at
+        if path.startswith(captions_dir):
+            caption_path = path[len(captions_dir) - len(CAPTIONS_DIR) :]
+            return self._caption_asset(
+                video, assets, tracks, caption_path, path, content_type, expires
+            )
         key = assets.key(path)
         if key is None:  # pragma: no cover - asset_content_type accepted the path
             raise NotFound("no such playback asset", code=ASSET_NOT_FOUND)
-        return PlaybackAsset(key, path, content_type, claims.expires_at, video.updated_at)
+        asset = PlaybackAsset(key, path, content_type, expires, video.updated_at)
+        if tracks:
+            master = b"".join(self.open_stored(asset)).decode("utf-8")
+            listed = with_subtitles(master, tracks).encode("utf-8")
+            changed = max([video.updated_at, *(t.updated_at for t in tracks)])
+            return attrs.evolve(asset, modified_at=changed, content=listed)
+        return asset
+
+    def _caption_asset(
+        self,
+        video: Video,
+        assets: PlaybackAssets,
+        tracks: list[CaptionTrack],
+        caption_path: str,
+        path: str,
+        content_type: str,
+        expires: datetime,
+    ) -> PlaybackAsset:
+        """A caption track's playlist or WebVTT (``captions/<language>.<ext>``), written
+        for this request."""
+        for suffix in (".m3u8", ".vtt"):
+            language = caption_language(caption_path, suffix)
+            track = next((t for t in tracks if t.language == language), None)
+            if track is None:
+                continue
+            if suffix == ".m3u8":
+                duration = video.media_info.duration_seconds if video.media_info else 0.0
+                text = subtitle_playlist(track, duration)
+            else:
+                text = on_timeline(self._captions.read(track), assets.timeline_pts)
+            changed = max(video.updated_at, track.updated_at)
+            return PlaybackAsset(
+                track.storage_key, path, content_type, expires, changed, text.encode("utf-8")
+            )
+        raise NotFound("no such playback asset", code=ASSET_NOT_FOUND)
 
     def size(self, asset: PlaybackAsset) -> int:
         """NotFound(ASSET_NOT_FOUND) when the output is not in storage."""
+        if asset.content is not None:
+            return len(asset.content)
         try:
             return self._storage.stat(asset.key).size
         except NotFound:
@@ -193,6 +264,19 @@ class PlaybackService:
     ) -> Iterator[bytes] | BinaryIO:
         """The asset's bytes (or a range); with ``prefer_file``, a whole asset kept on a
         local filesystem comes as an open file (for sendfile)."""
+        if asset.content is not None:
+            if byte_range is None:
+                return iter([asset.content])
+            return iter([asset.content[byte_range.start : byte_range.end + 1]])
+        return self.open_stored(asset, byte_range, prefer_file=prefer_file)
+
+    def open_stored(
+        self,
+        asset: PlaybackAsset,
+        byte_range: ByteRange | None = None,
+        *,
+        prefer_file: bool = False,
+    ) -> Iterator[bytes] | BinaryIO:
         try:
             if prefer_file and byte_range is None:
                 local = self._storage.open_file(asset.key)
@@ -203,7 +287,10 @@ class PlaybackService:
             raise NotFound("no such playback asset", code=ASSET_NOT_FOUND) from None
 
     def download_url(self, asset: PlaybackAsset, expires_seconds: int) -> str | None:
-        """A short-lived direct storage URL for the asset, when the storage has them."""
+        """A short-lived direct storage URL for the asset, when the storage has them
+        (never for bytes written per request)."""
+        if asset.content is not None:
+            return None
         return self._storage.download_url(
             asset.key,
             expires_seconds=expires_seconds,

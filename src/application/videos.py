@@ -92,7 +92,8 @@ class VideoService(UseCases):
             raise QuotaExceeded(f"video is larger than the {limit}-byte limit")
         if head and not self._prober.accepts(head):  # an empty one is refused below
             raise UnsupportedMedia(
-                f"the upload's bytes are {sniff(head).mime}, not a video this platform reads"
+                f"the upload's bytes are {sniff(head).mime}, "
+                "not a video or sound recording this platform reads"
             )
         key = video_prefix(video_id) + "source"
         return quota.store_then_record(
@@ -267,6 +268,7 @@ class VideoService(UseCases):
         ):
             video = self._managed(uow, caller, video_id)
             video.mark_deleted(now)
+            uow.captions.delete_for_video(video_id)
             uow.videos.delete(video_id)
             self._audit.record(
                 uow,

@@ -38,6 +38,8 @@ class AuditAction(enum.Enum):
     VIDEO_PROCESS = "video.process"
     VIDEO_RETRY = "video.retry"
     VIDEO_REPROCESS = "video.reprocess"
+    CAPTION_UPLOAD = "caption.upload"
+    CAPTION_DELETE = "caption.delete"
     FILE_UPLOAD = "file.upload"
     FILE_READ = "file.read"
     FILE_MOVE = "file.move"

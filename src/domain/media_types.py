@@ -3,8 +3,11 @@ name or the Content-Type a client claims.
 
 Pure and standard-library only: :func:`sniff` looks at up to :data:`SNIFF_LENGTH` bytes.
 Containers that may hold audio only (Matroska, WebM, an unknown Ogg codec) count as
-video; what they really carry is for processing to find out. Textual types that a
-browser would run (HTML, SVG, XML) are named as such so that nobody serves them inline.
+video; what they really carry is for processing to find out. Sound recordings (MP3,
+AAC, FLAC, WAV, AIFF, Ogg Vorbis/Opus, M4A) are audio: the platform takes them too
+(:attr:`MediaType.is_audiovisual`), as videos whose renditions carry sound only.
+Textual types that a browser would run (HTML, SVG, XML) are named as such so that nobody
+serves them inline.
 """
 
 from __future__ import annotations
@@ -36,12 +39,21 @@ class MediaType:
     def is_video(self) -> bool:
         return self.kind is MediaKind.VIDEO
 
+    @property
+    def is_audiovisual(self) -> bool:
+        """Picture or recorded sound: what the platform makes a playable video of. MIDI
+        is audio by kind but a score for a synthesizer, not a recording, so it is not."""
+        if self.kind is MediaKind.AUDIO:
+            return self.mime not in _NOT_RECORDINGS
+        return self.kind is MediaKind.VIDEO
+
 
 def _t(mime: str, kind: MediaKind) -> MediaType:
     return MediaType(mime, kind)
 
 
 VIDEO, AUDIO, IMAGE = MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.IMAGE
+_NOT_RECORDINGS = frozenset({"audio/midi"})
 OCTET_STREAM = _t("application/octet-stream", MediaKind.BINARY)
 PLAIN_TEXT = _t("text/plain", MediaKind.TEXT)
 
@@ -103,6 +115,13 @@ _RIFF: dict[bytes, MediaType] = {
     b"CDXA": _t("video/mpeg", VIDEO),  # Video CD
     b"WAVE": _t("audio/wav", AUDIO),
     b"WEBP": _t("image/webp", IMAGE),
+}
+# WAV files past 4 GiB (RF64, EBU's BW64) keep the RIFF layout under another name.
+_WAVE_64 = (b"RF64", b"BW64")
+# IFF: "FORM", a size, then the form type. AIFF-C is AIFF with compression (or none).
+_IFF_FORMS: dict[bytes, MediaType] = {
+    b"AIFF": _t("audio/aiff", AUDIO),
+    b"AIFC": _t("audio/aiff", AUDIO),
 }
 
 TS_PACKET = 188
@@ -168,6 +187,10 @@ def _container(head: bytes) -> MediaType | None:
         return _t("video/webm", VIDEO) if webm else _t("video/x-matroska", VIDEO)
     if head.startswith(b"RIFF") and len(head) >= 12:
         return _RIFF.get(head[8:12], OCTET_STREAM)
+    if head[:4] in _WAVE_64 and head[8:12] == b"WAVE":
+        return _RIFF[b"WAVE"]
+    if head.startswith(b"FORM") and head[8:12] in _IFF_FORMS:
+        return _IFF_FORMS[head[8:12]]
     if head.startswith(b"OggS"):
         # The codec's identification header is in its first page, after any skeleton.
         return next((t for codec, t in _OGG_CODECS if codec in head), OGG)

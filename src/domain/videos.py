@@ -37,7 +37,7 @@ class FailureCode(enum.StrEnum):
 
     NOT_MEDIA = "not_media"  # not a file this platform reads as a video
     UNSUPPORTED_FORMAT = "unsupported_format"  # a container or codec it does not take
-    NO_VIDEO = "no_video"  # nothing to show: no picture in the file
+    NO_VIDEO = "no_video"  # nothing to show: no picture or sound in the file
     BEYOND_LIMITS = "beyond_limits"  # too long, too large, too fast
     CORRUPT = "corrupt"  # truncated or damaged: it does not decode
     SOURCE_MISSING = "source_missing"  # the uploaded file can no longer be read
@@ -66,6 +66,10 @@ _TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
 DEFAULT_POSTER_MAX_SECONDS = 10.0
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @frozen
 class MediaInfo:
     duration_seconds: float
@@ -79,7 +83,7 @@ class MediaInfo:
     container: str | None = None
     audio_channels: int = 0
     """Channels of the audio stream processing uses (0: none, or not known)."""
-    subtitle_languages: tuple[str, ...] = field(default=(), converter=tuple)
+    subtitle_languages: tuple[str, ...] = field(default=(), converter=_strings)
     """Languages of the text subtitle streams inside the source, in stream order
     (``"und"`` where the file does not say); processing extracts them as captions."""
 

@@ -16,6 +16,7 @@ from attrs import frozen
 from videoplatform.application.announcing import ProgressAnnouncer
 from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.audit_trail import AuditService
+from videoplatform.application.captions import CaptionService
 from videoplatform.application.categories import CategoryService
 from videoplatform.application.dispatch import Dispatcher
 from videoplatform.application.essentials import Essentials
@@ -47,6 +48,7 @@ USE_CASES: dict[str, type] = {
     "videos": VideoService,
     "files": FileService,
     "shares": ShareService,
+    "captions": CaptionService,
     "categories": CategoryService,
     "audit": AuditService,
     "playback": PlaybackService,
@@ -116,6 +118,7 @@ class Platform:
     videos: VideoService
     files: FileService
     shares: ShareService
+    captions: CaptionService
     categories: CategoryService
     audit: AuditService
     health: HealthService
@@ -162,6 +165,7 @@ def create_platform(
         videos=resolve(container, VideoService),
         files=resolve(container, FileService),
         shares=resolve(container, ShareService),
+        captions=resolve(container, CaptionService),
         categories=resolve(container, CategoryService),
         audit=resolve(container, AuditService),
         health=resolve(container, HealthService),

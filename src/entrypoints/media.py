@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
+    SyntheticSubtitleExtractor,
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
@@ -37,6 +38,7 @@ def ffmpeg_config(settings: Settings) -> FfmpegConfig:
         max_duration_seconds=float(settings.media_max_duration_seconds),
         max_fps=float(settings.media_max_fps),
         max_frames=settings.media_max_duration_seconds * settings.media_max_fps,
+        loudnorm=settings.audio_loudnorm,
     )
 
 
@@ -50,19 +52,24 @@ def open_media(settings: Settings) -> MediaTools:
             SyntheticThumbnailer(synthetic),
             SyntheticStoryboarder(),
             SyntheticTranscoder(),
+            SyntheticSubtitleExtractor(synthetic),
         )
     from videoplatform.adapters.ffmpeg import (
         FfmpegProber,
         FfmpegStoryboarder,
+        FfmpegSubtitleExtractor,
         FfmpegThumbnailer,
         FfmpegTranscoder,
     )
 
     config = ffmpeg_config(settings)
+    # One prober for all: it remembers what it found in a source, so posters and
+    # subtitles learn the source's streams without running ffmpeg again.
     prober = FfmpegProber(config)
     return MediaTools(
         prober,
         FfmpegThumbnailer(config, prober),
         FfmpegStoryboarder(config),
         FfmpegTranscoder(config),
+        FfmpegSubtitleExtractor(config, prober),
     )

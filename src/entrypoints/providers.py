@@ -31,6 +31,7 @@ from videoplatform.application.ports.media import (
     MediaProber,
     MediaTools,
     Storyboarder,
+    SubtitleExtractor,
     Thumbnailer,
     Transcoder,
 )
@@ -185,6 +186,7 @@ def media(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(Thumbnailer, lambda: adapters().thumbnailer)
     wiring.provide(Storyboarder, lambda: adapters().storyboarder)
     wiring.provide(Transcoder, lambda: adapters().transcoder)
+    wiring.provide(SubtitleExtractor, lambda: adapters().subtitles)
     wiring.provide(
         MediaTools,
         lambda: MediaTools(
@@ -192,6 +194,7 @@ def media(settings: Settings, wiring: Wiring) -> None:
             wiring.get(Thumbnailer),
             wiring.get(Storyboarder),
             wiring.get(Transcoder),
+            wiring.get(SubtitleExtractor),
         ),
     )
     wiring.provide(ProcessingConfig, settings.processing)

@@ -91,6 +91,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "media_max_height",
         "media_max_duration_seconds",
         "media_max_fps",
+        "audio_loudnorm",
     ),
     "processing": ("processing_ladder", "poster_widths", "work_dir", "processing_threads"),
     "accounts": (
@@ -169,6 +170,9 @@ class Settings:
     media_max_height: int = 8192
     media_max_duration_seconds: int = 12 * 3600
     media_max_fps: int = 240
+    # Normalise the loudness of every rendition's sound (EBU R128 measure, -16 LUFS,
+    # -1.5 dBTP): audio uploads, and the sound of videos. Off: the sound as it was mixed.
+    audio_loudnorm: bool = False
     data_dir: str = "var"
     require_email_verification: bool = False
     max_upload_bytes: int = 5 * 1024**3

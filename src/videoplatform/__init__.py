@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from videoplatform.application.audit_trail import AuditFilter
+    from videoplatform.application.captions import PutCaptions, StoredCaptions
     from videoplatform.application.context import Caller
     from videoplatform.application.files import FolderListing, MoveFile, StoreFile
     from videoplatform.application.pagination import Page
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from videoplatform.application.users import IssuedToken, Login, Principal, RegisterUser
     from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
     from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+    from videoplatform.domain.captions import CaptionKind, CaptionOrigin, CaptionTrack
     from videoplatform.domain.errors import (
         AuthenticationFailed,
         Conflict,
@@ -51,6 +53,9 @@ _SOURCES: dict[str, str] = {
     "AuthenticationFailed": "videoplatform.domain.errors",
     "BackgroundWorkers": "videoplatform.entrypoints.worker",
     "Caller": "videoplatform.application.context",
+    "CaptionKind": "videoplatform.domain.captions",
+    "CaptionOrigin": "videoplatform.domain.captions",
+    "CaptionTrack": "videoplatform.domain.captions",
     "ConfigurationError": "videoplatform.entrypoints.settings",
     "Conflict": "videoplatform.domain.errors",
     "CreateShare": "videoplatform.application.shares",
@@ -69,6 +74,7 @@ _SOURCES: dict[str, str] = {
     "Principal": "videoplatform.application.users",
     "ProcessingOutcome": "videoplatform.application.processing",
     "ProcessingProgress": "videoplatform.application.ports.feed",
+    "PutCaptions": "videoplatform.application.captions",
     "QuotaExceeded": "videoplatform.domain.errors",
     "RegisterUser": "videoplatform.application.users",
     "RetryableProcessingError": "videoplatform.application.processing",
@@ -77,6 +83,7 @@ _SOURCES: dict[str, str] = {
     "ShareRefused": "videoplatform.domain.errors",
     "SharedItem": "videoplatform.application.shares",
     "StoreFile": "videoplatform.application.files",
+    "StoredCaptions": "videoplatform.application.captions",
     "UpdateVideo": "videoplatform.application.video_commands",
     "UploadVideo": "videoplatform.application.video_commands",
     "UserStatus": "videoplatform.domain.users",
@@ -114,6 +121,9 @@ __all__ = [
     "AuthenticationFailed",
     "BackgroundWorkers",
     "Caller",
+    "CaptionKind",
+    "CaptionOrigin",
+    "CaptionTrack",
     "ConfigurationError",
     "Conflict",
     "CreateShare",
@@ -132,6 +142,7 @@ __all__ = [
     "Principal",
     "ProcessingOutcome",
     "ProcessingProgress",
+    "PutCaptions",
     "QuotaExceeded",
     "RegisterUser",
     "RetryableProcessingError",
@@ -140,6 +151,7 @@ __all__ = [
     "ShareRefused",
     "SharedItem",
     "StoreFile",
+    "StoredCaptions",
     "UpdateVideo",
     "UploadVideo",
     "UserStatus",

@@ -115,6 +115,7 @@ POSTGRES_DATA_TABLES = (
     "categories",
     "videos",
     "video_tags",
+    "caption_tracks",
     "files",
     "shares",
     "audit_events",

@@ -8,11 +8,30 @@ from pathlib import Path
 from attrs import field, frozen
 
 # Demuxers a source may use, by the short name ffmpeg knows them by (``-f`` value).
-# ``mov`` covers mp4/m4v/3gp/3g2; ``matroska`` covers webm. Playlists and references to
-# other files (hls, dash, concat, image2 sequences, ...) are deliberately absent: ffmpeg
-# refuses them even when they hide inside another container, since the allowlist is
-# handed to nested demuxers too.
-ALLOWED_FORMATS: tuple[str, ...] = ("mov", "matroska", "avi", "mpegts", "flv", "ogg", "mxf")
+# ``mov`` covers mp4/m4v/3gp/3g2 and m4a; ``matroska`` covers webm and mka; ``ogg`` covers
+# Vorbis, Opus and Ogg FLAC; ``mp3``, ``aac`` (ADTS), ``flac``, ``wav`` (RF64/BW64 too) and
+# ``aiff`` are the sound recordings. Playlists and references to other files (hls, dash,
+# concat, image2 sequences, ...) are deliberately absent: ffmpeg refuses them even when
+# they hide inside another container, since the allowlist is handed to nested demuxers.
+ALLOWED_FORMATS: tuple[str, ...] = (
+    "mov",
+    "matroska",
+    "avi",
+    "mpegts",
+    "flv",
+    "ogg",
+    "mxf",
+    "mp3",
+    "aac",
+    "flac",
+    "wav",
+    "aiff",
+)
+
+LOUDNORM_FILTER = "loudnorm=I=-16:TP=-1.5:LRA=11"
+"""EBU R128 loudness normalisation (one pass, dynamic): -16 LUFS integrated, true peaks
+under -1.5 dBTP, as streaming services and podcast apps play, rather than broadcast's
+-23 LUFS, which sounds quiet next to everything else on a phone."""
 
 
 class GpuMode(enum.Enum):
@@ -56,6 +75,9 @@ class FfmpegConfig:
     """Quality target (libx264 CRF, NVENC CQ), capped by each rung's bitrate."""
     segment_seconds: float = field(default=4.0, validator=_positive)
     audio_channels: int = 2
+    """Channels of the video renditions' sound (an audio upload's follow its source)."""
+    loudnorm: bool = False
+    """Normalise the loudness of every rendition's sound (:data:`LOUDNORM_FILTER`)."""
     gpu: GpuMode = GpuMode.OFF
     nvenc_preset: str = "p4"
     # Storyboards.

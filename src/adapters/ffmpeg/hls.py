@@ -6,7 +6,11 @@ is the largest bit rate of any contiguous set of segments whose total duration i
 0.5 and 1.5 times the target duration, so a short last segment counts together with the
 one before it rather than alone. ``CODECS`` comes from ffmpeg's own entry when it wrote
 one, otherwise from the first segment's stream headers (H.264's sequence parameter set,
-AAC's ADTS header).
+AAC's ADTS header). An audio-only rendition (an audio upload's) is listed without
+``RESOLUTION`` or ``FRAME-RATE``.
+
+Where the timeline starts (:func:`first_pts`) is read from the first segment's packets
+too: the earliest presentation timestamp of its PES headers, which captions are mapped to.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ _TS_PACKET = 188
 _STREAM_H264 = 0x1B
 _STREAM_AAC_ADTS = 0x0F
 _HEADER_BYTES = 64 * 1024  # of each stream: its first access unit's headers are there
+# Stream ids whose PES packets have no optional header, hence no timestamps (ISO/IEC
+# 13818-1, 2.4.3.7): program stream map, padding, private 2, ECM, EMM, directory, DSM-CC,
+# H.222.1 type E.
+_NO_PES_HEADER = frozenset({0xBC, 0xBE, 0xBF, 0xF0, 0xF1, 0xFF, 0xF2, 0xF8})
 
 
 class NothingDecoded(ValueError):
@@ -38,10 +46,15 @@ class Rendition:
     uri: str
     width: int
     height: int
+    """Both 0 for an audio-only rendition."""
     bandwidth: int
     average_bandwidth: int
     codecs: str
     frame_rate: float | None = None
+
+    @property
+    def audio_only(self) -> bool:
+        return self.width == 0 and self.height == 0
 
 
 def rendition_playlist(
@@ -55,7 +68,8 @@ def rendition_playlist(
 ) -> Rendition:
     """Measure the rendition whose media playlist is ``output_dir / uri``, and make its
     target duration valid (ffmpeg writes 0 for a clip shorter than half a second, which
-    players refuse). ValueError if the playlist or a segment is unusable."""
+    players refuse). ValueError if the playlist or a segment is unusable. A rendition
+    0x0 carries sound alone (its codecs are read from its sound's headers)."""
     playlist = output_dir / uri
     text = playlist.read_text()
     segments = media_segments(text)
@@ -75,7 +89,10 @@ def rendition_playlist(
         height,
         peak_bit_rate(durations, sizes, target),
         math.ceil(sum(sizes) * 8 / max(sum(durations), 1e-3)),
-        codecs or stream_codecs((playlist.parent / segments[0][1]).read_bytes()),
+        codecs
+        or stream_codecs(
+            (playlist.parent / segments[0][1]).read_bytes(), picture=(width, height) != (0, 0)
+        ),
         frame_rate,
     )
 
@@ -117,28 +134,76 @@ def peak_bit_rate(durations: Sequence[float], sizes: Sequence[int], target: floa
 def write_master(path: Path, renditions: Sequence[Rendition]) -> None:
     lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for r in renditions:
-        rate = f",FRAME-RATE={r.frame_rate:.3f}" if r.frame_rate else ""
+        size = "" if r.audio_only else f"RESOLUTION={r.width}x{r.height},"
+        rate = f",FRAME-RATE={r.frame_rate:.3f}" if r.frame_rate and not r.audio_only else ""
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={r.bandwidth},AVERAGE-BANDWIDTH={r.average_bandwidth},"
-            f'RESOLUTION={r.width}x{r.height},CODECS="{r.codecs}"{rate}'
+            f'{size}CODECS="{r.codecs}"{rate}'
         )
         lines.append(r.uri)
     path.write_text("\n".join(lines) + "\n")
 
 
-def stream_codecs(segment: bytes) -> str:
+def stream_codecs(segment: bytes, *, picture: bool = True) -> str:
     """The RFC 6381 codecs of an MPEG-TS segment's H.264 video and AAC audio, read from
-    the stream headers (ValueError if the video's are not found)."""
+    the stream headers (ValueError if the video's are not found). Without ``picture``
+    (an audio-only rendition) the AAC's are the ones that must be there."""
     types = _stream_types(segment)
     starts = _elementary_starts(segment, set(types))
-    video = next((pid for pid, kind in types.items() if kind == _STREAM_H264), None)
-    if video is None or (avc := _avc_codec(starts.get(video, b""))) is None:
-        raise ValueError("no H.264 parameters in the first segment")
-    codecs = [avc]
+    codecs = []
+    if picture:
+        video = next((pid for pid, kind in types.items() if kind == _STREAM_H264), None)
+        if video is None or (avc := _avc_codec(starts.get(video, b""))) is None:
+            raise ValueError("no H.264 parameters in the first segment")
+        codecs.append(avc)
     audio = next((pid for pid, kind in types.items() if kind == _STREAM_AAC_ADTS), None)
     if audio is not None and (aac := _aac_codec(starts.get(audio, b""))) is not None:
         codecs.append(aac)
+    elif not picture:
+        raise ValueError("no AAC headers in the first segment")
     return ",".join(codecs)
+
+
+def first_pts(segment: bytes) -> int:
+    """The earliest presentation timestamp (90 kHz ticks) of the segment's elementary
+    streams, from their PES headers: where a rendition starting with this segment starts
+    playing (what ffmpeg reports as its ``start``). ValueError when no PES header carries
+    one. Muxers start well clear of the 33-bit wrap (ffmpeg at 1.4 s), so the smallest
+    value is the first."""
+    pids = set(_stream_types(segment))
+    found: int | None = None
+    for pid, start, payload in _packets(segment):
+        if not start or pid not in pids or payload[:3] != b"\0\0\1" or len(payload) < 14:
+            continue
+        # Only streams with the optional PES header (its first bits are "10") have one.
+        if payload[3] in _NO_PES_HEADER or payload[6] & 0xC0 != 0x80:
+            continue
+        if (payload[7] >> 6) & 0x2:  # PTS_DTS_flags: a PTS is there
+            pts = _timestamp(payload[9:14])
+            found = pts if found is None else min(found, pts)
+    if found is None:
+        raise ValueError("no presentation timestamp in the segment")
+    return found
+
+
+def _timestamp(field: bytes) -> int:
+    """A 33-bit PES timestamp from its five bytes (marker bits dropped)."""
+    return (
+        ((field[0] >> 1) & 0x07) << 30
+        | field[1] << 22
+        | (field[2] >> 1) << 15
+        | field[3] << 7
+        | field[4] >> 1
+    )
+
+
+def timeline_start(output_dir: Path, uri: str) -> int:
+    """:func:`first_pts` of the first segment of the rendition at ``output_dir / uri``."""
+    playlist = output_dir / uri
+    segments = media_segments(playlist.read_text())
+    if not segments:
+        raise NothingDecoded("the playlist lists no segment")
+    return first_pts((playlist.parent / segments[0][1]).read_bytes())
 
 
 def _packets(data: bytes) -> Iterator[tuple[int, bool, bytes]]:

@@ -1,20 +1,30 @@
 """Probing with ffmpeg alone (there is no ffprobe): parse the input dump it writes to
-stderr, decode the first frame, and copy the packets of the last second to refuse
-truncated files.
+stderr, decode the first frame (of the picture; of the sound for an audio upload), and
+copy the packets of the last second to refuse truncated files.
 
 The dump is ffmpeg's human-readable report (``Input #0, <demuxers>, from ...``,
 ``Duration: ...``, ``Stream #0:N...: Video: ...`` and their ``Side data`` /
 ``Metadata`` blocks); :func:`parse_dump` reads it defensively: anything it cannot
 understand makes the input refused, never guessed.
+
+Whether a source is a video or sound alone is only known from the dump, while the run
+that prints it must already say what to decode: the leading bytes choose (an MP3 is
+sound, an MP4 a video), and when the dump says otherwise (an MP4 of sound alone, a M4A
+with a picture) the run is made again the other way. The outcome is remembered per file
+version (:meth:`FfmpegProber.examine`), so posters and subtitles need no run of their own
+to learn a source's streams.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from fractions import Fraction
 from pathlib import Path
 
+import attrs
 from attrs import frozen
 
 from videoplatform.adapters.ffmpeg.config import FfmpegConfig
@@ -26,7 +36,7 @@ from videoplatform.adapters.ffmpeg.process import (
     untagged,
 )
 from videoplatform.application.ports.media import MediaRejected
-from videoplatform.domain.media_types import sniff
+from videoplatform.domain.media_types import MediaKind, sniff
 from videoplatform.domain.videos import FailureCode, MediaInfo
 
 _INPUT = re.compile(r"^Input #0, (?P<formats>[\w,-]+), from ", re.MULTILINE)
@@ -37,7 +47,7 @@ _DURATION = re.compile(
 )
 _ANY_STREAM = re.compile(r"^\s*Stream #0:(\d+)\b", re.MULTILINE)
 _STREAM = re.compile(
-    r"^\s*Stream #0:(?P<index>\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\([^)]*\))?: "
+    r"^\s*Stream #0:(?P<index>\d+)(?:\[0x[0-9a-fA-F]+\])?(?:\((?P<language>[^)]*)\))?: "
     r"(?P<kind>Video|Audio|Subtitle|Data|Attachment): (?P<rest>.*)$"
 )
 _SIZE = re.compile(r"^(?P<w>\d{1,6})x(?P<h>\d{1,6})(?: \[.*\])?$")
@@ -48,6 +58,28 @@ _ROTATION = re.compile(
 )
 _ROTATE_TAG = re.compile(r"^\s*rotate\s*: (?P<deg>-?\d+)\s*$")
 _CODEC = re.compile(r"^(?P<codec>[\w-]+)")
+_SAMPLE_RATE = re.compile(r"^\d+ Hz$")
+# A language as containers tag it (ISO 639-2 "eng", or a BCP 47 tag such as "pt-BR");
+# anything else a file claims is shown as undetermined, never as it is.
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
+UNDETERMINED = "und"
+# Channel layouts ffmpeg names in words; the others are "5.1", "7.1.4", "6 channels"...
+_NAMED_LAYOUTS = {
+    "mono": 1,
+    "stereo": 2,
+    "downmix": 2,
+    "binaural": 2,
+    "quad": 4,
+    "hexagonal": 6,
+    "octagonal": 8,
+    "cube": 8,
+    "hexadecagonal": 16,
+}
+_NUMBERED_LAYOUT = re.compile(r"^(\d{1,2})\.(\d)(?:\.(\d{1,2}))?(?:\([\w-]+\))?$")
+_COUNTED_LAYOUT = re.compile(r"^(\d{1,3}) channels?\b")
+TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text"})
+"""Subtitle codecs that are text (extracted as captions). Bitmaps (DVD, Blu-ray PGS, DVB)
+would need optical recognition: they are left alone."""
 
 
 def split_top_level(text: str) -> list[str]:
@@ -75,6 +107,18 @@ class StreamDump:
     fps: float | None = None
     rotation: int = 0
     attached_picture: bool = False
+    language: str = UNDETERMINED
+    channels: int = 0
+    """Of a sound stream; 0 when the layout is not one ffmpeg names plainly."""
+
+    @property
+    def is_picture(self) -> bool:
+        """A moving picture: cover art (an attached picture) is not one."""
+        return self.kind == "Video" and not self.attached_picture
+
+    @property
+    def is_text_subtitle(self) -> bool:
+        return self.kind == "Subtitle" and self.codec in TEXT_SUBTITLES
 
 
 @frozen
@@ -86,13 +130,46 @@ class InputDump:
     bitrate: int
     streams: tuple[StreamDump, ...]
 
+    @property
+    def has_picture(self) -> bool:
+        return any(s.is_picture for s in self.streams)
 
-def _parse_stream(index: int, kind: str, rest: str) -> StreamDump:
+    @property
+    def cover(self) -> StreamDump | None:
+        """The first attached picture (an album's cover art), if any."""
+        return next((s for s in self.streams if s.attached_picture), None)
+
+    def text_subtitles(self) -> list[tuple[int, str]]:
+        """(position among all subtitle streams, for ``-map 0:s:N``; language) of each
+        text subtitle stream, in stream order."""
+        subtitles = [s for s in self.streams if s.kind == "Subtitle"]
+        return [(n, s.language) for n, s in enumerate(subtitles) if s.is_text_subtitle]
+
+
+def channel_count(layout: str) -> int:
+    """Channels of a layout as ffmpeg prints it ("stereo", "5.1(side)", "7.1.4",
+    "6 channels"...); 0 when it is none of those."""
+    if (named := _NAMED_LAYOUTS.get(layout.split("(", 1)[0])) is not None:
+        return named
+    if (numbered := _NUMBERED_LAYOUT.match(layout)) is not None:
+        return sum(int(n) for n in numbered.groups() if n is not None)
+    if (counted := _COUNTED_LAYOUT.match(layout)) is not None:
+        return int(counted.group(1))
+    return 0
+
+
+def _language(tag: str | None) -> str:
+    return tag if tag is not None and _LANGUAGE.match(tag) else UNDETERMINED
+
+
+def _parse_stream(index: int, kind: str, rest: str, language: str | None = None) -> StreamDump:
     codec_match = _CODEC.match(rest)
     codec = codec_match.group("codec") if codec_match else "unknown"
     width = height = None
     fps = tbr = None
-    for part in split_top_level(rest):
+    channels = 0
+    parts = split_top_level(rest)
+    for position, part in enumerate(parts):
         if width is None and (size := _SIZE.match(part)):
             width, height = int(size.group("w")), int(size.group("h"))
         elif rate := _FPS.match(part):
@@ -101,6 +178,8 @@ def _parse_stream(index: int, kind: str, rest: str) -> StreamDump:
                 fps = value
             else:
                 tbr = value
+        elif kind == "Audio" and _SAMPLE_RATE.match(part) and position + 1 < len(parts):
+            channels = channel_count(parts[position + 1])  # the layout follows the rate
     return StreamDump(
         index=index,
         kind=kind,
@@ -109,6 +188,8 @@ def _parse_stream(index: int, kind: str, rest: str) -> StreamDump:
         height=height,
         fps=fps if fps is not None else tbr,
         attached_picture="(attached pic)" in rest,
+        language=_language(language),
+        channels=channels,
     )
 
 
@@ -159,7 +240,10 @@ def parse_dump(stderr: str) -> InputDump | None:
         if (stream := _STREAM.match(line)) is not None:
             streams.append(
                 _parse_stream(
-                    int(stream.group("index")), stream.group("kind"), stream.group("rest")
+                    int(stream.group("index")),
+                    stream.group("kind"),
+                    stream.group("rest"),
+                    stream.group("language"),
                 )
             )
             continue
@@ -176,31 +260,40 @@ def parse_dump(stderr: str) -> InputDump | None:
                 continue
         else:
             continue
-        last = streams[-1]
-        streams[-1] = StreamDump(
-            last.index,
-            last.kind,
-            last.codec,
-            last.width,
-            last.height,
-            last.fps,
-            rotation,
-            last.attached_picture,
-        )
+        streams[-1] = attrs.evolve(streams[-1], rotation=rotation)
     return InputDump(formats, duration, bitrate, tuple(streams))
 
 
 def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
-    """Check the report against the configured limits; MediaRejected with the reason."""
+    """Check the report against the configured limits; MediaRejected with the reason.
+
+    A source with a moving picture is a video; one with sound and no picture (cover art
+    does not count) is an audio upload: no size, no frame rate, its sound's codec and
+    channels. One with neither is refused (``NO_VIDEO``)."""
     container = next((f for f in dump.formats if f in config.allowed_formats), None)
     if container is None:
         raise MediaRejected(
             f"Files in the {'/'.join(dump.formats)} format are not accepted.",
             FailureCode.UNSUPPORTED_FORMAT,
         )
-    video = next((s for s in dump.streams if s.kind == "Video" and not s.attached_picture), None)
+    video = next((s for s in dump.streams if s.is_picture), None)
+    audio = next((s for s in dump.streams if s.kind == "Audio"), None)
+    subtitles = tuple(language for _, language in dump.text_subtitles())
     if video is None:
-        raise MediaRejected("The file has no video picture.", FailureCode.NO_VIDEO)
+        if audio is None:
+            raise MediaRejected("The file has no picture or sound to play.", FailureCode.NO_VIDEO)
+        return MediaInfo(
+            duration_seconds=_duration(dump, config, "recording"),
+            width=0,
+            height=0,
+            video_codec=None,
+            audio_codec=audio.codec,
+            fps=0.0,
+            bitrate=dump.bitrate,
+            container=container,
+            audio_channels=audio.channels,
+            subtitle_languages=subtitles,
+        )
     if video.width is None or video.height is None or video.width < 2 or video.height < 2:
         raise MediaRejected(
             "The video's picture has no usable size: the file may be damaged.",
@@ -212,17 +305,7 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
             f"{config.max_width}x{config.max_height}.",
             FailureCode.BEYOND_LIMITS,
         )
-    duration = dump.duration_seconds
-    if duration is None or not math.isfinite(duration) or duration <= 0:
-        raise MediaRejected(
-            "The video's duration is unknown: the file may be damaged.", FailureCode.CORRUPT
-        )
-    if duration > config.max_duration_seconds:
-        raise MediaRejected(
-            f"The duration {duration:.0f}s is beyond the longest accepted, "
-            f"{config.max_duration_seconds:.0f}s.",
-            FailureCode.BEYOND_LIMITS,
-        )
+    duration = _duration(dump, config, "video")
     fps = video.fps
     if fps is None or not 0 < fps <= config.max_fps:
         raise MediaRejected(
@@ -240,7 +323,6 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
             f"The rotation {video.rotation} is not a multiple of 90 degrees.",
             FailureCode.UNSUPPORTED_FORMAT,
         )
-    audio = next((s for s in dump.streams if s.kind == "Audio"), None)
     return MediaInfo(
         duration_seconds=duration,
         width=video.width,
@@ -251,14 +333,37 @@ def media_info_from(dump: InputDump, config: FfmpegConfig) -> MediaInfo:
         bitrate=dump.bitrate,
         rotation=video.rotation,
         container=container,
+        audio_channels=audio.channels if audio is not None else 0,
+        subtitle_languages=subtitles,
     )
 
 
-def probe_args(config: FfmpegConfig, source: Path) -> list[str]:
+def _duration(dump: InputDump, config: FfmpegConfig, what: str) -> float:
+    """The duration, known, positive and within the limit (the same for sound alone: an
+    hour of audio costs a worker the same hour of decoding)."""
+    duration = dump.duration_seconds
+    if duration is None or not math.isfinite(duration) or duration <= 0:
+        raise MediaRejected(
+            f"The {what}'s duration is unknown: the file may be damaged.", FailureCode.CORRUPT
+        )
+    if duration > config.max_duration_seconds:
+        raise MediaRejected(
+            f"The duration {duration:.0f}s is beyond the longest accepted, "
+            f"{config.max_duration_seconds:.0f}s.",
+            FailureCode.BEYOND_LIMITS,
+        )
+    return duration
+
+
+def probe_args(config: FfmpegConfig, source: Path, *, picture: bool = True) -> list[str]:
     """Open ``source`` twice in one run: from the start, decoding its first video frame
     (so it really is decodable video, and the dump comes for free), and a second time
     from 1 s before its end, copying the packets there as checksums on stdout (no
     decoding, so it costs next to nothing): a file cut short has no packets near its end.
+
+    For sound alone (``picture`` False) the first opening decodes the first frame of
+    sound instead: asking for a picture there would leave ffmpeg nothing to write, which
+    it refuses before decoding anything.
 
     The second opening seeks to any packet, not only to a keyframe (``-seek2any``), and
     copies from the first packet it gets (``-copyinkf``): seeking to a keyframe would copy
@@ -267,13 +372,18 @@ def probe_args(config: FfmpegConfig, source: Path) -> list[str]:
     keyframe (FLV without an index, for one) still do, so the packets are summed up as
     they come (:class:`EndWindow`), never kept.
     """
+    first = (
+        ["-map", "0:V:0?", "-frames:v", "1", "-an"]
+        if picture
+        else ["-map", "0:a:0", "-frames:a", "1", "-vn"]
+    )
     return [
         *base_args(config),
         "-threads", "1",
         *input_args(config, source),
         "-seek2any", "1", "-sseof", f"-{END_WINDOW_SECONDS:g}",
         *input_args(config, source),
-        "-map", "0:V:0?", "-frames:v", "1", "-an", "-sn", "-dn", "-f", "null", "-",
+        *first, "-sn", "-dn", "-f", "null", "-",
         "-copyinkf",
         "-map", "1:V:0?", "-map", "1:a:0?", "-c", "copy", "-f", "framecrc", "pipe:1",
     ]  # fmt: skip
@@ -342,26 +452,117 @@ INCOMPLETE = (
 )
 
 
+_UNKNOWN_RIFF_SIZES = (0, 0xFFFFFFFF)  # written by streaming writers, and by RF64
+
+
+def riff_cut_short(head: bytes, size: int) -> bool:
+    """Whether a RIFF WAVE file is shorter than its header says. A WAV has nothing past
+    its header but samples: cut anywhere, it still reads, only shorter, so the end window
+    cannot tell; the RIFF size, written when the file was finished, can. (A chunk of odd
+    length may lack its pad byte: one byte short is forgiven.)"""
+    if not head.startswith(b"RIFF") or head[8:12] != b"WAVE":
+        return False
+    declared = int.from_bytes(head[4:8], "little")
+    return declared not in _UNKNOWN_RIFF_SIZES and declared + 8 > size + 1
+
+
+@frozen
+class Examined:
+    """A probed source: what processing is told (``info``) and the report it came from
+    (``dump``: its cover art, its subtitle streams)."""
+
+    info: MediaInfo
+    dump: InputDump
+
+
+_REMEMBERED = 16
+
+
 class FfmpegProber:
     """MediaProber on ffmpeg: reports container, duration, size, rotation (clockwise
-    degrees), frame rate, bitrate and codecs; refuses non-media, disallowed containers,
-    truncated files and anything beyond the configured limits."""
+    degrees), frame rate, bitrate, codecs, channels and subtitle languages; refuses
+    non-media, disallowed containers, truncated files and anything beyond the configured
+    limits. Videos and sound recordings (audio uploads) are both taken."""
 
     def __init__(self, config: FfmpegConfig) -> None:
         self._config = config
+        self._examined: OrderedDict[tuple[str, int, int], Examined] = OrderedDict()
+        self._lock = threading.Lock()
 
     def accepts(self, head: bytes) -> bool:
-        return sniff(head).is_video
+        return sniff(head).is_audiovisual
 
     def probe(self, source: Path) -> MediaInfo:
+        return self.examine(source).info
+
+    def examine(self, source: Path) -> Examined:
+        """:meth:`probe`, with the report, remembered per file version (path, size,
+        modification time): posters and subtitles of a source just probed run nothing
+        to learn its streams again."""
+        try:
+            found = source.stat()
+        except OSError:
+            raise MediaRejected(
+                "The uploaded file can no longer be read.", FailureCode.SOURCE_MISSING
+            ) from None
+        key = (str(source), found.st_size, found.st_mtime_ns)
+        with self._lock:
+            examined = self._examined.get(key)
+        if examined is None:
+            examined = self._examine(source)
+            with self._lock:
+                self._examined[key] = examined
+                while len(self._examined) > _REMEMBERED:
+                    self._examined.popitem(last=False)
+        return examined
+
+    def _examine(self, source: Path) -> Examined:
         if not source.is_file():
             raise MediaRejected(
                 "The uploaded file can no longer be read.", FailureCode.SOURCE_MISSING
             )
+        with source.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+        kind = sniff(head).kind
+        if riff_cut_short(head, source.stat().st_size):
+            raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
+        picture = kind is not MediaKind.AUDIO
+        stderr, end = self._run(source, picture)
+        dump = parse_dump(stderr)
+        # Sound alone in a video container, or a picture in an audio one: decode what
+        # there is (a file with neither is refused below, as it is).
+        if (
+            dump is not None
+            and dump.has_picture != picture
+            and (dump.has_picture or any(s.kind == "Audio" for s in dump.streams))
+        ):
+            picture = dump.has_picture
+            stderr, end = self._run(source, picture)
+            dump = parse_dump(stderr)
+        if dump is None:
+            # A file that begins like a video or a recording but does not read as one is
+            # damaged (an MP4 cut before its index, say), not something else altogether.
+            if kind in (MediaKind.VIDEO, MediaKind.AUDIO):
+                raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
+            raise MediaRejected(
+                "The file is not a video or a sound recording this platform can read.",
+                FailureCode.NOT_MEDIA,
+            )
+        info = media_info_from(dump, self._config)
+        if (
+            _NOTHING_DECODED.search(stderr) is not None
+            or not end.reaches(info.duration_seconds)
+            or any(m in stderr for m in _CORRUPT_MARKERS)
+        ):
+            raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
+        return Examined(info, dump)
+
+    def _run(self, source: Path, picture: bool) -> tuple[str, EndWindow]:
+        """One probe run: ffmpeg's report (untagged) and what it saw of the end."""
         end = EndWindow()
         try:
             result = run_ffmpeg(
-                probe_args(self._config, source),
+                probe_args(self._config, source, picture=picture),
                 self._config,
                 timeout=self._config.probe_timeout_seconds,
                 on_stdout_line=end.feed,
@@ -380,21 +581,4 @@ class FfmpegProber:
                 "files and image sequences are refused).",
                 FailureCode.UNSUPPORTED_FORMAT,
             )
-        dump = parse_dump(stderr)
-        if dump is None:
-            # A file that begins like a video but does not read as one is damaged (an
-            # MP4 cut before its index, say), not something else altogether.
-            with source.open("rb") as head:
-                if sniff(head.read(_SNIFF_BYTES)).is_video:
-                    raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
-            raise MediaRejected(
-                "The file is not a video this platform can read.", FailureCode.NOT_MEDIA
-            )
-        info = media_info_from(dump, self._config)
-        if (
-            _NOTHING_DECODED.search(stderr) is not None
-            or not end.reaches(info.duration_seconds)
-            or any(m in stderr for m in _CORRUPT_MARKERS)
-        ):
-            raise MediaRejected(INCOMPLETE, FailureCode.CORRUPT)
-        return info
+        return stderr, end

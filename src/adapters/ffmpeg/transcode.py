@@ -12,6 +12,13 @@ Three engines share the command's shape:
 With CUDA frames ffmpeg does not rotate on its own, so rotated sources get an explicit
 ``transpose_cuda``. Each variant carries its own AAC audio (muxed into its segments), the
 form every HLS player accepts; sources without audio give video-only variants.
+
+An audio upload (sound, no picture) gets one audio-only rendition instead
+(:func:`audio_args`, on the CPU whatever the GPU setting: there is nothing to decode or
+scale there): AAC-LC in MPEG-TS segments of the same length, mono kept mono and more than
+two channels downmixed to stereo. With ``loudnorm`` set, the sound of every rendition
+(audio-only or not) is normalised once (EBU R128, :data:`LOUDNORM_FILTER`) before it is
+encoded.
 """
 
 from __future__ import annotations
@@ -25,9 +32,15 @@ from pathlib import Path
 
 from attrs import frozen
 
-from videoplatform.adapters.ffmpeg.config import FfmpegConfig, GpuMode
+from videoplatform.adapters.ffmpeg.config import LOUDNORM_FILTER, FfmpegConfig, GpuMode
 from videoplatform.adapters.ffmpeg.gpu import GpuCapability, detect_gpu
-from videoplatform.adapters.ffmpeg.hls import NothingDecoded, rendition_playlist, write_master
+from videoplatform.adapters.ffmpeg.hls import (
+    NothingDecoded,
+    Rendition,
+    rendition_playlist,
+    timeline_start,
+    write_master,
+)
 from videoplatform.adapters.ffmpeg.process import (
     FfmpegFailed,
     base_args,
@@ -119,6 +132,24 @@ def _cpu_cascade(ladder: Sequence[PlannedRung], frame_rate: str = "") -> str:
     return ";".join(parts)
 
 
+LOUDNESS_SAMPLE_RATE = 48_000
+"""``loudnorm`` works at 192 kHz and hands that on: its output is brought back to 48 kHz,
+which every AAC decoder plays."""
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def sound_filter(channels: int, loudnorm: bool) -> str:
+    """The sound's filter chain: the channel layout first (a downmix before measuring,
+    so the loudness heard is the loudness measured), then the normalisation."""
+    chain = [f"aformat=channel_layouts={_layout(channels)}"]
+    if loudnorm:
+        chain += [LOUDNORM_FILTER, f"aresample={LOUDNESS_SAMPLE_RATE}"]
+    return ",".join(chain)
+
+
 def _video_codec_args(
     config: FfmpegConfig, index: int, rung: PlannedRung, engine: Engine
 ) -> list[str]:
@@ -157,15 +188,22 @@ def transcode_args(
     if engine is not Engine.CPU:
         args += ["-hwaccel", "cuda", "-hwaccel_output_format", "cuda", "-noautorotate"]
     args += input_args(config, source, info.container)
+    graph = filter_graph(info, ladder, engine)
+    normalised = config.loudnorm and info.has_audio
+    if normalised:
+        # Measured and normalised once, then split: every rung carries the same sound.
+        outputs = "".join(f"[a{i}]" for i in range(len(ladder)))
+        sound = sound_filter(config.audio_channels, loudnorm=True)
+        graph += f";[0:a:0]{sound},asplit={len(ladder)}{outputs}"
     args += [
         "-filter_complex_threads", str(config.threads),
-        "-filter_complex", filter_graph(info, ladder, engine),
+        "-filter_complex", graph,
     ]  # fmt: skip
     stream_map = []
     for i, rung in enumerate(ladder):
         args += ["-map", f"[v{i}]"]
         if info.has_audio:
-            args += ["-map", "0:a:0"]
+            args += ["-map", f"[a{i}]" if normalised else "0:a:0"]
             stream_map.append(f"v:{i},a:{i},name:{rung.spec.name}")
         else:
             stream_map.append(f"v:{i},name:{rung.spec.name}")
@@ -197,6 +235,41 @@ def transcode_args(
         _output_path(output_dir / "%v" / VARIANT_PLAYLIST),
     ]  # fmt: skip
     return args
+
+
+def audio_args(
+    config: FfmpegConfig,
+    source: Path,
+    info: MediaInfo,
+    rung: PlannedRung,
+    output_dir: Path,
+) -> list[str]:
+    """The ffmpeg command line of an audio upload's one rendition (pure: runs nothing):
+    its first sound stream (never the cover art) in AAC-LC, ``rung.audio_channels``
+    channels, into MPEG-TS segments as long as the video rungs' (any AAC frame may start
+    a segment, so they end on the segment length, not on a keyframe). The variant is
+    ``<output_dir>/<rung name>/index.m3u8``; the master is written from the segments."""
+    if not rung.audio_only or not _RUNG_NAME.match(rung.spec.name):
+        raise ValueError(f"rung {rung.spec.name!r} is not an audio-only rendition")
+    if rung.audio_channels not in (1, 2):
+        raise ValueError(f"an audio rendition has 1 or 2 channels, not {rung.audio_channels}")
+    folder = output_dir / rung.spec.name
+    return [
+        *base_args(config), "-y", "-threads", str(config.threads),
+        *input_args(config, source, info.container),
+        "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-af", sound_filter(rung.audio_channels, config.loudnorm),
+        "-c:a", "aac", "-profile:a", "aac_low", "-b:a", str(rung.spec.audio_bitrate),
+        "-map_metadata", "-1", "-map_chapters", "-1",
+        "-f", "hls",
+        "-hls_time", f"{config.segment_seconds:g}",
+        "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments",
+        "-hls_segment_type", "mpegts",
+        "-hls_segment_filename", _output_path(folder / SEGMENT_PATTERN),
+        "-progress", "pipe:1", "-stats_period", "0.5", "-nostats",
+        _output_path(folder / VARIANT_PLAYLIST),
+    ]  # fmt: skip
 
 
 def _output_path(path: Path) -> str:
@@ -337,8 +410,14 @@ class FfmpegTranscoder:
             raise MediaRejected(
                 "The uploaded file can no longer be read.", FailureCode.SOURCE_MISSING
             )
-        engine = self.engine()
-        args = transcode_args(self._config, source, info, ladder, output_dir, engine)
+        if info.is_audio_only:
+            if len(ladder) != 1:
+                raise ValueError("an audio upload has exactly one rendition")
+            engine = Engine.CPU
+            args = audio_args(self._config, source, info, ladder[0], output_dir)
+        else:
+            engine = self.engine()
+            args = transcode_args(self._config, source, info, ladder, output_dir, engine)
         for rung in ladder:
             (output_dir / rung.spec.name).mkdir(parents=True, exist_ok=True)
         progress = ProgressParser(info.duration_seconds, on_progress)
@@ -354,14 +433,15 @@ class FfmpegTranscoder:
         except FfmpegFailed as failure:
             log.warning("transcode failed: %s", failure)
             raise transcode_failure(failure) from None
-        return self._output(ladder, output_dir, progress, output_fps(info.fps))
+        frame_rate = None if info.is_audio_only else output_fps(info.fps)
+        return self._output(ladder, output_dir, progress, frame_rate)
 
     def _output(
         self,
         ladder: Sequence[PlannedRung],
         output_dir: Path,
         progress: ProgressParser,
-        frame_rate: float,
+        frame_rate: float | None,
     ) -> LadderOutput:
         """Check what ffmpeg wrote and write the master playlist from it.
 
@@ -369,7 +449,8 @@ class FfmpegTranscoder:
         half a second: it lists no variant at all for a clip shorter than that, and
         understates BANDWIDTH when the last segment is short. The master is written here
         instead, from the segments on disk (see hls.py); ffmpeg's entries, when it wrote
-        them, still confirm each rung's size and give its CODECS."""
+        them, still confirm each rung's size and give its CODECS (an audio-only run
+        writes none: its CODECS come from the segments' ADTS headers)."""
         try:
             entries = {e.uri: e for e in parse_master((output_dir / MASTER_PLAYLIST).read_text())}
         except (OSError, ValueError):
@@ -403,5 +484,15 @@ class FfmpegTranscoder:
             RungOutput(rung.spec.name, r.width, r.height, r.bandwidth, r.codecs, r.uri)
             for rung, r in zip(ladder, renditions, strict=True)
         )
+        start = self._timeline_start(output_dir, renditions[0])
         progress.feed("progress=end")
-        return LadderOutput(MASTER_PLAYLIST, rungs)
+        return LadderOutput(MASTER_PLAYLIST, rungs, start)
+
+    @staticmethod
+    def _timeline_start(output_dir: Path, first: Rendition) -> int:
+        try:
+            return timeline_start(output_dir, first.uri)
+        except (OSError, ValueError) as error:
+            raise RuntimeError(
+                f"no start time in the first segment of {first.uri}: {error}"
+            ) from None

@@ -27,6 +27,7 @@ UNIQUE: dict[str, dict[str, tuple[UniqueKey, str]]] = {
     "shares": {"hash": (lambda s: s.token_hash, "share_exists")},
     "categories": {"slug": (lambda c: c.slug, "category_exists")},
     "files": {"path": (lambda f: (f.owner_id, f.folder.value, f.name), "file_exists")},
+    "captions": {"language": (lambda c: (c.video_id, c.language), "caption_exists")},
 }
 # Columns that ``save`` never overwrites because another operation owns them.
 PRESERVED: dict[str, tuple[str, ...]] = {"videos": ("view_count", "owner_disabled")}
@@ -54,7 +55,16 @@ class MemoryDatabase:
         self.lock = threading.RLock()
         self.tables: dict[str, dict[str, Aggregate]] = {
             name: {}
-            for name in ("users", "tokens", "videos", "files", "shares", "categories", "uploads")
+            for name in (
+                "users",
+                "tokens",
+                "videos",
+                "files",
+                "shares",
+                "categories",
+                "uploads",
+                "captions",
+            )
         }
         self.audit: list[AuditEvent] = []
         self.outbox: dict[str, OutboxMessage] = {}

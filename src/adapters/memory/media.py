@@ -6,30 +6,48 @@ A synthetic clip is ``VPSYNTH1\\n`` followed by one line of JSON describing the 
 a container; anything else is refused as non-media. The thumbnailer writes a real PNG of
 the right size; the transcoder writes a real HLS ladder (master and variant playlists,
 segment files) whose segments hold placeholder bytes instead of encoded video.
+
+Optional keys, which older clips simply lack: ``channels`` (of the sound; 2 by default),
+``subtitles`` (text subtitle streams: a language each, or ``{"language": ..., "text":
+...}`` to choose the cue's text; the extractor writes them as WebVTT) and ``cover`` (an
+audio clip with cover art). A clip of width and height 0 with sound is an audio upload
+(:func:`synthetic_audio`): one audio-only rendition, a 16:9 poster, no storyboard.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from videoplatform.application.ports.media import (
+    SUBTITLE_MAX_BYTES,
     LadderOutput,
     MediaRejected,
     ProgressCallback,
     RungOutput,
     StoryboardOutput,
+    SubtitleText,
 )
-from videoplatform.domain.ladder import PlannedRung, display_size
+from videoplatform.domain.ladder import PlannedRung, display_size, poster_height
 from videoplatform.domain.media_types import sniff
-from videoplatform.domain.videos import MediaInfo
+from videoplatform.domain.videos import FailureCode, MediaInfo
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"VPSYNTH1\n"
 SEGMENT_SECONDS = 4.0
+TIMELINE_START = 126_000
+"""Where a synthetic ladder's timeline starts (90 kHz ticks): 1.4 s, where ffmpeg's
+MPEG-TS muxer starts one, so that nothing downstream may take a start of 0 for granted."""
+
+Subtitle = str | dict[str, str]
+"""A declared subtitle stream: its language, or ``{"language": ..., "text": ...}``."""
 
 
 def synthetic_clip(
@@ -40,9 +58,13 @@ def synthetic_clip(
     fps: float = 30.0,
     audio: bool = True,
     rotation: int = 0,
+    channels: int | None = None,
+    subtitles: Sequence[Subtitle] = (),
+    cover: bool = False,
 ) -> bytes:
-    """The bytes of a synthetic clip with these properties."""
-    header = {
+    """The bytes of a synthetic clip with these properties (the optional keys are
+    written only when given, so a clip made without them is byte for byte an old one)."""
+    header: dict[str, Any] = {
         "width": width,
         "height": height,
         "duration": duration,
@@ -50,7 +72,64 @@ def synthetic_clip(
         "audio": audio,
         "rotation": rotation,
     }
+    if channels is not None:
+        header["channels"] = channels
+    if subtitles:
+        header["subtitles"] = list(subtitles)
+    if cover:
+        header["cover"] = True
     return MAGIC + json.dumps(header).encode() + b"\n"
+
+
+def synthetic_audio(
+    *,
+    duration: float = 10.0,
+    channels: int = 2,
+    cover: bool = False,
+    subtitles: Sequence[Subtitle] = (),
+) -> bytes:
+    """A synthetic audio upload: sound and no picture (width and height 0)."""
+    return synthetic_clip(
+        width=0,
+        height=0,
+        duration=duration,
+        fps=0.0,
+        audio=True,
+        channels=channels,
+        subtitles=subtitles,
+        cover=cover,
+    )
+
+
+def _header(source: Path) -> dict[str, Any]:
+    with source.open("rb") as handle:
+        head = handle.read(4096)
+    if not head.startswith(MAGIC):
+        raise MediaRejected("not a media file")
+    try:
+        header = json.loads(head[len(MAGIC) :].split(b"\n", 1)[0])
+    except ValueError:
+        raise MediaRejected("truncated or corrupt media header") from None
+    if not isinstance(header, dict):
+        raise MediaRejected("truncated or corrupt media header")
+    return header
+
+
+def _subtitles(header: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(language, chosen text or None) of each declared subtitle stream."""
+    declared = header.get("subtitles", [])
+    if not isinstance(declared, list):
+        raise MediaRejected("truncated or corrupt media header")
+    found: list[tuple[str, str | None]] = []
+    for entry in declared:
+        if isinstance(entry, str):
+            found.append((entry or "und", None))
+        elif isinstance(entry, dict) and isinstance(entry.get("language", "und"), str):
+            text = entry.get("text")
+            found.append((entry.get("language") or "und", None if text is None else str(text)))
+        else:
+            raise MediaRejected("truncated or corrupt media header")
+    return found
 
 
 class SyntheticMediaProber:
@@ -69,27 +148,41 @@ class SyntheticMediaProber:
         self._max_fps = max_fps
 
     def accepts(self, head: bytes) -> bool:
-        # Real containers too: a synthetic platform takes them, and refuses them when
-        # probing, as it does any file that is not a synthetic clip.
-        return head.startswith(MAGIC) or sniff(head).is_video
+        # Real containers and recordings too: a synthetic platform takes them, and
+        # refuses them when probing, as it does any file that is not a synthetic clip.
+        return head.startswith(MAGIC) or sniff(head).is_audiovisual
 
     def probe(self, source: Path) -> MediaInfo:
-        with source.open("rb") as handle:
-            head = handle.read(4096)
-        if not head.startswith(MAGIC):
-            raise MediaRejected("not a media file")
-        line = head[len(MAGIC) :].split(b"\n", 1)[0]
+        header = _header(source)
         try:
-            header = json.loads(line)
             width, height = int(header["width"]), int(header["height"])
             duration, fps = float(header["duration"]), float(header["fps"])
             audio, rotation = bool(header["audio"]), int(header["rotation"])
+            channels = int(header.get("channels", 2 if audio else 0))
         except (ValueError, KeyError, TypeError):
             raise MediaRejected("truncated or corrupt media header") from None
-        if not (0 < width <= self._max_width and 0 < height <= self._max_height):
-            raise MediaRejected(f"picture size {width}x{height} is outside the allowed limits")
+        languages = tuple(language for language, _ in _subtitles(header))
         if not 0 < duration <= self._max_duration:
             raise MediaRejected(f"duration {duration}s is outside the allowed limits")
+        if (width, height) == (0, 0):
+            if not audio:
+                raise MediaRejected(
+                    "The file has no picture or sound to play.", FailureCode.NO_VIDEO
+                )
+            return MediaInfo(
+                duration_seconds=duration,
+                width=0,
+                height=0,
+                video_codec=None,
+                audio_codec="synthetic",
+                fps=0.0,
+                bitrate=0,
+                container="synthetic",
+                audio_channels=channels,
+                subtitle_languages=languages,
+            )
+        if not (0 < width <= self._max_width and 0 < height <= self._max_height):
+            raise MediaRejected(f"picture size {width}x{height} is outside the allowed limits")
         if not 0 < fps <= self._max_fps:
             raise MediaRejected(f"frame rate {fps} is outside the allowed limits")
         if rotation % 90 != 0:
@@ -104,7 +197,13 @@ class SyntheticMediaProber:
             bitrate=0,
             rotation=rotation % 360,
             container="synthetic",
+            audio_channels=channels if audio else 0,
+            subtitle_languages=languages,
         )
+
+    def has_cover(self, source: Path) -> bool:
+        """Whether an audio clip declares cover art."""
+        return bool(_header(source).get("cover", False))
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -120,8 +219,13 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
+COVER_RGB = (200, 40, 40)
+WAVEFORM_RGB = (127, 178, 229)
+
+
 class SyntheticThumbnailer:
-    """Writes a solid PNG of the requested width, the clip's display aspect ratio."""
+    """Writes a solid PNG of the requested width, the clip's display aspect ratio; for
+    an audio clip a 16:9 one, red for its cover art, blue for its waveform."""
 
     def __init__(self, prober: SyntheticMediaProber | None = None) -> None:
         self._prober = prober or SyntheticMediaProber()
@@ -130,10 +234,13 @@ class SyntheticThumbnailer:
         info = self._prober.probe(source)
         if at_seconds < 0 or width < 2:
             raise MediaRejected("invalid poster time or width")
-        shown_w, shown_h = display_size(info)
-        height = max(2, round(width * shown_h / shown_w / 2) * 2)
-        shade = int(255 * min(at_seconds, info.duration_seconds) / info.duration_seconds)
-        target.write_bytes(_png(width, height, (shade, 128, 255 - shade)))
+        height = poster_height(info, width)
+        if info.is_audio_only:
+            colour = COVER_RGB if self._prober.has_cover(source) else WAVEFORM_RGB
+        else:
+            shade = int(255 * min(at_seconds, info.duration_seconds) / info.duration_seconds)
+            colour = (shade, 128, 255 - shade)
+        target.write_bytes(_png(width, height, colour))
         return "image/png"
 
     def posters(
@@ -164,6 +271,8 @@ class SyntheticStoryboarder:
     def storyboard(self, source: Path, info: MediaInfo, output_dir: Path) -> StoryboardOutput:
         if not source.is_file():
             raise MediaRejected("source is missing")
+        if info.is_audio_only:
+            raise ValueError("an audio upload has no pictures for a storyboard")
         shown_w, shown_h = display_size(info)
         tile_w = self._tile_width
         tile_h = max(2, round(tile_w * shown_h / shown_w / 2) * 2)
@@ -201,7 +310,10 @@ class SyntheticTranscoder:
     ) -> LadderOutput:
         if not source.is_file():
             raise MediaRejected("source is missing")
-        codecs = "avc1.640028,mp4a.40.2" if info.has_audio else "avc1.640028"
+        if info.is_audio_only:
+            codecs = "mp4a.40.2"
+        else:
+            codecs = "avc1.640028,mp4a.40.2" if info.has_audio else "avc1.640028"
         count = max(1, math.ceil(info.duration_seconds / SEGMENT_SECONDS))
         rungs: list[RungOutput] = []
         on_progress(0)
@@ -221,7 +333,8 @@ class SyntheticTranscoder:
                 lines += [f"#EXTINF:{length:.3f},", name]
             lines.append("#EXT-X-ENDLIST")
             (folder / "index.m3u8").write_text("\n".join(lines) + "\n")
-            bandwidth = rung.spec.video_bitrate + (rung.spec.audio_bitrate if info.has_audio else 0)
+            video_bitrate = 0 if rung.audio_only else rung.spec.video_bitrate
+            bandwidth = video_bitrate + (rung.spec.audio_bitrate if info.has_audio else 0)
             rungs.append(
                 RungOutput(
                     rung.spec.name,
@@ -235,9 +348,38 @@ class SyntheticTranscoder:
             on_progress(round(100 * (index + 1) / len(ladder)))
         master = ["#EXTM3U", "#EXT-X-VERSION:3"]
         for out in rungs:
+            size = (
+                "" if (out.width, out.height) == (0, 0) else f",RESOLUTION={out.width}x{out.height}"
+            )
             master.append(
-                f'#EXT-X-STREAM-INF:BANDWIDTH={out.bandwidth},RESOLUTION={out.width}x{out.height},CODECS="{out.codecs}"'
+                f'#EXT-X-STREAM-INF:BANDWIDTH={out.bandwidth}{size},CODECS="{out.codecs}"'
             )
             master.append(out.playlist)
         (output_dir / "master.m3u8").write_text("\n".join(master) + "\n")
-        return LadderOutput("master.m3u8", tuple(rungs))
+        return LadderOutput("master.m3u8", tuple(rungs), TIMELINE_START)
+
+
+class SyntheticSubtitleExtractor:
+    """Writes each subtitle stream a clip declares as WebVTT: one cue over the whole
+    clip, its chosen text (as it is: the text is processing's to sanitise) or
+    ``Subtitle <n> (<language>)``."""
+
+    def __init__(self, prober: SyntheticMediaProber | None = None) -> None:
+        self._prober = prober or SyntheticMediaProber()
+
+    def extract(self, source: Path, info: MediaInfo, output_dir: Path) -> tuple[SubtitleText, ...]:
+        if not info.subtitle_languages:
+            return ()
+        self._prober.probe(source)  # refuses what is not a (valid) synthetic clip
+        declared = _subtitles(_header(source))
+        output_dir.mkdir(parents=True, exist_ok=True)
+        found = []
+        for n, (language, text) in enumerate(declared):
+            cue = text if text is not None else f"Subtitle {n} ({language})"
+            webvtt = f"WEBVTT\n\n{_vtt_time(0)} --> {_vtt_time(info.duration_seconds)}\n{cue}\n"
+            if len(webvtt.encode()) > SUBTITLE_MAX_BYTES:
+                log.warning("subtitle stream %d (%s) skipped: too large", n, language)
+                continue
+            (output_dir / f"subtitles_{n}.vtt").write_text(webvtt)
+            found.append(SubtitleText(language, webvtt))
+        return tuple(found)

@@ -16,11 +16,20 @@ from videoplatform.application.ports.persistence import (
 )
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.categories import Category
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.events import DomainEvent
 from videoplatform.domain.files import FolderPath, StoredFile
-from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.ids import (
+    CaptionId,
+    CategoryId,
+    FileId,
+    ShareId,
+    TokenId,
+    UserId,
+    VideoId,
+)
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
 from videoplatform.domain.users import ApiToken, Role, User
@@ -173,6 +182,8 @@ class MemoryVideoRepository(_Repository[Video]):
 
     def delete(self, video_id: VideoId) -> None:
         self._delete(video_id)
+        # As the SQL foreign key cascades: the video's caption tracks go with it.
+        MemoryCaptionRepository(self._tx, self._seen).delete_for_video(video_id)
 
     def increment_views(self, video_id: VideoId, by: int = 1) -> None:
         self._tx.increment(self.table, video_id, "view_count", by)
@@ -229,6 +240,34 @@ class MemoryFileRepository(_Repository[StoredFile]):
     def usage(self, owner_id: UserId) -> tuple[int, int]:
         mine = [f for f in self._all() if f.owner_id == owner_id]
         return len(mine), sum(f.size for f in mine)
+
+
+class MemoryCaptionRepository(_Repository[CaptionTrack]):
+    table, noun = "captions", "caption track"
+
+    def get(self, track_id: CaptionId) -> CaptionTrack:
+        return self._get(track_id)
+
+    def _of_video(self, video_id: VideoId) -> list[CaptionTrack]:
+        rows: list[CaptionTrack] = self._all()
+        return [t for t in rows if t.video_id == video_id]
+
+    def find(self, video_id: VideoId, language: str) -> CaptionTrack | None:
+        for track in self._of_video(video_id):
+            if track.language == language:
+                return self._out(track)
+        return None
+
+    def list_for_video(self, video_id: VideoId) -> list[CaptionTrack]:
+        rows = sorted(self._of_video(video_id), key=lambda t: (t.language, t.id))
+        return self._many(rows)
+
+    def delete(self, track_id: CaptionId) -> None:
+        self._delete(track_id)
+
+    def delete_for_video(self, video_id: VideoId) -> None:
+        for track in self._of_video(video_id):  # a list: deleting changes the rows
+            self._delete(track.id)
 
 
 class MemoryUploadRepository(_Repository[ResumableUpload]):

@@ -8,6 +8,7 @@ from typing import Self
 from videoplatform.adapters.memory.database import MemoryDatabase, Transaction
 from videoplatform.adapters.memory.repositories import (
     MemoryAuditLog,
+    MemoryCaptionRepository,
     MemoryCategoryRepository,
     MemoryEventReceipts,
     MemoryFileRepository,
@@ -44,6 +45,7 @@ class MemoryUnitOfWork:
         self.videos = MemoryVideoRepository(self._tx, self._seen)
         self.files = MemoryFileRepository(self._tx, self._seen)
         self.shares = MemoryShareRepository(self._tx, self._seen)
+        self.captions = MemoryCaptionRepository(self._tx, self._seen)
         self.categories = MemoryCategoryRepository(self._tx, self._seen)
         self.uploads = MemoryUploadRepository(self._tx, self._seen)
         self.audit = MemoryAuditLog(self._tx)

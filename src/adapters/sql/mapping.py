@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.captions import CaptionKind, CaptionOrigin, CaptionTrack
 from videoplatform.domain.categories import Category
 from videoplatform.domain.files import FolderPath, StoredFile
 from videoplatform.domain.ids import (
     AuditEventId,
+    CaptionId,
     CategoryId,
     FileId,
     ShareId,
@@ -245,6 +247,39 @@ def file_from(row: Row) -> StoredFile:
         content_type=row["content_type"],
         sha256=row["sha256"],
         storage_key=row["storage_key"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def caption_row(track: CaptionTrack) -> dict[str, Any]:
+    return {
+        "id": track.id,
+        "video_id": track.video_id,
+        "language": track.language,
+        "label": track.label,
+        "kind": track.kind.value,
+        "origin": track.origin.value,
+        "storage_key": track.storage_key,
+        "cue_count": track.cue_count,
+        "size": track.size,
+        "created_at": track.created_at,
+        "updated_at": track.updated_at,
+    }
+
+
+def caption_from(row: Row) -> CaptionTrack:
+    return CaptionTrack(
+        id=CaptionId(row["id"]),
+        video_id=VideoId(row["video_id"]),
+        language=row["language"],
+        label=row["label"],
+        kind=CaptionKind(row["kind"]),
+        origin=CaptionOrigin(row["origin"]),
+        storage_key=row["storage_key"],
+        cue_count=row["cue_count"],
+        size=row["size"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],

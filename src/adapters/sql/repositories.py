@@ -37,10 +37,19 @@ from videoplatform.application.ports.persistence import (
 )
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
+from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.categories import Category
 from videoplatform.domain.errors import Conflict, NotFound
 from videoplatform.domain.files import FolderPath, StoredFile
-from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.ids import (
+    CaptionId,
+    CategoryId,
+    FileId,
+    ShareId,
+    TokenId,
+    UserId,
+    VideoId,
+)
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
 from videoplatform.domain.users import ApiToken, Role, User, UserStatus
@@ -339,6 +348,38 @@ class SqlVideoRepository(_Repository[Video]):
             )
         ).one()
         return int(totals[0]), int(totals[1])
+
+
+class SqlCaptionRepository(_Repository[CaptionTrack]):
+    table, noun = tables.caption_tracks, "caption track"
+
+    def _to_row(self, obj: CaptionTrack) -> dict[str, Any]:
+        return mapping.caption_row(obj)
+
+    def _from_row(self, row: mapping.Row) -> CaptionTrack:
+        return mapping.caption_from(row)
+
+    def get(self, track_id: CaptionId) -> CaptionTrack:
+        return self._get(track_id)
+
+    def find(self, video_id: VideoId, language: str) -> CaptionTrack | None:
+        t = self.table
+        return self._one(select(t).where(t.c.video_id == video_id, t.c.language == language))
+
+    def list_for_video(self, video_id: VideoId) -> list[CaptionTrack]:
+        t = self.table
+        # A language is unique per video: the unique index gives the order, no sort.
+        return self._rows(select(t).where(t.c.video_id == video_id).order_by(t.c.language))
+
+    def delete(self, track_id: CaptionId) -> None:
+        self._delete(track_id)
+
+    def delete_for_video(self, video_id: VideoId) -> None:
+        t = self.table
+        gone = self._s.write_now(delete(t).where(t.c.video_id == video_id).returning(t.c.id))
+        for (row_id,) in gone:
+            self._s.wrote_version((t.name, row_id), None)
+            self._t.written.add((t.name, row_id))
 
 
 class SqlUploadRepository(_Repository[ResumableUpload]):

@@ -47,6 +47,7 @@ _UNIQUE_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("categories.slug", "uq_categories_slug"), "category_exists"),
     (("api_tokens.token_hash", "uq_api_tokens_token_hash"), "token_exists"),
     (("shares.token_hash", "uq_shares_token_hash"), "share_exists"),
+    (("caption_tracks.video_id", "uq_caption_tracks_video_id_language"), "caption_exists"),
 )
 
 

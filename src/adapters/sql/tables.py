@@ -127,6 +127,27 @@ video_tags = Table(
     Index(None, "tag", "video_id"),
 )
 
+# A video's caption tracks, one per language (the WebVTT itself is in object storage).
+caption_tracks = Table(
+    "caption_tracks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("video_id", ID, ForeignKey("videos.id", ondelete="CASCADE"), nullable=False),
+    # Code-point order, as the memory adapter lists them ("zh-HK" before "zh-Hant").
+    Column("language", ordered_string(35), nullable=False),
+    Column("label", String(80), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("storage_key", String(300), nullable=False),
+    Column("cue_count", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # One track per language; the same index serves a video's list by language.
+    UniqueConstraint("video_id", "language"),
+)
+
 files = Table(
     "files",
     metadata,

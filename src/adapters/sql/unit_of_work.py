@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from videoplatform.adapters.sql.repositories import (
     SqlAuditLog,
+    SqlCaptionRepository,
     SqlCategoryRepository,
     SqlEventReceipts,
     SqlFileRepository,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.videos = SqlVideoRepository(self._session, self._tracker)
         self.files = SqlFileRepository(self._session, self._tracker)
         self.shares = SqlShareRepository(self._session, self._tracker)
+        self.captions = SqlCaptionRepository(self._session, self._tracker)
         self.categories = SqlCategoryRepository(self._session, self._tracker)
         self.uploads = SqlUploadRepository(self._session, self._tracker)
         self.audit = SqlAuditLog(self._session)

@@ -1,4 +1,9 @@
-"""Media probing, thumbnails and transcoding."""
+"""Media probing, thumbnails, transcoding and the extraction of embedded subtitles.
+
+A source is a video (a picture, with or without sound) or an audio upload (sound and no
+picture, ``MediaInfo.is_audio_only``): the same ports serve both, an audio upload getting
+one audio-only rendition, posters of its cover art or waveform, and no storyboard.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ class MediaRejected(Exception):
 class RungOutput:
     name: str
     width: int
+    """0 (and ``height`` 0) for an audio-only rendition."""
     height: int
     bandwidth: int
     codecs: str
@@ -37,6 +43,11 @@ class RungOutput:
 class LadderOutput:
     master_playlist: str
     rungs: tuple[RungOutput, ...]
+    start_pts: int
+    """Where the renditions' timeline starts: the first presentation timestamp (90 kHz
+    MPEG-TS ticks) of the first segment of the first rendition, as written on disk.
+    Captions are mapped to it (``X-TIMESTAMP-MAP=MPEGTS:<start_pts>,LOCAL:00:00:00.000``):
+    muxers do not start at 0 (ffmpeg's MPEG-TS muxer starts at 1.4 s)."""
 
 
 ProgressCallback = Callable[[int], None]
@@ -59,7 +70,11 @@ class MediaProber(Protocol):
 class Thumbnailer(Protocol):
     def poster(self, source: Path, at_seconds: float, width: int, target: Path) -> str:
         """Write a still of ``source`` at ``at_seconds``, ``width`` pixels wide (aspect
-        kept, rotation applied), to ``target``; return its content type."""
+        kept, rotation applied), to ``target``; return its content type.
+
+        An audio upload has no stills: its poster is its cover art when the file has
+        one, else a picture of its waveform, drawn on a canvas of the shape
+        ``domain.ladder.poster_shape`` gives (``at_seconds`` does not matter)."""
         ...
 
     def posters(
@@ -101,7 +116,37 @@ class Transcoder(Protocol):
         """Write an HLS ladder (``master.m3u8``, one playlist and its segments per rung)
         under ``output_dir``, calling ``on_progress`` with 0-100 as it goes.
         MediaRejected or RuntimeError on failure, leaving ``output_dir`` for the caller
-        to discard."""
+        to discard.
+
+        For an audio upload (``info.is_audio_only``) ``ladder`` is the one rung of
+        ``domain.ladder.plan_audio``: one audio-only rendition (AAC in MPEG-TS segments
+        of the usual length, width and height 0), listed without a resolution."""
+        ...
+
+
+SUBTITLE_MAX_BYTES = 2 * 1024 * 1024
+"""The most WebVTT one extracted subtitle stream may have: hours of real dialogue are a
+few hundred KiB; anything bigger is a flood (or an attack on the players), skipped."""
+
+
+@frozen
+class SubtitleText:
+    """A text subtitle stream of the source as WebVTT (as the extractor wrote it;
+    processing sanitises it)."""
+
+    language: str  # as the source names it ("und" when it does not)
+    webvtt: str
+
+
+class SubtitleExtractor(Protocol):
+    def extract(self, source: Path, info: MediaInfo, output_dir: Path) -> tuple[SubtitleText, ...]:
+        """Each text subtitle stream of ``source`` (``info.subtitle_languages``) converted
+        to WebVTT, in stream order; () when none. Large ones (over 2 MiB of WebVTT) are
+        skipped with a log line.
+
+        Files go under ``output_dir`` (job-private, made if missing) and ``source`` is
+        the only file read. MediaRejected or RuntimeError when the extraction fails:
+        processing then goes on without captions."""
         ...
 
 
@@ -114,3 +159,4 @@ class MediaTools:
     thumbnailer: Thumbnailer
     storyboarder: Storyboarder
     transcoder: Transcoder
+    subtitles: SubtitleExtractor

@@ -26,10 +26,19 @@ from videoplatform.application.ports.outbox import EventReceipts as EventReceipt
 from videoplatform.application.ports.outbox import Outbox as Outbox
 from videoplatform.application.ports.outbox import OutboxMessage as OutboxMessage
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
+from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.categories import Category
 from videoplatform.domain.events import DomainEvent
 from videoplatform.domain.files import FolderPath, StoredFile
-from videoplatform.domain.ids import CategoryId, FileId, ShareId, TokenId, UserId, VideoId
+from videoplatform.domain.ids import (
+    CaptionId,
+    CategoryId,
+    FileId,
+    ShareId,
+    TokenId,
+    UserId,
+    VideoId,
+)
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
 from videoplatform.domain.users import ApiToken, User
@@ -191,6 +200,39 @@ class ShareRepository(Protocol):
     def list_for_target(self, target: ShareTarget) -> list[Share]: ...
 
 
+class CaptionRepository(Protocol):
+    """A video's caption tracks, one per language. Languages are compared exactly: the
+    domain normalises tags (:func:`domain.captions.normalize_language`) before they get
+    here."""
+
+    def add(self, track: CaptionTrack) -> None:
+        """Conflict(code="caption_exists") when the video already has a track in that
+        language."""
+        ...
+
+    def get(self, track_id: CaptionId) -> CaptionTrack: ...
+
+    def find(self, video_id: VideoId, language: str) -> CaptionTrack | None:
+        """The video's track in ``language``, or None."""
+        ...
+
+    def list_for_video(self, video_id: VideoId) -> list[CaptionTrack]:
+        """Every track of the video, ordered by language (code point)."""
+        ...
+
+    def save(self, track: CaptionTrack) -> None:
+        """Conflict(code=STALE_VERSION) if the track changed since it was read."""
+        ...
+
+    def delete(self, track_id: CaptionId) -> None:
+        """Remove the track; NotFound if absent."""
+        ...
+
+    def delete_for_video(self, video_id: VideoId) -> None:
+        """Remove every track of the video (its video is being deleted); none is fine."""
+        ...
+
+
 class UploadRepository(Protocol):
     """Resumable uploads in progress (and completed ones until they expire)."""
 
@@ -286,6 +328,9 @@ class UnitOfWork(Protocol):
 
     @property
     def shares(self) -> ShareRepository: ...
+
+    @property
+    def captions(self) -> CaptionRepository: ...
 
     @property
     def categories(self) -> CategoryRepository: ...

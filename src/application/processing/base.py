@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from attrs import frozen
 
+from videoplatform.application.captions import EmbeddedCaptions
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
@@ -63,6 +64,7 @@ class ProcessingBase(UseCases):
         self._storage = storage
         self._config = config
         self._workshop = Workshop(storage, essentials.clock, media, config)
+        self._embedded = EmbeddedCaptions(storage, essentials.ids)
 
     def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:
         """Run ``change`` on a fresh copy of the video in its own unit of work, again on

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 import logging
 
+from videoplatform.application.captions import EmbeddedCaptions
 from videoplatform.application.ports.media import MediaRejected
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.processing.base import (
@@ -126,6 +127,11 @@ class ProcessingJob(ProcessingBase):
     ) -> ProcessingOutcome:
         prefix = produced.assets.prefix
         previous: list[str] = []
+        # Subtitle streams of the source become caption tracks in the same commit; their
+        # sanitised text is stored first, under keys of its own.
+        prepared = self._embedded.prepare_embedded(video_id, produced.subtitles)
+        replaced: list[str] = []
+        unused: list[str] = []
 
         def ready(uow: UnitOfWork, video: Video) -> ProcessingOutcome:
             if not video.holds_attempt(attempt):
@@ -133,12 +139,14 @@ class ProcessingJob(ProcessingBase):
             old = video.assets.prefix if video.assets is not None else prefix
             previous[:] = [old] if old != prefix else []
             again = video.reprocessing
+            now = self._clock.now()
             video.mark_ready(
                 media_info=produced.info,
                 renditions=produced.renditions,
                 assets=produced.assets,
-                now=self._clock.now(),
+                now=now,
             )
+            replaced[:], unused[:] = EmbeddedCaptions.adopt_embedded(uow, video, prepared, now)
             metadata = {
                 "job_id": job_id,
                 "attempt": str(attempt),
@@ -147,6 +155,8 @@ class ProcessingJob(ProcessingBase):
             }
             if again:
                 metadata["reprocessed"] = "true"
+            if prepared:
+                metadata["captions"] = ",".join(p.language for p in prepared)
             self._conclude(uow, video, AuditResult.SUCCESS, metadata)
             return ProcessingOutcome.READY
 
@@ -156,7 +166,9 @@ class ProcessingJob(ProcessingBase):
             outcome = ProcessingOutcome.GONE
         if outcome is not ProcessingOutcome.READY:
             self._discard(video_id, prefix)
+            self._embedded.forget([p.key for p in prepared])
             return outcome
+        self._embedded.forget(replaced + unused)
         for old in previous:
             try:
                 self._storage.delete_prefix(old)

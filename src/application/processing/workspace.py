@@ -1,6 +1,12 @@
 """Producing a video's outputs: probe, stills, storyboard and the HLS ladder written to a
 job-private temporary directory (no transaction open), then stored under the attempt's
-own prefix. Nothing here is visible until the job publishes it."""
+own prefix. Nothing here is visible until the job publishes it.
+
+An audio upload (sound, no picture) gets one audio-only rendition (``plan_audio``), posters
+of its cover art or waveform, and no storyboard. The text subtitle streams inside a
+source are extracted as WebVTT into the same directory (not stored: :class:`Produced`
+hands them on, for processing to sanitise); failing that, the video goes on without
+them."""
 
 from __future__ import annotations
 
@@ -15,14 +21,20 @@ from typing import BinaryIO
 
 from attrs import frozen
 
-from videoplatform.application.ports.media import MediaRejected, MediaTools
+from videoplatform.application.ports.media import MediaRejected, MediaTools, SubtitleText
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing.config import ProcessingConfig
 from videoplatform.application.processing.layout import WORKSPACE_PREFIX
 from videoplatform.application.processing.progress import ProgressReporter
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.ladder import display_size, plan_ladder
+from videoplatform.domain.ladder import (
+    PlannedRung,
+    plan_audio,
+    plan_ladder,
+    poster_height,
+    poster_shape,
+)
 from videoplatform.domain.videos import (
     FailureCode,
     MediaInfo,
@@ -46,11 +58,26 @@ def poster_widths(wanted: tuple[int, ...], shown_width: int) -> list[int]:
     return fitting or [max(2, shown_width - shown_width % 2)]
 
 
+def audio_poster_widths(wanted: tuple[int, ...]) -> list[int]:
+    """An audio upload's poster widths: all of them, largest first. Its canvas has no
+    size of its own to exceed (a cover smaller than it is centred, never upscaled)."""
+    return sorted(set(wanted), reverse=True)
+
+
 @frozen
 class Produced:
     info: MediaInfo
     renditions: tuple[Rendition, ...]
     assets: PlaybackAssets
+    subtitles: tuple[SubtitleText, ...] = ()
+    """The source's own text subtitle streams, as the extractor wrote them (unsanitised)."""
+
+
+@frozen
+class _Stills:
+    posters: list[Poster]
+    storyboard: Storyboard | None
+    subtitles: tuple[SubtitleText, ...]
 
 
 class Workshop:
@@ -78,25 +105,22 @@ class Workshop:
             handle = self._storage.open_file(video.source_key)
             source = self._local_source(handle, video.source_key, work)
             info = self._media.prober.probe(source)
-            try:
-                ladder = plan_ladder(info, self._config.ladder)
-            except ValidationError as refused:
-                said = "; ".join(refused.fields.values()) or refused.message
-                raise MediaRejected(f"The video's {said}.", FailureCode.BEYOND_LIMITS) from None
+            ladder = self._plan(info)
             out = work / "out"
             out.mkdir()
             report = ProgressReporter(record, self._clock, self._config)
             report(0)
-            # Posters and the storyboard are short runs of their own: they go alongside
-            # the ladder (which leaves a core idle now and then) instead of before it.
-            # Leaving the pool waits for them, whatever the ladder did: the workspace is
-            # removed right after.
+            # Posters, the storyboard and the subtitles are short runs of their own: they
+            # go alongside the ladder (which leaves a core idle now and then) instead of
+            # before it. Leaving the pool waits for them, whatever the ladder did: the
+            # workspace is removed right after.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stills") as pool:
                 stills = pool.submit(
-                    self._stills, source, info, video.poster_time(info.duration_seconds), out
+                    self._stills, source, info, video.poster_time(info.duration_seconds), work
                 )
                 hls = self._media.transcoder.transcode(source, info, ladder, out / "hls", report)
-            posters, storyboard = stills.result()
+            made = stills.result()
+            posters, storyboard = made.posters, made.storyboard
             renditions = tuple(
                 Rendition(
                     name=rung.name,
@@ -113,11 +137,14 @@ class Workshop:
                 master_playlist=f"hls/{hls.master_playlist}",
                 posters=tuple(posters),
                 storyboard=storyboard,
+                timeline_pts=hls.start_pts,
             )
-            referenced = [assets.master_playlist, storyboard.vtt_path, storyboard.sprite_path]
+            referenced = [assets.master_playlist]
+            if storyboard is not None:
+                referenced += [storyboard.vtt_path, storyboard.sprite_path]
             referenced += [p.path for p in posters] + [r.playlist_key for r in renditions]
             self._upload(out, prefix, referenced)
-            return Produced(info, renditions, assets)
+            return Produced(info, renditions, assets, made.subtitles)
         finally:
             if handle is not None:
                 handle.close()
@@ -141,23 +168,51 @@ class Workshop:
                 copy.write(chunk)
         return target
 
-    def _stills(
-        self, source: Path, info: MediaInfo, at: float, out: Path
-    ) -> tuple[list[Poster], Storyboard]:
+    def _plan(self, info: MediaInfo) -> list[PlannedRung]:
+        """The renditions: the ladder for a video, one audio-only one for sound alone."""
+        try:
+            if info.is_audio_only:
+                return [plan_audio(info)]
+            return plan_ladder(info, self._config.ladder)
+        except ValidationError as refused:
+            said = "; ".join(refused.fields.values()) or refused.message
+            raise MediaRejected(f"The video's {said}.", FailureCode.BEYOND_LIMITS) from None
+
+    def _stills(self, source: Path, info: MediaInfo, at: float, work: Path) -> _Stills:
+        """Posters and storyboard (under ``work/out``, to be stored) and the subtitles
+        (under ``work/subtitles``, handed on, never stored as they are)."""
+        out = work / "out"
         posters = self._posters(source, info, at, out)
-        board = self._media.storyboarder.storyboard(source, info, out / "storyboard")
-        storyboard = Storyboard(
-            vtt_path=f"storyboard/{board.vtt}",
-            sprite_path=f"storyboard/{board.sprite}",
-            tile_width=board.tile_width,
-            tile_height=board.tile_height,
-            interval_seconds=board.interval_seconds,
-        )
-        return posters, storyboard
+        storyboard = None
+        if not info.is_audio_only:  # sound alone has no pictures to tile
+            board = self._media.storyboarder.storyboard(source, info, out / "storyboard")
+            storyboard = Storyboard(
+                vtt_path=f"storyboard/{board.vtt}",
+                sprite_path=f"storyboard/{board.sprite}",
+                tile_width=board.tile_width,
+                tile_height=board.tile_height,
+                interval_seconds=board.interval_seconds,
+            )
+        return _Stills(posters, storyboard, self._subtitles(source, info, work / "subtitles"))
+
+    def _subtitles(self, source: Path, info: MediaInfo, folder: Path) -> tuple[SubtitleText, ...]:
+        """The source's own subtitles; none, with the reason logged, when they cannot be
+        had: captions are a bonus, never a reason to fail a video."""
+        if not info.subtitle_languages:
+            return ()
+        try:
+            return self._media.subtitles.extract(source, info, folder)
+        except Exception:
+            log.warning(
+                "subtitles of %s not extracted; going on without", source.name, exc_info=True
+            )
+            return ()
 
     def _posters(self, source: Path, info: MediaInfo, at: float, out: Path) -> list[Poster]:
-        shown_w, shown_h = display_size(info)
-        widths = poster_widths(self._config.poster_widths, shown_w)
+        if info.is_audio_only:
+            widths = audio_poster_widths(self._config.poster_widths)
+        else:
+            widths = poster_widths(self._config.poster_widths, poster_shape(info)[0])
         targets = [out / f"poster-{width}" for width in widths]
         content_type = self._media.thumbnailer.posters(source, at, widths, targets)  # one decode
         suffix = _POSTER_SUFFIX.get(content_type)
@@ -166,8 +221,7 @@ class Workshop:
         posters = []
         for width, target in zip(widths, targets, strict=True):
             target.rename(target.with_name(target.name + suffix))
-            height = max(2, round(width * shown_h / shown_w / 2) * 2)
-            posters.append(Poster(width, height, target.name + suffix))
+            posters.append(Poster(width, poster_height(info, width), target.name + suffix))
         return posters
 
     def _upload(self, out: Path, prefix: str, referenced: list[str]) -> None:

@@ -26,6 +26,7 @@ from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 from videoplatform.entrypoints.http.resources import (
     audit,
     auth,
+    captions,
     categories,
     docs,
     files,
@@ -95,6 +96,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
         auth,
         users,
         videos,
+        captions,
         files,
         shares,
         audit,

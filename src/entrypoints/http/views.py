@@ -87,6 +87,7 @@ class MediaInfoView:
     bitrate: int
     rotation: int
     audio_channels: int
+    subtitle_languages: list[str]
 
 
 @frozen
@@ -147,6 +148,7 @@ class VideoView:
                 info.bitrate,
                 info.rotation,
                 info.audio_channels,
+                list(info.subtitle_languages),
             ),
             renditions=[
                 RenditionView(r.name, r.width, r.height, r.bitrate, r.codecs)

@@ -75,7 +75,7 @@ def test_probe_sees_no_audio_and_short_durations(clips: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "reason", "code"),
     [
-        (media_clips.not_media, "not a video this platform can read", FailureCode.NOT_MEDIA),
+        (media_clips.not_media, "not a video or a sound recording", FailureCode.NOT_MEDIA),
         (media_clips.truncated, "damaged or incomplete", FailureCode.CORRUPT),
         # Before, "not a recognised video file": it is an MP4, only cut short.
         (media_clips.cut_before_index, "damaged or incomplete", FailureCode.CORRUPT),

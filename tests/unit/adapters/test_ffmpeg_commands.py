@@ -50,7 +50,7 @@ def test_every_input_is_confined_to_files_and_allowed_demuxers() -> None:
     args = input_args(CONFIG, SOURCE, "mov")
     assert args == [
         "-protocol_whitelist", "file",
-        "-format_whitelist", "mov,matroska,avi,mpegts,flv,ogg,mxf",
+        "-format_whitelist", "mov,matroska,avi,mpegts,flv,ogg,mxf,mp3,aac,flac,wav,aiff",
         "-max_streams", "16",
         "-f", "mov",
         "-i", "file:/jobs/42/source.mp4",
@@ -121,11 +121,13 @@ Stream mapping:
 """  # noqa: E501 (ffmpeg's lines, verbatim)
 
 
-def test_the_dump_gives_size_rate_rotation_and_codecs() -> None:
+def test_the_dump_gives_size_rate_rotation_codecs_and_channels() -> None:
     dump = parse_dump(ROTATED_DUMP)
     assert dump is not None
     info = media_info_from(dump, CONFIG)
-    assert info == MediaInfo(62.5, 1920, 1080, "h264", "aac", 29.97, 778_000, 90, "mov")
+    assert info == MediaInfo(
+        62.5, 1920, 1080, "h264", "aac", 29.97, 778_000, 90, "mov", audio_channels=2
+    )
 
 
 def test_the_legacy_rotate_tag_and_older_side_data_spelling_are_read() -> None:
@@ -162,7 +164,7 @@ VIDEO = "\n  Stream #0:0: Video: h264, yuv420p, "
     ("stderr", "reason"),
     [
         ("Input #0, hls, from 'x':\n  Duration: 00:00:10.00\n", "hls format are not accepted"),
-        (HEAD + "00:00:10.00\n  Stream #0:0: Audio: aac, 48000 Hz\n", "has no video picture"),
+        (HEAD + "00:00:10.00\n  Stream #0:0: Subtitle: mov_text\n", "no picture or sound"),
         (HEAD + "N/A, bitrate: N/A" + VIDEO + "64x64, 25 fps\n", "duration is unknown"),
         (HEAD + "00:00:01.00" + VIDEO + "99999x64, 25 fps\n", "picture size 99999x64"),
         (HEAD + "00:00:01.00" + VIDEO + "64x64, 1000k tbr\n", "frame rate 1000000.0"),

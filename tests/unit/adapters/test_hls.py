@@ -8,9 +8,12 @@ import pytest
 
 from videoplatform.adapters.ffmpeg.hls import (
     Rendition,
+    first_pts,
     media_segments,
     peak_bit_rate,
     rendition_playlist,
+    stream_codecs,
+    timeline_start,
     write_master,
 )
 
@@ -65,3 +68,111 @@ def test_the_master_lists_each_rendition_with_both_bandwidths(tmp_path: Path) ->
         'RESOLUTION=320x180,CODECS="avc1.42c00d,mp4a.40.2",FRAME-RATE=29.970',
         "180p/index.m3u8",
     ]
+
+
+def test_an_audio_only_rendition_is_listed_without_resolution_or_frame_rate(
+    tmp_path: Path,
+) -> None:
+    write_master(
+        tmp_path / "master.m3u8",
+        [Rendition("audio/index.m3u8", 0, 0, 131_000, 129_500, "mp4a.40.2", 25.0)],
+    )
+    assert (tmp_path / "master.m3u8").read_text().splitlines()[3:] == [
+        '#EXT-X-STREAM-INF:BANDWIDTH=131000,AVERAGE-BANDWIDTH=129500,CODECS="mp4a.40.2"',
+        "audio/index.m3u8",
+    ]
+
+
+# --- reading MPEG-TS segments -------------------------------------------------------
+
+AUDIO_PID, VIDEO_PID, PMT_PID = 0x101, 0x100, 0x1000
+ADTS_LC_STEREO = bytes.fromhex("fff15080") + b"\x2e\x7f\xfc" + b"\x21" * 16
+
+
+def packet(pid: int, payload: bytes, start: bool = True) -> bytes:
+    head = bytes([0x47, (0x40 if start else 0) | pid >> 8, pid & 0xFF, 0x10])
+    return head + payload.ljust(184, b"\xff")
+
+
+def section(table: int, body: bytes) -> bytes:
+    """A PSI section behind a zero pointer field (its CRC is not checked)."""
+    length = len(body) + 4
+    return b"\x00" + bytes([table, 0xB0 | length >> 8, length & 0xFF]) + body + b"\0\0\0\0"
+
+
+def pts_field(pts: int) -> bytes:
+    return bytes(
+        [
+            0x21 | ((pts >> 29) & 0x0E),
+            (pts >> 22) & 0xFF,
+            ((pts >> 14) & 0xFE) | 1,
+            (pts >> 7) & 0xFF,
+            ((pts << 1) & 0xFE) | 1,
+        ]
+    )
+
+
+def pes(stream_id: int, pts: int, data: bytes) -> bytes:
+    return b"\0\0\1" + bytes([stream_id, 0, 0, 0x80, 0x80, 5]) + pts_field(pts) + data
+
+
+def segment(streams: dict[int, int], units: list[tuple[int, int, int, bytes]]) -> bytes:
+    """PAT, PMT (``streams``: PID -> stream type), then one PES per (PID, stream id, PTS,
+    data)."""
+    pat = section(0x00, b"\x00\x01\xc1\x00\x00" + b"\x00\x01" + bytes([0xE0 | PMT_PID >> 8, 0]))
+    entries = b"".join(
+        bytes([kind, 0xE0 | pid >> 8, pid & 0xFF, 0xF0, 0x00]) for pid, kind in streams.items()
+    )
+    first = next(iter(streams))
+    pmt = section(
+        0x02, b"\x00\x01\xc1\x00\x00" + bytes([0xE0 | first >> 8, first & 0xFF, 0xF0, 0]) + entries
+    )
+    data = packet(0, pat) + packet(PMT_PID, pmt)
+    for pid, stream_id, pts, payload in units:
+        data += packet(pid, pes(stream_id, pts, payload))
+    return data
+
+
+def test_the_codecs_of_sound_alone_come_from_its_adts_header() -> None:
+    data = segment({AUDIO_PID: 0x0F}, [(AUDIO_PID, 0xC0, 126_000, ADTS_LC_STEREO)])
+    assert stream_codecs(data, picture=False) == "mp4a.40.2"
+    with pytest.raises(ValueError, match=r"no H\.264"):
+        stream_codecs(data)
+    with pytest.raises(ValueError, match="no AAC"):
+        stream_codecs(segment({AUDIO_PID: 0x0F}, [(AUDIO_PID, 0xC0, 1, b"\0" * 16)]), picture=False)
+
+
+def test_the_timeline_starts_at_the_earliest_presentation_time_of_any_stream() -> None:
+    sps = b"\0\0\0\1\x67\x64\x00\x1f" + b"\0" * 8
+    data = segment(
+        {VIDEO_PID: 0x1B, AUDIO_PID: 0x0F},
+        [
+            (VIDEO_PID, 0xE0, 129_003, sps),  # the first picture, shown after the sound
+            (AUDIO_PID, 0xC0, 126_000, ADTS_LC_STEREO),
+            (VIDEO_PID, 0xE0, 132_006, b"\0" * 8),
+            (AUDIO_PID, 0xC0, 127_920, ADTS_LC_STEREO),
+        ],
+    )
+    assert first_pts(data) == 126_000
+    # Every one of the 33 bits is read.
+    assert first_pts(segment({AUDIO_PID: 0x0F}, [(AUDIO_PID, 0xC0, 2**33 - 1, b"")])) == 2**33 - 1
+    with pytest.raises(ValueError, match="no presentation timestamp"):
+        first_pts(segment({AUDIO_PID: 0x0F}, []))
+
+
+def test_the_timeline_start_is_read_from_the_first_segment_listed(tmp_path: Path) -> None:
+    rung = tmp_path / "audio"
+    rung.mkdir()
+    (rung / "segment_00000.ts").write_bytes(
+        segment({AUDIO_PID: 0x0F}, [(AUDIO_PID, 0xC0, 126_000, ADTS_LC_STEREO)])
+    )
+    (rung / "segment_00001.ts").write_bytes(
+        segment({AUDIO_PID: 0x0F}, [(AUDIO_PID, 0xC0, 486_000, ADTS_LC_STEREO)])
+    )
+    (rung / "index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nsegment_00000.ts\n"
+        "#EXTINF:1.0,\nsegment_00001.ts\n#EXT-X-ENDLIST\n"
+    )
+    assert timeline_start(tmp_path, "audio/index.m3u8") == 126_000
+    rendition = rendition_playlist(tmp_path, "audio/index.m3u8", 0, 0, None, 4.0)
+    assert (rendition.codecs, rendition.audio_only) == ("mp4a.40.2", True)

@@ -17,6 +17,7 @@ from tests.unit.conftest import MP4_HEAD, MakeUser
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
+    SyntheticSubtitleExtractor,
     SyntheticThumbnailer,
     SyntheticTranscoder,
     synthetic_clip,
@@ -289,6 +290,7 @@ def build(
                 thumbnailer or SyntheticThumbnailer(),
                 SyntheticStoryboarder(),
                 transcoder or SyntheticTranscoder(),
+                SyntheticSubtitleExtractor(),
             ),
             ProcessingConfig(work_dir=work_dir, **config),
         )

@@ -18,6 +18,7 @@ from videoplatform.adapters.memory.feed import MemoryVideoFeed
 from videoplatform.adapters.memory.media import (
     SyntheticMediaProber,
     SyntheticStoryboarder,
+    SyntheticSubtitleExtractor,
     SyntheticThumbnailer,
     SyntheticTranscoder,
     synthetic_clip,
@@ -152,6 +153,7 @@ def processing_with(
             SyntheticThumbnailer(),
             SyntheticStoryboarder(),
             transcoder or SyntheticTranscoder(),
+            SyntheticSubtitleExtractor(),
         ),
         ProcessingConfig(work_dir=tmp_path, progress_step=1),
     )

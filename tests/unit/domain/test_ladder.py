@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.ladder import DEFAULT_LADDER, RungSpec, display_size, plan_ladder
+from videoplatform.domain.ladder import (
+    AUDIO_RUNG,
+    DEFAULT_LADDER,
+    RungSpec,
+    display_size,
+    plan_audio,
+    plan_ladder,
+    poster_height,
+    poster_shape,
+)
 from videoplatform.domain.videos import MediaInfo
 
 
@@ -74,3 +83,39 @@ def test_an_empty_ladder_is_refused() -> None:
 
 def test_default_ladder_is_1080_720_480_360() -> None:
     assert [r.height for r in DEFAULT_LADDER] == [1080, 720, 480, 360]
+
+
+# -- audio uploads ------------------------------------------------------------------------
+
+
+def sound(channels: int) -> MediaInfo:
+    return MediaInfo(180.0, 0, 0, None, "mp3", 0.0, 128_000, audio_channels=channels)
+
+
+@pytest.mark.parametrize(
+    ("channels", "kept", "bitrate"),
+    [(1, 1, 64_000), (2, 2, 128_000), (6, 2, 128_000), (8, 2, 128_000), (0, 2, 128_000)],
+)
+def test_sound_alone_gets_one_audio_rendition_mono_kept_more_channels_downmixed(
+    channels: int, kept: int, bitrate: int
+) -> None:
+    rung = plan_audio(sound(channels))
+    assert (rung.spec.name, rung.width, rung.height) == (AUDIO_RUNG, 0, 0)
+    assert rung.audio_only and (rung.audio_channels, rung.spec.audio_bitrate) == (kept, bitrate)
+    assert rung.spec.video_bitrate == 0
+
+
+def test_a_source_without_a_picture_gets_no_ladder_and_a_video_no_audio_rendition() -> None:
+    with pytest.raises(ValidationError, match="media"):
+        plan_ladder(sound(2))
+    with pytest.raises(ValidationError, match="media"):
+        plan_audio(clip(1280, 720))
+    assert not any(r.audio_only for r in plan_ladder(clip(1280, 720)))
+
+
+def test_posters_of_sound_are_16_9_and_of_a_video_its_shape_as_shown() -> None:
+    assert poster_shape(sound(2)) == (16, 9)
+    assert poster_height(sound(1), 1280) == 720
+    assert poster_height(sound(2), 320) == 180
+    assert poster_shape(clip(1920, 1080, rotation=90)) == (1080, 1920)
+    assert poster_height(clip(1920, 1080, rotation=90), 90) == 160

@@ -66,6 +66,11 @@ OTHERS = {
     "mp3 frame": (b"\xff\xfb\x90\x64\x00", "audio/mpeg", MediaKind.AUDIO),
     "aac adts": (b"\xff\xf1\x50\x80\x02\x1f\xfc", "audio/aac", MediaKind.AUDIO),
     "wav": (b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav", MediaKind.AUDIO),
+    "rf64 wav": (b"RF64\xff\xff\xff\xffWAVEds64", "audio/wav", MediaKind.AUDIO),
+    "bw64 wav": (b"BW64\xff\xff\xff\xffWAVEds64", "audio/wav", MediaKind.AUDIO),
+    "aiff": (b"FORM\x00\x00\x10\x00AIFFCOMM", "audio/aiff", MediaKind.AUDIO),
+    "aiff-c": (b"FORM\x00\x00\x10\x00AIFCFVER", "audio/aiff", MediaKind.AUDIO),
+    "midi": (b"MThd\x00\x00\x00\x06\x00\x01", "audio/midi", MediaKind.AUDIO),
     "flac": (b"fLaC\x00\x00\x00\x22", "audio/flac", MediaKind.AUDIO),
     "ogg vorbis": (OGG_PAGE + b"\x01vorbis\x00", "audio/ogg", MediaKind.AUDIO),
     "ogg opus": (OGG_PAGE + b"OpusHead\x01", "audio/ogg", MediaKind.AUDIO),
@@ -139,3 +144,28 @@ def test_the_utf16_byte_order_mark_is_not_an_mp3_frame() -> None:
 def test_only_the_leading_window_is_considered() -> None:
     late_png = b"x" * SNIFF_LENGTH + b"\x89PNG\r\n\x1a\n"
     assert sniff(late_png).mime == "text/plain"
+
+
+RECORDINGS = {name: head for name, (head, _, kind) in OTHERS.items() if kind is MediaKind.AUDIO}
+
+
+@pytest.mark.parametrize("head", [h for n, h in RECORDINGS.items() if n != "midi"])
+def test_sound_recordings_are_audiovisual_like_videos(head: bytes) -> None:
+    assert sniff(head).is_audiovisual
+    assert not sniff(head).is_video
+
+
+@pytest.mark.parametrize(("head", "mime"), VIDEOS.values(), ids=VIDEOS.keys())
+def test_every_video_container_is_audiovisual(head: bytes, mime: str) -> None:
+    assert sniff(head).is_audiovisual
+
+
+def test_a_midi_score_images_and_documents_are_not_audiovisual() -> None:
+    assert not sniff(RECORDINGS["midi"]).is_audiovisual  # a score, not a recording
+    for name in ("png", "pdf", "text", "zip", "html"):
+        assert not sniff(OTHERS[name][0]).is_audiovisual, name
+
+
+def test_a_form_or_rf64_chunk_of_another_kind_is_not_sound() -> None:
+    assert sniff(b"FORM\x00\x00\x10\x00ILBMBMHD").kind is not MediaKind.AUDIO
+    assert sniff(b"RF64\xff\xff\xff\xffAVI LIST").kind is not MediaKind.AUDIO

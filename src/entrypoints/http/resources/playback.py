@@ -152,7 +152,10 @@ class SharePlayback:
 
 def asset_etag(asset: PlaybackAsset, size: int) -> str:
     """Outputs never change under their key (each processing run writes a new prefix),
-    so the key and size name one representation."""
+    so the key and size name one representation; bytes written per request (a master
+    playlist listing caption tracks) are named by their digest."""
+    if asset.content is not None:
+        return hashlib.sha256(asset.content).hexdigest()[:32]
     return hashlib.sha256(f"{asset.key}\x00{size}".encode()).hexdigest()[:32]
 
 
@@ -168,14 +171,14 @@ class PlayAsset:
         playback = self._playback
         asset = playback.authorize(token, path)
         left = playback.seconds_left(asset)
-        if self._redirect_downloads and not asset.is_playlist:
+        if self._redirect_downloads and not asset.is_playlist and not asset.is_generated:
             url = playback.download_url(asset, max(1, min(REDIRECT_SECONDS, left)))
             if url is not None:
                 resp.status = falcon.HTTP_307
                 resp.location = url
                 resp.cache_control = ["no-store"]
                 return
-        if self._accel_redirect_prefix:
+        if self._accel_redirect_prefix and not asset.is_generated:
             # The front server answers ranges and conditional requests for the file.
             _asset_headers(resp, asset, left)
             resp.content_type = asset.content_type
@@ -314,7 +317,11 @@ def routes(c: HttpContext) -> list[Route]:
                     description=(
                         "No login: the token in the path is the capability. `path` is the "
                         "asset's path under the video's outputs and may contain slashes "
-                        "(720p/segment_00001.ts). 403 playback_signature_invalid (altered "
+                        "(720p/segment_00001.ts). A video with caption tracks lists them "
+                        "in its master playlist as the SUBTITLES group `subs`; each track "
+                        "is at captions/{language}.m3u8 (one WebVTT segment, "
+                        "captions/{language}.vtt, its cues on the renditions' timeline). "
+                        "403 playback_signature_invalid (altered "
                         "or malformed), playback_expired, playback_stale (the video was "
                         "processed again), playback_revoked (the share was revoked or has "
                         "expired, the video was made private, the user lost access); 404 "

@@ -3,8 +3,8 @@
 An upload is either a raw body (any Content-Type but multipart; the metadata in the query
 string) or ``multipart/form-data`` whose metadata fields come before the part named
 ``file``. Either way the bytes stream into storage, and what they are is decided from
-their first bytes: anything that is not a video container is refused with 415 before a
-byte is stored.
+their first bytes: anything that is not a video container or a sound recording is
+refused with 415 before a byte is stored.
 """
 
 from __future__ import annotations
@@ -296,7 +296,9 @@ UPLOAD_DESCRIPTION = (
     "the part named `file` (anything after the file part is ignored). The body streams "
     "into storage; its type is decided from its first bytes, never from a name or a "
     "Content-Type: anything but a video container (MP4, QuickTime, Matroska, WebM, AVI, "
-    "MPEG-TS, MPEG-PS, FLV, Ogg, 3GP, ASF...) is refused with 415 and nothing is stored. "
+    "MPEG-TS, MPEG-PS, FLV, Ogg, 3GP, ASF...) or a sound recording (MP3, AAC/M4A, FLAC, "
+    "WAV, AIFF, Ogg Vorbis/Opus) is refused with 415 and nothing is stored. A recording "
+    "becomes a video with one audio-only rendition (`kind: audio`). "
     "A Content-Length over the upload limit is refused with 413 before the body is read; "
     "a chunked body is stopped with 413 as soon as it passes the limit."
 )
