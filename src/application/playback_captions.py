@@ -50,7 +50,7 @@ def with_subtitles(master: str, tracks: Sequence[CaptionTrack]) -> str:
         + f'URI="{track_playlist_path(track)}"'
         for track in tracks
     ]
-    lines = master.rstrip("\n").split("\n")
+    lines = master.splitlines()
     out: list[str] = []
     inserted = False
     for line in lines:
@@ -80,10 +80,15 @@ def subtitle_playlist(track: CaptionTrack, duration_seconds: float) -> str:
     )
 
 
+MPEG_TS_START = 126_000
+"""Where ffmpeg's MPEG-TS muxer starts a timeline (1.4 s at 90 kHz): assumed for outputs
+made before processing recorded their start (``timeline_pts`` 0)."""
+
+
 def on_timeline(webvtt: str, timeline_pts: int) -> str:
     """The track's WebVTT with cue times on the renditions' timeline (which starts at
     ``timeline_pts``, 90 kHz) and the mapping players expect stated: MPEG-TS time 0 is
     cue time 0, so a cue at t plays at the segments' presentation time t."""
-    shifted = shift_cues(webvtt, timeline_pts / 90_000)
+    shifted = shift_cues(webvtt, (timeline_pts or MPEG_TS_START) / 90_000)
     first, _, rest = shifted.partition("\n")
     return f"{first}\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n{rest}"

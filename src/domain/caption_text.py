@@ -47,6 +47,8 @@ from videoplatform.domain.errors import ValidationError
 
 MAX_CAPTION_BYTES = 2 * 1024 * 1024
 """The upload limit (the HTTP layer enforces it as well)."""
+MAX_STORED_CHARS = 2 * MAX_CAPTION_BYTES
+"""The canonical WebVTT's size at most (characters; it is mostly ASCII)."""
 MAX_CUES = 20_000
 MAX_CUE_CHARS = 1_000
 """Characters of one cue's text after sanitising, markup included."""
@@ -82,8 +84,13 @@ def parse_captions(raw: bytes) -> CaptionDocument:
     if not cues.kept:
         raise _refuse("has no captions")
     ordered = sorted(cues.kept, key=lambda cue: cue.start)
+    webvtt = "WEBVTT\n\n" + "\n\n".join(cue.render() for cue in ordered) + "\n"
+    # Escaping can grow text up to 5x ("<" becomes "&lt;"): what is stored, and served
+    # on every fetch, stays bounded too.
+    if len(webvtt) > MAX_STORED_CHARS:
+        raise _refuse(f"is larger than {MAX_STORED_CHARS // (1024 * 1024)} MiB once converted")
     return CaptionDocument(
-        webvtt="WEBVTT\n\n" + "\n\n".join(cue.render() for cue in ordered) + "\n",
+        webvtt=webvtt,
         cue_count=len(ordered),
         source_format=source_format,
         last_end_seconds=max(cue.end for cue in ordered) / 1000,
@@ -191,7 +198,9 @@ class _Cues:
         sanitised = _sanitise(text)
         if sanitised is None:
             return
-        ident = identifier.strip()[:MAX_IDENTIFIER_CHARS].strip() or None
+        # Identifiers are plain names: nothing a browser or a later rewrite of cue times
+        # could read as markup, an entity or a timestamp.
+        ident = _IDENTIFIER_DROP.sub("", identifier)[:MAX_IDENTIFIER_CHARS].strip() or None
         self.kept.append(_Cue(timing.start, timing.end, ident, timing.settings, sanitised))
 
 
@@ -390,6 +399,8 @@ _TOKEN = re.compile(
     rf"|&(?P<entity>{_ENTITY_REST})",
     re.ASCII,
 )
+_IDENTIFIER_DROP = re.compile(r"[<>&\x00-\x1f\x7f]")
+_VOICE_DROP = re.compile(r"[=\"`<>/]")
 _ANNOTATION_PIECE = re.compile(rf"&(?:{_ENTITY_REST})?|\\", re.ASCII)
 _CLASS = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
@@ -543,9 +554,12 @@ def _tag(out: _CueText, match: re.Match[str]) -> None:
     classes, _, annotation = _BLANKS.sub(" ", rest).partition(" ")
     annotation = annotation.strip(" ")
     if name == "v":
+        # A speaker's name, nothing that could pass for an attribute in a player that
+        # puts cue text into HTML.
+        annotation = _ANNOTATION_PIECE.sub(_annotation_piece, annotation)
+        annotation = _VOICE_DROP.sub("", annotation).strip(" ")
         if not annotation:
             return
-        annotation = _ANNOTATION_PIECE.sub(_annotation_piece, annotation)
     elif name == "lang":
         if _LANGUAGE.fullmatch(annotation) is None:
             return

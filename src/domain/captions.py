@@ -133,8 +133,8 @@ class CaptionTrack(Aggregate):
 
 # Canonical WebVTT (as caption_text writes it) carries "-->" only on timing lines (cue
 # text has it escaped) and timestamps in text only as tags such as <00:00:01.500>.
-_TIMESTAMP = re.compile(r"(\d{2,}):(\d{2}):(\d{2})\.(\d{3})")
-_INNER = re.compile(r"<(\d{2,}):(\d{2}):(\d{2})\.(\d{3})>")
+_TIMESTAMP = re.compile(r"(\d{2,}):(\d{2}):(\d{2})\.(\d{3})", re.ASCII)
+_INNER = re.compile(r"<(\d{2,}):(\d{2}):(\d{2})\.(\d{3})>", re.ASCII)
 
 
 def _format(millis: int) -> str:

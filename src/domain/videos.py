@@ -248,6 +248,11 @@ class Video(Aggregate):
     created_at: datetime
     updated_at: datetime
     processing_attempts: int = field(default=0)
+    """Attempts ever started: the number of the latest is the claim (see
+    :meth:`holds_attempt`), so it only grows; a stale worker's number never comes back."""
+    attempt_base: int = 0
+    """Attempts made before the current run (a retry or a reprocessing starts a new run,
+    with a fresh budget of automatic attempts)."""
     reprocessing: bool = False
     """A ready video is being processed again (its owner or a moderator asked): it stays
     ready, playing its current renditions, until the new ones replace them."""
@@ -327,6 +332,11 @@ class Video(Aggregate):
             self.status is VideoStatus.READY and self.reprocessing
         )
 
+    @property
+    def run_attempts(self) -> int:
+        """Attempts made in the current run."""
+        return self.processing_attempts - self.attempt_base
+
     def holds_attempt(self, attempt: int) -> bool:
         """Whether processing attempt number ``attempt`` is still the one in charge."""
         return self.is_processing and self.processing_attempts == attempt
@@ -347,7 +357,7 @@ class Video(Aggregate):
                 f"video {self.id} is already being processed again", code="already_reprocessing"
             )
         self.reprocessing = True
-        self.processing_attempts = 0
+        self.attempt_base = self.processing_attempts
         self.progress = 0
         self.last_error = None
         self.failure_code = None
@@ -381,7 +391,7 @@ class Video(Aggregate):
         until processing starts again."""
         self._move(VideoStatus.UPLOADED, now)
         self.progress = 0
-        self.processing_attempts = 0
+        self.attempt_base = self.processing_attempts
         self.record(VideoRequeued(occurred_at=now, video_id=self.id))
 
     def resume_stranded(self, now: datetime) -> None:

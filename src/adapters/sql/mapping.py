@@ -187,6 +187,7 @@ def video_row(video: Video) -> dict[str, Any]:
         "failure_code": video.failure_code.value if video.failure_code else None,
         "processing_attempts": video.processing_attempts,
         "reprocessing": video.reprocessing,
+        "attempt_base": video.attempt_base,
         "created_at": video.created_at,
         "updated_at": video.updated_at,
     }
@@ -215,6 +216,7 @@ def video_from(row: Row) -> Video:
         view_count=row["view_count"],
         processing_attempts=row["processing_attempts"],
         reprocessing=bool(row["reprocessing"]),
+        attempt_base=row["attempt_base"],
         owner_disabled=bool(row["owner_disabled"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -99,6 +99,8 @@ videos = Table(
     Column("processing_attempts", Integer, nullable=False),
     # A ready video being processed again (it plays its current renditions meanwhile).
     Column("reprocessing", Boolean, nullable=False, server_default=false()),
+    # Attempts made before the current run (a retry or a reprocessing): its budget.
+    Column("attempt_base", Integer, nullable=False, server_default=text("0")),
     # The owner's account is disabled: hidden from all but moderators (set owner-wide).
     Column("owner_disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),

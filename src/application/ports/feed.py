@@ -50,7 +50,7 @@ class ProcessingProgress:
             video.id,
             video.status,
             video.progress,
-            video.processing_attempts,
+            video.run_attempts,
             video.last_error,
             at,
             video.failure_code,

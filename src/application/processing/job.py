@@ -187,7 +187,7 @@ class ProcessingJob(ProcessingBase):
                 ours = video.assets is not None and video.assets.prefix == prefix
                 return ProcessingOutcome.READY if ours else ProcessingOutcome.SUPERSEDED
             now = self._clock.now()
-            if not permanent and attempt < self._config.max_attempts:
+            if not permanent and attempt - video.attempt_base < self._config.max_attempts:
                 video.note_failed_attempt(failure.reason, now, failure.code)
                 uow.videos.save(video)
                 uow.commit()

@@ -35,7 +35,7 @@ class ProcessingModeration(ProcessingBase):
                     f"video {video_id} is {video.status.value}; only a failed video is retried",
                     code="video_not_failed",
                 )
-            attempts, last_error = video.processing_attempts, video.last_error or ""
+            attempts, last_error = video.run_attempts, video.last_error or ""
             now = self._clock.now()
             video.requeue(now)
             uow.videos.save(video)

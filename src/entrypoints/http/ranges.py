@@ -59,8 +59,9 @@ def chosen_range(req: falcon.Request, size: int, etag: str) -> ByteRange | Unsat
     return parse_range(req.get_header("Range"), size)
 
 
-def not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since.
+def not_modified(req: falcon.Request, etag: str, modified: datetime | None) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present, else If-Modified-Since
+    (unless ``modified`` is None: a representation without a modification time).
     A malformed validator is ignored, as RFC 9110 13.1 asks: the full reply goes out."""
     try:
         tags = req.if_none_match
@@ -72,7 +73,7 @@ def not_modified(req: falcon.Request, etag: str, modified: datetime) -> bool:
         since = req.if_modified_since  # naive, in UTC
     except falcon.HTTPInvalidHeader:
         since = None
-    if since is None:
+    if since is None or modified is None:
         return False
     changed = modified.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     return changed <= since.replace(tzinfo=None)

@@ -154,7 +154,7 @@ def test_0005_hides_the_videos_of_owners_disabled_before_it(fresh_engine: Engine
 
 
 # Columns of the videos table, with the revision that added them after 0004.
-VIDEO_COLUMNS_SINCE = {"failure_code": "0007", "reprocessing": "0008"}
+VIDEO_COLUMNS_SINCE = {"failure_code": "0007", "reprocessing": "0008", "attempt_base": "0008"}
 
 
 def video_row_before(video: Video, revision: str) -> dict[str, Any]:

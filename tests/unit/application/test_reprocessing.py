@@ -8,6 +8,7 @@ outputs until the new ones replace them in one commit; a failure leaves it as it
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_the_new_outputs_replace_the_old_ones_in_one_step(
     assert service.process("job-2", video.id) is ProcessingOutcome.READY
 
     during = seen_during[0]
-    assert (during.status, during.reprocessing, during.processing_attempts) == (
+    assert (during.status, during.reprocessing, during.run_attempts) == (
         VideoStatus.READY,
         True,
         1,
@@ -123,7 +124,7 @@ def test_the_new_outputs_replace_the_old_ones_in_one_step(
     after = stored(uow_factory, video.id)
     assert after.assets is not None
     assert (after.status, after.reprocessing, after.progress) == (VideoStatus.READY, False, 100)
-    assert after.assets.prefix == f"videos/{video.id}/out/job-2/1/"
+    assert after.assets.prefix == f"videos/{video.id}/out/job-2/2/"  # attempt numbers grow
     assert after.assets.prefix != old.assets.prefix
     keys = outputs(storage, video.id)
     assert keys and all(k.startswith(after.assets.prefix) for k in keys)  # old ones gone
@@ -179,7 +180,7 @@ def test_a_late_copy_of_the_job_that_made_the_current_outputs_does_no_harm(
     assert build().process("job-1", video.id) is ProcessingOutcome.ALREADY_DONE
     assert outputs(storage, video.id) == keys
     waiting = stored(uow_factory, video.id)
-    assert (waiting.reprocessing, waiting.processing_attempts) == (True, 0)
+    assert (waiting.reprocessing, waiting.run_attempts) == (True, 0)
 
 
 def test_only_a_ready_video_is_reprocessed_and_only_once_at_a_time(
@@ -277,3 +278,50 @@ def test_an_uploaded_but_not_yet_processed_source_cannot_be_reprocessed(
     )
     with pytest.raises(InvalidTransition):
         platform.processing.reprocess(owner, video.id)
+
+
+def test_an_attempt_that_lost_its_claim_before_a_reprocessing_never_gets_it_back(
+    build: Build,
+    upload: Upload,
+    platform: Platform,
+    owner: Caller,
+    storage: ListingStorage,
+    uow_factory: MemoryUnitOfWorkFactory,
+) -> None:
+    """Job 1 ran twice (its first worker was given up for dead but kept going) and the
+    second run published. The owner reprocesses, and job 2 claims the video. When the
+    first run of job 1 finally finishes, it must be refused: its attempt number is never
+    handed out again, so it cannot publish over job 2 (nor remove what job 2 makes)."""
+    video = upload()
+    job2_claimed, release_job2 = threading.Event(), threading.Event()
+    outcomes: dict[str, ProcessingOutcome] = {}
+
+    def job2_transcoding() -> None:
+        job2_claimed.set()
+        assert release_job2.wait(10)
+
+    def job2() -> None:
+        worker = build(transcoder=DuringTranscode(job2_transcoding))
+        outcomes["job-2"] = worker.process("job-2", video.id)
+
+    runner = threading.Thread(target=job2)
+
+    def meanwhile() -> None:
+        assert build().process("job-1", video.id) is ProcessingOutcome.READY  # redelivery
+        platform.processing.reprocess(owner, video.id)
+        runner.start()
+        assert job2_claimed.wait(10)
+
+    stale = build(transcoder=DuringTranscode(meanwhile))
+    outcomes["stale"] = stale.process("job-1", video.id)
+    release_job2.set()
+    runner.join(10)
+    assert outcomes == {
+        "stale": ProcessingOutcome.SUPERSEDED,
+        "job-2": ProcessingOutcome.READY,
+    }
+    after = stored(uow_factory, video.id)
+    assert after.assets is not None
+    assert after.assets.prefix.startswith(f"videos/{video.id}/out/job-2/")
+    keys = outputs(storage, video.id)
+    assert keys and all(k.startswith(after.assets.prefix) for k in keys)

@@ -569,3 +569,34 @@ def test_any_cue_text_becomes_markup_webvtt_reads_back_unchanged(text: str) -> N
         for line in lines:
             assert line.strip(" \t") and "-->" not in line and "\x00" not in line
             assert not set("<>") & set(ALLOWED_TAG.sub("", line))
+
+
+def test_a_voice_name_cannot_pass_for_attributes_in_an_html_player() -> None:
+    document = parse_captions(
+        b"WEBVTT\n\n00:01.000 --> 00:02.000\n"
+        b'<v x onmouseover=alert(1) style="position:fixed">hi</v> '
+        b"<v Tom &quot;T&quot; O'Brien &amp; co>x</v> <v &#x110000;>y</v>\n"
+    )
+    assert document.webvtt == (
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n"
+        "<v x onmouseoveralert(1) styleposition:fixed>hi</v> "
+        "<v Tom T O'Brien &amp; co>x</v> y\n"
+    )
+    assert parse_captions(document.webvtt.encode()) == document
+
+
+def test_cue_identifiers_carry_no_markup_entities_or_timestamps() -> None:
+    document = parse_captions(b"WEBVTT\n\n<00:00:01.000> & <b>id\n00:01.000 --> 00:02.000\nText\n")
+    assert document.webvtt == "WEBVTT\n\n00:00:01.000  bid\n00:00:01.000 --> 00:00:02.000\nText\n"
+
+
+def test_what_escaping_would_blow_up_is_refused() -> None:
+    cue = "<" * 250
+    body = "".join(
+        f"{n}\n00:00:{n // 1000 % 60:02d},{n % 1000:03d} --> 00:01:00,000\n{cue}\n\n"
+        for n in range(7_000)
+    )
+    assert len(body.encode()) < 2 * 1024 * 1024
+    with pytest.raises(ValidationError) as refused:
+        parse_captions(body.encode())
+    assert refused.value.fields == {"file": "is larger than 4 MiB once converted"}

@@ -123,6 +123,9 @@ def test_the_master_lists_every_track_as_one_subtitles_group() -> None:
         "360p/index.m3u8",
     ]
     assert with_subtitles(master, []) == master
+    crlf = with_subtitles(master.replace("\n", "\r\n"), [track("de")])
+    assert crlf.splitlines()[-4:] == listed.splitlines()[-4:]
+    assert "\r" not in crlf
 
 
 def test_a_track_is_one_segment_spanning_the_video() -> None:

@@ -644,10 +644,13 @@ def test_a_retried_video_waits_as_uploaded_with_a_fresh_attempt_budget() -> None
     video.mark_failed("decoder error", NOW)
     video.requeue(LATER)
     assert video.status is UPLOADED
-    assert (video.progress, video.processing_attempts) == (0, 0)
+    assert (video.progress, video.run_attempts) == (0, 0)
     assert (video.status, video.last_error) == (UPLOADED, "decoder error")  # until it restarts
     video.start_processing(LATER)
-    assert (video.processing_attempts, video.last_error) == (1, None)
+    assert (video.run_attempts, video.last_error) == (1, None)
+    # The claim number never goes back: the failed run's attempt 1 cannot finish it.
+    assert video.processing_attempts == 2
+    assert not video.holds_attempt(1) and video.holds_attempt(2)
 
 
 @pytest.mark.parametrize(

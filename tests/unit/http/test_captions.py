@@ -108,6 +108,8 @@ def test_who_may_change_captions_is_settled_before_what_they_send(
     assert (anonymous.status_code, problem_code(anonymous)) == (401, "authentication_failed")
     refused = put(client, public, "not a language!", viewer, b"junk", kind="karaoke")
     assert (refused.status_code, problem_code(refused)) == (403, "permission_denied")
+    long_label = put(client, public, "en", viewer, SRT, label="a" * 300, kind="x" * 300)
+    assert (long_label.status_code, problem_code(long_label)) == (403, "permission_denied")
     hidden = put(client, private, "en", viewer, SRT)
     missing = put(client, VideoId(MISSING), "en", viewer, SRT)
     assert (hidden.status_code, missing.status_code) == (404, 404)
@@ -225,6 +227,15 @@ def test_players_find_the_tracks_in_the_master_playlist(
     cues = fetch(client, urljoin(master_url, "captions/en.vtt"))
     assert cues.status_code == 200 and cues.headers["content-type"] == "text/vtt"
     assert cues.text.startswith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n")
+    # The synthetic ladder starts at 1.4 s, as ffmpeg's do: cues are moved onto it.
+    assert "00:00:02.400 --> 00:00:03.900\nHello there" in cues.text
+    # Written per request: validated by its ETag alone (a deleted track must not leave a
+    # cached master behind on an If-Modified-Since).
+    assert "last-modified" not in master.headers
+    again = client.simulate_get(
+        urlsplit(master_url).path, headers={"If-None-Match": master.headers["etag"]}
+    )
+    assert again.status_code == 304
     assert "Hello there" in cues.text
     missing = fetch(client, urljoin(master_url, "captions/de.vtt"))
     assert (missing.status_code, problem_code(missing)) == (404, "playback_asset_not_found")

@@ -21,7 +21,6 @@ from videoplatform.entrypoints.http.resources.common import (
     API,
     HttpContext,
     no_content,
-    query_str,
     reply,
 )
 from videoplatform.entrypoints.http.uploads import authenticated, request_body
@@ -87,8 +86,9 @@ class CaptionTrackResource:
         command = PutCaptions(
             language=language,
             source=_LaterBody(req),
-            label=query_str(req, "label"),
-            kind=query_str(req, "kind") or CaptionKind.SUBTITLES,
+            # Read as sent: the service judges them once the caller's right is settled.
+            label=req.get_param("label"),
+            kind=req.get_param("kind") or CaptionKind.SUBTITLES,
         )
         stored = self._captions.put(caller, VideoId(video_id), command)
         reply(resp, CaptionView.of(stored.track), 201 if stored.created else 200)

@@ -1,5 +1,7 @@
 """A ready video being processed again: a flag beside its state, so it stays ready (and
-playable) while new renditions are made, and recovery finds it when its job is lost.
+playable) while new renditions are made, and recovery finds it when its job is lost; and
+the attempts made before the current run, so that a retry or a reprocessing gets a fresh
+budget without the attempt counter (the claim) ever going back.
 
 Revision ID: 0008
 Revises: 0007
@@ -22,6 +24,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("reprocessing", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("attempt_base", sa.Integer(), server_default=sa.text("0"), nullable=False)
+        )
         batch_op.create_index(
             batch_op.f("ix_videos_reprocessing_created_at_id"),
             ["reprocessing", "created_at", "id"],
@@ -32,4 +37,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("videos", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_videos_reprocessing_created_at_id"))
+        batch_op.drop_column("attempt_base")
         batch_op.drop_column("reprocessing")
