@@ -172,7 +172,7 @@ class CaptionService(UseCases):
                         f"a video may have captions in at most {MAX_TRACKS} languages",
                         code=TOO_MANY,
                     )
-                track = CaptionTrack(
+                track = CaptionTrack.new(
                     id=track_id,
                     video_id=video_id,
                     language=language,
@@ -182,8 +182,7 @@ class CaptionService(UseCases):
                     storage_key=key,
                     cue_count=document.cue_count,
                     size=size,
-                    created_at=now,
-                    updated_at=now,
+                    now=now,
                 )
                 uow.captions.add(track)
             else:
@@ -358,7 +357,7 @@ class EmbeddedCaptions:
             else:
                 count += 1
                 uow.captions.add(
-                    CaptionTrack(
+                    CaptionTrack.new(
                         id=item.track_id,
                         video_id=video.id,
                         language=item.language,
@@ -367,8 +366,8 @@ class EmbeddedCaptions:
                         storage_key=item.key,
                         cue_count=item.document.cue_count,
                         size=size,
-                        created_at=now,
-                        updated_at=now,
+                        kind=CaptionKind.SUBTITLES,
+                        now=now,
                     )
                 )
         return replaced, unused

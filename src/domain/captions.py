@@ -112,6 +112,35 @@ class CaptionTrack(Aggregate):
     created_at: datetime
     updated_at: datetime
 
+    @classmethod
+    def new(
+        cls,
+        *,
+        id: CaptionId,
+        video_id: VideoId,
+        language: str,
+        label: str,
+        kind: CaptionKind,
+        origin: CaptionOrigin,
+        storage_key: str,
+        cue_count: int,
+        size: int,
+        now: datetime,
+    ) -> CaptionTrack:
+        return cls(
+            id=id,
+            video_id=video_id,
+            language=language,
+            label=label,
+            kind=kind,
+            origin=origin,
+            storage_key=storage_key,
+            cue_count=cue_count,
+            size=size,
+            created_at=now,
+            updated_at=now,
+        )
+
     def replace(
         self,
         *,

@@ -88,6 +88,12 @@ def audio_posters_args(
         *input_args(config, source, info.container),
         "-filter_complex", ";".join(graph),
     ]  # fmt: skip
+    return args + _jpeg_outputs(config, targets)
+
+
+def _jpeg_outputs(config: FfmpegConfig, targets: Sequence[Path]) -> list[str]:
+    """One JPEG per target, from the filter graph's outputs ``[o0]``, ``[o1]``..."""
+    args: list[str] = []
     for i, target in enumerate(targets):
         args += [
             "-map", f"[o{i}]", "-an", "-sn", "-dn", "-frames:v", "1",
@@ -134,13 +140,7 @@ def posters_args(
         *input_args(config, source, info.container),
         "-filter_complex", ";".join(graph),
     ]  # fmt: skip
-    for i, target in enumerate(targets):
-        args += [
-            "-map", f"[o{i}]", "-an", "-sn", "-dn", "-frames:v", "1",
-            "-c:v", "mjpeg", "-q:v", str(config.jpeg_quality),
-            "-f", "image2", "-update", "1", file_url(target),
-        ]  # fmt: skip
-    return args
+    return args + _jpeg_outputs(config, targets)
 
 
 class FfmpegThumbnailer:
