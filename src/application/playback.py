@@ -23,6 +23,7 @@ from typing import BinaryIO
 import attrs
 from attrs import field, frozen
 
+from videoplatform.application.audit_recording import Auditor
 from videoplatform.application.captions import CaptionService
 from videoplatform.application.context import Caller, Hidden, current_user
 from videoplatform.application.playback_captions import (
@@ -48,6 +49,7 @@ from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFa
 from videoplatform.application.ports.storage import ByteRange, ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import ShareService
+from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.errors import Conflict, NotFound, PermissionDenied
 from videoplatform.domain.ids import ShareId, UserId, VideoId
@@ -119,7 +121,9 @@ class PlaybackService:
         shares: ShareService,
         policy: PlaybackPolicy,
         captions: CaptionService,
+        audit: Auditor,
     ) -> None:
+        self._audit = audit
         self._uow = uow_factory
         self._clock = clock
         self._storage = storage
@@ -136,8 +140,11 @@ class PlaybackService:
         their own (it lasts while they may manage the video); anyone else watches a
         public or unlisted video under a public grant (it lasts while the video stays
         so). Hidden for a video the caller cannot see; Conflict(NOT_READY) before the
-        video is ready."""
-        with self._uow() as uow:
+        video is ready. A refusal is audited like any refused read."""
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_READ, "video", video_id),
+            self._uow() as uow,
+        ):
             user = current_user(uow, caller)
             video = uow.videos.get(video_id)
             if not video.can_be_seen_by(user):

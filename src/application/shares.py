@@ -325,9 +325,14 @@ class ShareService(UseCases):
             raise gone from None
 
     def details(self, caller: Caller, share_id: ShareId) -> Share:
-        with self._uow() as uow:
+        """A share its owner (or an administrator) reads; anyone else is refused as if it
+        did not exist, and the refusal is audited."""
+        with (
+            self._audit.refusals(caller, AuditAction.SHARE_READ, "share", share_id),
+            self._uow() as uow,
+        ):
             user = require_user(uow, caller)
             share = uow.shares.get(share_id)
             if share.owner_id != user.id and not user.can(Permission.USER_MANAGE):
-                raise NotFound("share not found")
+                raise Hidden("share not found")
             return share

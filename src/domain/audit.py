@@ -47,6 +47,7 @@ class AuditAction(enum.Enum):
     SHARE_CREATE = "share.create"
     SHARE_REDEEM = "share.redeem"
     SHARE_REVOKE = "share.revoke"
+    SHARE_READ = "share.read"
     CATEGORY_CREATE = "category.create"
     CATEGORY_RENAME = "category.rename"
     CATEGORY_DELETE = "category.delete"

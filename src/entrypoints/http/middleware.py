@@ -170,9 +170,14 @@ def _agent(req: falcon.Request) -> str | None:
     return (req.user_agent or "")[:512] or None
 
 
+API_PREFIX = "/api/"
+
+
 class SaneInput:
     """Path and query parameters are text a database can store: no NUL, no lone
-    surrogates. Anything else is a 422 naming the parameter, never a 500 deep inside."""
+    surrogates. Anything else is a 422 naming the parameter, never a 500 deep inside.
+    On the API an empty query value (``?visibility=``) is refused like an invalid one,
+    not taken for an absent one: a client that sends it meant something."""
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
@@ -185,6 +190,10 @@ class SaneInput:
                         check_text(text)
                     except ValueError as problem:
                         raise ValidationError.field(name, str(problem)) from None
+        if req.path.startswith(API_PREFIX):
+            for name, value in req.params.items():
+                if any(v == "" for v in (value if isinstance(value, list) else [value])):
+                    raise ValidationError.field(name, "must not be empty")
 
 
 class SecurityHeaders:

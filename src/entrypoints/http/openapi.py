@@ -99,7 +99,9 @@ def _problem_schema() -> Schema:
 
 # Every operation may answer these: a malformed request, an unsupported version, a bug,
 # and a dependency (the database) that is down or busy (503 with Retry-After).
-STANDARD_ERRORS = (400, 406, 500, 503)
+# 422: any path or query value is refused when it holds NUL or a lone surrogate, and
+# any query value when it is empty (see middleware.SaneInput).
+STANDARD_ERRORS = (400, 406, 422, 500, 503)
 ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing, invalid or expired credentials",
@@ -161,6 +163,13 @@ def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
     }
 
 
+def _non_empty(schema: Schema) -> Schema:
+    """A query value is never empty (the server refuses ``?name=``)."""
+    if schema.get("type") == "string" and "minLength" not in schema and "enum" not in schema:
+        return {**schema, "minLength": 1}
+    return schema
+
+
 def _operation(op: Operation, path_names: Sequence[str], components: dict[str, Schema]) -> Any:
     parameters: list[dict[str, Any]] = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -171,7 +180,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             "name": p.name,
             "in": p.where,
             "required": p.required,
-            "schema": p.schema,
+            "schema": _non_empty(p.schema) if p.where == "query" else p.schema,
             **({"description": p.description} if p.description else {}),
         }
         for p in op.params

@@ -200,9 +200,12 @@ def ids(result: falcon.testing.Result) -> list[str]:
 def test_a_raw_mp4_upload_creates_a_private_video_with_its_metadata(
     client: Client, creator: Account, mp4: bytes, storage: WatchedStorage
 ) -> None:
-    result = upload(
-        client, creator, mp4, description="First one", tags="Cats, travel,cats", visibility=""
+    empty = upload(client, creator, mp4, visibility="")  # sent empty: refused, not defaulted
+    assert (empty.status_code, empty.json["errors"]) == (
+        422,
+        [{"field": "visibility", "message": "must not be empty"}],
     )
+    result = upload(client, creator, mp4, description="First one", tags="Cats, travel,cats")
     assert result.status_code == 201, result.text
     video = result.json
     assert result.headers["location"] == f"{VIDEOS}/{video['id']}"

@@ -240,10 +240,9 @@ class FileContent:
     def _redirect(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
         """Send the client to a short-lived presigned URL whose response headers (type,
         disposition, no-store) are signed in; ranges go straight to the storage."""
-        inline_wanted = req.get_param("disposition") == "inline"
 
         def headers(stored: StoredFile) -> tuple[str, str]:
-            inline = inline_wanted and renders_passively(stored.content_type)
+            inline = wants_inline(req) and renders_passively(stored.content_type)
             return served_type(stored.content_type), content_disposition(stored.name, inline=inline)
 
         stored, url = self._files.download_url(caller_of(req), FileId(file_id), headers)
@@ -263,9 +262,17 @@ def _validators(resp: falcon.Response, stored: StoredFile) -> None:
     resp.last_modified = stored.updated_at
 
 
+def wants_inline(req: falcon.Request) -> bool:
+    """``?disposition=inline`` or ``attachment`` (the default); anything else is refused.
+    Read once the caller's right to the file is settled."""
+    wanted = req.get_param("disposition")
+    if wanted not in (None, "inline", "attachment"):
+        raise ValidationError.field("disposition", "must be inline or attachment")
+    return wanted == "inline"
+
+
 def _representation(req: falcon.Request, resp: falcon.Response, stored: StoredFile) -> None:
-    inline = req.get_param("disposition") == "inline"
-    inline = inline and renders_passively(stored.content_type)
+    inline = wants_inline(req) and renders_passively(stored.content_type)
     resp.content_type = served_type(stored.content_type)
     resp.set_header("Content-Disposition", content_disposition(stored.name, inline=inline))
     resp.set_header("X-Content-Type-Options", "nosniff")
