@@ -12,11 +12,13 @@ from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId
 
+MAX_CATEGORY_NAME = 80
+
 
 def clean_category_name(raw: str) -> str:
     name = " ".join(raw.split())
-    if not 1 <= len(name) <= 80:
-        raise ValidationError.field("name", "must be 1 to 80 characters")
+    if not 1 <= len(name) <= MAX_CATEGORY_NAME:
+        raise ValidationError.field("name", f"must be 1 to {MAX_CATEGORY_NAME} characters")
     return name
 
 

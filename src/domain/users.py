@@ -70,6 +70,8 @@ def parse_roles(names: Iterable[str]) -> frozenset[Role]:
     return frozenset(roles)
 
 
+MAX_EMAIL = 254
+MAX_DISPLAY_NAME = 100
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
@@ -89,7 +91,7 @@ class Email:
     def parse(cls, raw: str) -> Email:
         text = unicodedata.normalize("NFC", raw.strip()).lower()
         invisible = any(unicodedata.category(c) in ("Cf", "Zl", "Zp", "Co", "Cs") for c in text)
-        if invisible or len(text) > 254 or not _EMAIL.match(text):
+        if invisible or len(text) > MAX_EMAIL or not _EMAIL.match(text):
             raise ValidationError.field("email", "not a valid email address")
         return cls(text)
 
@@ -105,8 +107,8 @@ class UserStatus(enum.Enum):
 
 def _clean_display_name(raw: str) -> str:
     name = " ".join(raw.split())
-    if not 1 <= len(name) <= 100:
-        raise ValidationError.field("display_name", "must be 1 to 100 characters")
+    if not 1 <= len(name) <= MAX_DISPLAY_NAME:
+        raise ValidationError.field("display_name", f"must be 1 to {MAX_DISPLAY_NAME} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ValidationError.field("display_name", "must not contain control characters")
     return name

@@ -24,6 +24,9 @@ from videoplatform.domain.errors import (
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import ApiToken, Email, TokenKind, UserStatus
 
+MAX_TOKEN_NAME = 100
+"""A personal API token's name, at most this many characters."""
+
 
 class Sessions(UserServiceBase):
     def login(self, command: Login, caller: Caller | None = None) -> IssuedToken:
@@ -150,8 +153,8 @@ class Sessions(UserServiceBase):
     ) -> IssuedToken:
         """A personal token for scripts; it expires (at most the configured maximum)."""
         name = " ".join(name.split())
-        if not 1 <= len(name) <= 100:
-            raise ValidationError.field("name", "must be 1 to 100 characters")
+        if not 1 <= len(name) <= MAX_TOKEN_NAME:
+            raise ValidationError.field("name", f"must be 1 to {MAX_TOKEN_NAME} characters")
         ttl = self._limits.personal_token_max_ttl if expires_in is None else expires_in
         if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
             raise ValidationError.field(

@@ -66,12 +66,37 @@ def type_schema(tp: Any, components: dict[str, Schema]) -> Schema:
     raise TypeError(f"no JSON Schema for {tp!r}")
 
 
+TEXT_PATTERN = r"\S"
+"""Text the server trims and collapses: it must hold something besides spaces."""
+
+
+def text_rules(max_length: int, min_length: int = 1) -> Schema:
+    """The rules of a trimmed text field, for a field's ``metadata={"schema": ...}``:
+    the same constants the domain validates with, so the document says what the
+    server checks."""
+    rules: Schema = {"maxLength": max_length}
+    if min_length:
+        rules |= {"minLength": min_length, "pattern": TEXT_PATTERN}
+    return rules
+
+
+def _constrained(prop: Schema, rules: Schema) -> Schema:
+    """``prop`` with ``rules`` added; for a nullable property, to its non-null form."""
+    options = prop.get("anyOf")
+    if options and {"type": "null"} in options:
+        return {"anyOf": [o if o == {"type": "null"} else {**o, **rules} for o in options]}
+    return {**prop, **rules}
+
+
 def object_schema(cls: type, components: dict[str, Schema]) -> Schema:
     hints = typing.get_type_hints(cls)
     properties: dict[str, Schema] = {}
     required: list[str] = []
     for field in attrs.fields(cls):
         prop = type_schema(hints[field.name], components)
+        rules = field.metadata.get("schema")
+        if rules:
+            prop = _constrained(prop, rules)
         doc = field.metadata.get("doc")
         if doc:
             prop = {**prop, "description": doc}

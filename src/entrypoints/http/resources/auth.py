@@ -8,20 +8,35 @@ import falcon
 from attrs import field, frozen
 
 from videoplatform.application.users import IssuedToken, Login, RegisterUser, UserService
+from videoplatform.application.users.sessions import MAX_TOKEN_NAME
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
+from videoplatform.domain.users import (
+    MAX_DISPLAY_NAME,
+    MAX_EMAIL,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+)
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from videoplatform.entrypoints.http.schema import text_rules
 from videoplatform.entrypoints.http.views import SessionView, TokenView, UserView
+
+PASSWORD_RULES = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
 
 
 @frozen
 class RegisterBody:
-    email: str
-    password: str = field(metadata={"doc": "at least 10 characters"})
-    display_name: str
+    email: str = field(metadata={"schema": {"minLength": 3, "maxLength": MAX_EMAIL}})
+    password: str = field(
+        metadata={
+            "doc": f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            "schema": PASSWORD_RULES,
+        }
+    )
+    display_name: str = field(metadata={"schema": text_rules(MAX_DISPLAY_NAME)})
 
 
 @frozen
@@ -49,12 +64,17 @@ class ResetRequestBody:
 @frozen
 class ResetBody:
     token: str
-    password: str
+    password: str = field(
+        metadata={
+            "doc": f"the new password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            "schema": PASSWORD_RULES,
+        }
+    )
 
 
 @frozen
 class TokenBody:
-    name: str
+    name: str = field(metadata={"schema": text_rules(MAX_TOKEN_NAME)})
     expires_in_days: int | None = field(default=None, metadata={"doc": "at most 365"})
 
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import falcon
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.application.categories import CategoryService
+from videoplatform.domain.categories import MAX_CATEGORY_NAME
 from videoplatform.domain.ids import CategoryId
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
+from videoplatform.entrypoints.http.schema import text_rules
 from videoplatform.entrypoints.http.views import CategoryView
 
 
 @frozen
 class CategoryBody:
-    name: str
+    name: str = field(metadata={"schema": text_rules(MAX_CATEGORY_NAME)})
 
 
 class Categories:

@@ -13,6 +13,7 @@ from attrs import field, frozen
 from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedItem, ShareService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
+from videoplatform.domain.shares import MAX_SHARE_USES
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -46,10 +47,20 @@ class CreateShareBody:
     video_id: str | None = None
     file_id: str | None = None
     expires_in_seconds: int | None = field(
-        default=None, metadata={"doc": f"1 to {MAX_TTL_SECONDS}; no expiry when absent"}
+        default=None,
+        metadata={
+            "doc": f"1 to {MAX_TTL_SECONDS}; no expiry when absent",
+            "schema": {"minimum": 1, "maximum": MAX_TTL_SECONDS},
+        },
     )
     password: str | None = field(default=None, metadata={"doc": "asked of whoever opens it"})
-    max_uses: int | None = field(default=None, metadata={"doc": "how many times it may be used"})
+    max_uses: int | None = field(
+        default=None,
+        metadata={
+            "doc": "how many times it may be used",
+            "schema": {"minimum": 1, "maximum": MAX_SHARE_USES},
+        },
+    )
 
 
 @frozen

@@ -25,7 +25,14 @@ from videoplatform.application.video_commands import UpdateVideo, UploadVideo, V
 from videoplatform.application.videos import VideoService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
-from videoplatform.domain.videos import Video, VideoStatus, Visibility
+from videoplatform.domain.videos import (
+    MAX_DESCRIPTION,
+    MAX_POSTER_AT,
+    MAX_TITLE,
+    Video,
+    VideoStatus,
+    Visibility,
+)
 from videoplatform.entrypoints.http.convert import dump, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -40,6 +47,7 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
+from videoplatform.entrypoints.http.schema import text_rules
 from videoplatform.entrypoints.http.sse import EVENT_STREAM, EventStream, StreamSlots
 from videoplatform.entrypoints.http.uploads import (
     authenticated,
@@ -84,8 +92,10 @@ UNCHANGED = _Unchanged()
 class VideoPatch:
     """The fields to change; a field left out (or null, except category_id) is unchanged."""
 
-    title: str | None = None
-    description: str | None = None
+    title: str | None = field(default=None, metadata={"schema": text_rules(MAX_TITLE)})
+    description: str | None = field(
+        default=None, metadata={"schema": {"maxLength": MAX_DESCRIPTION}}
+    )
     category_id: str | None = field(
         default=UNCHANGED, metadata={"doc": "a category id, or null to remove the category"}
     )
@@ -93,7 +103,10 @@ class VideoPatch:
     visibility: VisibilityName | None = None
     poster_at_seconds: float | None = field(
         default=None,
-        metadata={"doc": "when to take the poster at the next processing, in seconds"},
+        metadata={
+            "doc": "when to take the poster at the next processing, in seconds",
+            "schema": {"minimum": 0, "maximum": MAX_POSTER_AT},
+        },
     )
 
 

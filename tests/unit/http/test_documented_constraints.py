@@ -1,0 +1,95 @@
+"""The document states the limits the server enforces, from the same constants: a value
+just inside a documented limit gets past validation, one just outside is refused with a
+422 naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon.testing
+
+from tests.unit.http.conftest import MakeAccount
+from videoplatform.application.users.sessions import MAX_TOKEN_NAME
+from videoplatform.domain.categories import MAX_CATEGORY_NAME
+from videoplatform.domain.shares import MAX_SHARE_USES
+from videoplatform.domain.users import (
+    MAX_DISPLAY_NAME,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    Role,
+)
+from videoplatform.domain.videos import MAX_TITLE
+
+Client = falcon.testing.TestClient
+
+
+def body_schema(document: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    content = document["paths"][path][method]["requestBody"]["content"]
+    ref: str = content["application/json"]["schema"]["$ref"]
+    schema: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema
+
+
+def prop(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = schema["properties"][name]
+    options = found.get("anyOf")
+    return next(o for o in options if o != {"type": "null"}) if options else found
+
+
+def test_limits_in_the_document_come_from_the_rules(client: Client) -> None:
+    doc = client.simulate_get("/api/v1/openapi.json").json
+    register = body_schema(doc, "/api/v1/auth/register", "post")
+    assert prop(register, "password") == {
+        "type": "string",
+        "minLength": MIN_PASSWORD_LENGTH,
+        "maxLength": MAX_PASSWORD_LENGTH,
+        "description": f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+    }
+    text = {"type": "string", "minLength": 1, "pattern": r"\S"}
+    assert prop(register, "display_name") == text | {"maxLength": MAX_DISPLAY_NAME}
+    token = body_schema(doc, "/api/v1/auth/tokens", "post")
+    assert prop(token, "name") == text | {"maxLength": MAX_TOKEN_NAME}
+    category = body_schema(doc, "/api/v1/categories", "post")
+    assert prop(category, "name") == text | {"maxLength": MAX_CATEGORY_NAME}
+    patch = body_schema(doc, "/api/v1/videos/{video_id}", "patch")
+    assert prop(patch, "title") == text | {"maxLength": MAX_TITLE}
+    share = body_schema(doc, "/api/v1/shares", "post")
+    uses = prop(share, "max_uses")
+    assert (uses["minimum"], uses["maximum"]) == (1, MAX_SHARE_USES)
+
+
+def fields_refused(result: falcon.testing.Result) -> list[str]:
+    if result.status_code != 422:
+        return []
+    return [error["field"] for error in result.json.get("errors", [])]
+
+
+def test_the_server_refuses_exactly_past_the_documented_limits(
+    client: Client, account: MakeAccount
+) -> None:
+    def register(**body: str) -> falcon.testing.Result:
+        base = {"email": "new@example.com", "password": "x" * 12, "display_name": "N"}
+        return client.simulate_post("/api/v1/auth/register", json=base | body)
+
+    assert fields_refused(register(password="x" * (MIN_PASSWORD_LENGTH - 1))) == ["password"]
+    assert fields_refused(register(password="x" * (MAX_PASSWORD_LENGTH + 1))) == ["password"]
+    assert fields_refused(register(display_name="d" * (MAX_DISPLAY_NAME + 1))) == ["display_name"]
+    assert fields_refused(register(display_name="   ")) == ["display_name"]
+    assert register(display_name="d" * MAX_DISPLAY_NAME).status_code == 202
+
+    admin = account(Role.ADMIN)
+    tokens = "/api/v1/auth/tokens"
+    long_name = client.simulate_post(
+        tokens, json={"name": "n" * (MAX_TOKEN_NAME + 1)}, headers=admin.headers
+    )
+    assert fields_refused(long_name) == ["name"]
+    made = client.simulate_post(tokens, json={"name": "n" * MAX_TOKEN_NAME}, headers=admin.headers)
+    assert made.status_code == 201
+    categories = "/api/v1/categories"
+    too_long = "c" * (MAX_CATEGORY_NAME + 1)
+    long_category = client.simulate_post(categories, json={"name": too_long}, headers=admin.headers)
+    assert fields_refused(long_category) == ["name"]
+    ok = client.simulate_post(
+        categories, json={"name": "c" * MAX_CATEGORY_NAME}, headers=admin.headers
+    )
+    assert ok.status_code == 201
