@@ -6,6 +6,9 @@ from datetime import timedelta
 
 from attrs import frozen
 
+PERSONAL_TOKEN_MAX_DAYS = 365
+"""How long a personal API token may live at most (the HTTP API states it)."""
+
 
 @frozen
 class Limits:
@@ -15,7 +18,7 @@ class Limits:
     quota_files_per_user: int = 100_000
     """Items per user: files and videos together (the name predates videos counting)."""
     session_ttl: timedelta = timedelta(days=14)
-    personal_token_max_ttl: timedelta = timedelta(days=365)
+    personal_token_max_ttl: timedelta = timedelta(days=PERSONAL_TOKEN_MAX_DAYS)
     email_verification_ttl: timedelta = timedelta(days=2)
     require_email_verification: bool = False
     upload_lifetime: timedelta = timedelta(hours=24)

@@ -53,6 +53,8 @@ PasswordCheck = Callable[[str, str], bool]
 """``check(password, stored_hash)``; injected so the domain stays free of crypto libraries."""
 
 MAX_SHARE_USES = 1_000_000
+MAX_SHARE_TOKEN = 512
+"""A presented link token is at most this long (issued ones are 43 characters)."""
 
 
 @define(eq=False, kw_only=True)

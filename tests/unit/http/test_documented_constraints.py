@@ -9,9 +9,10 @@ from typing import Any
 import falcon.testing
 
 from tests.unit.http.conftest import MakeAccount
+from videoplatform.application.limits import PERSONAL_TOKEN_MAX_DAYS
 from videoplatform.application.users.sessions import MAX_TOKEN_NAME
 from videoplatform.domain.categories import MAX_CATEGORY_NAME
-from videoplatform.domain.shares import MAX_SHARE_USES
+from videoplatform.domain.shares import MAX_SHARE_TOKEN, MAX_SHARE_USES
 from videoplatform.domain.users import (
     MAX_DISPLAY_NAME,
     MAX_PASSWORD_LENGTH,
@@ -53,6 +54,15 @@ def test_limits_in_the_document_come_from_the_rules(client: Client) -> None:
     assert prop(category, "name") == text | {"maxLength": MAX_CATEGORY_NAME}
     patch = body_schema(doc, "/api/v1/videos/{video_id}", "patch")
     assert prop(patch, "title") == text | {"maxLength": MAX_TITLE}
+    days = prop(token, "expires_in_days")
+    assert (days["minimum"], days["maximum"]) == (1, PERSONAL_TOKEN_MAX_DAYS)
+    redeem = body_schema(doc, "/api/v1/public/shares/redeem", "post")
+    assert prop(redeem, "token") | {"description": ""} == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_SHARE_TOKEN,
+        "description": "",
+    }
     share = body_schema(doc, "/api/v1/shares", "post")
     uses = prop(share, "max_uses")
     assert (uses["minimum"], uses["maximum"]) == (1, MAX_SHARE_USES)
@@ -85,6 +95,15 @@ def test_the_server_refuses_exactly_past_the_documented_limits(
     assert fields_refused(long_name) == ["name"]
     made = client.simulate_post(tokens, json={"name": "n" * MAX_TOKEN_NAME}, headers=admin.headers)
     assert made.status_code == 201
+    for days, status in (
+        (0, 422),
+        (PERSONAL_TOKEN_MAX_DAYS + 1, 422),
+        (PERSONAL_TOKEN_MAX_DAYS, 201),
+    ):
+        asked = client.simulate_post(
+            tokens, json={"name": "t", "expires_in_days": days}, headers=admin.headers
+        )
+        assert asked.status_code == status, (days, asked.text)
     categories = "/api/v1/categories"
     too_long = "c" * (MAX_CATEGORY_NAME + 1)
     long_category = client.simulate_post(categories, json={"name": too_long}, headers=admin.headers)

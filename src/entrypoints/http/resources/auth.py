@@ -7,6 +7,7 @@ from datetime import timedelta
 import falcon
 from attrs import field, frozen
 
+from videoplatform.application.limits import PERSONAL_TOKEN_MAX_DAYS
 from videoplatform.application.users import IssuedToken, Login, RegisterUser, UserService
 from videoplatform.application.users.sessions import MAX_TOKEN_NAME
 from videoplatform.domain.errors import ValidationError
@@ -75,7 +76,13 @@ class ResetBody:
 @frozen
 class TokenBody:
     name: str = field(metadata={"schema": text_rules(MAX_TOKEN_NAME)})
-    expires_in_days: int | None = field(default=None, metadata={"doc": "at most 365"})
+    expires_in_days: int | None = field(
+        default=None,
+        metadata={
+            "doc": f"1 to {PERSONAL_TOKEN_MAX_DAYS}; that longest when absent",
+            "schema": {"minimum": 1, "maximum": PERSONAL_TOKEN_MAX_DAYS},
+        },
+    )
 
 
 def session_view(issued: IssuedToken) -> SessionView:
@@ -171,8 +178,10 @@ class Tokens:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, TokenBody, self._json_limit)
         days = body.expires_in_days
-        if days is not None and not 1 <= days <= 3650:
-            raise ValidationError.field("expires_in_days", "must be between 1 and 365")
+        if days is not None and not 1 <= days <= PERSONAL_TOKEN_MAX_DAYS:
+            raise ValidationError.field(
+                "expires_in_days", f"must be between 1 and {PERSONAL_TOKEN_MAX_DAYS}"
+            )
         ttl = timedelta(days=days) if days is not None else None
         issued = self._users.create_api_token(caller_of(req), body.name, ttl)
         reply(resp, session_view(issued), 201)

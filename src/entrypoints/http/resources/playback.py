@@ -20,6 +20,7 @@ from videoplatform.application.playback import IssuedPlayback, PlaybackAsset, Pl
 from videoplatform.application.ports.storage import ByteRange
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import VideoId
+from videoplatform.domain.shares import MAX_SHARE_TOKEN
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -36,7 +37,6 @@ PLAY = f"{API}/play"
 PLAYLIST_MAX_AGE = 30
 ASSET_MAX_AGE = 3600
 REDIRECT_SECONDS = 300
-MAX_TOKEN = 512
 ASSET_CSP = "sandbox"
 
 
@@ -95,7 +95,12 @@ class PlaybackView:
 
 @frozen
 class SharePlaybackBody:
-    token: str = field(metadata={"doc": "the share link's token"})
+    token: str = field(
+        metadata={
+            "doc": "the share link's token",
+            "schema": {"minLength": 1, "maxLength": MAX_SHARE_TOKEN},
+        }
+    )
     password: str | None = None
     expires_in_seconds: int | None = field(
         default=None, metadata={"doc": "how long the URLs should last (clamped)"}
@@ -141,8 +146,8 @@ class SharePlayback:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, SharePlaybackBody, self._json_limit)
-        if not 1 <= len(body.token) <= MAX_TOKEN:
-            raise ValidationError.field("token", f"must be 1 to {MAX_TOKEN} characters")
+        if not 1 <= len(body.token) <= MAX_SHARE_TOKEN:
+            raise ValidationError.field("token", f"must be 1 to {MAX_SHARE_TOKEN} characters")
         issued = self._playback.issue_for_share(
             body.token, body.password, caller_of(req), _lifetime(body.expires_in_seconds)
         )

@@ -13,7 +13,7 @@ from attrs import field, frozen
 from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedItem, ShareService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
-from videoplatform.domain.shares import MAX_SHARE_USES
+from videoplatform.domain.shares import MAX_SHARE_TOKEN, MAX_SHARE_USES
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -37,7 +37,9 @@ from videoplatform.entrypoints.http.views import (
 )
 
 MAX_TTL_SECONDS = int(MAX_SHARE_TTL.total_seconds())
-MAX_TOKEN = 512
+
+
+TOKEN_RULES = {"minLength": 1, "maxLength": MAX_SHARE_TOKEN}
 
 
 @frozen
@@ -65,7 +67,12 @@ class CreateShareBody:
 
 @frozen
 class RedeemBody:
-    token: str = field(metadata={"doc": "the link's token, as shown once when it was made"})
+    token: str = field(
+        metadata={
+            "doc": "the link's token, as shown once when it was made",
+            "schema": TOKEN_RULES,
+        }
+    )
     password: str | None = None
 
 
@@ -94,8 +101,8 @@ def redeemed_view(item: SharedItem) -> RedeemedShareView:
 
 
 def _token(body: RedeemBody) -> str:
-    if not 1 <= len(body.token) <= MAX_TOKEN:
-        raise ValidationError.field("token", f"must be 1 to {MAX_TOKEN} characters")
+    if not 1 <= len(body.token) <= MAX_SHARE_TOKEN:
+        raise ValidationError.field("token", f"must be 1 to {MAX_SHARE_TOKEN} characters")
     return body.token
 
 
