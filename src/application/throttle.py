@@ -15,6 +15,10 @@ class ThrottlePolicy:
     window_seconds: int = 15 * 60
     per_account: int = 5
     per_address: int = 30
+    requests_per_account: int = 3
+    """Requests that mail an account (a reset code) per window, whoever asks."""
+    requests_per_address: int = 20
+    """Such requests from one client address per window, whatever account they name."""
 
 
 class FailureThrottle:
@@ -58,6 +62,21 @@ class FailureThrottle:
         window = self._policy.window_seconds
         if address is not None:
             self._cache.increment(self._key(scope + ":address", address), window)
+
+    def requested(self, scope: str, account: str, address: str | None) -> None:
+        """Count a request that mails ``account`` (a reset code) against it and against
+        the client address; raise TooManyAttempts past either limit. Counted for any
+        account named, existing or not, so the refusal tells nothing about it."""
+        policy = self._policy
+        window = policy.window_seconds
+        tries = self._cache.increment(self._key(scope + ":request", account), window)
+        from_address = (
+            self._cache.increment(self._key(scope + ":request-address", address), window)
+            if address is not None
+            else 0
+        )
+        if tries > policy.requests_per_account or from_address > policy.requests_per_address:
+            raise TooManyAttempts("too many requests; try again later", retry_after=window)
 
     def succeeded(self, scope: str, account: str) -> None:
         self._cache.delete(self._key(scope + ":account", account))

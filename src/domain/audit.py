@@ -21,6 +21,7 @@ class AuditResult(enum.Enum):
 class AuditAction(enum.Enum):
     USER_REGISTER = "user.register"
     USER_VERIFY = "user.verify"
+    USER_VERIFY_REQUEST = "user.verify_request"
     USER_LOGIN = "user.login"
     USER_LOGOUT = "user.logout"
     USER_PASSWORD_RESET_REQUEST = "user.password_reset_request"

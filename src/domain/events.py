@@ -47,6 +47,13 @@ class PasswordResetRequested(DomainEvent):
 
 
 @frozen
+class VerificationRequested(DomainEvent):
+    """The owner of a pending account asked for a new verification code."""
+
+    user_id: UserId
+
+
+@frozen
 class RegistrationAttempted(DomainEvent):
     """Someone tried to register the address of this existing account."""
 

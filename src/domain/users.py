@@ -20,6 +20,7 @@ from videoplatform.domain.events import (
     UserDisabled,
     UserEnabled,
     UserRegistered,
+    VerificationRequested,
 )
 from videoplatform.domain.ids import TokenId, UserId
 
@@ -171,6 +172,12 @@ class User(Aggregate):
         if not self.is_active:
             raise InvalidTransition(f"a {self.status.value} user cannot reset a password")
         self.record(PasswordResetRequested(occurred_at=now, user_id=self.id))
+
+    def request_verification(self, now: datetime) -> None:
+        """Ask for a new verification code to be mailed (a pending account only)."""
+        if self.status is not UserStatus.PENDING:
+            raise InvalidTransition(f"a {self.status.value} user has nothing to verify")
+        self.record(VerificationRequested(occurred_at=now, user_id=self.id))
 
     def note_registration_attempt(self, now: datetime) -> None:
         """Someone tried to register this account's address (its owner is told)."""

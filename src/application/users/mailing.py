@@ -27,6 +27,7 @@ from videoplatform.domain.events import (
     PasswordResetRequested,
     RegistrationAttempted,
     UserRegistered,
+    VerificationRequested,
 )
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import ApiToken, TokenKind, User, UserStatus
@@ -35,6 +36,7 @@ ACCOUNT_MAIL = Subscription(
     "mail.account",
     (
         UserRegistered.__name__,
+        VerificationRequested.__name__,
         PasswordResetRequested.__name__,
         RegistrationAttempted.__name__,
     ),
@@ -52,7 +54,7 @@ class AccountMail:
 
     def __call__(self, event: DomainEvent) -> None:
         message: MailMessage | None = None
-        if isinstance(event, UserRegistered):
+        if isinstance(event, UserRegistered | VerificationRequested):
             message = self._code(
                 event.user_id,
                 UserStatus.PENDING,
@@ -81,6 +83,11 @@ class AccountMail:
             user = _found(uow, user_id)
             if user is None or user.status is not status:
                 return None
+            # One live code of a kind per account: a new one voids those mailed before.
+            for older in uow.tokens.list_for_user(user.id):
+                if older.kind is kind and older.is_usable(now):
+                    older.revoke(now)
+                    uow.tokens.save(older)
             uow.tokens.add(
                 ApiToken(
                     id=TokenId(self.ids.new_id()),

@@ -7,22 +7,26 @@ from videoplatform.application.context import Caller
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.users import Email, TokenKind, check_password_policy
+from videoplatform.domain.users import MAX_EMAIL, Email, TokenKind, check_password_policy
 
 
 class PasswordRecovery(UserServiceBase):
     def request_password_reset(self, email: str, caller: Caller | None = None) -> None:
         """Have a one-hour reset code mailed if an active account has this address (by
-        the durable account-mail handler, after this returns).
+        the durable account-mail handler, after this returns); it voids any code mailed
+        before.
 
-        Answers the same way (returns None, raises nothing) whether or not the account
-        exists, so the endpoint cannot be used to discover accounts.
-        """
+        Answers the same way (returns None) whether or not the account exists, so the
+        endpoint cannot be used to discover accounts. Requests are throttled per address
+        and per client address alike for every address (TooManyAttempts)."""
         caller = caller or Caller()
         try:
             address = Email.parse(email).value
         except ValidationError:
+            address = " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
+            self._throttle.requested("password-reset", address, caller.ip)
             return
+        self._throttle.requested("password-reset", address, caller.ip)
         now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)

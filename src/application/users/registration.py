@@ -8,9 +8,17 @@ from videoplatform.application.context import Caller
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.errors import Conflict
+from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import Email, Role, TokenKind, User, check_password_policy
+from videoplatform.domain.users import (
+    MAX_EMAIL,
+    Email,
+    Role,
+    TokenKind,
+    User,
+    UserStatus,
+    check_password_policy,
+)
 
 
 class Registration(UserServiceBase):
@@ -97,6 +105,37 @@ class Registration(UserServiceBase):
             )
             uow.commit()
         return user
+
+    def request_verification(self, email: str, caller: Caller | None = None) -> None:
+        """Have a new verification code mailed if a pending account has this address
+        (after this returns); it voids the code mailed before. The same answer whether
+        or not there is such an account; throttled per address and per client address
+        like reset requests (TooManyAttempts)."""
+        caller = caller or Caller()
+        try:
+            address = Email.parse(email).value
+        except ValidationError:
+            address = " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
+            self._throttle.requested("verification", address, caller.ip)
+            return
+        self._throttle.requested("verification", address, caller.ip)
+        now = self._clock.now()
+        with self._uow() as uow:
+            user = uow.users.find_by_email(address)
+            pending = user is not None and user.status is UserStatus.PENDING
+            if user is not None and pending:
+                user.request_verification(now)
+                uow.users.save(user)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_VERIFY_REQUEST,
+                "user",
+                user.id if user is not None and pending else None,
+                AuditResult.SUCCESS if pending else AuditResult.FAILURE,
+                {} if pending else {"reason": "no_pending_account"},
+            )
+            uow.commit()
 
     def verify_email(self, token: str, caller: Caller | None = None) -> User:
         """Activate a pending account with the code it was mailed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import attrs
 import pytest
 
 from tests.unit.application.conftest import Trail
@@ -14,6 +15,7 @@ from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
@@ -147,3 +149,67 @@ def test_the_throttle_counts_in_the_cache_the_platform_is_given() -> None:
             first.users.login(Login("erin@example.com", "wrong guess!!"), FROM)
     with pytest.raises(TooManyAttempts):
         second.users.login(Login("erin@example.com", "wrong guess!!"), FROM)
+
+
+def test_a_new_reset_code_voids_the_one_mailed_before(
+    platform: Platform, mailer: MemoryMailer
+) -> None:
+    register(platform)
+    platform.users.request_password_reset("dana@example.com")
+    first = _code(platform, mailer)
+    platform.users.request_password_reset("dana@example.com")
+    second = _code(platform, mailer)
+    assert first != second
+    with pytest.raises(ValidationError):
+        platform.users.reset_password(first, "a brand new passphrase")
+    platform.users.reset_password(second, "a brand new passphrase")
+
+
+def test_reset_requests_are_throttled_per_address_and_per_client_address(
+    platform: Platform, mailer: MemoryMailer
+) -> None:
+    register(platform)
+    for _ in range(3):
+        platform.users.request_password_reset("dana@example.com", FROM)
+    with pytest.raises(TooManyAttempts) as caught:
+        platform.users.request_password_reset("Dana@example.com", Caller(ip="203.0.113.9"))
+    assert caught.value.retry_after == 15 * 60
+    # An address with no account is refused the same way: the refusal tells nothing.
+    for _ in range(3):
+        platform.users.request_password_reset("nobody@example.com", Caller(ip="203.0.113.10"))
+    with pytest.raises(TooManyAttempts):
+        platform.users.request_password_reset("nobody@example.com", Caller(ip="203.0.113.11"))
+    # One client asking for many addresses.
+    crawler = Caller(ip="192.0.2.99")
+    for n in range(20):
+        platform.users.request_password_reset(f"user{n}@example.com", crawler)
+    with pytest.raises(TooManyAttempts):
+        platform.users.request_password_reset("someone-else@example.com", crawler)
+    settle_events(platform)
+    assert [m.to for m in mailer.sent] == ["dana@example.com"] * 3
+
+
+def test_a_pending_account_asks_for_a_new_verification_code(mailer: MemoryMailer) -> None:
+    settings = attrs.evolve(CHEAP_ARGON2, require_email_verification=True)
+    with create_platform(settings, overrides={Mailer: mailer}) as platform:
+        register(platform)
+        settle_events(platform)
+        first = VERIFICATION.search(mailer.sent[-1].body)
+        platform.users.request_verification("DANA@example.com", FROM)
+        platform.users.request_verification("nobody@example.com", FROM)  # the same answer
+        settle_events(platform)
+        assert [m.to for m in mailer.sent] == ["dana@example.com", "dana@example.com"]
+        second = VERIFICATION.search(mailer.sent[-1].body)
+        assert first is not None and second is not None, mailer.sent[-1].body
+        with pytest.raises(ValidationError):
+            platform.users.verify_email(first.group(1))  # voided by the new one
+        assert platform.users.verify_email(second.group(1)).is_active
+        platform.users.request_verification("dana@example.com", FROM)  # verified: no mail
+        settle_events(platform)
+        assert len(mailer.sent) == 2
+        platform.users.request_verification("dana@example.com", FROM)  # the third this window
+        with pytest.raises(TooManyAttempts):
+            platform.users.request_verification("dana@example.com", FROM)
+
+
+VERIFICATION = re.compile(r"verification code is:\s+(\S+)")

@@ -93,6 +93,9 @@ ACCEPTED = Accepted(
     "accepted", "if the address can be registered, you can now log in (or confirm it by mail)"
 )
 RESET_ACCEPTED = Accepted("accepted", "if an account has this address, a reset code was mailed")
+RESEND_ACCEPTED = Accepted(
+    "accepted", "if an account waits for this address to be verified, a new code was mailed"
+)
 
 
 class Register:
@@ -153,6 +156,17 @@ class ResetRequest:
         body = read_json(req, ResetRequestBody, self._json_limit)
         self._users.request_password_reset(body.email, caller_of(req))
         reply(resp, RESET_ACCEPTED, 202)
+
+
+class VerifyResend:
+    def __init__(self, json_limit: int, users: UserService) -> None:
+        self._json_limit = json_limit
+        self._users = users
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, ResetRequestBody, self._json_limit)
+        self._users.request_verification(body.email, caller_of(req))
+        reply(resp, RESEND_ACCEPTED, 202)
 
 
 class Reset:
@@ -234,6 +248,28 @@ def routes(c: HttpContext) -> list[Route]:
             ),
         ),
         Route(
+            f"{API}/auth/verify/resend",
+            VerifyResend(c.json_limit, c.platform.users),
+            (
+                Operation(
+                    "POST",
+                    "Mail a new verification code",
+                    tag,
+                    (Reply(202, "Accepted (the same answer for any address)", Accepted),),
+                    body=Body(ResetRequestBody),
+                    auth="none",
+                    errors=(429,),
+                    description=(
+                        "Mails a new code if an account waits for this address to be "
+                        "verified; the new code voids the one mailed before. 429 "
+                        "too_many_attempts (with Retry-After) after 3 requests for one "
+                        "address, or 20 from one client address, in 15 minutes, whether "
+                        "or not the address has an account."
+                    ),
+                ),
+            ),
+        ),
+        Route(
             f"{API}/auth/session",
             Session(c.json_limit, c.platform.users),
             (
@@ -276,6 +312,14 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(202, "Accepted (the same answer for any address)", Accepted),),
                     body=Body(ResetRequestBody),
                     auth="none",
+                    errors=(429,),
+                    description=(
+                        "Mails a one-hour reset code to the address if an active account "
+                        "has it; a new code voids the one mailed before. 429 "
+                        "too_many_attempts (with Retry-After) after 3 requests for one "
+                        "address, or 20 from one client address, in 15 minutes, whether "
+                        "or not the address has an account."
+                    ),
                 ),
             ),
         ),
