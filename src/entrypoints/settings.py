@@ -109,6 +109,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "max_open_uploads",
     ),
     "playback": ("playback_secret", "playback_ttl_seconds"),
+    "metrics": ("metrics_token", "metrics_bind"),
     "http": (
         "bind",
         "workers",
@@ -127,7 +128,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "public_url",
     ),
 }
-SECRET_SETTINGS = frozenset({"playback_secret"})
+SECRET_SETTINGS = frozenset({"playback_secret", "metrics_token"})
 """Shown as set or not, never by value."""
 
 
@@ -220,6 +221,11 @@ class Settings:
     # With local storage behind nginx: answer downloads with X-Accel-Redirect to this
     # internal location (e.g. /_protected/) plus the storage key; empty: off.
     accel_redirect_prefix: str = ""
+    # GET /metrics (Prometheus) answers a bearer of this token; empty: no /metrics on
+    # the API. At least 16 characters.
+    metrics_token: str = attrs.field(default="", repr=False)
+    # `videoplatform worker` serves its own /metrics on HOST:PORT; empty: none.
+    metrics_bind: str = ""
     # Processing: rungs of the ladder by name (a subset of 1080p, 720p, 480p, 360p),
     # poster widths in pixels, and where jobs make their temporary directories (empty:
     # <data_dir>/work). Its automatic attempts are the jobs' (job_max_attempts).
@@ -263,6 +269,8 @@ class Settings:
         }
 
     def __attrs_post_init__(self) -> None:
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigurationError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
         if self.playback_secret and len(self.playback_secret.encode()) < 32:
             raise ConfigurationError(f"{PREFIX}PLAYBACK_SECRET must be at least 32 bytes")
         if self.playback_ttl_seconds < 60:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from videoplatform.application.events.consumer import (
     DurableHandler,
@@ -381,6 +382,22 @@ def heartbeat_is_fresh(path: Path, max_age_seconds: float) -> bool:
 HEARTBEAT_SECONDS = 5.0
 
 
+def _serve_metrics(platform: Platform) -> Any:
+    """The worker's own ``/metrics`` (Prometheus text) on ``VIDEOPLATFORM_METRICS_BIND``,
+    in a thread of its own; loopback or a private network only (it has no token)."""
+    from prometheus_client import start_http_server
+
+    from videoplatform.entrypoints.metrics import platform_metrics
+
+    host, _, port = platform.settings.metrics_bind.rpartition(":")
+    metrics = platform_metrics(platform)
+    server, _thread = start_http_server(
+        int(port), addr=host.strip("[]") or "127.0.0.1", registry=metrics.registry
+    )
+    log.info("worker metrics on http://%s/metrics", platform.settings.metrics_bind)
+    return server
+
+
 def run_worker(
     settings: Settings,
     *,
@@ -402,6 +419,7 @@ def run_worker(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with create_platform(settings) as platform:
+            exporter = _serve_metrics(platform) if settings.metrics_bind else None
             workers = BackgroundWorkers(
                 platform, handlers, concurrency=concurrency, relay=relay
             ).start()
@@ -420,6 +438,8 @@ def run_worker(
                     touch(heartbeat)
                 stop.wait(HEARTBEAT_SECONDS)
             workers.stop(grace_seconds)
+            if exporter is not None:
+                exporter.shutdown()
             return 0 if healthy else 1
     finally:
         for sig, handler in previous.items():

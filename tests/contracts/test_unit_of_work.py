@@ -1247,6 +1247,28 @@ def test_list_by_category_names_every_video_in_it(catalogue: UnitOfWorkFactory) 
     assert sorted(in_music) == ["a-pub-ready", "b-priv-processing", "b-pub-ready-2"]
 
 
+def test_videos_are_counted_by_status(catalogue: UnitOfWorkFactory) -> None:
+    counts = read(catalogue, lambda u: u.videos.count_by_status())
+    assert counts == {
+        VideoStatus.READY: 6,
+        VideoStatus.UPLOADED: 1,
+        VideoStatus.FAILED: 1,
+        VideoStatus.PROCESSING: 1,
+    }
+
+
+def test_reprocessing_videos_are_found_by_their_flag(catalogue: UnitOfWorkFactory) -> None:
+    with catalogue() as uow:
+        video = uow.videos.get(VideoId("b-pub-ready"))
+        video.request_reprocessing(at(10))
+        uow.videos.save(video)
+        uow.commit()
+    query = VideoListQuery(viewer_id=None, see_all=True, reprocessing=True)
+    assert listed(catalogue, query) == ["b-pub-ready"]
+    again = read(catalogue, lambda u: u.videos.get(VideoId("b-pub-ready")))
+    assert (again.reprocessing, again.status) == (True, VideoStatus.READY)
+
+
 # -- files -----------------------------------------------------------------------------
 
 
@@ -1564,6 +1586,18 @@ def test_outbox_messages_are_pending_in_the_order_written_until_marked_sent(
         uow.outbox.mark_sent(["m1", "m3"])
         uow.commit()
     assert pending(uow_factory) == ["m2"]
+
+
+def test_the_outbox_backlog_counts_unsent_messages_and_dates_the_oldest(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    assert read(uow_factory, lambda u: u.outbox.backlog()) == (0, None)
+    store(uow_factory, a_message("m2", at(2)), a_message("m1", at(1)), a_message("m3", at(3)))
+    assert read(uow_factory, lambda u: u.outbox.backlog()) == (3, at(1))
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(["m1"])
+        uow.commit()
+    assert read(uow_factory, lambda u: u.outbox.backlog()) == (2, at(2))
 
 
 def test_outbox_messages_of_a_rolled_back_unit_of_work_never_appear(

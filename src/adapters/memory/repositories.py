@@ -188,6 +188,12 @@ class MemoryVideoRepository(_Repository[Video]):
     def increment_views(self, video_id: VideoId, by: int = 1) -> None:
         self._tx.increment(self.table, video_id, "view_count", by)
 
+    def count_by_status(self) -> dict[VideoStatus, int]:
+        counts: dict[VideoStatus, int] = {}
+        for video in self._all():
+            counts[video.status] = counts.get(video.status, 0) + 1
+        return counts
+
     def set_owner_disabled(self, owner_id: UserId, disabled: bool) -> None:
         self._tx.set_owner_disabled(owner_id, disabled)
 
@@ -382,6 +388,10 @@ class MemoryOutbox:
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         return self._unsent()[:limit]
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        unsent = self._unsent()
+        return len(unsent), min((m.created_at for m in unsent), default=None)
 
     def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
         tx = self._tx

@@ -340,6 +340,13 @@ class SqlVideoRepository(_Repository[Video]):
         rows = self._s.read(select(t.c.id).where(t.c.category_id == category_id).order_by(t.c.id))
         return [VideoId(r[0]) for r in rows]
 
+    def count_by_status(self) -> dict[VideoStatus, int]:
+        t = self.table
+        rows: Sequence[Sequence[Any]] = self._s.read(
+            select(t.c.status, func.count()).group_by(t.c.status)
+        ).all()
+        return {VideoStatus(row[0]): int(row[1]) for row in rows}
+
     def usage(self, owner_id: UserId) -> tuple[int, int]:
         t = self.table
         totals: Sequence[Any] = self._s.read(
@@ -601,6 +608,13 @@ class SqlOutbox:
         t = tables.outbox
         rows = self._s.read(select(t).where(t.c.sent_at.is_(None)).order_by(t.c.seq).limit(limit))
         return [_outbox_message(r) for r in rows]
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        t = tables.outbox
+        row: Sequence[Any] = self._s.read(
+            select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None))
+        ).one()
+        return int(row[0]), row[1]
 
     def claim(self, limit: int, now: datetime, lease: timedelta) -> list[OutboxMessage]:
         t = tables.outbox

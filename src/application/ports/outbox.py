@@ -56,6 +56,10 @@ class Outbox(Protocol):
         """The queue confirmed these messages; they are never claimed again."""
         ...
 
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many messages are unsent, and when the oldest of them was written."""
+        ...
+
     def prune(self, sent_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` messages sent before ``sent_before``; how many."""
         ...

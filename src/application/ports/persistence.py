@@ -149,6 +149,10 @@ class VideoRepository(Protocol):
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...
 
+    def count_by_status(self) -> dict[VideoStatus, int]:
+        """How many videos are in each state (those with none are left out)."""
+        ...
+
     def usage(self, owner_id: UserId) -> tuple[int, int]:
         """(number of videos, total bytes of their sources) the owner has stored."""
         ...

@@ -13,6 +13,7 @@ from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.ports.cache import Cache
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http import errors
+from videoplatform.entrypoints.http.metrics import METRICS_PATH, MetricsEndpoint, MetricsMiddleware
 from videoplatform.entrypoints.http.middleware import (
     Authentication,
     ClientAddress,
@@ -38,6 +39,7 @@ from videoplatform.entrypoints.http.resources import (
     videos,
 )
 from videoplatform.entrypoints.http.resources.common import HttpContext
+from videoplatform.entrypoints.metrics import platform_metrics
 from videoplatform.entrypoints.settings import Settings
 
 App = falcon.App[falcon.Request, falcon.Response]
@@ -58,6 +60,8 @@ class HttpOptions:
     """Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed."""
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
+    metrics_token: str = ""
+    """Serve ``GET /metrics`` to a bearer of this token (and count every answer)."""
 
 
 def options_from(platform: Platform) -> HttpOptions:
@@ -74,6 +78,7 @@ def options_from(platform: Platform) -> HttpOptions:
         redirect_downloads=settings.storage_url.startswith("s3://"),
         accel_redirect_prefix=settings.accel_redirect_prefix if _local_storage(settings) else "",
         trusted_proxies=settings.trusted_proxy_networks,
+        metrics_token=settings.metrics_token,
     )
 
 
@@ -122,6 +127,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         )
         # Changes other processes commit reach this process's entries too.
         platform.resolve(DurableHandlers).add(video_cache.durable_handler())
+    metrics = platform_metrics(platform) if options.metrics_token else None
     context = HttpContext(
         platform,
         options.json_limit,
@@ -129,6 +135,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         video_cache,
         options.redirect_downloads,
         accel_redirect_prefix=options.accel_redirect_prefix,
+        metrics=metrics,
     )
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)
@@ -138,7 +145,8 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         for op in route.operations
         if op.deprecated
     }
-    middleware: list[Any] = [RequestContext()]
+    middleware: list[Any] = [MetricsMiddleware(metrics)] if metrics is not None else []
+    middleware.append(RequestContext())
     if options.cors_origins:
         middleware.append(
             falcon.CORSMiddleware(
@@ -173,7 +181,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         # anonymous call to a protected operation is a 401 whatever its input.
         Authentication(
             platform.users,
-            needing("none"),
+            needing("none") | {("GET", METRICS_PATH)},  # its own token, not a user's
             ClientAddress(options.trusted_proxies),
             required=needing("required"),
         ),
@@ -186,6 +194,8 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
     errors.install(app)
     for route in routes:
         app.add_route(route.path, route.resource)
+    if metrics is not None:
+        app.add_route(METRICS_PATH, MetricsEndpoint(metrics, options.metrics_token))
     app.add_static_route(docs.ASSETS, str(docs.assets_folder()))
     document.publish(build_document(routes, version=_version()))
     return app

@@ -12,6 +12,7 @@ exits 0. SIGINT (Ctrl+C) and SIGQUIT stop at once.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,6 +27,7 @@ from gunicorn.glogging import Logger as GunicornLogger
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.http import wsgi
 from videoplatform.entrypoints.http.workers import SERVER_NAME, ConnectionLimits, worker_class
+from videoplatform.entrypoints.metrics import forget_process, prepare_multiprocess
 from videoplatform.entrypoints.persistence import database_url
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 
@@ -122,6 +124,7 @@ class ServeOptions:
             # servers (tests, benchmarks, a second instance) would fight over it.
             "control_socket_disable": True,
             "worker_exit": _worker_exit,
+            "child_exit": _child_exit,
         }
 
 
@@ -139,6 +142,11 @@ class StructuredGunicornLogger(GunicornLogger):  # type: ignore[misc]
 
 def _worker_exit(server: Any, worker: Any) -> None:
     wsgi.close()
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    # In the master: a worker that ended stops counting in the live gauges.
+    forget_process(worker.pid)
 
 
 def hide_server_software() -> None:
@@ -233,6 +241,9 @@ def serve(settings: Settings, options: ServeOptions) -> int:
     gunicorn ends the process itself (``sys.exit``), in the master and in each worker:
     nothing after this call runs, and no context may stay open around it."""
     prepare(settings)
+    if settings.metrics_token:
+        # The workers' values meet in one directory, fresh for this run (see metrics).
+        prepare_multiprocess(Path(tempfile.mkdtemp(prefix="videoplatform-metrics-")) / "values")
 
     def announce(addresses: list[str]) -> None:
         print("\n".join(banner(settings, options, addresses)), flush=True)

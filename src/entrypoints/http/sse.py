@@ -14,6 +14,7 @@ import threading
 from collections.abc import Generator, Iterator
 
 import falcon
+from prometheus_client import Gauge
 
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.entrypoints.http.convert import dump
@@ -26,26 +27,32 @@ HEARTBEAT = b": heartbeat\n\n"
 
 
 class StreamSlots:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, open_streams: Gauge | None = None) -> None:
         if limit < 0:
             raise ValueError("the stream limit cannot be negative")
         self._slots = threading.BoundedSemaphore(limit) if limit else None
+        self._open = open_streams
 
     def take(self) -> None:
         """Hold a slot, or refuse the request with 503."""
-        if self._slots is None or not self._slots.acquire(blocking=False):
-            raise coded(
-                falcon.HTTPServiceUnavailable(
-                    title="Service Unavailable",
-                    description="too many event streams are open here; retry shortly",
-                    retry_after=RECONNECT_MS // 1000,
-                ),
-                "too_many_streams",
-            )
+        if self._slots is not None and self._slots.acquire(blocking=False):
+            if self._open is not None:
+                self._open.inc()
+            return
+        raise coded(
+            falcon.HTTPServiceUnavailable(
+                title="Service Unavailable",
+                description="too many event streams are open here; retry shortly",
+                retry_after=RECONNECT_MS // 1000,
+            ),
+            "too_many_streams",
+        )
 
     def give_back(self) -> None:
         if self._slots is not None:
             self._slots.release()
+            if self._open is not None:
+                self._open.dec()
 
 
 def event(number: int, kind: str, state: ProcessingProgress) -> bytes:

@@ -15,6 +15,7 @@ from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.convert import dump
 from videoplatform.entrypoints.http.openapi import Param
 from videoplatform.entrypoints.http.read_cache import PublicVideoCache
+from videoplatform.entrypoints.metrics import Metrics
 
 API = "/api/v1"
 
@@ -31,6 +32,8 @@ class HttpContext:
     """Send downloads to the storage's short-lived URLs (S3) instead of through here."""
     accel_redirect_prefix: str = ""
     """With local storage behind nginx: hand bodies to it with X-Accel-Redirect."""
+    metrics: Metrics | None = None
+    """This process's metrics, when they are served."""
 
 
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:

@@ -15,6 +15,7 @@ from typing import Literal, TypeVar
 
 import falcon
 from attrs import evolve, field, frozen
+from prometheus_client import Gauge
 
 from videoplatform.application.context import Caller
 from videoplatform.application.following import ProgressFollower
@@ -255,9 +256,11 @@ class VideoProgress:
 
 
 class VideoEvents:
-    def __init__(self, follower: ProgressFollower, stream_limit: int) -> None:
+    def __init__(
+        self, follower: ProgressFollower, stream_limit: int, open_streams: Gauge | None = None
+    ) -> None:
         self._follower = follower
-        self._slots = StreamSlots(stream_limit)
+        self._slots = StreamSlots(stream_limit, open_streams)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
         self._slots.take()
@@ -464,7 +467,9 @@ def routes(c: HttpContext) -> list[Route]:
         Route(
             f"{API}/videos/{{video_id}}/events",
             VideoEvents(
-                c.platform.resolve(ProgressFollower), c.platform.settings.event_stream_limit
+                c.platform.resolve(ProgressFollower),
+                c.platform.settings.event_stream_limit,
+                c.metrics.event_streams if c.metrics is not None else None,
             ),
             (
                 Operation(

@@ -1,0 +1,265 @@
+"""Prometheus metrics: what the API and the workers do (RED per route, every use case
+through the dispatch point, logins, uploads, processing outcomes) and, at each scrape,
+the platform's state (videos by status, the outbox backlog, dependencies, free disk).
+
+Label values come from closed sets only (route templates, use-case names, error codes,
+enum values), never ids or free text, so the number of series stays bounded.
+
+Several gunicorn workers share one set of numbers through prometheus_client's
+multiprocess mode: ``serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a directory it
+empties at start, each worker writes its values there, and whichever worker answers a
+scrape sums them. Without it (one process, an embedder) the values live in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from videoplatform.application.dispatch import Message, Proceed, UseCaseCall
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.processing import ProcessingOutcome
+from videoplatform.application.processing.config import RetryableProcessingError
+from videoplatform.domain.errors import DomainError
+from videoplatform.domain.videos import Video, VideoStatus
+from videoplatform.entrypoints.bootstrap import Platform
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "videoplatform_"
+
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
+USE_CASE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0)
+UNMATCHED = "unmatched"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR) or None
+
+
+def prepare_multiprocess(directory: Path) -> None:
+    """Point this process (and the ones it forks) at ``directory`` for their values,
+    emptied first: values of processes from an earlier run would be summed in."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+
+
+def forget_process(pid: int) -> None:
+    """A worker process ended: its live gauges stop counting."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """Every metric of one process, and what a scrape of it answers."""
+
+    def __init__(self) -> None:
+        shared = multiprocess_dir()
+        if shared:
+            # prometheus_client chooses where values live when it is imported; a process
+            # forked after the environment changed must choose again.
+            prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
+        self._own = CollectorRegistry(auto_describe=True)
+        target = None if shared else self._own  # shared: the values live in files
+        self.http_requests = Counter(
+            PREFIX + "http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=target,
+        )
+        self.http_duration = Histogram(
+            PREFIX + "http_request_duration_seconds",
+            "Time to answer an HTTP request (to the start of its body for streams).",
+            ["method", "route"],
+            buckets=HTTP_BUCKETS,
+            registry=target,
+        )
+        self.use_cases = Counter(
+            PREFIX + "use_case_calls",
+            "Use-case calls through the dispatch point, by name and outcome (ok or the "
+            "error's stable code).",
+            ["name", "outcome"],
+            registry=target,
+        )
+        self.use_case_duration = Histogram(
+            PREFIX + "use_case_duration_seconds",
+            "Time a use case took.",
+            ["name"],
+            buckets=USE_CASE_BUCKETS,
+            registry=target,
+        )
+        self.logins = Counter(
+            PREFIX + "logins",
+            "Password logins, by result (ok, failed, throttled).",
+            ["result"],
+            registry=target,
+        )
+        self.uploads = Counter(PREFIX + "uploads", "Videos uploaded.", registry=target)
+        self.upload_bytes = Counter(
+            PREFIX + "upload_bytes", "Bytes of uploaded video sources.", registry=target
+        )
+        self.processing = Counter(
+            PREFIX + "processing_outcomes",
+            "Processing attempts, by how they ended (retry: failed, another follows).",
+            ["outcome"],
+            registry=target,
+        )
+        self.event_streams = Gauge(
+            PREFIX + "event_streams_open",
+            "Server-Sent Event streams open now.",
+            registry=target,
+            multiprocess_mode="livesum",
+        )
+        self._exposed = self._own
+        if shared:
+            self._exposed = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self._exposed, path=shared)  # type: ignore[no-untyped-call]
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """What a scrape of this process reads."""
+        return self._exposed
+
+    def watch(self, collector: Collector) -> None:
+        """Have every scrape also ask ``collector`` (state read at scrape time)."""
+        self._exposed.register(collector)
+
+    def render(self) -> bytes:
+        """The text a scrape gets."""
+        return generate_latest(self._exposed)
+
+    # -- the dispatch point ------------------------------------------------------------
+
+    def use_case_middleware(self, message: Message, proceed: Proceed) -> Any:
+        """Dispatch middleware: counts and times every use-case call, and reads the
+        few results that are business metrics (logins, uploads, processing)."""
+        if not isinstance(message, UseCaseCall):
+            return proceed()
+        started = time.perf_counter()
+        outcome = "ok"
+        result: Any = None
+        try:
+            result = proceed()
+            return result
+        except DomainError as refusal:
+            outcome = refusal.code
+            raise
+        except RetryableProcessingError:
+            outcome = "retry"
+            raise
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            name = message.name
+            self.use_cases.labels(name, outcome).inc()
+            self.use_case_duration.labels(name).observe(time.perf_counter() - started)
+            self._business(name, outcome, result)
+
+    def _business(self, name: str, outcome: str, result: Any) -> None:
+        if name == "users.login":
+            found = {"ok": "ok", "too_many_attempts": "throttled"}.get(outcome, "failed")
+            self.logins.labels(found).inc()
+        elif name == "videos.upload" and isinstance(result, Video):
+            self.uploads.inc()
+            self.upload_bytes.inc(result.source_size)
+        elif name == "processing.process":
+            if isinstance(result, ProcessingOutcome):
+                self.processing.labels(result.value).inc()
+            elif outcome == "retry":
+                self.processing.labels("retry").inc()
+
+
+class PlatformState(Collector):
+    """Read at each scrape: videos by status, the outbox backlog, whether the database
+    and storage answer, free space of the data directory. A failing read leaves its
+    numbers out (and says the dependency is down) rather than failing the scrape."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        readiness: Callable[[], dict[str, str]],
+        data_dir: Path | None,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._readiness = readiness
+        self._data_dir = data_dir
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        checks = self._readiness()
+        up = GaugeMetricFamily(
+            PREFIX + "dependency_up",
+            "Whether a dependency answers (1) or not (0).",
+            labels=["dependency"],
+        )
+        for name, state in sorted(checks.items()):
+            up.add_metric([name], 1.0 if state == "ok" else 0.0)
+        yield up
+        if checks.get("database") == "ok":
+            yield from self._database()
+        if self._data_dir is not None and self._data_dir.exists():
+            free = GaugeMetricFamily(
+                PREFIX + "data_dir_free_bytes", "Free bytes where the data directory is."
+            )
+            free.add_metric([], float(shutil.disk_usage(self._data_dir).free))
+            yield free
+
+    def _database(self) -> Iterable[GaugeMetricFamily]:
+        try:
+            with self._uow() as uow:
+                counts = uow.videos.count_by_status()
+                pending, oldest = uow.outbox.backlog()
+        except Exception:
+            return []
+        videos = GaugeMetricFamily(
+            PREFIX + "videos", "Videos in each processing state.", labels=["status"]
+        )
+        for status in VideoStatus:
+            videos.add_metric([status.value], float(counts.get(status, 0)))
+        backlog = GaugeMetricFamily(
+            PREFIX + "outbox_pending", "Outbox records not yet confirmed by the queue."
+        )
+        backlog.add_metric([], float(pending))
+        age = GaugeMetricFamily(
+            PREFIX + "outbox_oldest_age_seconds",
+            "Age of the oldest outbox record not yet sent (0 when none waits).",
+        )
+        waited = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        age.add_metric([], max(0.0, waited))
+        return [videos, backlog, age]
+
+
+def platform_metrics(platform: Platform) -> Metrics:
+    """Metrics for ``platform``: its use cases counted at the dispatch point, and its
+    state read at each scrape. Made once per platform (by the app that serves it, or
+    the worker command)."""
+    metrics = Metrics()
+    platform.dispatcher.use(metrics.use_case_middleware)
+    settings = platform.settings
+    data_dir = Path(settings.data_dir) if settings.data_dir else None
+    metrics.watch(
+        PlatformState(
+            platform.resolve(UnitOfWorkFactory),  # type: ignore[type-abstract]
+            platform.resolve(Clock),  # type: ignore[type-abstract]
+            lambda: platform.health.readiness().checks,
+            data_dir,
+        )
+    )
+    return metrics

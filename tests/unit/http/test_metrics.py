@@ -1,0 +1,155 @@
+"""GET /metrics: Prometheus text for a bearer of the metrics token only, counting every
+answer by route template, every use case at the dispatch point, logins, uploads and
+processing, and reading the platform's state at each scrape, with label values from
+closed sets only."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import falcon.testing
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.unit.conftest import MP4_HEAD
+from tests.unit.http.conftest import MakeAccount
+from videoplatform.adapters.memory.media import synthetic_clip
+from videoplatform.application.context import Caller
+from videoplatform.application.video_commands import UploadVideo
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Role
+from videoplatform.entrypoints.bootstrap import USE_CASES, Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+
+TOKEN = "a-metrics-token-of-some-length"
+Client = falcon.testing.TestClient
+
+
+@pytest.fixture
+def http_options() -> HttpOptions:
+    return HttpOptions(metrics_token=TOKEN)
+
+
+def scrape(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = client.simulate_get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def value(samples: Samples, metric: str, **labels: str) -> float:
+    return samples.get((metric, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_only_a_bearer_of_the_token_gets_the_numbers(client: Client, account: MakeAccount) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, account(Role.ADMIN).headers):
+        refused = client.simulate_get("/metrics", headers=headers)
+        assert refused.status_code == 404
+    assert scrape(client)
+
+
+def test_without_a_token_there_is_no_metrics_route(platform: Platform) -> None:
+    plain = falcon.testing.TestClient(create_app(platform, HttpOptions()))
+    assert plain.simulate_get("/metrics").status_code == 404
+
+
+def test_answers_use_cases_logins_uploads_and_state_are_counted(
+    client: Client, platform: Platform, account: MakeAccount
+) -> None:
+    creator = account(Role.CREATOR)
+    for _ in range(3):
+        client.simulate_get("/api/v1/videos/01NOSUCHVIDEO000000000000", headers=creator.headers)
+    client.simulate_post(
+        "/api/v1/auth/session", json={"email": "nobody@example.com", "password": "x" * 12}
+    )
+    video = platform.videos.upload(
+        Caller(UserId(creator.user_id)),
+        UploadVideo("Clip", io.BytesIO(synthetic_clip(duration=2.0))),
+    )
+    platform.processing.process("job-1", video.id)
+    platform.videos.upload(
+        Caller(UserId(creator.user_id)), UploadVideo("Waiting", io.BytesIO(MP4_HEAD + b"x"))
+    )
+    samples = scrape(client)
+    route = "/api/v1/videos/{video_id}"
+    assert (
+        value(samples, "videoplatform_http_requests_total", method="GET", route=route, status="404")
+        == 3
+    )
+    assert (
+        value(
+            samples, "videoplatform_http_request_duration_seconds_count", method="GET", route=route
+        )
+        == 3
+    )
+    assert (
+        value(samples, "videoplatform_use_case_calls_total", name="videos.get", outcome="not_found")
+        == 3
+    )
+    assert value(samples, "videoplatform_logins_total", result="failed") == 1
+    assert value(samples, "videoplatform_logins_total", result="ok") >= 1  # the account fixture
+    assert value(samples, "videoplatform_uploads_total") == 2
+    assert (
+        value(samples, "videoplatform_upload_bytes_total") == video.source_size + len(MP4_HEAD) + 1
+    )
+    assert value(samples, "videoplatform_processing_outcomes_total", outcome="ready") == 1
+    assert value(samples, "videoplatform_videos", status="ready") == 1
+    assert value(samples, "videoplatform_videos", status="uploaded") == 1
+    assert value(samples, "videoplatform_dependency_up", dependency="database") == 1
+    assert value(samples, "videoplatform_outbox_pending") >= 1  # nothing relays here
+    assert value(samples, "videoplatform_outbox_oldest_age_seconds") >= 0
+
+
+KNOWN_STATUS = re.compile(r"^[1-5][0-9]{2}$")
+CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+@pytest.mark.filterwarnings("ignore:Unknown REQUEST_METHOD")  # the point of one request
+def test_label_values_come_from_closed_sets(
+    client: Client, platform: Platform, account: MakeAccount
+) -> None:
+    admin = account(Role.ADMIN)
+    paths = [
+        "/api/v1/videos/abc",
+        "/api/v1/videos/def",
+        "/api/v1/files/123",
+        "/api/v1/no/such/thing/at/all",
+        "/api/v1/users?limit=1",
+        "/totally-unknown-42",
+    ]
+    for path in paths:
+        client.simulate_get(path, headers=admin.headers)
+    client.simulate_request("BREW", "/api/v1/videos")
+    document = client.simulate_get("/api/v1/openapi.json").json
+    routes = {*document["paths"], "unmatched", "/metrics", "/api/v1/openapi.json"}
+    routes |= {p for p in ("/docs", "/health/live", "/health/ready")}
+    methods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"}
+    use_cases = {
+        f"{service}.{method}"
+        for service, cls in USE_CASES.items()
+        for method in dir(cls)
+        if not method.startswith("_")
+    }
+    for (name, labels), _ in scrape(client).items():
+        found = dict(labels)
+        if "route" in found:
+            assert found["route"] in routes or found["route"].startswith("/docs"), found
+            assert found["method"] in methods, found
+        if "status" in found and name.startswith("videoplatform_http"):
+            assert KNOWN_STATUS.match(found["status"]), found
+        if name == "videoplatform_videos":
+            assert found["status"] in {"uploaded", "processing", "ready", "failed"}, found
+        if name.startswith("videoplatform_use_case"):
+            assert found["name"] in use_cases, found
+        if "outcome" in found:
+            assert CODE.match(found["outcome"]), found
+        for label in found.values():
+            assert not re.search(r"[0-9A-Z]{26}|abc|def|123|42", label), (name, found)
