@@ -125,6 +125,11 @@ class Metrics:
             registry=target,
             multiprocess_mode="livesum",
         )
+        # Known outcomes start at 0, so that increase() sees the first one after a start.
+        for result in ("ok", "failed", "throttled"):
+            self.logins.labels(result)
+        for outcome in (*(o.value for o in ProcessingOutcome), "retry"):
+            self.processing.labels(outcome)
         self._exposed = self._own
         if shared:
             self._exposed = CollectorRegistry(auto_describe=False)
