@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.persistence import UnitOfWork
@@ -15,7 +16,7 @@ from videoplatform.application.throttle import FailureThrottle
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import ApiToken, TokenKind
+from videoplatform.domain.users import MAX_EMAIL, ApiToken, Email, TokenKind
 
 
 class UserServiceBase(UseCases):
@@ -37,6 +38,18 @@ class UserServiceBase(UseCases):
         # login, not here: hashing costs a tenth of a second that a platform which never
         # logs anyone in (a worker, a script) need not pay.
         self._decoy: str | None = None
+
+    def _mail_request(self, scope: str, email: str, caller: Caller) -> str | None:
+        """A request to mail ``email`` (a code): counted against the address and the
+        client's address alike whatever it names (TooManyAttempts past the limits);
+        the normalized address, or None when it is not one (nothing to mail)."""
+        try:
+            address: str | None = Email.parse(email).value
+        except ValidationError:
+            address = None
+        counted = address or " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
+        self._throttle.requested(scope, counted, caller.ip)
+        return address
 
     def _decoy_hash(self) -> str:
         if self._decoy is None:

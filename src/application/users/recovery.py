@@ -6,8 +6,7 @@ from __future__ import annotations
 from videoplatform.application.context import Caller
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.users import MAX_EMAIL, Email, TokenKind, check_password_policy
+from videoplatform.domain.users import TokenKind, check_password_policy
 
 
 class PasswordRecovery(UserServiceBase):
@@ -20,13 +19,9 @@ class PasswordRecovery(UserServiceBase):
         endpoint cannot be used to discover accounts. Requests are throttled per address
         and per client address alike for every address (TooManyAttempts)."""
         caller = caller or Caller()
-        try:
-            address = Email.parse(email).value
-        except ValidationError:
-            address = " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
-            self._throttle.requested("password-reset", address, caller.ip)
+        address = self._mail_request("password-reset", email, caller)
+        if address is None:
             return
-        self._throttle.requested("password-reset", address, caller.ip)
         now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)

@@ -8,10 +8,9 @@ from videoplatform.application.context import Caller
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.errors import Conflict, ValidationError
+from videoplatform.domain.errors import Conflict
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import (
-    MAX_EMAIL,
     Email,
     Role,
     TokenKind,
@@ -112,13 +111,9 @@ class Registration(UserServiceBase):
         or not there is such an account; throttled per address and per client address
         like reset requests (TooManyAttempts)."""
         caller = caller or Caller()
-        try:
-            address = Email.parse(email).value
-        except ValidationError:
-            address = " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
-            self._throttle.requested("verification", address, caller.ip)
+        address = self._mail_request("verification", email, caller)
+        if address is None:
             return
-        self._throttle.requested("verification", address, caller.ip)
         now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)

@@ -210,6 +210,25 @@ class TokenItem:
         no_content(resp)
 
 
+def mail_request(summary: str, tag: str, what: str) -> Operation:
+    """An operation that mails a code to an address: the same answer for any address,
+    throttled alike."""
+    return Operation(
+        "POST",
+        summary,
+        tag,
+        (Reply(202, "Accepted (the same answer for any address)", Accepted),),
+        body=Body(ResetRequestBody),
+        auth="none",
+        errors=(429,),
+        description=(
+            f"{what}; a new code voids the one mailed before. 429 too_many_attempts (with "
+            "Retry-After) after 3 requests for one address, or 20 from one client address, "
+            "in 15 minutes, whether or not the address has an account."
+        ),
+    )
+
+
 def routes(c: HttpContext) -> list[Route]:
     tag = "auth"
     return [
@@ -251,21 +270,10 @@ def routes(c: HttpContext) -> list[Route]:
             f"{API}/auth/verify/resend",
             VerifyResend(c.json_limit, c.platform.users),
             (
-                Operation(
-                    "POST",
+                mail_request(
                     "Mail a new verification code",
                     tag,
-                    (Reply(202, "Accepted (the same answer for any address)", Accepted),),
-                    body=Body(ResetRequestBody),
-                    auth="none",
-                    errors=(429,),
-                    description=(
-                        "Mails a new code if an account waits for this address to be "
-                        "verified; the new code voids the one mailed before. 429 "
-                        "too_many_attempts (with Retry-After) after 3 requests for one "
-                        "address, or 20 from one client address, in 15 minutes, whether "
-                        "or not the address has an account."
-                    ),
+                    "Mails a new code if an account waits for this address to be verified",
                 ),
             ),
         ),
@@ -305,21 +313,10 @@ def routes(c: HttpContext) -> list[Route]:
             f"{API}/auth/password-reset",
             ResetRequest(c.json_limit, c.platform.users),
             (
-                Operation(
-                    "POST",
+                mail_request(
                     "Request a password reset",
                     tag,
-                    (Reply(202, "Accepted (the same answer for any address)", Accepted),),
-                    body=Body(ResetRequestBody),
-                    auth="none",
-                    errors=(429,),
-                    description=(
-                        "Mails a one-hour reset code to the address if an active account "
-                        "has it; a new code voids the one mailed before. 429 "
-                        "too_many_attempts (with Retry-After) after 3 requests for one "
-                        "address, or 20 from one client address, in 15 minutes, whether "
-                        "or not the address has an account."
-                    ),
+                    "Mails a one-hour reset code to the address if an active account has it",
                 ),
             ),
         ),
