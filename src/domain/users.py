@@ -35,6 +35,7 @@ class Permission(enum.Enum):
     AUDIT_READ = "audit:read"
     USER_MANAGE = "user:manage"
     CATEGORY_MANAGE = "category:manage"
+    HEALTH_READ = "health:read"  # the detailed health report
 
 
 class Role(enum.Enum):

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videoplatform.adapters.memory.media import (
+    SyntheticMediaCheck,
     SyntheticMediaProber,
     SyntheticStoryboarder,
     SyntheticSubtitleExtractor,
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
-from videoplatform.application.ports.media import MediaTools
+from videoplatform.application.ports.media import MediaToolCheck, MediaTools
 from videoplatform.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,3 +74,12 @@ def open_media(settings: Settings) -> MediaTools:
         FfmpegTranscoder(config),
         FfmpegSubtitleExtractor(config, prober),
     )
+
+
+def open_media_check(settings: Settings) -> MediaToolCheck:
+    """How the health checks ask whether the media tool runs (nothing runs here)."""
+    if settings.media_backend == "synthetic":
+        return SyntheticMediaCheck()
+    from videoplatform.adapters.ffmpeg import FfmpegCheck
+
+    return FfmpegCheck(ffmpeg_config(settings))

@@ -6,9 +6,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
-from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.memory.unit_of_work import MemorySchemaState, MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
-from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import (
+    CommitHooks,
+    SchemaState,
+    UnitOfWorkFactory,
+)
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
 from videoplatform.entrypoints.wiring import Closer
@@ -57,6 +61,18 @@ def open_database(
                 f"{wanted}: run `videoplatform migrate upgrade` first"
             )
     return SqlUnitOfWorkFactory(engine, hooks)
+
+
+def schema_state_of(factory: UnitOfWorkFactory) -> SchemaState:
+    """How to ask whether ``factory``'s database is migrated: an SQL database (the
+    platform's own, or an override built on an engine) through its engine; any other
+    has no schema of its own to migrate."""
+    engine = getattr(factory, "engine", None)
+    if engine is None:
+        return MemorySchemaState()
+    from videoplatform.adapters.sql.migrate import SqlSchemaState
+
+    return SqlSchemaState(engine)
 
 
 def open_storage(settings: Settings) -> ObjectStorage:

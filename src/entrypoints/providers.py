@@ -17,11 +17,12 @@ from videoplatform.adapters.memory.mail import MemoryMailer
 from videoplatform.adapters.memory.queue import MemoryEventBus
 from videoplatform.adapters.security.passwords import Argon2PasswordHasher
 from videoplatform.adapters.security.tokens import SecretsTokenGenerator
-from videoplatform.adapters.system import SystemClock, UlidGenerator
+from videoplatform.adapters.system import LocalDiskSpace, SystemClock, UlidGenerator
 from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.events.journal import EventJournal
 from videoplatform.application.events.reactions import platform_reactions
 from videoplatform.application.following import FollowConfig
+from videoplatform.application.health import HealthConfig
 from videoplatform.application.limits import Limits
 from videoplatform.application.playback import PlaybackPolicy
 from videoplatform.application.ports.cache import Cache
@@ -29,17 +30,23 @@ from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.media import (
     MediaProber,
+    MediaToolCheck,
     MediaTools,
     Storyboarder,
     SubtitleExtractor,
     Thumbnailer,
     Transcoder,
 )
-from videoplatform.application.ports.persistence import CommitHooks, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import (
+    CommitHooks,
+    SchemaState,
+    UnitOfWorkFactory,
+)
 from videoplatform.application.ports.queue import EventBus, EventChannel, JobQueue, JobQueueClients
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
     Clock,
+    DiskSpace,
     IdGenerator,
     PasswordHasher,
     TokenGenerator,
@@ -49,8 +56,8 @@ from videoplatform.application.throttle import FailureThrottle
 from videoplatform.application.users.mailing import AccountMail
 from videoplatform.entrypoints.feeds import open_feed
 from videoplatform.entrypoints.keys import playback_secret
-from videoplatform.entrypoints.media import open_media
-from videoplatform.entrypoints.persistence import open_database, open_storage
+from videoplatform.entrypoints.media import open_media, open_media_check
+from videoplatform.entrypoints.persistence import open_database, open_storage, schema_state_of
 from videoplatform.entrypoints.queueing import open_event_channel, open_queue
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 from videoplatform.entrypoints.wiring import Provider, Wiring
@@ -97,7 +104,8 @@ def events(settings: Settings, wiring: Wiring) -> None:
 
 
 def persistence(settings: Settings, wiring: Wiring) -> None:
-    """The database: SQLite (migrated on start), PostgreSQL or memory."""
+    """The database: SQLite (migrated on start), PostgreSQL or memory; and how to ask
+    whether its schema is this release's."""
     hooks: CommitHooks = wiring.get(CommitHooks)
     factory = wiring.provide(
         UnitOfWorkFactory, lambda: open_database(settings, wiring.closers, hooks)
@@ -106,6 +114,7 @@ def persistence(settings: Settings, wiring: Wiring) -> None:
         # An override built without hooks (a test's memory or SQL factory) still records
         # and hands on the events of what it commits, as the platform's own would.
         setattr(factory, "hooks", hooks)  # noqa: B010 - not part of the port
+    wiring.provide(SchemaState, lambda: schema_state_of(factory))
 
 
 def queueing(settings: Settings, wiring: Wiring) -> None:
@@ -174,7 +183,7 @@ def feed(settings: Settings, wiring: Wiring) -> None:
 
 
 def media(settings: Settings, wiring: Wiring) -> None:
-    """ffmpeg (or the synthetic format) and how videos are processed."""
+    """ffmpeg (or the synthetic format), whether it runs, and how videos are processed."""
     built: list[MediaTools] = []
 
     def adapters() -> MediaTools:
@@ -198,6 +207,7 @@ def media(settings: Settings, wiring: Wiring) -> None:
         ),
     )
     wiring.provide(ProcessingConfig, settings.processing)
+    wiring.provide(MediaToolCheck, lambda: open_media_check(settings))
 
 
 def playback(settings: Settings, wiring: Wiring) -> None:
@@ -208,6 +218,13 @@ def playback(settings: Settings, wiring: Wiring) -> None:
             playback_secret(settings), timedelta(seconds=settings.playback_ttl_seconds)
         ),
     )
+
+
+def health(settings: Settings, wiring: Wiring) -> None:
+    """What the health checks watch: the disks, and which dependencies are required."""
+    disks: Callable[[], DiskSpace] = LocalDiskSpace
+    wiring.provide(DiskSpace, disks)
+    wiring.provide(HealthConfig, settings.health)
 
 
 # Cache and mail first: they refuse an adapter this release lacks before anything is
@@ -224,6 +241,7 @@ PROVIDERS: tuple[Provider, ...] = (
     feed,
     media,
     playback,
+    health,
 )
 
 

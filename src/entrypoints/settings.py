@@ -18,6 +18,7 @@ import attrs
 import cattrs
 from attrs import frozen
 
+from videoplatform.application.health import HealthConfig
 from videoplatform.application.limits import Limits
 from videoplatform.application.processing import ProcessingConfig
 from videoplatform.domain.ladder import DEFAULT_LADDER
@@ -110,6 +111,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "playback": ("playback_secret", "playback_ttl_seconds"),
     "metrics": ("metrics_token", "metrics_bind"),
+    "health": ("health_min_free_mib", "health_timeout_seconds"),
     "http": (
         "bind",
         "workers",
@@ -226,6 +228,10 @@ class Settings:
     metrics_token: str = attrs.field(default="", repr=False)
     # `videoplatform worker` serves its own /metrics on HOST:PORT; empty: none.
     metrics_bind: str = ""
+    # GET /health/detailed: a disk (data or work directory) with less free space than
+    # this is degraded; the whole check waits this long at most for its probes.
+    health_min_free_mib: int = 1024
+    health_timeout_seconds: int = 5
     # Processing: rungs of the ladder by name (a subset of 1080p, 720p, 480p, 360p),
     # poster widths in pixels, and where jobs make their temporary directories (empty:
     # <data_dir>/work). Its automatic attempts are the jobs' (job_max_attempts).
@@ -307,6 +313,7 @@ class Settings:
             "max_connections",
             "header_timeout_seconds",
             "client_timeout_seconds",
+            "health_timeout_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -325,6 +332,8 @@ class Settings:
             raise ConfigurationError(f"{PREFIX}TRUSTED_PROXIES: {error}") from None
         if self.min_body_rate < 0:
             raise ConfigurationError(f"{PREFIX}MIN_BODY_RATE cannot be negative")
+        if self.health_min_free_mib < 0:
+            raise ConfigurationError(f"{PREFIX}HEALTH_MIN_FREE_MIB cannot be negative")
         if self.media_backend not in ("ffmpeg", "synthetic"):
             raise ConfigurationError(f"{PREFIX}MEDIA_BACKEND must be ffmpeg or synthetic")
         if self.gpu_mode not in ("off", "auto", "on"):
@@ -354,6 +363,18 @@ class Settings:
     def in_process_queue(self) -> bool:
         """Jobs live in the memory of the process that relays them (no broker)."""
         return self.queue_url.split(":", 1)[0] == "memory"
+
+    def health(self) -> HealthConfig:
+        """What the health checks need: where the disks to watch are, and which
+        dependencies this process cannot serve without."""
+        return HealthConfig(
+            data_dir=Path(self.data_dir),
+            work_dir=self.processing().work_dir or Path(self.data_dir) / "work",
+            queue_required=not self.in_process_queue,
+            media_required=self.in_process_queue and self.processing_threads > 0,
+            min_free_bytes=self.health_min_free_mib * 1024 * 1024,
+            timeout_seconds=float(self.health_timeout_seconds),
+        )
 
     @classmethod
     def in_memory(cls, **changes: Any) -> Settings:

@@ -1,11 +1,15 @@
 """Caches keep the cache port's contract: get/set/delete, expiry after the TTL, the least
-recently used entry goes first when full, and a TTL of zero or less deletes."""
+recently used entry goes first when full, a TTL of zero or less deletes, and a reachable
+cache answers a ping at once."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from tests.contracts.conftest import CacheHarness
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS
 
 TTL = 0.2  # seconds; short, so adapters that must really wait (Redis) stay fast
 
@@ -95,3 +99,14 @@ def test_eviction_keeps_the_cache_at_its_bound(cache_harness: CacheHarness) -> N
         cache.set(f"k{n}", str(n).encode(), TTL)
     kept = [n for n in range(25) if cache.get(f"k{n}") is not None]
     assert kept == list(range(15, 25))
+
+
+def test_a_reachable_cache_answers_a_ping_and_keeps_its_entries(
+    cache_harness: CacheHarness,
+) -> None:
+    cache = cache_harness.new()
+    cache.set("k", b"v", TTL)
+    started = time.monotonic()
+    cache.ping()  # answers: no Unavailable
+    assert time.monotonic() - started < PING_TIMEOUT_SECONDS
+    assert cache.get("k") == b"v"

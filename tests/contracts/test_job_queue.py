@@ -1,7 +1,7 @@
 """Job queues keep the queue port's contract: FIFO delivery, explicit acknowledgement,
 redelivery with a raised attempt count after a backoff, dead letters, one unsettled
-delivery per client (prefetch 1), jobs put back when their consumer goes away, and
-exactly-once hand-out."""
+delivery per client (prefetch 1), jobs put back when their consumer goes away,
+exactly-once hand-out, and a ping that answers without touching jobs or deliveries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections import Counter
 
 from tests.contracts.conftest import MAX_DELIVERIES, RETRY_BASE_S, QueueClients
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS
 from videoplatform.application.ports.queue import Delivery, Job, JobQueue
 
 QUICK = 0.05  # seconds: how long a receive waits when nothing should arrive
@@ -258,4 +259,21 @@ def test_an_uncharged_nack_brings_the_job_back_with_the_same_attempt_however_oft
     assert (last.job.id, last.job.attempt) == ("job-1", 1)
     queue.nack(last, requeue=True)  # a real failure is charged as before
     assert expect(queue).job.attempt == 2
+    assert queue.dead_letters() == []
+
+
+def test_a_ping_answers_and_leaves_jobs_and_deliveries_alone(queue_clients: QueueClients) -> None:
+    queue, idle = queue_clients(), queue_clients()
+    queue.publish(job(1))
+    queue.publish(job(2))
+    held = expect(queue)
+    for client in (queue, idle):
+        started = time.monotonic()
+        client.ping()  # answers: no Unavailable
+        assert time.monotonic() - started < PING_TIMEOUT_SECONDS
+    queue.ack(held)  # still this client's: settling it works
+    following = expect(queue)
+    assert (held.job.id, following.job.id, following.job.attempt) == ("job-1", "job-2", 1)
+    queue.ack(following)
+    assert queue.receive(QUICK) is None
     assert queue.dead_letters() == []

@@ -1,10 +1,13 @@
-"""Mailers keep the mail port's contract: an accepted message arrives, whole and once."""
+"""Mailers keep the mail port's contract: an accepted message arrives, whole and once;
+a reachable mailer answers a ping, which sends nothing."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 from tests.contracts.conftest import MailerHarness
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS
 from videoplatform.application.ports.mail import MailMessage
 
 
@@ -44,3 +47,10 @@ def test_concurrent_sends_are_each_delivered_once(mailer_harness: MailerHarness)
     assert {(m.to, m.subject) for m in delivered} == {
         (f"t{t}@example.com", str(n)) for t in range(4) for n in range(50)
     }
+
+
+def test_a_reachable_mailer_answers_a_ping_and_sends_nothing(mailer_harness: MailerHarness) -> None:
+    started = time.monotonic()
+    mailer_harness.mailer.ping()  # answers: no Unavailable
+    assert time.monotonic() - started < PING_TIMEOUT_SECONDS
+    assert mailer_harness.delivered() == []

@@ -1,7 +1,8 @@
 """Video feeds keep the feed port's contract: an update published after a subscription
 reaches it, in order, and only the subscribers of that video; a subscriber that falls
 behind still gets the latest update; reading waits at most the timeout; a closed
-subscription receives nothing more. Publisher and subscriber use separate feed
+subscription receives nothing more; a reachable feed answers a ping, which publishes
+nothing. Publisher and subscriber use separate feed
 objects, as the worker and API processes would (for the memory feed, one object: it
 only works within one process)."""
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import RequireService
 from videoplatform.adapters.memory.feed import MemoryVideoFeed
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS
 from videoplatform.application.ports.feed import ProcessingProgress, Subscription, VideoFeed
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
@@ -155,3 +157,17 @@ def test_publishing_to_a_video_nobody_follows_is_harmless(feeds: FeedPair) -> No
         assert later.next(0.2) is None  # a feed keeps no history
     finally:
         later.close()
+
+
+def test_a_reachable_feed_answers_a_ping_and_publishes_nothing(feeds: FeedPair) -> None:
+    subscription = feeds.subscriber.subscribe(VideoId("v1"))
+    try:
+        for feed in (feeds.publisher, feeds.subscriber):
+            started = time.monotonic()
+            feed.ping()  # answers: no Unavailable
+            assert time.monotonic() - started < PING_TIMEOUT_SECONDS
+        assert subscription.next(0.2) is None
+        feeds.publisher.publish(update("v1", 7))  # the subscription still works
+        assert subscription.next(WAIT) == update("v1", 7)
+    finally:
+        subscription.close()

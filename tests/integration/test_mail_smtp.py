@@ -1,7 +1,8 @@
 """Account mail through a real SMTP server on loopback (aiosmtpd, started here): the
 mailer delivers text and HTML, logs in, fails fast and as "unavailable" when the server
-is away; and ``serve`` mails a verification code that verifies the account, delayed but
-not lost when the server was down at registration."""
+is away (and so does its ping, which sends nothing, within the ping timeout); and
+``serve`` mails a verification code that verifies the account, delayed but not lost
+when the server was down at registration."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.integration.served import API, Served
 from videoplatform.adapters.smtp import SmtpMailer
 from videoplatform.adapters.smtp.mailer import MailRefused
-from videoplatform.application.ports.errors import Unavailable
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.mail import MailMessage
 
 SENDER = "videoplatform <noreply@video.example.com>"
@@ -110,6 +111,33 @@ def test_a_server_that_is_away_is_unavailable_at_once() -> None:
         mailer.send(MailMessage("ada@example.com", "Hi", "Hello"))
     assert caught.value.code == "mail_unavailable"
     assert time.monotonic() - started < 2
+
+
+def test_a_ping_asks_the_server_and_sends_nothing(server: tuple[Inbox, int]) -> None:
+    inbox, port = server
+    SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER).ping()
+    time.sleep(0.2)
+    assert inbox.messages == []
+
+
+def test_a_ping_of_a_server_that_is_away_is_unavailable_at_once() -> None:
+    mailer = SmtpMailer(f"smtp://127.0.0.1:{free_port()}", SENDER)
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="ConnectionRefusedError"):
+        mailer.ping()
+    assert time.monotonic() - started < 2
+
+
+def test_a_ping_of_a_server_that_never_greets_gives_up_after_the_ping_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
+        port = silent.getsockname()[1]
+        mailer = SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER)  # sends would wait 10 s
+        started = time.monotonic()
+        with pytest.raises(Unavailable) as caught:
+            mailer.ping()
+        took = time.monotonic() - started
+    assert caught.value.code == "mail_unavailable"
+    assert PING_TIMEOUT_SECONDS * 0.9 <= took < PING_TIMEOUT_SECONDS + 1.5
 
 
 def code_in(message: EmailMessage) -> str:

@@ -8,7 +8,7 @@ and copies the packets of its last second to refuse truncated files. The HLS mas
 playlist is written from the segments on disk (:mod:`adapters.ffmpeg.hls`). Sound
 recordings (audio uploads) go the same way, as one audio-only rendition with their cover
 art or waveform for posters; text subtitle streams are extracted as WebVTT
-(:mod:`adapters.ffmpeg.subtitles`).
+(:mod:`adapters.ffmpeg.subtitles`). :class:`FfmpegCheck` tells whether ffmpeg runs at all.
 """
 
 from videoplatform.adapters.ffmpeg.config import ALLOWED_FORMATS, FfmpegConfig, GpuMode
@@ -17,10 +17,12 @@ from videoplatform.adapters.ffmpeg.probe import FfmpegProber
 from videoplatform.adapters.ffmpeg.stills import FfmpegStoryboarder, FfmpegThumbnailer
 from videoplatform.adapters.ffmpeg.subtitles import FfmpegSubtitleExtractor
 from videoplatform.adapters.ffmpeg.transcode import Engine, FfmpegTranscoder
+from videoplatform.adapters.ffmpeg.version import FfmpegCheck
 
 __all__ = [
     "ALLOWED_FORMATS",
     "Engine",
+    "FfmpegCheck",
     "FfmpegConfig",
     "FfmpegProber",
     "FfmpegStoryboarder",

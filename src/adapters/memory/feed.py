@@ -27,6 +27,10 @@ class MemoryVideoFeed:
         for subscriber in subscribers:
             subscriber.deliver(update)
 
+    def ping(self) -> None:
+        """Always answers: the feed is this process's memory."""
+        return None
+
     def followed(self) -> set[VideoId]:
         """The videos that have subscribers now."""
         with self._lock:

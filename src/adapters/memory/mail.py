@@ -16,6 +16,10 @@ class MemoryMailer:
         with self._lock:
             self._sent.append(message)
 
+    def ping(self) -> None:
+        """Always answers: the mail stays in this process's memory."""
+        return None
+
     @property
     def sent(self) -> list[MailMessage]:
         with self._lock:

@@ -1,10 +1,11 @@
-"""Deterministic time and ids for tests and simulations."""
+"""Deterministic time, ids and disk space for tests and simulations."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 
 class ManualClock:
@@ -37,3 +38,18 @@ class SequentialIds:
     def new_id(self) -> str:
         with self._lock:
             return f"{self._prefix}{next(self._counter):012d}"
+
+
+class FixedDiskSpace:
+    """Free space as told: ``free`` bytes everywhere, or per path in ``by_path`` (a path
+    not listed has ``free``). ``fail`` makes every question raise OSError."""
+
+    def __init__(self, free: int = 100 * 1024**3, by_path: dict[Path, int] | None = None) -> None:
+        self.free = free
+        self.by_path = dict(by_path or {})
+        self.fail = False
+
+    def free_bytes(self, path: Path) -> int:
+        if self.fail:
+            raise OSError(f"cannot read the filesystem of {path}")
+        return self.by_path.get(path, self.free)

@@ -87,6 +87,13 @@ class MemoryUnitOfWork:
         return events
 
 
+class MemorySchemaState:
+    """A memory database is laid out by the release that made it: always current."""
+
+    def is_current(self) -> bool:
+        return True
+
+
 class MemoryUnitOfWorkFactory:
     def __init__(self, db: MemoryDatabase | None = None, hooks: CommitHooks | None = None) -> None:
         self.db = db or MemoryDatabase()

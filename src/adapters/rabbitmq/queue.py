@@ -24,10 +24,12 @@ from typing import Any
 import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 from pika.spec import Basic, BasicProperties
 
 from videoplatform.adapters.rabbitmq.topology import Topology
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.queue import Delivery, Job, PublishFailed, retry_delay
 
 log = structlog.get_logger(__name__)
@@ -357,6 +359,28 @@ class RabbitJobQueue:
 
     # -- inspection and shutdown --------------------------------------------------------
 
+    def ping(self) -> None:
+        """Open a connection of its own (the broker's whole handshake: TCP, TLS where
+        the URL asks for it, AMQP login and virtual host), then close it. The client's
+        own connection, and its lock, which a publish holds while it waits for the
+        broker, are left alone; connecting, and the whole handshake, are each bounded
+        by ``PING_TIMEOUT_SECONDS``."""
+        parameters = pika.URLParameters(self.topology.url)
+        parameters.heartbeat = 0
+        parameters.connection_attempts = 1
+        parameters.socket_timeout = PING_TIMEOUT_SECONDS
+        parameters.stack_timeout = PING_TIMEOUT_SECONDS
+        parameters.blocked_connection_timeout = PING_TIMEOUT_SECONDS
+        parameters.client_properties = {
+            "connection_name": f"videoplatform health check pid {os.getpid()}"
+        }
+        try:
+            connection = pika.BlockingConnection(parameters)
+        except Exception as error:  # pika raises its connectors' errors as they are, too
+            raise Unavailable("queue", f"RabbitMQ did not answer: {_why(error)}") from None
+        with contextlib.suppress(AMQPError, OSError):
+            connection.close()
+
     def dead_letters(self) -> list[Job]:
         """Read without removing: every dead letter is fetched unacknowledged on a
         channel of its own, which closing hands back in order."""
@@ -395,3 +419,13 @@ class RabbitJobQueue:
         with self._lock:
             self._drop()
             self._generation += 1
+
+
+def _why(error: Exception) -> str:
+    """Why a connection could not be opened, in a line (pika's own texts nest reprs)."""
+    if isinstance(error, AMQPConnectorStackTimeout):
+        return f"no AMQP handshake within {PING_TIMEOUT_SECONDS:g} s"
+    text = " ".join(str(error).split())
+    if len(text) > 120:
+        text = text[:119] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

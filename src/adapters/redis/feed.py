@@ -16,7 +16,10 @@ from typing import Any
 import redis
 import redis.client
 import structlog
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import FailureCode, VideoStatus
@@ -68,7 +71,9 @@ def decode(raw: bytes | str) -> ProcessingProgress:
 
 class RedisVideoFeed:
     """Publishes through one shared client (a connection pool, thread-safe); each
-    subscription holds a connection of its own while it is open."""
+    subscription holds a connection of its own while it is open. Pings go through a
+    small client of their own that never retries, so that one ping is one attempt
+    bounded by its timeouts (the shared client retries a failed command)."""
 
     def __init__(
         self,
@@ -83,6 +88,13 @@ class RedisVideoFeed:
             socket_connect_timeout=_TIMEOUT,
             socket_keepalive=True,
             health_check_interval=30,
+        )
+        self._pinger: redis.Redis = redis.Redis.from_url(
+            url,
+            socket_timeout=PING_TIMEOUT_SECONDS,
+            socket_connect_timeout=PING_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+            max_connections=2,
         )
         self._prefix = prefix
         self._monotonic = monotonic
@@ -108,8 +120,24 @@ class RedisVideoFeed:
     def subscribe(self, video_id: VideoId) -> RedisSubscription:
         return RedisSubscription(self._client, self.channel(video_id), self._monotonic)
 
+    def ping(self) -> None:
+        """Redis PING: one attempt, its connection and its answer each bounded by
+        ``PING_TIMEOUT_SECONDS``."""
+        try:
+            answered = self._pinger.ping()
+        except Exception as error:
+            raise Unavailable("feed", f"Redis did not answer PING: {_reason(error)}") from None
+        if answered is not True:
+            raise Unavailable("feed", f"Redis answered PING with {answered!r}")
+
     def close(self) -> None:
         self._client.close()
+        self._pinger.close()
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 class RedisSubscription:

@@ -13,6 +13,10 @@ and no request ever waits on the mail server. After :data:`BREAKER_FAILURES` suc
 failures in a row, the mailer stops trying for :data:`BREAKER_SECONDS` (failing fast,
 still as ``Unavailable``). A permanent refusal (5xx: an address the server will never
 take) raises ``MailRefused``, which is retried and dead-lettered like any failure.
+
+A ping (a health check) connects, asks NOOP and says QUIT, with the shorter of the two
+timeouts; it sends no message, needs no login, and neither opens nor closes the
+breaker: while the breaker is open it reports the server down without asking it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from attrs import frozen
 
-from videoplatform.application.ports.errors import Unavailable
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.mail import MailMessage
 
 TIMEOUT_SECONDS = 10.0
@@ -143,6 +147,30 @@ class SmtpMailer:
             self._breaker.failed()
             raise Unavailable("mail", f"{type(error).__name__}: {error}") from None
         self._breaker.succeeded()
+
+    def ping(self) -> None:
+        if self._breaker.is_open():
+            raise Unavailable("mail", "it failed repeatedly; not tried for a while")
+        server = self._server
+        timeout = min(self._timeout, PING_TIMEOUT_SECONDS)
+        try:
+            # smtps:// speaks TLS from the first byte: a plain greeting would never come.
+            client = (
+                smtplib.SMTP_SSL(server.host, server.port, timeout=timeout, context=self._tls)
+                if server.implicit_tls
+                else smtplib.SMTP(server.host, server.port, timeout=timeout)
+            )
+        except (OSError, smtplib.SMTPException) as error:
+            raise Unavailable("mail", f"{type(error).__name__}: {error}") from None
+        try:
+            code, answer = client.noop()
+            if code != 250:
+                raise Unavailable("mail", f"the server answered NOOP with {code} {answer!r}")
+            client.quit()
+        except (OSError, smtplib.SMTPException) as error:
+            raise Unavailable("mail", f"{type(error).__name__}: {error}") from None
+        finally:
+            client.close()
 
     def _connect(self) -> smtplib.SMTP:
         server = self._server

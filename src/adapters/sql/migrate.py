@@ -68,3 +68,14 @@ def history() -> list[tuple[str, str | None, str]]:
 
 def is_current(engine: Engine) -> bool:
     return current(engine) == head()
+
+
+class SqlSchemaState:
+    """The schema state of ``engine``'s database: its Alembic revision against this
+    release's head."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def is_current(self) -> bool:
+        return is_current(self._engine)

@@ -1,11 +1,13 @@
-"""The real clock and a time-ordered id generator."""
+"""The real clock, a time-ordered id generator and the disks' free space."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -44,3 +46,15 @@ class UlidGenerator:
             self._last_ms, self._last_rand = ms, rand
         value = (ms << 80) | rand
         return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
+
+
+class LocalDiskSpace:
+    """Free space as the operating system reports it to an unprivileged writer."""
+
+    def free_bytes(self, path: Path) -> int:
+        # The directory may not be made yet (a fresh data directory, a work directory
+        # made by the first job): its nearest existing ancestor is where it would be.
+        existing = path.absolute()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        return shutil.disk_usage(existing).free

@@ -23,3 +23,10 @@ class Cache(Protocol):
         ``ttl_seconds`` after it was created (a fixed window). When the cache is
         unreachable, return 0: counters fail open, never into an error."""
         ...
+
+    def ping(self) -> None:
+        """Check that the cache answers, within ``PING_TIMEOUT_SECONDS`` per step
+        (``ports.errors``); raise ``Unavailable`` (its detail the reason) when it does
+        not. Unlike every other method, a failure is reported, not swallowed: this is
+        how a health check tells an outage from a miss."""
+        ...

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+PING_TIMEOUT_SECONDS = 2.0
+"""How long a ``ping`` waits for a dependency, at most, at each step (connecting, one
+answer): a health check must say "down" in seconds, never hang on a silent peer."""
+
 
 class Unavailable(Exception):
     """A dependency (``database``, ``queue``...) cannot be reached or used right now.

@@ -85,11 +85,20 @@ class VideoFeed(Protocol):
         connect yet keeps trying while it is read."""
         ...
 
+    def ping(self) -> None:
+        """Check that the feed's server answers, within ``PING_TIMEOUT_SECONDS`` per
+        step (``ports.errors``); raise ``Unavailable`` (its detail the reason) when it
+        does not. Publishes nothing."""
+        ...
+
 
 class NoFeed:
     """A feed that publishes nowhere and delivers nothing (where nobody follows)."""
 
     def publish(self, update: ProcessingProgress) -> None:
+        return None
+
+    def ping(self) -> None:
         return None
 
     def subscribe(self, video_id: VideoId) -> Subscription:

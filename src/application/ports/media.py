@@ -150,6 +150,16 @@ class SubtitleExtractor(Protocol):
         ...
 
 
+class MediaToolCheck(Protocol):
+    def version(self) -> str:
+        """Run the media tool once, the quickest way it can run (``ffmpeg -version``),
+        and return what it says it is: one short line, such as ``ffmpeg version 7.0.2``.
+        RuntimeError with the reason, written for a person, when it cannot be found,
+        fails, or has not answered within a few seconds. Nothing is remembered here:
+        the caller decides how often to ask."""
+        ...
+
+
 @frozen
 class MediaTools:
     """The media adapters processing uses, provided together (each is also a port of

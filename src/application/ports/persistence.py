@@ -48,6 +48,16 @@ STALE_VERSION = "stale_version"
 """The ``Conflict.code`` of a save that lost an optimistic-concurrency race."""
 
 
+class SchemaState(Protocol):
+    """Whether the database is ready for this release, as far as its tables go."""
+
+    def is_current(self) -> bool:
+        """Whether every migration this release ships has been applied to the database,
+        and none it does not know. Raises (``Unavailable`` or the driver's error) when
+        the database cannot be asked."""
+        ...
+
+
 class UserRepository(Protocol):
     def add(self, user: User) -> None:
         """Insert a new user; Conflict(code="email_taken") if the email is in use."""

@@ -80,6 +80,13 @@ class JobQueue(Protocol):
         raised. Closing twice is harmless."""
         ...
 
+    def ping(self) -> None:
+        """Check that the queue's broker answers, within ``PING_TIMEOUT_SECONDS`` per
+        step (``ports.errors``); raise ``Unavailable`` (its detail the reason) when it
+        does not. Publishes, receives and settles nothing, and leaves this client's
+        deliveries and connection as they were; any thread may call it."""
+        ...
+
 
 class JobQueueClients(Protocol):
     def __call__(self) -> JobQueue:

@@ -1,8 +1,10 @@
-"""Time, identifiers and secrets come in through ports so that tests are deterministic."""
+"""Time, identifiers, secrets and free disk space come in through ports so that tests are
+deterministic."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 
@@ -36,4 +38,12 @@ class PasswordHasher(Protocol):
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether the hash was made with weaker parameters than the current ones."""
+        ...
+
+
+class DiskSpace(Protocol):
+    def free_bytes(self, path: Path) -> int:
+        """Bytes this process may still write on the filesystem that holds ``path``: the
+        filesystem of its nearest existing ancestor when ``path`` does not exist yet
+        (where it would be made). OSError when that cannot be told."""
         ...

@@ -61,7 +61,8 @@ class HttpOptions:
     extra_routes: tuple[Route, ...] = ()
     """More routes to mount (documented like the others); used to test mechanisms."""
     metrics_token: str = ""
-    """Serve ``GET /metrics`` to a bearer of this token (and count every answer)."""
+    """Serve ``GET /metrics`` to a bearer of this token (and count every answer), and
+    ``GET /health/detailed`` (as to administrators)."""
 
 
 def options_from(platform: Platform) -> HttpOptions:
@@ -136,6 +137,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         options.redirect_downloads,
         accel_redirect_prefix=options.accel_redirect_prefix,
         metrics=metrics,
+        metrics_token=options.metrics_token,
     )
     document = docs.OpenApiDocument()
     routes = collect_routes(context, document) + list(options.extra_routes)
@@ -181,7 +183,8 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         # anonymous call to a protected operation is a 401 whatever its input.
         Authentication(
             platform.users,
-            needing("none") | {("GET", METRICS_PATH)},  # its own token, not a user's
+            # /metrics and /health/detailed read their own token (not only a user's).
+            needing("none") | {("GET", METRICS_PATH)} | health.SELF_AUTHENTICATED,
             ClientAddress(options.trusted_proxies),
             required=needing("required"),
         ),

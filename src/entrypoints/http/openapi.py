@@ -217,7 +217,8 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
         errors |= {408, 413, 415}
         if op.body.model is not None:
             errors.add(422)
-    for status in sorted(errors):
+    for status in sorted(errors - {reply.status for reply in op.replies}):
+        # (An error the operation describes itself keeps its own description.)
         responses[str(status)] = {
             "description": ERROR_TEXT.get(status, "Error"),
             "content": {

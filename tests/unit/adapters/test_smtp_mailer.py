@@ -1,11 +1,17 @@
-"""The SMTP mailer's message and settings (adapters/smtp); the delivery itself is tested
-against a real SMTP server in tests/integration/test_mail_smtp.py."""
+"""The SMTP mailer's message, settings and ping (adapters/smtp, the ping over a stand-in
+for smtplib); the delivery itself is tested against a real SMTP server in
+tests/integration/test_mail_smtp.py."""
 
 from __future__ import annotations
+
+import smtplib
+from typing import ClassVar
 
 import pytest
 
 from videoplatform.adapters.smtp import SmtpMailer, smtp_settings
+from videoplatform.adapters.smtp.mailer import BREAKER_FAILURES
+from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.mail import MailMessage
 from videoplatform.entrypoints.settings import Settings, masked_url
 
@@ -66,3 +72,81 @@ def test_a_mail_password_is_never_shown() -> None:
     shown = settings.by_section()["mail"]["mail_url"]
     assert shown == "smtps://user:***@mail.example.com"
     assert masked_url("smtp://mail.example.com:25") == "smtp://mail.example.com:25"
+
+
+class FakeSmtp:
+    """Stands in for smtplib.SMTP: records what a client did, or refuses to connect."""
+
+    made: ClassVar[list[FakeSmtp]] = []
+    refuse: ClassVar[bool] = False
+    noop_answer: ClassVar[tuple[int, bytes]] = (250, b"OK")
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.address, self.timeout = (host, port), timeout
+        self.said: list[str] = []
+        FakeSmtp.made.append(self)
+        if FakeSmtp.refuse:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    def noop(self) -> tuple[int, bytes]:
+        self.said.append("NOOP")
+        return FakeSmtp.noop_answer
+
+    def quit(self) -> None:
+        self.said.append("QUIT")
+
+    def close(self) -> None:
+        self.said.append("close")
+
+
+@pytest.fixture
+def fake_smtp(monkeypatch: pytest.MonkeyPatch) -> type[FakeSmtp]:
+    monkeypatch.setattr(smtplib, "SMTP", FakeSmtp)
+    monkeypatch.setattr(FakeSmtp, "made", [])
+    return FakeSmtp
+
+
+def test_a_ping_connects_says_noop_and_quits_within_the_short_timeout(
+    fake_smtp: type[FakeSmtp],
+) -> None:
+    SmtpMailer("smtp://user:pw@mail.example.com:2525", "noreply@example.com").ping()
+    [client] = fake_smtp.made
+    assert client.address == ("mail.example.com", 2525)
+    assert client.timeout == PING_TIMEOUT_SECONDS
+    assert client.said == ["NOOP", "QUIT", "close"]  # no login, no message
+
+
+def test_a_ping_answered_with_anything_but_250_is_unavailable(
+    fake_smtp: type[FakeSmtp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_smtp, "noop_answer", (421, b"closing"))
+    with pytest.raises(Unavailable, match="NOOP with 421"):
+        SmtpMailer("smtp://mail.example.com", "noreply@example.com").ping()
+    assert fake_smtp.made[0].said == ["NOOP", "close"]
+
+
+def test_an_open_breaker_is_reported_down_without_asking_the_server(
+    fake_smtp: type[FakeSmtp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_smtp, "refuse", True)
+    mailer = SmtpMailer("smtp://mail.example.com", "noreply@example.com")
+    for _ in range(BREAKER_FAILURES):
+        with pytest.raises(Unavailable):
+            mailer.send(MESSAGE)
+    tried = len(fake_smtp.made)
+    with pytest.raises(Unavailable, match="not tried for a while"):
+        mailer.ping()
+    assert len(fake_smtp.made) == tried
+
+
+def test_failed_pings_do_not_open_the_breaker(
+    fake_smtp: type[FakeSmtp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fake_smtp, "refuse", True)
+    mailer = SmtpMailer("smtp://mail.example.com", "noreply@example.com")
+    for _ in range(BREAKER_FAILURES * 2):
+        with pytest.raises(Unavailable, match="ConnectionRefusedError"):
+            mailer.ping()
+    monkeypatch.setattr(fake_smtp, "refuse", False)
+    mailer.ping()  # still asks the server, which answers
+    assert len(fake_smtp.made) == BREAKER_FAILURES * 2 + 1

@@ -71,6 +71,9 @@ class CheckingFeed:
     def subscribe(self, video_id: VideoId) -> Subscription:  # pragma: no cover
         raise AssertionError("processing never subscribes")
 
+    def ping(self) -> None:  # pragma: no cover
+        return None
+
 
 class BrokenFeed:
     def publish(self, update: ProcessingProgress) -> None:
@@ -78,6 +81,9 @@ class BrokenFeed:
 
     def subscribe(self, video_id: VideoId) -> Subscription:  # pragma: no cover
         raise AssertionError("processing never subscribes")
+
+    def ping(self) -> None:  # pragma: no cover
+        raise ConnectionError("the feed is down")
 
 
 class Silence:
@@ -88,6 +94,9 @@ class Silence:
 
     def subscribe(self, video_id: VideoId) -> Silence:
         return self
+
+    def ping(self) -> None:  # pragma: no cover
+        return None
 
     def next(self, timeout: float) -> ProcessingProgress | None:
         return None

@@ -26,6 +26,7 @@ RBAC_MATRIX: tuple[tuple[str, bool, bool, bool, bool], ...] = (
     ("file:moderate",    False,  False,   False,     True),
     ("user:manage",      False,  False,   False,     True),
     ("category:manage",  False,  False,   False,     True),
+    ("health:read",      False,  False,   False,     True),
 )
 # fmt: on
 
@@ -110,6 +111,7 @@ def test_permission_names_are_stable_strings() -> None:
         "audit:read",
         "user:manage",
         "category:manage",
+        "health:read",
     }
     assert [r.value for r in Role] == ["viewer", "creator", "moderator", "admin"]
 

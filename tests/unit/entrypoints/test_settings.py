@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -90,3 +92,27 @@ def test_settings_by_section_mask_the_playback_secret() -> None:
     assert sections["playback"]["playback_secret"] == "(set)"
     assert secret not in repr(sections)
     assert sections["persistence"]["database_url"] == "memory://"
+
+
+def test_health_checks_require_what_this_process_cannot_serve_without(tmp_path: Path) -> None:
+    embedded = Settings(data_dir=str(tmp_path), health_min_free_mib=512).health()
+    assert (embedded.queue_required, embedded.media_required) == (False, True)
+    assert (embedded.data_dir, embedded.work_dir) == (tmp_path, tmp_path / "work")
+    assert embedded.min_free_bytes == 512 * 1024 * 1024
+    assert embedded.timeout_seconds == 5.0
+    api_node = Settings(queue_url="amqp://guest:guest@broker:5672/%2F", work_dir="/scratch")
+    assert (api_node.health().queue_required, api_node.health().media_required) == (True, False)
+    assert api_node.health().work_dir == Path("/scratch")
+    assert Settings(processing_threads=0).health().media_required is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"health_timeout_seconds": 0}, "HEALTH_TIMEOUT_SECONDS"),
+        ({"health_min_free_mib": -1}, "HEALTH_MIN_FREE_MIB"),
+    ],
+)
+def test_health_settings_are_checked(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings(**changes)

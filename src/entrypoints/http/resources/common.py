@@ -34,6 +34,8 @@ class HttpContext:
     """With local storage behind nginx: hand bodies to it with X-Accel-Redirect."""
     metrics: Metrics | None = None
     """This process's metrics, when they are served."""
+    metrics_token: str = ""
+    """The operators' token (``/metrics``, ``/health/detailed``); empty: none."""
 
 
 def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:
