@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from videoplatform.application.dispatch import Message, Proceed, UseCaseCall
+from videoplatform.application.health import HealthStatus
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
@@ -251,6 +252,20 @@ class PlatformState(Collector):
         return [videos, backlog, age]
 
 
+DEPENDENCIES = ("database", "storage", "queue", "cache", "feed", "mail")
+
+
+def _dependencies(platform: Platform) -> dict[str, str]:
+    """Each dependency's state from the detailed health check (all probed at once,
+    within its timeout): "ok", or "down"."""
+    report = platform.health.detailed()
+    return {
+        c.name: "ok" if c.status is not HealthStatus.DOWN else "down"
+        for c in report.components
+        if c.name in DEPENDENCIES
+    }
+
+
 def platform_metrics(platform: Platform) -> Metrics:
     """Metrics for ``platform``: its use cases counted at the dispatch point, and its
     state read at each scrape. Made once per platform (by the app that serves it, or
@@ -263,7 +278,7 @@ def platform_metrics(platform: Platform) -> Metrics:
         PlatformState(
             platform.resolve(UnitOfWorkFactory),  # type: ignore[type-abstract]
             platform.resolve(Clock),  # type: ignore[type-abstract]
-            lambda: platform.health.readiness().checks,
+            lambda: _dependencies(platform),
             data_dir,
         )
     )

@@ -103,7 +103,8 @@ def test_answers_use_cases_logins_uploads_and_state_are_counted(
     assert value(samples, "videoplatform_processing_outcomes_total", outcome="ready") == 1
     assert value(samples, "videoplatform_videos", status="ready") == 1
     assert value(samples, "videoplatform_videos", status="uploaded") == 1
-    assert value(samples, "videoplatform_dependency_up", dependency="database") == 1
+    for dependency in ("database", "storage", "queue", "cache", "feed", "mail"):
+        assert value(samples, "videoplatform_dependency_up", dependency=dependency) == 1
     assert value(samples, "videoplatform_outbox_pending") >= 1  # nothing relays here
     assert value(samples, "videoplatform_outbox_oldest_age_seconds") >= 0
 
