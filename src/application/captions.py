@@ -13,12 +13,13 @@ from datetime import datetime
 
 from attrs import frozen
 
-from videoplatform.application.context import Caller, Hidden, current_user, require_user
+from videoplatform.application.context import Caller, current_user, require_user
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.ports.media import SubtitleText
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage, ReadableStream
 from videoplatform.application.ports.system import IdGenerator
+from videoplatform.application.video_access import managed_video, visible_video
 from videoplatform.application.video_jobs import video_prefix
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.caption_text import MAX_CAPTION_BYTES, CaptionDocument, parse_captions
@@ -33,7 +34,6 @@ from videoplatform.domain.captions import (
 from videoplatform.domain.errors import (
     Conflict,
     NotFound,
-    PermissionDenied,
     QuotaExceeded,
     ValidationError,
 )
@@ -243,20 +243,16 @@ class CaptionService(UseCases):
 
     @staticmethod
     def _visible(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
-        video = uow.videos.get(video_id)
-        if not video.can_be_seen_by(current_user(uow, caller)):
-            raise Hidden("video not found")
-        return video
+        return visible_video(uow, current_user(uow, caller), video_id)
 
     @staticmethod
     def _managed(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
-        user = require_user(uow, caller)
-        video = uow.videos.get(video_id)
-        if not video.is_managed_by(user):
-            if video.can_be_seen_by(user):
-                raise PermissionDenied("only the owner or a moderator may change captions")
-            raise Hidden("video not found")
-        return video
+        return managed_video(
+            uow,
+            require_user(uow, caller),
+            video_id,
+            "only the owner or a moderator may change captions",
+        )
 
     @staticmethod
     def _track(uow: UnitOfWork, video_id: VideoId, language: str) -> CaptionTrack:

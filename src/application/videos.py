@@ -7,7 +7,6 @@ from datetime import datetime
 from videoplatform.application import quota
 from videoplatform.application.context import (
     Caller,
-    Hidden,
     current_user,
     require_permission,
     require_user,
@@ -29,14 +28,15 @@ from videoplatform.application.ports.persistence import (
 )
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.streams import MeteredReader, peek
+from videoplatform.application.video_access import managed_video, visible_video
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
 from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import PermissionDenied, QuotaExceeded, ValidationError
+from videoplatform.domain.errors import QuotaExceeded, ValidationError
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
 from videoplatform.domain.uploads import UnsupportedMedia
-from videoplatform.domain.users import Permission, User
+from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import (
     Video,
     clean_description,
@@ -163,7 +163,7 @@ class VideoService(UseCases):
 
     @staticmethod
     def _visible(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
-        return _seen_by(uow, current_user(uow, caller), video_id)
+        return visible_video(uow, current_user(uow, caller), video_id)
 
     def list(
         self,
@@ -253,10 +253,9 @@ class VideoService(UseCases):
     def _managed(uow: UnitOfWork, caller: Caller, video_id: VideoId) -> Video:
         """A video the caller may change; Hidden if they may not even see it."""
         user = require_user(uow, caller)
-        video = _seen_by(uow, user, video_id)
-        if not video.is_managed_by(user):
-            raise PermissionDenied("only the owner or a moderator may change this video")
-        return video
+        return managed_video(
+            uow, user, video_id, "only the owner or a moderator may change this video"
+        )
 
     def delete(self, caller: Caller, video_id: VideoId) -> None:
         """Delete the record, then its bytes. Its share links stop working at once (they
@@ -268,7 +267,6 @@ class VideoService(UseCases):
         ):
             video = self._managed(uow, caller, video_id)
             video.mark_deleted(now)
-            uow.captions.delete_for_video(video_id)
             uow.videos.delete(video_id)
             self._audit.record(
                 uow,
@@ -304,11 +302,3 @@ def _video_keyset(kind: str, sort: VideoSort, cursor: str) -> tuple[datetime | i
             raise ValidationError.field("cursor", "malformed cursor")
         return value, last_id
     return parse_instant(str(value)), last_id
-
-
-def _seen_by(uow: UnitOfWork, user: User | None, video_id: VideoId) -> Video:
-    """The video if ``user`` (None: the public) may see it; Hidden otherwise."""
-    video = uow.videos.get(video_id)
-    if not video.can_be_seen_by(user):
-        raise Hidden("video not found")
-    return video

@@ -7,6 +7,7 @@ from __future__ import annotations
 from videoplatform.application.context import Caller, Hidden, current_user, require_user
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.application.processing.base import ProcessingBase
+from videoplatform.application.video_access import managed_video
 from videoplatform.application.video_jobs import process_video_job
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import InvalidTransition, PermissionDenied
@@ -61,12 +62,12 @@ class ProcessingModeration(ProcessingBase):
             self._audit.refusals(caller, AuditAction.VIDEO_REPROCESS, "video", video_id),
             self._uow() as uow,
         ):
-            user = require_user(uow, caller)
-            video = uow.videos.get(video_id)
-            if not video.is_managed_by(user):
-                if video.can_be_seen_by(user):
-                    raise PermissionDenied("only the owner or a moderator may reprocess a video")
-                raise Hidden("video not found")
+            video = managed_video(
+                uow,
+                require_user(uow, caller),
+                video_id,
+                "only the owner or a moderator may reprocess a video",
+            )
             now = self._clock.now()
             video.request_reprocessing(now)
             uow.videos.save(video)
