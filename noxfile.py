@@ -107,3 +107,22 @@ def bench(session: nox.Session) -> None:
     if not (ROOT / "bench" / "__init__.py").is_file():
         session.skip("no bench/ package yet")
     session.run(PYTHON, "-m", "bench", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def api_fuzz(session: nox.Session) -> None:
+    """The property-based API tests (tests/integration/test_api_contract_served.py) at
+    1,000 examples per operation with a fresh seed, as an administrator and a member:
+    `python3 dev.py test -s api_fuzz`. Set VIDEOPLATFORM_API_FUZZ_EXAMPLES or
+    VIDEOPLATFORM_API_FUZZ_SEED to change either."""
+    session.env.setdefault("VIDEOPLATFORM_API_FUZZ_EXAMPLES", "1000")
+    session.env.setdefault("VIDEOPLATFORM_API_FUZZ_SEED", "")
+    session.run(
+        PYTHON,
+        "-m",
+        "pytest",
+        "tests/integration/test_api_contract_served.py",
+        "-m",
+        "integration",
+        *session.posargs,
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import clients, http, imports, media, sql, storage
+from bench import clients, http, imports, media, refusals, sql, storage
 from bench import queue as queue_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -34,6 +34,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "clients": lambda a: clients.run(
         idle=a.idle, slow_headers=a.slow_headers, slow_bodies=a.slow_bodies, requests=a.requests
     ),
+    "refusals": lambda a: refusals.run(pairs=a.pairs),
     "queue": lambda a: queue_bench.run(
         jobs=a.queue_jobs,
         samples=a.queue_samples,
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         "--videos", type=int, default=None, help="rows to seed (sql: 100000, http: 200)"
     )
     parser.add_argument("--samples", type=int, default=300, help="timed calls per measurement")
+    parser.add_argument(
+        "--pairs", type=int, default=2000, help="hidden/missing request pairs (refusals)"
+    )
     parser.add_argument(
         "--duration", type=float, default=8.0, help="seconds of load per endpoint (http)"
     )

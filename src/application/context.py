@@ -30,7 +30,8 @@ class Caller:
 
 class Hidden(NotFound):
     """The resource exists but the caller may not know it: reported exactly like a
-    missing one, and audited as a refused access."""
+    missing one, and audited exactly like one too, as a refused access (see
+    ``Auditor.refusals``)."""
 
 
 def current_user(uow: UnitOfWork, caller: Caller) -> User | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import datetime
@@ -23,10 +24,14 @@ def clean_category_name(raw: str) -> str:
 
 
 def slugify(name: str) -> str:
+    """The name's letters and digits in ASCII (``Café Life`` is ``cafe-life``); a name with
+    none (``日本``, ``♫``) gets a slug made from its digest, so any name can be a category
+    and the slug still decides which names are the same category."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     if not slug:
-        raise ValidationError.field("name", "must contain at least one letter or digit")
+        folded = unicodedata.normalize("NFKC", name).casefold().encode()
+        slug = "c-" + hashlib.sha256(folded).hexdigest()[:16]
     return slug
 
 

@@ -148,3 +148,23 @@ class ShareRevoked(DomainEvent):
 class ShareRedeemed(DomainEvent):
     share_id: ShareId
     use_count: int
+
+
+@frozen
+class AccessRefused(DomainEvent):
+    """A caller was refused access: not signed in, lacking the permission, or asking for
+    what they may not see (hidden or missing alike). Nothing changed, so no unit of work
+    commits it: it is raised where the refusal happens and recorded in the audit trail,
+    as ``denied`` with ``reason``, after the caller has been answered."""
+
+    audit_id: str
+    """The id its audit record takes: a second attempt to record it cannot add another."""
+    actor_id: UserId | None
+    action: str
+    """An ``AuditAction`` value (``video.read``...)."""
+    resource_type: str
+    resource_id: str | None
+    reason: str
+    """The refusal's error code (``not_found``, ``permission_denied``...)."""
+    ip: str | None
+    user_agent: str | None

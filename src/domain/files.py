@@ -19,20 +19,36 @@ MAX_FOLDER_DEPTH = 32
 MAX_FOLDER_LENGTH = 1024
 
 
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+"""Unicode categories no name holds: controls, format (invisible) characters,
+surrogates, private use, line and paragraph separators."""
+DOT_SEGMENTS = (".", "..")
+
+
+def forbidden_in_name(char: str) -> bool:
+    """Whether no file name or folder segment may hold ``char``: a control or invisible
+    character, a slash or a backslash, or a look-alike that a compatibility normalization
+    (as some file systems and tools apply) turns into one (fullwidth solidus...)."""
+    if unicodedata.category(char) in INVISIBLE_CATEGORIES:
+        return True
+    folded = unicodedata.normalize("NFKC", char)
+    return "/" in folded or "\\" in folded
+
+
 def _check_segment(segment: str, field: str) -> str:
     segment = unicodedata.normalize("NFC", segment)
-    if segment in ("", ".", ".."):
+    if segment == "" or segment in DOT_SEGMENTS:
         raise ValidationError.field(field, f"{segment!r} is not allowed as a name")
     if len(segment) > MAX_NAME:
         raise ValidationError.field(field, f"names are at most {MAX_NAME} characters")
     if "/" in segment or "\\" in segment:
         raise ValidationError.field(field, "must not contain slashes")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for c in segment):
+    if any(unicodedata.category(c) in INVISIBLE_CATEGORIES for c in segment):
         raise ValidationError.field(field, "must not contain control or invisible characters")
-    # Look-alikes that a compatibility normalization (as some file systems and tools apply)
-    # would turn into a separator or a dot segment (fullwidth solidus, fullwidth full stops).
-    folded = unicodedata.normalize("NFKC", segment)
-    if folded in (".", "..") or "/" in folded or "\\" in folded:
+    # Look-alikes of a separator or a dot segment (fullwidth solidus, fullwidth full stops).
+    if unicodedata.normalize("NFKC", segment) in DOT_SEGMENTS or any(
+        forbidden_in_name(c) for c in segment
+    ):
         raise ValidationError.field(field, f"{segment!r} is not allowed as a name")
     if segment != segment.strip():
         raise ValidationError.field(field, "must not start or end with whitespace")

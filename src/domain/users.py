@@ -74,9 +74,19 @@ def parse_roles(names: Iterable[str]) -> frozenset[Role]:
 
 MAX_EMAIL = 254
 MAX_DISPLAY_NAME = 100
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
+EMAIL_LOCAL_EXCLUDED = r"@\s\x00-\x1f\x7f"
+"""What the part before the @ must not hold (inside a regular-expression class)."""
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
+"""A host name of two labels or more (LDH), as a regular expression."""
+_EMAIL = re.compile(rf"^[^{EMAIL_LOCAL_EXCLUDED}]{{1,64}}@{EMAIL_DOMAIN}$")
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp", "Co", "Cs"})
+
+
+def invisible_in_email(char: str) -> bool:
+    """Whether ``char`` is one no address may hold: invisible (format characters,
+    separators), private use, or a surrogate."""
+    return unicodedata.category(char) in _INVISIBLE
 
 
 @frozen
@@ -92,7 +102,7 @@ class Email:
     @classmethod
     def parse(cls, raw: str) -> Email:
         text = unicodedata.normalize("NFC", raw.strip()).lower()
-        invisible = any(unicodedata.category(c) in ("Cf", "Zl", "Zp", "Co", "Cs") for c in text)
+        invisible = any(invisible_in_email(c) for c in text)
         if invisible or len(text) > MAX_EMAIL or not _EMAIL.match(text):
             raise ValidationError.field("email", "not a valid email address")
         return cls(text)
@@ -107,11 +117,16 @@ class UserStatus(enum.Enum):
     DISABLED = "disabled"
 
 
+def is_control(char: str) -> bool:
+    """An ASCII control character (C0 or DEL), refused in display names."""
+    return ord(char) < 32 or ord(char) == 127
+
+
 def _clean_display_name(raw: str) -> str:
     name = " ".join(raw.split())
     if not 1 <= len(name) <= MAX_DISPLAY_NAME:
         raise ValidationError.field("display_name", f"must be 1 to {MAX_DISPLAY_NAME} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if any(is_control(c) for c in name):
         raise ValidationError.field("display_name", "must not contain control characters")
     return name
 

@@ -190,10 +190,20 @@ def clean_title(raw: str) -> str:
     return title
 
 
+def control_in_description(char: str) -> bool:
+    """A control character a description may not hold (line breaks and tabs it may)."""
+    return ord(char) < 32 and char not in "\n\t"
+
+
+def control_in_tag(char: str) -> bool:
+    """A control character a tag may not hold (once its whitespace is collapsed)."""
+    return ord(char) < 32
+
+
 def clean_description(raw: str) -> str:
     if len(raw) > MAX_DESCRIPTION:
         raise ValidationError.field("description", f"must be at most {MAX_DESCRIPTION} characters")
-    if any(ord(c) < 32 and c not in "\n\t" for c in raw):
+    if any(control_in_description(c) for c in raw):
         raise ValidationError.field("description", "must not contain control characters")
     return raw.strip()
 
@@ -212,7 +222,7 @@ def clean_tags(raw: Iterable[str]) -> tuple[str, ...]:
         norm = normalize_tag(tag)
         if not norm:
             continue
-        if len(norm) > MAX_TAG or any(ord(c) < 32 for c in norm):
+        if len(norm) > MAX_TAG or any(control_in_tag(c) for c in norm):
             raise ValidationError.field(
                 "tags", f"each tag must be 1 to {MAX_TAG} printable characters"
             )

@@ -20,6 +20,7 @@ from videoplatform.application.captions import CaptionService
 from videoplatform.application.categories import CategoryService
 from videoplatform.application.dispatch import Dispatcher
 from videoplatform.application.essentials import Essentials
+from videoplatform.application.events.deferred import DeferredEvents, settled_before
 from videoplatform.application.files import FileService
 from videoplatform.application.following import ProgressFollower
 from videoplatform.application.health import HealthService
@@ -33,7 +34,7 @@ from videoplatform.application.resumable import ResumableUploadService
 from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
 from videoplatform.application.videos import VideoService
-from videoplatform.domain.events import VideoEvent
+from videoplatform.domain.events import AccessRefused, VideoEvent
 from videoplatform.entrypoints.providers import PROVIDERS
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.wiring import Closer, Wiring
@@ -98,6 +99,14 @@ def build_container(
         wiring.get(UnitOfWorkFactory), wiring.get(VideoFeed), wiring.get(Clock)
     )
     dispatcher.subscribe(wiring.get(EventBus), VideoEvent, "feed.announce", announcer)
+    # Refused accesses reach the audit trail after the caller was answered; a reader of
+    # the trail first waits for those this process has seen. Closed before anything it
+    # writes with (the closers run last added first).
+    refusals: DeferredEvents = wiring.get(DeferredEvents)
+    auditor = resolve(container, Auditor)
+    dispatcher.subscribe(refusals, AccessRefused, "audit.record_refusal", auditor.record_refusal)
+    dispatcher.use(settled_before("audit.", refusals))
+    wiring.close_with(refusals.close)
     return container
 
 

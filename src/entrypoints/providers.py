@@ -19,6 +19,7 @@ from videoplatform.adapters.security.passwords import Argon2PasswordHasher
 from videoplatform.adapters.security.tokens import SecretsTokenGenerator
 from videoplatform.adapters.system import LocalDiskSpace, SystemClock, UlidGenerator
 from videoplatform.application.events.consumer import DurableHandlers
+from videoplatform.application.events.deferred import DeferredEvents
 from videoplatform.application.events.journal import EventJournal
 from videoplatform.application.events.reactions import platform_reactions
 from videoplatform.application.following import FollowConfig
@@ -97,10 +98,12 @@ def storage(settings: Settings, wiring: Wiring) -> None:
 def events(settings: Settings, wiring: Wiring) -> None:
     """What a commit does with its domain events: writes them to the outbox in the same
     transaction (the relay takes them to the event channel), then hands them to the
-    in-process bus for cheap local work."""
+    in-process bus for cheap local work. Events no unit of work commits (refused
+    accesses) go to handlers of this process that the publisher does not wait for."""
     memory_bus: Callable[[], EventBus] = MemoryEventBus
     bus = wiring.provide(EventBus, memory_bus)
     wiring.provide(CommitHooks, lambda: EventJournal(wiring.get(IdGenerator), bus))
+    wiring.provide(DeferredEvents, DeferredEvents)
 
 
 def persistence(settings: Settings, wiring: Wiring) -> None:

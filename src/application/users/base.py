@@ -39,16 +39,19 @@ class UserServiceBase(UseCases):
         # logs anyone in (a worker, a script) need not pay.
         self._decoy: str | None = None
 
-    def _mail_request(self, scope: str, email: str, caller: Caller) -> str | None:
+    def _mail_request(self, scope: str, email: str, caller: Caller) -> str:
         """A request to mail ``email`` (a code): counted against the address and the
         client's address alike whatever it names (TooManyAttempts past the limits);
-        the normalized address, or None when it is not one (nothing to mail)."""
+        the normalized address. One that is not an address is counted too, then refused
+        (ValidationError): its form says nothing about any account."""
         try:
             address: str | None = Email.parse(email).value
         except ValidationError:
             address = None
         counted = address or " ".join(email.split()).lower()[:MAX_EMAIL] or "-"
         self._throttle.requested(scope, counted, caller.ip)
+        if address is None:
+            raise ValidationError.field("email", "not a valid email address")
         return address
 
     def _decoy_hash(self) -> str:

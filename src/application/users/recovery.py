@@ -20,8 +20,6 @@ class PasswordRecovery(UserServiceBase):
         and per client address alike for every address (TooManyAttempts)."""
         caller = caller or Caller()
         address = self._mail_request("password-reset", email, caller)
-        if address is None:
-            return
         now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)

@@ -112,8 +112,6 @@ class Registration(UserServiceBase):
         like reset requests (TooManyAttempts)."""
         caller = caller or Caller()
         address = self._mail_request("verification", email, caller)
-        if address is None:
-            return
         now = self._clock.now()
         with self._uow() as uow:
             user = uow.users.find_by_email(address)

@@ -18,6 +18,7 @@ from cattrs.errors import (
 
 from videoplatform.domain.errors import ValidationError
 from videoplatform.entrypoints.http.errors import body_read_failed
+from videoplatform.entrypoints.http.schema import INT64
 
 T = TypeVar("T")
 
@@ -45,12 +46,12 @@ def check_text(value: str) -> str:
     return value
 
 
-INT64 = 2**63 - 1
-
-
 def _strict(kind: type) -> Any:
     def structure_value(value: Any, _: type) -> Any:
-        # JSON true is not 1 and "1" is not 1: clients get an error, not a guess.
+        # JSON true is not 1 and "1" is not 1: clients get an error, not a guess. But 52.0
+        # is the integer 52 (JSON Schema's "integer" is any number with no fraction).
+        if kind is int and type(value) is float and value.is_integer():
+            value = int(value)
         if type(value) is not kind and not (kind is float and type(value) is int):
             raise ValueError(f"expected {'a number' if kind is float else kind.__name__}")
         if isinstance(value, str):

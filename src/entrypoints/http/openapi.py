@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from videoplatform.entrypoints.http.schema import Schema, type_schema
+from videoplatform.entrypoints.http.schema import NO_NUL, Rules, Schema, rules_of, type_schema
 
 Auth = Literal["none", "optional", "required"]
 
@@ -21,7 +21,7 @@ Auth = Literal["none", "optional", "required"]
 class Param:
     name: str
     where: Literal["query", "header"]
-    schema: Schema
+    schema: Rules
     description: str = ""
     required: bool = False
 
@@ -34,6 +34,11 @@ class Body:
     media: tuple[str, ...] = ("application/json",)
     description: str = ""
     required: bool = True
+    min_length: int = 0
+    """The fewest bytes a raw body (or a form's file) may hold."""
+    form: tuple[Param, ...] = ()
+    """For ``multipart/form-data``: the text fields that come before the part named
+    ``file`` (the same rules as the parameters of the same name)."""
 
 
 @frozen
@@ -101,7 +106,8 @@ def _problem_schema() -> Schema:
 # and a dependency (the database) that is down or busy (503 with Retry-After).
 # 422: any path or query value is refused when it holds NUL or a lone surrogate, and
 # any query value when it is empty (see middleware.SaneInput).
-STANDARD_ERRORS = (400, 406, 422, 500, 503)
+# 414 and 431: a request line or header section over the HTTP server's limits (8 KiB).
+STANDARD_ERRORS = (400, 406, 414, 422, 431, 500, 503)
 ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing, invalid or expired credentials",
@@ -114,9 +120,11 @@ ERROR_TEXT = {
     410: "No longer available",
     412: "Precondition failed (such as an unsupported tus version)",
     413: "Body or quota too large",
+    414: "The URL is too long for the server (over 8 KiB)",
     415: "Unsupported media type",
     416: "Range not satisfiable",
     422: "Invalid input, with per-field errors",
+    431: "The request's headers are too large for the server",
     429: "Too many attempts; see Retry-After",
     500: "Unexpected error (logged with the request id)",
     460: "Checksum mismatch (tus checksum extension)",
@@ -124,6 +132,16 @@ ERROR_TEXT = {
     "is taken; see Retry-After",
 }
 
+
+TAG_TEXT = {
+    "health": "Probes for orchestrators and monitoring. They live outside /api/v1 and "
+    "its versioning (the paths stay the same across API versions) and are not part of "
+    "the API clients build on.",
+    "docs": "This document's interactive viewer (Swagger UI, served from this server, "
+    "with no request to any other site). Outside /api/v1 and its versioning; not part of "
+    "the API.",
+}
+"""Tags whose operations are documented here but are outside the versioned API."""
 
 _CONVERTER = re.compile(r"{(\w+):\w+}")
 
@@ -152,10 +170,17 @@ def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
+        "tags": [
+            {"name": name, "description": text}
+            for name, text in TAG_TEXT.items()
+            if any(name in op.get("tags", ()) for item in paths.values() for op in item.values())
+        ],
         "info": {
             "title": "videoplatform API",
             "version": version,
-            "description": "Upload, process, share and watch videos and files.",
+            "description": "Upload, process, share and watch videos and files. The API "
+            "is everything under /api/v1; the health probes and this document's viewer are "
+            "described too, outside it (see their tags).",
         },
         "servers": [{"url": "/"}],
         "paths": paths,
@@ -164,15 +189,44 @@ def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
 
 
 def _non_empty(schema: Schema) -> Schema:
-    """A query value is never empty (the server refuses ``?name=``)."""
-    if schema.get("type") == "string" and "minLength" not in schema and "enum" not in schema:
-        return {**schema, "minLength": 1}
+    """A query value is never empty (the server refuses ``?name=``) and, like a path
+    value, never holds NUL."""
+    if schema.get("type") == "string" and "enum" not in schema:
+        return {"minLength": 1, **schema, **NO_NUL}
     return schema
+
+
+MULTIPART = "multipart/form-data"
+
+
+def _form(fields: Sequence[Param], least: Schema) -> dict[str, Any]:
+    """A form of text fields, then the file (a form's parts arrive in this order)."""
+    properties: dict[str, Any] = {
+        p.name: {
+            **_non_empty(rules_of(p.schema)),
+            **({"description": p.description} if p.description else {}),
+        }
+        for p in fields
+    }
+    properties["file"] = {
+        "type": "string",
+        "contentMediaType": "application/octet-stream",
+        **least,
+    }
+    return {
+        "schema": {
+            "type": "object",
+            "properties": properties,
+            "required": ["file"],
+            "additionalProperties": False,
+        },
+        "encoding": {"file": {"contentType": "application/octet-stream"}},
+    }
 
 
 def _operation(op: Operation, path_names: Sequence[str], components: dict[str, Schema]) -> Any:
     parameters: list[dict[str, Any]] = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string", **NO_NUL}}
         for n in path_names
     ]
     parameters += [
@@ -180,7 +234,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             "name": p.name,
             "in": p.where,
             "required": p.required,
-            "schema": _non_empty(p.schema) if p.where == "query" else p.schema,
+            "schema": _non_empty(rules_of(p.schema)) if p.where == "query" else rules_of(p.schema),
             **({"description": p.description} if p.description else {}),
         }
         for p in op.params
@@ -244,9 +298,13 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
         if op.body.model is not None:
             content = {m: {"schema": type_schema(op.body.model, components)} for m in op.body.media}
         else:
+            least = {"minLength": op.body.min_length} if op.body.min_length else {}
             content = {
-                m: {"schema": {"type": "string", "contentMediaType": m}} for m in op.body.media
+                m: {"schema": {"type": "string", "contentMediaType": m, **least}}
+                for m in op.body.media
             }
+            if op.body.form and MULTIPART in content:
+                content[MULTIPART] = _form(op.body.form, least)
         result["requestBody"] = {
             "required": op.body.required,
             "content": content,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Union
 
@@ -55,9 +55,9 @@ def type_schema(tp: Any, components: dict[str, Schema]) -> Schema:
             components[name] = object_schema(tp, components)
         return {"$ref": f"#/components/schemas/{name}"}
     simple: dict[Any, Schema] = {
-        str: {"type": "string"},
+        str: {"type": "string", **NO_NUL},
         bool: {"type": "boolean"},
-        int: {"type": "integer"},
+        int: {"type": "integer", "minimum": -INT64, "maximum": INT64},
         float: {"type": "number"},
         datetime: {"type": "string", "format": "date-time"},
     }
@@ -66,18 +66,60 @@ def type_schema(tp: Any, components: dict[str, Schema]) -> Schema:
     raise TypeError(f"no JSON Schema for {tp!r}")
 
 
+INT64 = 2**63 - 1
+"""The largest magnitude of an integer the server takes (a database's BIGINT)."""
+
+END = r"(?![\s\S])"
+"""The end of the text, said the same in every regular-expression dialect (a ``$``
+also matches before a final line break in some, such as Python's)."""
+
+NO_NUL: Schema = {"not": {"pattern": r"\u0000"}}
+"""No text holds NUL: the server refuses it in any string (no database stores it)."""
+
 TEXT_PATTERN = r"\S"
 """Text the server trims and collapses: it must hold something besides spaces."""
 
 
-def text_rules(max_length: int, min_length: int = 1) -> Schema:
+def text_rules(max_length: int, min_length: int = 1, refused: str = "") -> Schema:
     """The rules of a trimmed text field, for a field's ``metadata={"schema": ...}``:
     the same constants the domain validates with, so the document says what the
-    server checks."""
+    server checks. ``refused``: characters the text must not hold (inside a class)."""
     rules: Schema = {"maxLength": max_length}
     if min_length:
         rules |= {"minLength": min_length, "pattern": TEXT_PATTERN}
+    if refused:
+        somewhere = r"(?=[\s\S]*\S)" if min_length else ""
+        rules["pattern"] = rf"^{somewhere}[^{refused}]*{END}"
     return rules
+
+
+def char_class(holds: Callable[[str], bool]) -> str:
+    """The inside of a regular-expression class (``[...]``) of every code point ``holds``
+    for, as ranges of literal characters. Surrogates are left out: no JSON text carries
+    them. (A scan of every code point, so callers cache the pattern they build.)"""
+    ranges: list[tuple[int, int]] = []
+    for point in range(0x110000):
+        if 0xD800 <= point <= 0xDFFF or not holds(chr(point)):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1] = (ranges[-1][0], point)
+        else:
+            ranges.append((point, point))
+
+    def literal(point: int) -> str:
+        char = chr(point)
+        return "\\" + char if char in "\\]^-[" else char
+
+    return "".join(literal(a) if a == b else f"{literal(a)}-{literal(b)}" for a, b in ranges)
+
+
+Rules = Schema | Callable[[], Schema]
+"""A field's or parameter's rules, or a function that builds them when the document is
+(rules that take a while to build, such as patterns from a scan of Unicode)."""
+
+
+def rules_of(rules: Rules) -> Schema:
+    return rules() if callable(rules) else rules
 
 
 def _constrained(prop: Schema, rules: Schema) -> Schema:
@@ -96,7 +138,7 @@ def object_schema(cls: type, components: dict[str, Schema]) -> Schema:
         prop = type_schema(hints[field.name], components)
         rules = field.metadata.get("schema")
         if rules:
-            prop = _constrained(prop, rules)
+            prop = _constrained(prop, rules_of(rules))
         doc = field.metadata.get("doc")
         if doc:
             prop = {**prop, "description": doc}
@@ -108,4 +150,23 @@ def object_schema(cls: type, components: dict[str, Schema]) -> Schema:
         schema["required"] = required
     if cls.__doc__:
         schema["description"] = " ".join(cls.__doc__.split())
+    # Rules across fields that the class states itself (such as "exactly one of").
+    schema.update(getattr(cls, "__schema_rules__", {}))
     return schema
+
+
+def exactly_one_of(*names: str) -> Schema:
+    """For ``__schema_rules__``: exactly one of the nullable fields ``names`` is given
+    (present and not null)."""
+    return {
+        "oneOf": [
+            {
+                "required": [name],
+                "properties": {
+                    other: ({"not": {"type": "null"}} if other == name else {"type": "null"})
+                    for other in names
+                },
+            }
+            for name in names
+        ]
+    }

@@ -164,6 +164,8 @@ def read_fields(
         if name not in allowed:
             raise ValidationError.field(name, "unknown field (the file part is named 'file')")
         value = _field_text(part, name)
+        if not value:
+            raise ValidationError.field(name, "must not be empty (leave the field out)")
         if name in fields:
             if name not in LIST_FIELDS:
                 raise ValidationError.field(name, "given more than once")
@@ -221,6 +223,17 @@ def query_fields(req: falcon.Request, allowed: frozenset[str]) -> dict[str, str]
             value = ",".join(value)
         fields[name] = value
     return fields
+
+
+def form_only(req: falcon.Request, allowed: frozenset[str]) -> None:
+    """A form carries its metadata as fields: the same names in the query string beside
+    it are refused rather than silently ignored."""
+    given = sorted(allowed & req.params.keys())
+    if given:
+        raise ValidationError(
+            "with multipart/form-data, send the metadata as form fields",
+            fields={name: "goes in the form, not the query string" for name in given},
+        )
 
 
 def split_list(raw: str) -> list[str]:

@@ -49,6 +49,8 @@ from functools import partial
 from typing import Any
 
 from attrs import Factory, define, frozen
+from gunicorn import util as gunicorn_util
+from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
 
@@ -170,28 +172,67 @@ QUICK, STREAMED = "quick", "streamed"
 BUSY_RETRY_AFTER = 2
 
 
-def busy_response(path: str) -> bytes:
-    """The whole HTTP response refusing a streamed request while every upload thread is
-    taken: a problem document like the application's, asking to retry shortly."""
-    body = json.dumps(
-        {
-            "type": "urn:videoplatform:problem:server_busy",
-            "title": "Service Unavailable",
-            "status": 503,
-            "code": "server_busy",
-            "instance": path.split("?", 1)[0],
-            "detail": "the server is receiving as many uploads as it can; retry shortly",
-        }
-    ).encode()
+def raw_problem(
+    status: str, code: str, detail: str, instance: str | None, headers: str = ""
+) -> bytes:
+    """A whole HTTP response carrying a problem document like the application's, for
+    refusals made before the application sees the request; the connection closes."""
+    number, _, title = status.partition(" ")
+    document = {
+        "type": f"urn:videoplatform:problem:{code}",
+        "title": title,
+        "status": int(number),
+        "code": code,
+        **({"instance": instance} if instance else {}),
+        "detail": detail,
+    }
+    body = json.dumps(document).encode()
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"HTTP/1.1 {status}\r\n"
         f"Server: {SERVER_NAME}\r\n"
         "Content-Type: application/problem+json\r\n"
         f"Content-Length: {len(body)}\r\n"
-        f"Retry-After: {BUSY_RETRY_AFTER}\r\n"
+        f"{headers}"
         "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def busy_response(path: str) -> bytes:
+    """The whole HTTP response refusing a streamed request while every upload thread is
+    taken, asking to retry shortly."""
+    return raw_problem(
+        "503 Service Unavailable",
+        "server_busy",
+        "the server is receiving as many uploads as it can; retry shortly",
+        path.split("?", 1)[0],
+        f"Retry-After: {BUSY_RETRY_AFTER}\r\n",
+    )
+
+
+_PARSER_REFUSALS: tuple[tuple[type[Exception], str, str, str], ...] = (
+    (
+        http_errors.LimitRequestLine,
+        "414 URI Too Long",
+        "uri_too_long",
+        "the request line is longer than this server takes (8 KiB)",
+    ),
+    (
+        http_errors.LimitRequestHeaders,
+        "431 Request Header Fields Too Large",
+        "headers_too_large",
+        "the request's headers are larger than this server takes",
+    ),
+)
+
+
+def parser_refusal(exc: BaseException) -> bytes | None:
+    """The problem response for a request the HTTP parser refused for its size, instead
+    of the parser's own HTML page; None for any other error."""
+    for kind, status, code, detail in _PARSER_REFUSALS:
+        if isinstance(exc, kind):
+            return raw_problem(status, code, detail, None)
+    return None
 
 
 def request_shape(data: bytes | bytearray) -> str | None:
@@ -260,6 +301,17 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
     limits = ConnectionLimits()
     sockets: list[Any]  # the listeners gunicorn handed this worker
     wsgi: Any  # the application, once loaded
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: Exception) -> None:
+        """Requests too large for the parser get a problem document like every other
+        refusal (gunicorn would answer an HTML page)."""
+        refusal = parser_refusal(exc)
+        if refusal is None:
+            super().handle_error(req, client, addr, exc)
+            return
+        self.log.debug("refused a request from %s: %s", addr, exc)
+        with contextlib.suppress(OSError):
+            gunicorn_util.write_nonblock(client, refusal)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -47,7 +47,7 @@ def test_duplicate_slug_is_a_conflict(platform: Platform, admin: Caller, trail: 
     assert len(trail(AuditFilter(action=AuditAction.CATEGORY_CREATE))) == 1
 
 
-@pytest.mark.parametrize("name", ["", "   ", "!!!", "x" * 81])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 81])
 def test_category_names_are_validated(platform: Platform, admin: Caller, name: str) -> None:
     with pytest.raises(ValidationError) as refused:
         platform.categories.create(admin, name)

@@ -213,7 +213,11 @@ def test_moderators_may_reprocess_viewers_may_not_and_strangers_learn_nothing(
     state = platform.processing.reprocess(make_user(Role.MODERATOR), public.id)
     assert state.reprocessing
     denied = trail(AuditFilter(action=AuditAction.VIDEO_REPROCESS, result=AuditResult.DENIED))
-    assert [e.actor_id for e in denied] == [viewer.user_id]  # a missing video: no refusal
+    # A missing video is refused and recorded exactly like a hidden one (newest first).
+    assert [(e.actor_id, e.resource_id, e.metadata["reason"]) for e in denied] == [
+        (viewer.user_id, "01NOSUCHVIDEO000000000000", "not_found"),
+        (viewer.user_id, public.id, "permission_denied"),
+    ]
 
 
 def test_a_restart_queues_a_reprocessing_video_again_and_keeps_its_outputs(

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import falcon
 import falcon.testing
+import jsonschema
 import pytest
 
 from tests.unit.http.conftest import Account, MakeAccount, problem_code
@@ -390,5 +391,12 @@ def test_every_reply_matches_the_published_document(
         media = result.headers.get("content-type", "").split(";")[0]
         docs.check("GET", path, result.status_code, result.json, media)
     exported = client.simulate_get(EXPORT, params=WIDGET, headers=admin.headers)
-    for line in exported.text.splitlines():
-        docs.check("GET", EXPORT, 200, json.loads(line), "application/jsonl")
+    docs.check("GET", EXPORT, 200, exported.text, "application/jsonl")
+    line_schema = {
+        "$ref": "#/components/schemas/AuditEventView",
+        "components": docs.document["components"],
+    }
+    lines = exported.text.splitlines()
+    assert lines
+    for line in lines:  # each line, as the reply's description says
+        jsonschema.Draft202012Validator(line_schema).validate(json.loads(line))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import falcon.testing
+import jsonschema
 
 from tests.unit.http.conftest import MakeAccount
 from videoplatform.application.limits import PERSONAL_TOKEN_MAX_DAYS
@@ -20,6 +21,8 @@ from videoplatform.domain.users import (
     Role,
 )
 from videoplatform.domain.videos import MAX_TITLE
+from videoplatform.entrypoints.http.resources.auth import display_name_rules
+from videoplatform.entrypoints.http.schema import NO_NUL
 
 Client = falcon.testing.TestClient
 
@@ -42,12 +45,19 @@ def test_limits_in_the_document_come_from_the_rules(client: Client) -> None:
     register = body_schema(doc, "/api/v1/auth/register", "post")
     assert prop(register, "password") == {
         "type": "string",
+        **NO_NUL,
         "minLength": MIN_PASSWORD_LENGTH,
         "maxLength": MAX_PASSWORD_LENGTH,
         "description": f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
     }
-    text = {"type": "string", "minLength": 1, "pattern": r"\S"}
-    assert prop(register, "display_name") == text | {"maxLength": MAX_DISPLAY_NAME}
+    text = {"type": "string", **NO_NUL, "minLength": 1, "pattern": r"\S"}
+    assert prop(register, "display_name") == {
+        "type": "string",
+        **NO_NUL,
+        **display_name_rules(),
+        "description": "control characters other than whitespace are refused",
+    }
+    assert display_name_rules()["maxLength"] == MAX_DISPLAY_NAME
     token = body_schema(doc, "/api/v1/auth/tokens", "post")
     assert prop(token, "name") == text | {"maxLength": MAX_TOKEN_NAME}
     category = body_schema(doc, "/api/v1/categories", "post")
@@ -59,6 +69,7 @@ def test_limits_in_the_document_come_from_the_rules(client: Client) -> None:
     redeem = body_schema(doc, "/api/v1/public/shares/redeem", "post")
     assert prop(redeem, "token") | {"description": ""} == {
         "type": "string",
+        **NO_NUL,
         "minLength": 1,
         "maxLength": MAX_SHARE_TOKEN,
         "description": "",
@@ -112,3 +123,53 @@ def test_the_server_refuses_exactly_past_the_documented_limits(
         categories, json={"name": "c" * MAX_CATEGORY_NAME}, headers=admin.headers
     )
     assert ok.status_code == 201
+
+
+def test_routes_outside_the_versioned_api_say_so(client: Client) -> None:
+    doc = client.simulate_get("/api/v1/openapi.json").json
+    outside = {
+        path for path in doc["paths"] if not path.startswith("/api/v1/") and path != "/metrics"
+    }
+    assert outside == {
+        "/health/live",
+        "/health/ready",
+        "/health/startup",
+        "/health/detailed",
+        "/docs",
+        "/docs/init.js",
+    }
+    tags = {tag["name"]: tag["description"] for tag in doc["tags"]}
+    for path in outside:
+        for operation in doc["paths"][path].values():
+            (tag,) = operation["tags"]
+            assert "Outside /api/v1" in tags[tag] or "outside /api/v1" in tags[tag]
+
+
+def test_the_multipart_forms_state_their_fields_then_the_file(client: Client) -> None:
+    doc = client.simulate_get("/api/v1/openapi.json").json
+    for path, fields in (
+        ("/api/v1/videos", {"title", "description", "category_id", "tags", "visibility"}),
+        ("/api/v1/files", {"folder", "name"}),
+    ):
+        form = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        schema = form["schema"]
+        assert set(schema["properties"]) == fields | {"file"}
+        assert list(schema["properties"])[-1] == "file"
+        assert schema["required"] == ["file"]
+        assert form["encoding"]["file"]["contentType"] == "application/octet-stream"
+        for name in fields:  # the same rules as the query parameter of that name
+            (param,) = [p for p in doc["paths"][path]["post"]["parameters"] if p["name"] == name]
+            assert {k: v for k, v in schema["properties"][name].items() if k != "description"} == {
+                k: v for k, v in param["schema"].items() if k != "description"
+            }
+
+
+def test_share_creation_states_exactly_one_target(client: Client) -> None:
+    doc = client.simulate_get("/api/v1/openapi.json").json
+    share = body_schema(doc, "/api/v1/shares", "post")
+    validator = jsonschema.Draft202012Validator({**share, "components": doc["components"]})
+    assert validator.is_valid({"video_id": "v"})
+    assert validator.is_valid({"file_id": "f", "video_id": None})
+    assert not validator.is_valid({})
+    assert not validator.is_valid({"video_id": None, "file_id": None})
+    assert not validator.is_valid({"video_id": "v", "file_id": "f"})

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import falcon.testing
+import jsonschema
 import pytest
 from attrs import evolve
 
@@ -260,6 +261,15 @@ def test_event_stream_responses_match_the_published_document(
         media = result.headers["content-type"].split(";")[0]
         body = result.json if media.endswith("json") else result.text
         docs.check("GET", path, result.status_code, body, media)
+        if media == "text/event-stream":
+            # Each event's data has the schema the document names for that event.
+            reply = docs.document["paths"]["/api/v1/videos/{video_id}/events"]["get"]
+            named = reply["responses"]["200"]["content"][media]["schema"]["x-events"]
+            events, _ = parse(result.text)
+            assert events and {e["event"] for e in events} <= named.keys()
+            for event in events:
+                schema = {**named[event["event"]], "components": docs.document["components"]}
+                jsonschema.Draft202012Validator(schema).validate(event["data"])
 
 
 def test_a_process_with_a_single_thread_serves_no_streams_by_default() -> None:

@@ -38,7 +38,8 @@ def test_refused_playback_is_audited_and_looks_missing(
     missing = client.simulate_get(f"/api/v1/videos/{MISSING}/playback", headers=stranger.headers)
     assert (hidden.status_code, problem_code(hidden)) == (missing.status_code, "not_found")
     assert hidden.json["detail"] == missing.json["detail"]
-    assert denied(platform, caller(admin), AuditAction.VIDEO_READ) == [video]
+    # Hidden and missing are recorded alike (newest first).
+    assert denied(platform, caller(admin), AuditAction.VIDEO_READ) == [MISSING, video]
 
 
 def test_reading_someone_elses_share_is_audited_and_looks_missing(
@@ -55,7 +56,7 @@ def test_reading_someone_elses_share_is_audited_and_looks_missing(
     missing = client.simulate_get(f"/api/v1/shares/{MISSING}", headers=stranger.headers)
     assert (hidden.status_code, missing.status_code) == (404, 404)
     assert hidden.json["detail"] == missing.json["detail"]
-    assert denied(platform, caller(admin), AuditAction.SHARE_READ) == [share_id]
+    assert denied(platform, caller(admin), AuditAction.SHARE_READ) == [MISSING, share_id]
     assert (
         client.simulate_get(f"/api/v1/shares/{share_id}", headers=owner.headers).status_code == 200
     )

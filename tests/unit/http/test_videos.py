@@ -26,6 +26,7 @@ from videoplatform.domain.media_types import SNIFF_LENGTH
 from videoplatform.domain.users import Role
 from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition
 from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.resources.videos import UNTITLED, title_from_file_name
 from videoplatform.entrypoints.http.uploads import CHUNK
 from videoplatform.entrypoints.settings import Settings
 
@@ -293,15 +294,57 @@ def test_a_multipart_upload_takes_its_fields_before_the_file(
     assert storage.content(f"videos/{video['id']}/source") == mp4
 
 
-def test_a_multipart_file_before_the_title_is_refused_without_storing(
-    client: Client, creator: Account, mp4: bytes, storage: WatchedStorage
+def test_a_form_without_a_title_is_named_after_its_file(
+    client: Client, creator: Account, mp4: bytes
 ) -> None:
+    # Fields after the file part are not read (the file streams as it arrives).
     body, content_type = form([("title", "late")], mp4, file_first=True)
     result = client.simulate_post(
         VIDEOS, body=body, headers={"Content-Type": content_type, **creator.headers}
     )
+    assert (result.status_code, result.json["title"]) == (201, "clip")
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("C:\\videos\\Holiday  2026.final.mp4", "Holiday 2026.final"),
+        ("/tmp/.hidden", ".hidden"),
+        ("tab\there\x07.mov", "tab here"),
+        ("....", "...."),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_title_from_a_file_name_is_its_printable_stem(
+    name: str | None, title: str | None
+) -> None:
+    assert title_from_file_name(name) == title
+
+
+def test_a_raw_upload_without_a_title_is_untitled(
+    client: Client, creator: Account, mp4: bytes
+) -> None:
+    result = client.simulate_post(
+        VIDEOS, body=mp4, headers={"Content-Type": "video/mp4", **creator.headers}
+    )
+    assert (result.status_code, result.json["title"]) == (201, UNTITLED)
+
+
+def test_query_fields_beside_a_form_are_refused(
+    client: Client, creator: Account, mp4: bytes, storage: WatchedStorage
+) -> None:
+    body, content_type = form([("title", "x")], mp4)
+    result = client.simulate_post(
+        VIDEOS,
+        body=body,
+        params={"visibility": "public"},
+        headers={"Content-Type": content_type, **creator.headers},
+    )
     assert result.status_code == 422
-    assert result.json["errors"] == [{"field": "title", "message": "is required"}]
+    assert result.json["errors"] == [
+        {"field": "visibility", "message": "goes in the form, not the query string"}
+    ]
     assert storage.keys() == []
 
 
@@ -365,14 +408,6 @@ def test_invalid_raw_upload_metadata_is_422_with_the_field(
     assert result.status_code == 422
     assert [e["field"] for e in result.json["errors"]] == [field]
     assert storage.keys() == []
-
-
-def test_a_raw_upload_without_a_title_is_422(client: Client, creator: Account, mp4: bytes) -> None:
-    result = client.simulate_post(
-        VIDEOS, body=mp4, headers={"Content-Type": "video/mp4", **creator.headers}
-    )
-    assert result.status_code == 422
-    assert result.json["errors"] == [{"field": "title", "message": "is required"}]
 
 
 def test_an_empty_upload_is_422(client: Client, creator: Account, storage: WatchedStorage) -> None:

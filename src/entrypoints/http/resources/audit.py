@@ -222,8 +222,12 @@ def routes(c: HttpContext) -> list[Route]:
                             "Every matching event, newest first. format=jsonl: JSON Lines, "
                             "one event (this schema) per line; format=csv: text/csv with a "
                             "header row and the same fields (metadata as a JSON object)",
-                            AuditEventView,
                             media=JSONL,
+                            schema={
+                                "type": "string",
+                                "contentMediaType": JSONL,
+                                "description": "one AuditEventView object per line",
+                            },
                             headers={"Content-Disposition": "attachment with a file name"},
                             also={"text/csv": {"type": "string", "contentMediaType": "text/csv"}},
                         ),

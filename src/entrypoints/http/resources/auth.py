@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 
 import falcon
@@ -13,31 +14,59 @@ from videoplatform.application.users.sessions import MAX_TOKEN_NAME
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
 from videoplatform.domain.users import (
+    EMAIL_DOMAIN,
+    EMAIL_LOCAL_EXCLUDED,
     MAX_DISPLAY_NAME,
     MAX_EMAIL,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    invisible_in_email,
+    is_control,
 )
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
-from videoplatform.entrypoints.http.schema import text_rules
+from videoplatform.entrypoints.http.schema import END, Schema, char_class, text_rules
 from videoplatform.entrypoints.http.views import SessionView, TokenView, UserView
 
 PASSWORD_RULES = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
 
 
+@functools.cache
+def email_rules() -> Schema:
+    """An address as ``Email.parse`` takes it: spaces around it are trimmed."""
+    local = EMAIL_LOCAL_EXCLUDED + char_class(invisible_in_email)
+    return {
+        "minLength": 3,
+        "maxLength": MAX_EMAIL,
+        "pattern": rf"^\s*[^{local}]{{1,64}}@{EMAIL_DOMAIN}\s*{END}",
+    }
+
+
+@functools.cache
+def display_name_rules() -> Schema:
+    # Whitespace is collapsed to one space first, so only the other controls are refused.
+    return text_rules(
+        MAX_DISPLAY_NAME, refused=char_class(lambda c: is_control(c) and not c.isspace())
+    )
+
+
 @frozen
 class RegisterBody:
-    email: str = field(metadata={"schema": {"minLength": 3, "maxLength": MAX_EMAIL}})
+    email: str = field(metadata={"schema": lambda: email_rules()})
     password: str = field(
         metadata={
             "doc": f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             "schema": PASSWORD_RULES,
         }
     )
-    display_name: str = field(metadata={"schema": text_rules(MAX_DISPLAY_NAME)})
+    display_name: str = field(
+        metadata={
+            "doc": "control characters other than whitespace are refused",
+            "schema": lambda: display_name_rules(),
+        }
+    )
 
 
 @frozen
@@ -53,13 +82,13 @@ class VerifyBody:
 
 @frozen
 class LoginBody:
-    email: str
+    email: str = field(metadata={"schema": lambda: email_rules()})
     password: str
 
 
 @frozen
 class ResetRequestBody:
-    email: str
+    email: str = field(metadata={"schema": lambda: email_rules()})
 
 
 @frozen

@@ -8,14 +8,25 @@ The stored content type is the one sniffed from the bytes, never the client's cl
 
 from __future__ import annotations
 
+import functools
+import secrets
+import unicodedata
+
 import falcon
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.application.context import Caller
 from videoplatform.application.files import FileService, MoveFile, StoreFile
 from videoplatform.application.ports.storage import ByteRange, ReadableStream
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.files import StoredFile
+from videoplatform.domain.files import (
+    DOT_SEGMENTS,
+    MAX_FOLDER_DEPTH,
+    MAX_FOLDER_LENGTH,
+    MAX_NAME,
+    StoredFile,
+    forbidden_in_name,
+)
 from videoplatform.domain.ids import FileId
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -40,9 +51,11 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
+from videoplatform.entrypoints.http.schema import END, Schema, char_class
 from videoplatform.entrypoints.http.uploads import (
     authenticated,
     file_name,
+    form_only,
     form_parts,
     has_body,
     is_multipart,
@@ -89,8 +102,38 @@ class FolderView:
 class FileMove:
     """A new folder and/or name; a field left out (or null) keeps its current value."""
 
-    folder: str | None = None
-    name: str | None = None
+    folder: str | None = field(default=None, metadata={"schema": lambda: folder_rules()})
+    name: str | None = field(default=None, metadata={"schema": lambda: name_rules()})
+
+
+@functools.cache
+def _segment() -> str:
+    """One file name or folder segment, as the domain checks it (``_check_segment``):
+    no forbidden character, not a dot segment or a look-alike of one, no whitespace
+    at either end."""
+    forbidden = char_class(forbidden_in_name)
+    dot = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[0])
+    dots = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[1])
+    return rf"(?!\s)(?!(?:[{dot}]{{1,2}}|[{dots}])(?:/|$))[^{forbidden}]{{1,{MAX_NAME}}}(?<!\s)"
+
+
+def name_rules() -> Schema:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_NAME,
+        "pattern": f"^{_segment()}{END}",
+    }
+
+
+def folder_rules() -> Schema:
+    return {
+        "type": "string",
+        "maxLength": MAX_FOLDER_LENGTH,
+        "pattern": f"^/*(?:{_segment()}(?:/+|{END})){{0,{MAX_FOLDER_DEPTH}}}{END}",
+        "description": "a folder such as /projects/2026 (empty segments and a trailing "
+        f"slash are collapsed; at most {MAX_FOLDER_DEPTH} levels)",
+    }
 
 
 def renders_passively(content_type: str) -> bool:
@@ -127,6 +170,7 @@ class Files:
         caller = authenticated(req)
         limit = self._settings.max_upload_bytes
         if is_multipart(req):
+            form_only(req, STORE_FIELDS)
             fields, file_part = read_fields(form_parts(req, limit), STORE_FIELDS)
             if file_part is None:
                 raise ValidationError.field("file", "is required (after the other fields)")
@@ -141,7 +185,7 @@ class Files:
             stored = self._store(
                 caller,
                 fields.get("folder"),
-                fields.get("name"),
+                fields.get("name") or untitled(),
                 request_body(req, limit),
                 req.content_length,  # the file's size: checked against the quota first
             )
@@ -167,6 +211,12 @@ class Files:
             declared_size=declared_size,
         )
         return self._files.store(caller, command)
+
+
+def untitled() -> str:
+    """The name of a file sent as a raw body without one: ``untitled-`` and eight hex
+    digits, unlikely to meet another in its folder (a clash is a 409 like any other)."""
+    return f"untitled-{secrets.token_hex(4)}"
 
 
 class FileItem:
@@ -214,6 +264,11 @@ class FileContent:
         # A whole local file goes out through wsgi.file_wrapper (sendfile when the server
         # can); Falcon uses the wrapper for any stream with read().
         stored, chunks = self._files.open(caller_of(req), FileId(file_id), select, prefer_file=True)
+        try:
+            wants_inline(req)  # a bad ?disposition= is a 422 even where a 304 would follow
+        except ValidationError:
+            close_stream(chunks)
+            raise
         _validators(resp, stored)
         resp.set_header("Accept-Ranges", "bytes")
         if not_modified(req, stored.sha256, stored.updated_at):
@@ -280,9 +335,18 @@ def _representation(req: falcon.Request, resp: falcon.Response, stored: StoredFi
 
 
 TEXT = {"type": "string"}
-FOLDER = Param("folder", "query", TEXT, "a folder such as /projects/2026 (default /)")
+FOLDER = Param("folder", "query", lambda: folder_rules(), "a folder (default /)")
+STORE_PARAMS = (
+    Param("folder", "query", lambda: folder_rules(), "raw body only (default /)"),
+    Param(
+        "name",
+        "query",
+        lambda: name_rules(),
+        "raw body only (default untitled- and eight hex digits)",
+    ),
+)
 STORE_DESCRIPTION = (
-    "Send the file either as the raw request body with ?folder=&name= (name required), "
+    "Send the file either as the raw request body with ?folder=&name=, "
     "or as multipart/form-data with the text fields folder and name FIRST, followed by "
     "the part named `file` (name defaults to that part's filename; anything after the "
     "file part is ignored). The body streams into storage within the caller's quota; "
@@ -333,14 +397,13 @@ def routes(c: HttpContext) -> list[Route]:
                             headers={"Location": "the new file's URL"},
                         ),
                     ),
-                    params=(
-                        Param("folder", "query", TEXT, "raw body only (default /)"),
-                        Param("name", "query", TEXT, "raw body only (required there)"),
-                    ),
+                    params=STORE_PARAMS,
                     body=Body(
                         None,
-                        (falcon.MEDIA_MULTIPART, "*/*"),
-                        "the file: raw bytes of any type, or a form (see description)",
+                        (falcon.MEDIA_MULTIPART, "application/octet-stream"),
+                        "the file: raw bytes (any Content-Type but multipart/form-data is "
+                        "taken as raw bytes), or a form (see description)",
+                        form=STORE_PARAMS,
                     ),
                     auth="required",
                     errors=(403, 409, 413, 422),

@@ -218,6 +218,8 @@ def routes(context: HttpContext) -> list[Route]:
                     "health",
                     (Reply(200, "The process answers", Health),),
                     auth="none",
+                    description="Whether this process answers at all; it checks nothing else, "
+                    "so an orchestrator restarts only a process that hangs.",
                 ),
             ),
         ),
@@ -239,6 +241,9 @@ def routes(context: HttpContext) -> list[Route]:
                         ),
                     ),
                     auth="none",
+                    description="Whether this process should get traffic now: every "
+                    "dependency it needs answers (the database, storage and, where "
+                    "configured, the queue and cache), each within a bound.",
                 ),
             ),
         ),

@@ -103,7 +103,11 @@ class SharePlaybackBody:
     )
     password: str | None = None
     expires_in_seconds: int | None = field(
-        default=None, metadata={"doc": "how long the URLs should last (clamped)"}
+        default=None,
+        metadata={
+            "doc": "how long the URLs should last (clamped)",
+            "schema": {"minimum": 1},
+        },
     )
 
 
@@ -273,7 +277,7 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(200, "Signed URLs for the shared video's outputs", PlaybackView),),
                     body=Body(SharePlaybackBody),
                     auth="optional",
-                    errors=(401, 404, 409, 410),
+                    errors=(401, 404, 409, 410, 429),
                     description=(
                         f"Public. Counts one use of the link and is audited. {ISSUED} The "
                         "URLs stop when the link is revoked or expires. 401 "

@@ -5,6 +5,7 @@ appears in a URL path, an access log or a Referer header."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 from urllib.parse import quote
 
 import falcon
@@ -14,6 +15,7 @@ from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedI
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
 from videoplatform.domain.shares import MAX_SHARE_TOKEN, MAX_SHARE_USES
+from videoplatform.domain.users import MAX_PASSWORD_LENGTH
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -28,6 +30,7 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
+from videoplatform.entrypoints.http.schema import Schema, exactly_one_of
 from videoplatform.entrypoints.http.views import (
     CreatedShareView,
     RedeemedShareView,
@@ -46,6 +49,8 @@ TOKEN_RULES = {"minLength": 1, "maxLength": MAX_SHARE_TOKEN}
 class CreateShareBody:
     """Share exactly one of a video or a file that you own."""
 
+    __schema_rules__: ClassVar[Schema] = exactly_one_of("video_id", "file_id")
+
     video_id: str | None = None
     file_id: str | None = None
     expires_in_seconds: int | None = field(
@@ -55,7 +60,13 @@ class CreateShareBody:
             "schema": {"minimum": 1, "maximum": MAX_TTL_SECONDS},
         },
     )
-    password: str | None = field(default=None, metadata={"doc": "asked of whoever opens it"})
+    password: str | None = field(
+        default=None,
+        metadata={
+            "doc": "asked of whoever opens it",
+            "schema": {"minLength": 1, "maxLength": MAX_PASSWORD_LENGTH},
+        },
+    )
     max_uses: int | None = field(
         default=None,
         metadata={
@@ -265,7 +276,7 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(200, "What the link opens", RedeemedShareView),),
                     body=Body(RedeemBody),
                     auth="optional",
-                    errors=(401, 404, 410),
+                    errors=(401, 404, 410, 429),
                     description=(
                         "Public. Counts one use of the link and is audited. "
                         f"{locked}; {dead}; 404 for an unknown token."
@@ -295,7 +306,7 @@ def routes(c: HttpContext) -> list[Route]:
                     ),
                     body=Body(RedeemBody),
                     auth="optional",
-                    errors=(401, 404, 409, 410),
+                    errors=(401, 404, 409, 410, 429),
                     description=(
                         "Public. Counts one use of a link to a file and is audited; the reply "
                         "carries the file's own media type. A link to a video cannot be "

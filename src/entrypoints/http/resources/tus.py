@@ -248,7 +248,10 @@ PROGRESS_HEADERS = {
 CHECKSUM = Param(
     "Upload-Checksum",
     "header",
-    {"type": "string"},
+    {
+        "type": "string",
+        "pattern": r"^\s*(?:[Ss][Hh][Aa](?:1|256)|[Mm][Dd]5) +[A-Za-z0-9+/]*={0,2}\s*(?![\s\S])",
+    },
     "`<algorithm> <base64 digest>` of this chunk; a mismatch is 460 and stores nothing",
 )
 CREATE_DESCRIPTION = (

@@ -29,7 +29,9 @@ RoleName = Literal["viewer", "creator", "moderator", "admin"]
 
 @frozen
 class RolesBody:
-    roles: list[RoleName] = field(metadata={"doc": "the complete new set (at least one)"})
+    roles: list[RoleName] = field(
+        metadata={"doc": "the complete new set (at least one)", "schema": {"minItems": 1}}
+    )
 
 
 @frozen

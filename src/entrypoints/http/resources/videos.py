@@ -10,7 +10,9 @@ refused with 415 before a byte is stored.
 from __future__ import annotations
 
 import enum
+import functools
 import json
+import re
 from typing import Literal, TypeVar
 
 import falcon
@@ -29,10 +31,14 @@ from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.videos import (
     MAX_DESCRIPTION,
     MAX_POSTER_AT,
+    MAX_TAG,
+    MAX_TAGS,
     MAX_TITLE,
     Video,
     VideoStatus,
     Visibility,
+    control_in_description,
+    control_in_tag,
 )
 from videoplatform.entrypoints.http.convert import dump, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -48,10 +54,12 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from videoplatform.entrypoints.http.schema import text_rules
+from videoplatform.entrypoints.http.schema import END, Schema, char_class, text_rules
 from videoplatform.entrypoints.http.sse import EVENT_STREAM, EventStream, StreamSlots
 from videoplatform.entrypoints.http.uploads import (
     authenticated,
+    file_name,
+    form_only,
     form_parts,
     is_multipart,
     query_fields,
@@ -89,18 +97,43 @@ class _Unchanged(str):
 UNCHANGED = _Unchanged()
 
 
+@functools.cache
+def description_rules() -> Schema:
+    return {
+        "maxLength": MAX_DESCRIPTION,
+        "pattern": f"^[^{char_class(control_in_description)}]*{END}",
+    }
+
+
+@functools.cache
+def _tag_refused() -> str:
+    # Whitespace is collapsed first, so only the other controls are refused.
+    return char_class(lambda c: control_in_tag(c) and not c.isspace())
+
+
+def tag_list_rules() -> Schema:
+    return {
+        "maxItems": MAX_TAGS,
+        "items": {"type": "string", "maxLength": MAX_TAG, "pattern": f"^[^{_tag_refused()}]*{END}"},
+    }
+
+
+def tags_text_rules() -> Schema:
+    """Tags as one comma-separated text (a query or form field)."""
+    tag = f"[^,{_tag_refused()}]{{0,{MAX_TAG}}}"
+    return {"type": "string", "pattern": f"^{tag}(?:,{tag}){{0,{MAX_TAGS - 1}}}{END}"}
+
+
 @frozen
 class VideoPatch:
     """The fields to change; a field left out (or null, except category_id) is unchanged."""
 
     title: str | None = field(default=None, metadata={"schema": text_rules(MAX_TITLE)})
-    description: str | None = field(
-        default=None, metadata={"schema": {"maxLength": MAX_DESCRIPTION}}
-    )
+    description: str | None = field(default=None, metadata={"schema": lambda: description_rules()})
     category_id: str | None = field(
         default=UNCHANGED, metadata={"doc": "a category id, or null to remove the category"}
     )
-    tags: list[str] | None = None
+    tags: list[str] | None = field(default=None, metadata={"schema": lambda: tag_list_rules()})
     visibility: VisibilityName | None = None
     poster_at_seconds: float | None = field(
         default=None,
@@ -122,20 +155,32 @@ def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
         raise ValidationError.field(name, f"must be one of {allowed}") from None
 
 
+UNTITLED = "Untitled"
+
+
+def title_from_file_name(name: str | None) -> str | None:
+    """A title for a form upload that gives none: its file's name, without folders or
+    extension and with printable characters only; None if nothing is left."""
+    if not name:
+        return None
+    base = re.split(r"[/\\]", name)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
+    text = " ".join("".join(c if c.isprintable() else " " for c in stem).split())
+    return text[:MAX_TITLE] or None
+
+
 def upload_command(fields: dict[str, str], source: ReadableStream) -> UploadVideo:
     """The upload's metadata, checked for presence and shape before any byte is read
     (the rules on length and content are the domain's, applied by the service)."""
     problems: dict[str, str] = {}
-    title = fields.get("title")
-    if title is None:
-        problems["title"] = "is required"
+    title = fields.get("title") or UNTITLED
     visibility = Visibility.PRIVATE
     if chosen := fields.get("visibility", "").strip().lower():  # blank: the default
         try:
             visibility = Visibility(chosen)
         except ValueError:
             problems["visibility"] = "must be one of public, unlisted, private"
-    if problems or title is None:
+    if problems:
         raise ValidationError("the upload's metadata is invalid", fields=problems)
     category = fields.get("category_id", "").strip()
     return UploadVideo(
@@ -175,9 +220,12 @@ class Videos:
         caller = authenticated(req)
         limit = self._settings.max_upload_bytes
         if is_multipart(req):
+            form_only(req, UPLOAD_FIELDS)
             fields, file_part = read_fields(form_parts(req, limit), UPLOAD_FIELDS)
             if file_part is None:
                 raise ValidationError.field("file", "is required (after the metadata fields)")
+            if "title" not in fields and (title := title_from_file_name(file_name(file_part))):
+                fields["title"] = title
             video = self._upload(caller, upload_command(fields, file_part.stream))
         else:
             command = upload_command(query_fields(req, UPLOAD_FIELDS), request_body(req, limit))
@@ -299,15 +347,23 @@ def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
 
 TEXT = {"type": "string"}
 UPLOAD_PARAMS = (
-    Param("title", "query", TEXT, "raw body only (required there): 1 to 200 characters"),
-    Param("description", "query", TEXT, "raw body only"),
+    Param(
+        "title",
+        "query",
+        {"type": "string", **text_rules(MAX_TITLE)},
+        f"raw body only: 1 to {MAX_TITLE} characters (default {UNTITLED})",
+    ),
+    Param(
+        "description", "query", lambda: {"type": "string", **description_rules()}, "raw body only"
+    ),
     Param("category_id", "query", TEXT, "raw body only"),
-    Param("tags", "query", TEXT, "raw body only: comma-separated tags"),
+    Param("tags", "query", tags_text_rules, "raw body only: comma-separated tags"),
     _enum_param("visibility", Visibility, "raw body only (default private)"),
 )
 UPLOAD_DESCRIPTION = (
     "Send the video either as the raw request body, with its metadata in the query "
-    "string, or as multipart/form-data with the text fields title (required), "
+    "string, or as multipart/form-data with the text fields title (default: the file "
+    f"part's file name without its extension, or {UNTITLED}), "
     "description, category_id, tags (comma-separated) and visibility FIRST, followed by "
     "the part named `file` (anything after the file part is ignored). The body streams "
     "into storage; its type is decided from its first bytes, never from a name or a "
@@ -330,6 +386,19 @@ EVENTS_DESCRIPTION = (
     "EventSource sends no headers; public videos need none). Each process serves a "
     "limited number of streams at once; beyond that, 503 `too_many_streams`."
 )
+EVENT_STREAM_SCHEMA: Schema = {
+    "type": "string",
+    "contentMediaType": EVENT_STREAM,
+    "description": "Server-Sent Events (text/event-stream): first `retry: 5000`, then "
+    "events of the fields `event` (a name below), `id` (1, 2, 3...) and `data` (one line "
+    "of JSON, of the schema below for that name), and comment lines (`: ...`) as "
+    "keep-alives. JSON Schema cannot describe a stream, so `x-events` names each event "
+    "and the schema of its data.",
+    "x-events": {
+        "status": {"$ref": "#/components/schemas/ProcessingView"},
+        "progress": {"$ref": "#/components/schemas/ProcessingView"},
+    },
+}
 LIST_PARAMS = (
     Param("owner", "query", TEXT, "a user id, or `me`"),
     Param("category", "query", TEXT, "a category id"),
@@ -379,7 +448,11 @@ def routes(c: HttpContext) -> list[Route]:
                     ),
                     params=UPLOAD_PARAMS,
                     body=Body(
-                        None, VIDEO_MEDIA, "the video: raw bytes, or a form (see description)"
+                        None,
+                        VIDEO_MEDIA,
+                        "the video: raw bytes, or a form (see description)",
+                        min_length=1,
+                        form=UPLOAD_PARAMS,
                     ),
                     auth="required",
                     errors=(403, 404, 413, 415, 422),
@@ -481,7 +554,7 @@ def routes(c: HttpContext) -> list[Route]:
                             200,
                             "An event stream of the video's processing states",
                             media=EVENT_STREAM,
-                            schema={"type": "string"},
+                            schema=EVENT_STREAM_SCHEMA,
                         ),
                     ),
                     errors=(401, 404, 503),

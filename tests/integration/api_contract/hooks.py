@@ -1,0 +1,101 @@
+"""What the property-based API tests need to know beyond the OpenAPI document.
+
+Loaded by schemathesis (``SCHEMATHESIS_HOOKS=hooks``, this folder on ``PYTHONPATH``),
+from the integration test and from ``nox -s api_fuzz`` alike. Each hook states a rule
+the document describes in words because JSON Schema cannot say it:
+
+- a cursor is opaque, issued by the server as ``next_cursor``: positive examples
+  leave it out rather than make one up (negative examples still send made-up
+  cursors, which must be refused; tests elsewhere page through real ones);
+- ``until`` must be later than ``since``;
+- a form sends its text fields before the file, and the query string's fields are
+  for a raw body only;
+- a tus chunk is raw bytes (``application/offset+octet-stream``);
+- an audit export in JSON Lines holds one audit event per line: every line is checked
+  against the event's schema.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import jsonschema
+import schemathesis
+from schemathesis.core.deserialization import DeserializationContext
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.modes import GenerationMode
+
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
+
+def _positive_query(case: Any) -> bool:
+    if case.meta is None:
+        return True
+    info = case.meta.components.get(ParameterLocation.QUERY)
+    mode = info.mode if info is not None else case.meta.generation.mode
+    return bool(mode is GenerationMode.POSITIVE)
+
+
+def _instant(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    if case.media_type == "multipart/form-data" and isinstance(case.body, dict):
+        if "file" in case.body:  # the fields, then the file
+            case.body = {
+                **{k: v for k, v in case.body.items() if k != "file"},
+                "file": case.body["file"],
+            }
+        if _positive_query(case):
+            case.query = {}  # the query's fields are for a raw body only
+    query = case.query
+    if not query or not _positive_query(case):
+        return case
+    query.pop("cursor", None)
+    since, until = _instant(query.get("since")), _instant(query.get("until"))
+    if since is not None and until is not None and until <= since:
+        try:
+            query["until"] = (since + timedelta(seconds=1)).isoformat()
+        except OverflowError:
+            del query["since"]
+    return case
+
+
+@schemathesis.hook
+def filter_case(context: Any, case: Any) -> bool:
+    """Python's HTTP client sends a POST without a body as ``Content-Length: 0``, which
+    is an empty file to ``POST /files`` (a request with no body at all is refused with
+    422, as a test of its own shows): such a case is left out."""
+    if case.operation.label != "POST /api/v1/files" or case.meta is None:
+        return True
+    body = case.meta.components.get(ParameterLocation.BODY)
+    return not (body is not None and body.mode is GenerationMode.NEGATIVE and _no_body(case))
+
+
+def _no_body(case: Any) -> bool:
+    return case.body is None or type(case.body).__name__ == "NotSet"
+
+
+@schemathesis.deserializer("application/jsonl")
+def jsonl(ctx: DeserializationContext, response: Any) -> Any:
+    """The body as text, once every line is an audit event the document describes."""
+    line_schema = {
+        "$ref": "#/components/schemas/AuditEventView",
+        "components": ctx.operation.schema.raw_schema["components"],
+    }
+    text = response.content.decode("utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            jsonschema.validate(json.loads(line), line_schema)
+        except (ValueError, jsonschema.ValidationError) as error:
+            raise ValueError(f"line {number} is not an audit event: {error}") from None
+    return text

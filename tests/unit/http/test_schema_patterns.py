@@ -1,0 +1,105 @@
+"""The patterns in the OpenAPI document say exactly what the domain accepts: for any
+text, the pattern matches if and only if the server's own check passes (names,
+folders, email addresses, display names, descriptions, tags)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.files import FolderPath, clean_file_name
+from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Email, Role, User
+from videoplatform.domain.videos import clean_description, clean_tags
+from videoplatform.entrypoints.http.resources.auth import display_name_rules, email_rules
+from videoplatform.entrypoints.http.resources.files import folder_rules, name_rules
+from videoplatform.entrypoints.http.resources.videos import description_rules, tags_text_rules
+from videoplatform.entrypoints.http.uploads import split_list
+
+# Text with the characters that matter most often: dots, slashes, spaces, controls,
+# look-alikes, invisible characters, and letters from everywhere.
+TRICKY = st.sampled_from(
+    list("./\\ \t\n\x00\x01\x7f\u00a0\u200b\u2024\u2025\uff0e\uff0f\ufe52@a-Z9,")
+)
+TEXT = st.lists(st.one_of(TRICKY, st.characters(exclude_categories=["Cs"])), max_size=12).map(
+    "".join
+)
+
+
+def accepted(check: Callable[[str], object], text: str) -> bool:
+    try:
+        check(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def matches(rules: dict[str, object], text: str) -> bool:
+    pattern = rules["pattern"]
+    assert isinstance(pattern, str)
+    longest = rules.get("maxLength")
+    fits = longest is None or (isinstance(longest, int) and len(text) <= longest)
+    shortest = rules.get("minLength", 0)
+    return fits and len(text) >= int(str(shortest)) and re.search(pattern, text) is not None
+
+
+@settings(max_examples=600, deadline=None)
+@given(TEXT)
+@example("..")
+@example("\uff0e\uff0e")
+@example("\u2025")
+@example(" a")
+def test_file_names(text: str) -> None:
+    assert matches(name_rules(), text) == accepted(clean_file_name, text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(TEXT, max_size=4).map("/".join))
+@example("/a/../b")
+@example("//x//")
+def test_folders(text: str) -> None:
+    assert matches(folder_rules(), text) == accepted(FolderPath.parse, text)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.tuples(TEXT, TEXT, st.sampled_from(["example.com", "a.b", "x", "-a.com"])))
+@example((" ", "bob", "example.com"))
+def test_email_addresses(parts: tuple[str, str, str]) -> None:
+    text = f"{parts[0]}{parts[1]}@{parts[2]}"
+    assert matches(email_rules(), text) == accepted(Email.parse, text)
+
+
+def _display_name(text: str) -> None:
+    User.register(
+        id=UserId("u"),
+        email=Email("a@b.co"),
+        display_name=text,
+        password_hash="h",
+        roles=frozenset({Role.VIEWER}),
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        verified=True,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_display_names(text: str) -> None:
+    assert matches(display_name_rules(), text) == accepted(_display_name, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_descriptions(text: str) -> None:
+    assert matches(description_rules(), text) == accepted(clean_description, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+@example("a,b,,c")
+def test_tags_as_text(text: str) -> None:
+    assert matches(tags_text_rules(), text) == accepted(lambda t: clean_tags(split_list(t)), text)
