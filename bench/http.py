@@ -150,6 +150,20 @@ def _serve_bare() -> None:
     GunicornServer(options, bare_app, announce).run()
 
 
+def server_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any ``VIDEOPLATFORM_*`` of its own, with cheap
+    argon2 and ``settings`` (``data_dir="..."`` is ``VIDEOPLATFORM_DATA_DIR``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    env |= {f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()}
+    return env | {f"VIDEOPLATFORM_{k.upper()}": v for k, v in settings.items()}
+
+
+def single_server() -> list[str]:
+    """``videoplatform serve`` on a free loopback port, one worker with one thread."""
+    videoplatform = str(Path(sys.executable).parent / "videoplatform")
+    return [videoplatform, "serve", "--bind", "127.0.0.1:0", "--workers", "1", "--threads", "1"]
+
+
 @contextmanager
 def _server(command: list[str], env: dict[str, str], folder: Path) -> Iterator[str]:
     """Start a server process and yield its base URL; stop it on the way out."""

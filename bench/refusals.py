@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.http import CHEAP_ARGON2, _server
+from bench.http import CHEAP_ARGON2, _server, server_env, single_server
 from videoplatform.application.context import Caller
 from videoplatform.application.users import RegisterUser
 from videoplatform.application.video_commands import UploadVideo
@@ -151,22 +151,8 @@ def run(*, pairs: int = 2000, warmup: int = 200) -> dict[str, Any]:
         work = Path(folder)
         data = work / "data"
         hidden_id = _seed(data)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")},
-            "VIDEOPLATFORM_DATA_DIR": str(data),
-            "VIDEOPLATFORM_PROCESSING_THREADS": "0",
-            **{f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
-        }
-        command = [
-            str(Path(sys.executable).parent / "videoplatform"),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--threads",
-            "1",
-        ]
+        env = server_env(data_dir=str(data), processing_threads="0")
+        command = single_server()
         (work / "served").mkdir()
         with _server(command, env, work / "served") as url:
             path = f"/api/v1/videos/{hidden_id}"

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -181,30 +180,19 @@ def _http(engine: Engine, ids: list[str], samples: int) -> dict[str, Any]:
     """The same reads through the HTTP API: ``videoplatform serve`` (one sync worker)
     on this database, requests from this process over one keep-alive connection. The
     read cache is off so every request reaches the database."""
-    from bench.http import CHEAP_ARGON2, _server  # one server launcher for both benches
+    from bench.http import _server, server_env, single_server  # one launcher for the benches
 
     url = engine.url.render_as_string(hide_password=False)
     rng = random.Random(13)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-        env |= {f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()}
-        env |= {
-            "VIDEOPLATFORM_DATABASE_URL": url,
-            "VIDEOPLATFORM_DATA_DIR": str(work / "data"),
-            "VIDEOPLATFORM_READ_CACHE_SECONDS": "0",
-            "VIDEOPLATFORM_PLAYBACK_SECRET": "bench-playback-secret-".ljust(48, "x"),
-        }
-        command = [
-            str(Path(sys.executable).parent / "videoplatform"),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--threads",
-            "1",
-        ]
+        env = server_env(
+            database_url=url,
+            data_dir=str(work / "data"),
+            read_cache_seconds="0",
+            playback_secret="bench-playback-secret-".ljust(48, "x"),
+        )
+        command = single_server()
         with _server(command, env, work) as base:
             host, port = base.removeprefix("http://").split(":")
             conn = http.client.HTTPConnection(host, int(port), timeout=30)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.http import CHEAP_ARGON2, _server
+from bench.http import _server, server_env, single_server
 
 MiB = 1024 * 1024
 CHUNK = MiB
@@ -75,24 +75,13 @@ def run(*, upload_bytes: int = 2 * 1024 * MiB) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=os.environ.get("VIDEOPLATFORM_BENCH_DIR")) as folder:
         work = Path(folder)
         report["baseline"] = _baseline(work, upload_bytes)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-        env |= {f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()}
-        env |= {
-            "VIDEOPLATFORM_DATA_DIR": str(work / "data"),
-            "VIDEOPLATFORM_MAX_UPLOAD_BYTES": str(upload_bytes + MiB),
-            "VIDEOPLATFORM_QUOTA_BYTES_PER_USER": str(4 * upload_bytes),
-            "VIDEOPLATFORM_REQUEST_TIMEOUT_SECONDS": "600",
-        }
-        command = [
-            str(Path(sys.executable).parent / "videoplatform"),
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--threads",
-            "1",
-        ]
+        env = server_env(
+            data_dir=str(work / "data"),
+            max_upload_bytes=str(upload_bytes + MiB),
+            quota_bytes_per_user=str(4 * upload_bytes),
+            request_timeout_seconds="600",
+        )
+        command = single_server()
         (work / "server").mkdir()
         with _server(command, env, work / "server") as base:
             host, port = base.removeprefix("http://").split(":")
