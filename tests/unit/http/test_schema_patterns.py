@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from videoplatform.application.pagination import encode_cursor
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.files import FolderPath, clean_file_name
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Email, Role, User
 from videoplatform.domain.videos import clean_description, clean_tags
 from videoplatform.entrypoints.http.resources.auth import display_name_rules, email_rules
+from videoplatform.entrypoints.http.resources.common import CURSOR
 from videoplatform.entrypoints.http.resources.files import folder_rules, name_rules
 from videoplatform.entrypoints.http.resources.videos import description_rules, tags_text_rules
 from videoplatform.entrypoints.http.uploads import split_list
@@ -103,3 +105,12 @@ def test_descriptions(text: str) -> None:
 @example("a,b,,c")
 def test_tags_as_text(text: str) -> None:
     assert matches(tags_text_rules(), text) == accepted(lambda t: clean_tags(split_list(t)), text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(TEXT, st.integers(min_value=0, max_value=2**63 - 1)), max_size=3))
+def test_every_cursor_the_server_issues_fits_the_documented_form(key: list[str | int]) -> None:
+    rules = CURSOR.schema
+    assert isinstance(rules, dict)
+    cursor = encode_cursor("videos", key)
+    assert re.search(rules["pattern"], cursor)

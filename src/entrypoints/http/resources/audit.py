@@ -24,6 +24,7 @@ from videoplatform.entrypoints.http.openapi import Operation, Param, Reply, Rout
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
+    CURSOR_LENGTH,
     LIMIT,
     HttpContext,
     query_int,
@@ -58,7 +59,7 @@ FILTER_PARAMS = (
         "until",
         "query",
         {"type": "string", "format": "date-time"},
-        "exclusive; ISO 8601 with a time zone",
+        "exclusive; ISO 8601 with a time zone; must be later than since (else 422)",
     ),
 )
 FORMAT_PARAM = Param(
@@ -165,7 +166,7 @@ class Audit:
         page = self._audit.search(
             caller_of(req),
             filters_of(req),
-            query_str(req, "cursor", 1000),
+            query_str(req, "cursor", CURSOR_LENGTH),
             query_int(req, "limit"),
         )
         reply(resp, AuditPage([AuditEventView.of(e) for e in page.items], page.next_cursor))

@@ -69,7 +69,21 @@ def query_str(req: falcon.Request, name: str, limit: int = 200) -> str | None:
     return str(raw)
 
 
-CURSOR = Param("cursor", "query", {"type": "string"}, "opaque cursor from the previous page")
+CURSOR_LENGTH = 1000
+
+
+def cursor_param(max_length: int = CURSOR_LENGTH) -> Param:
+    """``?cursor=``: a page's ``next_cursor``, passed back unchanged (base64url)."""
+    return Param(
+        "cursor",
+        "query",
+        {"type": "string", "maxLength": max_length, "pattern": "^[A-Za-z0-9_-]+(?![\\s\\S])"},
+        "opaque: the previous page's next_cursor, unchanged, with the same filters; "
+        "anything else is refused with 422",
+    )
+
+
+CURSOR = cursor_param()
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "page size")
 
 

@@ -42,10 +42,10 @@ from videoplatform.entrypoints.http.ranges import (
 )
 from videoplatform.entrypoints.http.resources.common import (
     API,
-    CURSOR,
     LIMIT,
     HttpContext,
     content_disposition,
+    cursor_param,
     no_content,
     query_int,
     query_str,
@@ -155,7 +155,7 @@ class Files:
         listing = self._files.list_folder(
             caller_of(req),
             req.get_param("folder") or "/",
-            query_str(req, "cursor", 12_000),  # it carries the folder path
+            query_str(req, "cursor", FILES_CURSOR_LENGTH),  # it carries the folder path
             query_int(req, "limit"),
         )
         view = FolderView(
@@ -336,6 +336,7 @@ def _representation(req: falcon.Request, resp: falcon.Response, stored: StoredFi
 
 TEXT = {"type": "string"}
 FOLDER = Param("folder", "query", lambda: folder_rules(), "a folder (default /)")
+FILES_CURSOR_LENGTH = 12_000
 STORE_PARAMS = (
     Param("folder", "query", lambda: folder_rules(), "raw body only (default /)"),
     Param(
@@ -381,7 +382,7 @@ def routes(c: HttpContext) -> list[Route]:
                     "List a folder",
                     tag,
                     (Reply(200, "The folder's subfolders and files", FolderView),),
-                    params=(FOLDER, CURSOR, LIMIT),
+                    params=(FOLDER, cursor_param(FILES_CURSOR_LENGTH), LIMIT),
                     auth="required",
                     errors=(403, 422),
                 ),

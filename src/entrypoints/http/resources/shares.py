@@ -22,6 +22,7 @@ from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
+    CURSOR_LENGTH,
     LIMIT,
     HttpContext,
     content_disposition,
@@ -130,7 +131,7 @@ class Shares:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page = self._shares.list_mine(
-            caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
+            caller_of(req), query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
         )
         reply(resp, SharePage([ShareView.of(s) for s in page.items], page.next_cursor))
 

@@ -16,6 +16,7 @@ from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
+    CURSOR_LENGTH,
     LIMIT,
     HttpContext,
     query_int,
@@ -50,7 +51,7 @@ class Users:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page = self._users.list(
-            caller_of(req), query_str(req, "cursor", 1000), query_int(req, "limit")
+            caller_of(req), query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
         )
         reply(resp, UserPage([UserView.of(u) for u in page.items], page.next_cursor))
 

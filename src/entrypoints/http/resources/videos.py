@@ -47,6 +47,7 @@ from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
+    CURSOR_LENGTH,
     LIMIT,
     HttpContext,
     no_content,
@@ -212,7 +213,7 @@ class Videos:
             sort=_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
         )
         page = self._videos.list(
-            caller, filters, query_str(req, "cursor", 1000), query_int(req, "limit")
+            caller, filters, query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
         )
         reply(resp, page_of(page, VideoView))
 
