@@ -101,6 +101,15 @@ class JobConsumer:
             self._queue.nack(delivery, requeue=True, charge=False)
         except Exception as error:
             if job.attempt >= self.policy.max_attempts:
+                # A failure that outlived every retry: logged with its exception (and so
+                # reported to error tracking, where it is on).
+                log.error(
+                    "job %s (%s) failed %d times; dead-lettering it",
+                    job.id,
+                    job.kind,
+                    job.attempt,
+                    exc_info=error,
+                )
                 self._dead_letter(
                     delivery,
                     f"failed {job.attempt} times; last error {type(error).__name__}: {error}",

@@ -20,6 +20,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import Processor
 
+from videoplatform.entrypoints.error_tracking import report_logged_errors
+
 _HANDLER_NAME = "videoplatform"
 _state = {"configured": False}
 
@@ -49,6 +51,8 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Errors logged with their exception also go to Sentry, where it is on.
+        report_logged_errors,
     ]
     output = stream if stream is not None else sys.stderr
     renderer: Processor

@@ -112,6 +112,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "playback": ("playback_secret", "playback_ttl_seconds"),
     "metrics": ("metrics_token", "metrics_bind"),
     "health": ("health_min_free_mib", "health_timeout_seconds"),
+    "errors": ("sentry_dsn", "sentry_environment", "sentry_sample_percent"),
     "http": (
         "bind",
         "workers",
@@ -130,7 +131,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "public_url",
     ),
 }
-SECRET_SETTINGS = frozenset({"playback_secret", "metrics_token"})
+SECRET_SETTINGS = frozenset({"playback_secret", "metrics_token", "sentry_dsn"})
 """Shown as set or not, never by value."""
 
 
@@ -228,6 +229,11 @@ class Settings:
     metrics_token: str = attrs.field(default="", repr=False)
     # `videoplatform worker` serves its own /metrics on HOST:PORT; empty: none.
     metrics_bind: str = ""
+    # Unhandled errors of the API and the worker go to Sentry at this DSN; empty: off.
+    sentry_dsn: str = attrs.field(default="", repr=False)
+    # Sentry's "environment" of those errors, and the share of them sent (0 to 100).
+    sentry_environment: str = "production"
+    sentry_sample_percent: int = 100
     # GET /health/detailed: a disk (data or work directory) with less free space than
     # this is degraded; the whole check waits this long at most for its probes.
     health_min_free_mib: int = 1024
@@ -275,6 +281,8 @@ class Settings:
         }
 
     def __attrs_post_init__(self) -> None:
+        if not 0 <= self.sentry_sample_percent <= 100:
+            raise ConfigurationError(f"{PREFIX}SENTRY_SAMPLE_PERCENT must be 0 to 100")
         if self.metrics_token and len(self.metrics_token) < 16:
             raise ConfigurationError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
         if self.playback_secret and len(self.playback_secret.encode()) < 32:

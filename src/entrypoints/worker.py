@@ -46,6 +46,7 @@ from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.events import DomainEvent
 from videoplatform.domain.ids import VideoId
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.error_tracking import configure_error_tracking
 from videoplatform.entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -410,6 +411,7 @@ def run_worker(
     """The ``videoplatform worker`` process: runs until SIGTERM or SIGINT, touching the
     heartbeat file every few seconds while every thread is alive. Exits 1 if a thread
     died (a supervisor restarts the process), 0 after a requested stop."""
+    configure_error_tracking(settings, "worker")
     stop = threading.Event()
 
     def on_signal(signum: int, _: object) -> None:

@@ -178,7 +178,7 @@ def handle_unexpected(
         )
         return
     # Internals stay in the log (with the request id); the client gets the id only.
-    log.exception("unhandled_error", path=req.path, method=req.method)
+    log.exception("unhandled_error", path=req.path, route=req.uri_template or "", method=req.method)
     problem(
         req,
         resp,

@@ -25,6 +25,7 @@ import structlog
 
 from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.error_tracking import configure_error_tracking
 from videoplatform.entrypoints.http.app import App, create_app
 from videoplatform.entrypoints.logging import configure_logging, logging_configured
 from videoplatform.entrypoints.settings import Settings
@@ -48,6 +49,7 @@ def create() -> App:
     if not logging_configured():  # a plain gunicorn: nothing configured it yet
         configure_logging(json=True)
     settings = Settings.from_env()
+    configure_error_tracking(settings, "api")  # in each worker process: after the fork
     platform = create_platform(settings)
     _open.append(platform)
     atexit.unregister(close)  # registered once, however many apps this process builds
