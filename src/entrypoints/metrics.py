@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from videoplatform.application.dispatch import Message, Proceed, UseCaseCall
 from videoplatform.application.health import HealthStatus
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.queue import JobQueue, QueueDepth
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.processing.config import RetryableProcessingError
@@ -202,11 +203,13 @@ class PlatformState(Collector):
         clock: Clock,
         readiness: Callable[[], dict[str, str]],
         data_dir: Path | None,
+        queue_depth: Callable[[], QueueDepth] | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
         self._readiness = readiness
         self._data_dir = data_dir
+        self._queue_depth = queue_depth
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         checks = self._readiness()
@@ -220,6 +223,8 @@ class PlatformState(Collector):
         yield up
         if checks.get("database") == "ok":
             yield from self._database()
+        if self._queue_depth is not None and checks.get("queue") == "ok":
+            yield from self._queue(self._queue_depth)
         if self._data_dir is not None and self._data_dir.exists():
             free = GaugeMetricFamily(
                 PREFIX + "data_dir_free_bytes", "Free bytes where the data directory is."
@@ -251,6 +256,25 @@ class PlatformState(Collector):
         age.add_metric([], max(0.0, waited))
         return [videos, backlog, age]
 
+    def _queue(self, queue_depth: Callable[[], QueueDepth]) -> Iterable[GaugeMetricFamily]:
+        try:
+            depth = queue_depth()
+        except Exception:
+            return []
+        jobs = GaugeMetricFamily(
+            PREFIX + "queue_jobs",
+            "Jobs waiting in the job queue: ready to be handed out, retrying (waiting out "
+            "a backoff), dead (letters). Jobs being handled are in none.",
+            labels=["state"],
+        )
+        for state, count in (
+            ("ready", depth.ready),
+            ("retrying", depth.retrying),
+            ("dead", depth.dead),
+        ):
+            jobs.add_metric([state], float(count))
+        return [jobs]
+
 
 DEPENDENCIES = ("database", "storage", "queue", "cache", "feed", "mail")
 
@@ -280,6 +304,7 @@ def platform_metrics(platform: Platform) -> Metrics:
             platform.resolve(Clock),  # type: ignore[type-abstract]
             lambda: _dependencies(platform),
             data_dir,
+            platform.resolve(JobQueue).depth,  # type: ignore[type-abstract]
         )
     )
     return metrics

@@ -11,7 +11,7 @@ from collections import Counter
 
 from tests.contracts.conftest import MAX_DELIVERIES, RETRY_BASE_S, QueueClients
 from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS
-from videoplatform.application.ports.queue import Delivery, Job, JobQueue
+from videoplatform.application.ports.queue import Delivery, Job, JobQueue, QueueDepth
 
 QUICK = 0.05  # seconds: how long a receive waits when nothing should arrive
 SOON = 2.0  # seconds: how long a receive may wait for a job that is there
@@ -277,3 +277,32 @@ def test_a_ping_answers_and_leaves_jobs_and_deliveries_alone(queue_clients: Queu
     queue.ack(following)
     assert queue.receive(QUICK) is None
     assert queue.dead_letters() == []
+
+
+def depth_when(queue: JobQueue, expected: QueueDepth) -> QueueDepth:
+    """The depth once it is ``expected`` (a broker moves messages asynchronously), or
+    the last one read."""
+    deadline = time.monotonic() + SOON
+    while (depth := queue.depth()) != expected and time.monotonic() < deadline:
+        # Not faster: a broker asked many times a second may put off expiring a retry.
+        time.sleep(0.2)
+    return depth
+
+
+def test_the_depth_counts_ready_retrying_and_dead_jobs(queue_clients: QueueClients) -> None:
+    # Consumers close once they settled their delivery: a broker sends an open one
+    # the next job ahead of time, and a job held by a consumer is in no count.
+    producer, observer = queue_clients(), queue_clients()
+    assert observer.depth() == QueueDepth(ready=0, retrying=0, dead=0)
+    for n in range(1, 4):
+        producer.publish(job(n))
+    assert depth_when(observer, QueueDepth(3, 0, 0)) == QueueDepth(3, 0, 0)
+    refusing = queue_clients()
+    refusing.nack(expect(refusing), requeue=False)
+    refusing.close()
+    assert depth_when(observer, QueueDepth(2, 0, 1)) == QueueDepth(2, 0, 1)
+    retrying = queue_clients()
+    retrying.nack(expect(retrying), requeue=True)  # waits out its backoff, then is ready
+    retrying.close()
+    assert depth_when(observer, QueueDepth(1, 1, 1)) == QueueDepth(1, 1, 1)
+    assert depth_when(observer, QueueDepth(2, 0, 1)) == QueueDepth(2, 0, 1)

@@ -103,6 +103,9 @@ CONTRACT: dict[str, Family] = {
         {"dependency": frozenset({"database", "storage", "queue", "cache", "feed", "mail"})},
     ),
     "videoplatform_data_dir_free_bytes": Family("gauge"),
+    "videoplatform_queue_jobs": Family(
+        "gauge", {"state": frozenset({"ready", "retrying", "dead"})}
+    ),
 }
 TARGET_LABELS: Mapping[str, Values] = {"job": None, "instance": None}
 """Labels Prometheus adds to every series it scrapes."""
@@ -463,6 +466,7 @@ SHIPPED_ALERTS = {
     "VideoplatformProcessingBacklog",
     "VideoplatformProcessingFailures",
     "VideoplatformOutboxStuck",
+    "VideoplatformDeadLetters",
     "VideoplatformDependencyDown",
     "VideoplatformDependencyDegraded",
     "VideoplatformDataDiskLow",

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from videoplatform.application.ports.queue import Delivery, Job, retry_delay
+from videoplatform.application.ports.queue import Delivery, Job, QueueDepth, retry_delay
 from videoplatform.domain.events import DomainEvent
 
 E = TypeVar("E", bound=DomainEvent)
@@ -167,6 +167,12 @@ class MemoryJobQueue:
                 # Back at the head, as a broker returns an unsettled message.
                 broker.put_back(broker.held.pop(tag)[1], at_once=True)
             broker.cond.notify_all()
+
+    def depth(self) -> QueueDepth:
+        broker = self._broker
+        with broker.cond:
+            broker.promote_due()  # a retry whose backoff is over is ready
+            return QueueDepth(len(broker.ready), len(broker.delayed), len(broker.dead))
 
     def ping(self) -> None:
         """Always answers: the queue is this process's memory."""

@@ -30,7 +30,13 @@ from pika.spec import Basic, BasicProperties
 
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
-from videoplatform.application.ports.queue import Delivery, Job, PublishFailed, retry_delay
+from videoplatform.application.ports.queue import (
+    Delivery,
+    Job,
+    PublishFailed,
+    QueueDepth,
+    retry_delay,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -365,6 +371,36 @@ class RabbitJobQueue:
         own connection, and its lock, which a publish holds while it waits for the
         broker, are left alone; connecting, and the whole handshake, are each bounded
         by ``PING_TIMEOUT_SECONDS``."""
+        connection = self._probe("health check")
+        with contextlib.suppress(AMQPError, OSError):
+            connection.close()
+
+    def depth(self) -> QueueDepth:
+        """Each queue's message count, from a passive declare on a connection of its
+        own (as :meth:`ping`'s, every step bounded); a queue not declared yet holds
+        nothing."""
+        topology = self.topology
+        counts: dict[str, int] = {}
+        connection = self._probe("queue depth")
+        try:
+            channel = connection.channel()
+            for name in topology.queue_names():
+                try:
+                    counts[name] = channel.queue_declare(name, passive=True).method.message_count
+                except ChannelClosedByBroker:  # 404: not declared yet
+                    counts[name] = 0
+                    channel = connection.channel()
+        except (AMQPError, OSError) as error:
+            raise Unavailable("queue", f"RabbitMQ did not answer: {_why(error)}") from None
+        finally:
+            with contextlib.suppress(AMQPError, OSError):
+                connection.close()
+        ready, dead = counts.pop(topology.jobs), counts.pop(topology.dead)
+        return QueueDepth(ready=ready, retrying=sum(counts.values()), dead=dead)
+
+    def _probe(self, purpose: str) -> pika.BlockingConnection:
+        """A short connection of this client's own, every step bounded by
+        ``PING_TIMEOUT_SECONDS``; ``Unavailable`` when the broker does not answer."""
         parameters = pika.URLParameters(self.topology.url)
         parameters.heartbeat = 0
         parameters.connection_attempts = 1
@@ -372,14 +408,12 @@ class RabbitJobQueue:
         parameters.stack_timeout = PING_TIMEOUT_SECONDS
         parameters.blocked_connection_timeout = PING_TIMEOUT_SECONDS
         parameters.client_properties = {
-            "connection_name": f"videoplatform health check pid {os.getpid()}"
+            "connection_name": f"videoplatform {purpose} pid {os.getpid()}"
         }
         try:
-            connection = pika.BlockingConnection(parameters)
+            return pika.BlockingConnection(parameters)
         except Exception as error:  # pika raises its connectors' errors as they are, too
             raise Unavailable("queue", f"RabbitMQ did not answer: {_why(error)}") from None
-        with contextlib.suppress(AMQPError, OSError):
-            connection.close()
 
     def dead_letters(self) -> list[Job]:
         """Read without removing: every dead letter is fetched unacknowledged on a

@@ -36,6 +36,16 @@ class Delivery:
     tag: int
 
 
+@frozen
+class QueueDepth:
+    """Jobs waiting in a queue: ``ready`` to be handed out, ``retrying`` (waiting out a
+    retry's backoff), ``dead`` letters. Jobs held by a consumer are in none of them."""
+
+    ready: int
+    retrying: int
+    dead: int
+
+
 class JobQueue(Protocol):
     """One client of a durable job queue.
 
@@ -78,6 +88,12 @@ class JobQueue(Protocol):
     def close(self) -> None:
         """Disconnect. Deliveries still held go back to the queue with their attempt
         raised. Closing twice is harmless."""
+        ...
+
+    def depth(self) -> QueueDepth:
+        """How many jobs wait, asked of the broker within ``PING_TIMEOUT_SECONDS`` per
+        step; ``Unavailable`` when it does not answer. Any thread may call it; it leaves
+        jobs, deliveries and this client's connection as they were."""
         ...
 
     def ping(self) -> None:

@@ -16,6 +16,7 @@ from tests.unit.conftest import MP4_HEAD
 from tests.unit.http.conftest import MakeAccount
 from videoplatform.adapters.memory.media import synthetic_clip
 from videoplatform.application.context import Caller
+from videoplatform.application.ports.queue import Job, JobQueue
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Role
@@ -78,6 +79,7 @@ def test_answers_use_cases_logins_uploads_and_state_are_counted(
     platform.videos.upload(
         Caller(UserId(creator.user_id)), UploadVideo("Waiting", io.BytesIO(MP4_HEAD + b"x"))
     )
+    platform.resolve(JobQueue).publish(Job("job-2", "transcode", {}))  # type: ignore[type-abstract]
     samples = scrape(client)
     route = "/api/v1/videos/{video_id}"
     assert (
@@ -107,8 +109,11 @@ def test_answers_use_cases_logins_uploads_and_state_are_counted(
         assert value(samples, "videoplatform_dependency_up", dependency=dependency) == 1
     assert value(samples, "videoplatform_outbox_pending") >= 1  # nothing relays here
     assert value(samples, "videoplatform_outbox_oldest_age_seconds") >= 0
+    depth = {s: value(samples, "videoplatform_queue_jobs", state=s) for s in QUEUE_STATES}
+    assert depth == {"ready": 1, "retrying": 0, "dead": 0}
 
 
+QUEUE_STATES = ("ready", "retrying", "dead")
 KNOWN_STATUS = re.compile(r"^[1-5][0-9]{2}$")
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
