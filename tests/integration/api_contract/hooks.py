@@ -106,7 +106,7 @@ def _line_validator(document: dict[str, Any]) -> jsonschema.Draft202012Validator
 
 @schemathesis.deserializer("application/jsonl")
 def jsonl(ctx: DeserializationContext, response: Any) -> Any:
-    """The body as text, once every line is an audit event the document describes."""
+    """The body as text, once its lines are audit events as the document describes."""
     validator = _line_validator(ctx.operation.schema.raw_schema)
     text = response.content.decode("utf-8")
     for number, line in enumerate(text.splitlines()[:LINES_CHECKED], 1):
