@@ -30,6 +30,7 @@ from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventBus
 from videoplatform.application.ports.system import Clock, IdGenerator
 from videoplatform.application.processing import ProcessingService
+from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.resumable import ResumableUploadService
 from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
@@ -89,6 +90,7 @@ def build_container(
         audit=resolve(container, Auditor),
     )
     container.register(Essentials, instance=essentials)
+    container.register(ProcessingTimings, instance=ProcessingTimings())
     dispatcher = cast(Dispatcher | None, wiring.remaining_overrides().get(Dispatcher))
     dispatcher = dispatcher or Dispatcher()
     container.register(Dispatcher, instance=dispatcher)

@@ -33,6 +33,7 @@ from videoplatform.application.ports.queue import JobQueue, QueueDepth
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.processing.config import RetryableProcessingError
+from videoplatform.application.processing.timings import STAGES, ProcessingTimings, StageTiming
 from videoplatform.domain.errors import DomainError
 from videoplatform.domain.videos import Video, VideoStatus
 from videoplatform.entrypoints.bootstrap import Platform
@@ -43,6 +44,8 @@ PREFIX = "videoplatform_"
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 USE_CASE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0)
+STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+SPEED_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 UNMATCHED = "unmatched"
 
 
@@ -121,6 +124,20 @@ class Metrics:
             ["outcome"],
             registry=target,
         )
+        self.processing_stages = Histogram(
+            PREFIX + "processing_stage_seconds",
+            "Time a stage of processing took, when it finished: fetch, probe, ladder (every "
+            "rung at once, from one decode), stills (alongside the ladder), upload.",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=target,
+        )
+        self.transcode_speed = Histogram(
+            PREFIX + "transcode_speed_ratio",
+            "How many times real time the HLS ladder was made at (media seconds per second).",
+            buckets=SPEED_BUCKETS,
+            registry=target,
+        )
         self.event_streams = Gauge(
             PREFIX + "event_streams_open",
             "Server-Sent Event streams open now.",
@@ -132,6 +149,8 @@ class Metrics:
             self.logins.labels(result)
         for outcome in (*(o.value for o in ProcessingOutcome), "retry"):
             self.processing.labels(outcome)
+        for stage in STAGES:
+            self.processing_stages.labels(stage)
         self._exposed = self._own
         if shared:
             self._exposed = CollectorRegistry(auto_describe=False)
@@ -151,6 +170,14 @@ class Metrics:
         return generate_latest(self._exposed)
 
     # -- the dispatch point ------------------------------------------------------------
+
+    def stage_finished(self, timing: StageTiming) -> None:
+        """A processing stage finished (a :class:`ProcessingTimings` watcher)."""
+        if timing.stage not in STAGES:
+            return  # closed label values only
+        self.processing_stages.labels(timing.stage).observe(timing.seconds)
+        if timing.media_seconds and timing.seconds > 0:
+            self.transcode_speed.observe(timing.media_seconds / timing.seconds)
 
     def use_case_middleware(self, message: Message, proceed: Proceed) -> Any:
         """Dispatch middleware: counts and times every use-case call, and reads the
@@ -296,6 +323,7 @@ def platform_metrics(platform: Platform) -> Metrics:
     the worker command)."""
     metrics = Metrics()
     platform.dispatcher.use(metrics.use_case_middleware)
+    platform.resolve(ProcessingTimings).watch(metrics.stage_finished)
     settings = platform.settings
     data_dir = Path(settings.data_dir) if settings.data_dir else None
     metrics.watch(

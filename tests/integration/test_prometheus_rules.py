@@ -103,6 +103,10 @@ CONTRACT: dict[str, Family] = {
         {"dependency": frozenset({"database", "storage", "queue", "cache", "feed", "mail"})},
     ),
     "videoplatform_data_dir_free_bytes": Family("gauge"),
+    "videoplatform_processing_stage_seconds": Family(
+        "histogram", {"stage": frozenset({"fetch", "probe", "ladder", "stills", "upload"})}
+    ),
+    "videoplatform_transcode_speed_ratio": Family("histogram"),
     "videoplatform_queue_jobs": Family(
         "gauge", {"state": frozenset({"ready", "retrying", "dead"})}
     ),

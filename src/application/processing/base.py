@@ -18,6 +18,7 @@ from videoplatform.application.ports.media import MediaTools
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.processing.config import ProcessingConfig
+from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.processing.workspace import Workshop
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.ids import VideoId
@@ -59,11 +60,12 @@ class ProcessingBase(UseCases):
         storage: ObjectStorage,
         media: MediaTools,
         config: ProcessingConfig,
+        timings: ProcessingTimings,
     ) -> None:
         super().__init__(essentials)
         self._storage = storage
         self._config = config
-        self._workshop = Workshop(storage, essentials.clock, media, config)
+        self._workshop = Workshop(storage, essentials.clock, media, config, timings)
         self._embedded = EmbeddedCaptions(storage, essentials.ids)
 
     def _settle(self, video_id: VideoId, change: Callable[[UnitOfWork, Video], T]) -> T:

@@ -27,6 +27,7 @@ from videoplatform.application.ports.system import Clock
 from videoplatform.application.processing.config import ProcessingConfig
 from videoplatform.application.processing.layout import WORKSPACE_PREFIX
 from videoplatform.application.processing.progress import ProgressReporter
+from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ladder import (
     PlannedRung,
@@ -89,11 +90,13 @@ class Workshop:
         clock: Clock,
         media: MediaTools,
         config: ProcessingConfig,
+        timings: ProcessingTimings | None = None,
     ) -> None:
         self._storage = storage
         self._clock = clock
         self._media = media
         self._config = config
+        self._timings = timings or ProcessingTimings()
 
     def produce(
         self, video: Video, attempt: int, prefix: str, record: Callable[[int], None]
@@ -102,9 +105,12 @@ class Workshop:
         work = self._workspace()
         handle: BinaryIO | None = None
         try:
-            handle = self._storage.open_file(video.source_key)
-            source = self._local_source(handle, video.source_key, work)
-            info = self._media.prober.probe(source)
+            timed = self._timings.stage
+            with timed("fetch"):
+                handle = self._storage.open_file(video.source_key)
+                source = self._local_source(handle, video.source_key, work)
+            with timed("probe"):
+                info = self._media.prober.probe(source)
             ladder = self._plan(info)
             out = work / "out"
             out.mkdir()
@@ -116,9 +122,12 @@ class Workshop:
             # workspace is removed right after.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stills") as pool:
                 stills = pool.submit(
-                    self._stills, source, info, video.poster_time(info.duration_seconds), work
+                    self._timed_stills, source, info, video.poster_time(info.duration_seconds), work
                 )
-                hls = self._media.transcoder.transcode(source, info, ladder, out / "hls", report)
+                with timed("ladder", media_seconds=info.duration_seconds):
+                    hls = self._media.transcoder.transcode(
+                        source, info, ladder, out / "hls", report
+                    )
             made = stills.result()
             posters, storyboard = made.posters, made.storyboard
             renditions = tuple(
@@ -143,7 +152,8 @@ class Workshop:
             if storyboard is not None:
                 referenced += [storyboard.vtt_path, storyboard.sprite_path]
             referenced += [p.path for p in posters] + [r.playlist_key for r in renditions]
-            self._upload(out, prefix, referenced)
+            with timed("upload"):
+                self._upload(out, prefix, referenced)
             return Produced(info, renditions, assets, made.subtitles)
         finally:
             if handle is not None:
@@ -177,6 +187,10 @@ class Workshop:
         except ValidationError as refused:
             said = "; ".join(refused.fields.values()) or refused.message
             raise MediaRejected(f"The video's {said}.", FailureCode.BEYOND_LIMITS) from None
+
+    def _timed_stills(self, source: Path, info: MediaInfo, at: float, work: Path) -> _Stills:
+        with self._timings.stage("stills"):
+            return self._stills(source, info, at, work)
 
     def _stills(self, source: Path, info: MediaInfo, at: float, work: Path) -> _Stills:
         """Posters and storyboard (under ``work/out``, to be stored) and the subtitles

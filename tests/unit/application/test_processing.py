@@ -51,6 +51,7 @@ from videoplatform.application.processing import (
     RetryableProcessingError,
 )
 from videoplatform.application.processing.base import GIVEN_UP, SERVER_FAULT
+from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo
 from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.domain.audit import AuditAction, AuditResult
@@ -293,6 +294,7 @@ def build(
                 SyntheticSubtitleExtractor(),
             ),
             ProcessingConfig(work_dir=work_dir, **config),
+            ProcessingTimings(),
         )
 
     return make

@@ -40,6 +40,7 @@ from videoplatform.application.processing import (
     RetryableProcessingError,
 )
 from videoplatform.application.processing.base import GIVEN_UP, SERVER_FAULT
+from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.events import VideoEvent
@@ -165,6 +166,7 @@ def processing_with(
             SyntheticSubtitleExtractor(),
         ),
         ProcessingConfig(work_dir=tmp_path, progress_step=1),
+        ProcessingTimings(),
     )
 
 

@@ -103,6 +103,12 @@ def test_answers_use_cases_logins_uploads_and_state_are_counted(
         value(samples, "videoplatform_upload_bytes_total") == video.source_size + len(MP4_HEAD) + 1
     )
     assert value(samples, "videoplatform_processing_outcomes_total", outcome="ready") == 1
+    for stage in ("fetch", "probe", "ladder", "stills", "upload"):
+        assert value(samples, "videoplatform_processing_stage_seconds_count", stage=stage) == 1, (
+            stage
+        )
+    assert value(samples, "videoplatform_transcode_speed_ratio_count") == 1
+    assert value(samples, "videoplatform_transcode_speed_ratio_sum") > 0
     assert value(samples, "videoplatform_videos", status="ready") == 1
     assert value(samples, "videoplatform_videos", status="uploaded") == 1
     for dependency in ("database", "storage", "queue", "cache", "feed", "mail"):
