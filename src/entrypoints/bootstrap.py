@@ -36,6 +36,7 @@ from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
 from videoplatform.application.videos import VideoService
 from videoplatform.domain.events import AccessRefused, VideoEvent
+from videoplatform.entrypoints.logging import bind_use_case
 from videoplatform.entrypoints.providers import PROVIDERS
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.wiring import Closer, Wiring
@@ -94,6 +95,7 @@ def build_container(
     dispatcher = cast(Dispatcher | None, wiring.remaining_overrides().get(Dispatcher))
     dispatcher = dispatcher or Dispatcher()
     container.register(Dispatcher, instance=dispatcher)
+    dispatcher.use(bind_use_case)
     for name, service in USE_CASES.items():
         dispatcher.route(container.resolve(service), name)
     # Followers hear of each committed change of processing, from the committing process.

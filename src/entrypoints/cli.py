@@ -59,6 +59,27 @@ def _sql_url() -> str:
     return url
 
 
+def _db_top(args: argparse.Namespace) -> int:
+    """Print the heaviest statements, or why they cannot be read and how to fix it."""
+    from videoplatform.adapters.sql.statistics import StatisticsUnavailable, heaviest_statements
+
+    engine = create_database_engine(_sql_url(), statement_timeout_ms=0)
+    try:
+        top = heaviest_statements(engine, max(1, args.limit))
+    except StatisticsUnavailable as why:
+        print(f"videoplatform: {why}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{'total ms':>12} {'calls':>9} {'mean ms':>10} {'rows':>9}  statement")
+    for row in top:
+        shape = " ".join(row.statement.split())
+        print(
+            f"{row.total_ms:12.1f} {row.calls:9d} {row.mean_ms:10.2f} {row.rows:9d}  {shape[:200]}"
+        )
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     url = _sql_url()
     if args.action == "history":
@@ -272,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     admin.set_defaults(run=_createadmin)
+
+    database = commands.add_parser("db", help="database tools")
+    database.add_argument(
+        "action",
+        choices=["top"],
+        help="the statements that took the most time (PostgreSQL's pg_stat_statements)",
+    )
+    database.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    database.set_defaults(run=_db_top)
 
     uploads = commands.add_parser("uploads", help="resumable upload tools")
     uploads.add_argument(

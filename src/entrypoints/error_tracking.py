@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # sentry-sdk is imported only where error tracking is on: every process logs, few report.
 
-CONTEXT_KEYS = ("request_id", "method", "route", "job_id", "video_id", "logger")
+CONTEXT_KEYS = ("request_id", "method", "route", "use_case", "job_id", "video_id", "logger")
 """What of a log line's context goes with its error: ids and names, never free text nor
 a path (a playback path carries its signed token)."""
 _state: dict[str, str | None] = {"component": None}

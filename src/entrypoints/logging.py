@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import Processor
 
+from videoplatform.application.dispatch import Message, Proceed
 from videoplatform.entrypoints.error_tracking import report_logged_errors
 
 _HANDLER_NAME = "videoplatform"
@@ -101,6 +102,13 @@ def configure_logging(
     root.setLevel(threshold)
     logging.captureWarnings(True)
     _state["configured"] = True
+
+
+def bind_use_case(message: Message, proceed: Proceed) -> Any:
+    """Dispatch middleware: what is logged while a use case (or an event handler) runs
+    carries its name as ``use_case`` (a slow statement, an error of a job)."""
+    with structlog.contextvars.bound_contextvars(use_case=message.name):
+        return proceed()
 
 
 class _NamedWriteLogger(structlog.WriteLogger):

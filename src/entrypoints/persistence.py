@@ -47,6 +47,7 @@ def open_database(
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         statement_timeout_ms=settings.database_statement_timeout_ms,
+        slow_query_ms=settings.database_slow_query_ms,
     )
     closers.append(engine.dispose)
     if scheme == "sqlite":

@@ -64,6 +64,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "database_pool_size",
         "database_max_overflow",
         "database_statement_timeout_ms",
+        "database_slow_query_ms",
     ),
     "storage": ("storage_url", "s3_endpoint_url", "s3_region", "accel_redirect_prefix"),
     "queue": (
@@ -191,6 +192,8 @@ class Settings:
     database_pool_size: int = 5
     database_max_overflow: int = 10
     database_statement_timeout_ms: int = 30_000
+    # Statements slower than this are logged (slow_query, with their shape); 0: none.
+    database_slow_query_ms: int = 100
     bind: str = "127.0.0.1:8000"
     workers: int = 1
     threads: int = 4
@@ -281,6 +284,8 @@ class Settings:
         }
 
     def __attrs_post_init__(self) -> None:
+        if self.database_slow_query_ms < 0:
+            raise ConfigurationError(f"{PREFIX}DATABASE_SLOW_QUERY_MS must be 0 or more")
         if not 0 <= self.sentry_sample_percent <= 100:
             raise ConfigurationError(f"{PREFIX}SENTRY_SAMPLE_PERCENT must be 0 to 100")
         if self.metrics_token and len(self.metrics_token) < 16:

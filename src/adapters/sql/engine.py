@@ -12,6 +12,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from videoplatform.adapters.sql.slow_queries import SlowQueryLog
 from videoplatform.adapters.sql.watchdog import StatementWatchdog
 
 log = structlog.get_logger(__name__)
@@ -62,8 +63,30 @@ def create_database_engine(
     max_overflow: int = 10,
     statement_timeout_ms: int = 30_000,
     connect_timeout_s: int = 10,
+    slow_query_ms: int = 0,
 ) -> Engine:
-    """An engine for ``url``; connects lazily (nothing happens at creation)."""
+    """An engine for ``url``; connects lazily (nothing happens at creation). With
+    ``slow_query_ms``, statements that take longer are logged (``SlowQueryLog``)."""
+    engine = _engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        statement_timeout_ms=statement_timeout_ms,
+        connect_timeout_s=connect_timeout_s,
+    )
+    if slow_query_ms > 0:
+        SlowQueryLog(slow_query_ms).attach(engine)
+    return engine
+
+
+def _engine(
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    statement_timeout_ms: int,
+    connect_timeout_s: int,
+) -> Engine:
     full = normalize_url(url)
     parsed = make_url(full)
     if parsed.get_backend_name() == "sqlite":

@@ -37,6 +37,12 @@ class RequestContext:
         structlog.contextvars.bind_contextvars(request_id=req.context.request_id)
         resp.set_header("X-Request-ID", req.context.request_id)
 
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
+    ) -> None:
+        # What is logged while the request is handled (a slow statement) says its route.
+        structlog.contextvars.bind_contextvars(route=req.uri_template)
+
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, succeeded: bool
     ) -> None:

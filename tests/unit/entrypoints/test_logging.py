@@ -116,3 +116,14 @@ def test_the_console_format_is_for_people() -> None:
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging(level="chatty")
+
+
+def test_what_is_logged_during_a_use_case_names_it_and_only_then() -> None:
+    from videoplatform.application.dispatch import UseCaseCall
+    from videoplatform.entrypoints.logging import bind_use_case
+
+    seen = bind_use_case(
+        UseCaseCall("videos.get", None), lambda: dict(structlog.contextvars.get_contextvars())
+    )
+    assert seen["use_case"] == "videos.get"
+    assert "use_case" not in structlog.contextvars.get_contextvars()

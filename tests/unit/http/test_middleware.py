@@ -281,3 +281,22 @@ def test_roles_are_read_only_from_a_caller_who_may_change_them(
         f"/api/v1/users/{other.user_id}/roles", json={"roles": ["emperor"]}, headers=creator.headers
     )
     assert result.status_code == 403, result.text
+
+
+def test_what_is_logged_during_a_request_names_its_route(platform: Platform) -> None:
+    seen: dict[str, object] = {}
+
+    class Looking:
+        def on_get(self, req: falcon.Request, resp: falcon.Response, item: str) -> None:
+            seen.update(structlog.contextvars.get_contextvars())
+            resp.media = {}
+
+    route = Route(
+        "/look/{item}",
+        Looking(),
+        (Operation("GET", "Look", "test", (Reply(200, "ok", schema={"type": "object"}),)),),
+    )
+    client = falcon.testing.TestClient(create_app(platform, HttpOptions(extra_routes=(route,))))
+    assert client.simulate_get("/look/42").status_code == 200
+    assert seen["route"] == "/look/{item}"
+    assert "request_id" in seen

@@ -1,0 +1,95 @@
+"""``videoplatform db top`` and the slow-query log against real databases.
+
+The statistics come from pg_stat_statements, which the server must load at start; the
+shared test server may or may not: each test asks the server which it is and checks
+the answer for that case (never both, never neither)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Engine, text
+
+from tests.integration.served import EXE, process_env
+from tests.integration.sql.conftest import PgDatabase
+from videoplatform.adapters.sql.engine import create_database_engine
+from videoplatform.adapters.sql.statistics import StatisticsUnavailable, heaviest_statements
+
+
+def preloaded(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        libraries = str(conn.execute(text("SHOW shared_preload_libraries")).scalar())
+    return "pg_stat_statements" in [name.strip() for name in libraries.split(",")]
+
+
+def db_top(database: PgDatabase, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, "db", "top", "--limit", "5"],
+        env=process_env({"VIDEOPLATFORM_DATABASE_URL": database.url()}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_db_top_says_how_to_enable_the_statistics_or_lists_the_heaviest_statements(
+    pg_database: PgDatabase, pg_engine: Engine, tmp_path: Path
+) -> None:
+    with pg_engine.begin() as conn:
+        conn.execute(text("DROP EXTENSION IF EXISTS pg_stat_statements"))
+    absent = db_top(pg_database, tmp_path)
+    assert absent.returncode == 1
+    assert "not created in this database" in absent.stderr
+    assert "shared_preload_libraries" in absent.stderr
+    assert "CREATE EXTENSION pg_stat_statements" in absent.stderr
+
+    with pg_engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION pg_stat_statements"))
+        conn.execute(text("SELECT count(*) FROM generate_series(1, 20000)"))
+    created = db_top(pg_database, tmp_path)
+    if preloaded(pg_engine):
+        assert created.returncode == 0, created.stderr
+        header, *lines = created.stdout.splitlines()
+        assert header.split()[:4] == ["total", "ms", "calls", "mean"]
+        assert 1 <= len(lines) <= 5
+    else:
+        assert created.returncode == 1
+        assert "created but not loaded by the server" in created.stderr
+        assert "shared_preload_libraries" in created.stderr
+
+
+def test_statistics_need_postgresql(sqlite_engine: Engine) -> None:
+    try:
+        heaviest_statements(sqlite_engine)
+    except StatisticsUnavailable as why:
+        assert str(why) == "statement statistics need PostgreSQL"
+    else:
+        raise AssertionError("SQLite has no statement statistics")
+
+
+def test_a_statement_over_the_threshold_is_logged_with_its_shape_and_context(
+    pg_database: PgDatabase,
+) -> None:
+    engine = create_database_engine(pg_database.url(), slow_query_ms=20)
+    try:
+        with (
+            structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs,
+            structlog.contextvars.bound_contextvars(use_case="videos.list"),
+            engine.connect() as conn,
+        ):
+            conn.execute(text("SELECT pg_sleep(0.05), :secret"), {"secret": "hunter2"})
+            conn.execute(text("SELECT 1"))
+        slow = [entry for entry in logs if entry["event"] == "slow_query"]
+        assert len(slow) == 1
+        (entry,) = slow
+        assert entry["log_level"] == "warning"
+        assert entry["duration_ms"] >= 50
+        assert entry["use_case"] == "videos.list"  # where it ran
+        assert entry["statement"].startswith("SELECT pg_sleep(0.05), %(secret)s")
+        assert "hunter2" not in str(entry)
+    finally:
+        engine.dispose()
