@@ -426,3 +426,30 @@ def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.02)
+
+
+def test_readiness_waits_for_a_hanging_storage_no_longer_than_the_timeout(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, released: list[Ping]
+) -> None:
+    ping = hanging(released)
+    monkeypatch.setattr(rig.storage, "exists", lambda key: ping())
+    started = time.monotonic()
+    readiness = rig.service(timeout_seconds=0.3).readiness()
+    took = time.monotonic() - started
+    assert 0.25 < took < 1.5
+    assert not readiness.ready
+    assert readiness.checks == {
+        "database": "ok",
+        "storage": "unavailable: no answer within 0.3 s",
+    }
+
+
+def test_readiness_names_a_failure_by_its_kind_only(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(key: str) -> bool:
+        raise ConnectionRefusedError("connect to 10.1.2.3:9000 refused")
+
+    monkeypatch.setattr(rig.storage, "exists", refuse)
+    readiness = rig.service().readiness()
+    assert readiness.checks["storage"] == "unavailable: ConnectionRefusedError"
