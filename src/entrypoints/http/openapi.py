@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from videoplatform.entrypoints.http.schema import NO_NUL, Rules, Schema, rules_of, type_schema
+from videoplatform.entrypoints.http.middleware import SUPPORTED_VERSIONS
+from videoplatform.entrypoints.http.schema import END, NO_NUL, Rules, Schema, rules_of, type_schema
 
 Auth = Literal["none", "optional", "required"]
 
@@ -196,6 +197,13 @@ def _non_empty(schema: Schema) -> Schema:
     return schema
 
 
+def _any_case(text: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+VERSION_PATTERN = rf"^\s*(?:{'|'.join(_any_case(v) for v in sorted(SUPPORTED_VERSIONS))})\s*{END}"
+"""``Accept-Version`` as the server reads it: trimmed, in any case."""
+
 MULTIPART = "multipart/form-data"
 
 
@@ -244,7 +252,10 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             "name": "Accept-Version",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "enum": ["1", "v1", "1.0"]},
+            "schema": {"type": "string", "pattern": VERSION_PATTERN},
+            "description": "a version this server speaks: "
+            + ", ".join(sorted(SUPPORTED_VERSIONS))
+            + " (any case); anything else is 406",
         }
     )
     responses: dict[str, Any] = {}

@@ -17,6 +17,8 @@ from videoplatform.domain.files import FolderPath, clean_file_name
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Email, Role, User
 from videoplatform.domain.videos import clean_description, clean_tags
+from videoplatform.entrypoints.http.middleware import SUPPORTED_VERSIONS
+from videoplatform.entrypoints.http.openapi import VERSION_PATTERN
 from videoplatform.entrypoints.http.resources.auth import display_name_rules, email_rules
 from videoplatform.entrypoints.http.resources.common import CURSOR
 from videoplatform.entrypoints.http.resources.files import folder_rules, name_rules
@@ -114,3 +116,10 @@ def test_every_cursor_the_server_issues_fits_the_documented_form(key: list[str |
     assert isinstance(rules, dict)
     cursor = encode_cursor("videos", key)
     assert re.search(rules["pattern"], cursor)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXT, st.sampled_from([" V1 ", "1.0", "v1", "1", "V1.0", "v 1", "1.00"])))
+def test_the_accept_version_pattern_is_what_the_server_speaks(text: str) -> None:
+    spoken = text.strip().lower() in SUPPORTED_VERSIONS
+    assert (re.search(VERSION_PATTERN, text) is not None) == spoken
