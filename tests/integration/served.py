@@ -40,10 +40,10 @@ def process_env(env: Mapping[str, str]) -> dict[str, str]:
     return {**clean, **CHEAP_ARGON2, **env}
 
 
-def migrate(env: Mapping[str, str], cwd: Path) -> None:
-    """``videoplatform migrate upgrade`` with these settings."""
-    done = subprocess.run(
-        [EXE, "migrate", "upgrade"],
+def command(env: Mapping[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``videoplatform ARGS`` with these settings, run to its end; what it printed."""
+    return subprocess.run(
+        [EXE, *args],
         env=process_env(env),
         cwd=cwd,
         capture_output=True,
@@ -51,6 +51,11 @@ def migrate(env: Mapping[str, str], cwd: Path) -> None:
         timeout=120,
         check=False,
     )
+
+
+def migrate(env: Mapping[str, str], cwd: Path) -> None:
+    """``videoplatform migrate upgrade`` with these settings."""
+    done = command(env, cwd, "migrate", "upgrade")
     assert done.returncode == 0, done.stderr
 
 

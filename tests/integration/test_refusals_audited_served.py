@@ -7,7 +7,6 @@ after the answer, with the trail's hash chain intact."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.served import EXE, Served, process_env, sign_up, upload_video
+from tests.integration.served import Served, command, process_env, sign_up, upload_video
 from tests.unit.conftest import MP4_HEAD
 from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
@@ -96,13 +95,5 @@ def test_a_hidden_video_answers_and_is_audited_exactly_like_a_missing_one(
             {"reason": "not_found"},
         )
 
-    verified = subprocess.run(
-        [EXE, "audit", "verify"],
-        env=process_env(env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    verified = command(env, tmp_path, "audit", "verify")
     assert verified.returncode == 0, verified.stderr

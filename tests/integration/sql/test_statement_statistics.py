@@ -12,7 +12,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import Engine, text
 
-from tests.integration.served import EXE, process_env
+from tests.integration.served import command
 from tests.integration.sql.conftest import PgDatabase
 from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.adapters.sql.statistics import StatisticsUnavailable, heaviest_statements
@@ -25,14 +25,8 @@ def preloaded(engine: Engine) -> bool:
 
 
 def db_top(database: PgDatabase, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXE, "db", "top", "--limit", "5"],
-        env=process_env({"VIDEOPLATFORM_DATABASE_URL": database.url()}),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return command(
+        {"VIDEOPLATFORM_DATABASE_URL": database.url()}, tmp_path, "db", "top", "--limit", "5"
     )
 
 
