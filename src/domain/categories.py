@@ -10,17 +10,14 @@ from datetime import datetime
 from attrs import define
 
 from videoplatform.domain.aggregate import Aggregate
-from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId
+from videoplatform.domain.text import one_line
 
 MAX_CATEGORY_NAME = 80
 
 
 def clean_category_name(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not 1 <= len(name) <= MAX_CATEGORY_NAME:
-        raise ValidationError.field("name", f"must be 1 to {MAX_CATEGORY_NAME} characters")
-    return name
+    return one_line(raw, "name", MAX_CATEGORY_NAME)
 
 
 def slugify(name: str) -> str:

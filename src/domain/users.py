@@ -23,6 +23,7 @@ from videoplatform.domain.events import (
     VerificationRequested,
 )
 from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.text import one_line
 
 
 class Permission(enum.Enum):
@@ -123,9 +124,7 @@ def is_control(char: str) -> bool:
 
 
 def _clean_display_name(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not 1 <= len(name) <= MAX_DISPLAY_NAME:
-        raise ValidationError.field("display_name", f"must be 1 to {MAX_DISPLAY_NAME} characters")
+    name = one_line(raw, "display_name", MAX_DISPLAY_NAME)
     if any(is_control(c) for c in name):
         raise ValidationError.field("display_name", "must not contain control characters")
     return name

@@ -23,6 +23,7 @@ from videoplatform.domain.events import (
     VideoUploaded,
 )
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.text import one_line
 from videoplatform.domain.users import Permission, User
 
 
@@ -184,10 +185,7 @@ MAX_POSTER_AT = 24 * 3600.0
 
 
 def clean_title(raw: str) -> str:
-    title = " ".join(raw.split())
-    if not 1 <= len(title) <= MAX_TITLE:
-        raise ValidationError.field("title", f"must be 1 to {MAX_TITLE} characters")
-    return title
+    return one_line(raw, "title", MAX_TITLE)
 
 
 def control_in_description(char: str) -> bool:

@@ -22,6 +22,7 @@ from videoplatform.domain.errors import (
     ValidationError,
 )
 from videoplatform.domain.ids import TokenId, UserId
+from videoplatform.domain.text import one_line
 from videoplatform.domain.users import ApiToken, Email, TokenKind, UserStatus
 
 MAX_TOKEN_NAME = 100
@@ -152,9 +153,7 @@ class Sessions(UserServiceBase):
         self, caller: Caller, name: str, expires_in: timedelta | None = None
     ) -> IssuedToken:
         """A personal token for scripts; it expires (at most the configured maximum)."""
-        name = " ".join(name.split())
-        if not 1 <= len(name) <= MAX_TOKEN_NAME:
-            raise ValidationError.field("name", f"must be 1 to {MAX_TOKEN_NAME} characters")
+        name = one_line(name, "name", MAX_TOKEN_NAME)
         ttl = self._limits.personal_token_max_ttl if expires_in is None else expires_in
         if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
             raise ValidationError.field(

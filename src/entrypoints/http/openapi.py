@@ -6,6 +6,7 @@ the document (a test compares the two).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -13,7 +14,16 @@ from typing import Any, Literal
 from attrs import field, frozen
 
 from videoplatform.entrypoints.http.middleware import SUPPORTED_VERSIONS
-from videoplatform.entrypoints.http.schema import END, NO_NUL, Rules, Schema, rules_of, type_schema
+from videoplatform.entrypoints.http.schema import (
+    END,
+    NO_NUL,
+    Rules,
+    Schema,
+    any_case,
+    rules_of,
+    space,
+    type_schema,
+)
 
 Auth = Literal["none", "optional", "required"]
 
@@ -197,12 +207,12 @@ def _non_empty(schema: Schema) -> Schema:
     return schema
 
 
-def _any_case(text: str) -> str:
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+@functools.cache
+def version_pattern() -> str:
+    """``Accept-Version`` as the server reads it: trimmed, in any case."""
+    versions = "|".join(any_case(v) for v in sorted(SUPPORTED_VERSIONS))
+    return rf"^{space()}*(?:{versions}){space()}*{END}"
 
-
-VERSION_PATTERN = rf"^\s*(?:{'|'.join(_any_case(v) for v in sorted(SUPPORTED_VERSIONS))})\s*{END}"
-"""``Accept-Version`` as the server reads it: trimmed, in any case."""
 
 MULTIPART = "multipart/form-data"
 
@@ -252,7 +262,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
             "name": "Accept-Version",
             "in": "header",
             "required": False,
-            "schema": {"type": "string", "pattern": VERSION_PATTERN},
+            "schema": {"type": "string", "pattern": version_pattern()},
             "description": "a version this server speaks: "
             + ", ".join(sorted(SUPPORTED_VERSIONS))
             + " (any case); anything else is 406",

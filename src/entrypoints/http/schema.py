@@ -7,6 +7,8 @@ added to a model shows up in the document, and a test checks real responses agai
 from __future__ import annotations
 
 import enum
+import functools
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -76,20 +78,37 @@ also matches before a final line break in some, such as Python's)."""
 NO_NUL: Schema = {"not": {"pattern": r"\u0000"}}
 """No text holds NUL: the server refuses it in any string (no database stores it)."""
 
-TEXT_PATTERN = r"\S"
-"""Text the server trims and collapses: it must hold something besides spaces."""
+
+@functools.cache
+def space() -> str:
+    """A class of the whitespace the server trims and collapses (``str.isspace``), in
+    literal characters: ``\\s`` means other characters in other dialects (JavaScript's
+    leaves out U+001C..U+001F and U+0085 and adds U+FEFF)."""
+    return f"[{char_class(str.isspace)}]"
 
 
-def text_rules(max_length: int, min_length: int = 1, refused: str = "") -> Schema:
-    """The rules of a trimmed text field, for a field's ``metadata={"schema": ...}``:
-    the same constants the domain validates with, so the document says what the
-    server checks. ``refused``: characters the text must not hold (inside a class)."""
-    rules: Schema = {"maxLength": max_length}
-    if min_length:
-        rules |= {"minLength": min_length, "pattern": TEXT_PATTERN}
-    if refused:
-        somewhere = r"(?=[\s\S]*\S)" if min_length else ""
-        rules["pattern"] = rf"^{somewhere}[^{refused}]*{END}"
+@functools.cache
+def not_space() -> str:
+    """A class of any character but that whitespace."""
+    return f"[^{char_class(str.isspace)}]"
+
+
+def any_case(text: str) -> str:
+    """A pattern of ``text`` in any case (no flags: dialects spell them differently)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+def text_rules(max_length: int, refused: str = "") -> Callable[[], Schema]:
+    """The rules of a one-line text field that the server trims and collapses (see
+    ``domain.text.one_line``), for a field's ``metadata={"schema": ...}``: at most
+    ``max_length`` characters as sent, something besides whitespace among them.
+    ``refused``: characters the text must not hold (inside a class). Built when the
+    document is."""
+
+    def rules() -> Schema:
+        pattern = rf"^(?=[\s\S]*{not_space()})[^{refused}]*{END}" if refused else not_space()
+        return {"minLength": 1, "maxLength": max_length, "pattern": pattern}
+
     return rules
 
 

@@ -22,7 +22,7 @@ from videoplatform.domain.users import (
 )
 from videoplatform.domain.videos import MAX_TITLE
 from videoplatform.entrypoints.http.resources.auth import display_name_rules
-from videoplatform.entrypoints.http.schema import NO_NUL
+from videoplatform.entrypoints.http.schema import NO_NUL, not_space
 
 Client = falcon.testing.TestClient
 
@@ -50,7 +50,7 @@ def test_limits_in_the_document_come_from_the_rules(client: Client) -> None:
         "maxLength": MAX_PASSWORD_LENGTH,
         "description": f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
     }
-    text = {"type": "string", **NO_NUL, "minLength": 1, "pattern": r"\S"}
+    text = {"type": "string", **NO_NUL, "minLength": 1, "pattern": not_space()}
     assert prop(register, "display_name") == {
         "type": "string",
         **NO_NUL,
@@ -173,3 +173,29 @@ def test_share_creation_states_exactly_one_target(client: Client) -> None:
     assert not validator.is_valid({})
     assert not validator.is_valid({"video_id": None, "file_id": None})
     assert not validator.is_valid({"video_id": "v", "file_id": "f"})
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [p for value in node.values() for p in _patterns(value)]
+    if isinstance(node, list):
+        return [p for value in node for p in _patterns(value)]
+    return []
+
+
+def test_every_pattern_means_the_same_in_every_dialect(client: Client) -> None:
+    """JSON Schema's patterns are ECMAScript's; clients read them with Python's, Rust's
+    or Go's. Escapes whose meaning differs between them (``\\s``, ``\\d``, ``\\w``,
+    ``\\b``; a ``$`` that also matches before a final line break) are not used: the
+    server's whitespace is spelled out, and ``[\\s\\S]`` (any character) is the same
+    everywhere."""
+    doc = client.simulate_get("/api/v1/openapi.json").json
+    patterns = set(_patterns(doc))
+    assert len(patterns) > 10
+    for pattern in patterns:
+        plain = pattern.replace(r"[\s\S]", "").replace(r"\\", "")
+        assert not any(e in plain for e in (r"\s", r"\S", r"\d", r"\D", r"\w", r"\W", r"\b")), (
+            pattern[:200]
+        )
+        assert "$" not in plain.replace(r"\$", ""), pattern[:200]

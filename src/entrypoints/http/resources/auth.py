@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import timedelta
 
 import falcon
@@ -27,7 +28,7 @@ from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext, no_content, reply
-from videoplatform.entrypoints.http.schema import END, Schema, char_class, text_rules
+from videoplatform.entrypoints.http.schema import END, Schema, char_class, space, text_rules
 from videoplatform.entrypoints.http.views import SessionView, TokenView, UserView
 
 PASSWORD_RULES = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
@@ -36,11 +37,12 @@ PASSWORD_RULES = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LE
 @functools.cache
 def email_rules() -> Schema:
     """An address as ``Email.parse`` takes it: spaces around it are trimmed."""
-    local = EMAIL_LOCAL_EXCLUDED + char_class(invisible_in_email)
+    excluded = re.compile(f"[{EMAIL_LOCAL_EXCLUDED}]")
+    local = char_class(lambda c: excluded.fullmatch(c) is not None or invisible_in_email(c))
     return {
         "minLength": 3,
         "maxLength": MAX_EMAIL,
-        "pattern": rf"^\s*[^{local}]{{1,64}}@{EMAIL_DOMAIN}\s*{END}",
+        "pattern": rf"^{space()}*[^{local}]{{1,64}}@{EMAIL_DOMAIN}{space()}*{END}",
     }
 
 
@@ -49,7 +51,7 @@ def display_name_rules() -> Schema:
     # Whitespace is collapsed to one space first, so only the other controls are refused.
     return text_rules(
         MAX_DISPLAY_NAME, refused=char_class(lambda c: is_control(c) and not c.isspace())
-    )
+    )()
 
 
 @frozen

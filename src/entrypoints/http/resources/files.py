@@ -51,7 +51,7 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
-from videoplatform.entrypoints.http.schema import END, Schema, char_class
+from videoplatform.entrypoints.http.schema import END, Schema, char_class, space
 from videoplatform.entrypoints.http.uploads import (
     authenticated,
     file_name,
@@ -114,7 +114,10 @@ def _segment() -> str:
     forbidden = char_class(forbidden_in_name)
     dot = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[0])
     dots = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[1])
-    return rf"(?!\s)(?!(?:[{dot}]{{1,2}}|[{dots}])(?:/|$))[^{forbidden}]{{1,{MAX_NAME}}}(?<!\s)"
+    return (
+        rf"(?!{space()})(?!(?:[{dot}]{{1,2}}|[{dots}])(?:/|{END}))"
+        rf"[^{forbidden}]{{1,{MAX_NAME}}}(?<!{space()})"
+    )
 
 
 def name_rules() -> Schema:

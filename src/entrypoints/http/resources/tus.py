@@ -45,6 +45,7 @@ from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext
+from videoplatform.entrypoints.http.schema import END, any_case, space
 from videoplatform.entrypoints.http.uploads import authenticated, request_body
 
 TUS_VERSION = "1.0.0"
@@ -248,9 +249,12 @@ PROGRESS_HEADERS = {
 CHECKSUM = Param(
     "Upload-Checksum",
     "header",
-    {
+    lambda: {
         "type": "string",
-        "pattern": r"^\s*(?:[Ss][Hh][Aa](?:1|256)|[Mm][Dd]5) +[A-Za-z0-9+/]*={0,2}\s*(?![\s\S])",
+        "pattern": (
+            f"^{space()}*(?:{'|'.join(any_case(a) for a in CHECKSUM_ALGORITHMS)})"
+            f" {space()}*[A-Za-z0-9+/]*={{0,2}}{space()}*{END}"
+        ),
     },
     "`<algorithm> <base64 digest>` of this chunk; a mismatch is 460 and stores nothing",
 )

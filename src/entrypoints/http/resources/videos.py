@@ -351,7 +351,7 @@ UPLOAD_PARAMS = (
     Param(
         "title",
         "query",
-        {"type": "string", **text_rules(MAX_TITLE)},
+        lambda: {"type": "string", **text_rules(MAX_TITLE)()},
         f"raw body only: 1 to {MAX_TITLE} characters (default {UNTITLED})",
     ),
     Param(
