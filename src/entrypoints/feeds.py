@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from videoplatform.adapters.memory.feed import MemoryVideoFeed
 from videoplatform.application.ports.feed import VideoFeed
+from videoplatform.entrypoints.resilience import Breakers, GuardedFeed
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
 from videoplatform.entrypoints.wiring import Closer
 
 
-def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:
+def open_feed(settings: Settings, closers: list[Closer], breakers: Breakers) -> VideoFeed:
+    """The feed ``settings`` name; Redis behind its circuit breaker."""
     url = settings.feed_url
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
@@ -27,7 +29,7 @@ def open_feed(settings: Settings, closers: list[Closer]) -> VideoFeed:
         except ValueError as malformed:
             raise ConfigurationError(f"VIDEOPLATFORM_FEED_URL: {malformed}") from None
         closers.append(feed.close)
-        return feed
+        return GuardedFeed(feed, breakers)
     raise ConfigurationError(
         f"VIDEOPLATFORM_FEED_URL={url!r}: use redis://HOST:PORT/DB or memory://"
     )

@@ -37,6 +37,7 @@ from videoplatform.application.processing.timings import STAGES, ProcessingTimin
 from videoplatform.domain.errors import DomainError
 from videoplatform.domain.videos import Video, VideoStatus
 from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.resilience import STATES, Breakers
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -144,6 +145,15 @@ class Metrics:
             registry=target,
             multiprocess_mode="livesum",
         )
+        self.circuits = Gauge(
+            PREFIX + "circuit_state",
+            "Each dependency's circuit breaker in this process: 0 closed, 1 half-open (one "
+            "call trying it again), 2 open (not tried: what needs it fails fast or does "
+            "without).",
+            ["dependency"],
+            registry=target,
+            multiprocess_mode="livemax",
+        )
         # Known outcomes start at 0, so that increase() sees the first one after a start.
         for result in ("ok", "failed", "throttled"):
             self.logins.labels(result)
@@ -168,6 +178,10 @@ class Metrics:
     def render(self) -> bytes:
         """The text a scrape gets."""
         return generate_latest(self._exposed)
+
+    def circuit_changed(self, dependency: str, state: str) -> None:
+        """A circuit changed state (a :class:`Breakers` watcher)."""
+        self.circuits.labels(dependency).set(STATES[state])
 
     # -- the dispatch point ------------------------------------------------------------
 
@@ -324,6 +338,7 @@ def platform_metrics(platform: Platform) -> Metrics:
     metrics = Metrics()
     platform.dispatcher.use(metrics.use_case_middleware)
     platform.resolve(ProcessingTimings).watch(metrics.stage_finished)
+    platform.resolve(Breakers).watch(metrics.circuit_changed)
     settings = platform.settings
     data_dir = Path(settings.data_dir) if settings.data_dir else None
     metrics.watch(

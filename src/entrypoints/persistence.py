@@ -110,5 +110,11 @@ def _open_s3(settings: Settings, bucket: str, path: str, query: str) -> ObjectSt
     require_extra("STORAGE_URL", settings.storage_url, "boto3", "s3")
     from videoplatform.adapters.storage.s3 import S3ObjectStorage, s3_client
 
-    client = s3_client(endpoint_url=endpoint or None, region=settings.s3_region)
+    client = s3_client(
+        endpoint_url=endpoint or None,
+        region=settings.s3_region,
+        connect_timeout=settings.s3_connect_timeout_seconds,
+        read_timeout=settings.s3_read_timeout_seconds,
+        attempts=settings.s3_attempts,
+    )
     return S3ObjectStorage(bucket, client)

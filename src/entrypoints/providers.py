@@ -60,6 +60,13 @@ from videoplatform.entrypoints.keys import playback_secret
 from videoplatform.entrypoints.media import open_media, open_media_check
 from videoplatform.entrypoints.persistence import open_database, open_storage, schema_state_of
 from videoplatform.entrypoints.queueing import open_event_channel, open_queue
+from videoplatform.entrypoints.resilience import (
+    Breakers,
+    GuardedEventChannel,
+    GuardedJobQueue,
+    GuardedMailer,
+    GuardedStorage,
+)
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
 from videoplatform.entrypoints.wiring import Provider, Wiring
 
@@ -90,9 +97,29 @@ def security(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(PasswordHasher, hasher)
 
 
+def resilience(settings: Settings, wiring: Wiring) -> None:
+    """The circuit breakers of the dependencies that can hang (S3, RabbitMQ, Redis,
+    SMTP); the providers of those put their adapters behind them."""
+    wiring.provide(
+        Breakers, lambda: Breakers(settings.breaker_failures, settings.breaker_reset_seconds)
+    )
+
+
+def _remote(url: str, *schemes: str) -> bool:
+    return url.split(":", 1)[0] in schemes
+
+
 def storage(settings: Settings, wiring: Wiring) -> None:
-    """Object storage: local disk, S3 or memory."""
-    wiring.provide(ObjectStorage, lambda: open_storage(settings))
+    """Object storage: local disk, S3 (behind its breaker) or memory."""
+    breakers: Breakers = wiring.get(Breakers)
+
+    def build() -> ObjectStorage:
+        opened = open_storage(settings)
+        if _remote(settings.storage_url, "s3"):
+            return GuardedStorage(opened, breakers)
+        return opened
+
+    wiring.provide(ObjectStorage, build)
 
 
 def events(settings: Settings, wiring: Wiring) -> None:
@@ -125,10 +152,20 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
     the event channel, with the queues of the durable handlers' subscriptions."""
     built: list[tuple[JobQueue, JobQueueClients]] = []
 
+    breakers: Breakers = wiring.get(Breakers)
+    remote = _remote(settings.queue_url, "amqp", "amqps")
+
     def pair() -> tuple[JobQueue, JobQueueClients]:
         if not built:
-            built.append(open_queue(settings, wiring.closers))
+            publisher, clients = open_queue(settings, wiring.closers)
+            if remote:
+                publisher = GuardedJobQueue(publisher, breakers)
+            built.append((publisher, clients))
         return built[0]
+
+    def channel() -> EventChannel:
+        opened = open_event_channel(settings, shared, wiring.closers)
+        return GuardedEventChannel(opened, breakers) if remote else opened
 
     wiring.provide(JobQueue, lambda: pair()[0])
     wiring.provide(JobQueueClients, lambda: pair()[1])
@@ -147,7 +184,7 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
     )
 
     shared = [s for s in handlers.subscriptions() if not s.per_node]
-    wiring.provide(EventChannel, lambda: open_event_channel(settings, shared, wiring.closers))
+    wiring.provide(EventChannel, channel)
 
 
 def cache(settings: Settings, wiring: Wiring) -> None:
@@ -168,7 +205,8 @@ def mail(settings: Settings, wiring: Wiring) -> None:
             mailer = SmtpMailer(settings.mail_url, settings.mail_from, settings.mail_reply_to)
         except ValueError as error:
             raise ConfigurationError(f"VIDEOPLATFORM_MAIL_URL or _MAIL_FROM: {error}") from None
-        wiring.provide(Mailer, lambda: mailer)
+        guarded: Mailer = GuardedMailer(mailer, wiring.get(Breakers))
+        wiring.provide(Mailer, lambda: guarded)
         return
     if scheme != "memory":
         raise ConfigurationError(
@@ -181,7 +219,8 @@ def mail(settings: Settings, wiring: Wiring) -> None:
 
 def feed(settings: Settings, wiring: Wiring) -> None:
     """Processing updates for followers: in-process or through Redis."""
-    wiring.provide(VideoFeed, lambda: open_feed(settings, wiring.closers))
+    breakers: Breakers = wiring.get(Breakers)
+    wiring.provide(VideoFeed, lambda: open_feed(settings, wiring.closers, breakers))
     wiring.provide(FollowConfig, FollowConfig)
 
 
@@ -233,6 +272,7 @@ def health(settings: Settings, wiring: Wiring) -> None:
 # Cache and mail first: they refuse an adapter this release lacks before anything is
 # opened (a data directory created, a database migrated, a broker connected).
 PROVIDERS: tuple[Provider, ...] = (
+    resilience,
     system,
     security,
     cache,

@@ -66,7 +66,15 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "database_statement_timeout_ms",
         "database_slow_query_ms",
     ),
-    "storage": ("storage_url", "s3_endpoint_url", "s3_region", "accel_redirect_prefix"),
+    "storage": (
+        "storage_url",
+        "s3_endpoint_url",
+        "s3_region",
+        "s3_connect_timeout_seconds",
+        "s3_read_timeout_seconds",
+        "s3_attempts",
+        "accel_redirect_prefix",
+    ),
     "queue": (
         "queue_url",
         "queue_prefix",
@@ -113,6 +121,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "playback": ("playback_secret", "playback_ttl_seconds"),
     "metrics": ("metrics_token", "metrics_bind"),
     "health": ("health_min_free_mib", "health_timeout_seconds"),
+    "resilience": ("breaker_failures", "breaker_reset_seconds"),
     "errors": ("sentry_dsn", "sentry_environment", "sentry_sample_percent"),
     "http": (
         "bind",
@@ -220,6 +229,16 @@ class Settings:
     # chain finds them (AWS_* environment variables, ~/.aws files, instance roles).
     s3_endpoint_url: str = ""  # an S3-compatible service (MinIO, Ceph...); empty: AWS
     s3_region: str = "us-east-1"
+    # Each S3 request waits this long at most to connect and for each answer, and is
+    # tried this many times in all (a silent service costs attempts x read timeout).
+    s3_connect_timeout_seconds: float = 3.0
+    s3_read_timeout_seconds: float = 15.0
+    s3_attempts: int = 2
+    # Circuit breakers around S3, RabbitMQ publishing, Redis and SMTP: after this many
+    # failures in a row a dependency is not tried for breaker_reset_seconds (requests
+    # that need it answer 503 at once, or do without it), then one call tries it again.
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 30.0
     # Signs playback URLs; at least 32 bytes. Required with PostgreSQL (several machines
     # must agree); the embedded profile keeps a generated one in the data directory.
     playback_secret: str = attrs.field(default="", repr=False)
@@ -284,6 +303,15 @@ class Settings:
         }
 
     def __attrs_post_init__(self) -> None:
+        if self.breaker_failures < 1 or self.breaker_reset_seconds <= 0:
+            raise ConfigurationError(
+                f"{PREFIX}BREAKER_FAILURES must be 1 or more and "
+                f"{PREFIX}BREAKER_RESET_SECONDS more than 0"
+            )
+        if min(self.s3_connect_timeout_seconds, self.s3_read_timeout_seconds) <= 0:
+            raise ConfigurationError(f"{PREFIX}S3_*_TIMEOUT_SECONDS must be more than 0")
+        if self.s3_attempts < 1:
+            raise ConfigurationError(f"{PREFIX}S3_ATTEMPTS must be 1 or more")
         if self.database_slow_query_ms < 0:
             raise ConfigurationError(f"{PREFIX}DATABASE_SLOW_QUERY_MS must be 0 or more")
         if not 0 <= self.sentry_sample_percent <= 100:

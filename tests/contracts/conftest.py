@@ -293,7 +293,12 @@ def moto_s3_server() -> Iterator[str]:
 
 def make_s3_client(endpoint: str) -> Any:
     """A client configured as the platform configures one, with throwaway credentials."""
-    return s3_client(endpoint_url=endpoint, region=S3_TEST_REGION, **S3_TEST_CREDENTIALS)
+    return s3_client(
+        endpoint_url=endpoint,
+        region=S3_TEST_REGION,
+        aws_access_key_id=S3_TEST_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=S3_TEST_CREDENTIALS["aws_secret_access_key"],
+    )
 
 
 @contextlib.contextmanager

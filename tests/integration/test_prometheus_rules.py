@@ -103,6 +103,9 @@ CONTRACT: dict[str, Family] = {
         {"dependency": frozenset({"database", "storage", "queue", "cache", "feed", "mail"})},
     ),
     "videoplatform_data_dir_free_bytes": Family("gauge"),
+    "videoplatform_circuit_state": Family(
+        "gauge", {"dependency": frozenset({"storage", "queue", "feed", "mail"})}
+    ),
     "videoplatform_processing_stage_seconds": Family(
         "histogram", {"stage": frozenset({"fetch", "probe", "ladder", "stills", "upload"})}
     ),
@@ -473,6 +476,7 @@ SHIPPED_ALERTS = {
     "VideoplatformDeadLetters",
     "VideoplatformDependencyDown",
     "VideoplatformDependencyDegraded",
+    "VideoplatformCircuitOpen",
     "VideoplatformDataDiskLow",
     "VideoplatformTargetDown",
     "VideoplatformTargetsMissing",

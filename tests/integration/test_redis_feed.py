@@ -1,4 +1,5 @@
-"""The Redis video feed through an outage: publishing never raises nor stalls the job,
+"""The Redis video feed through an outage: publishing never raises nor stalls the job
+(its circuit breaker stops trying),
 and a subscription whose connection broke subscribes again by itself and receives
 what is published after Redis is back."""
 
@@ -14,9 +15,11 @@ import pytest
 from tests.conftest import ServiceEndpoint
 from tests.integration.tcp_proxy import TcpProxy
 from videoplatform.adapters.redis.feed import RedisVideoFeed
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.feed import ProcessingProgress
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.resilience import Breakers, GuardedFeed
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -40,16 +43,23 @@ def prefix() -> str:
 def test_publishing_while_redis_is_unreachable_neither_raises_nor_stalls(
     proxy: TcpProxy, prefix: str
 ) -> None:
-    feed = RedisVideoFeed(f"redis://127.0.0.1:{proxy.port}/0", prefix)
+    redis_feed = RedisVideoFeed(f"redis://127.0.0.1:{proxy.port}/0", prefix)
+    breakers = Breakers(failures=3, reset_seconds=60)
+    feed = GuardedFeed(redis_feed, breakers)
     try:
         proxy.cut()
         started = time.monotonic()
         for percent in range(20):
             feed.publish(update(percent))  # logged and dropped
-        # One failed attempt, then a pause: not twenty connection timeouts.
+        # Three failed attempts open the circuit: not twenty connection timeouts.
+        assert breakers.state("feed") == "open"
         assert time.monotonic() - started < 5
+        with pytest.raises(Unavailable, match="not tried"):
+            feed.ping()  # reported down without asking Redis
+        proxy.restore()
+        redis_feed.ping()  # Redis itself is back
     finally:
-        feed.close()
+        redis_feed.close()
 
 
 def test_a_subscription_resubscribes_after_its_connection_broke(

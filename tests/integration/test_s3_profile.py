@@ -24,6 +24,7 @@ from videoplatform.application.ports.storage import ByteRange, ObjectStorage
 from videoplatform.application.users import RegisterUser
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.persistence import open_storage
+from videoplatform.entrypoints.resilience import GuardedStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
@@ -80,7 +81,9 @@ def test_files_are_stored_in_and_read_from_the_bucket_that_settings_name(
     )
     platform = create_platform(settings)
     try:
-        storage = platform.container.resolve(ObjectStorage)
+        guarded = platform.container.resolve(ObjectStorage)
+        assert isinstance(guarded, GuardedStorage)  # behind its circuit breaker
+        storage = guarded.inner
         assert isinstance(storage, S3ObjectStorage)
         assert storage.bucket == bucket
         alice = platform.users.register(RegisterUser("alice@example.com", "long passphrase!", "A"))

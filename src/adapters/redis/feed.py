@@ -7,7 +7,6 @@ update is published never sees it (followers re-read the database for that).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -26,9 +25,6 @@ from videoplatform.domain.videos import FailureCode, VideoStatus
 
 log = structlog.get_logger(__name__)
 
-# After a failed publish, further updates are dropped for this long rather than each
-# waiting out a connection timeout while the job runs.
-_PUBLISH_PAUSE = 5.0
 _RECONNECT_PAUSE = 1.0
 _TIMEOUT = 2.0
 
@@ -98,24 +94,25 @@ class RedisVideoFeed:
         )
         self._prefix = prefix
         self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._paused_until = 0.0
 
     def channel(self, video_id: VideoId) -> str:
         return f"{self._prefix}video:{video_id}"
 
     def publish(self, update: ProcessingProgress) -> None:
-        with self._lock:
-            if self._monotonic() < self._paused_until:
-                return
+        """Best effort, as the port says: a failure is logged and the update dropped.
+        (The platform publishes through ``send`` behind a circuit breaker, which stops
+        trying an unreachable Redis for a while.)"""
+        try:
+            self.send(update)
+        except Unavailable as error:
+            log.warning("feed_publish_failed", video_id=update.video_id, error=error.detail)
+
+    def send(self, update: ProcessingProgress) -> None:
+        """Publish ``update``; raise ``Unavailable`` when Redis does not take it."""
         try:
             self._client.publish(self.channel(update.video_id), encode(update))
         except Exception as error:
-            with self._lock:
-                self._paused_until = self._monotonic() + _PUBLISH_PAUSE
-            log.warning(
-                "feed_publish_failed", video_id=update.video_id, error=f"{type(error).__name__}"
-            )
+            raise Unavailable("feed", f"Redis did not take the update: {_reason(error)}") from None
 
     def subscribe(self, video_id: VideoId) -> RedisSubscription:
         return RedisSubscription(self._client, self.channel(video_id), self._monotonic)

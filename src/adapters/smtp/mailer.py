@@ -9,14 +9,13 @@ package's template (``message.html``).
 
 A server that cannot be reached, refuses for now (4xx) or drops the connection raises
 ``Unavailable``: the durable mail handler puts the event back and tries again later,
-and no request ever waits on the mail server. After :data:`BREAKER_FAILURES` such
-failures in a row, the mailer stops trying for :data:`BREAKER_SECONDS` (failing fast,
-still as ``Unavailable``). A permanent refusal (5xx: an address the server will never
-take) raises ``MailRefused``, which is retried and dead-lettered like any failure.
+and no request ever waits on the mail server (the platform puts the mailer behind a
+circuit breaker: after repeated failures it stops trying for a while). A permanent
+refusal (5xx: an address the server will never take) raises ``MailRefused``, which is
+retried and dead-lettered like any failure.
 
 A ping (a health check) connects, asks NOOP and says QUIT, with the shorter of the two
-timeouts; it sends no message, needs no login, and neither opens nor closes the
-breaker: while the breaker is open it reports the server down without asking it.
+timeouts; it sends no message and needs no login.
 """
 
 from __future__ import annotations
@@ -25,9 +24,6 @@ import html
 import re
 import smtplib
 import ssl
-import threading
-import time
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from importlib.resources import files
@@ -41,8 +37,6 @@ from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavail
 from videoplatform.application.ports.mail import MailMessage
 
 TIMEOUT_SECONDS = 10.0
-BREAKER_FAILURES = 5
-BREAKER_SECONDS = 30.0
 _LINK = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -83,30 +77,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _Breaker:
-    """Opens after ``failures`` failures in a row; closed again ``seconds`` later."""
-
-    def __init__(self, failures: int, seconds: float, clock: Callable[[], float]) -> None:
-        self._failures, self._seconds, self._clock = failures, seconds, clock
-        self._count, self._open_until = 0, 0.0
-        self._lock = threading.Lock()
-
-    def is_open(self) -> bool:
-        with self._lock:
-            return self._clock() < self._open_until
-
-    def failed(self) -> None:
-        with self._lock:
-            self._count += 1
-            if self._count >= self._failures:
-                self._open_until = self._clock() + self._seconds
-                self._count = 0
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self._count = 0
-
-
 class SmtpMailer:
     def __init__(
         self,
@@ -116,7 +86,6 @@ class SmtpMailer:
         *,
         timeout: float = TIMEOUT_SECONDS,
         tls: ssl.SSLContext | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._server = smtp_settings(url)
         if not parseaddr(sender)[1]:
@@ -125,32 +94,22 @@ class SmtpMailer:
         self._reply_to = reply_to
         self._timeout = timeout
         self._tls = tls or ssl.create_default_context()
-        self._breaker = _Breaker(BREAKER_FAILURES, BREAKER_SECONDS, clock)
 
     def send(self, message: MailMessage) -> None:
-        if self._breaker.is_open():
-            raise Unavailable("mail", "it failed repeatedly; not tried for a while")
         email = self.compose(message)
         try:
             with self._connect() as client:
                 client.send_message(email)
         except smtplib.SMTPResponseException as refused:
             if refused.smtp_code >= 500:
-                self._breaker.succeeded()  # the server works; it does not want this one
                 raise MailRefused(f"{refused.smtp_code} {refused.smtp_error!r}") from None
-            self._breaker.failed()
             raise Unavailable("mail", f"{refused.smtp_code} (try later)") from None
         except smtplib.SMTPRecipientsRefused as refused:
-            self._breaker.succeeded()
             raise MailRefused(f"recipient refused: {refused.recipients!r}") from None
         except (OSError, smtplib.SMTPException) as error:
-            self._breaker.failed()
             raise Unavailable("mail", f"{type(error).__name__}: {error}") from None
-        self._breaker.succeeded()
 
     def ping(self) -> None:
-        if self._breaker.is_open():
-            raise Unavailable("mail", "it failed repeatedly; not tried for a while")
         server = self._server
         timeout = min(self._timeout, PING_TIMEOUT_SECONDS)
         try:

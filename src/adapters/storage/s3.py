@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 import boto3
 import structlog
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.storage import ByteRange, ObjectInfo, ReadableStream
 from videoplatform.domain.errors import NotFound, ValidationError
 
@@ -38,6 +40,42 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unavailable(error: BotoCoreError | ClientError) -> Unavailable | None:
+    """``error`` as the port says "storage unavailable" (the service unreachable, silent,
+    or failing on its side: 5xx, throttling), or None for any other error."""
+    if isinstance(error, ConnectionError | HTTPClientError):
+        return Unavailable("storage", f"S3 did not answer ({type(error).__name__})")
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        code = error.response.get("Error", {}).get("Code", "")
+        if status >= 500 or code in ("SlowDown", "RequestTimeout"):
+            return Unavailable("storage", f"S3 answered {status} {code}")
+    return None
+
+
+def _service(
+    method: Callable[Concatenate[S3ObjectStorage, P], R],
+) -> Callable[Concatenate[S3ObjectStorage, P], R]:
+    """Report the service's own failures as :class:`Unavailable` (a 503 for a request,
+    a retry for a job); other errors pass unchanged."""
+
+    @functools.wraps(method)
+    def calling(self: S3ObjectStorage, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except (BotoCoreError, ClientError) as error:
+            reported = unavailable(error)
+            if reported is None:
+                raise
+            raise reported from error
+
+    return calling
+
+
 def valid_key(key: str) -> bool:
     """Whether ``key`` can name an object: "/"-separated segments of letters, digits,
     ".", "_" and "-", none empty and none starting with a dot (so no "..", no leading
@@ -45,7 +83,15 @@ def valid_key(key: str) -> bool:
     return all(_SEGMENT.match(segment) for segment in key.split("/"))
 
 
-def s3_client(*, endpoint_url: str | None = None, region: str = "us-east-1", **extra: Any) -> Any:
+def s3_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str = "us-east-1",
+    connect_timeout: float = 3.0,
+    read_timeout: float = 15.0,
+    attempts: int = 2,
+    **extra: Any,
+) -> Any:
     """A boto3 S3 client for :class:`S3ObjectStorage`. Credentials come from boto3's
     default chain (AWS_* environment variables, shared config files, instance roles)
     unless ``extra`` passes them (tests do). Creating it connects to nothing.
@@ -58,12 +104,12 @@ def s3_client(*, endpoint_url: str | None = None, region: str = "us-east-1", **e
         # SigV4 everywhere, presigned URLs included (boto3 would presign some with the
         # deprecated SigV2, which newer regions and many S3-compatible services refuse).
         signature_version="s3v4",
-        retries={"mode": "standard"},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         s3={"addressing_style": "path" if endpoint_url else "auto"},
         # Every call is bounded: connecting, and each wait for data; a dead peer is
         # found by TCP keepalive on pooled connections.
-        connect_timeout=5,
-        read_timeout=60,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         tcp_keepalive=True,
     )
     # A session of its own: boto3's default session is not safe to share across threads.
@@ -87,8 +133,9 @@ class S3ObjectStorage:
     refuse a key that fails the check (ValueError); reading, ``exists`` and ``delete``
     treat it as naming no object, as they treat a folder (``videos/<id>/``).
 
-    Errors other than "no such object" and "range not satisfiable" (no such bucket,
-    access denied, the service unreachable) propagate as botocore's exceptions; for
+    The service unreachable, silent or failing on its side is ``Unavailable``; other
+    errors than "no such object" and "range not satisfiable" (no such bucket, access
+    denied) propagate as botocore's exceptions; for
     ``stat`` and ``exists`` a missing key costs a second request (HeadBucket) to tell
     the two apart.
     """
@@ -108,6 +155,7 @@ class S3ObjectStorage:
 
     # -- writing -----------------------------------------------------------------------
 
+    @_service
     def put(self, key: str, stream: ReadableStream) -> ObjectInfo:
         if not valid_key(key):
             raise ValueError(f"invalid storage key {key!r}")
@@ -161,6 +209,7 @@ class S3ObjectStorage:
 
     # -- reading -----------------------------------------------------------------------
 
+    @_service
     def get(self, key: str, byte_range: ByteRange | None = None) -> Iterator[bytes]:
         if not valid_key(key):
             raise NotFound(f"object {key} not found")
@@ -188,6 +237,7 @@ class S3ObjectStorage:
             length = min(byte_range.end, size - 1) - byte_range.start + 1
         return _BodyChunks(body, skip, length)
 
+    @_service
     def stat(self, key: str) -> ObjectInfo:
         if not valid_key(key):
             raise NotFound(f"object {key} not found")
@@ -210,6 +260,7 @@ class S3ObjectStorage:
             return False
         return True
 
+    @_service
     def open_file(self, key: str) -> BinaryIO | None:
         self.stat(key)  # NotFound if absent
         return None  # the bytes are in a bucket, not on a local filesystem
@@ -247,12 +298,14 @@ class S3ObjectStorage:
 
     # -- deleting ----------------------------------------------------------------------
 
+    @_service
     def delete(self, key: str) -> None:
         if not valid_key(key):
             return
         # S3 answers 204 whether or not the key existed: idempotent as it is.
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
+    @_service
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.endswith("/"):
             raise ValueError("a prefix must end with '/'")
@@ -271,6 +324,7 @@ class S3ObjectStorage:
                 removed += self._delete_batch(keys[start : start + DELETE_BATCH])
         return removed
 
+    @_service
     def sweep_partial(self, started_before: datetime) -> int:
         """Abort the multipart uploads begun before ``started_before``: a put whose
         process died leaves one, holding its parts (and their cost) until aborted. S3

@@ -10,10 +10,12 @@ from typing import ClassVar
 import pytest
 
 from videoplatform.adapters.smtp import SmtpMailer, smtp_settings
-from videoplatform.adapters.smtp.mailer import BREAKER_FAILURES
 from videoplatform.application.ports.errors import PING_TIMEOUT_SECONDS, Unavailable
 from videoplatform.application.ports.mail import MailMessage
+from videoplatform.entrypoints.resilience import Breakers, GuardedMailer
 from videoplatform.entrypoints.settings import Settings, masked_url
+
+BREAKER_FAILURES = 3
 
 MESSAGE = MailMessage(
     to="ada@example.com",
@@ -125,17 +127,23 @@ def test_a_ping_answered_with_anything_but_250_is_unavailable(
     assert fake_smtp.made[0].said == ["NOOP", "close"]
 
 
+def guarded(mailer: SmtpMailer) -> GuardedMailer:
+    return GuardedMailer(mailer, Breakers(failures=BREAKER_FAILURES, reset_seconds=60))
+
+
 def test_an_open_breaker_is_reported_down_without_asking_the_server(
     fake_smtp: type[FakeSmtp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fake_smtp, "refuse", True)
-    mailer = SmtpMailer("smtp://mail.example.com", "noreply@example.com")
+    mailer = guarded(SmtpMailer("smtp://mail.example.com", "noreply@example.com"))
     for _ in range(BREAKER_FAILURES):
-        with pytest.raises(Unavailable):
+        with pytest.raises(Unavailable, match="ConnectionRefusedError"):
             mailer.send(MESSAGE)
     tried = len(fake_smtp.made)
-    with pytest.raises(Unavailable, match="not tried for a while"):
-        mailer.ping()
+    assert tried == BREAKER_FAILURES
+    for call in (mailer.send, mailer.ping):
+        with pytest.raises(Unavailable, match="not tried: it failed 3 times in a row"):
+            call(MESSAGE) if call == mailer.send else mailer.ping()
     assert len(fake_smtp.made) == tried
 
 
@@ -143,7 +151,7 @@ def test_failed_pings_do_not_open_the_breaker(
     fake_smtp: type[FakeSmtp], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fake_smtp, "refuse", True)
-    mailer = SmtpMailer("smtp://mail.example.com", "noreply@example.com")
+    mailer = guarded(SmtpMailer("smtp://mail.example.com", "noreply@example.com"))
     for _ in range(BREAKER_FAILURES * 2):
         with pytest.raises(Unavailable, match="ConnectionRefusedError"):
             mailer.ping()

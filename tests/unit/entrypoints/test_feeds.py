@@ -11,6 +11,7 @@ from videoplatform.adapters.redis.feed import RedisVideoFeed
 from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.domain.ids import VideoId
 from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.resilience import GuardedFeed
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 
@@ -29,8 +30,9 @@ def test_a_redis_url_chooses_redis_pub_sub_without_connecting_at_start() -> None
     # Port 1 refuses connections: building (and closing) the platform must not connect.
     settings = evolve(CHEAP_ARGON2, feed_url="redis://127.0.0.1:1/0")
     feed = feed_of(settings)
-    assert isinstance(feed, RedisVideoFeed)
-    assert feed.channel(VideoId("01ABC")) == "videoplatform.video:01ABC"
+    assert isinstance(feed, GuardedFeed)  # behind its circuit breaker
+    assert isinstance(feed.inner, RedisVideoFeed)
+    assert feed.inner.channel(VideoId("01ABC")) == "videoplatform.video:01ABC"
 
 
 @pytest.mark.parametrize("url", ["kafka://broker:9092", "redis://host:notaport/0"])

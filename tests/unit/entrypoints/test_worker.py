@@ -18,6 +18,7 @@ from videoplatform.application.shares import CreateShare
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.application.video_jobs import PROCESS_VIDEO
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
+from videoplatform.entrypoints.resilience import GuardedJobQueue
 from videoplatform.entrypoints.worker import (
     BackgroundWorkers,
     heartbeat_is_fresh,
@@ -102,7 +103,8 @@ def test_a_rabbitmq_url_is_accepted_and_nothing_connects_until_used() -> None:
     with create_platform(settings) as platform:
         queue: JobQueue = platform.container.resolve(JobQueue)
         clients: JobQueueClients = platform.container.resolve(JobQueueClients)
-        assert type(queue).__name__ == "RabbitJobQueue"
+        assert isinstance(queue, GuardedJobQueue)  # publishing behind its circuit breaker
+        assert type(queue.inner).__name__ == "RabbitJobQueue"
         assert type(clients()).__name__ == "RabbitJobQueue"
 
 
