@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ from videoplatform.application.processing.timings import STAGES, ProcessingTimin
 from videoplatform.domain.errors import DomainError
 from videoplatform.domain.videos import Video, VideoStatus
 from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.instruments import STORAGE_OPERATIONS, CacheReads, StorageTimings
 from videoplatform.entrypoints.resilience import STATES, Breakers
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -46,6 +48,7 @@ PREFIX = "videoplatform_"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 USE_CASE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0)
 STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+STORAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0)
 SPEED_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 UNMATCHED = "unmatched"
 
@@ -145,6 +148,35 @@ class Metrics:
             registry=target,
             multiprocess_mode="livesum",
         )
+        self.share_redemptions = Counter(
+            PREFIX + "share_redemptions",
+            "Uses of share links (redeem, download, playback), by result (ok, refused: "
+            "unknown, expired, used up, revoked or a wrong password; throttled).",
+            ["result"],
+            registry=target,
+        )
+        self.storage_duration = Histogram(
+            PREFIX + "storage_operation_seconds",
+            "Time a call to the object storage took (get: until the object was open), "
+            "failed ones included.",
+            ["operation"],
+            buckets=STORAGE_BUCKETS,
+            registry=target,
+        )
+        self.cache_reads = Counter(
+            PREFIX + "cache_reads",
+            "Cache reads, by result (hit or miss).",
+            ["result"],
+            registry=target,
+        )
+        self.db_pool = Gauge(
+            PREFIX + "db_pool_connections",
+            "Database connections of the pools: in_use (checked out), idle (open, "
+            "waiting), overflow (open beyond the pool's size).",
+            ["state"],
+            registry=target,
+            multiprocess_mode="livesum",
+        )
         self.circuits = Gauge(
             PREFIX + "circuit_state",
             "Each dependency's circuit breaker in this process: 0 closed, 1 half-open (one "
@@ -161,6 +193,12 @@ class Metrics:
             self.processing.labels(outcome)
         for stage in STAGES:
             self.processing_stages.labels(stage)
+        for result in ("ok", "refused", "throttled"):
+            self.share_redemptions.labels(result)
+        for operation in STORAGE_OPERATIONS:
+            self.storage_duration.labels(operation)
+        for result in ("hit", "miss"):
+            self.cache_reads.labels(result)
         self._exposed = self._own
         if shared:
             self._exposed = CollectorRegistry(auto_describe=False)
@@ -178,6 +216,43 @@ class Metrics:
     def render(self) -> bytes:
         """The text a scrape gets."""
         return generate_latest(self._exposed)
+
+    def storage_called(self, operation: str, seconds: float) -> None:
+        """A storage call ended (a :class:`StorageTimings` watcher)."""
+        self.storage_duration.labels(operation).observe(seconds)
+
+    def cache_read(self, result: str, count: float) -> None:
+        """A cache read found something or not (a :class:`CacheReads` watcher)."""
+        self.cache_reads.labels(result).inc(count)
+
+    def watch_pool(self, engine: Any) -> None:
+        """Keep the pool gauges of ``engine`` (SQLAlchemy) current, counted from the
+        pool's events (its own counts lag by one inside them)."""
+        from sqlalchemy import event
+
+        pool = engine.pool
+        size = pool.size() if hasattr(pool, "size") else 0
+        lock = threading.Lock()
+        counts = {"in_use": 0, "open": 0}
+        if hasattr(pool, "checkedout") and hasattr(pool, "checkedin"):
+            counts = {"in_use": pool.checkedout(), "open": pool.checkedout() + pool.checkedin()}
+
+        def change(name: str, by: int) -> Callable[..., None]:
+            def changed(*_: Any) -> None:
+                with lock:
+                    counts[name] += by
+                    self.db_pool.labels("in_use").set(counts["in_use"])
+                    self.db_pool.labels("idle").set(max(0, counts["open"] - counts["in_use"]))
+                    self.db_pool.labels("overflow").set(max(0, counts["open"] - size))
+
+            return changed
+
+        event.listen(pool, "checkout", change("in_use", 1))
+        event.listen(pool, "checkin", change("in_use", -1))
+        event.listen(pool, "connect", change("open", 1))
+        event.listen(pool, "close", change("open", -1))
+        event.listen(pool, "close_detached", change("open", -1))
+        change("open", 0)()
 
     def circuit_changed(self, dependency: str, state: str) -> None:
         """A circuit changed state (a :class:`Breakers` watcher)."""
@@ -226,6 +301,9 @@ class Metrics:
         elif name == "videos.upload" and isinstance(result, Video):
             self.uploads.inc()
             self.upload_bytes.inc(result.source_size)
+        elif name in ("shares.redeem", "shares.redeem_video", "shares.open_shared_file"):
+            found = {"ok": "ok", "too_many_attempts": "throttled"}.get(outcome, "refused")
+            self.share_redemptions.labels(found).inc()
         elif name == "processing.process":
             if isinstance(result, ProcessingOutcome):
                 self.processing.labels(result.value).inc()
@@ -339,6 +417,11 @@ def platform_metrics(platform: Platform) -> Metrics:
     platform.dispatcher.use(metrics.use_case_middleware)
     platform.resolve(ProcessingTimings).watch(metrics.stage_finished)
     platform.resolve(Breakers).watch(metrics.circuit_changed)
+    platform.resolve(StorageTimings).watch(metrics.storage_called)
+    platform.resolve(CacheReads).watch(metrics.cache_read)
+    engine = getattr(platform.resolve(UnitOfWorkFactory), "engine", None)  # type: ignore[type-abstract]
+    if engine is not None:
+        metrics.watch_pool(engine)
     settings = platform.settings
     data_dir = Path(settings.data_dir) if settings.data_dir else None
     metrics.watch(

@@ -56,6 +56,12 @@ from videoplatform.application.processing import ProcessingConfig
 from videoplatform.application.throttle import FailureThrottle
 from videoplatform.application.users.mailing import AccountMail
 from videoplatform.entrypoints.feeds import open_feed
+from videoplatform.entrypoints.instruments import (
+    CacheReads,
+    CountedCache,
+    StorageTimings,
+    TimedStorage,
+)
 from videoplatform.entrypoints.keys import playback_secret
 from videoplatform.entrypoints.media import open_media, open_media_check
 from videoplatform.entrypoints.persistence import open_database, open_storage, schema_state_of
@@ -109,15 +115,22 @@ def _remote(url: str, *schemes: str) -> bool:
     return url.split(":", 1)[0] in schemes
 
 
+def instruments(settings: Settings, wiring: Wiring) -> None:
+    """What the metrics watch at the ports: storage timings and cache reads."""
+    wiring.provide(StorageTimings, StorageTimings)
+    wiring.provide(CacheReads, CacheReads)
+
+
 def storage(settings: Settings, wiring: Wiring) -> None:
-    """Object storage: local disk, S3 (behind its breaker) or memory."""
+    """Object storage: local disk, S3 (behind its breaker) or memory; timed."""
     breakers: Breakers = wiring.get(Breakers)
+    timings: StorageTimings = wiring.get(StorageTimings)
 
     def build() -> ObjectStorage:
         opened = open_storage(settings)
         if _remote(settings.storage_url, "s3"):
-            return GuardedStorage(opened, breakers)
-        return opened
+            opened = GuardedStorage(opened, breakers)
+        return TimedStorage(opened, timings)
 
     wiring.provide(ObjectStorage, build)
 
@@ -190,8 +203,12 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
 def cache(settings: Settings, wiring: Wiring) -> None:
     """The cache, and the login and share throttle that counts in it."""
     _memory_only(settings, "cache_url")
-    memory_cache: Callable[[], Cache] = MemoryCache
-    shared = wiring.provide(Cache, memory_cache)
+    reads: CacheReads = wiring.get(CacheReads)
+
+    def counted() -> Cache:
+        return CountedCache(MemoryCache(), reads)
+
+    shared = wiring.provide(Cache, counted)
     wiring.provide(FailureThrottle, lambda: FailureThrottle(shared))
 
 
@@ -273,6 +290,7 @@ def health(settings: Settings, wiring: Wiring) -> None:
 # opened (a data directory created, a database migrated, a broker connected).
 PROVIDERS: tuple[Provider, ...] = (
     resilience,
+    instruments,
     system,
     security,
     cache,

@@ -103,6 +103,31 @@ CONTRACT: dict[str, Family] = {
         {"dependency": frozenset({"database", "storage", "queue", "cache", "feed", "mail"})},
     ),
     "videoplatform_data_dir_free_bytes": Family("gauge"),
+    "videoplatform_share_redemptions_total": Family(
+        "counter", {"result": frozenset({"ok", "refused", "throttled"})}
+    ),
+    "videoplatform_storage_operation_seconds": Family(
+        "histogram",
+        {
+            "operation": frozenset(
+                {
+                    "put",
+                    "get",
+                    "stat",
+                    "exists",
+                    "open_file",
+                    "download_url",
+                    "delete",
+                    "delete_prefix",
+                    "sweep_partial",
+                }
+            )
+        },
+    ),
+    "videoplatform_cache_reads_total": Family("counter", {"result": frozenset({"hit", "miss"})}),
+    "videoplatform_db_pool_connections": Family(
+        "gauge", {"state": frozenset({"in_use", "idle", "overflow"})}
+    ),
     "videoplatform_circuit_state": Family(
         "gauge", {"dependency": frozenset({"storage", "queue", "feed", "mail"})}
     ),

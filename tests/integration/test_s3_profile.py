@@ -23,6 +23,7 @@ from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.storage import ByteRange, ObjectStorage
 from videoplatform.application.users import RegisterUser
 from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.instruments import TimedStorage
 from videoplatform.entrypoints.persistence import open_storage
 from videoplatform.entrypoints.resilience import GuardedStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
@@ -81,8 +82,10 @@ def test_files_are_stored_in_and_read_from_the_bucket_that_settings_name(
     )
     platform = create_platform(settings)
     try:
-        guarded = platform.container.resolve(ObjectStorage)
-        assert isinstance(guarded, GuardedStorage)  # behind its circuit breaker
+        timed = platform.container.resolve(ObjectStorage)
+        assert isinstance(timed, TimedStorage)  # measured (a metric)...
+        guarded = timed.inner
+        assert isinstance(guarded, GuardedStorage)  # ... and behind its circuit breaker
         storage = guarded.inner
         assert isinstance(storage, S3ObjectStorage)
         assert storage.bucket == bucket

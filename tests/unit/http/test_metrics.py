@@ -7,20 +7,28 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
+import attrs
 import falcon.testing
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.unit.conftest import MP4_HEAD
+from tests.unit.conftest import CHEAP_ARGON2, MP4_HEAD
 from tests.unit.http.conftest import MakeAccount
 from videoplatform.adapters.memory.media import synthetic_clip
 from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.cache import Cache
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import Job, JobQueue
+from videoplatform.application.shares import CreateShare
+from videoplatform.application.users import RegisterUser
 from videoplatform.application.video_commands import UploadVideo
+from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Role
-from videoplatform.entrypoints.bootstrap import USE_CASES, Platform
+from videoplatform.entrypoints.bootstrap import USE_CASES, Platform, create_platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
 
 TOKEN = "a-metrics-token-of-some-length"
@@ -165,3 +173,41 @@ def test_label_values_come_from_closed_sets(
             assert CODE.match(found["outcome"]), found
         for label in found.values():
             assert not re.search(r"[0-9A-Z]{26}|abc|def|123|42", label), (name, found)
+
+
+def test_resources_storage_cache_pool_and_share_links_are_measured(tmp_path: Path) -> None:
+    """A platform as settings make it (SQLite, local disk, the memory cache): storage
+    calls timed, cache reads counted, the database pool followed, share links counted."""
+    settings = attrs.evolve(CHEAP_ARGON2, database_url="", data_dir=str(tmp_path))
+    with create_platform(settings) as platform:
+        client = Client(create_app(platform, HttpOptions(metrics_token=TOKEN)))
+        alice = platform.users.register(
+            RegisterUser("alice@example.com", "a long passphrase", "Alice")
+        )
+        stored = platform.files.store(Caller(alice.id), StoreFile("a.txt", io.BytesIO(b"abc")))
+        share = platform.shares.create(Caller(alice.id), CreateShare(file_id=stored.id))
+        platform.shares.redeem(share.token)
+        with pytest.raises(NotFound):
+            platform.shares.redeem("no-such-token")
+        cache: Cache = platform.resolve(Cache)  # type: ignore[type-abstract]
+        cache.set("k", b"v", 60)
+        assert cache.get("k") == b"v"
+        assert cache.get("missing") is None
+        samples = scrape(client)
+        engine = platform.resolve(UnitOfWorkFactory).engine  # type: ignore[type-abstract,attr-defined]
+        with engine.connect():
+            held = scrape(client)
+    assert value(samples, "videoplatform_storage_operation_seconds_count", operation="put") == 1
+    assert value(samples, "videoplatform_storage_operation_seconds_sum", operation="put") > 0
+    assert value(samples, "videoplatform_share_redemptions_total", result="ok") == 1
+    assert value(samples, "videoplatform_share_redemptions_total", result="refused") == 1
+    assert value(samples, "videoplatform_cache_reads_total", result="hit") >= 1
+    assert value(samples, "videoplatform_cache_reads_total", result="miss") >= 1
+    pool = {s: value(samples, "videoplatform_db_pool_connections", state=s) for s in POOL}
+    assert pool == {"in_use": 0, "idle": 1, "overflow": 0}  # SQLite: a pool of one
+    pool = {s: value(held, "videoplatform_db_pool_connections", state=s) for s in POOL}
+    assert pool["in_use"] == 1
+    assert pool["overflow"] == 0
+
+
+POOL = ("in_use", "idle", "overflow")
