@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import clients, http, imports, media, refusals, sql, storage
+from bench import clients, http, imports, media, observability, refusals, sql, storage
 from bench import queue as queue_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -35,6 +35,11 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
         idle=a.idle, slow_headers=a.slow_headers, slow_bodies=a.slow_bodies, requests=a.requests
     ),
     "refusals": lambda a: refusals.run(pairs=a.pairs),
+    "observability": lambda a: observability.run(
+        videos=a.videos if a.videos is not None else 200,
+        duration=a.duration,
+        connections=a.connections,
+    ),
     "queue": lambda a: queue_bench.run(
         jobs=a.queue_jobs,
         samples=a.queue_samples,

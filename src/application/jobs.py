@@ -15,6 +15,7 @@ from attrs import frozen
 
 from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.queue import Delivery, Job, JobQueue
+from videoplatform.application.ports.tracing import NoTracer, Tracer, TraceSpan
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,21 @@ class JobConsumer:
         queue: JobQueue,
         handlers: Mapping[str, JobHandler],
         policy: RetryPolicy | None = None,
-        on_dead_letter: DeadLetterHook = _ignore_dead_letter,
+        on_dead_letter: DeadLetterHook | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._queue = queue
         self._handlers = dict(handlers)
         self.policy = policy or RetryPolicy()
-        self._on_dead_letter = on_dead_letter
+        self._on_dead_letter = on_dead_letter or _ignore_dead_letter
+        self._tracer: Tracer = tracer or NoTracer()
         self.stop = threading.Event()
 
     def run_once(self, timeout: float) -> bool:
         """Handle at most one job; False when none came within ``timeout`` seconds.
+
+        The job is handled in a span of the trace it carries (that of the work that
+        queued it), which says how it ended.
 
         A BaseException that is not an Exception (KeyboardInterrupt, SystemExit) leaves
         the job unsettled: it goes back to the queue when the client closes."""
@@ -76,30 +82,50 @@ class JobConsumer:
         if delivery is None:
             return False
         job = delivery.job
+        with self._tracer.continued(
+            job.trace,
+            f"process {job.kind}",
+            kind="consumer",
+            attributes={"messaging.message.id": job.id, "videoplatform.job.attempt": job.attempt},
+        ) as span:
+            span.set_attribute("videoplatform.job.outcome", self._settle(delivery, span))
+        return True
+
+    def _settle(self, delivery: Delivery, span: TraceSpan) -> str:
+        """Run the job's handler and settle the delivery; how it ended, in a word."""
+        job = delivery.job
         handler = self._handlers.get(job.kind)
         if handler is None:
+            span.fail("no handler")
             self._dead_letter(delivery, f"no handler for jobs of kind {job.kind!r}")
-            return True
+            return "dead_lettered"
         if job.attempt > self.policy.max_attempts:
             # Earlier deliveries never settled: their consumers died while handling it.
+            span.fail("delivered too often")
             self._dead_letter(
                 delivery,
                 f"delivered {job.attempt} times without finishing "
                 f"(at most {self.policy.max_attempts} attempts)",
             )
-            return True
+            return "dead_lettered"
         try:
             handler(job)
         except self.policy.permanent as error:
+            span.fail(f"{type(error).__name__}: {error}")
             self._dead_letter(delivery, f"{type(error).__name__}: {error}")
+            return "dead_lettered"
         except Postponed as why:
             log.info("job %s (%s) postponed: %s", job.id, job.kind, why)
             self._queue.nack(delivery, requeue=True, charge=False)
+            return "postponed"
         except Unavailable as down:
             # Not the job's fault: it waits for the dependency without using an attempt.
             log.warning("job %s (%s) waits for the %s: %s", job.id, job.kind, down.dependency, down)
+            span.fail(f"the {down.dependency} is unavailable")
             self._queue.nack(delivery, requeue=True, charge=False)
+            return "waiting"
         except Exception as error:
+            span.fail(f"{type(error).__name__}: {error}")
             if job.attempt >= self.policy.max_attempts:
                 # A failure that outlived every retry: logged with its exception (and so
                 # reported to error tracking, where it is on).
@@ -114,18 +140,18 @@ class JobConsumer:
                     delivery,
                     f"failed {job.attempt} times; last error {type(error).__name__}: {error}",
                 )
-            else:
-                log.warning(
-                    "job %s (%s) attempt %d failed, will retry: %r",
-                    job.id,
-                    job.kind,
-                    job.attempt,
-                    error,
-                )
-                self._queue.nack(delivery, requeue=True)
-        else:
-            self._queue.ack(delivery)
-        return True
+                return "dead_lettered"
+            log.warning(
+                "job %s (%s) attempt %d failed, will retry: %r",
+                job.id,
+                job.kind,
+                job.attempt,
+                error,
+            )
+            self._queue.nack(delivery, requeue=True)
+            return "retrying"
+        self._queue.ack(delivery)
+        return "done"
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Record the outcome (the hook), then dead-letter the job. A hook that cannot

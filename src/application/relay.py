@@ -22,12 +22,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import attrs
 from attrs import frozen
 
 from videoplatform.application.events.codec import is_event_topic, to_job
 from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, retry_delay
 from videoplatform.application.ports.system import Clock
+from videoplatform.application.ports.tracing import NoTracer, Tracer
 from videoplatform.domain.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,14 @@ class OutboxRelay:
         events: EventChannel,
         clock: Clock,
         policy: RelayPolicy | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._uow = uow
         self._queue = queue
         self._events = events
         self._clock = clock
         self.policy = policy or RelayPolicy()
+        self._tracer: Tracer = tracer or NoTracer()
         self._wake = threading.Event()
 
     def wake(self) -> None:
@@ -90,10 +94,7 @@ class OutboxRelay:
                 unsent = claimed[index:]
                 break
             try:
-                if is_event_topic(message.topic):
-                    self._events.publish(to_job(message))
-                else:
-                    self._queue.publish(job_for(message))
+                self._publish(message)
             except Exception as error:
                 # The queue is probably down: keep the rest for later too.
                 log.warning("outbox publish failed for %s: %r", message.id, error)
@@ -111,6 +112,26 @@ class OutboxRelay:
                 uow.outbox.release([message.id], now + timedelta(seconds=delay))
             uow.commit()
         return len(sent)
+
+    def _publish(self, message: OutboxMessage) -> None:
+        """Publish one message in the trace of the work that wrote it: the job carries
+        this publish's context on, to whoever consumes it."""
+        event = is_event_topic(message.topic)
+        with self._tracer.continued(
+            message.trace,
+            f"publish {message.topic}",
+            kind="producer",
+            attributes={
+                "messaging.message.id": message.id,
+                "videoplatform.outbox.seq": message.seq,
+            },
+        ):
+            job = to_job(message) if event else job_for(message)
+            job = attrs.evolve(job, trace=self._tracer.carrier())
+            if event:
+                self._events.publish(job)
+            else:
+                self._queue.publish(job)
 
     def run(self, stop: threading.Event, tick: Callable[[], None] | None = None) -> None:
         """Relay until ``stop`` is set. Errors (the database away) are logged and the

@@ -29,6 +29,7 @@ from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventBus
 from videoplatform.application.ports.system import Clock, IdGenerator
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.application.processing import ProcessingService
 from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.resumable import ResumableUploadService
@@ -91,7 +92,8 @@ def build_container(
         audit=resolve(container, Auditor),
     )
     container.register(Essentials, instance=essentials)
-    container.register(ProcessingTimings, instance=ProcessingTimings())
+    # Each processing stage is a span too, where tracing is on.
+    container.register(ProcessingTimings, instance=ProcessingTimings(wiring.get(Tracer)))
     dispatcher = cast(Dispatcher | None, wiring.remaining_overrides().get(Dispatcher))
     dispatcher = dispatcher or Dispatcher()
     container.register(Dispatcher, instance=dispatcher)

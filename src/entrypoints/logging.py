@@ -22,6 +22,7 @@ from structlog.typing import Processor
 
 from videoplatform.application.dispatch import Message, Proceed
 from videoplatform.entrypoints.error_tracking import report_logged_errors
+from videoplatform.entrypoints.tracing import add_trace_context
 
 _HANDLER_NAME = "videoplatform"
 _state = {"configured": False}
@@ -52,6 +53,8 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # The current span's trace_id and span_id, where tracing is on.
+        add_trace_context,
         # Errors logged with their exception also go to Sentry, where it is on.
         report_logged_errors,
     ]

@@ -14,7 +14,9 @@ from videoplatform.application.ports.persistence import (
     UnitOfWorkFactory,
 )
 from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, require_extra
+from videoplatform.entrypoints.tracing import trace_engine
 from videoplatform.entrypoints.wiring import Closer
 
 
@@ -26,12 +28,15 @@ def database_url(settings: Settings) -> str:
 
 
 def open_database(
-    settings: Settings, closers: list[Closer], hooks: CommitHooks | None = None
+    settings: Settings,
+    closers: list[Closer],
+    hooks: CommitHooks | None = None,
+    tracer: Tracer | None = None,
 ) -> UnitOfWorkFactory:
     url = database_url(settings)
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if scheme == "memory":
-        return MemoryUnitOfWorkFactory(hooks=hooks)
+        return MemoryUnitOfWorkFactory(hooks=hooks, tracer=tracer)
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise ConfigurationError(
             f"VIDEOPLATFORM_DATABASE_URL={url!r}: use sqlite:///PATH, postgresql://... or memory://"
@@ -50,6 +55,7 @@ def open_database(
         slow_query_ms=settings.database_slow_query_ms,
     )
     closers.append(engine.dispose)
+    trace_engine(engine)
     if scheme == "sqlite":
         # The embedded profile keeps itself up to date: no separate step for a newcomer.
         migrate.upgrade(engine)
@@ -61,7 +67,7 @@ def open_database(
                 f"the database schema is at revision {found or 'none'}, this release needs "
                 f"{wanted}: run `videoplatform migrate upgrade` first"
             )
-    return SqlUnitOfWorkFactory(engine, hooks)
+    return SqlUnitOfWorkFactory(engine, hooks, tracer)
 
 
 def schema_state_of(factory: UnitOfWorkFactory) -> SchemaState:

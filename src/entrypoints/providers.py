@@ -52,6 +52,7 @@ from videoplatform.application.ports.system import (
     PasswordHasher,
     TokenGenerator,
 )
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.application.processing import ProcessingConfig
 from videoplatform.application.throttle import FailureThrottle
 from videoplatform.application.users.mailing import AccountMail
@@ -74,6 +75,7 @@ from videoplatform.entrypoints.resilience import (
     GuardedStorage,
 )
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
+from videoplatform.entrypoints.tracing import current_tracer
 from videoplatform.entrypoints.wiring import Provider, Wiring
 
 
@@ -146,17 +148,27 @@ def events(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(DeferredEvents, DeferredEvents)
 
 
+def tracing(settings: Settings, wiring: Wiring) -> None:
+    """Spans (OpenTelemetry), where this process set tracing up from the ``OTEL_*``
+    environment (see :mod:`.tracing`); a tracer that does nothing otherwise."""
+    wiring.provide(Tracer, current_tracer)
+
+
 def persistence(settings: Settings, wiring: Wiring) -> None:
     """The database: SQLite (migrated on start), PostgreSQL or memory; and how to ask
     whether its schema is this release's."""
     hooks: CommitHooks = wiring.get(CommitHooks)
+    tracer: Tracer = wiring.get(Tracer)
     factory = wiring.provide(
-        UnitOfWorkFactory, lambda: open_database(settings, wiring.closers, hooks)
+        UnitOfWorkFactory, lambda: open_database(settings, wiring.closers, hooks, tracer)
     )
     if getattr(factory, "hooks", hooks) is None:
         # An override built without hooks (a test's memory or SQL factory) still records
         # and hands on the events of what it commits, as the platform's own would.
         setattr(factory, "hooks", hooks)  # noqa: B010 - not part of the port
+    if getattr(factory, "tracer", tracer) is None:
+        # Likewise, its outbox records the trace context of what it writes.
+        setattr(factory, "tracer", tracer)  # noqa: B010 - not part of the port
     wiring.provide(SchemaState, lambda: schema_state_of(factory))
 
 
@@ -297,6 +309,7 @@ PROVIDERS: tuple[Provider, ...] = (
     mail,
     storage,
     events,
+    tracing,
     persistence,
     queueing,
     feed,

@@ -39,6 +39,7 @@ from videoplatform.application.jobs import (
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, JobQueueClients
 from videoplatform.application.ports.system import Clock
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.application.processing import ProcessingOutcome
 from videoplatform.application.relay import OutboxRelay, RelayPolicy, prune_delivered
 from videoplatform.application.resumable import ResumableUploadService
@@ -48,6 +49,7 @@ from videoplatform.domain.ids import VideoId
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.error_tracking import configure_error_tracking
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.tracing import configure_tracing, flush_tracing
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,7 @@ class BackgroundWorkers:
             policy = relay_policy or RelayPolicy(
                 poll_seconds=platform.settings.relay_poll_ms / 1000
             )
-            self.relay = OutboxRelay(uow, queue, channel, clock, policy)
+            self.relay = OutboxRelay(uow, queue, channel, clock, policy, tracer_of(platform))
         self.last_activity = time.monotonic()
         # Liveness: each watched thread's last sign of progress, and how long it may be
         # silent (the longest job; an event handler; a turn of the relay).
@@ -163,7 +165,9 @@ class BackgroundWorkers:
         clients: JobQueueClients = self._platform.container.resolve(JobQueueClients)
         policy = retry_policy_for(self._platform)
         for n in range(self._concurrency):
-            consumer = JobConsumer(clients(), self._handlers, policy, *self._hook_args())
+            consumer = JobConsumer(
+                clients(), self._handlers, policy, self._hook, tracer=tracer_of(self._platform)
+            )
             self._consumers.append(consumer)
             self._watch(f"job-consumer-{n + 1}", self._job_stall, self._consume, consumer)
         self._start_event_consumers(policy)
@@ -232,9 +236,6 @@ class BackgroundWorkers:
             except Exception:
                 log.exception("sweeping expired uploads or job directories failed")
             self._stop.wait(every)
-
-    def _hook_args(self) -> tuple[DeadLetterHook, ...]:
-        return (self._hook,) if self._hook is not None else ()
 
     def _spawn(self, name: str, target: Callable[..., object], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -313,7 +314,9 @@ def settle_events(platform: Platform, *, rounds: int = 100) -> int:
     uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
     channel: EventChannel = platform.container.resolve(EventChannel)
     clock: Clock = platform.container.resolve(Clock)
-    relay = OutboxRelay(uow, platform.container.resolve(JobQueue), channel, clock)
+    relay = OutboxRelay(
+        uow, platform.container.resolve(JobQueue), channel, clock, tracer=tracer_of(platform)
+    )
     policy = retry_policy_for(platform)
     consumers = [
         event_consumer(platform, channel, durable, policy)
@@ -350,7 +353,14 @@ def event_consumer(
         handler.handlers(),
         policy,
         handler.dead_lettered,
+        tracer=tracer_of(platform),
     )
+
+
+def tracer_of(platform: Platform) -> Tracer:
+    """The platform's tracer (punq resolves a Protocol key to Any; the name types it)."""
+    tracer: Tracer = platform.container.resolve(Tracer)
+    return tracer
 
 
 def start_node_events(platform: Platform) -> BackgroundWorkers:
@@ -412,6 +422,7 @@ def run_worker(
     heartbeat file every few seconds while every thread is alive. Exits 1 if a thread
     died (a supervisor restarts the process), 0 after a requested stop."""
     configure_error_tracking(settings, "worker")
+    configure_tracing("worker")  # before the platform: its engine is instrumented as made
     stop = threading.Event()
 
     def on_signal(signum: int, _: object) -> None:
@@ -442,6 +453,7 @@ def run_worker(
             workers.stop(grace_seconds)
             if exporter is not None:
                 exporter.shutdown()
+            flush_tracing()  # the last jobs' spans, before the process ends
             return 0 if healthy else 1
     finally:
         for sig, handler in previous.items():

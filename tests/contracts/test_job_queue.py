@@ -49,6 +49,27 @@ def test_a_delivery_carries_the_job_unchanged(queue_clients: QueueClients) -> No
     queue.ack(delivery)
 
 
+def test_a_job_carries_its_trace_context_to_each_of_its_deliveries(
+    queue_clients: QueueClients,
+) -> None:
+    context = {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": "vendor=value",
+    }
+    queue = queue_clients()
+    queue.publish(Job(id="j1", kind="thumbnail", payload={}, trace=context))
+    queue.publish(job(2))
+    first = expect(queue)
+    assert dict(first.job.trace) == context
+    queue.nack(first, requeue=True)  # a retry is the same work, in the same trace
+    untraced = expect(queue)
+    assert (untraced.job.id, dict(untraced.job.trace)) == ("job-2", {})
+    queue.ack(untraced)
+    retried = expect(queue)
+    assert (retried.job.id, dict(retried.job.trace)) == ("j1", context)
+    queue.ack(retried)
+
+
 def test_receive_on_an_empty_queue_returns_none_after_the_timeout(
     queue_clients: QueueClients,
 ) -> None:

@@ -1600,6 +1600,26 @@ def test_the_outbox_backlog_counts_unsent_messages_and_dates_the_oldest(
     assert read(uow_factory, lambda u: u.outbox.backlog()) == (2, at(2))
 
 
+def test_an_outbox_message_keeps_the_trace_context_it_was_written_with(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    context = {
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": "vendor=value",
+    }
+    store(
+        uow_factory,
+        attrs.evolve(a_message("m1", at(1)), trace=context),
+        a_message("m2", at(2)),
+    )
+    traces = {m.id: dict(m.trace) for m in read(uow_factory, lambda u: u.outbox.pending(10))}
+    assert traces == {"m1": context, "m2": {}}
+    with uow_factory() as uow:
+        claimed = {m.id: dict(m.trace) for m in uow.outbox.claim(10, at(3), LEASE)}
+        uow.commit()
+    assert claimed == traces
+
+
 def test_outbox_messages_of_a_rolled_back_unit_of_work_never_appear(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

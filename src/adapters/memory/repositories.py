@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar, cast
 
+import attrs
+
 from videoplatform.adapters.memory.database import Receipt, Transaction
 from videoplatform.application.ports.persistence import (
     AuditQuery,
@@ -14,6 +16,7 @@ from videoplatform.application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.captions import CaptionTrack
@@ -373,10 +376,13 @@ class MemoryAuditLog:
 
 
 class MemoryOutbox:
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, tracer: Tracer | None = None) -> None:
         self._tx = tx
+        self._tracer = tracer
 
     def add(self, message: OutboxMessage) -> None:
+        if not message.trace and self._tracer is not None:
+            message = attrs.evolve(message, trace=self._tracer.carrier())
         self._tx.outbox.append(message)
 
     def _unsent(self) -> list[OutboxMessage]:

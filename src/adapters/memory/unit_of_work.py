@@ -21,6 +21,7 @@ from videoplatform.adapters.memory.repositories import (
     Seen,
 )
 from videoplatform.application.ports.persistence import CommitHooks
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.events import DomainEvent
 
 
@@ -28,9 +29,12 @@ class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryDatabase`: reads see committed data plus this
     transaction's own changes; ``commit`` applies everything or nothing."""
 
-    def __init__(self, db: MemoryDatabase, hooks: CommitHooks | None = None) -> None:
+    def __init__(
+        self, db: MemoryDatabase, hooks: CommitHooks | None = None, tracer: Tracer | None = None
+    ) -> None:
         self._db = db
         self._hooks = hooks
+        self._tracer = tracer
         self._events: list[DomainEvent] = []
         self._begin()
 
@@ -49,7 +53,7 @@ class MemoryUnitOfWork:
         self.categories = MemoryCategoryRepository(self._tx, self._seen)
         self.uploads = MemoryUploadRepository(self._tx, self._seen)
         self.audit = MemoryAuditLog(self._tx)
-        self.outbox = MemoryOutbox(self._tx)
+        self.outbox = MemoryOutbox(self._tx, self._tracer)
         self.receipts = MemoryEventReceipts(self._tx)
 
     def __enter__(self) -> Self:
@@ -95,9 +99,16 @@ class MemorySchemaState:
 
 
 class MemoryUnitOfWorkFactory:
-    def __init__(self, db: MemoryDatabase | None = None, hooks: CommitHooks | None = None) -> None:
+    def __init__(
+        self,
+        db: MemoryDatabase | None = None,
+        hooks: CommitHooks | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.db = db or MemoryDatabase()
         self.hooks = hooks
+        self.tracer = tracer
+        """Where the outbox takes the trace context of what it records."""
 
     def __call__(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db, self.hooks)
+        return MemoryUnitOfWork(self.db, self.hooks, self.tracer)

@@ -41,6 +41,9 @@ from videoplatform.application.ports.queue import (
 log = structlog.get_logger(__name__)
 
 ATTEMPT_HEADER = "x-attempt"
+TRACE_HEADERS = ("traceparent", "tracestate")
+"""A job's trace context travels in these headers (W3C Trace Context), where an
+instrumented client would look for it too."""
 _names = itertools.count(1)
 # TCP keepalive finds a peer that vanished without closing the connection.
 _KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 6}
@@ -80,7 +83,8 @@ def decode(body: bytes, properties: BasicProperties) -> Job:
     # A retry carries its attempt; each return of this message to the queue (a consumer
     # that went away holding it) is counted by the quorum queue.
     attempt = int(headers.get(ATTEMPT_HEADER, 1)) + int(headers.get("x-delivery-count", 0))
-    return Job(id=data["id"], kind=data["kind"], payload=payload, attempt=attempt)
+    trace = {k: v for k in TRACE_HEADERS if isinstance(v := headers.get(k), str)}
+    return Job(id=data["id"], kind=data["kind"], payload=payload, attempt=attempt, trace=trace)
 
 
 def _send(
@@ -100,7 +104,10 @@ def _send(
         content_type="application/json",
         message_id=job.id,
         type=job.kind,
-        headers={ATTEMPT_HEADER: attempt},
+        headers={
+            **{k: v for k, v in job.trace.items() if k in TRACE_HEADERS},
+            ATTEMPT_HEADER: attempt,
+        },
     )
     channel.basic_publish(exchange, queue, encode(job), properties, mandatory=mandatory)
 

@@ -35,6 +35,7 @@ from videoplatform.application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.captions import CaptionTrack
@@ -586,10 +587,14 @@ class SqlAuditLog:
 
 
 class SqlOutbox:
-    def __init__(self, session: SqlSession) -> None:
+    def __init__(self, session: SqlSession, tracer: Tracer | None = None) -> None:
         self._s = session
+        self._tracer = tracer
 
     def add(self, message: OutboxMessage) -> None:
+        trace = dict(message.trace)
+        if not trace and self._tracer is not None:
+            trace = self._tracer.carrier()
         values = {
             "id": message.id,
             "topic": message.topic,
@@ -597,6 +602,7 @@ class SqlOutbox:
             "payload": dict(message.payload),
             "created_at": message.created_at,
             "attempts": message.attempts,
+            "trace": trace or None,
         }
 
         def write(conn: Connection) -> None:
@@ -705,7 +711,14 @@ OUTBOX_CLAIM_LOCK = 0x76_6964_656F_0001
 
 def _outbox_message(row: Any) -> OutboxMessage:
     return OutboxMessage(
-        row.id, row.topic, row.payload, row.created_at, row.attempts, key=row.aggregate, seq=row.seq
+        row.id,
+        row.topic,
+        row.payload,
+        row.created_at,
+        row.attempts,
+        key=row.aggregate,
+        seq=row.seq,
+        trace=row.trace or {},
     )
 
 

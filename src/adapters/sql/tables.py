@@ -265,6 +265,9 @@ outbox = Table(
     # A relay's claim (or a failed publish's backoff): nobody else takes the row before.
     Column("claimed_until", UtcDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # The trace context of the work that wrote the message (W3C headers), continued by
+    # the relay; NULL when tracing was off.
+    Column("trace", JsonText, nullable=True),
     Index(None, "sent_at", "seq"),
     Index(None, "aggregate", "seq"),
 )

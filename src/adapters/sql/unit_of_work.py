@@ -23,6 +23,7 @@ from videoplatform.adapters.sql.repositories import (
 )
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import CommitHooks
+from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.events import DomainEvent
 
 
@@ -32,9 +33,12 @@ class SqlUnitOfWork:
     See :mod:`videoplatform.adapters.sql.session`.
     """
 
-    def __init__(self, engine: Engine, hooks: CommitHooks | None = None) -> None:
+    def __init__(
+        self, engine: Engine, hooks: CommitHooks | None = None, tracer: Tracer | None = None
+    ) -> None:
         self._engine = engine
         self._hooks = hooks
+        self._tracer = tracer
         self._events: list[DomainEvent] = []
         self._begin()
 
@@ -50,7 +54,7 @@ class SqlUnitOfWork:
         self.categories = SqlCategoryRepository(self._session, self._tracker)
         self.uploads = SqlUploadRepository(self._session, self._tracker)
         self.audit = SqlAuditLog(self._session)
-        self.outbox = SqlOutbox(self._session)
+        self.outbox = SqlOutbox(self._session, self._tracer)
         self.receipts = SqlEventReceipts(self._session)
 
     def __enter__(self) -> Self:
@@ -107,9 +111,13 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, hooks: CommitHooks | None = None) -> None:
+    def __init__(
+        self, engine: Engine, hooks: CommitHooks | None = None, tracer: Tracer | None = None
+    ) -> None:
         self.engine = engine
         self.hooks = hooks
+        self.tracer = tracer
+        """Where the outbox takes the trace context of what it records."""
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.hooks)
+        return SqlUnitOfWork(self.engine, self.hooks, self.tracer)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.domain.events import DomainEvent
 
@@ -25,11 +25,16 @@ class OutboxMessage:
     seq: int = 0
     """The position the outbox gave the message when its transaction committed (0
     until then): later writes get higher numbers."""
+    trace: Mapping[str, str] = field(factory=dict, eq=False)
+    """The trace context of the work that wrote the message (``Tracer.carrier``), which
+    the relay continues when it publishes it; empty when tracing is off."""
 
 
 class Outbox(Protocol):
     def add(self, message: OutboxMessage) -> None:
-        """Record a message in the same transaction as the change that caused it."""
+        """Record a message in the same transaction as the change that caused it, with
+        its trace context: the message's own, or else the one current in the caller
+        (when the unit of work was given a tracer)."""
         ...
 
     def pending(self, limit: int) -> list[OutboxMessage]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol, TypeVar
 
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.domain.events import DomainEvent
 
@@ -22,6 +22,10 @@ class Job:
     kind: str
     payload: Mapping[str, str]
     attempt: int = 1
+    trace: Mapping[str, str] = field(factory=dict, eq=False)
+    """The trace context of the work that queued the job (``Tracer.carrier``), handed
+    on with it to the consumer; empty when tracing is off. Not part of what the job
+    is: two jobs that differ only here are equal."""
 
 
 class PublishFailed(Exception):

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 
 from attrs import frozen
 
+from videoplatform.application.ports.tracing import NoTracer, Tracer
+
 STAGES = ("fetch", "probe", "ladder", "stills", "upload")
 
 
@@ -33,11 +35,13 @@ Watcher = Callable[[StageTiming], None]
 
 class ProcessingTimings:
     """Where processing reports its stages; watchers (:meth:`watch`) hear each one, in
-    the processing thread (so they must be quick and never raise)."""
+    the processing thread (so they must be quick and never raise). Each stage is also
+    a span of ``tracer`` (a child of the job's), whether it finishes or fails."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracer: Tracer | None = None) -> None:
         self._watchers: list[Watcher] = []
         self._lock = threading.Lock()
+        self._tracer: Tracer = tracer or NoTracer()
 
     def watch(self, watcher: Watcher) -> None:
         with self._lock:
@@ -50,6 +54,11 @@ class ProcessingTimings:
     @contextmanager
     def stage(self, name: str, media_seconds: float | None = None) -> Iterator[None]:
         """Time the block as stage ``name``; reported only if it ends without raising."""
-        started = time.perf_counter()
-        yield
-        self.finished(StageTiming(name, time.perf_counter() - started, media_seconds))
+        attributes: dict[str, str | float] = {"videoplatform.stage": name}
+        if media_seconds is not None:
+            attributes["videoplatform.media_seconds"] = media_seconds
+        with self._tracer.span(f"processing {name}", attributes):
+            started = time.perf_counter()
+            yield
+            seconds = time.perf_counter() - started
+        self.finished(StageTiming(name, seconds, media_seconds))

@@ -10,6 +10,7 @@ them."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import shutil
@@ -119,10 +120,16 @@ class Workshop:
             # Posters, the storyboard and the subtitles are short runs of their own: they
             # go alongside the ladder (which leaves a core idle now and then) instead of
             # before it. Leaving the pool waits for them, whatever the ladder did: the
-            # workspace is removed right after.
+            # workspace is removed right after. The stills run in this thread's context
+            # (what it logs carries the job; its span is the job's child).
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stills") as pool:
                 stills = pool.submit(
-                    self._timed_stills, source, info, video.poster_time(info.duration_seconds), work
+                    contextvars.copy_context().run,
+                    self._timed_stills,
+                    source,
+                    info,
+                    video.poster_time(info.duration_seconds),
+                    work,
                 )
                 with timed("ladder", media_seconds=info.duration_seconds):
                     hls = self._media.transcoder.transcode(

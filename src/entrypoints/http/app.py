@@ -41,6 +41,7 @@ from videoplatform.entrypoints.http.resources import (
 from videoplatform.entrypoints.http.resources.common import HttpContext
 from videoplatform.entrypoints.metrics import platform_metrics
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.tracing import http_middleware
 
 App = falcon.App[falcon.Request, falcon.Response]
 
@@ -148,6 +149,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
         if op.deprecated
     }
     middleware: list[Any] = [MetricsMiddleware(metrics)] if metrics is not None else []
+    middleware += http_middleware()  # where tracing is on
     middleware.append(RequestContext())
     if options.cors_origins:
         middleware.append(

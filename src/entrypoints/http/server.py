@@ -12,6 +12,7 @@ exits 0. SIGINT (Ctrl+C) and SIGQUIT stop at once.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
@@ -30,6 +31,7 @@ from videoplatform.entrypoints.http.workers import SERVER_NAME, ConnectionLimits
 from videoplatform.entrypoints.metrics import forget_process, prepare_multiprocess
 from videoplatform.entrypoints.persistence import database_url
 from videoplatform.entrypoints.settings import ConfigurationError, Settings, masked_url
+from videoplatform.entrypoints.tracing import check_tracing_environment
 
 WsgiApp = Callable[..., Any]
 
@@ -240,6 +242,9 @@ def serve(settings: Settings, options: ServeOptions) -> int:
 
     gunicorn ends the process itself (``sys.exit``), in the master and in each worker:
     nothing after this call runs, and no context may stay open around it."""
+    # Tracing itself is set up in each worker after the fork (wsgi.create); settings it
+    # cannot honour are refused here, before any worker starts.
+    check_tracing_environment(os.environ)
     prepare(settings)
     if settings.metrics_token:
         # The workers' values meet in one directory, fresh for this run (see metrics).

@@ -29,6 +29,7 @@ from videoplatform.entrypoints.error_tracking import configure_error_tracking
 from videoplatform.entrypoints.http.app import App, create_app
 from videoplatform.entrypoints.logging import configure_logging, logging_configured
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.tracing import configure_tracing, flush_tracing
 from videoplatform.entrypoints.worker import (
     BackgroundWorkers,
     start_background,
@@ -50,6 +51,9 @@ def create() -> App:
         configure_logging(json=True)
     settings = Settings.from_env()
     configure_error_tracking(settings, "api")  # in each worker process: after the fork
+    # Also after the fork (the span exporter's thread is this process's own), and before
+    # the app and the database engine exist (they are instrumented as they are made).
+    configure_tracing("api")
     platform = create_platform(settings)
     _open.append(platform)
     atexit.unregister(close)  # registered once, however many apps this process builds
@@ -77,3 +81,4 @@ def close() -> None:
     while _open:
         _open.pop().close()
         log.info("platform closed", pid=os.getpid())
+    flush_tracing()

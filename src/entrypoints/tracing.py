@@ -1,0 +1,486 @@
+"""Traces of the API and the worker, through OpenTelemetry (the ``tracing`` extra).
+
+Off unless the standard ``OTEL_*`` environment turns it on (:func:`tracing_requested`):
+``OTEL_TRACES_EXPORTER`` names an exporter (``otlp``, ``console``), or, with it unset,
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` names a
+collector; ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none`` keeps it off.
+The SDK reads the rest itself: where and how to export (``OTEL_EXPORTER_OTLP_*``, its
+timeout included), the batching (``OTEL_BSP_*``), the sampler (``OTEL_TRACES_SAMPLER``
+and ``_ARG``) and the resource (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``).
+
+Each process configures its own tracer provider (:func:`configure_tracing`): a gunicorn
+worker after the fork (its batch processor's export thread is its own), the
+``videoplatform worker`` command at start. Spans are handed to a batch processor, which
+exports them from its own thread: a slow or unreachable collector delays no request,
+and when its queue is full, spans are dropped rather than waited for.
+
+Spans: each HTTP request (Falcon), each SQL statement (SQLAlchemy), each Redis command,
+the relay's publish of each outbox message (to RabbitMQ or the in-process queue), the
+handling of each job or event, and each processing stage. The trace context is written
+with each outbox message and carried in each job's headers (W3C ``traceparent``), so
+that one trace follows an upload from its request through the outbox, the queue and the
+worker to the end of its processing. Log lines carry ``trace_id`` and ``span_id``
+(:func:`add_trace_context`). docs/tracing.md has the details and the decisions.
+
+opentelemetry is imported only where tracing is on: every process logs, few trace.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from videoplatform.application.ports.tracing import (
+    Attributes,
+    AttributeValue,
+    NoTracer,
+    SpanKind,
+    Tracer,
+    TraceSpan,
+)
+from videoplatform.entrypoints.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.sampling import Sampler
+    from opentelemetry.trace import Span
+    from sqlalchemy import Engine
+
+log = structlog.get_logger(__name__)
+
+EXPORTERS = ("otlp", "console")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+FLUSH_MILLIS = 5000
+"""How long a process that ends waits for its last spans to be exported."""
+
+
+class _State:
+    provider: TracerProvider | None = None
+    component: str | None = None
+    instrumented: list[Any]
+    engines: bool = False
+
+    def __init__(self) -> None:
+        self.instrumented = []
+
+
+_state = _State()
+
+
+def _flag(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name, "").strip().lower()
+
+
+def tracing_requested(environ: Mapping[str, str]) -> bool:
+    """Whether ``environ`` turns tracing on (see the module's docstring)."""
+    if _flag(environ, "OTEL_SDK_DISABLED") == "true":
+        return False
+    exporters = _flag(environ, "OTEL_TRACES_EXPORTER")
+    if exporters:
+        return exporters != "none"
+    return bool(
+        _flag(environ, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or _flag(environ, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def check_tracing_environment(environ: Mapping[str, str]) -> None:
+    """Refuse (ConfigurationError) tracing settings this release cannot honour, before
+    any process is started with them; nothing is set up."""
+    if not tracing_requested(environ):
+        return
+    names = _exporter_names(environ)
+    if "otlp" in names:
+        for variable in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            protocol = _flag(environ, variable)
+            if protocol:
+                if protocol != "http/protobuf":
+                    raise ConfigurationError(
+                        f"{variable}={protocol!r}: traces are exported over OTLP/HTTP "
+                        "(http/protobuf) only"
+                    )
+                break
+    _sampler_name(environ)
+
+
+def _exporter_names(environ: Mapping[str, str]) -> list[str]:
+    given = _flag(environ, "OTEL_TRACES_EXPORTER") or "otlp"
+    names = [name.strip() for name in given.split(",") if name.strip() not in ("", "none")]
+    unknown = [name for name in names if name not in EXPORTERS]
+    if unknown:
+        raise ConfigurationError(
+            f"OTEL_TRACES_EXPORTER={given!r}: use {', '.join(EXPORTERS)} or none"
+        )
+    return names
+
+
+def _sampler_name(environ: Mapping[str, str]) -> str:
+    name = _flag(environ, "OTEL_TRACES_SAMPLER") or "parentbased_always_on"
+    if name not in SAMPLERS:
+        raise ConfigurationError(f"OTEL_TRACES_SAMPLER={name!r}: use one of {', '.join(SAMPLERS)}")
+    if name.endswith("traceidratio"):
+        _ratio(environ)
+    return name
+
+
+def _ratio(environ: Mapping[str, str]) -> float:
+    given = environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or "1.0"
+    try:
+        ratio = float(given)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigurationError(
+            f"OTEL_TRACES_SAMPLER_ARG={given!r}: a ratio between 0 and 1 (0.1 traces 10 %)"
+        )
+    return ratio
+
+
+def tracing_on() -> bool:
+    return _state.provider is not None
+
+
+def configure_tracing(
+    component: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    exporter: SpanExporter | None = None,
+) -> bool:
+    """Set up tracing for this process (``component``: ``api`` or ``worker``) when the
+    environment asks for it, or when ``exporter`` is given (where spans go instead, for
+    tests); whether it is on. Once per process: later calls change nothing until
+    :func:`shutdown_tracing`. Without the ``tracing`` extra, tracing stays off (with a
+    warning when it was asked for)."""
+    environ = os.environ if environ is None else environ
+    if _state.provider is not None:
+        return True
+    if exporter is None and not tracing_requested(environ):
+        return False
+    check_tracing_environment(environ)
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        log.warning(
+            "tracing_unavailable",
+            reason="the OTEL_* environment asks for traces, but the tracing extra "
+            "(videoplatform[tracing]) is not installed",
+        )
+        return False
+    provider = TracerProvider(resource=_resource(component), sampler=_sampler(environ))
+    exporters = [exporter] if exporter is not None else _exporters(environ)
+    for each in exporters:
+        # Exported in the processor's own thread, in batches; a full queue drops spans.
+        provider.add_span_processor(BatchSpanProcessor(each))
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # For any other library in the process that traces through the global API.
+        trace.set_tracer_provider(provider)
+    _state.provider, _state.component = provider, component
+    _instrument_libraries(provider)
+    log.info("tracing_on", component=component, exporters=[type(e).__name__ for e in exporters])
+    return True
+
+
+def _exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
+    exporters: list[SpanExporter] = []
+    for name in _exporter_names(environ):
+        if name == "otlp":
+            # Endpoint, headers, compression and timeout (10 s unless
+            # OTEL_EXPORTER_OTLP_TIMEOUT says otherwise) from the environment.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters.append(OTLPSpanExporter())
+        else:
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            exporters.append(ConsoleSpanExporter())
+    return exporters
+
+
+def _resource(component: str) -> Any:
+    """Who sends the spans: ``videoplatform-<component>`` unless ``OTEL_SERVICE_NAME``
+    or ``OTEL_RESOURCE_ATTRIBUTES`` say otherwise (they win)."""
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+
+    ours = Resource.create(
+        {
+            "service.name": f"videoplatform-{component}",
+            "service.version": _release(),
+            "videoplatform.component": component,
+        }
+    )
+    return ours.merge(OTELResourceDetector().detect())
+
+
+def _sampler(environ: Mapping[str, str]) -> Sampler:
+    from opentelemetry.sdk.trace.sampling import (
+        ALWAYS_OFF,
+        ALWAYS_ON,
+        ParentBased,
+        TraceIdRatioBased,
+    )
+
+    name = _sampler_name(environ)
+    root: Sampler
+    if name.endswith("traceidratio"):
+        root = TraceIdRatioBased(_ratio(environ))
+    else:
+        root = ALWAYS_OFF if name.endswith("always_off") else ALWAYS_ON
+    chosen = ParentBased(root) if name.startswith("parentbased_") else root
+    return _no_lone_client_spans(chosen)
+
+
+def _no_lone_client_spans(sampler: Sampler) -> Sampler:
+    """``sampler``, except that a call to a dependency (a SQL statement, a Redis
+    command) outside any request or job starts no trace of its own: the relay's and
+    the sweeper's polling would otherwise be a stream of one-span traces."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+    class NoLoneClientSpans(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: Any = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> SamplingResult:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if kind is trace.SpanKind.CLIENT and not parent.is_valid:
+                return SamplingResult(Decision.DROP)
+            return sampler.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoLoneClientSpans{{{sampler.get_description()}}}"
+
+    return NoLoneClientSpans()
+
+
+# -- the libraries' own instrumentations ------------------------------------------------
+
+_PATH_ATTRIBUTES = ("http.target", "url.path", "http.url", "url.full")
+_CLIENT_ATTRIBUTES = ("url.query", "net.peer.ip", "client.address", "http.client_ip")
+
+
+def _scrub_request(span: Span, req: Any, resp: Any) -> None:
+    """A request's span keeps its route, never its path (a playback path carries its
+    signed token), its query, or the client's address (no personal data)."""
+    if not span.is_recording():
+        return
+    recorded: Mapping[str, Any] = getattr(span, "attributes", None) or {}
+    route = getattr(req, "uri_template", None) or "<unmatched>"
+    for key in _PATH_ATTRIBUTES:
+        if key in recorded:
+            span.set_attribute(key, route)
+    for key in _CLIENT_ATTRIBUTES:
+        if key in recorded:
+            span.set_attribute(key, "")
+
+
+def http_middleware() -> list[Any]:
+    """Falcon middleware the app adds where tracing is on (none where it is off)."""
+    if _state.provider is None:
+        return []
+    from opentelemetry.instrumentation.falcon import _ENVIRON_EXC
+
+    class AnsweredErrors:
+        """The Falcon instrumentation takes any exception a request raised for a 500,
+        even one that an error handler answered (a domain error's 404 or 409): such a
+        request's span keeps the status it was answered with. Runs before the
+        instrumentation's own ``process_response`` (it is first in the chain)."""
+
+        def process_response(
+            self, req: Any, resp: Any, resource: object, req_succeeded: bool
+        ) -> None:
+            if not req_succeeded and resp.status_code < 500:
+                req.env.pop(_ENVIRON_EXC, None)
+
+    return [AnsweredErrors()]
+
+
+def _instrument_libraries(provider: TracerProvider) -> None:
+    """Falcon (each app created from now on), and Redis where installed. The SQL engine
+    is instrumented when it is opened (:func:`trace_engine`).
+
+    RabbitMQ is traced by the relay (a producer span for each message it publishes)
+    and the consumers (a consumer span for each job), the trace context in the
+    message's headers, not by opentelemetry-instrumentation-pika: on a blocking
+    connection it wraps both the channel and the channel beneath it, so that every
+    send is two nested spans, and its consumer spans cover only the moment a message
+    is buffered, not the job's handling."""
+    from opentelemetry.instrumentation.falcon import FalconInstrumentor
+
+    falcon = FalconInstrumentor()
+    falcon.instrument(tracer_provider=provider, response_hook=_scrub_request)
+    _state.instrumented.append(falcon)
+    if importlib.util.find_spec("redis") is not None:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        redis = RedisInstrumentor()
+        redis.instrument(tracer_provider=provider)
+        _state.instrumented.append(redis)
+
+
+def trace_engine(engine: Engine) -> None:
+    """Spans for the statements of ``engine`` when tracing is on.
+
+    opentelemetry-instrumentation-sqlalchemy 0.66b1 declares ``sqlalchemy<2.1``: its
+    instrumentor instruments nothing on the SQLAlchemy 2.1 this project runs, and with
+    its check skipped it fails, as it imports ``sqlalchemy.ext.asyncio``, which needs
+    greenlet, optional since 2.1. What traces statements is its engine tracer (listeners
+    on the engine's cursor events, unchanged in 2.1), which ``instrument(engine=...)``
+    attaches and which is attached here directly, without the instrumentor's
+    process-wide patches of ``create_engine`` and ``Engine.connect``. The unit tests
+    prove that statements get their spans."""
+    provider = _state.provider
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
+    from opentelemetry.metrics import NoOpMeter
+
+    # The pool's connection counts stay in the Prometheus metrics; none here.
+    usage = NoOpMeter("videoplatform").create_up_down_counter("db.client.connections.usage")
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
+    EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]  # untyped upstream
+    _state.engines = True
+
+
+# -- the application's port -------------------------------------------------------------
+
+
+class _OtelSpan:
+    def __init__(self, span: Span) -> None:
+        self._span = span
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self._span.set_attribute(key, value)
+
+    def fail(self, description: str) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        self._span.set_status(Status(StatusCode.ERROR, description))
+
+
+class OtelTracer:
+    """The :class:`Tracer` port on an OpenTelemetry tracer provider. Trace context is
+    carried as W3C Trace Context, whatever ``OTEL_PROPAGATORS`` says for HTTP."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        from opentelemetry.trace import SpanKind as OtelKind
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        self._tracer = provider.get_tracer("videoplatform", _release())
+        self._propagator = TraceContextTextMapPropagator()
+        self._kinds = {
+            "internal": OtelKind.INTERNAL,
+            "producer": OtelKind.PRODUCER,
+            "consumer": OtelKind.CONSUMER,
+        }
+
+    @contextmanager
+    def span(self, name: str, attributes: Attributes | None = None) -> Iterator[TraceSpan]:
+        with self._tracer.start_as_current_span(name, attributes=attributes) as span:
+            yield _OtelSpan(span)
+
+    def carrier(self) -> dict[str, str]:
+        carrier: dict[str, str] = {}
+        self._propagator.inject(carrier)
+        return carrier
+
+    @contextmanager
+    def continued(
+        self,
+        carrier: Mapping[str, str],
+        name: str,
+        *,
+        kind: SpanKind = "consumer",
+        attributes: Attributes | None = None,
+    ) -> Iterator[TraceSpan]:
+        # An empty context when the carrier holds none: a new trace, never a child of
+        # whatever happens to be current in this thread.
+        context = self._propagator.extract(carrier)
+        with self._tracer.start_as_current_span(
+            name, context=context, kind=self._kinds[kind], attributes=attributes
+        ) as span:
+            yield _OtelSpan(span)
+
+
+def current_tracer() -> Tracer:
+    """The tracer of this process: OpenTelemetry's once :func:`configure_tracing` set it
+    up, else one that does nothing."""
+    provider = _state.provider
+    return OtelTracer(provider) if provider is not None else NoTracer()
+
+
+# -- logs, and the end of a process -----------------------------------------------------
+
+
+def add_trace_context(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: a line logged while a span is current carries its
+    ``trace_id`` and ``span_id`` (hex, as trace viewers show them), sampled or not."""
+    if _state.provider is None:
+        return event
+    from opentelemetry.trace import get_current_span
+
+    context = get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
+def flush_tracing(timeout_millis: int = FLUSH_MILLIS) -> bool:
+    """Export the spans still waiting, within ``timeout_millis``; whether all went."""
+    provider = _state.provider
+    if provider is None:
+        return True
+    return bool(provider.force_flush(timeout_millis))
+
+
+def shutdown_tracing() -> None:
+    """Export what is left, stop the export thread and undo the instrumentations (at
+    the end of a process, and between tests). Tracing is off afterwards."""
+    provider = _state.provider
+    if provider is None:
+        return
+    for instrumentor in reversed(_state.instrumented):
+        instrumentor.uninstrument()
+    _state.instrumented.clear()
+    if _state.engines:
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+        EngineTracer.remove_all_event_listeners()  # type: ignore[no-untyped-call]
+        _state.engines = False
+    provider.force_flush(FLUSH_MILLIS)
+    provider.shutdown()
+    _state.provider, _state.component = None, None
+
+
+def _release() -> str:
+    try:
+        return version("videoplatform")
+    except PackageNotFoundError:
+        return "unknown"
