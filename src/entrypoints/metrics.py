@@ -48,6 +48,7 @@ PREFIX = "videoplatform_"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0)
 USE_CASE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0, 600.0)
 STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+POOL_STATES = ("in_use", "idle", "overflow")
 STORAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0)
 SPEED_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 UNMATCHED = "unmatched"
@@ -83,6 +84,7 @@ class Metrics:
             # prometheus_client chooses where values live when it is imported; a process
             # forked after the environment changed must choose again.
             prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._own = CollectorRegistry(auto_describe=True)
         target = None if shared else self._own  # shared: the values live in files
         self.http_requests = Counter(
@@ -204,6 +206,16 @@ class Metrics:
             self._exposed = CollectorRegistry(auto_describe=False)
             MultiProcessCollector(self._exposed, path=shared)  # type: ignore[no-untyped-call]
 
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, kept: prometheus-client checks and looks the labels
+        up under a lock at each call, a cost on every request; the label values come
+        from closed sets, so what is kept stays small."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     @property
     def registry(self) -> CollectorRegistry:
         """What a scrape of this process reads."""
@@ -219,11 +231,11 @@ class Metrics:
 
     def storage_called(self, operation: str, seconds: float) -> None:
         """A storage call ended (a :class:`StorageTimings` watcher)."""
-        self.storage_duration.labels(operation).observe(seconds)
+        self.child(self.storage_duration, operation).observe(seconds)
 
     def cache_read(self, result: str, count: float) -> None:
         """A cache read found something or not (a :class:`CacheReads` watcher)."""
-        self.cache_reads.labels(result).inc(count)
+        self.child(self.cache_reads, result).inc(count)
 
     def watch_pool(self, engine: Any) -> None:
         """Keep the pool gauges of ``engine`` (SQLAlchemy) current, counted from the
@@ -237,13 +249,16 @@ class Metrics:
         if hasattr(pool, "checkedout") and hasattr(pool, "checkedin"):
             counts = {"in_use": pool.checkedout(), "open": pool.checkedout() + pool.checkedin()}
 
+        in_use, idle, overflow = (self.db_pool.labels(state) for state in POOL_STATES)
+
         def change(name: str, by: int) -> Callable[..., None]:
             def changed(*_: Any) -> None:
                 with lock:
                     counts[name] += by
-                    self.db_pool.labels("in_use").set(counts["in_use"])
-                    self.db_pool.labels("idle").set(max(0, counts["open"] - counts["in_use"]))
-                    self.db_pool.labels("overflow").set(max(0, counts["open"] - size))
+                    in_use.set(counts["in_use"])
+                    idle.set(max(0, counts["open"] - counts["in_use"]))
+                    if name == "open":
+                        overflow.set(max(0, counts["open"] - size))
 
             return changed
 
@@ -290,8 +305,8 @@ class Metrics:
             raise
         finally:
             name = message.name
-            self.use_cases.labels(name, outcome).inc()
-            self.use_case_duration.labels(name).observe(time.perf_counter() - started)
+            self.child(self.use_cases, name, outcome).inc()
+            self.child(self.use_case_duration, name).observe(time.perf_counter() - started)
             self._business(name, outcome, result)
 
     def _business(self, name: str, outcome: str, result: Any) -> None:

@@ -263,8 +263,10 @@ def _no_lone_client_spans(sampler: Sampler) -> Sampler:
             links: Any = None,
             trace_state: Any = None,
         ) -> SamplingResult:
-            parent = trace.get_current_span(parent_context).get_span_context()
-            if kind is trace.SpanKind.CLIENT and not parent.is_valid:
+            if (
+                kind is trace.SpanKind.CLIENT
+                and not trace.get_current_span(parent_context).get_span_context().is_valid
+            ):
                 return SamplingResult(Decision.DROP)
             return sampler.should_sample(
                 parent_context, trace_id, name, kind, attributes, links, trace_state
@@ -278,49 +280,87 @@ def _no_lone_client_spans(sampler: Sampler) -> Sampler:
 
 # -- the libraries' own instrumentations ------------------------------------------------
 
-_PATH_ATTRIBUTES = ("http.target", "url.path", "http.url", "url.full")
-_CLIENT_ATTRIBUTES = ("url.query", "net.peer.ip", "client.address", "http.client_ip")
-
-
-def _scrub_request(span: Span, req: Any, resp: Any) -> None:
-    """A request's span keeps its route, never its path (a playback path carries its
-    signed token), its query, or the client's address (no personal data)."""
-    if not span.is_recording():
-        return
-    recorded: Mapping[str, Any] = getattr(span, "attributes", None) or {}
-    route = getattr(req, "uri_template", None) or "<unmatched>"
-    for key in _PATH_ATTRIBUTES:
-        if key in recorded:
-            span.set_attribute(key, route)
-    for key in _CLIENT_ATTRIBUTES:
-        if key in recorded:
-            span.set_attribute(key, "")
-
 
 def http_middleware() -> list[Any]:
-    """Falcon middleware the app adds where tracing is on (none where it is off)."""
-    if _state.provider is None:
+    """Falcon middleware the app adds where tracing is on (none where it is off): a
+    server span per request (see :func:`_request_spans`)."""
+    provider = _state.provider
+    if provider is None:
         return []
-    from opentelemetry.instrumentation.falcon import _ENVIRON_EXC
+    return [_request_spans(provider)]
 
-    class AnsweredErrors:
-        """The Falcon instrumentation takes any exception a request raised for a 500,
-        even one that an error handler answered (a domain error's 404 or 409): such a
-        request's span keeps the status it was answered with. Runs before the
-        instrumentation's own ``process_response`` (it is first in the chain)."""
+
+def _request_spans(provider: TracerProvider) -> Any:
+    """A server span per request, named by its method and route template
+    (``GET /api/v1/videos/{video_id}``), continuing the trace of a ``traceparent``
+    header. It records the method, the route and the status sent, never the path (a
+    playback path carries its signed token), the query or the client's address; a 5xx
+    is an error, any other answer (a domain error's 404 included) is not.
+
+    Not opentelemetry-instrumentation-falcon: it collects a dozen request attributes
+    and records its own metrics on every request, sampled or not, which cost more than
+    a tenth of a cached read's time (``python -m bench observability``). Here a request
+    that is not sampled costs a context extracted, a span started and ended."""
+    from opentelemetry import context as otel_context
+    from opentelemetry import propagate, trace
+    from opentelemetry.propagators.textmap import Getter
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    class Headers(Getter[Any]):
+        def get(self, carrier: Any, key: str) -> list[str] | None:
+            value = carrier.get_header(key)
+            return None if value is None else [value]
+
+        def keys(self, carrier: Any) -> list[str]:
+            return [name.lower() for name in carrier.headers]
+
+    headers = Headers()
+    # The headers the configured propagators read (W3C traceparent, tracestate,
+    # baggage by default): without any of them there is no context to extract.
+    carriers = tuple(
+        "HTTP_" + name.upper().replace("-", "_") for name in propagate.get_global_textmap().fields
+    )
+    tracer = provider.get_tracer("videoplatform.http")
+
+    class RequestSpans:
+        def process_request(self, req: Any, resp: Any) -> None:
+            environ = req.env
+            carried = any(name in environ for name in carriers)
+            parent = propagate.extract(req, getter=headers) if carried else None
+            span = tracer.start_span(f"{req.method}", context=parent, kind=SpanKind.SERVER)
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+            req.context.trace_span = (span, token)
 
         def process_response(
             self, req: Any, resp: Any, resource: object, req_succeeded: bool
         ) -> None:
-            if not req_succeeded and resp.status_code < 500:
-                req.env.pop(_ENVIRON_EXC, None)
+            held = getattr(req.context, "trace_span", None)
+            if held is None:
+                return
+            span, token = held
+            if span.is_recording():
+                route = getattr(req, "uri_template", None) or "<unmatched>"
+                status = resp.status_code
+                span.update_name(f"{req.method} {route}")
+                span.set_attributes(
+                    {
+                        "http.request.method": req.method,
+                        "http.route": route,
+                        "http.response.status_code": status,
+                        "url.scheme": req.scheme,
+                    }
+                )
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+            span.end()
+            otel_context.detach(token)
 
-    return [AnsweredErrors()]
+    return RequestSpans()
 
 
 def _instrument_libraries(provider: TracerProvider) -> None:
-    """Falcon (each app created from now on), and Redis where installed. The SQL engine
-    is instrumented when it is opened (:func:`trace_engine`).
+    """Redis where installed (requests are traced by the app's middleware,
+    :func:`http_middleware`; the SQL engine when it is opened, :func:`trace_engine`).
 
     RabbitMQ is traced by the relay (a producer span for each message it publishes)
     and the consumers (a consumer span for each job), the trace context in the
@@ -328,11 +368,6 @@ def _instrument_libraries(provider: TracerProvider) -> None:
     connection it wraps both the channel and the channel beneath it, so that every
     send is two nested spans, and its consumer spans cover only the moment a message
     is buffered, not the job's handling."""
-    from opentelemetry.instrumentation.falcon import FalconInstrumentor
-
-    falcon = FalconInstrumentor()
-    falcon.instrument(tracer_provider=provider, response_hook=_scrub_request)
-    _state.instrumented.append(falcon)
     if importlib.util.find_spec("redis") is not None:
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
@@ -355,14 +390,46 @@ def trace_engine(engine: Engine) -> None:
     provider = _state.provider
     if provider is None:
         return
+    from opentelemetry import trace
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
     from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import NoOpMeter
 
-    # The pool's connection counts stay in the Prometheus metrics; none here.
+    class SampledStatements(EngineTracer):  # (untyped upstream)
+        """Statements of sampled requests and jobs only: under a span that records
+        nothing (a request or job not sampled) a statement's span would record nothing
+        either (parent-based sampling), and the engine tracer's work for it (the
+        database's name and address, the operation's name, a span made and ended) is
+        most of what tracing costs an unsampled request. The pool's connection
+        counts are the Prometheus metrics' (videoplatform_db_pool_connections): the
+        pool's events are not listened to."""
+
+        @classmethod
+        def _register_event_listener(
+            cls, target: Any, identifier: str, func: Any, *args: Any, **kw: Any
+        ) -> None:
+            if identifier not in ("connect", "close", "checkin", "checkout"):
+                super()._register_event_listener(target, identifier, func, *args, **kw)  # type: ignore[no-untyped-call]
+
+        def _before_cur_exec(
+            self,
+            conn: Any,
+            cursor: Any,
+            statement: Any,
+            params: Any,
+            context: Any,
+            executemany: bool,
+        ) -> tuple[Any, Any]:
+            if not trace.get_current_span().is_recording():
+                return statement, params
+            found: tuple[Any, Any] = super()._before_cur_exec(  # type: ignore[no-untyped-call]
+                conn, cursor, statement, params, context, executemany
+            )
+            return found
+
     usage = NoOpMeter("videoplatform").create_up_down_counter("db.client.connections.usage")
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
-    EngineTracer(tracer, engine, usage)  # type: ignore[no-untyped-call]  # untyped upstream
+    SampledStatements(tracer, engine, usage)  # type: ignore[no-untyped-call]
     _state.engines = True
 
 

@@ -36,8 +36,9 @@ class MetricsMiddleware:
         route = req.uri_template or UNMATCHED
         method = req.method if req.method in _METHODS else "OTHER"
         status = str(resp.status).split(" ", 1)[0]
-        self._metrics.http_requests.labels(method, route, status).inc()
-        self._metrics.http_duration.labels(method, route).observe(time.perf_counter() - started)
+        metrics = self._metrics
+        metrics.child(metrics.http_requests, method, route, status).inc()
+        metrics.child(metrics.http_duration, method, route).observe(time.perf_counter() - started)
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

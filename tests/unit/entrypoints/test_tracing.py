@@ -214,7 +214,8 @@ def test_a_request_is_a_server_span_named_by_its_route_without_path_or_address(
     assert request.name == f"GET {VIDEOS}/{{video_id}}"
     recorded = dict(request.attributes or {})
     # Answered by an error handler (a domain error): its status, not a failure.
-    assert recorded["http.status_code"] == result.status_code
+    assert recorded["http.response.status_code"] == result.status_code
+    assert recorded["http.route"] == f"{VIDEOS}/{{video_id}}"
     assert request.status.status_code is StatusCode.UNSET
     rendered = json.dumps(recorded)
     assert "01NOSUCHVIDEO" not in rendered and "secret" not in rendered
