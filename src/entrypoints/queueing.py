@@ -39,9 +39,14 @@ def open_queue(settings: Settings, closers: list[Closer]) -> tuple[JobQueue, Job
         return memory, memory.client
     if scheme in ("amqp", "amqps"):
         topology = _topology(settings)
-        from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
+        from videoplatform.adapters.rabbitmq.queue import (
+            PUBLISHER_HEARTBEAT_SECONDS,
+            RabbitJobQueue,
+        )
 
-        publisher = RabbitJobQueue(topology, role="publisher")
+        publisher = RabbitJobQueue(
+            topology, role="publisher", heartbeat=PUBLISHER_HEARTBEAT_SECONDS
+        )
         closers.append(publisher.close)
         return publisher, publisher.client
     raise _unknown(url)

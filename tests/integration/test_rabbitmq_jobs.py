@@ -28,12 +28,17 @@ from tests.integration.tcp_proxy import TcpProxy
 from videoplatform.adapters.memory.events import MemoryEventChannel
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
-from videoplatform.adapters.rabbitmq.queue import QueueMisconfigured, RabbitJobQueue
+from videoplatform.adapters.rabbitmq.queue import (
+    PUBLISHER_HEARTBEAT_SECONDS,
+    QueueMisconfigured,
+    RabbitJobQueue,
+)
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.application.jobs import JobConsumer, RetryPolicy
 from videoplatform.application.ports.persistence import OutboxMessage
 from videoplatform.application.ports.queue import Job, PublishFailed
 from videoplatform.application.relay import OutboxRelay, RelayPolicy
+from videoplatform.entrypoints.resilience import Breakers, GuardedJobQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -268,3 +273,35 @@ def test_a_message_that_is_no_job_is_dropped_and_the_next_job_still_comes(
         queue.ack(delivered)
     finally:
         queue.close()
+
+
+def test_a_broker_that_stops_answering_fails_a_publish_in_bounded_time_then_at_once(
+    topology: Topology, rabbitmq_service: ServiceEndpoint
+) -> None:
+    """Alive to TCP but silent (the proxy acknowledges and forwards nothing): the
+    publisher's heartbeat and connect timeout end the wait, which had no end; then its
+    circuit breaker stops asking."""
+    proxy = TcpProxy((rabbitmq_service.host, rabbitmq_service.port))
+    through_proxy = attrs.evolve(
+        topology, url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F", reconnect_cap_seconds=1
+    )
+    breakers = Breakers(failures=1, reset_seconds=60)
+    publisher = GuardedJobQueue(
+        RabbitJobQueue(through_proxy, role="relay", heartbeat=PUBLISHER_HEARTBEAT_SECONDS),
+        breakers,
+    )
+    try:
+        publisher.publish(Job("warm-up", "k", {}))  # connects, declares the queues
+        proxy.silence()
+        started = time.monotonic()
+        with pytest.raises(PublishFailed, match="not confirmed"):
+            publisher.publish(Job("lost", "k", {}))
+        assert time.monotonic() - started < 45
+        assert breakers.state("queue") == "open"
+        started = time.monotonic()
+        with pytest.raises(PublishFailed, match="not tried"):
+            publisher.publish(Job("kept", "k", {}))  # stays in the outbox
+        assert time.monotonic() - started < 0.1
+    finally:
+        publisher.close()
+        proxy.close()

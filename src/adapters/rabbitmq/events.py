@@ -17,7 +17,11 @@ from collections.abc import Sequence
 import attrs
 from pika.adapters.blocking_connection import BlockingChannel
 
-from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue, declare_queues
+from videoplatform.adapters.rabbitmq.queue import (
+    PUBLISHER_HEARTBEAT_SECONDS,
+    RabbitJobQueue,
+    declare_queues,
+)
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.application.events.codec import event_name
 from videoplatform.application.ports.queue import Job, Subscription
@@ -33,7 +37,7 @@ class RabbitEventPublisher(RabbitJobQueue):
     nobody subscribed to it), after declaring the shared subscriptions' queues."""
 
     def __init__(self, exchange: Topology, subscriptions: Sequence[Topology]) -> None:
-        super().__init__(exchange, role="event publisher")
+        super().__init__(exchange, role="event publisher", heartbeat=PUBLISHER_HEARTBEAT_SECONDS)
         self._subscriptions = tuple(subscriptions)
 
     def _declare_topology(self, channel: BlockingChannel) -> None:

@@ -24,7 +24,10 @@ from typing import Any
 import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
+from pika.adapters.utils.connection_workflow import (
+    AMQPConnectorException,
+    AMQPConnectorStackTimeout,
+)
 from pika.exceptions import AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 from pika.spec import Basic, BasicProperties
 
@@ -49,7 +52,15 @@ _names = itertools.count(1)
 _KEEPALIVE = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 6}
 # Sends one publish tries (reconnecting between them) before it reports the job
 # unconfirmed and leaves it to the caller (the outbox relay retries later).
+BROKEN = (AMQPError, AMQPConnectorException)
+"""What pika raises when the broker cannot be reached or used (connecting through a
+broker that never answers the handshake raises the second, outside AMQPError)."""
 PUBLISH_TRIES = 3
+PUBLISHER_HEARTBEAT_SECONDS = 5
+"""A publisher's heartbeat: a broker that stops answering (alive to TCP, silent) breaks
+the connection within two checks of about this plus 5 s, instead of never."""
+PUBLISHER_CONNECT_SECONDS = 5
+"""How long a publisher's connection may take to open (TCP and the AMQP handshake)."""
 
 PRECONDITION_FAILED = 406
 
@@ -129,8 +140,9 @@ class RabbitJobQueue:
     backoff when the broker goes away. Deliveries held when a connection is lost are
     already back in the queue; settling them afterwards does nothing."""
 
-    def __init__(self, topology: Topology, *, role: str = "client") -> None:
+    def __init__(self, topology: Topology, *, role: str = "client", heartbeat: int = 0) -> None:
         self.topology = topology
+        self._heartbeat = heartbeat
         self.connection_name = f"videoplatform {role} pid {os.getpid()} #{next(_names)}"
         self._role = role
         self._lock = threading.RLock()
@@ -158,7 +170,14 @@ class RabbitJobQueue:
         if wait > 0:
             time.sleep(wait)
         parameters = pika.URLParameters(self.topology.url)
-        parameters.heartbeat = 0
+        # Consumers hold their thread for a whole job, away from pika: no heartbeats
+        # (TCP keepalive finds a vanished broker). A publisher waits in pika for each
+        # confirm: heartbeats bound that wait when the broker stops answering.
+        parameters.heartbeat = self._heartbeat
+        if self._heartbeat:
+            # Connecting is bounded too: a broker that accepts the connection and then
+            # says nothing is given up on within this.
+            parameters.stack_timeout = PUBLISHER_CONNECT_SECONDS
         parameters.tcp_options = _KEEPALIVE
         parameters.blocked_connection_timeout = 60
         parameters.client_properties = {"connection_name": self.connection_name}
@@ -233,8 +252,21 @@ class RabbitJobQueue:
 
     # -- publishing ---------------------------------------------------------------------
 
+    def _idle_check(self) -> None:
+        """With heartbeats, a connection left idle (nothing published for a while) may
+        have been closed by the broker: find out before sending, and connect again at
+        once rather than count a failure."""
+        connection = self._connection
+        if not self._heartbeat or connection is None or not connection.is_open:
+            return
+        try:
+            connection.process_data_events(0)  # reads a close, sends a due heartbeat
+        except AMQPError:
+            self._drop()
+
     def publish(self, job: Job) -> None:
         with self._lock:
+            self._idle_check()
             for attempt in range(1, PUBLISH_TRIES + 1):
                 try:
                     exchange, key, mandatory = self._target(job)
@@ -255,7 +287,7 @@ class RabbitJobQueue:
                     # its leader, say); nothing was stored, so sending again is safe.
                     failure: BaseException = refused
                     time.sleep(0.05 * attempt)
-                except AMQPError as error:
+                except BROKEN as error:
                     failure = error
                     self._lost(error)
             raise PublishFailed(f"job {job.id} not confirmed by the broker: {failure!r}")
@@ -287,7 +319,7 @@ class RabbitJobQueue:
                     if left <= 0:
                         return None
                     channel.connection.process_data_events(time_limit=min(left, 1.0))
-                except AMQPError as error:
+                except BROKEN as error:
                     self._lost(error)
                     if deadline - time.monotonic() <= 0:
                         return None
