@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from tests.conftest import RequireService, ServiceEndpoint
+from tests.contracts.conftest import S3_TEST_CREDENTIALS
 from tests.integration.served import migrate, queue_topology
 from videoplatform.adapters.rabbitmq.events import RabbitEventChannel
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
@@ -117,3 +118,16 @@ def production_env(
         events.delete_queues(PLATFORM_SUBSCRIPTIONS)
     queue.close()
     events.close()
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials where boto3's default chain finds them, and nothing else it could
+    read: no ~/.aws files, no instance metadata service."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_TEST_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_CREDENTIALS["aws_secret_access_key"])
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

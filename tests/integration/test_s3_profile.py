@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from tests.contracts.conftest import (
-    S3_TEST_CREDENTIALS,
     fresh_bucket,
     make_s3_client,
     moto_s3_server,
@@ -50,19 +49,6 @@ def raw_client(moto_endpoint: str) -> Iterator[Any]:
 def bucket(raw_client: Any) -> Iterator[str]:
     with fresh_bucket(raw_client) as name:
         yield name
-
-
-@pytest.fixture
-def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Credentials where boto3's default chain finds them, and nothing else it could
-    read: no ~/.aws files, no instance metadata service."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_TEST_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_CREDENTIALS["aws_secret_access_key"])
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.mark.usefixtures("aws_environment")

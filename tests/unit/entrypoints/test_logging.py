@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,21 +13,7 @@ import structlog
 
 from videoplatform.entrypoints.logging import configure_logging, logging_configured
 
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Leave structlog and the root logger as this test found them."""
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
-    structlog.configure(**saved)
-    structlog.contextvars.clear_contextvars()
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def lines_of(text: str) -> list[dict[str, Any]]:
