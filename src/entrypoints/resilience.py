@@ -93,6 +93,9 @@ class Breakers:
         return breaker.current_state if breaker else CLOSED
 
     def breaker(self, dependency: str) -> pybreaker.CircuitBreaker:
+        found = self._breakers.get(dependency)
+        if found is not None:
+            return found
         import pybreaker
 
         with self._lock:

@@ -19,12 +19,18 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from tests.conftest import RequireService, ServiceEndpoint
-from tests.contracts.conftest import S3_TEST_CREDENTIALS
+from tests.contracts.conftest import (
+    S3_TEST_CREDENTIALS,
+    fresh_bucket,
+    make_s3_client,
+    moto_s3_server,
+)
 from tests.integration.served import migrate, queue_topology
 from videoplatform.adapters.rabbitmq.events import RabbitEventChannel
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
@@ -131,3 +137,25 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto S3 server for the module (real HTTP on loopback)."""
+    with moto_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def raw_client(moto_endpoint: str) -> Iterator[Any]:
+    client = make_s3_client(moto_endpoint)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def bucket(raw_client: Any) -> Iterator[str]:
+    with fresh_bucket(raw_client) as name:
+        yield name

@@ -13,7 +13,6 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from tests.contracts.conftest import fresh_bucket, make_s3_client, moto_s3_server
 from tests.integration.tcp_proxy import TcpProxy
 from tests.integration.test_s3_profile import CHEAP_ARGON2
 from videoplatform.entrypoints.bootstrap import create_platform
@@ -26,22 +25,6 @@ API = "/api/v1"
 TOKEN = "metrics-token-for-the-outage-test"
 READ_TIMEOUT = 1.0
 RESET_SECONDS = 1.5
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def bucket(moto_endpoint: str) -> Iterator[str]:
-    client = make_s3_client(moto_endpoint)
-    try:
-        with fresh_bucket(client) as name:
-            yield name
-    finally:
-        client.close()
 
 
 @pytest.fixture

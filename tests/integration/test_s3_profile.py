@@ -4,17 +4,11 @@ over HTTP on loopback; any S3-compatible service is reached the same way)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.contracts.conftest import (
-    fresh_bucket,
-    make_s3_client,
-    moto_s3_server,
-)
 from tests.unit.conftest import MP4_HEAD
 from videoplatform.adapters.storage.s3 import S3ObjectStorage
 from videoplatform.application.context import Caller
@@ -28,27 +22,6 @@ from videoplatform.entrypoints.resilience import GuardedStorage
 from videoplatform.entrypoints.settings import ConfigurationError, Settings
 
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with moto_s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def raw_client(moto_endpoint: str) -> Iterator[Any]:
-    client = make_s3_client(moto_endpoint)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def bucket(raw_client: Any) -> Iterator[str]:
-    with fresh_bucket(raw_client) as name:
-        yield name
 
 
 @pytest.mark.usefixtures("aws_environment")

@@ -80,17 +80,20 @@ NO_NUL: Schema = {"not": {"pattern": r"\u0000"}}
 
 
 @functools.cache
+def _whitespace() -> str:
+    return char_class(str.isspace)
+
+
 def space() -> str:
     """A class of the whitespace the server trims and collapses (``str.isspace``), in
     literal characters: ``\\s`` means other characters in other dialects (JavaScript's
     leaves out U+001C..U+001F and U+0085 and adds U+FEFF)."""
-    return f"[{char_class(str.isspace)}]"
+    return f"[{_whitespace()}]"
 
 
-@functools.cache
 def not_space() -> str:
     """A class of any character but that whitespace."""
-    return f"[^{char_class(str.isspace)}]"
+    return f"[^{_whitespace()}]"
 
 
 def any_case(text: str) -> str:
