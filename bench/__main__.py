@@ -28,8 +28,8 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     ),
     "http": lambda a: http.run(
         videos=a.videos if a.videos is not None else 200,
-        duration=a.duration,
-        connections=a.connections,
+        duration=a.duration or 8.0,
+        connections=a.connections or 2,
     ),
     "clients": lambda a: clients.run(
         idle=a.idle, slow_headers=a.slow_headers, slow_bodies=a.slow_bodies, requests=a.requests
@@ -37,7 +37,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "refusals": lambda a: refusals.run(pairs=a.pairs),
     "observability": lambda a: observability.run(
         videos=a.videos if a.videos is not None else 200,
-        duration=a.duration,
+        duration=a.duration or 4.0,
         connections=a.connections,
     ),
     "queue": lambda a: queue_bench.run(
@@ -62,9 +62,17 @@ def main(argv: list[str] | None = None) -> int:
         "--pairs", type=int, default=2000, help="hidden/missing request pairs (refusals)"
     )
     parser.add_argument(
-        "--duration", type=float, default=8.0, help="seconds of load per endpoint (http)"
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds of load per measurement (http: 8, observability: 4)",
     )
-    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (http)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        help="concurrent connections (http: 2; observability: each set-up's own)",
+    )
     parser.add_argument("--upload-mib", type=int, default=2048, help="upload size (storage)")
     parser.add_argument("--ladder-seconds", type=float, default=10.0, help="ladder clip (media)")
     parser.add_argument(

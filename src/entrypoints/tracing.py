@@ -14,7 +14,7 @@ worker after the fork (its batch processor's export thread is its own), the
 exports them from its own thread: a slow or unreachable collector delays no request,
 and when its queue is full, spans are dropped rather than waited for.
 
-Spans: each HTTP request (Falcon), each SQL statement (SQLAlchemy), each Redis command,
+Spans: each HTTP request (Falcon), each SQL statement, each Redis command,
 the relay's publish of each outbox message (to RabbitMQ or the in-process queue), the
 handling of each job or event, and each processing stage. The trace context is written
 with each outbox message and carried in each job's headers (W3C ``traceparent``), so
@@ -71,11 +71,17 @@ FLUSH_MILLIS = 5000
 class _State:
     provider: TracerProvider | None = None
     component: str | None = None
+    current_span: Any = None
+    """opentelemetry.trace.get_current_span, once tracing is on."""
+    logged_ids: tuple[object, str, str] = (None, "", "")
+    """The span context last written into a log line, and its ids in hex (a request
+    logs several lines under one span; 128-bit ids are not formatted for free)."""
     instrumented: list[Any]
-    engines: bool = False
+    statements: list[_StatementSpans]
 
     def __init__(self) -> None:
         self.instrumented = []
+        self.statements = []
 
 
 _state = _State()
@@ -191,6 +197,7 @@ def configure_tracing(
         # For any other library in the process that traces through the global API.
         trace.set_tracer_provider(provider)
     _state.provider, _state.component = provider, component
+    _state.current_span = trace.get_current_span
     _instrument_libraries(provider)
     log.info("tracing_on", component=component, exporters=[type(e).__name__ for e in exporters])
     return True
@@ -377,60 +384,109 @@ def _instrument_libraries(provider: TracerProvider) -> None:
 
 
 def trace_engine(engine: Engine) -> None:
-    """Spans for the statements of ``engine`` when tracing is on.
-
-    opentelemetry-instrumentation-sqlalchemy 0.66b1 declares ``sqlalchemy<2.1``: its
-    instrumentor instruments nothing on the SQLAlchemy 2.1 this project runs, and with
-    its check skipped it fails, as it imports ``sqlalchemy.ext.asyncio``, which needs
-    greenlet, optional since 2.1. What traces statements is its engine tracer (listeners
-    on the engine's cursor events, unchanged in 2.1), which ``instrument(engine=...)``
-    attaches and which is attached here directly, without the instrumentor's
-    process-wide patches of ``create_engine`` and ``Engine.connect``. The unit tests
-    prove that statements get their spans."""
+    """A span for each statement ``engine`` runs within a sampled request or job, when
+    tracing is on (see :class:`_StatementSpans` and docs/tracing.md for why these are
+    not opentelemetry-instrumentation-sqlalchemy's)."""
     provider = _state.provider
     if provider is None:
         return
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__
-    from opentelemetry.metrics import NoOpMeter
+    statements = _StatementSpans(provider, engine)
+    statements.listen()
+    _state.statements.append(statements)
 
-    class SampledStatements(EngineTracer):  # (untyped upstream)
-        """Statements of sampled requests and jobs only: under a span that records
-        nothing (a request or job not sampled) a statement's span would record nothing
-        either (parent-based sampling), and the engine tracer's work for it (the
-        database's name and address, the operation's name, a span made and ended) is
-        most of what tracing costs an unsampled request. The pool's connection
-        counts are the Prometheus metrics' (videoplatform_db_pool_connections): the
-        pool's events are not listened to."""
 
-        @classmethod
-        def _register_event_listener(
-            cls, target: Any, identifier: str, func: Any, *args: Any, **kw: Any
-        ) -> None:
-            if identifier not in ("connect", "close", "checkin", "checkout"):
-                super()._register_event_listener(target, identifier, func, *args, **kw)  # type: ignore[no-untyped-call]
+class _StatementSpans:
+    """Listeners on an engine's cursor events: a client span for each statement run
+    under a span that records (a sampled request or job), named by the statement's
+    operation (``SELECT``), with the database system, the operation, the statement as
+    SQLAlchemy sent it (placeholders, never the parameters) and, for a server, its
+    address, port and database. Under a span that records nothing a statement costs one
+    check: its span would record nothing either (parent-based sampling). The span is not
+    made current: nothing runs inside a cursor's execution that could be its child."""
 
-        def _before_cur_exec(
-            self,
-            conn: Any,
-            cursor: Any,
-            statement: Any,
-            params: Any,
-            context: Any,
-            executemany: bool,
-        ) -> tuple[Any, Any]:
-            if not trace.get_current_span().is_recording():
-                return statement, params
-            found: tuple[Any, Any] = super()._before_cur_exec(  # type: ignore[no-untyped-call]
-                conn, cursor, statement, params, context, executemany
-            )
-            return found
+    def __init__(self, provider: TracerProvider, engine: Engine) -> None:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
 
-    usage = NoOpMeter("videoplatform").create_up_down_counter("db.client.connections.usage")
-    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__)
-    SampledStatements(tracer, engine, usage)  # type: ignore[no-untyped-call]
-    _state.engines = True
+        self._engine = engine
+        self._tracer = provider.get_tracer("videoplatform.sql", _release())
+        self._current_span = trace.get_current_span
+        self._client = SpanKind.CLIENT
+        self._error = (Status, StatusCode.ERROR)
+        url = engine.url
+        system = "postgresql" if engine.dialect.name == "postgresql" else engine.dialect.name
+        where: dict[str, AttributeValue] = {"db.system.name": system}
+        if system != "sqlite":  # a SQLite database is a file: its path says nothing useful
+            if url.host:
+                where["server.address"] = url.host
+            if url.port:
+                where["server.port"] = url.port
+            if url.database:
+                where["db.namespace"] = url.database
+        self._where = where
+
+    def listen(self) -> None:
+        from sqlalchemy import event
+
+        event.listen(self._engine, "before_cursor_execute", self._before)
+        event.listen(self._engine, "after_cursor_execute", self._after)
+        event.listen(self._engine, "handle_error", self._failed)
+
+    def forget(self) -> None:
+        from sqlalchemy import event
+
+        for name, listener in (
+            ("before_cursor_execute", self._before),
+            ("after_cursor_execute", self._after),
+            ("handle_error", self._failed),
+        ):
+            if event.contains(self._engine, name, listener):
+                event.remove(self._engine, name, listener)
+
+    def _before(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        if context is None or not self._current_span().is_recording():
+            return
+        operation = _operation(statement)
+        attributes: dict[str, AttributeValue] = {
+            **self._where,
+            "db.operation.name": operation,
+            "db.query.text": statement,
+        }
+        if many:
+            attributes["db.operation.batch.size"] = len(params)
+        context._videoplatform_span = self._tracer.start_span(
+            operation, kind=self._client, attributes=attributes
+        )
+
+    def _after(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        span = getattr(context, "_videoplatform_span", None)
+        if span is not None:
+            context._videoplatform_span = None
+            span.end()
+
+    def _failed(self, failure: Any) -> None:
+        context = failure.execution_context
+        span = getattr(context, "_videoplatform_span", None)
+        if span is None:
+            return
+        context._videoplatform_span = None
+        status, error = self._error
+        kind = type(failure.original_exception).__name__
+        span.set_attribute("error.type", kind)
+        span.set_status(status(error, kind))
+        span.end()
+
+
+def _operation(statement: str) -> str:
+    """The statement's first keyword, upper case (``SELECT``, ``INSERT``, ``WITH``):
+    a span name from a small, known set, never the statement's text."""
+    word = statement.lstrip()[:16].split(None, 1)
+    head = word[0].upper() if word else ""
+    return head if head.isalpha() else "SQL"
 
 
 # -- the application's port -------------------------------------------------------------
@@ -508,14 +564,17 @@ def add_trace_context(
 ) -> MutableMapping[str, Any]:
     """A structlog processor: a line logged while a span is current carries its
     ``trace_id`` and ``span_id`` (hex, as trace viewers show them), sampled or not."""
-    if _state.provider is None:
+    current_span = _state.current_span
+    if current_span is None:
         return event
-    from opentelemetry.trace import get_current_span
-
-    context = get_current_span().get_span_context()
+    context = current_span().get_span_context()
     if context.is_valid:
-        event.setdefault("trace_id", format(context.trace_id, "032x"))
-        event.setdefault("span_id", format(context.span_id, "016x"))
+        logged, trace_id, span_id = _state.logged_ids
+        if logged is not context:
+            trace_id, span_id = format(context.trace_id, "032x"), format(context.span_id, "016x")
+            _state.logged_ids = (context, trace_id, span_id)
+        event.setdefault("trace_id", trace_id)
+        event.setdefault("span_id", span_id)
     return event
 
 
@@ -536,14 +595,12 @@ def shutdown_tracing() -> None:
     for instrumentor in reversed(_state.instrumented):
         instrumentor.uninstrument()
     _state.instrumented.clear()
-    if _state.engines:
-        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-
-        EngineTracer.remove_all_event_listeners()  # type: ignore[no-untyped-call]
-        _state.engines = False
+    while _state.statements:
+        _state.statements.pop().forget()
     provider.force_flush(FLUSH_MILLIS)
     provider.shutdown()
-    _state.provider, _state.component = None, None
+    _state.provider, _state.component, _state.current_span = None, None, None
+    _state.logged_ids = (None, "", "")
 
 
 def _release() -> str:

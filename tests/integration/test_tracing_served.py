@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from sqlalchemy import make_url
 
 from tests import media_clips
 from tests.conftest import ServiceEndpoint
@@ -198,7 +199,10 @@ def test_one_trace_spans_the_api_the_queue_the_worker_and_each_ffmpeg_stage(
         if s.span.kind == CLIENT and s.name.startswith("INSERT") and s.service == request.service
     ]
     assert inserts and all(chain(s, trace)[-1] is request for s in inserts)
-    assert {s.attributes["db.system"].string_value for s in inserts} == {"postgresql"}
+    assert {s.attributes["db.system.name"].string_value for s in inserts} == {"postgresql"}
+    database = make_url(production_env["VIDEOPLATFORM_DATABASE_URL"])
+    assert {s.attributes["server.address"].string_value for s in inserts} == {database.host}
+    assert {s.attributes["db.namespace"].string_value for s in inserts} == {database.database}
 
     # The worker's relay published the job to RabbitMQ, in the request's trace...
     publish = one(trace, f"publish {PROCESS_VIDEO}")

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from tests.unit.conftest import CHEAP_ARGON2, PASSWORD
 from videoplatform.adapters.memory.media import synthetic_clip
@@ -230,26 +231,45 @@ def test_a_request_continues_the_trace_its_client_sent(spans: InMemorySpanExport
     assert format(request.context.trace_id, "032x") == TRACEPARENT.split("-")[1]
 
 
-def test_statements_get_spans_on_the_installed_sqlalchemy(
+def test_statements_of_a_traced_use_case_get_spans(
     spans: InMemorySpanExporter, tmp_path: Path
 ) -> None:
-    """The SQLAlchemy instrumentation declares ``sqlalchemy<2.1``; past its check, it
-    traces this project's SQLAlchemy (2.1) all the same."""
     engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         trace_engine(engine)
         tracer = current_tracer()
         with tracer.span("use case"), engine.connect() as conn:
-            assert conn.execute(text("SELECT 41 + 1")).scalar_one() == 42
+            assert conn.execute(text("SELECT 41 + :one"), {"one": 1}).scalar_one() == 42
         with engine.connect() as conn:  # outside any request or job: no trace of its own
             conn.execute(text("SELECT 1"))
     finally:
         engine.dispose()
     done = finished(spans)
-    statements = [s for s in done if s.kind is SpanKind.CLIENT and s.name.startswith("SELECT")]
-    (statement,) = statements
-    assert (statement.attributes or {})["db.statement"] == "SELECT 41 + 1"
+    (statement,) = [s for s in done if s.kind is SpanKind.CLIENT]
+    assert statement.name == "SELECT"
+    assert dict(statement.attributes or {}) == {
+        "db.system.name": "sqlite",
+        "db.operation.name": "SELECT",
+        "db.query.text": "SELECT 41 + ?",  # as sent: the parameter is not in it
+    }
     assert ancestors(statement, done)[-1] == "use case"
+
+
+def test_a_failed_statement_is_an_error_span(spans: InMemorySpanExporter, tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        trace_engine(engine)
+        with current_tracer().span("use case"), engine.connect() as conn:
+            with pytest.raises(OperationalError):
+                conn.execute(text("DELETE FROM no_such_table"))
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    failed, fine = [s for s in finished(spans) if s.kind is SpanKind.CLIENT]
+    assert (failed.name, fine.name) == ("DELETE", "SELECT")
+    assert failed.status.status_code is StatusCode.ERROR
+    assert (failed.attributes or {})["error.type"] == "OperationalError"
+    assert fine.status.status_code is StatusCode.UNSET
 
 
 # -- one trace, from the request to the last processing stage ----------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import attrs
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.unit.conftest import CHEAP_ARGON2, MP4_HEAD
 from tests.unit.http.conftest import MakeAccount
 from videoplatform.adapters.memory.media import synthetic_clip
+from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.application.context import Caller
 from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.cache import Cache
@@ -28,8 +30,10 @@ from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Role
+from videoplatform.entrypoints import metrics as metrics_module
 from videoplatform.entrypoints.bootstrap import USE_CASES, Platform, create_platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
+from videoplatform.entrypoints.metrics import Metrics
 
 TOKEN = "a-metrics-token-of-some-length"
 Client = falcon.testing.TestClient
@@ -211,3 +215,30 @@ def test_resources_storage_cache_pool_and_share_links_are_measured(tmp_path: Pat
 
 
 POOL = ("in_use", "idle", "overflow")
+
+
+def test_pool_gauges_follow_the_pool_between_scrapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process nobody scrapes (a worker process among several) still publishes its
+    pool's counts, within a publishing period."""
+    monkeypatch.setattr(metrics_module, "POOL_PUBLISH_SECONDS", 0.05)
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        metrics = Metrics()
+        metrics.watch_pool(engine)
+        in_use = metrics.db_pool.labels("in_use")
+
+        def published(expected: float) -> bool:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if in_use._value.get() == expected:  # the gauge itself, no scrape
+                    return True
+                time.sleep(0.01)
+            return False
+
+        with engine.connect():
+            assert published(1)
+        assert published(0)
+    finally:
+        engine.dispose()
