@@ -33,6 +33,7 @@ from videoplatform.application.ports.tracing import Tracer
 from videoplatform.application.processing import ProcessingService
 from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.resumable import ResumableUploadService
+from videoplatform.application.search import SearchService
 from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
 from videoplatform.application.videos import VideoService
@@ -59,6 +60,7 @@ USE_CASES: dict[str, type] = {
     "uploads": ResumableUploadService,
     "processing": ProcessingService,
     "progress": ProgressFollower,
+    "search": SearchService,
 }
 SERVICES: tuple[type, ...] = (Auditor, *USE_CASES.values())
 
@@ -135,6 +137,7 @@ class Platform:
     shares: ShareService
     captions: CaptionService
     categories: CategoryService
+    search: SearchService
     audit: AuditService
     health: HealthService
     events: EventBus
@@ -182,6 +185,7 @@ def create_platform(
         shares=resolve(container, ShareService),
         captions=resolve(container, CaptionService),
         categories=resolve(container, CategoryService),
+        search=resolve(container, SearchService),
         audit=resolve(container, AuditService),
         health=resolve(container, HealthService),
         events=container.resolve(EventBus),

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -140,6 +141,25 @@ def _uploads_sweep(_: argparse.Namespace) -> int:
         partial = uploads.sweep_partial_writes()
     print(f"removed {removed} expired upload(s)")
     print(f"removed {partial} partial write(s) left in storage by interrupted uploads")
+    return 0
+
+
+def _search_reindex(_: argparse.Namespace) -> int:
+    """Index every video again, with a progress bar on standard error."""
+    with create_platform(Settings.from_env()) as platform:
+        started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 50 == 0:
+                width = 30
+                filled = width * done // max(1, total)
+                bar = "#" * filled + "." * (width - filled)
+                print(f"\rindexing [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+        count = platform.search.reindex(progress)
+        if count:
+            print(file=sys.stderr)
+    print(f"indexed {count} video(s) in {time.monotonic() - started:.1f} s")
     return 0
 
 
@@ -310,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove expired uploads and their bytes, and partial writes of interrupted ones",
     )
     uploads.set_defaults(run=_uploads_sweep)
+
+    searching = commands.add_parser("search", help="search index tools")
+    searching.add_argument(
+        "action",
+        choices=["reindex"],
+        help="index every video again from the database (safe while the platform runs)",
+    )
+    searching.set_defaults(run=_search_reindex)
 
     _add_serve(commands)
     _add_worker(commands)

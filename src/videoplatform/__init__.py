@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from videoplatform.application.pagination import Page
     from videoplatform.application.ports.feed import ProcessingProgress
     from videoplatform.application.ports.persistence import VideoSort
+    from videoplatform.application.ports.search import SearchSort
     from videoplatform.application.processing import ProcessingOutcome, RetryableProcessingError
+    from videoplatform.application.search import SearchVideos, VideoResults
     from videoplatform.application.shares import CreatedShare, CreateShare, SharedItem
     from videoplatform.application.users import IssuedToken, Login, Principal, RegisterUser
     from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
         ShareRefused,
         ValidationError,
     )
+    from videoplatform.domain.search import DurationBucket, UploadedBucket
     from videoplatform.domain.users import Permission, Role, UserStatus
     from videoplatform.domain.videos import VideoStatus, Visibility
     from videoplatform.entrypoints.bootstrap import Platform, create_platform
@@ -89,6 +92,11 @@ _SOURCES: dict[str, str] = {
     "UserStatus": "videoplatform.domain.users",
     "ValidationError": "videoplatform.domain.errors",
     "VideoFilter": "videoplatform.application.video_commands",
+    "SearchVideos": "videoplatform.application.search",
+    "VideoResults": "videoplatform.application.search",
+    "SearchSort": "videoplatform.application.ports.search",
+    "DurationBucket": "videoplatform.domain.search",
+    "UploadedBucket": "videoplatform.domain.search",
     "VideoSort": "videoplatform.application.ports.persistence",
     "VideoStatus": "videoplatform.domain.videos",
     "Visibility": "videoplatform.domain.videos",
@@ -129,6 +137,7 @@ __all__ = [
     "CreateShare",
     "CreatedShare",
     "DomainError",
+    "DurationBucket",
     "FolderListing",
     "InvalidTransition",
     "IssuedToken",
@@ -147,6 +156,8 @@ __all__ = [
     "RegisterUser",
     "RetryableProcessingError",
     "Role",
+    "SearchSort",
+    "SearchVideos",
     "Settings",
     "ShareRefused",
     "SharedItem",
@@ -154,9 +165,11 @@ __all__ = [
     "StoredCaptions",
     "UpdateVideo",
     "UploadVideo",
+    "UploadedBucket",
     "UserStatus",
     "ValidationError",
     "VideoFilter",
+    "VideoResults",
     "VideoSort",
     "VideoStatus",
     "Visibility",

@@ -120,6 +120,9 @@ POSTGRES_DATA_TABLES = (
     "shares",
     "audit_events",
     "outbox",
+    "search_documents",
+    "search_text",
+    "search_words",
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import attrs
 
 from videoplatform.application.ports.persistence import STALE_VERSION, OutboxMessage
+from videoplatform.application.ports.search import VideoDocument
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.errors import Conflict, NotFound
@@ -78,6 +79,8 @@ class MemoryDatabase:
         self.row_locks: dict[str, threading.Lock] = {}
         # Owners whose videos are hidden (``owner_disabled``, set owner-wide).
         self.disabled_owners: set[str] = set()
+        # The search index: video id -> what the video is found by.
+        self.search: dict[str, VideoDocument] = {}
 
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -103,6 +106,7 @@ class Transaction:
         self.releases: dict[str, datetime] = {}
         self.owners: dict[str, bool] = {}  # owner id -> owner_disabled, staged
         self.receipts: dict[tuple[str, str], Receipt | None] = {}  # None: removed
+        self.search: dict[str, VideoDocument | None] = {}  # None: removed
         self.held: list[threading.Lock] = []
         self.live: list[Aggregate] = []
 
@@ -256,6 +260,11 @@ class Transaction:
                     db.receipts.pop(receipt_key, None)
                 else:
                     db.receipts[receipt_key] = receipt
+            for video_id, document in self.search.items():
+                if document is None:
+                    db.search.pop(video_id, None)
+                else:
+                    db.search[video_id] = document
             stamp = datetime.now(UTC)  # as SQL stamps sent_at with the database's clock
             for message_id in self.sent - db.sent:
                 db.sent_at[message_id] = stamp

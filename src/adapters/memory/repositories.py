@@ -213,6 +213,19 @@ class MemoryVideoRepository(_Repository[Video]):
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
         return sorted(v.id for v in self._all() if v.category_id == category_id)
 
+    def all_ids(self) -> list[VideoId]:
+        return sorted(VideoId(v.id) for v in self._all())
+
+    def listed(self, query: VideoListQuery, ids: Iterable[str]) -> list[Video]:
+        """Those of the videos ``ids`` that ``query`` lets into a list (its visibility
+        and filters; not its order or bound), in the order of ``ids``."""
+        found = []
+        for video_id in ids:
+            video = self._tx.row(self.table, video_id)
+            if isinstance(video, Video) and _video_matches(video, query):
+                found.append(video)
+        return self._many(found)
+
     def usage(self, owner_id: UserId) -> tuple[int, int]:
         mine = [v for v in self._all() if v.owner_id == owner_id]
         return len(mine), sum(v.source_size for v in mine)

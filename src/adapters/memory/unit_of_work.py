@@ -20,6 +20,7 @@ from videoplatform.adapters.memory.repositories import (
     MemoryVideoRepository,
     Seen,
 )
+from videoplatform.adapters.memory.search import MemorySearchIndex
 from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.events import DomainEvent
@@ -55,6 +56,7 @@ class MemoryUnitOfWork:
         self.audit = MemoryAuditLog(self._tx)
         self.outbox = MemoryOutbox(self._tx, self._tracer)
         self.receipts = MemoryEventReceipts(self._tx)
+        self.search = MemorySearchIndex(self._tx, self.videos)
 
     def __enter__(self) -> Self:
         self._begin()

@@ -246,6 +246,32 @@ class SqlTokenRepository(_Repository[ApiToken]):
         )
 
 
+def listed_videos(query: VideoListQuery) -> list[ColumnElement[bool]]:
+    """The conditions on ``tables.videos`` under which ``query`` lets a video into a
+    list: its visibility rule and its filters (not its order or bound)."""
+    t = tables.videos
+    conditions: list[ColumnElement[bool]] = []
+    if query.owner_id is not None:
+        conditions.append(t.c.owner_id == query.owner_id)
+    if query.category_id is not None:
+        conditions.append(t.c.category_id == query.category_id)
+    if query.tag is not None:
+        tagged = select(tables.video_tags.c.video_id).where(tables.video_tags.c.tag == query.tag)
+        conditions.append(t.c.id.in_(tagged))
+    if query.see_all:
+        return conditions
+    public = and_(
+        t.c.visibility == Visibility.PUBLIC.value,
+        t.c.status == VideoStatus.READY.value,
+        t.c.owner_disabled == false(),
+    )
+    if query.viewer_id is None:
+        conditions.append(public)
+    else:
+        conditions.append(or_(public, t.c.owner_id == query.viewer_id))
+    return conditions
+
+
 class SqlVideoRepository(_Repository[Video]):
     table, noun = tables.videos, "video"
 
@@ -335,6 +361,15 @@ class SqlVideoRepository(_Repository[Video]):
         return self._rows(
             select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
         )
+
+    def scored(self, statement: Select[Any]) -> list[tuple[Video, float]]:
+        """The videos ``statement`` selects (every column of the table, and ``score``),
+        each with its score, in the statement's order."""
+        return [(self._out(r), float(r.score)) for r in self._s.read(statement)]
+
+    def all_ids(self) -> list[VideoId]:
+        t = self.table
+        return [VideoId(r[0]) for r in self._s.read(select(t.c.id).order_by(t.c.id))]
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
         t = self.table

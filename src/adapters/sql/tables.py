@@ -286,3 +286,46 @@ event_receipts = Table(
     Index(None, "subscription", "aggregate", "state", "seq"),
     Index(None, "state", "recorded_at"),
 )
+
+# -- the search index (kept by the indexing handler; see adapters/sql/search.py) --------
+
+search_documents = Table(
+    "search_documents",
+    metadata,
+    # The row of the video's text in SEARCH_TEXT (its rowid on SQLite, its key on
+    # PostgreSQL): a number, so that SQLite's full-text table is addressed directly.
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("video_id", ID, nullable=False, unique=True),
+    # The distinct folded words of the document, space-separated: what to take out of
+    # search_words when the document changes or goes.
+    Column("words", Text, nullable=False),
+)
+
+search_words = Table(
+    "search_words",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("word", String(64), nullable=False, unique=True),
+    # Indexed videos whose text holds the word: which correction of a typo is likeliest.
+    Column("videos", Integer, nullable=False),
+)
+
+SEARCH_TEXT = "search_text"
+"""The weighted text of each document: an FTS5 table on SQLite (``rowid`` =
+``search_documents.id``), a table with a ``tsvector`` on PostgreSQL."""
+SEARCH_WORD_TRIGRAMS = "search_word_trigrams"
+"""Trigrams of search_words for typo lookups: an FTS5 table with the trigram tokenizer
+on SQLite (``rowid`` = ``search_words.id``), a pg_trgm GIN index on PostgreSQL."""
+UNDECLARED = (SEARCH_TEXT, SEARCH_WORD_TRIGRAMS)
+"""Relations the migrations make that cannot be declared here (full-text tables and
+their shadow tables, operator-class indexes): names that start with these."""
+
+
+def declared(name: str | None, kind: str, parents: object) -> bool:
+    """Whether autogenerate compares a relation (Alembic's ``include_name``): not the
+    full-text tables, their shadow tables and the indexes of :data:`UNDECLARED`."""
+    return not (name and kind in ("table", "index") and name.startswith(UNDECLARED))

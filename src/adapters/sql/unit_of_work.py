@@ -21,6 +21,7 @@ from videoplatform.adapters.sql.repositories import (
     SqlVideoRepository,
     Tracker,
 )
+from videoplatform.adapters.sql.search import SqlSearchIndex
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.application.ports.tracing import Tracer
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self._session)
         self.outbox = SqlOutbox(self._session, self._tracer)
         self.receipts = SqlEventReceipts(self._session)
+        self.search = SqlSearchIndex(self._session, self.videos)
 
     def __enter__(self) -> Self:
         # A unit of work fresh from __init__ already has its session; build a new one

@@ -13,6 +13,7 @@ from videoplatform.application.events.consumer import DurableHandler
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
 from videoplatform.application.ports.system import Clock
+from videoplatform.application.search import SEARCH_INDEX, search_indexing
 from videoplatform.application.users.mailing import ACCOUNT_MAIL, AccountMail
 from videoplatform.domain.events import DomainEvent, FileDeleted, VideoDeleted
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
@@ -54,7 +55,8 @@ def platform_reactions(
     return [
         DurableHandler(SHARES_OF_DELETED, ShareRevocation(uow, clock)),
         DurableHandler(ACCOUNT_MAIL, mail),
+        search_indexing(uow),
     ]
 
 
-PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED, ACCOUNT_MAIL)
+PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED, ACCOUNT_MAIL, SEARCH_INDEX)

@@ -25,6 +25,7 @@ from videoplatform.application.ports.outbox import CommitHooks as CommitHooks
 from videoplatform.application.ports.outbox import EventReceipts as EventReceipts
 from videoplatform.application.ports.outbox import Outbox as Outbox
 from videoplatform.application.ports.outbox import OutboxMessage as OutboxMessage
+from videoplatform.application.ports.search import SearchIndex
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.categories import Category
@@ -158,6 +159,10 @@ class VideoRepository(Protocol):
         ...
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...
+
+    def all_ids(self) -> list[VideoId]:
+        """The id of every video, in id order."""
+        ...
 
     def count_by_status(self) -> dict[VideoStatus, int]:
         """How many videos are in each state (those with none are left out)."""
@@ -360,6 +365,9 @@ class UnitOfWork(Protocol):
 
     @property
     def receipts(self) -> EventReceipts: ...
+
+    @property
+    def search(self) -> SearchIndex: ...
 
     def __enter__(self) -> Self: ...
 

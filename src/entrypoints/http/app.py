@@ -33,6 +33,7 @@ from videoplatform.entrypoints.http.resources import (
     files,
     health,
     playback,
+    search,
     shares,
     tus,
     users,
@@ -109,6 +110,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
         audit,
         categories,
         playback,
+        search,
         tus,
     ):
         found += module.routes(context)

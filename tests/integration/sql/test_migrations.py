@@ -26,13 +26,18 @@ VERSION_TABLE = "alembic_version"
 def drift(engine: Engine) -> list[Any]:
     """What autogenerate would change to make the database match the declared tables."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": tables.declared}
+        )
         differences: list[Any] = compare_metadata(context, tables.metadata)
     return differences
 
 
 def application_tables(engine: Engine) -> set[str]:
-    return set(inspect(engine).get_table_names()) - {VERSION_TABLE}
+    """The declared tables in the database (not the full-text tables and their shadow
+    tables, which only the migrations know: ``tables.UNDECLARED``)."""
+    names = set(inspect(engine).get_table_names()) - {VERSION_TABLE}
+    return {name for name in names if tables.declared(name, "table", None)}
 
 
 def leftover_relations(engine: Engine) -> set[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from videoplatform.adapters.sql.tables import metadata
+from videoplatform.adapters.sql.tables import declared, metadata
 
 
 def run() -> None:
@@ -19,6 +19,7 @@ def run() -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=declared,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

@@ -1,0 +1,195 @@
+"""The in-memory search index: documents staged with the unit of work's transaction,
+matched word by word the way SQLite's FTS5 matches them (folded words, Porter stems),
+ranked by where the words were found."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+
+import snowballstemmer  # type: ignore[import-untyped]
+
+from videoplatform.adapters.memory.database import Transaction
+from videoplatform.adapters.memory.repositories import MemoryVideoRepository
+from videoplatform.application.ports.persistence import VideoListQuery
+from videoplatform.application.ports.search import (
+    TOP_TAGS,
+    KnownWord,
+    SearchFacets,
+    SearchSort,
+    VideoDocument,
+    VideoMatch,
+    VideoMatches,
+    VideoSearch,
+)
+from videoplatform.domain.ids import VideoId
+from videoplatform.domain.search import (
+    DurationBucket,
+    SearchTerms,
+    UploadedBucket,
+    edit_distance,
+    words,
+)
+from videoplatform.domain.videos import Video
+
+WEIGHTS = {"title": 10.0, "tags": 5.0, "category": 2.0, "owner_name": 2.0, "description": 1.0}
+"""How much a word found in each field counts (as the SQL adapters weigh them)."""
+
+_porter = snowballstemmer.stemmer("porter")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Porter stem of a folded word, as FTS5's ``porter`` tokenizer makes it."""
+    stemmed: str = _porter.stemWord(word)
+    return stemmed
+
+
+def _fields(document: VideoDocument) -> dict[str, list[str]]:
+    return {
+        "title": words(document.title),
+        "tags": [w for tag in document.tags for w in words(tag)],
+        "category": words(document.category),
+        "owner_name": words(document.owner_name),
+        "description": words(document.description),
+    }
+
+
+def _score(fields: dict[str, list[str]], terms: SearchTerms) -> float | None:
+    """How well the document's words match ``terms``; None when they do not."""
+    stems = {name: [stem(w) for w in found] for name, found in fields.items()}
+    every = {s for found in stems.values() for s in found}
+    if any(stem(word) in every for word in terms.excluded):
+        return None
+    score = 0.0
+    for word in terms.wanted:
+        wanted = stem(word)
+        hits = sum(WEIGHTS[name] * found.count(wanted) for name, found in stems.items())
+        if not hits:
+            return None
+        score += hits
+    for phrase in terms.phrases:
+        wanted_run = [stem(w) for w in phrase]
+        if not any(_contains(found, wanted_run) for found in stems.values()):
+            return None
+    return score
+
+
+def _contains(found: list[str], run: list[str]) -> bool:
+    width = len(run)
+    return any(found[i : i + width] == run for i in range(len(found) - width + 1))
+
+
+class MemorySearchIndex:
+    """The search index of one memory transaction (``uow.search``)."""
+
+    def __init__(self, tx: Transaction, videos: MemoryVideoRepository) -> None:
+        self._tx = tx
+        self._videos = videos
+
+    def _documents(self) -> dict[str, VideoDocument]:
+        with self._tx.db.lock:
+            documents = dict(self._tx.db.search)
+        for video_id, staged in self._tx.search.items():
+            if staged is None:
+                documents.pop(video_id, None)
+            else:
+                documents[video_id] = staged
+        return documents
+
+    def put_video(self, document: VideoDocument) -> None:
+        self._tx.search[str(document.video_id)] = document
+
+    def remove_video(self, video_id: VideoId) -> None:
+        self._tx.search[str(video_id)] = None
+
+    def indexed_videos(self) -> int:
+        return len(self._documents())
+
+    def search_videos(self, search: VideoSearch) -> VideoMatches:
+        scores: dict[str, float] = {}
+        for video_id, document in self._documents().items():
+            score = _score(_fields(document), search.terms)
+            if score is not None:
+                scores[video_id] = score
+        listed = VideoListQuery(
+            viewer_id=search.viewer_id,
+            see_all=search.see_all,
+            owner_id=search.owner_id,
+            category_id=search.category_id,
+            tag=search.tag,
+        )
+        found = [v for v in self._videos.listed(listed, scores) if _narrowed(v, search)]
+        found.sort(key=lambda video: _order(video, scores[video.id], search.sort), reverse=True)
+        page = found[search.offset : search.offset + search.limit]
+        return VideoMatches(
+            tuple(VideoMatch(video, scores[video.id]) for video in page),
+            total=len(found),
+            facets=None if search.facets_at is None else _facets(found, search.facets_at),
+        )
+
+    def _word_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for document in self._documents().values():
+            for known in set(_words_of(_fields(document).values())):
+                counts[known] = counts.get(known, 0) + 1
+        return counts
+
+    def word_counts(self, words: Sequence[str]) -> dict[str, int]:
+        counts = self._word_counts()
+        return {w: counts[w] for w in words if w in counts}
+
+    def similar_words(self, word: str, budget: int, limit: int = 5) -> list[KnownWord]:
+        counts = self._word_counts()
+        near = [
+            KnownWord(known, count)
+            for known, count in counts.items()
+            if known != word and edit_distance(word, known, budget) <= budget
+        ]
+        near.sort(key=lambda k: (-k.videos, edit_distance(word, k.word, budget), k.word))
+        return near[:limit]
+
+
+def _duration(video: Video) -> float | None:
+    return None if video.media_info is None else video.media_info.duration_seconds
+
+
+def _narrowed(video: Video, search: VideoSearch) -> bool:
+    if search.duration is not None:
+        seconds = _duration(video)
+        if seconds is None or DurationBucket.of(seconds) is not search.duration:
+            return False
+    return search.uploaded_since is None or video.created_at >= search.uploaded_since
+
+
+def _facets(found: list[Video], now: datetime) -> SearchFacets:
+    categories = Counter(v.category_id for v in found if v.category_id is not None)
+    tags = Counter(tag for v in found for tag in v.tags)
+    durations = Counter(
+        DurationBucket.of(seconds) for v in found if (seconds := _duration(v)) is not None
+    )
+    return SearchFacets(
+        categories=tuple(sorted(categories.items(), key=lambda c: (-c[1], c[0]))),
+        tags=tuple(sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:TOP_TAGS]),
+        durations=tuple((bucket, durations[bucket]) for bucket in DurationBucket),
+        uploaded=tuple(
+            (bucket, sum(1 for v in found if v.created_at >= now - bucket.within))
+            for bucket in UploadedBucket
+        ),
+    )
+
+
+def _words_of(fields: Iterable[list[str]]) -> Iterable[str]:
+    for found in fields:
+        yield from found
+
+
+def _order(video: Video, score: float, sort: SearchSort) -> tuple[object, ...]:
+    """Descending order: the sort's key, then the id (ties never straddle pages)."""
+    if sort is SearchSort.NEWEST:
+        return (video.created_at, video.id)
+    if sort is SearchSort.VIEWS:
+        return (video.view_count, video.id)
+    return (score, video.id)

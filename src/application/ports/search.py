@@ -1,0 +1,140 @@
+"""The search index: the text of videos, kept by the indexing handler from committed
+events, and queried with the access policy inside the query.
+
+It hangs off the unit of work (``uow.search``): a document is written in the same
+transaction as the handler's receipt, and a query reads the index and the videos' live
+rows together, so a video made private, deleted or hidden with its disabled owner
+leaves the results at once, whatever the index still holds.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from attrs import frozen
+
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.search import DurationBucket, SearchTerms, UploadedBucket
+from videoplatform.domain.videos import Video
+
+
+@frozen
+class VideoDocument:
+    """What a video is found by. Weighted in this order: title, tags, category and
+    owner's display name, description."""
+
+    video_id: VideoId
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    category: str
+    owner_name: str
+
+
+class SearchSort(enum.Enum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    VIEWS = "views"
+
+
+@frozen
+class VideoSearch:
+    """One page of a search. Visibility is decided inside the query, as for
+    :class:`~videoplatform.application.ports.persistence.VideoListQuery`: unless
+    ``see_all``, a video matches only if it is public, ready and its owner is not
+    disabled, or it is owned by ``viewer_id``. Unlisted videos of others never match.
+    Ties in any order are broken by the video's id, so that pages do not overlap."""
+
+    terms: SearchTerms
+    viewer_id: UserId | None
+    see_all: bool = False
+    owner_id: UserId | None = None
+    category_id: CategoryId | None = None
+    tag: str | None = None
+    duration: DurationBucket | None = None
+    uploaded_since: datetime | None = None
+    sort: SearchSort = SearchSort.RELEVANCE
+    offset: int = 0
+    limit: int = 20
+    facets_at: datetime | None = None
+    """When given, count the matches' facets, upload dates measured back from it."""
+
+
+@frozen
+class VideoMatch:
+    video: Video
+    score: float
+    """Higher is better; only comparable within one search."""
+
+
+@frozen
+class SearchFacets:
+    """How the matches of a search (all of them, under its filters) divide."""
+
+    categories: tuple[tuple[CategoryId, int], ...]
+    """Category ids and their counts, most first (uncategorised videos left out)."""
+    tags: tuple[tuple[str, int], ...]
+    """The :data:`TOP_TAGS` most frequent tags, most first, ties by tag."""
+    durations: tuple[tuple[DurationBucket, int], ...]
+    """Every bucket, in its order, with its count (videos not yet probed left out)."""
+    uploaded: tuple[tuple[UploadedBucket, int], ...]
+    """Every bucket, shortest first, with its count (each includes the shorter ones)."""
+
+
+TOP_TAGS = 20
+
+
+@frozen
+class VideoMatches:
+    matches: tuple[VideoMatch, ...]
+    total: int
+    """Every video the search matches, not only this page's."""
+    facets: SearchFacets | None = None
+    """Counted when the search asked for them (``facets_at``)."""
+
+
+@frozen
+class KnownWord:
+    word: str
+    videos: int
+    """Indexed videos whose text holds the word."""
+
+
+class SearchIndex(Protocol):
+    def put_video(self, document: VideoDocument) -> None:
+        """Index ``document``, replacing what the video had (idempotent)."""
+        ...
+
+    def remove_video(self, video_id: VideoId) -> None:
+        """Forget the video (idempotent: a video never indexed is no error)."""
+        ...
+
+    def indexed_videos(self) -> int:
+        """How many videos the index holds."""
+        ...
+
+    def search_videos(self, search: VideoSearch) -> VideoMatches:
+        """The page of videos matching ``search`` that its viewer may see.
+
+        Every word and phrase of the terms must appear (a word also matches its English
+        inflections: ``running`` finds ``runs``), folded as :func:`domain.search.fold`
+        folds; no excluded word may. Ranked by relevance: title over tags over category
+        and owner over description; ``newest`` and ``views`` order by upload time or view
+        count instead. ``duration`` keeps videos of that length (probed ones only),
+        ``uploaded_since`` those created at or after it. With ``facets_at``, the
+        matches' :class:`SearchFacets` come too."""
+        ...
+
+    def word_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """How many indexed videos hold each of ``words`` (folded, unstemmed); words no
+        video holds are left out."""
+        ...
+
+    def similar_words(self, word: str, budget: int, limit: int = 5) -> list[KnownWord]:
+        """Words of the indexed text within ``budget`` edits of ``word``
+        (:func:`domain.search.edit_distance`), ``word`` itself excluded, those in most
+        videos first; at most ``limit``."""
+        ...

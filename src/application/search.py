@@ -1,0 +1,331 @@
+"""Search: ranked videos for a query, with typos corrected, and the index kept current
+by committed events.
+
+The index holds text only; who may see a video is decided in the query against the
+video's live row (see :mod:`.ports.search`). A change reaches the index through the
+``search.index`` subscription: after its commit, wherever that subscription runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from attrs import frozen
+
+from videoplatform.application.concurrency import retry_stale
+from videoplatform.application.context import Caller, current_user
+from videoplatform.application.essentials import UseCases
+from videoplatform.application.events.consumer import DurableHandler
+from videoplatform.application.pagination import clamp_limit, decode_cursor, encode_cursor
+from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.queue import Subscription
+from videoplatform.application.ports.search import (
+    SearchFacets,
+    SearchSort,
+    VideoDocument,
+    VideoMatches,
+    VideoSearch,
+)
+from videoplatform.domain.errors import NotFound, ValidationError
+from videoplatform.domain.events import DomainEvent, VideoDeleted, VideoEvent
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.search import (
+    DurationBucket,
+    SearchTerms,
+    UploadedBucket,
+    fold,
+    parse_query,
+    typo_budget,
+)
+from videoplatform.domain.users import Permission
+from videoplatform.domain.videos import Video, normalize_tag
+
+FEW_RESULTS = 3
+"""Fewer matches than this, and the query's unknown words are checked for typos."""
+
+MAX_OFFSET = 1000
+"""How deep pages of one search go: ranked results past the thousandth are noise, and
+each page costs the engine every result before it."""
+
+SNIPPET_CHARACTERS = 160
+
+SEARCH_INDEX = Subscription("search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted"))
+"""The index follows what videos say and what they are called."""
+
+
+@frozen
+class SearchVideos:
+    query: str
+    owner_id: UserId | None = None
+    category_id: CategoryId | None = None
+    tag: str | None = None
+    duration: DurationBucket | None = None
+    uploaded: UploadedBucket | None = None
+    """Uploaded within the last hour, day, week, month or year."""
+    sort: SearchSort = SearchSort.RELEVANCE
+
+
+@frozen
+class Facets:
+    """How all the matches divide (under the search's filters): category (id, name,
+    count), the top tags, length and upload-date buckets (see
+    :class:`~videoplatform.application.ports.search.SearchFacets`)."""
+
+    categories: tuple[tuple[CategoryId, str, int], ...]
+    tags: tuple[tuple[str, int], ...]
+    durations: tuple[tuple[DurationBucket, int], ...]
+    uploaded: tuple[tuple[UploadedBucket, int], ...]
+
+
+@frozen
+class Highlighted:
+    """Text with the character ranges (start, end) that matched the query."""
+
+    text: str
+    matches: tuple[tuple[int, int], ...]
+
+
+@frozen
+class VideoResult:
+    video: Video
+    score: float
+    title: Highlighted
+    snippet: Highlighted
+    """A window of the description around its first match (its start when none)."""
+
+
+@frozen
+class VideoResults:
+    results: tuple[VideoResult, ...]
+    total: int
+    next_cursor: str | None
+    query: str
+    """The query the results are for: the one asked, or its correction."""
+    corrected_from: str | None = None
+    """The query as asked, when it found nothing and its correction is shown instead."""
+    did_you_mean: str | None = None
+    """A correction that finds more than the few results of the query as asked."""
+    facets: Facets | None = None
+    """With the first page only (they are the same for every page)."""
+
+
+class SearchService(UseCases):
+    def videos(
+        self,
+        caller: Caller,
+        command: SearchVideos,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> VideoResults:
+        """Videos matching ``command.query`` that the caller may see, best first (or
+        newest, or most viewed); ValidationError for a query
+        :func:`domain.search.parse_query` refuses."""
+        size = clamp_limit(limit)
+        terms = parse_query(command.query)
+        offset = _offset(cursor) if cursor else 0
+        if not terms.wanted:  # excluded words only: nothing to look for
+            return VideoResults((), 0, None, terms.text())
+        now = self._clock.now()
+        since = now - command.uploaded.within if command.uploaded else None
+        with self._uow() as uow:
+            user = current_user(uow, caller)
+
+            def search(wanted: SearchTerms) -> VideoMatches:
+                return uow.search.search_videos(
+                    VideoSearch(
+                        wanted,
+                        viewer_id=user.id if user and user.can(Permission.VIDEO_UPLOAD) else None,
+                        see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
+                        owner_id=command.owner_id,
+                        category_id=command.category_id,
+                        tag=normalize_tag(command.tag) if command.tag else None,
+                        duration=command.duration,
+                        uploaded_since=since,
+                        sort=command.sort,
+                        offset=offset,
+                        limit=size,
+                        facets_at=now if offset == 0 else None,
+                    )
+                )
+
+            found, shown = search(terms), terms
+            corrected_from = did_you_mean = None
+            if found.total < FEW_RESULTS:
+                fixed = _corrected(uow, terms)
+                if fixed is not None:
+                    better = search(fixed)
+                    if found.total == 0 and better.total > 0:
+                        found, shown, corrected_from = better, fixed, terms.text()
+                    elif better.total > found.total:
+                        did_you_mean = fixed.text()
+            facets = _named(uow, found.facets) if found.facets is not None else None
+        more = found.total > offset + size and offset + size < MAX_OFFSET
+        return VideoResults(
+            tuple(
+                VideoResult(
+                    m.video,
+                    m.score,
+                    highlight(m.video.title, shown),
+                    snippet(m.video.description, shown),
+                )
+                for m in found.matches
+            ),
+            total=found.total,
+            next_cursor=encode_cursor("search", [offset + size]) if more else None,
+            query=shown.text(),
+            corrected_from=corrected_from,
+            did_you_mean=did_you_mean,
+            facets=facets,
+        )
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Index every video again, from the database (safe while the platform runs:
+        each video is written in a transaction of its own, as the handler does);
+        ``progress(done, total)`` after each. How many were indexed."""
+        with self._uow() as uow:
+            ids = uow.videos.all_ids()
+        for done, video_id in enumerate(ids, 1):
+            index_video(self._uow, video_id)
+            if progress is not None:
+                progress(done, len(ids))
+        return len(ids)
+
+
+def _named(uow: UnitOfWork, facets: SearchFacets) -> Facets:
+    names = {c.id: c.name for c in uow.categories.list_all()} if facets.categories else {}
+    return Facets(
+        tuple((c, names.get(c, ""), n) for c, n in facets.categories),
+        facets.tags,
+        facets.durations,
+        facets.uploaded,
+    )
+
+
+def _offset(cursor: str) -> int:
+    key = decode_cursor("search", cursor)
+    offset = key[0] if len(key) == 1 else None
+    if not isinstance(offset, int) or not 0 < offset <= MAX_OFFSET:
+        raise ValidationError.field("cursor", "malformed cursor")
+    return offset
+
+
+def _corrected(uow: UnitOfWork, terms: SearchTerms) -> SearchTerms | None:
+    """``terms`` with each rare word (held by fewer than :data:`FEW_RESULTS` indexed
+    videos, none included) replaced by the indexed word a few edits away that the most
+    videos hold, where that is more of them; None when no word has such a neighbour."""
+    counts = uow.search.word_counts([w for w in terms.wanted if typo_budget(w)])
+    corrections = {}
+    for word in terms.wanted:
+        budget, held = typo_budget(word), counts.get(word, 0)
+        if not budget or held >= FEW_RESULTS:
+            continue
+        near = uow.search.similar_words(word, budget, 1)
+        if near and near[0].videos > held:
+            corrections[word] = near[0].word
+    return terms.replacing(corrections) if corrections else None
+
+
+def highlight(text: str, terms: SearchTerms) -> Highlighted:
+    """``text`` with the ranges of its words that match a word of ``terms``: equal once
+    folded, or one the start of the other when the shorter has four letters or more
+    (``runs``, ``running``: the engines match inflections by their stems)."""
+    wanted = terms.wanted
+    spans = [(start, end) for start, end, word in _words_at(text) if _matches(word, wanted)]
+    return Highlighted(text, tuple(spans))
+
+
+def snippet(text: str, terms: SearchTerms, width: int = SNIPPET_CHARACTERS) -> Highlighted:
+    """At most ``width`` characters of ``text`` around its first match (from its start
+    when nothing matches), cut at word boundaries, with the matches' ranges."""
+    whole = highlight(text, terms)
+    first = whole.matches[0][0] if whole.matches else 0
+    start = max(0, first - width // 4)
+    if start:
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if space >= 0 and start - space < 20 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    window = text[start:end]
+    spans = tuple((a - start, b - start) for a, b in whole.matches if a >= start and b <= end)
+    return Highlighted(window, spans)
+
+
+def _words_at(text: str) -> list[tuple[int, int, str]]:
+    found = []
+    start = None
+    for i, char in enumerate(text):
+        if char.isalnum():
+            if start is None:
+                start = i
+        elif start is not None:
+            found.append((start, i, fold(text[start:i])))
+            start = None
+    if start is not None:
+        found.append((start, len(text), fold(text[start:])))
+    return found
+
+
+def _matches(word: str, wanted: tuple[str, ...]) -> bool:
+    for each in wanted:
+        if word == each:
+            return True
+        shorter, longer = sorted((word, each), key=len)
+        if len(shorter) >= 4 and longer.startswith(shorter):
+            return True
+    return False
+
+
+def index_video(uow_factory: UnitOfWorkFactory, video_id: VideoId) -> None:
+    """Write the video's document (or take it out when the video is gone)."""
+
+    def write() -> None:
+        with uow_factory() as uow:
+            try:
+                video = uow.videos.get(video_id)
+            except NotFound:
+                uow.search.remove_video(video_id)
+                uow.commit()
+                return
+            uow.search.put_video(_document(uow, video))
+            uow.commit()
+
+    retry_stale(3, write)
+
+
+def _document(uow: UnitOfWork, video: Video) -> VideoDocument:
+    try:
+        owner = uow.users.get(video.owner_id).display_name
+    except NotFound:
+        owner = ""
+    category = ""
+    if video.category_id is not None:
+        try:
+            category = uow.categories.get(video.category_id).name
+        except NotFound:
+            category = ""
+    return VideoDocument(video.id, video.title, video.description, video.tags, category, owner)
+
+
+@frozen
+class SearchIndexing:
+    """The ``search.index`` handler: a video's document follows its changes."""
+
+    uow: UnitOfWorkFactory
+
+    def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, VideoDeleted):
+
+            def remove() -> None:
+                with self.uow() as uow:
+                    uow.search.remove_video(event.video_id)
+                    uow.commit()
+
+            retry_stale(3, remove)
+        elif isinstance(event, VideoEvent):
+            index_video(self.uow, event.video_id)
+
+
+def search_indexing(uow: UnitOfWorkFactory) -> DurableHandler:
+    return DurableHandler(SEARCH_INDEX, SearchIndexing(uow))

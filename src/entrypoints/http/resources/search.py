@@ -1,0 +1,248 @@
+"""Search: ``GET /api/v1/search``, ranked videos with their matches marked."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import TypeVar
+
+import falcon
+from attrs import frozen
+
+from videoplatform.application.ports.search import SearchSort
+from videoplatform.application.search import (
+    Facets,
+    Highlighted,
+    SearchService,
+    SearchVideos,
+    VideoResults,
+)
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import CategoryId, UserId
+from videoplatform.domain.search import (
+    MAX_QUERY_LENGTH,
+    MAX_QUERY_WORDS,
+    DurationBucket,
+    UploadedBucket,
+    holds_a_word,
+)
+from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.middleware import caller_of
+from videoplatform.entrypoints.http.openapi import Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.resources.common import (
+    API,
+    CURSOR,
+    CURSOR_LENGTH,
+    LIMIT,
+    HttpContext,
+    query_int,
+    query_str,
+    reply,
+)
+from videoplatform.entrypoints.http.schema import Schema, char_class
+from videoplatform.entrypoints.http.uploads import authenticated
+from videoplatform.entrypoints.http.views import VideoView
+
+
+@frozen
+class HighlightedView:
+    """Text and the ranges of it that matched, as [start, end) character offsets."""
+
+    text: str
+    matches: list[list[int]]
+
+    @classmethod
+    def of(cls, highlighted: Highlighted) -> HighlightedView:
+        return cls(highlighted.text, [[start, end] for start, end in highlighted.matches])
+
+
+@frozen
+class SearchResultView:
+    video: VideoView
+    score: float
+    title: HighlightedView
+    snippet: HighlightedView
+
+
+@frozen
+class CategoryCount:
+    id: str
+    name: str
+    count: int
+
+
+@frozen
+class TagCount:
+    tag: str
+    count: int
+
+
+@frozen
+class BucketCount:
+    bucket: str
+    count: int
+
+
+@frozen
+class FacetsView:
+    """How all the matches divide under the search's filters (first page only):
+    categories (uncategorised videos left out), the 20 most frequent tags, lengths
+    (`short` under 4 minutes, `medium` 4 to 20, `long` over 20; videos not yet probed
+    left out) and upload dates (within the last `hour`, `day`, `week`, `month`, `year`,
+    each counting the shorter ones)."""
+
+    categories: list[CategoryCount]
+    tags: list[TagCount]
+    durations: list[BucketCount]
+    uploaded: list[BucketCount]
+
+    @classmethod
+    def of(cls, facets: Facets) -> FacetsView:
+        return cls(
+            [CategoryCount(c, name, n) for c, name, n in facets.categories],
+            [TagCount(tag, n) for tag, n in facets.tags],
+            [BucketCount(b.value, n) for b, n in facets.durations],
+            [BucketCount(b.value, n) for b, n in facets.uploaded],
+        )
+
+
+@frozen
+class SearchPage:
+    """One page of a search; send ``next_cursor`` back as ``cursor`` with the same query
+    for the next one."""
+
+    items: list[SearchResultView]
+    total: int
+    total_is_estimate: bool
+    query: str
+    corrected_from: str | None = None
+    did_you_mean: str | None = None
+    facets: FacetsView | None = None
+    next_cursor: str | None = None
+
+    @classmethod
+    def of(cls, found: VideoResults) -> SearchPage:
+        return cls(
+            [
+                SearchResultView(
+                    VideoView.of(r.video),
+                    round(r.score, 6),
+                    HighlightedView.of(r.title),
+                    HighlightedView.of(r.snippet),
+                )
+                for r in found.results
+            ],
+            total=found.total,
+            total_is_estimate=False,
+            query=found.query,
+            corrected_from=found.corrected_from,
+            did_you_mean=found.did_you_mean,
+            facets=FacetsView.of(found.facets) if found.facets is not None else None,
+            next_cursor=found.next_cursor,
+        )
+
+
+class Search:
+    def __init__(self, search: SearchService) -> None:
+        self._search = search
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = caller_of(req)
+        query = query_str(req, "q", MAX_QUERY_LENGTH)
+        if query is None:
+            raise ValidationError.field("q", "is required")
+        owner = query_str(req, "owner")
+        if owner == "me":
+            owner = authenticated(req).user_id
+        command = SearchVideos(
+            query,
+            owner_id=UserId(owner) if owner else None,
+            category_id=CategoryId(c) if (c := query_str(req, "category")) else None,
+            tag=query_str(req, "tag"),
+            duration=_choice(req, "duration", DurationBucket),
+            uploaded=_choice(req, "uploaded", UploadedBucket),
+            sort=_choice(req, "sort", SearchSort) or SearchSort.RELEVANCE,
+        )
+        found = self._search.videos(
+            caller, command, query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
+        )
+        reply(resp, dump(SearchPage.of(found)))
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
+    raw = query_str(req, name)
+    if raw is None:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in kind)
+        raise ValidationError.field(name, f"must be one of {allowed}") from None
+
+
+def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
+    return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
+
+
+@functools.cache
+def query_rules() -> Schema:
+    """``q``: at most MAX_QUERY_LENGTH characters, one of them a letter or a digit."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_QUERY_LENGTH,
+        "pattern": f"[{char_class(holds_a_word)}]",
+    }
+
+
+def _params() -> tuple[Param, ...]:
+    return (
+        Param(
+            "q",
+            "query",
+            query_rules,
+            'the query: words, "exact phrases" and -excluded words; any other character '
+            f"is text. Words past the first {MAX_QUERY_WORDS} are left out.",
+            required=True,
+        ),
+        Param("owner", "query", {"type": "string"}, "a user id, or `me`"),
+        Param("category", "query", {"type": "string"}, "a category id"),
+        Param("tag", "query", {"type": "string"}, "one tag (case-insensitive)"),
+        _enum_param("duration", DurationBucket, "length: short (< 4 min), medium, long (> 20)"),
+        _enum_param("uploaded", UploadedBucket, "uploaded within the last hour, day..."),
+        _enum_param("sort", SearchSort, "order (default relevance)"),
+        CURSOR,
+        LIMIT,
+    )
+
+
+def routes(c: HttpContext) -> list[Route]:
+    return [
+        Route(
+            f"{API}/search",
+            Search(c.platform.search),
+            (
+                Operation(
+                    "GET",
+                    "Search videos",
+                    "search",
+                    (Reply(200, "Videos matching the query that the caller may see", SearchPage),),
+                    params=_params(),
+                    errors=(401, 422),
+                    description=(
+                        "Ranked by relevance (a match in the title counts most, then tags, "
+                        "category and owner, then the description), or by `newest` or "
+                        "`views`. Words match folded (case and diacritics) and with their "
+                        "English inflections. When nothing matches and a word of the query "
+                        "is a few letters away from indexed words, the results are for the "
+                        "corrected query (`corrected_from` holds the query as asked); when "
+                        "few match, `did_you_mean` may offer a correction. `title` and "
+                        "`snippet` mark what matched as [start, end) character ranges."
+                    ),
+                ),
+            ),
+        ),
+    ]

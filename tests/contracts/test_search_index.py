@@ -1,0 +1,299 @@
+"""The search index port (``uow.search``): the same matches, order and visibility from
+the memory index, SQLite FTS5 and PostgreSQL full text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from tests.contracts.test_unit_of_work import a_category, a_user, a_video, at, read, store
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.search import (
+    SearchSort,
+    VideoDocument,
+    VideoMatches,
+    VideoSearch,
+)
+from videoplatform.domain.ids import UserId, VideoId
+from videoplatform.domain.search import DurationBucket, UploadedBucket, parse_query
+from videoplatform.domain.users import Role
+from videoplatform.domain.videos import MediaInfo, Video, VideoStatus, Visibility
+
+
+def document(
+    video_id: str,
+    title: str,
+    description: str = "",
+    tags: tuple[str, ...] = (),
+    category: str = "",
+    owner_name: str = "",
+) -> VideoDocument:
+    return VideoDocument(VideoId(video_id), title, description, tags, category, owner_name)
+
+
+def index(factory: UnitOfWorkFactory, *documents: VideoDocument) -> None:
+    with factory() as uow:
+        for each in documents:
+            uow.search.put_video(each)
+        uow.commit()
+
+
+def find(
+    factory: UnitOfWorkFactory,
+    query: str,
+    viewer: str | None = None,
+    **options: Any,
+) -> VideoMatches:
+    search = VideoSearch(parse_query(query), viewer_id=UserId(viewer) if viewer else None)
+    search = attrs.evolve(search, **options)
+    return read(factory, lambda uow: uow.search.search_videos(search))
+
+
+def found(factory: UnitOfWorkFactory, query: str, **options: Any) -> list[str]:
+    return [m.video.id for m in find(factory, query, **options).matches]
+
+
+@pytest.fixture
+def library(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """Five public, ready videos of u1, indexed."""
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_video("v1", "u1", created_at=at(1), title="Cooking pasta at home"),
+        a_video("v2", "u1", created_at=at(2), title="The quick brown fox"),
+        a_video("v3", "u1", created_at=at(3), title="Brown quick foxes running"),
+        a_video("v4", "u1", created_at=at(4), title="Café culture in Paris"),
+        a_video("v5", "u1", created_at=at(5), title="Garden tour"),
+    )
+    index(
+        uow_factory,
+        document("v1", "Cooking pasta at home", "Fresh pasta with tomato sauce."),
+        document("v2", "The quick brown fox", "A fox jumps over a lazy dog."),
+        document("v3", "Brown quick foxes running", "Foxes run in the garden at night."),
+        document("v4", "Café culture in Paris", "Coffee and croissants.", ("travel",)),
+        document("v5", "Garden tour", "Roses, tomato plants and a pond.", ("gardening",)),
+    )
+    return uow_factory
+
+
+def test_a_word_of_the_title_finds_the_video(library: UnitOfWorkFactory) -> None:
+    assert found(library, "pasta") == ["v1"]
+    assert find(library, "pasta").total == 1
+
+
+def test_case_and_diacritics_are_folded_both_ways(library: UnitOfWorkFactory) -> None:
+    assert found(library, "CAFE") == ["v4"]
+    assert found(library, "cafés") == ["v4"]
+
+
+def test_english_inflections_match(library: UnitOfWorkFactory) -> None:
+    assert sorted(found(library, "runs")) == ["v3"]
+    assert sorted(found(library, "fox")) == ["v2", "v3"]
+
+
+def test_every_word_must_match(library: UnitOfWorkFactory) -> None:
+    assert found(library, "tomato pasta") == ["v1"]
+    assert found(library, "tomato dragon") == []
+
+
+def test_a_phrase_matches_its_words_in_order(library: UnitOfWorkFactory) -> None:
+    assert found(library, '"quick brown"') == ["v2"]
+    assert found(library, '"brown quick"') == ["v3"]
+
+
+def test_an_excluded_word_removes_its_videos(library: UnitOfWorkFactory) -> None:
+    assert sorted(found(library, "tomato")) == ["v1", "v5"]
+    assert found(library, "tomato -pasta") == ["v5"]
+
+
+def test_tags_and_the_description_are_searched_too(library: UnitOfWorkFactory) -> None:
+    assert found(library, "travel") == ["v4"]
+    assert found(library, "croissants") == ["v4"]
+
+
+def test_a_match_in_the_title_ranks_above_one_in_the_description(
+    library: UnitOfWorkFactory,
+) -> None:
+    # "garden": v5's title, v3's description.
+    assert found(library, "garden") == ["v5", "v3"]
+
+
+def test_pages_split_the_results_and_the_total_counts_them_all(
+    library: UnitOfWorkFactory,
+) -> None:
+    newest = SearchSort.NEWEST
+    assert found(library, "fox", sort=newest) == ["v3", "v2"]
+    first = find(library, "fox", limit=1, sort=newest)
+    second = find(library, "fox", limit=1, offset=1, sort=newest)
+    assert ([m.video.id for m in first.matches], first.total) == (["v3"], 2)
+    assert ([m.video.id for m in second.matches], second.total) == (["v2"], 2)
+
+
+def test_visibility_is_decided_in_the_query(uow_factory: UnitOfWorkFactory) -> None:
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_user("u2"),
+        a_user("mod", roles=frozenset({Role.MODERATOR})),
+        a_video("pub", "u1", title="Secret recipe public"),
+        a_video("priv", "u1", title="Secret recipe private", visibility=Visibility.PRIVATE),
+        a_video("unl", "u1", title="Secret recipe unlisted", visibility=Visibility.UNLISTED),
+        a_video("proc", "u1", title="Secret recipe processing", status=VideoStatus.PROCESSING),
+    )
+    index(
+        uow_factory,
+        *(document(v, "Secret recipe") for v in ("pub", "priv", "unl", "proc")),
+    )
+    assert found(uow_factory, "secret") == ["pub"]
+    assert found(uow_factory, "secret", viewer="u2") == ["pub"]
+    assert sorted(found(uow_factory, "secret", viewer="u1")) == ["priv", "proc", "pub", "unl"]
+    assert len(found(uow_factory, "secret", see_all=True)) == 4
+    with uow_factory() as uow:
+        uow.videos.set_owner_disabled(UserId("u1"), True)
+        uow.commit()
+    assert found(uow_factory, "secret") == []
+
+
+def test_a_change_of_the_video_row_shows_at_once(library: UnitOfWorkFactory) -> None:
+    with library() as uow:
+        video = uow.videos.get(VideoId("v1"))
+        video.visibility = Visibility.PRIVATE
+        uow.videos.save(video)
+        uow.commit()
+    assert found(library, "pasta") == []
+
+
+def test_filters_narrow_the_matches(uow_factory: UnitOfWorkFactory) -> None:
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_user("u2"),
+        a_video("a", "u1", title="Bread", tags=("baking",)),
+        a_video("b", "u2", title="Bread"),
+    )
+    index(uow_factory, document("a", "Bread"), document("b", "Bread"))
+    assert found(uow_factory, "bread", owner_id=UserId("u2")) == ["b"]
+    assert found(uow_factory, "bread", tag="baking") == ["a"]
+
+
+def test_putting_a_document_again_replaces_it(library: UnitOfWorkFactory) -> None:
+    index(library, document("v1", "Risotto at home", "Rice."))
+    assert found(library, "pasta") == []
+    assert found(library, "risotto") == ["v1"]
+    assert read(library, lambda uow: uow.search.indexed_videos()) == 5
+
+
+def test_a_removed_video_is_no_longer_found(library: UnitOfWorkFactory) -> None:
+    with library() as uow:
+        uow.search.remove_video(VideoId("v1"))
+        uow.search.remove_video(VideoId("never-indexed"))
+        uow.commit()
+    assert found(library, "pasta") == []
+    assert read(library, lambda uow: uow.search.indexed_videos()) == 4
+
+
+def test_nothing_is_indexed_until_the_commit(library: UnitOfWorkFactory) -> None:
+    with library() as uow:
+        uow.search.put_video(document("v5", "Lasagne"))
+        assert [
+            m.video.id
+            for m in uow.search.search_videos(
+                VideoSearch(parse_query("lasagne"), viewer_id=None)
+            ).matches
+        ] == ["v5"]  # its own transaction sees it
+    assert found(library, "lasagne") == []
+
+
+def test_words_are_counted_by_the_videos_that_hold_them(library: UnitOfWorkFactory) -> None:
+    counts = read(library, lambda uow: uow.search.word_counts(["tomato", "pasta", "dragon"]))
+    assert counts == {"tomato": 2, "pasta": 1}
+    with library() as uow:
+        uow.search.remove_video(VideoId("v1"))
+        uow.commit()
+    counts = read(library, lambda uow: uow.search.word_counts(["tomato", "pasta"]))
+    assert counts == {"tomato": 1}
+
+
+def test_similar_words_are_a_few_edits_away_most_common_first(
+    library: UnitOfWorkFactory,
+) -> None:
+    near = read(library, lambda uow: uow.search.similar_words("gardne", 2))
+    assert [k.word for k in near][:1] == ["garden"]
+    assert near[0].videos == 2
+    assert read(library, lambda uow: uow.search.similar_words("pasta", 1)) == []
+    assert read(library, lambda uow: uow.search.similar_words("zzzzzz", 2)) == []
+
+
+def probed(video: Video, seconds: float) -> Video:
+    info = MediaInfo(
+        duration_seconds=seconds,
+        width=320,
+        height=180,
+        video_codec="h264",
+        audio_codec=None,
+        fps=25.0,
+        bitrate=100_000,
+    )
+    return attrs.evolve(video, media_info=info)
+
+
+@pytest.fixture
+def shelf(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """Six public recipes: categories, tags, lengths and ages that differ."""
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_category("c-bake", "Baking"),
+        a_category("c-cook", "Cooking"),
+        probed(
+            a_video("r1", "u1", created_at=at(0), category="c-bake", tags=("bread", "easy")), 60
+        ),
+        probed(a_video("r2", "u1", created_at=at(-90), category="c-bake", tags=("bread",)), 600),
+        probed(
+            a_video("r3", "u1", created_at=at(-3 * 1440), category="c-cook", tags=("easy",)), 3000
+        ),
+        probed(a_video("r4", "u1", created_at=at(-60 * 1440), tags=("soup",)), 239.5),
+        a_video("r5", "u1", created_at=at(-400 * 1440), category="c-cook"),  # not probed yet
+        probed(a_video("other", "u1", title="Unrelated"), 60),
+    )
+    index(uow_factory, *(document(v, "Recipe") for v in ("r1", "r2", "r3", "r4", "r5")))
+    index(uow_factory, document("other", "Unrelated"))
+    return uow_factory
+
+
+def test_facets_count_every_match(shelf: UnitOfWorkFactory) -> None:
+    matches = find(shelf, "recipe", limit=1, facets_at=at(0))
+    assert matches.total == 5
+    facets = matches.facets
+    assert facets is not None
+    assert facets.categories == (("c-bake", 2), ("c-cook", 2))
+    assert facets.tags == (("bread", 2), ("easy", 2), ("soup", 1))
+    assert facets.durations == (
+        (DurationBucket.SHORT, 2),
+        (DurationBucket.MEDIUM, 1),
+        (DurationBucket.LONG, 1),
+    )
+    assert facets.uploaded == (
+        (UploadedBucket.HOUR, 1),
+        (UploadedBucket.DAY, 2),
+        (UploadedBucket.WEEK, 3),
+        (UploadedBucket.MONTH, 3),
+        (UploadedBucket.YEAR, 4),
+    )
+    assert find(shelf, "recipe").facets is None  # counted only when asked for
+
+
+def test_facets_follow_the_filters(shelf: UnitOfWorkFactory) -> None:
+    facets = find(shelf, "recipe", tag="bread", facets_at=at(0)).facets
+    assert facets is not None
+    assert (facets.categories, facets.tags) == ((("c-bake", 2),), (("bread", 2), ("easy", 1)))
+
+
+def test_duration_and_upload_date_narrow_the_matches(shelf: UnitOfWorkFactory) -> None:
+    short = DurationBucket.SHORT
+    assert sorted(found(shelf, "recipe", duration=short)) == ["r1", "r4"]
+    assert found(shelf, "recipe", duration=DurationBucket.LONG) == ["r3"]
+    week = at(0) - UploadedBucket.WEEK.within
+    assert sorted(found(shelf, "recipe", uploaded_since=week)) == ["r1", "r2", "r3"]

@@ -1,0 +1,124 @@
+"""GET /api/v1/search through the Falcon app: what it answers, and what it refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon.testing
+import pytest
+
+from tests.unit.conftest import MP4_HEAD
+from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.worker import settle_events
+
+Client = falcon.testing.TestClient
+
+
+def upload(client: Client, headers: dict[str, str], title: str, visibility: str) -> str:
+    result = client.simulate_post(
+        "/api/v1/videos",
+        params={"title": title, "visibility": visibility},
+        body=MP4_HEAD,
+        headers={**headers, "Content-Type": "video/mp4"},
+    )
+    assert result.status_code == 201, result.text
+    video_id: str = result.json["id"]
+    return video_id
+
+
+def search(client: Client, headers: dict[str, str] | None = None, /, **params: str) -> Any:
+    return client.simulate_get("/api/v1/search", params=params, headers=headers or {})
+
+
+def test_an_owner_finds_their_upload_by_a_misspelled_word(
+    client: Client, platform: Platform, account: MakeAccount
+) -> None:
+    me = account()
+    video_id = upload(client, me.headers, "Sunset over the harbour", "private")
+    settle_events(platform)
+    result = search(client, me.headers, q="harbor sunest")
+    assert result.status_code == 200, result.text
+    body = result.json
+    assert [item["video"]["id"] for item in body["items"]] == [video_id]
+    assert (body["total"], body["total_is_estimate"]) == (1, False)
+    assert body["corrected_from"] == "harbor sunest"
+    title = body["items"][0]["title"]
+    assert [title["text"][a:b] for a, b in title["matches"]] == ["Sunset", "harbour"]
+    # Nobody else finds a private video.
+    assert search(client, account().headers, q="sunset").json["items"] == []
+    assert search(client, q="sunset").json["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'NEAR(sunset harbour) OR "',
+        "sunset* AND title:harbour",
+        "'; DROP TABLE videos; --",
+        '"unbalanced quote',
+        "100%_off\\",
+    ],
+)
+def test_engine_syntax_is_plain_text(client: Client, query: str) -> None:
+    result = search(client, q=query)
+    assert result.status_code == 200, result.text
+    assert result.json["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "q"),
+        ({"q": ""}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": "!!! ---"}, "q"),
+        ({"q": "%_\\"}, "q"),
+        ({"q": "a" * 201}, "q"),
+        ({"q": "cat", "sort": "loudest"}, "sort"),
+        ({"q": "cat", "duration": "forever"}, "duration"),
+        ({"q": "cat", "uploaded": "decade"}, "uploaded"),
+        ({"q": "cat", "limit": "0"}, "limit"),
+        ({"q": "cat", "cursor": "not-a-cursor"}, "cursor"),
+    ],
+)
+def test_bad_input_is_a_422_problem(client: Client, params: dict[str, str], field: str) -> None:
+    result = search(client, **params)
+    assert result.status_code == 422, result.text
+    assert problem_code(result) == "validation_failed"
+    assert field in result.text
+
+
+def test_owner_me_needs_a_caller(client: Client) -> None:
+    result = search(client, q="cat", owner="me")
+    assert result.status_code == 401
+
+
+def test_the_document_states_the_query_rules(client: Client) -> None:
+    document = client.simulate_get("/api/v1/openapi.json").json
+    operation = document["paths"]["/api/v1/search"]["get"]
+    (q,) = [p for p in operation["parameters"] if p["name"] == "q"]
+    assert q["required"] is True
+    assert (q["schema"]["minLength"], q["schema"]["maxLength"]) == (1, 200)
+    assert {"200", "401", "422"} <= set(operation["responses"])
+
+
+def test_the_first_page_counts_facets_and_filters_narrow(
+    client: Client, platform: Platform, account: MakeAccount
+) -> None:
+    me = account()
+    for n in range(3):
+        upload(client, me.headers, f"Harbour walk {n}", "private")
+    settle_events(platform)
+    first = search(client, me.headers, q="harbour", limit="2").json
+    facets = first["facets"]
+    assert [b["bucket"] for b in facets["uploaded"]] == ["hour", "day", "week", "month", "year"]
+    assert [b["count"] for b in facets["uploaded"]] == [3, 3, 3, 3, 3]
+    assert [b["bucket"] for b in facets["durations"]] == ["short", "medium", "long"]
+    assert [b["count"] for b in facets["durations"]] == [0, 0, 0]  # none probed yet
+    assert (facets["categories"], facets["tags"]) == ([], [])
+    second = search(client, me.headers, q="harbour", cursor=first["next_cursor"]).json
+    assert second["facets"] is None
+    assert len(second["items"]) == 1
+    assert search(client, me.headers, q="harbour", duration="short").json["total"] == 0
+    assert search(client, me.headers, q="harbour", uploaded="hour").json["total"] == 3
