@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import unicodedata
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import falcon
@@ -67,6 +68,26 @@ def query_str(req: falcon.Request, name: str, limit: int = 200) -> str | None:
     if len(raw) > limit:
         raise ValidationError.field(name, f"at most {limit} characters")
     return str(raw)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def query_choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
+    """``?name=``: one of the enumeration's values (case and surrounding space aside)."""
+    raw = query_str(req, name)
+    if raw is None:
+        return None
+    try:
+        return kind(raw.strip().lower())
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise ValidationError.field(name, f"must be one of {allowed}") from None
+
+
+def enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
+    """The document's side of :func:`query_choice`."""
+    return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
 
 
 CURSOR_LENGTH = 1000

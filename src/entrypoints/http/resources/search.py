@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import enum
 import functools
-from typing import TypeVar
 
 import falcon
 from attrs import frozen
@@ -35,6 +33,8 @@ from videoplatform.entrypoints.http.resources.common import (
     CURSOR_LENGTH,
     LIMIT,
     HttpContext,
+    enum_param,
+    query_choice,
     query_int,
     query_str,
     reply,
@@ -159,32 +159,14 @@ class Search:
             owner_id=UserId(owner) if owner else None,
             category_id=CategoryId(c) if (c := query_str(req, "category")) else None,
             tag=query_str(req, "tag"),
-            duration=_choice(req, "duration", DurationBucket),
-            uploaded=_choice(req, "uploaded", UploadedBucket),
-            sort=_choice(req, "sort", SearchSort) or SearchSort.RELEVANCE,
+            duration=query_choice(req, "duration", DurationBucket),
+            uploaded=query_choice(req, "uploaded", UploadedBucket),
+            sort=query_choice(req, "sort", SearchSort) or SearchSort.RELEVANCE,
         )
         found = self._search.videos(
             caller, command, query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
         )
         reply(resp, dump(SearchPage.of(found)))
-
-
-E = TypeVar("E", bound=enum.Enum)
-
-
-def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
-    raw = query_str(req, name)
-    if raw is None:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in kind)
-        raise ValidationError.field(name, f"must be one of {allowed}") from None
-
-
-def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
-    return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
 
 
 @functools.cache
@@ -211,9 +193,9 @@ def _params() -> tuple[Param, ...]:
         Param("owner", "query", {"type": "string"}, "a user id, or `me`"),
         Param("category", "query", {"type": "string"}, "a category id"),
         Param("tag", "query", {"type": "string"}, "one tag (case-insensitive)"),
-        _enum_param("duration", DurationBucket, "length: short (< 4 min), medium, long (> 20)"),
-        _enum_param("uploaded", UploadedBucket, "uploaded within the last hour, day..."),
-        _enum_param("sort", SearchSort, "order (default relevance)"),
+        enum_param("duration", DurationBucket, "length: short (< 4 min), medium, long (> 20)"),
+        enum_param("uploaded", UploadedBucket, "uploaded within the last hour, day..."),
+        enum_param("sort", SearchSort, "order (default relevance)"),
         CURSOR,
         LIMIT,
     )

@@ -9,11 +9,10 @@ refused with 415 before a byte is stored.
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 import re
-from typing import Literal, TypeVar
+from typing import Literal
 
 import falcon
 from attrs import evolve, field, frozen
@@ -50,7 +49,9 @@ from videoplatform.entrypoints.http.resources.common import (
     CURSOR_LENGTH,
     LIMIT,
     HttpContext,
+    enum_param,
     no_content,
+    query_choice,
     query_int,
     query_str,
     reply,
@@ -71,7 +72,6 @@ from videoplatform.entrypoints.http.uploads import (
 from videoplatform.entrypoints.http.views import ProcessingView, VideoView, page_of
 from videoplatform.entrypoints.settings import Settings
 
-E = TypeVar("E", bound=enum.Enum)
 VisibilityName = Literal["public", "unlisted", "private"]
 UPLOAD_FIELDS = frozenset({"title", "description", "category_id", "tags", "visibility"})
 VIDEO_MEDIA = (
@@ -145,17 +145,6 @@ class VideoPatch:
     )
 
 
-def _choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:
-    raw = query_str(req, name)
-    if raw is None:
-        return None
-    try:
-        return kind(raw.strip().lower())
-    except ValueError:
-        allowed = ", ".join(str(member.value) for member in kind)
-        raise ValidationError.field(name, f"must be one of {allowed}") from None
-
-
 UNTITLED = "Untitled"
 
 
@@ -208,9 +197,9 @@ class Videos:
             owner_id=UserId(owner) if owner else None,
             category_id=CategoryId(c) if (c := query_str(req, "category")) else None,
             tag=query_str(req, "tag"),
-            visibility=_choice(req, "visibility", Visibility),
-            status=_choice(req, "status", VideoStatus),
-            sort=_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
+            visibility=query_choice(req, "visibility", Visibility),
+            status=query_choice(req, "status", VideoStatus),
+            sort=query_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
         )
         page = self._videos.list(
             caller, filters, query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
@@ -342,10 +331,6 @@ class VideoReprocess:
         reply(resp, ProcessingView.of(state), 202)
 
 
-def _enum_param(name: str, kind: type[enum.Enum], description: str) -> Param:
-    return Param(name, "query", {"type": "string", "enum": [m.value for m in kind]}, description)
-
-
 TEXT = {"type": "string"}
 UPLOAD_PARAMS = (
     Param(
@@ -359,7 +344,7 @@ UPLOAD_PARAMS = (
     ),
     Param("category_id", "query", TEXT, "raw body only"),
     Param("tags", "query", tags_text_rules, "raw body only: comma-separated tags"),
-    _enum_param("visibility", Visibility, "raw body only (default private)"),
+    enum_param("visibility", Visibility, "raw body only (default private)"),
 )
 UPLOAD_DESCRIPTION = (
     "Send the video either as the raw request body, with its metadata in the query "
@@ -404,9 +389,9 @@ LIST_PARAMS = (
     Param("owner", "query", TEXT, "a user id, or `me`"),
     Param("category", "query", TEXT, "a category id"),
     Param("tag", "query", TEXT, "one tag (case-insensitive)"),
-    _enum_param("visibility", Visibility, "only videos with this visibility"),
-    _enum_param("status", VideoStatus, "only videos in this processing state"),
-    _enum_param("sort", VideoSort, "order (default newest)"),
+    enum_param("visibility", Visibility, "only videos with this visibility"),
+    enum_param("status", VideoStatus, "only videos in this processing state"),
+    enum_param("sort", VideoSort, "order (default newest)"),
     CURSOR,
     LIMIT,
 )
