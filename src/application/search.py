@@ -20,6 +20,7 @@ from videoplatform.application.pagination import clamp_limit, decode_cursor, enc
 from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
 from videoplatform.application.ports.search import (
+    Completions,
     SearchFacets,
     SearchSort,
     VideoDocument,
@@ -30,12 +31,14 @@ from videoplatform.domain.errors import NotFound, ValidationError
 from videoplatform.domain.events import DomainEvent, VideoDeleted, VideoEvent
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.search import (
+    MAX_QUERY_WORDS,
     DurationBucket,
     SearchTerms,
     UploadedBucket,
     fold,
     parse_query,
     typo_budget,
+    words,
 )
 from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import Video, normalize_tag
@@ -48,6 +51,9 @@ MAX_OFFSET = 1000
 each page costs the engine every result before it."""
 
 SNIPPET_CHARACTERS = 160
+
+SUGGESTIONS = 8
+MAX_SUGGESTIONS = 20
 
 SEARCH_INDEX = Subscription("search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted"))
 """The index follows what videos say and what they are called."""
@@ -177,6 +183,27 @@ class SearchService(UseCases):
             did_you_mean=did_you_mean,
             facets=facets,
         )
+
+    def suggest(self, caller: Caller, typed: str, limit: int = SUGGESTIONS) -> Completions:
+        """Completions of a query being typed: titles and tags of videos the caller may
+        see (the last word taken as the start of a word). ValidationError for what
+        :func:`domain.search.parse_query` refuses."""
+        if not 1 <= limit <= MAX_SUGGESTIONS:
+            raise ValidationError.field("limit", f"must be between 1 and {MAX_SUGGESTIONS}")
+        parse_query(typed)  # the same rules as a search
+        found = words(typed)
+        ends_in_word = bool(typed) and typed[-1].isalnum()
+        finished, last = (found[:-1], found[-1]) if found and ends_in_word else (found, "")
+        with self._uow() as uow:
+            user = current_user(uow, caller)
+            return uow.search.complete(
+                tuple(finished[:MAX_QUERY_WORDS]),
+                last,
+                normalize_tag(typed),
+                user.id if user and user.can(Permission.VIDEO_UPLOAD) else None,
+                bool(user and user.can(Permission.VIDEO_MODERATE)),
+                limit,
+            )
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every video again, from the database (safe while the platform runs:

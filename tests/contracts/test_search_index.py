@@ -11,6 +11,7 @@ import pytest
 from tests.contracts.test_unit_of_work import a_category, a_user, a_video, at, read, store
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.search import (
+    Completions,
     SearchSort,
     VideoDocument,
     VideoMatches,
@@ -297,3 +298,51 @@ def test_duration_and_upload_date_narrow_the_matches(shelf: UnitOfWorkFactory) -
     assert found(shelf, "recipe", duration=DurationBucket.LONG) == ["r3"]
     week = at(0) - UploadedBucket.WEEK.within
     assert sorted(found(shelf, "recipe", uploaded_since=week)) == ["r1", "r2", "r3"]
+
+
+def complete(
+    factory: UnitOfWorkFactory,
+    finished: tuple[str, ...],
+    last: str,
+    typed: str,
+    viewer: str | None = None,
+) -> Completions:
+    viewer_id = UserId(viewer) if viewer else None
+    return read(
+        factory, lambda uow: uow.search.complete(finished, last, typed, viewer_id, False, 5)
+    )
+
+
+def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_video("a", "u1", title="Running shoes review", tags=("running", "shoes")),
+        a_video("b", "u1", title="Runner's guide", tags=("running",)),
+        a_video("c", "u1", title="Secret runway", visibility=Visibility.PRIVATE, tags=("runway",)),
+    )
+    index(
+        uow_factory,
+        document("a", "Running shoes review"),
+        document("b", "Runner's guide"),
+        document("c", "Secret runway"),
+    )
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("b"), by=5)
+        uow.commit()
+    assert complete(uow_factory, (), "runni", "runni").titles == ("Running shoes review",)
+    assert complete(uow_factory, (), "run", "run").titles == (
+        "Runner's guide",
+        "Running shoes review",
+    )
+    assert complete(uow_factory, ("shoes",), "rev", "shoes rev").titles == ("Running shoes review",)
+    # Tags that begin with what was typed, most used first; never a private video's.
+    assert complete(uow_factory, (), "run", "run").tags == (("running", 2),)
+    assert complete(uow_factory, (), "run", "run", viewer="u1").tags == (
+        ("running", 2),
+        ("runway", 1),
+    )
+    assert complete(uow_factory, (), "secr", "secr").titles == ()
+    assert complete(uow_factory, (), "secr", "secr", viewer="u1").titles == ("Secret runway",)

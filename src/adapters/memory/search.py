@@ -16,6 +16,7 @@ from videoplatform.adapters.memory.repositories import MemoryVideoRepository
 from videoplatform.application.ports.persistence import VideoListQuery
 from videoplatform.application.ports.search import (
     TOP_TAGS,
+    Completions,
     KnownWord,
     SearchFacets,
     SearchSort,
@@ -24,7 +25,7 @@ from videoplatform.application.ports.search import (
     VideoMatches,
     VideoSearch,
 )
-from videoplatform.domain.ids import VideoId
+from videoplatform.domain.ids import UserId, VideoId
 from videoplatform.domain.search import (
     DurationBucket,
     SearchTerms,
@@ -129,6 +130,32 @@ class MemorySearchIndex:
             total=len(found),
             facets=None if search.facets_at is None else _facets(found, search.facets_at),
         )
+
+    def complete(
+        self,
+        finished: tuple[str, ...],
+        last: str,
+        typed: str,
+        viewer_id: UserId | None,
+        see_all: bool,
+        limit: int,
+    ) -> Completions:
+        documents = self._documents()
+        seen_by = VideoListQuery(viewer_id=viewer_id, see_all=see_all)
+        visible = self._videos.listed(seen_by, documents)
+        titles: list[str] = []
+        if last:
+            fitting = []
+            for video in visible:
+                found = words(documents[video.id].title)
+                if all(w in found for w in finished) and any(w.startswith(last) for w in found):
+                    fitting.append(video)
+            fitting.sort(key=lambda v: (v.view_count, v.id), reverse=True)
+            titles = list(dict.fromkeys(v.title for v in fitting))[:limit]
+        every = self._videos.listed(seen_by, self._videos.all_ids()) if typed else []
+        tags = Counter(t for v in every for t in v.tags if t.startswith(typed))
+        ranked = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:limit]
+        return Completions(tuple(titles), tuple(ranked))
 
     def _word_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -1,19 +1,24 @@
 """The search index in the platform's database: SQLite FTS5 on the embedded profile,
 PostgreSQL full text (``tsvector``) and pg_trgm in production. Tables in
-:mod:`.tables` and migration 0011.
+:mod:`.tables` and migrations 0011 and 0012.
 
 Text goes in folded by the application (:func:`domain.search.words`), so both engines
-see the same words as the in-memory index: the engine only stems them (Porter on SQLite,
-Snowball English on PostgreSQL). A query is built from those words alone, each quoted:
-nothing a user types reaches the engine as syntax.
+see the same words as the in-memory index, stemmed by the same algorithm (Porter): by
+SQLite's ``porter`` tokenizer, and here for PostgreSQL, whose ``simple`` configuration
+then takes the words as they are (its ``english`` one would drop stopwords: "the"
+would find nothing, "how to run" what "run" finds). A query is built from those words
+alone, each quoted: nothing a user types reaches the engine as syntax.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import attrs
+import snowballstemmer  # type: ignore[import-untyped]
 from sqlalchemy import Connection, case, column, func, literal_column, select, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,6 +28,7 @@ from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import VideoListQuery
 from videoplatform.application.ports.search import (
     TOP_TAGS,
+    Completions,
     KnownWord,
     SearchFacets,
     SearchSort,
@@ -31,7 +37,7 @@ from videoplatform.application.ports.search import (
     VideoMatches,
     VideoSearch,
 )
-from videoplatform.domain.ids import CategoryId, VideoId
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.search import (
     DurationBucket,
     SearchTerms,
@@ -47,6 +53,7 @@ SQLITE_WEIGHTS = "10.0, 5.0, 2.0, 2.0, 1.0"
 
 _text = table(tables.SEARCH_TEXT, column("rowid"), column("id"), column("document"))
 _trigrams = table(tables.SEARCH_WORD_TRIGRAMS, column("rowid"), column("rank"))
+_titles = table(tables.SEARCH_TITLES, column("rowid"))
 """bm25 weights of search_text's columns: title, tags, category, owner, description."""
 
 
@@ -102,16 +109,27 @@ class SqlSearchIndex:
                 ),
                 {"id": doc_id, **fields},
             )
+            conn.execute(
+                text("INSERT INTO search_titles (rowid, title) VALUES (:id, :title)"),
+                {"id": doc_id, "title": fields["title"]},
+            )
         else:
+            stemmed = {name: _stems(value) for name, value in fields.items()}
             conn.execute(
                 text(
-                    "INSERT INTO search_text (id, document) VALUES (:id,"
-                    " setweight(to_tsvector('english', :title), 'A')"
-                    " || setweight(to_tsvector('english', :tags), 'B')"
-                    " || setweight(to_tsvector('english', :category || ' ' || :owner_name), 'C')"
-                    " || setweight(to_tsvector('english', :description), 'D'))"
+                    "INSERT INTO search_text (id, title_words, document) VALUES (:id,"
+                    " to_tsvector('simple', :title),"
+                    " setweight(to_tsvector('simple', :s_title), 'A')"
+                    " || setweight(to_tsvector('simple', :s_tags), 'B')"
+                    " || setweight(to_tsvector('simple', :s_category), 'C')"
+                    " || setweight(to_tsvector('simple', :s_owner_name), 'C')"
+                    " || setweight(to_tsvector('simple', :s_description), 'D'))"
                 ),
-                {"id": doc_id, **fields},
+                {
+                    "id": doc_id,
+                    "title": fields["title"],
+                    **{f"s_{name}": value for name, value in stemmed.items()},
+                },
             )
         self._count(conn, new_words - old_words, +1)
         self._count(conn, old_words - new_words, -1)
@@ -126,8 +144,11 @@ class SqlSearchIndex:
         self._count(conn, set(row.words.split()), -1)
 
     def _drop_text(self, conn: Connection, doc_id: int) -> None:
-        key = "rowid" if self._sqlite else "id"
-        conn.execute(text(f"DELETE FROM search_text WHERE {key} = :id"), {"id": doc_id})  # noqa: S608 - a fixed column name
+        if self._sqlite:
+            conn.execute(text("DELETE FROM search_text WHERE rowid = :id"), {"id": doc_id})
+            conn.execute(text("DELETE FROM search_titles WHERE rowid = :id"), {"id": doc_id})
+        else:
+            conn.execute(text("DELETE FROM search_text WHERE id = :id"), {"id": doc_id})
 
     def _count(self, conn: Connection, changed: set[str], by: int) -> None:
         """Add ``by`` to the video count of each word; a word no video holds any more
@@ -187,11 +208,16 @@ class SqlSearchIndex:
             score = literal_column(f"-bm25(search_text, {SQLITE_WEIGHTS})")
             key = _text.c.rowid
         else:
-            query = text("to_tsquery('english', :tsquery)").bindparams(
+            query = text("to_tsquery('simple', :tsquery)").bindparams(
                 tsquery=_tsquery(search.terms)
             )
+            # Ranked by what is wanted only: with a negated term in it, ts_rank gives
+            # every document the same score.
+            wanted = text("to_tsquery('simple', :wanted)").bindparams(
+                wanted=_tsquery(attrs.evolve(search.terms, excluded=()))
+            )
             match = _text.c.document.op("@@")(query)
-            score = func.ts_rank(_text.c.document, query)
+            score = func.ts_rank(_text.c.document, wanted)
             key = _text.c.id
         duration = self._duration()
         if search.duration is not None:
@@ -280,6 +306,53 @@ class SqlSearchIndex:
             uploaded=tuple((b, int(n)) for b, n in zip(UploadedBucket, recent, strict=True)),
         )
 
+    def complete(
+        self,
+        finished: tuple[str, ...],
+        last: str,
+        typed: str,
+        viewer_id: UserId | None,
+        see_all: bool,
+        limit: int,
+    ) -> Completions:
+        v, d, tags = tables.videos, tables.search_documents, tables.video_tags
+        visible = listed_videos(VideoListQuery(viewer_id=viewer_id, see_all=see_all))
+        titles: list[str] = []
+        if last:
+            if self._sqlite:
+                expression = " AND ".join([*(_quoted(w) for w in finished), _quoted(last) + "*"])
+                source = _titles.join(d, d.c.id == _titles.c.rowid)
+                match: Any = text("search_titles MATCH :titles").bindparams(titles=expression)
+            else:
+                expression = " & ".join([*(f"'{w}'" for w in finished), f"'{last}':*"])
+                source = _text.join(d, d.c.id == _text.c.id)
+                match = literal_column("search_text.title_words").op("@@")(
+                    func.to_tsquery(literal_column("'simple'"), expression)
+                )
+            rows = self._s.read(
+                select(v.c.title)
+                .select_from(source.join(v, v.c.id == d.c.video_id))
+                .where(match, *visible)
+                .order_by(v.c.view_count.desc(), v.c.id.desc())
+                .limit(limit * 2)
+            )
+            titles = list(dict.fromkeys(r.title for r in rows))[:limit]
+        counted: list[Any] = (
+            list(
+                self._s.read(
+                    select(tags.c.tag, func.count().label("n"))
+                    .select_from(tags.join(v, v.c.id == tags.c.video_id))
+                    .where(func.substr(tags.c.tag, 1, len(typed)) == typed, *visible)
+                    .group_by(tags.c.tag)
+                    .order_by(literal_column("n").desc(), tags.c.tag)
+                    .limit(limit)
+                )
+            )
+            if typed
+            else []
+        )
+        return Completions(tuple(titles), tuple((str(r[0]), int(r[1])) for r in counted))
+
     def word_counts(self, words: Sequence[str]) -> dict[str, int]:
         if not words:
             return {}
@@ -317,11 +390,22 @@ class SqlSearchIndex:
                 .order_by(func.similarity(w.c.word, word).desc())
                 .limit(CANDIDATES)
             )
+        # Trigrams miss an edit in the middle of a short word ("pinao" shares none with
+        # "piano"): words of the same first letter and a near length are candidates too
+        # (an index on both; a swap of the first two letters keeps the first one).
+        same_start = (
+            select(w.c.word, w.c.videos)
+            .where(func.substr(w.c.word, 1, 1) == word[0], *lengths)
+            .order_by(w.c.videos.desc())
+            .limit(CANDIDATES)
+        )
+        candidates = {row.word: row.videos for row in self._s.read(statement)}
+        candidates.update((row.word, row.videos) for row in self._s.read(same_start))
         found = []
-        for row in self._s.read(statement):
-            distance = edit_distance(word, row.word, budget)
+        for known, videos in candidates.items():
+            distance = edit_distance(word, known, budget)
             if distance <= budget:
-                found.append((-row.videos, distance, row.word, KnownWord(row.word, row.videos)))
+                found.append((-videos, distance, known, KnownWord(known, videos)))
         found.sort(key=lambda each: each[:3])
         return [each[3] for each in found[:limit]]
 
@@ -342,8 +426,31 @@ def _fts5(terms: SearchTerms) -> str:
 
 
 def _tsquery(terms: SearchTerms) -> str:
-    """A to_tsquery expression: every word and phrase (&), none of the excluded words."""
-    parts = [f"'{w}'" for w in terms.words]
-    parts += ["(" + " <-> ".join(f"'{w}'" for w in p) + ")" for p in terms.phrases]
-    parts += [f"!'{w}'" for w in terms.excluded]
+    """A to_tsquery expression (``simple`` configuration, over words stemmed here as
+    they were indexed): every word (&), every phrase within one field (its words
+    adjacent under one weight: the fields' vectors are concatenated, and a phrase must
+    not run from one into the next), none of the excluded words."""
+    parts = [f"'{stem(w)}'" for w in terms.words]
+    for phrase in terms.phrases:
+        within = (
+            "(" + " <-> ".join(f"'{stem(w)}':{weight}" for w in phrase) + ")" for weight in "ABCD"
+        )
+        parts.append("(" + " | ".join(within) + ")")
+    parts += [f"!'{stem(w)}'" for w in terms.excluded]
     return " & ".join(parts)
+
+
+_porter = snowballstemmer.stemmer("porter")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Porter stem of a folded word: PostgreSQL's documents and queries are stemmed
+    here, with the algorithm of SQLite's ``porter`` tokenizer, under the ``simple``
+    configuration (no stopwords), so that both engines match the same words."""
+    stemmed: str = _porter.stemWord(word)
+    return stemmed
+
+
+def _stems(text: str) -> str:
+    return " ".join(stem(word) for word in text.split())

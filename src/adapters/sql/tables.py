@@ -320,7 +320,10 @@ SEARCH_TEXT = "search_text"
 SEARCH_WORD_TRIGRAMS = "search_word_trigrams"
 """Trigrams of search_words for typo lookups: an FTS5 table with the trigram tokenizer
 on SQLite (``rowid`` = ``search_words.id``), a pg_trgm GIN index on PostgreSQL."""
-UNDECLARED = (SEARCH_TEXT, SEARCH_WORD_TRIGRAMS)
+SEARCH_TITLES = "search_titles"
+"""The titles' unstemmed words, for completions: an FTS5 table on SQLite (``rowid`` =
+``search_documents.id``), the ``title_words`` column of search_text on PostgreSQL."""
+UNDECLARED = (SEARCH_TEXT, SEARCH_WORD_TRIGRAMS, SEARCH_TITLES)
 """Relations the migrations make that cannot be declared here (full-text tables and
 their shadow tables, operator-class indexes): names that start with these."""
 

@@ -103,6 +103,18 @@ class KnownWord:
     """Indexed videos whose text holds the word."""
 
 
+@frozen
+class Completions:
+    """What a query being typed may become, among videos the viewer may see."""
+
+    titles: tuple[str, ...]
+    """Titles holding every finished word and a word the last one begins (compared
+    by their stems, as the engines index words), most viewed first."""
+    tags: tuple[tuple[str, int], ...]
+    """Tags that begin with the text typed, and how many videos carry each, most
+    first."""
+
+
 class SearchIndex(Protocol):
     def put_video(self, document: VideoDocument) -> None:
         """Index ``document``, replacing what the video had (idempotent)."""
@@ -126,6 +138,21 @@ class SearchIndex(Protocol):
         count instead. ``duration`` keeps videos of that length (probed ones only),
         ``uploaded_since`` those created at or after it. With ``facets_at``, the
         matches' :class:`SearchFacets` come too."""
+        ...
+
+    def complete(
+        self,
+        finished: tuple[str, ...],
+        last: str,
+        typed: str,
+        viewer_id: UserId | None,
+        see_all: bool,
+        limit: int,
+    ) -> Completions:
+        """At most ``limit`` titles and ``limit`` tags for a query being typed:
+        ``finished`` words (folded) and the ``last`` one being typed; ``typed`` (the
+        query folded as tags are stored: case folded, spaces collapsed) for tags.
+        Visibility as for :meth:`search_videos`."""
         ...
 
     def word_counts(self, words: Sequence[str]) -> dict[str, int]:

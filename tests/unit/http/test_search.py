@@ -122,3 +122,22 @@ def test_the_first_page_counts_facets_and_filters_narrow(
     assert len(second["items"]) == 1
     assert search(client, me.headers, q="harbour", duration="short").json["total"] == 0
     assert search(client, me.headers, q="harbour", uploaded="hour").json["total"] == 3
+
+
+def test_suggestions_complete_the_last_word_among_visible_videos(
+    client: Client, platform: Platform, account: MakeAccount
+) -> None:
+    me = account()
+    upload(client, me.headers, "Harbour walk at night", "private")
+    settle_events(platform)
+    mine = client.simulate_get(
+        "/api/v1/search/suggest", params={"q": "harbour wa"}, headers=me.headers
+    )
+    assert mine.status_code == 200, mine.text
+    assert mine.json == {"titles": ["Harbour walk at night"], "tags": []}
+    theirs = client.simulate_get("/api/v1/search/suggest", params={"q": "harbour wa"})
+    assert theirs.json == {"titles": [], "tags": []}
+    refused = client.simulate_get("/api/v1/search/suggest", params={"q": "?!", "limit": "3"})
+    assert refused.status_code == 422
+    too_many = client.simulate_get("/api/v1/search/suggest", params={"q": "ha", "limit": "21"})
+    assert too_many.status_code == 422

@@ -9,6 +9,8 @@ from attrs import frozen
 
 from videoplatform.application.ports.search import SearchSort
 from videoplatform.application.search import (
+    MAX_SUGGESTIONS,
+    SUGGESTIONS,
     Facets,
     Highlighted,
     SearchService,
@@ -169,6 +171,31 @@ class Search:
         reply(resp, dump(SearchPage.of(found)))
 
 
+@frozen
+class SuggestionsView:
+    """Completions of a query being typed, among videos the caller may see: titles
+    holding its finished words and a word its last one begins (most viewed first),
+    and tags that begin with it (most used first)."""
+
+    titles: list[str]
+    tags: list[TagCount]
+
+
+class Suggestions:
+    def __init__(self, search: SearchService) -> None:
+        self._search = search
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = caller_of(req)
+        typed = query_str(req, "q", MAX_QUERY_LENGTH)
+        if typed is None:
+            raise ValidationError.field("q", "is required")
+        limit = query_int(req, "limit", SUGGESTIONS)
+        found = self._search.suggest(caller, typed, SUGGESTIONS if limit is None else limit)
+        view = SuggestionsView(list(found.titles), [TagCount(t, n) for t, n in found.tags])
+        reply(resp, dump(view))
+
+
 @functools.cache
 def query_rules() -> Schema:
     """``q``: at most MAX_QUERY_LENGTH characters, one of them a letter or a digit."""
@@ -202,7 +229,25 @@ def _params() -> tuple[Param, ...]:
 
 
 def routes(c: HttpContext) -> list[Route]:
+    suggest_limit = {"type": "integer", "minimum": 1, "maximum": MAX_SUGGESTIONS}
     return [
+        Route(
+            f"{API}/search/suggest",
+            Suggestions(c.platform.search),
+            (
+                Operation(
+                    "GET",
+                    "Complete a query being typed",
+                    "search",
+                    (Reply(200, "Titles and tags it may become", SuggestionsView),),
+                    params=(
+                        Param("q", "query", query_rules, "what has been typed", required=True),
+                        Param("limit", "query", suggest_limit, f"per kind (default {SUGGESTIONS})"),
+                    ),
+                    errors=(401, 422),
+                ),
+            ),
+        ),
         Route(
             f"{API}/search",
             Search(c.platform.search),
