@@ -9,26 +9,35 @@ video's live row (see :mod:`.ports.search`). A change reaches the index through 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from attrs import frozen
 
 from videoplatform.application.concurrency import retry_stale
-from videoplatform.application.context import Caller, current_user
-from videoplatform.application.essentials import UseCases
+from videoplatform.application.context import Caller, current_user, require_permission
+from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.events.consumer import DurableHandler
+from videoplatform.application.events.deferred import DeferredEvents
 from videoplatform.application.pagination import clamp_limit, decode_cursor, encode_cursor
 from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
 from videoplatform.application.ports.search import (
     Completions,
     SearchFacets,
+    SearchReport,
     SearchSort,
     VideoDocument,
     VideoMatches,
     VideoSearch,
 )
 from videoplatform.domain.errors import NotFound, ValidationError
-from videoplatform.domain.events import DomainEvent, VideoDeleted, VideoEvent
+from videoplatform.domain.events import (
+    DomainEvent,
+    SearchPerformed,
+    SearchResultOpened,
+    VideoDeleted,
+    VideoEvent,
+)
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.search import (
     MAX_QUERY_WORDS,
@@ -54,6 +63,13 @@ SNIPPET_CHARACTERS = 160
 
 SUGGESTIONS = 8
 MAX_SUGGESTIONS = 20
+
+SEARCH_LOG_KEPT = timedelta(days=90)
+"""How long search analytics keep a query or an opened result (the default of the
+``search_log_days`` setting)."""
+MAX_REPORT_ROWS = 100
+REPORT_RANGE = timedelta(days=7)
+MAX_POSITION = MAX_OFFSET + 100
 
 SEARCH_INDEX = Subscription("search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted"))
 """The index follows what videos say and what they are called."""
@@ -115,7 +131,21 @@ class VideoResults:
     """With the first page only (they are the same for every page)."""
 
 
+@frozen
+class OpenedResult:
+    """A result of a search was opened: the query as the results page gave it, the
+    video, its position (1 for the first)."""
+
+    query: str
+    video_id: VideoId
+    position: int
+
+
 class SearchService(UseCases):
+    def __init__(self, essentials: Essentials, deferred: DeferredEvents) -> None:
+        super().__init__(essentials)
+        self._deferred = deferred
+
     def videos(
         self,
         caller: Caller,
@@ -155,6 +185,7 @@ class SearchService(UseCases):
                 )
 
             found, shown = search(terms), terms
+            asked = found.total
             corrected_from = did_you_mean = None
             if found.total < FEW_RESULTS:
                 fixed = _corrected(uow, terms)
@@ -165,6 +196,8 @@ class SearchService(UseCases):
                     elif better.total > found.total:
                         did_you_mean = fixed.text()
             facets = _named(uow, found.facets) if found.facets is not None else None
+        if offset == 0:  # one search, however many pages it is read in
+            self._deferred.publish(SearchPerformed(now, terms.text(), asked))
         more = found.total > offset + size and offset + size < MAX_OFFSET
         return VideoResults(
             tuple(
@@ -204,6 +237,45 @@ class SearchService(UseCases):
                 bool(user and user.can(Permission.VIDEO_MODERATE)),
                 limit,
             )
+
+    def record_opened(self, caller: Caller, opened: OpenedResult) -> None:
+        """Count an opened result for search analytics (after the caller is answered;
+        nothing about the caller is kept). ValidationError for a query
+        :func:`domain.search.parse_query` refuses or a position out of 1..MAX_POSITION."""
+        terms = parse_query(opened.query, "query")
+        if not 1 <= opened.position <= MAX_POSITION:
+            raise ValidationError.field("position", f"must be between 1 and {MAX_POSITION}")
+        now = self._clock.now()
+        self._deferred.publish(
+            SearchResultOpened(now, terms.text(), opened.video_id, opened.position)
+        )
+
+    def analytics(
+        self,
+        caller: Caller,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+    ) -> tuple[datetime, datetime, SearchReport]:
+        """The most searched and most fruitless queries of [since, until) (by default
+        the last :data:`REPORT_RANGE` up to now), with their click-through, and the
+        range (administrators: SEARCH_ANALYTICS)."""
+        until = until or self._clock.now()
+        since = since or until - REPORT_RANGE
+        with self._uow() as uow:
+            require_permission(uow, caller, Permission.SEARCH_ANALYTICS)
+            if until <= since:
+                raise ValidationError.field("until", "must be after since")
+            if not 1 <= limit <= MAX_REPORT_ROWS:
+                raise ValidationError.field("limit", f"must be between 1 and {MAX_REPORT_ROWS}")
+            return since, until, uow.search_log.report(since, until, limit)
+
+    def prune_log(self, kept: timedelta = SEARCH_LOG_KEPT) -> int:
+        """Forget queries and opened results older than ``kept``; how many rows went."""
+        with self._uow() as uow:
+            gone = uow.search_log.prune(self._clock.now() - kept)
+            uow.commit()
+        return gone
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every video again, from the database (safe while the platform runs:
@@ -302,6 +374,26 @@ def _matches(word: str, wanted: tuple[str, ...]) -> bool:
         if len(shorter) >= 4 and longer.startswith(shorter):
             return True
     return False
+
+
+@frozen
+class SearchLogRecorder:
+    """Writes search analytics, handling the deferred events the search service
+    publishes (``search.record_query``, ``search.record_click``)."""
+
+    uow: UnitOfWorkFactory
+
+    def query(self, event: SearchPerformed) -> None:
+        with self.uow() as uow:
+            uow.search_log.record_query(event.query, event.results, event.occurred_at)
+            uow.commit()
+
+    def click(self, event: SearchResultOpened) -> None:
+        with self.uow() as uow:
+            uow.search_log.record_click(
+                event.query, event.video_id, event.position, event.occurred_at
+            )
+            uow.commit()
 
 
 def index_video(uow_factory: UnitOfWorkFactory, video_id: VideoId) -> None:

@@ -168,3 +168,22 @@ class AccessRefused(DomainEvent):
     """The refusal's error code (``not_found``, ``permission_denied``...)."""
     ip: str | None
     user_agent: str | None
+
+
+@frozen
+class SearchPerformed(DomainEvent):
+    """Someone searched (the first page of a search). Search analytics record the query
+    as the engine read it and how many videos matched, never who asked or from where."""
+
+    query: str
+    results: int
+
+
+@frozen
+class SearchResultOpened(DomainEvent):
+    """Someone opened a result of a search: the query, the video and its position
+    (1 for the first result). Recorded like :class:`SearchPerformed`."""
+
+    query: str
+    video_id: VideoId
+    position: int

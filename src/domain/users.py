@@ -37,6 +37,7 @@ class Permission(enum.Enum):
     USER_MANAGE = "user:manage"
     CATEGORY_MANAGE = "category:manage"
     HEALTH_READ = "health:read"  # the detailed health report
+    SEARCH_ANALYTICS = "search:analytics"  # what people search for (administrators)
 
 
 class Role(enum.Enum):

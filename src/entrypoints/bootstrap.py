@@ -33,11 +33,16 @@ from videoplatform.application.ports.tracing import Tracer
 from videoplatform.application.processing import ProcessingService
 from videoplatform.application.processing.timings import ProcessingTimings
 from videoplatform.application.resumable import ResumableUploadService
-from videoplatform.application.search import SearchService
+from videoplatform.application.search import SearchLogRecorder, SearchService
 from videoplatform.application.shares import ShareService
 from videoplatform.application.users import UserService
 from videoplatform.application.videos import VideoService
-from videoplatform.domain.events import AccessRefused, VideoEvent
+from videoplatform.domain.events import (
+    AccessRefused,
+    SearchPerformed,
+    SearchResultOpened,
+    VideoEvent,
+)
 from videoplatform.entrypoints.logging import bind_use_case
 from videoplatform.entrypoints.providers import PROVIDERS
 from videoplatform.entrypoints.settings import Settings
@@ -114,6 +119,11 @@ def build_container(
     auditor = resolve(container, Auditor)
     dispatcher.subscribe(refusals, AccessRefused, "audit.record_refusal", auditor.record_refusal)
     dispatcher.use(settled_before("audit.", refusals))
+    # Search analytics are written after the searcher was answered, by the same thread.
+    recorder = SearchLogRecorder(wiring.get(UnitOfWorkFactory))
+    dispatcher.subscribe(refusals, SearchPerformed, "search.record_query", recorder.query)
+    dispatcher.subscribe(refusals, SearchResultOpened, "search.record_click", recorder.click)
+    dispatcher.use(settled_before("search.analytics", refusals))
     wiring.close_with(refusals.close)
     return container
 

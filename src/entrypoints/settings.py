@@ -122,6 +122,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "metrics": ("metrics_token", "metrics_bind"),
     "health": ("health_min_free_mib", "health_timeout_seconds"),
     "resilience": ("breaker_failures", "breaker_reset_seconds"),
+    "search": ("search_log_days",),
     "errors": ("sentry_dsn", "sentry_environment", "sentry_sample_percent"),
     "http": (
         "bind",
@@ -239,6 +240,9 @@ class Settings:
     # that need it answer 503 at once, or do without it), then one call tries it again.
     breaker_failures: int = 5
     breaker_reset_seconds: float = 30.0
+    # Search analytics keep queries and opened results this many days (no user and no
+    # address in them); older ones are pruned by the periodic sweep.
+    search_log_days: int = 90
     # Signs playback URLs; at least 32 bytes. Required with PostgreSQL (several machines
     # must agree); the embedded profile keeps a generated one in the data directory.
     playback_secret: str = attrs.field(default="", repr=False)
@@ -303,6 +307,8 @@ class Settings:
         }
 
     def __attrs_post_init__(self) -> None:
+        if self.search_log_days < 1:
+            raise ConfigurationError("VIDEOPLATFORM_SEARCH_LOG_DAYS: at least 1")
         if self.breaker_failures < 1 or self.breaker_reset_seconds <= 0:
             raise ConfigurationError(
                 f"{PREFIX}BREAKER_FAILURES must be 1 or more and "

@@ -233,6 +233,10 @@ class BackgroundWorkers:
                 removed = prune_delivered(uow, clock.now())
                 if removed:
                     log.info("pruned %d sent outbox messages and old event receipts", removed)
+                kept = timedelta(days=self._platform.settings.search_log_days)
+                removed = self._platform.search.prune_log(kept)
+                if removed:
+                    log.info("pruned %d search analytics rows", removed)
             except Exception:
                 log.exception("sweeping expired uploads or job directories failed")
             self._stop.wait(every)

@@ -123,6 +123,8 @@ POSTGRES_DATA_TABLES = (
     "search_documents",
     "search_text",
     "search_words",
+    "search_queries",
+    "search_clicks",
 )
 
 

@@ -66,8 +66,9 @@ def search(uow_factory: UnitOfWorkFactory) -> SearchService:
     for video in videos:
         index_video(uow_factory, video.id)
     clock, ids = ManualClock(), SequentialIds("search")
-    auditor = Auditor(uow_factory, clock, ids, DeferredEvents())
-    return SearchService(Essentials(uow_factory, clock, ids, auditor))
+    deferred = DeferredEvents()  # searches are counted there (no subscriber here)
+    auditor = Auditor(uow_factory, clock, ids, deferred)
+    return SearchService(Essentials(uow_factory, clock, ids, auditor), deferred)
 
 
 def ask(search: SearchService, judged: Judged) -> VideoResults:

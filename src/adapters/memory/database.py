@@ -81,6 +81,9 @@ class MemoryDatabase:
         self.disabled_owners: set[str] = set()
         # The search index: video id -> what the video is found by.
         self.search: dict[str, VideoDocument] = {}
+        # Search analytics: (query, results, at) and (query, video id, position, at).
+        self.search_queries: list[tuple[str, int, datetime]] = []
+        self.search_clicks: list[tuple[str, str, int, datetime]] = []
 
 
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -107,6 +110,9 @@ class Transaction:
         self.owners: dict[str, bool] = {}  # owner id -> owner_disabled, staged
         self.receipts: dict[tuple[str, str], Receipt | None] = {}  # None: removed
         self.search: dict[str, VideoDocument | None] = {}  # None: removed
+        self.search_queries: list[tuple[str, int, datetime]] = []
+        self.search_clicks: list[tuple[str, str, int, datetime]] = []
+        self.search_log_pruned_before: datetime | None = None
         self.held: list[threading.Lock] = []
         self.live: list[Aggregate] = []
 
@@ -265,6 +271,12 @@ class Transaction:
                     db.search.pop(video_id, None)
                 else:
                     db.search[video_id] = document
+            if self.search_log_pruned_before is not None:
+                before = self.search_log_pruned_before
+                db.search_queries = [q for q in db.search_queries if q[2] >= before]
+                db.search_clicks = [c for c in db.search_clicks if c[3] >= before]
+            db.search_queries.extend(self.search_queries)
+            db.search_clicks.extend(self.search_clicks)
             stamp = datetime.now(UTC)  # as SQL stamps sent_at with the database's clock
             for message_id in self.sent - db.sent:
                 db.sent_at[message_id] = stamp

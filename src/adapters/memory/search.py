@@ -18,7 +18,9 @@ from videoplatform.application.ports.search import (
     TOP_TAGS,
     Completions,
     KnownWord,
+    QueryStats,
     SearchFacets,
+    SearchReport,
     SearchSort,
     VideoDocument,
     VideoMatch,
@@ -220,3 +222,51 @@ def _order(video: Video, score: float, sort: SearchSort) -> tuple[object, ...]:
     if sort is SearchSort.VIEWS:
         return (video.view_count, video.id)
     return (score, video.id)
+
+
+class MemorySearchLog:
+    """Search analytics of one memory transaction (``uow.search_log``)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def _rows(self) -> tuple[list[tuple[str, int, datetime]], list[tuple[str, str, int, datetime]]]:
+        with self._tx.db.lock:
+            queries, clicks = list(self._tx.db.search_queries), list(self._tx.db.search_clicks)
+        before = self._tx.search_log_pruned_before
+        if before is not None:
+            queries = [q for q in queries if q[2] >= before]
+            clicks = [c for c in clicks if c[3] >= before]
+        return queries + self._tx.search_queries, clicks + self._tx.search_clicks
+
+    def record_query(self, query: str, results: int, at: datetime) -> None:
+        self._tx.search_queries.append((query, results, at))
+
+    def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None:
+        self._tx.search_clicks.append((query, str(video_id), position, at))
+
+    def report(self, since: datetime, until: datetime, limit: int) -> SearchReport:
+        queries, clicks = self._rows()
+        searches: Counter[str] = Counter()
+        zero: Counter[str] = Counter()
+        for query, results, at in queries:
+            if since <= at < until:
+                searches[query] += 1
+                zero[query] += results == 0
+        opened = Counter(c[0] for c in clicks if since <= c[3] < until)
+
+        def stats(query: str) -> QueryStats:
+            return QueryStats(query, searches[query], zero[query], opened[query])
+
+        top = sorted(searches, key=lambda q: (-searches[q], q))[:limit]
+        fruitless = sorted((q for q in zero if zero[q]), key=lambda q: (-zero[q], q))[:limit]
+        return SearchReport(tuple(map(stats, top)), tuple(map(stats, fruitless)))
+
+    def prune(self, before: datetime) -> int:
+        queries, clicks = self._rows()
+        gone = sum(1 for q in queries if q[2] < before) + sum(1 for c in clicks if c[3] < before)
+        current = self._tx.search_log_pruned_before
+        self._tx.search_log_pruned_before = before if current is None else max(current, before)
+        self._tx.search_queries = [q for q in self._tx.search_queries if q[2] >= before]
+        self._tx.search_clicks = [c for c in self._tx.search_clicks if c[3] >= before]
+        return gone

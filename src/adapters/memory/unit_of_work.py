@@ -20,7 +20,7 @@ from videoplatform.adapters.memory.repositories import (
     MemoryVideoRepository,
     Seen,
 )
-from videoplatform.adapters.memory.search import MemorySearchIndex
+from videoplatform.adapters.memory.search import MemorySearchIndex, MemorySearchLog
 from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.application.ports.tracing import Tracer
 from videoplatform.domain.events import DomainEvent
@@ -57,6 +57,7 @@ class MemoryUnitOfWork:
         self.outbox = MemoryOutbox(self._tx, self._tracer)
         self.receipts = MemoryEventReceipts(self._tx)
         self.search = MemorySearchIndex(self._tx, self.videos)
+        self.search_log = MemorySearchLog(self._tx)
 
     def __enter__(self) -> Self:
         self._begin()

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 import snowballstemmer  # type: ignore[import-untyped]
-from sqlalchemy import Connection, case, column, func, literal_column, select, table, text
+from sqlalchemy import Connection, Table, case, column, func, literal_column, select, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from videoplatform.adapters.sql import tables
@@ -30,7 +30,9 @@ from videoplatform.application.ports.search import (
     TOP_TAGS,
     Completions,
     KnownWord,
+    QueryStats,
     SearchFacets,
+    SearchReport,
     SearchSort,
     VideoDocument,
     VideoMatch,
@@ -454,3 +456,70 @@ def stem(word: str) -> str:
 
 def _stems(text: str) -> str:
     return " ".join(stem(word) for word in text.split())
+
+
+class SqlSearchLog:
+    """Search analytics of one SQL unit of work (``uow.search_log``)."""
+
+    def __init__(self, session: SqlSession) -> None:
+        self._s = session
+
+    def record_query(self, query: str, results: int, at: datetime) -> None:
+        self._insert(tables.search_queries, query=query, results=results, searched_at=at)
+
+    def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None:
+        self._insert(
+            tables.search_clicks, query=query, video_id=video_id, position=position, clicked_at=at
+        )
+
+    def _insert(self, into: Table, **row: object) -> None:
+        def write(conn: Connection) -> None:
+            conn.execute(into.insert().values(**row))
+
+        self._s.defer(write)
+
+    def report(self, since: datetime, until: datetime, limit: int) -> SearchReport:
+        q, c = tables.search_queries, tables.search_clicks
+        in_range = (q.c.searched_at >= since, q.c.searched_at < until)
+        zero = func.sum(case((q.c.results == 0, 1), else_=0))
+        top: list[Any] = list(
+            self._s.read(
+                select(q.c.query, func.count().label("n"), zero.label("z"))
+                .where(*in_range)
+                .group_by(q.c.query)
+                .order_by(literal_column("n").desc(), q.c.query)
+                .limit(limit)
+            )
+        )
+        fruitless: list[Any] = list(
+            self._s.read(
+                select(q.c.query, func.count().label("n"), zero.label("z"))
+                .where(*in_range)
+                .group_by(q.c.query)
+                .having(zero > 0)
+                .order_by(literal_column("z").desc(), q.c.query)
+                .limit(limit)
+            )
+        )
+        named = {r.query for r in top} | {r.query for r in fruitless}
+        clicks: dict[str, int] = {}
+        if named:
+            counted: list[Any] = list(
+                self._s.read(
+                    select(c.c.query, func.count())
+                    .where(c.c.clicked_at >= since, c.c.clicked_at < until, c.c.query.in_(named))
+                    .group_by(c.c.query)
+                )
+            )
+            clicks = {str(r[0]): int(r[1]) for r in counted}
+
+        def stats(row: Any) -> QueryStats:
+            return QueryStats(row.query, int(row.n), int(row.z), clicks.get(row.query, 0))
+
+        return SearchReport(tuple(map(stats, top)), tuple(map(stats, fruitless)))
+
+    def prune(self, before: datetime) -> int:
+        q, c = tables.search_queries, tables.search_clicks
+        gone = self._s.write_now(q.delete().where(q.c.searched_at < before)).rowcount
+        gone += self._s.write_now(c.delete().where(c.c.clicked_at < before)).rowcount
+        return int(gone)

@@ -332,3 +332,31 @@ def declared(name: str | None, kind: str, parents: object) -> bool:
     """Whether autogenerate compares a relation (Alembic's ``include_name``): not the
     full-text tables, their shadow tables and the indexes of :data:`UNDECLARED`."""
     return not (name and kind in ("table", "index") and name.startswith(UNDECLARED))
+
+
+# -- search analytics (no user, no address: the query as the engine read it) ----------
+
+search_queries = Table(
+    "search_queries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("query", String(400), nullable=False),
+    Column("results", Integer, nullable=False),
+    Column("searched_at", UtcDateTime, nullable=False),
+    Index(None, "searched_at"),
+)
+
+search_clicks = Table(
+    "search_clicks",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("query", String(400), nullable=False),
+    Column("video_id", ID, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("clicked_at", UtcDateTime, nullable=False),
+    Index(None, "clicked_at"),
+)

@@ -21,7 +21,7 @@ from videoplatform.adapters.sql.repositories import (
     SqlVideoRepository,
     Tracker,
 )
-from videoplatform.adapters.sql.search import SqlSearchIndex
+from videoplatform.adapters.sql.search import SqlSearchIndex, SqlSearchLog
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import CommitHooks
 from videoplatform.application.ports.tracing import Tracer
@@ -58,6 +58,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._session, self._tracer)
         self.receipts = SqlEventReceipts(self._session)
         self.search = SqlSearchIndex(self._session, self.videos)
+        self.search_log = SqlSearchLog(self._session)
 
     def __enter__(self) -> Self:
         # A unit of work fresh from __init__ already has its session; build a new one

@@ -25,7 +25,7 @@ from videoplatform.application.ports.outbox import CommitHooks as CommitHooks
 from videoplatform.application.ports.outbox import EventReceipts as EventReceipts
 from videoplatform.application.ports.outbox import Outbox as Outbox
 from videoplatform.application.ports.outbox import OutboxMessage as OutboxMessage
-from videoplatform.application.ports.search import SearchIndex
+from videoplatform.application.ports.search import SearchIndex, SearchLog
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.captions import CaptionTrack
 from videoplatform.domain.categories import Category
@@ -368,6 +368,9 @@ class UnitOfWork(Protocol):
 
     @property
     def search(self) -> SearchIndex: ...
+
+    @property
+    def search_log(self) -> SearchLog: ...
 
     def __enter__(self) -> Self: ...
 

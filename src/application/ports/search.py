@@ -165,3 +165,43 @@ class SearchIndex(Protocol):
         (:func:`domain.search.edit_distance`), ``word`` itself excluded, those in most
         videos first; at most ``limit``."""
         ...
+
+
+@frozen
+class QueryStats:
+    """One query over a time range: how often it was searched, how many of those
+    searches found nothing, how often one of its results was opened."""
+
+    query: str
+    searches: int
+    zero_results: int
+    clicks: int
+
+    @property
+    def click_through(self) -> float:
+        """Opened results per search (0 when never searched in the range)."""
+        return self.clicks / self.searches if self.searches else 0.0
+
+
+@frozen
+class SearchReport:
+    top: tuple[QueryStats, ...]
+    """The most searched queries, most first, ties by query."""
+    zero: tuple[QueryStats, ...]
+    """The queries most often searched in vain, most first, ties by query."""
+
+
+class SearchLog(Protocol):
+    """Search analytics: queries and opened results, with no user and no address."""
+
+    def record_query(self, query: str, results: int, at: datetime) -> None: ...
+
+    def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None: ...
+
+    def report(self, since: datetime, until: datetime, limit: int) -> SearchReport:
+        """The ``limit`` most searched and most fruitless queries of [since, until)."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Forget queries and clicks older than ``before``; how many rows went."""
+        ...

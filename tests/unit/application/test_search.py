@@ -3,10 +3,13 @@ are corrected, matches are marked, and nobody finds what they may not see."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.unit.application.conftest import Studio
 from tests.unit.conftest import MakeUser
+from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.search import SearchSort
 from videoplatform.application.search import Highlighted, SearchVideos, highlight, snippet
@@ -144,3 +147,20 @@ def test_a_snippet_is_a_window_around_the_first_match() -> None:
     assert len(cut.text) <= 160
     ((start, end),) = cut.matches
     assert cut.text[start:end] == "needle"
+
+
+def test_search_analytics_forget_what_is_older_than_kept(
+    platform: Platform, studio: Studio, creator: Caller, make_user: MakeUser, clock: ManualClock
+) -> None:
+    studio.publish(creator, title="Tide tables")
+    settle_events(platform)
+    platform.search.videos(creator, SearchVideos("tide"))
+    clock.advance(timedelta(days=10))
+    platform.search.videos(creator, SearchVideos("tables"))
+    admin = make_user(Role.ADMIN)
+    clock.advance(timedelta(seconds=1))
+    _, _, report = platform.search.analytics(admin, since=clock.now() - timedelta(days=30))
+    assert sorted(s.query for s in report.top) == ["tables", "tide"]
+    assert platform.search.prune_log(timedelta(days=5)) == 1
+    _, _, report = platform.search.analytics(admin, since=clock.now() - timedelta(days=30))
+    assert [s.query for s in report.top] == ["tables"]

@@ -27,6 +27,7 @@ RBAC_MATRIX: tuple[tuple[str, bool, bool, bool, bool], ...] = (
     ("user:manage",      False,  False,   False,     True),
     ("category:manage",  False,  False,   False,     True),
     ("health:read",      False,  False,   False,     True),
+    ("search:analytics", False,  False,   False,     True),
 )
 # fmt: on
 
@@ -112,6 +113,7 @@ def test_permission_names_are_stable_strings() -> None:
         "user:manage",
         "category:manage",
         "health:read",
+        "search:analytics",
     }
     assert [r.value for r in Role] == ["viewer", "creator", "moderator", "admin"]
 

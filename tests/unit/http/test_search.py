@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import falcon.testing
@@ -9,6 +10,8 @@ import pytest
 
 from tests.unit.conftest import MP4_HEAD
 from tests.unit.http.conftest import MakeAccount, problem_code
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.domain.users import Role
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.worker import settle_events
 
@@ -141,3 +144,59 @@ def test_suggestions_complete_the_last_word_among_visible_videos(
     assert refused.status_code == 422
     too_many = client.simulate_get("/api/v1/search/suggest", params={"q": "ha", "limit": "21"})
     assert too_many.status_code == 422
+
+
+def test_searches_and_opened_results_reach_the_analytics_of_administrators(
+    client: Client, platform: Platform, account: MakeAccount, clock: ManualClock
+) -> None:
+    me = account()
+    video_id = upload(client, me.headers, "Harbour walk", "public")
+    settle_events(platform)
+    for query in ("Harbour", "harbour", "zeppelin"):
+        assert search(client, me.headers, q=query).status_code == 200
+    opened = client.simulate_post(
+        "/api/v1/search/clicks", json={"query": "harbour", "video_id": video_id, "position": 1}
+    )
+    assert opened.status_code == 204, opened.text
+    clock.advance(timedelta(seconds=1))  # the report's range ends (exclusive) at its now
+    admin = account(Role.ADMIN)
+    report = client.simulate_get("/api/v1/search/analytics", headers=admin.headers)
+    assert report.status_code == 200, report.text
+    top = {row["query"]: row for row in report.json["top"]}
+    assert top["harbour"] == {
+        "query": "harbour",
+        "searches": 2,
+        "zero_results": 0,
+        "clicks": 1,
+        "click_through": 0.5,
+    }
+    assert [row["query"] for row in report.json["zero"]] == ["zeppelin"]
+    # Nothing about who searched: only the query as the engine read it.
+    assert set(top["harbour"]) == {"query", "searches", "zero_results", "clicks", "click_through"}
+
+
+def test_only_administrators_read_search_analytics(client: Client, account: MakeAccount) -> None:
+    assert client.simulate_get("/api/v1/search/analytics").status_code == 401
+    moderator = account(Role.MODERATOR)
+    refused = client.simulate_get("/api/v1/search/analytics", headers=moderator.headers)
+    assert refused.status_code == 403
+    admin = account(Role.ADMIN)
+    backwards = client.simulate_get(
+        "/api/v1/search/analytics",
+        params={"since": "2026-12-06T00:00:00Z", "until": "2026-12-05T00:00:00Z"},
+        headers=admin.headers,
+    )
+    assert backwards.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": "", "video_id": "v", "position": 1},
+        {"query": "harbour", "video_id": "v", "position": 0},
+        {"query": "!!", "video_id": "v", "position": 1},
+        {"query": "harbour", "position": 1},
+    ],
+)
+def test_a_bad_click_is_a_422(client: Client, body: dict[str, object]) -> None:
+    assert client.simulate_post("/api/v1/search/clicks", json=body).status_code == 422

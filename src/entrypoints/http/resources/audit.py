@@ -6,9 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC
 
 import falcon
 from attrs import field, frozen
@@ -27,6 +26,7 @@ from videoplatform.entrypoints.http.resources.common import (
     CURSOR_LENGTH,
     LIMIT,
     HttpContext,
+    query_instant,
     query_int,
     query_str,
     reply,
@@ -38,8 +38,6 @@ CSV = "text/csv; charset=utf-8; header=present"
 FORMATS = {"jsonl": JSONL, "csv": CSV}
 CSV_COLUMNS = AUDIT_FIELDS
 ROWS_PER_CHUNK = 100
-# A query string's "+" arrives as a space: "...T10:00:00 02:00" meant "+02:00".
-_ZONE_AS_SPACE = re.compile(r"(:\d{2}(?:\.\d+)?) (\d{2}(?::?\d{2})?)$")
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,20 +75,6 @@ class AuditPage:
     )
 
 
-def _instant(req: falcon.Request, name: str) -> datetime | None:
-    raw = query_str(req, name, 64)
-    if raw is None:
-        return None
-    text = _ZONE_AS_SPACE.sub(r"\1+\2", raw.strip())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError.field(name, "not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise ValidationError.field(name, "needs a time zone (for example Z or +02:00)")
-    return moment
-
-
 def _choice(req: falcon.Request, name: str, known: Iterable[str]) -> str | None:
     raw = query_str(req, name, 100)
     options = list(known)
@@ -109,8 +93,8 @@ def filters_of(req: falcon.Request) -> AuditFilter:
         resource_type=query_str(req, "resource_type"),
         resource_id=query_str(req, "resource_id"),
         result=AuditResult(result) if result is not None else None,
-        since=_instant(req, "since"),
-        until=_instant(req, "until"),
+        since=query_instant(req, "since"),
+        until=query_instant(req, "until"),
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import unicodedata
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -71,6 +73,24 @@ def query_str(req: falcon.Request, name: str, limit: int = 200) -> str | None:
 
 
 E = TypeVar("E", bound=enum.Enum)
+
+# A "+" of a time zone that arrived unescaped in a query string, read as a space.
+_ZONE_AS_SPACE = re.compile(r"(:\d{2}(?:\.\d+)?) (\d{2}(?::?\d{2})?)$")
+
+
+def query_instant(req: falcon.Request, name: str) -> datetime | None:
+    """``?name=``: an ISO 8601 date-time with a time zone."""
+    raw = query_str(req, name, 64)
+    if raw is None:
+        return None
+    text = _ZONE_AS_SPACE.sub(r"\1+\2", raw.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError.field(name, "not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise ValidationError.field(name, "needs a time zone (for example Z or +02:00)")
+    return moment
 
 
 def query_choice(req: falcon.Request, name: str, kind: type[E]) -> E | None:

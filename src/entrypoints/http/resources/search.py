@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 
 import falcon
-from attrs import frozen
+from attrs import field, frozen
 
-from videoplatform.application.ports.search import SearchSort
+from videoplatform.application.ports.search import QueryStats, SearchSort
 from videoplatform.application.search import (
+    MAX_POSITION,
+    MAX_REPORT_ROWS,
     MAX_SUGGESTIONS,
     SUGGESTIONS,
     Facets,
     Highlighted,
+    OpenedResult,
     SearchService,
     SearchVideos,
     VideoResults,
 )
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.ids import CategoryId, UserId
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.search import (
     MAX_QUERY_LENGTH,
     MAX_QUERY_WORDS,
@@ -26,9 +30,9 @@ from videoplatform.domain.search import (
     UploadedBucket,
     holds_a_word,
 )
-from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.convert import dump, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
-from videoplatform.entrypoints.http.openapi import Operation, Param, Reply, Route
+from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
@@ -36,7 +40,9 @@ from videoplatform.entrypoints.http.resources.common import (
     LIMIT,
     HttpContext,
     enum_param,
+    no_content,
     query_choice,
+    query_instant,
     query_int,
     query_str,
     reply,
@@ -44,6 +50,17 @@ from videoplatform.entrypoints.http.resources.common import (
 from videoplatform.entrypoints.http.schema import Schema, char_class
 from videoplatform.entrypoints.http.uploads import authenticated
 from videoplatform.entrypoints.http.views import VideoView
+
+
+@functools.cache
+def query_rules() -> Schema:
+    """``q``: at most MAX_QUERY_LENGTH characters, one of them a letter or a digit."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_QUERY_LENGTH,
+        "pattern": f"[{char_class(holds_a_word)}]",
+    }
 
 
 @frozen
@@ -196,15 +213,79 @@ class Suggestions:
         reply(resp, dump(view))
 
 
-@functools.cache
-def query_rules() -> Schema:
-    """``q``: at most MAX_QUERY_LENGTH characters, one of them a letter or a digit."""
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_QUERY_LENGTH,
-        "pattern": f"[{char_class(holds_a_word)}]",
-    }
+@frozen
+class OpenedBody:
+    """A result of a search was opened: the page's ``query``, the video, its position
+    (1 for the first result)."""
+
+    query: str = field(metadata={"schema": query_rules})
+    video_id: str = field(metadata={"schema": {"minLength": 1, "maxLength": 64}})
+    position: int = field(metadata={"schema": {"minimum": 1, "maximum": MAX_POSITION}})
+
+
+class Clicks:
+    def __init__(self, search: SearchService, json_limit: int) -> None:
+        self._search = search
+        self._json_limit = json_limit
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, OpenedBody, self._json_limit)
+        opened = OpenedResult(body.query, VideoId(body.video_id), body.position)
+        self._search.record_opened(caller_of(req), opened)
+        no_content(resp)
+
+
+@frozen
+class QueryStatsView:
+    query: str
+    searches: int
+    zero_results: int
+    clicks: int
+    click_through: float
+
+
+@frozen
+class SearchReportView:
+    """The most searched queries and those most often searched in vain over
+    [since, until), with how often one of their results was opened per search."""
+
+    since: datetime
+    until: datetime
+    top: list[QueryStatsView]
+    zero: list[QueryStatsView]
+
+
+class Analytics:
+    def __init__(self, search: SearchService) -> None:
+        self._search = search
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = authenticated(req)
+        limit = query_int(req, "limit", 20)
+        since, until, report = self._search.analytics(
+            caller,
+            query_instant(req, "since"),
+            query_instant(req, "until"),
+            20 if limit is None else limit,
+        )
+
+        def view(stats: QueryStats) -> QueryStatsView:
+            return QueryStatsView(
+                stats.query,
+                stats.searches,
+                stats.zero_results,
+                stats.clicks,
+                round(stats.click_through, 4),
+            )
+
+        reply(
+            resp,
+            dump(
+                SearchReportView(
+                    since, until, [view(s) for s in report.top], [view(s) for s in report.zero]
+                )
+            ),
+        )
 
 
 def _params() -> tuple[Param, ...]:
@@ -230,7 +311,52 @@ def _params() -> tuple[Param, ...]:
 
 def routes(c: HttpContext) -> list[Route]:
     suggest_limit = {"type": "integer", "minimum": 1, "maximum": MAX_SUGGESTIONS}
+    report_limit = {"type": "integer", "minimum": 1, "maximum": MAX_REPORT_ROWS}
+    instant = {"type": "string", "format": "date-time"}
     return [
+        Route(
+            f"{API}/search/clicks",
+            Clicks(c.platform.search, c.json_limit),
+            (
+                Operation(
+                    "POST",
+                    "Count an opened search result",
+                    "search",
+                    (Reply(204, "Counted (after the answer; nothing about the caller is kept)"),),
+                    body=Body(OpenedBody),
+                    errors=(401, 413, 415, 422),
+                ),
+            ),
+        ),
+        Route(
+            f"{API}/search/analytics",
+            Analytics(c.platform.search),
+            (
+                Operation(
+                    "GET",
+                    "What people search for",
+                    "search",
+                    (Reply(200, "Top and fruitless queries of the range", SearchReportView),),
+                    params=(
+                        Param("since", "query", instant, "inclusive (default: until - 7 days)"),
+                        Param(
+                            "until",
+                            "query",
+                            instant,
+                            "exclusive (default: now); must be later than since (else 422)",
+                        ),
+                        Param("limit", "query", report_limit, "queries per list (default 20)"),
+                    ),
+                    auth="required",
+                    errors=(403, 422),
+                    description=(
+                        "Administrators. Queries are kept as the engine read them (words "
+                        "folded), with no user and no address, for "
+                        "VIDEOPLATFORM_SEARCH_LOG_DAYS days."
+                    ),
+                ),
+            ),
+        ),
         Route(
             f"{API}/search/suggest",
             Suggestions(c.platform.search),
