@@ -70,6 +70,8 @@ SEARCH_LOG_KEPT = timedelta(days=90)
 MAX_REPORT_ROWS = 100
 REPORT_RANGE = timedelta(days=7)
 MAX_POSITION = MAX_OFFSET + 100
+MAX_VIDEO_ID = 64
+"""The longest video id (the column's width); the platform's own are 26 characters."""
 
 SEARCH_INDEX = Subscription("search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted"))
 """The index follows what videos say and what they are called."""
@@ -243,6 +245,8 @@ class SearchService(UseCases):
         nothing about the caller is kept). ValidationError for a query
         :func:`domain.search.parse_query` refuses or a position out of 1..MAX_POSITION."""
         terms = parse_query(opened.query, "query")
+        if not 1 <= len(opened.video_id) <= MAX_VIDEO_ID:
+            raise ValidationError.field("video_id", f"must be 1 to {MAX_VIDEO_ID} characters")
         if not 1 <= opened.position <= MAX_POSITION:
             raise ValidationError.field("position", f"must be between 1 and {MAX_POSITION}")
         now = self._clock.now()

@@ -196,6 +196,8 @@ def test_only_administrators_read_search_analytics(client: Client, account: Make
         {"query": "harbour", "video_id": "v", "position": 0},
         {"query": "!!", "video_id": "v", "position": 1},
         {"query": "harbour", "position": 1},
+        {"query": "harbour", "video_id": "v" * 65, "position": 1},
+        {"query": "harbour", "video_id": "", "position": 1},
     ],
 )
 def test_a_bad_click_is_a_422(client: Client, body: dict[str, object]) -> None:

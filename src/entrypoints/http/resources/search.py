@@ -13,6 +13,7 @@ from videoplatform.application.search import (
     MAX_POSITION,
     MAX_REPORT_ROWS,
     MAX_SUGGESTIONS,
+    MAX_VIDEO_ID,
     SUGGESTIONS,
     Facets,
     Highlighted,
@@ -219,7 +220,7 @@ class OpenedBody:
     (1 for the first result)."""
 
     query: str = field(metadata={"schema": query_rules})
-    video_id: str = field(metadata={"schema": {"minLength": 1, "maxLength": 64}})
+    video_id: str = field(metadata={"schema": {"minLength": 1, "maxLength": MAX_VIDEO_ID}})
     position: int = field(metadata={"schema": {"minimum": 1, "maximum": MAX_POSITION}})
 
 
