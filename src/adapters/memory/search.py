@@ -50,16 +50,6 @@ def stem(word: str) -> str:
     return stemmed
 
 
-def _fields(document: VideoDocument) -> dict[str, list[str]]:
-    return {
-        "title": words(document.title),
-        "tags": [w for tag in document.tags for w in words(tag)],
-        "category": words(document.category),
-        "owner_name": words(document.owner_name),
-        "description": words(document.description),
-    }
-
-
 def _score(fields: dict[str, list[str]], terms: SearchTerms) -> float | None:
     """How well the document's words match ``terms``; None when they do not."""
     stems = {name: [stem(w) for w in found] for name, found in fields.items()}
@@ -114,7 +104,7 @@ class MemorySearchIndex:
     def search_videos(self, search: VideoSearch) -> VideoMatches:
         scores: dict[str, float] = {}
         for video_id, document in self._documents().items():
-            score = _score(_fields(document), search.terms)
+            score = _score(document.words_by_field(), search.terms)
             if score is not None:
                 scores[video_id] = score
         listed = VideoListQuery(
@@ -162,7 +152,7 @@ class MemorySearchIndex:
     def _word_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for document in self._documents().values():
-            for known in set(_words_of(_fields(document).values())):
+            for known in set(_words_of(document.words_by_field().values())):
                 counts[known] = counts.get(known, 0) + 1
         return counts
 

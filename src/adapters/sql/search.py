@@ -45,7 +45,6 @@ from videoplatform.domain.search import (
     SearchTerms,
     UploadedBucket,
     edit_distance,
-    words,
 )
 
 CANDIDATES = 200
@@ -59,16 +58,6 @@ _titles = table(tables.SEARCH_TITLES, column("rowid"))
 """bm25 weights of search_text's columns: title, tags, category, owner, description."""
 
 
-def _fields(document: VideoDocument) -> dict[str, str]:
-    return {
-        "title": " ".join(words(document.title)),
-        "tags": " ".join(w for tag in document.tags for w in words(tag)),
-        "category": " ".join(words(document.category)),
-        "owner_name": " ".join(words(document.owner_name)),
-        "description": " ".join(words(document.description)),
-    }
-
-
 class SqlSearchIndex:
     """The search index of one SQL unit of work (``uow.search``)."""
 
@@ -80,7 +69,7 @@ class SqlSearchIndex:
     # -- writes ---------------------------------------------------------------------------
 
     def put_video(self, document: VideoDocument) -> None:
-        fields = _fields(document)
+        fields = {name: " ".join(found) for name, found in document.words_by_field().items()}
         new_words = set(" ".join(fields.values()).split())
         self._s.defer(lambda conn: self._put(conn, str(document.video_id), fields, new_words))
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from attrs import frozen
 
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
-from videoplatform.domain.search import DurationBucket, SearchTerms, UploadedBucket
+from videoplatform.domain.search import DurationBucket, SearchTerms, UploadedBucket, words
 from videoplatform.domain.videos import Video
 
 
@@ -32,6 +32,17 @@ class VideoDocument:
     tags: tuple[str, ...]
     category: str
     owner_name: str
+
+    def words_by_field(self) -> dict[str, list[str]]:
+        """The folded words (:func:`domain.search.words`) of each field, the tags' in
+        one run: what every index matches, the same for all of them."""
+        return {
+            "title": words(self.title),
+            "tags": [w for tag in self.tags for w in words(tag)],
+            "category": words(self.category),
+            "owner_name": words(self.owner_name),
+            "description": words(self.description),
+        }
 
 
 class SearchSort(enum.Enum):

@@ -48,6 +48,7 @@ from videoplatform.entrypoints.http.resources.common import (
     query_str,
     reply,
 )
+from videoplatform.entrypoints.http.resources.videos import FILTER_PARAMS
 from videoplatform.entrypoints.http.schema import Schema, char_class
 from videoplatform.entrypoints.http.uploads import authenticated
 from videoplatform.entrypoints.http.views import VideoView
@@ -162,15 +163,20 @@ class SearchPage:
         )
 
 
+def _required_query(req: falcon.Request) -> str:
+    query = query_str(req, "q", MAX_QUERY_LENGTH)
+    if query is None:
+        raise ValidationError.field("q", "is required")
+    return query
+
+
 class Search:
     def __init__(self, search: SearchService) -> None:
         self._search = search
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = caller_of(req)
-        query = query_str(req, "q", MAX_QUERY_LENGTH)
-        if query is None:
-            raise ValidationError.field("q", "is required")
+        query = _required_query(req)
         owner = query_str(req, "owner")
         if owner == "me":
             owner = authenticated(req).user_id
@@ -205,9 +211,7 @@ class Suggestions:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = caller_of(req)
-        typed = query_str(req, "q", MAX_QUERY_LENGTH)
-        if typed is None:
-            raise ValidationError.field("q", "is required")
+        typed = _required_query(req)
         limit = query_int(req, "limit", SUGGESTIONS)
         found = self._search.suggest(caller, typed, SUGGESTIONS if limit is None else limit)
         view = SuggestionsView(list(found.titles), [TagCount(t, n) for t, n in found.tags])
@@ -299,9 +303,7 @@ def _params() -> tuple[Param, ...]:
             f"is text. Words past the first {MAX_QUERY_WORDS} are left out.",
             required=True,
         ),
-        Param("owner", "query", {"type": "string"}, "a user id, or `me`"),
-        Param("category", "query", {"type": "string"}, "a category id"),
-        Param("tag", "query", {"type": "string"}, "one tag (case-insensitive)"),
+        *FILTER_PARAMS,
         enum_param("duration", DurationBucket, "length: short (< 4 min), medium, long (> 20)"),
         enum_param("uploaded", UploadedBucket, "uploaded within the last hour, day..."),
         enum_param("sort", SearchSort, "order (default relevance)"),

@@ -385,10 +385,14 @@ EVENT_STREAM_SCHEMA: Schema = {
         "progress": {"$ref": "#/components/schemas/ProcessingView"},
     },
 }
-LIST_PARAMS = (
+FILTER_PARAMS = (
     Param("owner", "query", TEXT, "a user id, or `me`"),
     Param("category", "query", TEXT, "a category id"),
     Param("tag", "query", TEXT, "one tag (case-insensitive)"),
+)
+"""Filters the video list and search share."""
+LIST_PARAMS = (
+    *FILTER_PARAMS,
     enum_param("visibility", Visibility, "only videos with this visibility"),
     enum_param("status", VideoStatus, "only videos in this processing state"),
     enum_param("sort", VideoSort, "order (default newest)"),
