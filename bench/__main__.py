@@ -12,11 +12,18 @@ from typing import Any
 
 from bench import clients, http, imports, media, observability, refusals, sql, storage
 from bench import queue as queue_bench
+from bench import search as search_bench
 
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "imports": lambda a: imports.run(runs=a.import_runs),
     "sql": lambda a: sql.run(
         videos=a.videos if a.videos is not None else 100_000, samples=a.samples
+    ),
+    "search": lambda a: search_bench.run(
+        postgres_videos=a.postgres_videos,
+        sqlite_videos=a.sqlite_videos,
+        samples=a.search_samples,
+        like_samples=a.like_samples,
     ),
     "storage": lambda a: storage.run(
         upload_bytes=a.upload_mib * 1024 * 1024,
@@ -93,6 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-headers", type=int, default=25, help="slowloris (clients)")
     parser.add_argument("--slow-bodies", type=int, default=25, help="slow uploads (clients)")
     parser.add_argument("--requests", type=int, default=100, help="timed requests (clients)")
+    parser.add_argument(
+        "--postgres-videos", type=int, default=1_000_000, help="PostgreSQL corpus (search; 0: skip)"
+    )
+    parser.add_argument("--sqlite-videos", type=int, default=100_000, help="SQLite corpus (search)")
+    parser.add_argument(
+        "--search-samples", type=int, default=200, help="queries per measure (search)"
+    )
+    parser.add_argument(
+        "--like-samples", type=int, default=20, help="LIKE scans per measure (search)"
+    )
     parser.add_argument("--out", default="bench/results", help="folder for the JSON results")
     args = parser.parse_args(argv)
     out = Path(args.out)

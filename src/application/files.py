@@ -19,6 +19,7 @@ from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.files import FolderPath, StoredFile, clean_file_name
 from videoplatform.domain.ids import FileId
+from videoplatform.domain.search import file_match, parse_query
 from videoplatform.domain.users import Permission, User
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -27,6 +28,10 @@ DOWNLOAD_URL_SECONDS = 300
 
 def file_key(file_id: FileId) -> str:
     return f"files/{file_id}"
+
+
+FILE_SEARCH_SCAN = 50_000
+"""The most of one owner's files a search of them reads."""
 
 
 @frozen
@@ -222,6 +227,26 @@ class FileService(UseCases):
         rows = rows[:size]
         nxt = encode_cursor("files", [path.value, rows[-1].name, rows[-1].id]) if more else None
         return FolderListing(path, subfolders, Page(tuple(rows), nxt))
+
+    def search(self, caller: Caller, query: str, limit: int | None = None) -> list[StoredFile]:
+        """The caller's own files whose name and folder match ``query`` (the syntax of
+        a video search; see :func:`domain.search.file_match`): those matching by name
+        first, then by folder and name. ValidationError for a query
+        :func:`domain.search.parse_query` refuses. Searches the first
+        :data:`FILE_SEARCH_SCAN` of the caller's files (by folder and name)."""
+        size = clamp_limit(limit)
+        with self._uow() as uow:
+            owner = require_permission(uow, caller, Permission.FILE_MANAGE)
+            terms = parse_query(query)
+            if not terms.wanted:
+                return []
+            found = []
+            for file_id, folder, name in uow.files.names(owner.id, FILE_SEARCH_SCAN):
+                how = file_match(terms, name, folder)
+                if how is not None:
+                    found.append((-how, folder, name, file_id))
+            found.sort()
+            return [uow.files.get(each[3]) for each in found[:size]]
 
     def move(self, caller: Caller, file_id: FileId, command: MoveFile) -> StoredFile:
         folder = FolderPath.parse(command.folder) if command.folder is not None else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import attrs
 from attrs import frozen
 
 from videoplatform.application.concurrency import retry_stale
@@ -50,7 +51,7 @@ from videoplatform.domain.search import (
     words,
 )
 from videoplatform.domain.users import Permission
-from videoplatform.domain.videos import Video, normalize_tag
+from videoplatform.domain.videos import Video, VideoStatus, Visibility, normalize_tag
 
 FEW_RESULTS = 3
 """Fewer matches than this, and the query's unknown words are checked for typos."""
@@ -67,6 +68,8 @@ MAX_SUGGESTIONS = 20
 SEARCH_LOG_KEPT = timedelta(days=90)
 """How long search analytics keep a query or an opened result (the default of the
 ``search_log_days`` setting)."""
+REINDEX_BATCH = 500
+"""Videos a rebuild of the index reads and writes per transaction."""
 MAX_REPORT_ROWS = 100
 REPORT_RANGE = timedelta(days=7)
 MAX_POSITION = MAX_OFFSET + 100
@@ -122,6 +125,9 @@ class VideoResult:
 class VideoResults:
     results: tuple[VideoResult, ...]
     total: int
+    total_is_estimate: bool
+    """The query matched more than one search looks at: ``total`` is scaled from the
+    best candidates, and facets count those."""
     next_cursor: str | None
     query: str
     """The query the results are for: the one asked, or its correction."""
@@ -162,7 +168,7 @@ class SearchService(UseCases):
         terms = parse_query(command.query)
         offset = _offset(cursor) if cursor else 0
         if not terms.wanted:  # excluded words only: nothing to look for
-            return VideoResults((), 0, None, terms.text())
+            return VideoResults((), 0, False, None, terms.text())
         now = self._clock.now()
         since = now - command.uploaded.within if command.uploaded else None
         with self._uow() as uow:
@@ -199,8 +205,10 @@ class SearchService(UseCases):
                         did_you_mean = fixed.text()
             facets = _named(uow, found.facets) if found.facets is not None else None
         if offset == 0:  # one search, however many pages it is read in
-            self._deferred.publish(SearchPerformed(now, terms.text(), asked))
-        more = found.total > offset + size and offset + size < MAX_OFFSET
+            public = any(_public(m.video) for m in found.matches) and shown is terms
+            self._deferred.publish(SearchPerformed(now, terms.text(), asked, public))
+        reachable = found.total if found.reachable is None else found.reachable
+        more = reachable > offset + size and offset + size < MAX_OFFSET
         return VideoResults(
             tuple(
                 VideoResult(
@@ -212,6 +220,7 @@ class SearchService(UseCases):
                 for m in found.matches
             ),
             total=found.total,
+            total_is_estimate=found.estimated,
             next_cursor=encode_cursor("search", [offset + size]) if more else None,
             query=shown.text(),
             corrected_from=corrected_from,
@@ -221,7 +230,8 @@ class SearchService(UseCases):
 
     def suggest(self, caller: Caller, typed: str, limit: int = SUGGESTIONS) -> Completions:
         """Completions of a query being typed: titles and tags of videos the caller may
-        see (the last word taken as the start of a word). ValidationError for what
+        see (the last word taken as the start of a word), and popular queries that
+        found videos everyone may see. ValidationError for what
         :func:`domain.search.parse_query` refuses."""
         if not 1 <= limit <= MAX_SUGGESTIONS:
             raise ValidationError.field("limit", f"must be between 1 and {MAX_SUGGESTIONS}")
@@ -231,7 +241,7 @@ class SearchService(UseCases):
         finished, last = (found[:-1], found[-1]) if found and ends_in_word else (found, "")
         with self._uow() as uow:
             user = current_user(uow, caller)
-            return uow.search.complete(
+            completed = uow.search.complete(
                 tuple(finished[:MAX_QUERY_WORDS]),
                 last,
                 normalize_tag(typed),
@@ -239,6 +249,10 @@ class SearchService(UseCases):
                 bool(user and user.can(Permission.VIDEO_MODERATE)),
                 limit,
             )
+            # Queries are recorded as their words written back (SearchTerms.text()).
+            begun = " ".join(found) + (" " if found and not ends_in_word else "")
+            queries = uow.search_log.popular(begun, limit)
+        return attrs.evolve(completed, queries=tuple(queries))
 
     def record_opened(self, caller: Caller, opened: OpenedResult) -> None:
         """Count an opened result for search analytics (after the caller is answered;
@@ -281,17 +295,42 @@ class SearchService(UseCases):
             uow.commit()
         return gone
 
-    def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Index every video again, from the database (safe while the platform runs:
-        each video is written in a transaction of its own, as the handler does);
-        ``progress(done, total)`` after each. How many were indexed."""
+    def reindex(
+        self, progress: Callable[[int, int], None] | None = None, batch: int = REINDEX_BATCH
+    ) -> int:
+        """Index every video again, from the database, ``batch`` videos a transaction
+        (safe while the platform runs: a batch reads its videos and writes their
+        documents in one transaction, as the handler does for one);
+        ``progress(done, total)`` after each batch. How many were indexed."""
         with self._uow() as uow:
-            ids = uow.videos.all_ids()
-        for done, video_id in enumerate(ids, 1):
-            index_video(self._uow, video_id)
+            total = sum(uow.videos.count_by_status().values())
+        owners: dict[UserId, str] = {}
+        done, after = 0, None
+        while True:
+            with self._uow() as uow:
+                videos = uow.videos.page_by_id(after, batch)
+                if not videos:
+                    return done
+                categories = {c.id: c.name for c in uow.categories.list_all()}
+                documents = []
+                for video in videos:
+                    if video.owner_id not in owners:
+                        owners[video.owner_id] = _owner_name(uow, video.owner_id)
+                    documents.append(_document(video, owners[video.owner_id], categories))
+                uow.search.put_videos(documents)
+                uow.commit()
+            done, after = done + len(videos), videos[-1].id
             if progress is not None:
-                progress(done, len(ids))
-        return len(ids)
+                progress(done, max(done, total))
+
+
+def _public(video: Video) -> bool:
+    """Whether everyone may see the video (as the public lists show it)."""
+    return (
+        video.visibility is Visibility.PUBLIC
+        and video.status is VideoStatus.READY
+        and not video.owner_disabled
+    )
 
 
 def _named(uow: UnitOfWork, facets: SearchFacets) -> Facets:
@@ -389,7 +428,7 @@ class SearchLogRecorder:
 
     def query(self, event: SearchPerformed) -> None:
         with self.uow() as uow:
-            uow.search_log.record_query(event.query, event.results, event.occurred_at)
+            uow.search_log.record_query(event.query, event.results, event.occurred_at, event.public)
             uow.commit()
 
     def click(self, event: SearchResultOpened) -> None:
@@ -411,24 +450,30 @@ def index_video(uow_factory: UnitOfWorkFactory, video_id: VideoId) -> None:
                 uow.search.remove_video(video_id)
                 uow.commit()
                 return
-            uow.search.put_video(_document(uow, video))
+            categories = {} if video.category_id is None else _category(uow, video.category_id)
+            uow.search.put_video(_document(video, _owner_name(uow, video.owner_id), categories))
             uow.commit()
 
     retry_stale(3, write)
 
 
-def _document(uow: UnitOfWork, video: Video) -> VideoDocument:
+def _category(uow: UnitOfWork, category_id: CategoryId) -> dict[CategoryId, str]:
     try:
-        owner = uow.users.get(video.owner_id).display_name
+        return {category_id: uow.categories.get(category_id).name}
     except NotFound:
-        owner = ""
-    category = ""
-    if video.category_id is not None:
-        try:
-            category = uow.categories.get(video.category_id).name
-        except NotFound:
-            category = ""
-    return VideoDocument(video.id, video.title, video.description, video.tags, category, owner)
+        return {}
+
+
+def _owner_name(uow: UnitOfWork, owner_id: UserId) -> str:
+    try:
+        return uow.users.get(owner_id).display_name
+    except NotFound:
+        return ""
+
+
+def _document(video: Video, owner_name: str, categories: dict[CategoryId, str]) -> VideoDocument:
+    category = categories.get(video.category_id, "") if video.category_id is not None else ""
+    return VideoDocument(video.id, video.title, video.description, video.tags, category, owner_name)
 
 
 @frozen

@@ -177,6 +177,9 @@ class SearchPerformed(DomainEvent):
 
     query: str
     results: int
+    public: bool = False
+    """A video everyone may see was among the results (the query may be offered to
+    others as a completion)."""
 
 
 @frozen

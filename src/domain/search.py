@@ -189,7 +189,9 @@ class DurationBucket(enum.Enum):
 
     @classmethod
     def of(cls, seconds: float) -> DurationBucket:
-        return next(b for b in cls if seconds < (b.seconds[1] or float("inf")))
+        if seconds < 240.0:
+            return cls.SHORT
+        return cls.MEDIUM if seconds < 1200.0 else cls.LONG
 
 
 class UploadedBucket(enum.Enum):
@@ -211,3 +213,37 @@ class UploadedBucket(enum.Enum):
             UploadedBucket.MONTH: timedelta(days=30),
             UploadedBucket.YEAR: timedelta(days=365),
         }[self]
+
+
+def file_match(terms: SearchTerms, name: str, folder: str) -> int | None:
+    """How a file matches ``terms`` by its name and folder, None when it does not: 2
+    when its name alone holds every wanted word and phrase, 1 when its folder is
+    needed too. File names are not prose: a word matches the words it begins
+    (``rep`` finds ``report.pdf``), a phrase consecutive words, the last of them by its
+    start; an excluded word removes a file with a word it begins."""
+    in_name, in_folder = words(name), words(folder)
+    everywhere = in_folder + in_name
+    if any(_begins(everywhere, word) for word in terms.excluded):
+        return None
+    if not all(_begins(everywhere, w) for w in terms.words):
+        return None
+    if not all(_runs(in_name, p) or _runs(in_folder, p) for p in terms.phrases):
+        return None
+    named = all(_begins(in_name, w) for w in terms.words) and all(
+        _runs(in_name, p) for p in terms.phrases
+    )
+    return 2 if named else 1
+
+
+def _begins(found: list[str], word: str) -> bool:
+    return any(each.startswith(word) for each in found)
+
+
+def _runs(found: list[str], phrase: tuple[str, ...]) -> bool:
+    """Whether ``phrase`` is a run of ``found``: its words equal, its last one a start."""
+    width = len(phrase)
+    for i in range(len(found) - width + 1):
+        window = found[i : i + width]
+        if window[:-1] == list(phrase[:-1]) and window[-1].startswith(phrase[-1]):
+            return True
+    return False

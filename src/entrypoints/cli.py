@@ -150,11 +150,10 @@ def _search_reindex(_: argparse.Namespace) -> int:
         started = time.monotonic()
 
         def progress(done: int, total: int) -> None:
-            if done == total or done % 50 == 0:
-                width = 30
-                filled = width * done // max(1, total)
-                bar = "#" * filled + "." * (width - filled)
-                print(f"\rindexing [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
+            width = 30
+            filled = width * done // max(1, total)
+            bar = "#" * filled + "." * (width - filled)
+            print(f"\rindexing [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
         count = platform.search.reindex(progress)
         if count:

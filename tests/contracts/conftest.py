@@ -123,7 +123,9 @@ POSTGRES_DATA_TABLES = (
     "search_documents",
     "search_text",
     "search_words",
+    "search_tags",
     "search_queries",
+    "search_popular",
     "search_clicks",
 )
 

@@ -9,6 +9,8 @@ import attrs
 import pytest
 
 from tests.contracts.test_unit_of_work import a_category, a_user, a_video, at, read, store
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.sql import search as sql_search
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.search import (
     Completions,
@@ -186,6 +188,31 @@ def test_putting_a_document_again_replaces_it(library: UnitOfWorkFactory) -> Non
     assert read(library, lambda uow: uow.search.indexed_videos()) == 5
 
 
+def test_many_documents_are_put_at_once_new_and_replaced_alike(
+    library: UnitOfWorkFactory,
+) -> None:
+    store(library, a_video("v6", "u1", created_at=at(6), title="Tomato soup"))
+    with library() as uow:
+        uow.search.put_videos(
+            [
+                document("v1", "Risotto at home", "Rice and tomato."),
+                document("v6", "Tomato soup", "Soup of tomato and basil."),
+                document("v2", "The quick brown fox", "A fox jumps over a lazy dog."),
+            ]
+        )
+        uow.search.put_videos([])
+        uow.commit()
+    assert found(library, "pasta") == []
+    assert sorted(found(library, "tomato")) == ["v1", "v5", "v6"]
+    assert found(library, "basil") == ["v6"]
+    assert read(library, lambda uow: uow.search.indexed_videos()) == 6
+    counts = read(library, lambda uow: uow.search.word_counts(["tomato", "pasta", "fox", "rice"]))
+    assert counts == {"tomato": 3, "fox": 1, "rice": 1}
+    assert [w.word for w in read(library, lambda uow: uow.search.similar_words("basli", 1))] == [
+        "basil"
+    ]
+
+
 def test_a_removed_video_is_no_longer_found(library: UnitOfWorkFactory) -> None:
     with library() as uow:
         uow.search.remove_video(VideoId("v1"))
@@ -323,11 +350,11 @@ def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
         a_video("b", "u1", title="Runner's guide", tags=("running",)),
         a_video("c", "u1", title="Secret runway", visibility=Visibility.PRIVATE, tags=("runway",)),
     )
-    index(
+    index(  # as the handler indexes them: the videos' tags with their text
         uow_factory,
-        document("a", "Running shoes review"),
-        document("b", "Runner's guide"),
-        document("c", "Secret runway"),
+        document("a", "Running shoes review", tags=("running", "shoes")),
+        document("b", "Runner's guide", tags=("running",)),
+        document("c", "Secret runway", tags=("runway",)),
     )
     with uow_factory() as uow:
         uow.videos.increment_views(VideoId("b"), by=5)
@@ -346,3 +373,41 @@ def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
     )
     assert complete(uow_factory, (), "secr", "secr").titles == ()
     assert complete(uow_factory, (), "secr", "secr", viewer="u1").titles == ("Secret runway",)
+
+
+def test_past_the_candidates_a_search_ranks_the_title_matches_and_estimates_the_rest(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
+        pytest.skip("the memory index looks at every match")
+    monkeypatch.setattr(sql_search, "SEARCH_CANDIDATES", 4)
+    titled = [f"t{n}" for n in range(3)]
+    others = [f"d{n}" for n in range(5)]
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_user("u2"),
+        *(a_video(v, "u1", created_at=at(n), title=f"Kite {v}") for n, v in enumerate(titled)),
+        *(
+            a_video(v, "u2" if v == "d0" else "u1", created_at=at(10 + n), title=f"Beach {v}")
+            for n, v in enumerate(others)
+        ),
+    )
+    index(
+        uow_factory,
+        *(document(v, f"Kite {v}") for v in titled),
+        *(document(v, f"Beach {v}", "A kite over the sand.") for v in others),
+    )
+    found = find(uow_factory, "kite", limit=2)
+    assert found.estimated
+    assert found.reachable == 4
+    assert found.total >= 4
+    assert all(m.video.id in titled for m in found.matches)
+    second = find(uow_factory, "kite", limit=2, offset=2)
+    assert [m.video.id for m in found.matches + second.matches][:3] == sorted(titled)[::-1]
+    # A filter that keeps too few of the candidates looks at every match.
+    assert [m.video.id for m in find(uow_factory, "kite", owner_id=UserId("u2")).matches] == ["d0"]
+    # Under the bound, everything is exact.
+    monkeypatch.setattr(sql_search, "SEARCH_CANDIDATES", 8)
+    exact = find(uow_factory, "kite")
+    assert (exact.total, exact.estimated, exact.reachable) == (8, False, None)

@@ -60,3 +60,37 @@ def test_nothing_is_recorded_until_the_commit(uow_factory: UnitOfWorkFactory) ->
     with uow_factory() as uow:
         uow.search_log.record_query("lost", 0, at(1))
     assert report(uow_factory) == SearchReport((), ())
+
+
+def test_queries_that_found_public_videos_are_popular_once_searched_often(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow:
+        log = uow.search_log
+        for minute in range(3):
+            log.record_query("piano lessons", 4, at(minute), public=True)
+            log.record_query("piano tuning", 2, at(minute), public=True)
+            log.record_query("piano secret", 1, at(minute))  # its asker's own videos only
+        log.record_query("piano lessons", 4, at(5), public=True)
+        log.record_query("piano bench", 1, at(5), public=True)  # searched once
+        log.record_query("old piano", 1, at(-600), public=True)
+        uow.commit()
+
+    def popular(prefix: str, limit: int = 5) -> list[str]:
+        return read(uow_factory, lambda uow: uow.search_log.popular(prefix, limit))
+
+    assert popular("pia") == ["piano lessons", "piano tuning"]
+    assert popular("piano t") == ["piano tuning"]
+    assert popular("pia", limit=1) == ["piano lessons"]
+    assert popular("") == []
+    with uow_factory() as uow:
+        for minute in range(3):
+            uow.search_log.record_query("old piano", 1, at(-600 + minute), public=True)
+        uow.commit()
+    assert popular("old") == ["old piano"]
+    with uow_factory() as uow:
+        # Searches, then the popular queries last searched before the cut: "old piano".
+        assert uow.search_log.prune(at(-1)) == 4 + 1
+        uow.commit()
+    assert popular("old") == []
+    assert popular("piano") == ["piano lessons", "piano tuning"]

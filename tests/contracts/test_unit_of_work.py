@@ -1247,6 +1247,21 @@ def test_list_by_category_names_every_video_in_it(catalogue: UnitOfWorkFactory) 
     assert sorted(in_music) == ["a-pub-ready", "b-priv-processing", "b-pub-ready-2"]
 
 
+def test_every_video_is_read_in_id_order_page_by_page(catalogue: UnitOfWorkFactory) -> None:
+    every = read(catalogue, lambda u: u.videos.all_ids())
+    pages: list[list[str]] = []
+    after: VideoId | None = None
+
+    def next_page(uow: UnitOfWork) -> list[Video]:
+        return uow.videos.page_by_id(after, 4)
+
+    while page := read(catalogue, next_page):
+        pages.append([v.id for v in page])
+        after = page[-1].id
+    assert [len(p) for p in pages] == [4, 4, 1]
+    assert [video_id for p in pages for video_id in p] == every == sorted(every)
+
+
 def test_videos_are_counted_by_status(catalogue: UnitOfWorkFactory) -> None:
     counts = read(catalogue, lambda u: u.videos.count_by_status())
     assert counts == {
@@ -1323,6 +1338,22 @@ def test_file_names_and_ids_are_ordered_by_code_point(
     )
     same_time = read(uow_factory, lambda u: u.users.list_page((at(0), "~"), 100))
     assert ids(same_time) == sorted(user_ids)
+
+
+def test_names_of_an_owners_files_come_by_folder_and_name(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_file("f1", "u1", "b.txt", "/work"),
+        a_file("f2", "u1", "a.txt", "/work"),
+        a_file("f3", "u1", "z.txt", "/"),
+        a_file("f4", "u2", "theirs.txt", "/"),
+    )
+    names = read(uow_factory, lambda u: u.files.names(u1, 10))
+    assert names == [("f3", "/", "z.txt"), ("f2", "/work", "a.txt"), ("f1", "/work", "b.txt")]
+    assert read(uow_factory, lambda u: u.files.names(u1, 2)) == names[:2]
 
 
 def test_subfolders_lists_only_immediate_children_holding_files(

@@ -84,9 +84,23 @@ class MemoryDatabase:
         # Search analytics: (query, results, at) and (query, video id, position, at).
         self.search_queries: list[tuple[str, int, datetime]] = []
         self.search_clicks: list[tuple[str, str, int, datetime]] = []
+        # Searches of queries whose results held a public video: (query, at).
+        self.search_popular: list[tuple[str, datetime]] = []
 
 
 LOCK_TIMEOUT_SECONDS = 30.0
+
+
+def still_popular(
+    searches: list[tuple[str, datetime]], before: datetime
+) -> list[tuple[str, datetime]]:
+    """The searches of popular queries that a prune keeps: every search of a query last
+    searched at or after ``before`` (the SQL log keeps one row per query, its count and
+    its last search, and forgets the row when that is older)."""
+    last: dict[str, datetime] = {}
+    for query, at in searches:
+        last[query] = max(at, last.get(query, at))
+    return [(query, at) for query, at in searches if last[query] >= before]
 
 
 class Transaction:
@@ -112,6 +126,7 @@ class Transaction:
         self.search: dict[str, VideoDocument | None] = {}  # None: removed
         self.search_queries: list[tuple[str, int, datetime]] = []
         self.search_clicks: list[tuple[str, str, int, datetime]] = []
+        self.search_popular: list[tuple[str, datetime]] = []
         self.search_log_pruned_before: datetime | None = None
         self.held: list[threading.Lock] = []
         self.live: list[Aggregate] = []
@@ -275,8 +290,10 @@ class Transaction:
                 before = self.search_log_pruned_before
                 db.search_queries = [q for q in db.search_queries if q[2] >= before]
                 db.search_clicks = [c for c in db.search_clicks if c[3] >= before]
+                db.search_popular = still_popular(db.search_popular, before)
             db.search_queries.extend(self.search_queries)
             db.search_clicks.extend(self.search_clicks)
+            db.search_popular.extend(self.search_popular)
             stamp = datetime.now(UTC)  # as SQL stamps sent_at with the database's clock
             for message_id in self.sent - db.sent:
                 db.sent_at[message_id] = stamp

@@ -213,6 +213,10 @@ class MemoryVideoRepository(_Repository[Video]):
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
         return sorted(v.id for v in self._all() if v.category_id == category_id)
 
+    def page_by_id(self, after: VideoId | None, limit: int) -> list[Video]:
+        rows = sorted((v for v in self._all() if after is None or v.id > after), key=lambda v: v.id)
+        return self._many(rows[:limit])
+
     def all_ids(self) -> list[VideoId]:
         return sorted(VideoId(v.id) for v in self._all())
 
@@ -250,6 +254,10 @@ class MemoryFileRepository(_Repository[StoredFile]):
         if after is not None:
             rows = [f for f in rows if (f.name, f.id) > after]
         return self._many(rows[:limit])
+
+    def names(self, owner_id: UserId, limit: int) -> list[tuple[FileId, str, str]]:
+        mine = sorted((f.folder.value, f.name, f.id) for f in self._all() if f.owner_id == owner_id)
+        return [(FileId(i), folder, name) for folder, name, i in mine[:limit]]
 
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
         names = {

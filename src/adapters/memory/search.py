@@ -11,10 +11,12 @@ from functools import lru_cache
 
 import snowballstemmer  # type: ignore[import-untyped]
 
-from videoplatform.adapters.memory.database import Transaction
+from videoplatform.adapters.memory.database import Transaction, still_popular
 from videoplatform.adapters.memory.repositories import MemoryVideoRepository
 from videoplatform.application.ports.persistence import VideoListQuery
 from videoplatform.application.ports.search import (
+    POPULAR_SEARCHES,
+    TAG_COUNT_CAP,
     TOP_TAGS,
     Completions,
     KnownWord,
@@ -50,8 +52,9 @@ def stem(word: str) -> str:
     return stemmed
 
 
-def _score(fields: dict[str, list[str]], terms: SearchTerms) -> float | None:
-    """How well the document's words match ``terms``; None when they do not."""
+def _score(fields: dict[str, list[str]], terms: SearchTerms) -> tuple[int, float] | None:
+    """How well the document's words match ``terms``, None when they do not: 1 when the
+    title holds every wanted word and phrase (0 otherwise), then the weighted hits."""
     stems = {name: [stem(w) for w in found] for name, found in fields.items()}
     every = {s for found in stems.values() for s in found}
     if any(stem(word) in every for word in terms.excluded):
@@ -67,7 +70,11 @@ def _score(fields: dict[str, list[str]], terms: SearchTerms) -> float | None:
         wanted_run = [stem(w) for w in phrase]
         if not any(_contains(found, wanted_run) for found in stems.values()):
             return None
-    return score
+    title = stems["title"]
+    titled = all(stem(w) in title for w in terms.words) and all(
+        _contains(title, [stem(w) for w in phrase]) for phrase in terms.phrases
+    )
+    return int(titled), score
 
 
 def _contains(found: list[str], run: list[str]) -> bool:
@@ -95,6 +102,10 @@ class MemorySearchIndex:
     def put_video(self, document: VideoDocument) -> None:
         self._tx.search[str(document.video_id)] = document
 
+    def put_videos(self, documents: Sequence[VideoDocument]) -> None:
+        for document in documents:
+            self.put_video(document)
+
     def remove_video(self, video_id: VideoId) -> None:
         self._tx.search[str(video_id)] = None
 
@@ -102,7 +113,7 @@ class MemorySearchIndex:
         return len(self._documents())
 
     def search_videos(self, search: VideoSearch) -> VideoMatches:
-        scores: dict[str, float] = {}
+        scores: dict[str, tuple[int, float]] = {}
         for video_id, document in self._documents().items():
             score = _score(document.words_by_field(), search.terms)
             if score is not None:
@@ -118,7 +129,7 @@ class MemorySearchIndex:
         found.sort(key=lambda video: _order(video, scores[video.id], search.sort), reverse=True)
         page = found[search.offset : search.offset + search.limit]
         return VideoMatches(
-            tuple(VideoMatch(video, scores[video.id]) for video in page),
+            tuple(VideoMatch(video, scores[video.id][1]) for video in page),
             total=len(found),
             facets=None if search.facets_at is None else _facets(found, search.facets_at),
         )
@@ -146,7 +157,8 @@ class MemorySearchIndex:
             titles = list(dict.fromkeys(v.title for v in fitting))[:limit]
         every = self._videos.listed(seen_by, self._videos.all_ids()) if typed else []
         tags = Counter(t for v in every for t in v.tags if t.startswith(typed))
-        ranked = sorted(tags.items(), key=lambda t: (-t[1], t[0]))[:limit]
+        capped = {tag: min(n, TAG_COUNT_CAP) for tag, n in tags.items()}
+        ranked = sorted(capped.items(), key=lambda t: (-t[1], t[0]))[:limit]
         return Completions(tuple(titles), tuple(ranked))
 
     def _word_counts(self) -> dict[str, int]:
@@ -205,13 +217,13 @@ def _words_of(fields: Iterable[list[str]]) -> Iterable[str]:
         yield from found
 
 
-def _order(video: Video, score: float, sort: SearchSort) -> tuple[object, ...]:
+def _order(video: Video, score: tuple[int, float], sort: SearchSort) -> tuple[object, ...]:
     """Descending order: the sort's key, then the id (ties never straddle pages)."""
     if sort is SearchSort.NEWEST:
         return (video.created_at, video.id)
     if sort is SearchSort.VIEWS:
         return (video.view_count, video.id)
-    return (score, video.id)
+    return (*score, video.id)
 
 
 class MemorySearchLog:
@@ -229,8 +241,24 @@ class MemorySearchLog:
             clicks = [c for c in clicks if c[3] >= before]
         return queries + self._tx.search_queries, clicks + self._tx.search_clicks
 
-    def record_query(self, query: str, results: int, at: datetime) -> None:
+    def record_query(self, query: str, results: int, at: datetime, public: bool = False) -> None:
         self._tx.search_queries.append((query, results, at))
+        if public:
+            self._tx.search_popular.append((query, at))
+
+    def popular(self, prefix: str, limit: int) -> list[str]:
+        if not prefix:
+            return []
+        with self._tx.db.lock:
+            recorded = list(self._tx.db.search_popular)
+        before = self._tx.search_log_pruned_before
+        if before is not None:
+            recorded = still_popular(recorded, before)
+        counts = Counter(
+            query for query, _ in recorded + self._tx.search_popular if query.startswith(prefix)
+        )
+        fitting = [q for q, n in counts.items() if n >= POPULAR_SEARCHES]
+        return sorted(fitting, key=lambda q: (-counts[q], q))[:limit]
 
     def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None:
         self._tx.search_clicks.append((query, str(video_id), position, at))
@@ -259,4 +287,10 @@ class MemorySearchLog:
         self._tx.search_log_pruned_before = before if current is None else max(current, before)
         self._tx.search_queries = [q for q in self._tx.search_queries if q[2] >= before]
         self._tx.search_clicks = [c for c in self._tx.search_clicks if c[3] >= before]
+        with self._tx.db.lock:
+            popular = list(self._tx.db.search_popular)
+        popular += self._tx.search_popular
+        kept = still_popular(popular, before)
+        gone += len({q for q, _ in popular}) - len({q for q, _ in kept})
+        self._tx.search_popular = still_popular(self._tx.search_popular, before)
         return gone

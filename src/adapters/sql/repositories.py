@@ -367,6 +367,11 @@ class SqlVideoRepository(_Repository[Video]):
         each with its score, in the statement's order."""
         return [(self._out(r), float(r.score)) for r in self._s.read(statement)]
 
+    def page_by_id(self, after: VideoId | None, limit: int) -> list[Video]:
+        t = self.table
+        statement = select(t).order_by(t.c.id).limit(limit)
+        return self._rows(statement if after is None else statement.where(t.c.id > after))
+
     def all_ids(self) -> list[VideoId]:
         t = self.table
         return [VideoId(r[0]) for r in self._s.read(select(t.c.id).order_by(t.c.id))]
@@ -488,6 +493,16 @@ class SqlFileRepository(_Repository[StoredFile]):
             # semantics exact, so a probe from (name, "") still finds that very name.
             query = query.where(t.c.name >= after[0], _after((t.c.name, t.c.id), after))
         return self._rows(query)
+
+    def names(self, owner_id: UserId, limit: int) -> list[tuple[FileId, str, str]]:
+        t = self.table
+        rows = self._s.read(
+            select(t.c.id, t.c.folder, t.c.name)
+            .where(t.c.owner_id == owner_id)
+            .order_by(t.c.folder, t.c.name)  # the (owner, folder, name) index's order
+            .limit(limit)
+        )
+        return [(FileId(r.id), r.folder, r.name) for r in rows]
 
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
         t = self.table

@@ -12,14 +12,31 @@ alone, each quoted: nothing a user types reaches the engine as syntax.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import attrs
 import snowballstemmer  # type: ignore[import-untyped]
-from sqlalchemy import Connection, Table, case, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from videoplatform.adapters.sql import tables
@@ -27,6 +44,8 @@ from videoplatform.adapters.sql.repositories import SqlVideoRepository, listed_v
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import VideoListQuery
 from videoplatform.application.ports.search import (
+    POPULAR_SEARCHES,
+    TAG_COUNT_CAP,
     TOP_TAGS,
     Completions,
     KnownWord,
@@ -50,7 +69,17 @@ from videoplatform.domain.search import (
 CANDIDATES = 200
 """Words sharing trigrams with a typo that are measured for their edit distance."""
 
+SUGGEST_CANDIDATES = 300
+"""Titles one completion looks at (the newest holding the words typed)."""
+
+SEARCH_CANDIDATES = 1000
+"""Matching documents one search looks at, those matching in their title first. A
+query whose words are everywhere matches a large share of the index; ranking, counting
+and faceting all of its matches would cost in proportion. Past this many, the total is
+an estimate and facets count the candidates (see :class:`VideoMatches`)."""
+
 SQLITE_WEIGHTS = "10.0, 5.0, 2.0, 2.0, 1.0"
+FIELDS = ("title", "tags", "category", "owner_name", "description")
 
 _text = table(tables.SEARCH_TEXT, column("rowid"), column("id"), column("document"))
 _trigrams = table(tables.SEARCH_WORD_TRIGRAMS, column("rowid"), column("rank"))
@@ -62,6 +91,7 @@ class SqlSearchIndex:
     """The search index of one SQL unit of work (``uow.search``)."""
 
     def __init__(self, session: SqlSession, videos: SqlVideoRepository) -> None:
+        self._candidates = SEARCH_CANDIDATES
         self._s = session
         self._videos = videos
         self._sqlite = session.dialect == "sqlite"
@@ -69,28 +99,66 @@ class SqlSearchIndex:
     # -- writes ---------------------------------------------------------------------------
 
     def put_video(self, document: VideoDocument) -> None:
-        fields = {name: " ".join(found) for name, found in document.words_by_field().items()}
-        new_words = set(" ".join(fields.values()).split())
-        self._s.defer(lambda conn: self._put(conn, str(document.video_id), fields, new_words))
+        self.put_videos([document])
+
+    def put_videos(self, documents: Sequence[VideoDocument]) -> None:
+        staged = {
+            str(document.video_id): (
+                {name: " ".join(found) for name, found in document.words_by_field().items()},
+                set(document.tags),
+            )
+            for document in documents
+        }
+        if staged:
+            self._s.defer(lambda conn: self._put(conn, staged))
 
     def remove_video(self, video_id: VideoId) -> None:
         self._s.defer(lambda conn: self._remove(conn, str(video_id)))
 
-    def _put(
-        self, conn: Connection, video_id: str, fields: dict[str, str], new_words: set[str]
-    ) -> None:
+    def _put(self, conn: Connection, staged: dict[str, tuple[dict[str, str], set[str]]]) -> None:
+        """Write the documents of ``staged`` (video id: (field: words, tags)) in a few
+        statements, whatever their number: a rebuild writes them by the hundred."""
         d = tables.search_documents
-        row = conn.execute(select(d.c.id, d.c.words).where(d.c.video_id == video_id)).first()
-        joined = " ".join(sorted(new_words))
-        if row is None:
-            old_words: set[str] = set()
-            doc_id = conn.execute(
-                d.insert().values(video_id=video_id, words=joined).returning(d.c.id)
-            ).scalar_one()
-        else:
-            doc_id, old_words = row.id, set(row.words.split())
-            conn.execute(d.update().where(d.c.id == doc_id).values(words=joined))
-            self._drop_text(conn, doc_id)
+        known = {
+            row.video_id: (row.id, set(row.words.split()), _tags(row.tags))
+            for row in conn.execute(
+                select(d.c.video_id, d.c.id, d.c.words, d.c.tags).where(
+                    d.c.video_id.in_(list(staged))
+                )
+            )
+        }
+        changes: Counter[str] = Counter()
+        tag_changes: Counter[str] = Counter()
+        fresh: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for video_id, (fields, new_tags) in staged.items():
+            new_words = set(" ".join(fields.values()).split())
+            row = {"words": " ".join(sorted(new_words)), "tags": "\n".join(sorted(new_tags))}
+            if video_id in known:
+                doc_id, old_words, old_tags = known[video_id]
+                updated.append(
+                    {"doc_id": doc_id, "new_words": row["words"], "new_tags": row["tags"]}
+                )
+            else:
+                old_words, old_tags = set(), set()
+                fresh.append({"video_id": video_id, **row})
+            changes.update(dict.fromkeys(new_words - old_words, 1))
+            changes.subtract(dict.fromkeys(old_words - new_words, 1))
+            tag_changes.update(dict.fromkeys(new_tags - old_tags, 1))
+            tag_changes.subtract(dict.fromkeys(old_tags - new_tags, 1))
+        if updated:
+            conn.execute(
+                d.update()
+                .where(d.c.id == bindparam("doc_id"))
+                .values(words=bindparam("new_words"), tags=bindparam("new_tags")),
+                updated,
+            )
+            self._drop_text(conn, [u["doc_id"] for u in updated])
+        ids = {video_id: doc_id for video_id, (doc_id, _, _) in known.items()}
+        if fresh:
+            made = conn.execute(d.insert().returning(d.c.video_id, d.c.id), fresh)
+            ids.update((row.video_id, row.id) for row in made)
+        rows = [{"id": ids[video_id], **fields} for video_id, (fields, _) in staged.items()]
         if self._sqlite:
             conn.execute(
                 text(
@@ -98,14 +166,12 @@ class SqlSearchIndex:
                     " description) VALUES (:id, :title, :tags, :category, :owner_name,"
                     " :description)"
                 ),
-                {"id": doc_id, **fields},
+                rows,
             )
             conn.execute(
-                text("INSERT INTO search_titles (rowid, title) VALUES (:id, :title)"),
-                {"id": doc_id, "title": fields["title"]},
+                text("INSERT INTO search_titles (rowid, title) VALUES (:id, :title)"), rows
             )
         else:
-            stemmed = {name: _stems(value) for name, value in fields.items()}
             conn.execute(
                 text(
                     "INSERT INTO search_text (id, title_words, document) VALUES (:id,"
@@ -116,62 +182,87 @@ class SqlSearchIndex:
                     " || setweight(to_tsvector('simple', :s_owner_name), 'C')"
                     " || setweight(to_tsvector('simple', :s_description), 'D'))"
                 ),
-                {
-                    "id": doc_id,
-                    "title": fields["title"],
-                    **{f"s_{name}": value for name, value in stemmed.items()},
-                },
+                [
+                    {
+                        "id": row["id"],
+                        "title": row["title"],
+                        **{f"s_{name}": _stems(row[name]) for name in FIELDS},
+                    }
+                    for row in rows
+                ],
             )
-        self._count(conn, new_words - old_words, +1)
-        self._count(conn, old_words - new_words, -1)
+        self._count(conn, tables.search_words, changes)
+        self._count(conn, tables.search_tags, tag_changes)
 
     def _remove(self, conn: Connection, video_id: str) -> None:
         d = tables.search_documents
-        row = conn.execute(select(d.c.id, d.c.words).where(d.c.video_id == video_id)).first()
+        row = conn.execute(
+            select(d.c.id, d.c.words, d.c.tags).where(d.c.video_id == video_id)
+        ).first()
         if row is None:
             return
-        self._drop_text(conn, row.id)
+        self._drop_text(conn, [row.id])
         conn.execute(d.delete().where(d.c.id == row.id))
-        self._count(conn, set(row.words.split()), -1)
+        self._count(conn, tables.search_words, Counter(dict.fromkeys(row.words.split(), -1)))
+        self._count(conn, tables.search_tags, Counter(dict.fromkeys(_tags(row.tags), -1)))
 
-    def _drop_text(self, conn: Connection, doc_id: int) -> None:
+    def _drop_text(self, conn: Connection, doc_ids: list[int]) -> None:
         if self._sqlite:
-            conn.execute(text("DELETE FROM search_text WHERE rowid = :id"), {"id": doc_id})
-            conn.execute(text("DELETE FROM search_titles WHERE rowid = :id"), {"id": doc_id})
+            for statement in (
+                "DELETE FROM search_text WHERE rowid IN :ids",
+                "DELETE FROM search_titles WHERE rowid IN :ids",
+            ):
+                conn.execute(
+                    text(statement).bindparams(bindparam("ids", expanding=True)), {"ids": doc_ids}
+                )
         else:
-            conn.execute(text("DELETE FROM search_text WHERE id = :id"), {"id": doc_id})
+            conn.execute(text("DELETE FROM search_text WHERE id = ANY(:ids)"), {"ids": doc_ids})
 
-    def _count(self, conn: Connection, changed: set[str], by: int) -> None:
-        """Add ``by`` to the video count of each word; a word no video holds any more
-        goes (with its trigrams), a new one comes (with them)."""
-        w = tables.search_words
-        for word in sorted(changed):  # one order for every writer: no deadlock between two
-            if by > 0:
-                counted = conn.execute(
-                    text(
-                        "INSERT INTO search_words (word, videos) VALUES (:word, 1)"
-                        " ON CONFLICT (word) DO UPDATE SET videos = search_words.videos + 1"
-                        " RETURNING id, videos"
-                    ),
-                    {"word": word},
-                ).one()
-                if counted.videos == 1 and self._sqlite:
+    def _count(self, conn: Connection, counts: Table, changes: Counter[str]) -> None:
+        """Add each change to the video count of its word (``search_words``) or tag
+        (``search_tags``); one no video holds any more goes (a word with its trigrams),
+        a new one comes. Written in one order by every writer: no deadlock between two."""
+        key = counts.c.word if counts is tables.search_words else counts.c.tag
+        trigrams = self._sqlite and counts is tables.search_words
+        more = sorted(name for name, n in changes.items() if n > 0)
+        fewer = sorted(name for name, n in changes.items() if n < 0)
+        if more:
+            values: dict[str, Any] = {key.name: bindparam("name"), "videos": bindparam("n")}
+            upsert = (
+                sqlite_insert(counts).values(values)
+                if self._sqlite
+                else postgresql_insert(counts).values(values)
+            )
+            counting = upsert.on_conflict_do_update(
+                index_elements=[key], set_={"videos": counts.c.videos + upsert.excluded.videos}
+            ).returning(counts.c.id, key, counts.c.videos)
+            counted: list[Any] = list(
+                conn.execute(counting, [{"name": name, "n": changes[name]} for name in more])
+            )
+            new = [{"id": row[0], "word": row[1]} for row in counted if row[2] == changes[row[1]]]
+            if new and trigrams:
+                conn.execute(
+                    text("INSERT INTO search_word_trigrams (rowid, word) VALUES (:id, :word)"), new
+                )
+        if fewer:
+            left = [
+                conn.execute(
+                    counts.update()
+                    .where(key == name)
+                    .values(videos=counts.c.videos + changes[name])
+                    .returning(counts.c.id, counts.c.videos)
+                ).first()
+                for name in fewer
+            ]
+            emptied = [row.id for row in left if row is not None and row.videos <= 0]
+            if emptied:
+                conn.execute(counts.delete().where(counts.c.id.in_(emptied)))
+                if trigrams:
                     conn.execute(
-                        text("INSERT INTO search_word_trigrams (rowid, word) VALUES (:id, :word)"),
-                        {"id": counted.id, "word": word},
-                    )
-                continue
-            left = conn.execute(
-                w.update()
-                .where(w.c.word == word)
-                .values(videos=w.c.videos - 1)
-                .returning(w.c.id, w.c.videos)
-            ).first()
-            if left is not None and left.videos <= 0:
-                conn.execute(w.delete().where(w.c.id == left.id))
-                if self._sqlite:
-                    conn.execute(
-                        text("DELETE FROM search_word_trigrams WHERE rowid = :id"), {"id": left.id}
+                        text("DELETE FROM search_word_trigrams WHERE rowid IN :ids").bindparams(
+                            bindparam("ids", expanding=True)
+                        ),
+                        {"ids": emptied},
                     )
 
     # -- reads ----------------------------------------------------------------------------
@@ -181,6 +272,113 @@ class SqlSearchIndex:
         return int(self._s.read(select(func.count()).select_from(d)).scalar_one())
 
     def search_videos(self, search: VideoSearch) -> VideoMatches:
+        hits, capped = self._hits(search.terms, self._candidates)
+        rows = self._listed(hits, search)
+        if capped and len(rows) <= search.offset + search.limit:
+            # The viewer may see, or the filters keep, too few of the candidates for
+            # this page: every match is looked at.
+            hits, capped = self._hits(search.terms, None)
+            rows = self._listed(hits, search)
+        if search.sort is SearchSort.NEWEST:
+            rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        elif search.sort is SearchSort.VIEWS:
+            rows.sort(key=lambda r: (r.view_count, r.id), reverse=True)
+        else:
+            rows.sort(key=lambda r: (*hits[r.doc], r.id), reverse=True)
+        chosen = rows[search.offset : search.offset + search.limit]
+        page = (
+            {
+                video.id: video
+                for video, _ in self._videos.scored(
+                    select(tables.videos, literal_column("0.0").label("score")).where(
+                        tables.videos.c.id.in_([r.id for r in chosen])
+                    )
+                )
+            }
+            if chosen
+            else {}
+        )
+        matches = tuple(VideoMatch(page[r.id], hits[r.doc][1]) for r in chosen if r.id in page)
+        total, estimated = len(rows), False
+        if capped:
+            # A share of the matches was looked at: the visible share of it, scaled.
+            total = max(len(rows), round(self._matches(search.terms) * len(rows) / len(hits)))
+            estimated = True
+        facets = None if search.facets_at is None else self._facets(rows, search.facets_at)
+        return VideoMatches(
+            matches, total, facets, estimated=estimated, reachable=len(rows) if capped else None
+        )
+
+    def _hits(
+        self, terms: SearchTerms, limit: int | None
+    ) -> tuple[dict[int, tuple[int, float]], bool]:
+        """Documents matching ``terms`` (their ids: tier, score): first those whose title
+        holds every wanted word and phrase (tier 1), then the others (tier 0); with a
+        ``limit``, at most that many, and whether matches were left out."""
+        in_title, anywhere = self._match(terms, title_only=True), self._match(terms)
+        titled: list[Any] = list(self._s.read(in_title if limit is None else in_title.limit(limit)))
+        # Scored by the whole document: a title pass scores (on SQLite) the title alone.
+        hits = {row[0]: (1, float(row[1])) for row in titled}
+        if limit is not None and len(titled) >= limit:
+            return hits, True
+        found: list[Any] = list(self._s.read(anywhere if limit is None else anywhere.limit(limit)))
+        for row in found:
+            doc = row[0]
+            if doc in hits:
+                hits[doc] = (1, float(row[1]))
+            elif limit is None or len(hits) < limit:
+                hits[doc] = (0, float(row[1]))
+        return hits, limit is not None and len(found) >= limit
+
+    def _match(self, terms: SearchTerms, title_only: bool = False) -> Select[Any]:
+        """The documents matching ``terms`` (in the title alone, when ``title_only``),
+        each with its score; newest indexed first on SQLite, as stored on PostgreSQL
+        (ordering all matches is what a limit is there to avoid)."""
+        if self._sqlite:
+            expression = _fts5(terms, title_only)
+            return (
+                select(_text.c.rowid, literal_column(f"-bm25(search_text, {SQLITE_WEIGHTS})"))
+                .select_from(_text)
+                .where(text("search_text MATCH :match").bindparams(match=expression))
+                .order_by(_text.c.rowid.desc())
+            )
+        wanted = text("to_tsquery('simple', :wanted)").bindparams(
+            wanted=_tsquery(attrs.evolve(terms, excluded=()))
+        )
+        query = text("to_tsquery('simple', :tsquery)").bindparams(
+            tsquery=_tsquery(terms, "A" if title_only else "")
+        )
+        return select(_text.c.id, func.ts_rank(_text.c.document, wanted)).where(
+            _text.c.document.op("@@")(query)
+        )
+
+    def _matches(self, terms: SearchTerms) -> float:
+        """How many documents match ``terms``: counted on SQLite (FTS5 counts its
+        posting lists fast), the planner's estimate on PostgreSQL (counting would visit
+        every matching row)."""
+        if self._sqlite:
+            return float(
+                self._s.read(
+                    select(func.count())
+                    .select_from(_text)
+                    .where(text("search_text MATCH :match").bindparams(match=_fts5(terms)))
+                ).scalar_one()
+            )
+        plan = self._s.read(
+            text(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM search_text"
+                " WHERE document @@ to_tsquery('simple', :q)"
+            ),
+            {"q": _tsquery(terms)},
+        ).scalar_one()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    def _listed(self, hits: dict[int, tuple[int, float]], search: VideoSearch) -> list[Any]:
+        """The videos of ``hits`` that the search's viewer may see and its filters keep:
+        what ordering, pages and facets need of each."""
+        if not hits:
+            return []
         v, d = tables.videos, tables.search_documents
         conditions = listed_videos(
             VideoListQuery(
@@ -191,25 +389,6 @@ class SqlSearchIndex:
                 tag=search.tag,
             )
         )
-        score: ColumnElement[Any]
-        if self._sqlite:
-            match: ColumnElement[bool] = text("search_text MATCH :match").bindparams(
-                match=_fts5(search.terms)
-            )  # type: ignore[assignment]
-            score = literal_column(f"-bm25(search_text, {SQLITE_WEIGHTS})")
-            key = _text.c.rowid
-        else:
-            query = text("to_tsquery('simple', :tsquery)").bindparams(
-                tsquery=_tsquery(search.terms)
-            )
-            # Ranked by what is wanted only: with a negated term in it, ts_rank gives
-            # every document the same score.
-            wanted = text("to_tsquery('simple', :wanted)").bindparams(
-                wanted=_tsquery(attrs.evolve(search.terms, excluded=()))
-            )
-            match = _text.c.document.op("@@")(query)
-            score = func.ts_rank(_text.c.document, wanted)
-            key = _text.c.id
         duration = self._duration()
         if search.duration is not None:
             start, end = search.duration.seconds
@@ -218,28 +397,22 @@ class SqlSearchIndex:
                 conditions.append(duration < end)
         if search.uploaded_since is not None:
             conditions.append(v.c.created_at >= search.uploaded_since)
-        joined = _text.join(d, d.c.id == key).join(v, v.c.id == d.c.video_id)
-        source = select(v, score.label("score")).select_from(joined)
-        counted = select(func.count()).select_from(joined)
-        order: list[Any]
-        if search.sort is SearchSort.NEWEST:
-            order = [v.c.created_at.desc(), v.c.id.desc()]
-        elif search.sort is SearchSort.VIEWS:
-            order = [v.c.view_count.desc(), v.c.id.desc()]
-        else:
-            order = [literal_column("score").desc(), v.c.id.desc()]
-        page = self._videos.scored(
-            source.where(match, *conditions)
-            .order_by(*order)
-            .limit(search.limit)
-            .offset(search.offset)
+        docs = list(hits)
+        among = d.c.id.in_(docs) if self._sqlite else d.c.id == func.any(postgresql.array(docs))
+        return list(
+            self._s.read(
+                select(
+                    d.c.id.label("doc"),
+                    v.c.id,
+                    v.c.category_id,
+                    v.c.created_at,
+                    v.c.view_count,
+                    duration.label("duration"),
+                )
+                .select_from(d.join(v, v.c.id == d.c.video_id))
+                .where(among, *conditions)
+            )
         )
-        total = int(self._s.read(counted.where(match, *conditions)).scalar_one())
-        facets = None
-        if search.facets_at is not None:
-            matched = select(v.c.id).select_from(joined).where(match, *conditions).subquery()
-            facets = self._facets(matched, search.facets_at)
-        return VideoMatches(tuple(VideoMatch(video, score) for video, score in page), total, facets)
 
     def _duration(self) -> ColumnElement[Any]:
         """A video's duration in seconds (NULL before it was probed)."""
@@ -247,54 +420,45 @@ class SqlSearchIndex:
             return func.json_extract(tables.videos.c.media_info, "$.duration_seconds")
         return literal_column("(videos.media_info::jsonb ->> 'duration_seconds')::float8")
 
-    def _facets(self, matched: Any, now: datetime) -> SearchFacets:
-        """Counts over every match (``matched``: a subquery of their ids)."""
-        v, tags = tables.videos, tables.video_tags
-        of_matches = v.c.id.in_(select(matched.c.id))
-        categories: list[Any] = list(
-            self._s.read(
-                select(v.c.category_id, func.count().label("n"))
-                .where(of_matches, v.c.category_id.is_not(None))
-                .group_by(v.c.category_id)
-                .order_by(literal_column("n").desc(), v.c.category_id)
+    def _facets(self, rows: list[Any], now: datetime) -> SearchFacets:
+        """How the listed matches divide: counted here, their tags in the database."""
+        categories = Counter(r.category_id for r in rows if r.category_id is not None)
+        durations = Counter(
+            DurationBucket.of(float(r.duration)) for r in rows if r.duration is not None
+        )
+        since = [(b, (now - b.within).timestamp()) for b in UploadedBucket]
+        uploaded: Counter[UploadedBucket] = Counter()
+        for r in rows:
+            created = _aware(r.created_at).timestamp()
+            for b, start in since:
+                if created >= start:
+                    uploaded[b] += 1
+        tags: list[Any] = []
+        if rows:
+            t = tables.video_tags
+            ids = [r.id for r in rows]
+            among = (
+                t.c.video_id.in_(ids)
+                if self._sqlite
+                else t.c.video_id == func.any(postgresql.array(ids))
             )
-        )
-        top_tags: list[Any] = list(
-            self._s.read(
-                select(tags.c.tag, func.count().label("n"))
-                .where(tags.c.video_id.in_(select(matched.c.id)))
-                .group_by(tags.c.tag)
-                .order_by(literal_column("n").desc(), tags.c.tag)
-                .limit(TOP_TAGS)
+            tags = list(
+                self._s.read(
+                    select(t.c.tag, func.count().label("n"))
+                    .where(among)
+                    .group_by(t.c.tag)
+                    .order_by(literal_column("n").desc(), t.c.tag)
+                    .limit(TOP_TAGS)
+                )
             )
-        )
-        duration = self._duration()
-        bucket = case(
-            *(
-                (duration < end, b.value)
-                for b in DurationBucket
-                if (end := b.seconds[1]) is not None
-            ),
-            else_=DurationBucket.LONG.value,
-        )
-        counted: list[Any] = list(
-            self._s.read(
-                select(bucket.label("bucket"), func.count())
-                .where(of_matches, duration.is_not(None))
-                .group_by(literal_column("bucket"))
-            )
-        )
-        lengths = {str(r[0]): int(r[1]) for r in counted}
-        since = [
-            func.coalesce(func.sum(case((v.c.created_at >= now - b.within, 1), else_=0)), 0)
-            for b in UploadedBucket
-        ]
-        recent = self._s.read(select(*since).where(of_matches)).one()
         return SearchFacets(
-            categories=tuple((CategoryId(r[0]), int(r[1])) for r in categories),
-            tags=tuple((str(r[0]), int(r[1])) for r in top_tags),
-            durations=tuple((b, int(lengths.get(b.value, 0))) for b in DurationBucket),
-            uploaded=tuple((b, int(n)) for b, n in zip(UploadedBucket, recent, strict=True)),
+            categories=tuple(
+                (CategoryId(c), n)
+                for c, n in sorted(categories.items(), key=lambda c: (-c[1], c[0]))
+            ),
+            tags=tuple((str(r[0]), int(r[1])) for r in tags),
+            durations=tuple((b, durations[b]) for b in DurationBucket),
+            uploaded=tuple((b, uploaded[b]) for b in UploadedBucket),
         )
 
     def complete(
@@ -306,43 +470,74 @@ class SqlSearchIndex:
         see_all: bool,
         limit: int,
     ) -> Completions:
-        v, d, tags = tables.videos, tables.search_documents, tables.video_tags
+        v, d = tables.videos, tables.search_documents
         visible = listed_videos(VideoListQuery(viewer_id=viewer_id, see_all=see_all))
         titles: list[str] = []
         if last:
+            # The newest titles holding the words (a bounded share of them: a prefix of
+            # two letters begins a good part of every title), most viewed first.
             if self._sqlite:
                 expression = " AND ".join([*(_quoted(w) for w in finished), _quoted(last) + "*"])
-                source = _titles.join(d, d.c.id == _titles.c.rowid)
-                match: Any = text("search_titles MATCH :titles").bindparams(titles=expression)
+                docs: Any = (
+                    select(_titles.c.rowid)
+                    .where(text("search_titles MATCH :titles").bindparams(titles=expression))
+                    .order_by(_titles.c.rowid.desc())
+                    .limit(SUGGEST_CANDIDATES)
+                )
             else:
                 expression = " & ".join([*(f"'{w}'" for w in finished), f"'{last}':*"])
-                source = _text.join(d, d.c.id == _text.c.id)
-                match = literal_column("search_text.title_words").op("@@")(
-                    func.to_tsquery(literal_column("'simple'"), expression)
+                docs = (
+                    select(_text.c.id)
+                    .where(
+                        literal_column("search_text.title_words").op("@@")(
+                            func.to_tsquery(literal_column("'simple'"), expression)
+                        )
+                    )
+                    .limit(SUGGEST_CANDIDATES)
                 )
             rows = self._s.read(
                 select(v.c.title)
-                .select_from(source.join(v, v.c.id == d.c.video_id))
-                .where(match, *visible)
+                .select_from(d.join(v, v.c.id == d.c.video_id))
+                .where(d.c.id.in_(docs.scalar_subquery()), *visible)
                 .order_by(v.c.view_count.desc(), v.c.id.desc())
                 .limit(limit * 2)
             )
             titles = list(dict.fromkeys(r.title for r in rows))[:limit]
-        counted: list[Any] = (
-            list(
-                self._s.read(
-                    select(tags.c.tag, func.count().label("n"))
-                    .select_from(tags.join(v, v.c.id == tags.c.video_id))
-                    .where(func.substr(tags.c.tag, 1, len(typed)) == typed, *visible)
-                    .group_by(tags.c.tag)
-                    .order_by(literal_column("n").desc(), tags.c.tag)
-                    .limit(limit)
-                )
-            )
-            if typed
-            else []
+        return Completions(
+            tuple(titles), self._complete_tags(typed, visible, limit) if typed else ()
         )
-        return Completions(tuple(titles), tuple((str(r[0]), int(r[1])) for r in counted))
+
+    def _complete_tags(
+        self, typed: str, visible: list[ColumnElement[bool]], limit: int
+    ) -> tuple[tuple[str, int], ...]:
+        """Tags that begin with ``typed``, the most used first, among those a video the
+        viewer may see carries, each with how many such videos do (counted up to
+        :data:`TAG_COUNT_CAP`)."""
+        st, t, v = tables.search_tags, tables.video_tags, tables.videos
+        after = _successor(typed)
+        candidates = [
+            r.tag
+            for r in self._s.read(
+                select(st.c.tag)
+                .where(st.c.tag >= typed, st.c.tag < after)
+                .order_by(st.c.videos.desc(), st.c.tag)
+                .limit(limit * 3)
+            )
+        ]
+        counted = []
+        for tag in candidates:
+            carrying = (
+                select(literal_column("1"))
+                .select_from(t.join(v, v.c.id == t.c.video_id))
+                .where(t.c.tag == tag, *visible)
+                .limit(TAG_COUNT_CAP)
+                .subquery()
+            )
+            n = int(self._s.read(select(func.count()).select_from(carrying)).scalar_one())
+            if n:
+                counted.append((tag, n))
+        counted.sort(key=lambda c: (-c[1], c[0]))
+        return tuple(counted[:limit])
 
     def word_counts(self, words: Sequence[str]) -> dict[str, int]:
         if not words:
@@ -401,30 +596,54 @@ class SqlSearchIndex:
         return [each[3] for each in found[:limit]]
 
 
+def _successor(prefix: str) -> str:
+    """The first string after every string that begins with ``prefix`` (in code-point
+    order, as the tags are ordered): the prefix with its last character advanced."""
+    code = ord(prefix[-1]) + 1
+    if 0xD800 <= code <= 0xDFFF:  # no surrogate: they cannot be stored
+        code = 0xE000
+    if code > 0x10FFFF:
+        return _successor(prefix[:-1]) if len(prefix) > 1 else prefix + "\U0010ffff"
+    return prefix[:-1] + chr(code)
+
+
+def _tags(stored: str) -> set[str]:
+    """A document's tags as search_documents keeps them (one per line)."""
+    return set(stored.split("\n")) if stored else set()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _quoted(word: str) -> str:
     # Folded words hold letters and digits only: no quote to escape.
     return f'"{word}"'
 
 
-def _fts5(terms: SearchTerms) -> str:
-    """An FTS5 query: every word and phrase (AND), none of the excluded words."""
+def _fts5(terms: SearchTerms, title_only: bool = False) -> str:
+    """An FTS5 query: every word and phrase (AND; in the title, when ``title_only``),
+    none of the excluded words (anywhere)."""
     wanted = [_quoted(w) for w in terms.words]
     wanted += ['"' + " ".join(p) + '"' for p in terms.phrases]
-    expression = "(" + " AND ".join(wanted) + ")"
+    expression = ("{title} : " if title_only else "") + "(" + " AND ".join(wanted) + ")"
     if terms.excluded:
         expression += " NOT (" + " OR ".join(_quoted(w) for w in terms.excluded) + ")"
     return expression
 
 
-def _tsquery(terms: SearchTerms) -> str:
+def _tsquery(terms: SearchTerms, weights: str = "") -> str:
     """A to_tsquery expression (``simple`` configuration, over words stemmed here as
     they were indexed): every word (&), every phrase within one field (its words
     adjacent under one weight: the fields' vectors are concatenated, and a phrase must
-    not run from one into the next), none of the excluded words."""
-    parts = [f"'{stem(w)}'" for w in terms.words]
+    not run from one into the next), none of the excluded words. With ``weights``
+    (``A``: the title's), the words and phrases must be found under those."""
+    only = f":{weights}" if weights else ""
+    parts = [f"'{stem(w)}'{only}" for w in terms.words]
     for phrase in terms.phrases:
         within = (
-            "(" + " <-> ".join(f"'{stem(w)}':{weight}" for w in phrase) + ")" for weight in "ABCD"
+            "(" + " <-> ".join(f"'{stem(w)}':{weight}" for w in phrase) + ")"
+            for weight in (weights or "ABCD")
         )
         parts.append("(" + " | ".join(within) + ")")
     parts += [f"!'{stem(w)}'" for w in terms.excluded]
@@ -453,8 +672,45 @@ class SqlSearchLog:
     def __init__(self, session: SqlSession) -> None:
         self._s = session
 
-    def record_query(self, query: str, results: int, at: datetime) -> None:
+    def record_query(self, query: str, results: int, at: datetime, public: bool = False) -> None:
         self._insert(tables.search_queries, query=query, results=results, searched_at=at)
+        if not public:
+            return
+        sp = tables.search_popular
+        values: dict[str, Any] = {"query": query, "searches": 1, "last_searched_at": at}
+        upsert = (
+            sqlite_insert(sp).values(values)
+            if self._s.dialect == "sqlite"
+            else postgresql_insert(sp).values(values)
+        )
+        counting = upsert.on_conflict_do_update(
+            index_elements=[sp.c.query],
+            set_={
+                "searches": sp.c.searches + 1,
+                "last_searched_at": upsert.excluded.last_searched_at,
+            },
+        )
+
+        def write(conn: Connection) -> None:
+            conn.execute(counting)
+
+        self._s.defer(write)
+
+    def popular(self, prefix: str, limit: int) -> list[str]:
+        if not prefix:
+            return []
+        sp = tables.search_popular
+        rows = self._s.read(
+            select(sp.c.query)
+            .where(
+                sp.c.query >= prefix,
+                sp.c.query < _successor(prefix),
+                sp.c.searches >= POPULAR_SEARCHES,
+            )
+            .order_by(sp.c.searches.desc(), sp.c.query)
+            .limit(limit)
+        )
+        return [r.query for r in rows]
 
     def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None:
         self._insert(
@@ -511,4 +767,6 @@ class SqlSearchLog:
         q, c = tables.search_queries, tables.search_clicks
         gone = self._s.write_now(q.delete().where(q.c.searched_at < before)).rowcount
         gone += self._s.write_now(c.delete().where(c.c.clicked_at < before)).rowcount
+        sp = tables.search_popular
+        gone += self._s.write_now(sp.delete().where(sp.c.last_searched_at < before)).rowcount
         return int(gone)

@@ -301,6 +301,8 @@ search_documents = Table(
     # The distinct folded words of the document, space-separated: what to take out of
     # search_words when the document changes or goes.
     Column("words", Text, nullable=False),
+    # The video's tags, one per line: what to take out of search_tags likewise.
+    Column("tags", Text, nullable=False, server_default=""),
 )
 
 search_words = Table(
@@ -311,6 +313,18 @@ search_words = Table(
     ),
     Column("word", String(64), nullable=False, unique=True),
     # Indexed videos whose text holds the word: which correction of a typo is likeliest.
+    Column("videos", Integer, nullable=False),
+)
+
+search_tags = Table(
+    "search_tags",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    # Ordered bytewise (C collation on PostgreSQL): completions read a range of them.
+    Column("tag", ordered_string(40), nullable=False, unique=True),
+    # Indexed videos carrying the tag: which completions come first.
     Column("videos", Integer, nullable=False),
 )
 
@@ -346,6 +360,19 @@ search_queries = Table(
     Column("results", Integer, nullable=False),
     Column("searched_at", UtcDateTime, nullable=False),
     Index(None, "searched_at"),
+)
+
+search_popular = Table(
+    "search_popular",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    # A query whose results held a video everyone may see, as the engine read it.
+    Column("query", ordered_string(400), nullable=False, unique=True),
+    Column("searches", Integer, nullable=False),
+    Column("last_searched_at", UtcDateTime, nullable=False),
+    Index(None, "last_searched_at"),
 )
 
 search_clicks = Table(

@@ -160,6 +160,11 @@ class VideoRepository(Protocol):
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...
 
+    def page_by_id(self, after: VideoId | None, limit: int) -> list[Video]:
+        """At most ``limit`` videos in id order, those whose id comes after ``after``
+        (from the first when None): for going through every video in batches."""
+        ...
+
     def all_ids(self) -> list[VideoId]:
         """The id of every video, in id order."""
         ...
@@ -190,6 +195,11 @@ class FileRepository(Protocol):
         self, owner_id: UserId, folder: FolderPath, after: tuple[str, str] | None, limit: int
     ) -> list[StoredFile]:
         """Files directly in ``folder``, ordered by (name, id) ascending."""
+        ...
+
+    def names(self, owner_id: UserId, limit: int) -> list[tuple[FileId, str, str]]:
+        """(id, folder, name) of at most ``limit`` of the owner's files, by folder and
+        name: what a search of them reads."""
         ...
 
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:

@@ -97,14 +97,26 @@ class SearchFacets:
 
 TOP_TAGS = 20
 
+TAG_COUNT_CAP = 100
+"""Completed tags count the videos that carry them up to this many."""
+
 
 @frozen
 class VideoMatches:
     matches: tuple[VideoMatch, ...]
     total: int
-    """Every video the search matches, not only this page's."""
+    """Every video the search matches, not only this page's (an estimate when
+    ``estimated``)."""
     facets: SearchFacets | None = None
-    """Counted when the search asked for them (``facets_at``)."""
+    """Counted when the search asked for them (``facets_at``): over every match, or
+    when ``estimated``, over the candidates that were looked at."""
+    estimated: bool = False
+    """The query matches more documents than one search looks at (an index may bound
+    that: ranking, counting and faceting every match of a word found everywhere costs
+    in proportion); the best candidates, those matching in their title first, were
+    ranked, and ``total`` is scaled from them."""
+    reachable: int | None = None
+    """When ``estimated``: how many matches pages can reach (the visible candidates)."""
 
 
 @frozen
@@ -122,13 +134,21 @@ class Completions:
     """Titles holding every finished word and a word the last one begins (compared
     by their stems, as the engines index words), most viewed first."""
     tags: tuple[tuple[str, int], ...]
-    """Tags that begin with the text typed, and how many videos carry each, most
-    first."""
+    """Tags that begin with the text typed, and how many of the videos the viewer may
+    see carry each (up to :data:`TAG_COUNT_CAP`), most first; ties by tag."""
+    queries: tuple[str, ...] = ()
+    """Queries others searched that begin with the text typed and found videos everyone
+    may see (see :meth:`SearchLog.popular`), most searched first."""
 
 
 class SearchIndex(Protocol):
     def put_video(self, document: VideoDocument) -> None:
         """Index ``document``, replacing what the video had (idempotent)."""
+        ...
+
+    def put_videos(self, documents: Sequence[VideoDocument]) -> None:
+        """Index each of ``documents`` as :meth:`put_video` does (one video once), in
+        as few writes as the engine allows: for rebuilding the index."""
         ...
 
     def remove_video(self, video_id: VideoId) -> None:
@@ -202,10 +222,26 @@ class SearchReport:
     """The queries most often searched in vain, most first, ties by query."""
 
 
+POPULAR_SEARCHES = 3
+"""How often a query must have been searched to be offered as a completion."""
+
+
 class SearchLog(Protocol):
     """Search analytics: queries and opened results, with no user and no address."""
 
-    def record_query(self, query: str, results: int, at: datetime) -> None: ...
+    def record_query(self, query: str, results: int, at: datetime, public: bool = False) -> None:
+        """Record a search: its query, how many videos it matched, and whether a video
+        everyone may see was among its results (only such queries are ever offered to
+        others as completions: a query that found only its asker's private videos
+        might tell their titles)."""
+        ...
+
+    def popular(self, prefix: str, limit: int) -> list[str]:
+        """At most ``limit`` recorded queries that begin with ``prefix``, found videos
+        everyone may see, and were searched at least :data:`POPULAR_SEARCHES` times
+        (within the retention: :meth:`prune` forgets the others), most searched
+        first, ties by query."""
+        ...
 
     def record_click(self, query: str, video_id: VideoId, position: int, at: datetime) -> None: ...
 
@@ -214,5 +250,6 @@ class SearchLog(Protocol):
         ...
 
     def prune(self, before: datetime) -> int:
-        """Forget queries and clicks older than ``before``; how many rows went."""
+        """Forget queries and clicks older than ``before``, and popular queries last
+        searched before it; how many rows went."""
         ...

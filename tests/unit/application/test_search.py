@@ -10,7 +10,9 @@ import pytest
 from tests.unit.application.conftest import Studio
 from tests.unit.conftest import MakeUser
 from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.context import Caller
+from videoplatform.application.events.deferred import DeferredEvents
 from videoplatform.application.ports.search import SearchSort
 from videoplatform.application.search import Highlighted, SearchVideos, highlight, snippet
 from videoplatform.application.video_commands import UpdateVideo
@@ -135,6 +137,24 @@ def test_reindex_rebuilds_the_index_from_the_videos(
     assert titles(platform, creator, "origami") == ["Origami crane"]
 
 
+def test_reindex_goes_through_every_video_in_batches(
+    platform: Platform, studio: Studio, creator: Caller, uow_factory: MemoryUnitOfWorkFactory
+) -> None:
+    for n in range(5):
+        studio.publish(creator, title=f"Kite number{n}")
+    settle_events(platform)
+    with uow_factory() as uow:  # an index lost, or made before the search existed
+        for video_id in uow.videos.all_ids():
+            uow.search.remove_video(video_id)
+        uow.commit()
+    assert titles(platform, creator, "kite") == []
+    progress: list[tuple[int, int]] = []
+    assert platform.search.reindex(lambda *p: progress.append(p), batch=2) == 5
+    assert progress == [(2, 5), (4, 5), (5, 5)]
+    assert sorted(titles(platform, creator, "kite")) == [f"Kite number{n}" for n in range(5)]
+    assert titles(platform, creator, "number3") == ["Kite number3"]
+
+
 def test_highlights_mark_inflections_and_folded_words() -> None:
     terms = parse_query("running cafe")
     marked = highlight("Runs to the Café, running late", terms)
@@ -161,6 +181,25 @@ def test_search_analytics_forget_what_is_older_than_kept(
     clock.advance(timedelta(seconds=1))
     _, _, report = platform.search.analytics(admin, since=clock.now() - timedelta(days=30))
     assert sorted(s.query for s in report.top) == ["tables", "tide"]
-    assert platform.search.prune_log(timedelta(days=5)) == 1
+    # "tide": its search, and its row among the popular queries (it found a public video).
+    assert platform.search.prune_log(timedelta(days=5)) == 2
     _, _, report = platform.search.analytics(admin, since=clock.now() - timedelta(days=30))
     assert [s.query for s in report.top] == ["tables"]
+
+
+def test_queries_that_found_public_videos_are_offered_once_searched_often(
+    platform: Platform, studio: Studio, creator: Caller, make_user: MakeUser
+) -> None:
+    studio.publish(creator, title="Lighthouse at dawn")
+    studio.upload(creator, title="Lighthouse keeper diary", visibility=Visibility.PRIVATE)
+    settle_events(platform)
+    viewer = Caller.anonymous()
+    for _ in range(3):
+        platform.search.videos(viewer, SearchVideos("lighthouse dawn"))
+        platform.search.videos(creator, SearchVideos("lighthouse keeper"))  # private results
+    platform.search.videos(viewer, SearchVideos("lighthouse night"))  # nothing found
+    assert platform.container.resolve(DeferredEvents).settle()  # the searches are recorded
+    assert platform.search.suggest(viewer, "lighth").queries == ("lighthouse dawn",)
+    assert platform.search.suggest(viewer, "lighthouse ").queries == ("lighthouse dawn",)
+    assert platform.search.suggest(viewer, "Lighthouse da").queries == ("lighthouse dawn",)
+    assert platform.search.suggest(viewer, "harbour").queries == ()

@@ -10,6 +10,7 @@ from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.search import (
     MAX_QUERY_LENGTH,
     MAX_QUERY_WORDS,
+    DurationBucket,
     SearchTerms,
     edit_distance,
     fold,
@@ -121,3 +122,10 @@ def test_edit_distance_counts_a_swap_as_one_edit(a: str, b: str, distance: int) 
 def test_edit_distance_stops_past_its_limit() -> None:
     assert edit_distance("kitten", "sitting", 1) == 2
     assert edit_distance("a", "abcdef", 2) == 3
+
+
+@pytest.mark.parametrize("seconds", [0.0, 239.9, 240.0, 1199.9, 1200.0, 86400.0])
+def test_a_length_falls_in_the_bucket_whose_range_holds_it(seconds: float) -> None:
+    bucket = DurationBucket.of(seconds)
+    start, end = bucket.seconds
+    assert start <= seconds and (end is None or seconds < end)

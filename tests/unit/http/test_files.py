@@ -546,3 +546,40 @@ def test_a_name_taken_in_the_root_folder_is_named_once(
         )
         assert made.status_code == expected, made.text
     assert made.json["detail"] == "/hello.txt already exists"
+
+
+def test_an_owner_searches_their_files_by_name_and_folder(
+    client: Client, owner: Account, account: MakeAccount
+) -> None:
+    for name, folder in [
+        ("Quarterly report.pdf", "/work"),
+        ("Café menu.txt", "/"),
+        ("notes.txt", "/reports/2026"),
+        ("report draft.txt", "/old"),
+    ]:
+        assert store(client, owner, b"x", name=name, folder=folder).status_code == 201
+    assert store(client, account(Role.CREATOR), b"x", name="report.txt").status_code == 201
+
+    def search(who: Account | None, **params: str) -> falcon.testing.Result:
+        return client.simulate_get(
+            "/api/v1/search/files", params=params, headers=who.headers if who else {}
+        )
+
+    def names(**params: str) -> list[str]:
+        found = search(owner, **params)
+        assert found.status_code == 200, found.text
+        return [f["name"] for f in found.json["items"]]
+
+    # By name first (then by folder and name), then those whose folder matches.
+    assert names(q="rep") == ["report draft.txt", "Quarterly report.pdf", "notes.txt"]
+    assert names(q="rep -draft") == ["Quarterly report.pdf", "notes.txt"]
+    assert names(q="cafe") == ["Café menu.txt"]
+    assert names(q='"quarterly rep"') == ["Quarterly report.pdf"]
+    assert names(q="reports 2026 notes") == ["notes.txt"]
+    assert names(q="rep", limit="1") == ["report draft.txt"]
+    # Who asks is decided before what is asked; nobody finds another's files.
+    assert search(None, q="").status_code == 401
+    assert search(owner, q="").status_code == 422
+    assert search(owner, q="x" * 201).status_code == 422
+    stranger = account(Role.CREATOR)
+    assert search(stranger, q="rep").json["items"] == []

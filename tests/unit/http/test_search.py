@@ -137,9 +137,9 @@ def test_suggestions_complete_the_last_word_among_visible_videos(
         "/api/v1/search/suggest", params={"q": "harbour wa"}, headers=me.headers
     )
     assert mine.status_code == 200, mine.text
-    assert mine.json == {"titles": ["Harbour walk at night"], "tags": []}
+    assert mine.json == {"titles": ["Harbour walk at night"], "tags": [], "queries": []}
     theirs = client.simulate_get("/api/v1/search/suggest", params={"q": "harbour wa"})
-    assert theirs.json == {"titles": [], "tags": []}
+    assert theirs.json == {"titles": [], "tags": [], "queries": []}
     refused = client.simulate_get("/api/v1/search/suggest", params={"q": "?!", "limit": "3"})
     assert refused.status_code == 422
     too_many = client.simulate_get("/api/v1/search/suggest", params={"q": "ha", "limit": "21"})

@@ -8,6 +8,7 @@ from datetime import datetime
 import falcon
 from attrs import field, frozen
 
+from videoplatform.application.files import FileService
 from videoplatform.application.ports.search import QueryStats, SearchSort
 from videoplatform.application.search import (
     MAX_POSITION,
@@ -51,7 +52,7 @@ from videoplatform.entrypoints.http.resources.common import (
 from videoplatform.entrypoints.http.resources.videos import FILTER_PARAMS
 from videoplatform.entrypoints.http.schema import Schema, char_class
 from videoplatform.entrypoints.http.uploads import authenticated
-from videoplatform.entrypoints.http.views import VideoView
+from videoplatform.entrypoints.http.views import FileView, VideoView
 
 
 @functools.cache
@@ -130,7 +131,10 @@ class FacetsView:
 @frozen
 class SearchPage:
     """One page of a search; send ``next_cursor`` back as ``cursor`` with the same query
-    for the next one."""
+    for the next one. ``total_is_estimate`` is true when the query matches more videos
+    than one search looks at (1,000 on the SQL engines, those matching in their title
+    first): the results are ranked among those, ``total`` is scaled from them, and the
+    facets count them."""
 
     items: list[SearchResultView]
     total: int
@@ -154,13 +158,33 @@ class SearchPage:
                 for r in found.results
             ],
             total=found.total,
-            total_is_estimate=False,
+            total_is_estimate=found.total_is_estimate,
             query=found.query,
             corrected_from=found.corrected_from,
             did_you_mean=found.did_you_mean,
             facets=FacetsView.of(found.facets) if found.facets is not None else None,
             next_cursor=found.next_cursor,
         )
+
+
+@frozen
+class FileMatches:
+    """The caller's files whose name and folder match the query: those matching by
+    name first, then by folder and name."""
+
+    items: list[FileView]
+
+
+class FileSearch:
+    def __init__(self, files: FileService) -> None:
+        self._files = files
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = authenticated(req)  # who asks is decided before what is asked
+        found = self._files.search(
+            caller, query_str(req, "q", MAX_QUERY_LENGTH) or "", query_int(req, "limit")
+        )
+        reply(resp, dump(FileMatches([FileView.of(f) for f in found])))
 
 
 def _required_query(req: falcon.Request) -> str:
@@ -198,11 +222,14 @@ class Search:
 @frozen
 class SuggestionsView:
     """Completions of a query being typed, among videos the caller may see: titles
-    holding its finished words and a word its last one begins (most viewed first),
-    and tags that begin with it (most used first)."""
+    holding its finished words and a word its last one begins (most viewed among the
+    newest 300 such titles), tags that begin with it (most used first; `count` goes up
+    to 100), and queries that begin with it, searched by others at least 3 times with
+    results everyone may see (most searched first)."""
 
     titles: list[str]
     tags: list[TagCount]
+    queries: list[str]
 
 
 class Suggestions:
@@ -214,7 +241,9 @@ class Suggestions:
         typed = _required_query(req)
         limit = query_int(req, "limit", SUGGESTIONS)
         found = self._search.suggest(caller, typed, SUGGESTIONS if limit is None else limit)
-        view = SuggestionsView(list(found.titles), [TagCount(t, n) for t, n in found.tags])
+        view = SuggestionsView(
+            list(found.titles), [TagCount(t, n) for t, n in found.tags], list(found.queries)
+        )
         reply(resp, dump(view))
 
 
@@ -361,6 +390,37 @@ def routes(c: HttpContext) -> list[Route]:
             ),
         ),
         Route(
+            f"{API}/search/files",
+            FileSearch(c.platform.files),
+            (
+                Operation(
+                    "GET",
+                    "Search your files",
+                    "search",
+                    (Reply(200, "The caller's files that match", FileMatches),),
+                    params=(
+                        Param(
+                            "q",
+                            "query",
+                            query_rules,
+                            'words, "exact phrases" and -excluded words; a word matches '
+                            "the words of names and folders it begins",
+                            required=True,
+                        ),
+                        LIMIT,
+                    ),
+                    auth="required",
+                    errors=(403, 422),
+                    description=(
+                        "Only the caller's own files, by their name and folder: `rep` "
+                        "finds `report.pdf` and the files in `/reports`. Folded like a "
+                        "video search (case and diacritics). At most `limit` (default 20) "
+                        "files, no further pages."
+                    ),
+                ),
+            ),
+        ),
+        Route(
             f"{API}/search/suggest",
             Suggestions(c.platform.search),
             (
@@ -389,7 +449,8 @@ def routes(c: HttpContext) -> list[Route]:
                     params=_params(),
                     errors=(401, 422),
                     description=(
-                        "Ranked by relevance (a match in the title counts most, then tags, "
+                        "Ranked by relevance (videos whose title holds every word first; "
+                        "then a match in the title counts most, then tags, "
                         "category and owner, then the description), or by `newest` or "
                         "`views`. Words match folded (case and diacritics) and with their "
                         "English inflections. When nothing matches and a word of the query "
