@@ -22,8 +22,10 @@ from typing import Any
 import attrs
 import snowballstemmer  # type: ignore[import-untyped]
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Table,
+    Text,
     bindparam,
     case,
     column,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -69,10 +72,14 @@ from videoplatform.domain.search import (
 CANDIDATES = 200
 """Words sharing trigrams with a typo that are measured for their edit distance."""
 
-SUGGEST_CANDIDATES = 300
+PREFIX_WORDS = 3
+"""On PostgreSQL, the words a title completion looks for: the most common that begin
+with what is being typed."""
+
+SUGGEST_CANDIDATES = 100
 """Titles one completion looks at (the newest holding the words typed)."""
 
-SEARCH_CANDIDATES = 1000
+SEARCH_CANDIDATES = 300
 """Matching documents one search looks at, those matching in their title first. A
 query whose words are everywhere matches a large share of the index; ranking, counting
 and faceting all of its matches would cost in proportion. Past this many, the total is
@@ -345,11 +352,24 @@ class SqlSearchIndex:
         wanted = text("to_tsquery('simple', :wanted)").bindparams(
             wanted=_tsquery(attrs.evolve(terms, excluded=()))
         )
-        query = text("to_tsquery('simple', :tsquery)").bindparams(
-            tsquery=_tsquery(terms, "A" if title_only else "")
-        )
-        return select(_text.c.id, func.ts_rank(_text.c.document, wanted)).where(
+        query = text("to_tsquery('simple', :tsquery)").bindparams(tsquery=_tsquery(terms))
+        matching = select(_text.c.id, func.ts_rank(_text.c.document, wanted)).where(
             _text.c.document.op("@@")(query)
+        )
+        if not title_only:
+            return matching
+        # The title's own words (unstemmed, indexed apart): the weighted document cannot
+        # say which rows hold a word under the title's weight without reading each row,
+        # nor can the planner estimate how many do. Each word as typed, or for an
+        # inflected one, a word its stem begins ("runs" finds "Running" as the document
+        # did; a stem's every word would be too many for a word that is its own stem).
+        in_title = " & ".join(
+            f"('{w}' | '{stem(w)}':*)" if stem(w) != w else f"'{w}'" for w in terms.wanted
+        )
+        return matching.where(
+            literal_column("search_text.title_words").op("@@")(
+                text("to_tsquery('simple', :in_title)").bindparams(in_title=in_title)
+            )
         )
 
     def _matches(self, terms: SearchTerms) -> float:
@@ -398,7 +418,11 @@ class SqlSearchIndex:
         if search.uploaded_since is not None:
             conditions.append(v.c.created_at >= search.uploaded_since)
         docs = list(hits)
-        among = d.c.id.in_(docs) if self._sqlite else d.c.id == func.any(postgresql.array(docs))
+        among = (
+            d.c.id.in_(docs)
+            if self._sqlite
+            else d.c.id == func.any(bindparam("docs", docs, type_=postgresql.ARRAY(BigInteger)))
+        )
         return list(
             self._s.read(
                 select(
@@ -440,7 +464,7 @@ class SqlSearchIndex:
             among = (
                 t.c.video_id.in_(ids)
                 if self._sqlite
-                else t.c.video_id == func.any(postgresql.array(ids))
+                else t.c.video_id == func.any(bindparam("ids", ids, type_=postgresql.ARRAY(Text)))
             )
             tags = list(
                 self._s.read(
@@ -485,7 +509,25 @@ class SqlSearchIndex:
                     .limit(SUGGEST_CANDIDATES)
                 )
             else:
-                expression = " & ".join([*(f"'{w}'" for w in finished), f"'{last}':*"])
+                # The few words most indexed videos hold that begin so: a prefix query
+                # would merge the posting lists of every word that does ("tr": most).
+                w = tables.search_words
+                begun = [
+                    r.word
+                    for r in self._s.read(
+                        select(w.c.word)
+                        .where(w.c.word >= last, w.c.word < _successor(last))
+                        .order_by(w.c.videos.desc(), w.c.word)
+                        .limit(PREFIX_WORDS)
+                    )
+                ]
+                if not begun:
+                    return Completions(
+                        (), self._complete_tags(typed, visible, limit) if typed else ()
+                    )
+                expression = " & ".join(
+                    [*(f"'{w}'" for w in finished), "(" + " | ".join(f"'{b}'" for b in begun) + ")"]
+                )
                 docs = (
                     select(_text.c.id)
                     .where(
@@ -521,21 +563,30 @@ class SqlSearchIndex:
                 select(st.c.tag)
                 .where(st.c.tag >= typed, st.c.tag < after)
                 .order_by(st.c.videos.desc(), st.c.tag)
-                .limit(limit * 3)
+                .limit(limit + 2)
             )
         ]
-        counted = []
-        for tag in candidates:
-            carrying = (
-                select(literal_column("1"))
+        if not candidates:
+            return ()
+
+        def carrying(n: int, tag: str) -> Any:
+            some = (
+                select(literal_column("1").label("one"))
                 .select_from(t.join(v, v.c.id == t.c.video_id))
                 .where(t.c.tag == tag, *visible)
                 .limit(TAG_COUNT_CAP)
-                .subquery()
+                .subquery(f"carrying_{n}")
             )
-            n = int(self._s.read(select(func.count()).select_from(carrying)).scalar_one())
-            if n:
-                counted.append((tag, n))
+            return select(
+                literal_column(str(n)).label("n"), func.count().label("videos")
+            ).select_from(some)
+
+        # One statement: a count of at most TAG_COUNT_CAP rows per candidate.
+        rows: list[Any] = list(
+            self._s.read(union_all(*(carrying(n, tag) for n, tag in enumerate(candidates))))
+        )
+        counts = {int(r.n): int(r.videos) for r in rows}
+        counted = [(tag, counts[n]) for n, tag in enumerate(candidates) if counts.get(n)]
         counted.sort(key=lambda c: (-c[1], c[0]))
         return tuple(counted[:limit])
 
@@ -632,18 +683,15 @@ def _fts5(terms: SearchTerms, title_only: bool = False) -> str:
     return expression
 
 
-def _tsquery(terms: SearchTerms, weights: str = "") -> str:
+def _tsquery(terms: SearchTerms) -> str:
     """A to_tsquery expression (``simple`` configuration, over words stemmed here as
     they were indexed): every word (&), every phrase within one field (its words
     adjacent under one weight: the fields' vectors are concatenated, and a phrase must
-    not run from one into the next), none of the excluded words. With ``weights``
-    (``A``: the title's), the words and phrases must be found under those."""
-    only = f":{weights}" if weights else ""
-    parts = [f"'{stem(w)}'{only}" for w in terms.words]
+    not run from one into the next), none of the excluded words."""
+    parts = [f"'{stem(w)}'" for w in terms.words]
     for phrase in terms.phrases:
         within = (
-            "(" + " <-> ".join(f"'{stem(w)}':{weight}" for w in phrase) + ")"
-            for weight in (weights or "ABCD")
+            "(" + " <-> ".join(f"'{stem(w)}':{weight}" for w in phrase) + ")" for weight in "ABCD"
         )
         parts.append("(" + " | ".join(within) + ")")
     parts += [f"!'{stem(w)}'" for w in terms.excluded]

@@ -97,7 +97,7 @@ class SearchFacets:
 
 TOP_TAGS = 20
 
-TAG_COUNT_CAP = 100
+TAG_COUNT_CAP = 20
 """Completed tags count the videos that carry them up to this many."""
 
 

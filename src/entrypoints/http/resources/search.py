@@ -132,7 +132,7 @@ class FacetsView:
 class SearchPage:
     """One page of a search; send ``next_cursor`` back as ``cursor`` with the same query
     for the next one. ``total_is_estimate`` is true when the query matches more videos
-    than one search looks at (1,000 on the SQL engines, those matching in their title
+    than one search looks at (300 on the SQL engines, those matching in their title
     first): the results are ranked among those, ``total`` is scaled from them, and the
     facets count them."""
 
@@ -222,9 +222,9 @@ class Search:
 @frozen
 class SuggestionsView:
     """Completions of a query being typed, among videos the caller may see: titles
-    holding its finished words and a word its last one begins (most viewed among the
-    newest 300 such titles), tags that begin with it (most used first; `count` goes up
-    to 100), and queries that begin with it, searched by others at least 3 times with
+    holding its finished words and a word its last one begins (the most viewed of a
+    hundred such titles), tags that begin with it (most used first; `count` goes up to
+    20), and queries that begin with it, searched by others at least 3 times with
     results everyone may see (most searched first)."""
 
     titles: list[str]
