@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-videos", type=int, default=1_000_000, help="PostgreSQL corpus (search; 0: skip)"
     )
-    parser.add_argument("--sqlite-videos", type=int, default=100_000, help="SQLite corpus (search)")
+    parser.add_argument(
+        "--sqlite-videos", type=int, default=100_000, help="SQLite corpus (search; 0: skip)"
+    )
     parser.add_argument(
         "--search-samples", type=int, default=200, help="queries per measure (search)"
     )

@@ -76,7 +76,7 @@ PREFIX_WORDS = 3
 """On PostgreSQL, the words a title completion looks for: the most common that begin
 with what is being typed."""
 
-SUGGEST_CANDIDATES = 100
+SUGGEST_CANDIDATES = 50
 """Titles one completion looks at (the newest holding the words typed)."""
 
 SEARCH_CANDIDATES = 300
@@ -442,7 +442,8 @@ class SqlSearchIndex:
         """A video's duration in seconds (NULL before it was probed)."""
         if self._sqlite:
             return func.json_extract(tables.videos.c.media_info, "$.duration_seconds")
-        return literal_column("(videos.media_info::jsonb ->> 'duration_seconds')::float8")
+        # json, not jsonb: one field is read, the text need not be converted whole.
+        return literal_column("(videos.media_info::json ->> 'duration_seconds')::float8")
 
     def _facets(self, rows: list[Any], now: datetime) -> SearchFacets:
         """How the listed matches divide: counted here, their tags in the database."""
@@ -509,30 +510,20 @@ class SqlSearchIndex:
                     .limit(SUGGEST_CANDIDATES)
                 )
             else:
-                # The few words most indexed videos hold that begin so: a prefix query
-                # would merge the posting lists of every word that does ("tr": most).
-                w = tables.search_words
-                begun = [
-                    r.word
-                    for r in self._s.read(
-                        select(w.c.word)
-                        .where(w.c.word >= last, w.c.word < _successor(last))
-                        .order_by(w.c.videos.desc(), w.c.word)
-                        .limit(PREFIX_WORDS)
-                    )
-                ]
-                if not begun:
-                    return Completions(
-                        (), self._complete_tags(typed, visible, limit) if typed else ()
-                    )
-                expression = " & ".join(
-                    [*(f"'{w}'" for w in finished), "(" + " | ".join(f"'{b}'" for b in begun) + ")"]
-                )
+                # The words most indexed videos hold that begin so (looked up in the same
+                # statement): a prefix query would merge the posting lists of every word
+                # that does ("tr": most of them).
+                head = "".join(f"'{w}' & " for w in finished)
                 docs = (
                     select(_text.c.id)
                     .where(
-                        literal_column("search_text.title_words").op("@@")(
-                            func.to_tsquery(literal_column("'simple'"), expression)
+                        text(
+                            "search_text.title_words @@ to_tsquery('simple', :head || '(' ||"
+                            " (SELECT string_agg(quote_literal(word), ' | ') FROM (SELECT word"
+                            " FROM search_words WHERE word >= :first AND word < :after"
+                            " ORDER BY videos DESC, word LIMIT :words) AS begun) || ')')"
+                        ).bindparams(
+                            head=head, first=last, after=_successor(last), words=PREFIX_WORDS
                         )
                     )
                     .limit(SUGGEST_CANDIDATES)
@@ -558,7 +549,7 @@ class SqlSearchIndex:
         st, t, v = tables.search_tags, tables.video_tags, tables.videos
         after = _successor(typed)
         candidates = [
-            r.tag
+            str(r.tag)
             for r in self._s.read(
                 select(st.c.tag)
                 .where(st.c.tag >= typed, st.c.tag < after)
@@ -581,7 +572,9 @@ class SqlSearchIndex:
                 literal_column(str(n)).label("n"), func.count().label("videos")
             ).select_from(some)
 
-        # One statement: a count of at most TAG_COUNT_CAP rows per candidate.
+        # One statement: each candidate's videos counted up to TAG_COUNT_CAP. (Each
+        # count names its tag: correlated to a column of the candidates, PostgreSQL
+        # plans it for any tag, a hash join over every visible video.)
         rows: list[Any] = list(
             self._s.read(union_all(*(carrying(n, tag) for n, tag in enumerate(candidates))))
         )
