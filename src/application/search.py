@@ -316,7 +316,8 @@ class SearchService(UseCases):
                 for video in videos:
                     if video.owner_id not in owners:
                         owners[video.owner_id] = _owner_name(uow, video.owner_id)
-                    documents.append(_document(video, owners[video.owner_id], categories))
+                    category = categories.get(video.category_id, "") if video.category_id else ""
+                    documents.append(_document(video, owners[video.owner_id], category))
                 uow.search.put_videos(documents)
                 uow.commit()
             done, after = done + len(videos), videos[-1].id
@@ -450,18 +451,21 @@ def index_video(uow_factory: UnitOfWorkFactory, video_id: VideoId) -> None:
                 uow.search.remove_video(video_id)
                 uow.commit()
                 return
-            categories = {} if video.category_id is None else _category(uow, video.category_id)
-            uow.search.put_video(_document(video, _owner_name(uow, video.owner_id), categories))
+            uow.search.put_video(
+                _document(video, _owner_name(uow, video.owner_id), _category_name(uow, video))
+            )
             uow.commit()
 
     retry_stale(3, write)
 
 
-def _category(uow: UnitOfWork, category_id: CategoryId) -> dict[CategoryId, str]:
+def _category_name(uow: UnitOfWork, video: Video) -> str:
+    if video.category_id is None:
+        return ""
     try:
-        return {category_id: uow.categories.get(category_id).name}
+        return uow.categories.get(video.category_id).name
     except NotFound:
-        return {}
+        return ""
 
 
 def _owner_name(uow: UnitOfWork, owner_id: UserId) -> str:
@@ -471,8 +475,7 @@ def _owner_name(uow: UnitOfWork, owner_id: UserId) -> str:
         return ""
 
 
-def _document(video: Video, owner_name: str, categories: dict[CategoryId, str]) -> VideoDocument:
-    category = categories.get(video.category_id, "") if video.category_id is not None else ""
+def _document(video: Video, owner_name: str, category: str) -> VideoDocument:
     return VideoDocument(video.id, video.title, video.description, video.tags, category, owner_name)
 
 

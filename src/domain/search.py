@@ -170,6 +170,10 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1] if previous[-1] <= limit else limit + 1
 
 
+_SHORT_UNDER = 240.0
+_MEDIUM_UNDER = 1200.0
+
+
 class DurationBucket(enum.Enum):
     """Lengths a search can be narrowed to and counted by (as the large video sites
     split them): under 4 minutes, 4 to 20, over 20."""
@@ -182,16 +186,16 @@ class DurationBucket(enum.Enum):
     def seconds(self) -> tuple[float, float | None]:
         """[from, to) in seconds; None: no end."""
         return {
-            DurationBucket.SHORT: (0.0, 240.0),
-            DurationBucket.MEDIUM: (240.0, 1200.0),
-            DurationBucket.LONG: (1200.0, None),
+            DurationBucket.SHORT: (0.0, _SHORT_UNDER),
+            DurationBucket.MEDIUM: (_SHORT_UNDER, _MEDIUM_UNDER),
+            DurationBucket.LONG: (_MEDIUM_UNDER, None),
         }[self]
 
     @classmethod
     def of(cls, seconds: float) -> DurationBucket:
-        if seconds < 240.0:
+        if seconds < _SHORT_UNDER:
             return cls.SHORT
-        return cls.MEDIUM if seconds < 1200.0 else cls.LONG
+        return cls.MEDIUM if seconds < _MEDIUM_UNDER else cls.LONG
 
 
 class UploadedBucket(enum.Enum):

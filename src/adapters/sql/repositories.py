@@ -362,10 +362,11 @@ class SqlVideoRepository(_Repository[Video]):
             select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
         )
 
-    def scored(self, statement: Select[Any]) -> list[tuple[Video, float]]:
-        """The videos ``statement`` selects (every column of the table, and ``score``),
-        each with its score, in the statement's order."""
-        return [(self._out(r), float(r.score)) for r in self._s.read(statement)]
+    def by_ids(self, ids: list[str]) -> list[Video]:
+        """The videos of ``ids`` that exist, in no particular order (a page of search
+        results, ordered by the search)."""
+        t = self.table
+        return self._rows(select(t).where(t.c.id.in_(ids))) if ids else []
 
     def page_by_id(self, after: VideoId | None, limit: int) -> list[Video]:
         t = self.table

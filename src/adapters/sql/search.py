@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -41,6 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
 
 from videoplatform.adapters.sql import tables
 from videoplatform.adapters.sql.repositories import SqlVideoRepository, listed_videos
@@ -98,7 +99,6 @@ class SqlSearchIndex:
     """The search index of one SQL unit of work (``uow.search``)."""
 
     def __init__(self, session: SqlSession, videos: SqlVideoRepository) -> None:
-        self._candidates = SEARCH_CANDIDATES
         self._s = session
         self._videos = videos
         self._sqlite = session.dialect == "sqlite"
@@ -279,7 +279,7 @@ class SqlSearchIndex:
         return int(self._s.read(select(func.count()).select_from(d)).scalar_one())
 
     def search_videos(self, search: VideoSearch) -> VideoMatches:
-        hits, capped = self._hits(search.terms, self._candidates)
+        hits, capped = self._hits(search.terms, SEARCH_CANDIDATES)
         rows = self._listed(hits, search)
         if capped and len(rows) <= search.offset + search.limit:
             # The viewer may see, or the filters keep, too few of the candidates for
@@ -293,18 +293,7 @@ class SqlSearchIndex:
         else:
             rows.sort(key=lambda r: (*hits[r.doc], r.id), reverse=True)
         chosen = rows[search.offset : search.offset + search.limit]
-        page = (
-            {
-                video.id: video
-                for video, _ in self._videos.scored(
-                    select(tables.videos, literal_column("0.0").label("score")).where(
-                        tables.videos.c.id.in_([r.id for r in chosen])
-                    )
-                )
-            }
-            if chosen
-            else {}
-        )
+        page = {video.id: video for video in self._videos.by_ids([r.id for r in chosen])}
         matches = tuple(VideoMatch(page[r.id], hits[r.doc][1]) for r in chosen if r.id in page)
         total, estimated = len(rows), False
         if capped:
@@ -418,11 +407,7 @@ class SqlSearchIndex:
         if search.uploaded_since is not None:
             conditions.append(v.c.created_at >= search.uploaded_since)
         docs = list(hits)
-        among = (
-            d.c.id.in_(docs)
-            if self._sqlite
-            else d.c.id == func.any(bindparam("docs", docs, type_=postgresql.ARRAY(BigInteger)))
-        )
+        among = self._one_of(d.c.id, docs, BigInteger)
         return list(
             self._s.read(
                 select(
@@ -437,6 +422,15 @@ class SqlSearchIndex:
                 .where(among, *conditions)
             )
         )
+
+    def _one_of(
+        self, key: ColumnElement[Any], values: Sequence[object], kind: type[TypeEngine[Any]]
+    ) -> ColumnElement[bool]:
+        """``key`` is one of ``values`` (hundreds of them): on PostgreSQL one array
+        parameter, not a parameter per value to compile and send."""
+        if self._sqlite:
+            return key.in_(values)
+        return key == func.any(bindparam(None, list(values), type_=postgresql.ARRAY(kind)))
 
     def _duration(self) -> ColumnElement[Any]:
         """A video's duration in seconds (NULL before it was probed)."""
@@ -454,7 +448,7 @@ class SqlSearchIndex:
         since = [(b, (now - b.within).timestamp()) for b in UploadedBucket]
         uploaded: Counter[UploadedBucket] = Counter()
         for r in rows:
-            created = _aware(r.created_at).timestamp()
+            created = r.created_at.timestamp()
             for b, start in since:
                 if created >= start:
                     uploaded[b] += 1
@@ -462,11 +456,7 @@ class SqlSearchIndex:
         if rows:
             t = tables.video_tags
             ids = [r.id for r in rows]
-            among = (
-                t.c.video_id.in_(ids)
-                if self._sqlite
-                else t.c.video_id == func.any(bindparam("ids", ids, type_=postgresql.ARRAY(Text)))
-            )
+            among = self._one_of(t.c.video_id, ids, Text)
             tags = list(
                 self._s.read(
                     select(t.c.tag, func.count().label("n"))
@@ -654,10 +644,6 @@ def _successor(prefix: str) -> str:
 def _tags(stored: str) -> set[str]:
     """A document's tags as search_documents keeps them (one per line)."""
     return set(stored.split("\n")) if stored else set()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _quoted(word: str) -> str:
