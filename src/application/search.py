@@ -70,6 +70,9 @@ SEARCH_LOG_KEPT = timedelta(days=90)
 ``search_log_days`` setting)."""
 REINDEX_BATCH = 500
 """Videos a rebuild of the index reads and writes per transaction."""
+LEADERS_REFRESHED = 1_000
+"""The most viewed public videos that each sweep of the workers lets into the
+completions of their titles' words with their views now."""
 MAX_REPORT_ROWS = 100
 REPORT_RANGE = timedelta(days=7)
 MAX_POSITION = MAX_OFFSET + 100
@@ -287,6 +290,15 @@ class SearchService(UseCases):
             if not 1 <= limit <= MAX_REPORT_ROWS:
                 raise ValidationError.field("limit", f"must be between 1 and {MAX_REPORT_ROWS}")
             return since, until, uow.search_log.report(since, until, limit)
+
+    def refresh_completions(self, most_viewed: int = LEADERS_REFRESHED) -> int:
+        """Let the ``most_viewed`` most viewed public videos, with their views now,
+        into the completions of their titles' words (see
+        :meth:`SearchIndex.refresh_leaders`); how many were placed."""
+        with self._uow() as uow:
+            placed = uow.search.refresh_leaders(most_viewed)
+            uow.commit()
+        return placed
 
     def prune_log(self, kept: timedelta = SEARCH_LOG_KEPT) -> int:
         """Forget queries and opened results older than ``kept``; how many rows went."""

@@ -10,6 +10,7 @@ folded, so that ``Café``, ``CAFE`` and ``café`` are one word for every engine.
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from datetime import timedelta
 
@@ -29,9 +30,15 @@ MAX_WORD_LENGTH = 64
 engine's index need not be asked for one."""
 
 
+_ASCII_WORD = re.compile("[a-z0-9]+")
+"""A run of ASCII letters and digits once folded: what ``str.isalnum`` accepts there."""
+
+
 def fold(text: str) -> str:
     """``text`` as words are compared: NFKC-compatible forms, diacritics removed
     (``é`` → ``e``, ``ß`` stays ``ss`` by case folding), case folded."""
+    if text.isascii():  # nothing to decompose, and ASCII folds as it lowers
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped.casefold())
@@ -40,9 +47,12 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """The folded words of ``text``: runs of letters and digits (``str.isalnum``); every
     other character separates words."""
+    folded = fold(text)
+    if folded.isascii():  # the same runs, found by the regular expression engine
+        return [w[:MAX_WORD_LENGTH] for w in _ASCII_WORD.findall(folded)]
     found: list[str] = []
     current: list[str] = []
-    for char in fold(text):
+    for char in folded:
         if char.isalnum():
             current.append(char)
         elif current:

@@ -124,6 +124,7 @@ POSTGRES_DATA_TABLES = (
     "search_text",
     "search_words",
     "search_tags",
+    "search_title_leaders",
     "search_queries",
     "search_popular",
     "search_clicks",

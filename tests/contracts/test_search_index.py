@@ -375,6 +375,98 @@ def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
     assert complete(uow_factory, (), "secr", "secr", viewer="u1").titles == ("Secret runway",)
 
 
+def test_a_common_word_completes_to_its_most_viewed_titles_then_to_the_rest(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL index keeps each title word's most viewed public videos (3 here): they
+    complete the word, whichever were indexed last; a video made private or retitled
+    leaves them. Where they give too few titles and the word is rare enough, the titles'
+    own index gives the rest."""
+    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
+        pytest.skip("the memory index looks at every match")
+    monkeypatch.setattr(sql_search, "TITLE_LEADERS", 3)
+    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 0)  # the leaders alone
+    names = ("one", "two", "three", "four", "five", "six")
+    videos = [
+        a_video(f"t{n}", "u1", created_at=at(n), title=f"Tiger {name}")
+        for n, name in enumerate(names)
+    ]
+    store(uow_factory, a_user("u1"), *videos)
+    with uow_factory() as uow:
+        for n, views in enumerate((50, 10, 40, 0, 30, 20)):
+            uow.videos.increment_views(VideoId(f"t{n}"), by=views)
+        uow.commit()
+    index(uow_factory, *(document(v.id, v.title) for v in videos))
+    tigers = ("Tiger one", "Tiger three", "Tiger five")
+    assert complete(uow_factory, (), "tig", "tig").titles == tigers
+    assert complete(uow_factory, ("tiger",), "fi", "tiger fi").titles == ("Tiger five",)
+    # Not among the leaders of "tiger", but the only title with a word so begun.
+    assert complete(uow_factory, ("tiger",), "si", "tiger si").titles == ("Tiger six",)
+
+    with uow_factory() as uow:
+        hidden = uow.videos.get(VideoId("t0"))
+        uow.videos.save(attrs.evolve(hidden, visibility=Visibility.PRIVATE))
+        retitled = uow.videos.get(VideoId("t2"))
+        uow.videos.save(attrs.evolve(retitled, title="Lion three"))
+        uow.commit()
+    index(uow_factory, document("t0", "Tiger one"), document("t2", "Lion three"))
+    assert complete(uow_factory, (), "tig", "tig").titles == ("Tiger five",)
+    # Their owner's own videos are looked at apart, private ones too.
+    assert complete(uow_factory, (), "tig", "tig", viewer="u1").titles == (
+        "Tiger one",
+        "Tiger five",
+        "Tiger six",
+        "Tiger two",
+        "Tiger four",
+    )
+    assert complete(uow_factory, (), "lio", "lio").titles == ("Lion three",)
+    # A new video enters the places left: no more than three were ever kept.
+    store(uow_factory, a_video("t6", "u1", created_at=at(6), title="Tiger seven"))
+    index(uow_factory, document("t6", "Tiger seven"))
+    assert complete(uow_factory, (), "tig", "tig").titles == ("Tiger five", "Tiger seven")
+
+    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 1_000)
+    assert complete(uow_factory, (), "tig", "tig").titles == (
+        "Tiger five",
+        "Tiger six",
+        "Tiger two",
+        "Tiger seven",
+        "Tiger four",
+    )
+
+
+def test_a_title_whose_views_grew_completes_its_words_once_the_leaders_are_refreshed(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
+        pytest.skip("the memory index looks at every match, with its views now")
+    monkeypatch.setattr(sql_search, "TITLE_LEADERS", 1)
+    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 0)  # the leaders alone
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_video("a", "u1", title="Tiger one"),
+        a_video("b", "u1", title="Tiger two"),
+        a_video("p", "u1", title="Tiger private", visibility=Visibility.PRIVATE),
+    )
+    index(
+        uow_factory,
+        document("a", "Tiger one"),
+        document("b", "Tiger two"),
+        document("p", "Tiger private"),
+    )
+    with uow_factory() as uow:
+        uow.videos.increment_views(VideoId("a"), by=5)
+        uow.videos.increment_views(VideoId("p"), by=50)
+        uow.commit()
+    assert complete(uow_factory, (), "tig", "tig").titles == ("Tiger two",)  # indexed last
+    with uow_factory() as uow:
+        placed = uow.search.refresh_leaders(1)
+        uow.commit()
+    assert placed == 1  # the most viewed that everyone may see: not the private one
+    assert complete(uow_factory, (), "tig", "tig").titles == ("Tiger one",)
+
+
 def test_past_the_candidates_a_search_ranks_the_title_matches_and_estimates_the_rest(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,6 @@
 """The search index in the platform's database: SQLite FTS5 on the embedded profile,
 PostgreSQL full text (``tsvector``) and pg_trgm in production. Tables in
-:mod:`.tables` and migrations 0011 and 0012.
+:mod:`.tables` and migrations 0011 to 0015.
 
 Text goes in folded by the application (:func:`domain.search.words`), so both engines
 see the same words as the in-memory index, stemmed by the same algorithm (Porter): by
@@ -13,7 +13,7 @@ alone, each quoted: nothing a user types reaches the engine as syntax.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Table,
     Text,
+    and_,
     bindparam,
     case,
     column,
@@ -68,17 +69,36 @@ from videoplatform.domain.search import (
     SearchTerms,
     UploadedBucket,
     edit_distance,
+    words,
 )
 
 CANDIDATES = 200
 """Words sharing trigrams with a typo that are measured for their edit distance."""
 
-PREFIX_WORDS = 3
-"""On PostgreSQL, the words a title completion looks for: the most common that begin
-with what is being typed."""
+PREFIX_WORDS = 8
+"""The words a title completion looks for: the most common that begin with what is
+being typed."""
+
+TITLE_LEADERS = 16
+"""Videos kept per title word in ``search_title_leaders``: the most viewed that everyone
+may see (views as of their last indexing; completions order them by their views now)."""
+
+LEADERS_READ = 4
+"""Leaders read per title asked for, when only the last word is being typed."""
+
+OWN_CANDIDATES = 500
+"""A signed-in viewer's own videos (the newest) that completions look at besides."""
+
+RARE_POSTINGS = 5_000
+"""When the leaders of the words typed complete fewer titles than asked for, the
+titles' own index is searched too, if the rarest of the finished words (or all the
+words the last one may become) is held by at most this many videos: a few milliseconds
+then, tens once the words are everywhere (and then the leaders have found what the
+most viewed videos offer)."""
 
 SUGGEST_CANDIDATES = 50
-"""Titles one completion looks at (the newest holding the words typed)."""
+"""Titles that search of the titles' own index looks at (the newest holding the words
+typed)."""
 
 SEARCH_CANDIDATES = 300
 """Matching documents one search looks at, those matching in their title first. A
@@ -200,6 +220,68 @@ class SqlSearchIndex:
             )
         self._count(conn, tables.search_words, changes)
         self._count(conn, tables.search_tags, tag_changes)
+        self._lead(
+            conn,
+            {
+                ids[video_id]: set(fields["title"].split())
+                for video_id, (fields, _) in staged.items()
+            },
+        )
+
+    def _lead(self, conn: Connection, titled: dict[int, set[str]]) -> None:
+        """Place the documents of ``titled`` (document: its title's words) among the
+        leaders of their title's words: their old places go; where everyone may see the
+        video and its views rank it among a word's :data:`TITLE_LEADERS`, it enters,
+        and the one it pushes past that many leaves."""
+        lead, d, v = tables.search_title_leaders, tables.search_documents, tables.videos
+        docs = list(titled)
+        conn.execute(lead.delete().where(self._one_of(lead.c.doc, docs, BigInteger)))
+        # Whether everyone may see each is selected, not a condition: as one, SQLite
+        # would walk every visible video for the few documents.
+        listed = and_(*listed_videos(VideoListQuery(viewer_id=None)))
+        views = {
+            int(row.id): int(row.view_count)
+            for row in conn.execute(
+                select(d.c.id, v.c.view_count, listed.label("listed"))
+                .select_from(d.join(v, v.c.id == d.c.video_id))
+                .where(self._one_of(d.c.id, docs, BigInteger))
+            )
+            if row.listed
+        }
+        contenders: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for doc, seen in views.items():
+            for word in titled[doc]:
+                contenders[word].append((seen, doc))
+        if not contenders:
+            return
+        placed: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for row in conn.execute(
+            select(lead.c.word, lead.c.doc, lead.c.views).where(
+                self._one_of(lead.c.word, sorted(contenders), Text)
+            )
+        ):
+            placed[row.word].append((int(row.views), int(row.doc)))
+        entering: list[dict[str, Any]] = []
+        leaving: list[dict[str, Any]] = []
+        for word in sorted(contenders):
+            ranked = sorted(placed[word] + contenders[word], reverse=True)
+            entering += [
+                {"word": word, "doc": doc, "views": seen}
+                for seen, doc in ranked[:TITLE_LEADERS]
+                if doc in views
+            ]
+            leaving += [
+                {"w": word, "d": doc}
+                for _, doc in sorted(ranked[TITLE_LEADERS:], key=lambda r: r[1])
+                if doc not in views
+            ]
+        if leaving:
+            conn.execute(
+                lead.delete().where(lead.c.word == bindparam("w"), lead.c.doc == bindparam("d")),
+                leaving,
+            )
+        if entering:
+            conn.execute(lead.insert(), entering)
 
     def _remove(self, conn: Connection, video_id: str) -> None:
         d = tables.search_documents
@@ -210,6 +292,8 @@ class SqlSearchIndex:
             return
         self._drop_text(conn, [row.id])
         conn.execute(d.delete().where(d.c.id == row.id))
+        lead = tables.search_title_leaders
+        conn.execute(lead.delete().where(lead.c.doc == row.id))
         self._count(conn, tables.search_words, Counter(dict.fromkeys(row.words.split(), -1)))
         self._count(conn, tables.search_tags, Counter(dict.fromkeys(_tags(row.tags), -1)))
 
@@ -273,6 +357,20 @@ class SqlSearchIndex:
                     )
 
     # -- reads ----------------------------------------------------------------------------
+
+    def refresh_leaders(self, most_viewed: int) -> int:
+        d, v = tables.search_documents, tables.videos
+        rows = self._s.read(
+            select(d.c.id, v.c.title)
+            .select_from(d.join(v, v.c.id == d.c.video_id))
+            .where(*listed_videos(VideoListQuery(viewer_id=None)))
+            .order_by(v.c.view_count.desc(), v.c.id.desc())
+            .limit(most_viewed)
+        )
+        titled = {int(row.id): set(words(row.title)) for row in rows}
+        if titled:
+            self._s.defer(lambda conn: self._lead(conn, titled))
+        return len(titled)
 
     def indexed_videos(self) -> int:
         d = tables.search_documents
@@ -485,49 +583,130 @@ class SqlSearchIndex:
         see_all: bool,
         limit: int,
     ) -> Completions:
-        v, d = tables.videos, tables.search_documents
         visible = listed_videos(VideoListQuery(viewer_id=viewer_id, see_all=see_all))
         titles: list[str] = []
         if last:
-            # The newest titles holding the words (a bounded share of them: a prefix of
-            # two letters begins a good part of every title), most viewed first.
-            if self._sqlite:
-                expression = " AND ".join([*(_quoted(w) for w in finished), _quoted(last) + "*"])
-                docs: Any = (
-                    select(_titles.c.rowid)
-                    .where(text("search_titles MATCH :titles").bindparams(titles=expression))
-                    .order_by(_titles.c.rowid.desc())
-                    .limit(SUGGEST_CANDIDATES)
-                )
-            else:
-                # The words most indexed videos hold that begin so (looked up in the same
-                # statement): a prefix query would merge the posting lists of every word
-                # that does ("tr": most of them).
-                head = "".join(f"'{w}' & " for w in finished)
-                docs = (
-                    select(_text.c.id)
-                    .where(
-                        text(
-                            "search_text.title_words @@ to_tsquery('simple', :head || '(' ||"
-                            " (SELECT string_agg(quote_literal(word), ' | ') FROM (SELECT word"
-                            " FROM search_words WHERE word >= :first AND word < :after"
-                            " ORDER BY videos DESC, word LIMIT :words) AS begun) || ')')"
-                        ).bindparams(
-                            head=head, first=last, after=_successor(last), words=PREFIX_WORDS
-                        )
-                    )
-                    .limit(SUGGEST_CANDIDATES)
-                )
-            rows = self._s.read(
-                select(v.c.title)
-                .select_from(d.join(v, v.c.id == d.c.video_id))
-                .where(d.c.id.in_(docs.scalar_subquery()), *visible)
-                .order_by(v.c.view_count.desc(), v.c.id.desc())
-                .limit(limit * 2)
-            )
-            titles = list(dict.fromkeys(r.title for r in rows))[:limit]
+            titles = self._complete_titles(finished, last, viewer_id, see_all, visible, limit)
         return Completions(
             tuple(titles), self._complete_tags(typed, visible, limit) if typed else ()
+        )
+
+    def _complete_titles(
+        self,
+        finished: tuple[str, ...],
+        last: str,
+        viewer_id: UserId | None,
+        see_all: bool,
+        visible: list[ColumnElement[bool]],
+        limit: int,
+    ) -> list[str]:
+        """Titles holding the ``finished`` words and a word that begins with ``last``,
+        the most viewed first: among the leaders of those words
+        (``search_title_leaders``) and the viewer's own newest videos; and, when these
+        give fewer than ``limit`` and the words are rare enough (or the viewer sees
+        every video), among the newest titles holding them in the titles' index."""
+        w, lead = tables.search_words, tables.search_title_leaders
+        v, d = tables.videos, tables.search_documents
+        begun = {
+            str(r.word): int(r.videos)
+            for r in self._s.read(
+                select(w.c.word, w.c.videos)
+                .where(w.c.word >= last, w.c.word < _successor(last))
+                .order_by(w.c.videos.desc(), w.c.word)
+                .limit(PREFIX_WORDS)
+            )
+        }
+        if not begun:
+            return []
+        held: Any = select(lead.c.doc).where(self._one_of(lead.c.word, [*begun, *finished], Text))
+        if not finished:
+            # Each of these holds a word so begun: the most viewed (when last indexed)
+            # are enough, with room for those no longer visible and repeated titles.
+            held = held.order_by(lead.c.views.desc()).limit(limit * LEADERS_READ)
+        held = held.scalar_subquery()
+        shown = (v.c.title, v.c.view_count, v.c.id)
+        found = list(
+            self._s.read(
+                select(*shown)
+                .select_from(d.join(v, v.c.id == d.c.video_id))
+                .where(d.c.id.in_(held), *visible)
+            )
+        )
+        if viewer_id is not None:
+            found += self._s.read(
+                select(*shown)
+                .where(v.c.owner_id == viewer_id)
+                .order_by(v.c.created_at.desc(), v.c.id.desc())
+                .limit(OWN_CANDIDATES)
+            )
+        titles = _fitting(found, finished, last, limit)
+        if len(titles) < limit:
+            counts = self.word_counts(finished) if finished else {}
+            begun_in = sum(begun.values())
+            finished_in = min((counts.get(f, 0) for f in finished), default=begun_in)
+            if see_all or min(begun_in, finished_in) <= RARE_POSTINGS:
+                indexed = self._titles_holding(finished, last, begun_in <= finished_in)
+                found += self._s.read(
+                    select(*shown)
+                    .select_from(d.join(v, v.c.id == d.c.video_id))
+                    .where(d.c.id.in_(indexed), *visible)
+                )
+                titles = _fitting(found, finished, last, limit)
+        return titles
+
+    def _titles_holding(self, finished: tuple[str, ...], last: str, begun_rarer: bool) -> Any:
+        """Documents (a bounded share of them, the newest on SQLite) whose title holds
+        the ``finished`` words and one that begins with ``last``; ``begun_rarer``:
+        whether fewer videos hold a word so begun than the rarest finished word."""
+        if self._sqlite:
+            expression = " AND ".join([*(_quoted(w) for w in finished), _quoted(last) + "*"])
+            return (
+                select(_titles.c.rowid)
+                .where(text("search_titles MATCH :titles").bindparams(titles=expression))
+                .order_by(_titles.c.rowid.desc())
+                .limit(SUGGEST_CANDIDATES)
+                .scalar_subquery()
+            )
+        begins = f"'{last}':*"
+        if begun_rarer:
+            # One index condition: the index intersects the posting lists from the
+            # rarest (here those of the words so begun, merged).
+            return (
+                select(_text.c.id)
+                .where(
+                    literal_column("search_text.title_words").op("@@")(
+                        text("to_tsquery('simple', :every)").bindparams(
+                            every="".join(f"'{w}' & " for w in finished) + begins
+                        )
+                    )
+                )
+                .limit(SUGGEST_CANDIDATES)
+                .scalar_subquery()
+            )
+        # The titles holding the finished words first, then those of them with a word so
+        # begun: in the index condition, the prefix would merge the posting lists of
+        # every word that begins so ("tr": most of them).
+        holding = (
+            select(_text.c.id, literal_column("search_text.title_words").label("title_words"))
+            .where(
+                literal_column("search_text.title_words").op("@@")(
+                    text("to_tsquery('simple', :holding)").bindparams(
+                        holding=" & ".join(f"'{w}'" for w in finished)
+                    )
+                )
+            )
+            .cte("holding")
+            .prefix_with("MATERIALIZED")
+        )
+        return (
+            select(holding.c.id)
+            .where(
+                holding.c.title_words.op("@@")(
+                    text("to_tsquery('simple', :begins)").bindparams(begins=begins)
+                )
+            )
+            .limit(SUGGEST_CANDIDATES)
+            .scalar_subquery()
         )
 
     def _complete_tags(
@@ -639,6 +818,23 @@ def _successor(prefix: str) -> str:
     if code > 0x10FFFF:
         return _successor(prefix[:-1]) if len(prefix) > 1 else prefix + "\U0010ffff"
     return prefix[:-1] + chr(code)
+
+
+def _fitting(rows: Sequence[Any], finished: tuple[str, ...], last: str, limit: int) -> list[str]:
+    """The first ``limit`` titles of ``rows`` (title, view_count, id), the most viewed
+    first, that hold every ``finished`` word and one that begins with ``last``."""
+    titles: dict[str, None] = {}
+    seen: set[str] = set()
+    for row in sorted(rows, key=lambda r: (r.view_count, r.id), reverse=True):
+        if row.id in seen or row.title in titles:
+            continue
+        seen.add(row.id)
+        held = words(row.title)
+        if all(w in held for w in finished) and any(w.startswith(last) for w in held):
+            titles[row.title] = None
+            if len(titles) == limit:
+                break
+    return list(titles)
 
 
 def _tags(stored: str) -> set[str]:

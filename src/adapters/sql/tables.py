@@ -328,6 +328,21 @@ search_tags = Table(
     Column("videos", Integer, nullable=False),
 )
 
+search_title_leaders = Table(
+    "search_title_leaders",
+    metadata,
+    # For each word of the titles, the most viewed videos everyone may see whose title
+    # holds it (at most TITLE_LEADERS of adapters/sql/search.py): where completions of a
+    # word being typed look first, a few rows read whatever the word's share of titles.
+    Column("word", String(64), primary_key=True),
+    Column(
+        "doc", BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    ),  # search_documents.id
+    # The video's views when it was last written here (the order is read live).
+    Column("views", BigInteger, nullable=False),
+    Index(None, "doc"),
+)
+
 SEARCH_TEXT = "search_text"
 """The weighted text of each document: an FTS5 table on SQLite (``rowid`` =
 ``search_documents.id``), a table with a ``tsvector`` on PostgreSQL."""

@@ -159,6 +159,14 @@ class SearchIndex(Protocol):
         """How many videos the index holds."""
         ...
 
+    def refresh_leaders(self, most_viewed: int) -> int:
+        """Where completions are drawn from the most viewed videos of each title word
+        as of their indexing: place the ``most_viewed`` most viewed videos everyone may
+        see again, with their views now (views are counted apart from the documents).
+        How many were placed; an index that looks at every match keeps nothing to
+        refresh and places none."""
+        ...
+
     def search_videos(self, search: VideoSearch) -> VideoMatches:
         """The page of videos matching ``search`` that its viewer may see.
 

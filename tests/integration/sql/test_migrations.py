@@ -18,8 +18,10 @@ from sqlalchemy import Engine, insert, inspect, text
 
 from tests.unit.domain.builders import make_user, make_video
 from videoplatform.adapters.sql import mapping, migrate, tables
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.search import VideoDocument
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import Video
+from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 VERSION_TABLE = "alembic_version"
 
@@ -206,3 +208,61 @@ def test_0008_leaves_videos_from_before_it_not_reprocessing(fresh_engine: Engine
     migrate.downgrade(fresh_engine, "0007")
     with fresh_engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM videos")).scalars().all() == ["video-1"]
+
+
+def test_0015_fills_the_title_leaders_from_the_documents_indexed_before_it(
+    fresh_engine: Engine,
+) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "head")
+    owner = make_user(user_id="user-1")
+    shown = ("Tiger river", "Tiger song", "River night")
+    videos = [
+        attrs.evolve(
+            make_video(VideoStatus.READY, visibility=Visibility.PUBLIC, owner_id=owner.id),
+            id=VideoId(f"video-{n}"),
+            title=title,
+        )
+        for n, title in enumerate(shown)
+    ]
+    videos.append(  # never a leader: only its owner may see it
+        attrs.evolve(make_video(VideoStatus.READY, owner_id=owner.id), id=VideoId("video-p"))
+    )
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        for video in videos:
+            conn.execute(insert(tables.videos).values({**mapping.video_row(video), "version": 1}))
+        for n in range(len(shown)):  # as views are counted: apart from the row's writes
+            conn.execute(
+                text("UPDATE videos SET view_count = :n WHERE id = :id"),
+                {"n": 10 * n, "id": f"video-{n}"},
+            )
+    factory = SqlUnitOfWorkFactory(fresh_engine)
+    with factory() as uow:
+        uow.search.put_videos(
+            [VideoDocument(v.id, v.title, "a description", (), "", "") for v in videos]
+        )
+        uow.commit()
+
+    def leaders() -> set[tuple[str, str, int]]:
+        with fresh_engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT word, video_id, views FROM search_title_leaders"
+                    " JOIN search_documents ON search_documents.id = search_title_leaders.doc"
+                )
+            )
+            return {(r[0], r[1], r[2]) for r in rows}
+
+    written = leaders()
+    assert written == {
+        ("tiger", "video-0", 0),
+        ("river", "video-0", 0),
+        ("tiger", "video-1", 10),
+        ("song", "video-1", 10),
+        ("river", "video-2", 20),
+        ("night", "video-2", 20),
+    }
+    migrate.downgrade(fresh_engine, "0014")
+    migrate.upgrade(fresh_engine, "0015")
+    assert leaders() == written
