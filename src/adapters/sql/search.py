@@ -32,6 +32,7 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
+    or_,
     select,
     table,
     text,
@@ -90,11 +91,10 @@ OWN_CANDIDATES = 500
 """A signed-in viewer's own videos (the newest) that completions look at besides."""
 
 RARE_POSTINGS = 5_000
-"""When the leaders of the words typed complete fewer titles than asked for, the
-titles' own index is searched too, if the rarest of the finished words (or all the
-words the last one may become) is held by at most this many videos: a few milliseconds
-then, tens once the words are everywhere (and then the leaders have found what the
-most viewed videos offer)."""
+"""Where the rarest of the finished words (or the words the last one may become, all
+together) is held by at most this many videos, a completion searches the titles' own
+index: a few milliseconds, and every title that fits is within reach. Past this many
+that costs tens of milliseconds, and the words' leaders answer instead."""
 
 SUGGEST_CANDIDATES = 50
 """Titles that search of the titles' own index looks at (the newest holding the words
@@ -601,10 +601,10 @@ class SqlSearchIndex:
         limit: int,
     ) -> list[str]:
         """Titles holding the ``finished`` words and a word that begins with ``last``,
-        the most viewed first: among the leaders of those words
-        (``search_title_leaders``) and the viewer's own newest videos; and, when these
-        give fewer than ``limit`` and the words are rare enough (or the viewer sees
-        every video), among the newest titles holding them in the titles' index."""
+        the most viewed first, among the viewer's own newest videos and: where the
+        words are rare (:data:`RARE_POSTINGS`), the titles holding them in the titles'
+        index (a bounded share); where they are common, the leaders of those words
+        (``search_title_leaders``); for a viewer who sees every video, both."""
         w, lead = tables.search_words, tables.search_title_leaders
         v, d = tables.videos, tables.search_documents
         begun = {
@@ -618,18 +618,29 @@ class SqlSearchIndex:
         }
         if not begun:
             return []
-        held: Any = select(lead.c.doc).where(self._one_of(lead.c.word, [*begun, *finished], Text))
-        if not finished:
-            # Each of these holds a word so begun: the most viewed (when last indexed)
-            # are enough, with room for those no longer visible and repeated titles.
-            held = held.order_by(lead.c.views.desc()).limit(limit * LEADERS_READ)
-        held = held.scalar_subquery()
+        counts = self.word_counts(finished) if finished else {}
+        begun_in = sum(begun.values())
+        finished_in = min((counts.get(f, 0) for f in finished), default=begun_in)
+        rare = min(begun_in, finished_in) <= RARE_POSTINGS
+        sources = []
+        if rare or see_all:
+            sources.append(self._titles_holding(finished, last, begun_in <= finished_in))
+        if not rare:
+            held: Any = select(lead.c.doc).where(
+                self._one_of(lead.c.word, [*begun, *finished], Text)
+            )
+            if not finished:
+                # Each of these holds a word so begun: the most viewed (when last
+                # indexed) are enough, with room for those no longer visible and
+                # repeated titles.
+                held = held.order_by(lead.c.views.desc()).limit(limit * LEADERS_READ)
+            sources.append(held.scalar_subquery())
         shown = (v.c.title, v.c.view_count, v.c.id)
         found = list(
             self._s.read(
                 select(*shown)
                 .select_from(d.join(v, v.c.id == d.c.video_id))
-                .where(d.c.id.in_(held), *visible)
+                .where(or_(*(d.c.id.in_(source) for source in sources)), *visible)
             )
         )
         if viewer_id is not None:
@@ -639,20 +650,7 @@ class SqlSearchIndex:
                 .order_by(v.c.created_at.desc(), v.c.id.desc())
                 .limit(OWN_CANDIDATES)
             )
-        titles = _fitting(found, finished, last, limit)
-        if len(titles) < limit:
-            counts = self.word_counts(finished) if finished else {}
-            begun_in = sum(begun.values())
-            finished_in = min((counts.get(f, 0) for f in finished), default=begun_in)
-            if see_all or min(begun_in, finished_in) <= RARE_POSTINGS:
-                indexed = self._titles_holding(finished, last, begun_in <= finished_in)
-                found += self._s.read(
-                    select(*shown)
-                    .select_from(d.join(v, v.c.id == d.c.video_id))
-                    .where(d.c.id.in_(indexed), *visible)
-                )
-                titles = _fitting(found, finished, last, limit)
-        return titles
+        return _fitting(found, finished, last, limit)
 
     def _titles_holding(self, finished: tuple[str, ...], last: str, begun_rarer: bool) -> Any:
         """Documents (a bounded share of them, the newest on SQLite) whose title holds
