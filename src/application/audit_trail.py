@@ -12,9 +12,14 @@ from videoplatform.application.context import Caller, require_permission
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
 from videoplatform.application.ports.persistence import AuditFilter as AuditFilter
 from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
-from videoplatform.domain.audit import AuditAction, AuditEvent
+from videoplatform.domain.audit import (
+    AuditAction,
+    AuditEvent,
+    names_an_account_attempt,
+    without_account_detail,
+)
 from videoplatform.domain.errors import ValidationError
-from videoplatform.domain.users import Permission
+from videoplatform.domain.users import Permission, User
 
 
 class AuditService:
@@ -42,7 +47,9 @@ class AuditService:
         limit: int | None = None,
     ) -> Page[AuditEvent]:
         """Matching events, newest first; ``since`` inclusive, ``until`` exclusive.
-        Refused (and audited) unless the caller may read the audit trail."""
+        Refused (and audited) unless the caller may read the audit trail. Failed logins
+        are shown without what says which addresses have accounts unless the caller
+        may see that (:func:`shown_to`)."""
         filters = filters or AuditFilter()
         if filters.since and filters.until and filters.since >= filters.until:
             raise ValidationError.field("until", "must be later than since")
@@ -52,12 +59,12 @@ class AuditService:
             self._audit.refusals(caller, AuditAction.AUDIT_SEARCH, "audit", None),
             self._uow() as uow,
         ):
-            require_permission(uow, caller, Permission.AUDIT_READ)
+            reader = require_permission(uow, caller, Permission.AUDIT_READ)
             rows = uow.audit.search(_query(filters, after), size + 1)
         more = len(rows) > size
         rows = rows[:size]
         nxt = time_cursor("audit", rows[-1].occurred_at, rows[-1].id) if more else None
-        return Page(tuple(rows), nxt)
+        return Page(tuple(shown_to(reader, filters, rows)), nxt)
 
     def export(self, caller: Caller, filters: AuditFilter | None = None) -> Iterator[AuditEvent]:
         """Every matching event, newest first, read lazily page by page.
@@ -76,24 +83,37 @@ class AuditService:
             self._audit.refusals(caller, AuditAction.AUDIT_SEARCH, "audit", None),
             self._uow() as uow,
         ):
-            require_permission(uow, caller, Permission.AUDIT_READ)
+            reader = require_permission(uow, caller, Permission.AUDIT_READ)
             marker = self._audit.record(
                 uow, caller, AuditAction.AUDIT_SEARCH, "audit", None, metadata={"export": "true"}
             )
             uow.commit()
-        return self._pages(filters, (marker.occurred_at, marker.id))
+        return self._pages(reader, filters, (marker.occurred_at, marker.id))
 
     def _pages(
-        self, filters: AuditFilter, after: tuple[datetime, str] | None
+        self, reader: User, filters: AuditFilter, after: tuple[datetime, str] | None
     ) -> Iterator[AuditEvent]:
         size = self.export_page_size
         while True:
             with self._uow() as uow:
                 rows = uow.audit.search(_query(filters, after), size)
-            yield from rows
+            yield from shown_to(reader, filters, rows)
             if len(rows) < size:
                 return
             after = (rows[-1].occurred_at, rows[-1].id)
+
+
+def shown_to(reader: User, filters: AuditFilter, events: list[AuditEvent]) -> list[AuditEvent]:
+    """``events`` as ``reader`` may see them: whole for those who may learn which
+    addresses have accounts (AUDIT_ACCOUNTS, administrators); for the others, failed
+    logins without the account they name and with one reason
+    (:func:`domain.audit.without_account_detail`), and none at all when the filters
+    name an actor or a resource (matched by what is withheld, they would tell it)."""
+    if reader.can(Permission.AUDIT_ACCOUNTS):
+        return events
+    if filters.actor_id is not None or filters.resource_id is not None:
+        return [e for e in events if not names_an_account_attempt(e)]
+    return [without_account_detail(e) for e in events]
 
 
 def _query(filters: AuditFilter, after: tuple[datetime, str] | None) -> AuditQuery:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 
-from attrs import field, fields, frozen
+from attrs import evolve, field, fields, frozen
 
 from videoplatform.domain.ids import AuditEventId, UserId
 
@@ -77,6 +77,30 @@ class AuditEvent:
     ip: str | None = None
     user_agent: str | None = None
     metadata: Mapping[str, str] = field(factory=dict, converter=_freeze)
+
+
+WITHHELD_REASON = "invalid_credentials"
+"""What a failed login's reason reads to those not shown which addresses have accounts:
+the same for an unknown address, a wrong password and an account that may not log in,
+as the answer to the login was."""
+
+
+def names_an_account_attempt(event: AuditEvent) -> bool:
+    """Whether ``event`` is a failed login: with the address tried, its reason and the
+    account it names say which addresses have accounts."""
+    return event.action is AuditAction.USER_LOGIN and event.result is AuditResult.FAILURE
+
+
+def without_account_detail(event: AuditEvent) -> AuditEvent:
+    """``event`` as shown to those who may not learn which addresses have accounts: a
+    failed login names no account and gives one reason for every refused password
+    (a throttled attempt keeps its own: it says nothing of the address)."""
+    if not names_an_account_attempt(event):
+        return event
+    metadata = dict(event.metadata)
+    if metadata.get("reason") != "too_many_attempts":
+        metadata["reason"] = WITHHELD_REASON
+    return evolve(event, actor_id=None, resource_id=None, metadata=metadata)
 
 
 AUDIT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditEvent))

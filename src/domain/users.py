@@ -34,6 +34,8 @@ class Permission(enum.Enum):
     FILE_MODERATE = "file:moderate"
     SHARE_CREATE = "share:create"
     AUDIT_READ = "audit:read"
+    # Which addresses have accounts, as failed logins tell it (administrators).
+    AUDIT_ACCOUNTS = "audit:accounts"
     USER_MANAGE = "user:manage"
     CATEGORY_MANAGE = "category:manage"
     HEALTH_READ = "health:read"  # the detailed health report

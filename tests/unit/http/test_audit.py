@@ -400,3 +400,48 @@ def test_every_reply_matches_the_published_document(
     assert lines
     for line in lines:  # each line, as the reply's description says
         jsonschema.Draft202012Validator(line_schema).validate(json.loads(line))
+
+
+# -- failed logins: which addresses have accounts, for administrators only ---------------
+
+
+@pytest.mark.parametrize("role", [Role.MODERATOR, Role.ADMIN])
+def test_failed_logins_name_the_account_to_administrators_only(
+    client: falcon.testing.TestClient, account: MakeAccount, role: Role
+) -> None:
+    member = account(Role.CREATOR, email="member@example.com")
+    for email in ("member@example.com", "nobody@example.com"):
+        body = {"email": email, "password": "a wrong guess!!"}
+        assert client.simulate_post("/api/v1/auth/session", json=body).status_code == 401
+    reader = account(role)
+    failed = {"action": "user.login", "result": "failure"}
+    searched = search_all(client, reader, failed)
+    exported = client.simulate_get(
+        EXPORT, params={**failed, "format": "csv"}, headers=reader.headers
+    )
+    assert exported.status_code == 200, exported.text
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8"), newline="")))
+
+    def seen(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            (e["metadata"]["email"], e["metadata"]["reason"], e["actor_id"], e["resource_id"])
+            for e in events
+        ]
+
+    if role is Role.ADMIN:
+        expected = [
+            ("nobody@example.com", "unknown_email", None, None),
+            ("member@example.com", "wrong_password", member.user_id, member.user_id),
+        ]
+    else:
+        expected = [
+            ("nobody@example.com", "invalid_credentials", None, None),
+            ("member@example.com", "invalid_credentials", None, None),
+        ]
+    assert seen(searched) == expected
+    as_csv = [
+        {**row, "metadata": json.loads(row["metadata"])}
+        | {k: row[k] or None for k in ("actor_id", "resource_id")}
+        for row in rows
+    ]
+    assert seen(as_csv) == expected

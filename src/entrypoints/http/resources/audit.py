@@ -65,6 +65,15 @@ FORMAT_PARAM = Param(
 )
 
 
+ACCOUNT_DETAIL = (
+    "Failed logins (user.login, failure) show which addresses have accounts to "
+    "administrators only: to moderators they name no account (actor_id and "
+    "resource_id null) and every refused password reads reason=invalid_credentials "
+    "(too_many_attempts stays); filtered by actor_id or resource_id, moderators get "
+    "none of them."
+)
+
+
 @frozen
 class AuditPage:
     """One page of audit events, newest first."""
@@ -189,7 +198,9 @@ def routes(c: HttpContext) -> list[Route]:
                     params=(*FILTER_PARAMS, CURSOR, LIMIT),
                     auth="required",
                     errors=(403, 422),
-                    description="Moderators and administrators; refusals are audited.",
+                    description=(
+                        "Moderators and administrators; refusals are audited. " + ACCOUNT_DETAIL
+                    ),
                 ),
             ),
         ),
@@ -224,7 +235,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "Moderators and administrators; the export itself is audited "
                         "(audit.search with export=true) and refusals too. The range is "
                         "streamed page by page as it is read, never held in memory, and "
-                        "covers the trail as it stood when the export began."
+                        "covers the trail as it stood when the export began. " + ACCOUNT_DETAIL
                     ),
                 ),
             ),
