@@ -488,7 +488,15 @@ def _owner_name(uow: UnitOfWork, owner_id: UserId) -> str:
 
 
 def _document(video: Video, owner_name: str, category: str) -> VideoDocument:
-    return VideoDocument(video.id, video.title, video.description, video.tags, category, owner_name)
+    return VideoDocument(
+        video.id,
+        video.title,
+        video.description,
+        video.tags,
+        category,
+        owner_name,
+        version=video.version,
+    )
 
 
 @frozen

@@ -467,6 +467,35 @@ def test_a_title_whose_views_grew_completes_its_words_once_the_leaders_are_refre
     assert complete(uow_factory, (), "tig", "tig").titles == ("Tiger one",)
 
 
+def test_a_document_older_than_the_one_indexed_leaves_it_as_it_is(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A rebuild that read a video before an edit writes its document after the edit's
+    own: the older version is not written over the newer one; the same version is (a
+    rebuild of what is current)."""
+    store(uow_factory, a_user("u1"), a_video("v", "u1", title="Edited title"))
+    index(uow_factory, attrs.evolve(document("v", "Edited title"), version=4))
+    index(uow_factory, attrs.evolve(document("v", "Original title"), version=3))
+    assert found(uow_factory, "edited") == ["v"]
+    assert found(uow_factory, "original") == []
+    index(uow_factory, attrs.evolve(document("v", "Edited again"), version=4))
+    assert found(uow_factory, "again") == ["v"]
+    assert found(uow_factory, "edited") == ["v"]  # "edited" is in both titles
+    assert found(uow_factory, "title") == []
+
+
+def test_a_rebuild_committed_after_an_edit_was_indexed_leaves_the_edit(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_user("u1"), a_video("v", "u1", title="Original title"))
+    with uow_factory() as rebuild:
+        rebuild.search.put_videos([attrs.evolve(document("v", "Original title"), version=1)])
+        index(uow_factory, attrs.evolve(document("v", "Edited title"), version=2))
+        rebuild.commit()
+    assert found(uow_factory, "edited") == ["v"]
+    assert found(uow_factory, "original") == []
+
+
 def test_past_the_candidates_a_search_ranks_the_title_matches_and_estimates_the_rest(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -284,7 +284,9 @@ class Transaction:
             for video_id, document in self.search.items():
                 if document is None:
                     db.search.pop(video_id, None)
-                else:
+                elif video_id not in db.search or db.search[video_id].version <= document.version:
+                    # An older version of the video than the one indexed is not written
+                    # over it (a rebuild that read the video before an edit).
                     db.search[video_id] = document
             if self.search_log_pruned_before is not None:
                 before = self.search_log_pruned_before

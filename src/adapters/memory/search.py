@@ -100,6 +100,7 @@ class MemorySearchIndex:
         return documents
 
     def put_video(self, document: VideoDocument) -> None:
+        # Written at the commit unless a later version is indexed by then.
         self._tx.search[str(document.video_id)] = document
 
     def put_videos(self, documents: Sequence[VideoDocument]) -> None:

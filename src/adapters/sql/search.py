@@ -133,6 +133,7 @@ class SqlSearchIndex:
             str(document.video_id): (
                 {name: " ".join(found) for name, found in document.words_by_field().items()},
                 set(document.tags),
+                document.version,
             )
             for document in documents
         }
@@ -142,29 +143,48 @@ class SqlSearchIndex:
     def remove_video(self, video_id: VideoId) -> None:
         self._s.defer(lambda conn: self._remove(conn, str(video_id)))
 
-    def _put(self, conn: Connection, staged: dict[str, tuple[dict[str, str], set[str]]]) -> None:
-        """Write the documents of ``staged`` (video id: (field: words, tags)) in a few
-        statements, whatever their number: a rebuild writes them by the hundred."""
+    def _put(
+        self, conn: Connection, staged: dict[str, tuple[dict[str, str], set[str], int]]
+    ) -> None:
+        """Write the documents of ``staged`` (video id: (field: words, tags, version)) in
+        a few statements, whatever their number: a rebuild writes them by the hundred.
+        One older than the document indexed is left out: the indexed rows are locked
+        until the commit, so that a handler's newer document is either written after
+        this one or seen here."""
         d = tables.search_documents
-        known = {
-            row.video_id: (row.id, set(row.words.split()), _tags(row.tags))
-            for row in conn.execute(
-                select(d.c.video_id, d.c.id, d.c.words, d.c.tags).where(
-                    d.c.video_id.in_(list(staged))
-                )
-            )
-        }
+        reading = select(d.c.video_id, d.c.id, d.c.words, d.c.tags, d.c.version).where(
+            d.c.video_id.in_(list(staged))
+        )
+        if not self._sqlite:  # SQLite writes one transaction at a time
+            reading = reading.order_by(d.c.id).with_for_update()
+        known = {}
+        for held in conn.execute(reading):
+            if held.version > staged[held.video_id][2]:
+                del staged[held.video_id]
+            else:
+                known[held.video_id] = (held.id, set(held.words.split()), _tags(held.tags))
+        if not staged:
+            return
         changes: Counter[str] = Counter()
         tag_changes: Counter[str] = Counter()
         fresh: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
-        for video_id, (fields, new_tags) in staged.items():
+        for video_id, (fields, new_tags, version) in staged.items():
             new_words = set(" ".join(fields.values()).split())
-            row = {"words": " ".join(sorted(new_words)), "tags": "\n".join(sorted(new_tags))}
+            row = {
+                "words": " ".join(sorted(new_words)),
+                "tags": "\n".join(sorted(new_tags)),
+                "version": version,
+            }
             if video_id in known:
                 doc_id, old_words, old_tags = known[video_id]
                 updated.append(
-                    {"doc_id": doc_id, "new_words": row["words"], "new_tags": row["tags"]}
+                    {
+                        "doc_id": doc_id,
+                        "new_words": row["words"],
+                        "new_tags": row["tags"],
+                        "new_version": version,
+                    }
                 )
             else:
                 old_words, old_tags = set(), set()
@@ -177,7 +197,11 @@ class SqlSearchIndex:
             conn.execute(
                 d.update()
                 .where(d.c.id == bindparam("doc_id"))
-                .values(words=bindparam("new_words"), tags=bindparam("new_tags")),
+                .values(
+                    words=bindparam("new_words"),
+                    tags=bindparam("new_tags"),
+                    version=bindparam("new_version"),
+                ),
                 updated,
             )
             self._drop_text(conn, [u["doc_id"] for u in updated])
@@ -185,7 +209,7 @@ class SqlSearchIndex:
         if fresh:
             made = conn.execute(d.insert().returning(d.c.video_id, d.c.id), fresh)
             ids.update((row.video_id, row.id) for row in made)
-        rows = [{"id": ids[video_id], **fields} for video_id, (fields, _) in staged.items()]
+        rows = [{"id": ids[video_id], **fields} for video_id, (fields, _, _) in staged.items()]
         if self._sqlite:
             conn.execute(
                 text(
@@ -224,7 +248,7 @@ class SqlSearchIndex:
             conn,
             {
                 ids[video_id]: set(fields["title"].split())
-                for video_id, (fields, _) in staged.items()
+                for video_id, (fields, _, _) in staged.items()
             },
         )
 

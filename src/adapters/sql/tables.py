@@ -303,6 +303,8 @@ search_documents = Table(
     Column("words", Text, nullable=False),
     # The video's tags, one per line: what to take out of search_tags likewise.
     Column("tags", Text, nullable=False, server_default=""),
+    # The video's version the document was made from: an older one is not written over it.
+    Column("version", Integer, nullable=False, server_default="0"),
 )
 
 search_words = Table(

@@ -32,6 +32,9 @@ class VideoDocument:
     tags: tuple[str, ...]
     category: str
     owner_name: str
+    version: int = 0
+    """The video's version it was made from: an index holding a document of a later
+    version keeps it (a rebuild that read the video before an edit indexed it)."""
 
     def words_by_field(self) -> dict[str, list[str]]:
         """The folded words (:func:`domain.search.words`) of each field, the tags' in

@@ -2,6 +2,10 @@
 may see whose title holds it (``search_title_leaders``). A completion of a common word
 ("sh") read every title holding one of the words it begins; it now reads a few rows.
 
+Each document keeps the version of the video it was made from
+(``search_documents.version``, 0 for those indexed before): a rebuild that read a video
+before an edit no longer writes its older document over the edit's.
+
 The table is filled here from the documents already indexed (the titles' words as the
 full-text tables hold them): no rebuild of the index is needed.
 
@@ -38,6 +42,8 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_search_title_leaders_doc"), "search_title_leaders", ["doc"], unique=False
     )
+    with op.batch_alter_table("search_documents") as batch:
+        batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="0"))
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         # Each title's words, as FTS5 holds them (folded, unstemmed).
@@ -67,3 +73,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_search_title_leaders_doc"), table_name="search_title_leaders")
     op.drop_table("search_title_leaders")
+    with op.batch_alter_table("search_documents") as batch:
+        batch.drop_column("version")
