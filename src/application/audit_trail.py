@@ -1,4 +1,5 @@
-"""Reading and exporting the audit trail (moderators and administrators)."""
+"""Reading and exporting the audit trail (moderators and administrators), and each
+user's own activity in it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 import attrs
 
 from videoplatform.application.audit_recording import Auditor
-from videoplatform.application.context import Caller, require_permission
+from videoplatform.application.context import Caller, require_permission, require_user
 from videoplatform.application.pagination import Page, clamp_limit, time_cursor, time_keyset
 from videoplatform.application.ports.persistence import AuditFilter as AuditFilter
 from videoplatform.application.ports.persistence import AuditQuery, UnitOfWorkFactory
@@ -20,6 +21,9 @@ from videoplatform.domain.audit import (
 )
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.users import Permission, User
+
+ACTIVITY = "activity"
+"""The kind of a user's own activity's cursors."""
 
 
 class AuditService:
@@ -65,6 +69,23 @@ class AuditService:
         rows = rows[:size]
         nxt = time_cursor("audit", rows[-1].occurred_at, rows[-1].id) if more else None
         return Page(tuple(shown_to(reader, filters, rows)), nxt)
+
+    def activity(
+        self, caller: Caller, cursor: str | None = None, limit: int | None = None
+    ) -> Page[AuditEvent]:
+        """The events the signed-in caller acted in, newest first, a page at a time
+        (any user: their own sign-ins, failed ones on their account included, uploads,
+        shares, changes). Its cursors are its own: one of the trail's search is
+        refused."""
+        size = clamp_limit(limit)
+        after = time_keyset(ACTIVITY, cursor) if cursor else None
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            rows = uow.audit.search(AuditQuery(actor_id=user.id, after=after), size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        nxt = time_cursor(ACTIVITY, rows[-1].occurred_at, rows[-1].id) if more else None
+        return Page(tuple(rows), nxt)
 
     def export(self, caller: Caller, filters: AuditFilter | None = None) -> Iterator[AuditEvent]:
         """Every matching event, newest first, read lazily page by page.

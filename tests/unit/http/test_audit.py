@@ -445,3 +445,41 @@ def test_failed_logins_name_the_account_to_administrators_only(
         for row in rows
     ]
     assert seen(as_csv) == expected
+
+
+# -- your own activity ---------------------------------------------------------------------
+
+ACTIVITY = "/api/v1/me/activity"
+
+
+def test_your_activity_is_yours_a_page_at_a_time_and_never_cached(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    member = account(Role.CREATOR)
+    other = account(Role.CREATOR)
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        result = client.simulate_get(ACTIVITY, params=params, headers=member.headers)
+        assert result.status_code == 200, result.text
+        assert result.headers["cache-control"] == "private, no-store"
+        items += result.json["items"]
+        cursor = result.json["next_cursor"]
+        if cursor is None:
+            break
+    assert items  # the sign-in over HTTP that made the account's session, at least
+    assert {item["actor_id"] for item in items} == {member.user_id}
+    assert other.user_id not in {item["resource_id"] for item in items}
+
+
+def test_your_activity_needs_a_sign_in_and_a_cursor_of_its_own(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    assert problem_code(client.simulate_get(ACTIVITY)) == "authentication_failed"
+    member = account(Role.MODERATOR)
+    trail = client.simulate_get(AUDIT, params={"limit": "1"}, headers=member.headers)
+    foreign = trail.json["next_cursor"]
+    assert foreign is not None
+    refused = client.simulate_get(ACTIVITY, params={"cursor": foreign}, headers=member.headers)
+    assert refused.status_code == 422

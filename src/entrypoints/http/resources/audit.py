@@ -183,9 +183,41 @@ class AuditExport:
         resp.stream = csv_rows(events) if kind == "csv" else jsonl_lines(events)
 
 
+class Activity:
+    def __init__(self, audit: AuditService) -> None:
+        self._audit = audit
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        page = self._audit.activity(
+            caller_of(req), query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
+        )
+        resp.cache_control = ["private", "no-store"]
+        reply(resp, AuditPage([AuditEventView.of(e) for e in page.items], page.next_cursor))
+
+
 def routes(c: HttpContext) -> list[Route]:
     tag = "audit"
     return [
+        Route(
+            f"{API}/me/activity",
+            Activity(c.platform.audit),
+            (
+                Operation(
+                    "GET",
+                    "Your activity",
+                    tag,
+                    (Reply(200, "A page of the events you acted in, newest first", AuditPage),),
+                    params=(CURSOR, LIMIT),
+                    auth="required",
+                    errors=(422,),
+                    description=(
+                        "Any signed-in user: the audit events whose actor is you (sign-ins, "
+                        "failed ones on your account included, uploads, shares, changes), "
+                        "as the trail holds them."
+                    ),
+                ),
+            ),
+        ),
         Route(
             f"{API}/audit",
             Audit(c.platform.audit),
