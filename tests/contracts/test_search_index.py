@@ -375,6 +375,17 @@ def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
     assert complete(uow_factory, (), "secr", "secr", viewer="u1").titles == ("Secret runway",)
 
 
+def leaders_alone(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """Completions of the SQL index from the leaders alone, ``kept`` per title word (the
+    memory index has none: it looks at every match, with its views now)."""
+    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
+        pytest.skip("the memory index looks at every match, with its views now")
+    monkeypatch.setattr(sql_search, "TITLE_LEADERS", kept)
+    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 0)
+
+
 def test_a_common_word_completes_to_its_most_viewed_titles_then_to_the_rest(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -382,10 +393,7 @@ def test_a_common_word_completes_to_its_most_viewed_titles_then_to_the_rest(
     complete the word, whichever were indexed last; a video made private or retitled
     leaves them. Where they give too few titles and the word is rare enough, the titles'
     own index gives the rest."""
-    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
-        pytest.skip("the memory index looks at every match")
-    monkeypatch.setattr(sql_search, "TITLE_LEADERS", 3)
-    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 0)  # the leaders alone
+    leaders_alone(uow_factory, monkeypatch, 3)
     names = ("one", "two", "three", "four", "five", "six")
     videos = [
         a_video(f"t{n}", "u1", created_at=at(n), title=f"Tiger {name}")
@@ -438,10 +446,7 @@ def test_a_common_word_completes_to_its_most_viewed_titles_then_to_the_rest(
 def test_a_title_whose_views_grew_completes_its_words_once_the_leaders_are_refreshed(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if isinstance(uow_factory, MemoryUnitOfWorkFactory):
-        pytest.skip("the memory index looks at every match, with its views now")
-    monkeypatch.setattr(sql_search, "TITLE_LEADERS", 1)
-    monkeypatch.setattr(sql_search, "RARE_POSTINGS", 0)  # the leaders alone
+    leaders_alone(uow_factory, monkeypatch, 1)
     store(
         uow_factory,
         a_user("u1"),
