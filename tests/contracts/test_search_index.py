@@ -501,6 +501,20 @@ def test_a_rebuild_committed_after_an_edit_was_indexed_leaves_the_edit(
     assert found(uow_factory, "original") == []
 
 
+def test_a_rebuild_committed_after_its_video_was_deleted_indexes_nothing(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(uow_factory, a_user("u1"), a_video("v", "u1", title="Gone soon"))
+    with uow_factory() as rebuild:
+        rebuild.search.put_videos([document("v", "Gone soon")])
+        with uow_factory() as deletion:
+            deletion.videos.delete(VideoId("v"))
+            deletion.commit()
+        rebuild.commit()
+    assert read(uow_factory, lambda uow: uow.search.indexed_videos()) == 0
+    assert found(uow_factory, "gone") == []
+
+
 def test_past_the_candidates_a_search_ranks_the_title_matches_and_estimates_the_rest(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

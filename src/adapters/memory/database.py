@@ -284,9 +284,12 @@ class Transaction:
             for video_id, document in self.search.items():
                 if document is None:
                     db.search.pop(video_id, None)
-                elif video_id not in db.search or db.search[video_id].version <= document.version:
+                elif video_id in db.search:
                     # An older version of the video than the one indexed is not written
                     # over it (a rebuild that read the video before an edit).
+                    if db.search[video_id].version <= document.version:
+                        db.search[video_id] = document
+                elif video_id in db.tables["videos"]:  # not one deleted since it was read
                     db.search[video_id] = document
             if self.search_log_pruned_before is not None:
                 before = self.search_log_pruned_before

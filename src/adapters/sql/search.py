@@ -163,6 +163,19 @@ class SqlSearchIndex:
                 del staged[held.video_id]
             else:
                 known[held.video_id] = (held.id, set(held.words.split()), _tags(held.tags))
+        new = [video_id for video_id in staged if video_id not in known]
+        if new:
+            # A video deleted since it was read gets no document (its handler may have
+            # removed none yet). On PostgreSQL the rows are held against deletion until
+            # this commits: a deletion after it is followed by its handler's removal.
+            v = tables.videos
+            alive: Any = select(v.c.id).where(v.c.id.in_(new))
+            if not self._sqlite:
+                alive = alive.order_by(v.c.id).with_for_update(key_share=True)
+            kept = set(conn.execute(alive).scalars())
+            for video_id in new:
+                if video_id not in kept:
+                    del staged[video_id]
         if not staged:
             return
         changes: Counter[str] = Counter()
