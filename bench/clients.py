@@ -3,7 +3,7 @@ each worker model gunicorn offers ``serve``: the threaded worker ``serve`` runs
 (entrypoints/http/workers.py), gunicorn's own ``gthread`` worker with the same threads,
 and the synchronous worker.
 
-The hostile clients (tests/integration/hostile.py): ``--idle`` connections that send
+The hostile clients (bench/hostile.py): ``--idle`` connections that send
 nothing, ``--slow-headers`` that send one header byte a second, and ``--slow-bodies``
 signed-in uploads sending 2 KiB a second. The normal client makes ``--requests``
 ``GET /api/v1/videos?limit=20`` one after another, each on a new connection, each given
@@ -30,9 +30,9 @@ from typing import Any
 
 import httpx
 
+from bench.clips import MP4_HEAD
+from bench.hostile import HostileClients, percentile, time_requests
 from bench.http import CHEAP_ARGON2, _server
-from tests.integration.hostile import HostileClients, percentile, time_requests
-from tests.unit.conftest import MP4_HEAD
 from videoplatform.entrypoints.http import wsgi
 from videoplatform.entrypoints.http.server import GunicornServer, ServeOptions, prepare
 from videoplatform.entrypoints.logging import configure_logging

@@ -38,9 +38,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from bench.clips import clip
 from bench.http import CHEAP_ARGON2
 from bench.sql import _percentiles, _postgres
-from tests.media_clips import clip
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.adapters.sql import migrate

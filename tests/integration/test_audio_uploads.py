@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.integration.media import sound_clips
 from tests.integration.served import API, Served, process_env, sign_up
 

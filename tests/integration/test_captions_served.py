@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.integration.served import API, Served, sign_up, upload_video
 
 FAST_MEDIA = {

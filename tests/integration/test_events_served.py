@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.conftest import ServiceEndpoint
 from tests.integration.served import API, Served, process_env, sign_up, upload_video
 

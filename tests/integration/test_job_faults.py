@@ -30,8 +30,8 @@ import httpx
 import pika
 import psycopg
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.conftest import ServiceEndpoint, service_unavailable, services_required
 from tests.integration.served import (
     API,

@@ -31,10 +31,10 @@ from typing import IO
 
 import httpx
 import pytest
+from bench.hostile import HostileClients, timed_requests
 from tusclient import client as tus
 
 from tests.conftest import REQUIRE_SERVICES_ENV, services_required
-from tests.integration.hostile import HostileClients, timed_requests
 from tests.integration.served import API, Served, sign_up, upload_video
 from tests.unit.conftest import MP4_HEAD
 

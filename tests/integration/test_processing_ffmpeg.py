@@ -12,8 +12,8 @@ from urllib.parse import urljoin
 
 import falcon.testing
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.unit.conftest import MP4_HEAD
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.storage import ObjectStorage

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.integration.served import (
     API,
     Served,

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.integration.served import API, Served, Worker, command, sign_up, upload_video
 
 

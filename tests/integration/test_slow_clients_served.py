@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from bench.hostile import HostileClients, timed_requests
 
-from tests.integration.hostile import HostileClients, timed_requests
 from tests.integration.served import Served, sign_up
 from tests.unit.conftest import MP4_HEAD
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench import clips as media_clips
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -24,7 +25,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from sqlalchemy import make_url
 
-from tests import media_clips
 from tests.conftest import ServiceEndpoint
 from tests.integration.served import API, Served, Worker, sign_up, upload_video
 from videoplatform.application.processing.timings import STAGES

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from bench import clips
 
 from videoplatform.adapters.memory.mail import MemoryMailer
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
@@ -25,10 +26,7 @@ from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 
 PASSWORD = "correct horse battery staple"
-MP4_HEAD = b"\x00\x00\x00\x18ftypmp42"
-"""The first bytes of an MP4 file: enough for an upload to be taken as a video (on
-synthetic media, processing then refuses it, as it refuses anything but a synthetic
-clip)."""
+MP4_HEAD = clips.MP4_HEAD
 
 CHEAP_ARGON2 = Settings.in_memory(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
 

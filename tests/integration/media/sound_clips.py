@@ -1,5 +1,5 @@
 """Tiny sound recordings and subtitled videos generated with ffmpeg's lavfi sources, for
-the audio-upload and subtitle tests (the same bundled ffmpeg as tests/media_clips.py).
+the audio-upload and subtitle tests (the same bundled ffmpeg as bench/clips.py).
 
 Each function writes one file into ``directory`` and returns its path. Tones are sines
 (``aevalsrc`` for several channels, so each channel is its own tone), covers solid
@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests import media_clips
+from bench import clips as media_clips
 
 COVER_RGB = (220, 30, 30)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from tests.integration.media import sound_clips
 from tests.integration.media.test_ffmpeg_adapters import Watched, playlist
 from videoplatform.adapters.ffmpeg import (

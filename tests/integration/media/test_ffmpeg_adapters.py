@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from videoplatform.adapters.ffmpeg import (
     FfmpegConfig,
     FfmpegProber,

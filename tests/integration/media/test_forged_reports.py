@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from videoplatform.adapters.ffmpeg import FfmpegConfig, FfmpegProber
 from videoplatform.application.ports.media import MediaRejected
 

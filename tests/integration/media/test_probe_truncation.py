@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from videoplatform.adapters.ffmpeg import FfmpegConfig, FfmpegProber
 from videoplatform.adapters.ffmpeg.process import STDOUT_KEEP_LINES
 from videoplatform.application.ports.media import MediaRejected

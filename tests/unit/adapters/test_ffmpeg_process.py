@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bench import clips as media_clips
 
-from tests import media_clips
 from videoplatform.adapters.ffmpeg import FfmpegConfig, FfmpegThumbnailer
 from videoplatform.adapters.ffmpeg.process import (
     ERROR_LINE_CHARS,

@@ -1,4 +1,5 @@
-"""Tiny real video clips generated with ffmpeg's lavfi sources, for tests and benches.
+"""Tiny real video clips generated with ffmpeg's lavfi sources, for benches and tests
+(which import them from here: no benchmark imports from tests/).
 
 Each function writes one clip into ``directory`` and returns its path. They use the
 ffmpeg of imageio-ffmpeg and only lavfi sources (``testsrc2`` picture, ``sine`` tone),
@@ -13,13 +14,18 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42"
+"""The first bytes of an MP4 file: enough for an upload to be taken as a video (on
+synthetic media, processing then refuses it, as it refuses anything but a synthetic
+clip)."""
+
 
 def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def _run(args: list[str]) -> None:
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - the bundled ffmpeg, on arguments made here
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
         check=True,
         stdin=subprocess.DEVNULL,
