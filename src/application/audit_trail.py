@@ -65,10 +65,8 @@ class AuditService:
         ):
             reader = require_permission(uow, caller, Permission.AUDIT_READ)
             rows = uow.audit.search(_query(filters, after), size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        nxt = time_cursor("audit", rows[-1].occurred_at, rows[-1].id) if more else None
-        return Page(tuple(shown_to(reader, filters, rows)), nxt)
+        page = _page("audit", rows, size)
+        return Page(tuple(shown_to(reader, filters, list(page.items))), page.next_cursor)
 
     def activity(
         self, caller: Caller, cursor: str | None = None, limit: int | None = None
@@ -82,10 +80,7 @@ class AuditService:
         with self._uow() as uow:
             user = require_user(uow, caller)
             rows = uow.audit.search(AuditQuery(actor_id=user.id, after=after), size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        nxt = time_cursor(ACTIVITY, rows[-1].occurred_at, rows[-1].id) if more else None
-        return Page(tuple(rows), nxt)
+        return _page(ACTIVITY, rows, size)
 
     def export(self, caller: Caller, filters: AuditFilter | None = None) -> Iterator[AuditEvent]:
         """Every matching event, newest first, read lazily page by page.
@@ -135,6 +130,17 @@ def shown_to(reader: User, filters: AuditFilter, events: list[AuditEvent]) -> li
     if filters.actor_id is not None or filters.resource_id is not None:
         return [e for e in events if not names_an_account_attempt(e)]
     return [without_account_detail(e) for e in events]
+
+
+def _page(kind: str, rows: list[AuditEvent], size: int) -> Page[AuditEvent]:
+    """The first ``size`` of ``rows`` (read one over, to know whether more follow) and
+    the cursor of ``kind`` after them."""
+    nxt = (
+        time_cursor(kind, rows[size - 1].occurred_at, rows[size - 1].id)
+        if len(rows) > size
+        else None
+    )
+    return Page(tuple(rows[:size]), nxt)
 
 
 def _query(filters: AuditFilter, after: tuple[datetime, str] | None) -> AuditQuery:

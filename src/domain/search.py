@@ -63,6 +63,13 @@ def words(text: str) -> list[str]:
     return found
 
 
+def completes(title: str, finished: tuple[str, ...], last: str) -> bool:
+    """Whether ``title`` completes a query being typed: it holds every ``finished``
+    word and one that begins with ``last`` (folded words, not stemmed)."""
+    held = words(title)
+    return all(w in held for w in finished) and any(w.startswith(last) for w in held)
+
+
 @frozen
 class SearchTerms:
     """A parsed query: every word and phrase must match, no excluded word may."""

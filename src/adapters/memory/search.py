@@ -34,8 +34,8 @@ from videoplatform.domain.search import (
     DurationBucket,
     SearchTerms,
     UploadedBucket,
+    completes,
     edit_distance,
-    words,
 )
 from videoplatform.domain.videos import Video
 
@@ -152,11 +152,7 @@ class MemorySearchIndex:
         visible = self._videos.listed(seen_by, documents)
         titles: list[str] = []
         if last:
-            fitting = []
-            for video in visible:
-                found = words(documents[video.id].title)
-                if all(w in found for w in finished) and any(w.startswith(last) for w in found):
-                    fitting.append(video)
+            fitting = [v for v in visible if completes(documents[v.id].title, finished, last)]
             fitting.sort(key=lambda v: (v.view_count, v.id), reverse=True)
             titles = list(dict.fromkeys(v.title for v in fitting))[:limit]
         every = self._videos.listed(seen_by, self._videos.all_ids()) if typed else []

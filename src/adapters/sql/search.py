@@ -69,6 +69,7 @@ from videoplatform.domain.search import (
     DurationBucket,
     SearchTerms,
     UploadedBucket,
+    completes,
     edit_distance,
     words,
 )
@@ -107,12 +108,14 @@ and faceting all of its matches would cost in proportion. Past this many, the to
 an estimate and facets count the candidates (see :class:`VideoMatches`)."""
 
 SQLITE_WEIGHTS = "10.0, 5.0, 2.0, 2.0, 1.0"
+"""bm25 weights of search_text's columns: title, tags, category, owner, description."""
 FIELDS = ("title", "tags", "category", "owner_name", "description")
 
 _text = table(tables.SEARCH_TEXT, column("rowid"), column("id"), column("document"))
 _trigrams = table(tables.SEARCH_WORD_TRIGRAMS, column("rowid"), column("rank"))
 _titles = table(tables.SEARCH_TITLES, column("rowid"))
-"""bm25 weights of search_text's columns: title, tags, category, owner, description."""
+_TITLE_WORDS: ColumnElement[Any] = literal_column("search_text.title_words")
+"""PostgreSQL: search_text's column of the titles' own words, unstemmed."""
 
 
 class SqlSearchIndex:
@@ -490,11 +493,7 @@ class SqlSearchIndex:
         in_title = " & ".join(
             f"('{w}' | '{stem(w)}':*)" if stem(w) != w else f"'{w}'" for w in terms.wanted
         )
-        return matching.where(
-            literal_column("search_text.title_words").op("@@")(
-                text("to_tsquery('simple', :in_title)").bindparams(in_title=in_title)
-            )
-        )
+        return matching.where(_holds(_TITLE_WORDS, "in_title", in_title))
 
     def _matches(self, terms: SearchTerms) -> float:
         """How many documents match ``terms``: counted on SQLite (FTS5 counts its
@@ -706,15 +705,10 @@ class SqlSearchIndex:
         if begun_rarer:
             # One index condition: the index intersects the posting lists from the
             # rarest (here those of the words so begun, merged).
+            every = "".join(f"'{w}' & " for w in finished) + begins
             return (
                 select(_text.c.id)
-                .where(
-                    literal_column("search_text.title_words").op("@@")(
-                        text("to_tsquery('simple', :every)").bindparams(
-                            every="".join(f"'{w}' & " for w in finished) + begins
-                        )
-                    )
-                )
+                .where(_holds(_TITLE_WORDS, "every", every))
                 .limit(SUGGEST_CANDIDATES)
                 .scalar_subquery()
             )
@@ -722,24 +716,14 @@ class SqlSearchIndex:
         # begun: in the index condition, the prefix would merge the posting lists of
         # every word that begins so ("tr": most of them).
         holding = (
-            select(_text.c.id, literal_column("search_text.title_words").label("title_words"))
-            .where(
-                literal_column("search_text.title_words").op("@@")(
-                    text("to_tsquery('simple', :holding)").bindparams(
-                        holding=" & ".join(f"'{w}'" for w in finished)
-                    )
-                )
-            )
+            select(_text.c.id, _TITLE_WORDS.label("title_words"))
+            .where(_holds(_TITLE_WORDS, "holding", " & ".join(f"'{w}'" for w in finished)))
             .cte("holding")
             .prefix_with("MATERIALIZED")
         )
         return (
             select(holding.c.id)
-            .where(
-                holding.c.title_words.op("@@")(
-                    text("to_tsquery('simple', :begins)").bindparams(begins=begins)
-                )
-            )
+            .where(_holds(holding.c.title_words, "begins", begins))
             .limit(SUGGEST_CANDIDATES)
             .scalar_subquery()
         )
@@ -855,6 +839,12 @@ def _successor(prefix: str) -> str:
     return prefix[:-1] + chr(code)
 
 
+def _holds(words_column: ColumnElement[Any], name: str, query: str) -> ColumnElement[bool]:
+    """PostgreSQL: ``words_column`` (a tsvector) matches ``query``, tsquery syntax built
+    here from folded words, sent as the bound parameter ``name``."""
+    return words_column.op("@@")(text(f"to_tsquery('simple', :{name})").bindparams(**{name: query}))
+
+
 def _fitting(rows: Sequence[Any], finished: tuple[str, ...], last: str, limit: int) -> list[str]:
     """The first ``limit`` titles of ``rows`` (title, view_count, id), the most viewed
     first, that hold every ``finished`` word and one that begins with ``last``."""
@@ -864,8 +854,7 @@ def _fitting(rows: Sequence[Any], finished: tuple[str, ...], last: str, limit: i
         if row.id in seen or row.title in titles:
             continue
         seen.add(row.id)
-        held = words(row.title)
-        if all(w in held for w in finished) and any(w.startswith(last) for w in held):
+        if completes(row.title, finished, last):
             titles[row.title] = None
             if len(titles) == limit:
                 break
