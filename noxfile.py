@@ -26,7 +26,7 @@ nox.options.sessions = ["lint", "typecheck", "contracts", "unit", "integration"]
 ROOT = Path(__file__).resolve().parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
-LINT_TARGETS = ("src", "tests", "noxfile.py", "dev.py", "setup.py", "bench")
+LINT_TARGETS = ("src", "tests", "noxfile.py", "dev.py", "setup.py", "bench", "scripts")
 
 # pytest's exit code when it collected no tests at all.
 PYTEST_NO_TESTS_COLLECTED = 5

@@ -16,7 +16,7 @@ revoking access stops a player in the middle of a video.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
@@ -59,6 +59,7 @@ from videoplatform.domain.videos import PlaybackAssets, Video, VideoStatus, asse
 MIN_SECRET_BYTES = 32
 MIN_LIFETIME = timedelta(minutes=1)
 DEFAULT_LIFETIME = timedelta(hours=6)
+LISTED_ALIGNMENT = timedelta(hours=1)
 
 
 @frozen
@@ -166,6 +167,27 @@ class PlaybackService:
         if item.video is None:  # pragma: no cover - redeem_video guarantees a video
             raise NotFound("share not found")
         return self._issue(item.video, Grant.share(item.share.id), lifetime)
+
+    def issue_listed(
+        self, caller: Caller, videos: Iterable[Video]
+    ) -> dict[VideoId, IssuedPlayback]:
+        """URLs (for their posters) of the ready videos of a list the caller may see,
+        those it may not and those not ready left out. They expire at the same moment
+        for an hour of requests, so a page's poster URLs stay the same and browsers
+        keep the images."""
+        with self._uow() as uow:
+            user = current_user(uow, caller)
+        now = self._clock.now()
+        lifetime = self._policy.lifetime
+        if lifetime >= 2 * LISTED_ALIGNMENT:
+            lifetime -= timedelta(seconds=now.timestamp() % LISTED_ALIGNMENT.total_seconds())
+        issued = {}
+        for video in videos:
+            if video.status is VideoStatus.READY and video.can_be_seen_by(user):
+                managed = user is not None and video.is_managed_by(user)
+                grant = Grant.user(user.id) if user and managed else Grant.public()
+                issued[video.id] = self._issue(video, grant, lifetime)
+        return issued
 
     def _issue(self, video: Video, grant: Grant, lifetime: timedelta | None) -> IssuedPlayback:
         if video.status is not VideoStatus.READY or video.assets is None:

@@ -11,7 +11,7 @@ from videoplatform.application.pagination import Page, clamp_limit, encode_curso
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import Conflict
+from videoplatform.domain.errors import Conflict, NotFound
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Permission, Role, User, parse_roles
 
@@ -27,6 +27,20 @@ class Administration(UserServiceBase):
             if me.id != user_id and not me.can(Permission.USER_MANAGE):
                 raise Hidden("user not found")
             return uow.users.get(user_id)
+
+    def channel_names(self, user_ids: Iterable[UserId]) -> dict[UserId, str]:
+        """The display names of the channels behind ``user_ids``, as anyone may see
+        them: those of active accounts; a disabled or unknown account is left out."""
+        names: dict[UserId, str] = {}
+        with self._uow() as uow:
+            for user_id in set(user_ids):
+                try:
+                    user = uow.users.get(user_id)
+                except NotFound:
+                    continue
+                if user.is_active:
+                    names[user_id] = user.display_name
+        return names
 
     def me(self, caller: Caller) -> User:
         with self._uow() as uow:

@@ -43,6 +43,7 @@ from videoplatform.entrypoints.http.resources.common import HttpContext
 from videoplatform.entrypoints.metrics import platform_metrics
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.tracing import http_middleware
+from videoplatform.entrypoints.web import site
 
 App = falcon.App[falcon.Request, falcon.Response]
 
@@ -65,6 +66,8 @@ class HttpOptions:
     metrics_token: str = ""
     """Serve ``GET /metrics`` to a bearer of this token (and count every answer), and
     ``GET /health/detailed`` (as to administrators)."""
+    site: bool = True
+    """Serve the web application (its pages, forms and static files) beside the API."""
 
 
 def options_from(platform: Platform) -> HttpOptions:
@@ -204,5 +207,7 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
     if metrics is not None:
         app.add_route(METRICS_PATH, MetricsEndpoint(metrics, options.metrics_token))
     app.add_static_route(docs.ASSETS, str(docs.assets_folder()))
+    if options.site:
+        site.mount(app, platform, options.public_url)
     document.publish(build_document(routes, version=_version()))
     return app

@@ -156,12 +156,12 @@ def test_a_busy_database_is_a_503_with_retry_after(platform: Platform) -> None:
             raise sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("database is locked"))
 
     route = Route(
-        "/locked",
+        "/api/v1/locked",
         Locked(),
         (Operation("GET", "Locked", "test", (Reply(200, "never", schema={"type": "object"}),)),),
     )
     client = falcon.testing.TestClient(create_app(platform, HttpOptions(extra_routes=(route,))))
-    result = client.simulate_get("/locked")
+    result = client.simulate_get("/api/v1/locked")
     assert result.status_code == 503
     assert problem_code(result) == "database_busy"
     assert result.headers["retry-after"] == "1"

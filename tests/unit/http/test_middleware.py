@@ -85,13 +85,13 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(platform: Platfo
             raise RuntimeError("database password is hunter2")
 
     route = Route(
-        "/broken",
+        "/api/v1/broken",
         Broken(),
         (Operation("GET", "Broken", "test", (Reply(200, "never", schema={"type": "object"}),)),),
     )
     client = falcon.testing.TestClient(create_app(platform, HttpOptions(extra_routes=(route,))))
     with structlog.testing.capture_logs() as logs:
-        result = client.simulate_get("/broken", headers={"X-Request-ID": "boom-1"})
+        result = client.simulate_get("/api/v1/broken", headers={"X-Request-ID": "boom-1"})
     assert result.status_code == 500
     assert problem_code(result) == "internal_error"
     assert "hunter2" not in result.text

@@ -1,0 +1,80 @@
+"""The site's static files, served by the app itself under names that carry a digest of
+their content: a browser may keep each one for a year, and a changed file is a new name.
+
+Nothing is built: the project's own CSS and JavaScript are hand-written files, and the
+vendored libraries (``static/vendor``, see ``scripts/vendor_web_assets.py``) are release
+files left as they were published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path, PurePosixPath
+
+import falcon
+from attrs import frozen
+
+STATIC = "/static"
+FOREVER = "public, max-age=31536000, immutable"
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    "": "text/plain; charset=utf-8",  # the vendored LICENSE files
+}
+
+
+def folder() -> Path:
+    return Path(__file__).resolve().parent / "static"
+
+
+@frozen
+class Asset:
+    path: Path
+    url: str
+    etag: str
+    content_type: str
+
+
+def _digested(relative: PurePosixPath, digest: str) -> str:
+    """``vendor/hls.js/hls.min.js`` → ``vendor/hls.js/hls.min.<digest>.js``."""
+    suffix = relative.suffix
+    stem = relative.name[: -len(suffix)] if suffix else relative.name
+    return str(relative.with_name(f"{stem}.{digest}{suffix}"))
+
+
+class StaticAssets:
+    """Reads the static folder once, when the app is made: the URL of each file by its
+    plain name (for templates), and the file behind each URL (for requests)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        root = root or folder()
+        self._by_name: dict[str, Asset] = {}
+        self._by_url: dict[str, Asset] = {}
+        for path in sorted(root.rglob("*")):
+            if not path.is_file() or path.suffix not in TYPES:
+                continue
+            relative = PurePosixPath(path.relative_to(root).as_posix())
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            served = _digested(relative, digest)
+            asset = Asset(path, f"{STATIC}/{served}", digest, TYPES[path.suffix])
+            self._by_name[str(relative)] = asset
+            self._by_url[served] = asset
+
+    def url(self, name: str) -> str:
+        """The URL of the static file ``name`` (relative to the static folder)."""
+        return self._by_name[name].url
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, path: str) -> None:
+        asset = self._by_url.get(path)
+        if asset is None:
+            raise falcon.HTTPNotFound(description="no such file")
+        resp.cache_control = [FOREVER]
+        resp.etag = f'"{asset.etag}"'
+        if req.get_header("If-None-Match") == f'"{asset.etag}"':
+            resp.status = falcon.HTTP_304
+            return
+        resp.content_type = asset.content_type
+        resp.data = asset.path.read_bytes()

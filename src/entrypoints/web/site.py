@@ -1,0 +1,39 @@
+"""The web application's routes, mounted on the same Falcon app as the API and built on
+the same application services (never HTTP calls to itself)."""
+
+from __future__ import annotations
+
+import falcon
+
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.web import account, browse, errors, watch
+from videoplatform.entrypoints.web.assets import STATIC, StaticAssets
+from videoplatform.entrypoints.web.rendering import Pages, content_policy, media_origins
+from videoplatform.entrypoints.web.session import WebSessions
+
+
+def mount(
+    app: falcon.App[falcon.Request, falcon.Response], platform: Platform, public_url: str
+) -> None:
+    assets = StaticAssets()
+    pages = Pages(assets, content_policy(media_origins(platform.settings)))
+    sessions = WebSessions(platform.users, public_url)
+    grids = browse.Browse(platform, pages, sessions)
+    forms = account.AccountForms(platform, pages, sessions)
+    for path, resource in (
+        ("/", browse.Home(grids)),
+        ("/categories/{category_id}", browse.CategoryPage(grids)),
+        ("/channel/{user_id}", browse.Channel(grids, platform)),
+        ("/search", browse.SearchPage(platform, pages, sessions)),
+        ("/watch/{video_id}", watch.Watch(platform, pages, sessions)),
+        ("/watch/{video_id}/view", watch.WatchView(platform, sessions)),
+        ("/login", account.LoginPage(forms)),
+        ("/logout", account.LogoutPage(forms)),
+        ("/register", account.RegisterPage(forms)),
+        ("/verify", account.VerifyPage(forms)),
+        ("/password/forgot", account.ForgotPasswordPage(forms)),
+        ("/password/reset", account.ResetPasswordPage(forms)),
+        (f"{STATIC}/{{path:path}}", assets),
+    ):
+        app.add_route(path, resource)
+    errors.install(app, pages)

@@ -1,0 +1,99 @@
+"""Fixtures for the web application's tests: the site over a memory platform, driven
+with ``falcon.testing`` by a browser that keeps its cookies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import falcon.testing
+import pytest
+
+from tests.unit.conftest import PASSWORD
+from videoplatform.application.context import Caller
+from videoplatform.application.users import RegisterUser
+from videoplatform.domain.users import Role, User
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.app import HttpOptions, create_app
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"|name="csrf-token" content="([^"]+)"')
+
+
+class Browser:
+    """A cookie jar in front of a test client: what a browser keeps between pages."""
+
+    def __init__(self, client: falcon.testing.TestClient) -> None:
+        self.client = client
+        self.cookies: dict[str, str] = {}
+        self.last_csrf = ""
+
+    def _keep(self, result: falcon.testing.Result) -> falcon.testing.Result:
+        for name, cookie in result.cookies.items():
+            if cookie.value == "" or cookie.max_age == 0:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = cookie.value
+        found = CSRF.search(result.text or "")
+        if found:
+            self.last_csrf = found.group(1) or found.group(2)
+        return result
+
+    def get(self, path: str, **kwargs: Any) -> falcon.testing.Result:
+        return self._keep(self.client.simulate_get(path, cookies=self.cookies, **kwargs))
+
+    def post(
+        self, path: str, form: dict[str, str] | None = None, *, csrf: bool = True, **kwargs: Any
+    ) -> falcon.testing.Result:
+        fields = dict(form or {})
+        if csrf:
+            fields.setdefault("csrf_token", self.last_csrf)
+        return self._keep(
+            self.client.simulate_post(
+                path,
+                body=urlencode(fields),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                cookies=self.cookies,
+                **kwargs,
+            )
+        )
+
+    def log_in(self, email: str, password: str = PASSWORD) -> falcon.testing.Result:
+        self.get("/login")
+        return self.post("/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def site(platform: Platform) -> falcon.testing.TestClient:
+    return falcon.testing.TestClient(create_app(platform, HttpOptions()))
+
+
+@pytest.fixture
+def browser(site: falcon.testing.TestClient) -> Browser:
+    return Browser(site)
+
+
+MakeUser = Callable[..., User]
+
+
+@pytest.fixture
+def make_user(platform: Platform) -> MakeUser:
+    counter = iter(range(1, 1_000_000))
+    admins: list[User] = []
+
+    def make(role: Role = Role.CREATOR, name: str | None = None) -> User:
+        n = next(counter)
+        command = RegisterUser(f"person{n}@example.com", PASSWORD, name or f"Person {n}")
+        if role is Role.ADMIN:
+            return platform.users.create_admin(command)
+        user = platform.users.register(command)
+        if role is not Role.CREATOR:
+            if not admins:
+                admins.append(
+                    platform.users.create_admin(RegisterUser("root@example.com", PASSWORD, "Root"))
+                )
+            user = platform.users.change_roles(Caller(admins[0].id), user.id, [role.value])
+        return user
+
+    return make
