@@ -9,6 +9,7 @@ under ``VIDEOPLATFORM_REQUIRE_SERVICES=1`` (``.ci/run`` installs it).
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -325,6 +326,70 @@ def test_the_home_page_is_light_and_loads_nothing_from_elsewhere(
         page.wait_for_load_state("networkidle")
         assert sum(sizes.values()) < HOME_WEIGHT_LIMIT, sizes
         assert not any("hls" in url for url in visit.requests)  # the player's library
+        visit.check()
+    finally:
+        visit.close()
+
+
+def test_a_creator_uploads_in_the_browser_and_sees_processing_finish_live(
+    chromium: Browser,
+    server: Served,
+    published: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    clip = media_clips.clip(
+        tmp_path_factory.mktemp("upload"), "harbour.mp4", width=640, height=360, duration=30.0
+    )
+    visit = Visit(chromium, server.url)
+    try:
+        page = visit.page
+        log_in(visit, published["email"])
+        page.goto("/upload")
+        assert serious_violations(page) == []
+        # The first attempt to send bytes drops; tus-js-client asks where the upload
+        # stands and sends the rest.
+        dropped: list[str] = []
+        sent: list[str] = []
+
+        def flaky(route: Any) -> None:
+            if route.request.method == "PATCH":
+                sent.append(route.request.url)
+                if not dropped:
+                    dropped.append(route.request.url)
+                    route.abort("connectionreset")
+                    return
+            route.continue_()
+
+        page.route("**/api/v1/uploads/**", flaky)
+        page.set_input_files("#upload-files", str(clip))
+        opened = page.get_by_role("link", name="open it")
+        opened.wait_for(timeout=60_000)
+        assert dropped and len(sent) >= 2
+        video_id = (opened.get_attribute("href") or "").rsplit("/", 1)[-1]
+        page.unroute("**/api/v1/uploads/**")
+        served = page.goto("/my/videos")
+        assert served is not None
+        # Still processing when the page was made (a 30-second clip takes a while)...
+        assert re.search(
+            rf'data-video-id="{video_id}" data-status="(uploaded|processing)"', served.text()
+        )
+        row = page.locator(f'tr[data-video-id="{video_id}"]')
+        assert serious_violations(page) == []
+        # ...and ready while it is open: the row follows the event stream.
+        page.wait_for_function(
+            f"() => document.querySelector('tr[data-video-id=\"{video_id}\"]')"
+            ".dataset.status === 'ready'",
+            timeout=120_000,
+        )
+        assert row.locator(".status").text_content() == "ready"
+        row.get_by_role("link", name="Edit harbour").click()
+        assert serious_violations(page) == []
+        page.get_by_label("Title").fill("Harbour at noon")
+        page.get_by_label("Who may watch it").select_option("public")
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("Saved.").wait_for()
+        page.goto("/")
+        assert page.get_by_role("link", name="Harbour at noon").count() >= 1
         visit.check()
     finally:
         visit.close()

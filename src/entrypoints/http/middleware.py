@@ -17,6 +17,7 @@ from videoplatform.application.users import UserService
 from videoplatform.domain.errors import AuthenticationFailed, ValidationError
 from videoplatform.entrypoints.http.convert import check_text
 from videoplatform.entrypoints.http.errors import coded
+from videoplatform.entrypoints.web.session import browser_session
 
 log = structlog.get_logger("videoplatform.http")
 
@@ -119,6 +120,15 @@ class Authentication:
         agent = _agent(req)
         header = req.get_header("Authorization")
         operation = (req.method, req.uri_template or "")
+        if not header and operation not in self._public and req.path.startswith(API_PREFIX):
+            # The web application's scripts (uploads, progress) call the API as the
+            # signed-in visitor: by the session cookie, with the CSRF header on writes.
+            browser = browser_session(req, self._users)
+            if browser is not None:
+                req.context.user_id = browser.user_id
+                structlog.contextvars.bind_contextvars(user_id=browser.user_id)
+                req.context.caller = Caller(browser.user_id, ip, agent)
+                return
         if not header or operation in self._public:
             if operation in self._required:
                 raise AuthenticationFailed("authentication required")

@@ -23,7 +23,7 @@ import falcon
 from attrs import frozen
 
 from videoplatform.application.context import Caller
-from videoplatform.application.users import IssuedToken, UserService
+from videoplatform.application.users import IssuedToken, Principal, UserService
 from videoplatform.domain.errors import AuthenticationFailed, PermissionDenied
 from videoplatform.domain.users import Permission, User
 
@@ -46,8 +46,9 @@ class Visitor:
     user: User | None
     csrf: str
 
-    def can(self, permission: Permission) -> bool:
-        return self.user is not None and self.user.can(permission)
+    def can(self, permission: Permission | str) -> bool:
+        """Whether the visitor holds ``permission`` (templates name it by its value)."""
+        return self.user is not None and self.user.can(Permission(permission))
 
 
 class WebSessions:
@@ -84,9 +85,7 @@ class WebSessions:
 
     def check_csrf(self, req: falcon.Request, visitor: Visitor, sent: str | None) -> None:
         """PermissionDenied unless the form (or the header) repeats the CSRF cookie."""
-        given = sent or req.get_header(CSRF_HEADER) or ""
-        cookie = _first(req.get_cookie_values(CSRF_COOKIE))
-        if not cookie or not hmac.compare_digest(given.encode(), cookie.encode()):
+        if not _repeats_cookie(req, sent or req.get_header(CSRF_HEADER) or ""):
             raise CsrfRefused("this form has expired; reload the page and try again")
 
     def start(self, req: falcon.Request, resp: falcon.Response, issued: IssuedToken) -> None:
@@ -130,6 +129,30 @@ class WebSessions:
 
     def _clear(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         resp.unset_cookie(name, path="/", same_site="Lax")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def browser_session(req: falcon.Request, users: UserService) -> Principal | None:
+    """The signed-in visitor behind an API call made by the site's own scripts: the
+    session cookie's user, or None (no cookie, or a stale one: the call is anonymous).
+    A write must repeat the CSRF cookie in ``X-CSRF-Token`` (PermissionDenied
+    otherwise): another site can make a browser send the cookie, not the header."""
+    token = _first(req.get_cookie_values(SESSION_COOKIE))
+    if not token:
+        return None
+    if req.method not in SAFE_METHODS and not _repeats_cookie(req, req.get_header(CSRF_HEADER)):
+        raise CsrfRefused("send the page's CSRF token in X-CSRF-Token with the session cookie")
+    try:
+        return users.authenticate(token)
+    except AuthenticationFailed:
+        return None
+
+
+def _repeats_cookie(req: falcon.Request, sent: str | None) -> bool:
+    cookie = _first(req.get_cookie_values(CSRF_COOKIE))
+    return bool(cookie) and hmac.compare_digest((sent or "").encode(), cookie.encode())
 
 
 def _first(values: list[str] | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import falcon
 
 from videoplatform.entrypoints.bootstrap import Platform
-from videoplatform.entrypoints.web import account, browse, errors, watch
+from videoplatform.entrypoints.web import account, browse, errors, studio, watch
 from videoplatform.entrypoints.web.assets import STATIC, StaticAssets
 from videoplatform.entrypoints.web.rendering import Pages, content_policy, media_origins
 from videoplatform.entrypoints.web.session import WebSessions
@@ -20,6 +20,7 @@ def mount(
     sessions = WebSessions(platform.users, public_url)
     grids = browse.Browse(platform, pages, sessions)
     forms = account.AccountForms(platform, pages, sessions)
+    creators = studio.Studio(platform, pages, sessions)
     for path, resource in (
         ("/", browse.Home(grids)),
         ("/categories/{category_id}", browse.CategoryPage(grids)),
@@ -33,6 +34,10 @@ def mount(
         ("/verify", account.VerifyPage(forms)),
         ("/password/forgot", account.ForgotPasswordPage(forms)),
         ("/password/reset", account.ResetPasswordPage(forms)),
+        ("/upload", studio.UploadPage(creators)),
+        ("/my/videos", studio.MyVideos(creators)),
+        ("/my/videos/{video_id}/edit", studio.EditVideo(creators)),
+        ("/my/videos/{video_id}/delete", studio.DeleteVideo(creators)),
         (f"{STATIC}/{{path:path}}", assets),
     ):
         app.add_route(path, resource)

@@ -3,6 +3,7 @@ with ``falcon.testing`` by a browser that keeps its cookies."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,10 +12,16 @@ from urllib.parse import urlencode
 import falcon.testing
 import pytest
 
-from tests.unit.conftest import PASSWORD
+from tests.unit.conftest import MP4_HEAD, PASSWORD
+from tests.unit.http.test_playback import publish_outputs
+from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.context import Caller
 from videoplatform.application.users import RegisterUser
+from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.users import Role, User
+from videoplatform.domain.videos import Visibility
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
 
@@ -97,3 +104,51 @@ def make_user(platform: Platform) -> MakeUser:
         return user
 
     return make
+
+
+class Videos:
+    def __init__(
+        self,
+        platform: Platform,
+        uow_factory: MemoryUnitOfWorkFactory,
+        clock: ManualClock,
+        storage: MemoryObjectStorage,
+    ) -> None:
+        self._platform = platform
+        self._uow = uow_factory
+        self._clock = clock
+        self._storage = storage
+
+    def make(
+        self,
+        owner: User,
+        title: str,
+        visibility: Visibility = Visibility.PUBLIC,
+        *,
+        ready: bool = True,
+        description: str = "",
+    ) -> str:
+        video = self._platform.videos.upload(
+            Caller(owner.id),
+            UploadVideo(
+                title,
+                io.BytesIO(MP4_HEAD + b"source"),
+                visibility=visibility,
+                description=description,
+            ),
+        )
+        if ready:
+            publish_outputs(
+                self._uow, self._clock, self._storage, video.id, f"videos/{video.id}/hls-1/"
+            )
+        return video.id
+
+
+@pytest.fixture
+def videos(
+    platform: Platform,
+    uow_factory: MemoryUnitOfWorkFactory,
+    clock: ManualClock,
+    storage: MemoryObjectStorage,
+) -> Videos:
+    return Videos(platform, uow_factory, clock, storage)

@@ -3,7 +3,6 @@ and caching they are served under."""
 
 from __future__ import annotations
 
-import io
 import re
 import sys
 from datetime import timedelta
@@ -11,18 +10,13 @@ from pathlib import Path
 
 import falcon.inspect
 import falcon.testing
-import pytest
 
-from tests.unit.conftest import MP4_HEAD
-from tests.unit.http.test_playback import publish_outputs
-from tests.unit.web.conftest import Browser, MakeUser
-from videoplatform.adapters.memory.storage import MemoryObjectStorage
+from tests.unit.web.conftest import Browser, MakeUser, Videos
 from videoplatform.adapters.memory.system import ManualClock
-from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.context import Caller
-from videoplatform.application.video_commands import UpdateVideo, UploadVideo
+from videoplatform.application.video_commands import UpdateVideo
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.users import Role, User
+from videoplatform.domain.users import Role
 from videoplatform.domain.videos import Visibility
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.app import HttpOptions, create_app
@@ -30,54 +24,6 @@ from videoplatform.entrypoints.http.openapi import Operation, Reply, Route
 from videoplatform.entrypoints.web.assets import StaticAssets
 from videoplatform.entrypoints.web.rendering import templates_folder
 from videoplatform.entrypoints.web.session import SESSION_COOKIE
-
-
-class Videos:
-    def __init__(
-        self,
-        platform: Platform,
-        uow_factory: MemoryUnitOfWorkFactory,
-        clock: ManualClock,
-        storage: MemoryObjectStorage,
-    ) -> None:
-        self._platform = platform
-        self._uow = uow_factory
-        self._clock = clock
-        self._storage = storage
-
-    def make(
-        self,
-        owner: User,
-        title: str,
-        visibility: Visibility = Visibility.PUBLIC,
-        *,
-        ready: bool = True,
-        description: str = "",
-    ) -> str:
-        video = self._platform.videos.upload(
-            Caller(owner.id),
-            UploadVideo(
-                title,
-                io.BytesIO(MP4_HEAD + b"source"),
-                visibility=visibility,
-                description=description,
-            ),
-        )
-        if ready:
-            publish_outputs(
-                self._uow, self._clock, self._storage, video.id, f"videos/{video.id}/hls-1/"
-            )
-        return video.id
-
-
-@pytest.fixture
-def videos(
-    platform: Platform,
-    uow_factory: MemoryUnitOfWorkFactory,
-    clock: ManualClock,
-    storage: MemoryObjectStorage,
-) -> Videos:
-    return Videos(platform, uow_factory, clock, storage)
 
 
 def watch_links(html: str) -> set[str]:
