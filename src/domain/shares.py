@@ -107,6 +107,17 @@ class Share(Aggregate):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    def dead_because(self, now: datetime) -> ShareRefusal | None:
+        """Why the link can no longer be used at ``now`` (revoked, expired or used up),
+        or None while it can."""
+        if self.revoked_at is not None:
+            return ShareRefusal.REVOKED
+        if self.expires_at is not None and now >= self.expires_at:
+            return ShareRefusal.EXPIRED
+        if self.max_uses is not None and self.use_count >= self.max_uses:
+            return ShareRefusal.EXHAUSTED
+        return None
+
     def authorize(
         self, now: datetime, password: str | None, check_password: PasswordCheck
     ) -> ShareDecision:
@@ -115,12 +126,9 @@ class Share(Aggregate):
         Order matters: a dead link says it is dead before asking for a password, so a
         password is never checked (nor guessable) on a link that could not be used anyway.
         """
-        if self.revoked_at is not None:
-            return ShareDecision.refuse(ShareRefusal.REVOKED)
-        if self.expires_at is not None and now >= self.expires_at:
-            return ShareDecision.refuse(ShareRefusal.EXPIRED)
-        if self.max_uses is not None and self.use_count >= self.max_uses:
-            return ShareDecision.refuse(ShareRefusal.EXHAUSTED)
+        dead = self.dead_because(now)
+        if dead is not None:
+            return ShareDecision.refuse(dead)
         if self.password_hash is not None:
             if not password:
                 return ShareDecision.refuse(ShareRefusal.PASSWORD_REQUIRED)

@@ -393,3 +393,72 @@ def test_a_creator_uploads_in_the_browser_and_sees_processing_finish_live(
         visit.check()
     finally:
         visit.close()
+
+
+def test_a_link_with_a_password_plays_for_whoever_has_both(
+    chromium: Browser, server: Served, published: dict[str, str]
+) -> None:
+    owner = Visit(chromium, server.url)
+    recipient = Visit(chromium, server.url)
+    try:
+        page = owner.page
+        log_in(owner, published["email"])
+        page.goto(f"/watch/{published['video_id']}")
+        page.get_by_role("link", name="Share").click()
+        page.get_by_label("Password").fill("harbour lights")
+        page.get_by_label("Number of uses").fill("2")
+        page.get_by_role("button", name="Make the link").click()
+        url = page.get_by_label("Link").input_value()
+        assert "/s#" in url
+        assert serious_violations(page) == []
+        other = recipient.page
+        other.goto(url)
+        other.get_by_label("Password").fill("not it")
+        other.get_by_role("button", name="Open").click()
+        other.get_by_text("That password is wrong.").wait_for()
+        other.get_by_label("Password").fill("harbour lights")
+        other.get_by_role("button", name="Open").click()
+        other.get_by_role("heading", name="Lighthouse at dusk").wait_for()
+        other.get_by_role("button", name="Play").click()
+        other.wait_for_function("() => document.querySelector('video').currentTime > 1")
+        assert serious_violations(other) == []
+        # The owner sees the use counted (the wrong password was not a use).
+        page.goto("/my/shares")
+        assert page.locator("td", has_text="1 of 2").count() == 1
+        owner.check()
+        recipient.check()
+    finally:
+        owner.close()
+        recipient.close()
+
+
+def test_a_shared_file_downloads_from_its_link(
+    chromium: Browser, server: Served, published: dict[str, str]
+) -> None:
+    stored = httpx.post(
+        f"{server.url}{API}/files",
+        params={"name": "tide-table.txt"},
+        content=b"high water 06:12\n",
+        headers={"Authorization": published["token"], "Content-Type": "text/plain"},
+    )
+    assert stored.status_code == 201, stored.text
+    owner = Visit(chromium, server.url)
+    recipient = Visit(chromium, server.url)
+    try:
+        page = owner.page
+        log_in(owner, published["email"])
+        page.goto(f"/my/shares/new?file={stored.json()['id']}")
+        page.get_by_role("button", name="Make the link").click()
+        url = page.get_by_label("Link").input_value()
+        other = recipient.page
+        other.goto(url)
+        with other.expect_download() as download:
+            other.get_by_role("button", name="Download the file").click()
+        assert download.value.suggested_filename == "tide-table.txt"
+        path = download.value.path()
+        assert Path(path).read_bytes() == b"high water 06:12\n"
+        owner.check()
+        recipient.check()
+    finally:
+        owner.close()
+        recipient.close()

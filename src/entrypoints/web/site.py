@@ -6,7 +6,7 @@ from __future__ import annotations
 import falcon
 
 from videoplatform.entrypoints.bootstrap import Platform
-from videoplatform.entrypoints.web import account, browse, errors, studio, watch
+from videoplatform.entrypoints.web import account, browse, errors, sharing, studio, watch
 from videoplatform.entrypoints.web.assets import STATIC, StaticAssets
 from videoplatform.entrypoints.web.rendering import Pages, content_policy, media_origins
 from videoplatform.entrypoints.web.session import WebSessions
@@ -38,6 +38,11 @@ def mount(
         ("/my/videos", studio.MyVideos(creators)),
         ("/my/videos/{video_id}/edit", studio.EditVideo(creators)),
         ("/my/videos/{video_id}/delete", studio.DeleteVideo(creators)),
+        ("/s", sharing.ShareLanding(pages, sessions)),
+        ("/s/download", sharing.ShareDownload(platform, sessions)),
+        ("/my/shares", sharing.MyShares(creators)),
+        ("/my/shares/new", sharing.NewShare(creators, public_url)),
+        ("/my/shares/{share_id}/revoke", sharing.RevokeShare(creators)),
         (f"{STATIC}/{{path:path}}", assets),
     ):
         app.add_route(path, resource)

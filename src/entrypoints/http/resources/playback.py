@@ -64,6 +64,7 @@ class PlaybackView:
     new ones before then; revoking the access behind them ends them at once."""
 
     video_id: str
+    title: str
     master_url: str
     posters: list[PosterLink] = field(metadata={"doc": "largest first"})
     storyboard: StoryboardLink | None
@@ -76,6 +77,7 @@ class PlaybackView:
         board = assets.storyboard
         return cls(
             video_id=issued.video.id,
+            title=issued.video.title,
             master_url=base + assets.master_playlist,
             posters=[PosterLink(p.width, p.height, base + p.path) for p in assets.posters],
             storyboard=(

@@ -192,7 +192,7 @@
       watched += now - lastTick;
     }
     lastTick = now;
-    if (!counted && watched >= VIEW_AFTER_SECONDS) {
+    if (!counted && root.dataset.viewUrl && watched >= VIEW_AFTER_SECONDS) {
       counted = true;
       var token = document.querySelector("meta[name=csrf-token]").content;
       fetch(root.dataset.viewUrl, {

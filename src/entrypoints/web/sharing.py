@@ -1,0 +1,210 @@
+"""Share links: the page a recipient opens, and the owner's pages to make, list and
+revoke links.
+
+A link is ``/s#<token>``: the token sits in the fragment, which browsers never send to
+any server (no access log keeps it), so the landing page's script reads it and hands
+it to the API, asking for a password when the link has one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import falcon
+
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.shares import CreateShare
+from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.ids import FileId, ShareId, VideoId
+from videoplatform.domain.shares import MAX_SHARE_TOKEN
+from videoplatform.entrypoints.bootstrap import Platform
+from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.http.resources.shares import share_url
+from videoplatform.entrypoints.web.account import see_other
+from videoplatform.entrypoints.web.forms import Form, read_form
+from videoplatform.entrypoints.web.rendering import Pages, link
+from videoplatform.entrypoints.web.session import CSRF_FIELD, Visitor, WebSessions
+from videoplatform.entrypoints.web.studio import Studio, signed_in
+
+MY_SHARES_PAGE = 50
+
+
+class ShareLanding:
+    def __init__(self, pages: Pages, sessions: WebSessions) -> None:
+        self._pages = pages
+        self._sessions = sessions
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor = self._sessions.visitor(req, resp)
+        self._pages.render(req, resp, "share.html", visitor)
+        # The page runs with the token in its address: nothing it links to learns it.
+        resp.set_header("Referrer-Policy", "no-referrer")
+
+
+class ShareDownload:
+    """``POST /s/download``: the shared file's bytes, as an attachment (one use)."""
+
+    def __init__(self, platform: Platform, sessions: WebSessions) -> None:
+        self._platform = platform
+        self._sessions = sessions
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor = self._sessions.visitor(req, resp)
+        form = read_form(req)
+        self._sessions.check_csrf(req, visitor, form.text(CSRF_FIELD))
+        token = form.text("token")
+        if not 1 <= len(token) <= MAX_SHARE_TOKEN:
+            raise ValidationError.field("token", "this link is incomplete")
+        stored, chunks = self._platform.shares.open_shared_file(
+            token, form.text("password") or None, visitor.caller
+        )
+        resp.cache_control = ["no-store"]
+        resp.content_type = stored.content_type
+        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
+        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        resp.content_length = stored.size
+        resp.stream = chunks
+
+
+def _positive(form: Form, name: str, problems: dict[str, str]) -> int | None:
+    raw = form.text(name).strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        problems[name] = "a whole number"
+        return None
+    if value < 1:
+        problems[name] = "at least 1"
+    return value
+
+
+class NewShare:
+    """``/my/shares/new?video=ID`` (or ``?file=ID``): the form, then the link, shown
+    once."""
+
+    def __init__(self, studio: Studio, public_url: str) -> None:
+        self._studio = studio
+        self._public_url = public_url
+
+    def _target(self, video: str | None, file: str | None) -> CreateShare:
+        return CreateShare(
+            video_id=VideoId(video) if video else None, file_id=FileId(file) if file else None
+        )
+
+    def _name(self, visitor: Visitor, target: CreateShare) -> str:
+        caller = visitor.caller
+        if target.video_id is not None:
+            return self._studio.platform.videos.get(caller, target.video_id).title
+        if target.file_id is not None:
+            return self._studio.platform.files.get(caller, target.file_id).name
+        raise ValidationError("choose a video or a file to share")
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = studio.sessions.visitor(req, resp)
+        signed_in(visitor)
+        video, file = req.get_param("video"), req.get_param("file")
+        name = self._name(visitor, self._target(video, file))
+        studio.pages.render(
+            req,
+            resp,
+            "share_new.html",
+            visitor,
+            name=name,
+            video=video or "",
+            file=file or "",
+            errors={},
+            values={},
+        )
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor, form = studio.posted(req, resp)
+        video, file = form.text("video") or None, form.text("file") or None
+        target = self._target(video, file)
+        name = self._name(visitor, target)
+        problems: dict[str, str] = {}
+        days = _positive(form, "expires_in_days", problems)
+        uses = _positive(form, "max_uses", problems)
+        values = {
+            "expires_in_days": form.text("expires_in_days"),
+            "max_uses": form.text("max_uses"),
+        }
+        try:
+            if problems:
+                raise ValidationError("some fields are not right", fields=problems)
+            created = studio.platform.shares.create(
+                visitor.caller,
+                CreateShare(
+                    video_id=target.video_id,
+                    file_id=target.file_id,
+                    expires_in=timedelta(days=days) if days else None,
+                    password=form.text("password") or None,
+                    max_uses=uses,
+                ),
+            )
+        except ValidationError as refused:
+            errors = {
+                {"expires_in": "expires_in_days"}.get(k, k): v for k, v in refused.fields.items()
+            } or {"form": refused.message}
+            studio.pages.render(
+                req,
+                resp,
+                "share_new.html",
+                visitor,
+                status=422,
+                name=name,
+                video=video or "",
+                file=file or "",
+                errors=errors,
+                values=values,
+            )
+            return
+        origin = self._public_url or req.prefix
+        studio.pages.render(
+            req,
+            resp,
+            "share_created.html",
+            visitor,
+            status=201,
+            name=name,
+            share=created.share,
+            url=share_url(origin, created.token),
+        )
+        resp.cache_control = ["no-store"]  # the link is shown this once
+
+
+class MyShares:
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = studio.sessions.visitor(req, resp)
+        signed_in(visitor)
+        page = studio.platform.shares.list_mine(
+            visitor.caller, req.get_param("cursor"), MY_SHARES_PAGE
+        )
+        clock: Clock = studio.platform.container.resolve(Clock)
+        studio.pages.render(
+            req,
+            resp,
+            "my_shares.html",
+            visitor,
+            shares=page.items,
+            now=clock.now(),
+            next_link=link(req.path, cursor=page.next_cursor) if page.next_cursor else None,
+            revoked=req.get_param("revoked") is not None,
+        )
+
+
+class RevokeShare:
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
+        visitor, _ = self._studio.posted(req, resp)
+        self._studio.platform.shares.revoke(visitor.caller, ShareId(share_id))
+        see_other(resp, "/my/shares?revoked")
