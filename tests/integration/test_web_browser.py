@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from bench import clips as media_clips
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import REQUIRE_SERVICES_ENV, services_required
-from tests.integration.served import API, Served
+from tests.integration.served import API, EXE, Served, process_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -462,3 +463,46 @@ def test_a_shared_file_downloads_from_its_link(
     finally:
         owner.close()
         recipient.close()
+
+
+def test_an_administrators_pages_are_accessible_and_work(
+    chromium: Browser, server: Served, published: dict[str, str]
+) -> None:
+    made = subprocess.run(
+        [EXE, "createadmin", "--email", "admin@example.com", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=process_env({"VIDEOPLATFORM_DATA_DIR": str(server.folder / "data"), **FAST_MEDIA}),
+        cwd=server.folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    visit = Visit(chromium, server.url, 375)
+    try:
+        page = visit.page
+        log_in(visit, "admin@example.com")
+        for path in (
+            "/admin/queue",
+            "/admin/users",
+            "/admin/categories",
+            "/admin/audit",
+            "/account/tokens",
+            "/account/sessions",
+            "/my/shares",
+        ):
+            page.goto(path)
+            assert serious_violations(page) == [], path
+        page.goto("/admin/categories")
+        page.get_by_label("Name", exact=True).fill("Seascapes")
+        page.get_by_role("button", name="Add it").click()
+        page.get_by_role("link", name="Seascapes").wait_for()
+        page.goto("/admin/audit?action=category.create")
+        assert page.locator("td", has_text="category.create").count() == 1
+        with page.expect_download() as exported:
+            page.get_by_role("link", name="CSV").click()
+        assert "category.create" in Path(exported.value.path()).read_text()
+        visit.check()
+    finally:
+        visit.close()

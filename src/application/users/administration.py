@@ -62,6 +62,13 @@ class Administration(UserServiceBase):
         )
         return Page(tuple(rows), nxt)
 
+    def find_by_email(self, caller: Caller, email: str) -> User | None:
+        """The account with this address (any state), for administrators; None when
+        there is none."""
+        with self._audit.refusals(caller, AuditAction.USER_LIST, "user", None), self._uow() as uow:
+            require_permission(uow, caller, Permission.USER_MANAGE)
+            return uow.users.find_by_email(" ".join(email.split()).lower())
+
     def ensure_manager(self, caller: Caller, user_id: UserId) -> None:
         """Refuse (and audit) a caller who may not manage users: for front ends that
         must settle who may ask before they read what is asked."""

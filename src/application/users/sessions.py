@@ -68,8 +68,10 @@ class Sessions(UserServiceBase):
         if user.status is not UserStatus.ACTIVE:
             return self._login_failed(caller, user.id, email, f"account_{user.status.value}")
         now = self._clock.now()
+        # Named after the client, so that a list of sessions tells them apart.
+        agent = " ".join((caller.user_agent or "").split())[:MAX_TOKEN_NAME] or "session"
         issued, record = self._new_token(
-            user.id, TokenKind.SESSION, "session", now + self._limits.session_ttl, now
+            user.id, TokenKind.SESSION, agent, now + self._limits.session_ttl, now
         )
         with self._uow() as uow:
             fresh = uow.users.get(user.id)
@@ -184,7 +186,21 @@ class Sessions(UserServiceBase):
             user = require_user(uow, caller)
             return [t for t in uow.tokens.list_for_user(user.id) if t.kind is TokenKind.PERSONAL]
 
+    def list_sessions(self, caller: Caller) -> builtins.list[ApiToken]:
+        """The caller's sessions that still work, newest first, each named after the
+        client that logged in."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            return [
+                t
+                for t in uow.tokens.list_for_user(user.id)
+                if t.kind is TokenKind.SESSION and t.is_usable(now)
+            ]
+
     def revoke_api_token(self, caller: Caller, token_id: TokenId) -> None:
+        """Revoke one of the caller's tokens: a personal token, or a session (which
+        logs that client out)."""
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.TOKEN_REVOKE, "token", token_id),

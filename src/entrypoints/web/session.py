@@ -45,6 +45,8 @@ class Visitor:
     caller: Caller
     user: User | None
     csrf: str
+    session_id: str | None = None
+    """The session record behind the cookie (None when signed out)."""
 
     def can(self, permission: Permission | str) -> bool:
         """Whether the visitor holds ``permission`` (templates name it by its value)."""
@@ -64,6 +66,7 @@ class WebSessions:
             return known
         caller: Caller = req.context.caller
         user = None
+        session_id = None
         token = req.get_cookie_values(SESSION_COOKIE)
         if token and caller.user_id is None:
             try:
@@ -72,6 +75,7 @@ class WebSessions:
                 self._clear(req, resp, SESSION_COOKIE)
             else:
                 caller = Caller(principal.user_id, caller.ip, caller.user_agent)
+                session_id = principal.token_id
                 req.context.caller = caller
                 req.context.user_id = principal.user_id
         if caller.user_id is not None:
@@ -79,7 +83,7 @@ class WebSessions:
         csrf = _first(req.get_cookie_values(CSRF_COOKIE))
         if not csrf:
             csrf = self._new_csrf(req, resp)
-        visitor = Visitor(caller, user, csrf)
+        visitor = Visitor(caller, user, csrf, session_id)
         req.context.visitor = visitor
         return visitor
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 import falcon
 
 from videoplatform.entrypoints.bootstrap import Platform
-from videoplatform.entrypoints.web import account, browse, errors, sharing, studio, watch
+from videoplatform.entrypoints.web import (
+    account,
+    admin,
+    browse,
+    errors,
+    me,
+    sharing,
+    studio,
+    watch,
+)
 from videoplatform.entrypoints.web.assets import STATIC, StaticAssets
 from videoplatform.entrypoints.web.rendering import Pages, content_policy, media_origins
 from videoplatform.entrypoints.web.session import WebSessions
@@ -43,6 +52,17 @@ def mount(
         ("/my/shares", sharing.MyShares(creators)),
         ("/my/shares/new", sharing.NewShare(creators, public_url)),
         ("/my/shares/{share_id}/revoke", sharing.RevokeShare(creators)),
+        ("/account/tokens", me.Tokens(creators)),
+        ("/account/tokens/{token_id}/revoke", me.RevokeToken(creators, "/account/tokens")),
+        ("/account/sessions", me.Sessions(creators)),
+        ("/account/sessions/{token_id}/revoke", me.RevokeToken(creators, "/account/sessions")),
+        ("/admin/queue", admin.Queue(creators)),
+        ("/admin/queue/{video_id}/retry", admin.Retry(creators)),
+        ("/admin/users", admin.Users(creators)),
+        ("/admin/users/{user_id}/{action}", admin.UserAction(creators)),
+        ("/admin/categories", admin.Categories(creators)),
+        ("/admin/categories/{category_id}/{action}", admin.CategoryAction(creators)),
+        ("/admin/audit", admin.Audit(creators)),
         (f"{STATIC}/{{path:path}}", assets),
     ):
         app.add_route(path, resource)

@@ -51,7 +51,13 @@ class Browser:
         return self._keep(self.client.simulate_get(path, cookies=self.cookies, **kwargs))
 
     def post(
-        self, path: str, form: dict[str, str] | None = None, *, csrf: bool = True, **kwargs: Any
+        self,
+        path: str,
+        form: dict[str, str] | None = None,
+        *,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> falcon.testing.Result:
         fields = dict(form or {})
         if csrf:
@@ -60,7 +66,7 @@ class Browser:
             self.client.simulate_post(
                 path,
                 body=urlencode(fields),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
                 cookies=self.cookies,
                 **kwargs,
             )

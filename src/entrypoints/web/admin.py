@@ -1,0 +1,284 @@
+"""Moderators' and administrators' pages: the processing queue, users, categories and
+the audit trail. Each use case decides (and audits) who may do what, as for the API;
+the pages only leave out links a visitor could not use."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import falcon
+
+from videoplatform.application.ports.persistence import AuditFilter, VideoSort
+from videoplatform.application.video_commands import VideoFilter
+from videoplatform.domain.audit import AuditAction, AuditResult
+from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.users import Permission, Role
+from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.web.account import see_other
+from videoplatform.entrypoints.web.rendering import link
+from videoplatform.entrypoints.web.session import Visitor
+from videoplatform.entrypoints.web.studio import Studio, signed_in
+
+QUEUE_PAGE = 50
+USERS_PAGE = 50
+AUDIT_PAGE = 50
+ROLES = [r.value for r in Role]
+EXPORT = "/api/v1/audit/export"
+
+
+def holding(studio: Studio, req: falcon.Request, resp: falcon.Response, p: Permission) -> Visitor:
+    visitor = studio.sessions.visitor(req, resp)
+    signed_in(visitor)
+    if not visitor.can(p):
+        raise PermissionDenied("this page is for moderators and administrators")
+    return visitor
+
+
+class Queue:
+    """``/admin/queue``: videos being processed and those that failed, with Retry."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = holding(studio, req, resp, Permission.VIDEO_MODERATE)
+        videos = studio.platform.videos
+
+        def of(status: VideoStatus) -> Any:
+            return videos.list(
+                visitor.caller,
+                VideoFilter(status=status, sort=VideoSort.NEWEST),
+                limit=QUEUE_PAGE,
+            ).items
+
+        studio.pages.render(
+            req,
+            resp,
+            "admin_queue.html",
+            visitor,
+            processing=[*of(VideoStatus.UPLOADED), *of(VideoStatus.PROCESSING)],
+            failed=of(VideoStatus.FAILED),
+            retried=req.get_param("retried"),
+        )
+
+
+class Retry:
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        visitor, _ = self._studio.posted(req, resp)
+        self._studio.platform.processing.retry(visitor.caller, VideoId(video_id))
+        see_other(resp, link("/admin/queue", retried=video_id))
+
+
+class Users:
+    """``/admin/users``: accounts newest first, or the one with an address; roles,
+    disable and enable."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = holding(studio, req, resp, Permission.USER_MANAGE)
+        users = studio.platform.users
+        email = (req.get_param("email") or "").strip()
+        next_link = None
+        if email:
+            found = users.find_by_email(visitor.caller, email)
+            shown = [found] if found else []
+        else:
+            page = users.list(visitor.caller, req.get_param("cursor"), USERS_PAGE)
+            shown = list(page.items)
+            next_link = link(req.path, cursor=page.next_cursor) if page.next_cursor else None
+        studio.pages.render(
+            req,
+            resp,
+            "admin_users.html",
+            visitor,
+            users=shown,
+            email=email,
+            roles=ROLES,
+            next_link=next_link,
+            done=req.get_param("done"),
+            problem=req.get_param("problem"),
+        )
+
+
+class UserAction:
+    """``POST /admin/users/{id}/{roles|disable|enable}``."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, action: str
+    ) -> None:
+        visitor, form = self._studio.posted(req, resp)
+        users = self._studio.platform.users
+        target = UserId(user_id)
+        try:
+            if action == "roles":
+                users.change_roles(visitor.caller, target, form.values("roles"))
+            elif action == "disable":
+                users.disable(visitor.caller, target)
+            elif action == "enable":
+                users.enable(visitor.caller, target)
+            else:
+                raise falcon.HTTPNotFound()
+        except (ValidationError, Conflict) as refused:
+            # Said on the list (the last administrator cannot lose the role, ...).
+            see_other(resp, link("/admin/users", problem=refused.message))
+            return
+        see_other(resp, link("/admin/users", done=f"{action}: {user_id}"))
+
+
+class Categories:
+    """``/admin/categories``: create, rename and delete."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def _show(
+        self, req: falcon.Request, resp: falcon.Response, visitor: Visitor, **extra: Any
+    ) -> None:
+        studio = self._studio
+        studio.pages.render(
+            req,
+            resp,
+            "admin_categories.html",
+            visitor,
+            categories=sorted(studio.platform.categories.list(), key=lambda c: c.name.lower()),
+            errors=extra.pop("errors", {}),
+            values=extra.pop("values", {}),
+            done=req.get_param("done"),
+            **extra,
+        )
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor = holding(self._studio, req, resp, Permission.CATEGORY_MANAGE)
+        self._show(req, resp, visitor)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor, form = self._studio.posted(req, resp)
+        name = form.text("name")
+        try:
+            self._studio.platform.categories.create(visitor.caller, name)
+        except (ValidationError, Conflict) as refused:
+            errors = (
+                {"name": refused.fields.get("name", refused.message)}
+                if isinstance(refused, ValidationError)
+                else {"name": refused.message}
+            )
+            self._show(req, resp, visitor, status=422, errors=errors, values={"name": name})
+            return
+        see_other(resp, link("/admin/categories", done="created"))
+
+
+class CategoryAction:
+    """``POST /admin/categories/{id}/{rename|delete}``."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, category_id: str, action: str
+    ) -> None:
+        visitor, form = self._studio.posted(req, resp)
+        categories = self._studio.platform.categories
+        target = CategoryId(category_id)
+        try:
+            if action == "rename":
+                categories.rename(visitor.caller, target, form.text("name"))
+            elif action == "delete":
+                categories.delete(visitor.caller, target)
+            else:
+                raise falcon.HTTPNotFound()
+        except (ValidationError, Conflict) as refused:
+            see_other(resp, link("/admin/categories", done=f"not done: {refused.message}"))
+            return
+        see_other(resp, link("/admin/categories", done=f"{action}d"))
+
+
+def _day(req: falcon.Request, name: str) -> date | None:
+    raw = (req.get_param(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError.field(name, "a date such as 2026-12-01") from None
+
+
+def _choice(req: falcon.Request, name: str, kinds: list[str]) -> str | None:
+    raw = (req.get_param(name) or "").strip()
+    if raw and raw not in kinds:
+        raise ValidationError.field(name, "not one of the choices")
+    return raw or None
+
+
+class Audit:
+    """``/admin/audit``: the trail with its filters (days in UTC), page by page, and
+    the export of the same selection in CSV or JSON Lines (the API's export)."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = holding(studio, req, resp, Permission.AUDIT_READ)
+        actions = [a.value for a in AuditAction]
+        results = [r.value for r in AuditResult]
+        action = _choice(req, "action", actions)
+        result = _choice(req, "result", results)
+        since, until = _day(req, "since"), _day(req, "until")
+        text = {
+            n: (req.get_param(n) or "").strip()
+            for n in ("actor_id", "resource_type", "resource_id")
+        }
+        filters = AuditFilter(
+            actor_id=UserId(text["actor_id"]) if text["actor_id"] else None,
+            action=AuditAction(action) if action else None,
+            resource_type=text["resource_type"] or None,
+            resource_id=text["resource_id"] or None,
+            result=AuditResult(result) if result else None,
+            since=datetime.combine(since, time(), UTC) if since else None,
+            until=datetime.combine(until, time(), UTC) + timedelta(days=1) if until else None,
+        )
+        page = studio.platform.audit.search(
+            visitor.caller, filters, req.get_param("cursor"), AUDIT_PAGE
+        )
+        chosen = {
+            **{k: v for k, v in text.items() if v},
+            **({"action": action} if action else {}),
+            **({"result": result} if result else {}),
+        }
+        api_range = {
+            **({"since": filters.since.isoformat()} if filters.since else {}),
+            **({"until": filters.until.isoformat()} if filters.until else {}),
+        }
+        shown = {
+            **chosen,
+            **({"since": str(since)} if since else {}),
+            **({"until": str(until)} if until else {}),
+        }
+        studio.pages.render(
+            req,
+            resp,
+            "admin_audit.html",
+            visitor,
+            events=page.items,
+            values=shown,
+            actions=actions,
+            results=results,
+            next_link=f"{req.path}?{urlencode({**shown, 'cursor': page.next_cursor})}"
+            if page.next_cursor
+            else None,
+            export_csv=f"{EXPORT}?{urlencode({**chosen, **api_range, 'format': 'csv'})}",
+            export_jsonl=f"{EXPORT}?{urlencode({**chosen, **api_range, 'format': 'jsonl'})}",
+        )

@@ -1,0 +1,66 @@
+"""The account's own pages: personal API tokens (shown once, revoked) and sessions
+(listed by client, each signed out on its own)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.unit.web.conftest import Browser, MakeUser
+from videoplatform.entrypoints.web.session import SESSION_COOKIE
+
+MADE = re.compile(r'id="made-token" type="text" readonly value="([^"]+)"')
+
+
+def test_a_token_is_shown_once_works_on_the_api_and_is_revoked(
+    browser: Browser, make_user: MakeUser
+) -> None:
+    user = make_user()
+    browser.log_in(user.email.value)
+    browser.get("/account/tokens")
+    made = browser.post("/account/tokens", {"name": "backup script", "expires_in_days": "30"})
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    found = MADE.search(made.text)
+    assert found is not None
+    token = found.group(1)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert browser.client.simulate_get("/api/v1/auth/me", headers=bearer).status_code == 200
+    listed = browser.get("/account/tokens")
+    assert "backup script" in listed.text and token not in listed.text
+    revoke = re.search(r'action="(/account/tokens/[^"/]+/revoke)"', listed.text)
+    assert revoke is not None
+    assert browser.post(revoke.group(1)).status_code == 303
+    assert browser.client.simulate_get("/api/v1/auth/me", headers=bearer).status_code == 401
+
+
+def test_a_bad_token_form_says_what_is_wrong(browser: Browser, make_user: MakeUser) -> None:
+    browser.log_in(make_user().email.value)
+    browser.get("/account/tokens")
+    result = browser.post("/account/tokens", {"name": "", "expires_in_days": "forever"})
+    assert result.status_code == 422
+    assert 'id="e-expires_in_days"' in result.text
+
+
+def test_sessions_are_listed_by_client_and_signed_out_one_by_one(
+    browser: Browser, make_user: MakeUser
+) -> None:
+    user = make_user()
+    laptop = Browser(browser.client)
+    laptop.get("/login")
+    laptop.post(
+        "/login",
+        {"email": user.email.value, "password": "correct horse battery staple"},
+        headers={"User-Agent": "Laptop Browser/1.0"},
+    )
+    browser.log_in(user.email.value)
+    page = browser.get("/account/sessions")
+    assert "Laptop Browser/1.0" in page.text
+    assert page.text.count("this browser") == 1
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>.*?action=\"([^\"]+)\"", page.text, re.S)
+    laptop_row = [action for client, action in rows if "Laptop Browser" in client]
+    assert len(laptop_row) == 1
+    assert browser.post(laptop_row[0]).status_code == 303
+    assert "Log in" in laptop.get("/").text  # the laptop is signed out
+    assert "Log out" in browser.get("/").text  # this browser is not
+    mine = [action for client, action in rows if "this browser" in client]
+    assert browser.post(mine[0]).status_code == 303
+    assert SESSION_COOKIE not in browser.cookies
