@@ -506,3 +506,31 @@ def test_an_administrators_pages_are_accessible_and_work(
         visit.check()
     finally:
         visit.close()
+
+
+def test_files_go_up_into_a_folder_and_come_back_down(
+    chromium: Browser,
+    server: Served,
+    published: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    notes = tmp_path_factory.mktemp("files") / "logbook.txt"
+    notes.write_bytes(b"wind NW 4, sea slight\n" * 1000)
+    visit = Visit(chromium, server.url)
+    try:
+        page = visit.page
+        log_in(visit, published["email"])
+        page.goto("/my/files?folder=/voyages/2026")
+        assert serious_violations(page) == []
+        page.set_input_files("#upload-files", str(notes))
+        page.get_by_role("link", name="show the folder").click()
+        page.get_by_role("link", name="logbook.txt", exact=True).wait_for()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="logbook.txt", exact=True).click()
+        assert Path(download.value.path()).read_bytes() == notes.read_bytes()
+        page.goto("/my/files")
+        page.get_by_role("link", name="voyages/").click()
+        page.get_by_role("link", name="2026/").wait_for()
+        visit.check()
+    finally:
+        visit.close()

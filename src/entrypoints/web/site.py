@@ -11,6 +11,7 @@ from videoplatform.entrypoints.web import (
     admin,
     browse,
     errors,
+    files,
     me,
     sharing,
     studio,
@@ -63,6 +64,10 @@ def mount(
         ("/admin/categories", admin.Categories(creators)),
         ("/admin/categories/{category_id}/{action}", admin.CategoryAction(creators)),
         ("/admin/audit", admin.Audit(creators)),
+        ("/my/files", files.MyFiles(creators)),
+        ("/my/files/{file_id}/download", files.DownloadFile(creators)),
+        ("/my/files/{file_id}/move", files.MoveFilePage(creators)),
+        ("/my/files/{file_id}/delete", files.DeleteFilePage(creators)),
         (f"{STATIC}/{{path:path}}", assets),
     ):
         app.add_route(path, resource)

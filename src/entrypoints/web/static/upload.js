@@ -1,11 +1,13 @@
-// The upload page: each chosen or dropped file goes up over tus (the API's resumable
+// Uploads (the upload page, and a folder of My files): each chosen or dropped file goes
+// up over tus (the API's resumable
 // uploads), with a progress bar and a cancel button. tus-js-client keeps each
 // upload's address in this browser, so choosing the same file again resumes it.
 (function () {
   "use strict";
   var zone = document.getElementById("dropzone");
   var input = document.getElementById("upload-files");
-  var visibility = document.getElementById("upload-visibility");
+  var visibility = document.getElementById("upload-visibility");  // videos only
+  var kind = zone.dataset.kind || "video";
   var list = document.getElementById("upload-list");
   var token = document.querySelector("meta[name=csrf-token]").content;
 
@@ -47,7 +49,11 @@
       retryDelays: [0, 1000, 3000, 5000, 10000],
       removeFingerprintOnSuccess: true,
       headers: { "X-CSRF-Token": token },
-      metadata: {
+      metadata: kind === "file" ? {
+        kind: "file",
+        filename: file.name,
+        folder: zone.dataset.folder || "/"
+      } : {
         kind: "video",
         title: file.name.replace(/\.[^.]+$/, "") || file.name,
         visibility: visibility.value
@@ -63,11 +69,17 @@
       onSuccess: function () {
         bar.value = 100;
         cancel.remove();
-        state.textContent = "uploaded, now processing: ";
-        var id = result ? result.split("/").pop() : null;
         var link = document.createElement("a");
-        link.href = id ? "/watch/" + id : "/my/videos";
-        link.textContent = id ? "open it" : "see my videos";
+        if (kind === "file") {
+          state.textContent = "uploaded: ";
+          link.href = location.pathname + location.search;
+          link.textContent = "show the folder";
+        } else {
+          state.textContent = "uploaded, now processing: ";
+          var id = result ? result.split("/").pop() : null;
+          link.href = id ? "/watch/" + id : "/my/videos";
+          link.textContent = id ? "open it" : "see my videos";
+        }
         state.appendChild(link);
       },
       onError: function (error) {

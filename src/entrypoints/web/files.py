@@ -1,0 +1,144 @@
+"""The creator's files: a folder browser, uploads (over tus, like videos), downloads,
+moving or renaming, deleting."""
+
+from __future__ import annotations
+
+import falcon
+
+from videoplatform.application.files import MoveFile
+from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.files import FolderPath
+from videoplatform.domain.ids import FileId
+from videoplatform.domain.users import Permission
+from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.web.account import see_other
+from videoplatform.entrypoints.web.rendering import link
+from videoplatform.entrypoints.web.session import Visitor
+from videoplatform.entrypoints.web.studio import Studio, signed_in
+
+FOLDER_PAGE = 100
+
+
+def _manager(studio: Studio, req: falcon.Request, resp: falcon.Response) -> Visitor:
+    visitor = studio.sessions.visitor(req, resp)
+    signed_in(visitor)
+    if not visitor.can(Permission.FILE_MANAGE):
+        raise PermissionDenied("your account may not keep files")
+    return visitor
+
+
+def crumbs(folder: FolderPath) -> list[tuple[str, str]]:
+    """``/a/b`` → [("Files", "/"), ("a", "/a"), ("b", "/a/b")]."""
+    shown, path = [("Files", "/")], ""
+    for segment in folder.segments:
+        path += "/" + segment
+        shown.append((segment, path))
+    return shown
+
+
+class MyFiles:
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        studio = self._studio
+        visitor = _manager(studio, req, resp)
+        listing = studio.platform.files.list_folder(
+            visitor.caller, req.get_param("folder") or "/", req.get_param("cursor"), FOLDER_PAGE
+        )
+        folder = listing.folder
+        studio.pages.render(
+            req,
+            resp,
+            "my_files.html",
+            visitor,
+            folder=folder.value,
+            crumbs=crumbs(folder),
+            subfolders=[(name, folder.path_of(name)) for name in listing.subfolders],
+            files=listing.files.items,
+            next_link=link(req.path, folder=folder.value, cursor=listing.files.next_cursor)
+            if listing.files.next_cursor
+            else None,
+            done=req.get_param("done"),
+        )
+
+
+class DownloadFile:
+    """``GET /my/files/{id}/download``: the bytes, as an attachment."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        visitor = _manager(self._studio, req, resp)
+        stored, chunks = self._studio.platform.files.open(visitor.caller, FileId(file_id))
+        resp.cache_control = ["private", "no-store"]
+        resp.content_type = stored.content_type
+        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
+        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        resp.content_length = stored.size
+        resp.stream = chunks
+
+
+class MoveFilePage:
+    """``/my/files/{id}/move``: a new name or folder."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def _show(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        visitor: Visitor,
+        file_id: str,
+        *,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> None:
+        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
+        self._studio.pages.render(
+            req,
+            resp,
+            "move_file.html",
+            visitor,
+            status=status,
+            file=stored,
+            errors=errors or {},
+            values=values or {"name": stored.name, "folder": stored.folder.value},
+        )
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        visitor = _manager(self._studio, req, resp)
+        self._show(req, resp, visitor, file_id)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        visitor, form = self._studio.posted(req, resp)
+        values = {"name": form.text("name"), "folder": form.text("folder")}
+        try:
+            moved = self._studio.platform.files.move(
+                visitor.caller, FileId(file_id), MoveFile(values["folder"], values["name"])
+            )
+        except (ValidationError, Conflict) as refused:
+            fields = refused.fields if isinstance(refused, ValidationError) else {}
+            errors = dict(fields) or {"form": refused.message}
+            self._show(req, resp, visitor, file_id, status=422, errors=errors, values=values)
+            return
+        see_other(resp, link("/my/files", folder=moved.folder.value, done="moved"))
+
+
+class DeleteFilePage:
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        visitor = _manager(self._studio, req, resp)
+        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
+        self._studio.pages.render(req, resp, "delete_file.html", visitor, file=stored)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
+        visitor, _ = self._studio.posted(req, resp)
+        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
+        self._studio.platform.files.delete(visitor.caller, FileId(file_id))
+        see_other(resp, link("/my/files", folder=stored.folder.value, done="deleted"))
