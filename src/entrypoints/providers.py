@@ -203,6 +203,7 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
         wiring.get(TokenGenerator),
         wiring.get(Mailer),
         wiring.get(Limits),
+        site_url=settings.public_url,
     )
     handlers = wiring.provide(
         DurableHandlers, lambda: DurableHandlers(platform_reactions(uow, clock, mail))

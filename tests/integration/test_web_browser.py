@@ -534,3 +534,25 @@ def test_files_go_up_into_a_folder_and_come_back_down(
         visit.check()
     finally:
         visit.close()
+
+
+def test_the_search_box_offers_completions_as_one_types(
+    chromium: Browser, server: Served, published: dict[str, str]
+) -> None:
+    visit = Visit(chromium, server.url)
+    try:
+        page = visit.page
+        page.goto("/")
+        page.get_by_label("Search videos").press_sequentially("lightho", delay=30)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#site-search-suggestions option')]"
+            ".some(o => o.value === 'Lighthouse at dusk')"
+        )
+        # Choosing the completion searches for it.
+        page.get_by_label("Search videos").fill("Lighthouse at dusk")
+        page.get_by_label("Search videos").press("Enter")
+        page.wait_for_url("**/search?q=Lighthouse+at+dusk")
+        assert page.get_by_role("link", name="Lighthouse at dusk").count() >= 1
+        visit.check()
+    finally:
+        visit.close()

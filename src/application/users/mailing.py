@@ -51,6 +51,8 @@ class AccountMail:
     tokens: TokenGenerator
     mailer: Mailer
     limits: Limits
+    site_url: str = ""
+    """The web application's public address: mails link to its pages when known."""
 
     def __call__(self, event: DomainEvent) -> None:
         message: MailMessage | None = None
@@ -101,8 +103,8 @@ class AccountMail:
             )
             uow.commit()
         if kind is TokenKind.PASSWORD_RESET:
-            return messages.password_reset_code(user.email.value, secret)
-        return messages.verification_code(user.email.value, secret)
+            return messages.password_reset_code(user.email.value, secret, self.site_url)
+        return messages.verification_code(user.email.value, secret, self.site_url)
 
     def _user(self, user_id: UserId) -> User | None:
         with self.uow() as uow:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from videoplatform.application.ports.mail import MailMessage
 
 
@@ -17,17 +19,27 @@ def address_taken(address: str) -> MailMessage:
     )
 
 
-def verification_code(address: str, code: str) -> MailMessage:
+def verification_code(address: str, code: str, site_url: str = "") -> MailMessage:
     return MailMessage(
         to=address,
         subject="Confirm your email address",
-        body=f"Your verification code is:\n\n{code}\n",
+        body=f"Your verification code is:\n\n{code}\n" + _link(site_url, "/verify", code),
     )
 
 
-def password_reset_code(address: str, code: str) -> MailMessage:
+def password_reset_code(address: str, code: str, site_url: str = "") -> MailMessage:
     return MailMessage(
         to=address,
         subject="Reset your password",
-        body=f"Your password reset code (valid for one hour) is:\n\n{code}\n",
+        body=f"Your password reset code (valid for one hour) is:\n\n{code}\n"
+        + _link(site_url, "/password/reset", code),
     )
+
+
+def _link(site_url: str, page: str, code: str) -> str:
+    """A link to the site's page that takes the code, when the site's address is
+    known. The code goes in the fragment: browsers never send it to a server, so no
+    access log on the way keeps it."""
+    if not site_url:
+        return ""
+    return f"\nOr open this link:\n\n{site_url.rstrip('/')}{page}#{quote(code, safe='')}\n"
