@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import attrs
 from attrs import frozen
@@ -20,7 +21,11 @@ from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.events.consumer import DurableHandler
 from videoplatform.application.events.deferred import DeferredEvents
 from videoplatform.application.pagination import clamp_limit, decode_cursor, encode_cursor
-from videoplatform.application.ports.persistence import UnitOfWork, UnitOfWorkFactory
+from videoplatform.application.ports.persistence import (
+    UnitOfWork,
+    UnitOfWorkFactory,
+    VideoListQuery,
+)
 from videoplatform.application.ports.queue import Subscription
 from videoplatform.application.ports.search import (
     Completions,
@@ -36,6 +41,7 @@ from videoplatform.domain.events import (
     DomainEvent,
     SearchPerformed,
     SearchResultOpened,
+    UserProfileChanged,
     VideoDeleted,
     VideoEvent,
 )
@@ -79,8 +85,12 @@ MAX_POSITION = MAX_OFFSET + 100
 MAX_VIDEO_ID = 64
 """The longest video id (the column's width); the platform's own are 26 characters."""
 
-SEARCH_INDEX = Subscription("search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted"))
-"""The index follows what videos say and what they are called."""
+SEARCH_INDEX = Subscription(
+    "search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted", "UserProfileChanged")
+)
+"""The index follows what videos say and what they are called, and their owners' names."""
+OWNER_BATCH = 500
+"""Videos of a renamed owner indexed again per transaction."""
 
 
 @frozen
@@ -516,6 +526,29 @@ class SearchIndexing:
             retry_stale(3, remove)
         elif isinstance(event, VideoEvent):
             index_video(self.uow, event.video_id)
+        elif isinstance(event, UserProfileChanged) and event.renamed:
+            index_owner(self.uow, event.user_id)
+
+
+def index_owner(uow_factory: UnitOfWorkFactory, owner_id: UserId) -> None:
+    """Write again the documents of every video of ``owner_id`` (their owner's name is
+    in each), a batch per transaction."""
+
+    def batch(after: tuple[datetime | int, str] | None) -> list[Video]:
+        with uow_factory() as uow:
+            query = VideoListQuery(None, see_all=True, owner_id=owner_id, after=after)
+            videos = uow.videos.list_page(query, OWNER_BATCH)
+            name = _owner_name(uow, owner_id)
+            uow.search.put_videos([_document(v, name, _category_name(uow, v)) for v in videos])
+            uow.commit()
+            return videos
+
+    after: tuple[datetime | int, str] | None = None
+    while True:
+        done = retry_stale(3, partial(batch, after))
+        if len(done) < OWNER_BATCH:
+            return
+        after = (done[-1].created_at, done[-1].id)
 
 
 def search_indexing(uow: UnitOfWorkFactory) -> DurableHandler:

@@ -24,7 +24,8 @@ class UploadVideo:
     description: str = ""
     category_id: CategoryId | None = None
     tags: Sequence[str] = ()
-    visibility: Visibility = Visibility.PRIVATE
+    visibility: Visibility | None = None
+    """None: the uploader's default (their profile's; private unless they changed it)."""
     declared_size: int | None = None
     """The size announced before the bytes (a Content-Length), refused early if too big."""
 

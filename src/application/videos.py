@@ -129,7 +129,7 @@ class VideoService(UseCases):
                 description=command.description,
                 category_id=command.category_id,
                 tags=command.tags,
-                visibility=command.visibility,
+                visibility=command.visibility or owner.default_visibility,
                 source_key=key,
                 source_size=metered.size,
                 source_sha256=metered.sha256,

@@ -30,6 +30,7 @@ class AuditAction(enum.Enum):
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
     USER_LIST = "user.list"
+    USER_PROFILE_CHANGE = "user.profile_change"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     VIDEO_UPLOAD = "video.upload"

@@ -40,6 +40,14 @@ class UserEnabled(DomainEvent):
 
 
 @frozen
+class UserProfileChanged(DomainEvent):
+    """The display name (shown beside the user's videos) or a preference changed."""
+
+    user_id: UserId
+    renamed: bool = False
+
+
+@frozen
 class PasswordResetRequested(DomainEvent):
     """The account's owner asked for a password reset code."""
 

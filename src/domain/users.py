@@ -19,11 +19,13 @@ from videoplatform.domain.events import (
     UserActivated,
     UserDisabled,
     UserEnabled,
+    UserProfileChanged,
     UserRegistered,
     VerificationRequested,
 )
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.text import one_line
+from videoplatform.domain.visibility import Visibility
 
 
 class Permission(enum.Enum):
@@ -143,6 +145,8 @@ class User(Aggregate):
     status: UserStatus
     created_at: datetime
     updated_at: datetime
+    default_visibility: Visibility = Visibility.PRIVATE
+    """Who may watch the user's new uploads when an upload does not say."""
 
     @classmethod
     def register(
@@ -243,9 +247,23 @@ class User(Aggregate):
         """Mark the user as changed so that a concurrent decision about them conflicts."""
         self.updated_at = now
 
-    def rename(self, display_name: str, now: datetime) -> None:
-        self.display_name = _clean_display_name(display_name)
+    def change_profile(
+        self,
+        now: datetime,
+        *,
+        display_name: str | None = None,
+        default_visibility: Visibility | None = None,
+    ) -> None:
+        """Change what is given (``None`` keeps it); a change is recorded as an event
+        (a new name is shown beside the user's videos, so they are indexed again)."""
+        name = self.display_name if display_name is None else _clean_display_name(display_name)
+        visibility = default_visibility or self.default_visibility
+        if (name, visibility) == (self.display_name, self.default_visibility):
+            return
+        renamed = name != self.display_name
+        self.display_name, self.default_visibility = name, visibility
         self.updated_at = now
+        self.record(UserProfileChanged(occurred_at=now, user_id=self.id, renamed=renamed))
 
 
 MIN_PASSWORD_LENGTH = 10

@@ -25,12 +25,9 @@ from videoplatform.domain.events import (
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.text import one_line
 from videoplatform.domain.users import Permission, User
+from videoplatform.domain.visibility import Visibility
 
-
-class Visibility(enum.Enum):
-    PUBLIC = "public"
-    UNLISTED = "unlisted"
-    PRIVATE = "private"
+__all__ = ["Visibility"]  # its home is domain.visibility; importers name it from here too
 
 
 class FailureCode(enum.StrEnum):

@@ -656,7 +656,7 @@ def test_returned_aggregates_are_copies_that_change_nothing_unless_saved(
         from_list.update_metadata(now=at(1), title="Changed by list")
         assert uow.videos.get(VideoId("v1")).title == "Original"
         user = uow.users.get(u1)
-        user.rename("Someone Else", now=at(1))
+        user.change_profile(at(1), display_name="Someone Else")
         uow.commit()
     with uow_factory() as uow:
         assert uow.videos.get(VideoId("v1")).title == "Original"

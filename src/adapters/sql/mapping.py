@@ -53,6 +53,7 @@ def user_row(user: User) -> dict[str, Any]:
         "status": user.status.value,
         "created_at": user.created_at,
         "updated_at": user.updated_at,
+        "default_visibility": user.default_visibility.value,
     }
 
 
@@ -66,6 +67,7 @@ def user_from(row: Row) -> User:
         status=UserStatus(row["status"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        default_visibility=Visibility(row["default_visibility"]),
         version=row["version"],
     )
 

@@ -46,6 +46,7 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("default_visibility", String(16), nullable=False, server_default="private"),
     Index(None, "created_at", "id"),
 )
 

@@ -115,7 +115,7 @@ class UploadCompletion(ResumableBase):
                     title=meta["title"],
                     source=parts,
                     description=meta.get("description", ""),
-                    visibility=Visibility(meta.get("visibility", Visibility.PRIVATE.value)),
+                    visibility=Visibility(meta["visibility"]) if meta.get("visibility") else None,
                     declared_size=upload.length,
                 ),
             )

@@ -11,6 +11,7 @@ from videoplatform.application.users.commands import (
     Login,
     Principal,
     RegisterUser,
+    UpdateProfile,
 )
 from videoplatform.application.users.recovery import PasswordRecovery
 from videoplatform.application.users.registration import Registration
@@ -27,5 +28,6 @@ __all__ = [
     "Login",
     "Principal",
     "RegisterUser",
+    "UpdateProfile",
     "UserService",
 ]

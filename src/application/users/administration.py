@@ -10,6 +10,7 @@ from videoplatform.application.context import Caller, Hidden, require_permission
 from videoplatform.application.pagination import Page, clamp_limit, encode_cursor, time_keyset
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
+from videoplatform.application.users.commands import UpdateProfile
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import Conflict, NotFound
 from videoplatform.domain.ids import UserId
@@ -41,6 +42,33 @@ class Administration(UserServiceBase):
                 if user.is_active:
                     names[user_id] = user.display_name
         return names
+
+    def update_profile(self, caller: Caller, command: UpdateProfile) -> User:
+        """The caller's own display name and preferences (audited, with the fields
+        changed)."""
+        with self._uow() as uow:
+            user = require_user(uow, caller)
+            user.change_profile(
+                self._clock.now(),
+                display_name=command.display_name,
+                default_visibility=command.default_visibility,
+            )
+            uow.users.save(user)
+            changed = [
+                name
+                for name in ("display_name", "default_visibility")
+                if getattr(command, name) is not None
+            ]
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.USER_PROFILE_CHANGE,
+                "user",
+                user.id,
+                metadata={"fields": ",".join(changed)},
+            )
+            uow.commit()
+        return user
 
     def me(self, caller: Caller) -> User:
         with self._uow() as uow:

@@ -8,6 +8,7 @@ from attrs import frozen
 
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import Role
+from videoplatform.domain.visibility import Visibility
 
 
 @frozen
@@ -15,6 +16,14 @@ class RegisterUser:
     email: str
     password: str
     display_name: str
+
+
+@frozen
+class UpdateProfile:
+    """Fields left as ``None`` are unchanged."""
+
+    display_name: str | None = None
+    default_visibility: Visibility | None = None
 
 
 @frozen

@@ -29,6 +29,8 @@ class UserView:
     roles: list[str]
     status: Literal["pending", "active", "disabled"]
     created_at: datetime
+    default_visibility: Literal["public", "unlisted", "private"]
+    """Of the user's new uploads when an upload does not say."""
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -39,6 +41,7 @@ class UserView:
             roles=sorted(r.value for r in user.roles),
             status=user.status.value,
             created_at=user.created_at,
+            default_visibility=user.default_visibility.value,
         )
 
 

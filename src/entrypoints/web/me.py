@@ -1,4 +1,4 @@
-"""The signed-in user's own settings: personal API tokens and active sessions."""
+"""The signed-in user's own settings: profile, personal API tokens, active sessions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import falcon
 
+from videoplatform.application.users import UpdateProfile
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
+from videoplatform.domain.visibility import Visibility
 from videoplatform.entrypoints.web.account import see_other
 from videoplatform.entrypoints.web.studio import Studio, signed_in
 
@@ -104,3 +106,64 @@ class Sessions:
             sessions=studio.platform.users.list_sessions(visitor.caller),
             revoked=req.get_param("revoked") is not None,
         )
+
+
+class Profile:
+    """``/account/profile``: the display name and the visibility of new uploads."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def _show(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        *,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> None:
+        studio = self._studio
+        visitor = studio.sessions.visitor(req, resp)
+        user = signed_in(visitor)
+        studio.pages.render(
+            req,
+            resp,
+            "profile.html",
+            visitor,
+            status=status,
+            errors=errors or {},
+            values=values
+            or {
+                "display_name": user.display_name,
+                "default_visibility": user.default_visibility.value,
+            },
+            visibilities=[v.value for v in Visibility],
+            saved=req.get_param("saved") is not None,
+        )
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._show(req, resp)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor, form = self._studio.posted(req, resp)
+        values = {
+            "display_name": form.text("display_name"),
+            "default_visibility": form.text("default_visibility"),
+        }
+        try:
+            try:
+                visibility = Visibility(values["default_visibility"])
+            except ValueError:
+                raise ValidationError.field(
+                    "default_visibility", "choose public, unlisted or private"
+                ) from None
+            self._studio.platform.users.update_profile(
+                visitor.caller,
+                UpdateProfile(display_name=values["display_name"], default_visibility=visibility),
+            )
+        except ValidationError as refused:
+            errors = dict(refused.fields) or {"form": refused.message}
+            self._show(req, resp, status=422, errors=errors, values=values)
+            return
+        see_other(resp, "/account/profile?saved")

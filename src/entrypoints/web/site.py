@@ -53,6 +53,7 @@ def mount(
         ("/my/shares", sharing.MyShares(creators)),
         ("/my/shares/new", sharing.NewShare(creators, public_url)),
         ("/my/shares/{share_id}/revoke", sharing.RevokeShare(creators)),
+        ("/account/profile", me.Profile(creators)),
         ("/account/tokens", me.Tokens(creators)),
         ("/account/tokens/{token_id}/revoke", me.RevokeToken(creators, "/account/tokens")),
         ("/account/sessions", me.Sessions(creators)),

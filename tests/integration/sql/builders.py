@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql import mapping, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.ids import AuditEventId, UserId, VideoId
@@ -54,6 +54,14 @@ def a_user(now: datetime = T0) -> User:
         now=now,
         verified=True,
     )
+
+
+def user_row_before_0016(user: User) -> dict[str, Any]:
+    """A user's row as the schema held it before 0016 (no default visibility), for
+    migration tests that write rows into an older schema."""
+    row = {**mapping.user_row(user), "version": 1}
+    del row["default_visibility"]
+    return row
 
 
 def a_video(owner: User, *, title: str = "A video", now: datetime = T0) -> Video:

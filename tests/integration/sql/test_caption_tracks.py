@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, delete, func, insert, inspect, select, text
 
-from tests.integration.sql.builders import T0, a_user, a_video, new_id, stored_video
+from tests.integration.sql.builders import (
+    T0,
+    a_user,
+    a_video,
+    new_id,
+    stored_video,
+    user_row_before_0016,
+)
 from videoplatform.adapters.sql import mapping, migrate, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from videoplatform.domain.captions import CaptionTrack
@@ -88,7 +95,7 @@ def test_0009_adds_caption_tracks_beside_existing_videos_and_undoes(at_0008: Eng
     owner = a_user()
     video = a_video(owner, title="Before 0009")
     with engine.begin() as conn:  # the videos table is unchanged since 0008
-        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(insert(tables.users).values(user_row_before_0016(owner)))
         conn.execute(insert(tables.videos).values({**mapping.video_row(video), "version": 1}))
 
     migrate.upgrade(engine, "0009")

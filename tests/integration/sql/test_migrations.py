@@ -16,6 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, text
 
+from tests.integration.sql.builders import user_row_before_0016
 from tests.unit.domain.builders import make_user, make_video
 from videoplatform.adapters.sql import mapping, migrate, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -155,7 +156,7 @@ def test_0005_hides_the_videos_of_owners_disabled_before_it(fresh_engine: Engine
     gone.disable(kept.created_at)
     with fresh_engine.begin() as conn:
         for user, video_id in ((kept, "video-kept"), (gone, "video-gone")):
-            conn.execute(insert(tables.users).values({**mapping.user_row(user), "version": 1}))
+            conn.execute(insert(tables.users).values(user_row_before_0016(user)))
             video = attrs.evolve(make_video(owner_id=user.id), id=VideoId(video_id))
             conn.execute(insert(tables.videos).values(video_row_before(video, "0007")))
     migrate.upgrade(fresh_engine, "0005")
@@ -184,7 +185,7 @@ def test_0007_gives_videos_that_failed_before_it_a_failure_code(fresh_engine: En
     failed.mark_failed("ffmpeg exited with status 1", now)
     waiting = attrs.evolve(make_video(owner_id=owner.id), id=VideoId("video-waiting"))
     with fresh_engine.begin() as conn:
-        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(insert(tables.users).values(user_row_before_0016(owner)))
         for video in (failed, waiting):
             conn.execute(insert(tables.videos).values(video_row_before(video, "0007")))
     migrate.upgrade(fresh_engine, "0007")
@@ -199,7 +200,7 @@ def test_0008_leaves_videos_from_before_it_not_reprocessing(fresh_engine: Engine
     owner = make_user(user_id="user-1")
     video = attrs.evolve(make_video(owner_id=owner.id), id=VideoId("video-1"))
     with fresh_engine.begin() as conn:
-        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(insert(tables.users).values(user_row_before_0016(owner)))
         conn.execute(insert(tables.videos).values(video_row_before(video, "0008")))
     migrate.upgrade(fresh_engine, "0008")
     with fresh_engine.connect() as conn:
@@ -266,3 +267,18 @@ def test_0015_fills_the_title_leaders_from_the_documents_indexed_before_it(
     migrate.downgrade(fresh_engine, "0014")
     migrate.upgrade(fresh_engine, "0015")
     assert leaders() == written
+
+
+def test_0016_gives_existing_accounts_private_uploads_and_undoes(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0015")
+    owner = make_user(user_id="user-16")
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values(user_row_before_0016(owner)))
+    migrate.upgrade(fresh_engine, "0016")
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        assert uow.users.get(owner.id).default_visibility is Visibility.PRIVATE
+    migrate.downgrade(fresh_engine, "0015")
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
+    assert "default_visibility" not in columns
+    migrate.upgrade(fresh_engine, "head")

@@ -11,6 +11,7 @@ from videoplatform.domain.events import (
     UserActivated,
     UserDisabled,
     UserEnabled,
+    UserProfileChanged,
     UserRegistered,
 )
 from videoplatform.domain.ids import UserId
@@ -24,6 +25,7 @@ from videoplatform.domain.users import (
     UserStatus,
     check_password_policy,
 )
+from videoplatform.domain.visibility import Visibility
 
 # -- email -------------------------------------------------------------------------------
 
@@ -155,17 +157,30 @@ def test_display_name_with_control_characters_is_refused(raw: str) -> None:
 
 def test_rename_applies_the_display_name_rules_and_touches_updated_at() -> None:
     user = _register("Ada")
-    user.rename("  Ada   King ", LATER)
+    user.pull_events()
+    user.change_profile(LATER, display_name="  Ada   King ")
     assert user.display_name == "Ada King"
     assert user.updated_at == LATER
+    assert user.pull_events() == [UserProfileChanged(LATER, user.id, renamed=True)]
 
 
 def test_rename_to_an_invalid_display_name_is_refused_and_keeps_the_old_one() -> None:
     user = _register("Ada")
     with pytest.raises(ValidationError):
-        user.rename("   ", LATER)
+        user.change_profile(LATER, display_name="   ")
     assert user.display_name == "Ada"
     assert user.updated_at == NOW
+
+
+def test_the_default_visibility_of_uploads_is_a_preference_of_the_account() -> None:
+    user = _register("Ada")
+    assert user.default_visibility == Visibility.PRIVATE
+    user.pull_events()
+    user.change_profile(LATER, default_visibility=Visibility.PUBLIC)
+    assert user.default_visibility.value == "public"
+    assert user.pull_events() == [UserProfileChanged(LATER, user.id, renamed=False)]
+    user.change_profile(LATER, display_name="Ada", default_visibility=Visibility.PUBLIC)
+    assert user.pull_events() == []  # nothing changed, nothing said
 
 
 # -- password policy ---------------------------------------------------------------------

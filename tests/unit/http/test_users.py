@@ -47,7 +47,15 @@ def test_admin_lists_every_user_a_page_at_a_time(
     assert len(seen) == len(set(seen)) == 5
     assert set(seen) == {admin.user_id, *(m.user_id for m in members)}
     first = client.simulate_get(USERS, headers=admin.headers).json["items"][0]
-    assert set(first) == {"id", "email", "display_name", "roles", "status", "created_at"}
+    assert set(first) == {
+        "id",
+        "email",
+        "display_name",
+        "roles",
+        "status",
+        "created_at",
+        "default_visibility",
+    }
     assert "password" not in client.simulate_get(USERS, headers=admin.headers).text
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import functools
 import re
 from datetime import timedelta
+from typing import Literal
 
 import falcon
 from attrs import field, frozen
 
 from videoplatform.application.limits import PERSONAL_TOKEN_MAX_DAYS
-from videoplatform.application.users import IssuedToken, Login, RegisterUser, UserService
+from videoplatform.application.users import (
+    IssuedToken,
+    Login,
+    RegisterUser,
+    UpdateProfile,
+    UserService,
+)
 from videoplatform.application.users.sessions import MAX_TOKEN_NAME
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
@@ -24,6 +31,7 @@ from videoplatform.domain.users import (
     invisible_in_email,
     is_control,
 )
+from videoplatform.domain.visibility import Visibility
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -170,12 +178,41 @@ class Session:
         no_content(resp)
 
 
+@frozen
+class ProfilePatch:
+    display_name: str | None = field(
+        default=None,
+        metadata={
+            "doc": "shown on your channel and beside your videos",
+            "schema": lambda: display_name_rules(),
+        },
+    )
+    default_visibility: Literal["public", "unlisted", "private"] | None = field(
+        default=None, metadata={"doc": "of your new uploads when an upload does not say"}
+    )
+
+
 class Me:
-    def __init__(self, users: UserService) -> None:
+    def __init__(self, users: UserService, json_limit: int) -> None:
         self._users = users
+        self._json_limit = json_limit
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, UserView.of(self._users.me(caller_of(req))))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        caller = caller_of(req)
+        body = read_json(req, ProfilePatch, self._json_limit)
+        user = self._users.update_profile(
+            caller,
+            UpdateProfile(
+                display_name=body.display_name,
+                default_visibility=Visibility(body.default_visibility)
+                if body.default_visibility
+                else None,
+            ),
+        )
+        reply(resp, UserView.of(user))
 
 
 class ResetRequest:
@@ -333,10 +370,21 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/auth/me",
-            Me(c.platform.users),
+            Me(c.platform.users, c.json_limit),
             (
                 Operation(
                     "GET", "Current user", tag, (Reply(200, "You", UserView),), auth="required"
+                ),
+                Operation(
+                    "PATCH",
+                    "Change your profile",
+                    tag,
+                    (Reply(200, "You, changed", UserView),),
+                    body=Body(ProfilePatch),
+                    auth="required",
+                    errors=(422,),
+                    description="Absent fields are unchanged. A new display name is shown "
+                    "beside your videos in search within moments.",
                 ),
             ),
         ),

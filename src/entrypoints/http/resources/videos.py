@@ -164,7 +164,7 @@ def upload_command(fields: dict[str, str], source: ReadableStream) -> UploadVide
     (the rules on length and content are the domain's, applied by the service)."""
     problems: dict[str, str] = {}
     title = fields.get("title") or UNTITLED
-    visibility = Visibility.PRIVATE
+    visibility = None  # the uploader's default
     if chosen := fields.get("visibility", "").strip().lower():  # blank: the default
         try:
             visibility = Visibility(chosen)
@@ -344,7 +344,11 @@ UPLOAD_PARAMS = (
     ),
     Param("category_id", "query", TEXT, "raw body only"),
     Param("tags", "query", tags_text_rules, "raw body only: comma-separated tags"),
-    enum_param("visibility", Visibility, "raw body only (default private)"),
+    enum_param(
+        "visibility",
+        Visibility,
+        "raw body only (default: the uploader's default visibility, private unless changed)",
+    ),
 )
 UPLOAD_DESCRIPTION = (
     "Send the video either as the raw request body, with its metadata in the query "
