@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import clients, http, imports, media, observability, refusals, sql, storage
+from bench import clients, http, imports, media, observability, refusals, sql, storage, web
 from bench import queue as queue_bench
 from bench import search as search_bench
 
@@ -47,6 +47,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
         duration=a.duration or 4.0,
         connections=a.connections,
     ),
+    "web": lambda a: web.run(),
     "queue": lambda a: queue_bench.run(
         jobs=a.queue_jobs,
         samples=a.queue_samples,

@@ -6,16 +6,11 @@ excepted. Every use case is the API's own, with its throttles and its audit trai
 
 from __future__ import annotations
 
-from typing import Any
-
 import falcon
 
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
-from videoplatform.entrypoints.bootstrap import Platform
-from videoplatform.entrypoints.web.forms import Form, read_form
-from videoplatform.entrypoints.web.rendering import Pages
-from videoplatform.entrypoints.web.session import CSRF_FIELD, Visitor, WebSessions
+from videoplatform.entrypoints.web.context import Site, see_other
 
 WRONG_CODE = "That code is wrong or has expired. Ask for a new one."
 
@@ -28,78 +23,13 @@ def local_target(asked: str | None) -> str:
     return asked
 
 
-def see_other(resp: falcon.Response, location: str) -> None:
-    resp.status = falcon.HTTP_303
-    resp.location = location
-    resp.cache_control = ["no-store"]
-
-
-class AccountForms:
-    """What the account pages share: the platform, templates and sessions."""
-
-    def __init__(self, platform: Platform, pages: Pages, sessions: WebSessions) -> None:
-        self.platform = platform
-        self.pages = pages
-        self.sessions = sessions
-
-    def posted(self, req: falcon.Request, resp: falcon.Response) -> tuple[Visitor, Form]:
-        visitor = self.sessions.visitor(req, resp)
-        form = read_form(req)
-        self.sessions.check_csrf(req, visitor, form.text(CSRF_FIELD))
-        return visitor, form
-
-    def show(
-        self,
-        req: falcon.Request,
-        resp: falcon.Response,
-        template: str,
-        visitor: Visitor,
-        *,
-        status: int = 200,
-        errors: dict[str, str] | None = None,
-        values: dict[str, str] | None = None,
-        **context: Any,
-    ) -> None:
-        self.pages.render(
-            req,
-            resp,
-            template,
-            visitor,
-            status=status,
-            errors=errors or {},
-            values=values or {},
-            **context,
-        )
-
-    def refused(
-        self,
-        req: falcon.Request,
-        resp: falcon.Response,
-        template: str,
-        visitor: Visitor,
-        error: ValidationError | TooManyAttempts,
-        values: dict[str, str],
-        **context: Any,
-    ) -> None:
-        if isinstance(error, TooManyAttempts):
-            resp.set_header("Retry-After", str(error.retry_after))
-            errors = {"form": f"Too many attempts. Try again in {error.retry_after} seconds."}
-            status = 429
-        else:
-            errors = dict(error.fields) or {"form": error.message}
-            status = 422
-        self.show(
-            req, resp, template, visitor, status=status, errors=errors, values=values, **context
-        )
-
-
 class LoginPage:
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor = forms.sessions.visitor(req, resp)
+        site = self._site
+        visitor = site.visitor(req, resp)
         target = local_target(req.get_param("next"))
         if visitor.user is not None:
             see_other(resp, target)
@@ -110,18 +40,18 @@ class LoginPage:
             "verified": "Your address is confirmed: log in.",
             "reset": "Your password is changed and every session was signed out: log in.",
         }.get(req.get_param("done") or "")
-        forms.show(req, resp, "login.html", visitor, next=target, notice=notice)
+        site.show(req, resp, "login.html", visitor, next=target, notice=notice)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor, form = forms.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
         email = form.text("email").strip()
         target = local_target(form.text("next"))
         values = {"email": email}
         try:
-            issued = forms.platform.users.login(Login(email, form.text("password")), visitor.caller)
+            issued = site.platform.users.login(Login(email, form.text("password")), visitor.caller)
         except AuthenticationFailed:
-            forms.show(
+            site.show(
                 req,
                 resp,
                 "login.html",
@@ -134,37 +64,37 @@ class LoginPage:
             )
             return
         except (ValidationError, TooManyAttempts) as error:
-            forms.refused(req, resp, "login.html", visitor, error, values, next=target, notice=None)
+            site.refused(req, resp, "login.html", visitor, error, values, next=target, notice=None)
             return
-        forms.sessions.start(req, resp, issued)
+        site.sessions.start(req, resp, issued)
         see_other(resp, target)
 
 
 class LogoutPage:
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor, _ = self._forms.posted(req, resp)
-        self._forms.sessions.end(req, resp, visitor.caller)
+        visitor, _ = self._site.posted(req, resp, member=False)
+        self._site.sessions.end(req, resp, visitor.caller)
         see_other(resp, "/")
 
 
 class RegisterPage:
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._forms.sessions.visitor(req, resp)
-        self._forms.show(req, resp, "register.html", visitor)
+        visitor = self._site.visitor(req, resp)
+        self._site.show(req, resp, "register.html", visitor)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor, form = forms.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
         values = {"email": form.text("email").strip(), "display_name": form.text("display_name")}
         password = form.text("password")
         if password != form.text("password_again"):
-            forms.show(
+            site.show(
                 req,
                 resp,
                 "register.html",
@@ -175,11 +105,11 @@ class RegisterPage:
             )
             return
         try:
-            forms.platform.users.register_quietly(
+            site.platform.users.register_quietly(
                 RegisterUser(values["email"], password, values["display_name"]), visitor.caller
             )
         except (ValidationError, TooManyAttempts) as error:
-            forms.refused(req, resp, "register.html", visitor, error, values)
+            site.refused(req, resp, "register.html", visitor, error, values)
             return
         see_other(resp, "/login?done=registered")
 
@@ -187,22 +117,22 @@ class RegisterPage:
 class VerifyPage:
     """The code mailed to confirm an address (``?code=`` fills the form in)."""
 
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._forms.sessions.visitor(req, resp)
+        visitor = self._site.visitor(req, resp)
         code = (req.get_param("code") or "")[:200]
-        self._forms.show(req, resp, "verify.html", visitor, values={"code": code})
+        self._site.show(req, resp, "verify.html", visitor, values={"code": code})
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor, form = forms.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
         code = form.text("code").strip()
         try:
-            forms.platform.users.verify_email(code, visitor.caller)
+            site.platform.users.verify_email(code, visitor.caller)
         except (AuthenticationFailed, ValidationError):
-            forms.show(
+            site.show(
                 req,
                 resp,
                 "verify.html",
@@ -216,42 +146,42 @@ class VerifyPage:
 
 
 class ForgotPasswordPage:
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._forms.sessions.visitor(req, resp)
-        self._forms.show(req, resp, "forgot.html", visitor, sent=False)
+        visitor = self._site.visitor(req, resp)
+        self._site.show(req, resp, "forgot.html", visitor, sent=False)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor, form = forms.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
         values = {"email": form.text("email").strip()}
         try:
-            forms.platform.users.request_password_reset(values["email"], visitor.caller)
+            site.platform.users.request_password_reset(values["email"], visitor.caller)
         except (ValidationError, TooManyAttempts) as error:
-            forms.refused(req, resp, "forgot.html", visitor, error, values, sent=False)
+            site.refused(req, resp, "forgot.html", visitor, error, values, sent=False)
             return
         # The same answer whether or not the address has an account.
-        forms.show(req, resp, "forgot.html", visitor, values=values, sent=True)
+        site.show(req, resp, "forgot.html", visitor, values=values, sent=True)
 
 
 class ResetPasswordPage:
-    def __init__(self, forms: AccountForms) -> None:
-        self._forms = forms
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._forms.sessions.visitor(req, resp)
+        visitor = self._site.visitor(req, resp)
         code = (req.get_param("code") or "")[:200]
-        self._forms.show(req, resp, "reset.html", visitor, values={"code": code})
+        self._site.show(req, resp, "reset.html", visitor, values={"code": code})
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        forms = self._forms
-        visitor, form = forms.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
         values = {"code": form.text("code").strip()}
         password = form.text("password")
         if password != form.text("password_again"):
-            forms.show(
+            site.show(
                 req,
                 resp,
                 "reset.html",
@@ -262,11 +192,11 @@ class ResetPasswordPage:
             )
             return
         try:
-            forms.platform.users.reset_password(values["code"], password, visitor.caller)
+            site.platform.users.reset_password(values["code"], password, visitor.caller)
         except (ValidationError, TooManyAttempts) as error:
             if isinstance(error, ValidationError) and "token" in error.fields:
                 error = ValidationError.field("code", WRONG_CODE)
-            forms.refused(req, resp, "reset.html", visitor, error, values)
+            site.refused(req, resp, "reset.html", visitor, error, values)
             return
-        forms.sessions.end(req, resp, visitor.caller)
+        site.sessions.end(req, resp, visitor.caller)
         see_other(resp, "/login?done=reset")

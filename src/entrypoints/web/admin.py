@@ -4,23 +4,25 @@ the pages only leave out links a visitor could not use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import falcon
 
+from videoplatform.application.context import Caller
 from videoplatform.application.ports.persistence import AuditFilter, VideoSort
 from videoplatform.application.video_commands import VideoFilter
 from videoplatform.domain.audit import AuditAction, AuditResult
-from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
 from videoplatform.domain.users import Permission, Role
 from videoplatform.domain.videos import VideoStatus
-from videoplatform.entrypoints.web.account import see_other
+from videoplatform.entrypoints.web.context import Site, field_errors, see_other
+from videoplatform.entrypoints.web.forms import Form
 from videoplatform.entrypoints.web.rendering import link
 from videoplatform.entrypoints.web.session import Visitor
-from videoplatform.entrypoints.web.studio import Studio, signed_in
 
 QUEUE_PAGE = 50
 USERS_PAGE = 50
@@ -29,24 +31,20 @@ ROLES = [r.value for r in Role]
 EXPORT = "/api/v1/audit/export"
 
 
-def holding(studio: Studio, req: falcon.Request, resp: falcon.Response, p: Permission) -> Visitor:
-    visitor = studio.sessions.visitor(req, resp)
-    signed_in(visitor)
-    if not visitor.can(p):
-        raise PermissionDenied("this page is for moderators and administrators")
-    return visitor
+def holding(site: Site, req: falcon.Request, resp: falcon.Response, p: Permission) -> Visitor:
+    return site.holding(req, resp, p, "this page is for moderators and administrators")
 
 
 class Queue:
     """``/admin/queue``: videos being processed and those that failed, with Retry."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = holding(studio, req, resp, Permission.VIDEO_MODERATE)
-        videos = studio.platform.videos
+        site = self._site
+        visitor = holding(site, req, resp, Permission.VIDEO_MODERATE)
+        videos = site.platform.videos
 
         def of(status: VideoStatus) -> Any:
             return videos.list(
@@ -55,7 +53,7 @@ class Queue:
                 limit=QUEUE_PAGE,
             ).items
 
-        studio.pages.render(
+        site.pages.render(
             req,
             resp,
             "admin_queue.html",
@@ -67,12 +65,12 @@ class Queue:
 
 
 class Retry:
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        visitor, _ = self._studio.posted(req, resp)
-        self._studio.platform.processing.retry(visitor.caller, VideoId(video_id))
+        visitor, _ = self._site.posted(req, resp)
+        self._site.platform.processing.retry(visitor.caller, VideoId(video_id))
         see_other(resp, link("/admin/queue", retried=video_id))
 
 
@@ -80,13 +78,13 @@ class Users:
     """``/admin/users``: accounts newest first, or the one with an address; roles,
     disable and enable."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = holding(studio, req, resp, Permission.USER_MANAGE)
-        users = studio.platform.users
+        site = self._site
+        visitor = holding(site, req, resp, Permission.USER_MANAGE)
+        users = site.platform.users
         email = (req.get_param("email") or "").strip()
         next_link = None
         if email:
@@ -96,7 +94,7 @@ class Users:
             page = users.list(visitor.caller, req.get_param("cursor"), USERS_PAGE)
             shown = list(page.items)
             next_link = link(req.path, cursor=page.next_cursor) if page.next_cursor else None
-        studio.pages.render(
+        site.pages.render(
             req,
             resp,
             "admin_users.html",
@@ -110,99 +108,92 @@ class Users:
         )
 
 
-class UserAction:
-    """``POST /admin/users/{id}/{roles|disable|enable}``."""
+Action = Callable[[Caller, str, Form], object]
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
 
-    def on_post(
-        self, req: falcon.Request, resp: falcon.Response, user_id: str, action: str
-    ) -> None:
-        visitor, form = self._studio.posted(req, resp)
-        users = self._studio.platform.users
-        target = UserId(user_id)
+class Actions:
+    """``POST <base>/{id}/{action}``: one of the named actions on the thing ``id``
+    names, then back to ``base`` saying it was done, or what the use case refused (the
+    last administrator cannot lose the role, a name is taken...)."""
+
+    def __init__(self, site: Site, base: str, actions: dict[str, Action]) -> None:
+        self._site = site
+        self._base = base
+        self._actions = actions
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, key: str, action: str) -> None:
+        act = self._actions.get(action)
+        if act is None:
+            raise falcon.HTTPNotFound()
+        visitor, form = self._site.posted(req, resp)
         try:
-            if action == "roles":
-                users.change_roles(visitor.caller, target, form.values("roles"))
-            elif action == "disable":
-                users.disable(visitor.caller, target)
-            elif action == "enable":
-                users.enable(visitor.caller, target)
-            else:
-                raise falcon.HTTPNotFound()
+            act(visitor.caller, key, form)
         except (ValidationError, Conflict) as refused:
-            # Said on the list (the last administrator cannot lose the role, ...).
-            see_other(resp, link("/admin/users", problem=refused.message))
+            see_other(resp, link(self._base, problem=refused.message))
             return
-        see_other(resp, link("/admin/users", done=f"{action}: {user_id}"))
+        see_other(resp, link(self._base, done=action))
+
+
+def user_actions(site: Site) -> Actions:
+    users = site.platform.users
+    return Actions(
+        site,
+        "/admin/users",
+        {
+            "roles": lambda c, key, form: users.change_roles(c, UserId(key), form.values("roles")),
+            "disable": lambda c, key, _: users.disable(c, UserId(key)),
+            "enable": lambda c, key, _: users.enable(c, UserId(key)),
+        },
+    )
+
+
+def category_actions(site: Site) -> Actions:
+    categories = site.platform.categories
+    return Actions(
+        site,
+        "/admin/categories",
+        {
+            "rename": lambda c, key, form: categories.rename(c, CategoryId(key), form.text("name")),
+            "delete": lambda c, key, _: categories.delete(c, CategoryId(key)),
+        },
+    )
 
 
 class Categories:
     """``/admin/categories``: create, rename and delete."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def _show(
         self, req: falcon.Request, resp: falcon.Response, visitor: Visitor, **extra: Any
     ) -> None:
-        studio = self._studio
-        studio.pages.render(
+        site = self._site
+        site.show(
             req,
             resp,
             "admin_categories.html",
             visitor,
-            categories=sorted(studio.platform.categories.list(), key=lambda c: c.name.lower()),
-            errors=extra.pop("errors", {}),
-            values=extra.pop("values", {}),
+            categories=sorted(site.platform.categories.list(), key=lambda c: c.name.lower()),
             done=req.get_param("done"),
+            problem=req.get_param("problem"),
             **extra,
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = holding(self._studio, req, resp, Permission.CATEGORY_MANAGE)
+        visitor = holding(self._site, req, resp, Permission.CATEGORY_MANAGE)
         self._show(req, resp, visitor)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor, form = self._studio.posted(req, resp)
+        visitor, form = self._site.posted(req, resp)
         name = form.text("name")
         try:
-            self._studio.platform.categories.create(visitor.caller, name)
+            self._site.platform.categories.create(visitor.caller, name)
         except (ValidationError, Conflict) as refused:
-            errors = (
-                {"name": refused.fields.get("name", refused.message)}
-                if isinstance(refused, ValidationError)
-                else {"name": refused.message}
-            )
+            errors = {"name": field_errors(refused).popitem()[1]}  # the form's one field
             self._show(req, resp, visitor, status=422, errors=errors, values={"name": name})
             return
         see_other(resp, link("/admin/categories", done="created"))
-
-
-class CategoryAction:
-    """``POST /admin/categories/{id}/{rename|delete}``."""
-
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
-
-    def on_post(
-        self, req: falcon.Request, resp: falcon.Response, category_id: str, action: str
-    ) -> None:
-        visitor, form = self._studio.posted(req, resp)
-        categories = self._studio.platform.categories
-        target = CategoryId(category_id)
-        try:
-            if action == "rename":
-                categories.rename(visitor.caller, target, form.text("name"))
-            elif action == "delete":
-                categories.delete(visitor.caller, target)
-            else:
-                raise falcon.HTTPNotFound()
-        except (ValidationError, Conflict) as refused:
-            see_other(resp, link("/admin/categories", done=f"not done: {refused.message}"))
-            return
-        see_other(resp, link("/admin/categories", done=f"{action}d"))
 
 
 def _day(req: falcon.Request, name: str) -> date | None:
@@ -226,12 +217,12 @@ class Audit:
     """``/admin/audit``: the trail with its filters (days in UTC), page by page, and
     the export of the same selection in CSV or JSON Lines (the API's export)."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = holding(studio, req, resp, Permission.AUDIT_READ)
+        site = self._site
+        visitor = holding(site, req, resp, Permission.AUDIT_READ)
         actions = [a.value for a in AuditAction]
         results = [r.value for r in AuditResult]
         action = _choice(req, "action", actions)
@@ -250,7 +241,7 @@ class Audit:
             since=datetime.combine(since, time(), UTC) if since else None,
             until=datetime.combine(until, time(), UTC) + timedelta(days=1) if until else None,
         )
-        page = studio.platform.audit.search(
+        page = site.platform.audit.search(
             visitor.caller, filters, req.get_param("cursor"), AUDIT_PAGE
         )
         chosen = {
@@ -267,7 +258,7 @@ class Audit:
             **({"since": str(since)} if since else {}),
             **({"until": str(until)} if until else {}),
         }
-        studio.pages.render(
+        site.pages.render(
             req,
             resp,
             "admin_audit.html",

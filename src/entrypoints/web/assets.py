@@ -8,6 +8,7 @@ files left as they were published.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +25,8 @@ TYPES = {
     ".ico": "image/x-icon",
     "": "text/plain; charset=utf-8",  # the vendored LICENSE files
 }
+COMPRESSED = frozenset({".css", ".js", ".svg", ""})
+"""Text, sent gzipped to a browser that takes it (compressed once, at start)."""
 
 
 def folder() -> Path:
@@ -36,6 +39,8 @@ class Asset:
     url: str
     etag: str
     content_type: str
+    gzipped: bytes | None = None
+    """The bytes compressed once, for text a browser may take compressed."""
 
 
 def _digested(relative: PurePosixPath, digest: str) -> str:
@@ -57,9 +62,11 @@ class StaticAssets:
             if not path.is_file() or path.suffix not in TYPES:
                 continue
             relative = PurePosixPath(path.relative_to(root).as_posix())
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()[:16]
             served = _digested(relative, digest)
-            asset = Asset(path, f"{STATIC}/{served}", digest, TYPES[path.suffix])
+            packed = gzip.compress(data, 9, mtime=0) if path.suffix in COMPRESSED else None
+            asset = Asset(path, f"{STATIC}/{served}", digest, TYPES[path.suffix], packed)
             self._by_name[str(relative)] = asset
             self._by_url[served] = asset
 
@@ -73,8 +80,26 @@ class StaticAssets:
             raise falcon.HTTPNotFound(description="no such file")
         resp.cache_control = [FOREVER]
         resp.etag = f'"{asset.etag}"'
+        resp.vary = ["Accept-Encoding"]
         if req.get_header("If-None-Match") == f'"{asset.etag}"':
             resp.status = falcon.HTTP_304
             return
         resp.content_type = asset.content_type
+        if asset.gzipped is not None and _takes_gzip(req):
+            resp.set_header("Content-Encoding", "gzip")
+            resp.data = asset.gzipped
+            return
         resp.data = asset.path.read_bytes()
+
+
+def _takes_gzip(req: falcon.Request) -> bool:
+    """Whether the request's Accept-Encoding admits gzip (not refused with q=0)."""
+    for item in (req.get_header("Accept-Encoding") or "").split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip() if params else "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False

@@ -17,8 +17,8 @@ from videoplatform.domain.ids import CategoryId, UserId
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.resources.common import query_str
 from videoplatform.entrypoints.web.cards import cards
-from videoplatform.entrypoints.web.rendering import Pages, link
-from videoplatform.entrypoints.web.session import WebSessions
+from videoplatform.entrypoints.web.context import Site
+from videoplatform.entrypoints.web.rendering import link
 
 GRID_PAGE = 24
 SORTS = {"newest": VideoSort.NEWEST, "popular": VideoSort.MOST_VIEWED}
@@ -46,14 +46,15 @@ def pieces(highlighted: Highlighted) -> list[Piece]:
     return shown
 
 
-class Browse:
-    def __init__(self, platform: Platform, pages: Pages, sessions: WebSessions) -> None:
-        self._platform = platform
-        self._pages = pages
-        self._sessions = sessions
+def sorted_categories(platform: Platform) -> list[Category]:
+    return sorted(platform.categories.list(), key=lambda c: c.name.lower())
 
-    def _categories(self) -> list[Category]:
-        return sorted(self._platform.categories.list(), key=lambda c: c.name.lower())
+
+class Browse:
+    """What the grid pages (home, a category, a channel) share."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def grid(
         self,
@@ -65,26 +66,27 @@ class Browse:
         category_id: CategoryId | None = None,
         **context: Any,
     ) -> None:
-        visitor = self._sessions.visitor(req, resp)
+        site = self._site
+        visitor = site.visitor(req, resp)
         sort_name = query_str(req, "sort", 20) or "newest"
         sort = SORTS.get(sort_name)
         if sort is None:
             raise ValidationError.field("sort", "must be newest or popular")
-        page = self._platform.videos.list(
+        page = site.platform.videos.list(
             visitor.caller,
             VideoFilter(owner_id=owner_id, category_id=category_id, sort=sort),
             cursor=query_str(req, "cursor", 1000),
             limit=GRID_PAGE,
         )
-        shown = cards(self._platform, visitor, page.items)
-        self._pages.render(
+        shown = cards(site.platform, visitor, page.items)
+        site.pages.render(
             req,
             resp,
             template,
             visitor,
             cards=shown,
             sort=sort_name,
-            categories=self._categories(),
+            categories=sorted_categories(site.platform),
             category_id=category_id,
             next_link=link(req.path, sort=sort_name, cursor=page.next_cursor)
             if page.next_cursor
@@ -102,11 +104,12 @@ class Home:
 
 
 class CategoryPage:
-    def __init__(self, browse: Browse) -> None:
+    def __init__(self, browse: Browse, site: Site) -> None:
         self._browse = browse
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, category_id: str) -> None:
-        found = [c for c in self._browse._categories() if c.id == category_id]
+        found = [c for c in sorted_categories(self._site.platform) if c.id == category_id]
         if not found:
             raise NotFound("category not found")
         self._browse.grid(
@@ -119,12 +122,12 @@ class CategoryPage:
 
 
 class Channel:
-    def __init__(self, browse: Browse, platform: Platform) -> None:
+    def __init__(self, browse: Browse, site: Site) -> None:
         self._browse = browse
-        self._platform = platform
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        names = self._platform.users.channel_names([UserId(user_id)])
+        names = self._site.platform.users.channel_names([UserId(user_id)])
         if user_id not in names:
             raise NotFound("channel not found")
         self._browse.grid(
@@ -138,13 +141,12 @@ class Channel:
 
 
 class SearchPage:
-    def __init__(self, platform: Platform, pages: Pages, sessions: WebSessions) -> None:
-        self._platform = platform
-        self._pages = pages
-        self._sessions = sessions
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._sessions.visitor(req, resp)
+        site = self._site
+        visitor = site.visitor(req, resp)
         asked = (req.get_param("q") or "").strip()
         sort_name = query_str(req, "sort", 20) or SearchSort.RELEVANCE.value
         sort = SEARCH_SORTS.get(sort_name)
@@ -157,7 +159,7 @@ class SearchPage:
             try:
                 if len(asked) > MAX_QUERY:
                     raise ValidationError.field("q", f"at most {MAX_QUERY} characters")
-                results = self._platform.search.videos(
+                results = site.platform.search.videos(
                     visitor.caller,
                     SearchVideos(asked, sort=sort),
                     cursor=query_str(req, "cursor", 1000),
@@ -166,10 +168,8 @@ class SearchPage:
             except ValidationError as refused:
                 context["error"] = next(iter(refused.fields.values()), refused.message)
                 status = 422
-        shown = (
-            cards(self._platform, visitor, [r.video for r in results.results]) if results else []
-        )
-        self._pages.render(
+        shown = cards(site.platform, visitor, [r.video for r in results.results]) if results else []
+        site.pages.render(
             req,
             resp,
             "search.html",

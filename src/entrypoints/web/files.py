@@ -3,28 +3,25 @@ moving or renaming, deleting."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from videoplatform.application.files import MoveFile
-from videoplatform.domain.errors import Conflict, PermissionDenied, ValidationError
+from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.files import FolderPath
 from videoplatform.domain.ids import FileId
 from videoplatform.domain.users import Permission
 from videoplatform.entrypoints.http.resources.common import content_disposition
-from videoplatform.entrypoints.web.account import see_other
+from videoplatform.entrypoints.web.context import Site, field_errors, see_other
 from videoplatform.entrypoints.web.rendering import link
 from videoplatform.entrypoints.web.session import Visitor
-from videoplatform.entrypoints.web.studio import Studio, signed_in
 
 FOLDER_PAGE = 100
 
 
-def _manager(studio: Studio, req: falcon.Request, resp: falcon.Response) -> Visitor:
-    visitor = studio.sessions.visitor(req, resp)
-    signed_in(visitor)
-    if not visitor.can(Permission.FILE_MANAGE):
-        raise PermissionDenied("your account may not keep files")
-    return visitor
+def _manager(site: Site, req: falcon.Request, resp: falcon.Response) -> Visitor:
+    return site.holding(req, resp, Permission.FILE_MANAGE, "your account may not keep files")
 
 
 def crumbs(folder: FolderPath) -> list[tuple[str, str]]:
@@ -37,17 +34,17 @@ def crumbs(folder: FolderPath) -> list[tuple[str, str]]:
 
 
 class MyFiles:
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = _manager(studio, req, resp)
-        listing = studio.platform.files.list_folder(
+        site = self._site
+        visitor = _manager(site, req, resp)
+        listing = site.platform.files.list_folder(
             visitor.caller, req.get_param("folder") or "/", req.get_param("cursor"), FOLDER_PAGE
         )
         folder = listing.folder
-        studio.pages.render(
+        site.pages.render(
             req,
             resp,
             "my_files.html",
@@ -66,12 +63,12 @@ class MyFiles:
 class DownloadFile:
     """``GET /my/files/{id}/download``: the bytes, as an attachment."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        visitor = _manager(self._studio, req, resp)
-        stored, chunks = self._studio.platform.files.open(visitor.caller, FileId(file_id))
+        visitor = _manager(self._site, req, resp)
+        stored, chunks = self._site.platform.files.open(visitor.caller, FileId(file_id))
         resp.cache_control = ["private", "no-store"]
         resp.content_type = stored.content_type
         resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
@@ -83,8 +80,8 @@ class DownloadFile:
 class MoveFilePage:
     """``/my/files/{id}/move``: a new name or folder."""
 
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def _show(
         self,
@@ -92,53 +89,50 @@ class MoveFilePage:
         resp: falcon.Response,
         visitor: Visitor,
         file_id: str,
-        *,
-        status: int = 200,
-        errors: dict[str, str] | None = None,
-        values: dict[str, str] | None = None,
+        **form: Any,
     ) -> None:
-        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
-        self._studio.pages.render(
-            req,
-            resp,
-            "move_file.html",
-            visitor,
-            status=status,
-            file=stored,
-            errors=errors or {},
-            values=values or {"name": stored.name, "folder": stored.folder.value},
-        )
+        stored = self._site.platform.files.get(visitor.caller, FileId(file_id))
+        form.setdefault("values", {"name": stored.name, "folder": stored.folder.value})
+        self._site.show(req, resp, "move_file.html", visitor, file=stored, **form)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        visitor = _manager(self._studio, req, resp)
+        visitor = _manager(self._site, req, resp)
         self._show(req, resp, visitor, file_id)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        visitor, form = self._studio.posted(req, resp)
+        visitor, form = self._site.posted(req, resp)
         values = {"name": form.text("name"), "folder": form.text("folder")}
         try:
-            moved = self._studio.platform.files.move(
+            moved = self._site.platform.files.move(
                 visitor.caller, FileId(file_id), MoveFile(values["folder"], values["name"])
             )
         except (ValidationError, Conflict) as refused:
-            fields = refused.fields if isinstance(refused, ValidationError) else {}
-            errors = dict(fields) or {"form": refused.message}
+            errors = field_errors(refused)
             self._show(req, resp, visitor, file_id, status=422, errors=errors, values=values)
             return
         see_other(resp, link("/my/files", folder=moved.folder.value, done="moved"))
 
 
 class DeleteFilePage:
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        visitor = _manager(self._studio, req, resp)
-        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
-        self._studio.pages.render(req, resp, "delete_file.html", visitor, file=stored)
+        visitor = _manager(self._site, req, resp)
+        stored = self._site.platform.files.get(visitor.caller, FileId(file_id))
+        self._site.pages.render(
+            req,
+            resp,
+            "confirm_delete.html",
+            visitor,
+            name=stored.name,
+            what="The file and every share link to it",
+            action=f"/my/files/{stored.id}/delete",
+            back=link("/my/files", folder=stored.folder.value),
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, file_id: str) -> None:
-        visitor, _ = self._studio.posted(req, resp)
-        stored = self._studio.platform.files.get(visitor.caller, FileId(file_id))
-        self._studio.platform.files.delete(visitor.caller, FileId(file_id))
+        visitor, _ = self._site.posted(req, resp)
+        stored = self._site.platform.files.get(visitor.caller, FileId(file_id))
+        self._site.platform.files.delete(visitor.caller, FileId(file_id))
         see_other(resp, link("/my/files", folder=stored.folder.value, done="deleted"))

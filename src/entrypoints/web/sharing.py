@@ -17,26 +17,24 @@ from videoplatform.application.shares import CreateShare
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
 from videoplatform.domain.shares import MAX_SHARE_TOKEN
-from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.resources.common import content_disposition
 from videoplatform.entrypoints.http.resources.shares import share_url
-from videoplatform.entrypoints.web.account import see_other
-from videoplatform.entrypoints.web.forms import Form, read_form
-from videoplatform.entrypoints.web.rendering import Pages, link
-from videoplatform.entrypoints.web.session import CSRF_FIELD, Visitor, WebSessions
-from videoplatform.entrypoints.web.studio import Studio, signed_in
+from videoplatform.entrypoints.web.context import Site, field_errors, see_other
+from videoplatform.entrypoints.web.forms import Form
+from videoplatform.entrypoints.web.me import LIFETIME_FIELD
+from videoplatform.entrypoints.web.rendering import link
+from videoplatform.entrypoints.web.session import Visitor
 
 MY_SHARES_PAGE = 50
 
 
 class ShareLanding:
-    def __init__(self, pages: Pages, sessions: WebSessions) -> None:
-        self._pages = pages
-        self._sessions = sessions
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._sessions.visitor(req, resp)
-        self._pages.render(req, resp, "share.html", visitor)
+        visitor = self._site.visitor(req, resp)
+        self._site.pages.render(req, resp, "share.html", visitor)
         # The page runs with the token in its address: nothing it links to learns it.
         resp.set_header("Referrer-Policy", "no-referrer")
 
@@ -44,18 +42,15 @@ class ShareLanding:
 class ShareDownload:
     """``POST /s/download``: the shared file's bytes, as an attachment (one use)."""
 
-    def __init__(self, platform: Platform, sessions: WebSessions) -> None:
-        self._platform = platform
-        self._sessions = sessions
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._sessions.visitor(req, resp)
-        form = read_form(req)
-        self._sessions.check_csrf(req, visitor, form.text(CSRF_FIELD))
+        visitor, form = self._site.posted(req, resp, member=False)
         token = form.text("token")
         if not 1 <= len(token) <= MAX_SHARE_TOKEN:
             raise ValidationError.field("token", "this link is incomplete")
-        stored, chunks = self._platform.shares.open_shared_file(
+        stored, chunks = self._site.platform.shares.open_shared_file(
             token, form.text("password") or None, visitor.caller
         )
         resp.cache_control = ["no-store"]
@@ -84,8 +79,8 @@ class NewShare:
     """``/my/shares/new?video=ID`` (or ``?file=ID``): the form, then the link, shown
     once."""
 
-    def __init__(self, studio: Studio, public_url: str) -> None:
-        self._studio = studio
+    def __init__(self, site: Site, public_url: str) -> None:
+        self._site = site
         self._public_url = public_url
 
     def _target(self, video: str | None, file: str | None) -> CreateShare:
@@ -96,32 +91,23 @@ class NewShare:
     def _name(self, visitor: Visitor, target: CreateShare) -> str:
         caller = visitor.caller
         if target.video_id is not None:
-            return self._studio.platform.videos.get(caller, target.video_id).title
+            return self._site.platform.videos.get(caller, target.video_id).title
         if target.file_id is not None:
-            return self._studio.platform.files.get(caller, target.file_id).name
+            return self._site.platform.files.get(caller, target.file_id).name
         raise ValidationError("choose a video or a file to share")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = studio.sessions.visitor(req, resp)
-        signed_in(visitor)
+        site = self._site
+        visitor = site.member(req, resp)
         video, file = req.get_param("video"), req.get_param("file")
         name = self._name(visitor, self._target(video, file))
-        studio.pages.render(
-            req,
-            resp,
-            "share_new.html",
-            visitor,
-            name=name,
-            video=video or "",
-            file=file or "",
-            errors={},
-            values={},
+        site.show(
+            req, resp, "share_new.html", visitor, name=name, video=video or "", file=file or ""
         )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor, form = studio.posted(req, resp)
+        site = self._site
+        visitor, form = site.posted(req, resp)
         video, file = form.text("video") or None, form.text("file") or None
         target = self._target(video, file)
         name = self._name(visitor, target)
@@ -135,7 +121,7 @@ class NewShare:
         try:
             if problems:
                 raise ValidationError("some fields are not right", fields=problems)
-            created = studio.platform.shares.create(
+            created = site.platform.shares.create(
                 visitor.caller,
                 CreateShare(
                     video_id=target.video_id,
@@ -146,10 +132,7 @@ class NewShare:
                 ),
             )
         except ValidationError as refused:
-            errors = {
-                {"expires_in": "expires_in_days"}.get(k, k): v for k, v in refused.fields.items()
-            } or {"form": refused.message}
-            studio.pages.render(
+            site.show(
                 req,
                 resp,
                 "share_new.html",
@@ -158,12 +141,12 @@ class NewShare:
                 name=name,
                 video=video or "",
                 file=file or "",
-                errors=errors,
+                errors=field_errors(refused, LIFETIME_FIELD),
                 values=values,
             )
             return
         origin = self._public_url or req.prefix
-        studio.pages.render(
+        site.pages.render(
             req,
             resp,
             "share_created.html",
@@ -177,18 +160,17 @@ class NewShare:
 
 
 class MyShares:
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        studio = self._studio
-        visitor = studio.sessions.visitor(req, resp)
-        signed_in(visitor)
-        page = studio.platform.shares.list_mine(
+        site = self._site
+        visitor = site.member(req, resp)
+        page = site.platform.shares.list_mine(
             visitor.caller, req.get_param("cursor"), MY_SHARES_PAGE
         )
-        clock: Clock = studio.platform.container.resolve(Clock)
-        studio.pages.render(
+        clock: Clock = site.platform.container.resolve(Clock)
+        site.pages.render(
             req,
             resp,
             "my_shares.html",
@@ -201,10 +183,10 @@ class MyShares:
 
 
 class RevokeShare:
-    def __init__(self, studio: Studio) -> None:
-        self._studio = studio
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, share_id: str) -> None:
-        visitor, _ = self._studio.posted(req, resp)
-        self._studio.platform.shares.revoke(visitor.caller, ShareId(share_id))
+        visitor, _ = self._site.posted(req, resp)
+        self._site.platform.shares.revoke(visitor.caller, ShareId(share_id))
         see_other(resp, "/my/shares?revoked")

@@ -18,6 +18,7 @@ from videoplatform.entrypoints.web import (
     watch,
 )
 from videoplatform.entrypoints.web.assets import STATIC, StaticAssets
+from videoplatform.entrypoints.web.context import Site
 from videoplatform.entrypoints.web.rendering import Pages, content_policy, media_origins
 from videoplatform.entrypoints.web.session import WebSessions
 
@@ -27,48 +28,46 @@ def mount(
 ) -> None:
     assets = StaticAssets()
     pages = Pages(assets, content_policy(media_origins(platform.settings)))
-    sessions = WebSessions(platform.users, public_url)
-    grids = browse.Browse(platform, pages, sessions)
-    forms = account.AccountForms(platform, pages, sessions)
-    creators = studio.Studio(platform, pages, sessions)
+    shared = Site(platform, pages, WebSessions(platform.users, public_url))
+    grids = browse.Browse(shared)
     for path, resource in (
         ("/", browse.Home(grids)),
-        ("/categories/{category_id}", browse.CategoryPage(grids)),
-        ("/channel/{user_id}", browse.Channel(grids, platform)),
-        ("/search", browse.SearchPage(platform, pages, sessions)),
-        ("/watch/{video_id}", watch.Watch(platform, pages, sessions)),
-        ("/watch/{video_id}/view", watch.WatchView(platform, sessions)),
-        ("/login", account.LoginPage(forms)),
-        ("/logout", account.LogoutPage(forms)),
-        ("/register", account.RegisterPage(forms)),
-        ("/verify", account.VerifyPage(forms)),
-        ("/password/forgot", account.ForgotPasswordPage(forms)),
-        ("/password/reset", account.ResetPasswordPage(forms)),
-        ("/upload", studio.UploadPage(creators)),
-        ("/my/videos", studio.MyVideos(creators)),
-        ("/my/videos/{video_id}/edit", studio.EditVideo(creators)),
-        ("/my/videos/{video_id}/delete", studio.DeleteVideo(creators)),
-        ("/s", sharing.ShareLanding(pages, sessions)),
-        ("/s/download", sharing.ShareDownload(platform, sessions)),
-        ("/my/shares", sharing.MyShares(creators)),
-        ("/my/shares/new", sharing.NewShare(creators, public_url)),
-        ("/my/shares/{share_id}/revoke", sharing.RevokeShare(creators)),
-        ("/account/profile", me.Profile(creators)),
-        ("/account/tokens", me.Tokens(creators)),
-        ("/account/tokens/{token_id}/revoke", me.RevokeToken(creators, "/account/tokens")),
-        ("/account/sessions", me.Sessions(creators)),
-        ("/account/sessions/{token_id}/revoke", me.RevokeToken(creators, "/account/sessions")),
-        ("/admin/queue", admin.Queue(creators)),
-        ("/admin/queue/{video_id}/retry", admin.Retry(creators)),
-        ("/admin/users", admin.Users(creators)),
-        ("/admin/users/{user_id}/{action}", admin.UserAction(creators)),
-        ("/admin/categories", admin.Categories(creators)),
-        ("/admin/categories/{category_id}/{action}", admin.CategoryAction(creators)),
-        ("/admin/audit", admin.Audit(creators)),
-        ("/my/files", files.MyFiles(creators)),
-        ("/my/files/{file_id}/download", files.DownloadFile(creators)),
-        ("/my/files/{file_id}/move", files.MoveFilePage(creators)),
-        ("/my/files/{file_id}/delete", files.DeleteFilePage(creators)),
+        ("/categories/{category_id}", browse.CategoryPage(grids, shared)),
+        ("/channel/{user_id}", browse.Channel(grids, shared)),
+        ("/search", browse.SearchPage(shared)),
+        ("/watch/{video_id}", watch.Watch(shared)),
+        ("/watch/{video_id}/view", watch.WatchView(shared)),
+        ("/login", account.LoginPage(shared)),
+        ("/logout", account.LogoutPage(shared)),
+        ("/register", account.RegisterPage(shared)),
+        ("/verify", account.VerifyPage(shared)),
+        ("/password/forgot", account.ForgotPasswordPage(shared)),
+        ("/password/reset", account.ResetPasswordPage(shared)),
+        ("/upload", studio.UploadPage(shared)),
+        ("/my/videos", studio.MyVideos(shared)),
+        ("/my/videos/{video_id}/edit", studio.EditVideo(shared)),
+        ("/my/videos/{video_id}/delete", studio.DeleteVideo(shared)),
+        ("/s", sharing.ShareLanding(shared)),
+        ("/s/download", sharing.ShareDownload(shared)),
+        ("/my/shares", sharing.MyShares(shared)),
+        ("/my/shares/new", sharing.NewShare(shared, public_url)),
+        ("/my/shares/{share_id}/revoke", sharing.RevokeShare(shared)),
+        ("/account/profile", me.Profile(shared)),
+        ("/account/tokens", me.Tokens(shared)),
+        ("/account/tokens/{token_id}/revoke", me.RevokeToken(shared, "/account/tokens")),
+        ("/account/sessions", me.Sessions(shared)),
+        ("/account/sessions/{token_id}/revoke", me.RevokeToken(shared, "/account/sessions")),
+        ("/admin/queue", admin.Queue(shared)),
+        ("/admin/queue/{video_id}/retry", admin.Retry(shared)),
+        ("/admin/users", admin.Users(shared)),
+        ("/admin/users/{key}/{action}", admin.user_actions(shared)),
+        ("/admin/categories", admin.Categories(shared)),
+        ("/admin/categories/{key}/{action}", admin.category_actions(shared)),
+        ("/admin/audit", admin.Audit(shared)),
+        ("/my/files", files.MyFiles(shared)),
+        ("/my/files/{file_id}/download", files.DownloadFile(shared)),
+        ("/my/files/{file_id}/move", files.MoveFilePage(shared)),
+        ("/my/files/{file_id}/delete", files.DeleteFilePage(shared)),
         (f"{STATIC}/{{path:path}}", assets),
     ):
         app.add_route(path, resource)

@@ -6,25 +6,20 @@ import falcon
 
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
-from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.http.resources.playback import PLAY
 from videoplatform.entrypoints.web.cards import poster_url
-from videoplatform.entrypoints.web.forms import read_form
-from videoplatform.entrypoints.web.rendering import Pages
-from videoplatform.entrypoints.web.session import WebSessions
+from videoplatform.entrypoints.web.context import Site
 
 PLAYER_POSTER_WIDTH = 1280
 
 
 class Watch:
-    def __init__(self, platform: Platform, pages: Pages, sessions: WebSessions) -> None:
-        self._platform = platform
-        self._pages = pages
-        self._sessions = sessions
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        visitor = self._sessions.visitor(req, resp)
-        platform = self._platform
+        visitor = self._site.visitor(req, resp)
+        platform = self._site.platform
         # Hidden and missing videos are the same 404 (the use case decides).
         video = platform.videos.get(visitor.caller, VideoId(video_id))
         playback = None
@@ -39,7 +34,7 @@ class Watch:
             }
         category = next((c for c in platform.categories.list() if c.id == video.category_id), None)
         owner = platform.users.channel_names([video.owner_id]).get(video.owner_id, "")
-        self._pages.render(
+        self._site.pages.render(
             req,
             resp,
             "watch.html",
@@ -56,13 +51,10 @@ class WatchView:
     """``POST /watch/{id}/view``: the player counts one view of the video, once per
     viewing, after a few seconds of playback."""
 
-    def __init__(self, platform: Platform, sessions: WebSessions) -> None:
-        self._platform = platform
-        self._sessions = sessions
+    def __init__(self, site: Site) -> None:
+        self._site = site
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
-        visitor = self._sessions.visitor(req, resp)
-        form = read_form(req)
-        self._sessions.check_csrf(req, visitor, form.text("csrf_token"))
-        self._platform.videos.record_view(visitor.caller, VideoId(video_id))
+        visitor, _ = self._site.posted(req, resp, member=False)
+        self._site.platform.videos.record_view(visitor.caller, VideoId(video_id))
         resp.status = falcon.HTTP_204

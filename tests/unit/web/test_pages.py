@@ -3,6 +3,7 @@ and caching they are served under."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import sys
 from datetime import timedelta
@@ -238,6 +239,21 @@ def test_static_files_have_digest_names_and_are_cached_for_a_year(
     assert again.status_code == 304
     assert site.simulate_get("/static/site.css").status_code == 404
     assert site.simulate_get("/static/../templates/base.html").status_code == 404
+
+
+def test_text_files_go_gzipped_to_a_browser_that_takes_it(
+    site: falcon.testing.TestClient,
+) -> None:
+    url = StaticAssets().url("vendor/hls.js/hls.min.js")
+    plain = site.simulate_get(url)
+    packed = site.simulate_get(url, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    refused = site.simulate_get(url, headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.content) == plain.content
+    assert len(packed.content) < len(plain.content) / 2
+    assert "content-encoding" not in refused.headers
 
 
 def test_the_vendored_libraries_are_the_pinned_release_files() -> None:
