@@ -96,7 +96,7 @@ def _publish(url: str, folder: Path) -> str:
     return str(ids[0])
 
 
-def _scores(cli: Path, url: str, out: Path) -> dict[str, int]:
+def _scores(cli: Path, url: str, out: Path) -> dict[str, Any]:
     subprocess.run(  # noqa: S603 - node and the pinned Lighthouse
         [
             _tool("node"),
@@ -113,7 +113,22 @@ def _scores(cli: Path, url: str, out: Path) -> dict[str, int]:
         timeout=300,
     )
     report = json.loads(out.read_text())
-    return {name: round(report["categories"][name]["score"] * 100) for name in CATEGORIES}
+    scores: dict[str, Any] = {
+        name: round(report["categories"][name]["score"] * 100) for name in CATEGORIES
+    }
+    # What cost points: each weighed audit that did not pass, by category.
+    audits = report["audits"]
+    scores["shortfalls"] = {
+        name: [
+            audits[ref["id"]]["title"]
+            for ref in report["categories"][name]["auditRefs"]
+            if ref["weight"] > 0
+            and audits[ref["id"]].get("score") is not None
+            and audits[ref["id"]]["score"] < 1
+        ]
+        for name in CATEGORIES
+    }
+    return scores
 
 
 def run() -> dict[str, Any]:
@@ -150,3 +165,7 @@ def _print(report: dict[str, Any]) -> None:
             f"{scores[c]:>13}{'  ' if scores[c] >= GOAL else ' !'} " for c in CATEGORIES
         )
         print(f"{page:<8}{cells}")
+    for page, scores in report["scores"].items():
+        for category, titles in scores["shortfalls"].items():
+            for title in titles:
+                print(f"  {page} {category}: {title}")

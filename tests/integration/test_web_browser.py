@@ -399,7 +399,7 @@ def test_the_keyboard_reaches_every_control(
     visit = visits()
     page = visit.page
     page.goto(f"/watch/{published['video_id']}")
-    page.wait_for_selector(".controls:not([hidden])")
+    page.wait_for_selector(".controls:not([data-waiting])")
     reached = set()
     for _ in range(40):
         page.keyboard.press("Tab")

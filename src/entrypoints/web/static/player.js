@@ -51,7 +51,7 @@
     document.head.appendChild(script);
   }
   video.removeAttribute("controls");
-  controls.hidden = false;
+  controls.removeAttribute("data-waiting");
   // hls.js wherever Media Source Extensions exist: it lists the ladder's rungs for the
   // quality menu, which a browser's own HLS player (Safari's, recent Chromium's) does
   // not. The browser's own player where they do not (older iPhones).
