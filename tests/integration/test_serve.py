@@ -47,6 +47,8 @@ def test_the_banner_hides_a_database_password() -> None:
     lines = banner(settings, ServeOptions(), ["http://10.0.0.5:8000"])
     text = "\n".join(lines)
     assert "http://10.0.0.5:8000/docs" in text
+    assert "web site      http://10.0.0.5:8000/" in text
+    assert "createadmin" not in text
     assert "s3cret" not in text
     assert "postgresql://vp:***@db.example/vp" in text
 
@@ -60,6 +62,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 def test_the_docs_and_the_openapi_document_are_served(served: Served) -> None:
     assert "listening on" in served.stdout()
+    # A new platform says how to make its first administrator.
+    assert "No administrator yet: make one with `videoplatform createadmin" in served.stdout()
     assert f"{served.url}/docs" in served.stdout()
     assert f"{served.url}/api/v1/openapi.json" in served.stdout()
 

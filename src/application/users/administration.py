@@ -70,6 +70,11 @@ class Administration(UserServiceBase):
             uow.commit()
         return user
 
+    def has_administrator(self) -> bool:
+        """Whether any active account holds the administrator role."""
+        with self._uow() as uow:
+            return bool(uow.users.list_active_with_role(Role.ADMIN.value))
+
     def me(self, caller: Caller) -> User:
         with self._uow() as uow:
             return require_user(uow, caller)

@@ -197,16 +197,19 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         super().run()
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings) -> bool:
     """Check that a platform wires up from ``settings`` and bring its storage up to
     date (the embedded profile creates the data directory and migrates the database),
     in the master, before any worker exists. Nothing opened here survives the call.
 
     With the in-process queue, jobs did not survive the last stop: every video still
-    waiting or processing is queued again (through the outbox) before workers start."""
+    waiting or processing is queued again (through the outbox) before workers start.
+
+    Whether the platform has an administrator yet (the banner says how to make one)."""
     with create_platform(settings) as platform:
         if settings.in_process_queue and settings.processing_threads > 0:
             platform.processing.requeue_unfinished()
+        return platform.users.has_administrator()
 
 
 def _version() -> str:
@@ -216,8 +219,15 @@ def _version() -> str:
         return "unknown"
 
 
-def banner(settings: Settings, options: ServeOptions, addresses: Iterable[str]) -> list[str]:
-    """The lines telling a person where the platform listens and where its docs are."""
+def banner(
+    settings: Settings,
+    options: ServeOptions,
+    addresses: Iterable[str],
+    *,
+    administered: bool = True,
+) -> list[str]:
+    """The lines telling a person where the platform listens, where its site and docs
+    are, and (while it has none) how to make its first administrator."""
     workers = f"{options.workers} worker{'s' if options.workers != 1 else ''}"
     threads = f"{options.threads} thread{'s' if options.threads != 1 else ''} each"
     lines = [f"videoplatform {_version()} is serving ({workers}, {threads})"]
@@ -225,6 +235,7 @@ def banner(settings: Settings, options: ServeOptions, addresses: Iterable[str]) 
         if address.startswith(("http://", "https://")):
             lines += [
                 f"  listening on  {address}",
+                f"  web site      {address}/",
                 f"  API docs      {address}{DOCS_PATH}",
                 f"  OpenAPI       {address}{OPENAPI_PATH}",
             ]
@@ -233,6 +244,11 @@ def banner(settings: Settings, options: ServeOptions, addresses: Iterable[str]) 
     lines.append(f"  database      {masked_url(database_url(settings))}")
     if not settings.database_url or not settings.storage_url:
         lines.append(f"  data          {Path(settings.data_dir).resolve()}")
+    if not administered:
+        lines.append(
+            "No administrator yet: make one with "
+            "`videoplatform createadmin --email you@example.com` (in .venv/bin)."
+        )
     lines.append("Ctrl+C stops it at once; SIGTERM lets requests in flight finish first.")
     return lines
 
@@ -245,13 +261,15 @@ def serve(settings: Settings, options: ServeOptions) -> int:
     # Tracing itself is set up in each worker after the fork (wsgi.create); settings it
     # cannot honour are refused here, before any worker starts.
     check_tracing_environment(os.environ)
-    prepare(settings)
+    administered = prepare(settings)
     if settings.metrics_token:
         # The workers' values meet in one directory, fresh for this run (see metrics).
         prepare_multiprocess(Path(tempfile.mkdtemp(prefix="videoplatform-metrics-")) / "values")
 
     def announce(addresses: list[str]) -> None:
-        print("\n".join(banner(settings, options, addresses)), flush=True)
+        print(
+            "\n".join(banner(settings, options, addresses, administered=administered)), flush=True
+        )
 
     GunicornServer(options, wsgi.create, announce).run()
     return 0
