@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+
+from attrs import field, frozen
 
 from videoplatform.application import quota
 from videoplatform.application.context import (
@@ -26,7 +29,7 @@ from videoplatform.application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
-from videoplatform.application.ports.storage import ObjectStorage
+from videoplatform.application.ports.storage import ByteRange, ObjectStorage
 from videoplatform.application.streams import MeteredReader, peek
 from videoplatform.application.video_access import managed_video, visible_video
 from videoplatform.application.video_commands import UpdateVideo, UploadVideo, VideoFilter
@@ -34,7 +37,7 @@ from videoplatform.application.video_jobs import process_video_job, video_prefix
 from videoplatform.domain.audit import AuditAction
 from videoplatform.domain.errors import QuotaExceeded, ValidationError
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.media_types import SNIFF_LENGTH, sniff
+from videoplatform.domain.media_types import SNIFF_LENGTH, MediaType, sniff
 from videoplatform.domain.uploads import UnsupportedMedia
 from videoplatform.domain.users import Permission
 from videoplatform.domain.videos import (
@@ -44,6 +47,15 @@ from videoplatform.domain.videos import (
     clean_title,
     normalize_tag,
 )
+
+
+@frozen
+class SourceDownload:
+    """A video's uploaded file: its type as sniffed, and its bytes."""
+
+    video: Video
+    media_type: MediaType
+    chunks: Iterator[bytes] = field(repr=False)
 
 
 class VideoService(UseCases):
@@ -279,6 +291,25 @@ class VideoService(UseCases):
             uow.commit()
         # After commit: a crash here leaves unreferenced bytes, never a record without them.
         self._storage.delete_prefix(video_prefix(video_id))
+
+    def open_source(self, caller: Caller, video_id: VideoId) -> SourceDownload:
+        """The uploaded file of a video its owner (or a moderator) manages, as it was
+        uploaded: its type (sniffed from its first bytes) and its bytes. Hidden for a
+        video the caller may not see, PermissionDenied for one they may only watch; a
+        moderator's download of someone else's is audited like any privileged read."""
+        with (
+            self._audit.refusals(caller, AuditAction.VIDEO_READ, "video", video_id),
+            self._uow() as uow,
+        ):
+            user = require_user(uow, caller)
+            video = managed_video(uow, user, video_id, "only the owner may download the original")
+            if video.owner_id != user.id:
+                self._audit.privileged_read(uow, caller, AuditAction.VIDEO_READ, "video", video_id)
+        head = b""
+        if video.source_size > 0:
+            first = ByteRange(0, min(SNIFF_LENGTH, video.source_size) - 1)
+            head = b"".join(self._storage.get(video.source_key, first))
+        return SourceDownload(video, sniff(head), self._storage.get(video.source_key))
 
     def record_view(self, caller: Caller, video_id: VideoId) -> None:
         """Count one view of a video the caller may see (atomic increment)."""

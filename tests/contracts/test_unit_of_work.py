@@ -1440,6 +1440,28 @@ def test_list_active_with_role_lists_only_active_holders(
     assert read(uow_factory, lambda u: u.users.list_active_with_role("moderator")) == []
 
 
+def test_user_search_finds_the_text_in_addresses_and_names_newest_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(
+        uow_factory,
+        a_user("ada", created_at=at(0), email="ada.king@example.com"),
+        a_user("grace", created_at=at(1), email="grace@navy.example"),
+        a_user("kingfisher", created_at=at(2), status=UserStatus.DISABLED),
+        a_user("percent", created_at=at(3), email="fifty%off@example.com"),
+    )
+
+    def found(text: str, limit: int = 10) -> list[str]:
+        return [u.id for u in read(uow_factory, lambda u: u.users.search(text, limit))]
+
+    assert found("KING") == ["kingfisher", "ada"]  # address or name, any state, newest first
+    assert found("navy") == ["grace"]
+    assert found("%") == ["percent"]  # the text is matched as it is, never as a pattern
+    assert found("_") == []
+    assert found("example", 2) == ["percent", "kingfisher"]
+    assert found("nobody") == []
+
+
 def test_a_users_tokens_are_listed_newest_first(uow_factory: UnitOfWorkFactory, u1: UserId) -> None:
     store(
         uow_factory,

@@ -24,7 +24,7 @@ from tests.integration.served import API, EXE, Served, process_env
 
 HERE = Path(__file__).parent / "api_contract"
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
-EXAMPLES = os.environ.get("VIDEOPLATFORM_API_FUZZ_EXAMPLES", "15")
+EXAMPLES = os.environ.get("VIDEOPLATFORM_API_FUZZ_EXAMPLES", "8")
 SEED = os.environ.get("VIDEOPLATFORM_API_FUZZ_SEED", "20261206")  # empty: a fresh one
 PASSWORD = "a long passphrase"
 ENV = {"VIDEOPLATFORM_MEDIA_BACKEND": "synthetic"}

@@ -136,6 +136,16 @@ class MemoryUserRepository(_Repository[User]):
         rows = [u for u in self._all() if u.is_active and wanted in u.roles]
         return self._many(sorted(rows, key=lambda u: (u.created_at, u.id)))
 
+    def search(self, text: str, limit: int) -> list[User]:
+        wanted = text.lower()
+        rows = [
+            u
+            for u in self._all()
+            if wanted in u.email.value.lower() or wanted in u.display_name.lower()
+        ]
+        rows.sort(key=lambda u: (u.created_at, u.id), reverse=True)
+        return self._many(rows[:limit])
+
 
 class MemoryTokenRepository(_Repository[ApiToken]):
     table, noun = "tokens", "token"

@@ -61,6 +61,11 @@ A = TypeVar("A", bound=Aggregate)
 _POINT_LOOKUPS: dict[tuple[str, str], Select[Any]] = {}
 
 
+def like_escaped(text: str) -> str:
+    """``text`` to match literally inside a LIKE pattern (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Tracker:
     """Aggregates handed out or written, so commit collects the events of written ones."""
 
@@ -221,6 +226,21 @@ class SqlUserRepository(_Repository[User]):
             select(t)
             .where(t.c.status == UserStatus.ACTIVE.value, padded.like(f"%,{wanted},%"))
             .order_by(t.c.created_at, t.c.id)
+        )
+
+    def search(self, text: str, limit: int) -> list[User]:
+        t = self.table
+        held = "%" + like_escaped(text.lower()) + "%"
+        return self._rows(
+            select(t)
+            .where(
+                or_(
+                    func.lower(t.c.email).like(held, escape="\\"),
+                    func.lower(t.c.display_name).like(held, escape="\\"),
+                )
+            )
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(limit)
         )
 
 
@@ -508,7 +528,7 @@ class SqlFileRepository(_Repository[StoredFile]):
     def subfolders(self, owner_id: UserId, folder: FolderPath) -> list[str]:
         t = self.table
         prefix = "/" if folder.value == "/" else folder.value + "/"
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = like_escaped(prefix)
         rows = self._s.read(
             select(t.c.folder)
             .distinct()

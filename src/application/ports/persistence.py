@@ -86,6 +86,12 @@ class UserRepository(Protocol):
         """Active users holding ``role``, ordered by (created_at, id)."""
         ...
 
+    def search(self, text: str, limit: int) -> list[User]:
+        """At most ``limit`` users whose email or display name holds ``text`` (case
+        aside: ASCII letters everywhere, others as the database folds them), newest
+        first."""
+        ...
+
 
 class TokenRepository(Protocol):
     def add(self, token: ApiToken) -> None: ...

@@ -3,6 +3,7 @@ and enabling accounts."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -12,9 +13,12 @@ from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import UpdateProfile
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import Conflict, NotFound
+from videoplatform.domain.errors import Conflict, NotFound, ValidationError
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Permission, Role, User, parse_roles
+
+MAX_USER_SEARCH = 254
+"""The longest text a user search takes (the longest address)."""
 
 
 class Administration(UserServiceBase):
@@ -95,12 +99,15 @@ class Administration(UserServiceBase):
         )
         return Page(tuple(rows), nxt)
 
-    def find_by_email(self, caller: Caller, email: str) -> User | None:
-        """The account with this address (any state), for administrators; None when
-        there is none."""
+    def search(self, caller: Caller, text: str, limit: int | None = None) -> builtins.list[User]:
+        """Accounts (any state) whose address or display name holds ``text``, newest
+        first, for administrators."""
+        wanted = " ".join(text.split())
+        if not 1 <= len(wanted) <= MAX_USER_SEARCH:
+            raise ValidationError.field("q", f"1 to {MAX_USER_SEARCH} characters")
         with self._audit.refusals(caller, AuditAction.USER_LIST, "user", None), self._uow() as uow:
             require_permission(uow, caller, Permission.USER_MANAGE)
-            return uow.users.find_by_email(" ".join(email.split()).lower())
+            return uow.users.search(wanted, clamp_limit(limit))
 
     def ensure_manager(self, caller: Caller, user_id: UserId) -> None:
         """Refuse (and audit) a caller who may not manage users: for front ends that

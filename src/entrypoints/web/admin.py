@@ -85,11 +85,10 @@ class Users:
         site = self._site
         visitor = holding(site, req, resp, Permission.USER_MANAGE)
         users = site.platform.users
-        email = (req.get_param("email") or "").strip()
+        wanted = (req.get_param("q") or "").strip()
         next_link = None
-        if email:
-            found = users.find_by_email(visitor.caller, email)
-            shown = [found] if found else []
+        if wanted:
+            shown = users.search(visitor.caller, wanted, USERS_PAGE)
         else:
             page = users.list(visitor.caller, req.get_param("cursor"), USERS_PAGE)
             shown = list(page.items)
@@ -100,7 +99,7 @@ class Users:
             "admin_users.html",
             visitor,
             users=shown,
-            email=email,
+            q=wanted,
             roles=ROLES,
             next_link=next_link,
             done=req.get_param("done"),

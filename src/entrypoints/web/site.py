@@ -37,6 +37,7 @@ def mount(
         ("/search", browse.SearchPage(shared)),
         ("/watch/{video_id}", watch.Watch(shared)),
         ("/watch/{video_id}/view", watch.WatchView(shared)),
+        ("/watch/{video_id}/source", watch.WatchSource(shared)),
         ("/login", account.LoginPage(shared)),
         ("/logout", account.LogoutPage(shared)),
         ("/register", account.RegisterPage(shared)),

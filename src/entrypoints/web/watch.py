@@ -6,6 +6,7 @@ import falcon
 
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
+from videoplatform.entrypoints.http.resources.common import content_disposition
 from videoplatform.entrypoints.http.resources.playback import PLAY
 from videoplatform.entrypoints.web.cards import poster_url
 from videoplatform.entrypoints.web.context import Site
@@ -58,3 +59,45 @@ class WatchView:
         visitor, _ = self._site.posted(req, resp, member=False)
         self._site.platform.videos.record_view(visitor.caller, VideoId(video_id))
         resp.status = falcon.HTTP_204
+
+
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "video/x-matroska": ".mkv",
+    "video/x-msvideo": ".avi",
+    "video/mp2t": ".ts",
+    "video/mpeg": ".mpg",
+    "video/x-flv": ".flv",
+    "video/x-ms-asf": ".wmv",
+    "video/3gpp": ".3gp",
+    "video/ogg": ".ogv",
+    "audio/mpeg": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/ogg": ".ogg",
+    "audio/wav": ".wav",
+    "audio/flac": ".flac",
+    "audio/aiff": ".aiff",
+}
+"""The file name's extension for a sniffed type (none for the others)."""
+
+
+class WatchSource:
+    """``GET /watch/{id}/source``: the uploaded file, for its owner and moderators."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, video_id: str) -> None:
+        visitor = self._site.member(req, resp)
+        source = self._site.platform.videos.open_source(visitor.caller, VideoId(video_id))
+        # A title may hold what a file name may not: no folder ever comes from it.
+        title = source.video.title.replace("/", "_").replace("\\", "_")
+        name = title + EXTENSIONS.get(source.media_type.mime, "")
+        resp.cache_control = ["private", "no-store"]
+        resp.content_type = source.media_type.mime
+        resp.set_header("Content-Disposition", content_disposition(name, inline=False))
+        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        resp.content_length = source.video.source_size
+        resp.stream = source.chunks

@@ -46,8 +46,11 @@ def test_an_admin_changes_roles_disables_and_enables(
 ) -> None:
     admin, member = make_user(Role.ADMIN), make_user(Role.CREATOR)
     browser.log_in(admin.email.value)
-    found = browser.get("/admin/users", params={"email": member.email.value.upper()})
-    assert member.display_name in found.text
+    found = browser.get("/admin/users", params={"q": member.display_name.upper()})
+    assert member.display_name in found.text and member.email.value in found.text
+    assert admin.email.value not in found.text
+    too_long = browser.get("/admin/users", params={"q": "x" * 300})
+    assert too_long.status_code == 422 and "1 to 254 characters" in too_long.text
     assert (
         browser.post(f"/admin/users/{member.id}/roles", {"roles": "moderator"}).status_code == 303
     )

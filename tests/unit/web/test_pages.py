@@ -12,6 +12,7 @@ from pathlib import Path
 import falcon.inspect
 import falcon.testing
 
+from tests.unit.conftest import MP4_HEAD
 from tests.unit.web.conftest import Browser, MakeUser, Videos
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.application.context import Caller
@@ -311,3 +312,34 @@ def test_the_site_adds_no_route_to_the_api_and_the_api_none_to_the_site(
     pages = routes(True) - routes(False)
     assert {"/", "/watch/{video_id}", "/login"} <= pages
     assert not [p for p in pages if p.startswith(("/api", "/health", "/docs", "/metrics"))]
+
+
+def test_the_owner_downloads_the_original_and_nobody_else_does(
+    browser: Browser, make_user: MakeUser, videos: Videos, platform: Platform
+) -> None:
+    owner, other = make_user(), make_user()
+    moderator = make_user(Role.MODERATOR)
+    video_id = videos.make(owner, "Harbour / at dawn")
+    browser.log_in(owner.email.value)
+    page = browser.get(f"/watch/{video_id}")
+    assert f'href="/watch/{video_id}/source"' in page.text
+    got = browser.get(f"/watch/{video_id}/source")
+    assert got.status_code == 200
+    assert got.content == MP4_HEAD + b"source"  # the bytes as uploaded
+    assert got.headers["content-type"] == "video/mp4"
+    assert 'filename="Harbour _ at dawn.mp4"' in got.headers["content-disposition"]
+    stranger = Browser(browser.client)
+    stranger.log_in(other.email.value)
+    assert "/source" not in stranger.get(f"/watch/{video_id}").text
+    assert stranger.get(f"/watch/{video_id}/source").status_code == 403
+    private = videos.make(owner, "Private one", Visibility.PRIVATE)
+    assert stranger.get(f"/watch/{private}/source").status_code == 404
+    assert Browser(browser.client).get(f"/watch/{video_id}/source").status_code == 303
+    checker = Browser(browser.client)
+    checker.log_in(moderator.email.value)
+    assert checker.get(f"/watch/{private}/source").status_code == 200
+    audited = platform.audit.search(Caller(moderator.id)).items
+    assert any(
+        e.actor_id == moderator.id and e.resource_id == private and e.metadata.get("privileged")
+        for e in audited
+    ), [(e.action, e.actor_id, e.resource_id, dict(e.metadata)) for e in audited]
