@@ -218,6 +218,15 @@ def visits(chromium: Browser, server: Served) -> Iterator[Visits]:
         each.close()
 
 
+def wait_for_status(page: Page, video_id: str, status: str) -> None:
+    """Until My videos shows the video in ``status``, as its script updates the row."""
+    page.wait_for_function(
+        f"() => document.querySelector('tr[data-video-id=\"{video_id}\"]')"
+        f".dataset.status === '{status}'",
+        timeout=120_000,
+    )
+
+
 def log_in(visit: Visit, email: str) -> None:
     page = visit.page
     page.goto("/login")
@@ -334,11 +343,7 @@ def test_a_newcomer_signs_up_confirms_uploads_and_watches(
         rf'data-video-id="{video_id}" data-status="(uploaded|processing)"', served.text()
     )
     # ...and ready while it is open: the row follows the event stream, no reload.
-    page.wait_for_function(
-        f"() => document.querySelector('tr[data-video-id=\"{video_id}\"]')"
-        ".dataset.status === 'ready'",
-        timeout=120_000,
-    )
+    wait_for_status(page, video_id, "ready")
     visit.shot("my-videos")
     # The watch page plays through hls.js (the rungs in the quality menu)...
     page.goto(f"/watch/{video_id}")
@@ -367,8 +372,12 @@ def test_every_page_is_accessible_and_fits_the_screen(
 ) -> None:
     visit = visits(width)
     page = visit.page
+    owner = httpx.get(
+        f"{server.url}{API}/auth/me", headers={"Authorization": published["token"]}
+    ).json()["id"]
     pages = [
         "/",
+        f"/channel/{owner}",
         f"/watch/{published['video_id']}",
         "/search?q=lighthuose",  # typo'd: the search corrects it
         "/login",
@@ -383,7 +392,7 @@ def test_every_page_is_accessible_and_fits_the_screen(
         page.wait_for_load_state("load")
         assert serious_violations(page) == [], path
         name = path.strip("/").split("?")[0].replace("/", "-") or "home"
-        visit.shot(name.replace(published["video_id"], "video"))
+        visit.shot(name.replace(published["video_id"], "video").replace(owner, "creator"))
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
@@ -455,11 +464,7 @@ def test_a_failed_upload_says_why_and_a_private_video_is_a_404_to_others(
     opened.wait_for(timeout=60_000)
     video_id = (opened.get_attribute("href") or "").rsplit("/", 1)[-1]
     page.goto("/my/videos")
-    page.wait_for_function(
-        f"() => document.querySelector('tr[data-video-id=\"{video_id}\"]')"
-        ".dataset.status.startsWith('failed')",
-        timeout=60_000,
-    )
+    wait_for_status(page, video_id, "failed")
     page.reload()
     reason = page.locator(f'tr[data-video-id="{video_id}"] .why').text_content() or ""
     assert len(reason.strip()) > 10, reason
@@ -485,6 +490,12 @@ def test_a_failed_upload_says_why_and_a_private_video_is_a_404_to_others(
     visit.shot("edit-video")
     page.goto(f"/watch/{published['video_id']}")
     page.get_by_text("The light comes on as the sun goes down.").wait_for()
+    # The failed one goes, after a page that asks.
+    page.goto(f"/my/videos/{video_id}/delete")
+    assert serious_violations(page) == []
+    visit.shot("delete-video")
+    page.get_by_role("button", name="Delete it").click()
+    page.get_by_text("The video was deleted.").wait_for()
     visit.check()
     stranger.check()
 
@@ -501,6 +512,7 @@ def test_a_link_with_a_password_plays_for_whoever_has_both(
     page.get_by_label("Password").fill("harbour lights")
     page.get_by_label("Number of uses").fill("2")
     page.get_by_role("button", name="Make the link").click()
+    owner.shot("share-made")
     url = page.get_by_label("Link").input_value()
     assert "/s#" in url
     assert serious_violations(page) == []

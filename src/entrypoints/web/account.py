@@ -11,6 +11,7 @@ import falcon
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
 from videoplatform.entrypoints.web.context import Site, see_other
+from videoplatform.entrypoints.web.forms import Form
 
 WRONG_CODE = "That code is wrong or has expired. Ask for a new one."
 
@@ -21,6 +22,22 @@ def local_target(asked: str | None) -> str:
     if not asked or not asked.startswith("/") or asked.startswith("//") or "\\" in asked:
         return "/"
     return asked
+
+
+def same_passwords(form: Form) -> str:
+    """The password typed twice alike; ValidationError (on the second) otherwise."""
+    password = form.text("password")
+    if password != form.text("password_again"):
+        raise ValidationError.field("password_again", "The two passwords differ.")
+    return password
+
+
+def code_page(site: Site, req: falcon.Request, resp: falcon.Response, template: str) -> None:
+    """A page that takes a mailed code (``?code=`` fills it in; the mail's link puts
+    it in the fragment, which the page's script reads)."""
+    visitor = site.visitor(req, resp)
+    code = (req.get_param("code") or "")[:200]
+    site.show(req, resp, template, visitor, values={"code": code})
 
 
 class LoginPage:
@@ -92,19 +109,8 @@ class RegisterPage:
         site = self._site
         visitor, form = site.posted(req, resp, member=False)
         values = {"email": form.text("email").strip(), "display_name": form.text("display_name")}
-        password = form.text("password")
-        if password != form.text("password_again"):
-            site.show(
-                req,
-                resp,
-                "register.html",
-                visitor,
-                status=422,
-                errors={"password_again": "The two passwords differ."},
-                values=values,
-            )
-            return
         try:
+            password = same_passwords(form)
             site.platform.users.register_quietly(
                 RegisterUser(values["email"], password, values["display_name"]), visitor.caller
             )
@@ -121,9 +127,7 @@ class VerifyPage:
         self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._site.visitor(req, resp)
-        code = (req.get_param("code") or "")[:200]
-        self._site.show(req, resp, "verify.html", visitor, values={"code": code})
+        code_page(self._site, req, resp, "verify.html")
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         site = self._site
@@ -132,15 +136,8 @@ class VerifyPage:
         try:
             site.platform.users.verify_email(code, visitor.caller)
         except (AuthenticationFailed, ValidationError):
-            site.show(
-                req,
-                resp,
-                "verify.html",
-                visitor,
-                status=422,
-                errors={"code": WRONG_CODE},
-                values={"code": code},
-            )
+            wrong = ValidationError.field("code", WRONG_CODE)
+            site.refused(req, resp, "verify.html", visitor, wrong, {"code": code})
             return
         see_other(resp, "/login?done=verified")
 
@@ -171,27 +168,14 @@ class ResetPasswordPage:
         self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        visitor = self._site.visitor(req, resp)
-        code = (req.get_param("code") or "")[:200]
-        self._site.show(req, resp, "reset.html", visitor, values={"code": code})
+        code_page(self._site, req, resp, "reset.html")
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         site = self._site
         visitor, form = site.posted(req, resp, member=False)
         values = {"code": form.text("code").strip()}
-        password = form.text("password")
-        if password != form.text("password_again"):
-            site.show(
-                req,
-                resp,
-                "reset.html",
-                visitor,
-                status=422,
-                errors={"password_again": "The two passwords differ."},
-                values=values,
-            )
-            return
         try:
+            password = same_passwords(form)
             site.platform.users.reset_password(values["code"], password, visitor.caller)
         except (ValidationError, TooManyAttempts) as error:
             if isinstance(error, ValidationError) and "token" in error.fields:
