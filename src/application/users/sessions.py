@@ -23,7 +23,7 @@ from videoplatform.domain.errors import (
 )
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.text import one_line
-from videoplatform.domain.users import ApiToken, Email, TokenKind, UserStatus
+from videoplatform.domain.users import ApiToken, Email, TokenKind, User, UserStatus
 
 MAX_TOKEN_NAME = 100
 """A personal API token's name, at most this many characters."""
@@ -124,6 +124,11 @@ class Sessions(UserServiceBase):
     def authenticate(self, token: str) -> Principal:
         """Resolve a bearer token (session or personal) to its user.
         AuthenticationFailed if unknown, expired, revoked, or the user is not active."""
+        return self.authenticate_user(token)[0]
+
+    def authenticate_user(self, token: str) -> tuple[Principal, User]:
+        """:meth:`authenticate`, with the account itself (read in the same unit of
+        work: a page shows who is signed in without reading them again)."""
         now = self._clock.now()
         with self._uow() as uow:
             record = uow.tokens.find_by_hash(digest_token(token))
@@ -134,7 +139,7 @@ class Sessions(UserServiceBase):
             ):
                 raise AuthenticationFailed("invalid or expired token")
             user = active_user(uow, record.user_id, "invalid or expired token")
-            return Principal(user.id, user.roles, record.id)
+            return Principal(user.id, user.roles, record.id), user
 
     def logout(self, token: str, caller: Caller | None = None) -> None:
         """Revoke the session token; unknown tokens are ignored (logging out is idempotent)."""

@@ -35,7 +35,7 @@ def folder() -> Path:
 
 @frozen
 class Asset:
-    path: Path
+    data: bytes
     url: str
     etag: str
     content_type: str
@@ -66,7 +66,7 @@ class StaticAssets:
             digest = hashlib.sha256(data).hexdigest()[:16]
             served = _digested(relative, digest)
             packed = gzip.compress(data, 9, mtime=0) if path.suffix in COMPRESSED else None
-            asset = Asset(path, f"{STATIC}/{served}", digest, TYPES[path.suffix], packed)
+            asset = Asset(data, f"{STATIC}/{served}", digest, TYPES[path.suffix], packed)
             self._by_name[str(relative)] = asset
             self._by_url[served] = asset
 
@@ -89,7 +89,7 @@ class StaticAssets:
             resp.set_header("Content-Encoding", "gzip")
             resp.data = asset.gzipped
             return
-        resp.data = asset.path.read_bytes()
+        resp.data = asset.data
 
 
 def _takes_gzip(req: falcon.Request) -> bool:

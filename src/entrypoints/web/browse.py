@@ -23,7 +23,6 @@ from videoplatform.entrypoints.web.rendering import link
 GRID_PAGE = 24
 SORTS = {"newest": VideoSort.NEWEST, "popular": VideoSort.MOST_VIEWED}
 SEARCH_SORTS = {s.value: s for s in SearchSort}
-MAX_QUERY = 200
 
 
 @frozen
@@ -157,8 +156,6 @@ class SearchPage:
         status = 200
         if asked:
             try:
-                if len(asked) > MAX_QUERY:
-                    raise ValidationError.field("q", f"at most {MAX_QUERY} characters")
                 results = site.platform.search.videos(
                     visitor.caller,
                     SearchVideos(asked, sort=sort),

@@ -12,7 +12,7 @@ from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.files import FolderPath
 from videoplatform.domain.ids import FileId
 from videoplatform.domain.users import Permission
-from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.http.resources.common import send_attachment
 from videoplatform.entrypoints.web.context import Site, field_errors, see_other
 from videoplatform.entrypoints.web.rendering import link
 from videoplatform.entrypoints.web.session import Visitor
@@ -70,11 +70,7 @@ class DownloadFile:
         visitor = _manager(self._site, req, resp)
         stored, chunks = self._site.platform.files.open(visitor.caller, FileId(file_id))
         resp.cache_control = ["private", "no-store"]
-        resp.content_type = stored.content_type
-        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
-        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        resp.content_length = stored.size
-        resp.stream = chunks
+        send_attachment(resp, stored.name, stored.content_type, stored.size, chunks)
 
 
 class MoveFilePage:

@@ -70,7 +70,7 @@ class WebSessions:
         token = req.get_cookie_values(SESSION_COOKIE)
         if token and caller.user_id is None:
             try:
-                principal = self._users.authenticate(token[0])
+                principal, user = self._users.authenticate_user(token[0])
             except AuthenticationFailed:
                 self._clear(req, resp, SESSION_COOKIE)
             else:
@@ -78,7 +78,7 @@ class WebSessions:
                 session_id = principal.token_id
                 req.context.caller = caller
                 req.context.user_id = principal.user_id
-        if caller.user_id is not None:
+        elif caller.user_id is not None:  # a bearer token the middleware accepted
             user = self._users.me(caller)
         csrf = _first(req.get_cookie_values(CSRF_COOKIE))
         if not csrf:

@@ -17,7 +17,7 @@ from videoplatform.application.shares import CreateShare
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
 from videoplatform.domain.shares import MAX_SHARE_TOKEN
-from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.http.resources.common import send_attachment
 from videoplatform.entrypoints.http.resources.shares import share_url
 from videoplatform.entrypoints.web.context import Site, field_errors, see_other
 from videoplatform.entrypoints.web.forms import Form
@@ -54,11 +54,7 @@ class ShareDownload:
             token, form.text("password") or None, visitor.caller
         )
         resp.cache_control = ["no-store"]
-        resp.content_type = stored.content_type
-        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
-        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        resp.content_length = stored.size
-        resp.stream = chunks
+        send_attachment(resp, stored.name, stored.content_type, stored.size, chunks)
 
 
 def _positive(form: Form, name: str, problems: dict[str, str]) -> int | None:

@@ -6,7 +6,7 @@ import falcon
 
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.videos import VideoStatus
-from videoplatform.entrypoints.http.resources.common import content_disposition
+from videoplatform.entrypoints.http.resources.common import send_attachment
 from videoplatform.entrypoints.http.resources.playback import PLAY
 from videoplatform.entrypoints.web.cards import poster_url
 from videoplatform.entrypoints.web.context import Site
@@ -96,8 +96,4 @@ class WatchSource:
         title = source.video.title.replace("/", "_").replace("\\", "_")
         name = title + EXTENSIONS.get(source.media_type.mime, "")
         resp.cache_control = ["private", "no-store"]
-        resp.content_type = source.media_type.mime
-        resp.set_header("Content-Disposition", content_disposition(name, inline=False))
-        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        resp.content_length = source.video.source_size
-        resp.stream = source.chunks
+        send_attachment(resp, name, source.media_type.mime, source.video.source_size, source.chunks)

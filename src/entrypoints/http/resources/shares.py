@@ -25,11 +25,11 @@ from videoplatform.entrypoints.http.resources.common import (
     CURSOR_LENGTH,
     LIMIT,
     HttpContext,
-    content_disposition,
     no_content,
     query_int,
     query_str,
     reply,
+    send_attachment,
 )
 from videoplatform.entrypoints.http.schema import Schema, exactly_one_of
 from videoplatform.entrypoints.http.views import (
@@ -193,13 +193,7 @@ class Download:
         body = read_json(req, RedeemBody, self._json_limit)
         stored, chunks = self._shares.open_shared_file(_token(body), body.password, caller_of(req))
         _private(resp)
-        resp.content_type = stored.content_type
-        resp.set_header("Content-Disposition", content_disposition(stored.name, inline=False))
-        resp.set_header("X-Content-Type-Options", "nosniff")
-        # Whatever the bytes are, a browser that renders them anyway runs nothing.
-        resp.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
-        resp.content_length = stored.size
-        resp.stream = chunks
+        send_attachment(resp, stored.name, stored.content_type, stored.size, chunks)
 
 
 def routes(c: HttpContext) -> list[Route]:
