@@ -6,7 +6,7 @@ from attrs import frozen
 
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.domain.errors import AuthenticationFailed, NotFound, PermissionDenied
-from videoplatform.domain.ids import UserId
+from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import Permission, User
 
 
@@ -22,6 +22,9 @@ class Caller:
     user_id: UserId | None = None
     ip: str | None = None
     user_agent: str | None = None
+    token_id: TokenId | None = None
+    """The bearer token the call came with, where it came with one: a personal token
+    mints tokens within its own scopes and life only."""
 
     @classmethod
     def anonymous(cls, ip: str | None = None, user_agent: str | None = None) -> Caller:

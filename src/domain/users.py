@@ -284,6 +284,43 @@ def check_password_policy(password: str) -> None:
         raise ValidationError.field("password", "must be valid Unicode text") from None
 
 
+class Scope(enum.Enum):
+    """What a personal API token may be used for; each HTTP operation needs one.
+    Scopes narrow what a token's user may do, never widen it: an ``admin`` token of a
+    creator is refused what a creator is refused."""
+
+    READ = "read"  # reading: every GET
+    WRITE = "write"  # changing what the user owns: edits, deletions, shares, tokens
+    UPLOAD = "upload"  # sending videos, files and captions
+    ADMIN = "admin"  # moderation and administration
+
+
+ALL_SCOPES = frozenset(Scope)
+"""A login session's scopes, and a personal token's unless it names fewer."""
+
+
+def parse_scopes(names: Iterable[str]) -> frozenset[Scope]:
+    """The scopes named (case and surrounding space aside); ValidationError on the field
+    ``scopes`` for an unknown one or none at all."""
+    scopes: set[Scope] = set()
+    for name in names:
+        try:
+            scopes.add(Scope(name.strip().lower()))
+        except ValueError:
+            known = ", ".join(s.value for s in Scope)
+            raise ValidationError.field(
+                "scopes", f"unknown scope {name!r} (known: {known})"
+            ) from None
+    if not scopes:
+        raise ValidationError.field("scopes", "at least one scope is required")
+    return frozenset(scopes)
+
+
+def scopes_text(scopes: frozenset[Scope]) -> str:
+    """``scopes`` as stored and shown: their names in :class:`Scope`'s order."""
+    return " ".join(s.value for s in Scope if s in scopes)
+
+
 class TokenKind(enum.Enum):
     SESSION = "session"
     PERSONAL = "personal"
@@ -293,7 +330,11 @@ class TokenKind(enum.Enum):
 
 @define(eq=False, kw_only=True)
 class ApiToken(Aggregate):
-    """A bearer credential. Only the hash of the secret is ever kept."""
+    """A bearer credential. Only the hash of the secret is ever kept.
+
+    A personal token carries ``scopes`` (a session has them all); one minted by another
+    personal token names it as ``parent_id``, has no scope or lifetime beyond it, and
+    is revoked with it."""
 
     id: TokenId
     user_id: UserId
@@ -303,6 +344,8 @@ class ApiToken(Aggregate):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None = None
+    scopes: frozenset[Scope] = ALL_SCOPES
+    parent_id: TokenId | None = None
 
     def is_usable(self, now: datetime) -> bool:
         if self.revoked_at is not None:

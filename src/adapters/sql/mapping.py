@@ -27,7 +27,16 @@ from videoplatform.domain.uploads import (
     UploadPart,
     UploadResult,
 )
-from videoplatform.domain.users import ApiToken, Email, Role, TokenKind, User, UserStatus
+from videoplatform.domain.users import (
+    ApiToken,
+    Email,
+    Role,
+    Scope,
+    TokenKind,
+    User,
+    UserStatus,
+    scopes_text,
+)
 from videoplatform.domain.videos import (
     FailureCode,
     MediaInfo,
@@ -82,6 +91,8 @@ def token_row(token: ApiToken) -> dict[str, Any]:
         "created_at": token.created_at,
         "expires_at": token.expires_at,
         "revoked_at": token.revoked_at,
+        "scopes": scopes_text(token.scopes),
+        "parent_id": token.parent_id,
     }
 
 
@@ -95,6 +106,8 @@ def token_from(row: Row) -> ApiToken:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        scopes=frozenset(Scope(name) for name in row["scopes"].split()),
+        parent_id=None if row["parent_id"] is None else TokenId(row["parent_id"]),
         version=row["version"],
     )
 

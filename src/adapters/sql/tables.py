@@ -62,6 +62,10 @@ api_tokens = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
+    # What a personal token may be used for: scope names, space-separated.
+    Column("scopes", String(64), nullable=False, server_default="read write upload admin"),
+    # The personal token that minted this one (revoked with it); null for the others.
+    Column("parent_id", ID, nullable=True),
     Index(None, "user_id", "created_at", "id"),
 )
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from attrs import frozen
 
 from videoplatform.domain.ids import TokenId, UserId
-from videoplatform.domain.users import Role
+from videoplatform.domain.users import ALL_SCOPES, Role, Scope
 from videoplatform.domain.visibility import Visibility
 
 
@@ -44,11 +44,13 @@ class IssuedToken:
 
 @frozen
 class Principal:
-    """The result of authenticating a bearer token."""
+    """The result of authenticating a bearer token: whose it is, and what it may be
+    used for (a session: everything its user may do)."""
 
     user_id: UserId
     roles: frozenset[Role]
     token_id: TokenId
+    scopes: frozenset[Scope] = ALL_SCOPES
 
 
 PASSWORD_RESET_TTL = timedelta(hours=1)

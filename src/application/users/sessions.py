@@ -12,18 +12,30 @@ from videoplatform.application.context import (
     require_owner,
     require_user,
 )
+from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import IssuedToken, Login, Principal
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import (
     AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
     TooManyAttempts,
     ValidationError,
 )
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.text import one_line
-from videoplatform.domain.users import ApiToken, Email, TokenKind, User, UserStatus
+from videoplatform.domain.users import (
+    ALL_SCOPES,
+    ApiToken,
+    Email,
+    Scope,
+    TokenKind,
+    User,
+    UserStatus,
+    scopes_text,
+)
 
 MAX_TOKEN_NAME = 100
 """A personal API token's name, at most this many characters."""
@@ -108,6 +120,7 @@ class Sessions(UserServiceBase):
         name: str,
         expires_at: datetime | None,
         now: datetime,
+        scopes: frozenset[Scope] = ALL_SCOPES,
     ) -> tuple[IssuedToken, ApiToken]:
         secret = self._tokens.new_token()
         record = ApiToken(
@@ -118,28 +131,27 @@ class Sessions(UserServiceBase):
             token_hash=digest_token(secret),
             created_at=now,
             expires_at=expires_at,
+            scopes=scopes,
         )
         return IssuedToken(secret, record.id, user_id, expires_at), record
 
-    def authenticate(self, token: str) -> Principal:
-        """Resolve a bearer token (session or personal) to its user.
-        AuthenticationFailed if unknown, expired, revoked, or the user is not active."""
-        return self.authenticate_user(token)[0]
+    def authenticate(self, token: str, session_only: bool = False) -> Principal:
+        """Resolve a bearer token (session or personal; a session alone where
+        ``session_only``) to its user. AuthenticationFailed if unknown, expired, revoked,
+        of another kind, or the user is not active."""
+        return self.authenticate_user(token, session_only)[0]
 
-    def authenticate_user(self, token: str) -> tuple[Principal, User]:
+    def authenticate_user(self, token: str, session_only: bool = False) -> tuple[Principal, User]:
         """:meth:`authenticate`, with the account itself (read in the same unit of
         work: a page shows who is signed in without reading them again)."""
+        kinds = (TokenKind.SESSION,) if session_only else (TokenKind.SESSION, TokenKind.PERSONAL)
         now = self._clock.now()
         with self._uow() as uow:
             record = uow.tokens.find_by_hash(digest_token(token))
-            if (
-                record is None
-                or record.kind not in (TokenKind.SESSION, TokenKind.PERSONAL)
-                or not record.is_usable(now)
-            ):
+            if record is None or record.kind not in kinds or not record.is_usable(now):
                 raise AuthenticationFailed("invalid or expired token")
             user = active_user(uow, record.user_id, "invalid or expired token")
-            return Principal(user.id, user.roles, record.id), user
+            return Principal(user.id, user.roles, record.id, record.scopes), user
 
     def logout(self, token: str, caller: Caller | None = None) -> None:
         """Revoke the session token; unknown tokens are ignored (logging out is idempotent)."""
@@ -157,22 +169,51 @@ class Sessions(UserServiceBase):
             uow.commit()
 
     def create_api_token(
-        self, caller: Caller, name: str, expires_in: timedelta | None = None
+        self,
+        caller: Caller,
+        name: str,
+        expires_in: timedelta | None = None,
+        scopes: frozenset[Scope] | None = None,
     ) -> IssuedToken:
-        """A personal token for scripts; it expires (at most the configured maximum)."""
+        """A personal token for scripts, with ``scopes`` (by default every one the
+        calling token has) and an expiry (at most the configured maximum).
+
+        Called with a personal token (``caller.token_id``), the new token is its child:
+        PermissionDenied for a scope the caller's token lacks, ValidationError for a life
+        beyond its own (by default it lives as long), and it is revoked with it."""
         name = one_line(name, "name", MAX_TOKEN_NAME)
-        ttl = self._limits.personal_token_max_ttl if expires_in is None else expires_in
-        if ttl <= timedelta(0) or ttl > self._limits.personal_token_max_ttl:
-            raise ValidationError.field(
-                "expires_in", f"must be positive and at most {self._limits.personal_token_max_ttl}"
-            )
+        longest = self._limits.personal_token_max_ttl
+        if expires_in is not None and not timedelta(0) < expires_in <= longest:
+            raise ValidationError.field("expires_in", f"must be positive and at most {longest}")
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.TOKEN_CREATE, "token", None),
             self._uow() as uow,
         ):
             user = require_user(uow, caller)
-            issued, record = self._new_token(user.id, TokenKind.PERSONAL, name, now + ttl, now)
+            parent = self._minting_token(uow, caller, now)
+            wanted = parent.scopes if scopes is None else scopes
+            expires_at = now + (longest if expires_in is None else expires_in)
+            if parent.kind is TokenKind.PERSONAL:
+                if not wanted <= parent.scopes:
+                    raise PermissionDenied(
+                        "a token cannot make a token with scopes it does not have"
+                        f" (it has: {scopes_text(parent.scopes)})"
+                    )
+                limit = parent.expires_at or expires_at
+                if expires_in is None:
+                    expires_at = min(expires_at, limit)
+                elif expires_at > limit:
+                    raise ValidationError.field(
+                        "expires_in",
+                        "must not outlive the token that makes it"
+                        f" (it expires at {limit.isoformat()})",
+                    )
+            issued, record = self._new_token(
+                user.id, TokenKind.PERSONAL, name, expires_at, now, wanted
+            )
+            if parent.kind is TokenKind.PERSONAL:
+                record.parent_id = parent.id
             uow.tokens.add(record)
             self._audit.record(
                 uow,
@@ -180,10 +221,32 @@ class Sessions(UserServiceBase):
                 AuditAction.TOKEN_CREATE,
                 "token",
                 record.id,
-                metadata={"name": name},
+                metadata={"name": name, "scopes": scopes_text(wanted)},
             )
             uow.commit()
         return issued
+
+    @staticmethod
+    def _minting_token(uow: UnitOfWork, caller: Caller, now: datetime) -> ApiToken:
+        """The token a call to make a token came with; a stand-in session (every
+        scope, no parent) for a call without one (an embedder's, the site's)."""
+        if caller.token_id is not None:
+            try:
+                record = uow.tokens.get(caller.token_id)
+            except NotFound:
+                raise AuthenticationFailed("invalid or expired token") from None
+            if record.user_id != caller.user_id or not record.is_usable(now):
+                raise AuthenticationFailed("invalid or expired token")
+            return record
+        return ApiToken(
+            id=TokenId(""),
+            user_id=caller.user_id or UserId(""),
+            kind=TokenKind.SESSION,
+            name="",
+            token_hash="",
+            created_at=now,
+            expires_at=None,
+        )
 
     def list_api_tokens(self, caller: Caller) -> builtins.list[ApiToken]:
         """The caller's personal tokens, newest first (hashes only; secrets are gone)."""
@@ -214,7 +277,25 @@ class Sessions(UserServiceBase):
             user = require_user(uow, caller)
             record = uow.tokens.get(token_id)
             require_owner(user, record.user_id, "token")
-            record.revoke(now)
-            uow.tokens.save(record)
-            self._audit.record(uow, caller, AuditAction.TOKEN_REVOKE, "token", token_id)
+            # With it go the tokens it minted, and theirs.
+            owned = uow.tokens.list_for_user(record.user_id)
+            going, found = [record], {record.id}
+            while True:
+                minted = [t for t in owned if t.parent_id in found and t.id not in found]
+                if not minted:
+                    break
+                going += minted
+                found.update(t.id for t in minted)
+            for token in going:
+                if token.revoked_at is None:
+                    token.revoke(now)
+                    uow.tokens.save(token)
+            self._audit.record(
+                uow,
+                caller,
+                AuditAction.TOKEN_REVOKE,
+                "token",
+                token_id,
+                metadata={"with_minted": str(len(going) - 1)} if len(going) > 1 else None,
+            )
             uow.commit()

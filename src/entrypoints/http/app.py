@@ -194,6 +194,9 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             needing("none") | {("GET", METRICS_PATH)} | health.SELF_AUTHENTICATED,
             ClientAddress(options.trusted_proxies),
             required=needing("required"),
+            scopes={
+                (op.method, route.path): op.needs() for route in routes for op in route.operations
+            },
         ),
         SaneInput(),
         tus.TusProtocol(),

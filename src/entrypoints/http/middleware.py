@@ -14,7 +14,8 @@ import structlog
 
 from videoplatform.application.context import Caller
 from videoplatform.application.users import UserService
-from videoplatform.domain.errors import AuthenticationFailed, ValidationError
+from videoplatform.domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from videoplatform.domain.users import ALL_SCOPES, Scope
 from videoplatform.entrypoints.http.convert import check_text
 from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.web.session import browser_session
@@ -89,6 +90,12 @@ class Versioning:
             resp.set_header("Sunset", marked[1])
 
 
+class InsufficientScope(PermissionDenied):
+    """A personal token used for an operation outside its scopes."""
+
+    code = "insufficient_scope"
+
+
 class Authentication:
     """Turns ``Authorization: Bearer <token>`` into ``req.context.caller``. No header:
     an anonymous caller. A header with a bad token: 401, never silently anonymous —
@@ -102,10 +109,12 @@ class Authentication:
         proxies: ClientAddress | None = None,
         *,
         required: frozenset[tuple[str, str]] = frozenset(),
+        scopes: Mapping[tuple[str, str], Scope] | None = None,
     ) -> None:
         self._users = users
         self._public = public
         self._required = required
+        self._scopes = scopes or {}
         self._address = proxies or ClientAddress(())
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -141,10 +150,19 @@ class Authentication:
                 challenges=['Bearer realm="videoplatform"'],
             )
         principal = self._users.authenticate(token.strip())
+        # An operation of the API needs its scope; anything else (the web site's pages)
+        # needs every scope: a login session, or a token that may do all it does.
+        needed = self._scopes.get(operation)
+        if needed is None and principal.scopes != ALL_SCOPES:
+            raise InsufficientScope("this token may be used for the API only")
+        if needed is not None and needed not in principal.scopes:
+            raise InsufficientScope(
+                f"this token may not be used for this: it needs the {needed.value} scope"
+            )
         req.context.token = token.strip()
         req.context.user_id = principal.user_id
         structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-        req.context.caller = Caller(principal.user_id, ip, agent)
+        req.context.caller = Caller(principal.user_id, ip, agent, principal.token_id)
 
 
 class ClientAddress:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.middleware import SUPPORTED_VERSIONS
 from videoplatform.entrypoints.http.schema import (
     END,
@@ -79,6 +80,15 @@ class Operation:
     deprecated: tuple[str, str] | None = None
     """(Deprecation date, Sunset date) as HTTP dates, when the operation is deprecated."""
     description: str = ""
+    scope: Scope | None = None
+    """What a personal token needs to be used for it (see :meth:`needs`)."""
+
+    def needs(self) -> Scope:
+        """The token scope the operation needs: as declared, or by default ``read`` to
+        read (GET, HEAD) and ``write`` for anything else."""
+        if self.scope is not None:
+            return self.scope
+        return Scope.READ if self.method in ("GET", "HEAD") else Scope.WRITE
 
 
 @frozen
@@ -176,7 +186,15 @@ def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
     components_out: dict[str, Any] = {
         "schemas": {"Problem": _problem_schema(), **dict(sorted(components.items()))},
         "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "session or API token"}
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A session token (from login: everything its user may do) "
+                "or a personal API token, which may be used only where the operation's "
+                "scope (read, write, upload or admin; listed in its security requirement "
+                "and as x-token-scope) is one of its own; elsewhere 403 insufficient_scope. "
+                "Scopes narrow what the token's user may do and never widen it.",
+            }
         },
     }
     return {
@@ -288,6 +306,7 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
     errors = set(STANDARD_ERRORS) | set(op.errors)
     if op.auth != "none":
         errors.add(401)  # a bad token is refused even where none is needed
+        errors.add(403)  # a token without the operation's scope is refused
     if op.body is not None:
         errors |= {408, 413, 415}
         if op.body.model is not None:
@@ -309,10 +328,12 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
     }
     if op.description:
         result["description"] = op.description
-    if op.auth == "required":
-        result["security"] = [{"bearer": []}]
-    elif op.auth == "optional":
-        result["security"] = [{"bearer": []}, {}]
+    if op.auth != "none":
+        # The bearer scheme's list names the personal token scope the operation needs
+        # (OpenAPI lets a scheme other than OAuth list roles there).
+        scope = op.needs().value
+        result["security"] = [{"bearer": [scope]}] + ([{}] if op.auth == "optional" else [])
+        result["x-token-scope"] = scope
     if op.deprecated:
         result["deprecated"] = True
     if op.body is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.application.pagination import Page
 from videoplatform.application.ports.feed import ProcessingProgress
@@ -14,7 +14,7 @@ from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.categories import Category
 from videoplatform.domain.files import StoredFile
 from videoplatform.domain.shares import Share
-from videoplatform.domain.users import ApiToken, User
+from videoplatform.domain.users import ApiToken, User, scopes_text
 from videoplatform.domain.videos import FailureCode, Video
 from videoplatform.entrypoints.http.convert import dump
 
@@ -64,10 +64,22 @@ class TokenView:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    scopes: list[str] = field(metadata={"doc": "what it may be used for"})
+    parent_id: str | None = field(
+        metadata={"doc": "the personal token that made it (it is revoked with that one)"}
+    )
 
     @classmethod
     def of(cls, token: ApiToken) -> TokenView:
-        return cls(token.id, token.name, token.created_at, token.expires_at, token.revoked_at)
+        return cls(
+            token.id,
+            token.name,
+            token.created_at,
+            token.expires_at,
+            token.revoked_at,
+            scopes_text(token.scopes).split(),
+            token.parent_id,
+        )
 
 
 @frozen

@@ -10,10 +10,18 @@ import falcon
 from videoplatform.application.users import UpdateProfile
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import TokenId
+from videoplatform.domain.users import Scope, parse_scopes
 from videoplatform.domain.visibility import Visibility
 from videoplatform.entrypoints.web.context import Site, field_errors, see_other, signed_in
 
 LIFETIME_FIELD = {"expires_in": "expires_in_days"}
+SCOPES = (
+    (Scope.READ.value, "Read", "see your videos, files, links and account"),
+    (Scope.WRITE.value, "Write", "edit and delete them, share, make tokens"),
+    (Scope.UPLOAD.value, "Upload", "send videos, files and captions"),
+    (Scope.ADMIN.value, "Administer", "moderate and administer, where your roles allow"),
+)
+"""The scopes a token may be given, as the form offers them: value, name, meaning."""
 
 
 class Tokens:
@@ -32,6 +40,7 @@ class Tokens:
             "tokens.html",
             visitor,
             tokens=site.platform.users.list_api_tokens(visitor.caller),
+            scopes=SCOPES,
             made=form.pop("made", None),
             revoked=req.get_param("revoked") is not None,
             **form,
@@ -42,13 +51,20 @@ class Tokens:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         visitor, form = self._site.posted(req, resp)
-        values = {"name": form.text("name"), "expires_in_days": form.text("expires_in_days")}
+        values: dict[str, Any] = {
+            "name": form.text("name"),
+            "expires_in_days": form.text("expires_in_days"),
+            "scopes": form.values("scopes"),
+        }
         try:
             days = values["expires_in_days"].strip()
             if days and not days.isdigit():
                 raise ValidationError.field("expires_in_days", "a whole number of days")
             issued = self._site.platform.users.create_api_token(
-                visitor.caller, values["name"], timedelta(days=int(days)) if days else None
+                visitor.caller,
+                values["name"],
+                timedelta(days=int(days)) if days else None,
+                parse_scopes(values["scopes"]),
             )
         except ValidationError as refused:
             errors = field_errors(refused, LIFETIME_FIELD)

@@ -70,7 +70,7 @@ class WebSessions:
         token = req.get_cookie_values(SESSION_COOKIE)
         if token and caller.user_id is None:
             try:
-                principal, user = self._users.authenticate_user(token[0])
+                principal, user = self._users.authenticate_user(token[0], session_only=True)
             except AuthenticationFailed:
                 self._clear(req, resp, SESSION_COOKIE)
             else:
@@ -149,7 +149,7 @@ def browser_session(req: falcon.Request, users: UserService) -> Principal | None
     if req.method not in SAFE_METHODS and not _repeats_cookie(req, req.get_header(CSRF_HEADER)):
         raise CsrfRefused("send the page's CSRF token in X-CSRF-Token with the session cookie")
     try:
-        return users.authenticate(token)
+        return users.authenticate(token, session_only=True)
     except AuthenticationFailed:
         return None
 

@@ -16,12 +16,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, text
 
-from tests.integration.sql.builders import user_row_before_0016
+from tests.integration.sql.builders import T0, user_row_before_0016
 from tests.unit.domain.builders import make_user, make_video
 from videoplatform.adapters.sql import mapping, migrate, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
 from videoplatform.application.ports.search import VideoDocument
-from videoplatform.domain.ids import VideoId
+from videoplatform.domain.ids import TokenId, VideoId
+from videoplatform.domain.users import ALL_SCOPES
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 VERSION_TABLE = "alembic_version"
@@ -281,4 +282,29 @@ def test_0016_gives_existing_accounts_private_uploads_and_undoes(fresh_engine: E
     migrate.downgrade(fresh_engine, "0015")
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
     assert "default_visibility" not in columns
+    migrate.upgrade(fresh_engine, "head")
+
+
+def test_0017_gives_existing_tokens_every_scope_and_undoes(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0016")
+    owner = make_user(user_id="user-17")
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, user_id, kind, name, token_hash, created_at,"
+                " version) VALUES ('token-17', 'user-17', 'personal', 'old script',"
+                " :hash, :at, 1)"
+            ),
+            {"hash": "a" * 64, "at": T0},
+        )
+    migrate.upgrade(fresh_engine, "0017")
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        token = uow.tokens.get(TokenId("token-17"))
+    assert token.scopes == ALL_SCOPES
+    assert token.parent_id is None
+    migrate.downgrade(fresh_engine, "0016")
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("api_tokens")}
+    assert not {"scopes", "parent_id"} & columns
     migrate.upgrade(fresh_engine, "head")

@@ -16,7 +16,7 @@ from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
 from videoplatform.application.audit_trail import AuditFilter
 from videoplatform.application.context import Caller
-from videoplatform.application.users import Login, RegisterUser
+from videoplatform.application.users import IssuedToken, Login, RegisterUser
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import (
@@ -27,7 +27,7 @@ from videoplatform.domain.errors import (
     ValidationError,
 )
 from videoplatform.domain.ids import TokenId, UserId
-from videoplatform.domain.users import Role, UserStatus
+from videoplatform.domain.users import ALL_SCOPES, Role, Scope, UserStatus
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.worker import settle_events
@@ -400,6 +400,113 @@ def test_an_administrator_may_revoke_anyones_token(
 
     with pytest.raises(AuthenticationFailed):
         platform.users.authenticate(issued.token)
+
+
+# -- scoped tokens -----------------------------------------------------------------------
+
+
+def as_token(caller: Caller, issued: IssuedToken) -> Caller:
+    """The caller as the HTTP layer makes it for a call with ``issued``."""
+    return attrs.evolve(caller, token_id=issued.token_id)
+
+
+def test_a_token_carries_the_scopes_it_was_given_and_every_one_by_default(
+    platform: Platform, make_user: MakeUser, trail: Trail
+) -> None:
+    me = make_user()
+    reader = platform.users.create_api_token(me, "reader", scopes=frozenset({Scope.READ}))
+    everything = platform.users.create_api_token(me, "all")
+    session = platform.users.login(Login("user1@example.com", PASSWORD))
+
+    assert platform.users.authenticate(reader.token).scopes == {Scope.READ}
+    assert platform.users.authenticate(everything.token).scopes == ALL_SCOPES
+    assert platform.users.authenticate(session.token).scopes == ALL_SCOPES
+    listed = {t.name: t.scopes for t in platform.users.list_api_tokens(me)}
+    assert listed == {"reader": {Scope.READ}, "all": ALL_SCOPES}
+    made = only_event(trail, AuditAction.TOKEN_CREATE, AuditResult.SUCCESS, reader.token_id)
+    assert made.metadata["scopes"] == "read"
+
+
+def test_a_token_mints_tokens_within_its_own_scopes_and_life_only(
+    platform: Platform, make_user: MakeUser, clock: ManualClock, trail: Trail
+) -> None:
+    me = make_user()
+    parent = platform.users.create_api_token(
+        me, "deploy", timedelta(days=10), frozenset({Scope.READ, Scope.UPLOAD})
+    )
+    with_parent = as_token(me, parent)
+
+    with pytest.raises(PermissionDenied):
+        platform.users.create_api_token(with_parent, "wider", scopes=frozenset({Scope.WRITE}))
+    with pytest.raises(ValidationError) as longer:
+        platform.users.create_api_token(with_parent, "longer", timedelta(days=11))
+    child = platform.users.create_api_token(with_parent, "child", scopes=frozenset({Scope.READ}))
+    inherited = platform.users.create_api_token(with_parent, "inherits")
+
+    assert "expires_in" in longer.value.fields
+    assert platform.users.authenticate(child.token).scopes == {Scope.READ}
+    assert platform.users.authenticate(inherited.token).scopes == {Scope.READ, Scope.UPLOAD}
+    # Without a lifetime, a child lives exactly as long as its parent.
+    assert child.expires_at == parent.expires_at == clock.now() + timedelta(days=10)
+    records = {t.name: t for t in platform.users.list_api_tokens(me)}
+    assert records["child"].parent_id == parent.token_id
+    assert records["deploy"].parent_id is None
+    refused = only_event(trail, AuditAction.TOKEN_CREATE, AuditResult.DENIED)
+    assert refused.metadata["reason"] == "permission_denied"
+
+
+def test_tokens_minted_by_a_token_are_revoked_with_it(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    me = make_user()
+    parent = platform.users.create_api_token(me, "parent")
+    child = platform.users.create_api_token(as_token(me, parent), "child")
+    grandchild = platform.users.create_api_token(as_token(me, child), "grandchild")
+    sibling = platform.users.create_api_token(me, "made by the user")
+    session = platform.users.login(Login("user1@example.com", PASSWORD))
+    from_session = platform.users.create_api_token(
+        attrs.evolve(me, token_id=session.token_id), "made in a session"
+    )
+
+    platform.users.revoke_api_token(me, parent.token_id)
+
+    for dead in (parent, child, grandchild):
+        with pytest.raises(AuthenticationFailed):
+            platform.users.authenticate(dead.token)
+    # Tokens made by the user (directly, or while logged in) live on.
+    for alive in (sibling, from_session, session):
+        assert platform.users.authenticate(alive.token).user_id == me.user_id
+
+
+def test_a_revoked_or_expired_token_cannot_mint(
+    platform: Platform, make_user: MakeUser, clock: ManualClock
+) -> None:
+    me = make_user()
+    short = platform.users.create_api_token(me, "short", timedelta(hours=1))
+    clock.advance(timedelta(hours=1))
+
+    with pytest.raises(AuthenticationFailed):
+        platform.users.create_api_token(as_token(me, short), "child")
+
+
+def test_another_users_token_id_mints_nothing(platform: Platform, make_user: MakeUser) -> None:
+    me, stranger = make_user(), make_user()
+    theirs = platform.users.create_api_token(stranger, "theirs", scopes=frozenset({Scope.READ}))
+
+    with pytest.raises(AuthenticationFailed):
+        platform.users.create_api_token(as_token(me, theirs), "borrowed")
+
+
+def test_a_personal_token_does_not_open_a_browser_session(
+    platform: Platform, make_user: MakeUser
+) -> None:
+    me = make_user()
+    issued = platform.users.create_api_token(me, "script")
+    session = platform.users.login(Login("user1@example.com", PASSWORD))
+
+    with pytest.raises(AuthenticationFailed):
+        platform.users.authenticate(issued.token, session_only=True)
+    assert platform.users.authenticate(session.token, session_only=True).user_id == me.user_id
 
 
 # -- roles -------------------------------------------------------------------------------

@@ -143,6 +143,114 @@ def test_personal_tokens_are_created_listed_and_revoked(
     assert client.simulate_get("/api/v1/auth/me", headers=pat).status_code == 401
 
 
+TOKENS = "/api/v1/auth/tokens"
+
+
+def make_token(
+    client: falcon.testing.TestClient, headers: dict[str, str], **body: object
+) -> falcon.testing.Result:
+    return client.simulate_post(TOKENS, headers=headers, json={"name": "t", **body})
+
+
+def bearer(made: falcon.testing.Result) -> dict[str, str]:
+    assert made.status_code == 201, made.text
+    return {"Authorization": f"Bearer {made.json['token']}"}
+
+
+def test_a_token_is_refused_every_operation_outside_its_scopes_before_its_input(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    admin = account(Role.ADMIN)
+    reader = bearer(make_token(client, admin.headers, scopes=["read"]))
+    uploader = bearer(make_token(client, admin.headers, scopes=["upload"]))
+
+    assert client.simulate_get("/api/v1/auth/me", headers=reader).status_code == 200
+    assert client.simulate_get("/api/v1/videos", headers=reader).status_code == 200
+    # Refused before the body is looked at: no body at all is still a 403.
+    for method, path in (
+        ("PATCH", "/api/v1/auth/me"),
+        ("POST", TOKENS),
+        ("POST", "/api/v1/categories"),
+        ("GET", "/api/v1/audit"),
+        ("POST", "/api/v1/uploads"),
+        ("DELETE", "/api/v1/videos/v-missing"),
+    ):
+        refused = client.simulate_request(method, path, headers=reader)
+        assert refused.status_code == 403, (method, path)
+        assert problem_code(refused) == "insufficient_scope"
+    assert problem_code(client.simulate_get("/api/v1/auth/me", headers=uploader)) == (
+        "insufficient_scope"
+    )
+    assert client.simulate_get("/api/v1/audit", headers=admin.headers).status_code == 200
+    listed = client.simulate_get(TOKENS, headers=admin.headers).json
+    assert sorted(t["scopes"] for t in listed) == [["read"], ["upload"]]
+
+
+def test_scopes_narrow_and_never_widen_what_a_user_may_do(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    creator = account(Role.CREATOR)
+    admin_scoped = bearer(make_token(client, creator.headers, scopes=["admin", "read"]))
+
+    audit = client.simulate_get("/api/v1/audit", headers=admin_scoped)
+    assert audit.status_code == 403
+    assert problem_code(audit) == "permission_denied"
+
+
+def test_a_token_mints_only_narrower_tokens_that_die_with_it(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    me = account(Role.CREATOR)
+    made = make_token(client, me.headers, scopes=["read", "write"], expires_in_days=5)
+    parent = bearer(made)
+
+    wider = make_token(client, parent, scopes=["upload"])
+    longer = make_token(client, parent, expires_in_days=6)
+    child = make_token(client, parent, scopes=["read"])
+
+    assert (wider.status_code, problem_code(wider)) == (403, "permission_denied")
+    assert longer.status_code == 422
+    assert child.json["expires_at"] == made.json["expires_at"]
+    child_headers = bearer(child)
+    assert client.simulate_get("/api/v1/auth/me", headers=child_headers).status_code == 200
+    gone = client.simulate_delete(f"{TOKENS}/{made.json['token_id']}", headers=me.headers)
+    assert gone.status_code == 204
+    assert client.simulate_get("/api/v1/auth/me", headers=child_headers).status_code == 401
+
+
+def test_a_scoped_token_cannot_be_used_on_the_site_nor_as_its_cookie(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    me = account(Role.CREATOR)
+    reader = make_token(client, me.headers, scopes=["read"])
+    full = bearer(make_token(client, me.headers))
+
+    page = client.simulate_get("/account/tokens", headers=bearer(reader))
+    assert page.status_code == 403
+    assert client.simulate_get("/account/tokens", headers=full).status_code == 200
+    # In the session cookie, a personal token signs nobody in.
+    cookie = {"Cookie": f"vp_session={reader.json['token']}"}
+    assert client.simulate_get("/api/v1/auth/me", headers=cookie).status_code == 401
+    assert client.simulate_get("/account/tokens", headers=cookie).status_code == 303
+
+
+def test_the_openapi_document_names_each_operations_scope(
+    client: falcon.testing.TestClient,
+) -> None:
+    document = client.simulate_get("/api/v1/openapi.json").json
+    paths = document["paths"]
+
+    assert paths["/api/v1/videos"]["get"]["security"] == [{"bearer": ["read"]}, {}]
+    assert paths["/api/v1/videos"]["post"]["security"] == [{"bearer": ["upload"]}]
+    assert paths["/api/v1/audit"]["get"]["x-token-scope"] == "admin"
+    assert paths["/api/v1/videos/{video_id}"]["patch"]["x-token-scope"] == "write"
+    assert "403" in paths["/api/v1/auth/me"]["get"]["responses"]
+    for item in paths.values():
+        for operation in item.values():
+            if operation.get("security"):
+                assert operation["x-token-scope"] in ("read", "write", "upload", "admin")
+
+
 def test_a_token_lifetime_beyond_the_maximum_is_422(
     client: falcon.testing.TestClient, account: MakeAccount
 ) -> None:

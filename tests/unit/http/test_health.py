@@ -181,6 +181,19 @@ def test_an_optional_component_down_is_a_200_degraded(
     }
 
 
+def test_an_administrators_token_without_the_admin_scope_gets_no_report(
+    client: Client, account: MakeAccount
+) -> None:
+    admin = account(Role.ADMIN)
+    made = client.simulate_post(
+        "/api/v1/auth/tokens", headers=admin.headers, json={"name": "r", "scopes": ["read"]}
+    )
+    reader = {"Authorization": f"Bearer {made.json['token']}"}
+
+    assert client.simulate_get("/health/detailed", headers=reader).status_code == 404
+    assert client.simulate_get("/health/detailed", headers=admin.headers).status_code == 200
+
+
 def test_an_administrators_token_cannot_be_checked_while_the_database_is_down(
     client: Client, account: MakeAccount, uow_factory: SwitchableDatabase
 ) -> None:
@@ -195,7 +208,7 @@ def test_the_document_describes_both_routes(documented: Documented) -> None:
     paths = documented.document["paths"]
     startup, detailed = paths["/health/startup"]["get"], paths["/health/detailed"]["get"]
     assert "security" not in startup
-    assert detailed["security"] == [{"bearer": []}, {}]
+    assert detailed["security"] == [{"bearer": ["admin"]}, {}]
     assert "not_started" in startup["responses"]["503"]["description"]
     assert "unhealthy" in detailed["responses"]["503"]["description"]
     assert "404" in detailed["responses"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +53,7 @@ class Browser:
     def post(
         self,
         path: str,
-        form: dict[str, str] | None = None,
+        form: Mapping[str, str | list[str]] | None = None,
         *,
         csrf: bool = True,
         headers: dict[str, str] | None = None,
@@ -65,7 +65,7 @@ class Browser:
         return self._keep(
             self.client.simulate_post(
                 path,
-                body=urlencode(fields),
+                body=urlencode(fields, doseq=True),
                 headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
                 cookies=self.cookies,
                 **kwargs,

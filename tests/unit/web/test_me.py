@@ -17,15 +17,31 @@ def test_a_token_is_shown_once_works_on_the_api_and_is_revoked(
     user = make_user()
     browser.log_in(user.email.value)
     browser.get("/account/tokens")
-    made = browser.post("/account/tokens", {"name": "backup script", "expires_in_days": "30"})
+    page = browser.get("/account/tokens")
+    # The form offers every scope, with reading alone ticked.
+    assert re.findall(r'name="scopes" value="(\w+)"( checked)?', page.text) == [
+        ("read", " checked"),
+        ("write", ""),
+        ("upload", ""),
+        ("admin", ""),
+    ]
+    made = browser.post(
+        "/account/tokens",
+        {"name": "backup script", "expires_in_days": "30", "scopes": ["read", "upload"]},
+    )
     assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
     found = MADE.search(made.text)
     assert found is not None
     token = found.group(1)
     bearer = {"Authorization": f"Bearer {token}"}
     assert browser.client.simulate_get("/api/v1/auth/me", headers=bearer).status_code == 200
+    write = browser.client.simulate_patch(
+        "/api/v1/auth/me", headers=bearer, json={"display_name": "Renamed"}
+    )
+    assert write.status_code == 403
     listed = browser.get("/account/tokens")
     assert "backup script" in listed.text and token not in listed.text
+    assert "<td>read, upload</td>" in listed.text
     revoke = re.search(r'action="(/account/tokens/[^"/]+/revoke)"', listed.text)
     assert revoke is not None
     assert browser.post(revoke.group(1)).status_code == 303
@@ -38,6 +54,9 @@ def test_a_bad_token_form_says_what_is_wrong(browser: Browser, make_user: MakeUs
     result = browser.post("/account/tokens", {"name": "", "expires_in_days": "forever"})
     assert result.status_code == 422
     assert 'id="e-expires_in_days"' in result.text
+    unscoped = browser.post("/account/tokens", {"name": "nothing", "expires_in_days": "3"})
+    assert unscoped.status_code == 422
+    assert 'id="e-scopes"' in unscoped.text and "at least one scope" in unscoped.text
 
 
 def test_sessions_are_listed_by_client_and_signed_out_one_by_one(

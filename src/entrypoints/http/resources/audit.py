@@ -17,6 +17,7 @@ from videoplatform.application.ports.system import Clock
 from videoplatform.domain.audit import AUDIT_FIELDS, AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import dump
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Operation, Param, Reply, Route
@@ -233,6 +234,7 @@ def routes(c: HttpContext) -> list[Route]:
                     description=(
                         "Moderators and administrators; refusals are audited. " + ACCOUNT_DETAIL
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -269,6 +271,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "streamed page by page as it is read, never held in memory, and "
                         "covers the trail as it stood when the export began. " + ACCOUNT_DETAIL
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),

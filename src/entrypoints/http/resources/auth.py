@@ -30,6 +30,7 @@ from videoplatform.domain.users import (
     MIN_PASSWORD_LENGTH,
     invisible_in_email,
     is_control,
+    parse_scopes,
 )
 from videoplatform.domain.visibility import Visibility
 from videoplatform.entrypoints.http.convert import read_json
@@ -112,14 +113,27 @@ class ResetBody:
     )
 
 
+ScopeName = Literal["read", "write", "upload", "admin"]
+
+
 @frozen
 class TokenBody:
     name: str = field(metadata={"schema": text_rules(MAX_TOKEN_NAME)})
     expires_in_days: int | None = field(
         default=None,
         metadata={
-            "doc": f"1 to {PERSONAL_TOKEN_MAX_DAYS}; that longest when absent",
+            "doc": f"1 to {PERSONAL_TOKEN_MAX_DAYS}; that longest when absent. Made with a "
+            "personal token: no later than that token's expiry (its expiry when absent)",
             "schema": {"minimum": 1, "maximum": PERSONAL_TOKEN_MAX_DAYS},
+        },
+    )
+    scopes: list[ScopeName] | None = field(
+        default=None,
+        metadata={
+            "doc": "what the token may be used for (each operation names the scope it "
+            "needs); every scope when absent. Made with a personal token: only scopes it "
+            "has (403 otherwise), its own when absent; the new token is revoked with it",
+            "schema": {"minItems": 1, "uniqueItems": True},
         },
     )
 
@@ -265,7 +279,8 @@ class Tokens:
                 "expires_in_days", f"must be between 1 and {PERSONAL_TOKEN_MAX_DAYS}"
             )
         ttl = timedelta(days=days) if days is not None else None
-        issued = self._users.create_api_token(caller_of(req), body.name, ttl)
+        scopes = None if body.scopes is None else parse_scopes(body.scopes)
+        issued = self._users.create_api_token(caller_of(req), body.name, ttl, scopes)
         reply(resp, session_view(issued), 201)
 
 

@@ -15,6 +15,7 @@ from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.domain.caption_text import MAX_CAPTION_BYTES, MAX_CUE_CHARS, MAX_CUES
 from videoplatform.domain.captions import MAX_LABEL, MAX_TRACKS, CaptionKind, CaptionTrack
 from videoplatform.domain.ids import VideoId
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.resources.common import (
@@ -203,6 +204,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "validation_failed on `file` (not WebVTT or SRT, no cues, a "
                         f"limit broken), `language`, `label` or `kind`. {LANGUAGE_NOTE}"
                     ),
+                    scope=Scope.UPLOAD,
                 ),
                 Operation(
                     "DELETE",

@@ -8,6 +8,7 @@ from attrs import field, frozen
 from videoplatform.application.categories import CategoryService
 from videoplatform.domain.categories import MAX_CATEGORY_NAME
 from videoplatform.domain.ids import CategoryId
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -67,6 +68,7 @@ def routes(c: HttpContext) -> list[Route]:
                     body=Body(CategoryBody),
                     auth="required",
                     errors=(403, 409),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -82,6 +84,7 @@ def routes(c: HttpContext) -> list[Route]:
                     body=Body(CategoryBody),
                     auth="required",
                     errors=(403, 404, 409),
+                    scope=Scope.ADMIN,
                 ),
                 Operation(
                     "DELETE",
@@ -90,6 +93,7 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(204, "Deleted"),),
                     auth="required",
                     errors=(403, 404, 409),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),

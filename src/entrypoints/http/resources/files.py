@@ -28,6 +28,7 @@ from videoplatform.domain.files import (
     forbidden_in_name,
 )
 from videoplatform.domain.ids import FileId
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -412,6 +413,7 @@ def routes(c: HttpContext) -> list[Route]:
                     auth="required",
                     errors=(403, 409, 413, 422),
                     description=STORE_DESCRIPTION,
+                    scope=Scope.UPLOAD,
                 ),
             ),
         ),

@@ -20,6 +20,7 @@ from attrs import frozen
 from videoplatform.application.health import HealthReport, HealthService, HealthStatus
 from videoplatform.application.users import UserService
 from videoplatform.domain.errors import AuthenticationFailed, NotFound
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import dump
 from videoplatform.entrypoints.http.errors import problem
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -171,7 +172,7 @@ class Detailed:
 
     def _may_read(self, req: falcon.Request) -> bool:
         """A bearer of the metrics token (compared in constant time, before anything
-        asks the database), or of an administrator's token."""
+        asks the database), or of an administrator's token with the admin scope."""
         header = req.get_header("Authorization") or ""
         if self._token and hmac.compare_digest(header.encode(), self._token):
             return True
@@ -180,6 +181,8 @@ class Detailed:
             return False
         try:
             principal = self._users.authenticate(token.strip())
+            if Scope.ADMIN not in principal.scopes:
+                return False
             caller = attrs.evolve(caller_of(req), user_id=principal.user_id)
             self._health.ensure_details_reader(caller)
         except (AuthenticationFailed, NotFound):
@@ -305,6 +308,7 @@ def routes(context: HttpContext) -> list[Route]:
                         "metrics token (`VIDEOPLATFORM_METRICS_TOKEN`); anyone else, "
                         "whatever the token, gets 404."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),

@@ -21,6 +21,7 @@ from videoplatform.application.ports.storage import ByteRange
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import VideoId
 from videoplatform.domain.shares import MAX_SHARE_TOKEN
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -287,6 +288,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "/ share_revoked / share_exhausted / share_unavailable; 409 "
                         "share_not_playable (a link to a file) or video_not_ready."
                     ),
+                    scope=Scope.READ,
                 ),
             ),
         ),

@@ -32,6 +32,7 @@ from videoplatform.domain.search import (
     UploadedBucket,
     holds_a_word,
 )
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import dump, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
@@ -357,6 +358,7 @@ def routes(c: HttpContext) -> list[Route]:
                     (Reply(204, "Counted (after the answer; nothing about the caller is kept)"),),
                     body=Body(OpenedBody),
                     errors=(401, 413, 415, 422),
+                    scope=Scope.READ,
                 ),
             ),
         ),
@@ -386,6 +388,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "folded), with no user and no address, for "
                         "VIDEOPLATFORM_SEARCH_LOG_DAYS days."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),

@@ -15,7 +15,7 @@ from videoplatform.application.shares import MAX_SHARE_TTL, CreateShare, SharedI
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import FileId, ShareId, VideoId
 from videoplatform.domain.shares import MAX_SHARE_TOKEN, MAX_SHARE_USES
-from videoplatform.domain.users import MAX_PASSWORD_LENGTH
+from videoplatform.domain.users import MAX_PASSWORD_LENGTH, Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -276,6 +276,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "Public. Counts one use of the link and is audited. "
                         f"{locked}; {dead}; 404 for an unknown token."
                     ),
+                    scope=Scope.READ,
                 ),
             ),
         ),
@@ -307,6 +308,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "carries the file's own media type. A link to a video cannot be "
                         f"downloaded (409 share_not_downloadable). {locked}; {dead}."
                     ),
+                    scope=Scope.READ,
                 ),
             ),
         ),

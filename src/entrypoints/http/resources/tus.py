@@ -40,6 +40,7 @@ from videoplatform.application.resumable import (
     ResumableUploadService,
 )
 from videoplatform.domain.uploads import ResumableUpload, UploadId, UploadKind
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import check_text
 from videoplatform.entrypoints.http.errors import coded
 from videoplatform.entrypoints.http.middleware import caller_of
@@ -326,6 +327,7 @@ def routes(c: HttpContext) -> list[Route]:
                     auth="required",
                     errors=(403, 409, 412, 413, 415, 422, 460),
                     description=CREATE_DESCRIPTION,
+                    scope=Scope.UPLOAD,
                 ),
             ),
         ),
@@ -352,6 +354,7 @@ def routes(c: HttpContext) -> list[Route]:
                     params=(TUS_HEADER,),
                     auth="required",
                     errors=(404, 410, 412),
+                    scope=Scope.UPLOAD,
                 ),
                 Operation(
                     "PATCH",
@@ -384,6 +387,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "declared length is 413; a cut-off chunk stores nothing. The "
                         "completing chunk runs the plain upload's checks (type, quota)."
                     ),
+                    scope=Scope.UPLOAD,
                 ),
                 Operation(
                     "DELETE",
@@ -399,6 +403,7 @@ def routes(c: HttpContext) -> list[Route]:
                     params=(TUS_HEADER,),
                     auth="required",
                     errors=(404, 412),
+                    scope=Scope.UPLOAD,
                 ),
             ),
         ),

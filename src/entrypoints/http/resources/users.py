@@ -10,6 +10,7 @@ from attrs import field, frozen
 
 from videoplatform.application.users import UserService
 from videoplatform.domain.ids import UserId
+from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
@@ -111,6 +112,7 @@ def routes(c: HttpContext) -> list[Route]:
                     auth="required",
                     errors=(403, 422),
                     description="Administrators only; refusals are audited.",
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -129,6 +131,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "Your own account, or anyone's for an administrator. Another "
                         "user's account is reported as missing (404), not forbidden."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -148,6 +151,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "Administrators only. The last active administrator cannot lose "
                         "the admin role (409 last_admin)."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -170,6 +174,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "is deleted: enabling the account brings it back. The last active "
                         "administrator cannot be disabled (409 last_admin)."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),
@@ -190,6 +195,7 @@ def routes(c: HttpContext) -> list[Route]:
                         "are back as they were. An account that is not disabled is a 409 "
                         "invalid_transition."
                     ),
+                    scope=Scope.ADMIN,
                 ),
             ),
         ),

@@ -27,6 +27,7 @@ from videoplatform.application.video_commands import UpdateVideo, UploadVideo, V
 from videoplatform.application.videos import VideoService
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import CategoryId, UserId, VideoId
+from videoplatform.domain.users import Scope
 from videoplatform.domain.videos import (
     MAX_DESCRIPTION,
     MAX_POSTER_AT,
@@ -451,6 +452,7 @@ def routes(c: HttpContext) -> list[Route]:
                     auth="required",
                     errors=(403, 404, 413, 415, 422),
                     description=UPLOAD_DESCRIPTION,
+                    scope=Scope.UPLOAD,
                 ),
             ),
         ),
@@ -496,6 +498,7 @@ def routes(c: HttpContext) -> list[Route]:
                     tag,
                     (Reply(204, "Counted"),),
                     errors=(401, 404),
+                    scope=Scope.READ,
                 ),
             ),
         ),
