@@ -133,7 +133,7 @@ class TokenBody:
             "doc": "what the token may be used for (each operation names the scope it "
             "needs); every scope when absent. Made with a personal token: only scopes it "
             "has (403 otherwise), its own when absent; the new token is revoked with it",
-            "schema": {"minItems": 1, "uniqueItems": True},
+            "schema": {"minItems": 1},
         },
     )
 
