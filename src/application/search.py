@@ -41,6 +41,8 @@ from videoplatform.domain.events import (
     DomainEvent,
     SearchPerformed,
     SearchResultOpened,
+    UserDisabled,
+    UserEnabled,
     UserProfileChanged,
     VideoDeleted,
     VideoEvent,
@@ -86,9 +88,22 @@ MAX_VIDEO_ID = 64
 """The longest video id (the column's width); the platform's own are 26 characters."""
 
 SEARCH_INDEX = Subscription(
-    "search.index", ("VideoUploaded", "VideoUpdated", "VideoDeleted", "UserProfileChanged")
+    "search.index",
+    (
+        "VideoUploaded",
+        "VideoUpdated",
+        "VideoDeleted",
+        "VideoProcessingStarted",
+        "VideoReady",
+        "VideoFailed",
+        "VideoRequeued",
+        "UserProfileChanged",
+        "UserDisabled",
+        "UserEnabled",
+    ),
 )
-"""The index follows what videos say and what they are called, and their owners' names."""
+"""The index follows what videos say and what they are called, whether everyone may see
+them (their state, their owner's), and their owners' names."""
 OWNER_BATCH = 500
 """Videos of a renamed owner indexed again per transaction."""
 
@@ -526,13 +541,16 @@ class SearchIndexing:
             retry_stale(3, remove)
         elif isinstance(event, VideoEvent):
             index_video(self.uow, event.video_id)
-        elif isinstance(event, UserProfileChanged) and event.renamed:
+        elif (isinstance(event, UserProfileChanged) and event.renamed) or isinstance(
+            event, (UserDisabled, UserEnabled)
+        ):
             index_owner(self.uow, event.user_id)
 
 
 def index_owner(uow_factory: UnitOfWorkFactory, owner_id: UserId) -> None:
     """Write again the documents of every video of ``owner_id`` (their owner's name is
-    in each), a batch per transaction."""
+    in each, and whether everyone may see it, which their owner's being disabled
+    decides too), a batch per transaction."""
 
     def batch(after: tuple[datetime | int, str] | None) -> list[Video]:
         with uow_factory() as uow:

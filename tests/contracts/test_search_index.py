@@ -375,6 +375,58 @@ def test_a_word_being_typed_completes_titles_by_its_start_unstemmed(
     assert complete(uow_factory, (), "secr", "secr", viewer="u1").titles == ("Secret runway",)
 
 
+def test_tag_counts_follow_what_everyone_may_see_as_documents_are_written_again(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    store(
+        uow_factory,
+        a_user("u1"),
+        a_user("u2"),
+        a_video("a", "u1", tags=("surf", "sea")),
+        a_video("b", "u1", tags=("surf",), status=VideoStatus.PROCESSING),
+        a_video("c", "u2", tags=("surf",)),
+        a_video("d", "u2", tags=("surfboard",), visibility=Visibility.UNLISTED),
+    )
+    tagged = {"a": ("surf", "sea"), "b": ("surf",), "c": ("surf",), "d": ("surfboard",)}
+
+    def reindex(*ids: str) -> None:  # as the search.index handler does after a change
+        index(uow_factory, *(document(i, f"Video {i}", tags=tagged[i]) for i in ids))
+
+    def tags(viewer: str | None = None) -> tuple[tuple[str, int], ...]:
+        return complete(uow_factory, (), "surf", "surf", viewer=viewer).tags
+
+    reindex("a", "b", "c", "d")
+    assert tags() == (("surf", 2),)
+    assert tags(viewer="u2") == (("surf", 2), ("surfboard", 1))
+
+    with uow_factory() as uow:  # b turns ready, d public
+        ready = uow.videos.get(VideoId("b"))
+        uow.videos.save(attrs.evolve(ready, status=VideoStatus.READY))
+        shown = uow.videos.get(VideoId("d"))
+        uow.videos.save(attrs.evolve(shown, visibility=Visibility.PUBLIC))
+        uow.commit()
+    reindex("b", "d")
+    assert tags() == (("surf", 3), ("surfboard", 1))
+
+    with uow_factory() as uow:  # u2 is disabled: their videos leave every list
+        uow.videos.set_owner_disabled(UserId("u2"), True)
+        uow.commit()
+    reindex("c", "d")
+    assert tags() == (("surf", 2),)
+
+    tagged["a"] = ("sea",)  # a loses the tag, then b goes
+    with uow_factory() as uow:
+        uow.videos.save(attrs.evolve(uow.videos.get(VideoId("a")), tags=tagged["a"]))
+        uow.commit()
+    reindex("a")
+    with uow_factory() as uow:
+        uow.videos.delete(VideoId("b"))
+        uow.search.remove_video(VideoId("b"))
+        uow.commit()
+    assert tags() == ()
+    assert complete(uow_factory, (), "se", "se").tags == (("sea", 1),)
+
+
 def leaders_alone(
     uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch, kept: int
 ) -> None:

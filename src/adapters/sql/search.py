@@ -32,7 +32,6 @@ from sqlalchemy import (
     column,
     func,
     literal_column,
-    or_,
     select,
     table,
     text,
@@ -97,6 +96,12 @@ together) is held by at most this many videos, a completion searches the titles'
 index: a few milliseconds, and every title that fits is within reach. Past this many
 that costs tens of milliseconds, and the words' leaders answer instead."""
 
+HOLDING_READ = 300
+"""PostgreSQL: titles holding the finished words whose own words a completion reads,
+at most (each is a row of search_text read from the table: past this many, reading
+them costs more than a completion may). The finished words' leaders are read beside
+them, so the most viewed of those titles are never out of reach."""
+
 SUGGEST_CANDIDATES = 50
 """Titles that search of the titles' own index looks at (the newest holding the words
 typed)."""
@@ -155,7 +160,7 @@ class SqlSearchIndex:
         until the commit, so that a handler's newer document is either written after
         this one or seen here."""
         d = tables.search_documents
-        reading = select(d.c.video_id, d.c.id, d.c.words, d.c.tags, d.c.version).where(
+        reading = select(d.c.video_id, d.c.id, d.c.words, d.c.tags, d.c.version, d.c.listed).where(
             d.c.video_id.in_(list(staged))
         )
         if not self._sqlite:  # SQLite writes one transaction at a time
@@ -165,50 +170,65 @@ class SqlSearchIndex:
             if held.version > staged[held.video_id][2]:
                 del staged[held.video_id]
             else:
-                known[held.video_id] = (held.id, set(held.words.split()), _tags(held.tags))
-        new = [video_id for video_id in staged if video_id not in known]
-        if new:
-            # A video deleted since it was read gets no document (its handler may have
-            # removed none yet). On PostgreSQL the rows are held against deletion until
-            # this commits: a deletion after it is followed by its handler's removal.
-            v = tables.videos
-            alive: Any = select(v.c.id).where(v.c.id.in_(new))
-            if not self._sqlite:
-                alive = alive.order_by(v.c.id).with_for_update(key_share=True)
-            kept = set(conn.execute(alive).scalars())
-            for video_id in new:
-                if video_id not in kept:
-                    del staged[video_id]
+                known[held.video_id] = (
+                    held.id,
+                    set(held.words.split()),
+                    _tags(held.tags),
+                    bool(held.listed),
+                )
+        if not staged:
+            return
+        # Whether everyone may see each video now; a video deleted since it was read
+        # gets no new document (its handler may have removed none yet). On PostgreSQL
+        # the rows are held against deletion until this commits: a deletion after it
+        # is followed by its handler's removal.
+        v = tables.videos
+        everyone = and_(*listed_videos(VideoListQuery(viewer_id=None)))
+        alive: Any = select(v.c.id, everyone.label("listed")).where(v.c.id.in_(list(staged)))
+        if not self._sqlite:
+            alive = alive.order_by(v.c.id).with_for_update(key_share=True)
+        listed = {row.id: bool(row.listed) for row in conn.execute(alive)}
+        for video_id in [video_id for video_id in staged if video_id not in known]:
+            if video_id not in listed:
+                del staged[video_id]
         if not staged:
             return
         changes: Counter[str] = Counter()
         tag_changes: Counter[str] = Counter()
+        listed_changes: Counter[str] = Counter()
         fresh: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         for video_id, (fields, new_tags, version) in staged.items():
             new_words = set(" ".join(fields.values()).split())
+            now_listed = listed.get(video_id, False)
             row = {
                 "words": " ".join(sorted(new_words)),
                 "tags": "\n".join(sorted(new_tags)),
                 "version": version,
+                "listed": now_listed,
             }
             if video_id in known:
-                doc_id, old_words, old_tags = known[video_id]
+                doc_id, old_words, old_tags, was_listed = known[video_id]
                 updated.append(
                     {
                         "doc_id": doc_id,
                         "new_words": row["words"],
                         "new_tags": row["tags"],
                         "new_version": version,
+                        "new_listed": now_listed,
                     }
                 )
             else:
-                old_words, old_tags = set(), set()
+                old_words, old_tags, was_listed = set(), set(), False
                 fresh.append({"video_id": video_id, **row})
             changes.update(dict.fromkeys(new_words - old_words, 1))
             changes.subtract(dict.fromkeys(old_words - new_words, 1))
             tag_changes.update(dict.fromkeys(new_tags - old_tags, 1))
             tag_changes.subtract(dict.fromkeys(old_tags - new_tags, 1))
+            if was_listed:
+                listed_changes.subtract(dict.fromkeys(old_tags, 1))
+            if now_listed:
+                listed_changes.update(dict.fromkeys(new_tags, 1))
         if updated:
             conn.execute(
                 d.update()
@@ -217,11 +237,12 @@ class SqlSearchIndex:
                     words=bindparam("new_words"),
                     tags=bindparam("new_tags"),
                     version=bindparam("new_version"),
+                    listed=bindparam("new_listed"),
                 ),
                 updated,
             )
             self._drop_text(conn, [u["doc_id"] for u in updated])
-        ids = {video_id: doc_id for video_id, (doc_id, _, _) in known.items()}
+        ids = {video_id: held[0] for video_id, held in known.items()}
         if fresh:
             made = conn.execute(d.insert().returning(d.c.video_id, d.c.id), fresh)
             ids.update((row.video_id, row.id) for row in made)
@@ -259,7 +280,7 @@ class SqlSearchIndex:
                 ],
             )
         self._count(conn, tables.search_words, changes)
-        self._count(conn, tables.search_tags, tag_changes)
+        self._count(conn, tables.search_tags, tag_changes, listed_changes)
         self._lead(
             conn,
             {
@@ -326,7 +347,7 @@ class SqlSearchIndex:
     def _remove(self, conn: Connection, video_id: str) -> None:
         d = tables.search_documents
         row = conn.execute(
-            select(d.c.id, d.c.words, d.c.tags).where(d.c.video_id == video_id)
+            select(d.c.id, d.c.words, d.c.tags, d.c.listed).where(d.c.video_id == video_id)
         ).first()
         if row is None:
             return
@@ -335,7 +356,13 @@ class SqlSearchIndex:
         lead = tables.search_title_leaders
         conn.execute(lead.delete().where(lead.c.doc == row.id))
         self._count(conn, tables.search_words, Counter(dict.fromkeys(row.words.split(), -1)))
-        self._count(conn, tables.search_tags, Counter(dict.fromkeys(_tags(row.tags), -1)))
+        tags = _tags(row.tags)
+        self._count(
+            conn,
+            tables.search_tags,
+            Counter(dict.fromkeys(tags, -1)),
+            Counter(dict.fromkeys(tags, -1)) if row.listed else None,
+        )
 
     def _drop_text(self, conn: Connection, doc_ids: list[int]) -> None:
         if self._sqlite:
@@ -349,42 +376,72 @@ class SqlSearchIndex:
         else:
             conn.execute(text("DELETE FROM search_text WHERE id = ANY(:ids)"), {"ids": doc_ids})
 
-    def _count(self, conn: Connection, counts: Table, changes: Counter[str]) -> None:
+    def _count(
+        self,
+        conn: Connection,
+        counts: Table,
+        changes: Counter[str],
+        listed: Counter[str] | None = None,
+    ) -> None:
         """Add each change to the video count of its word (``search_words``) or tag
-        (``search_tags``); one no video holds any more goes (a word with its trigrams),
-        a new one comes. Written in one order by every writer: no deadlock between two."""
+        (``search_tags``, and to its count of videos everyone may see by ``listed``);
+        one no video holds any more goes (a word with its trigrams), a new one comes.
+        Written in one order by every writer: no deadlock between two."""
         key = counts.c.word if counts is tables.search_words else counts.c.tag
         trigrams = self._sqlite and counts is tables.search_words
+        listed = listed or Counter()
         more = sorted(name for name, n in changes.items() if n > 0)
-        fewer = sorted(name for name, n in changes.items() if n < 0)
+        other = sorted(
+            name
+            for name in set(changes) | set(listed)
+            if changes[name] < 0 or (changes[name] == 0 and listed[name])
+        )
+        extra: dict[str, Any] = {"listed": bindparam("l")} if counts is tables.search_tags else {}
         if more:
-            values: dict[str, Any] = {key.name: bindparam("name"), "videos": bindparam("n")}
+            values: dict[str, Any] = {
+                key.name: bindparam("name"),
+                "videos": bindparam("n"),
+                **extra,
+            }
             upsert = (
                 sqlite_insert(counts).values(values)
                 if self._sqlite
                 else postgresql_insert(counts).values(values)
             )
-            counting = upsert.on_conflict_do_update(
-                index_elements=[key], set_={"videos": counts.c.videos + upsert.excluded.videos}
-            ).returning(counts.c.id, key, counts.c.videos)
+            adding: dict[str, Any] = {"videos": counts.c.videos + upsert.excluded.videos}
+            if extra:
+                adding["listed"] = counts.c.listed + upsert.excluded.listed
+            counting = upsert.on_conflict_do_update(index_elements=[key], set_=adding).returning(
+                counts.c.id, key, counts.c.videos
+            )
             counted: list[Any] = list(
-                conn.execute(counting, [{"name": name, "n": changes[name]} for name in more])
+                conn.execute(
+                    counting,
+                    [
+                        {"name": name, "n": changes[name], **({"l": listed[name]} if extra else {})}
+                        for name in more
+                    ],
+                )
             )
             new = [{"id": row[0], "word": row[1]} for row in counted if row[2] == changes[row[1]]]
             if new and trigrams:
                 conn.execute(
                     text("INSERT INTO search_word_trigrams (rowid, word) VALUES (:id, :word)"), new
                 )
-        if fewer:
-            left = [
-                conn.execute(
-                    counts.update()
-                    .where(key == name)
-                    .values(videos=counts.c.videos + changes[name])
-                    .returning(counts.c.id, counts.c.videos)
-                ).first()
-                for name in fewer
-            ]
+        if other:
+            left = []
+            for name in other:
+                change: dict[str, Any] = {"videos": counts.c.videos + changes[name]}
+                if extra:
+                    change["listed"] = counts.c.listed + listed[name]
+                left.append(
+                    conn.execute(
+                        counts.update()
+                        .where(key == name)
+                        .values(change)
+                        .returning(counts.c.id, counts.c.videos)
+                    ).first()
+                )
             emptied = [row.id for row in left if row is not None and row.videos <= 0]
             if emptied:
                 conn.execute(counts.delete().where(counts.c.id.in_(emptied)))
@@ -623,9 +680,11 @@ class SqlSearchIndex:
         titles: list[str] = []
         if last:
             titles = self._complete_titles(finished, last, viewer_id, see_all, visible, limit)
-        return Completions(
-            tuple(titles), self._complete_tags(typed, visible, limit) if typed else ()
-        )
+        if not typed:
+            return Completions(tuple(titles), ())
+        if viewer_id is None and not see_all:
+            return Completions(tuple(titles), self._listed_tags(typed, limit))
+        return Completions(tuple(titles), self._complete_tags(typed, visible, limit))
 
     def _complete_titles(
         self,
@@ -661,6 +720,12 @@ class SqlSearchIndex:
         sources = []
         if rare or see_all:
             sources.append(self._titles_holding(finished, last, begun_in <= finished_in))
+        if rare and finished and not self._sqlite:
+            # The titles' index is read for a bounded share of those holding the
+            # finished words: their most viewed are looked at too.
+            sources.append(
+                select(lead.c.doc).where(self._one_of(lead.c.word, list(finished), Text))
+            )
         if not rare:
             held: Any = select(lead.c.doc).where(
                 self._one_of(lead.c.word, [*begun, *finished], Text)
@@ -670,13 +735,18 @@ class SqlSearchIndex:
                 # indexed) are enough, with room for those no longer visible and
                 # repeated titles.
                 held = held.order_by(lead.c.views.desc()).limit(limit * LEADERS_READ)
-            sources.append(held.scalar_subquery())
+            sources.append(held)
+        # One set of candidates (as several IN conditions joined by OR, PostgreSQL
+        # would scan every document).
+        candidates = union_all(
+            *(select(source.subquery().c[0].label("doc")) for source in sources)
+        ).subquery("candidates")
         shown = (v.c.title, v.c.view_count, v.c.id)
         found = list(
             self._s.read(
                 select(*shown)
                 .select_from(d.join(v, v.c.id == d.c.video_id))
-                .where(or_(*(d.c.id.in_(source) for source in sources)), *visible)
+                .where(d.c.id.in_(select(candidates.c.doc)), *visible)
             )
         )
         if viewer_id is not None:
@@ -688,7 +758,9 @@ class SqlSearchIndex:
             )
         return _fitting(found, finished, last, limit)
 
-    def _titles_holding(self, finished: tuple[str, ...], last: str, begun_rarer: bool) -> Any:
+    def _titles_holding(
+        self, finished: tuple[str, ...], last: str, begun_rarer: bool
+    ) -> Select[Any]:
         """Documents (a bounded share of them, the newest on SQLite) whose title holds
         the ``finished`` words and one that begins with ``last``; ``begun_rarer``:
         whether fewer videos hold a word so begun than the rarest finished word."""
@@ -699,7 +771,6 @@ class SqlSearchIndex:
                 .where(text("search_titles MATCH :titles").bindparams(titles=expression))
                 .order_by(_titles.c.rowid.desc())
                 .limit(SUGGEST_CANDIDATES)
-                .scalar_subquery()
             )
         begins = f"'{last}':*"
         if begun_rarer:
@@ -710,7 +781,6 @@ class SqlSearchIndex:
                 select(_text.c.id)
                 .where(_holds(_TITLE_WORDS, "every", every))
                 .limit(SUGGEST_CANDIDATES)
-                .scalar_subquery()
             )
         # The titles holding the finished words first, then those of them with a word so
         # begun: in the index condition, the prefix would merge the posting lists of
@@ -718,6 +788,7 @@ class SqlSearchIndex:
         holding = (
             select(_text.c.id, _TITLE_WORDS.label("title_words"))
             .where(_holds(_TITLE_WORDS, "holding", " & ".join(f"'{w}'" for w in finished)))
+            .limit(HOLDING_READ)
             .cte("holding")
             .prefix_with("MATERIALIZED")
         )
@@ -725,14 +796,26 @@ class SqlSearchIndex:
             select(holding.c.id)
             .where(_holds(holding.c.title_words, "begins", begins))
             .limit(SUGGEST_CANDIDATES)
-            .scalar_subquery()
         )
+
+    def _listed_tags(self, typed: str, limit: int) -> tuple[tuple[str, int], ...]:
+        """Tags that begin with ``typed`` among the videos everyone may see, by their
+        counts kept with the index (``search_tags.listed``), the most carried first."""
+        st = tables.search_tags
+        shown = case((st.c.listed > TAG_COUNT_CAP, TAG_COUNT_CAP), else_=st.c.listed)
+        rows = self._s.read(
+            select(st.c.tag, shown.label("shown"))
+            .where(st.c.tag >= typed, st.c.tag < _successor(typed), st.c.listed > 0)
+            .order_by(shown.desc(), st.c.tag)
+            .limit(limit)
+        )
+        return tuple((str(r.tag), int(r.shown)) for r in rows)
 
     def _complete_tags(
         self, typed: str, visible: list[ColumnElement[bool]], limit: int
     ) -> tuple[tuple[str, int], ...]:
         """Tags that begin with ``typed``, the most used first, among those a video the
-        viewer may see carries, each with how many such videos do (counted up to
+        viewer (signed in) may see carries, each with how many such videos do (counted up to
         :data:`TAG_COUNT_CAP`)."""
         st, t, v = tables.search_tags, tables.video_tags, tables.videos
         after = _successor(typed)

@@ -310,6 +310,9 @@ search_documents = Table(
     Column("tags", Text, nullable=False, server_default=""),
     # The video's version the document was made from: an older one is not written over it.
     Column("version", Integer, nullable=False, server_default="0"),
+    # Whether everyone could see the video when the document was written: what to take
+    # out of search_tags.listed.
+    Column("listed", Boolean, nullable=False, server_default="0"),
 )
 
 search_words = Table(
@@ -333,6 +336,9 @@ search_tags = Table(
     Column("tag", ordered_string(40), nullable=False, unique=True),
     # Indexed videos carrying the tag: which completions come first.
     Column("videos", Integer, nullable=False),
+    # Of those, the ones everyone may see (search_documents.listed): a completion's
+    # count for someone signed out.
+    Column("listed", Integer, nullable=False, server_default="0"),
 )
 
 search_title_leaders = Table(

@@ -308,3 +308,44 @@ def test_0017_gives_existing_tokens_every_scope_and_undoes(fresh_engine: Engine)
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("api_tokens")}
     assert not {"scopes", "parent_id"} & columns
     migrate.upgrade(fresh_engine, "head")
+
+
+def test_0018_counts_the_tags_everyone_may_see_from_the_documents_indexed_before_it(
+    fresh_engine: Engine,
+) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "head")
+    owner = make_user(user_id="user-18")
+    public = make_video(VideoStatus.READY, visibility=Visibility.PUBLIC, owner_id=owner.id)
+    videos = [
+        attrs.evolve(public, id=VideoId("video-a"), tags=("surf", "sea")),
+        attrs.evolve(public, id=VideoId("video-b"), tags=("surf",)),
+        attrs.evolve(  # carries the tag, but only its owner may see it
+            make_video(VideoStatus.READY, owner_id=owner.id), id=VideoId("video-p"), tags=("surf",)
+        ),
+    ]
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        for video in videos:
+            conn.execute(insert(tables.videos).values({**mapping.video_row(video), "version": 1}))
+            conn.execute(
+                insert(tables.video_tags), [{"video_id": video.id, "tag": t} for t in video.tags]
+            )
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        uow.search.put_videos([VideoDocument(v.id, "A title", "", v.tags, "", "") for v in videos])
+        uow.commit()
+
+    def counted() -> tuple[set[tuple[str, bool]], set[tuple[str, int, int]]]:
+        with fresh_engine.connect() as conn:
+            documents = conn.execute(text("SELECT video_id, listed FROM search_documents"))
+            tags = conn.execute(text("SELECT tag, videos, listed FROM search_tags"))
+            return {(r[0], bool(r[1])) for r in documents}, {(r[0], r[1], r[2]) for r in tags}
+
+    written = counted()
+    assert written == (
+        {("video-a", True), ("video-b", True), ("video-p", False)},
+        {("surf", 3, 2), ("sea", 1, 1)},
+    )
+    migrate.downgrade(fresh_engine, "0017")
+    migrate.upgrade(fresh_engine, "0018")
+    assert counted() == written
