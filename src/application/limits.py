@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from attrs import frozen
 
+from videoplatform.domain.users import Role
+
 PERSONAL_TOKEN_MAX_DAYS = 365
 """How long a personal API token may live at most (the HTTP API states it)."""
 
@@ -21,6 +23,8 @@ class Limits:
     personal_token_max_ttl: timedelta = timedelta(days=PERSONAL_TOKEN_MAX_DAYS)
     email_verification_ttl: timedelta = timedelta(days=2)
     require_email_verification: bool = False
+    two_factor_roles: frozenset[Role] = frozenset()
+    """Roles whose accounts must turn two-factor login on before doing anything else."""
     upload_lifetime: timedelta = timedelta(hours=24)
     """How long a resumable upload may take from creation to its last byte."""
     max_open_uploads: int = 20

@@ -14,3 +14,9 @@ def digest_token(token: str) -> str:
 
 def token_matches(token: str, digest: str) -> bool:
     return hmac.compare_digest(digest_token(token), digest)
+
+
+def recovery_digest(code: str) -> str:
+    """The digest a recovery code is kept as: typed with or without its dashes and
+    spaces, in any case."""
+    return digest_token("".join(code.lower().replace("-", "").split()))

@@ -135,6 +135,24 @@ def _clean_display_name(raw: str) -> str:
     return name
 
 
+@frozen
+class SecondFactor:
+    """A user's time-based one-time passwords (RFC 6238): the secret as the platform
+    keeps it (sealed: the domain never sees it in the clear), whether the user proved
+    their authenticator holds it (``confirmed_at``; until then logins do not ask for a
+    code), the last time step a code was accepted for (a code is good once), and the
+    digests of the recovery codes left."""
+
+    sealed_secret: str = field(repr=False)
+    confirmed_at: datetime | None = None
+    last_step: int = 0
+    recovery_digests: tuple[str, ...] = field(default=(), repr=False)
+
+
+RECOVERY_CODES = 10
+"""Recovery codes a user is given when two-factor login is turned on."""
+
+
 @define(eq=False, kw_only=True)
 class User(Aggregate):
     id: UserId
@@ -147,6 +165,68 @@ class User(Aggregate):
     updated_at: datetime
     default_visibility: Visibility = Visibility.PRIVATE
     """Who may watch the user's new uploads when an upload does not say."""
+    second_factor: SecondFactor | None = None
+    """Two-factor login, begun or on (see :attr:`two_factor_on`)."""
+
+    @property
+    def two_factor_on(self) -> bool:
+        """Whether a login needs a one-time code (or a recovery code) too."""
+        return self.second_factor is not None and self.second_factor.confirmed_at is not None
+
+    def begin_two_factor(self, sealed_secret: str, now: datetime) -> None:
+        """Hold a new secret until a code proves the authenticator has it; one begun
+        before is replaced. InvalidTransition while two-factor login is on."""
+        if self.two_factor_on:
+            raise InvalidTransition("two-factor login is already on: turn it off first")
+        self.second_factor = SecondFactor(sealed_secret)
+        self.updated_at = now
+
+    def confirm_two_factor(self, step: int, recovery_digests: Iterable[str], now: datetime) -> None:
+        """Turn two-factor login on: a code of time step ``step`` matched the secret
+        begun. InvalidTransition if none was begun or it is on already."""
+        held = self.second_factor
+        if held is None or held.confirmed_at is not None:
+            raise InvalidTransition("begin two-factor login first")
+        self.second_factor = SecondFactor(held.sealed_secret, now, step, tuple(recovery_digests))
+        self.updated_at = now
+
+    def accept_code(self, step: int, now: datetime) -> bool:
+        """Use a code of time step ``step`` (it matched the secret): False for a step at
+        or before the last one accepted, so that a code seen once is never good again."""
+        held = self.second_factor
+        if held is None or held.confirmed_at is None or step <= held.last_step:
+            return False
+        self.second_factor = SecondFactor(
+            held.sealed_secret, held.confirmed_at, step, held.recovery_digests
+        )
+        self.updated_at = now
+        return True
+
+    def use_recovery_code(self, digest: str, now: datetime) -> bool:
+        """Spend the recovery code of ``digest``: False if it is not one left."""
+        held = self.second_factor
+        if held is None or held.confirmed_at is None or digest not in held.recovery_digests:
+            return False
+        left = tuple(d for d in held.recovery_digests if d != digest)
+        self.second_factor = SecondFactor(
+            held.sealed_secret, held.confirmed_at, held.last_step, left
+        )
+        self.updated_at = now
+        return True
+
+    def replace_recovery_codes(self, digests: Iterable[str], now: datetime) -> None:
+        held = self.second_factor
+        if held is None or held.confirmed_at is None:
+            raise InvalidTransition("two-factor login is off")
+        self.second_factor = SecondFactor(
+            held.sealed_secret, held.confirmed_at, held.last_step, tuple(digests)
+        )
+        self.updated_at = now
+
+    def end_two_factor(self, now: datetime) -> None:
+        """Turn two-factor login off (or drop one begun)."""
+        self.second_factor = None
+        self.updated_at = now
 
     @classmethod
     def register(

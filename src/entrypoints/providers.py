@@ -16,7 +16,9 @@ from videoplatform.adapters.memory.cache import MemoryCache
 from videoplatform.adapters.memory.mail import MemoryMailer
 from videoplatform.adapters.memory.queue import MemoryEventBus
 from videoplatform.adapters.security.passwords import Argon2PasswordHasher
+from videoplatform.adapters.security.sealing import FernetSecretBox
 from videoplatform.adapters.security.tokens import SecretsTokenGenerator
+from videoplatform.adapters.security.totp import PyotpOneTimePasswords
 from videoplatform.adapters.system import LocalDiskSpace, SystemClock, UlidGenerator
 from videoplatform.application.events.consumer import DurableHandlers
 from videoplatform.application.events.deferred import DeferredEvents
@@ -49,7 +51,9 @@ from videoplatform.application.ports.system import (
     Clock,
     DiskSpace,
     IdGenerator,
+    OneTimePasswords,
     PasswordHasher,
+    SecretBox,
     TokenGenerator,
 )
 from videoplatform.application.ports.tracing import Tracer
@@ -101,8 +105,10 @@ def security(settings: Settings, wiring: Wiring) -> None:
             parallelism=settings.argon2_parallelism,
         )
 
+    one_time: Callable[[], OneTimePasswords] = PyotpOneTimePasswords
     wiring.provide(TokenGenerator, tokens)
     wiring.provide(PasswordHasher, hasher)
+    wiring.provide(OneTimePasswords, one_time)
 
 
 def resilience(settings: Settings, wiring: Wiring) -> None:
@@ -283,13 +289,16 @@ def media(settings: Settings, wiring: Wiring) -> None:
 
 
 def playback(settings: Settings, wiring: Wiring) -> None:
-    """Signed playback URLs: the secret and the longest lifetime."""
+    """Signed playback URLs: the secret and the longest lifetime; and the box sealing
+    two-factor secrets, under a key derived from the same secret (kept outside the
+    database, and shared by every node already)."""
+    secret = playback_secret(settings)
     wiring.provide(
         PlaybackPolicy,
-        lambda: PlaybackPolicy(
-            playback_secret(settings), timedelta(seconds=settings.playback_ttl_seconds)
-        ),
+        lambda: PlaybackPolicy(secret, timedelta(seconds=settings.playback_ttl_seconds)),
     )
+    box: Callable[[], SecretBox] = lambda: FernetSecretBox(secret)  # noqa: E731
+    wiring.provide(SecretBox, box)
 
 
 def health(settings: Settings, wiring: Wiring) -> None:

@@ -21,7 +21,9 @@ from attrs import frozen
 from videoplatform.application.health import HealthConfig
 from videoplatform.application.limits import Limits
 from videoplatform.application.processing import ProcessingConfig
+from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ladder import DEFAULT_LADDER
+from videoplatform.domain.users import Role, parse_roles
 
 PREFIX = "VIDEOPLATFORM_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -106,6 +108,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "processing": ("processing_ladder", "poster_widths", "work_dir", "processing_threads"),
     "accounts": (
         "require_email_verification",
+        "require_two_factor",
         "session_ttl_seconds",
         "argon2_time_cost",
         "argon2_memory_kib",
@@ -190,6 +193,9 @@ class Settings:
     audio_loudnorm: bool = False
     data_dir: str = "var"
     require_email_verification: bool = False
+    # Roles whose accounts must log in with a one-time code too (comma-separated, such
+    # as "moderator,admin"); until they turn it on, they may do nothing else.
+    require_two_factor: str = ""
     max_upload_bytes: int = 5 * 1024**3
     quota_bytes_per_user: int = 50 * 1024**3
     quota_files_per_user: int = 100_000  # items: files and videos together
@@ -452,6 +458,16 @@ class Settings:
             problems = "; ".join(_describe(e) for e in exc.exceptions)
             raise ConfigurationError(f"invalid settings: {problems}") from None
 
+    def two_factor_roles(self) -> frozenset[Role]:
+        names = [n for n in self.require_two_factor.split(",") if n.strip()]
+        try:
+            return parse_roles(names) if names else frozenset()
+        except ValidationError:
+            known = ", ".join(r.value for r in Role)
+            raise ConfigurationError(
+                f"{PREFIX}REQUIRE_TWO_FACTOR must name roles among {known}"
+            ) from None
+
     def limits(self) -> Limits:
         return Limits(
             max_upload_bytes=self.max_upload_bytes,
@@ -459,6 +475,7 @@ class Settings:
             quota_files_per_user=self.quota_files_per_user,
             session_ttl=timedelta(seconds=self.session_ttl_seconds),
             require_email_verification=self.require_email_verification,
+            two_factor_roles=self.two_factor_roles(),
             upload_lifetime=timedelta(seconds=self.upload_expiry_seconds),
             max_open_uploads=self.max_open_uploads,
         )

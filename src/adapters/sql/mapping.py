@@ -32,6 +32,7 @@ from videoplatform.domain.users import (
     Email,
     Role,
     Scope,
+    SecondFactor,
     TokenKind,
     User,
     UserStatus,
@@ -63,6 +64,16 @@ def user_row(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "default_visibility": user.default_visibility.value,
+        **_second_factor_row(user.second_factor),
+    }
+
+
+def _second_factor_row(held: SecondFactor | None) -> dict[str, Any]:
+    return {
+        "totp_secret": None if held is None else held.sealed_secret,
+        "totp_confirmed_at": None if held is None else held.confirmed_at,
+        "totp_last_step": 0 if held is None else held.last_step,
+        "recovery_codes": "" if held is None else " ".join(held.recovery_digests),
     }
 
 
@@ -77,6 +88,14 @@ def user_from(row: Row) -> User:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         default_visibility=Visibility(row["default_visibility"]),
+        second_factor=None
+        if row["totp_secret"] is None
+        else SecondFactor(
+            row["totp_secret"],
+            row["totp_confirmed_at"],
+            row["totp_last_step"],
+            tuple(row["recovery_codes"].split()),
+        ),
         version=row["version"],
     )
 

@@ -47,6 +47,13 @@ users = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("default_visibility", String(16), nullable=False, server_default="private"),
+    # Two-factor login: the TOTP secret sealed (SecretBox), when it was confirmed (on
+    # from then), the last time step a code was accepted for, and the recovery codes'
+    # digests, space-separated.
+    Column("totp_secret", Text, nullable=True),
+    Column("totp_confirmed_at", UtcDateTime, nullable=True),
+    Column("totp_last_step", BigInteger, nullable=False, server_default="0"),
+    Column("recovery_codes", Text, nullable=False, server_default=""),
     Index(None, "created_at", "id"),
 )
 

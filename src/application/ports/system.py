@@ -27,6 +27,41 @@ class TokenGenerator(Protocol):
         ...
 
 
+class OneTimePasswords(Protocol):
+    """Time-based one-time passwords (RFC 6238: SHA-1, 6 digits, 30-second steps, as
+    every authenticator app reads them)."""
+
+    def new_secret(self) -> str:
+        """A new shared secret, base32, of at least 160 bits from a CSPRNG."""
+        ...
+
+    def provisioning_uri(self, secret: str, account: str, issuer: str) -> str:
+        """The ``otpauth://totp/...`` URI an authenticator app takes (as a QR code)."""
+        ...
+
+    def matching_step(self, secret: str, code: str, at: datetime) -> int | None:
+        """The time step whose code ``code`` is, at ``at`` or one step either side (a
+        clock a little off); None if it is none of them (or not a code at all)."""
+        ...
+
+    def qr_svg(self, text: str) -> str:
+        """``text`` as a QR code, an SVG document."""
+        ...
+
+
+class SecretBox(Protocol):
+    """Seals secrets the platform must read again (a TOTP secret) under a key kept
+    outside the database: a copy of the database alone does not give them away."""
+
+    def seal(self, plain: str) -> str:
+        """``plain`` encrypted and authenticated, as text to store."""
+        ...
+
+    def open(self, sealed: str) -> str:
+        """What :meth:`seal` sealed; ValueError if it was not sealed under this key."""
+        ...
+
+
 class PasswordHasher(Protocol):
     def hash(self, password: str) -> str:
         """An argon2id hash string (parameters and salt included)."""

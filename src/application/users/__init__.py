@@ -1,5 +1,6 @@
 """Accounts: registration and verification (:mod:`.registration`), password recovery
-(:mod:`.recovery`), sessions and personal tokens (:mod:`.sessions`), administration
+(:mod:`.recovery`), sessions and personal tokens (:mod:`.sessions`), two-factor login
+(:mod:`.second_factor`), administration
 (:mod:`.administration`); the mail they send is in :mod:`.messages`."""
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from videoplatform.application.users.commands import (
 )
 from videoplatform.application.users.recovery import PasswordRecovery
 from videoplatform.application.users.registration import Registration
+from videoplatform.application.users.second_factor import (
+    SecondFactorFailed,
+    SecondFactorRequired,
+    SecondFactorSteps,
+    TwoFactorEnrolment,
+)
 from videoplatform.application.users.sessions import Sessions
 
 
-class UserService(Registration, PasswordRecovery, Sessions, Administration):
+class UserService(Registration, PasswordRecovery, Sessions, SecondFactorSteps, Administration):
     """Every account use case; see the modules of this package."""
 
 
@@ -28,6 +35,9 @@ __all__ = [
     "Login",
     "Principal",
     "RegisterUser",
+    "SecondFactorFailed",
+    "SecondFactorRequired",
+    "TwoFactorEnrolment",
     "UpdateProfile",
     "UserService",
 ]

@@ -9,14 +9,16 @@ from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.system import (
+    OneTimePasswords,
     PasswordHasher,
+    SecretBox,
     TokenGenerator,
 )
 from videoplatform.application.throttle import FailureThrottle
-from videoplatform.domain.credentials import digest_token
+from videoplatform.domain.credentials import digest_token, recovery_digest
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import MAX_EMAIL, ApiToken, Email, TokenKind
+from videoplatform.domain.users import MAX_EMAIL, ApiToken, Email, TokenKind, User
 
 
 class UserServiceBase(UseCases):
@@ -27,9 +29,13 @@ class UserServiceBase(UseCases):
         hasher: PasswordHasher,
         limits: Limits,
         throttle: FailureThrottle,
+        one_time: OneTimePasswords,
+        box: SecretBox,
     ) -> None:
         super().__init__(essentials)
         self._throttle = throttle
+        self._one_time = one_time
+        self._box = box
         self._tokens = tokens
         self._hasher = hasher
         self._limits = limits
@@ -80,3 +86,15 @@ class UserServiceBase(UseCases):
             token.revoke(now)
             uow.tokens.save(token)
         return revoked
+
+    def accept_second_factor(self, user: User, code: str, now: datetime) -> str | None:
+        """Spend ``code`` for ``user`` (whose two-factor login is on): ``"totp"`` for a
+        code of their authenticator not used before, ``"recovery_code"`` for a recovery
+        code left (it is gone then), None for anything else. The caller saves the user."""
+        held = user.second_factor
+        if held is None or held.confirmed_at is None:
+            return None
+        step = self._one_time.matching_step(self._box.open(held.sealed_secret), code, now)
+        if step is not None:
+            return "totp" if user.accept_code(step, now) else None
+        return "recovery_code" if user.use_recovery_code(recovery_digest(code), now) else None

@@ -30,6 +30,9 @@ class UpdateProfile:
 class Login:
     email: str
     password: str
+    code: str | None = None
+    """Where the account's two-factor login is on: a code of its authenticator app, or
+    one of its recovery codes."""
 
 
 @frozen

@@ -4,6 +4,7 @@ bearer token, logout, and the tokens a user makes for scripts."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 from datetime import datetime, timedelta
 
 from videoplatform.application.context import (
@@ -15,6 +16,7 @@ from videoplatform.application.context import (
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import IssuedToken, Login, Principal
+from videoplatform.application.users.second_factor import SecondFactorFailed, SecondFactorRequired
 from videoplatform.domain.audit import AuditAction, AuditResult
 from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import (
@@ -38,6 +40,12 @@ from videoplatform.domain.users import (
 )
 
 MAX_TOKEN_NAME = 100
+
+
+class _Refused(Exception):
+    """Leaves a unit of work unwritten (it rolls back) to refuse after it."""
+
+
 """A personal API token's name, at most this many characters."""
 
 
@@ -80,21 +88,72 @@ class Sessions(UserServiceBase):
         if user.status is not UserStatus.ACTIVE:
             return self._login_failed(caller, user.id, email, f"account_{user.status.value}")
         now = self._clock.now()
+        if user.two_factor_on and not (command.code or "").strip():
+            # The attempt stays counted: each code tried comes with the password again.
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_LOGIN,
+                "user",
+                user.id,
+                AuditResult.FAILURE,
+                {"reason": "second_factor_required", "email": email},
+                actor_id=user.id,
+            )
+            raise SecondFactorRequired(
+                "enter the code your authenticator app shows (or a recovery code)"
+            )
         # Named after the client, so that a list of sessions tells them apart.
         agent = " ".join((caller.user_agent or "").split())[:MAX_TOKEN_NAME] or "session"
+        # An account whose roles require two-factor login and that has none may only
+        # turn it on: its session has no scope until then.
+        enrolling = bool(user.roles & self._limits.two_factor_roles) and not user.two_factor_on
         issued, record = self._new_token(
-            user.id, TokenKind.SESSION, agent, now + self._limits.session_ttl, now
+            user.id,
+            TokenKind.SESSION,
+            agent,
+            now + self._limits.session_ttl,
+            now,
+            frozenset() if enrolling else ALL_SCOPES,
         )
-        with self._uow() as uow:
+        metadata: dict[str, str] = {"two_factor_enrolment": "required"} if enrolling else {}
+        wrong_code = False
+        with contextlib.suppress(_Refused), self._uow() as uow:
             fresh = uow.users.get(user.id)
+            if fresh.two_factor_on:
+                used = self.accept_second_factor(fresh, command.code or "", now)
+                if used is None:
+                    wrong_code = True
+                    raise _Refused
+                metadata["second_factor"] = used
+                if used == "recovery_code":
+                    held = fresh.second_factor
+                    metadata["recovery_codes_left"] = str(len(held.recovery_digests) if held else 0)
             if self._hasher.needs_rehash(fresh.password_hash):
                 fresh.change_password_hash(self._hasher.hash(command.password), now)
-                uow.users.save(fresh)
+            uow.users.save(fresh)
             uow.tokens.add(record)
             self._audit.record(
-                uow, caller, AuditAction.USER_LOGIN, "user", user.id, actor_id=user.id
+                uow,
+                caller,
+                AuditAction.USER_LOGIN,
+                "user",
+                user.id,
+                metadata=metadata or None,
+                actor_id=user.id,
             )
             uow.commit()
+        if wrong_code:
+            self._throttle.failed("login", caller.ip)
+            self._audit.record_alone(
+                caller,
+                AuditAction.USER_LOGIN,
+                "user",
+                user.id,
+                AuditResult.FAILURE,
+                {"reason": "wrong_second_factor", "email": email},
+                actor_id=user.id,
+            )
+            raise SecondFactorFailed("that code is not right, or was used already")
         self._throttle.succeeded("login", email)
         return issued
 

@@ -36,6 +36,7 @@ from videoplatform.entrypoints.http.resources import (
     search,
     shares,
     tus,
+    two_factor,
     users,
     videos,
 )
@@ -115,6 +116,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
         playback,
         search,
         tus,
+        two_factor,
     ):
         found += module.routes(context)
     return found + docs.routes(document)
@@ -197,6 +199,12 @@ def create_app(platform: Platform, options: HttpOptions | None = None) -> App:
             scopes={
                 (op.method, route.path): op.needs() for route in routes for op in route.operations
             },
+            enrolment=frozenset(
+                (op.method, route.path)
+                for route in routes
+                for op in route.operations
+                if op.for_enrolment
+            ),
         ),
         SaneInput(),
         tus.TusProtocol(),

@@ -13,7 +13,7 @@ import falcon
 import structlog
 
 from videoplatform.application.context import Caller
-from videoplatform.application.users import UserService
+from videoplatform.application.users import Principal, UserService
 from videoplatform.domain.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from videoplatform.domain.users import ALL_SCOPES, Scope
 from videoplatform.entrypoints.http.convert import check_text
@@ -96,6 +96,12 @@ class InsufficientScope(PermissionDenied):
     code = "insufficient_scope"
 
 
+class TwoFactorRequired(PermissionDenied):
+    """A session of a user whose role requires two-factor login, used before it is on."""
+
+    code = "two_factor_required"
+
+
 class Authentication:
     """Turns ``Authorization: Bearer <token>`` into ``req.context.caller``. No header:
     an anonymous caller. A header with a bad token: 401, never silently anonymous —
@@ -110,11 +116,13 @@ class Authentication:
         *,
         required: frozenset[tuple[str, str]] = frozenset(),
         scopes: Mapping[tuple[str, str], Scope] | None = None,
+        enrolment: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self._users = users
         self._public = public
         self._required = required
         self._scopes = scopes or {}
+        self._enrolment = enrolment
         self._address = proxies or ClientAddress(())
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -134,9 +142,10 @@ class Authentication:
             # signed-in visitor: by the session cookie, with the CSRF header on writes.
             browser = browser_session(req, self._users)
             if browser is not None:
+                self._may_use(browser, operation)
                 req.context.user_id = browser.user_id
                 structlog.contextvars.bind_contextvars(user_id=browser.user_id)
-                req.context.caller = Caller(browser.user_id, ip, agent)
+                req.context.caller = Caller(browser.user_id, ip, agent, browser.token_id)
                 return
         if not header or operation in self._public:
             if operation in self._required:
@@ -150,8 +159,21 @@ class Authentication:
                 challenges=['Bearer realm="videoplatform"'],
             )
         principal = self._users.authenticate(token.strip())
-        # An operation of the API needs its scope; anything else (the web site's pages)
-        # needs every scope: a login session, or a token that may do all it does.
+        self._may_use(principal, operation)
+        req.context.token = token.strip()
+        req.context.user_id = principal.user_id
+        structlog.contextvars.bind_contextvars(user_id=principal.user_id)
+        req.context.caller = Caller(principal.user_id, ip, agent, principal.token_id)
+
+    def _may_use(self, principal: Principal, operation: tuple[str, str]) -> None:
+        """PermissionDenied unless the operation is one the credential may be used for.
+        An operation of the API needs its scope; anything else (the web site's pages)
+        needs every scope: a login session, or a token that may do all it does. A
+        session with no scope at all may only turn two-factor login on."""
+        if not principal.scopes:
+            if operation not in self._enrolment:
+                raise TwoFactorRequired("your role requires two-factor login: turn it on first")
+            return
         needed = self._scopes.get(operation)
         if needed is None and principal.scopes != ALL_SCOPES:
             raise InsufficientScope("this token may be used for the API only")
@@ -159,10 +181,6 @@ class Authentication:
             raise InsufficientScope(
                 f"this token may not be used for this: it needs the {needed.value} scope"
             )
-        req.context.token = token.strip()
-        req.context.user_id = principal.user_id
-        structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-        req.context.caller = Caller(principal.user_id, ip, agent, principal.token_id)
 
 
 class ClientAddress:

@@ -82,6 +82,9 @@ class Operation:
     description: str = ""
     scope: Scope | None = None
     """What a personal token needs to be used for it (see :meth:`needs`)."""
+    for_enrolment: bool = False
+    """Open to a session that may only turn two-factor login on (its user's role
+    requires it, and it is off): who they are, logging out, and the enrolment itself."""
 
     def needs(self) -> Scope:
         """The token scope the operation needs: as declared, or by default ``read`` to
@@ -193,7 +196,10 @@ def build_document(routes: Iterable[Route], *, version: str) -> dict[str, Any]:
                 "or a personal API token, which may be used only where the operation's "
                 "scope (read, write, upload or admin; listed in its security requirement "
                 "and as x-token-scope) is one of its own; elsewhere 403 insufficient_scope. "
-                "Scopes narrow what the token's user may do and never widen it.",
+                "Scopes narrow what the token's user may do and never widen it. Where "
+                "VIDEOPLATFORM_REQUIRE_TWO_FACTOR names a user's role and their two-factor "
+                "login is off, their session may only be used where x-two-factor-enrolment "
+                "is true; elsewhere 403 two_factor_required.",
             }
         },
     }
@@ -334,6 +340,8 @@ def _operation(op: Operation, path_names: Sequence[str], components: dict[str, S
         scope = op.needs().value
         result["security"] = [{"bearer": [scope]}] + ([{}] if op.auth == "optional" else [])
         result["x-token-scope"] = scope
+        if op.for_enrolment:
+            result["x-two-factor-enrolment"] = True
     if op.deprecated:
         result["deprecated"] = True
     if op.body is not None:

@@ -31,6 +31,9 @@ class UserView:
     created_at: datetime
     default_visibility: Literal["public", "unlisted", "private"]
     """Of the user's new uploads when an upload does not say."""
+    two_factor: bool = field(
+        default=False, metadata={"doc": "whether logging in asks for a one-time code too"}
+    )
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -42,6 +45,7 @@ class UserView:
             status=user.status.value,
             created_at=user.created_at,
             default_visibility=user.default_visibility.value,
+            two_factor=user.two_factor_on,
         )
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import falcon
 
-from videoplatform.application.users import Login, RegisterUser
+from videoplatform.application.users import (
+    Login,
+    RegisterUser,
+    SecondFactorFailed,
+    SecondFactorRequired,
+)
 from videoplatform.domain.errors import AuthenticationFailed, TooManyAttempts, ValidationError
 from videoplatform.entrypoints.web.context import Site, see_other
 from videoplatform.entrypoints.web.forms import Form
@@ -65,8 +70,32 @@ class LoginPage:
         email = form.text("email").strip()
         target = local_target(form.text("next"))
         values = {"email": email}
+        code = form.text("code").strip() or None
         try:
-            issued = site.platform.users.login(Login(email, form.text("password")), visitor.caller)
+            issued = site.platform.users.login(
+                Login(email, form.text("password"), code), visitor.caller
+            )
+        except (SecondFactorRequired, SecondFactorFailed) as second:
+            # The password was right: ask for it again with the code (it is never
+            # written back into the page).
+            message = (
+                "Enter your password again with the code your authenticator app shows."
+                if isinstance(second, SecondFactorRequired)
+                else "That code is not right, or was used already. Try the code shown now."
+            )
+            site.show(
+                req,
+                resp,
+                "login.html",
+                visitor,
+                status=401,
+                errors={"form": message},
+                values=values,
+                next=target,
+                notice=None,
+                ask_code=True,
+            )
+            return
         except AuthenticationFailed:
             site.show(
                 req,

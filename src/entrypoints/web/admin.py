@@ -142,6 +142,7 @@ def user_actions(site: Site) -> Actions:
             "roles": lambda c, key, form: users.change_roles(c, UserId(key), form.values("roles")),
             "disable": lambda c, key, _: users.disable(c, UserId(key)),
             "enable": lambda c, key, _: users.enable(c, UserId(key)),
+            "two-factor-reset": lambda c, key, _: users.reset_two_factor(c, UserId(key)),
         },
     )
 

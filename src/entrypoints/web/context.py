@@ -46,6 +46,10 @@ def field_errors(
     return {names.get(k, k): v for k, v in fields.items()} or {"form": error.message}
 
 
+ENROLMENT_PAGES = ("/account/two-factor", "/logout")
+"""The pages a session that may only turn two-factor login on may open."""
+
+
 class Site:
     def __init__(self, platform: Platform, pages: Pages, sessions: WebSessions) -> None:
         self.platform = platform
@@ -53,7 +57,12 @@ class Site:
         self.sessions = sessions
 
     def visitor(self, req: falcon.Request, resp: falcon.Response) -> Visitor:
-        return self.sessions.visitor(req, resp)
+        """Who is asking. A session that may only turn two-factor login on is sent to
+        that page from any other (logging out aside)."""
+        visitor = self.sessions.visitor(req, resp)
+        if visitor.enrolling and not req.path.startswith(ENROLMENT_PAGES):
+            raise falcon.HTTPSeeOther(ENROLMENT_PAGES[0])
+        return visitor
 
     def member(self, req: falcon.Request, resp: falcon.Response) -> Visitor:
         """A signed-in visitor (others are sent to log in)."""

@@ -1,4 +1,5 @@
-"""The signed-in user's own settings: profile, personal API tokens, active sessions."""
+"""The signed-in user's own settings: profile, personal API tokens, active sessions,
+two-factor login."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import falcon
 
 from videoplatform.application.users import UpdateProfile
-from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.errors import InvalidTransition, TooManyAttempts, ValidationError
 from videoplatform.domain.ids import TokenId
 from videoplatform.domain.users import Scope, parse_scopes
 from videoplatform.domain.visibility import Visibility
@@ -161,3 +162,68 @@ class Profile:
             self._show(req, resp, status=422, errors=field_errors(refused), values=values)
             return
         see_other(resp, "/account/profile?saved")
+
+
+class TwoFactor:
+    """``/account/two-factor``: turn two-factor login on (the password, then a QR code
+    and a first code; the recovery codes shown once), make new recovery codes, or turn
+    it off (the password and a code). ``step`` is the form: begin, confirm, codes, off."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def _show(self, req: falcon.Request, resp: falcon.Response, **page: Any) -> None:
+        site = self._site
+        visitor = site.member(req, resp)
+        user = site.platform.users.me(visitor.caller)
+        site.show(
+            req,
+            resp,
+            "two_factor.html",
+            visitor,
+            on=user.two_factor_on,
+            required=bool(user.roles & site.platform.settings.limits().two_factor_roles),
+            enrolment=page.pop("enrolment", None),
+            codes=page.pop("codes", None),
+            done=page.pop("done", req.get_param("done")),
+            failed=page.pop("failed", None),
+            **page,
+        )
+        resp.cache_control = ["no-store"]
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, step: str = "") -> None:
+        if step:
+            raise falcon.HTTPNotFound()
+        self._show(req, resp)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, step: str = "") -> None:
+        if step not in ("begin", "confirm", "codes", "off"):
+            raise falcon.HTTPNotFound()
+        site = self._site
+        visitor, form = site.posted(req, resp)
+        users, caller = site.platform.users, visitor.caller
+        try:
+            if step == "begin":
+                enrolment = users.begin_two_factor(caller, form.text("password"))
+                self._show(req, resp, status=201, enrolment=enrolment)
+            elif step == "confirm":
+                codes = users.confirm_two_factor(caller, form.text("code"))
+                self._show(req, resp, codes=codes, done="on")
+            elif step == "codes":
+                codes = users.new_recovery_codes(caller, form.text("password"))
+                self._show(req, resp, codes=codes, done="codes")
+            else:
+                users.disable_two_factor(caller, form.text("password"), form.text("code"))
+                see_other(resp, "/account/two-factor?done=off")
+        except (ValidationError, InvalidTransition, TooManyAttempts) as refused:
+            if isinstance(refused, TooManyAttempts):
+                resp.set_header("Retry-After", str(refused.retry_after))
+                errors = {"form": f"Too many attempts. Try again in {refused.retry_after} seconds."}
+                self._show(req, resp, status=429, errors=errors, failed=step)
+            elif isinstance(refused, InvalidTransition):
+                self._show(req, resp, status=409, errors={"form": str(refused)}, failed=step)
+            else:
+                errors = field_errors(refused)
+                if step == "off":  # its fields are named apart from the other form's
+                    errors = {(k if k == "form" else f"off_{k}"): v for k, v in errors.items()}
+                self._show(req, resp, status=422, errors=errors, failed=step)

@@ -47,6 +47,8 @@ class Visitor:
     csrf: str
     session_id: str | None = None
     """The session record behind the cookie (None when signed out)."""
+    enrolling: bool = False
+    """The session may only turn two-factor login on (the user's role requires it)."""
 
     def can(self, permission: Permission | str) -> bool:
         """Whether the visitor holds ``permission`` (templates name it by its value)."""
@@ -67,6 +69,7 @@ class WebSessions:
         caller: Caller = req.context.caller
         user = None
         session_id = None
+        enrolling = False
         token = req.get_cookie_values(SESSION_COOKIE)
         if token and caller.user_id is None:
             try:
@@ -74,8 +77,9 @@ class WebSessions:
             except AuthenticationFailed:
                 self._clear(req, resp, SESSION_COOKIE)
             else:
-                caller = Caller(principal.user_id, caller.ip, caller.user_agent)
+                caller = Caller(principal.user_id, caller.ip, caller.user_agent, principal.token_id)
                 session_id = principal.token_id
+                enrolling = not principal.scopes
                 req.context.caller = caller
                 req.context.user_id = principal.user_id
         elif caller.user_id is not None:  # a bearer token the middleware accepted
@@ -83,7 +87,7 @@ class WebSessions:
         csrf = _first(req.get_cookie_values(CSRF_COOKIE))
         if not csrf:
             csrf = self._new_csrf(req, resp)
-        visitor = Visitor(caller, user, csrf, session_id)
+        visitor = Visitor(caller, user, csrf, session_id, enrolling)
         req.context.visitor = visitor
         return visitor
 

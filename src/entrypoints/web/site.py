@@ -55,6 +55,8 @@ def mount(
         ("/my/shares/{share_id}/revoke", sharing.RevokeShare(shared)),
         ("/account/profile", me.Profile(shared)),
         ("/account/tokens", me.Tokens(shared)),
+        ("/account/two-factor", me.TwoFactor(shared)),
+        ("/account/two-factor/{step}", me.TwoFactor(shared)),
         ("/account/tokens/{token_id}/revoke", me.RevokeToken(shared, "/account/tokens")),
         ("/account/sessions", me.Sessions(shared)),
         ("/account/sessions/{token_id}/revoke", me.RevokeToken(shared, "/account/sessions")),

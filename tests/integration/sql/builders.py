@@ -56,10 +56,18 @@ def a_user(now: datetime = T0) -> User:
     )
 
 
-def user_row_before_0016(user: User) -> dict[str, Any]:
-    """A user's row as the schema held it before 0016 (no default visibility), for
+def user_row_before_0019(user: User) -> dict[str, Any]:
+    """A user's row as the schema held it before 0019 (no two-factor login), for
     migration tests that write rows into an older schema."""
     row = {**mapping.user_row(user), "version": 1}
+    for column in ("totp_secret", "totp_confirmed_at", "totp_last_step", "recovery_codes"):
+        del row[column]
+    return row
+
+
+def user_row_before_0016(user: User) -> dict[str, Any]:
+    """A user's row as the schema held it before 0016 (no default visibility either)."""
+    row = user_row_before_0019(user)
     del row["default_visibility"]
     return row
 

@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, text
 
-from tests.integration.sql.builders import T0, user_row_before_0016
+from tests.integration.sql.builders import T0, user_row_before_0016, user_row_before_0019
 from tests.unit.domain.builders import make_user, make_video
 from videoplatform.adapters.sql import mapping, migrate, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -277,8 +277,11 @@ def test_0016_gives_existing_accounts_private_uploads_and_undoes(fresh_engine: E
     with fresh_engine.begin() as conn:
         conn.execute(insert(tables.users).values(user_row_before_0016(owner)))
     migrate.upgrade(fresh_engine, "0016")
-    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
-        assert uow.users.get(owner.id).default_visibility is Visibility.PRIVATE
+    with fresh_engine.connect() as conn:  # (the repository reads today's columns)
+        kept = conn.execute(
+            text("SELECT default_visibility FROM users WHERE id = :id"), {"id": owner.id}
+        ).scalar_one()
+    assert Visibility(kept) is Visibility.PRIVATE
     migrate.downgrade(fresh_engine, "0015")
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
     assert "default_visibility" not in columns
@@ -290,7 +293,7 @@ def test_0017_gives_existing_tokens_every_scope_and_undoes(fresh_engine: Engine)
     migrate.upgrade(fresh_engine, "0016")
     owner = make_user(user_id="user-17")
     with fresh_engine.begin() as conn:
-        conn.execute(insert(tables.users).values({**mapping.user_row(owner), "version": 1}))
+        conn.execute(insert(tables.users).values(user_row_before_0019(owner)))
         conn.execute(
             text(
                 "INSERT INTO api_tokens (id, user_id, kind, name, token_hash, created_at,"
@@ -349,3 +352,21 @@ def test_0018_counts_the_tags_everyone_may_see_from_the_documents_indexed_before
     migrate.downgrade(fresh_engine, "0017")
     migrate.upgrade(fresh_engine, "0018")
     assert counted() == written
+
+
+def test_0019_leaves_two_factor_login_off_for_existing_accounts_and_undoes(
+    fresh_engine: Engine,
+) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0018")
+    owner = make_user(user_id="user-19")
+    with fresh_engine.begin() as conn:
+        conn.execute(insert(tables.users).values(user_row_before_0019(owner)))
+    migrate.upgrade(fresh_engine, "0019")
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        user = uow.users.get(owner.id)
+    assert user.second_factor is None and not user.two_factor_on
+    migrate.downgrade(fresh_engine, "0018")
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
+    assert not {"totp_secret", "totp_confirmed_at", "totp_last_step", "recovery_codes"} & columns
+    migrate.upgrade(fresh_engine, "head")

@@ -55,6 +55,7 @@ def test_admin_lists_every_user_a_page_at_a_time(
         "status",
         "created_at",
         "default_visibility",
+        "two_factor",
     }
     assert "password" not in client.simulate_get(USERS, headers=admin.headers).text
 

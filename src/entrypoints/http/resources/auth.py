@@ -95,6 +95,14 @@ class VerifyBody:
 class LoginBody:
     email: str = field(metadata={"schema": lambda: email_rules()})
     password: str
+    code: str | None = field(
+        default=None,
+        metadata={
+            "doc": "where the account's two-factor login is on: the six digits its "
+            "authenticator app shows, or one of its recovery codes",
+            "schema": {"maxLength": 64},
+        },
+    )
 
 
 @frozen
@@ -181,7 +189,7 @@ class Session:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, LoginBody, self._json_limit)
-        issued = self._users.login(Login(body.email, body.password), caller_of(req))
+        issued = self._users.login(Login(body.email, body.password, body.code), caller_of(req))
         reply(resp, session_view(issued), 201)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -372,7 +380,12 @@ def routes(c: HttpContext) -> list[Route]:
                     body=Body(LoginBody),
                     auth="none",
                     errors=(401, 429),
-                    description="Failed attempts are throttled per account and per address.",
+                    description="Failed attempts are throttled per account and per address "
+                    "(a wrong two-factor code counts as one). Where the account's "
+                    "two-factor login is on, the right password without `code` is 401 "
+                    "`second_factor_required`, and a wrong or used code 401 "
+                    "`second_factor_failed`; anything else refused is 401 "
+                    "`authentication_failed`, alike for every reason.",
                 ),
                 Operation(
                     "DELETE",
@@ -380,6 +393,7 @@ def routes(c: HttpContext) -> list[Route]:
                     tag,
                     (Reply(204, "The session token is revoked"),),
                     auth="required",
+                    for_enrolment=True,
                 ),
             ),
         ),
@@ -388,7 +402,12 @@ def routes(c: HttpContext) -> list[Route]:
             Me(c.platform.users, c.json_limit),
             (
                 Operation(
-                    "GET", "Current user", tag, (Reply(200, "You", UserView),), auth="required"
+                    "GET",
+                    "Current user",
+                    tag,
+                    (Reply(200, "You", UserView),),
+                    auth="required",
+                    for_enrolment=True,
                 ),
                 Operation(
                     "PATCH",
