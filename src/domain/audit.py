@@ -31,6 +31,8 @@ class AuditAction(enum.Enum):
     USER_ENABLE = "user.enable"
     USER_LIST = "user.list"
     USER_PROFILE_CHANGE = "user.profile_change"
+    USER_EMAIL_CHANGE_REQUEST = "user.email_change_request"
+    USER_EMAIL_CHANGE = "user.email_change"
     USER_TWO_FACTOR_BEGIN = "user.two_factor_begin"
     USER_TWO_FACTOR_ENABLE = "user.two_factor_enable"
     USER_TWO_FACTOR_DISABLE = "user.two_factor_disable"

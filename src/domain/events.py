@@ -62,6 +62,21 @@ class VerificationRequested(DomainEvent):
 
 
 @frozen
+class EmailChangeRequested(DomainEvent):
+    """The account's owner asked to move it to another address (a code goes there)."""
+
+    user_id: UserId
+
+
+@frozen
+class EmailChanged(DomainEvent):
+    """The account moved to a new address; the old one is told."""
+
+    user_id: UserId
+    old_email: str
+
+
+@frozen
 class RegistrationAttempted(DomainEvent):
     """Someone tried to register the address of this existing account."""
 

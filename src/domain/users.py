@@ -13,6 +13,8 @@ from attrs import define, field, frozen
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import InvalidTransition, ValidationError
 from videoplatform.domain.events import (
+    EmailChanged,
+    EmailChangeRequested,
     PasswordResetRequested,
     RegistrationAttempted,
     RolesChanged,
@@ -167,6 +169,25 @@ class User(Aggregate):
     """Who may watch the user's new uploads when an upload does not say."""
     second_factor: SecondFactor | None = None
     """Two-factor login, begun or on (see :attr:`two_factor_on`)."""
+    pending_email: Email | None = None
+    """The address the account is to move to, once a code mailed there comes back."""
+
+    def ask_email_change(self, new: Email, now: datetime) -> None:
+        """Hold ``new`` until the code mailed there confirms it (one asked before is
+        replaced)."""
+        if new == self.email:
+            raise ValidationError.field("email", "that is the account's address already")
+        self.pending_email = new
+        self.updated_at = now
+        self.record(EmailChangeRequested(occurred_at=now, user_id=self.id))
+
+    def change_email(self, now: datetime) -> None:
+        """Move to the address held: InvalidTransition if none is."""
+        if self.pending_email is None:
+            raise InvalidTransition("no change of address is waiting")
+        old, self.email, self.pending_email = self.email, self.pending_email, None
+        self.updated_at = now
+        self.record(EmailChanged(occurred_at=now, user_id=self.id, old_email=old.value))
 
     @property
     def two_factor_on(self) -> bool:
@@ -406,6 +427,7 @@ class TokenKind(enum.Enum):
     PERSONAL = "personal"
     EMAIL_VERIFICATION = "email_verification"
     PASSWORD_RESET = "password_reset"
+    EMAIL_CHANGE = "email_change"
 
 
 @define(eq=False, kw_only=True)

@@ -65,6 +65,7 @@ def user_row(user: User) -> dict[str, Any]:
         "updated_at": user.updated_at,
         "default_visibility": user.default_visibility.value,
         **_second_factor_row(user.second_factor),
+        "pending_email": None if user.pending_email is None else user.pending_email.value,
     }
 
 
@@ -96,6 +97,7 @@ def user_from(row: Row) -> User:
             row["totp_last_step"],
             tuple(row["recovery_codes"].split()),
         ),
+        pending_email=None if row["pending_email"] is None else Email(row["pending_email"]),
         version=row["version"],
     )
 

@@ -54,6 +54,8 @@ users = Table(
     Column("totp_confirmed_at", UtcDateTime, nullable=True),
     Column("totp_last_step", BigInteger, nullable=False, server_default="0"),
     Column("recovery_codes", Text, nullable=False, server_default=""),
+    # The address the account is to move to once the code mailed there comes back.
+    Column("pending_email", String(254), nullable=True),
     Index(None, "created_at", "id"),
 )
 

@@ -1,6 +1,6 @@
 """Accounts: registration and verification (:mod:`.registration`), password recovery
-(:mod:`.recovery`), sessions and personal tokens (:mod:`.sessions`), two-factor login
-(:mod:`.second_factor`), administration
+(:mod:`.recovery`), change of address (:mod:`.email_change`), sessions and personal
+tokens (:mod:`.sessions`), two-factor login (:mod:`.second_factor`), administration
 (:mod:`.administration`); the mail they send is in :mod:`.messages`."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from videoplatform.application.users.commands import (
     RegisterUser,
     UpdateProfile,
 )
+from videoplatform.application.users.email_change import EmailChange
 from videoplatform.application.users.recovery import PasswordRecovery
 from videoplatform.application.users.registration import Registration
 from videoplatform.application.users.second_factor import (
@@ -25,7 +26,9 @@ from videoplatform.application.users.second_factor import (
 from videoplatform.application.users.sessions import Sessions
 
 
-class UserService(Registration, PasswordRecovery, Sessions, SecondFactorSteps, Administration):
+class UserService(
+    Registration, PasswordRecovery, EmailChange, Sessions, SecondFactorSteps, Administration
+):
     """Every account use case; see the modules of this package."""
 
 

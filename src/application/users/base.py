@@ -98,3 +98,12 @@ class UserServiceBase(UseCases):
         if step is not None:
             return "totp" if user.accept_code(step, now) else None
         return "recovery_code" if user.use_recovery_code(recovery_digest(code), now) else None
+
+    def _check_password(self, caller: Caller, user: User, password: str) -> None:
+        """The account's password, asked again before a change to how it logs in:
+        throttled like a login; ValidationError on the field ``password``."""
+        self._throttle.attempt("reauthenticate", user.id, caller.ip)
+        if not self._hasher.verify(password[:1024], user.password_hash):
+            self._throttle.failed("reauthenticate", caller.ip)
+            raise ValidationError.field("password", "that is not your password")
+        self._throttle.succeeded("reauthenticate", user.id)

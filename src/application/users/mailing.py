@@ -24,6 +24,8 @@ from videoplatform.domain.credentials import digest_token
 from videoplatform.domain.errors import NotFound
 from videoplatform.domain.events import (
     DomainEvent,
+    EmailChanged,
+    EmailChangeRequested,
     PasswordResetRequested,
     RegistrationAttempted,
     UserRegistered,
@@ -32,6 +34,9 @@ from videoplatform.domain.events import (
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import ApiToken, TokenKind, User, UserStatus
 
+EMAIL_CHANGE_TTL = timedelta(days=1)
+"""How long the code moving an account to a new address lasts."""
+
 ACCOUNT_MAIL = Subscription(
     "mail.account",
     (
@@ -39,6 +44,8 @@ ACCOUNT_MAIL = Subscription(
         VerificationRequested.__name__,
         PasswordResetRequested.__name__,
         RegistrationAttempted.__name__,
+        EmailChangeRequested.__name__,
+        EmailChanged.__name__,
     ),
 )
 
@@ -71,6 +78,14 @@ class AccountMail:
             user = self._user(event.user_id)
             if user is not None:
                 message = messages.address_taken(user.email.value)
+        elif isinstance(event, EmailChangeRequested):
+            message = self._code(
+                event.user_id, UserStatus.ACTIVE, TokenKind.EMAIL_CHANGE, EMAIL_CHANGE_TTL
+            )
+        elif isinstance(event, EmailChanged):
+            user = self._user(event.user_id)
+            if user is not None:
+                message = messages.address_changed(event.old_email, user.email.value)
         if message is not None:
             self.mailer.send(message)
 
@@ -85,6 +100,13 @@ class AccountMail:
             user = _found(uow, user_id)
             if user is None or user.status is not status:
                 return None
+            if kind is TokenKind.EMAIL_CHANGE:
+                moving_to = user.pending_email
+                if moving_to is None:
+                    return None
+                if uow.users.find_by_email(moving_to.value) is not None:
+                    # Told to that address alone: the account asking learns nothing.
+                    return messages.address_taken(moving_to.value)
             # One live code of a kind per account: a new one voids those mailed before.
             for older in uow.tokens.list_for_user(user.id):
                 if older.kind is kind and older.is_usable(now):
@@ -104,6 +126,8 @@ class AccountMail:
             uow.commit()
         if kind is TokenKind.PASSWORD_RESET:
             return messages.password_reset_code(user.email.value, secret, self.site_url)
+        if kind is TokenKind.EMAIL_CHANGE and user.pending_email is not None:
+            return messages.email_change_code(user.pending_email.value, secret, self.site_url)
         return messages.verification_code(user.email.value, secret, self.site_url)
 
     def _user(self, user_id: UserId) -> User | None:

@@ -36,6 +36,29 @@ def password_reset_code(address: str, code: str, site_url: str = "") -> MailMess
     )
 
 
+def email_change_code(address: str, code: str, site_url: str = "") -> MailMessage:
+    """To the address an account asked to move to."""
+    return MailMessage(
+        to=address,
+        subject="Confirm your new email address",
+        body="Someone asked to move their account to this address. If that was you, "
+        f"confirm it with this code (valid for one day):\n\n{code}\n"
+        + _link(site_url, "/account/email/confirm", code)
+        + "\nIf it was not you, ignore this mail: nothing changes without the code.\n",
+    )
+
+
+def address_changed(old: str, new: str) -> MailMessage:
+    """To the address an account left."""
+    return MailMessage(
+        to=old,
+        subject="Your account's email address was changed",
+        body=f"Your account now uses {new} instead of this address. If you did not do "
+        "this, someone may know your password: contact the site's administrators at "
+        "once.",
+    )
+
+
 def _link(site_url: str, page: str, code: str) -> str:
     """A link to the site's page that takes the code, when the site's address is
     known. The code goes in the fragment: browsers never send it to a server, so no

@@ -23,7 +23,7 @@ from videoplatform.domain.errors import (
     ValidationError,
 )
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import ALL_SCOPES, RECOVERY_CODES, Permission, TokenKind, User
+from videoplatform.domain.users import ALL_SCOPES, RECOVERY_CODES, Permission, TokenKind
 
 ISSUER = "videoplatform"
 """The name authenticator apps show beside the account."""
@@ -178,15 +178,6 @@ class SecondFactorSteps(UserServiceBase):
                 metadata={"by": "administrator"},
             )
             uow.commit()
-
-    def _check_password(self, caller: Caller, user: User, password: str) -> None:
-        """The account's password, asked again before a change to how it logs in:
-        throttled like a login; ValidationError on the field ``password``."""
-        self._throttle.attempt("reauthenticate", user.id, caller.ip)
-        if not self._hasher.verify(password[:1024], user.password_hash):
-            self._throttle.failed("reauthenticate", caller.ip)
-            raise ValidationError.field("password", "that is not your password")
-        self._throttle.succeeded("reauthenticate", user.id)
 
     @staticmethod
     def _upgrade_session(uow: UnitOfWork, caller: Caller) -> None:

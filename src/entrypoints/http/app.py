@@ -30,6 +30,7 @@ from videoplatform.entrypoints.http.resources import (
     captions,
     categories,
     docs,
+    email_change,
     files,
     health,
     playback,
@@ -106,6 +107,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
     for module in (
         health,
         auth,
+        email_change,
         users,
         videos,
         captions,

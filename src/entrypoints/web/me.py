@@ -9,10 +9,16 @@ from typing import Any
 import falcon
 
 from videoplatform.application.users import UpdateProfile
-from videoplatform.domain.errors import InvalidTransition, TooManyAttempts, ValidationError
+from videoplatform.domain.errors import (
+    Conflict,
+    InvalidTransition,
+    TooManyAttempts,
+    ValidationError,
+)
 from videoplatform.domain.ids import TokenId
 from videoplatform.domain.users import Scope, parse_scopes
 from videoplatform.domain.visibility import Visibility
+from videoplatform.entrypoints.web.account import code_page
 from videoplatform.entrypoints.web.context import Site, field_errors, see_other, signed_in
 
 LIFETIME_FIELD = {"expires_in": "expires_in_days"}
@@ -135,6 +141,7 @@ class Profile:
             visitor,
             visibilities=[v.value for v in Visibility],
             saved=req.get_param("saved") is not None,
+            moved=req.get_param("moved") is not None,
             **form,
         )
 
@@ -227,3 +234,56 @@ class TwoFactor:
                 if step == "off":  # its fields are named apart from the other form's
                     errors = {(k if k == "form" else f"off_{k}"): v for k, v in errors.items()}
                 self._show(req, resp, status=422, errors=errors, failed=step)
+
+
+class EmailAddress:
+    """``/account/email``: move the account to another address (the password again; a
+    code goes to the new address)."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor = site.member(req, resp)
+        site.show(req, resp, "email.html", visitor, sent=req.get_param("sent") is not None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor, form = site.posted(req, resp)
+        values = {"email": form.text("email").strip()}
+        try:
+            site.platform.users.request_email_change(
+                visitor.caller, form.text("password"), values["email"]
+            )
+        except (ValidationError, TooManyAttempts) as refused:
+            site.refused(req, resp, "email.html", visitor, refused, values, sent=False)
+            return
+        see_other(resp, "/account/email?sent")
+
+
+class ConfirmEmailAddress:
+    """``/account/email/confirm``: the code mailed to the new address (the mail links
+    here with the code in the fragment)."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        code_page(self._site, req, resp, "email_confirm.html")
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor, form = site.posted(req, resp, member=False)
+        code = form.text("code").strip()
+        try:
+            site.platform.users.confirm_email_change(code, visitor.caller)
+        except (ValidationError, Conflict) as refused:
+            wrong = (
+                refused
+                if isinstance(refused, Conflict)
+                else ValidationError.field("code", "That code is wrong or has expired.")
+            )
+            site.refused(req, resp, "email_confirm.html", visitor, wrong, {"code": code})
+            return
+        see_other(resp, "/account/profile?moved")

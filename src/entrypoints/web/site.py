@@ -56,6 +56,8 @@ def mount(
         ("/account/profile", me.Profile(shared)),
         ("/account/tokens", me.Tokens(shared)),
         ("/account/two-factor", me.TwoFactor(shared)),
+        ("/account/email", me.EmailAddress(shared)),
+        ("/account/email/confirm", me.ConfirmEmailAddress(shared)),
         ("/account/two-factor/{step}", me.TwoFactor(shared)),
         ("/account/tokens/{token_id}/revoke", me.RevokeToken(shared, "/account/tokens")),
         ("/account/sessions", me.Sessions(shared)),

@@ -363,10 +363,30 @@ def test_0019_leaves_two_factor_login_off_for_existing_accounts_and_undoes(
     with fresh_engine.begin() as conn:
         conn.execute(insert(tables.users).values(user_row_before_0019(owner)))
     migrate.upgrade(fresh_engine, "0019")
-    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
-        user = uow.users.get(owner.id)
-    assert user.second_factor is None and not user.two_factor_on
+    with fresh_engine.connect() as conn:  # (the repository reads today's columns)
+        row = conn.execute(
+            text("SELECT totp_secret, totp_last_step, recovery_codes FROM users WHERE id = :id"),
+            {"id": owner.id},
+        ).one()
+    assert tuple(row) == (None, 0, "")
     migrate.downgrade(fresh_engine, "0018")
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
     assert not {"totp_secret", "totp_confirmed_at", "totp_last_step", "recovery_codes"} & columns
+    migrate.upgrade(fresh_engine, "head")
+
+
+def test_0020_waits_for_no_change_of_address_and_undoes(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0019")
+    owner = make_user(user_id="user-20")
+    with fresh_engine.begin() as conn:
+        row = {**user_row_before_0019(owner), **mapping.user_row(owner)}
+        del row["pending_email"]
+        conn.execute(insert(tables.users).values({**row, "version": 1}))
+    migrate.upgrade(fresh_engine, "0020")
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        assert uow.users.get(owner.id).pending_email is None
+    migrate.downgrade(fresh_engine, "0019")
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
+    assert "pending_email" not in columns
     migrate.upgrade(fresh_engine, "head")

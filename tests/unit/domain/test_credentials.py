@@ -115,4 +115,5 @@ def test_token_kinds_are_stable_strings() -> None:
         "personal",
         "email_verification",
         "password_reset",
+        "email_change",
     ]

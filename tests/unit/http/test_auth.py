@@ -259,3 +259,33 @@ def test_a_token_lifetime_beyond_the_maximum_is_422(
         "/api/v1/auth/tokens", headers=me.headers, json={"name": "x", "expires_in_days": 4000}
     )
     assert result.status_code == 422
+
+
+def test_an_account_moves_to_a_new_address_with_the_code_mailed_there(
+    client: falcon.testing.TestClient,
+    account: MakeAccount,
+    mailer: MemoryMailer,
+    platform: Platform,
+) -> None:
+    me = account(Role.CREATOR)
+    wrong = client.simulate_post(
+        "/api/v1/auth/email",
+        headers=me.headers,
+        json={"email": "moved@example.com", "password": "not my password"},
+    )
+    assert wrong.status_code == 422
+    asked = client.simulate_post(
+        "/api/v1/auth/email",
+        headers=me.headers,
+        json={"email": "moved@example.com", "password": PASSWORD},
+    )
+    assert asked.status_code == 202, asked.text
+    settle_events(platform)
+    [mail] = [m for m in mailer.sent if m.to == "moved@example.com"]
+    code = re.search(r"^([A-Za-z0-9_-]{22,})$", mail.body, re.MULTILINE)
+    assert code is not None
+    moved = client.simulate_post("/api/v1/auth/email/confirm", json={"token": code.group(1)})
+    assert moved.status_code == 200 and moved.json["email"] == "moved@example.com"
+    assert client.simulate_get("/api/v1/auth/me", headers=me.headers).json["email"] == (
+        "moved@example.com"
+    )

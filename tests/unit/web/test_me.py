@@ -1,12 +1,16 @@
-"""The account's own pages: personal API tokens (shown once, revoked) and sessions
-(listed by client, each signed out on its own)."""
+"""The account's own pages: personal API tokens (shown once, revoked), sessions (listed
+by client, each signed out on its own) and the change of address."""
 
 from __future__ import annotations
 
 import re
 
+from tests.unit.conftest import PASSWORD
 from tests.unit.web.conftest import Browser, MakeUser
+from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.web.session import SESSION_COOKIE
+from videoplatform.entrypoints.worker import settle_events
 
 MADE = re.compile(r'id="made-token" type="text" readonly value="([^"]+)"')
 
@@ -83,3 +87,24 @@ def test_sessions_are_listed_by_client_and_signed_out_one_by_one(
     mine = [action for client, action in rows if "this browser" in client]
     assert browser.post(mine[0]).status_code == 303
     assert SESSION_COOKIE not in browser.cookies
+
+
+def test_the_address_moves_with_the_code_from_the_mail(
+    browser: Browser, make_user: MakeUser, mailer: MemoryMailer, platform: Platform
+) -> None:
+    user = make_user()
+    browser.log_in(user.email.value)
+    browser.get("/account/email")
+    wrong = browser.post("/account/email", {"email": "elsewhere@example.com", "password": "x"})
+    assert wrong.status_code == 422 and 'id="e-password"' in wrong.text
+    sent = browser.post("/account/email", {"email": "elsewhere@example.com", "password": PASSWORD})
+    assert sent.status_code == 303
+    assert "Check the new address" in browser.get(sent.headers["location"]).text
+    settle_events(platform)
+    [mail] = [m for m in mailer.sent if m.to == "elsewhere@example.com"]
+    code = re.search(r"^([A-Za-z0-9_-]{22,})$", mail.body, re.MULTILINE)
+    assert code is not None
+    browser.get("/account/email/confirm")
+    moved = browser.post("/account/email/confirm", {"code": code.group(1)})
+    assert moved.status_code == 303
+    assert "elsewhere@example.com" in browser.get(moved.headers["location"]).text
