@@ -30,6 +30,7 @@ class AuditAction(enum.Enum):
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
     USER_LIST = "user.list"
+    USER_DELETE = "user.delete"
     USER_PROFILE_CHANGE = "user.profile_change"
     USER_EMAIL_CHANGE_REQUEST = "user.email_change_request"
     USER_EMAIL_CHANGE = "user.email_change"

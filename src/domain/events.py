@@ -30,6 +30,13 @@ class UserActivated(DomainEvent):
 
 
 @frozen
+class UserDeleted(DomainEvent):
+    """The account is gone, with its videos, files and links."""
+
+    user_id: UserId
+
+
+@frozen
 class UserDisabled(DomainEvent):
     user_id: UserId
 

@@ -19,6 +19,7 @@ from videoplatform.domain.events import (
     RegistrationAttempted,
     RolesChanged,
     UserActivated,
+    UserDeleted,
     UserDisabled,
     UserEnabled,
     UserProfileChanged,
@@ -180,6 +181,11 @@ class User(Aggregate):
         self.pending_email = new
         self.updated_at = now
         self.record(EmailChangeRequested(occurred_at=now, user_id=self.id))
+
+    def mark_deleted(self, now: datetime) -> None:
+        """The account is being deleted (its row goes in the same transaction)."""
+        self.updated_at = now
+        self.record(UserDeleted(occurred_at=now, user_id=self.id))
 
     def change_email(self, now: datetime) -> None:
         """Move to the address held: InvalidTransition if none is."""

@@ -2203,3 +2203,47 @@ def test_a_rolled_back_owner_wide_flag_changes_nothing(
     with uow_factory() as uow:
         uow.videos.set_owner_disabled(UserId("u1"), True)
     assert public_ids(uow_factory) == ["v1"]
+
+
+def test_an_emptied_account_is_deleted_with_its_tokens(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(
+        uow_factory,
+        a_user("u2"),
+        a_file("f2", "u1", "b", "/x/y"),
+        a_file("f1", "u1", "a", "/"),
+        a_file("f3", "u2", "a", "/"),
+        a_share("s1", "u1"),
+        a_share("s2", "u2"),
+        a_token("t1", "u1"),
+        a_token("t2", "u2"),
+    )
+    add_uploads(uow_factory, an_upload("up2", "u1"), an_upload("up1", "u1"), an_upload("x", "u2"))
+
+    assert ids(read(uow_factory, lambda u: u.files.list_for_owner(u1, 10))) == ["f1", "f2"]
+    assert ids(read(uow_factory, lambda u: u.files.list_for_owner(u1, 1))) == ["f1"]
+    uploads = read(uow_factory, lambda u: u.uploads.list_for_owner(u1))
+    assert [upload.id for upload in uploads] == ["up1", "up2"]
+    with uow_factory() as uow:
+        for file_id in ("f1", "f2"):
+            uow.files.delete(FileId(file_id))
+        uow.shares.delete(ShareId("s1"))
+        for upload_id in ("up1", "up2"):
+            uow.uploads.delete(UploadId(upload_id))
+        uow.users.delete(u1)
+        uow.commit()
+
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.users.get(u1)
+        with pytest.raises(NotFound):
+            uow.tokens.get(TokenId("t1"))
+        with pytest.raises(NotFound):
+            uow.shares.get(ShareId("s1"))
+        assert uow.tokens.get(TokenId("t2")).user_id == "u2"
+        assert uow.shares.get(ShareId("s2")).owner_id == "u2"
+        with pytest.raises(NotFound):
+            uow.users.delete(u1)
+        with pytest.raises(NotFound):
+            uow.shares.delete(ShareId("s1"))

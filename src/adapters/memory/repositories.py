@@ -131,6 +131,12 @@ class MemoryUserRepository(_Repository[User]):
             rows = [u for u in rows if (u.created_at, u.id) > after]
         return self._many(rows[:limit])
 
+    def delete(self, user_id: UserId) -> None:
+        self._delete(user_id)
+        tokens = [cast(ApiToken, t) for t in self._tx.rows("tokens")]
+        for token in [t for t in tokens if t.user_id == user_id]:
+            self._tx.delete("tokens", token.identity)
+
     def list_active_with_role(self, role: str) -> list[User]:
         wanted = Role(role)
         rows = [u for u in self._all() if u.is_active and wanted in u.roles]
@@ -281,6 +287,10 @@ class MemoryFileRepository(_Repository[StoredFile]):
         mine = [f for f in self._all() if f.owner_id == owner_id]
         return len(mine), sum(f.size for f in mine)
 
+    def list_for_owner(self, owner_id: UserId, limit: int) -> list[StoredFile]:
+        mine = sorted((f for f in self._all() if f.owner_id == owner_id), key=lambda f: f.id)
+        return self._many(mine[:limit])
+
 
 class MemoryCaptionRepository(_Repository[CaptionTrack]):
     table, noun = "captions", "caption track"
@@ -333,6 +343,11 @@ class MemoryUploadRepository(_Repository[ResumableUpload]):
         ]
         return len(open_), sum(u.length for u in open_)
 
+    def list_for_owner(self, owner_id: UserId) -> list[ResumableUpload]:
+        return self._many(
+            sorted((u for u in self._all() if u.owner_id == owner_id), key=lambda u: u.id)
+        )
+
 
 class MemoryShareRepository(_Repository[Share]):
     table, noun = "shares", "share"
@@ -363,6 +378,9 @@ class MemoryShareRepository(_Repository[Share]):
             (s for s in self._all() if s.target == target), key=lambda s: (s.created_at, s.id)
         )
         return self._many(rows)
+
+    def delete(self, share_id: ShareId) -> None:
+        self._delete(share_id)
 
 
 class MemoryCategoryRepository(_Repository[Category]):

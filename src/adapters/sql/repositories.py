@@ -199,6 +199,9 @@ class SqlUserRepository(_Repository[User]):
     def get(self, user_id: UserId) -> User:
         return self._get(user_id)
 
+    def delete(self, user_id: UserId) -> None:
+        self._delete(user_id)  # the tokens go with it (ON DELETE CASCADE)
+
     def lock(self, user_id: UserId) -> None:
         t = self.table
         query = select(t.c.id).where(t.c.id == user_id)
@@ -481,6 +484,10 @@ class SqlUploadRepository(_Repository[ResumableUpload]):
         ).one()
         return int(totals[0]), int(totals[1])
 
+    def list_for_owner(self, owner_id: UserId) -> list[ResumableUpload]:
+        t = self.table
+        return self._rows(select(t).where(t.c.owner_id == owner_id).order_by(t.c.id))
+
 
 class SqlFileRepository(_Repository[StoredFile]):
     table, noun = tables.files, "file"
@@ -548,6 +555,10 @@ class SqlFileRepository(_Repository[StoredFile]):
         ).one()
         return int(totals[0]), int(totals[1])
 
+    def list_for_owner(self, owner_id: UserId, limit: int) -> list[StoredFile]:
+        t = self.table
+        return self._rows(select(t).where(t.c.owner_id == owner_id).order_by(t.c.id).limit(limit))
+
 
 class SqlShareRepository(_Repository[Share]):
     table, noun = tables.shares, "share"
@@ -585,6 +596,9 @@ class SqlShareRepository(_Repository[Share]):
             .where(t.c.target_kind == target.kind.value, t.c.target_id == target.id)
             .order_by(t.c.created_at, t.c.id)
         )
+
+    def delete(self, share_id: ShareId) -> None:
+        self._delete(share_id)
 
 
 class SqlCategoryRepository(_Repository[Category]):

@@ -82,6 +82,11 @@ class UserRepository(Protocol):
         """Users ordered by (created_at, id) ascending, strictly after ``after``."""
         ...
 
+    def delete(self, user_id: UserId) -> None:
+        """Remove the account's row (its tokens go with it); NotFound if absent. Its
+        videos, files, shares and uploads must be gone first."""
+        ...
+
     def list_active_with_role(self, role: str) -> list[User]:
         """Active users holding ``role``, ordered by (created_at, id)."""
         ...
@@ -216,6 +221,10 @@ class FileRepository(Protocol):
         """(number of files, total bytes) the owner has stored."""
         ...
 
+    def list_for_owner(self, owner_id: UserId, limit: int) -> list[StoredFile]:
+        """At most ``limit`` of the owner's files, in any folder, by id."""
+        ...
+
 
 class ShareRepository(Protocol):
     def add(self, share: Share) -> None: ...
@@ -233,6 +242,10 @@ class ShareRepository(Protocol):
         ...
 
     def list_for_target(self, target: ShareTarget) -> list[Share]: ...
+
+    def delete(self, share_id: ShareId) -> None:
+        """Remove the share; NotFound if absent."""
+        ...
 
 
 class CaptionRepository(Protocol):
@@ -291,6 +304,10 @@ class UploadRepository(Protocol):
     def pending(self, owner_id: UserId, now: datetime) -> tuple[int, int]:
         """(count, declared bytes) of the owner's open uploads: not expired at ``now``
         and without a result yet (completing ones included)."""
+        ...
+
+    def list_for_owner(self, owner_id: UserId) -> list[ResumableUpload]:
+        """Every upload of the owner, expired or not, by id."""
         ...
 
 

@@ -1,7 +1,7 @@
 """Accounts: registration and verification (:mod:`.registration`), password recovery
 (:mod:`.recovery`), change of address (:mod:`.email_change`), sessions and personal
 tokens (:mod:`.sessions`), two-factor login (:mod:`.second_factor`), administration
-(:mod:`.administration`); the mail they send is in :mod:`.messages`."""
+(:mod:`.administration`), deletion (:mod:`.deletion`); the mail they send is in :mod:`.messages`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from videoplatform.application.users.commands import (
     RegisterUser,
     UpdateProfile,
 )
+from videoplatform.application.users.deletion import AccountDeletion
 from videoplatform.application.users.email_change import EmailChange
 from videoplatform.application.users.recovery import PasswordRecovery
 from videoplatform.application.users.registration import Registration
@@ -27,7 +28,13 @@ from videoplatform.application.users.sessions import Sessions
 
 
 class UserService(
-    Registration, PasswordRecovery, EmailChange, Sessions, SecondFactorSteps, Administration
+    Registration,
+    PasswordRecovery,
+    EmailChange,
+    Sessions,
+    SecondFactorSteps,
+    Administration,
+    AccountDeletion,
 ):
     """Every account use case; see the modules of this package."""
 

@@ -8,6 +8,7 @@ from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
 from videoplatform.application.ports.persistence import UnitOfWork
+from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
     OneTimePasswords,
     PasswordHasher,
@@ -31,8 +32,10 @@ class UserServiceBase(UseCases):
         throttle: FailureThrottle,
         one_time: OneTimePasswords,
         box: SecretBox,
+        storage: ObjectStorage,
     ) -> None:
         super().__init__(essentials)
+        self._storage = storage
         self._throttle = throttle
         self._one_time = one_time
         self._box = box

@@ -25,6 +25,7 @@ from videoplatform.entrypoints.http.middleware import (
 from videoplatform.entrypoints.http.openapi import Route, build_document
 from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 from videoplatform.entrypoints.http.resources import (
+    account_deletion,
     audit,
     auth,
     captions,
@@ -108,6 +109,7 @@ def collect_routes(context: HttpContext, document: docs.OpenApiDocument) -> list
         health,
         auth,
         email_change,
+        account_deletion,
         users,
         videos,
         captions,

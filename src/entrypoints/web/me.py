@@ -287,3 +287,29 @@ class ConfirmEmailAddress:
             site.refused(req, resp, "email_confirm.html", visitor, wrong, {"code": code})
             return
         see_other(resp, "/account/profile?moved")
+
+
+class DeleteAccount:
+    """``/account/delete``: delete the account (the password again, and a code where
+    two-factor login is on); the visitor is signed out."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor = site.member(req, resp)
+        site.show(req, resp, "delete_account.html", visitor)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor, form = site.posted(req, resp)
+        try:
+            site.platform.users.delete_account(
+                visitor.caller, form.text("password"), form.text("code")
+            )
+        except (ValidationError, Conflict, TooManyAttempts) as refused:
+            site.refused(req, resp, "delete_account.html", visitor, refused, {})
+            return
+        site.sessions.end(req, resp, visitor.caller)
+        see_other(resp, "/")

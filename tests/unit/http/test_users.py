@@ -7,6 +7,7 @@ from typing import Any
 import falcon.testing
 import pytest
 
+from tests.unit.conftest import PASSWORD
 from tests.unit.http.conftest import MakeAccount, problem_code
 from tests.unit.http.documented import Documented
 from videoplatform.application.audit_trail import AuditFilter
@@ -307,3 +308,31 @@ def test_every_reply_matches_the_published_document(
         assert result.status_code == expected, (method, path, result.text)
         media = result.headers.get("content-type", "").split(";")[0]
         docs.check(method, path, result.status_code, result.json, media)
+
+
+def test_an_account_is_deleted_by_its_owner_or_an_administrator(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    me, other, admin = account(Role.CREATOR), account(Role.CREATOR), account(Role.ADMIN)
+
+    wrong = client.simulate_post(
+        "/api/v1/auth/me/delete", headers=me.headers, json={"password": "not it"}
+    )
+    assert wrong.status_code == 422
+    gone = client.simulate_post(
+        "/api/v1/auth/me/delete", headers=me.headers, json={"password": PASSWORD}
+    )
+    assert gone.status_code == 204
+    assert client.simulate_get("/api/v1/auth/me", headers=me.headers).status_code == 401
+
+    refused = client.simulate_delete(f"{USERS}/{other.user_id}", headers=other.headers)
+    assert refused.status_code == 403
+    assert (
+        client.simulate_delete(f"{USERS}/{other.user_id}", headers=admin.headers).status_code == 204
+    )
+    assert client.simulate_get("/api/v1/auth/me", headers=other.headers).status_code == 401
+    assert (
+        client.simulate_delete(f"{USERS}/{other.user_id}", headers=admin.headers).status_code == 404
+    )
+    own = client.simulate_delete(f"{USERS}/{admin.user_id}", headers=admin.headers)
+    assert own.status_code == 409

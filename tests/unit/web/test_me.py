@@ -8,6 +8,7 @@ import re
 from tests.unit.conftest import PASSWORD
 from tests.unit.web.conftest import Browser, MakeUser
 from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.application.users import Login
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.web.session import SESSION_COOKIE
 from videoplatform.entrypoints.worker import settle_events
@@ -108,3 +109,17 @@ def test_the_address_moves_with_the_code_from_the_mail(
     moved = browser.post("/account/email/confirm", {"code": code.group(1)})
     assert moved.status_code == 303
     assert "elsewhere@example.com" in browser.get(moved.headers["location"]).text
+
+
+def test_the_account_is_deleted_from_its_page_and_the_visitor_signed_out(
+    browser: Browser, make_user: MakeUser, platform: Platform
+) -> None:
+    user, other = make_user(), make_user()
+    browser.log_in(user.email.value)
+    browser.get("/account/delete")
+    wrong = browser.post("/account/delete", {"password": "not my password"})
+    assert wrong.status_code == 422 and 'id="e-password"' in wrong.text
+    gone = browser.post("/account/delete", {"password": PASSWORD})
+    assert gone.status_code == 303 and gone.headers["location"] == "/"
+    assert browser.get("/account/profile").status_code == 303  # to the login page
+    assert platform.users.login(Login(other.email.value, PASSWORD)).token  # others stay

@@ -14,12 +14,14 @@ from videoplatform.domain.users import Scope
 from videoplatform.entrypoints.http.convert import read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Reply, Route
+from videoplatform.entrypoints.http.resources.account_deletion import ACCOUNT_GONE
 from videoplatform.entrypoints.http.resources.common import (
     API,
     CURSOR,
     CURSOR_LENGTH,
     LIMIT,
     HttpContext,
+    no_content,
     query_int,
     query_str,
     reply,
@@ -63,6 +65,10 @@ class UserItem:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         reply(resp, UserView.of(self._users.get(caller_of(req), UserId(user_id))))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        self._users.delete_user(caller_of(req), UserId(user_id))
+        no_content(resp)
 
 
 class UserRoles:
@@ -132,6 +138,17 @@ def routes(c: HttpContext) -> list[Route]:
                         "user's account is reported as missing (404), not forbidden."
                     ),
                     scope=Scope.ADMIN,
+                ),
+                Operation(
+                    "DELETE",
+                    "Delete a user",
+                    tag,
+                    (Reply(204, "Deleted"),),
+                    auth="required",
+                    errors=(403, 404, 409),
+                    scope=Scope.ADMIN,
+                    description="Administrators; not their own account (409: that is POST "
+                    "/auth/me/delete). " + ACCOUNT_GONE,
                 ),
             ),
         ),

@@ -1,0 +1,118 @@
+"""Accounts and what follows them on each database: the search index offers a tag to
+someone signed out, with its count, once a video carrying it turns ready, and no longer
+while its owner is disabled (the ``search.index`` handler writes the owner's documents
+again); a deleted account leaves no row behind."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+from typing import cast
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+
+from tests.unit.application.conftest import Studio
+from tests.unit.conftest import PASSWORD
+from videoplatform.adapters.memory.system import ManualClock
+from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.adapters.sql import tables
+from videoplatform.application.context import Caller
+from videoplatform.application.files import StoreFile
+from videoplatform.application.ports.persistence import UnitOfWorkFactory
+from videoplatform.application.ports.system import Clock
+from videoplatform.application.shares import CreateShare
+from videoplatform.application.users import RegisterUser
+from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.worker import settle_events
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_tag_is_offered_to_everyone_while_a_video_everyone_may_see_carries_it(
+    migrated_engine: Engine, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=str(tmp_path / "data"),
+        database_url=migrated_engine.url.render_as_string(hide_password=False),
+        playback_secret=secrets.token_urlsafe(48),
+    )
+    clock = ManualClock()
+    suffix = secrets.token_hex(4)
+    with create_platform(settings, overrides={Clock: clock}) as platform:
+        # Studio drives videos through processing on whatever factory it is given.
+        uow = cast(MemoryUnitOfWorkFactory, platform.container.resolve(UnitOfWorkFactory))
+        studio = Studio(platform, uow, clock)
+        admin = Caller(
+            platform.users.create_admin(
+                RegisterUser(f"admin-{suffix}@example.com", PASSWORD, "Admin")
+            ).id
+        )
+        owner_id = platform.users.register(
+            RegisterUser(f"owner-{suffix}@example.com", PASSWORD, "Owner")
+        ).id
+        owner = Caller(owner_id)
+        tag = f"surf{suffix}"
+        anyone = Caller.anonymous()
+
+        def offered() -> tuple[tuple[str, int], ...]:
+            settle_events(platform)
+            return platform.search.suggest(anyone, tag[:6]).tags
+
+        video = studio.upload(owner, title="Waves at dawn", tags=[tag])
+        assert offered() == ()  # still processing
+        studio.ready(video.id)
+        assert offered() == ((tag, 1),)
+        platform.users.disable(admin, owner_id)
+        assert offered() == ()
+        platform.users.enable(admin, owner_id)
+        assert offered() == ((tag, 1),)
+        platform.videos.delete(owner, video.id)
+        assert offered() == ()
+
+
+def test_a_deleted_account_leaves_no_row_behind(migrated_engine: Engine, tmp_path: Path) -> None:
+    """On each database, deleting an account removes its rows in an order its foreign
+    keys accept: videos (their tags and captions), files, shares, uploads, tokens."""
+    settings = Settings(
+        data_dir=str(tmp_path / "data"),
+        database_url=migrated_engine.url.render_as_string(hide_password=False),
+        playback_secret=secrets.token_urlsafe(48),
+    )
+    clock = ManualClock()
+    suffix = secrets.token_hex(4)
+    with create_platform(settings, overrides={Clock: clock}) as platform:
+        uow = cast(MemoryUnitOfWorkFactory, platform.container.resolve(UnitOfWorkFactory))
+        studio = Studio(platform, uow, clock)
+        owner_id = platform.users.register(
+            RegisterUser(f"leaving-{suffix}@example.com", PASSWORD, "Leaving")
+        ).id
+        owner = Caller(owner_id)
+        video = studio.publish(owner, title="Goodbye", tags=["farewell"])
+        stored = platform.files.store(owner, StoreFile(name="a.txt", content=io.BytesIO(b"a")))
+        platform.shares.create(owner, CreateShare(video_id=video.id))
+        platform.shares.create(owner, CreateShare(file_id=stored.id))
+        platform.users.create_api_token(owner, "script")
+        settle_events(platform)
+
+        platform.users.delete_account(owner, PASSWORD)
+        settle_events(platform)
+
+    with migrated_engine.connect() as conn:
+        for table, column in (
+            (tables.users, "id"),
+            (tables.videos, "owner_id"),
+            (tables.files, "owner_id"),
+            (tables.shares, "owner_id"),
+            (tables.api_tokens, "user_id"),
+        ):
+            left = conn.execute(
+                select(func.count()).select_from(table).where(table.c[column] == owner_id)
+            ).scalar_one()
+            assert left == 0, table.name
+        documents = conn.execute(
+            text("SELECT count(*) FROM search_documents WHERE video_id = :id"), {"id": video.id}
+        ).scalar_one()
+        assert documents == 0
