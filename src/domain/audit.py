@@ -31,6 +31,8 @@ class AuditAction(enum.Enum):
     USER_ENABLE = "user.enable"
     USER_LIST = "user.list"
     USER_DELETE = "user.delete"
+    USER_EXPORT = "user.export"
+    USER_EXPORT_DOWNLOAD = "user.export_download"
     USER_PROFILE_CHANGE = "user.profile_change"
     USER_EMAIL_CHANGE_REQUEST = "user.email_change_request"
     USER_EMAIL_CHANGE = "user.email_change"

@@ -30,6 +30,14 @@ class UserActivated(DomainEvent):
 
 
 @frozen
+class DataExportRequested(DomainEvent):
+    """The account's owner asked for an archive of their data (``export_id``)."""
+
+    user_id: UserId
+    export_id: str
+
+
+@frozen
 class UserDeleted(DomainEvent):
     """The account is gone, with its videos, files and links."""
 

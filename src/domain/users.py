@@ -13,6 +13,7 @@ from attrs import define, field, frozen
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.errors import InvalidTransition, ValidationError
 from videoplatform.domain.events import (
+    DataExportRequested,
     EmailChanged,
     EmailChangeRequested,
     PasswordResetRequested,
@@ -152,6 +153,9 @@ class SecondFactor:
     recovery_digests: tuple[str, ...] = field(default=(), repr=False)
 
 
+MAX_CODE_LENGTH = 64
+"""The longest one-time or recovery code taken (as typed: spaces and dashes allowed)."""
+
 RECOVERY_CODES = 10
 """Recovery codes a user is given when two-factor login is turned on."""
 
@@ -181,6 +185,11 @@ class User(Aggregate):
         self.pending_email = new
         self.updated_at = now
         self.record(EmailChangeRequested(occurred_at=now, user_id=self.id))
+
+    def request_export(self, export_id: str, now: datetime) -> None:
+        """Ask for an archive of the account's data, prepared after this commits."""
+        self.updated_at = now
+        self.record(DataExportRequested(occurred_at=now, user_id=self.id, export_id=export_id))
 
     def mark_deleted(self, now: datetime) -> None:
         """The account is being deleted (its row goes in the same transaction)."""
@@ -434,6 +443,7 @@ class TokenKind(enum.Enum):
     EMAIL_VERIFICATION = "email_verification"
     PASSWORD_RESET = "password_reset"
     EMAIL_CHANGE = "email_change"
+    DATA_EXPORT = "data_export"
 
 
 @define(eq=False, kw_only=True)

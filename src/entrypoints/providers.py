@@ -212,7 +212,8 @@ def queueing(settings: Settings, wiring: Wiring) -> None:
         site_url=settings.public_url,
     )
     handlers = wiring.provide(
-        DurableHandlers, lambda: DurableHandlers(platform_reactions(uow, clock, mail))
+        DurableHandlers,
+        lambda: DurableHandlers(platform_reactions(uow, clock, mail, wiring.get(ObjectStorage))),
     )
 
     shared = [s for s in handlers.subscriptions() if not s.per_node]

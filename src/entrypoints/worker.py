@@ -233,6 +233,9 @@ class BackgroundWorkers:
                 removed = prune_delivered(uow, clock.now())
                 if removed:
                     log.info("pruned %d sent outbox messages and old event receipts", removed)
+                removed = self._platform.users.sweep_exports()
+                if removed:
+                    log.info("deleted %d data archives never downloaded", removed)
                 self._platform.search.refresh_completions()
                 kept = timedelta(days=self._platform.settings.search_log_days)
                 removed = self._platform.search.prune_log(kept)

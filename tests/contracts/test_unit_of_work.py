@@ -2247,3 +2247,33 @@ def test_an_emptied_account_is_deleted_with_its_tokens(
             uow.users.delete(u1)
         with pytest.raises(NotFound):
             uow.shares.delete(ShareId("s1"))
+
+
+def test_expired_tokens_of_a_kind_come_oldest_expiry_first_unrevoked_only(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    def token(token_id: str, kind: TokenKind, expires: int, revoked: bool = False) -> ApiToken:
+        made = attrs.evolve(a_token(token_id, "u1"), kind=kind, expires_at=at(expires))
+        if revoked:
+            made.revoke(at(0))
+        return made
+
+    store(
+        uow_factory,
+        token("late", TokenKind.DATA_EXPORT, 5),
+        token("early", TokenKind.DATA_EXPORT, 2),
+        token("used", TokenKind.DATA_EXPORT, 1, revoked=True),
+        token("living", TokenKind.DATA_EXPORT, 50),
+        token("other", TokenKind.PASSWORD_RESET, 1),
+    )
+
+    def expired(now: int, limit: int = 10) -> list[str]:
+        found = read(
+            uow_factory, lambda u: u.tokens.list_expired(TokenKind.DATA_EXPORT, at(now), limit)
+        )
+        return [t.id for t in found]
+
+    assert expired(10) == ["early", "late"]
+    assert expired(10, limit=1) == ["early"]
+    assert expired(5) == ["early", "late"]  # expired at its expires_at
+    assert expired(1) == []

@@ -35,7 +35,7 @@ from videoplatform.domain.ids import (
 )
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
-from videoplatform.domain.users import ApiToken, Role, User
+from videoplatform.domain.users import ApiToken, Role, TokenKind, User
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
@@ -169,6 +169,18 @@ class MemoryTokenRepository(_Repository[ApiToken]):
         rows = [t for t in self._all() if t.user_id == user_id]
         rows.sort(key=lambda t: (t.created_at, t.id), reverse=True)
         return self._many(rows)
+
+    def list_expired(self, kind: TokenKind, now: datetime, limit: int) -> list[ApiToken]:
+        rows = [
+            t
+            for t in self._all()
+            if t.kind is kind
+            and t.revoked_at is None
+            and t.expires_at is not None
+            and t.expires_at <= now
+        ]
+        rows.sort(key=lambda t: (t.expires_at or now, t.id))
+        return self._many(rows[:limit])
 
 
 def _video_matches(video: Video, query: VideoListQuery) -> bool:

@@ -53,7 +53,7 @@ from videoplatform.domain.ids import (
 )
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
-from videoplatform.domain.users import ApiToken, Role, User, UserStatus
+from videoplatform.domain.users import ApiToken, Role, TokenKind, User, UserStatus
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
@@ -266,6 +266,15 @@ class SqlTokenRepository(_Repository[ApiToken]):
         t = self.table
         return self._rows(
             select(t).where(t.c.user_id == user_id).order_by(t.c.created_at.desc(), t.c.id.desc())
+        )
+
+    def list_expired(self, kind: TokenKind, now: datetime, limit: int) -> list[ApiToken]:
+        t = self.table
+        return self._rows(
+            select(t)
+            .where(t.c.kind == kind.value, t.c.revoked_at.is_(None), t.c.expires_at <= now)
+            .order_by(t.c.expires_at, t.c.id)
+            .limit(limit)
         )
 
 

@@ -12,8 +12,10 @@ from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.events.consumer import DurableHandler
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import Subscription
+from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.search import SEARCH_INDEX, search_indexing
+from videoplatform.application.users.data_export import DATA_EXPORT, data_exports
 from videoplatform.application.users.mailing import ACCOUNT_MAIL, AccountMail
 from videoplatform.domain.events import DomainEvent, FileDeleted, VideoDeleted
 from videoplatform.domain.shares import ShareTarget, ShareTargetKind
@@ -48,7 +50,7 @@ class ShareRevocation:
 
 
 def platform_reactions(
-    uow: UnitOfWorkFactory, clock: Clock, mail: AccountMail
+    uow: UnitOfWorkFactory, clock: Clock, mail: AccountMail, storage: ObjectStorage
 ) -> list[DurableHandler]:
     """The durable handlers every platform has (the worker runs them): one for each of
     :data:`PLATFORM_SUBSCRIPTIONS`."""
@@ -56,7 +58,8 @@ def platform_reactions(
         DurableHandler(SHARES_OF_DELETED, ShareRevocation(uow, clock)),
         DurableHandler(ACCOUNT_MAIL, mail),
         search_indexing(uow),
+        data_exports(uow, storage),
     ]
 
 
-PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED, ACCOUNT_MAIL, SEARCH_INDEX)
+PLATFORM_SUBSCRIPTIONS = (SHARES_OF_DELETED, ACCOUNT_MAIL, SEARCH_INDEX, DATA_EXPORT)

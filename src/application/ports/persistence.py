@@ -42,7 +42,7 @@ from videoplatform.domain.ids import (
 )
 from videoplatform.domain.shares import Share, ShareTarget
 from videoplatform.domain.uploads import ResumableUpload, UploadId
-from videoplatform.domain.users import ApiToken, User
+from videoplatform.domain.users import ApiToken, TokenKind, User
 from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 STALE_VERSION = "stale_version"
@@ -109,6 +109,11 @@ class TokenRepository(Protocol):
 
     def list_for_user(self, user_id: UserId) -> list[ApiToken]:
         """Every token of the user, newest first (created_at, id descending)."""
+        ...
+
+    def list_expired(self, kind: TokenKind, now: datetime, limit: int) -> list[ApiToken]:
+        """At most ``limit`` tokens of ``kind`` expired at ``now`` and not revoked,
+        oldest expiry first (then by id)."""
         ...
 
 

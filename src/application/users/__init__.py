@@ -1,7 +1,8 @@
 """Accounts: registration and verification (:mod:`.registration`), password recovery
 (:mod:`.recovery`), change of address (:mod:`.email_change`), sessions and personal
 tokens (:mod:`.sessions`), two-factor login (:mod:`.second_factor`), administration
-(:mod:`.administration`), deletion (:mod:`.deletion`); the mail they send is in :mod:`.messages`."""
+(:mod:`.administration`), deletion (:mod:`.deletion`), data export
+(:mod:`.data_export`); the mail they send is in :mod:`.messages`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from videoplatform.application.users.commands import (
     RegisterUser,
     UpdateProfile,
 )
+from videoplatform.application.users.data_export import DataExport
 from videoplatform.application.users.deletion import AccountDeletion
 from videoplatform.application.users.email_change import EmailChange
 from videoplatform.application.users.recovery import PasswordRecovery
@@ -35,6 +37,7 @@ class UserService(
     SecondFactorSteps,
     Administration,
     AccountDeletion,
+    DataExport,
 ):
     """Every account use case; see the modules of this package."""
 

@@ -19,7 +19,15 @@ from videoplatform.application.throttle import FailureThrottle
 from videoplatform.domain.credentials import digest_token, recovery_digest
 from videoplatform.domain.errors import ValidationError
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import MAX_EMAIL, ApiToken, Email, TokenKind, User
+from videoplatform.domain.users import (
+    MAX_CODE_LENGTH,
+    MAX_EMAIL,
+    MAX_PASSWORD_LENGTH,
+    ApiToken,
+    Email,
+    TokenKind,
+    User,
+)
 
 
 class UserServiceBase(UseCases):
@@ -90,6 +98,12 @@ class UserServiceBase(UseCases):
             uow.tokens.save(token)
         return revoked
 
+    @staticmethod
+    def _check_code_length(code: str) -> None:
+        """ValidationError on ``code`` for one longer than any code or recovery code."""
+        if len(code) > MAX_CODE_LENGTH:
+            raise ValidationError.field("code", f"must be at most {MAX_CODE_LENGTH} characters")
+
     def accept_second_factor(self, user: User, code: str, now: datetime) -> str | None:
         """Spend ``code`` for ``user`` (whose two-factor login is on): ``"totp"`` for a
         code of their authenticator not used before, ``"recovery_code"`` for a recovery
@@ -105,8 +119,12 @@ class UserServiceBase(UseCases):
     def _check_password(self, caller: Caller, user: User, password: str) -> None:
         """The account's password, asked again before a change to how it logs in:
         throttled like a login; ValidationError on the field ``password``."""
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise ValidationError.field(
+                "password", f"must be at most {MAX_PASSWORD_LENGTH} characters"
+            )
         self._throttle.attempt("reauthenticate", user.id, caller.ip)
-        if not self._hasher.verify(password[:1024], user.password_hash):
+        if not self._hasher.verify(password, user.password_hash):
             self._throttle.failed("reauthenticate", caller.ip)
             raise ValidationError.field("password", "that is not your password")
         self._throttle.succeeded("reauthenticate", user.id)

@@ -33,6 +33,7 @@ class AccountDeletion(UserServiceBase):
             self._uow() as uow,
         ):
             user = require_user(uow, caller)
+            self._check_code_length(code)
             self._check_password(caller, user, password)
             if user.two_factor_on:
                 self._throttle.attempt("two_factor", user.id, caller.ip)

@@ -90,6 +90,7 @@ class SecondFactorSteps(UserServiceBase):
         """Turn two-factor login on with a first code of the secret begun; the recovery
         codes, shown this once. ValidationError on the field ``code`` for a wrong one;
         InvalidTransition if none was begun."""
+        self._check_code_length(code)
         now = self._clock.now()
         with (
             self._audit.refusals(caller, AuditAction.USER_TWO_FACTOR_ENABLE, "user", None),
@@ -123,11 +124,12 @@ class SecondFactorSteps(UserServiceBase):
             self._uow() as uow,
         ):
             user = require_user(uow, caller)
-            if user.second_factor is None:
-                return
             if user.roles & self._limits.two_factor_roles and user.two_factor_on:
                 raise PermissionDenied("your role requires two-factor login")
+            self._check_code_length(code)
             self._check_password(caller, user, password)
+            if user.second_factor is None:
+                return
             if user.two_factor_on:
                 self._throttle.attempt("two_factor", user.id, caller.ip)
                 if self.accept_second_factor(user, code, now) is None:

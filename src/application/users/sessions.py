@@ -59,6 +59,8 @@ class Sessions(UserServiceBase):
         window passes, whether or not the password is then right.
         """
         caller = caller or Caller()
+        if command.code is not None:
+            self._check_code_length(command.code)
         try:
             email = Email.parse(command.email).value
         except ValidationError:

@@ -313,3 +313,28 @@ class DeleteAccount:
             return
         site.sessions.end(req, resp, visitor.caller)
         see_other(resp, "/")
+
+
+class ExportData:
+    """``/account/export``: ask for an archive of one's data; its link (one download)
+    is shown once, and works moments later."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor = site.member(req, resp)
+        site.show(req, resp, "export.html", visitor, link=None)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        site = self._site
+        visitor, _ = site.posted(req, resp)
+        try:
+            ticket = site.platform.users.request_export(visitor.caller)
+        except TooManyAttempts as refused:
+            site.refused(req, resp, "export.html", visitor, refused, {}, link=None)
+            return
+        link = f"/api/v1/exports/{ticket.export_id}/{ticket.secret}"
+        site.show(req, resp, "export.html", visitor, status=202, link=link, ticket=ticket)
+        resp.cache_control = ["no-store"]  # the link is on this page, once

@@ -58,6 +58,7 @@ def mount(
         ("/account/two-factor", me.TwoFactor(shared)),
         ("/account/email", me.EmailAddress(shared)),
         ("/account/delete", me.DeleteAccount(shared)),
+        ("/account/export", me.ExportData(shared)),
         ("/account/email/confirm", me.ConfirmEmailAddress(shared)),
         ("/account/two-factor/{step}", me.TwoFactor(shared)),
         ("/account/tokens/{token_id}/revoke", me.RevokeToken(shared, "/account/tokens")),

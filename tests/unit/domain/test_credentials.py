@@ -116,4 +116,5 @@ def test_token_kinds_are_stable_strings() -> None:
         "email_verification",
         "password_reset",
         "email_change",
+        "data_export",
     ]

@@ -289,3 +289,21 @@ def test_an_account_moves_to_a_new_address_with_the_code_mailed_there(
     assert client.simulate_get("/api/v1/auth/me", headers=me.headers).json["email"] == (
         "moved@example.com"
     )
+
+
+def test_an_archive_is_asked_for_followed_and_downloaded_once(
+    client: falcon.testing.TestClient, account: MakeAccount, platform: Platform
+) -> None:
+    me, other = account(Role.CREATOR), account(Role.CREATOR)
+    asked = client.simulate_post("/api/v1/me/exports", headers=me.headers)
+    assert asked.status_code == 202, asked.text
+    state_url = f"/api/v1/me/exports/{asked.json['id']}"
+    early = client.simulate_get(asked.json["download_url"])
+    assert (early.status_code, problem_code(early)) == (409, "conflict")
+    assert client.simulate_get(state_url, headers=other.headers).status_code == 404
+    settle_events(platform)
+    assert client.simulate_get(state_url, headers=me.headers).json["status"] == "ready"
+    got = client.simulate_get(asked.json["download_url"])
+    assert got.status_code == 200 and got.json["profile"]["email"] == me.email
+    assert client.simulate_get(asked.json["download_url"]).status_code == 404
+    assert client.simulate_get(state_url, headers=me.headers).json["status"] == "downloaded"

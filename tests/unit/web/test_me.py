@@ -123,3 +123,21 @@ def test_the_account_is_deleted_from_its_page_and_the_visitor_signed_out(
     assert gone.status_code == 303 and gone.headers["location"] == "/"
     assert browser.get("/account/profile").status_code == 303  # to the login page
     assert platform.users.login(Login(other.email.value, PASSWORD)).token  # others stay
+
+
+def test_an_archive_of_ones_data_downloads_once_from_the_link_shown(
+    browser: Browser, make_user: MakeUser, platform: Platform
+) -> None:
+    user = make_user()
+    browser.log_in(user.email.value)
+    browser.get("/account/export")
+    asked = browser.post("/account/export")
+    assert asked.status_code == 202 and asked.headers["cache-control"] == "no-store"
+    found = re.search(r'href="(/api/v1/exports/[^"]+)" download', asked.text)
+    assert found is not None
+    settle_events(platform)
+    got = browser.client.simulate_get(found.group(1))
+    assert got.status_code == 200
+    assert got.json["profile"]["email"] == user.email.value
+    assert "attachment" in got.headers["content-disposition"]
+    assert browser.client.simulate_get(found.group(1)).status_code == 404
