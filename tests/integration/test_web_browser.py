@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from bench import clips as media_clips
@@ -594,6 +595,10 @@ def test_an_administrators_pages_are_accessible_and_work(
         "/account/profile",
         "/account/tokens",
         "/account/sessions",
+        "/account/two-factor",
+        "/account/email",
+        "/account/export",
+        "/account/delete",
         "/my/shares",
     ):
         page.goto(path)
@@ -691,4 +696,48 @@ def test_the_search_box_offers_completions_as_one_types(
     page.get_by_label("Search videos").press("Enter")
     page.wait_for_url("**/search?q=Lighthouse+at+dusk")
     assert page.get_by_role("link", name="Lighthouse at dusk").count() >= 1
+    visit.check()
+
+
+def test_two_factor_login_is_set_up_from_its_qr_code_page_and_asked_for_at_login(
+    visits: Visits, server: Served, mailbox: Mailbox
+) -> None:
+    """A member turns two-factor login on from the page (the QR code drawn under the
+    content policy, the key beside it), keeps the recovery codes shown once, logs out,
+    and logs in again with the code their app shows; then once with a recovery code."""
+    member(server, mailbox, "ada@example.com", "Ada")
+    visit = visits(375)
+    page = visit.page
+    log_in(visit, "ada@example.com")
+    page.goto("/account/two-factor")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_role("button", name="Set up two-factor login").click()
+    assert page.locator(".qr svg").is_visible()
+    assert serious_violations(page) == []
+    visit.shot("account-two-factor-qr")
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text())
+    page.get_by_label("The code it shows now").fill(totp.at(time.time() - 30))
+    page.get_by_role("button", name="Turn two-factor login on").click()
+    codes = page.locator("#recovery-codes li").all_inner_texts()
+    assert len(codes) == 10
+    page.get_by_role("button", name="Log out").click()
+
+    page.goto("/login")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code from your authenticator app").wait_for()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(totp.now())
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(visit.origin + "/")
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/login")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(codes[0])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(visit.origin + "/")
     visit.check()
