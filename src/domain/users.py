@@ -176,6 +176,10 @@ class User(Aggregate):
     """Two-factor login, begun or on (see :attr:`two_factor_on`)."""
     pending_email: Email | None = None
     """The address the account is to move to, once a code mailed there comes back."""
+    bio: str = ""
+    """A few words about the user, shown on their channel."""
+    mail_on_processing: bool = True
+    """Whether the user is mailed when a video of theirs is ready or failed."""
 
     def ask_email_change(self, new: Email, now: datetime) -> None:
         """Hold ``new`` until the code mailed there confirms it (one asked before is
@@ -369,17 +373,35 @@ class User(Aggregate):
         *,
         display_name: str | None = None,
         default_visibility: Visibility | None = None,
+        bio: str | None = None,
+        mail_on_processing: bool | None = None,
     ) -> None:
         """Change what is given (``None`` keeps it); a change is recorded as an event
         (a new name is shown beside the user's videos, so they are indexed again)."""
         name = self.display_name if display_name is None else _clean_display_name(display_name)
         visibility = default_visibility or self.default_visibility
-        if (name, visibility) == (self.display_name, self.default_visibility):
+        about = self.bio if bio is None else _clean_bio(bio)
+        mail = self.mail_on_processing if mail_on_processing is None else mail_on_processing
+        before = (self.display_name, self.default_visibility, self.bio, self.mail_on_processing)
+        if (name, visibility, about, mail) == before:
             return
         renamed = name != self.display_name
         self.display_name, self.default_visibility = name, visibility
+        self.bio, self.mail_on_processing = about, mail
         self.updated_at = now
         self.record(UserProfileChanged(occurred_at=now, user_id=self.id, renamed=renamed))
+
+
+MAX_BIO = 500
+"""A profile's "about" text, at most this many characters (line breaks allowed)."""
+
+
+def _clean_bio(raw: str) -> str:
+    if len(raw) > MAX_BIO:
+        raise ValidationError.field("bio", f"must be at most {MAX_BIO} characters")
+    if any((ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in raw):
+        raise ValidationError.field("bio", "must not contain control characters")
+    return raw.strip()
 
 
 MIN_PASSWORD_LENGTH = 10

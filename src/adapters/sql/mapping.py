@@ -66,6 +66,8 @@ def user_row(user: User) -> dict[str, Any]:
         "default_visibility": user.default_visibility.value,
         **_second_factor_row(user.second_factor),
         "pending_email": None if user.pending_email is None else user.pending_email.value,
+        "bio": user.bio,
+        "mail_on_processing": user.mail_on_processing,
     }
 
 
@@ -98,6 +100,8 @@ def user_from(row: Row) -> User:
             tuple(row["recovery_codes"].split()),
         ),
         pending_email=None if row["pending_email"] is None else Email(row["pending_email"]),
+        bio=row["bio"],
+        mail_on_processing=bool(row["mail_on_processing"]),
         version=row["version"],
     )
 

@@ -47,6 +47,16 @@ class Administration(UserServiceBase):
                     names[user_id] = user.display_name
         return names
 
+    def channel(self, user_id: UserId) -> tuple[str, str] | None:
+        """The display name and "about" text of an active account's channel, as anyone
+        may see them; None for a disabled or unknown account."""
+        with self._uow() as uow:
+            try:
+                user = uow.users.get(user_id)
+            except NotFound:
+                return None
+        return (user.display_name, user.bio) if user.is_active else None
+
     def update_profile(self, caller: Caller, command: UpdateProfile) -> User:
         """The caller's own display name and preferences (audited, with the fields
         changed)."""
@@ -56,11 +66,13 @@ class Administration(UserServiceBase):
                 self._clock.now(),
                 display_name=command.display_name,
                 default_visibility=command.default_visibility,
+                bio=command.bio,
+                mail_on_processing=command.mail_on_processing,
             )
             uow.users.save(user)
             changed = [
                 name
-                for name in ("display_name", "default_visibility")
+                for name in ("display_name", "default_visibility", "bio", "mail_on_processing")
                 if getattr(command, name) is not None
             ]
             self._audit.record(

@@ -24,6 +24,8 @@ class UpdateProfile:
 
     display_name: str | None = None
     default_visibility: Visibility | None = None
+    bio: str | None = None
+    mail_on_processing: bool | None = None
 
 
 @frozen

@@ -30,9 +30,12 @@ from videoplatform.domain.events import (
     RegistrationAttempted,
     UserRegistered,
     VerificationRequested,
+    VideoFailed,
+    VideoReady,
 )
 from videoplatform.domain.ids import TokenId, UserId
 from videoplatform.domain.users import ApiToken, TokenKind, User, UserStatus
+from videoplatform.domain.videos import VideoStatus
 
 EMAIL_CHANGE_TTL = timedelta(days=1)
 """How long the code moving an account to a new address lasts."""
@@ -46,6 +49,8 @@ ACCOUNT_MAIL = Subscription(
         RegistrationAttempted.__name__,
         EmailChangeRequested.__name__,
         EmailChanged.__name__,
+        VideoReady.__name__,
+        VideoFailed.__name__,
     ),
 )
 
@@ -82,6 +87,8 @@ class AccountMail:
             message = self._code(
                 event.user_id, UserStatus.ACTIVE, TokenKind.EMAIL_CHANGE, EMAIL_CHANGE_TTL
             )
+        elif isinstance(event, VideoReady | VideoFailed):
+            message = self._about_video(event)
         elif isinstance(event, EmailChanged):
             user = self._user(event.user_id)
             if user is not None:
@@ -129,6 +136,27 @@ class AccountMail:
         if kind is TokenKind.EMAIL_CHANGE and user.pending_email is not None:
             return messages.email_change_code(user.pending_email.value, secret, self.site_url)
         return messages.verification_code(user.email.value, secret, self.site_url)
+
+    def _about_video(self, event: VideoReady | VideoFailed) -> MailMessage | None:
+        """The owner's mail about their video's processing, where they want it (and
+        the video is still theirs and in that state)."""
+        with self.uow() as uow:
+            try:
+                video = uow.videos.get(event.video_id)
+            except NotFound:
+                return None
+            owner = _found(uow, video.owner_id)
+        if owner is None or not owner.is_active or not owner.mail_on_processing:
+            return None
+        to = owner.email.value
+        if isinstance(event, VideoReady):
+            if video.status is not VideoStatus.READY:
+                return None
+            return messages.video_ready(to, video.title, video.id, self.site_url)
+        if video.status is not VideoStatus.FAILED:
+            return None
+        reason = video.last_error or "it is not a video this site can read"
+        return messages.video_failed(to, video.title, reason, self.site_url)
 
     def _user(self, user_id: UserId) -> User | None:
         with self.uow() as uow:

@@ -59,6 +59,37 @@ def address_changed(old: str, new: str) -> MailMessage:
     )
 
 
+def video_ready(address: str, title: str, video_id: str, site_url: str = "") -> MailMessage:
+    """To the owner of a video that finished processing."""
+    where = f"\nWatch it:\n\n{site_url.rstrip('/')}/watch/{video_id}\n" if site_url else ""
+    return MailMessage(
+        to=address,
+        subject=f"Your video is ready: {_subject(title)}",
+        body=f"“{title}” is processed and ready to watch.\n" + where + _unsubscribe(site_url),
+    )
+
+
+def video_failed(address: str, title: str, reason: str, site_url: str = "") -> MailMessage:
+    """To the owner of a video that could not be processed."""
+    where = f"\nYour videos:\n\n{site_url.rstrip('/')}/my/videos\n" if site_url else ""
+    return MailMessage(
+        to=address,
+        subject=f"Your video could not be processed: {_subject(title)}",
+        body=f"“{title}” could not be processed: {reason}\n" + where + _unsubscribe(site_url),
+    )
+
+
+def _subject(title: str) -> str:
+    """A title fit for a subject line: one line, not too long."""
+    line = " ".join(title.split())
+    return line if len(line) <= 80 else line[:79] + "…"
+
+
+def _unsubscribe(site_url: str) -> str:
+    page = f" ({site_url.rstrip('/')}/account/profile)" if site_url else ""
+    return f"\nYou can stop these mails on your profile{page}.\n"
+
+
 def _link(site_url: str, page: str, code: str) -> str:
     """A link to the site's page that takes the code, when the site's address is
     known. The code goes in the fragment: browsers never send it to a server, so no

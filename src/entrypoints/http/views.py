@@ -34,6 +34,10 @@ class UserView:
     two_factor: bool = field(
         default=False, metadata={"doc": "whether logging in asks for a one-time code too"}
     )
+    bio: str = field(default="", metadata={"doc": "a few words about the user"})
+    mail_on_processing: bool = field(
+        default=True, metadata={"doc": "mailed when a video of theirs is ready or failed"}
+    )
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -46,6 +50,8 @@ class UserView:
             created_at=user.created_at,
             default_visibility=user.default_visibility.value,
             two_factor=user.two_factor_on,
+            bio=user.bio,
+            mail_on_processing=user.mail_on_processing,
         )
 
 

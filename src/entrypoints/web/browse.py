@@ -126,8 +126,8 @@ class Channel:
         self._site = site
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        names = self._site.platform.users.channel_names([UserId(user_id)])
-        if user_id not in names:
+        channel = self._site.platform.users.channel(UserId(user_id))
+        if channel is None:
             raise NotFound("channel not found")
         self._browse.grid(
             req,
@@ -135,7 +135,8 @@ class Channel:
             template="channel.html",
             owner_id=UserId(user_id),
             channel_id=user_id,
-            channel_name=names[UserId(user_id)],
+            channel_name=channel[0],
+            channel_bio=channel[1],
         )
 
 

@@ -132,6 +132,8 @@ class Profile:
             {
                 "display_name": user.display_name,
                 "default_visibility": user.default_visibility.value,
+                "bio": user.bio,
+                "mail_on_processing": "on" if user.mail_on_processing else "",
             },
         )
         site.show(
@@ -153,6 +155,8 @@ class Profile:
         values = {
             "display_name": form.text("display_name"),
             "default_visibility": form.text("default_visibility"),
+            "bio": form.text("bio"),
+            "mail_on_processing": form.text("mail_on_processing"),
         }
         try:
             try:
@@ -163,7 +167,12 @@ class Profile:
                 ) from None
             self._site.platform.users.update_profile(
                 visitor.caller,
-                UpdateProfile(display_name=values["display_name"], default_visibility=visibility),
+                UpdateProfile(
+                    display_name=values["display_name"],
+                    default_visibility=visibility,
+                    bio=values["bio"],
+                    mail_on_processing=values["mail_on_processing"] == "on",
+                ),
             )
         except ValidationError as refused:
             self._show(req, resp, status=422, errors=field_errors(refused), values=values)

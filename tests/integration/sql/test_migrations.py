@@ -380,13 +380,35 @@ def test_0020_waits_for_no_change_of_address_and_undoes(fresh_engine: Engine) ->
     migrate.upgrade(fresh_engine, "0019")
     owner = make_user(user_id="user-20")
     with fresh_engine.begin() as conn:
-        row = {**user_row_before_0019(owner), **mapping.user_row(owner)}
-        del row["pending_email"]
-        conn.execute(insert(tables.users).values({**row, "version": 1}))
+        row = {**mapping.user_row(owner), "version": 1}
+        for later in ("pending_email", "bio", "mail_on_processing"):  # 0020, 0021
+            del row[later]
+        conn.execute(insert(tables.users).values(row))
     migrate.upgrade(fresh_engine, "0020")
-    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
-        assert uow.users.get(owner.id).pending_email is None
+    with fresh_engine.connect() as conn:  # (the repository reads today's columns)
+        waiting = conn.execute(
+            text("SELECT pending_email FROM users WHERE id = :id"), {"id": owner.id}
+        ).scalar_one()
+    assert waiting is None
     migrate.downgrade(fresh_engine, "0019")
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
     assert "pending_email" not in columns
+    migrate.upgrade(fresh_engine, "head")
+
+
+def test_0021_mails_every_account_about_its_videos_and_undoes(fresh_engine: Engine) -> None:
+    to_base(fresh_engine)
+    migrate.upgrade(fresh_engine, "0020")
+    owner = make_user(user_id="user-21")
+    with fresh_engine.begin() as conn:
+        row = {**mapping.user_row(owner), "version": 1}
+        del row["bio"], row["mail_on_processing"]
+        conn.execute(insert(tables.users).values(row))
+    migrate.upgrade(fresh_engine, "0021")
+    with SqlUnitOfWorkFactory(fresh_engine)() as uow:
+        user = uow.users.get(owner.id)
+    assert (user.bio, user.mail_on_processing) == ("", True)
+    migrate.downgrade(fresh_engine, "0020")
+    columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
+    assert not {"bio", "mail_on_processing"} & columns
     migrate.upgrade(fresh_engine, "head")

@@ -124,6 +124,15 @@ class Studio:
             uow.videos.save(video)
             uow.commit()
 
+    def fail(self, video_id: VideoId, reason: str) -> None:
+        """Processing starts, then fails for good with ``reason``."""
+        with self.uow_factory() as uow:
+            video = uow.videos.get(video_id)
+            video.start_processing(self.clock.now())
+            video.mark_failed(reason, self.clock.now())
+            uow.videos.save(video)
+            uow.commit()
+
     def start_processing(self, video_id: VideoId) -> None:
         with self.uow_factory() as uow:
             video = uow.videos.get(video_id)

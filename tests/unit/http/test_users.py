@@ -57,6 +57,8 @@ def test_admin_lists_every_user_a_page_at_a_time(
         "created_at",
         "default_visibility",
         "two_factor",
+        "bio",
+        "mail_on_processing",
     }
     assert "password" not in client.simulate_get(USERS, headers=admin.headers).text
 

@@ -8,6 +8,7 @@ import re
 from tests.unit.conftest import PASSWORD
 from tests.unit.web.conftest import Browser, MakeUser
 from videoplatform.adapters.memory.mail import MemoryMailer
+from videoplatform.application.context import Caller
 from videoplatform.application.users import Login
 from videoplatform.entrypoints.bootstrap import Platform
 from videoplatform.entrypoints.web.session import SESSION_COOKIE
@@ -141,3 +142,20 @@ def test_an_archive_of_ones_data_downloads_once_from_the_link_shown(
     assert got.json["profile"]["email"] == user.email.value
     assert "attachment" in got.headers["content-disposition"]
     assert browser.client.simulate_get(found.group(1)).status_code == 404
+
+
+def test_the_profile_keeps_a_bio_shown_on_the_channel_and_the_mail_choice(
+    browser: Browser, make_user: MakeUser, platform: Platform
+) -> None:
+    user = make_user()
+    browser.log_in(user.email.value)
+    page = browser.get("/account/profile")
+    assert 'name="mail_on_processing" value="on" checked' in page.text
+    saved = browser.post(
+        "/account/profile",
+        {"display_name": "Ada", "default_visibility": "public", "bio": "Boats & <sea>"},
+    )
+    assert saved.status_code == 303
+    assert platform.users.me(Caller(user.id)).mail_on_processing is False  # unticked
+    channel = browser.get(f"/channel/{user.id}")
+    assert "Boats &amp; &lt;sea&gt;" in channel.text

@@ -24,6 +24,7 @@ from videoplatform.domain.ids import TokenId
 from videoplatform.domain.users import (
     EMAIL_DOMAIN,
     EMAIL_LOCAL_EXCLUDED,
+    MAX_BIO,
     MAX_DISPLAY_NAME,
     MAX_EMAIL,
     MAX_PASSWORD_LENGTH,
@@ -212,6 +213,20 @@ class ProfilePatch:
     default_visibility: Literal["public", "unlisted", "private"] | None = field(
         default=None, metadata={"doc": "of your new uploads when an upload does not say"}
     )
+    bio: str | None = field(
+        default=None,
+        metadata={
+            "doc": f"a few words about you, shown on your channel (at most {MAX_BIO} "
+            "characters; line breaks allowed, no other control character)",
+            "schema": {
+                "maxLength": MAX_BIO,
+                "pattern": r"^[^\u0000-\u0008\u000b-\u001f\u007f]*" + END,
+            },
+        },
+    )
+    mail_on_processing: bool | None = field(
+        default=None, metadata={"doc": "mail me when a video of mine is ready or failed"}
+    )
 
 
 class Me:
@@ -232,6 +247,8 @@ class Me:
                 default_visibility=Visibility(body.default_visibility)
                 if body.default_visibility
                 else None,
+                bio=body.bio,
+                mail_on_processing=body.mail_on_processing,
             ),
         )
         reply(resp, UserView.of(user))
