@@ -178,6 +178,8 @@ class User(Aggregate):
     """The address the account is to move to, once a code mailed there comes back."""
     bio: str = ""
     """A few words about the user, shown on their channel."""
+    avatar: str | None = None
+    """The version of the user's avatar pictures (None: no avatar)."""
     mail_on_processing: bool = True
     """Whether the user is mailed when a video of theirs is ready or failed."""
 
@@ -194,6 +196,12 @@ class User(Aggregate):
         """Ask for an archive of the account's data, prepared after this commits."""
         self.updated_at = now
         self.record(DataExportRequested(occurred_at=now, user_id=self.id, export_id=export_id))
+
+    def change_avatar(self, version: str | None, now: datetime) -> str | None:
+        """Show the avatar pictures of ``version`` (None: none); the version replaced."""
+        old, self.avatar = self.avatar, version
+        self.updated_at = now
+        return old
 
     def mark_deleted(self, now: datetime) -> None:
         """The account is being deleted (its row goes in the same transaction)."""

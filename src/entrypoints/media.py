@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videoplatform.adapters.memory.media import (
+    SyntheticAvatarMaker,
     SyntheticMediaCheck,
     SyntheticMediaProber,
     SyntheticStoryboarder,
@@ -13,7 +14,7 @@ from videoplatform.adapters.memory.media import (
     SyntheticThumbnailer,
     SyntheticTranscoder,
 )
-from videoplatform.application.ports.media import MediaToolCheck, MediaTools
+from videoplatform.application.ports.media import AvatarMaker, MediaToolCheck, MediaTools
 from videoplatform.entrypoints.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,15 @@ def ffmpeg_config(settings: Settings) -> FfmpegConfig:
         max_frames=settings.media_max_duration_seconds * settings.media_max_fps,
         loudnorm=settings.audio_loudnorm,
     )
+
+
+def open_avatar_maker(settings: Settings) -> AvatarMaker:
+    """What makes avatars of uploaded pictures: ffmpeg, or the synthetic format's."""
+    if settings.media_backend == "synthetic":
+        return SyntheticAvatarMaker()
+    from videoplatform.adapters.ffmpeg.avatars import FfmpegAvatarMaker
+
+    return FfmpegAvatarMaker(ffmpeg_config(settings))
 
 
 def open_media(settings: Settings) -> MediaTools:

@@ -32,6 +32,7 @@ from videoplatform.application.ports.cache import Cache
 from videoplatform.application.ports.feed import VideoFeed
 from videoplatform.application.ports.mail import Mailer
 from videoplatform.application.ports.media import (
+    AvatarMaker,
     MediaProber,
     MediaToolCheck,
     MediaTools,
@@ -68,7 +69,7 @@ from videoplatform.entrypoints.instruments import (
     TimedStorage,
 )
 from videoplatform.entrypoints.keys import playback_secret
-from videoplatform.entrypoints.media import open_media, open_media_check
+from videoplatform.entrypoints.media import open_avatar_maker, open_media, open_media_check
 from videoplatform.entrypoints.persistence import open_database, open_storage, schema_state_of
 from videoplatform.entrypoints.queueing import open_event_channel, open_queue
 from videoplatform.entrypoints.resilience import (
@@ -275,6 +276,7 @@ def media(settings: Settings, wiring: Wiring) -> None:
     wiring.provide(Storyboarder, lambda: adapters().storyboarder)
     wiring.provide(Transcoder, lambda: adapters().transcoder)
     wiring.provide(SubtitleExtractor, lambda: adapters().subtitles)
+    wiring.provide(AvatarMaker, lambda: open_avatar_maker(settings))
     wiring.provide(
         MediaTools,
         lambda: MediaTools(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
+import imageio_ffmpeg
 import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -29,6 +30,8 @@ from tests.conftest import REQUIRE_SERVICES_ENV, services_required
 from tests.integration.served import API, EXE, Served, process_env
 from tests.integration.test_mail_smtp import Inbox, code_in, free_port
 from tests.integration.test_mail_smtp import start as start_smtp
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -740,4 +743,31 @@ def test_two_factor_login_is_set_up_from_its_qr_code_page_and_asked_for_at_login
     page.get_by_label("Code from your authenticator app").fill(codes[0])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(visit.origin + "/")
+    visit.check()
+
+
+def test_an_avatar_is_chosen_on_the_profile_page_and_shown_on_the_channel(
+    visits: Visits, server: Served, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    """The profile page sends the chosen picture through the API (the real ffmpeg makes
+    the squares), and the channel shows it."""
+    member(server, mailbox, "grace@example.com", "Grace")
+    photo = tmp_path / "me.jpg"
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240", "-frames:v", "1",
+         "-y", str(photo)],
+        check=True,
+    )  # fmt: skip
+    visit = visits()
+    page = visit.page
+    log_in(visit, "grace@example.com")
+    page.goto("/account/profile")
+    page.get_by_label("Avatar").set_input_files(str(photo))
+    page.locator("img.avatar").wait_for()
+    channel = page.locator("img.avatar").get_attribute("src")
+    assert channel is not None and channel.startswith("/api/v1/users/")
+    shown = page.request.get(channel)
+    assert shown.ok and shown.headers["content-type"] == "image/jpeg"
+    page.get_by_role("link", name="Grace").click()
+    assert page.locator(".channel-head img.avatar").is_visible()
     visit.check()

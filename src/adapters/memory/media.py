@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from videoplatform.application.ports.media import (
+    AVATAR_SIZES,
     SUBTITLE_MAX_BYTES,
     LadderOutput,
     MediaRejected,
@@ -250,6 +251,20 @@ class SyntheticThumbnailer:
             raise ValueError("one target per width, at least one")
         for width, target in zip(widths, targets, strict=True):
             self.poster(source, at_seconds, width, target)
+        return "image/png"
+
+
+class SyntheticAvatarMaker:
+    """Writes a solid grey PNG of each size: the synthetic format's avatar (it takes the
+    picture's type on trust from the caller, which sniffed it)."""
+
+    def avatars(self, source: Path, mime: str, targets: Sequence[Path]) -> str:
+        if mime not in ("image/png", "image/jpeg", "image/webp"):
+            raise MediaRejected("an avatar is a PNG, JPEG or WebP image")
+        if not source.is_file() or source.stat().st_size == 0:
+            raise MediaRejected("the image could not be read")
+        for size, target in zip(AVATAR_SIZES, targets, strict=False):
+            target.write_bytes(_png(size, size, (128, 128, 128)))
         return "image/png"
 
 

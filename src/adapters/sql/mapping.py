@@ -67,6 +67,7 @@ def user_row(user: User) -> dict[str, Any]:
         **_second_factor_row(user.second_factor),
         "pending_email": None if user.pending_email is None else user.pending_email.value,
         "bio": user.bio,
+        "avatar": user.avatar,
         "mail_on_processing": user.mail_on_processing,
     }
 
@@ -101,6 +102,7 @@ def user_from(row: Row) -> User:
         ),
         pending_email=None if row["pending_email"] is None else Email(row["pending_email"]),
         bio=row["bio"],
+        avatar=row["avatar"],
         mail_on_processing=bool(row["mail_on_processing"]),
         version=row["version"],
     )

@@ -57,6 +57,8 @@ users = Table(
     # The address the account is to move to once the code mailed there comes back.
     Column("pending_email", String(254), nullable=True),
     Column("bio", Text, nullable=False, server_default=""),
+    # The version of the account's avatar pictures in storage (avatars/<user>/<version>/).
+    Column("avatar", String(64), nullable=True),
     # Mail the user when a video of theirs is ready or failed.
     Column("mail_on_processing", Boolean, nullable=False, server_default="1"),
     Index(None, "created_at", "id"),

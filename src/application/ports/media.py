@@ -170,3 +170,17 @@ class MediaTools:
     storyboarder: Storyboarder
     transcoder: Transcoder
     subtitles: SubtitleExtractor
+
+
+AVATAR_SIZES = (256, 64)
+"""The square sizes, in pixels, an avatar is kept in."""
+
+
+class AvatarMaker(Protocol):
+    def avatars(self, source: Path, mime: str, targets: Sequence[Path]) -> str:
+        """Write ``source`` (an image of type ``mime``: PNG, JPEG or WebP, sniffed from
+        its bytes) as square pictures of the sizes of :data:`AVATAR_SIZES`, one per
+        target in that order: centred, cropped to a square, with none of the source's
+        metadata (camera, place, comments); return their content type. MediaRejected
+        for an image it cannot read or that is too large to decode."""
+        ...

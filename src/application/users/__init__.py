@@ -1,12 +1,14 @@
 """Accounts: registration and verification (:mod:`.registration`), password recovery
 (:mod:`.recovery`), change of address (:mod:`.email_change`), sessions and personal
-tokens (:mod:`.sessions`), two-factor login (:mod:`.second_factor`), administration
-(:mod:`.administration`), deletion (:mod:`.deletion`), data export
-(:mod:`.data_export`); the mail they send is in :mod:`.messages`."""
+tokens (:mod:`.sessions`), avatars (:mod:`.avatars`), two-factor login
+(:mod:`.second_factor`), administration (:mod:`.administration`), deletion
+(:mod:`.deletion`), data export (:mod:`.data_export`); the mail they send is in
+:mod:`.messages`."""
 
 from __future__ import annotations
 
 from videoplatform.application.users.administration import Administration
+from videoplatform.application.users.avatars import Avatars
 from videoplatform.application.users.commands import (
     PASSWORD_RESET_TTL,
     IssuedToken,
@@ -38,6 +40,7 @@ class UserService(
     Administration,
     AccountDeletion,
     DataExport,
+    Avatars,
 ):
     """Every account use case; see the modules of this package."""
 

@@ -47,15 +47,15 @@ class Administration(UserServiceBase):
                     names[user_id] = user.display_name
         return names
 
-    def channel(self, user_id: UserId) -> tuple[str, str] | None:
-        """The display name and "about" text of an active account's channel, as anyone
-        may see them; None for a disabled or unknown account."""
+    def channel(self, user_id: UserId) -> tuple[str, str, str | None] | None:
+        """The display name, "about" text and avatar version of an active account's
+        channel, as anyone may see them; None for a disabled or unknown account."""
         with self._uow() as uow:
             try:
                 user = uow.users.get(user_id)
             except NotFound:
                 return None
-        return (user.display_name, user.bio) if user.is_active else None
+        return (user.display_name, user.bio, user.avatar) if user.is_active else None
 
     def update_profile(self, caller: Caller, command: UpdateProfile) -> User:
         """The caller's own display name and preferences (audited, with the fields

@@ -7,6 +7,7 @@ from datetime import datetime
 from videoplatform.application.context import Caller
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
+from videoplatform.application.ports.media import AvatarMaker
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.ports.system import (
@@ -41,9 +42,11 @@ class UserServiceBase(UseCases):
         one_time: OneTimePasswords,
         box: SecretBox,
         storage: ObjectStorage,
+        avatar_maker: AvatarMaker,
     ) -> None:
         super().__init__(essentials)
         self._storage = storage
+        self._avatar_maker = avatar_maker
         self._throttle = throttle
         self._one_time = one_time
         self._box = box

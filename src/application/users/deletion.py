@@ -11,6 +11,7 @@ from videoplatform.application.context import Caller, require_permission, requir
 from videoplatform.application.ports.persistence import UnitOfWork, VideoListQuery
 from videoplatform.application.ports.storage import ObjectStorage
 from videoplatform.application.resumable.commands import upload_prefix
+from videoplatform.application.users.avatars import avatars_prefix
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.video_jobs import video_prefix
 from videoplatform.domain.audit import AuditAction
@@ -107,6 +108,7 @@ class AccountDeletion(UserServiceBase):
         for upload in uow.uploads.list_for_owner(user.id):
             uow.uploads.delete(upload.id)
             gone.prefixes.append(upload_prefix(upload.id))
+        gone.prefixes.append(avatars_prefix(user.id))
         user.mark_deleted(now)
         uow.users.delete(user.id)
         return gone

@@ -38,6 +38,10 @@ class UserView:
     mail_on_processing: bool = field(
         default=True, metadata={"doc": "mailed when a video of theirs is ready or failed"}
     )
+    avatar_url: str | None = field(
+        default=None,
+        metadata={"doc": "their avatar (add ?size=small for the small one); null for none"},
+    )
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -52,6 +56,9 @@ class UserView:
             two_factor=user.two_factor_on,
             bio=user.bio,
             mail_on_processing=user.mail_on_processing,
+            avatar_url=None
+            if user.avatar is None
+            else f"/api/v1/users/{user.id}/avatar?v={user.avatar}",
         )
 
 

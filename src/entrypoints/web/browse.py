@@ -137,6 +137,7 @@ class Channel:
             channel_id=user_id,
             channel_name=channel[0],
             channel_bio=channel[1],
+            channel_avatar=channel[2],
         )
 
 

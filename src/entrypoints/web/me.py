@@ -347,3 +347,15 @@ class ExportData:
         link = f"/api/v1/exports/{ticket.export_id}/{ticket.secret}"
         site.show(req, resp, "export.html", visitor, status=202, link=link, ticket=ticket)
         resp.cache_control = ["no-store"]  # the link is on this page, once
+
+
+class RemoveAvatar:
+    """Removes the signed-in visitor's avatar, back to the profile page."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        visitor, _ = self._site.posted(req, resp)
+        self._site.platform.users.remove_avatar(visitor.caller)
+        see_other(resp, "/account/profile?saved")

@@ -59,6 +59,7 @@ def mount(
         ("/account/email", me.EmailAddress(shared)),
         ("/account/delete", me.DeleteAccount(shared)),
         ("/account/export", me.ExportData(shared)),
+        ("/account/avatar/remove", me.RemoveAvatar(shared)),
         ("/account/email/confirm", me.ConfirmEmailAddress(shared)),
         ("/account/two-factor/{step}", me.TwoFactor(shared)),
         ("/account/tokens/{token_id}/revoke", me.RevokeToken(shared, "/account/tokens")),

@@ -60,7 +60,7 @@ def user_row_before_0019(user: User) -> dict[str, Any]:
     """A user's row as the schema held it before 0019 (no two-factor login, no change
     of address waiting), for migration tests that write rows into an older schema."""
     row = {**mapping.user_row(user), "version": 1}
-    for later in ("pending_email", "bio", "mail_on_processing"):  # 0020, 0021
+    for later in ("pending_email", "bio", "avatar", "mail_on_processing"):  # 0020, 0021
         del row[later]
     for column in ("totp_secret", "totp_confirmed_at", "totp_last_step", "recovery_codes"):
         del row[column]

@@ -381,7 +381,7 @@ def test_0020_waits_for_no_change_of_address_and_undoes(fresh_engine: Engine) ->
     owner = make_user(user_id="user-20")
     with fresh_engine.begin() as conn:
         row = {**mapping.user_row(owner), "version": 1}
-        for later in ("pending_email", "bio", "mail_on_processing"):  # 0020, 0021
+        for later in ("pending_email", "bio", "avatar", "mail_on_processing"):  # 0020, 0021
             del row[later]
         conn.execute(insert(tables.users).values(row))
     migrate.upgrade(fresh_engine, "0020")
@@ -402,7 +402,7 @@ def test_0021_mails_every_account_about_its_videos_and_undoes(fresh_engine: Engi
     owner = make_user(user_id="user-21")
     with fresh_engine.begin() as conn:
         row = {**mapping.user_row(owner), "version": 1}
-        del row["bio"], row["mail_on_processing"]
+        del row["bio"], row["avatar"], row["mail_on_processing"]
         conn.execute(insert(tables.users).values(row))
     migrate.upgrade(fresh_engine, "0021")
     with SqlUnitOfWorkFactory(fresh_engine)() as uow:
@@ -410,5 +410,5 @@ def test_0021_mails_every_account_about_its_videos_and_undoes(fresh_engine: Engi
     assert (user.bio, user.mail_on_processing) == ("", True)
     migrate.downgrade(fresh_engine, "0020")
     columns = {c["name"] for c in inspect(fresh_engine).get_columns("users")}
-    assert not {"bio", "mail_on_processing"} & columns
+    assert not {"bio", "avatar", "mail_on_processing"} & columns
     migrate.upgrade(fresh_engine, "head")

@@ -49,7 +49,8 @@ def test_a_bio_is_kept_trimmed_within_its_length(platform: Platform, make_user: 
     me = make_user()
     changed = platform.users.update_profile(me, UpdateProfile(bio="  I film boats.\nAnd sea.  "))
     assert changed.bio == "I film boats.\nAnd sea."
-    assert platform.users.channel(changed.id) == (changed.display_name, "I film boats.\nAnd sea.")
+    shown = platform.users.channel(changed.id)
+    assert shown == (changed.display_name, "I film boats.\nAnd sea.", None)
     with pytest.raises(ValidationError):
         platform.users.update_profile(me, UpdateProfile(bio="x" * 501))
     with pytest.raises(ValidationError):

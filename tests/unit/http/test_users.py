@@ -59,6 +59,7 @@ def test_admin_lists_every_user_a_page_at_a_time(
         "two_factor",
         "bio",
         "mail_on_processing",
+        "avatar_url",
     }
     assert "password" not in client.simulate_get(USERS, headers=admin.headers).text
 
@@ -338,3 +339,31 @@ def test_an_account_is_deleted_by_its_owner_or_an_administrator(
     )
     own = client.simulate_delete(f"{USERS}/{admin.user_id}", headers=admin.headers)
     assert own.status_code == 409
+
+
+def test_an_avatar_is_set_shown_to_anyone_cached_and_removed(
+    client: falcon.testing.TestClient, account: MakeAccount
+) -> None:
+    me = account(Role.CREATOR)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    wrong = client.simulate_put(
+        "/api/v1/auth/me/avatar",
+        headers={**me.headers, "Content-Type": "image/png"},
+        body=b"GIF89a not a png at all",
+    )
+    assert (wrong.status_code, problem_code(wrong)) == (415, "unsupported_media_type")
+    made = client.simulate_put(
+        "/api/v1/auth/me/avatar", headers={**me.headers, "Content-Type": "image/png"}, body=png
+    )
+    assert made.status_code == 200, made.text
+    url = made.json["avatar_url"]
+    shown = client.simulate_get(url)  # no login needed
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+    assert "public" in shown.headers["cache-control"]
+    again = client.simulate_get(url, headers={"If-None-Match": shown.headers["etag"]})
+    assert again.status_code == 304
+    assert client.simulate_get(url + "&size=small").status_code == 200
+    assert client.simulate_get(url + "&size=huge").status_code == 422
+    gone = client.simulate_delete("/api/v1/auth/me/avatar", headers=me.headers)
+    assert gone.status_code == 200 and gone.json["avatar_url"] is None
+    assert client.simulate_get(url).status_code == 404

@@ -3,6 +3,7 @@ by client, each signed out on its own) and the change of address."""
 
 from __future__ import annotations
 
+import io
 import re
 
 from tests.unit.conftest import PASSWORD
@@ -159,3 +160,19 @@ def test_the_profile_keeps_a_bio_shown_on_the_channel_and_the_mail_choice(
     assert platform.users.me(Caller(user.id)).mail_on_processing is False  # unticked
     channel = browser.get(f"/channel/{user.id}")
     assert "Boats &amp; &lt;sea&gt;" in channel.text
+
+
+def test_the_avatar_shows_on_the_profile_and_the_channel_and_is_removed(
+    browser: Browser, make_user: MakeUser, platform: Platform
+) -> None:
+    user = make_user()
+    browser.log_in(user.email.value)
+    page = browser.get("/account/profile")
+    assert 'id="avatar-file" type="file"' in page.text and "/static/avatar." in page.text
+    platform.users.set_avatar(Caller(user.id), io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * 64))
+    version = platform.users.me(Caller(user.id)).avatar
+    shown = f'src="/api/v1/users/{user.id}/avatar?v={version}"'
+    assert shown in browser.get("/account/profile").text
+    assert shown in browser.get(f"/channel/{user.id}").text
+    assert browser.post("/account/avatar/remove").status_code == 303
+    assert platform.users.me(Caller(user.id)).avatar is None
