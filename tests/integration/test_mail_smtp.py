@@ -6,6 +6,7 @@ when the server was down at registration."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -142,9 +143,13 @@ def test_a_ping_of_a_server_that_never_greets_gives_up_after_the_ping_timeout() 
 
 
 def code_in(message: EmailMessage) -> str:
+    """The code a mail carries: the line that is one (43 URL-safe characters)."""
     text = message.get_body(("plain",))
     assert text is not None
-    return str(text.get_content()).split("code is:", 1)[1].split()[0]
+    lines = [line.strip() for line in str(text.get_content()).splitlines()]
+    codes = [line for line in lines if re.fullmatch(r"[A-Za-z0-9_-]{22,}", line)]
+    assert codes, lines
+    return codes[0]
 
 
 def test_serve_mails_a_code_that_verifies_the_account_even_after_an_outage(
@@ -240,5 +245,73 @@ def test_serve_two_factor_login_and_a_read_token_from_the_mailed_code_on(
             assert http.get(f"{API}/auth/me", headers=reader).status_code == 200
             write = http.patch(f"{API}/auth/me", headers=reader, json={"display_name": "B"})
             assert (write.status_code, write.json()["code"]) == (403, "insufficient_scope")
+    finally:
+        served.stop()
+
+
+def bearer(http: httpx.Client, credentials: dict[str, str]) -> dict[str, str]:
+    token = http.post(f"{API}/auth/session", json=credentials).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_serve_reset_by_mail_then_an_archive_then_the_account_deleted(
+    tmp_path: Path, server: tuple[Inbox, int]
+) -> None:
+    """Against ``serve`` and a real SMTP server: a reset mailed, the new password set
+    and every old session dead; a file uploaded, then an archive of the account that
+    holds it, downloaded once; then the account deleted, with its file."""
+    inbox, port = server
+    env = {"VIDEOPLATFORM_MAIL_URL": f"smtp://127.0.0.1:{port}", "VIDEOPLATFORM_MAIL_FROM": SENDER}
+    served = Served(tmp_path, env=env)
+    try:
+        old = {"email": "lin@example.com", "password": "the first passphrase"}
+        new = {**old, "password": "the second passphrase"}
+        with httpx.Client(base_url=served.url, timeout=30) as http:
+            assert (
+                http.post(f"{API}/auth/register", json={**old, "display_name": "Lin"}).status_code
+                == 202
+            )
+            before = bearer(http, old)
+            asked = http.post(f"{API}/auth/password-reset", json={"email": old["email"]})
+            assert asked.status_code == 202, asked.text
+            # The account's first mail (a code to confirm the address), then the reset.
+            got = inbox.wait(2, 30)
+            resets = [m for m in got if "Reset" in str(m["Subject"])]
+            assert len(resets) == 1, [str(m["Subject"]) for m in got]
+            mail = resets[0]
+            reset = http.post(
+                f"{API}/auth/password-reset/confirm",
+                json={"token": code_in(mail), "password": new["password"]},
+            )
+            assert reset.status_code == 204, reset.text
+            assert http.get(f"{API}/auth/me", headers=before).status_code == 401
+            assert http.post(f"{API}/auth/session", json=old).status_code == 401
+            me = bearer(http, new)
+
+            stored = http.post(
+                f"{API}/files", params={"name": "notes.txt"}, headers=me, content=b"my notes"
+            )
+            assert stored.status_code == 201, stored.text
+            ticket = http.post(f"{API}/me/exports", headers=me).json()
+            deadline = time.monotonic() + 30
+            while (
+                http.get(f"{API}/me/exports/{ticket['id']}", headers=me).json()["status"] != "ready"
+            ):
+                assert time.monotonic() < deadline, "the archive was never prepared"
+                time.sleep(0.1)
+            archive = http.get(ticket["download_url"])
+            assert archive.status_code == 200, archive.text
+            body = archive.json()
+            assert body["profile"]["email"] == old["email"]
+            assert [f["name"] for f in body["files"]] == ["notes.txt"]
+            assert {"user.password_reset", "file.upload"} <= {a["action"] for a in body["activity"]}
+            assert http.get(ticket["download_url"]).status_code == 404  # once
+
+            gone = http.post(
+                f"{API}/auth/me/delete", headers=me, json={"password": new["password"]}
+            )
+            assert gone.status_code == 204, gone.text
+            assert http.post(f"{API}/auth/session", json=new).status_code == 401
+            assert not list((tmp_path / "data").rglob("*notes*"))
     finally:
         served.stop()
