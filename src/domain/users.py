@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from attrs import define, field, frozen
 
@@ -68,18 +69,29 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 
 def parse_roles(names: Iterable[str]) -> frozenset[Role]:
-    roles: set[Role] = set()
+    return _parse_names(Role, "roles", "role", names)
+
+
+_Named = TypeVar("_Named", bound=enum.Enum)
+
+
+def _parse_names(
+    kind: type[_Named], field: str, noun: str, names: Iterable[str]
+) -> frozenset[_Named]:
+    """The members of ``kind`` named (case and surrounding space aside); ValidationError
+    on ``field`` for an unknown name or none at all."""
+    found: set[_Named] = set()
     for name in names:
         try:
-            roles.add(Role(name.strip().lower()))
+            found.add(kind(name.strip().lower()))
         except ValueError:
-            known = ", ".join(r.value for r in Role)
+            known = ", ".join(str(member.value) for member in kind)
             raise ValidationError.field(
-                "roles", f"unknown role {name!r} (known: {known})"
+                field, f"unknown {noun} {name!r} (known: {known})"
             ) from None
-    if not roles:
-        raise ValidationError.field("roles", "at least one role is required")
-    return frozenset(roles)
+    if not found:
+        raise ValidationError.field(field, f"at least one {noun} is required")
+    return frozenset(found)
 
 
 MAX_EMAIL = 254
@@ -448,18 +460,7 @@ ALL_SCOPES = frozenset(Scope)
 def parse_scopes(names: Iterable[str]) -> frozenset[Scope]:
     """The scopes named (case and surrounding space aside); ValidationError on the field
     ``scopes`` for an unknown one or none at all."""
-    scopes: set[Scope] = set()
-    for name in names:
-        try:
-            scopes.add(Scope(name.strip().lower()))
-        except ValueError:
-            known = ", ".join(s.value for s in Scope)
-            raise ValidationError.field(
-                "scopes", f"unknown scope {name!r} (known: {known})"
-            ) from None
-    if not scopes:
-        raise ValidationError.field("scopes", "at least one scope is required")
-    return frozenset(scopes)
+    return _parse_names(Scope, "scopes", "scope", names)
 
 
 def scopes_text(scopes: frozenset[Scope]) -> str:

@@ -92,15 +92,7 @@ class Sessions(UserServiceBase):
         now = self._clock.now()
         if user.two_factor_on and not (command.code or "").strip():
             # The attempt stays counted: each code tried comes with the password again.
-            self._audit.record_alone(
-                caller,
-                AuditAction.USER_LOGIN,
-                "user",
-                user.id,
-                AuditResult.FAILURE,
-                {"reason": "second_factor_required", "email": email},
-                actor_id=user.id,
-            )
+            self._audit_login_refused(caller, user.id, email, "second_factor_required")
             raise SecondFactorRequired(
                 "enter the code your authenticator app shows (or a recovery code)"
             )
@@ -146,15 +138,7 @@ class Sessions(UserServiceBase):
             uow.commit()
         if wrong_code:
             self._throttle.failed("login", caller.ip)
-            self._audit.record_alone(
-                caller,
-                AuditAction.USER_LOGIN,
-                "user",
-                user.id,
-                AuditResult.FAILURE,
-                {"reason": "wrong_second_factor", "email": email},
-                actor_id=user.id,
-            )
+            self._audit_login_refused(caller, user.id, email, "wrong_second_factor")
             raise SecondFactorFailed("that code is not right, or was used already")
         self._throttle.succeeded("login", email)
         return issued
@@ -163,6 +147,13 @@ class Sessions(UserServiceBase):
         self, caller: Caller, user_id: UserId | None, email: str, reason: str
     ) -> IssuedToken:
         self._throttle.failed("login", caller.ip)
+        self._audit_login_refused(caller, user_id, email, reason)
+        raise AuthenticationFailed("invalid email or password")
+
+    def _audit_login_refused(
+        self, caller: Caller, user_id: UserId | None, email: str, reason: str
+    ) -> None:
+        """A refused login in the audit trail, with its true reason."""
         self._audit.record_alone(
             caller,
             AuditAction.USER_LOGIN,
@@ -172,7 +163,6 @@ class Sessions(UserServiceBase):
             {"reason": reason, "email": email},
             actor_id=user_id,
         )
-        raise AuthenticationFailed("invalid email or password")
 
     def _new_token(
         self,

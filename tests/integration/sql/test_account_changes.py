@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -24,27 +26,33 @@ from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import CreateShare
 from videoplatform.application.users import RegisterUser
-from videoplatform.entrypoints.bootstrap import create_platform
+from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.worker import settle_events
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_tag_is_offered_to_everyone_while_a_video_everyone_may_see_carries_it(
-    migrated_engine: Engine, tmp_path: Path
-) -> None:
+@contextmanager
+def platform_on(engine: Engine, folder: Path) -> Iterator[tuple[Platform, Studio]]:
+    """A platform on ``engine``'s database with a manual clock, and a Studio that
+    drives its videos through processing (on whatever unit of work it is given)."""
     settings = Settings(
-        data_dir=str(tmp_path / "data"),
-        database_url=migrated_engine.url.render_as_string(hide_password=False),
+        data_dir=str(folder / "data"),
+        database_url=engine.url.render_as_string(hide_password=False),
         playback_secret=secrets.token_urlsafe(48),
     )
     clock = ManualClock()
-    suffix = secrets.token_hex(4)
     with create_platform(settings, overrides={Clock: clock}) as platform:
-        # Studio drives videos through processing on whatever factory it is given.
         uow = cast(MemoryUnitOfWorkFactory, platform.container.resolve(UnitOfWorkFactory))
-        studio = Studio(platform, uow, clock)
+        yield platform, Studio(platform, uow, clock)
+
+
+def test_a_tag_is_offered_to_everyone_while_a_video_everyone_may_see_carries_it(
+    migrated_engine: Engine, tmp_path: Path
+) -> None:
+    suffix = secrets.token_hex(4)
+    with platform_on(migrated_engine, tmp_path) as (platform, studio):
         admin = Caller(
             platform.users.create_admin(
                 RegisterUser(f"admin-{suffix}@example.com", PASSWORD, "Admin")
@@ -76,16 +84,8 @@ def test_a_tag_is_offered_to_everyone_while_a_video_everyone_may_see_carries_it(
 def test_a_deleted_account_leaves_no_row_behind(migrated_engine: Engine, tmp_path: Path) -> None:
     """On each database, deleting an account removes its rows in an order its foreign
     keys accept: videos (their tags and captions), files, shares, uploads, tokens."""
-    settings = Settings(
-        data_dir=str(tmp_path / "data"),
-        database_url=migrated_engine.url.render_as_string(hide_password=False),
-        playback_secret=secrets.token_urlsafe(48),
-    )
-    clock = ManualClock()
     suffix = secrets.token_hex(4)
-    with create_platform(settings, overrides={Clock: clock}) as platform:
-        uow = cast(MemoryUnitOfWorkFactory, platform.container.resolve(UnitOfWorkFactory))
-        studio = Studio(platform, uow, clock)
+    with platform_on(migrated_engine, tmp_path) as (platform, studio):
         owner_id = platform.users.register(
             RegisterUser(f"leaving-{suffix}@example.com", PASSWORD, "Leaving")
         ).id
