@@ -771,3 +771,24 @@ def test_an_avatar_is_chosen_on_the_profile_page_and_shown_on_the_channel(
     page.get_by_role("link", name="Grace").click()
     assert page.locator(".channel-head img.avatar").is_visible()
     visit.check()
+
+
+def test_the_link_in_a_confirmation_mail_fills_the_code_in(
+    visits: Visits, server: Served, mailbox: Mailbox
+) -> None:
+    """A mail's link is the site's page with the code in its fragment (as the mail
+    writes it when the public URL is set): opened, the page fills the code in and
+    clears it from the address bar; one click confirms the account."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        body = {"email": "linked@example.com", "password": PASSWORD, "display_name": "Linked"}
+        assert http.post(f"{API}/auth/register", json=body).status_code == 202
+    code = mailed_code(mailbox, "linked@example.com")
+    visit = visits()
+    page = visit.page
+    page.goto(f"/verify#{code}")
+    assert page.get_by_label("Code").input_value() == code
+    assert "#" not in page.url
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("**/login?done=verified")
+    log_in(visit, "linked@example.com")
+    visit.check()
