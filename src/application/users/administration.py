@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from datetime import datetime
 
 from videoplatform.application.context import Caller, Hidden, require_permission, require_user
 from videoplatform.application.pagination import Page, clamp_limit, encode_cursor, time_keyset
-from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.users.commands import UpdateProfile
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import Conflict, NotFound, ValidationError
+from videoplatform.domain.errors import NotFound, ValidationError
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import Permission, Role, User, parse_roles
 
@@ -154,30 +152,6 @@ class Administration(UserServiceBase):
             )
             uow.commit()
         return user
-
-    @staticmethod
-    def _keep_an_admin(
-        uow: UnitOfWork, user: User, wanted: frozenset[Role] | None, now: datetime
-    ) -> None:
-        """Refuse to leave the platform without an active administrator.
-
-        The other admins are saved unchanged: their version bump makes two concurrent
-        demotions of the last two admins collide (one gets Conflict) instead of both
-        passing a count that each read before the other committed.
-        """
-        losing = (
-            user.is_active
-            and Role.ADMIN in user.roles
-            and (wanted is None or Role.ADMIN not in wanted)
-        )
-        if not losing:
-            return
-        others = [a for a in uow.users.list_active_with_role(Role.ADMIN.value) if a.id != user.id]
-        if not others:
-            raise Conflict("the last active administrator must keep the role", code="last_admin")
-        for other in others:
-            other.touch(now)
-            uow.users.save(other)
 
     def disable(self, caller: Caller, user_id: UserId) -> User:
         """Disable an account, in one transaction: every token it holds is revoked, and

@@ -18,7 +18,7 @@ from videoplatform.application.ports.system import (
 )
 from videoplatform.application.throttle import FailureThrottle
 from videoplatform.domain.credentials import digest_token, recovery_digest
-from videoplatform.domain.errors import ValidationError
+from videoplatform.domain.errors import Conflict, ValidationError
 from videoplatform.domain.ids import UserId
 from videoplatform.domain.users import (
     MAX_CODE_LENGTH,
@@ -26,6 +26,7 @@ from videoplatform.domain.users import (
     MAX_PASSWORD_LENGTH,
     ApiToken,
     Email,
+    Role,
     TokenKind,
     User,
 )
@@ -131,3 +132,43 @@ class UserServiceBase(UseCases):
             self._throttle.failed("reauthenticate", caller.ip)
             raise ValidationError.field("password", "that is not your password")
         self._throttle.succeeded("reauthenticate", user.id)
+
+    @staticmethod
+    def _keep_an_admin(
+        uow: UnitOfWork,
+        user: User,
+        wanted: frozenset[Role] | None,
+        now: datetime,
+        refusal: str = "the last active administrator must keep the role",
+    ) -> None:
+        """Refuse (Conflict ``last_admin``, saying ``refusal``) to leave the platform
+        without an active administrator: ``user`` keeps only the roles ``wanted`` (None:
+        none at all, the account going).
+
+        The other admins are saved unchanged: their version bump makes two concurrent
+        demotions of the last two admins collide (one gets Conflict) instead of both
+        passing a count that each read before the other committed.
+        """
+        losing = (
+            user.is_active
+            and Role.ADMIN in user.roles
+            and (wanted is None or Role.ADMIN not in wanted)
+        )
+        if not losing:
+            return
+        others = [a for a in uow.users.list_active_with_role(Role.ADMIN.value) if a.id != user.id]
+        if not others:
+            raise Conflict(refusal, code="last_admin")
+        for other in others:
+            other.touch(now)
+            uow.users.save(other)
+
+    def _check_second_factor(self, caller: Caller, user: User, code: str, now: datetime) -> None:
+        """A code of ``user``'s two-factor login (or a recovery code), asked again before
+        a change to the account, throttled like one at login; ValidationError on the
+        field ``code``."""
+        self._throttle.attempt("two_factor", user.id, caller.ip)
+        if self.accept_second_factor(user, code, now) is None:
+            self._throttle.failed("two_factor", caller.ip)
+            raise ValidationError.field("code", "that code is not right")
+        self._throttle.succeeded("two_factor", user.id)

@@ -15,9 +15,9 @@ from videoplatform.application.users.avatars import avatars_prefix
 from videoplatform.application.users.base import UserServiceBase
 from videoplatform.application.video_jobs import video_prefix
 from videoplatform.domain.audit import AuditAction
-from videoplatform.domain.errors import Conflict, ValidationError
+from videoplatform.domain.errors import Conflict
 from videoplatform.domain.ids import UserId
-from videoplatform.domain.users import Permission, Role, User, UserStatus
+from videoplatform.domain.users import Permission, User
 
 BATCH = 500
 """Videos or files read at a time while an account is emptied."""
@@ -37,10 +37,7 @@ class AccountDeletion(UserServiceBase):
             self._check_code_length(code)
             self._check_password(caller, user, password)
             if user.two_factor_on:
-                self._throttle.attempt("two_factor", user.id, caller.ip)
-                if self.accept_second_factor(user, code, now) is None:
-                    self._throttle.failed("two_factor", caller.ip)
-                    raise ValidationError.field("code", "that code is not right")
+                self._check_second_factor(caller, user, code, now)
             gone = self._erase(uow, user, now)
             self._audit.record(
                 uow,
@@ -81,11 +78,7 @@ class AccountDeletion(UserServiceBase):
     def _erase(self, uow: UnitOfWork, user: User, now: datetime) -> _Gone:
         """Delete the account's rows (its videos' and files' deletions are events that
         revoke their links and drop them from search); what to delete from storage."""
-        if Role.ADMIN in user.roles and user.status is UserStatus.ACTIVE:
-            uow.users.lock(user.id)
-            admins = uow.users.list_active_with_role(Role.ADMIN.value)
-            if [a.id for a in admins] == [user.id]:
-                raise Conflict("the last active administrator cannot be deleted")
+        self._keep_an_admin(uow, user, None, now, "the last active administrator cannot be deleted")
         gone = _Gone()
         while videos := uow.videos.list_page(
             VideoListQuery(None, see_all=True, owner_id=user.id), BATCH

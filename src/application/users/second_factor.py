@@ -131,11 +131,7 @@ class SecondFactorSteps(UserServiceBase):
             if user.second_factor is None:
                 return
             if user.two_factor_on:
-                self._throttle.attempt("two_factor", user.id, caller.ip)
-                if self.accept_second_factor(user, code, now) is None:
-                    self._throttle.failed("two_factor", caller.ip)
-                    raise ValidationError.field("code", "that code is not right")
-                self._throttle.succeeded("two_factor", user.id)
+                self._check_second_factor(caller, user, code, now)
             user.end_two_factor(now)
             uow.users.save(user)
             self._audit.record(uow, caller, AuditAction.USER_TWO_FACTOR_DISABLE, "user", user.id)

@@ -242,10 +242,11 @@ class Sessions(UserServiceBase):
             self._uow() as uow,
         ):
             user = require_user(uow, caller)
-            parent = self._minting_token(uow, caller, now)
-            wanted = parent.scopes if scopes is None else scopes
+            held = self._minting_token(uow, caller, now)
+            wanted = scopes if scopes is not None else (held.scopes if held else ALL_SCOPES)
             expires_at = now + (longest if expires_in is None else expires_in)
-            if parent.kind is TokenKind.PERSONAL:
+            parent = held if held is not None and held.kind is TokenKind.PERSONAL else None
+            if parent is not None:
                 if not wanted <= parent.scopes:
                     raise PermissionDenied(
                         "a token cannot make a token with scopes it does not have"
@@ -263,8 +264,7 @@ class Sessions(UserServiceBase):
             issued, record = self._new_token(
                 user.id, TokenKind.PERSONAL, name, expires_at, now, wanted
             )
-            if parent.kind is TokenKind.PERSONAL:
-                record.parent_id = parent.id
+            record.parent_id = parent.id if parent is not None else None
             uow.tokens.add(record)
             self._audit.record(
                 uow,
@@ -278,26 +278,18 @@ class Sessions(UserServiceBase):
         return issued
 
     @staticmethod
-    def _minting_token(uow: UnitOfWork, caller: Caller, now: datetime) -> ApiToken:
-        """The token a call to make a token came with; a stand-in session (every
-        scope, no parent) for a call without one (an embedder's, the site's)."""
-        if caller.token_id is not None:
-            try:
-                record = uow.tokens.get(caller.token_id)
-            except NotFound:
-                raise AuthenticationFailed("invalid or expired token") from None
-            if record.user_id != caller.user_id or not record.is_usable(now):
-                raise AuthenticationFailed("invalid or expired token")
-            return record
-        return ApiToken(
-            id=TokenId(""),
-            user_id=caller.user_id or UserId(""),
-            kind=TokenKind.SESSION,
-            name="",
-            token_hash="",
-            created_at=now,
-            expires_at=None,
-        )
+    def _minting_token(uow: UnitOfWork, caller: Caller, now: datetime) -> ApiToken | None:
+        """The token a call to make a token came with (None for a call without one: an
+        embedder's, the site's); AuthenticationFailed where it no longer works."""
+        if caller.token_id is None:
+            return None
+        try:
+            record = uow.tokens.get(caller.token_id)
+        except NotFound:
+            raise AuthenticationFailed("invalid or expired token") from None
+        if record.user_id != caller.user_id or not record.is_usable(now):
+            raise AuthenticationFailed("invalid or expired token")
+        return record
 
     def list_api_tokens(self, caller: Caller) -> builtins.list[ApiToken]:
         """The caller's personal tokens, newest first (hashes only; secrets are gone)."""

@@ -126,6 +126,23 @@ def request_body(req: falcon.Request, limit: int) -> BodyReader:
     )
 
 
+class LaterBody:
+    """The request body of at most ``limit`` bytes, opened on the first read: the
+    service settles the caller's right first, so someone who may not write hears
+    403/404, not 413. A Content-Length over the limit is then 413 before a byte is
+    read."""
+
+    def __init__(self, req: falcon.Request, limit: int) -> None:
+        self._req = req
+        self._limit = limit
+        self._body: BodyReader | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._body is None:
+            self._body = request_body(self._req, self._limit)
+        return self._body.read(size)
+
+
 class _Empty:
     def read(self, size: int = -1, /) -> bytes:
         return b""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import falcon
 
 from videoplatform.application.ports.media import AVATAR_SIZES
-from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.application.users import UserService
 from videoplatform.application.users.avatars import AVATAR_TYPES, MAX_AVATAR_BYTES
 from videoplatform.domain.errors import ValidationError
@@ -14,23 +13,10 @@ from videoplatform.domain.ids import UserId
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.resources.common import API, HttpContext, reply
-from videoplatform.entrypoints.http.uploads import request_body
+from videoplatform.entrypoints.http.uploads import LaterBody
 from videoplatform.entrypoints.http.views import UserView
 
 SIZE_NAMES = {"large": AVATAR_SIZES[0], "small": AVATAR_SIZES[1]}
-
-
-class _LaterBody:
-    """The request body, opened on the first read: who asks is settled first."""
-
-    def __init__(self, req: falcon.Request) -> None:
-        self._req = req
-        self._body: ReadableStream | None = None
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._body is None:
-            self._body = request_body(self._req, MAX_AVATAR_BYTES)
-        return self._body.read(size)
 
 
 class OwnAvatar:
@@ -38,7 +24,7 @@ class OwnAvatar:
         self._users = users
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        user = self._users.set_avatar(caller_of(req), _LaterBody(req))
+        user = self._users.set_avatar(caller_of(req), LaterBody(req, MAX_AVATAR_BYTES))
         reply(resp, UserView.of(user))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:

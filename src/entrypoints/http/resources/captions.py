@@ -11,7 +11,6 @@ import falcon
 from attrs import frozen
 
 from videoplatform.application.captions import CaptionService, PutCaptions
-from videoplatform.application.ports.storage import ReadableStream
 from videoplatform.domain.caption_text import MAX_CAPTION_BYTES, MAX_CUE_CHARS, MAX_CUES
 from videoplatform.domain.captions import MAX_LABEL, MAX_TRACKS, CaptionKind, CaptionTrack
 from videoplatform.domain.ids import VideoId
@@ -24,7 +23,7 @@ from videoplatform.entrypoints.http.resources.common import (
     no_content,
     reply,
 )
-from videoplatform.entrypoints.http.uploads import authenticated, request_body
+from videoplatform.entrypoints.http.uploads import LaterBody, authenticated
 
 VTT = "text/vtt"
 CAPTION_MEDIA = (VTT, "application/x-subrip", "text/plain", "application/octet-stream")
@@ -86,7 +85,7 @@ class CaptionTrackResource:
         caller = authenticated(req)
         command = PutCaptions(
             language=language,
-            source=_LaterBody(req),
+            source=LaterBody(req, MAX_CAPTION_BYTES),
             # Read as sent: the service judges them once the caller's right is settled.
             label=req.get_param("label"),
             kind=req.get_param("kind") or CaptionKind.SUBTITLES,
@@ -99,21 +98,6 @@ class CaptionTrackResource:
     ) -> None:
         self._captions.delete(authenticated(req), VideoId(video_id), language)
         no_content(resp)
-
-
-class _LaterBody:
-    """The request body, opened on the first read: the service settles the caller's
-    right first, so someone who may not change the video hears 403/404, not 413. A
-    Content-Length over the limit is then 413 before a byte is read."""
-
-    def __init__(self, req: falcon.Request) -> None:
-        self._req = req
-        self._body: ReadableStream | None = None
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._body is None:
-            self._body = request_body(self._req, MAX_CAPTION_BYTES)
-        return self._body.read(size)
 
 
 LANGUAGE_NOTE = (

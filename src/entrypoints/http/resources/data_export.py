@@ -72,7 +72,7 @@ class ExportItem:
         reply(resp, ExportView.of(self._users.export_state(caller_of(req), export_id)))
 
 
-class ExportDownload:
+class ArchiveDownload:
     def __init__(self, users: UserService) -> None:
         self._users = users
 
@@ -124,7 +124,7 @@ def routes(c: HttpContext) -> list[Route]:
         ),
         Route(
             f"{API}/exports/{{export_id}}/{{secret}}",
-            ExportDownload(users),
+            ArchiveDownload(users),
             (
                 Operation(
                     "GET",
