@@ -249,7 +249,12 @@ def video_from(row: Row) -> Video:
         source_size=row["source_size"],
         source_sha256=row["source_sha256"],
         media_info=_media_info(row["media_info"]),
-        renditions=tuple(Rendition(**r) for r in row["renditions"]),
+        renditions=tuple(
+            Rendition(
+                r["name"], r["width"], r["height"], r["bitrate"], r["codecs"], r["playlist_key"]
+            )
+            for r in row["renditions"]
+        ),
         assets=_assets(row["assets"]),
         poster_at_seconds=row["poster_at_seconds"],
         progress=row["progress"],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Dialect, String, Text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -36,6 +38,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _json_value(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)  # the same values as json.loads, several times faster
+    except orjson.JSONDecodeError:
+        return json.loads(value)  # what only json.dumps writes: NaN, integers past 64 bits
+
+
 class JsonText(TypeDecorator[Any]):
     """JSON kept as text: portable, compact, and exact (sorted keys) for hashing."""
 
@@ -48,7 +59,12 @@ class JsonText(TypeDecorator[Any]):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        return _json_value(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        # The text comes back as it is on both databases: one call per value instead of
+        # TypeDecorator's two (a list page reads four of these per row).
+        return _json_value
 
 
 def ordered_string(length: int) -> TypeEngine[str]:

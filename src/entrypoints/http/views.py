@@ -16,7 +16,7 @@ from videoplatform.domain.files import StoredFile
 from videoplatform.domain.shares import Share
 from videoplatform.domain.users import ApiToken, User, scopes_text
 from videoplatform.domain.videos import FailureCode, Video
-from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.convert import dump, instant
 
 
 @frozen
@@ -190,6 +190,57 @@ class VideoView:
             updated_at=video.updated_at,
         )
 
+    @staticmethod
+    def data(video: Video) -> dict[str, Any]:
+        """``dump(VideoView.of(video))``, built directly: lists write twenty of these per
+        request, and the view then cattrs cost more than their query."""
+        info = video.media_info
+        failure = video.failure_code
+        return {
+            "id": video.id,
+            "owner_id": video.owner_id,
+            "title": video.title,
+            "description": video.description,
+            "category_id": video.category_id,
+            "tags": list(video.tags),
+            "visibility": video.visibility.value,
+            "status": video.status.value,
+            "reprocessing": video.reprocessing,
+            "progress": video.progress,
+            "last_error": video.last_error,
+            "failure_code": None if failure is None else failure.value,
+            "kind": None if info is None else "audio" if info.is_audio_only else "video",
+            "view_count": video.view_count,
+            "size": video.source_size,
+            "poster_at_seconds": video.poster_at_seconds,
+            "media_info": None
+            if info is None
+            else {
+                "duration_seconds": info.duration_seconds,
+                "width": info.width,
+                "height": info.height,
+                "video_codec": info.video_codec,
+                "audio_codec": info.audio_codec,
+                "fps": info.fps,
+                "bitrate": info.bitrate,
+                "rotation": info.rotation,
+                "audio_channels": info.audio_channels,
+                "subtitle_languages": list(info.subtitle_languages),
+            },
+            "renditions": [
+                {
+                    "name": r.name,
+                    "width": r.width,
+                    "height": r.height,
+                    "bitrate": r.bitrate,
+                    "codecs": r.codecs,
+                }
+                for r in video.renditions
+            ],
+            "created_at": instant(video.created_at),
+            "updated_at": instant(video.updated_at),
+        }
+
 
 @frozen
 class ProcessingView:
@@ -348,5 +399,12 @@ class CategoryView:
 
 
 def page_of(page: Page[Any], view: Any) -> dict[str, object]:
-    """A page as JSON-ready data: its items through ``view.of``."""
-    return {"items": [dump(view.of(item)) for item in page.items], "next_cursor": page.next_cursor}
+    """A page as JSON-ready data: its items through ``view.data`` where the view has
+    one, else ``view.of``."""
+    direct = getattr(view, "data", None)
+    items = (
+        [direct(item) for item in page.items]
+        if direct is not None
+        else [dump(view.of(item)) for item in page.items]
+    )
+    return {"items": items, "next_cursor": page.next_cursor}

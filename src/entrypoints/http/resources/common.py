@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from attrs import frozen
 
 from videoplatform.domain.errors import ValidationError
 from videoplatform.entrypoints.bootstrap import Platform
-from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.convert import dump, json_bytes
 from videoplatform.entrypoints.http.openapi import Param
 from videoplatform.entrypoints.http.read_cache import PublicVideoCache
 from videoplatform.entrypoints.metrics import Metrics
@@ -47,7 +46,7 @@ def reply(resp: falcon.Response, data: Any, status: int = 200) -> None:
     resp.content_type = falcon.MEDIA_JSON
     # A dict is already JSON-ready (page_of converts its items); walking it again
     # through cattrs cost more than building the page.
-    resp.text = json.dumps(data if isinstance(data, dict) else dump(data))
+    resp.data = json_bytes(data if isinstance(data, dict) else dump(data))
 
 
 def no_content(resp: falcon.Response) -> None:

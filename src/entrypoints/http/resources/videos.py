@@ -10,7 +10,6 @@ refused with 415 before a byte is stored.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from typing import Literal
 
@@ -40,7 +39,7 @@ from videoplatform.domain.videos import (
     control_in_description,
     control_in_tag,
 )
-from videoplatform.entrypoints.http.convert import dump, read_json
+from videoplatform.entrypoints.http.convert import json_bytes, read_json
 from videoplatform.entrypoints.http.middleware import caller_of
 from videoplatform.entrypoints.http.openapi import Body, Operation, Param, Reply, Route
 from videoplatform.entrypoints.http.read_cache import PublicVideoCache
@@ -248,7 +247,7 @@ class VideoItem:
         if body is None:
             ticket = cache.ticket(video_id) if cache is not None else (0, 0)
             video = self._videos.get(caller, VideoId(video_id))
-            body = json.dumps(dump(VideoView.of(video))).encode()
+            body = json_bytes(VideoView.data(video))
             if cache is not None:
                 cache.keep(video, body, ticket)
         resp.content_type = falcon.MEDIA_JSON
