@@ -13,6 +13,11 @@ Several relays may run at once: each claims its own messages for a lease
 (:meth:`Outbox.claim`), and a relay that dies lets its claims run out. Messages of one
 key (an aggregate's events) are claimed by one relay at a time and published in commit
 order; a failed publish leaves that message and every later one of the batch unsent.
+
+An idle relay looks again when woken (:meth:`OutboxRelay.wake`: by a commit in its own
+process, or by an :class:`OutboxListener` that hears of commits made by any process, as
+PostgreSQL's notifications do) and at the latest after its poll interval: the poll is
+the guarantee, a wake-up only makes it sooner.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import attrs
 from attrs import frozen
 
 from videoplatform.application.events.codec import is_event_topic, to_job
+from videoplatform.application.ports.outbox import OutboxListener
 from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, retry_delay
 from videoplatform.application.ports.system import Clock
@@ -40,6 +46,7 @@ class RelayPolicy:
     batch: int = 100
     lease: timedelta = timedelta(seconds=60)  # longer than publishing one batch takes
     poll_seconds: float = 1.0  # how often an idle relay looks (a commit also wakes it)
+    listen_seconds: float = 1.0  # the longest wait for a notification: how soon a stop is seen
     retry_base: timedelta = timedelta(seconds=1)  # a failed publish waits this, doubling
     retry_cap: timedelta = timedelta(minutes=5)
 
@@ -141,6 +148,10 @@ class OutboxRelay:
         while not stop.is_set():
             if tick is not None:
                 tick()
+            # Cleared before the look rather than after the wait: a wake-up that comes
+            # while this turn runs (a commit it may have missed) ends the next wait at
+            # once instead of being lost until the poll.
+            self._wake.clear()
             try:
                 published = self.relay_once()
                 failures = 0
@@ -151,7 +162,53 @@ class OutboxRelay:
                 continue
             if published < self.policy.batch:
                 self._wake.wait(self.policy.poll_seconds)
-                self._wake.clear()
+
+    def follow(
+        self,
+        listener: OutboxListener,
+        stop: threading.Event,
+        tick: Callable[[], None] | None = None,
+    ) -> None:
+        """Wake this relay whenever ``listener`` hears of a commit, until ``stop`` is
+        set; then close the listener. A listener that fails (the database away) is
+        tried again after a backoff, and meanwhile the relay goes on at its poll: a
+        failure here never stops relaying. ``tick`` runs after every turn, as in
+        :meth:`run`."""
+        failures = 0
+        try:
+            while not stop.is_set():
+                if tick is not None:
+                    tick()
+                try:
+                    heard = listener.wait(self.policy.listen_seconds)
+                except Exception as error:
+                    failures += 1
+                    if failures == 1:
+                        log.warning(
+                            "outbox notifications lost (%r); relaying every %g s until they "
+                            "are back",
+                            error,
+                            self.policy.poll_seconds,
+                        )
+                    _close_quietly(listener)
+                    stop.wait(retry_delay(failures, base=0.5, cap=30.0))
+                    continue
+                if failures:
+                    log.info("outbox notifications back after %d failed attempts", failures)
+                    failures = 0
+                if heard:
+                    self.wake()
+        finally:
+            _close_quietly(listener)
+
+
+def _close_quietly(listener: OutboxListener) -> None:
+    """Close a listener whose connection may already be broken: whatever that raises
+    says nothing the relay can act on."""
+    try:
+        listener.close()
+    except Exception as error:
+        log.debug("closing the outbox listener failed: %r", error)
 
 
 SENT_KEPT = timedelta(days=1)

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from videoplatform.adapters.memory.storage import MemoryObjectStorage
 from videoplatform.adapters.memory.unit_of_work import MemorySchemaState, MemoryUnitOfWorkFactory
 from videoplatform.adapters.storage.local import LocalObjectStorage
+from videoplatform.application.ports.outbox import OutboxListener
 from videoplatform.application.ports.persistence import (
     CommitHooks,
     SchemaState,
@@ -80,6 +81,18 @@ def schema_state_of(factory: UnitOfWorkFactory) -> SchemaState:
     from videoplatform.adapters.sql.migrate import SqlSchemaState
 
     return SqlSchemaState(engine)
+
+
+def outbox_listener_of(factory: UnitOfWorkFactory, settings: Settings) -> OutboxListener | None:
+    """What tells a relay that another process committed outbox messages: PostgreSQL's
+    notifications, when ``factory`` writes to PostgreSQL and ``relay_listen`` is on;
+    otherwise nothing (the relay polls, and commits of its own process wake it)."""
+    engine = getattr(factory, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql" or not settings.relay_listen:
+        return None
+    from videoplatform.adapters.sql.outbox_signal import PostgresOutboxListener
+
+    return PostgresOutboxListener(engine)
 
 
 def open_storage(settings: Settings) -> ObjectStorage:

@@ -81,6 +81,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "queue_url",
         "queue_prefix",
         "relay_poll_ms",
+        "relay_listen",
         "job_max_attempts",
         "job_retry_base_seconds",
         "job_retry_cap_seconds",
@@ -284,8 +285,13 @@ class Settings:
     # this many processing threads itself: the embedded profile needs no worker process.
     processing_threads: int = 1
     # How often an idle relay looks at the outbox. A commit in the relay's own process
-    # wakes it at once; one made by another process (an API node) waits for this poll.
+    # wakes it at once; on PostgreSQL, a commit made by any other process (an API node)
+    # does too, through LISTEN/NOTIFY on a connection of the relay's own, unless
+    # relay_listen is off (a connection pooler in transaction mode cannot LISTEN). A
+    # commit that nothing announced (SQLite written by another process, notifications
+    # lost while the database was away) waits for this poll.
     relay_poll_ms: int = 250
+    relay_listen: bool = True
     queue_prefix: str = "videoplatform."
     job_max_attempts: int = 3
     job_retry_base_seconds: int = 30

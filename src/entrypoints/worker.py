@@ -36,6 +36,7 @@ from videoplatform.application.jobs import (
     PermanentJobError,
     RetryPolicy,
 )
+from videoplatform.application.ports.outbox import OutboxListener
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.queue import EventChannel, Job, JobQueue, JobQueueClients
 from videoplatform.application.ports.system import Clock
@@ -48,6 +49,7 @@ from videoplatform.domain.events import DomainEvent
 from videoplatform.domain.ids import VideoId
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.error_tracking import configure_error_tracking
+from videoplatform.entrypoints.persistence import outbox_listener_of
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.tracing import configure_tracing, flush_tracing
 
@@ -141,6 +143,7 @@ class BackgroundWorkers:
         self._threads: list[threading.Thread] = []
         self._consumers: list[JobConsumer] = []
         self.relay: OutboxRelay | None = None
+        self.listener: OutboxListener | None = None
         if relay:
             # Ports resolve through the container (punq answers Any; the names type them).
             uow: UnitOfWorkFactory = platform.container.resolve(UnitOfWorkFactory)
@@ -151,6 +154,9 @@ class BackgroundWorkers:
                 poll_seconds=platform.settings.relay_poll_ms / 1000
             )
             self.relay = OutboxRelay(uow, queue, channel, clock, policy, tracer_of(platform))
+            # Commits of other processes (API nodes) wake the relay too, where the
+            # database can tell (PostgreSQL); the poll stays the fallback.
+            self.listener = outbox_listener_of(uow, platform.settings)
         self.last_activity = time.monotonic()
         # Liveness: each watched thread's last sign of progress, and how long it may be
         # silent (the longest job; an event handler; a turn of the relay).
@@ -184,6 +190,17 @@ class BackgroundWorkers:
                 self._relay_stall,
                 lambda: relay.run(self._stop, tick=lambda: self._beat("outbox-relay")),
             )
+            listener = self.listener
+            if listener is not None:
+                # Every wait of the listener is bounded (its timeout, the connection's):
+                # one that stops turning is stuck like a relay would be.
+                self._watch(
+                    "outbox-listener",
+                    self._relay_stall,
+                    lambda: relay.follow(
+                        listener, self._stop, tick=lambda: self._beat("outbox-listener")
+                    ),
+                )
         if self._sweep_seconds is not None:
             self._spawn("upload-sweeper", self._sweep, self._sweep_seconds)
         return self

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from attrs import frozen
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     Table,
     and_,
@@ -27,6 +29,7 @@ from sqlalchemy import (
 
 from videoplatform.adapters.sql import mapping, tables
 from videoplatform.adapters.sql.audit_chain import event_hash
+from videoplatform.adapters.sql.outbox_signal import NOTIFY_KEY, notify_outbox
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import (
     STALE_VERSION,
@@ -93,8 +96,8 @@ class _Repository(Generic[A]):
         self._t.handed_out.append((self.table.name, obj))
         return obj
 
-    def _rows(self, statement: Select[Any]) -> list[A]:
-        return [self._out(r) for r in self._s.read(statement)]
+    def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[A]:
+        return [self._out(r) for r in self._s.read(statement, params).all()]
 
     def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> A | None:
         row = self._s.read(statement, params).first()
@@ -304,6 +307,83 @@ def listed_videos(query: VideoListQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+@frozen
+class _ListShape:
+    """Which parts a list query has: one statement per shape, its values bound."""
+
+    sort: VideoSort
+    see_all: bool
+    viewer: bool
+    owner: bool
+    category: bool
+    visibility: bool
+    status: bool
+    reprocessing: bool
+    tag: bool
+    after: bool
+
+
+# Built once per shape and reused with bound values: building the SQL expression of a
+# list cost more than running it on a page of 20.
+_LIST_PAGES: dict[_ListShape, Select[Any]] = {}
+
+
+def _video_list(shape: _ListShape) -> Select[Any]:
+    t = tables.videos
+    sort_col = t.c.view_count if shape.sort is VideoSort.MOST_VIEWED else t.c.created_at
+    filters: list[ColumnElement[bool]] = []
+    if shape.owner:
+        filters.append(t.c.owner_id == bindparam("owner_id"))
+    if shape.category:
+        filters.append(t.c.category_id == bindparam("category_id"))
+    if shape.visibility:
+        filters.append(t.c.visibility == bindparam("visibility"))
+    if shape.status:
+        filters.append(t.c.status == bindparam("status"))
+    if shape.reprocessing:
+        filters.append(t.c.reprocessing == bindparam("reprocessing", type_=t.c.reprocessing.type))
+    if shape.tag:
+        tagged = select(tables.video_tags.c.video_id).where(
+            tables.video_tags.c.tag == bindparam("tag")
+        )
+        filters.append(t.c.id.in_(tagged))
+    if shape.after:
+        # Each bound takes its column's type, so that an instant in any time zone is
+        # converted the way stored ones were (SQLite keeps UTC without an offset).
+        bound = tuple_(
+            bindparam("after_sort", type_=sort_col.type), bindparam("after_id", type_=t.c.id.type)
+        )
+        filters.append(tuple_(sort_col, t.c.id) < bound)
+    limit = bindparam("limit", type_=Integer)
+    public = and_(
+        t.c.visibility == Visibility.PUBLIC.value,
+        t.c.status == VideoStatus.READY.value,
+        t.c.owner_disabled == false(),
+    )
+
+    def branch(*conditions: ColumnElement[bool]) -> Select[Any]:
+        return (
+            select(t)
+            .where(*filters, *conditions)
+            .order_by(sort_col.desc(), t.c.id.desc())
+            .limit(limit)
+        )
+
+    if shape.see_all:
+        return branch()
+    if not shape.viewer:
+        return branch(public)
+    # Two index-ordered branches (public videos, the viewer's own others) merged,
+    # instead of an OR that would defeat the indexes.
+    viewer = bindparam("viewer_id", type_=t.c.owner_id.type)
+    merged = union_all(
+        branch(public).subquery().select(),
+        branch(t.c.owner_id == viewer, ~public).subquery().select(),
+    ).subquery()
+    outer_sort = merged.c.view_count if shape.sort is VideoSort.MOST_VIEWED else merged.c.created_at
+    return select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
+
+
 class SqlVideoRepository(_Repository[Video]):
     table, noun = tables.videos, "video"
 
@@ -342,57 +422,34 @@ class SqlVideoRepository(_Repository[Video]):
         self._s.write_now(update(t).where(t.c.owner_id == owner_id).values(owner_disabled=disabled))
 
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
-        t = self.table
-        sort_col = t.c.view_count if query.sort is VideoSort.MOST_VIEWED else t.c.created_at
-        filters: list[ColumnElement[bool]] = []
-        if query.owner_id is not None:
-            filters.append(t.c.owner_id == query.owner_id)
-        if query.category_id is not None:
-            filters.append(t.c.category_id == query.category_id)
-        if query.visibility is not None:
-            filters.append(t.c.visibility == query.visibility.value)
-        if query.status is not None:
-            filters.append(t.c.status == query.status.value)
-        if query.reprocessing is not None:
-            filters.append(t.c.reprocessing == query.reprocessing)
-        if query.tag is not None:
-            tagged = select(tables.video_tags.c.video_id).where(
-                tables.video_tags.c.tag == query.tag
-            )
-            filters.append(t.c.id.in_(tagged))
+        shape = _ListShape(
+            sort=query.sort,
+            see_all=query.see_all,
+            viewer=query.viewer_id is not None,
+            owner=query.owner_id is not None,
+            category=query.category_id is not None,
+            visibility=query.visibility is not None,
+            status=query.status is not None,
+            reprocessing=query.reprocessing is not None,
+            tag=query.tag is not None,
+            after=query.after is not None,
+        )
+        statement = _LIST_PAGES.get(shape)
+        if statement is None:
+            statement = _LIST_PAGES.setdefault(shape, _video_list(shape))
+        params: dict[str, Any] = {
+            "limit": limit,
+            "viewer_id": query.viewer_id,
+            "owner_id": query.owner_id,
+            "category_id": query.category_id,
+            "visibility": None if query.visibility is None else query.visibility.value,
+            "status": None if query.status is None else query.status.value,
+            "reprocessing": query.reprocessing,
+            "tag": query.tag,
+        }
         if query.after is not None:
-            filters.append(_before((sort_col, t.c.id), query.after))
-
-        public = and_(
-            t.c.visibility == Visibility.PUBLIC.value,
-            t.c.status == VideoStatus.READY.value,
-            t.c.owner_disabled == false(),
-        )
-
-        def branch(*conditions: ColumnElement[bool]) -> Select[Any]:
-            return (
-                select(t)
-                .where(*filters, *conditions)
-                .order_by(sort_col.desc(), t.c.id.desc())
-                .limit(limit)
-            )
-
-        if query.see_all:
-            return self._rows(branch())
-        if query.viewer_id is None:
-            return self._rows(branch(public))
-        # Two index-ordered branches (public videos, the viewer's own others) merged,
-        # instead of an OR that would defeat the indexes.
-        merged = union_all(
-            branch(public).subquery().select(),
-            branch(t.c.owner_id == query.viewer_id, ~public).subquery().select(),
-        ).subquery()
-        outer_sort = (
-            merged.c.view_count if query.sort is VideoSort.MOST_VIEWED else merged.c.created_at
-        )
-        return self._rows(
-            select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
-        )
+            params["after_sort"], params["after_id"] = query.after
+        return self._rows(statement, params)
 
     def by_ids(self, ids: list[str]) -> list[Video]:
         """The videos of ``ids`` that exist, in no particular order (a page of search
@@ -703,6 +760,9 @@ class SqlOutbox:
             conn.execute(insert(tables.outbox).values(**values))
 
         self._s.defer(write)
+        if self._s.dialect == "postgresql":
+            # Relays listening in other processes look at once when this commits.
+            self._s.defer_once(NOTIFY_KEY, notify_outbox)
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         t = tables.outbox

@@ -74,6 +74,7 @@ class SqlSession:
         self._sqlite = self.dialect == "sqlite"
         self._conn: Connection | None = None
         self._pending: list[Write] = []
+        self._once: set[str] = set()  # what defer_once already queued in this transaction
         self._writing = False
         self._after_commit: list[tuple[Aggregate, int]] = []
         # The version each row written by this unit of work has in its transaction.
@@ -92,6 +93,14 @@ class SqlSession:
     def defer(self, write: Write) -> None:
         self._check_usable()
         self._pending.append(write)
+
+    def defer_once(self, key: str, write: Write) -> None:
+        """Queue ``write`` unless a write of the same ``key`` was already queued in this
+        transaction (a statement whose effect is per transaction, such as a notify)."""
+        self._check_usable()
+        if key not in self._once:
+            self._once.add(key)
+            self._pending.append(write)
 
     def bump_after_commit(self, obj: Aggregate, version: int) -> None:
         self._after_commit.append((obj, version))
@@ -123,6 +132,7 @@ class SqlSession:
     def _failed(self, error: BaseException) -> BaseException:
         """Roll the transaction back at once and remember that it failed."""
         self._pending.clear()
+        self._once.clear()
         translated: BaseException = error
         if isinstance(error, IntegrityError):
             translated = conflict_from(error)
@@ -214,6 +224,7 @@ class SqlSession:
         self._clear()
 
     def _clear(self) -> None:
+        self._once = set()
         self._writing = False
         self._after_commit = []
         self._versions = {}

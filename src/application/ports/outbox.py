@@ -111,3 +111,22 @@ class CommitHooks(Protocol):
     def before_commit(self, events: Sequence[DomainEvent], outbox: Outbox) -> None: ...
 
     def after_commit(self, events: Sequence[DomainEvent]) -> None: ...
+
+
+class OutboxListener(Protocol):
+    """Word that some process committed outbox messages, so that a relay looks at once
+    rather than at its next poll (PostgreSQL's ``LISTEN``). A hint only: the relay's
+    poll still finds whatever a lost notification would have announced."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a commit that wrote outbox messages
+        (connecting first, within the connection's own timeout, when not listening);
+        whether the relay should look now: a commit was announced, or listening has just
+        begun, so that what was committed while nobody listened is looked at too.
+        Raises :class:`~videoplatform.application.ports.errors.Unavailable` when the
+        database cannot be listened to; the next call tries again."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening and give the connection back; a later ``wait`` listens anew."""
+        ...

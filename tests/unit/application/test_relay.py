@@ -4,12 +4,16 @@ it, and nothing committed is ever lost, whatever fails in between."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from queue import Empty, SimpleQueue
 
 from videoplatform.adapters.memory.events import MemoryEventChannel
 from videoplatform.adapters.memory.queue import MemoryJobQueue
 from videoplatform.adapters.memory.system import ManualClock
 from videoplatform.adapters.memory.unit_of_work import MemoryUnitOfWorkFactory
+from videoplatform.application.ports.errors import Unavailable
 from videoplatform.application.ports.persistence import OutboxMessage
 from videoplatform.application.ports.queue import Job, PublishFailed
 from videoplatform.application.relay import OutboxRelay, RelayPolicy
@@ -182,3 +186,112 @@ def test_a_relay_stops_publishing_before_its_claim_runs_out() -> None:
     assert pending_ids(uow) == ["m4", "m5"]
     assert relay.relay_once() == 2  # left claimable at once, in order
     assert [job.id for job in drain(queue)] == ["m1", "m2", "m3", "m4", "m5"]
+
+
+class AnnouncingListener:
+    """An OutboxListener that hears what the test announces; its next ``failures``
+    waits fail as a cut connection does."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self._announced: SimpleQueue[bool] = SimpleQueue()
+        self.failures = failures
+        self.waits = 0
+        self.closed = 0
+
+    def announce(self) -> None:
+        self._announced.put(True)
+
+    def wait(self, timeout: float) -> bool:
+        self.waits += 1
+        if self.failures:
+            self.failures -= 1
+            raise Unavailable("database", "the listening connection was cut")
+        try:
+            return self._announced.get(timeout=timeout)
+        except Empty:
+            return False
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@contextmanager
+def relaying(relay: OutboxRelay, listener: AnnouncingListener) -> Iterator[threading.Thread]:
+    """The relay and its follower of ``listener`` running; the follower's thread."""
+    stop = threading.Event()
+    runner = threading.Thread(target=relay.run, args=(stop,))
+    follower = threading.Thread(target=relay.follow, args=(listener, stop))
+    runner.start()
+    follower.start()
+    try:
+        yield follower
+    finally:
+        stop.set()
+        relay.wake()
+        runner.join(5)
+        follower.join(5)
+    assert not runner.is_alive() and not follower.is_alive()
+
+
+def test_a_commit_the_listener_hears_of_is_published_long_before_the_poll() -> None:
+    uow, queue, clock = MemoryUnitOfWorkFactory(), MemoryJobQueue(), ManualClock(T0)
+    policy = RelayPolicy(poll_seconds=600, listen_seconds=0.05)
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock, policy)
+    listener = AnnouncingListener()
+    commit_messages(uow, "m0")
+    with relaying(relay, listener):
+        first = queue.receive(5)  # the relay's first look, at start
+        assert first is not None
+        queue.ack(first)
+        # From here on the relay waits out its 600 s poll unless something wakes it.
+        commit_messages(uow, "m1")
+        listener.announce()
+        announced = queue.receive(10)
+    assert first.job.id == "m0"
+    assert announced is not None and announced.job.id == "m1"
+
+
+def test_a_listener_that_keeps_failing_leaves_the_relay_to_its_poll() -> None:
+    uow, queue, clock = MemoryUnitOfWorkFactory(), MemoryJobQueue(), ManualClock(T0)
+    policy = RelayPolicy(poll_seconds=0.1, listen_seconds=0.05)
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock, policy)
+    listener = AnnouncingListener(failures=1_000)
+    with relaying(relay, listener) as follower:
+        commit_messages(uow, "m1")
+        delivery = queue.receive(10)
+        following = follower.is_alive()
+    assert delivery is not None and delivery.job.id == "m1"
+    assert following  # the failures were kept inside the follower
+    assert listener.closed >= 2  # its broken connection after a failure, and at the end
+
+
+def test_a_listener_that_failed_is_listened_to_again() -> None:
+    uow, queue, clock = MemoryUnitOfWorkFactory(), MemoryJobQueue(), ManualClock(T0)
+    policy = RelayPolicy(poll_seconds=600, listen_seconds=0.05)
+    relay = OutboxRelay(uow, queue, MemoryEventChannel(), clock, policy)
+    listener = AnnouncingListener(failures=1)
+    commit_messages(uow, "m0")
+    with relaying(relay, listener):
+        first = queue.receive(5)
+        assert first is not None
+        queue.ack(first)
+        commit_messages(uow, "m1")
+        listener.announce()  # heard once the follower tries again, after its backoff
+        announced = queue.receive(10)
+    assert first.job.id == "m0"
+    assert announced is not None and announced.job.id == "m1"
+    assert listener.failures == 0 and listener.waits >= 2
+
+
+def test_following_ends_when_the_relay_stops_and_closes_the_listener() -> None:
+    uow, clock = MemoryUnitOfWorkFactory(), ManualClock(T0)
+    policy = RelayPolicy(listen_seconds=0.05)
+    relay = OutboxRelay(uow, MemoryJobQueue(), MemoryEventChannel(), clock, policy)
+    listener = AnnouncingListener()
+    stop = threading.Event()
+    follower = threading.Thread(target=relay.follow, args=(listener, stop))
+    follower.start()
+    stop.set()
+    follower.join(5)
+    assert not follower.is_alive()
+    assert listener.closed == 1
