@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from videoplatform.adapters.sql.types import JsonText, UtcDateTime, ordered_string
+from videoplatform.adapters.sql.types import FrozenJsonText, JsonText, UtcDateTime, ordered_string
 
 ID = ordered_string(64)
 
@@ -101,15 +101,15 @@ videos = Table(
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False),
     Column("category_id", ID, ForeignKey("categories.id"), nullable=True),
-    Column("tags", JsonText, nullable=False),
+    Column("tags", FrozenJsonText, nullable=False),
     Column("visibility", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("source_key", String(300), nullable=False),
     Column("source_size", BigInteger, nullable=False),
     Column("source_sha256", String(64), nullable=False),
-    Column("media_info", JsonText, nullable=True),
-    Column("renditions", JsonText, nullable=False),
-    Column("assets", JsonText, nullable=True),
+    Column("media_info", FrozenJsonText, nullable=True),
+    Column("renditions", FrozenJsonText, nullable=False),
+    Column("assets", FrozenJsonText, nullable=True),
     Column("poster_at_seconds", Float, nullable=True),
     Column("progress", Integer, nullable=False),
     Column("last_error", Text, nullable=True),

@@ -61,10 +61,21 @@ class JsonText(TypeDecorator[Any]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         return _json_value(value)
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         # The text comes back as it is on both databases: one call per value instead of
         # TypeDecorator's two (a list page reads four of these per row).
         return _json_value
+
+
+class FrozenJsonText(JsonText):
+    """JSON kept as text like :class:`JsonText`, read back as the text itself: for
+    columns the mapping turns into immutable values, parsing each distinct text once
+    (see ``mapping.video_from``)."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        return None
 
 
 def ordered_string(length: int) -> TypeEngine[str]:
