@@ -17,7 +17,10 @@ from bench import search as search_bench
 SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "imports": lambda a: imports.run(runs=a.import_runs),
     "sql": lambda a: sql.run(
-        videos=a.videos if a.videos is not None else 100_000, samples=a.samples
+        videos=a.videos if a.videos is not None else 100_000,
+        samples=a.samples,
+        duration=a.duration or 5.0,
+        connections=a.connections or 1,
     ),
     "search": lambda a: search_bench.run(
         postgres_videos=a.postgres_videos,
@@ -35,8 +38,10 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     ),
     "http": lambda a: http.run(
         videos=a.videos if a.videos is not None else 200,
-        duration=a.duration or 8.0,
-        connections=a.connections or 2,
+        duration=a.duration or 4.0,
+        connections=a.connections or 4,
+        rounds=a.rounds,
+        postgres=not a.no_postgres,
     ),
     "clients": lambda a: clients.run(
         idle=a.idle, slow_headers=a.slow_headers, slow_bodies=a.slow_bodies, requests=a.requests
@@ -73,14 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         "--duration",
         type=float,
         default=None,
-        help="seconds of load per measurement (http: 8, observability: 4)",
+        help="seconds of load per measurement (http: 4, observability: 4)",
     )
     parser.add_argument(
         "--connections",
         type=int,
         default=None,
-        help="concurrent connections (http: 2; observability: each set-up's own)",
+        help="concurrent connections (http: 4; observability: each set-up's own)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds per measurement (http)"
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only (http)")
     parser.add_argument("--upload-mib", type=int, default=2048, help="upload size (storage)")
     parser.add_argument("--ladder-seconds", type=float, default=10.0, help="ladder clip (media)")
     parser.add_argument(

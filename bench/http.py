@@ -1,15 +1,42 @@
-"""Requests per second and latency of the HTTP API under gunicorn (one synchronous
-worker, loopback), next to a bare Falcon app returning a constant JSON under identical
-server settings, measured in the same run.
+"""Requests per second and latency of the HTTP API under gunicorn on loopback, each
+endpoint next to a bare Falcon app answering the same shape on identical server settings,
+measured in the same run, interleaved, for several rounds.
 
-Measured: ``GET /api/v1/videos/{id}`` (a public, ready video; the ids rotate) and the
-first page of ``GET /api/v1/videos``, on the embedded profile (SQLite in a temporary data
-directory) seeded through the platform's own services and repositories. The load comes
-from another process: ``wrk`` when it is installed, otherwise a bounded Python load
-generator (http.client, a fixed number of connections for a fixed time). A Python driver
-can be the bottleneck: the bare app's absolute rate is reported so the reader can tell.
+Two server set-ups, each measured in full:
 
-Goals: single video at least 0.55 of the bare app's requests per second, p99 < 10 ms.
+- **default**: ``videoplatform serve`` as it starts without options (one worker with
+  four threads, keep-alive). The goals are judged here: it is how the platform runs.
+- **sync**: one synchronous worker with one thread (a connection per request), the
+  cheapest server path, where fixed costs per request weigh most.
+
+On each, for SQLite (the embedded profile, a temporary data directory) and PostgreSQL
+(a temporary database; skipped with the reason when the server cannot be reached), both
+seeded through the platform's own services with rows shaped as processing leaves them
+(tags, description, media info, a four-rung ladder, posters):
+
+- ``video``: ``GET /api/v1/videos/{id}`` anonymous, public ready videos, ids rotating,
+  with the anonymous read cache on (served from it after the first read);
+- ``video_cold``: the same with the read cache off (every read runs its SQL);
+- ``first_page``: ``GET /api/v1/videos?limit=20`` anonymous, cache off;
+- ``owner_page``: ``GET /api/v1/videos?owner=me&limit=20`` with an owner's bearer token
+  (25 videos of their own, some unlisted or private), cache off.
+
+The bare app (``python -m bench.http --serve-bare``) runs under the gunicorn
+configuration ``videoplatform serve`` builds from the same options, and answers
+``/item`` with one constant video and ``/page`` with 20 constant videos through
+``resp.media``: a single read's ratio is to ``/item``, a list's to ``/page``.
+
+Each round measures every endpoint once, in a fixed order, the bare ones first; a figure
+is the median over the rounds, and a ratio is the median of the rounds' ratios to the
+bare app measured in the same round, with its spread (min to max), so a drift of the
+machine's speed moves no endpoint more than another. The load comes from another
+process: ``wrk`` when installed (Debian's ``wrk``), otherwise a bounded Python driver
+(http.client threads, which may saturate before the server does: the bare app's absolute
+rate tells).
+
+Goals (default set-up, both databases): the first page, anonymous and the owner's, at
+least 0.5 of the bare page's requests per second with p99 < 10 ms, cache off; a single
+read cache off at least 0.5 of the bare item's.
 
 Run as ``python -m bench http`` from the repository root. This module is also the server
 and driver processes the suite starts (``python -m bench.http --serve-bare`` / ``--drive``).
@@ -24,125 +51,257 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import falcon
+from sqlalchemy import update
 
+from bench.databases import percentiles, postgres
+from videoplatform.adapters.sql import migrate, tables
+from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.application.context import Caller
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
-from videoplatform.application.users import RegisterUser
+from videoplatform.application.users import Login, RegisterUser
 from videoplatform.application.video_commands import UploadVideo
 from videoplatform.domain.ids import VideoId
-from videoplatform.domain.videos import MediaInfo, PlaybackAssets, Rendition, Visibility
+from videoplatform.domain.videos import (
+    MediaInfo,
+    PlaybackAssets,
+    Poster,
+    Rendition,
+    Visibility,
+)
+from videoplatform.entrypoints import persistence
 from videoplatform.entrypoints.bootstrap import create_platform
 from videoplatform.entrypoints.http.server import GunicornServer, ServeOptions
 from videoplatform.entrypoints.logging import configure_logging
 from videoplatform.entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-VIDEO_RATIO_GOAL = 0.55
+LIST_RATIO_GOAL = 0.5
+COLD_READ_RATIO_GOAL = 0.5
 P99_GOAL_MS = 10.0
+PAGE = 20
+OWNED = 25
 LISTENING = re.compile(r"listening on\s+(http://[\d.]+:\d+)")
-BARE_BODY = json.dumps({"status": "ok", "service": "bare"}).encode()
-# The server settings both apps run under; only the application differs.
-SERVER = {"bind": "127.0.0.1:0", "workers": 1, "threads": 1}
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parallelism": 1}
+# PostgreSQL needs the API nodes' shared secret (SQLite keeps one in its data directory).
+PLAYBACK_SECRET = "bench-playback-secret-".ljust(48, "x")
+OWNER_EMAIL, OWNER_PASSWORD = "owner@example.com", "a long bench passphrase"
+LADDER = (
+    (1920, 1080, 5_000_000),
+    (1280, 720, 2_800_000),
+    (854, 480, 1_400_000),
+    (640, 360, 800_000),
+)
+# Server set-ups: name -> (what it is, command-line options of ``videoplatform serve``).
+SETUPS: dict[str, tuple[str, list[str]]] = {
+    "default": ("videoplatform serve as it starts: 1 worker x 4 threads, keep-alive", []),
+    "sync": (
+        "1 sync worker x 1 thread, a connection per request",
+        ["--workers", "1", "--threads", "1"],
+    ),
+}
 
 
 # -- seeding ---------------------------------------------------------------------------
 
 
-def _seed(data_dir: Path, count: int) -> list[str]:
-    """``count`` public videos, uploaded then moved to ready through the aggregate."""
+def _ready(video_id: str, n: int) -> tuple[MediaInfo, list[Rendition], PlaybackAssets]:
+    """What processing leaves on a 1080p video: media info, a four-rung ladder, posters."""
+    info = MediaInfo(
+        duration_seconds=60.0 + n % 600,
+        width=1920,
+        height=1080,
+        video_codec="h264",
+        audio_codec="aac",
+        fps=30.0,
+        bitrate=6_000_000,
+        container="mp4",
+        audio_channels=2,
+    )
+    renditions = [
+        Rendition(f"{h}p", w, h, rate, "avc1.640028,mp4a.40.2", f"{h}p/index.m3u8")
+        for w, h, rate in LADDER
+    ]
+    assets = PlaybackAssets(
+        prefix=f"videos/{video_id}/out/",
+        master_playlist="master.m3u8",
+        posters=(Poster(1280, 720, "poster-1280.jpg"), Poster(640, 360, "poster-640.jpg")),
+    )
+    return info, renditions, assets
+
+
+def _seed(data_dir: Path, count: int, database_url: str = "") -> list[str]:
+    """``count`` public videos of one member, and ``OWNED`` of the owner whose list the
+    suite reads (public, unlisted and private), uploaded then moved to ready through the
+    aggregate. The ids of the first ones."""
     settings = Settings(
         data_dir=str(data_dir),
+        database_url=database_url,
+        playback_secret=PLAYBACK_SECRET if database_url else "",
         argon2_time_cost=CHEAP_ARGON2["argon2_time_cost"],
         argon2_memory_kib=CHEAP_ARGON2["argon2_memory_kib"],
         argon2_parallelism=CHEAP_ARGON2["argon2_parallelism"],
     )
+    visibilities = (Visibility.PUBLIC, Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE)
     ids: list[str] = []
     with create_platform(settings) as platform:
-        owner = platform.users.register(
+        member = platform.users.register(
             RegisterUser("bench@example.com", "a long bench passphrase", "Bench")
         )
-        caller = Caller(owner.id)
-        for n in range(count):
+        owner = platform.users.register(RegisterUser(OWNER_EMAIL, OWNER_PASSWORD, "Owner"))
+        uploads = [(Caller(member.id), Visibility.PUBLIC)] * count + [
+            (Caller(owner.id), visibilities[n % len(visibilities)]) for n in range(OWNED)
+        ]
+        seeded: list[str] = []
+        for n, (caller, visibility) in enumerate(uploads):
             video = platform.videos.upload(
                 caller,
                 UploadVideo(
-                    title=f"Bench video {n}",
-                    description=f"Video number {n}, seeded for the HTTP benchmark.",
+                    title=f"Bench video {n}: a walk along the river at dawn",
+                    description=(
+                        f"Video number {n}, seeded for the HTTP benchmark. "
+                        "A quiet morning: mist on the water, the first boats, birds. "
+                        "Filmed handheld in 1080p at 30 frames per second."
+                    ),
                     source=io.BytesIO(b"\x00\x00\x00\x18ftypmp42" + bytes(256)),
-                    tags=["bench", f"batch-{n % 10}"],
-                    visibility=Visibility.PUBLIC,
+                    tags=["bench", f"batch-{n % 10}", "river", "morning"],
+                    visibility=visibility,
                 ),
             )
-            ids.append(str(video.id))
+            seeded.append(str(video.id))
         units: UnitOfWorkFactory = platform.resolve(UnitOfWorkFactory)  # type: ignore[type-abstract]
-        for video_id in ids:
+        for n, video_id in enumerate(seeded):
             with units() as uow:
                 video = uow.videos.get(VideoId(video_id))
                 now = video.created_at + timedelta(seconds=5)
                 video.start_processing(now)
-                video.mark_ready(
-                    media_info=MediaInfo(
-                        duration_seconds=12.5,
-                        width=1280,
-                        height=720,
-                        video_codec="h264",
-                        audio_codec="aac",
-                        fps=30.0,
-                        bitrate=2_500_000,
-                        container="mp4",
-                    ),
-                    renditions=[
-                        Rendition(
-                            "720p",
-                            1280,
-                            720,
-                            2_500_000,
-                            "avc1.64001f,mp4a.40.2",
-                            "720p/index.m3u8",
-                        )
-                    ],
-                    assets=PlaybackAssets(
-                        prefix=f"videos/{video_id}/out/", master_playlist="master.m3u8"
-                    ),
-                    now=now,
-                )
+                info, renditions, assets = _ready(video_id, n)
+                video.mark_ready(media_info=info, renditions=renditions, assets=assets, now=now)
                 uow.videos.save(video)
                 uow.commit()
+        ids = seeded[:count]
+    # The uploads' events (process this source, index this video) are not for the servers
+    # to act on while they are measured: the videos were made ready above, and their
+    # sources are not videos. Marked sent, the servers start with nothing to relay.
+    engine = create_database_engine(persistence.database_url(settings))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(tables.outbox)
+                .where(tables.outbox.c.sent_at.is_(None))
+                .values(sent_at=datetime.now(UTC))
+            )
+    finally:
+        engine.dispose()
     return ids
+
+
+def owner_token(data_dir: Path, database_url: str = "") -> str:
+    """A session token of the owner :func:`_seed` made."""
+    settings = Settings(
+        data_dir=str(data_dir),
+        database_url=database_url,
+        playback_secret=PLAYBACK_SECRET if database_url else "",
+        argon2_time_cost=CHEAP_ARGON2["argon2_time_cost"],
+        argon2_memory_kib=CHEAP_ARGON2["argon2_memory_kib"],
+        argon2_parallelism=CHEAP_ARGON2["argon2_parallelism"],
+    )
+    with create_platform(settings) as platform:
+        return platform.users.login(Login(OWNER_EMAIL, OWNER_PASSWORD)).token
 
 
 # -- the servers -----------------------------------------------------------------------
 
 
+def _constant_video(n: int) -> dict[str, Any]:
+    """One video as the API writes it, constant."""
+    return {
+        "id": f"01M983WEAJF6AXNFFVNWT1{n:04d}",
+        "owner_id": "01M983WDJZ6A4WT58B3MK9AMSS",
+        "title": f"Bench video {n}: a walk along the river at dawn",
+        "description": (
+            f"Video number {n}, seeded for the HTTP benchmark. A quiet morning: mist on "
+            "the water, the first boats, birds. Filmed handheld in 1080p at 30 frames per "
+            "second."
+        ),
+        "category_id": None,
+        "tags": ["bench", f"batch-{n % 10}", "river", "morning"],
+        "visibility": "public",
+        "status": "ready",
+        "reprocessing": False,
+        "progress": 100,
+        "last_error": None,
+        "failure_code": None,
+        "kind": "video",
+        "view_count": 0,
+        "size": 268,
+        "poster_at_seconds": None,
+        "media_info": {
+            "duration_seconds": 60.0 + n,
+            "width": 1920,
+            "height": 1080,
+            "video_codec": "h264",
+            "audio_codec": "aac",
+            "fps": 30.0,
+            "bitrate": 6000000,
+            "rotation": 0,
+            "audio_channels": 2,
+            "subtitle_languages": [],
+        },
+        "renditions": [
+            {
+                "name": f"{h}p",
+                "width": w,
+                "height": h,
+                "bitrate": rate,
+                "codecs": "avc1.640028,mp4a.40.2",
+            }
+            for w, h, rate in LADDER
+        ],
+        "created_at": "2026-12-07T11:23:04.916455+00:00",
+        "updated_at": "2026-12-07T11:23:09.916455+00:00",
+    }
+
+
 def bare_app() -> falcon.App[falcon.Request, falcon.Response]:
+    """Falcon with nothing of ours: ``/item`` one constant video, ``/page`` twenty, each
+    serialised per request by Falcon's JSON handler, as an app with no database would."""
+    item = _constant_video(0)
+    page = {"items": [_constant_video(n) for n in range(PAGE)], "next_cursor": "x" * 40}
+
     class Constant:
+        def __init__(self, media: dict[str, Any]) -> None:
+            self._media = media
+
         def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-            resp.content_type = falcon.MEDIA_JSON
-            resp.data = BARE_BODY
+            resp.media = self._media
 
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App()
-    app.add_route("/", Constant())
+    app.add_route("/", Constant({"status": "ok"}))
+    app.add_route("/item", Constant(item))
+    app.add_route("/page", Constant(page))
     return app
 
 
-def _serve_bare() -> None:
+def _serve_bare(workers: int, threads: int) -> None:
     """The bare app under exactly the gunicorn configuration ``videoplatform serve``
     builds from the same options."""
     configure_logging(json=True)
-    options = ServeOptions.from_settings(Settings(), **SERVER)
+    options = ServeOptions.from_settings(
+        Settings(), bind="127.0.0.1:0", workers=workers, threads=threads
+    )
 
     def announce(addresses: list[str]) -> None:
         print("\n".join(f"listening on {a}" for a in addresses), flush=True)
@@ -201,11 +360,11 @@ def _wait_for_url(process: subprocess.Popen[bytes], out_path: Path, err_path: Pa
     raise RuntimeError(f"the server did not start:\n{err_path.read_text(errors='replace')}")
 
 
-def _fetch(url: str, path: str) -> tuple[int, bytes]:
+def _fetch(url: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -215,16 +374,14 @@ def _fetch(url: str, path: str) -> tuple[int, bytes]:
 # -- the load drivers --------------------------------------------------------------------
 
 
-def _percentiles_ms(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
-
-    return {"p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
-
-
-def _drive(url: str, paths: list[str], connections: int, duration: float, warmup: float) -> None:
+def _drive(
+    url: str,
+    paths: list[str],
+    connections: int,
+    duration: float,
+    warmup: float,
+    headers: dict[str, str] | None = None,
+) -> None:
     """The Python driver (its own process): ``connections`` threads, each with one
     http.client connection that it reopens whenever the server closes it (gunicorn's
     sync worker closes after every response); prints one JSON result line."""
@@ -245,7 +402,7 @@ def _drive(url: str, paths: list[str], connections: int, duration: float, warmup
             path = paths[n % len(paths)]
             n += 1
             try:
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers or {})
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -269,16 +426,21 @@ def _drive(url: str, paths: list[str], connections: int, duration: float, warmup
         "requests": len(merged),
         "errors": sum(errors),
         "seconds": duration,
-        **(_percentiles_ms(merged) if merged else {}),
+        **(percentiles(merged) if merged else {}),
     }
     print(json.dumps(result), flush=True)
 
 
 def _python_driver(
-    url: str, paths: list[str], connections: int, duration: float, warmup: float
+    url: str,
+    paths: list[str],
+    connections: int,
+    duration: float,
+    warmup: float,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as listing:
-        json.dump(paths, listing)
+        json.dump({"paths": paths, "headers": headers or {}}, listing)
     try:
         done = subprocess.run(  # noqa: S603 - our own interpreter
             [
@@ -310,10 +472,11 @@ def _python_driver(
 
 WRK_SCRIPT = """
 local paths = {%s}
+local headers = {%s}
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("GET", paths[(n %% #paths) + 1])
+  return wrk.format("GET", paths[(n %% #paths) + 1], headers)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -325,11 +488,18 @@ end
 
 
 def _wrk_driver(
-    wrk: str, url: str, paths: list[str], connections: int, duration: float, warmup: float
+    wrk: str,
+    url: str,
+    paths: list[str],
+    connections: int,
+    duration: float,
+    warmup: float,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     quoted = ", ".join(json.dumps(p) for p in paths)
+    fields = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % quoted)
+        script.write(WRK_SCRIPT % (quoted, fields))
     try:
 
         def wrk_run(seconds: float) -> str:
@@ -372,153 +542,255 @@ def _wrk_driver(
 
 
 def _measure(
-    url: str, paths: list[str], connections: int, duration: float, warmup: float
+    url: str,
+    paths: list[str],
+    connections: int,
+    duration: float,
+    warmup: float,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    status, body = _fetch(url, paths[0])
+    status, body = _fetch(url, paths[0], headers)
     if status != 200:
         return {"unavailable": f"GET {paths[0]} answered {status}: {body[:200]!r}"}
     wrk = shutil.which("wrk")
     if wrk:
-        result = _wrk_driver(wrk, url, paths, connections, duration, warmup)
+        result = _wrk_driver(wrk, url, paths, connections, duration, warmup, headers)
     else:
-        result = _python_driver(url, paths, connections, duration, warmup)
+        result = _python_driver(url, paths, connections, duration, warmup, headers)
     result["rps"] = result["requests"] / result["seconds"]
     result["response_bytes"] = len(body)
     return result
 
 
+@contextmanager
+def _database(kind: str) -> Iterator[str]:
+    """A fresh database's URL for ``kind`` ("sqlite": the data directory's own, "");
+    raises OSError-like errors when PostgreSQL cannot be reached."""
+    if kind == "sqlite":
+        yield ""
+        return
+    with postgres() as engine:
+        migrate.upgrade(engine)
+        yield engine.url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def _servers(
+    work: Path, ids: dict[str, list[str]], urls: dict[str, str], tokens: dict[str, str]
+) -> Iterator[dict[str, dict[str, str]]]:
+    """Every server of every set-up: {setup: {server name: base URL}}."""
+    bare_env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
+    videoplatform = str(Path(sys.executable).parent / "videoplatform")
+    found: dict[str, dict[str, str]] = {}
+    with ExitStack() as stack:
+        for setup, (_, options) in SETUPS.items():
+            found[setup] = {}
+            threads = options[options.index("--threads") + 1] if "--threads" in options else "4"
+            folder = work / setup / "bare"
+            folder.mkdir(parents=True)
+            found[setup]["bare"] = stack.enter_context(
+                _server(
+                    [sys.executable, "-m", "bench.http", "--serve-bare", "--threads", threads],
+                    bare_env,
+                    folder,
+                )
+            )
+            for db in ids:
+                for cache in ("cached", "cold"):
+                    folder = work / setup / f"{db}-{cache}"
+                    folder.mkdir(parents=True)
+                    env = server_env(data_dir=str(work / db / "data"), database_url=urls[db])
+                    if urls[db]:
+                        env["VIDEOPLATFORM_PLAYBACK_SECRET"] = PLAYBACK_SECRET
+                    if cache == "cold":
+                        env["VIDEOPLATFORM_READ_CACHE_SECONDS"] = "0"
+                    command = [videoplatform, "serve", "--bind", "127.0.0.1:0", *options]
+                    found[setup][f"{db}-{cache}"] = stack.enter_context(
+                        _server(command, env, folder)
+                    )
+        yield found
+
+
+def _plan(
+    ids: dict[str, list[str]], tokens: dict[str, str]
+) -> list[tuple[str, str, list[str], dict[str, str] | None, str]]:
+    """(endpoint, server, paths, headers, the bare endpoint it is compared with)."""
+    plan: list[tuple[str, str, list[str], dict[str, str] | None, str]] = [
+        ("bare_item", "bare", ["/item"], None, ""),
+        ("bare_page", "bare", ["/page"], None, ""),
+    ]
+    for db, video_ids in ids.items():
+        rotation = [f"/api/v1/videos/{v}" for v in video_ids[:: max(1, len(video_ids) // 50)]]
+        bearer = {"Authorization": f"Bearer {tokens[db]}"}
+        plan += [
+            (f"{db}:video", f"{db}-cached", rotation, None, "bare_item"),
+            (f"{db}:video_cold", f"{db}-cold", rotation, None, "bare_item"),
+            (f"{db}:first_page", f"{db}-cold", [f"/api/v1/videos?limit={PAGE}"], None, "bare_page"),
+            (
+                f"{db}:owner_page",
+                f"{db}-cold",
+                [f"/api/v1/videos?owner=me&limit={PAGE}"],
+                bearer,
+                "bare_page",
+            ),
+        ]
+    return plan
+
+
+def _summary(rounds: list[dict[str, Any]], bare: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Medians over the rounds, and the ratio to the bare endpoint of the same round."""
+    if any("unavailable" in r for r in rounds):
+        return next(r for r in rounds if "unavailable" in r)
+    summary: dict[str, Any] = {
+        key: statistics.median(r[key] for r in rounds)
+        for key in ("rps", "p50_ms", "p95_ms", "p99_ms")
+    }
+    summary["errors"] = sum(r["errors"] for r in rounds)
+    summary["response_bytes"] = rounds[0]["response_bytes"]
+    summary["rounds"] = rounds
+    if bare is not None:
+        ratios = [r["rps"] / b["rps"] for r, b in zip(rounds, bare, strict=True)]
+        summary["ratio_vs_bare"] = statistics.median(ratios)
+        summary["ratio_spread"] = [min(ratios), max(ratios)]
+    return summary
+
+
 def run(
-    *, videos: int = 200, duration: float = 8.0, connections: int = 2, warmup: float = 1.0
+    *,
+    videos: int = 200,
+    duration: float = 4.0,
+    connections: int = 4,
+    warmup: float = 1.0,
+    rounds: int = 3,
+    postgres: bool = True,
 ) -> dict[str, Any]:
-    options = ServeOptions.from_settings(Settings(), **SERVER)
-    driver = (
-        "wrk"
-        if shutil.which("wrk")
-        else f"python http.client, {connections} threads in one process"
-    )
+    driver = "wrk" if shutil.which("wrk") else f"python http.client, {connections} threads"
     report: dict[str, Any] = {
         "driver": driver,
-        "server": {
-            "worker_class": options.worker_kind,
-            "workers": options.workers,
-            "threads": options.threads,
-            "timeout": options.timeout,
-            "graceful_timeout": options.graceful_timeout,
-        },
+        "setups": {name: what for name, (what, _) in SETUPS.items()},
         "videos": videos,
+        "owned": OWNED,
         "connections": connections,
         "duration_s": duration,
         "warmup_s": warmup,
+        "rounds": rounds,
         "cpus": os.cpu_count(),
-        "endpoints": {},
+        "databases": {},
+        "results": {},
     }
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         work = Path(folder)
-        data = work / "data"
-        started = time.perf_counter()
-        ids = _seed(data, videos)
-        report["seed_seconds"] = round(time.perf_counter() - started, 1)
-
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
-        ours_env = {
-            **base_env,
-            "VIDEOPLATFORM_DATA_DIR": str(data),
-            **{f"VIDEOPLATFORM_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+        ids: dict[str, list[str]] = {}
+        urls: dict[str, str] = {}
+        tokens: dict[str, str] = {}
+        for db in ("sqlite", "postgresql") if postgres else ("sqlite",):
+            try:
+                url = stack.enter_context(_database(db))
+            except Exception as error:
+                report["databases"][db] = f"not measured: {type(error).__name__}: {error}"
+                print(f"http: {db} not measured: {error}", flush=True)
+                continue
+            data = work / db / "data"
+            data.mkdir(parents=True)
+            started = time.perf_counter()
+            ids[db] = _seed(data, videos, url)
+            tokens[db] = owner_token(data, url)
+            urls[db] = url
+            report["databases"][db] = f"seeded in {time.perf_counter() - started:.1f} s"
+        plan = _plan(ids, tokens)
+        measured: dict[str, dict[str, list[dict[str, Any]]]] = {
+            setup: {name: [] for name, *_ in plan} for setup in SETUPS
         }
-        ours_cmd = [
-            str(Path(sys.executable).parent / "videoplatform"),
-            "serve",
-            "--bind",
-            str(SERVER["bind"]),
-            "--workers",
-            str(SERVER["workers"]),
-            "--threads",
-            str(SERVER["threads"]),
-        ]
-        bare_cmd = [sys.executable, "-m", "bench.http", "--serve-bare"]
-        # The same server with the anonymous read cache off: what a video read costs
-        # when it must go to the database (signed-in callers, or a cold entry).
-        uncached_env = {**ours_env, "VIDEOPLATFORM_READ_CACHE_SECONDS": "0"}
-        # The same server with Prometheus metrics on: every answer and use case counted.
-        metered_env = {**ours_env, "VIDEOPLATFORM_METRICS_TOKEN": "bench-metrics-token-0123"}
-        (work / "bare").mkdir()
-        (work / "ours").mkdir()
-        (work / "uncached").mkdir()
-        (work / "metered").mkdir()
-        rotation = [f"/api/v1/videos/{video_id}" for video_id in ids[:: max(1, len(ids) // 50)]]
-        with (
-            _server(bare_cmd, base_env, work / "bare") as bare_url,
-            _server(ours_cmd, ours_env, work / "ours") as ours_url,
-            _server(ours_cmd, uncached_env, work / "uncached") as uncached_url,
-            _server(ours_cmd, metered_env, work / "metered") as metered_url,
-        ):
-            plan = [
-                ("bare", bare_url, ["/"]),
-                ("video", ours_url, rotation),
-                ("video_metered", metered_url, rotation),
-                ("video_uncached", uncached_url, rotation),
-                ("first_page", ours_url, ["/api/v1/videos"]),
-            ]
-            for name, url, paths in plan:
-                print(f"http: measuring {name} ({duration:g} s)...", flush=True)
-                report["endpoints"][name] = _measure(url, paths, connections, duration, warmup)
-
-    bare = report["endpoints"]["bare"]
-    for name in ("video", "video_metered", "video_uncached", "first_page"):
-        measured = report["endpoints"][name]
-        if "rps" in measured:
-            measured["ratio_vs_bare"] = measured["rps"] / bare["rps"]
-    video = report["endpoints"]["video"]
-    metered = report["endpoints"]["video_metered"]
-    if "rps" in video and "rps" in metered:
-        report["metrics_overhead"] = 1 - metered["rps"] / video["rps"]
-    report["goals"] = {
-        "video_ratio_min": VIDEO_RATIO_GOAL,
-        "p99_ms_max": P99_GOAL_MS,
-        "video_ratio_met": video.get("ratio_vs_bare", 0) >= VIDEO_RATIO_GOAL,
-        "video_p99_met": video.get("p99_ms", float("inf")) < P99_GOAL_MS,
-    }
+        with _servers(work, ids, urls, tokens) as servers:
+            for n in range(rounds):
+                for setup in SETUPS:
+                    for name, server, paths, headers, _ in plan:
+                        print(
+                            f"http: round {n + 1}/{rounds}, {setup}, {name} ({duration:g} s)...",
+                            flush=True,
+                        )
+                        measured[setup][name].append(
+                            _measure(
+                                servers[setup][server],
+                                paths,
+                                connections,
+                                duration,
+                                warmup,
+                                headers,
+                            )
+                        )
+    for setup in SETUPS:
+        results: dict[str, Any] = {}
+        for name, _, _, _, versus in plan:
+            bare = measured[setup][versus] if versus else None
+            results[name] = _summary(measured[setup][name], bare)
+        report["results"][setup] = results
+    report["goals"] = _goals(report["results"].get("default", {}), list(ids))
     _print(report)
     return report
 
 
+def _goals(results: dict[str, Any], databases: list[str]) -> dict[str, Any]:
+    goals: dict[str, Any] = {
+        "list_ratio_min": LIST_RATIO_GOAL,
+        "cold_read_ratio_min": COLD_READ_RATIO_GOAL,
+        "p99_ms_max": P99_GOAL_MS,
+    }
+    for db in databases:
+        for name in ("first_page", "owner_page"):
+            row = results.get(f"{db}:{name}", {})
+            goals[f"{db}:{name}_met"] = (
+                row.get("ratio_vs_bare", 0) >= LIST_RATIO_GOAL
+                and row.get("p99_ms", float("inf")) < P99_GOAL_MS
+            )
+        cold = results.get(f"{db}:video_cold", {})
+        goals[f"{db}:video_cold_met"] = cold.get("ratio_vs_bare", 0) >= COLD_READ_RATIO_GOAL
+    return goals
+
+
 def _print(report: dict[str, Any]) -> None:
-    server = report["server"]
     print(
-        f"\nHTTP on loopback: gunicorn {server['worker_class']} worker x{server['workers']}, "
-        f"{report['connections']} connections, {report['duration_s']:g} s each, "
-        f"{report['videos']} videos seeded, {report['cpus']} CPUs"
+        f"\nHTTP on loopback, {report['cpus']} CPUs, driver {report['driver']}, "
+        f"{report['connections']} connections, {report['rounds']} rounds of "
+        f"{report['duration_s']:g} s per endpoint; {report['videos']} public videos and "
+        f"an owner's {report['owned']}"
     )
-    print(f"driver: {report['driver']}")
-    header = (
-        f"{'endpoint':<15} {'rps':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>7} {'x bare':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, row in report["endpoints"].items():
-        if "unavailable" in row:
-            print(f"{name:<15} not measured: {row['unavailable']}")
-            continue
-        ratio = f"{row['ratio_vs_bare']:.2f}" if "ratio_vs_bare" in row else "1.00"
-        print(
-            f"{name:<15} {row['rps']:>9.0f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} "
-            f"{row['p99_ms']:>8.2f} {row['errors']:>7} {ratio:>7}"
+    for db, state in report["databases"].items():
+        print(f"  {db}: {state}")
+    for setup, results in report["results"].items():
+        print(f"\n{setup}: {report['setups'][setup]}")
+        header = (
+            f"{'endpoint':<24} {'rps':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+            f"{'errors':>6} {'x bare':>6} {'spread':>11}"
         )
+        print(header)
+        print("-" * len(header))
+        for name, row in results.items():
+            if "unavailable" in row:
+                print(f"{name:<24} not measured: {row['unavailable']}")
+                continue
+            ratio, spread = "", ""
+            if "ratio_vs_bare" in row:
+                low, high = row["ratio_spread"]
+                ratio, spread = f"{row['ratio_vs_bare']:.2f}", f"{low:.2f}-{high:.2f}"
+            print(
+                f"{name:<24} {row['rps']:>7.0f} {row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} "
+                f"{row['p99_ms']:>7.2f} {row['errors']:>6} {ratio:>6} {spread:>11}"
+            )
     goals = report["goals"]
     print(
-        f"goal: single video >= {goals['video_ratio_min']} x bare: "
-        f"{'met' if goals['video_ratio_met'] else 'NOT met'}; "
-        f"p99 < {goals['p99_ms_max']:g} ms: {'met' if goals['video_p99_met'] else 'NOT met'}"
+        f"\ngoals, default set-up: first pages >= {goals['list_ratio_min']} x bare page with "
+        f"p99 < {goals['p99_ms_max']:g} ms; video_cold >= {goals['cold_read_ratio_min']} x "
+        "bare item"
     )
+    for key, met in goals.items():
+        if key.endswith("_met"):
+            print(f"  {key.removesuffix('_met'):<24} {'met' if met else 'NOT met'}")
     print(
-        "video: anonymous reads of public videos, served from the read cache after the "
-        "first; video_uncached: the same with the cache off (every read hits SQLite); "
-        "video_metered: with Prometheus metrics on."
+        "video: anonymous reads served from the read cache after the first; video_cold: the "
+        "read cache off, every read runs its SQL; first_page / owner_page: cache off "
+        "(lists are never cached)."
     )
-    if "metrics_overhead" in report:
-        cost = report["metrics_overhead"]
-        print(f"metrics cost {cost:.1%} of the video rate (goal: at most 10 %)")
     if report["driver"] != "wrk":
         print(
             "note: a Python driver may saturate before the server does; judge the ratio "
@@ -529,18 +801,26 @@ def _print(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http")
     parser.add_argument("--serve-bare", action="store_true", help="run the bare app's server")
+    parser.add_argument("--threads", type=int, default=4, help="the bare server's threads")
     parser.add_argument("--drive", metavar="URL", help="run the Python load driver")
-    parser.add_argument("--paths", help="a JSON file listing the paths to request")
-    parser.add_argument("--connections", type=int, default=2)
-    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--paths", help="a JSON file listing the paths and headers")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     args = parser.parse_args(argv)
     if args.serve_bare:
-        _serve_bare()
+        _serve_bare(1, args.threads)
         return 0
     if args.drive:
-        paths: list[str] = json.loads(Path(args.paths).read_text()) if args.paths else ["/"]
-        _drive(args.drive, paths, args.connections, args.duration, args.warmup)
+        listing = json.loads(Path(args.paths).read_text()) if args.paths else {}
+        _drive(
+            args.drive,
+            listing.get("paths", ["/"]),
+            args.connections,
+            args.duration,
+            args.warmup,
+            listing.get("headers"),
+        )
         return 0
     run(connections=args.connections, duration=args.duration, warmup=args.warmup)
     return 0

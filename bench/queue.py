@@ -50,10 +50,10 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from bench.clips import clip
+from bench.databases import percentiles, postgres
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.adapters.rabbitmq.topology import Topology
 from videoplatform.adapters.sql import migrate
-from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.application.context import Caller
 from videoplatform.application.jobs import JobHandler
 from videoplatform.application.ports.persistence import OutboxMessage, UnitOfWorkFactory
@@ -81,35 +81,6 @@ CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 1024, "argon2_parall
 def _now() -> float:
     """Seconds on the system-wide monotonic clock, the same in every process."""
     return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
-
-    return {"p50_ms": pct(0.50), "p95_ms": pct(0.95), "max_ms": ordered[-1] * 1000}
-
-
-@contextmanager
-def _postgres() -> Iterator[Engine]:
-    """A throwaway database on the benchmark's PostgreSQL server, dropped afterwards."""
-    base = os.environ.get("VIDEOPLATFORM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-    name = f"vp_bench_{secrets.token_hex(4)}"
-    admin = create_database_engine(f"{base}/postgres").execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = create_database_engine(f"{base}/{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -199,7 +170,7 @@ def _steady_commits(
         next_at += gaps.uniform(0.5, 1.5) / rate
         time.sleep(max(0.0, next_at - _now()))
     recorder.wait("latency")
-    return _percentiles([recorder.started[j] - committed[j] for j in committed])
+    return percentiles([recorder.started[j] - committed[j] for j in committed])
 
 
 def _latency_in_process(
@@ -416,7 +387,7 @@ def _broker_prefix(settings: Settings) -> Iterator[None]:
 def _production(work: Path) -> Iterator[tuple[dict[str, str], Settings, Engine]]:
     """The environment and settings of a production profile on a throwaway, migrated
     PostgreSQL database and a fresh queue prefix, and that database's engine."""
-    with _postgres() as engine:
+    with postgres() as engine:
         migrate.upgrade(engine)
         env = _production_env(work, engine)
         settings = Settings.from_env(env)

@@ -31,9 +31,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
+from bench.databases import percentiles, postgres
 from bench.search_judged import CATEGORIES as JUDGED_CATEGORIES
 from bench.search_judged import QUERIES, USERS, VIDEOS, mean_ndcg_at_10
-from bench.sql import _percentiles, _postgres
 from videoplatform.adapters.sql import migrate, tables
 from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
@@ -205,7 +205,7 @@ def _time(
         start = time.perf_counter()
         call()
         taken.append(time.perf_counter() - start)
-    return _percentiles(taken)
+    return percentiles(taken)
 
 
 def _like(engine: Engine, words: list[str], order: str, limit: int) -> Callable[[], object]:
@@ -499,13 +499,13 @@ def run(
             settings = _settings(Path(folder), url)
             report["engines"]["sqlite"]["ndcg_at_10"] = _judged_ndcg(engine, settings)
     if postgres_videos:
-        with tempfile.TemporaryDirectory() as folder, _postgres() as engine:
+        with tempfile.TemporaryDirectory() as folder, postgres() as engine:
             url = engine.url.render_as_string(hide_password=False)
             settings = _settings(Path(folder), url)
             report["engines"]["postgresql"] = _measure(
                 "postgresql", engine, settings, postgres_videos, samples, like_samples
             )
-        with tempfile.TemporaryDirectory() as folder, _postgres() as engine:
+        with tempfile.TemporaryDirectory() as folder, postgres() as engine:
             url = engine.url.render_as_string(hide_password=False)
             settings = _settings(Path(folder), url)
             report["engines"]["postgresql"]["ndcg_at_10"] = _judged_ndcg(engine, settings)
