@@ -1133,6 +1133,18 @@ def test_a_viewer_sees_their_own_videos_in_any_state_and_others_public_ready_one
     ]
 
 
+def test_an_owner_walks_their_own_videos_in_any_state_page_by_page(
+    catalogue: UnitOfWorkFactory,
+) -> None:
+    own = VideoListQuery(viewer_id=UserId("alice"), owner_id=UserId("alice"))
+    everything = ["a-pub-ready", "a-pub-uploaded", "a-priv-ready", "a-unl-ready", "a-pub-failed"]
+    assert walk_videos(catalogue, own, 2) == everything
+    most_viewed = VideoListQuery(
+        viewer_id=UserId("alice"), owner_id=UserId("alice"), sort=VideoSort.MOST_VIEWED
+    )
+    assert sorted(walk_videos(catalogue, most_viewed, 2)) == sorted(everything)
+
+
 def test_see_all_lists_every_video(catalogue: UnitOfWorkFactory) -> None:
     assert listed(catalogue, VideoListQuery(viewer_id=None, see_all=True)) == ALL_VIDEOS
 
