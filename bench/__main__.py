@@ -34,6 +34,7 @@ SUITES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "media": lambda a: media.run(
         clip_seconds=a.ladder_seconds,
         long_minutes=a.long_minutes,
+        rounds=a.rounds,
         chart_to=Path(a.out) / f"media-{time.strftime('%Y%m%dT%H%M%S')}.png",
     ),
     "http": lambda a: http.run(
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         help="concurrent connections (http: 4; observability: each set-up's own)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds per measurement (http)"
+        "--rounds", type=int, default=3, help="interleaved rounds per measurement (http, media)"
     )
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only (http)")
     parser.add_argument("--upload-mib", type=int, default=2048, help="upload size (storage)")

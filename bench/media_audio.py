@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import statistics
+import shutil
 import subprocess
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.media_platform import FFMPEG, process_with_platform
+from bench.media_timing import ROUNDS, Took, in_turns, per, ratios, show, spread, timed, walls
 from videoplatform.adapters.ffmpeg import (
     FfmpegConfig,
     FfmpegProber,
@@ -30,7 +30,6 @@ from videoplatform.adapters.ffmpeg import (
 from videoplatform.domain.ladder import DEFAULT_LADDER, plan_audio, plan_ladder
 
 PRESET = "veryfast"
-ROUNDS = 3
 
 
 def _run(args: Sequence[str]) -> None:
@@ -41,12 +40,6 @@ def _run(args: Sequence[str]) -> None:
         stdin=subprocess.DEVNULL,
         capture_output=True,
     )
-
-
-def _timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def make_recording(path: Path, seconds: float, cover: Path | None = None) -> Path:
@@ -113,7 +106,8 @@ def add_subtitles(video: Path, target: Path, seconds: float) -> Path:
     return target
 
 
-def audio_costs(work: Path, minutes: float) -> dict[str, Any]:
+def audio_costs(work: Path, minutes: float, rounds: int = ROUNDS) -> dict[str, Any]:
+    """Each audio timing ``rounds`` times, in turns."""
     work.mkdir(parents=True, exist_ok=True)
     seconds = minutes * 60
     plain = make_recording(work / "recording.mp3", seconds)
@@ -122,119 +116,160 @@ def audio_costs(work: Path, minutes: float) -> dict[str, Any]:
     config = FfmpegConfig(preset=PRESET)
     prober = FfmpegProber(config)
     info = prober.probe(plain)
-    rendition = _timed(
-        lambda: FfmpegTranscoder(config).transcode(
-            plain, info, [plan_audio(info)], work / "audio-hls", lambda _: None
-        )
-    )
+    video_info = prober.probe(video)
     thumbnailer = FfmpegThumbnailer(config, prober)
     widths = [1280, 640, 320]
-    waveform = _timed(
-        lambda: thumbnailer.posters(plain, 0.0, widths, [work / f"w{w}.jpg" for w in widths])
-    )
-    cover = _timed(
-        lambda: thumbnailer.posters(covered, 0.0, widths, [work / f"c{w}.jpg" for w in widths])
-    )
-    audio_platform = process_with_platform(work / "platform-audio", plain, PRESET)
-    video_platform = process_with_platform(work / "platform-video", video, PRESET)
-    video_info = prober.probe(video)
-    video_ladder = _timed(
-        lambda: FfmpegTranscoder(config).transcode(
-            video,
-            video_info,
-            plan_ladder(video_info, DEFAULT_LADDER),
-            work / "video-hls",
-            lambda _: None,
-        )
+
+    def platform(source: Path, name: str) -> Took:
+        try:
+            return process_with_platform(_fresh(work / name), source, PRESET)
+        finally:
+            shutil.rmtree(work / name, ignore_errors=True)
+
+    taken = in_turns(
+        {
+            "rendition": lambda n: timed(
+                lambda: FfmpegTranscoder(config).transcode(
+                    plain, info, [plan_audio(info)], _fresh(work / "audio-hls"), _quiet
+                )
+            ),
+            "waveform": lambda n: timed(
+                lambda: thumbnailer.posters(
+                    plain, 0.0, widths, [work / f"w{w}.jpg" for w in widths]
+                )
+            ),
+            "cover": lambda n: timed(
+                lambda: thumbnailer.posters(
+                    covered, 0.0, widths, [work / f"c{w}.jpg" for w in widths]
+                )
+            ),
+            "audio_platform": lambda n: platform(plain, "platform-audio"),
+            "video_platform": lambda n: platform(video, "platform-video"),
+            "video_ladder": lambda n: timed(
+                lambda: FfmpegTranscoder(config).transcode(
+                    video,
+                    video_info,
+                    plan_ladder(video_info, DEFAULT_LADDER),
+                    _fresh(work / "video-hls"),
+                    _quiet,
+                )
+            ),
+        },
+        rounds,
     )
     return {
         "minutes": minutes,
-        "audio_platform_s": round(audio_platform, 2),
-        "audio_platform_per_media_second": round(audio_platform / seconds, 4),
-        "video_platform_s": round(video_platform, 2),
-        "audio_over_video_platform": round(audio_platform / video_platform, 3),
-        "audio_rendition_s": round(rendition, 2),
-        "audio_rendition_speed_x_realtime": round(seconds / rendition, 1),
-        "video_ladder_s": round(video_ladder, 2),
-        "audio_rendition_over_video_ladder": round(rendition / video_ladder, 3),
-        "waveform_posters_s": round(waveform, 2),
-        "cover_posters_s": round(cover, 3),
-        "waveform_over_audio_rendition": round(waveform / rendition, 3),
+        "rounds": rounds,
+        "audio_platform_s": walls(taken["audio_platform"]),
+        "audio_platform_per_media_second": per(taken["audio_platform"], seconds),
+        "video_platform_s": walls(taken["video_platform"]),
+        "audio_over_video_platform": ratios(taken["audio_platform"], taken["video_platform"]),
+        "audio_rendition_s": walls(taken["rendition"]),
+        "audio_rendition_speed_x_realtime": spread(
+            [seconds / t.wall for t in taken["rendition"]], 1
+        ),
+        "video_ladder_s": walls(taken["video_ladder"]),
+        "audio_rendition_over_video_ladder": ratios(taken["rendition"], taken["video_ladder"]),
+        "waveform_posters_s": walls(taken["waveform"]),
+        "cover_posters_s": walls(taken["cover"]),
+        "waveform_over_audio_rendition": ratios(taken["waveform"], taken["rendition"]),
     }
 
 
-def subtitle_costs(work: Path, seconds: float) -> dict[str, Any]:
+def subtitle_costs(work: Path, seconds: float, rounds: int = ROUNDS) -> dict[str, Any]:
+    """The platform with and without subtitles, and extraction against the ladder alone:
+    ``rounds`` times each, in turns (the difference is small: a busy moment of the
+    machine must not land on one side only)."""
     work.mkdir(parents=True, exist_ok=True)
     bare = make_video(work / "talk.mp4", seconds, 1280, 720)
     subtitled = add_subtitles(bare, work / "talk-subtitled.mp4", seconds)
-    # The difference is small: rounds taken in turns, medians compared, so that a busy
-    # moment of the machine does not land on one side only.
-    timings: dict[str, list[float]] = {"with": [], "without": []}
-    for n in range(ROUNDS):
-        for side, source in (("without", bare), ("with", subtitled)):
-            folder = work / f"platform-{side}-{n}"
-            timings[side].append(process_with_platform(folder, source, PRESET))
-    with_subtitles = statistics.median(timings["with"])
-    without = statistics.median(timings["without"])
     config = FfmpegConfig(preset=PRESET)
     prober = FfmpegProber(config)
     info = prober.probe(subtitled)
     extractor = FfmpegSubtitleExtractor(config, prober)
     found: list[int] = []
-    extraction = _timed(
-        lambda: found.append(len(extractor.extract(subtitled, info, work / "subtitles")))
-    )
-    ladder = _timed(
-        lambda: FfmpegTranscoder(config).transcode(
-            subtitled,
-            info,
-            plan_ladder(info, DEFAULT_LADDER),
-            work / "subtitled-hls",
-            lambda _: None,
-        )
+
+    def platform(source: Path, name: str) -> Took:
+        try:
+            return process_with_platform(_fresh(work / name), source, PRESET)
+        finally:
+            shutil.rmtree(work / name, ignore_errors=True)
+
+    taken = in_turns(
+        {
+            "without": lambda n: platform(bare, "platform-without"),
+            "with": lambda n: platform(subtitled, "platform-with"),
+            "extraction": lambda n: timed(
+                lambda: found.append(
+                    len(extractor.extract(subtitled, info, _fresh(work / "subtitles")))
+                )
+            ),
+            "ladder": lambda n: timed(
+                lambda: FfmpegTranscoder(config).transcode(
+                    subtitled,
+                    info,
+                    plan_ladder(info, DEFAULT_LADDER),
+                    _fresh(work / "subtitled-hls"),
+                    _quiet,
+                )
+            ),
+        },
+        rounds,
     )
     return {
         "clip_seconds": seconds,
-        "rounds": ROUNDS,
+        "rounds": rounds,
         "streams_extracted": found[0],
-        "platform_with_subtitles_s": round(with_subtitles, 2),
-        "platform_without_s": round(without, 2),
-        "with_over_without": round(with_subtitles / without, 3),
-        "extraction_s": round(extraction, 3),
-        "ladder_s": round(ladder, 2),
-        "extraction_over_ladder": round(extraction / ladder, 4),
+        "platform_with_subtitles_s": walls(taken["with"]),
+        "platform_without_s": walls(taken["without"]),
+        "with_over_without": ratios(taken["with"], taken["without"]),
+        "extraction_s": walls(taken["extraction"]),
+        "ladder_s": walls(taken["ladder"]),
+        "extraction_over_ladder": ratios(taken["extraction"], taken["ladder"]),
     }
 
 
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _quiet(_percent: int) -> None:
+    """A progress callback that ignores the progress."""
+
+
 def print_table(audio: dict[str, Any], subtitles: dict[str, Any]) -> None:
-    print(f"\naudio upload: a {audio['minutes']:g}-minute stereo MP3 ({PRESET})")
     print(
-        f"platform processing {audio['audio_platform_s']:.2f} s "
-        f"({audio['audio_platform_per_media_second'] * 1000:.1f} ms per second of sound); "
-        f"a 640x360 video of the same length {audio['video_platform_s']:.2f} s: "
-        f"{audio['audio_over_video_platform']:.3f}x"
+        f"\naudio upload: a {audio['minutes']:g}-minute stereo MP3 ({PRESET}); "
+        f"median [lowest-highest] of {audio['rounds']} rounds taken in turns"
     )
     print(
-        f"audio rendition {audio['audio_rendition_s']:.2f} s "
-        f"({audio['audio_rendition_speed_x_realtime']:g}x real time), "
-        f"{audio['audio_rendition_over_video_ladder']:.3f}x the video's ladder"
+        f"platform processing {show(audio['audio_platform_s'])} "
+        f"({show(audio['audio_platform_per_media_second'], ' ms', 1000, 1)} per second of "
+        f"sound); a 640x360 video of the same length {show(audio['video_platform_s'])}: "
+        f"{show(audio['audio_over_video_platform'], 'x', digits=3)}"
     )
     print(
-        f"posters: waveform {audio['waveform_posters_s']:.2f} s "
-        f"({audio['waveform_over_audio_rendition']:.3f}x the rendition, beside it), "
-        f"cover art {audio['cover_posters_s'] * 1000:.0f} ms"
+        f"audio rendition {show(audio['audio_rendition_s'])} "
+        f"({show(audio['audio_rendition_speed_x_realtime'], 'x', digits=1)} real time), "
+        f"{show(audio['audio_rendition_over_video_ladder'], 'x', digits=3)} the video's ladder"
+    )
+    print(
+        f"posters: waveform {show(audio['waveform_posters_s'])} "
+        f"({show(audio['waveform_over_audio_rendition'], 'x', digits=3)} the rendition, "
+        f"beside it), cover art {show(audio['cover_posters_s'], ' ms', 1000, 0)}"
     )
     print(
         f"\nembedded subtitles: {subtitles['streams_extracted']} mov_text streams in a "
-        f"{subtitles['clip_seconds']:g} s 720p clip"
+        f"{subtitles['clip_seconds']:g} s 720p clip ({subtitles['rounds']} rounds in turns)"
     )
     print(
-        f"platform processing with them {subtitles['platform_with_subtitles_s']:.2f} s, "
-        f"without {subtitles['platform_without_s']:.2f} s "
-        f"(medians of {subtitles['rounds']} rounds taken in turns): "
-        f"{subtitles['with_over_without']:.3f}x"
+        f"platform processing with them {show(subtitles['platform_with_subtitles_s'])}, "
+        f"without {show(subtitles['platform_without_s'])}: "
+        f"{show(subtitles['with_over_without'], 'x', digits=3)}"
     )
     print(
-        f"extraction alone {subtitles['extraction_s'] * 1000:.0f} ms, "
-        f"{subtitles['extraction_over_ladder']:.4f}x the ladder alone"
+        f"extraction alone {show(subtitles['extraction_s'], ' ms', 1000, 0)}, "
+        f"{show(subtitles['extraction_over_ladder'], 'x', digits=4)} the ladder alone"
     )
