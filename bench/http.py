@@ -21,6 +21,9 @@ seeded through the platform's own services with rows shaped as processing leaves
 - ``owner_page``: ``GET /api/v1/videos?owner=me&limit=20`` with an owner's bearer token
   (25 videos of their own, some unlisted or private), cache off.
 
+The seed's own outbox messages are marked sent: the videos are made ready directly and
+their sources are not videos, so the servers start with nothing to relay or process.
+
 The bare app (``python -m bench.http --serve-bare``) runs under the gunicorn
 configuration ``videoplatform serve`` builds from the same options, and answers
 ``/item`` with one constant video and ``/page`` with 20 constant videos through
@@ -576,7 +579,7 @@ def _database(kind: str) -> Iterator[str]:
 
 @contextmanager
 def _servers(
-    work: Path, ids: dict[str, list[str]], urls: dict[str, str], tokens: dict[str, str]
+    work: Path, ids: dict[str, list[str]], urls: dict[str, str]
 ) -> Iterator[dict[str, dict[str, str]]]:
     """Every server of every set-up: {setup: {server name: base URL}}."""
     bare_env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOPLATFORM_")}
@@ -701,7 +704,7 @@ def run(
         measured: dict[str, dict[str, list[dict[str, Any]]]] = {
             setup: {name: [] for name, *_ in plan} for setup in SETUPS
         }
-        with _servers(work, ids, urls, tokens) as servers:
+        with _servers(work, ids, urls) as servers:
             for n in range(rounds):
                 for setup in SETUPS:
                     for name, server, paths, headers, _ in plan:

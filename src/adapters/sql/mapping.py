@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
+from videoplatform.adapters.sql.types import json_value
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.captions import CaptionKind, CaptionOrigin, CaptionTrack
 from videoplatform.domain.categories import Category
@@ -155,34 +153,27 @@ def _media_info(data: dict[str, Any] | None) -> MediaInfo | None:
 PARSED_TEXTS = 4096
 
 
-def _json(text: str | bytes) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)  # what only json.dumps writes: NaN, integers past 64 bits
-
-
 @lru_cache(maxsize=PARSED_TEXTS)
 def _tags_of(text: str) -> tuple[str, ...]:
-    return tuple(_json(text))
+    return tuple(json_value(text))
 
 
 @lru_cache(maxsize=PARSED_TEXTS)
 def _media_info_of(text: str | None) -> MediaInfo | None:
-    return None if text is None else _media_info(_json(text))
+    return None if text is None else _media_info(json_value(text))
 
 
 @lru_cache(maxsize=PARSED_TEXTS)
 def _renditions_of(text: str) -> tuple[Rendition, ...]:
     return tuple(
         Rendition(r["name"], r["width"], r["height"], r["bitrate"], r["codecs"], r["playlist_key"])
-        for r in _json(text)
+        for r in json_value(text)
     )
 
 
 @lru_cache(maxsize=PARSED_TEXTS)
 def _assets_of(text: str | None) -> PlaybackAssets | None:
-    return None if text is None else _assets(_json(text))
+    return None if text is None else _assets(json_value(text))
 
 
 # Enum members by value: a dict lookup costs a tenth of calling the enum, and a list page

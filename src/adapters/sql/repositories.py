@@ -30,6 +30,7 @@ from sqlalchemy import (
 from videoplatform.adapters.sql import mapping, tables
 from videoplatform.adapters.sql.audit_chain import event_hash
 from videoplatform.adapters.sql.outbox_signal import NOTIFY_KEY, notify_outbox
+from videoplatform.adapters.sql.packed import packing
 from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import (
     STALE_VERSION,
@@ -61,7 +62,7 @@ from videoplatform.domain.videos import Video, VideoStatus, Visibility
 
 A = TypeVar("A", bound=Aggregate)
 
-_POINT_LOOKUPS: dict[tuple[str, str], Select[Any]] = {}
+_POINT_LOOKUPS: dict[tuple[str, str, bool], Select[Any]] = {}
 
 
 def like_escaped(text: str) -> str:
@@ -92,12 +93,33 @@ class _Repository(Generic[A]):
         raise NotImplementedError
 
     def _out(self, row: Any) -> A:
-        obj = self._from_row(row._mapping)
+        return self._kept(self._from_row(row._mapping))
+
+    def _kept(self, obj: A) -> A:
         self._t.handed_out.append((self.table.name, obj))
         return obj
 
     def _rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[A]:
         return [self._out(r) for r in self._s.read(statement, params).all()]
+
+    @property
+    def _packs(self) -> bool:
+        """Whether whole rows are read packed (SQLite: see ``packed``)."""
+        return self._s.dialect == "sqlite"
+
+    def _packed_rows(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[A]:
+        """The rows of ``statement``, which selects this table's :class:`Packing`."""
+        unpack = packing(self.table).row
+        return [
+            self._kept(self._from_row(unpack(r))) for r in self._s.read(statement, params).all()
+        ]
+
+    def _rows_of(self, statement: Select[Any], params: dict[str, Any] | None = None) -> list[A]:
+        """The rows of ``statement``, a select of every column of this table: packed
+        where the database is read that way."""
+        if self._packs:
+            return self._packed_rows(packing(self.table).select(statement), params)
+        return self._rows(statement, params)
 
     def _one(self, statement: Select[Any], params: dict[str, Any] | None = None) -> A | None:
         row = self._s.read(statement, params).first()
@@ -107,12 +129,18 @@ class _Repository(Generic[A]):
         """The row whose ``column`` equals ``value``. The statement is built once per
         table and column and reused with a bound parameter: building SQL expressions
         cost more than running these point lookups."""
-        key = (self.table.name, column)
+        packs = self._packs
+        key = (self.table.name, column, packs)
         statement = _POINT_LOOKUPS.get(key)
         if statement is None:
             statement = select(self.table).where(self.table.c[column] == bindparam("value"))
+            if packs:
+                statement = packing(self.table).select(statement)
             _POINT_LOOKUPS[key] = statement
-        return self._one(statement, {"value": value})
+        if not packs:
+            return self._one(statement, {"value": value})
+        row = self._s.read(statement, {"value": value}).first()
+        return None if row is None else self._kept(self._from_row(packing(self.table).row(row)))
 
     def _get(self, row_id: str) -> A:
         found = self._by("id", row_id)
@@ -323,6 +351,8 @@ class _ListShape:
     after: bool
     own: bool
     """The viewer lists their own videos: they see every one of them."""
+    packed: bool
+    """Whole rows read packed (SQLite: see ``packed``)."""
 
 
 # Built once per shape and reused with bound values: building the SQL expression of a
@@ -371,10 +401,11 @@ def _video_list(shape: _ListShape) -> Select[Any]:
             .limit(limit)
         )
 
+    pack = packing(t)
     if shape.see_all or shape.own:
-        return branch()
+        return pack.page(branch()) if shape.packed else branch()
     if not shape.viewer:
-        return branch(public)
+        return pack.page(branch(public)) if shape.packed else branch(public)
     # Two index-ordered branches (public videos, the viewer's own others) merged,
     # instead of an OR that would defeat the indexes.
     viewer = bindparam("viewer_id", type_=t.c.owner_id.type)
@@ -383,7 +414,8 @@ def _video_list(shape: _ListShape) -> Select[Any]:
         branch(t.c.owner_id == viewer, ~public).subquery().select(),
     ).subquery()
     outer_sort = merged.c.view_count if shape.sort is VideoSort.MOST_VIEWED else merged.c.created_at
-    return select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
+    outer = select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
+    return pack.page(outer, merged) if shape.packed else outer
 
 
 class SqlVideoRepository(_Repository[Video]):
@@ -438,6 +470,7 @@ class SqlVideoRepository(_Repository[Video]):
             # Public or not, a viewer's own videos are theirs to see: one index-ordered
             # range of the owner's rows instead of two branches merged.
             own=query.viewer_id is not None and query.owner_id == query.viewer_id,
+            packed=self._packs,
         )
         statement = _LIST_PAGES.get(shape)
         if statement is None:
@@ -454,13 +487,19 @@ class SqlVideoRepository(_Repository[Video]):
         }
         if query.after is not None:
             params["after_sort"], params["after_id"] = query.after
-        return self._rows(statement, params)
+        if not shape.packed:
+            return self._rows(statement, params)
+        # SQLite: the page as one value (see ``packed``), in the list's order.
+        page = self._s.read(statement, params).one()
+        sort = "view_count" if query.sort is VideoSort.MOST_VIEWED else "created_at"
+        rows = packing(self.table).rows(page, (sort, "id"), descending=True)
+        return [self._kept(self._from_row(row)) for row in rows]
 
     def by_ids(self, ids: list[str]) -> list[Video]:
         """The videos of ``ids`` that exist, in no particular order (a page of search
         results, ordered by the search)."""
         t = self.table
-        return self._rows(select(t).where(t.c.id.in_(ids))) if ids else []
+        return self._rows_of(select(t).where(t.c.id.in_(ids))) if ids else []
 
     def page_by_id(self, after: VideoId | None, limit: int) -> list[Video]:
         t = self.table

@@ -38,7 +38,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _json_value(value: str | None) -> Any:
+def json_value(value: str | None) -> Any:
     if value is None:
         return None
     try:
@@ -59,12 +59,12 @@ class JsonText(TypeDecorator[Any]):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return _json_value(value)
+        return json_value(value)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         # The text comes back as it is on both databases: one call per value instead of
         # TypeDecorator's two (a list page reads four of these per row).
-        return _json_value
+        return json_value
 
 
 class FrozenJsonText(JsonText):
