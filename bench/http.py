@@ -145,11 +145,9 @@ def _ready(video_id: str, n: int) -> tuple[MediaInfo, list[Rendition], PlaybackA
     return info, renditions, assets
 
 
-def _seed(data_dir: Path, count: int, database_url: str = "") -> list[str]:
-    """``count`` public videos of one member, and ``OWNED`` of the owner whose list the
-    suite reads (public, unlisted and private), uploaded then moved to ready through the
-    aggregate. The ids of the first ones."""
-    settings = Settings(
+def _settings(data_dir: Path, database_url: str) -> Settings:
+    """The platform the servers run, as this process opens it to seed and to log in."""
+    return Settings(
         data_dir=str(data_dir),
         database_url=database_url,
         playback_secret=PLAYBACK_SECRET if database_url else "",
@@ -157,6 +155,13 @@ def _seed(data_dir: Path, count: int, database_url: str = "") -> list[str]:
         argon2_memory_kib=CHEAP_ARGON2["argon2_memory_kib"],
         argon2_parallelism=CHEAP_ARGON2["argon2_parallelism"],
     )
+
+
+def _seed(data_dir: Path, count: int, database_url: str = "") -> list[str]:
+    """``count`` public videos of one member, and ``OWNED`` of the owner whose list the
+    suite reads (public, unlisted and private), uploaded then moved to ready through the
+    aggregate. The ids of the first ones."""
+    settings = _settings(data_dir, database_url)
     visibilities = (Visibility.PUBLIC, Visibility.PUBLIC, Visibility.UNLISTED, Visibility.PRIVATE)
     ids: list[str] = []
     with create_platform(settings) as platform:
@@ -213,14 +218,7 @@ def _seed(data_dir: Path, count: int, database_url: str = "") -> list[str]:
 
 def owner_token(data_dir: Path, database_url: str = "") -> str:
     """A session token of the owner :func:`_seed` made."""
-    settings = Settings(
-        data_dir=str(data_dir),
-        database_url=database_url,
-        playback_secret=PLAYBACK_SECRET if database_url else "",
-        argon2_time_cost=CHEAP_ARGON2["argon2_time_cost"],
-        argon2_memory_kib=CHEAP_ARGON2["argon2_memory_kib"],
-        argon2_parallelism=CHEAP_ARGON2["argon2_parallelism"],
-    )
+    settings = _settings(data_dir, database_url)
     with create_platform(settings) as platform:
         return platform.users.login(Login(OWNER_EMAIL, OWNER_PASSWORD)).token
 

@@ -120,12 +120,6 @@ def audio_costs(work: Path, minutes: float, rounds: int = ROUNDS) -> dict[str, A
     thumbnailer = FfmpegThumbnailer(config, prober)
     widths = [1280, 640, 320]
 
-    def platform(source: Path, name: str) -> Took:
-        try:
-            return process_with_platform(_fresh(work / name), source, PRESET)
-        finally:
-            shutil.rmtree(work / name, ignore_errors=True)
-
     taken = in_turns(
         {
             "rendition": lambda n: timed(
@@ -143,8 +137,8 @@ def audio_costs(work: Path, minutes: float, rounds: int = ROUNDS) -> dict[str, A
                     covered, 0.0, widths, [work / f"c{w}.jpg" for w in widths]
                 )
             ),
-            "audio_platform": lambda n: platform(plain, "platform-audio"),
-            "video_platform": lambda n: platform(video, "platform-video"),
+            "audio_platform": lambda n: _processed(work / "platform-audio", plain),
+            "video_platform": lambda n: _processed(work / "platform-video", video),
             "video_ladder": lambda n: timed(
                 lambda: FfmpegTranscoder(config).transcode(
                     video,
@@ -189,16 +183,10 @@ def subtitle_costs(work: Path, seconds: float, rounds: int = ROUNDS) -> dict[str
     extractor = FfmpegSubtitleExtractor(config, prober)
     found: list[int] = []
 
-    def platform(source: Path, name: str) -> Took:
-        try:
-            return process_with_platform(_fresh(work / name), source, PRESET)
-        finally:
-            shutil.rmtree(work / name, ignore_errors=True)
-
     taken = in_turns(
         {
-            "without": lambda n: platform(bare, "platform-without"),
-            "with": lambda n: platform(subtitled, "platform-with"),
+            "without": lambda n: _processed(work / "platform-without", bare),
+            "with": lambda n: _processed(work / "platform-with", subtitled),
             "extraction": lambda n: timed(
                 lambda: found.append(
                     len(extractor.extract(subtitled, info, _fresh(work / "subtitles")))
@@ -227,6 +215,14 @@ def subtitle_costs(work: Path, seconds: float, rounds: int = ROUNDS) -> dict[str
         "ladder_s": walls(taken["ladder"]),
         "extraction_over_ladder": ratios(taken["extraction"], taken["ladder"]),
     }
+
+
+def _processed(folder: Path, source: Path) -> Took:
+    """``source`` processed by the platform in ``folder`` (emptied first, removed after)."""
+    try:
+        return process_with_platform(_fresh(folder), source, PRESET)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fresh(folder: Path) -> Path:
