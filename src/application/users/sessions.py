@@ -4,9 +4,9 @@ bearer token, logout, and the tokens a user makes for scripts."""
 from __future__ import annotations
 
 import builtins
-import contextlib
 from datetime import datetime, timedelta
 
+from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
     active_user,
@@ -40,12 +40,6 @@ from videoplatform.domain.users import (
 )
 
 MAX_TOKEN_NAME = 100
-
-
-class _Refused(Exception):
-    """Leaves a unit of work unwritten (it rolls back) to refuse after it."""
-
-
 """A personal API token's name, at most this many characters."""
 
 
@@ -109,33 +103,47 @@ class Sessions(UserServiceBase):
             now,
             frozenset() if enrolling else ALL_SCOPES,
         )
-        metadata: dict[str, str] = {"two_factor_enrolment": "required"} if enrolling else {}
-        wrong_code = False
-        with contextlib.suppress(_Refused), self._uow() as uow:
-            fresh = uow.users.get(user.id)
-            if fresh.two_factor_on:
-                used = self.accept_second_factor(fresh, command.code or "", now)
-                if used is None:
-                    wrong_code = True
-                    raise _Refused
-                metadata["second_factor"] = used
-                if used == "recovery_code":
-                    held = fresh.second_factor
-                    metadata["recovery_codes_left"] = str(len(held.recovery_digests) if held else 0)
-            if self._hasher.needs_rehash(fresh.password_hash):
-                fresh.change_password_hash(self._hasher.hash(command.password), now)
-            uow.users.save(fresh)
-            uow.tokens.add(record)
-            self._audit.record(
-                uow,
-                caller,
-                AuditAction.USER_LOGIN,
-                "user",
-                user.id,
-                metadata=metadata or None,
-                actor_id=user.id,
-            )
-            uow.commit()
+        base: dict[str, str] = {"two_factor_enrolment": "required"} if enrolling else {}
+
+        def write() -> bool:
+            """Issue the token; False when the second factor is wrong or spent."""
+            metadata = dict(base)
+            changed = False
+            with self._uow() as uow:
+                fresh = uow.users.get(user.id)
+                if fresh.two_factor_on:
+                    used = self.accept_second_factor(fresh, command.code or "", now)
+                    if used is None:
+                        return False
+                    changed = True
+                    metadata["second_factor"] = used
+                    if used == "recovery_code":
+                        held = fresh.second_factor
+                        left = len(held.recovery_digests) if held else 0
+                        metadata["recovery_codes_left"] = str(left)
+                if self._hasher.needs_rehash(fresh.password_hash):
+                    fresh.change_password_hash(self._hasher.hash(command.password), now)
+                    changed = True
+                # Only a change is written: logins of one account at once (two devices,
+                # a script) must not collide on its version.
+                if changed:
+                    uow.users.save(fresh)
+                uow.tokens.add(record)
+                self._audit.record(
+                    uow,
+                    caller,
+                    AuditAction.USER_LOGIN,
+                    "user",
+                    user.id,
+                    metadata=metadata or None,
+                    actor_id=user.id,
+                )
+                uow.commit()
+            return True
+
+        # A login that lost a race for the account's row (a code spent, a hash renewed)
+        # reads it again: a second use of one code is then refused as spent.
+        wrong_code = not retry_stale(3, write)
         if wrong_code:
             self._throttle.failed("login", caller.ip)
             self._audit_login_refused(caller, user.id, email, "wrong_second_factor")

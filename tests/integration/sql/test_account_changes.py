@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
@@ -25,22 +26,28 @@ from videoplatform.application.files import StoreFile
 from videoplatform.application.ports.persistence import UnitOfWorkFactory
 from videoplatform.application.ports.system import Clock
 from videoplatform.application.shares import CreateShare
-from videoplatform.application.users import RegisterUser
+from videoplatform.application.users import Login, RegisterUser
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.settings import Settings
 from videoplatform.entrypoints.worker import settle_events
 
 pytestmark = pytest.mark.integration
 
+LOGINS = 4  # within the throttle: 5 attempts on one account at once
+
 
 @contextmanager
-def platform_on(engine: Engine, folder: Path) -> Iterator[tuple[Platform, Studio]]:
+def platform_on(
+    engine: Engine, folder: Path, argon2_time_cost: int = 3
+) -> Iterator[tuple[Platform, Studio]]:
     """A platform on ``engine``'s database with a manual clock, and a Studio that
     drives its videos through processing (on whatever unit of work it is given)."""
     settings = Settings(
         data_dir=str(folder / "data"),
         database_url=engine.url.render_as_string(hide_password=False),
         playback_secret=secrets.token_urlsafe(48),
+        argon2_time_cost=argon2_time_cost,
+        argon2_memory_kib=8 * 1024,
     )
     clock = ManualClock()
     with create_platform(settings, overrides={Clock: clock}) as platform:
@@ -79,6 +86,32 @@ def test_a_tag_is_offered_to_everyone_while_a_video_everyone_may_see_carries_it(
         assert offered() == ((tag, 1),)
         platform.videos.delete(owner, video.id)
         assert offered() == ()
+
+
+@pytest.mark.parametrize("renewed", [False, True], ids=["same-hash", "hash-renewed"])
+def test_logins_of_one_account_at_once_all_open_a_session(
+    migrated_engine: Engine, tmp_path: Path, renewed: bool
+) -> None:
+    # Two devices, or a script, signing in together must not collide on the account's
+    # row; where the stored hash is renewed by the first login, the rest read it again.
+    email = f"twice-{secrets.token_hex(4)}@example.com"
+    with platform_on(migrated_engine, tmp_path / "a", argon2_time_cost=1) as (platform, _):
+        user_id = platform.users.register(RegisterUser(email, PASSWORD, "Twice")).id
+    cost = 2 if renewed else 1
+    with platform_on(migrated_engine, tmp_path / "b", argon2_time_cost=cost) as (platform, _):
+        with ThreadPoolExecutor(max_workers=LOGINS) as pool:
+            sessions = list(
+                pool.map(lambda _: platform.users.login(Login(email, PASSWORD)), range(LOGINS))
+            )
+        assert {issued.user_id for issued in sessions} == {user_id}
+        assert len({issued.token_id for issued in sessions}) == LOGINS
+        for issued in sessions:
+            assert platform.users.authenticate(issued.token).user_id == user_id
+    with migrated_engine.connect() as conn:
+        stored = conn.execute(
+            select(tables.users.c.password_hash).where(tables.users.c.id == user_id)
+        ).scalar_one()
+    assert f"t={cost}," in stored
 
 
 def test_a_deleted_account_leaves_no_row_behind(migrated_engine: Engine, tmp_path: Path) -> None:
