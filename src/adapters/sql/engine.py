@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -106,7 +106,8 @@ def _engine(
             full,
             pool_size=pool_size,
             max_overflow=max_overflow,
-            pool_pre_ping=True,
+            # No ping at checkout: the unit of work replaces a connection that fails its
+            # first statement (adapters.sql.session).
             pool_recycle=1800,
             connect_args={
                 "connect_timeout": connect_timeout_s,
@@ -118,21 +119,11 @@ def _engine(
                 **TCP_KEEPALIVE,
             },
         )
-        event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)
         if statement_timeout_ms > 0:
             # A server gone silent behind a live TCP peer: end the wait client-side.
             StatementWatchdog(statement_timeout_ms / 1000 + WATCHDOG_GRACE_S).attach(engine)
         return engine
     raise ValueError(f"unsupported database: {parsed.get_backend_name()}")
-
-
-def _failed_ping_is_a_disconnect(context: ExceptionContext) -> None:
-    """A pooled connection that fails the pool's ping, whatever the error, is not reused:
-    the pool connects anew. The driver does not always call it a disconnect: right after
-    the server ended a session (a restart), psycopg may refuse the ping's own setup with
-    "can't change 'autocommit' now" on a connection that is about to be marked broken."""
-    if context.is_pre_ping:
-        context.is_disconnect = True
 
 
 def wait_for_database(engine: Engine, *, attempts: int = 8, first_delay: float = 0.25) -> None:

@@ -2,10 +2,18 @@
 
 Writes are queued and flushed just before the next read and at commit, like an ORM
 session: reads see the unit of work's own writes, and row locks are taken as late as
-possible. On SQLite, reads run outside a transaction (each statement is consistent on
-its own; optimistic versions protect every write) and the first flush opens
-``BEGIN IMMEDIATE``, so concurrent writers queue on the busy timeout instead of failing
-on a stale snapshot.
+possible. Reads run outside a transaction (each statement is consistent on its own, as
+every statement of a READ COMMITTED transaction is; optimistic versions protect every
+write), and the first flush opens one: ``BEGIN IMMEDIATE`` on SQLite, so that
+concurrent writers queue on the busy timeout instead of failing on a stale snapshot, and
+``BEGIN`` on PostgreSQL. A unit of work that only reads thus costs PostgreSQL its
+statements and nothing else: no BEGIN and ROLLBACK around them.
+
+PostgreSQL connections are not pinged when the pool hands them out (a round trip on
+every unit of work). A pooled connection the server has dropped (a restart ends every
+session) fails its first statement instead; nothing has run on it then, so that
+statement runs again once on a new connection, and the pool drops every connection as
+old as the failed one.
 
 A write that fails (a Conflict, or any database error) rolls the transaction back at
 once, and the unit of work stays failed until it is rolled back: every later read, write
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result
 from sqlalchemy.exc import (
@@ -66,6 +74,8 @@ Write = Callable[[Connection], None]
 RowKey = tuple[str, str]
 """(table name, row id)."""
 
+T = TypeVar("T")
+
 
 class SqlSession:
     def __init__(self, engine: Engine) -> None:
@@ -73,6 +83,7 @@ class SqlSession:
         self.dialect = engine.dialect.name
         self._sqlite = self.dialect == "sqlite"
         self._conn: Connection | None = None
+        self._proven = False  # a statement has run on self._conn
         self._pending: list[Write] = []
         self._once: set[str] = set()  # what defer_once already queued in this transaction
         self._writing = False
@@ -83,8 +94,41 @@ class SqlSession:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._conn = self._engine.connect()
+            self._proven = False
+            self._conn = self._engine.connect() if self._sqlite else self._autocommitting()
         return self._conn
+
+    def _autocommitting(self) -> Connection:
+        """A pooled PostgreSQL connection in autocommit mode. Right after the server ended
+        its session, psycopg may refuse the switch ("can't change 'autocommit' now"): that
+        connection is dropped and a new one taken, once."""
+        for attempt in (1, 2):
+            conn = self._engine.connect()
+            try:
+                return conn.execution_options(isolation_level="AUTOCOMMIT")
+            except Exception:
+                conn.invalidate()
+                conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _first_use(self, run: Callable[[Connection], T]) -> T:
+        """``run`` on this unit of work's connection; a pooled PostgreSQL connection that
+        turns out dead on its first statement is replaced once (see the module)."""
+        conn = self._connection()
+        if self._proven or self._sqlite:
+            return run(conn)
+        try:
+            result = run(conn)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            conn.close()
+            self._conn = None
+            result = run(self._connection())
+        self._proven = True
+        return result
 
     def is_idle(self) -> bool:
         """Nothing read, written or queued yet."""
@@ -150,11 +194,11 @@ class SqlSession:
         return translated
 
     def _begin_writing(self) -> Connection:
-        conn = self._connection()
-        if self._sqlite and not self._writing:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        self._writing = True
-        return conn
+        if not self._writing:
+            begin = "BEGIN IMMEDIATE" if self._sqlite else "BEGIN"
+            self._first_use(lambda conn: conn.exec_driver_sql(begin))
+            self._writing = True
+        return self._connection()
 
     def flush(self) -> None:
         self._check_usable()
@@ -174,7 +218,7 @@ class SqlSession:
     def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Result[Any]:
         self.flush()
         try:
-            return self._connection().execute(statement, params)
+            return self._first_use(lambda conn: conn.execute(statement, params))
         except Exception as error:
             translated = self._failed(error)
             if translated is error:

@@ -43,17 +43,6 @@ class StatementWatchdog:
         event.listen(engine, "commit", self._before_end)
         event.listen(engine, "rollback", self._before_end)
         event.listen(engine.pool, "checkin", self._on_checkin)
-        # The pool's ping on checkout talks to the server without a cursor event.
-        ping = engine.dialect.do_ping
-
-        def watched_ping(dbapi_connection: Any) -> bool:
-            self.arm(dbapi_connection)
-            try:
-                return bool(ping(dbapi_connection))
-            finally:
-                self.disarm(dbapi_connection)
-
-        setattr(engine.dialect, "do_ping", watched_ping)  # noqa: B010 - this dialect only
 
     # -- events -------------------------------------------------------------------------
 
@@ -74,6 +63,8 @@ class StatementWatchdog:
             self.disarm(dbapi)
 
     def _before_end(self, conn: Any) -> None:
+        if conn.invalidated:  # dropped after a connection error: nothing to wait on
+            return
         dbapi = conn.connection.dbapi_connection
         if dbapi is not None:
             self.arm(dbapi)

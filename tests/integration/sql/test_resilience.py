@@ -13,10 +13,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
+from tests.integration.sql.builders import an_event
 from tests.integration.sql.conftest import PgDatabase, terminate_sessions
 from videoplatform.adapters.sql import migrate
 from videoplatform.adapters.sql.engine import create_database_engine, wait_for_database
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.errors import Unavailable
 
 
 @pytest.fixture
@@ -40,29 +42,58 @@ def test_a_restarted_server_costs_no_failed_request(
     # What a restart does to every pooled connection: the server side goes away.
     terminate_sessions(pg_database.endpoint, database=pg_database.name)
 
-    with factory() as uow:  # pre-ping notices the dead connection and reconnects
+    # The first statement fails on the dropped connection and runs again on a new one.
+    with factory() as uow:
         assert uow.users.find_by_email("nobody@example.com") is None
 
 
-def test_a_pooled_connection_failing_its_ping_in_any_way_is_replaced(
+def test_a_restarted_server_costs_no_failed_write(pooled: Engine, pg_database: PgDatabase) -> None:
+    # A unit of work that writes before it reads meets the dropped connection at BEGIN.
+    factory = SqlUnitOfWorkFactory(pooled)
+    with factory() as uow:
+        assert uow.users.find_by_email("nobody@example.com") is None
+    terminate_sessions(pg_database.endpoint, database=pg_database.name)
+
+    with factory() as uow:
+        uow.audit.append(an_event(1))
+        uow.commit()
+    with pooled.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 1
+
+
+def test_a_statement_that_fails_once_the_connection_was_proven_is_not_run_again(
+    pooled: Engine, pg_database: PgDatabase
+) -> None:
+    # Only a connection on which nothing has run yet is replaced: a later statement may
+    # depend on what ran before it, so its failure reaches the caller as an outage.
+    factory = SqlUnitOfWorkFactory(pooled)
+    with factory() as uow:
+        assert uow.users.find_by_email("nobody@example.com") is None
+        terminate_sessions(pg_database.endpoint, database=pg_database.name)
+        with pytest.raises(Unavailable):
+            uow.users.find_by_email("nobody@example.com")
+
+
+def test_a_pooled_connection_refusing_autocommit_is_replaced(
     pooled: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Right after a restart, psycopg sometimes refuses the ping's setup with an error it
-    # does not call a disconnect; the pool must connect anew rather than fail the request.
+    # Right after a restart, psycopg sometimes refuses to switch a pooled connection to
+    # autocommit ("can't change 'autocommit' now"), an error it does not call a
+    # disconnect; the unit of work must take another connection rather than fail.
     factory = SqlUnitOfWorkFactory(pooled)
     with factory() as uow:
         assert uow.users.find_by_email("nobody@example.com") is None
     dialect = pooled.dialect
-    real_ping = dialect.do_ping
+    real_set = dialect.set_isolation_level
     refused: list[object] = []
 
-    def ping(dbapi_connection: Any) -> bool:
-        if not refused:
+    def set_isolation_level(dbapi_connection: Any, level: Any) -> None:
+        if level == "AUTOCOMMIT" and not refused:
             refused.append(dbapi_connection)
             raise psycopg.ProgrammingError("can't change 'autocommit' now")
-        return real_ping(dbapi_connection)
+        real_set(dbapi_connection, level)
 
-    monkeypatch.setattr(dialect, "do_ping", ping)
+    monkeypatch.setattr(dialect, "set_isolation_level", set_isolation_level)
     with factory() as uow:
         assert uow.users.find_by_email("nobody@example.com") is None
     assert len(refused) == 1
