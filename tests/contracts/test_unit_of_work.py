@@ -2289,3 +2289,32 @@ def test_expired_tokens_of_a_kind_come_oldest_expiry_first_unrevoked_only(
     assert expired(10, limit=1) == ["early"]
     assert expired(5) == ["early", "late"]  # expired at its expires_at
     assert expired(1) == []
+
+
+def test_a_token_is_found_with_its_user_as_each_reads_alone(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_user("u2", roles=frozenset({Role.CREATOR, Role.MODERATOR})))
+    store(uow_factory, a_token("t1", "u1"), a_token("t2", "u2"))
+
+    for token_id, user_id in (("t1", "u1"), ("t2", "u2")):
+        with uow_factory() as uow:
+            found = uow.tokens.find_with_user(f"token-hash-{token_id}")
+            alone = uow.tokens.get(TokenId(token_id)), uow.users.get(UserId(user_id))
+        assert found == alone
+    assert read(uow_factory, lambda u: u.tokens.find_with_user("no-such-hash")) is None
+
+
+def test_a_user_found_with_a_token_is_saved_like_one_read_alone(
+    uow_factory: UnitOfWorkFactory, u1: UserId
+) -> None:
+    store(uow_factory, a_token("t1", "u1"))
+    with uow_factory() as uow:
+        found = uow.tokens.find_with_user("token-hash-t1")
+        assert found is not None
+        token, user = found
+        user.change_profile(T0, display_name="Renamed")
+        uow.users.save(user)
+        uow.commit()
+    assert read(uow_factory, lambda u: u.users.get(UserId("u1"))).display_name == "Renamed"
+    assert read(uow_factory, lambda u: u.tokens.get(TokenId("t1"))) == token

@@ -165,6 +165,13 @@ class MemoryTokenRepository(_Repository[ApiToken]):
                 return self._out(token)
         return None
 
+    def find_with_user(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        token = self.find_by_hash(token_hash)
+        users = MemoryUserRepository(self._tx, self._seen)
+        if token is None or self._tx.row(users.table, token.user_id) is None:
+            return None
+        return token, users.get(token.user_id)
+
     def list_for_user(self, user_id: UserId) -> list[ApiToken]:
         rows = [t for t in self._all() if t.user_id == user_id]
         rows.sort(key=lambda t: (t.created_at, t.id), reverse=True)

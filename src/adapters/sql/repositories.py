@@ -63,6 +63,7 @@ from videoplatform.domain.videos import Video, VideoStatus, Visibility
 A = TypeVar("A", bound=Aggregate)
 
 _POINT_LOOKUPS: dict[tuple[str, str, bool], Select[Any]] = {}
+_WITH_USER: dict[bool, Select[Any]] = {}  # a token with its user, packed or not
 
 
 def like_escaped(text: str) -> str:
@@ -292,6 +293,38 @@ class SqlTokenRepository(_Repository[ApiToken]):
 
     def find_by_hash(self, token_hash: str) -> ApiToken | None:
         return self._by("token_hash", token_hash)
+
+    def find_with_user(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        t, u = self.table, tables.users
+        packs = self._packs
+        statement = _WITH_USER.get(packs)
+        if statement is None:
+            joined = t.join(u, u.c.id == t.c.user_id)
+            columns = (
+                [packing(t).column(t), packing(u).column(u)]
+                if packs
+                else [
+                    *(c.label(f"t_{c.name}") for c in t.c),
+                    *(c.label(f"u_{c.name}") for c in u.c),
+                ]
+            )
+            statement = (
+                select(*columns).select_from(joined).where(t.c.token_hash == bindparam("value"))
+            )
+            _WITH_USER[packs] = statement
+        row = self._s.read(statement, {"value": token_hash}).first()
+        if row is None:
+            return None
+        if packs:
+            token_text, user_text = tuple(row)
+            token_row, user_row = packing(t).row((token_text,)), packing(u).row((user_text,))
+        else:
+            found = row._mapping
+            token_row = {c.name: found[f"t_{c.name}"] for c in t.c}
+            user_row = {c.name: found[f"u_{c.name}"] for c in u.c}
+        user = mapping.user_from(user_row)
+        self._t.handed_out.append((u.name, user))
+        return self._kept(self._from_row(token_row)), user
 
     def list_for_user(self, user_id: UserId) -> list[ApiToken]:
         t = self.table

@@ -105,6 +105,12 @@ class TokenRepository(Protocol):
 
     def find_by_hash(self, token_hash: str) -> ApiToken | None: ...
 
+    def find_with_user(self, token_hash: str) -> tuple[ApiToken, User] | None:
+        """The token of ``token_hash`` and the account it belongs to, read together (one
+        statement where the database allows): what every authenticated request needs.
+        Both are handed out as if read through their own repositories."""
+        ...
+
     def save(self, token: ApiToken) -> None: ...
 
     def list_for_user(self, user_id: UserId) -> list[ApiToken]:

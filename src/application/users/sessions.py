@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from videoplatform.application.concurrency import retry_stale
 from videoplatform.application.context import (
     Caller,
-    active_user,
     require_owner,
     require_user,
 )
@@ -206,11 +205,13 @@ class Sessions(UserServiceBase):
         kinds = (TokenKind.SESSION,) if session_only else (TokenKind.SESSION, TokenKind.PERSONAL)
         now = self._clock.now()
         with self._uow() as uow:
-            record = uow.tokens.find_by_hash(digest_token(token))
-            if record is None or record.kind not in kinds or not record.is_usable(now):
-                raise AuthenticationFailed("invalid or expired token")
-            user = active_user(uow, record.user_id, "invalid or expired token")
-            return Principal(user.id, user.roles, record.id, record.scopes), user
+            found = uow.tokens.find_with_user(digest_token(token))
+        if found is None:
+            raise AuthenticationFailed("invalid or expired token")
+        record, user = found
+        if record.kind not in kinds or not record.is_usable(now) or not user.is_active:
+            raise AuthenticationFailed("invalid or expired token")
+        return Principal(user.id, user.roles, record.id, record.scopes), user
 
     def logout(self, token: str, caller: Caller | None = None) -> None:
         """Revoke the session token; unknown tokens are ignored (logging out is idempotent)."""
