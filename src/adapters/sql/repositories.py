@@ -140,8 +140,8 @@ class _Repository(Generic[A]):
             _POINT_LOOKUPS[key] = statement
         if not packs:
             return self._one(statement, {"value": value})
-        row = self._s.read(statement, {"value": value}).first()
-        return None if row is None else self._kept(self._from_row(packing(self.table).row(row)))
+        rows = self._s.read_rows(statement, {"value": value})
+        return self._kept(self._from_row(packing(self.table).row(rows[0]))) if rows else None
 
     def _get(self, row_id: str) -> A:
         found = self._by("id", row_id)
@@ -312,13 +312,16 @@ class SqlTokenRepository(_Repository[ApiToken]):
                 select(*columns).select_from(joined).where(t.c.token_hash == bindparam("value"))
             )
             _WITH_USER[packs] = statement
-        row = self._s.read(statement, {"value": token_hash}).first()
-        if row is None:
-            return None
         if packs:
-            token_text, user_text = tuple(row)
+            rows = self._s.read_rows(statement, {"value": token_hash})
+            if not rows:
+                return None
+            token_text, user_text = rows[0]
             token_row, user_row = packing(t).row((token_text,)), packing(u).row((user_text,))
         else:
+            row = self._s.read(statement, {"value": token_hash}).first()
+            if row is None:
+                return None
             found = row._mapping
             token_row = {c.name: found[f"t_{c.name}"] for c in t.c}
             user_row = {c.name: found[f"u_{c.name}"] for c in u.c}
@@ -523,7 +526,7 @@ class SqlVideoRepository(_Repository[Video]):
         if not shape.packed:
             return self._rows(statement, params)
         # SQLite: the page as one value (see ``packed``), in the list's order.
-        page = self._s.read(statement, params).one()
+        page = self._s.read_rows(statement, params)[0]
         sort = "view_count" if query.sort is VideoSort.MOST_VIEWED else "created_at"
         rows = packing(self.table).rows(page, (sort, "id"), descending=True)
         return [self._kept(self._from_row(row)) for row in rows]

@@ -13,9 +13,13 @@ import structlog
 from sqlalchemy import Engine, text
 
 from tests.integration.served import command
+from tests.integration.sql.builders import stored_video
 from tests.integration.sql.conftest import PgDatabase
 from videoplatform.adapters.sql.engine import create_database_engine
+from videoplatform.adapters.sql.slow_queries import SlowQueryLog
 from videoplatform.adapters.sql.statistics import StatisticsUnavailable, heaviest_statements
+from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from videoplatform.application.ports.persistence import VideoListQuery
 
 
 def preloaded(engine: Engine) -> bool:
@@ -87,3 +91,29 @@ def test_a_statement_over_the_threshold_is_logged_with_its_shape_and_context(
         assert "hunter2" not in str(entry)
     finally:
         engine.dispose()
+
+
+def test_sqlite_reads_run_on_the_driver_are_timed_by_the_slow_query_log(
+    migrated_sqlite_engine: Engine,
+) -> None:
+    # The packed reads skip SQLAlchemy's execution but not its cursor events: with a
+    # threshold of 0 every statement is "slow", so each read must leave its line.
+    SlowQueryLog(0).attach(migrated_sqlite_engine)
+    factory = SqlUnitOfWorkFactory(migrated_sqlite_engine)
+    video = stored_video(factory)
+    with (
+        structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs,
+        structlog.contextvars.bound_contextvars(use_case="videos.get"),
+        factory() as uow,
+    ):
+        assert uow.videos.get(video.id) == video
+        listed = uow.videos.list_page(VideoListQuery(viewer_id=None, see_all=True), 10)
+    assert [v.id for v in listed] == [video.id]
+    slow = [entry for entry in logs if entry["event"] == "slow_query"]
+    assert [entry["use_case"] for entry in slow] == ["videos.get", "videos.get"]
+    point, page = (entry["statement"] for entry in slow)
+    assert point.startswith("SELECT json_array(videos.id,") and point.endswith(
+        "WHERE videos.id = ?"
+    )
+    assert page.startswith("SELECT group_concat(")
+    assert video.id not in str(slow)  # the shapes, never the values
