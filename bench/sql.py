@@ -354,12 +354,20 @@ def _repository(
         "AND NOT owner_disabled ORDER BY created_at DESC, id DESC LIMIT 21"
     )
 
+    # Outside a transaction, as the units of work read: no BEGIN and ROLLBACK around it
+    # (SQLite's connections already read that way).
+    bare = (
+        engine
+        if engine.dialect.name == "sqlite"
+        else engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
+
     def raw_first_page() -> object:
-        with engine.connect() as conn:
+        with bare.connect() as conn:
             return conn.exec_driver_sql(raw_sql).fetchall()
 
     def raw_get() -> object:
-        with engine.connect() as conn:
+        with bare.connect() as conn:
             return conn.exec_driver_sql(
                 "SELECT * FROM videos WHERE id = "
                 + ("?" if engine.dialect.name == "sqlite" else "%s"),
