@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result, Select
 from sqlalchemy.exc import (
@@ -105,7 +105,7 @@ class _Plain:
         )
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        bound = self.compiled.construct_params(dict(params))
+        bound = self.compiled.construct_params(params)
         return tuple(bound[name] for name in self.names)
 
 
@@ -168,11 +168,7 @@ class SqlSession:
             finally:
                 cursor.close()
         except sqlite3.Error as error:
-            wrapped = DBAPIError.instance(plain.sql, values, error, sqlite3.Error)
-            translated = self._failed(wrapped)
-            if translated is wrapped:
-                raise wrapped from error
-            raise translated from None
+            self._fail(DBAPIError.instance(plain.sql, values, error, sqlite3.Error))
         return rows
 
     def _autocommitting(self) -> Connection:
@@ -270,6 +266,14 @@ class SqlSession:
                 self._conn.rollback()
         return translated
 
+    def _fail(self, error: Exception) -> NoReturn:
+        """Raise what ``error`` means for callers (a Conflict, Unavailable, or ``error``
+        itself), the unit of work failed and rolled back (:meth:`_failed`)."""
+        translated = self._failed(error)
+        if translated is error:
+            raise error
+        raise translated from None
+
     def _begin_writing(self) -> Connection:
         if not self._writing:
             begin = "BEGIN IMMEDIATE" if self._sqlite else "BEGIN"
@@ -287,20 +291,14 @@ class SqlSession:
             for write in pending:
                 write(conn)
         except Exception as error:
-            translated = self._failed(error)
-            if translated is error:
-                raise
-            raise translated from None
+            self._fail(error)
 
     def read(self, statement: Executable, params: dict[str, Any] | None = None) -> Result[Any]:
         self.flush()
         try:
             return self._first_use(lambda conn: conn.execute(statement, params))
         except Exception as error:
-            translated = self._failed(error)
-            if translated is error:
-                raise
-            raise translated from None
+            self._fail(error)
 
     def write_now(self, statement: Executable) -> CursorResult[Any]:
         """Run a write at once (after pending ones): for statements whose result the
@@ -309,10 +307,7 @@ class SqlSession:
         try:
             return self._begin_writing().execute(statement)
         except Exception as error:
-            translated = self._failed(error)
-            if translated is error:
-                raise
-            raise translated from None
+            self._fail(error)
 
     def commit(self) -> None:
         self.flush()
@@ -320,10 +315,7 @@ class SqlSession:
             try:
                 self._conn.commit()
             except Exception as error:
-                translated = self._failed(error)
-                if translated is error:
-                    raise
-                raise translated from None
+                self._fail(error)
         for obj, version in self._after_commit:
             obj.version = version
         self._reset()
