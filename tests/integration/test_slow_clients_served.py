@@ -297,10 +297,10 @@ def test_a_killed_worker_loses_only_the_requests_it_was_serving(tmp_path: Path) 
         served.stop()
     lost = [outcome for outcome in outcomes if outcome != "201"]
     assert len(outcomes) == 24
-    # The killed worker's two threads' requests, and at most one it had accepted while its
-    # body was still arriving; gunicorn's own threaded worker lost 17 here, having
-    # accepted every request it could not serve yet.
-    assert len(lost) <= 3, f"{len(lost)} lost: {outcomes}"
+    # Only the killed worker's two threads' requests: a request it has accepted and is
+    # still reading counts against its threads. gunicorn's own threaded worker lost 17
+    # here, having accepted every request it could not serve yet.
+    assert len(lost) <= 2, f"{len(lost)} lost: {outcomes}"
 
 
 def test_a_body_refused_unread_closes_the_connection_and_says_so(served: Served) -> None:

@@ -66,6 +66,11 @@ streamed by a thread of the upload pool."""
 HEAD_LIMIT = 64 * 1024
 """A head larger than this is handed to a thread as it is, for gunicorn's parser to
 refuse (its limits on the request line and header fields are smaller)."""
+ARRIVING = 0.2
+"""For this long after it was accepted, a connection whose request has not all arrived
+yet counts against the worker's threads, as the request about to be served it nearly
+always is (a killed worker would lose it with the others). A client slower than that
+stops counting, so clients that trickle their heads cannot stop a worker accepting."""
 SWEEP_INTERVAL = 0.25
 """How often parked connections are checked against their deadlines."""
 CLOSE_LINGER = 2.0
@@ -316,6 +321,8 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._reading: dict[TConn, _Reading] = {}
+        # New connections still arriving (see ARRIVING), with when they stop counting.
+        self._arriving: dict[TConn, float] = {}
         self._closing: dict[TConn, float] = {}
         self._ready: deque[TConn] = deque()  # whole requests waiting for a thread
         # Streamed requests waiting for an upload thread, with when they give up.
@@ -347,11 +354,27 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
     # Accepting
 
     def _can_accept(self) -> bool:
+        self._forget_slow_arrivals()
         return bool(
             self.alive
             and self.nr_conns < self.worker_connections
-            and self._busy + len(self._ready) < self.cfg.threads
+            and self._busy + len(self._ready) + len(self._arriving) < self.cfg.threads
         )
+
+    def _forget_slow_arrivals(self) -> bool:
+        """Stop counting the new connections that took longer than ARRIVING; whether
+        there were any."""
+        now = time.monotonic()
+        slow = [conn for conn, until in self._arriving.items() if until <= now]
+        for conn in slow:
+            del self._arriving[conn]
+        return bool(slow)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self._arriving:  # wake up when one stops counting, to accept again
+            first = min(self._arriving.values())
+            timeout = min(timeout, max(first - time.monotonic(), 0.0))
+        super().wait_for_and_dispatch_events(timeout)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled and self._can_accept())
@@ -371,7 +394,22 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
             return
         self.nr_conns += 1
         conn = TConn(self.cfg, PacedSocket(client, self.limits), address, listener.getsockname())
-        self._park(conn, b"", kept_alive=False)
+        # The kernel accepted it once data had arrived (defer_accept): read that now,
+        # so that a whole request counts against the threads at once.
+        conn.sock.setblocking(False)
+        try:
+            data = conn.sock.recv(65536)
+        except BlockingIOError:
+            data = None  # nothing yet: parked, to wait for it
+        except OSError:
+            data = b""
+        if data == b"":  # the client went away (or reset) before sending anything
+            self._close(conn)
+            self._update_accepting()
+            return
+        self._park(conn, data or b"", kept_alive=False)
+        if conn in self._reading:
+            self._arriving[conn] = time.monotonic() + ARRIVING
         self._update_accepting()
 
     def _stop_accepting(self) -> None:
@@ -430,6 +468,7 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
 
     def _unpark(self, conn: TConn) -> _Reading:
         reading = self._reading.pop(conn)
+        self._arriving.pop(conn, None)
         if reading.registered:
             self.poller.unregister(conn.sock)
         return reading
@@ -466,6 +505,8 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         """Close the parked connections whose time is up (each turn of the loop, at
         most every :data:`SWEEP_INTERVAL` seconds)."""
         super().murder_pending()
+        if self._arriving and self._forget_slow_arrivals():
+            self._update_accepting()
         now = time.monotonic()
         if now < self._next_sweep:
             return
