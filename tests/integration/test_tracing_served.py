@@ -203,6 +203,14 @@ def test_one_trace_spans_the_api_the_queue_the_worker_and_each_ffmpeg_stage(
     database = make_url(production_env["VIDEOPLATFORM_DATABASE_URL"])
     assert {s.attributes["server.address"].string_value for s in inserts} == {database.host}
     assert {s.attributes["db.namespace"].string_value for s in inserts} == {database.database}
+    # Its reads too, those run on the driver's connection among them: the bearer token
+    # with its account, in one statement.
+    reads = [
+        s.attributes["db.query.text"].string_value
+        for s in trace
+        if s.span.kind == CLIENT and s.name == "SELECT" and s.service == request.service
+    ]
+    assert any("FROM api_tokens JOIN users ON" in query for query in reads), reads
 
     # The worker's relay published the job to RabbitMQ, in the request's trace...
     publish = one(trace, f"publish {PROCESS_VIDEO}")

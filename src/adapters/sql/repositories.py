@@ -139,7 +139,8 @@ class _Repository(Generic[A]):
                 statement = packing(self.table).select(statement)
             _POINT_LOOKUPS[key] = statement
         if not packs:
-            return self._one(statement, {"value": value})
+            found = self._s.read_mappings(statement, {"value": value})
+            return self._kept(self._from_row(found[0])) if found else None
         rows = self._s.read_rows(statement, {"value": value})
         return self._kept(self._from_row(packing(self.table).row(rows[0]))) if rows else None
 
@@ -319,10 +320,10 @@ class SqlTokenRepository(_Repository[ApiToken]):
             token_text, user_text = rows[0]
             token_row, user_row = packing(t).row((token_text,)), packing(u).row((user_text,))
         else:
-            row = self._s.read(statement, {"value": token_hash}).first()
-            if row is None:
+            rows_found = self._s.read_mappings(statement, {"value": token_hash})
+            if not rows_found:
                 return None
-            found = row._mapping
+            found = rows_found[0]
             token_row = {c.name: found[f"t_{c.name}"] for c in t.c}
             user_row = {c.name: found[f"u_{c.name}"] for c in u.c}
         user = mapping.user_from(user_row)
@@ -524,7 +525,9 @@ class SqlVideoRepository(_Repository[Video]):
         if query.after is not None:
             params["after_sort"], params["after_id"] = query.after
         if not shape.packed:
-            return self._rows(statement, params)
+            return [
+                self._kept(self._from_row(row)) for row in self._s.read_mappings(statement, params)
+            ]
         # SQLite: the page as one value (see ``packed``), in the list's order.
         page = self._s.read_rows(statement, params)[0]
         sort = "view_count" if query.sort is VideoSort.MOST_VIEWED else "created_at"

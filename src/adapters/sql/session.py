@@ -9,11 +9,14 @@ concurrent writers queue on the busy timeout instead of failing on a stale snaps
 ``BEGIN`` on PostgreSQL. A unit of work that only reads thus costs PostgreSQL its
 statements and nothing else: no BEGIN and ROLLBACK around them.
 
-On SQLite, the reads that select whole rows packed into one value (``packed``), the
-most frequent ones, run on the driver's connection directly: the statement is compiled
-once, and a read costs the driver's call rather than SQLAlchemy's execution machinery
-(three times as much, for a point lookup). The engine's cursor events (the slow query
-log) still see them.
+The most frequent reads (point lookups, a token with its user, a page of videos) run on
+the driver's connection directly: the statement is compiled once, and a read costs the
+driver's call rather than SQLAlchemy's execution machinery (three times as much, for a
+point lookup on SQLite, where these select whole rows packed into one value:
+``packed``). On PostgreSQL the columns' types still convert what the driver returns,
+and a failure still goes through SQLAlchemy's handling (its error events, and a
+connection found dead is invalidated). The engine's cursor events (the slow query log,
+the statement watchdog, tracing) still see them.
 
 PostgreSQL connections are not pinged when the pool hands them out (a round trip on
 every unit of work). A pooled connection the server has dropped (a restart ends every
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Result, Select
@@ -86,27 +89,82 @@ T = TypeVar("T")
 
 
 class _Plain:
-    """A statement compiled once to the driver's SQL, with its parameters' order."""
+    """A statement compiled once to the driver's SQL, with its parameters' order (qmark)
+    or names (pyformat), and what its result columns are called and converted by."""
 
     def __init__(self, statement: Select[Any], engine: Engine) -> None:
         compiled = statement.compile(dialect=engine.dialect)
         self.sql = str(compiled)
         self.compiled = compiled
+        self.dialect = engine.dialect
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        processors = getattr(compiled, "_bind_processors", {})
-        # Only what the driver takes as it is: no expanding IN list, no parameter a
-        # type converts on its way in (an instant), and qmark parameters.
-        self.usable = (
-            compiled.positional
-            and engine.dialect.paramstyle == "qmark"
-            and not compiled.post_compile_params
-            and not compiled.literal_execute_params
-            and not any(name in processors for name in self.names)
+        self.bind_processors: dict[str, Callable[[Any], Any]] = dict(
+            getattr(compiled, "_bind_processors", {})
         )
+        self.keys: tuple[str, ...] = tuple(column[0] for column in compiled._result_columns)
+        self._types = tuple(column[3] for column in compiled._result_columns)
+        # (index, converter) of the result columns whose type converts what the driver
+        # returns; known once the first result's description is.
+        self._converters: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
+        plain_sql = not compiled.post_compile_params and not compiled.literal_execute_params
+        if engine.dialect.paramstyle == "qmark":
+            # Only what the driver takes as it is: no parameter a type converts on its
+            # way in (an instant).
+            self.usable = bool(
+                compiled.positional
+                and plain_sql
+                and not any(name in self.bind_processors for name in self.names)
+            )
+        else:
+            self.usable = bool(
+                engine.dialect.paramstyle == "pyformat"
+                and plain_sql
+                and not getattr(compiled, "escaped_bind_names", None)
+                and len(self.keys) == len(set(self.keys))
+            )
 
     def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         bound = self.compiled.construct_params(params)
         return tuple(bound[name] for name in self.names)
+
+    def named_values(self, params: Mapping[str, Any]) -> MutableMapping[str, Any]:
+        """The parameters by name, converted as their types convert them."""
+        bound = self.compiled.construct_params(params)
+        for name, convert in self.bind_processors.items():
+            if name in bound:
+                bound[name] = convert(bound[name])
+        return bound
+
+    def mappings(self, rows: Sequence[Any], description: Any) -> list[dict[str, Any]]:
+        """``rows`` as the result columns' names to their values, converted as the
+        columns' types convert them (as SQLAlchemy's result would)."""
+        converters = self._converters
+        if converters is None:
+            found = (
+                (i, kind._cached_result_processor(self.dialect, column[1]))
+                for i, (kind, column) in enumerate(zip(self._types, description, strict=True))
+            )
+            converters = self._converters = tuple((i, c) for i, c in found if c is not None)
+        keys = self.keys
+        if not converters:
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            out.append(dict(zip(keys, values, strict=True)))
+        return out
+
+
+class _DriverCall:
+    """What the engine's cursor and error events are given as the execution context of
+    a statement run on the driver's connection (tracing keeps its span on it)."""
+
+    executemany = False
+
+    def handle_dbapi_exception(self, _error: BaseException) -> None:
+        pass
 
 
 _PLAIN: dict[int, tuple[Select[Any], _Plain]] = {}
@@ -170,6 +228,44 @@ class SqlSession:
         except sqlite3.Error as error:
             self._fail(DBAPIError.instance(plain.sql, values, error, sqlite3.Error))
         return rows
+
+    def read_mappings(
+        self, statement: Select[Any], params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The rows of ``statement`` as its columns' names (or labels) to their values:
+        on PostgreSQL run on the driver's connection (see the module), elsewhere through
+        SQLAlchemy. For statements the caller keeps and reuses."""
+        plain = None if self._sqlite else _plain(statement, self._engine)
+        if plain is None:
+            return [dict(row._mapping) for row in self.read(statement, dict(params)).all()]
+        self.flush()
+        try:
+            return self._first_use(lambda conn: self._on_driver(conn, plain, params))
+        except Exception as error:
+            self._fail(error)
+
+    def _on_driver(
+        self, conn: Connection, plain: _Plain, params: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """``plain`` run on ``conn``'s driver connection, with the engine's cursor events
+        around it; a failure goes through SQLAlchemy's own handling (its error events,
+        and a connection found dead is invalidated, as for any statement)."""
+        values = plain.named_values(params)
+        dbapi: Any = conn.connection.dbapi_connection
+        dispatch = self._engine.dispatch
+        context = _DriverCall()
+        cursor = dbapi.cursor()
+        try:
+            dispatch.before_cursor_execute(conn, cursor, plain.sql, values, context, False)
+            cursor.execute(plain.sql, values)
+            rows = cursor.fetchall()
+            description = cursor.description
+            dispatch.after_cursor_execute(conn, cursor, plain.sql, values, context, False)
+        except BaseException as error:
+            conn._handle_dbapi_exception(error, plain.sql, values, cursor, context)  # type: ignore[arg-type]
+        finally:
+            cursor.close()
+        return plain.mappings(rows, description)
 
     def _autocommitting(self) -> Connection:
         """A pooled PostgreSQL connection in autocommit mode. Right after the server ended

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from tests.integration.served import command
 from tests.integration.sql.builders import stored_video
 from tests.integration.sql.conftest import PgDatabase
+from videoplatform.adapters.sql import migrate
 from videoplatform.adapters.sql.engine import create_database_engine
 from videoplatform.adapters.sql.slow_queries import SlowQueryLog
 from videoplatform.adapters.sql.statistics import StatisticsUnavailable, heaviest_statements
@@ -116,4 +117,34 @@ def test_sqlite_reads_run_on_the_driver_are_timed_by_the_slow_query_log(
         "WHERE videos.id = ?"
     )
     assert page.startswith("SELECT group_concat(")
+    assert video.id not in str(slow)  # the shapes, never the values
+
+
+def test_postgresql_reads_run_on_the_driver_are_timed_by_the_slow_query_log(
+    pg_database: PgDatabase,
+) -> None:
+    # The point lookups and the pages of videos skip SQLAlchemy's execution on
+    # PostgreSQL too, but not its cursor events nor the columns' conversions.
+    engine = create_database_engine(pg_database.url())
+    try:
+        migrate.upgrade(engine)
+        SlowQueryLog(0).attach(engine)
+        factory = SqlUnitOfWorkFactory(engine)
+        video = stored_video(factory)
+        with (
+            structlog.testing.capture_logs([structlog.contextvars.merge_contextvars]) as logs,
+            structlog.contextvars.bound_contextvars(use_case="videos.get"),
+            factory() as uow,
+        ):
+            assert uow.videos.get(video.id) == video  # instants come back aware, in UTC
+            listed = uow.videos.list_page(VideoListQuery(viewer_id=None, see_all=True), 10)
+    finally:
+        engine.dispose()
+    assert listed == [video]
+    slow = [entry for entry in logs if entry["event"] == "slow_query"]
+    assert [entry["use_case"] for entry in slow] == ["videos.get", "videos.get"]
+    point, page = (entry["statement"] for entry in slow)
+    assert point.startswith("SELECT videos.id, videos.owner_id,")
+    assert point.endswith("WHERE videos.id = %(value)s::VARCHAR")
+    assert page.startswith("SELECT videos.id,") and "LIMIT %(limit)s" in page
     assert video.id not in str(slow)  # the shapes, never the values
