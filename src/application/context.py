@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
 
 from videoplatform.application.ports.persistence import UnitOfWork
 from videoplatform.domain.errors import AuthenticationFailed, NotFound, PermissionDenied
@@ -15,8 +15,9 @@ class Caller:
     """The authenticated user (or nobody) behind a call, and where it came from.
 
     Entry points build it after authentication; embedders build it directly with the id
-    of a user they trust. The user is re-read inside every unit of work, so a role change
-    or a disabled account takes effect on the very next call.
+    of a user they trust. The user is read inside every unit of work (once per call: see
+    ``account``), so a role change or a disabled account takes effect on the very next
+    call.
     """
 
     user_id: UserId | None = None
@@ -25,6 +26,11 @@ class Caller:
     token_id: TokenId | None = None
     """The bearer token the call came with, where it came with one: a personal token
     mints tokens within its own scopes and life only."""
+    account: User | None = field(default=None, eq=False, repr=False)
+    """The account of ``user_id`` as authentication read it for this very call, where
+    the entry point passes it on: use cases that only read (see :func:`viewing_user`)
+    take it instead of reading it again a moment later. Those that write read it
+    again, in their own unit of work."""
 
     @classmethod
     def anonymous(cls, ip: str | None = None, user_agent: str | None = None) -> Caller:
@@ -41,6 +47,17 @@ def current_user(uow: UnitOfWork, caller: Caller) -> User | None:
     if caller.user_id is None:
         return None
     return active_user(uow, caller.user_id, "authentication required")
+
+
+def viewing_user(uow: UnitOfWork, caller: Caller) -> User | None:
+    """:func:`current_user`, for a use case that only reads: the account authentication
+    read for this call (``Caller.account``, an active account of the caller's id), or
+    else the account read now. Either way a role change or a disabled account takes
+    effect on the very next call."""
+    known = caller.account
+    if known is not None and known.id == caller.user_id and known.is_active:
+        return known
+    return current_user(uow, caller)
 
 
 def active_user(uow: UnitOfWork, user_id: UserId, refusal: str) -> User:

@@ -13,6 +13,7 @@ from videoplatform.application.context import (
     current_user,
     require_permission,
     require_user,
+    viewing_user,
 )
 from videoplatform.application.essentials import Essentials, UseCases
 from videoplatform.application.limits import Limits
@@ -166,8 +167,8 @@ class VideoService(UseCases):
             self._audit.refusals(caller, AuditAction.VIDEO_READ, "video", video_id),
             self._uow() as uow,
         ):
-            video = self._visible(uow, caller, video_id)
-            user = current_user(uow, caller)
+            user = viewing_user(uow, caller)
+            video = visible_video(uow, user, video_id)
             if user is not None and user.id != video.owner_id and not video.can_be_seen_by(None):
                 # A moderator looking at what the public cannot see: worth a trace.
                 self._audit.privileged_read(uow, caller, AuditAction.VIDEO_READ, "video", video_id)
@@ -191,7 +192,7 @@ class VideoService(UseCases):
         kind = f"videos:{filters.sort.value}"
         after = _video_keyset(kind, filters.sort, cursor) if cursor else None
         with self._uow() as uow:
-            user = current_user(uow, caller)
+            user = viewing_user(uow, caller)
             query = VideoListQuery(
                 # Own unpublished videos show while the user still manages them, exactly
                 # as Video.can_be_seen_by decides for a single read.

@@ -158,12 +158,14 @@ class Authentication:
                 description="use Authorization: Bearer <token>",
                 challenges=['Bearer realm="videoplatform"'],
             )
-        principal = self._users.authenticate(token.strip())
+        principal, account = self._users.authenticate_user(token.strip())
         self._may_use(principal, operation)
         req.context.token = token.strip()
         req.context.user_id = principal.user_id
         structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-        req.context.caller = Caller(principal.user_id, ip, agent, principal.token_id)
+        req.context.caller = Caller(
+            principal.user_id, ip, agent, principal.token_id, account=account
+        )
 
     def _may_use(self, principal: Principal, operation: tuple[str, str]) -> None:
         """PermissionDenied unless the operation is one the credential may be used for.

@@ -53,12 +53,12 @@ def test_a_middleware_sees_every_use_case_of_register_upload_share_redeem_delete
     assert top_level == [
         "users.register_quietly",
         "users.login",
-        "users.authenticate",  # each bearer request: who is calling
+        "users.authenticate_user",  # each bearer request: who is calling
         "videos.upload",
-        "users.authenticate",
+        "users.authenticate_user",
         "shares.create",
         "shares.redeem",  # anonymous: the token is the grant
-        "users.authenticate",
+        "users.authenticate_user",
         "videos.delete",
     ]
     acting = {call.name: call.caller for call in seen if call.caller is not None}
