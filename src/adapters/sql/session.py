@@ -135,16 +135,23 @@ class _Plain:
                 bound[name] = convert(bound[name])
         return bound
 
-    def mappings(self, rows: Sequence[Any], description: Any) -> list[dict[str, Any]]:
-        """``rows`` as the result columns' names to their values, converted as the
-        columns' types convert them (as SQLAlchemy's result would)."""
-        converters = self._converters
-        if converters is None:
+    def learn(self, cursor: Any) -> None:
+        """Which result columns convert what the driver returns, from the first
+        result's description (the driver builds it anew on each call: once is enough)."""
+        if self._converters is None:
             found = (
                 (i, kind._cached_result_processor(self.dialect, column[1]))
-                for i, (kind, column) in enumerate(zip(self._types, description, strict=True))
+                for i, (kind, column) in enumerate(
+                    zip(self._types, cursor.description, strict=True)
+                )
             )
-            converters = self._converters = tuple((i, c) for i, c in found if c is not None)
+            self._converters = tuple((i, c) for i, c in found if c is not None)
+
+    def mappings(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """``rows`` as the result columns' names to their values, converted as the
+        columns' types convert them (as SQLAlchemy's result would); after
+        :meth:`learn`."""
+        converters = self._converters or ()
         keys = self.keys
         if not converters:
             return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -259,13 +266,13 @@ class SqlSession:
             dispatch.before_cursor_execute(conn, cursor, plain.sql, values, context, False)
             cursor.execute(plain.sql, values)
             rows = cursor.fetchall()
-            description = cursor.description
+            plain.learn(cursor)
             dispatch.after_cursor_execute(conn, cursor, plain.sql, values, context, False)
         except BaseException as error:
             conn._handle_dbapi_exception(error, plain.sql, values, cursor, context)  # type: ignore[arg-type]
         finally:
             cursor.close()
-        return plain.mappings(rows, description)
+        return plain.mappings(rows)
 
     def _autocommitting(self) -> Connection:
         """A pooled PostgreSQL connection in autocommit mode. Right after the server ended
