@@ -19,6 +19,7 @@ from videoplatform.domain.videos import Visibility
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.http.app import create_app
 from videoplatform.entrypoints.settings import Settings
+from videoplatform.entrypoints.web.session import SESSION_COOKIE
 
 API = "/api/v1"
 
@@ -92,3 +93,35 @@ def test_an_account_disabled_since_it_signed_in_is_refused_at_once(
     platform.users.disable(Caller(root.id), user.id)
     refused = api.simulate_get(f"{API}/videos", params={"owner": "me"}, headers=me)
     assert refused.status_code == 401
+
+
+def test_the_sites_session_reads_the_account_once_too(
+    platform: Platform, statements: list[str]
+) -> None:
+    owner = platform.users.register(RegisterUser("own@example.com", "a long passphrase", "O"))
+    video = platform.videos.upload(
+        Caller(owner.id),
+        UploadVideo(
+            title="Mine",
+            source=io.BytesIO(b"\x00\x00\x00\x18ftypmp42" + bytes(256)),
+            visibility=Visibility.PRIVATE,
+        ),
+    )
+    token = platform.users.login(Login("own@example.com", "a long passphrase")).token
+    api = falcon.testing.TestClient(create_app(platform))
+    cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
+
+    statements.clear()  # the site's scripts calling the API with the session cookie
+    listed = api.simulate_get(f"{API}/videos", params={"owner": "me"}, headers=cookie)
+    assert listed.status_code == 200, listed.text
+    assert [item["id"] for item in listed.json["items"]] == [video.id]
+    assert len(statements) == 2, statements
+
+    statements.clear()  # the site's own page
+    page = api.simulate_get(f"/watch/{video.id}", headers=cookie)
+    assert page.status_code == 200, page.text
+    # The session with its account, the video, the categories, and the owner's name for
+    # the page (a channel name, read as it is for any owner): the account not again.
+    users = [s for s in statements if "FROM users" in s and "api_tokens" not in s]
+    assert len(users) == 1 and "users.display_name" in users[0], statements
+    assert len(statements) == 4, statements

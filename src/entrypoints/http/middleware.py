@@ -140,12 +140,15 @@ class Authentication:
         if not header and operation not in self._public and req.path.startswith(API_PREFIX):
             # The web application's scripts (uploads, progress) call the API as the
             # signed-in visitor: by the session cookie, with the CSRF header on writes.
-            browser = browser_session(req, self._users)
-            if browser is not None:
+            signed_in = browser_session(req, self._users)
+            if signed_in is not None:
+                browser, account = signed_in
                 self._may_use(browser, operation)
                 req.context.user_id = browser.user_id
                 structlog.contextvars.bind_contextvars(user_id=browser.user_id)
-                req.context.caller = Caller(browser.user_id, ip, agent, browser.token_id)
+                req.context.caller = Caller(
+                    browser.user_id, ip, agent, browser.token_id, account=account
+                )
                 return
         if not header or operation in self._public:
             if operation in self._required:

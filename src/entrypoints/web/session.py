@@ -77,7 +77,13 @@ class WebSessions:
             except AuthenticationFailed:
                 self._clear(req, resp, SESSION_COOKIE)
             else:
-                caller = Caller(principal.user_id, caller.ip, caller.user_agent, principal.token_id)
+                caller = Caller(
+                    principal.user_id,
+                    caller.ip,
+                    caller.user_agent,
+                    principal.token_id,
+                    account=user,
+                )
                 session_id = principal.token_id
                 enrolling = not principal.scopes
                 req.context.caller = caller
@@ -142,9 +148,10 @@ class WebSessions:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def browser_session(req: falcon.Request, users: UserService) -> Principal | None:
+def browser_session(req: falcon.Request, users: UserService) -> tuple[Principal, User] | None:
     """The signed-in visitor behind an API call made by the site's own scripts: the
-    session cookie's user, or None (no cookie, or a stale one: the call is anonymous).
+    session cookie's principal and account, or None (no cookie, or a stale one: the call
+    is anonymous).
     A write must repeat the CSRF cookie in ``X-CSRF-Token`` (PermissionDenied
     otherwise): another site can make a browser send the cookie, not the header."""
     token = _first(req.get_cookie_values(SESSION_COOKIE))
@@ -153,7 +160,7 @@ def browser_session(req: falcon.Request, users: UserService) -> Principal | None
     if req.method not in SAFE_METHODS and not _repeats_cookie(req, req.get_header(CSRF_HEADER)):
         raise CsrfRefused("send the page's CSRF token in X-CSRF-Token with the session cookie")
     try:
-        return users.authenticate(token, session_only=True)
+        return users.authenticate_user(token, session_only=True)
     except AuthenticationFailed:
         return None
 
