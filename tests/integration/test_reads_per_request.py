@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event
 from videoplatform.application.context import Caller
 from videoplatform.application.users import Login, RegisterUser
 from videoplatform.application.video_commands import UploadVideo
-from videoplatform.domain.videos import Visibility
+from videoplatform.domain.videos import Video, Visibility
 from videoplatform.entrypoints.bootstrap import Platform, create_platform
 from videoplatform.entrypoints.http.app import create_app
 from videoplatform.entrypoints.settings import Settings
@@ -51,7 +51,9 @@ def statements() -> Iterator[list[str]]:
     event.remove(Engine, "before_cursor_execute", record)
 
 
-def test_a_signed_in_read_reads_the_account_once(platform: Platform, statements: list[str]) -> None:
+def private_video_and_session(platform: Platform) -> tuple[Video, str]:
+    """A member's private video (not processed: only its owner sees it) and a session
+    token of theirs."""
     owner = platform.users.register(RegisterUser("own@example.com", "a long passphrase", "O"))
     video = platform.videos.upload(
         Caller(owner.id),
@@ -61,7 +63,11 @@ def test_a_signed_in_read_reads_the_account_once(platform: Platform, statements:
             visibility=Visibility.PRIVATE,
         ),
     )
-    token = platform.users.login(Login("own@example.com", "a long passphrase")).token
+    return video, platform.users.login(Login("own@example.com", "a long passphrase")).token
+
+
+def test_a_signed_in_read_reads_the_account_once(platform: Platform, statements: list[str]) -> None:
+    video, token = private_video_and_session(platform)
     api = falcon.testing.TestClient(create_app(platform))
     me = {"Authorization": f"Bearer {token}"}
 
@@ -98,16 +104,7 @@ def test_an_account_disabled_since_it_signed_in_is_refused_at_once(
 def test_the_sites_session_reads_the_account_once_too(
     platform: Platform, statements: list[str]
 ) -> None:
-    owner = platform.users.register(RegisterUser("own@example.com", "a long passphrase", "O"))
-    video = platform.videos.upload(
-        Caller(owner.id),
-        UploadVideo(
-            title="Mine",
-            source=io.BytesIO(b"\x00\x00\x00\x18ftypmp42" + bytes(256)),
-            visibility=Visibility.PRIVATE,
-        ),
-    )
-    token = platform.users.login(Login("own@example.com", "a long passphrase")).token
+    video, token = private_video_and_session(platform)
     api = falcon.testing.TestClient(create_app(platform))
     cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
 
