@@ -364,6 +364,8 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
     def _forget_slow_arrivals(self) -> bool:
         """Stop counting the new connections that took longer than ARRIVING; whether
         there were any."""
+        if not self._arriving:
+            return False
         now = time.monotonic()
         slow = [conn for conn, until in self._arriving.items() if until <= now]
         for conn in slow:
@@ -397,12 +399,7 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         # The kernel accepted it once data had arrived (defer_accept): read that now,
         # so that a whole request counts against the threads at once.
         conn.sock.setblocking(False)
-        try:
-            data = conn.sock.recv(65536)
-        except BlockingIOError:
-            data = None  # nothing yet: parked, to wait for it
-        except OSError:
-            data = b""
+        data = _receive(conn.sock)
         if data == b"":  # the client went away (or reset) before sending anything
             self._close(conn)
             self._update_accepting()
@@ -451,12 +448,9 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         reading = self._reading.get(conn)
         if reading is None:  # an event selected before the connection moved on
             return
-        try:
-            data = conn.sock.recv(65536)
-        except BlockingIOError:
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client went away before sending a whole request
             self._unpark(conn)
             self._close(conn)
@@ -505,7 +499,7 @@ class ThreadWorker(GunicornThreadWorker):  # type: ignore[misc]
         """Close the parked connections whose time is up (each turn of the loop, at
         most every :data:`SWEEP_INTERVAL` seconds)."""
         super().murder_pending()
-        if self._arriving and self._forget_slow_arrivals():
+        if self._forget_slow_arrivals():
             self._update_accepting()
         now = time.monotonic()
         if now < self._next_sweep:
@@ -638,6 +632,18 @@ def _closing_unread_bodies(app: Any) -> Any:
         return app(environ, start)
 
     return closing
+
+
+def _receive(sock: Any) -> bytes | None:
+    """What a non-blocking client socket holds: None while nothing has arrived, and
+    ``b""`` once the client has gone (closed, or reset)."""
+    try:
+        data: bytes = sock.recv(65536)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+    return data
 
 
 def defer_accept(listener: Any, seconds: float) -> None:
