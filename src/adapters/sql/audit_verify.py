@@ -18,6 +18,10 @@ def verify_audit_trail(engine: Engine, batch: int = 5000) -> ChainReport:
     def rows() -> Iterator[tuple[Mapping[str, Any], str, str]]:
         t = tables.audit_events
         with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                # One snapshot for the whole walk, in a transaction (the engine's
+                # connections autocommit; a server-side cursor needs one).
+                conn.execution_options(isolation_level="REPEATABLE READ")
             result = conn.execution_options(yield_per=batch).execute(select(t).order_by(t.c.seq))
             for row in result:
                 data = row._mapping

@@ -109,10 +109,18 @@ def _engine(
             # No ping at checkout: the unit of work replaces a connection that fails its
             # first statement (adapters.sql.session).
             pool_recycle=1800,
+            # Transaction control belongs to the unit of work, as on SQLite: it reads
+            # outside a transaction and sends BEGIN at its first write
+            # (adapters.sql.session). Set once per connection, not switched at every
+            # checkout and back at every checkin. Anything else that needs a
+            # transaction asks for one on its connection (migrations, the audit walk).
+            isolation_level="AUTOCOMMIT",
             connect_args={
                 "connect_timeout": connect_timeout_s,
                 "options": (
-                    f"-c statement_timeout={statement_timeout_ms}"
+                    # Instants come back in UTC, as they are stored and written.
+                    "-c TimeZone=UTC"
+                    f" -c statement_timeout={statement_timeout_ms}"
                     f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
                 ),
                 "application_name": "videoplatform",

@@ -28,6 +28,10 @@ def _bound(engine: Engine) -> Iterator[Config]:
         if engine.dialect.name == "sqlite":
             # The engine hands transaction control to us; Alembic needs the driver's own.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        else:
+            # The engine's connections autocommit (adapters.sql.engine); a migration is
+            # one transaction, rolled back whole when a step fails.
+            connection.execution_options(isolation_level="READ COMMITTED")
         config.attributes["connection"] = connection
         yield config
         if engine.dialect.name == "sqlite":

@@ -7,7 +7,10 @@ every statement of a READ COMMITTED transaction is; optimistic versions protect 
 write), and the first flush opens one: ``BEGIN IMMEDIATE`` on SQLite, so that
 concurrent writers queue on the busy timeout instead of failing on a stale snapshot, and
 ``BEGIN`` on PostgreSQL. A unit of work that only reads thus costs PostgreSQL its
-statements and nothing else: no BEGIN and ROLLBACK around them.
+statements and nothing else: no BEGIN and ROLLBACK around them. Both engines hand the
+driver's connections over in autocommit mode from the moment they are made
+(:mod:`videoplatform.adapters.sql.engine`), so nothing is switched when the pool hands a
+connection out or takes it back.
 
 The most frequent reads (point lookups, a token with its user, a page of videos) run on
 the driver's connection directly: the statement is compiled once, and a read costs the
@@ -198,9 +201,7 @@ class SqlSession:
     def _connection(self) -> Connection:
         if self._conn is None:
             self._proven = False
-            if not self._sqlite:
-                self._conn = self._autocommitting()
-            elif self._fairy is not None:
+            if self._fairy is not None:
                 self._conn, self._fairy = Connection(self._engine, self._fairy), None
             else:
                 self._conn = self._engine.connect()
@@ -273,21 +274,6 @@ class SqlSession:
         finally:
             cursor.close()
         return plain.mappings(rows)
-
-    def _autocommitting(self) -> Connection:
-        """A pooled PostgreSQL connection in autocommit mode. Right after the server ended
-        its session, psycopg may refuse the switch ("can't change 'autocommit' now"): that
-        connection is dropped and a new one taken, once."""
-        for attempt in (1, 2):
-            conn = self._engine.connect()
-            try:
-                return conn.execution_options(isolation_level="AUTOCOMMIT")
-            except Exception:
-                conn.invalidate()
-                conn.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _first_use(self, run: Callable[[Connection], T]) -> T:
         """``run`` on this unit of work's connection; a pooled PostgreSQL connection that

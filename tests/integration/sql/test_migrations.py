@@ -12,9 +12,11 @@ from itertools import pairwise
 from typing import Any
 
 import attrs
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy.exc import ProgrammingError
 
 from tests.integration.sql.builders import T0, user_row_before_0016, user_row_before_0019
 from tests.unit.domain.builders import make_user, make_video
@@ -109,6 +111,25 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(fresh_engine: Engine) -> None
     assert migrate.is_current(fresh_engine)
     assert drift(fresh_engine) == []
     assert application_tables(fresh_engine) == set(tables.metadata.tables)
+
+
+def test_a_migration_that_fails_on_postgresql_is_taken_back_whole(pg_engine: Engine) -> None:
+    # The engine's connections autocommit; each migration still runs in a transaction,
+    # so one that fails halfway leaves nothing of itself behind.
+    to_base(pg_engine)
+    # 0003 creates resumable_uploads, then an index this name now collides with.
+    blocker = "ix_resumable_uploads_expires_at_id"
+    with pg_engine.connect() as conn:
+        conn.execute(text(f"CREATE TABLE {blocker} (id integer)"))
+    try:
+        with pytest.raises(ProgrammingError, match=blocker):
+            migrate.upgrade(pg_engine, "head")
+        assert migrate.current(pg_engine) == "0002"
+        assert "resumable_uploads" not in application_tables(pg_engine)
+    finally:
+        with pg_engine.connect() as conn:
+            conn.execute(text(f"DROP TABLE {blocker}"))
+        to_base(pg_engine)
 
 
 def test_upgrading_an_up_to_date_database_changes_nothing(fresh_engine: Engine) -> None:

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -74,29 +73,40 @@ def test_a_statement_that_fails_once_the_connection_was_proven_is_not_run_again(
             uow.users.find_by_email("nobody@example.com")
 
 
-def test_a_pooled_connection_refusing_autocommit_is_replaced(
+def test_units_of_work_never_switch_a_pooled_connections_transaction_mode(
     pooled: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Right after a restart, psycopg sometimes refuses to switch a pooled connection to
-    # autocommit ("can't change 'autocommit' now"), an error it does not call a
-    # disconnect; the unit of work must take another connection rather than fail.
+    # Connections are set to autocommit once, when made: a unit of work reads outside a
+    # transaction and sends BEGIN at its first write, so neither checkout nor checkin
+    # switches the mode (a round of SQLAlchemy's isolation machinery each, and a switch
+    # psycopg may refuse on a connection the server dropped).
     factory = SqlUnitOfWorkFactory(pooled)
     with factory() as uow:
         assert uow.users.find_by_email("nobody@example.com") is None
+    with pooled.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+    switched: list[Any] = []
     dialect = pooled.dialect
     real_set = dialect.set_isolation_level
-    refused: list[object] = []
 
     def set_isolation_level(dbapi_connection: Any, level: Any) -> None:
-        if level == "AUTOCOMMIT" and not refused:
-            refused.append(dbapi_connection)
-            raise psycopg.ProgrammingError("can't change 'autocommit' now")
+        switched.append(level)
         real_set(dbapi_connection, level)
 
     monkeypatch.setattr(dialect, "set_isolation_level", set_isolation_level)
     with factory() as uow:
         assert uow.users.find_by_email("nobody@example.com") is None
-    assert len(refused) == 1
+    with factory() as uow:
+        uow.audit.append(an_event(1))
+        uow.commit()
+    with factory() as uow:
+        uow.audit.append(an_event(2))
+        # A read sends the queued write first, in a transaction; never committed, it
+        # is rolled back when the unit of work ends.
+        assert uow.users.find_by_email("nobody@example.com") is None
+    with pooled.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == before + 1
+    assert switched == []
 
 
 def test_statements_that_run_too_long_are_cancelled(pg_database: PgDatabase) -> None:
