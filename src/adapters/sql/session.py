@@ -187,8 +187,11 @@ class SqlSession:
         self.dialect = engine.dialect.name
         self._sqlite = self.dialect == "sqlite"
         self._conn: Connection | None = None
-        self._proven = False  # a statement has run on self._conn
-        # SQLite: the pooled driver connection, while no SQLAlchemy Connection wraps it.
+        # A statement has run on this unit of work's pooled connection (self._conn's,
+        # or self._fairy).
+        self._proven = False
+        # The pooled driver connection, while only plain reads used it (no SQLAlchemy
+        # Connection wraps it yet).
         self._fairy: PoolProxiedConnection | None = None
         self._pending: list[Write] = []
         self._once: set[str] = set()  # what defer_once already queued in this transaction
@@ -200,10 +203,10 @@ class SqlSession:
 
     def _connection(self) -> Connection:
         if self._conn is None:
-            self._proven = False
             if self._fairy is not None:
                 self._conn, self._fairy = Connection(self._engine, self._fairy), None
             else:
+                self._proven = False
                 self._conn = self._engine.connect()
         return self._conn
 
@@ -211,7 +214,13 @@ class SqlSession:
         if self._conn is not None:
             return self._conn.connection
         if self._fairy is None:
-            self._fairy = self._engine.raw_connection()
+            self._proven = False
+            engine = self._engine
+            try:
+                self._fairy = engine.raw_connection()
+            except engine.dialect.loaded_dbapi.Error as error:
+                # Raised as SQLAlchemy raises it for a Connection it cannot open.
+                Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
         return self._fairy
 
     def read_rows(self, statement: Select[Any], params: Mapping[str, Any]) -> list[Any]:
@@ -248,47 +257,66 @@ class SqlSession:
             return [dict(row._mapping) for row in self.read(statement, dict(params)).all()]
         self.flush()
         try:
-            return self._first_use(lambda conn: self._on_driver(conn, plain, params))
+            if self._conn is None:
+                self._driver_connection()
+            return self._retried(lambda: self._on_driver(plain, params))
         except Exception as error:
             self._fail(error)
 
-    def _on_driver(
-        self, conn: Connection, plain: _Plain, params: Mapping[str, Any]
-    ) -> list[dict[str, Any]]:
-        """``plain`` run on ``conn``'s driver connection, with the engine's cursor events
+    def _on_driver(self, plain: _Plain, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``plain`` run on the driver connection, with the engine's cursor events
         around it; a failure goes through SQLAlchemy's own handling (its error events,
-        and a connection found dead is invalidated, as for any statement)."""
+        and a connection found dead is invalidated, as for any statement).
+
+        Until the unit of work writes, or reads through SQLAlchemy, that is the pooled
+        connection itself: no SQLAlchemy Connection is made around it (a third of the
+        calls into SQLAlchemy that a PostgreSQL point lookup still made)."""
+        conn = self._conn
+        pooled = conn.connection if conn is not None else self._driver_connection()
         values = plain.named_values(params)
-        dbapi: Any = conn.connection.dbapi_connection
+        dbapi: Any = pooled.dbapi_connection
         dispatch = self._engine.dispatch
+        target = conn if conn is not None else pooled
         context = _DriverCall()
         cursor = dbapi.cursor()
         try:
-            dispatch.before_cursor_execute(conn, cursor, plain.sql, values, context, False)
+            dispatch.before_cursor_execute(target, cursor, plain.sql, values, context, False)
             cursor.execute(plain.sql, values)
             rows = cursor.fetchall()
             plain.learn(cursor)
-            dispatch.after_cursor_execute(conn, cursor, plain.sql, values, context, False)
+            dispatch.after_cursor_execute(target, cursor, plain.sql, values, context, False)
         except BaseException as error:
-            conn._handle_dbapi_exception(error, plain.sql, values, cursor, context)  # type: ignore[arg-type]
+            failed = self._connection()
+            failed._handle_dbapi_exception(error, plain.sql, values, cursor, context)  # type: ignore[arg-type]
         finally:
             cursor.close()
         return plain.mappings(rows)
 
+    def _drop_connection(self) -> None:
+        """Give up this unit of work's pooled connection (found dead); the next statement
+        takes another."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._release_driver_connection()
+
     def _first_use(self, run: Callable[[Connection], T]) -> T:
-        """``run`` on this unit of work's connection; a pooled PostgreSQL connection that
-        turns out dead on its first statement is replaced once (see the module)."""
-        conn = self._connection()
+        """``run`` on this unit of work's connection (see :meth:`_retried`)."""
+        self._connection()
+        return self._retried(lambda: run(self._connection()))
+
+    def _retried(self, run: Callable[[], T]) -> T:
+        """``run``, on the pooled connection this unit of work holds; one that turns out
+        dead on its first statement (PostgreSQL) is replaced once (see the module)."""
         if self._proven or self._sqlite:
-            return run(conn)
+            return run()
         try:
-            result = run(conn)
+            result = run()
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-            conn.close()
-            self._conn = None
-            result = run(self._connection())
+            self._drop_connection()
+            result = run()
         self._proven = True
         return result
 
