@@ -181,8 +181,17 @@ def dump(view: Any) -> Any:
 def json_bytes(data: Any) -> bytes:
     """JSON-ready ``data`` as a JSON document in UTF-8: orjson (the API's replies spent
     more time in the standard library's encoder than in their queries), or the standard
-    library for what orjson refuses (integers past 64 bits)."""
+    library for what orjson refuses (integers past 64 bits).
+
+    An instant in ``data`` may be left a UTC datetime: orjson writes it as
+    :func:`instant` does, in a seventh of the time (a page holds forty of them)."""
     try:
         return orjson.dumps(data)
     except TypeError:
-        return json.dumps(data).encode()
+        return json.dumps(data, default=_instant_or_refuse).encode()
+
+
+def _instant_or_refuse(value: Any) -> str:
+    if isinstance(value, datetime):
+        return instant(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-ready")

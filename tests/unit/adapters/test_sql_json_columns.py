@@ -44,7 +44,7 @@ def test_a_video_row_s_json_is_parsed_once_into_shared_immutable_values() -> Non
     )
     assert first.renditions is second.renditions  # the same text, parsed once
     assert first.media_info is second.media_info
-    assert VideoView.data(first) == VideoView.data(video)
+    assert VideoView.data(first) == VideoView.data(video)  # equal values, instants too
     # A text that only the standard library writes (NaN) still reads.
     nan = mapping.video_from({**stored, "media_info": stored["media_info"].replace("61.25", "NaN")})
     assert nan.media_info is not None and math.isnan(nan.media_info.duration_seconds)
