@@ -97,7 +97,11 @@ class Served:
             env=env,
             start_new_session=new_session,
         )
-        self.url = self._wait_until_ready()
+        try:
+            self.url = self._wait_until_ready()
+        except BaseException:
+            self.stop()  # a serve that never became ready is stopped all the same
+            raise
 
     def _wait_until_ready(self) -> str:
         deadline = time.monotonic() + 30
