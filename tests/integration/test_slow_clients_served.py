@@ -39,25 +39,40 @@ def raw_request(served: Served, head: str, body: bytes = b"") -> socket.socket:
     return conn
 
 
+class Responses:
+    """The responses that arrive on one connection, in order. One read may take in more
+    than one of them (the answers to pipelined requests can arrive together): what it
+    took past the end of a response is kept as the beginning of the next."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.data = b""
+
+    def next(self) -> tuple[int, dict[str, str], bytes]:
+        """The status, headers and body of the next response."""
+        while b"\r\n\r\n" not in self.data:
+            piece = self.conn.recv(65536)
+            assert piece, f"closed before a response: {self.data!r}"
+            self.data += piece
+        head, _, rest = self.data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            piece = self.conn.recv(65536)
+            assert piece, "closed in the middle of a response body"
+            rest += piece
+        self.data = rest[length:]
+        return int(lines[0].split(" ")[1]), headers, rest[:length]
+
+
 def read_response(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """The status, headers and body of the next response on ``conn``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = conn.recv(65536)
-        assert piece, f"closed before a response: {data!r}"
-        data += piece
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        piece = conn.recv(65536)
-        assert piece, "closed in the middle of a response body"
-        rest += piece
-    return int(lines[0].split(" ")[1]), headers, rest[:length]
+    """The status, headers and body of the next response on ``conn``, the only one read
+    from it."""
+    return Responses(conn).next()
 
 
 def upload_head(served: Served, me: dict[str, str], length: int, *extra: str) -> str:
@@ -221,8 +236,9 @@ def test_kept_alive_pipelined_continued_chunked_and_small_requests_are_served(
         f"GET /health/live HTTP/1.1\r\nHost: {host}\r\n\r\n"
         f"GET {API}/videos?limit=1 HTTP/1.1\r\nHost: {host}\r\n\r\n",
     )
-    assert read_response(conn)[0] == 200
-    status, headers, _ = read_response(conn)
+    responses = Responses(conn)
+    assert responses.next()[0] == 200
+    status, headers, _ = responses.next()
     assert status == 200 and headers["content-type"].startswith("application/json")
     conn.close()
 
