@@ -30,6 +30,10 @@ POSTGRES_UPGRADE = (
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
             CREATE ROLE {APP_ROLE} NOLOGIN;
         END IF;
+    EXCEPTION
+        -- Roles belong to the server, not to one database: a migration of another
+        -- database of the same server created it meanwhile.
+        WHEN unique_violation OR duplicate_object THEN NULL;
     END $$
     """,
     f"GRANT SELECT, INSERT, UPDATE, DELETE ON {DATA_TABLES} TO {APP_ROLE}",
