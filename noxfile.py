@@ -15,6 +15,7 @@ picked up by mistake.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,20 @@ LINT_TARGETS = ("src", "tests", "noxfile.py", "dev.py", "setup.py", "bench", "sc
 
 # pytest's exit code when it collected no tests at all.
 PYTEST_NO_TESTS_COLLECTED = 5
+
+# pytest-xdist worker processes. Unit tests are CPU-bound: one worker per core.
+# Integration tests mostly wait on servers, outages and subprocesses: three keep two
+# cores busy (four overload them: servers then miss their start-up deadlines).
+# VIDEOPLATFORM_TEST_WORKERS overrides both ("0": every test in the pytest process
+# itself, as `-- -n 0` does for one session).
+WORKERS_ENV = "VIDEOPLATFORM_TEST_WORKERS"
+UNIT_WORKERS = "auto"
+INTEGRATION_WORKERS = "3"
+
+
+def xdist_workers(default: str) -> tuple[str, ...]:
+    """pytest's options for running the tests in pytest-xdist worker processes."""
+    return ("--numprocesses", os.environ.get(WORKERS_ENV, default), "--dist", "loadfile")
 
 
 def tool(name: str) -> str:
@@ -60,7 +75,7 @@ def contracts(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def unit(session: nox.Session) -> None:
     """Fast, isolated tests: unit tests and the port contract suites on the adapters
-    that need no service (memory, argon2, ...)."""
+    that need no service (memory, argon2, ...), one pytest-xdist worker per core."""
     session.run(
         PYTHON,
         "-m",
@@ -69,6 +84,7 @@ def unit(session: nox.Session) -> None:
         "tests/contracts",
         "-m",
         "not integration",
+        *xdist_workers(UNIT_WORKERS),
         *session.posargs,
     )
 
@@ -77,28 +93,46 @@ def unit(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Tests against real services (PostgreSQL, Redis, RabbitMQ, ...) and subprocesses.
 
-    One pytest run covers tests/integration (every test there carries the
+    Two pytest runs cover tests/integration (every test there carries the
     ``integration`` marker, see its conftest) and the contract suites' cases for
-    adapters marked ``integration``.
+    adapters marked ``integration``:
 
-    Collecting no test at all is a failure, not a silent success: it means the
-    suite was lost (a bad path, a broken conftest, a misplaced marker filter).
+    1. every test not marked ``serial``, in ``INTEGRATION_WORKERS`` pytest-xdist worker
+       processes at once. Most of an integration test's time is spent waiting (on a
+       server to start, an outage to be noticed, a subprocess to finish), so more
+       workers than cores keep the machine busy. ``--dist loadfile`` sends each test
+       file to one worker, so a module's fixtures (a browser, a moto server, a
+       database) are still set up once;
+    2. then the tests marked ``serial`` (they stop a service that every other test
+       shares), one at a time, with nothing running beside them.
+
+    Collecting no test at all (in neither run) is a failure, not a silent success: it
+    means the suite was lost (a bad path, a broken conftest, a misplaced marker filter).
     """
-    try:
-        session.run(
-            PYTHON,
-            "-m",
-            "pytest",
-            "tests/integration",
-            "tests/contracts",
-            "-m",
-            "integration",
-            *session.posargs,
-        )
-    except CommandFailed as failure:
-        if failure.return_code == PYTEST_NO_TESTS_COLLECTED:
-            session.error("pytest collected no integration tests (exit code 5)")
-        raise
+    collected = False
+    for marker, workers in (
+        ("integration and not serial", xdist_workers(INTEGRATION_WORKERS)),
+        ("integration and serial", ()),
+    ):
+        try:
+            session.run(
+                PYTHON,
+                "-m",
+                "pytest",
+                "tests/integration",
+                "tests/contracts",
+                "-m",
+                marker,
+                *workers,
+                *session.posargs,
+            )
+        except CommandFailed as failure:
+            if failure.return_code != PYTEST_NO_TESTS_COLLECTED:
+                raise
+        else:
+            collected = True
+    if not collected:
+        session.error("pytest collected no integration tests (exit code 5)")
 
 
 @nox.session(venv_backend="none")

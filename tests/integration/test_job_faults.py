@@ -3,9 +3,11 @@ SIGKILL in the middle of a transcode (and an embedded ``serve`` killed the same 
 the broker stopped while uploads are accepted, and a poison job that ends in the dead
 letters with its video failed.
 
-The RabbitMQ broker belongs to this machine and tests run one at a time, so the outage
-test stops the broker's application with ``rabbitmqctl stop_app`` and always starts it
-again; every test uses queues of its own prefix and deletes them afterwards.
+The RabbitMQ broker belongs to this machine, so the outage test stops the broker's
+application with ``rabbitmqctl stop_app`` and always starts it again. Every other
+integration test may use the broker, and nox runs them in several processes at once: the
+outage test is marked ``serial``, which nox runs afterwards, alone. Every test uses
+queues of its own prefix and deletes them afterwards.
 """
 
 from __future__ import annotations
@@ -401,6 +403,8 @@ def _broker_stopped(ctl: str, service: ServiceEndpoint) -> Iterator[None]:
         )
 
 
+# Stops the broker that every test beside it would be using: run alone (see above).
+@pytest.mark.serial
 def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_back(
     tmp_path: Path,
     short_clip: bytes,
