@@ -26,9 +26,14 @@ T = TypeVar("T")
 converter = cattrs.Converter(forbid_extra_keys=True)
 
 
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (itself when it already is)."""
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
 def instant(moment: datetime) -> str:
     """An instant as the API writes it: ISO 8601 in UTC."""
-    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat()
+    return utc(moment).isoformat()
 
 
 converter.register_unstructure_hook(datetime, instant)

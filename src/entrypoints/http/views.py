@@ -3,7 +3,7 @@ internals (storage keys) never appear in a view."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from attrs import field, frozen
@@ -16,7 +16,7 @@ from videoplatform.domain.files import StoredFile
 from videoplatform.domain.shares import Share
 from videoplatform.domain.users import ApiToken, User, scopes_text
 from videoplatform.domain.videos import FailureCode, Video
-from videoplatform.entrypoints.http.convert import dump
+from videoplatform.entrypoints.http.convert import dump, utc
 
 
 @frozen
@@ -198,8 +198,6 @@ class VideoView:
         more than the rest of its views' fields)."""
         info = video.media_info
         failure = video.failure_code
-        created = video.created_at
-        updated = video.updated_at
         return {
             "id": video.id,
             "owner_id": video.owner_id,
@@ -241,8 +239,8 @@ class VideoView:
                 }
                 for r in video.renditions
             ],
-            "created_at": created if created.tzinfo is UTC else created.astimezone(UTC),
-            "updated_at": updated if updated.tzinfo is UTC else updated.astimezone(UTC),
+            "created_at": utc(video.created_at),
+            "updated_at": utc(video.updated_at),
         }
 
 
