@@ -258,7 +258,7 @@ class SqlSession:
         self.flush()
         try:
             if self._conn is None:
-                self._driver_connection()
+                self._driver_connection()  # first: a connection just taken is not proven
             return self._retried(lambda: self._on_driver(plain, params))
         except Exception as error:
             self._fail(error)
@@ -302,7 +302,7 @@ class SqlSession:
 
     def _first_use(self, run: Callable[[Connection], T]) -> T:
         """``run`` on this unit of work's connection (see :meth:`_retried`)."""
-        self._connection()
+        self._connection()  # first: a connection just taken is not proven
         return self._retried(lambda: run(self._connection()))
 
     def _retried(self, run: Callable[[], T]) -> T:
