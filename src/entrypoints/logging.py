@@ -14,7 +14,10 @@ Calling it again replaces the previous configuration instead of stacking handler
 from __future__ import annotations
 
 import logging
+import os
+import select
 import sys
+import threading
 from typing import Any, TextIO
 
 import structlog
@@ -115,19 +118,100 @@ def bind_use_case(message: Message, proceed: Proceed) -> Any:
 
 
 class _NamedWriteLogger(structlog.WriteLogger):
-    """A direct writer that knows its name, for the ``logger`` field."""
+    """A direct writer that knows its name, for the ``logger`` field.
 
-    def __init__(self, file: TextIO, name: str) -> None:
+    Given the stream's file descriptor, it writes each line with one ``write`` system
+    call, holding no lock over it. ``structlog.WriteLogger`` holds a lock around the
+    write, and under the threaded server a thread that lets go of the interpreter inside
+    that system call keeps every other thread that logs waiting on the lock, then on the
+    interpreter (profiled with four request threads: a fifth of their time went there).
+    See :class:`_LineGate` for how lines stay whole."""
+
+    def __init__(
+        self, file: TextIO, name: str, fd: int | None = None, gate: _LineGate | None = None
+    ) -> None:
         super().__init__(file)
         self.name = name
+        self._fd = fd
+        self._gate = gate
+
+    def msg(self, message: str) -> None:
+        fd, gate = self._fd, self._gate
+        if fd is None or gate is None:
+            super().msg(message)
+            return
+        data = (message + "\n").encode("utf-8", "backslashreplace")
+        alone = len(data) > select.PIPE_BUF
+        gate.enter(alone)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            gate.leave(alone)
+
+    log = debug = info = warn = warning = fatal = failure = err = error = critical = exception = msg
+
+
+class _LineGate:
+    """Keeps the lines written to one descriptor whole.
+
+    A write of up to ``PIPE_BUF`` bytes lands whole even on a pipe that other writers
+    share, so such lines are written side by side; a longer line (a traceback) may be
+    split by the kernel, so it is written alone, while no other line is. A long line
+    waiting goes before short lines that come after it. The lock is held only to count,
+    never over a system call."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._short = 0  # short lines being written
+        self._long = False  # a long line being written
+        self._long_waiting = 0
+
+    def enter(self, alone: bool) -> None:
+        with self._changed:
+            if alone:
+                self._long_waiting += 1
+                while self._long or self._short:
+                    self._changed.wait()
+                self._long_waiting -= 1
+                self._long = True
+            else:
+                while self._long or self._long_waiting:
+                    self._changed.wait()
+                self._short += 1
+
+    def leave(self, alone: bool) -> None:
+        with self._changed:
+            if alone:
+                self._long = False
+            else:
+                self._short -= 1
+            if not self._short:
+                self._changed.notify_all()
 
 
 class _NamedWriteLoggerFactory:
     def __init__(self, file: TextIO) -> None:
         self._file = file
+        self._fd = _descriptor(file)
+        self._gate = _LineGate()
 
     def __call__(self, *args: Any) -> _NamedWriteLogger:
-        return _NamedWriteLogger(self._file, str(args[0]) if args else "")
+        name = str(args[0]) if args else ""
+        return _NamedWriteLogger(self._file, name, self._fd, self._gate)
+
+
+def _descriptor(file: TextIO) -> int | None:
+    """The file descriptor under ``file``, flushed so that nothing it holds comes out
+    after lines written to the descriptor directly; None for a stream without one (an
+    in-memory buffer, a test's capture)."""
+    try:
+        fd = file.fileno()
+        file.flush()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return fd
 
 
 def logging_configured() -> bool:

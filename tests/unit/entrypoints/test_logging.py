@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,3 +115,59 @@ def test_what_is_logged_during_a_use_case_names_it_and_only_then() -> None:
     )
     assert seen["use_case"] == "videos.get"
     assert "use_case" not in structlog.contextvars.get_contextvars()
+
+
+def test_lines_from_many_threads_reach_a_shared_pipe_whole_long_ones_too() -> None:
+    """Written straight to the descriptor: short lines in one system call each, long
+    ones (a traceback) under the stream's lock; none is cut into by another."""
+    read_end, write_end = os.pipe()
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stream = os.fdopen(write_end, "w")
+    try:
+        configure_logging(json=True, stream=stream)
+
+        def log(worker: int) -> None:
+            logger = structlog.get_logger("videoplatform.http")
+            for n in range(150):
+                padding = "x" * (9000 if n % 10 == 0 else 40)
+                logger.info("request", worker=worker, n=n, padding=padding)
+
+        workers = [threading.Thread(target=log, args=(w,)) for w in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        stream.close()
+        reader.join()
+        os.close(read_end)
+
+    lines = lines_of(received.decode())
+    assert len(lines) == 6 * 150
+    assert sorted((line["worker"], line["n"]) for line in lines) == [
+        (w, n) for w in range(6) for n in range(150)
+    ]
+    assert {len(line["padding"]) for line in lines} == {40, 9000}
+
+
+def test_what_the_stream_held_before_comes_out_before_the_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    with path.open("w") as stream:
+        stream.write("started\n")  # still in the stream's buffer
+        configure_logging(json=True, stream=stream)
+        structlog.get_logger("videoplatform").info("listening", port=8000)
+        logging.getLogger("gunicorn.error").warning("worker %s booted", 7)
+
+    first, *rest = path.read_text().splitlines()
+    assert first == "started"
+    assert [line["event"] for line in lines_of("\n".join(rest))] == [
+        "listening",
+        "worker 7 booted",
+    ]
