@@ -12,6 +12,7 @@ exits 0. SIGINT (Ctrl+C) and SIGQUIT stop at once.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -190,7 +191,13 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self._announce([str(listener) for listener in arbiter.LISTENERS])
 
     def load(self) -> WsgiApp:
-        return self._load()
+        app = self._load()
+        # What the worker built to serve (modules, the app, its platform) lives as long
+        # as the worker: frozen, the collector's full passes stop walking it. One pass
+        # over those ~140,000 objects took 70-90 ms, during which no request moves;
+        # after the freeze, a few microseconds.
+        gc.freeze()
+        return app
 
     def run(self) -> None:
         hide_server_software()
