@@ -13,13 +13,16 @@ Calling it again replaces the previous configuration instead of stacking handler
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, TextIO
 
+import orjson
 import structlog
 from structlog.typing import Processor
 
@@ -64,7 +67,7 @@ def configure_logging(
     output = stream if stream is not None else sys.stderr
     renderer: Processor
     if json:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_json_line)
         # Never the frames' local variables: they hold passwords, tokens and bodies.
         finish: list[Processor] = [
             structlog.processors.ExceptionRenderer(
@@ -167,18 +170,18 @@ class _LineGate:
         self._short = 0  # short lines being written
         self._long = False  # a long line being written
         self._long_waiting = 0
+        self._waiting = 0  # writers of either kind waiting for their turn
 
     def enter(self, alone: bool) -> None:
         with self._changed:
             if alone:
                 self._long_waiting += 1
-                while self._long or self._short:
-                    self._changed.wait()
+                self._wait_while(lambda: self._long or self._short > 0)
                 self._long_waiting -= 1
                 self._long = True
             else:
-                while self._long or self._long_waiting:
-                    self._changed.wait()
+                if self._long or self._long_waiting:
+                    self._wait_while(lambda: self._long or self._long_waiting > 0)
                 self._short += 1
 
     def leave(self, alone: bool) -> None:
@@ -187,19 +190,45 @@ class _LineGate:
                 self._long = False
             else:
                 self._short -= 1
-            if not self._short:
+            if self._waiting and not self._short:
                 self._changed.notify_all()
+
+    def _wait_while(self, blocked: Callable[[], bool]) -> None:
+        self._waiting += 1
+        try:
+            while blocked():
+                self._changed.wait()
+        finally:
+            self._waiting -= 1
 
 
 class _NamedWriteLoggerFactory:
+    """One writer per logger name (structlog asks for one at every call: loggers are
+    not cached, so that a new configuration reaches them)."""
+
     def __init__(self, file: TextIO) -> None:
         self._file = file
         self._fd = _descriptor(file)
         self._gate = _LineGate()
+        self._made: dict[str, _NamedWriteLogger] = {}
 
     def __call__(self, *args: Any) -> _NamedWriteLogger:
         name = str(args[0]) if args else ""
-        return _NamedWriteLogger(self._file, name, self._fd, self._gate)
+        made = self._made.get(name)
+        if made is None:
+            made = _NamedWriteLogger(self._file, name, self._fd, self._gate)
+            made = self._made.setdefault(name, made)
+        return made
+
+
+def _json_line(event: dict[str, Any], default: Callable[[Any], Any] = repr, **_: Any) -> str:
+    """One entry as JSON, written by orjson (a twentieth of ``json.dumps``'s time).
+    What orjson does not take (an integer past 64 bits, a string with a lone
+    surrogate) is written by ``json.dumps`` instead."""
+    try:
+        return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, default=default)
 
 
 def _descriptor(file: TextIO) -> int | None:

@@ -171,3 +171,24 @@ def test_what_the_stream_held_before_comes_out_before_the_first_line(tmp_path: P
         "listening",
         "worker 7 booted",
     ]
+
+
+def test_values_json_does_not_spell_the_same_way_everywhere_still_make_one_line() -> None:
+    out = io.StringIO()
+    configure_logging(json=True, stream=out)
+    logger = structlog.get_logger("videoplatform")
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    logger.info("huge", count=2**70)  # past 64 bits
+    logger.info("broken", text="a\udc80b")  # a lone surrogate
+    logger.info("words", title="Café, 東京", opaque=Opaque(), keyed={1: "one"})
+
+    huge, broken, words = lines_of(out.getvalue())
+    assert huge["count"] == 2**70
+    assert broken["text"] == "a\udc80b"
+    assert words["title"] == "Café, 東京"
+    assert words["opaque"] == "<opaque>"
+    assert words["keyed"] == {"1": "one"}
