@@ -91,7 +91,7 @@ class RabbitEventChannel:
         try:
             for client in clients:
                 client.delete_queues()
-            # Last, on a connection already open: opening one declares the exchange.
+            # Last: the queues bound to it are gone.
             (clients[-1] if clients else self._publisher).delete_exchange()
         finally:
             for client in clients:
