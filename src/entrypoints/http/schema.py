@@ -11,6 +11,7 @@ import functools
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Union
@@ -81,7 +82,7 @@ NO_NUL: Schema = {"not": {"pattern": r"\u0000"}}
 
 @functools.cache
 def _whitespace() -> str:
-    return char_class(str.isspace)
+    return char_class("whitespace", str.isspace)
 
 
 def space() -> str:
@@ -115,10 +116,49 @@ def text_rules(max_length: int, refused: str = "") -> Callable[[], Schema]:
     return rules
 
 
-def char_class(holds: Callable[[str], bool]) -> str:
+def char_class(name: str, holds: Callable[[str], bool]) -> str:
     """The inside of a regular-expression class (``[...]``) of every code point ``holds``
     for, as ranges of literal characters. Surrogates are left out: no JSON text carries
-    them. (A scan of every code point, so callers cache the pattern they build.)"""
+    them.
+
+    Finding them means asking ``holds`` about each of the 1,114,112 code points: about a
+    second each, nine classes, in every process that builds the OpenAPI document. So the
+    ranges are stored, under ``name``, in :mod:`code_point_classes` for the Unicode
+    version that made them, and scanned only where that is not this Python's (or the
+    name is not there). A test scans them all again and compares; ``python -m
+    scripts.code_point_classes`` writes them anew."""
+    _NAMED[name] = holds
+    ranges = stored_ranges(name)
+    if ranges is None:
+        ranges = scan_ranges(holds)
+    return class_text(ranges)
+
+
+_NAMED: dict[str, Callable[[str], bool]] = {}
+"""Every class built in this process, by name (what the stored ranges must match)."""
+
+
+def named_classes() -> dict[str, Callable[[str], bool]]:
+    return dict(_NAMED)
+
+
+def stored_ranges(name: str) -> list[tuple[int, int]] | None:
+    from videoplatform.entrypoints.http import code_point_classes as stored
+
+    if unicodedata.unidata_version != stored.UNICODE_VERSION:
+        return None
+    packed = stored.RANGES.get(name)
+    if packed is None:
+        return None
+    ranges: list[tuple[int, int]] = []
+    for item in packed.split():
+        first, _, last = item.partition("-")
+        ranges.append((int(first, 16), int(last or first, 16)))
+    return ranges
+
+
+def scan_ranges(holds: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Every code point but surrogates that ``holds`` for, as inclusive ranges."""
     ranges: list[tuple[int, int]] = []
     for point in range(0x110000):
         if 0xD800 <= point <= 0xDFFF or not holds(chr(point)):
@@ -127,7 +167,10 @@ def char_class(holds: Callable[[str], bool]) -> str:
             ranges[-1] = (ranges[-1][0], point)
         else:
             ranges.append((point, point))
+    return ranges
 
+
+def class_text(ranges: list[tuple[int, int]]) -> str:
     def literal(point: int) -> str:
         char = chr(point)
         return "\\" + char if char in "\\]^-[" else char

@@ -48,7 +48,10 @@ PASSWORD_RULES = {"minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LE
 def email_rules() -> Schema:
     """An address as ``Email.parse`` takes it: spaces around it are trimmed."""
     excluded = re.compile(f"[{EMAIL_LOCAL_EXCLUDED}]")
-    local = char_class(lambda c: excluded.fullmatch(c) is not None or invisible_in_email(c))
+    local = char_class(
+        "email_local_refused",
+        lambda c: excluded.fullmatch(c) is not None or invisible_in_email(c),
+    )
     return {
         "minLength": 3,
         "maxLength": MAX_EMAIL,
@@ -60,7 +63,8 @@ def email_rules() -> Schema:
 def display_name_rules() -> Schema:
     # Whitespace is collapsed to one space first, so only the other controls are refused.
     return text_rules(
-        MAX_DISPLAY_NAME, refused=char_class(lambda c: is_control(c) and not c.isspace())
+        MAX_DISPLAY_NAME,
+        refused=char_class("display_name_refused", lambda c: is_control(c) and not c.isspace()),
     )()
 
 

@@ -112,9 +112,13 @@ def _segment() -> str:
     """One file name or folder segment, as the domain checks it (``_check_segment``):
     no forbidden character, not a dot segment or a look-alike of one, no whitespace
     at either end."""
-    forbidden = char_class(forbidden_in_name)
-    dot = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[0])
-    dots = char_class(lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[1])
+    forbidden = char_class("file_name_refused", forbidden_in_name)
+    dot = char_class(
+        "dot_look_alike", lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[0]
+    )
+    dots = char_class(
+        "dots_look_alike", lambda c: unicodedata.normalize("NFKC", c) == DOT_SEGMENTS[1]
+    )
     return (
         rf"(?!{space()})(?!(?:[{dot}]{{1,2}}|[{dots}])(?:/|{END}))"
         rf"[^{forbidden}]{{1,{MAX_NAME}}}(?<!{space()})"

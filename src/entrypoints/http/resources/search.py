@@ -63,7 +63,7 @@ def query_rules() -> Schema:
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_QUERY_LENGTH,
-        "pattern": f"[{char_class(holds_a_word)}]",
+        "pattern": f"[{char_class('query_word', holds_a_word)}]",
     }
 
 

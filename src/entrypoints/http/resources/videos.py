@@ -102,14 +102,14 @@ UNCHANGED = _Unchanged()
 def description_rules() -> Schema:
     return {
         "maxLength": MAX_DESCRIPTION,
-        "pattern": f"^[^{char_class(control_in_description)}]*{END}",
+        "pattern": f"^[^{char_class('description_refused', control_in_description)}]*{END}",
     }
 
 
 @functools.cache
 def _tag_refused() -> str:
     # Whitespace is collapsed first, so only the other controls are refused.
-    return char_class(lambda c: control_in_tag(c) and not c.isspace())
+    return char_class("tag_refused", lambda c: control_in_tag(c) and not c.isspace())
 
 
 def tag_list_rules() -> Schema:
