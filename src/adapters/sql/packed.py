@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -33,9 +33,17 @@ Converter = Callable[[Any], Any]
 
 
 def _instant(text: str | None) -> datetime | None:
-    # What SQLAlchemy's SQLite DATETIME stores ("2026-12-07 11:23:04.916455"), naive UTC.
-    # Parsed with its offset written on: a fifth of the cost of replace(tzinfo=UTC).
-    return None if text is None else datetime.fromisoformat(text + "+00:00")
+    if text is None:
+        return None
+    if len(text) == _STORED_INSTANT:
+        # What SQLAlchemy's SQLite DATETIME writes ("2026-12-07 11:23:04.916455"), naive
+        # UTC: parsed with its offset written on, a fifth of replace(tzinfo=UTC)'s cost.
+        return datetime.fromisoformat(text + "+00:00")
+    # Written some other way (raw SQL, an old migration): "2026-01-01 12:00:00+00:00".
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+_STORED_INSTANT = len("2026-12-07 11:23:04.916455")
 
 
 def _flag(value: int | None) -> bool | None:

@@ -100,3 +100,26 @@ def test_a_page_is_one_value_read_in_the_lists_order(engine: Engine) -> None:
         empty = conn.execute(pack.page(newest.where(t.c.id == "none"))).one()
     assert pack.rows(page, ("created_at", "id"), descending=True) == plain
     assert pack.rows(empty, ("created_at", "id"), descending=True) == []
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-01-01 12:00:00.250000",  # as SQLAlchemy writes it
+        "2026-01-01 12:00:00",  # without microseconds
+        "2026-01-01 12:00:00+00:00",  # with its offset (raw SQL, an old migration)
+        "2026-01-01 12:00:00.250000+00:00",
+    ],
+)
+def test_an_instant_written_in_any_utc_spelling_reads_as_sqlalchemy_reads_it(
+    engine: Engine, written: str
+) -> None:
+    t = tables.videos
+    row = row_for(t, 1, True) | {"id": "video-1"}
+    with engine.begin() as conn:
+        conn.execute(insert(t), [row])
+        conn.exec_driver_sql("UPDATE videos SET created_at = ?", (written,))
+        plain = dict(conn.execute(select(t)).one()._mapping)
+        packed = packing(t).row(conn.execute(packing(t).select(select(t))).one())
+    assert packed["created_at"] == plain["created_at"]
+    assert packed["created_at"].tzinfo is UTC
