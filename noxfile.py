@@ -103,8 +103,10 @@ def integration(session: nox.Session) -> None:
        workers than cores keep the machine busy. ``--dist loadfile`` sends each test
        file to one worker, so a module's fixtures (a browser, a moto server, a
        database) are still set up once;
-    2. then the tests marked ``serial`` (they stop a service that every other test
-       shares), one at a time, with nothing running beside them.
+    2. then the tests marked ``serial`` (a test that needs the shared services to
+       itself), one at a time, with nothing running beside them. None is at present:
+       outages go through a TCP proxy (tests/integration/tcp_proxy.py), never by
+       stopping a shared server.
 
     Collecting no test at all (in neither run) is a failure, not a silent success: it
     means the suite was lost (a bad path, a broken conftest, a misplaced marker filter).

@@ -3,11 +3,11 @@ SIGKILL in the middle of a transcode (and an embedded ``serve`` killed the same 
 the broker stopped while uploads are accepted, and a poison job that ends in the dead
 letters with its video failed.
 
-The RabbitMQ broker belongs to this machine, so the outage test stops the broker's
-application with ``rabbitmqctl stop_app`` and always starts it again. Every other
-integration test may use the broker, and nox runs them in several processes at once: the
-outage test is marked ``serial``, which nox runs afterwards, alone. Every test uses
-queues of its own prefix and deletes them afterwards.
+The RabbitMQ broker is shared by every integration test, and nox runs them in several
+processes at once: the outage test never stops it. Its processes reach the broker
+through a TCP proxy (``tests.integration.tcp_proxy``), and the outage is the proxy
+cutting every connection and refusing new ones. Every test uses queues of its own
+prefix and deletes them afterwards.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from tests.integration.served import (
     sign_up,
     upload_video,
 )
+from tests.integration.tcp_proxy import TcpProxy
 from videoplatform.adapters.rabbitmq.queue import RabbitJobQueue
 from videoplatform.application.context import Caller
 from videoplatform.application.processing.base import GIVEN_UP
@@ -361,7 +361,7 @@ def _rabbitmqctl() -> str:
             "rabbitmqctl",
             "localhost",
             0,
-            "not on PATH: cannot stop the broker",
+            "not on PATH: cannot list the broker's connections",
             services_required(),
         )
     return ctl
@@ -385,26 +385,19 @@ def _amqp_answers(host: str, port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _broker_stopped(ctl: str, service: ServiceEndpoint) -> Iterator[None]:
-    """The broker's application stopped for the block, started again afterwards in any
-    case, and answering AMQP before the block's caller goes on."""
-    subprocess.run([ctl, "-q", "stop_app"], check=True, timeout=60, capture_output=True)
+def _broker_cut(proxy: TcpProxy) -> Iterator[None]:
+    """The broker out of reach for the block (through ``proxy``: connections dropped, new
+    ones refused), and answering AMQP again before the block's caller goes on."""
+    proxy.cut()
     try:
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection((service.host, service.port), timeout=1),
-        ):
-            pytest.fail("the broker still accepts connections after stop_app")
+        if _amqp_answers("127.0.0.1", proxy.port):
+            pytest.fail("the broker still answers through the cut proxy")
         yield
     finally:
-        subprocess.run([ctl, "-q", "start_app"], check=True, timeout=120, capture_output=True)
-        _wait_for(
-            "the broker to answer AMQP", lambda: _amqp_answers(service.host, service.port), 60
-        )
+        proxy.restore()
+        _wait_for("the broker to answer AMQP", lambda: _amqp_answers("127.0.0.1", proxy.port), 60)
 
 
-# Stops the broker that every test beside it would be using: run alone (see above).
-@pytest.mark.serial
 def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_back(
     tmp_path: Path,
     short_clip: bytes,
@@ -412,8 +405,12 @@ def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_
     rabbitmq_service: ServiceEndpoint,
 ) -> None:
     ctl = _rabbitmqctl()
-    env = production_env
-    env.update(FAST_MEDIA)
+    production_env.update(FAST_MEDIA)
+    proxy = TcpProxy((rabbitmq_service.host, rabbitmq_service.port))
+    # The processes' own settings: the fixture deletes the queues directly afterwards.
+    env = production_env | {
+        "VIDEOPLATFORM_QUEUE_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/%2F"
+    }
     query = _postgres(env["VIDEOPLATFORM_DATABASE_URL"])
     (tmp_path / "api").mkdir()
     server = Served(tmp_path / "api", env=env)
@@ -421,7 +418,7 @@ def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             me = sign_up(http)
-            with _broker_stopped(ctl, rabbitmq_service):
+            with _broker_cut(proxy):
                 # The API only writes the video and its outbox message, in one commit.
                 playable = [upload_video(http, me, short_clip, f"Clip {n}") for n in range(2)]
                 junk = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 16
@@ -480,6 +477,7 @@ def test_uploads_accepted_while_the_broker_is_down_are_all_processed_once_it_is_
     finally:
         server.stop()
         worker.stop()
+        proxy.close()
 
 
 def _children(pid: int) -> list[int]:
