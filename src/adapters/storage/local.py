@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -19,6 +20,8 @@ CHUNK = 1024 * 1024
 # A put writes a temporary file named so beside its target, then renames it: one left
 # behind is a write that never finished (keys never start with a dot).
 INCOMING = ".incoming-"
+DELETE_PASSES = 5
+"""How many times ``delete_prefix`` goes over a prefix that writers keep adding to."""
 PARTIAL = ".part"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -133,15 +136,37 @@ class LocalObjectStorage:
         folder = self._path_or_none(prefix[:-1])
         if folder is None or not folder.is_dir():
             return 0
+        # A writer may still be adding under the prefix (a video deleted while it is
+        # processed): what it adds during a pass is removed by the next one; what it adds
+        # after the last is left, as an object store's listing would leave it.
         removed = 0
-        for path in sorted(folder.rglob("*"), reverse=True):
-            if path.is_dir():
-                path.rmdir()
-            else:
-                path.unlink()
-                if not path.name.startswith(INCOMING):
-                    removed += 1
-        folder.rmdir()
+        for _ in range(DELETE_PASSES):
+            try:
+                found = sorted(folder.rglob("*"), reverse=True)
+            except FileNotFoundError:  # a folder went while it was listed
+                continue
+            for path in found:
+                try:
+                    if path.is_dir():
+                        path.rmdir()
+                    else:
+                        path.unlink()
+                        if not path.name.startswith(INCOMING):
+                            removed += 1
+                except FileNotFoundError:  # gone meanwhile (renamed into place, deleted)
+                    continue
+                except OSError as error:
+                    if error.errno != errno.ENOTEMPTY:  # written to meanwhile: next pass
+                        raise
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                return removed
+            except OSError as error:
+                if error.errno != errno.ENOTEMPTY:
+                    raise
+                continue
+            return removed
         return removed
 
     def sweep_partial(self, started_before: datetime) -> int:
