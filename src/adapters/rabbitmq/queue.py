@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 import pika
@@ -134,27 +133,6 @@ def declare_queues(channel: BlockingChannel, topology: Topology) -> None:
         channel.exchange_declare(topology.exchange, "topic", durable=True)
         for key in topology.routing_keys:
             channel.queue_bind(topology.jobs, topology.exchange, key)
-
-
-@contextlib.contextmanager
-def _undeclaring_channel(url: str) -> Iterator[BlockingChannel]:
-    """A channel on a connection of its own that declares nothing, for deleting.
-
-    Opening a client declares its queues, and a quorum queue with at-least-once
-    dead-lettering deleted within milliseconds of being declared can crash its
-    dead-letter worker on the broker (RabbitMQ restarts it, it crashes again); the
-    supervisor of every such worker then gives up, and from then on the broker answers
-    each new queue of that kind with INTERNAL_ERROR until it is restarted. Deleting a
-    queue or an exchange that does not exist is not an error."""
-    parameters = pika.URLParameters(url)
-    parameters.stack_timeout = PUBLISHER_CONNECT_SECONDS
-    parameters.client_properties = {"connection_name": f"videoplatform teardown pid {os.getpid()}"}
-    connection = pika.BlockingConnection(parameters)
-    try:
-        yield connection.channel()
-    finally:
-        with contextlib.suppress(AMQPError):
-            connection.close()
 
 
 class RabbitJobQueue:
@@ -497,19 +475,38 @@ class RabbitJobQueue:
             return jobs
 
     def delete_queues(self) -> None:
-        """Remove this queue's broker queues (tests; tearing down a prefix), on a
-        connection that declares nothing (see :func:`_undeclaring_channel`)."""
-        with self._lock, _undeclaring_channel(self.topology.url) as channel:
-            for name in self.topology.queue_names():
-                channel.queue_delete(name)
+        """Remove this queue's broker queues (tests; tearing down a prefix).
+
+        On a probe connection, which declares nothing: opening a client declares its
+        queues, and a quorum queue with at-least-once dead-lettering deleted within
+        milliseconds of being declared can crash its dead-letter worker on the broker
+        (RabbitMQ restarts it, it crashes again); the supervisor of every such worker
+        then gives up, and from then on the broker answers each new queue of that kind
+        with INTERNAL_ERROR until it is restarted. Deleting a queue that does not exist
+        is not an error."""
+        with self._lock:
+            connection = self._probe("teardown")
+            try:
+                channel = connection.channel()
+                for name in self.topology.queue_names():
+                    channel.queue_delete(name)
+            finally:
+                with contextlib.suppress(AMQPError, OSError):
+                    connection.close()
             self._declared.clear()
 
     def delete_exchange(self) -> None:
-        """Remove the exchange this client's queue is bound to (tests; tearing down)."""
+        """Remove the exchange this client's queue is bound to (tests; tearing down), on
+        a probe connection (see :meth:`delete_queues`)."""
         if not self.topology.exchange:
             return
-        with self._lock, _undeclaring_channel(self.topology.url) as channel:
-            channel.exchange_delete(self.topology.exchange)
+        with self._lock:
+            connection = self._probe("teardown")
+            try:
+                connection.channel().exchange_delete(self.topology.exchange)
+            finally:
+                with contextlib.suppress(AMQPError, OSError):
+                    connection.close()
 
     def close(self) -> None:
         with self._lock:

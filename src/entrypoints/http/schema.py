@@ -18,6 +18,8 @@ from typing import Any, Union
 
 import attrs
 
+from videoplatform.entrypoints.http import code_point_classes as stored
+
 Schema = dict[str, Any]
 
 
@@ -125,8 +127,8 @@ def char_class(name: str, holds: Callable[[str], bool]) -> str:
     second each, nine classes, in every process that builds the OpenAPI document. So the
     ranges are stored, under ``name``, in :mod:`code_point_classes` for the Unicode
     version that made them, and scanned only where that is not this Python's (or the
-    name is not there). A test scans them all again and compares; ``python -m
-    scripts.code_point_classes`` writes them anew."""
+    name is not there). A test scans them all again and compares;
+    ``scripts/code_point_classes.py`` writes them anew."""
     _NAMED[name] = holds
     ranges = stored_ranges(name)
     if ranges is None:
@@ -143,8 +145,6 @@ def named_classes() -> dict[str, Callable[[str], bool]]:
 
 
 def stored_ranges(name: str) -> list[tuple[int, int]] | None:
-    from videoplatform.entrypoints.http import code_point_classes as stored
-
     if unicodedata.unidata_version != stored.UNICODE_VERSION:
         return None
     packed = stored.RANGES.get(name)
