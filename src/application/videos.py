@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from attrs import field, frozen
 
@@ -57,6 +58,9 @@ class SourceDownload:
     video: Video
     media_type: MediaType
     chunks: Iterator[bytes] = field(repr=False)
+
+
+T = TypeVar("T")
 
 
 class VideoService(UseCases):
@@ -189,34 +193,26 @@ class VideoService(UseCases):
         own; moderators see everything. Unlisted videos of others never appear."""
         filters = filters or VideoFilter()
         size = clamp_limit(limit)
-        kind = f"videos:{filters.sort.value}"
-        after = _video_keyset(kind, filters.sort, cursor) if cursor else None
         with self._uow() as uow:
-            user = viewing_user(uow, caller)
-            query = VideoListQuery(
-                # Own unpublished videos show while the user still manages them, exactly
-                # as Video.can_be_seen_by decides for a single read.
-                viewer_id=user.id if user and user.can(Permission.VIDEO_UPLOAD) else None,
-                see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
-                owner_id=filters.owner_id,
-                category_id=filters.category_id,
-                tag=normalize_tag(filters.tag) if filters.tag else None,
-                visibility=filters.visibility,
-                status=filters.status,
-                sort=filters.sort,
-                after=after,
-            )
-            rows = uow.videos.list_page(query, size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        nxt = None
-        if more:
-            last = rows[-1]
-            key: str | int = (
-                last.view_count if filters.sort is VideoSort.MOST_VIEWED else _ts(last.created_at)
-            )
-            nxt = encode_cursor(kind, [key, last.id])
-        return Page(tuple(rows), nxt)
+            rows = uow.videos.list_page(_list_query(uow, caller, filters, cursor), size + 1)
+        return _page(rows, size, filters, [(r.view_count, r.created_at, r.id) for r in rows])
+
+    def list_documents(
+        self,
+        caller: Caller,
+        filters: VideoFilter | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[str]:
+        """The page :meth:`list` gives, each video as the JSON text of its document
+        with its view count (``application.video_documents``): what the HTTP API writes,
+        read without building the videos."""
+        filters = filters or VideoFilter()
+        size = clamp_limit(limit)
+        with self._uow() as uow:
+            rows = uow.videos.list_documents(_list_query(uow, caller, filters, cursor), size + 1)
+        keys = [(r.view_count, r.created_at, r.id) for r in rows]
+        return _page([r.json for r in rows], size, filters, keys)
 
     def update(self, caller: Caller, video_id: VideoId, command: UpdateVideo) -> Video:
         with (
@@ -318,6 +314,43 @@ class VideoService(UseCases):
             self._visible(uow, caller, video_id)
             uow.videos.increment_views(video_id)
             uow.commit()
+
+
+def _list_query(
+    uow: UnitOfWork, caller: Caller, filters: VideoFilter, cursor: str | None
+) -> VideoListQuery:
+    after = _video_keyset(_cursor_kind(filters), filters.sort, cursor) if cursor else None
+    user = viewing_user(uow, caller)
+    return VideoListQuery(
+        # Own unpublished videos show while the user still manages them, exactly as
+        # Video.can_be_seen_by decides for a single read.
+        viewer_id=user.id if user and user.can(Permission.VIDEO_UPLOAD) else None,
+        see_all=bool(user and user.can(Permission.VIDEO_MODERATE)),
+        owner_id=filters.owner_id,
+        category_id=filters.category_id,
+        tag=normalize_tag(filters.tag) if filters.tag else None,
+        visibility=filters.visibility,
+        status=filters.status,
+        sort=filters.sort,
+        after=after,
+    )
+
+
+def _cursor_kind(filters: VideoFilter) -> str:
+    return f"videos:{filters.sort.value}"
+
+
+def _page(
+    items: Sequence[T], size: int, filters: VideoFilter, keys: Sequence[tuple[int, datetime, str]]
+) -> Page[T]:
+    """The first ``size`` of ``items`` (up to ``size + 1`` were read: one more means
+    another page), whose (view count, created at, id) are ``keys``."""
+    nxt = None
+    if len(items) > size:
+        view_count, created_at, last_id = keys[size - 1]
+        key: str | int = view_count if filters.sort is VideoSort.MOST_VIEWED else _ts(created_at)
+        nxt = encode_cursor(_cursor_kind(filters), [key, last_id])
+    return Page(tuple(items[:size]), nxt)
 
 
 def _ts(moment: datetime) -> str:

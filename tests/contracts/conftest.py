@@ -115,6 +115,7 @@ POSTGRES_DATA_TABLES = (
     "categories",
     "videos",
     "video_tags",
+    "video_documents",
     "caption_tracks",
     "files",
     "shares",

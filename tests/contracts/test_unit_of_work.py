@@ -10,6 +10,7 @@ keys run the same scenarios.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,7 @@ from videoplatform.application.ports.persistence import (
     VideoListQuery,
     VideoSort,
 )
+from videoplatform.application.video_documents import video_document
 from videoplatform.domain.audit import AuditAction, AuditEvent, AuditResult
 from videoplatform.domain.categories import Category
 from videoplatform.domain.errors import Conflict, NotFound
@@ -1009,12 +1011,31 @@ def test_a_rolled_back_increment_is_not_counted(uow_factory: UnitOfWorkFactory, 
 # -- video lists -----------------------------------------------------------------------
 
 
+def listed_both_ways(uow: UnitOfWork, query: VideoListQuery, limit: int) -> list[Video]:
+    """The page of ``query`` as videos, checked against the same page as the videos'
+    stored documents: the same videos in the same order, each document what the
+    video's would be."""
+    page = uow.videos.list_page(query, limit)
+    documents = uow.videos.list_documents(query, limit)
+    assert [d.id for d in documents] == ids(page)
+    for video, listed_video in zip(page, documents, strict=True):
+        assert (listed_video.created_at, listed_video.view_count) == (
+            video.created_at,
+            video.view_count,
+        )
+        assert json.loads(listed_video.json) == {
+            **video_document(video),
+            "view_count": video.view_count,
+        }
+    return page
+
+
 def walk_videos(factory: UnitOfWorkFactory, query: VideoListQuery, limit: int) -> list[str]:
     """Every page of ``query``, following the keyset bound of each page's last item."""
     seen: list[str] = []
     while True:
         with factory() as uow:
-            page = uow.videos.list_page(query, limit)
+            page = listed_both_ways(uow, query, limit)
         assert len(page) <= limit
         seen.extend(ids(page))
         if len(page) < limit:
@@ -1097,7 +1118,7 @@ def catalogue(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
 
 
 def listed(factory: UnitOfWorkFactory, query: VideoListQuery, limit: int = 100) -> list[str]:
-    return ids(read(factory, lambda u: u.videos.list_page(query, limit)))
+    return ids(read(factory, lambda u: listed_both_ways(u, query, limit)))
 
 
 ALL_VIDEOS = [

@@ -12,11 +12,13 @@ import attrs
 from videoplatform.adapters.memory.database import Receipt, Transaction
 from videoplatform.application.ports.persistence import (
     AuditQuery,
+    ListedVideo,
     OutboxMessage,
     VideoListQuery,
     VideoSort,
 )
 from videoplatform.application.ports.tracing import Tracer
+from videoplatform.application.video_documents import document_json, listed_json
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.captions import CaptionTrack
@@ -244,6 +246,15 @@ class MemoryVideoRepository(_Repository[Video]):
             after = query.after
             rows = [v for v in rows if key(v) < after]
         return self._many(rows[:limit])
+
+    def list_documents(self, query: VideoListQuery, limit: int) -> list[ListedVideo]:
+        # Kept with the videos themselves here: each document is built as it is read.
+        return [
+            ListedVideo(
+                v.id, v.created_at, v.view_count, listed_json(document_json(v), v.view_count)
+            )
+            for v in self.list_page(query, limit)
+        ]
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]:
         return sorted(v.id for v in self._all() if v.category_id == category_id)

@@ -12,6 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from videoplatform.adapters.sql import documents
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -39,8 +41,12 @@ def _bound(engine: Engine) -> Iterator[Config]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade to ``revision``; at the head, then write the videos' documents that are
+    missing or of another shape (``documents.refresh``)."""
     with _bound(engine) as config:
         command.upgrade(config, revision)
+    if is_current(engine):
+        documents.refresh(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -33,8 +33,11 @@ Converter = Callable[[Any], Any]
 
 
 def _instant(text: str | None) -> datetime | None:
-    if text is None:
-        return None
+    return None if text is None else instant(text)
+
+
+def instant(text: str) -> datetime:
+    """An instant as SQLite stores it, read as SQLAlchemy reads it: aware, UTC."""
     if len(text) == _STORED_INSTANT:
         # What SQLAlchemy's SQLite DATETIME writes ("2026-12-07 11:23:04.916455"), naive
         # UTC: parsed with its offset written on, a fifth of replace(tzinfo=UTC)'s cost.

@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-from videoplatform.adapters.sql import mapping, tables
+from videoplatform.adapters.sql import documents, mapping, tables
 from videoplatform.adapters.sql.audit_chain import event_hash
 from videoplatform.adapters.sql.outbox_signal import NOTIFY_KEY, notify_outbox
 from videoplatform.adapters.sql.packed import packing
@@ -35,11 +35,13 @@ from videoplatform.adapters.sql.session import SqlSession
 from videoplatform.application.ports.persistence import (
     STALE_VERSION,
     AuditQuery,
+    ListedVideo,
     OutboxMessage,
     VideoListQuery,
     VideoSort,
 )
 from videoplatform.application.ports.tracing import Tracer
+from videoplatform.application.video_documents import document_json
 from videoplatform.domain.aggregate import Aggregate
 from videoplatform.domain.audit import AuditEvent
 from videoplatform.domain.captions import CaptionTrack
@@ -390,6 +392,8 @@ class _ListShape:
     """The viewer lists their own videos: they see every one of them."""
     packed: bool
     """Whole rows read packed (SQLite: see ``packed``)."""
+    documents: bool = False
+    """The videos' stored documents read, not the videos (see ``documents``)."""
 
 
 # Built once per shape and reused with bound values: building the SQL expression of a
@@ -430,14 +434,22 @@ def _video_list(shape: _ListShape) -> Select[Any]:
         t.c.owner_disabled == false(),
     )
 
+    listed = (t.c.id, t.c.created_at, t.c.view_count) if shape.documents else (t,)
+
     def branch(*conditions: ColumnElement[bool]) -> Select[Any]:
         return (
-            select(t)
+            select(*listed)
             .where(*filters, *conditions)
             .order_by(sort_col.desc(), t.c.id.desc())
             .limit(limit)
         )
 
+    if shape.documents:
+        sort_name = sort_col.name
+        if shape.see_all or shape.own:
+            return documents.listing(branch(), sort_name, shape.packed)
+        if not shape.viewer:
+            return documents.listing(branch(public), sort_name, shape.packed)
     pack = packing(t)
     if shape.see_all or shape.own:
         return pack.page(branch()) if shape.packed else branch()
@@ -452,13 +464,21 @@ def _video_list(shape: _ListShape) -> Select[Any]:
     ).subquery()
     outer_sort = merged.c.view_count if shape.sort is VideoSort.MOST_VIEWED else merged.c.created_at
     outer = select(merged).order_by(outer_sort.desc(), merged.c.id.desc()).limit(limit)
+    if shape.documents:
+        return documents.listing(outer, sort_col.name, shape.packed)
     return pack.page(outer, merged) if shape.packed else outer
 
 
 class SqlVideoRepository(_Repository[Video]):
     table, noun = tables.videos, "video"
 
+    def __init__(self, session: SqlSession, tracker: Tracker) -> None:
+        super().__init__(session, tracker)
+        # Each written video's document, built as its row is (see ``documents``).
+        self._documents: dict[str, str] = {}
+
     def _to_row(self, obj: Video) -> dict[str, Any]:
+        self._documents[obj.id] = document_json(obj)
         return mapping.video_row(obj)
 
     def _from_row(self, row: mapping.Row) -> Video:
@@ -475,6 +495,7 @@ class SqlVideoRepository(_Repository[Video]):
             conn.execute(
                 insert(tables.video_tags), [{"video_id": obj.id, "tag": tag} for tag in obj.tags]
             )
+        documents.store(conn, [(obj.id, self._documents[obj.id])])
 
     def _after_update(self, conn: Connection, obj: Video) -> None:
         conn.execute(delete(tables.video_tags).where(tables.video_tags.c.video_id == obj.id))
@@ -492,7 +513,11 @@ class SqlVideoRepository(_Repository[Video]):
         t = self.table
         self._s.write_now(update(t).where(t.c.owner_id == owner_id).values(owner_disabled=disabled))
 
-    def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
+    def _list(
+        self, query: VideoListQuery, limit: int, listing_documents: bool
+    ) -> tuple[Select[Any], dict[str, Any], bool]:
+        """The statement of a list's shape (built once per shape), its values, and
+        whether it reads the page packed."""
         shape = _ListShape(
             sort=query.sort,
             see_all=query.see_all,
@@ -508,6 +533,7 @@ class SqlVideoRepository(_Repository[Video]):
             # range of the owner's rows instead of two branches merged.
             own=query.viewer_id is not None and query.owner_id == query.viewer_id,
             packed=self._packs,
+            documents=listing_documents,
         )
         statement = _LIST_PAGES.get(shape)
         if statement is None:
@@ -524,7 +550,11 @@ class SqlVideoRepository(_Repository[Video]):
         }
         if query.after is not None:
             params["after_sort"], params["after_id"] = query.after
-        if not shape.packed:
+        return statement, params, shape.packed
+
+    def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
+        statement, params, packed = self._list(query, limit, listing_documents=False)
+        if not packed:
             return [
                 self._kept(self._from_row(row)) for row in self._s.read_mappings(statement, params)
             ]
@@ -533,6 +563,19 @@ class SqlVideoRepository(_Repository[Video]):
         sort = "view_count" if query.sort is VideoSort.MOST_VIEWED else "created_at"
         rows = packing(self.table).rows(page, (sort, "id"), descending=True)
         return [self._kept(self._from_row(row)) for row in rows]
+
+    def list_documents(self, query: VideoListQuery, limit: int) -> list[ListedVideo]:
+        statement, params, packed = self._list(query, limit, listing_documents=True)
+        sort = "view_count" if query.sort is VideoSort.MOST_VIEWED else "created_at"
+        found: list[documents.Found]
+        if packed:
+            found = documents.unpack(self._s.read_rows(statement, params)[0][0], sort)
+        else:
+            found = [
+                (r["id"], r["created_at"], r["view_count"], r["shape"], r["document"])
+                for r in self._s.read_mappings(statement, params)
+            ]
+        return documents.listed(found, self.by_ids)
 
     def by_ids(self, ids: list[str]) -> list[Video]:
         """The videos of ``ids`` that exist, in no particular order (a page of search

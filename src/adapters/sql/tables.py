@@ -148,6 +148,16 @@ video_tags = Table(
     Index(None, "tag", "video_id"),
 )
 
+# Each video as lists show it (``application.video_documents``), written with the video
+# in the same transaction; ``shape`` is the document's SHAPE when it was written.
+video_documents = Table(
+    "video_documents",
+    metadata,
+    Column("video_id", ID, ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True),
+    Column("shape", Integer, nullable=False),
+    Column("document", Text, nullable=False),
+)
+
 # A video's caption tracks, one per language (the WebVTT itself is in object storage).
 caption_tracks = Table(
     "caption_tracks",

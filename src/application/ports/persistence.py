@@ -150,6 +150,18 @@ class VideoListQuery:
     after: tuple[datetime | int, str] | None = None
 
 
+@frozen
+class ListedVideo:
+    """A video of a list as the API writes it, with the keys that bound the next page."""
+
+    id: VideoId
+    created_at: datetime
+    view_count: int
+    json: str
+    """The video's stored document with its view count (``application.video_documents``):
+    one JSON object."""
+
+
 class VideoRepository(Protocol):
     def add(self, video: Video) -> None: ...
 
@@ -178,6 +190,12 @@ class VideoRepository(Protocol):
     def list_page(self, query: VideoListQuery, limit: int) -> list[Video]:
         """Videos matching ``query``, descending by the sort value then id. Unless
         ``see_all``, videos of a disabled owner are left out."""
+        ...
+
+    def list_documents(self, query: VideoListQuery, limit: int) -> list[ListedVideo]:
+        """The videos :meth:`list_page` would return, in its order, each as its stored
+        document (one built from the video where none is stored under the current
+        ``SHAPE``)."""
         ...
 
     def list_by_category(self, category_id: CategoryId) -> list[VideoId]: ...

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from attrs import frozen
+from attrs import evolve, frozen
 from sqlalchemy import Engine, event, insert, select
 
 from tests.integration.sql.builders import T0
-from videoplatform.adapters.sql import tables
+from videoplatform.adapters.sql import documents, tables
 from videoplatform.adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from videoplatform.application.ports.persistence import AuditQuery, VideoListQuery, VideoSort
 from videoplatform.domain.audit import AuditAction
@@ -43,7 +43,9 @@ FILES = 20_000
 SHARES = 10_000
 PAGE = 20
 
-BIG_TABLES = frozenset({"videos", "video_tags", "audit_events", "files", "shares"})
+BIG_TABLES = frozenset(
+    {"videos", "video_tags", "video_documents", "audit_events", "files", "shares"}
+)
 INDEX_NODES = frozenset({"Index Scan", "Index Only Scan", "Bitmap Index Scan"})
 
 Plan = Mapping[str, Any]
@@ -201,6 +203,8 @@ def seed(engine: Engine) -> None:
             for n in range(SHARES)
         ],
     )
+    # Each video's stored document, as every write of a video keeps it.
+    documents.refresh(engine)
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
@@ -296,7 +300,18 @@ def _videos(query: VideoListQuery) -> Callable[[SqlUnitOfWork, Engine], Sequence
     def run(uow: SqlUnitOfWork, _: Engine) -> Sequence[object]:
         return uow.videos.list_page(query, PAGE)
 
+    run.query = query  # type: ignore[attr-defined]
     return run
+
+
+def _as_documents(case: Case) -> Case:
+    """``case``, a list of videos, read as the videos' stored documents."""
+    query: VideoListQuery = case.run.query  # type: ignore[attr-defined]
+
+    def run(uow: SqlUnitOfWork, _: Engine) -> Sequence[object]:
+        return uow.videos.list_documents(query, PAGE)
+
+    return evolve(case, name=f"{case.name}, as documents", run=run)
 
 
 def _deep(sort: VideoSort, column: str) -> Callable[[SqlUnitOfWork, Engine], Sequence[object]]:
@@ -314,7 +329,7 @@ def _audit(query: AuditQuery) -> Callable[[SqlUnitOfWork, Engine], Sequence[obje
     return run
 
 
-CASES = (
+CASES: tuple[Case, ...] = (
     Case(
         "public newest",
         _videos(VideoListQuery(viewer_id=None)),
@@ -427,6 +442,8 @@ CASES = (
         ("ix_shares_owner_id_created_at_id",),
     ),
 )
+
+CASES += tuple(_as_documents(c) for c in CASES if hasattr(c.run, "query"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -69,7 +69,7 @@ from videoplatform.entrypoints.http.uploads import (
     request_body,
     split_list,
 )
-from videoplatform.entrypoints.http.views import ProcessingView, VideoView, page_of
+from videoplatform.entrypoints.http.views import ProcessingView, VideoView
 from videoplatform.entrypoints.settings import Settings
 
 VisibilityName = Literal["public", "unlisted", "private"]
@@ -201,10 +201,21 @@ class Videos:
             status=query_choice(req, "status", VideoStatus),
             sort=query_choice(req, "sort", VideoSort) or VideoSort.NEWEST,
         )
-        page = self._videos.list(
+        page = self._videos.list_documents(
             caller, filters, query_str(req, "cursor", CURSOR_LENGTH), query_int(req, "limit")
         )
-        reply(resp, page_of(page, VideoView))
+        # The videos come as JSON text already (their stored documents): joined, not
+        # parsed and written again.
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = b"".join(
+            (
+                b'{"items":[',
+                ",".join(page.items).encode(),
+                b'],"next_cursor":',
+                json_bytes(page.next_cursor),
+                b"}",
+            )
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         caller = authenticated(req)
