@@ -63,7 +63,7 @@ def test_the_workers_answers_are_counted_as_one(served: Served) -> None:
     key = (("method", "GET"), ("route", "/api/v1/videos"), ("status", "200"))
     assert counted[key] == 30
     uses = samples(scraped.text, "videoplatform_use_case_calls_total")
-    assert uses[(("name", "videos.list"), ("outcome", "ok"))] == 30
+    assert uses[(("name", "videos.list_documents"), ("outcome", "ok"))] == 30
     assert samples(scraped.text, "videoplatform_dependency_up")[(("dependency", "database"),)] == 1
 
 
